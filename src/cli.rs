@@ -1,0 +1,183 @@
+//! The command line as the user typed it (clap derive).
+//!
+//! Conventions: the first line of a `///` comment is the short help and the rest
+//! the long help; every subcommand has examples in `after_help`; flags that
+//! scripts set often have a `CHIME_*` variable, but those variables are read in
+//! `settings.rs`, not through clap's `env`, so that a variable never conflicts
+//! with a flag the user did type. Nothing here looks at the profile.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::message::Level;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0   delivered to every destination
+  1   an unexpected error on chime's side
+  2   usage error (bad flag, nothing to send)
+  65  a destination rejected the message for good
+  75  not delivered for now (a destination is down or throttling)
+  78  configuration error (missing or invalid profile, unknown route)
+
+Environment:
+  CHIME_CONFIG    profile file to use (like --config)
+  CHIME_PROFILE   profile name (like --profile)
+  CHIME_ROUTE     route used when no --route or --to is given
+  CHIME_TIMEOUT   per-destination timeout (like --timeout)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chime",
+    version,
+    about = "Send notifications to Slack from scripts, cron jobs and CI",
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Profile file to read [env: CHIME_CONFIG]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Print nothing but errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Log each request (secrets redacted) on stderr
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send a message to routes or destinations
+    #[command(after_help = SEND_EXAMPLES)]
+    Send(SendArgs),
+}
+
+const SEND_EXAMPLES: &str = "\
+Examples:
+  chime send -r ops \"backup done\"
+  chime send -l error -t \"Backup failed\" -f host=db1 -f size=12G \"see the log\"
+  make 2>&1 | tail -50 | chime send --code -t \"build log\"
+  chime send --to ops-hook --dry-run \"what would be sent?\"
+  echo '{\"service\":\"api\",\"version\":\"1.4\"}' | chime send --template deploy";
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Message text; `-` (or no TEXT with piped stdin) reads stdin
+    #[arg(value_name = "TEXT")]
+    pub text: Vec<String>,
+
+    /// Route to send through (repeatable) [env: CHIME_ROUTE]
+    #[arg(short, long = "route", value_name = "NAME", help_heading = "Where")]
+    pub routes: Vec<String>,
+
+    /// Destination to send to, bypassing routes (repeatable)
+    #[arg(long = "to", value_name = "DEST", help_heading = "Where")]
+    pub to: Vec<String>,
+
+    /// Channel, overriding the route's and the destination's
+    #[arg(long, value_name = "CHANNEL", help_heading = "Where")]
+    pub channel: Option<String>,
+
+    /// Title shown as the message header
+    #[arg(short, long, help_heading = "What")]
+    pub title: Option<String>,
+
+    /// Level: sets the emoji, the colour and what rules match
+    #[arg(short, long, value_enum, help_heading = "What")]
+    pub level: Option<Level>,
+
+    /// A field shown as a key/value pair, also a template variable (repeatable)
+    #[arg(short, long = "field", value_name = "KEY=VALUE", value_parser = parse_pair, help_heading = "What")]
+    pub fields: Vec<(String, String)>,
+
+    /// A link shown as a button (repeatable)
+    #[arg(long = "link", value_name = "LABEL=URL", value_parser = parse_link, help_heading = "What")]
+    pub links: Vec<(String, String)>,
+
+    /// Show the text as a code block
+    #[arg(long, help_heading = "What")]
+    pub code: bool,
+
+    /// Template from the profile's [templates] to render with
+    #[arg(long, value_name = "NAME", help_heading = "Templates")]
+    pub template: Option<String>,
+
+    /// A template variable (repeatable)
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_pair, help_heading = "Templates")]
+    pub vars: Vec<(String, String)>,
+
+    /// Read stdin as a JSON object whose keys become template variables
+    #[arg(long, help_heading = "Templates")]
+    pub json_input: bool,
+
+    /// Print the requests that would be sent (secrets redacted) and send nothing
+    #[arg(long, help_heading = "Output")]
+    pub dry_run: bool,
+
+    /// Print one JSON object per destination on stdout
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+
+    /// Give up on a destination after this long, retries included (e.g. 5s, 1m) [env: CHIME_TIMEOUT]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("expected KEY=VALUE, got `{s}`")),
+    }
+}
+
+fn parse_link(s: &str) -> Result<(String, String), String> {
+    let (label, url) = parse_pair(s).map_err(|_| format!("expected LABEL=URL, got `{s}`"))?;
+    let parsed = reqwest::Url::parse(&url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https" | "mailto") {
+        return Err(format!("`{url}` must be an http, https or mailto URL"));
+    }
+    if url.chars().count() > 3000 {
+        return Err("a link URL may be at most 3000 characters (Slack's limit)".into());
+    }
+    Ok((label, url))
+}
+
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 10s or 2m: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn pair_splits_at_the_first_equals_sign() {
+        assert_eq!(parse_pair("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert!(parse_pair("novalue").is_err());
+    }
+}

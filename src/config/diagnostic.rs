@@ -1,0 +1,184 @@
+//! Problems found in a profile, shown the way rustc and cargo show them:
+//! the message, `path:line:column`, the offending line with a caret, and help.
+//!
+//! A snippet may show a line holding a secret, so every quoted string in it that
+//! looks like a URL or sits under a secret-looking key is redacted before printing.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::path::Path;
+
+use crate::secret;
+
+/// One thing wrong with a profile, located by a byte span in its source.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    pub span: Option<Range<usize>>,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Problem {
+    pub fn new(span: Option<Range<usize>>, message: impl Into<String>) -> Problem {
+        Problem {
+            span,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Problem {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Renders the problem against the source it was found in.
+    pub fn render(&self, path: &Path, source: &str) -> String {
+        let mut out = format!("error: {}\n", self.message);
+        match &self.span {
+            Some(span) => {
+                let (line_no, col, line) = locate(source, span.start);
+                let shown = redact_line(line);
+                let width = line_no.to_string().len();
+                let pad = " ".repeat(width);
+                let _ = writeln!(out, "{pad}--> {}:{line_no}:{col}", path.display());
+                let _ = writeln!(out, "{pad} |");
+                let _ = writeln!(out, "{line_no} | {shown}");
+                let shown_len = shown.chars().count();
+                let wanted = source[span.clone()]
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .count();
+                let len = wanted.clamp(1, shown_len.saturating_sub(col - 1).max(1));
+                let _ = writeln!(out, "{pad} | {}{}", " ".repeat(col - 1), "^".repeat(len));
+                if let Some(help) = &self.help {
+                    let _ = writeln!(out, "{pad} = help: {help}");
+                }
+            }
+            None => {
+                let _ = writeln!(out, "  --> {}", path.display());
+                if let Some(help) = &self.help {
+                    let _ = writeln!(out, "   = help: {help}");
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Line number (1-based), column (1-based, in characters) and the line's text.
+fn locate(source: &str, offset: usize) -> (usize, usize, &str) {
+    let offset = offset.min(source.len());
+    let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = source[offset..]
+        .find('\n')
+        .map_or(source.len(), |i| offset + i);
+    let line_no = source[..offset].matches('\n').count() + 1;
+    let col = source[line_start..offset].chars().count() + 1;
+    (
+        line_no,
+        col,
+        source[line_start..line_end].trim_end_matches('\r'),
+    )
+}
+
+const SECRET_KEYS: &[&str] = &["url", "token", "password", "secret", "webhook", "key"];
+
+/// Hides secrets in one line of TOML: the values of secret-looking keys and any URL.
+fn redact_line(line: &str) -> String {
+    let key = line
+        .split('=')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let secret_key = SECRET_KEYS.iter().any(|k| key.ends_with(k));
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(open) = rest.find('"') {
+        out.push_str(&rest[..=open]);
+        rest = &rest[open + 1..];
+        let close = rest.find('"').unwrap_or(rest.len());
+        let value = &rest[..close];
+        let is_reference = value.starts_with("${") && value.ends_with('}');
+        if value.contains("://") && !is_reference {
+            out.push_str(&secret::redact_url(value));
+        } else if secret_key && !is_reference && !value.is_empty() {
+            out.push_str(&secret::redact_token(value));
+        } else {
+            out.push_str(value);
+        }
+        rest = &rest[close..];
+        if let Some(stripped) = rest.strip_prefix('"') {
+            out.push('"');
+            rest = stripped;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The closest candidate to a misspelt word, if one is close enough to be a typo.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (prev + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippet_points_at_line_and_column() {
+        let src = "a = 1\nto = [\"opz\"]\n";
+        let start = src.find("\"opz\"").unwrap();
+        let text = Problem::new(Some(start..start + 5), "unknown destination `opz`")
+            .render(Path::new("p.toml"), src);
+        assert!(text.contains("--> p.toml:2:7"), "{text}");
+        assert!(text.contains("2 | to = [\"opz\"]"), "{text}");
+        assert!(text.contains("|       ^^^^^"), "{text}");
+    }
+
+    #[test]
+    fn snippet_never_shows_a_webhook_url_or_token() {
+        let line = r#"url = "https://hooks.slack.com/services/T1/B2/sekrit""#;
+        assert_eq!(
+            redact_line(line),
+            r#"url = "https://hooks.slack.com/services/T…/B…/****""#
+        );
+        assert_eq!(
+            redact_line(r#"token = "xoxb-99-sekrit""#),
+            r#"token = "xoxb-****""#
+        );
+        assert_eq!(redact_line(r#"url = "${HOOK}""#), r#"url = "${HOOK}""#);
+    }
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(suggest("urll", ["url", "channel"]), Some("url"));
+        assert_eq!(suggest("zzzzzz", ["url", "channel"]), None);
+    }
+}

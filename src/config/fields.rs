@@ -1,0 +1,244 @@
+//! Reading one `[destinations.NAME]` table, key by key, for the kind that owns it.
+//!
+//! Each kind takes the keys it understands; whatever is left is an unknown key
+//! and reported with a "did you mean". String values expand `${NAME}` from the
+//! environment here, once, at load time, so a missing variable is a profile
+//! error before anything is sent.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use toml::Spanned;
+
+use super::EnvVars;
+use super::diagnostic::{Problem, suggest};
+use crate::secret::Secret;
+
+pub type Table = BTreeMap<String, Spanned<toml::Value>>;
+
+/// The keys of one destination table, consumed by its kind.
+pub struct Fields<'a> {
+    pub name: &'a str,
+    table: Table,
+    span: Range<usize>,
+    env: &'a EnvVars,
+    problems: &'a mut Vec<Problem>,
+    known: Vec<&'static str>,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(
+        name: &'a str,
+        table: Table,
+        span: Range<usize>,
+        env: &'a EnvVars,
+        problems: &'a mut Vec<Problem>,
+    ) -> Fields<'a> {
+        Fields {
+            name,
+            table,
+            span,
+            env,
+            problems,
+            known: Vec::new(),
+        }
+    }
+
+    /// Records a problem about this destination.
+    pub fn problem(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+
+    fn take(&mut self, key: &'static str) -> Option<Spanned<toml::Value>> {
+        self.known.push(key);
+        self.table.remove(key)
+    }
+
+    fn missing(&mut self, key: &str, kind: &str, help: &str) {
+        let message = format!("destination `{}` (kind {kind}) needs `{key}`", self.name);
+        let span = Some(self.span.clone());
+        self.problems
+            .push(Problem::new(span, message).help(help.to_owned()));
+    }
+
+    /// An optional plain string, with `${NAME}` expanded.
+    pub fn string(&mut self, key: &'static str) -> Option<String> {
+        let value = self.take(key)?;
+        let span = value.span();
+        match value.into_inner() {
+            toml::Value::String(s) => self.expand(&s, span),
+            other => {
+                let message = format!(
+                    "`{key}` of destination `{}` must be a string, not {}",
+                    self.name,
+                    other.type_str()
+                );
+                self.problems.push(Problem::new(Some(span), message));
+                None
+            }
+        }
+    }
+
+    /// A required plain string, with `${NAME}` expanded.
+    pub fn required_string(&mut self, key: &'static str, kind: &str, help: &str) -> Option<String> {
+        if !self.table.contains_key(key) {
+            self.missing(key, kind, help);
+        }
+        self.string(key)
+    }
+
+    /// An optional http(s) URL that is not secret (an API base such as `api_url`).
+    pub fn url(&mut self, key: &'static str) -> Option<String> {
+        let span = self.table.get(key).map(Spanned::span);
+        let url = self.string(key)?;
+        self.check_url(key, &url, span).then_some(url)
+    }
+
+    /// A required secret URL, such as a webhook: a string, `{ file = … }` or `{ env = … }`.
+    pub fn secret_url(&mut self, key: &'static str, kind: &str, help: &str) -> Option<Secret> {
+        let span = self.table.get(key).map(Spanned::span);
+        let value = self.secret_value(key, kind, help)?;
+        self.check_url(key, &value, span)
+            .then(|| Secret::url(value))
+    }
+
+    /// A required secret token: a string, `{ file = … }` or `{ env = … }`.
+    pub fn secret_token(&mut self, key: &'static str, kind: &str, help: &str) -> Option<Secret> {
+        self.secret_value(key, kind, help).map(Secret::token)
+    }
+
+    fn secret_value(&mut self, key: &'static str, kind: &str, help: &str) -> Option<String> {
+        let Some(value) = self.take(key) else {
+            self.missing(key, kind, help);
+            return None;
+        };
+        let span = value.span();
+        let raw = match value.into_inner() {
+            toml::Value::String(s) => return self.expand(&s, span),
+            toml::Value::Table(t) => t,
+            _ => {
+                self.problems.push(secret_shape(self.name, key, span));
+                return None;
+            }
+        };
+        match (raw.get("file"), raw.get("env"), raw.len()) {
+            (Some(toml::Value::String(file)), None, 1) => {
+                let file = self.expand(file, span.clone())?;
+                self.read_secret_file(key, &file, span)
+            }
+            (None, Some(toml::Value::String(var)), 1) => self.lookup(var, span),
+            _ => {
+                self.problems.push(secret_shape(self.name, key, span));
+                None
+            }
+        }
+    }
+
+    fn read_secret_file(&mut self, key: &str, file: &str, span: Range<usize>) -> Option<String> {
+        match std::fs::read_to_string(file) {
+            Ok(text) => Some(text.trim_end_matches(['\n', '\r']).to_owned()),
+            Err(err) => {
+                let message = format!(
+                    "cannot read the `{key}` of destination `{}` from `{file}`: {err}",
+                    self.name
+                );
+                let help = "check the path and that this user may read the file";
+                self.problems
+                    .push(Problem::new(Some(span), message).help(help));
+                None
+            }
+        }
+    }
+
+    fn lookup(&mut self, var: &str, span: Range<usize>) -> Option<String> {
+        match self.env.get(var) {
+            Some(value) if !value.is_empty() => Some(value.clone()),
+            found => {
+                let state = if found.is_some() {
+                    "is empty"
+                } else {
+                    "is not set"
+                };
+                let message = format!(
+                    "environment variable `{var}` {state} (used by destination `{}`)",
+                    self.name
+                );
+                let help =
+                    format!("export {var}=… before running chime, or put the value in the profile");
+                self.problems
+                    .push(Problem::new(Some(span), message).help(help));
+                None
+            }
+        }
+    }
+
+    /// Expands every `${NAME}` in `s`; `$$` stands for a literal `$`.
+    fn expand(&mut self, s: &str, span: Range<usize>) -> Option<String> {
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        let mut ok = true;
+        while let Some(i) = rest.find('$') {
+            out.push_str(&rest[..i]);
+            rest = &rest[i..];
+            if let Some(after) = rest.strip_prefix("$$") {
+                out.push('$');
+                rest = after;
+            } else if let Some(close) = rest.strip_prefix("${").and_then(|r| r.find('}')) {
+                let var = &rest[2..2 + close];
+                match self.lookup(var, span.clone()) {
+                    Some(value) => out.push_str(&value),
+                    None => ok = false,
+                }
+                rest = &rest[3 + close..];
+            } else {
+                out.push('$');
+                rest = &rest[1..];
+            }
+        }
+        out.push_str(rest);
+        ok.then_some(out)
+    }
+
+    fn check_url(&mut self, key: &str, url: &str, span: Option<Range<usize>>) -> bool {
+        match reqwest::Url::parse(url) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => true,
+            // The parse error never quotes the URL, which may be a secret.
+            result => {
+                let why = result.map_or_else(|e| e.to_string(), |_| "not http or https".into());
+                let message = format!(
+                    "the `{key}` of destination `{}` is not a valid http(s) URL ({why})",
+                    self.name
+                );
+                self.problems.push(Problem::new(span, message));
+                false
+            }
+        }
+    }
+
+    /// Reports every key no kind took, suggesting the closest known one.
+    pub fn finish(self, kind: &str) {
+        for (key, value) in self.table {
+            let mut problem = Problem::new(
+                Some(value.span()),
+                format!(
+                    "unknown key `{key}` in destination `{}` (kind {kind})",
+                    self.name
+                ),
+            );
+            problem = match suggest(&key, self.known.iter().copied()) {
+                Some(close) => problem.help(format!("did you mean `{close}`?")),
+                None => problem.help(format!("keys for kind {kind}: {}", self.known.join(", "))),
+            };
+            self.problems.push(problem);
+        }
+    }
+}
+
+fn secret_shape(name: &str, key: &str, span: Range<usize>) -> Problem {
+    Problem::new(
+        Some(span),
+        format!(
+            "`{key}` of destination `{name}` must be a string, {{ file = \"PATH\" }} or {{ env = \"NAME\" }}"
+        ),
+    )
+}

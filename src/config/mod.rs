@@ -1,0 +1,430 @@
+//! The profile: where it is found, how it is parsed, and what makes it valid.
+//!
+//! A profile is one TOML file of destinations, routes, rules and templates.
+//! Loading is all-or-nothing: every problem is collected, located by file, line
+//! and column, and reported together before anything is sent (exit 78). What a
+//! destination's table means is left to its kind (`kinds/`), through [`Fields`].
+
+mod diagnostic;
+mod fields;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use diagnostic::{Problem, suggest};
+pub use fields::Fields;
+
+use crate::exit::Failure;
+use crate::kinds::{self, Platform};
+use crate::template;
+
+/// A snapshot of the environment, taken once at start-up.
+pub type EnvVars = BTreeMap<String, String>;
+
+/// A loaded, validated profile.
+pub struct Profile {
+    pub path: PathBuf,
+    pub default_route: Option<String>,
+    pub timeout: Option<Duration>,
+    pub destinations: BTreeMap<String, Destination>,
+    pub routes: BTreeMap<String, Route>,
+    pub rules: Vec<Rule>,
+    pub templates: BTreeMap<String, Template>,
+}
+
+pub struct Destination {
+    pub name: String,
+    pub platform: Box<dyn Platform>,
+    pub timeout: Option<Duration>,
+}
+
+pub struct Route {
+    pub to: Vec<String>,
+    pub channel: Option<String>,
+    pub template: Option<String>,
+}
+
+/// `[[rules]]`: when the expression is true for a message, it goes to `route`.
+pub struct Rule {
+    pub when: String,
+    pub route: String,
+}
+
+/// `[templates.NAME]`: minijinja sources for the title and the text.
+pub struct Template {
+    pub title: Option<String>,
+    pub text: Option<String>,
+}
+
+/// How the profile's path was chosen, for "where did it look" messages.
+#[derive(Clone, Debug)]
+pub struct Location {
+    pub path: PathBuf,
+    pub origin: &'static str,
+}
+
+/// Why a profile could not be used. Each maps to exit code 78.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no profile at {} ({})", .0.path.display(), .0.origin)]
+    NotFound(Location),
+    #[error("cannot read the profile {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the profile {} has {} problem{}:\n\n{}", path.display(), problems.len(),
+        if problems.len() == 1 { "" } else { "s" }, render(path, text, problems))]
+    Invalid {
+        path: PathBuf,
+        text: String,
+        problems: Vec<Problem>,
+    },
+    #[error("no config directory: set XDG_CONFIG_HOME or HOME, or pass --config")]
+    NoConfigDir,
+}
+
+fn render(path: &Path, source: &str, problems: &[Problem]) -> String {
+    let parts: Vec<String> = problems.iter().map(|p| p.render(path, source)).collect();
+    parts.join("\n").trim_end().to_owned()
+}
+
+impl From<ConfigError> for Failure {
+    fn from(err: ConfigError) -> Failure {
+        let hint = match &err {
+            ConfigError::NotFound(_) => {
+                "create one with `chime config init`, or point --config / CHIME_CONFIG at an existing profile"
+            }
+            ConfigError::Invalid { .. } => "fix the profile and run again; nothing was sent",
+            _ => "check the path and its permissions",
+        };
+        Failure::config(err.to_string()).with_hint(hint)
+    }
+}
+
+/// Picks the profile file: `--config`, else `$CHIME_CONFIG`, else
+/// `<config dir>/chime/<profile>.toml` with the profile from `--profile`,
+/// `$CHIME_PROFILE` or `config`.
+pub fn locate(
+    config: Option<&Path>,
+    profile: Option<&str>,
+    env: &EnvVars,
+) -> Result<Location, ConfigError> {
+    if let Some(path) = config {
+        return Ok(Location {
+            path: path.to_owned(),
+            origin: "from --config",
+        });
+    }
+    if let Some(path) = env.get("CHIME_CONFIG").filter(|p| !p.is_empty()) {
+        return Ok(Location {
+            path: path.into(),
+            origin: "from CHIME_CONFIG",
+        });
+    }
+    let (name, origin) = match (profile, env.get("CHIME_PROFILE").filter(|p| !p.is_empty())) {
+        (Some(name), _) => (name, "profile from --profile"),
+        (None, Some(name)) => (name.as_str(), "profile from CHIME_PROFILE"),
+        (None, None) => ("config", "the default profile"),
+    };
+    let dir = dirs::config_dir().ok_or(ConfigError::NoConfigDir)?;
+    let path = dir.join("chime").join(format!("{name}.toml"));
+    Ok(Location { path, origin })
+}
+
+/// Reads, parses and validates the profile at `location`.
+pub fn load(location: &Location, env: &EnvVars) -> Result<Profile, ConfigError> {
+    let path = location.path.clone();
+    let source = match std::fs::read_to_string(&path) {
+        Ok(source) => source,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ConfigError::NotFound(location.clone()));
+        }
+        Err(source) => return Err(ConfigError::Read { path, source }),
+    };
+    let mut problems = Vec::new();
+    let profile = match toml::from_str::<RawProfile>(&source) {
+        Ok(raw) => validate(raw, path.clone(), env, &mut problems),
+        Err(err) => {
+            problems.push(parse_problem(&err));
+            None
+        }
+    };
+    match profile {
+        Some(profile) if problems.is_empty() => Ok(profile),
+        _ => Err(ConfigError::Invalid {
+            path,
+            text: source,
+            problems,
+        }),
+    }
+}
+
+fn parse_problem(err: &toml::de::Error) -> Problem {
+    let message = err.message().trim().to_owned();
+    let problem = Problem::new(err.span(), message.clone());
+    // serde's "unknown field `x`, expected one of `a`, `b`" lists the choices; a
+    // typo deserves the one it most likely meant.
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return problem;
+    };
+    let word = rest.split('`').next().unwrap_or("");
+    let choices: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
+    match suggest(word, choices) {
+        Some(close) => problem.help(format!("did you mean `{close}`?")),
+        None => problem,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    #[serde(default)]
+    defaults: RawDefaults,
+    #[serde(default)]
+    destinations: BTreeMap<String, Spanned<fields::Table>>,
+    #[serde(default)]
+    routes: BTreeMap<String, Spanned<RawRoute>>,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+    #[serde(default)]
+    templates: BTreeMap<String, RawTemplate>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    route: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    to: Vec<Spanned<String>>,
+    channel: Option<String>,
+    template: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    when: Spanned<String>,
+    route: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTemplate {
+    title: Option<Spanned<String>>,
+    text: Option<Spanned<String>>,
+}
+
+fn validate(
+    raw: RawProfile,
+    path: PathBuf,
+    env: &EnvVars,
+    problems: &mut Vec<Problem>,
+) -> Option<Profile> {
+    let timeout = raw
+        .defaults
+        .timeout
+        .and_then(|t| duration(&t, "defaults.timeout", problems));
+    let mut destinations = BTreeMap::new();
+    for (name, table) in raw.destinations {
+        if let Some(dest) = destination(&name, table, env, problems) {
+            destinations.insert(name, dest);
+        }
+    }
+    let templates = templates(raw.templates, problems);
+    let routes = routes(raw.routes, &destinations, &templates, problems);
+    let rules = rules(raw.rules, &routes, problems);
+    let default_route = raw.defaults.route.map(|route| {
+        check_known(&route, "route", &routes, "defaults.route names", problems);
+        route.into_inner()
+    });
+    Some(Profile {
+        path,
+        default_route,
+        timeout,
+        destinations,
+        routes,
+        rules,
+        templates,
+    })
+}
+
+fn destination(
+    name: &str,
+    table: Spanned<fields::Table>,
+    env: &EnvVars,
+    problems: &mut Vec<Problem>,
+) -> Option<Destination> {
+    let span = table.span();
+    let mut table = table.into_inner();
+    let timeout = table.remove("timeout").and_then(|t| {
+        let text = Spanned::new(t.span(), t.get_ref().as_str().unwrap_or("").to_owned());
+        duration(&text, "timeout", problems)
+    });
+    let Some(kind) = table.remove("kind") else {
+        let help = format!("add `kind = \"…\"`, one of: {}", kinds::KNOWN.join(", "));
+        problems.push(
+            Problem::new(Some(span), format!("destination `{name}` has no `kind`")).help(help),
+        );
+        return None;
+    };
+    let kind_span = kind.span();
+    let Some(kind_name) = kind.get_ref().as_str().map(str::to_owned) else {
+        problems.push(Problem::new(Some(kind_span), "`kind` must be a string"));
+        return None;
+    };
+    let mut fields = Fields::new(name, table, span, env, problems);
+    let Some(platform) = kinds::build(&kind_name, &mut fields) else {
+        let mut problem = Problem::new(
+            Some(kind_span),
+            format!("unknown kind `{kind_name}` for destination `{name}`"),
+        );
+        problem = match suggest(&kind_name, kinds::KNOWN.iter().copied()) {
+            Some(close) => problem.help(format!(
+                "did you mean `{close}`? known kinds: {}",
+                kinds::KNOWN.join(", ")
+            )),
+            None => problem.help(format!("known kinds: {}", kinds::KNOWN.join(", "))),
+        };
+        fields.problem(problem);
+        return None;
+    };
+    fields.finish(&kind_name);
+    Some(Destination {
+        name: name.to_owned(),
+        platform,
+        timeout,
+    })
+}
+
+fn templates(
+    raw: BTreeMap<String, RawTemplate>,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, Template> {
+    let mut out = BTreeMap::new();
+    for (name, t) in raw {
+        for (part, source) in [("title", &t.title), ("text", &t.text)] {
+            if let Some(source) = source
+                && let Err(err) = template::check(source.get_ref())
+            {
+                let message = format!("template `{name}`: the {part} does not compile: {err}");
+                problems.push(Problem::new(Some(source.span()), message));
+            }
+        }
+        let title = t.title.map(Spanned::into_inner);
+        let text = t.text.map(Spanned::into_inner);
+        out.insert(name, Template { title, text });
+    }
+    out
+}
+
+fn routes(
+    raw: BTreeMap<String, Spanned<RawRoute>>,
+    destinations: &BTreeMap<String, Destination>,
+    templates: &BTreeMap<String, Template>,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, Route> {
+    let mut out = BTreeMap::new();
+    for (name, route) in raw {
+        let span = route.span();
+        let route = route.into_inner();
+        if route.to.is_empty() {
+            let message = format!("route `{name}` sends nowhere: `to` is empty");
+            problems.push(Problem::new(Some(span), message).help("list at least one destination"));
+        }
+        let what = format!("route `{name}` names");
+        for dest in &route.to {
+            check_known(dest, "destination", destinations, &what, problems);
+        }
+        if let Some(template) = &route.template {
+            check_known(template, "template", templates, &what, problems);
+        }
+        out.insert(
+            name,
+            Route {
+                to: route.to.into_iter().map(Spanned::into_inner).collect(),
+                channel: route.channel,
+                template: route.template.map(Spanned::into_inner),
+            },
+        );
+    }
+    out
+}
+
+fn rules(
+    raw: Vec<RawRule>,
+    routes: &BTreeMap<String, Route>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Rule> {
+    let mut out = Vec::new();
+    for rule in raw {
+        if let Err(err) = template::check_expression(rule.when.get_ref()) {
+            let message = format!("rule expression does not compile: {err}");
+            let help =
+                "rules are minijinja expressions, e.g. when = \"level in ['error', 'critical']\"";
+            problems.push(Problem::new(Some(rule.when.span()), message).help(help));
+        }
+        check_known(&rule.route, "route", routes, "a rule names", problems);
+        out.push(Rule {
+            when: rule.when.into_inner(),
+            route: rule.route.into_inner(),
+        });
+    }
+    out
+}
+
+/// Reports `name` when it is not a key of `known`.
+fn check_known<T>(
+    name: &Spanned<String>,
+    noun: &str,
+    known: &BTreeMap<String, T>,
+    context: &str,
+    problems: &mut Vec<Problem>,
+) {
+    if known.contains_key(name.get_ref()) {
+        return;
+    }
+    let message = format!("{context} an unknown {noun} `{}`", name.get_ref());
+    problems.push(Problem::new(Some(name.span()), message).help(known_list(
+        noun,
+        name.get_ref(),
+        known,
+    )));
+}
+
+/// "did you mean `ops`? known routes: ops, critical" — shared with command-line lookups.
+pub fn known_list<T>(noun: &str, name: &str, known: &BTreeMap<String, T>) -> String {
+    let names: Vec<&str> = known.keys().map(String::as_str).collect();
+    let list = if names.is_empty() {
+        format!("the profile defines no {noun}s")
+    } else {
+        format!("known {noun}s: {}", names.join(", "))
+    };
+    match suggest(name, names.iter().copied()) {
+        Some(close) => format!("did you mean `{close}`? {list}"),
+        None => list,
+    }
+}
+
+fn duration(text: &Spanned<String>, key: &str, problems: &mut Vec<Problem>) -> Option<Duration> {
+    match humantime::parse_duration(text.get_ref()) {
+        Ok(d) => Some(d),
+        Err(err) => {
+            let message = format!("`{key}` is not a duration: {err}");
+            problems.push(
+                Problem::new(Some(text.span()), message)
+                    .help("write it like \"10s\", \"500ms\" or \"2m\""),
+            );
+            None
+        }
+    }
+}

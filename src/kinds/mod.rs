@@ -1,0 +1,116 @@
+//! Destination kinds: one module per platform behind one small interface.
+//!
+//! A kind knows three things about its platform: how to read its table in the
+//! profile ([`build`]), how to turn a neutral [`Message`] into the HTTP requests
+//! the platform accepts within its limits ([`Platform::render`]), and what the
+//! platform's answer means ([`Platform::classify`]). Sending, timeouts and
+//! retries belong to `deliver`; nothing here touches the network.
+
+mod slack;
+
+use std::time::Duration;
+
+use crate::config::Fields;
+use crate::message::Message;
+use crate::secret::Secret;
+use crate::template::Escape;
+
+/// Every kind a profile may name.
+pub const KNOWN: &[&str] = &["slack", "slack-api"];
+
+/// Builds the platform for `kind` from its table, or `None` for an unknown kind.
+/// Problems with the table are reported through `fields`.
+pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
+    match kind {
+        "slack" => Some(Box::new(slack::Webhook::from_fields(fields))),
+        "slack-api" => Some(Box::new(slack::Api::from_fields(fields))),
+        _ => None,
+    }
+}
+
+/// What one send adds to a destination's own settings.
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    /// Channel override, from `--channel` or the route.
+    pub channel: Option<String>,
+}
+
+/// One HTTP request, ready to send. Secrets stay wrapped so that logging a
+/// request (as `--dry-run` and `-v` do) can never leak them.
+#[derive(Clone, Debug)]
+pub struct HttpRequest {
+    pub url: Secret,
+    pub headers: Vec<(&'static str, Secret)>,
+    /// A JSON document.
+    pub body: String,
+}
+
+/// A platform's answer to one request.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: String,
+}
+
+/// What an answer means for the message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// Posted. Web APIs say where, so threads and edits can refer to it.
+    Delivered {
+        channel: Option<String>,
+        ts: Option<String>,
+    },
+    /// Not now: the platform is throttling (with its wait, if it said one) or failing.
+    Retry {
+        after: Option<Duration>,
+        error: String,
+    },
+    /// Never, as sent: the platform refused it; `hint` says what the user can fix.
+    Rejected { error: String, hint: Option<String> },
+}
+
+/// The interface every kind implements.
+pub trait Platform: Send + Sync {
+    /// The kind's name as written in profiles.
+    fn kind(&self) -> &'static str;
+    /// Escapes a plain string into this platform's text markup.
+    fn escape(&self, text: &str) -> String {
+        (self.markup())(text)
+    }
+    /// The escaping function for this platform's markup, for templates.
+    fn markup(&self) -> Escape;
+    /// The requests that deliver `message`, in order, each within the platform's limits.
+    fn render(&self, message: &Message, target: &Target) -> Vec<HttpRequest>;
+    /// Reads the platform's answer to one of those requests.
+    fn classify(&self, answer: &Answer) -> Verdict;
+}
+
+/// The verdict for answers every HTTP platform gives alike: throttling, server
+/// trouble and redirects. `None` leaves the answer to the kind.
+pub fn classify_http(answer: &Answer) -> Option<Verdict> {
+    let status = answer.status;
+    let error = format!("{status} {}", reason(status));
+    match status {
+        429 => Some(Verdict::Retry {
+            after: answer.retry_after,
+            error,
+        }),
+        500..=599 | 408 => Some(Verdict::Retry {
+            after: answer.retry_after,
+            error,
+        }),
+        300..=399 => Some(Verdict::Rejected {
+            error,
+            hint: Some("the URL redirects; use the final URL the platform gave you".into()),
+        }),
+        _ => None,
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+}

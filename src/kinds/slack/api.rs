@@ -1,0 +1,157 @@
+//! `kind = "slack-api"`: the Slack Web API's chat.postMessage with a bot token.
+//!
+//! Errors arrive as HTTP 200 with `{"ok": false, "error": "…"}`, so the body is
+//! read even on success statuses; only rate limiting uses HTTP 429. A success
+//! says where the message went (`channel`, `ts`), which scripts can use later
+//! for threads and edits.
+
+use serde_json::{Map, Value};
+
+use super::payloads;
+use crate::config::Fields;
+use crate::kinds::{Answer, HttpRequest, Platform, Target, Verdict, classify_http};
+use crate::message::Message;
+use crate::secret::Secret;
+use crate::template::Escape;
+
+const DEFAULT_API_URL: &str = "https://slack.com/api";
+
+pub struct Api {
+    token: Secret,
+    channel: String,
+    endpoint: Secret,
+    identity: Map<String, Value>,
+}
+
+impl Api {
+    pub fn from_fields(fields: &mut Fields) -> Api {
+        let help = "set `token` to the app's Bot User OAuth Token (xoxb-…), e.g. token = { file = \"/run/secrets/slack_bot\" }";
+        let token = fields
+            .secret_token("token", "slack-api", help)
+            .unwrap_or_else(|| Secret::token(String::new()));
+        let channel = fields
+            .required_string(
+                "channel",
+                "slack-api",
+                "set `channel = \"#name\"` (routes and --channel can still override it)",
+            )
+            .unwrap_or_default();
+        let api_url = fields
+            .url("api_url")
+            .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
+        let endpoint = Secret::public(&format!(
+            "{}/chat.postMessage",
+            api_url.trim_end_matches('/')
+        ));
+        let mut identity = Map::new();
+        for key in ["username", "icon_emoji", "icon_url"] {
+            if let Some(value) = fields.string(key) {
+                identity.insert(key.into(), Value::String(value));
+            }
+        }
+        Api {
+            token,
+            channel,
+            endpoint,
+            identity,
+        }
+    }
+}
+
+impl Platform for Api {
+    fn kind(&self) -> &'static str {
+        "slack-api"
+    }
+
+    fn markup(&self) -> Escape {
+        super::escape
+    }
+
+    fn render(&self, message: &Message, target: &Target) -> Vec<HttpRequest> {
+        let mut extra = self.identity.clone();
+        let channel = target.channel.as_ref().unwrap_or(&self.channel);
+        extra.insert("channel".into(), Value::String(channel.clone()));
+        let auth = Secret::bearer(&self.token);
+        payloads(message, &extra)
+            .into_iter()
+            .map(|payload| HttpRequest {
+                url: self.endpoint.clone(),
+                headers: vec![
+                    // Without the charset Slack answers with a `missing_charset` warning.
+                    (
+                        "content-type",
+                        Secret::public("application/json; charset=utf-8"),
+                    ),
+                    ("authorization", auth.clone()),
+                ],
+                body: payload.to_string(),
+            })
+            .collect()
+    }
+
+    fn classify(&self, answer: &Answer) -> Verdict {
+        if let Some(verdict) = classify_http(answer) {
+            return verdict;
+        }
+        let Ok(body) = serde_json::from_str::<Value>(&answer.body) else {
+            let error = format!("{} (not a Slack API answer)", answer.status);
+            return Verdict::Rejected {
+                error,
+                hint: Some("check `api_url`".into()),
+            };
+        };
+        if body["ok"] == Value::Bool(true) {
+            let field = |key: &str| body[key].as_str().map(str::to_owned);
+            return Verdict::Delivered {
+                channel: field("channel"),
+                ts: field("ts"),
+            };
+        }
+        let code = body["error"].as_str().unwrap_or("unknown_error").to_owned();
+        match code.as_str() {
+            "internal_error"
+            | "fatal_error"
+            | "service_unavailable"
+            | "request_timeout"
+            | "ratelimited"
+            | "rate_limited" => Verdict::Retry {
+                after: answer.retry_after,
+                error: code,
+            },
+            _ => Verdict::Rejected {
+                hint: hint(&code).map(str::to_owned),
+                error: code,
+            },
+        }
+    }
+}
+
+/// What the user can do about the errors a bot most often meets.
+fn hint(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "not_in_channel" => "invite the bot to the channel: type `/invite @your-bot` in it",
+        "channel_not_found" => {
+            "check the channel name or ID; for a private channel, invite the bot first"
+        }
+        "invalid_auth" | "not_authed" | "token_revoked" | "token_expired" | "account_inactive" => {
+            "check the token: use the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page"
+        }
+        "missing_scope" | "no_permission" => {
+            "add the chat:write scope to the Slack app and reinstall it"
+        }
+        "is_archived" => "the channel is archived: unarchive it, or pick another channel",
+        "restricted_action" | "restricted_action_read_only_channel" => {
+            "a workspace admin restricted posting here: ask them, or use another channel"
+        }
+        "invalid_blocks"
+        | "invalid_blocks_format"
+        | "no_text"
+        | "msg_too_long"
+        | "invalid_arguments"
+        | "invalid_json"
+        | "json_not_object" => {
+            "Slack refused the payload chime built: please report this with the output of --dry-run"
+        }
+        _ => return None,
+    })
+}

@@ -1,0 +1,444 @@
+//! Slack: Block Kit rendering shared by incoming webhooks and the Web API.
+//!
+//! A message becomes a header (title), sections (text, split at 3,000
+//! characters), field sections (10 fields each), action blocks (buttons) and a
+//! coloured attachment with a context line (host, time, part). Slack cuts or
+//! rejects anything over its limits, so whatever does not fit one message is
+//! split into several, sent in order and marked "(1/3)", "(2/3)"… A code block
+//! that is split is closed and reopened so each part renders.
+
+mod api;
+mod webhook;
+
+use std::time::UNIX_EPOCH;
+
+use serde_json::{Map, Value, json};
+
+pub use api::Api;
+pub use webhook::Webhook;
+
+use crate::message::{Level, Message};
+
+/// Block Kit limits (https://docs.slack.dev/block-kit and the block references).
+const HEADER_MAX: usize = 150;
+const SECTION_MAX: usize = 3000;
+const FIELD_MAX: usize = 2000;
+const FIELDS_PER_SECTION: usize = 10;
+const BLOCKS_MAX: usize = 50;
+const BUTTONS_PER_ACTIONS: usize = 25;
+const BUTTON_TEXT_MAX: usize = 75;
+/// Slack truncates a message past 40,000 characters; keep well clear of it,
+/// since the fallback text and the context line count too.
+const MESSAGE_CHARS_BUDGET: usize = 36_000;
+/// The fallback text is what notifications show: a glimpse, not the message.
+const FALLBACK_MAX: usize = 300;
+/// "```\n" and "\n```" around each part of a code block.
+const CODE_FENCES: usize = 8;
+
+/// Escapes the three characters Slack parses as control characters.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn emoji(level: Level) -> &'static str {
+    match level {
+        Level::Info => ":information_source:",
+        Level::Success => ":white_check_mark:",
+        Level::Warning => ":warning:",
+        Level::Error => ":x:",
+        Level::Critical => ":rotating_light:",
+    }
+}
+
+fn colour(level: Level) -> &'static str {
+    match level {
+        Level::Info => "#439FE0",
+        Level::Success => "#2EB67D",
+        Level::Warning => "#ECB22E",
+        Level::Error => "#E01E5A",
+        Level::Critical => "#8B0000",
+    }
+}
+
+/// A block with the number of characters it contributes to the message.
+struct Block {
+    json: Value,
+    chars: usize,
+    /// The block's mrkdwn text, for the fallback of the part it lands in.
+    text: Option<String>,
+}
+
+/// Renders `message` into one or more payloads, each within Slack's limits,
+/// with `extra` (channel, username…) added to each.
+pub fn payloads(message: &Message, extra: &Map<String, Value>) -> Vec<Value> {
+    let (header, title_cut) = header(message);
+    let mut body = Vec::new();
+    if title_cut && let Some(title) = &message.title {
+        body.extend(text_sections(&format!("*{}*", escape(title)), false));
+    }
+    body.extend(text_sections(&message.text, message.code));
+    body.extend(field_sections(&message.fields));
+    body.extend(action_blocks(message));
+
+    let room = BLOCKS_MAX - usize::from(header.is_some());
+    let parts = pack(body, room);
+    let count = parts.len();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let marker = (count > 1).then(|| format!("({}/{count})", i + 1));
+            assemble(message, header.as_ref(), part, marker.as_deref(), extra)
+        })
+        .collect()
+}
+
+fn header(message: &Message) -> (Option<Value>, bool) {
+    let Some(title) = message.title.as_deref().filter(|t| !t.trim().is_empty()) else {
+        return (None, false);
+    };
+    let text = match message.level {
+        Level::Info => title.to_owned(),
+        level => format!("{} {title}", emoji(level)),
+    };
+    let (text, cut) = cut(&text, HEADER_MAX);
+    let block =
+        json!({"type": "header", "text": {"type": "plain_text", "text": text, "emoji": true}});
+    (Some(block), cut)
+}
+
+/// Cuts `text` to at most `max` characters, ending with an ellipsis when cut.
+fn cut(text: &str, max: usize) -> (String, bool) {
+    if text.chars().count() <= max {
+        return (text.to_owned(), false);
+    }
+    let kept: String = text.chars().take(max - 1).collect();
+    (format!("{}…", kept.trim_end()), true)
+}
+
+fn section(text: String) -> Block {
+    let chars = text.chars().count();
+    let json = json!({"type": "section", "text": {"type": "mrkdwn", "text": text}});
+    Block {
+        json,
+        chars,
+        text: Some(text),
+    }
+}
+
+fn text_sections(text: &str, code: bool) -> Vec<Block> {
+    let max = if code {
+        SECTION_MAX - CODE_FENCES
+    } else {
+        SECTION_MAX
+    };
+    split(text, max)
+        .into_iter()
+        .filter(|part| !part.trim().is_empty())
+        .map(|part| {
+            section(if code {
+                format!("```\n{part}\n```")
+            } else {
+                part.to_owned()
+            })
+        })
+        .collect()
+}
+
+/// Fields go ten to a section; one too long for a field gets sections of its own.
+fn field_sections(fields: &[(String, String)]) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut group: Vec<String> = Vec::new();
+    let flush = |group: &mut Vec<String>, blocks: &mut Vec<Block>| {
+        if group.is_empty() {
+            return;
+        }
+        let chars = group.iter().map(|f| f.chars().count()).sum();
+        let items: Vec<Value> = group
+            .drain(..)
+            .map(|f| json!({"type": "mrkdwn", "text": f}))
+            .collect();
+        blocks.push(Block {
+            json: json!({"type": "section", "fields": items}),
+            chars,
+            text: None,
+        });
+    };
+    for (key, value) in fields {
+        let text = format!("*{}*\n{}", escape(key), escape(value));
+        if text.chars().count() > FIELD_MAX {
+            flush(&mut group, &mut blocks);
+            blocks.extend(text_sections(&text, false));
+            continue;
+        }
+        group.push(text);
+        if group.len() == FIELDS_PER_SECTION {
+            flush(&mut group, &mut blocks);
+        }
+    }
+    flush(&mut group, &mut blocks);
+    blocks
+}
+
+fn action_blocks(message: &Message) -> Vec<Block> {
+    message
+        .links
+        .chunks(BUTTONS_PER_ACTIONS)
+        .map(|links| {
+            let buttons: Vec<Value> = links
+                .iter()
+                .map(|link| {
+                    let (label, _) = cut(&link.label, BUTTON_TEXT_MAX);
+                    json!({"type": "button", "text": {"type": "plain_text", "text": label, "emoji": true}, "url": link.url})
+                })
+                .collect();
+            let chars = links.iter().map(|l| l.label.chars().count()).sum();
+            Block { json: json!({"type": "actions", "elements": buttons}), chars, text: None }
+        })
+        .collect()
+}
+
+/// Packs blocks, in order, into as few messages as the limits allow.
+fn pack(blocks: Vec<Block>, room: usize) -> Vec<Vec<Block>> {
+    let mut parts: Vec<Vec<Block>> = vec![Vec::new()];
+    let mut chars = 0;
+    for block in blocks {
+        let current = parts.last_mut().expect("parts is never empty");
+        if !current.is_empty()
+            && (current.len() == room || chars + block.chars > MESSAGE_CHARS_BUDGET)
+        {
+            parts.push(Vec::new());
+            chars = 0;
+        }
+        chars += block.chars;
+        parts.last_mut().expect("parts is never empty").push(block);
+    }
+    parts
+}
+
+fn assemble(
+    message: &Message,
+    header: Option<&Value>,
+    part: Vec<Block>,
+    marker: Option<&str>,
+    extra: &Map<String, Value>,
+) -> Value {
+    let fallback = fallback(message, &part, marker);
+    let mut blocks: Vec<Value> = header.into_iter().cloned().collect();
+    blocks.extend(part.into_iter().map(|b| b.json));
+    let mut payload = Map::new();
+    payload.insert("text".into(), Value::String(fallback));
+    payload.insert("blocks".into(), Value::Array(blocks));
+    payload.insert(
+        "attachments".into(),
+        json!([{"color": colour(message.level), "blocks": [context(message, marker)]}]),
+    );
+    for (key, value) in extra {
+        payload.insert(key.clone(), value.clone());
+    }
+    Value::Object(payload)
+}
+
+/// The notification text: title and the start of this part's text.
+fn fallback(message: &Message, part: &[Block], marker: Option<&str>) -> String {
+    let mut out = String::new();
+    if message.level != Level::Info {
+        out.push_str(emoji(message.level));
+        out.push(' ');
+    }
+    if let Some(title) = message.title.as_deref().filter(|t| !t.trim().is_empty()) {
+        out.push_str(&escape(title));
+    }
+    if let Some(text) = part.iter().find_map(|b| b.text.as_deref()) {
+        if !out.trim().is_empty() {
+            out.push_str(": ");
+        }
+        let first = split(text, FALLBACK_MAX)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        out.push_str(first);
+        if first.len() < text.len() {
+            out.push('…');
+        }
+    }
+    if let Some(marker) = marker {
+        out.push(' ');
+        out.push_str(marker);
+    }
+    if out.trim().is_empty() {
+        out = "(fields)".into();
+    }
+    out
+}
+
+/// "host · time · part 1/3", with the time in each reader's own time zone.
+fn context(message: &Message, marker: Option<&str>) -> Value {
+    let secs = message
+        .time
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let stamp = humantime::format_rfc3339_seconds(message.time);
+    let mut text = format!(
+        "{} *{}* · <!date^{secs}^{{date_short_pretty}} at {{time}}|{stamp}>",
+        emoji(message.level),
+        escape(&message.host)
+    );
+    if let Some(marker) = marker {
+        text.push_str(&format!(" · part {}", marker.trim_matches(['(', ')'])));
+    }
+    json!({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
+}
+
+/// Splits text into pieces of at most `max` characters, preferring line breaks,
+/// then spaces, and never cutting an `&amp;`-style entity in half.
+pub fn split(text: &str, max: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some((hard, _)) = rest.char_indices().nth(max) {
+        let window = &rest[..hard];
+        let half = |i: &usize| window[..*i].chars().count() >= max / 2;
+        let (end, skip) = if let Some(i) = window.rfind('\n').filter(half) {
+            (i, 1)
+        } else if let Some(i) = window.rfind(' ').filter(half) {
+            (i + 1, 0)
+        } else {
+            (entity_safe(window), 0)
+        };
+        pieces.push(&rest[..end]);
+        rest = &rest[end + skip..];
+    }
+    if !rest.is_empty() {
+        pieces.push(rest);
+    }
+    pieces
+}
+
+/// Backs a hard cut off an unfinished `&…;` entity.
+fn entity_safe(window: &str) -> usize {
+    let tail_start = window.len().saturating_sub(5);
+    let tail_start = (tail_start..window.len())
+        .find(|i| window.is_char_boundary(*i))
+        .unwrap_or(window.len());
+    match window[tail_start..].rfind('&') {
+        Some(i) if !window[tail_start + i..].contains(';') && tail_start + i > 0 => tail_start + i,
+        _ => window.len(),
+    }
+}
+
+/// Seconds since the epoch, for Slack's `<!date^…>`.
+#[cfg(test)]
+fn epoch(time: std::time::SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    fn message(text: &str) -> Message {
+        Message {
+            title: None,
+            text: text.into(),
+            level: Level::Info,
+            fields: vec![],
+            links: vec![],
+            code: false,
+            host: "db1".into(),
+            time: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn escape_replaces_only_slack_control_characters() {
+        assert_eq!(escape("a<b>&c \"d\""), "a&lt;b&gt;&amp;c \"d\"");
+    }
+
+    #[test]
+    fn split_prefers_line_breaks_and_keeps_every_character() {
+        let text = "aaaa\nbbbb\ncccc";
+        assert_eq!(split(text, 10), vec!["aaaa\nbbbb", "cccc"]);
+        let long = "x".repeat(25);
+        assert_eq!(split(&long, 10).concat(), long);
+    }
+
+    #[test]
+    fn split_never_cuts_an_entity() {
+        let text = format!("{}&amp;", "x".repeat(8));
+        let pieces = split(&text, 10);
+        assert_eq!(pieces, vec!["xxxxxxxx", "&amp;"]);
+    }
+
+    #[test]
+    fn long_text_becomes_sections_of_at_most_3000_characters() {
+        let text = "word ".repeat(2000);
+        let payloads = payloads(&message(&text), &Map::new());
+        assert_eq!(payloads.len(), 1);
+        let blocks = payloads[0]["blocks"].as_array().unwrap();
+        assert_eq!(blocks.len(), 4);
+        for block in blocks {
+            assert!(block["text"]["text"].as_str().unwrap().chars().count() <= SECTION_MAX);
+        }
+    }
+
+    #[test]
+    fn split_code_blocks_are_closed_and_reopened() {
+        let mut m = message(&"line\n".repeat(1500));
+        m.code = true;
+        let payloads = payloads(&m, &Map::new());
+        for block in payloads[0]["blocks"].as_array().unwrap() {
+            let text = block["text"]["text"].as_str().unwrap();
+            assert!(
+                text.starts_with("```\n") && text.ends_with("\n```"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn more_than_fifty_blocks_become_marked_parts() {
+        let text = format!("{}\n", "y".repeat(2999)).repeat(60);
+        let payloads = payloads(&message(&text), &Map::new());
+        assert_eq!(payloads.len(), 5);
+        assert!(payloads[0]["text"].as_str().unwrap().ends_with("(1/5)"));
+        for p in &payloads {
+            assert!(p["blocks"].as_array().unwrap().len() <= BLOCKS_MAX);
+        }
+    }
+
+    #[test]
+    fn long_title_is_cut_in_the_header_and_kept_whole_in_the_text() {
+        let mut m = message("body");
+        m.title = Some("t".repeat(200));
+        let p = &payloads(&m, &Map::new())[0];
+        let header = p["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert_eq!(header.chars().count(), HEADER_MAX);
+        assert!(header.ends_with('…'));
+        assert_eq!(
+            p["blocks"][1]["text"]["text"],
+            format!("*{}*", "t".repeat(200))
+        );
+    }
+
+    #[test]
+    fn context_carries_a_slack_date() {
+        let p = &payloads(&message("x"), &Map::new())[0];
+        let ctx = p["attachments"][0]["blocks"][0]["elements"][0]["text"]
+            .as_str()
+            .unwrap();
+        assert!(
+            ctx.contains(&format!("<!date^{}^", epoch(SystemTime::UNIX_EPOCH))),
+            "{ctx}"
+        );
+    }
+}

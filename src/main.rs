@@ -1,0 +1,39 @@
+//! chime: send notifications from scripts, cron jobs and CI, and never lose one.
+//!
+//! `main` only parses the command line, runs the command and turns the result
+//! into an exit code; everything else lives in the modules below.
+
+mod cli;
+mod config;
+mod deliver;
+mod exit;
+mod kinds;
+mod message;
+mod report;
+mod secret;
+mod send;
+mod settings;
+mod template;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::exit::{ExitCode, Failure};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("{failure}");
+            failure.code
+        }
+    };
+    std::process::ExitCode::from(code.code())
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    match cli.command {
+        Command::Send(args) => send::run(settings::send(&cli.global, args)?),
+    }
+}

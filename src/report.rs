@@ -1,0 +1,149 @@
+//! What a run tells its user: results on stdout, diagnostics on stderr.
+//!
+//! stdout carries what a script parses (`--json` lines, `--dry-run` requests);
+//! stderr carries errors with hints and, for a person at a terminal, a short
+//! confirmation. A closed stdout (`chime … | head -1`) is not an error.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use crate::config::Destination;
+use crate::deliver::{Report, Status};
+use crate::exit::Failure;
+use crate::kinds::HttpRequest;
+use crate::settings::Output;
+
+/// Writes to stdout; a reader that went away ends the output quietly.
+fn emit(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
+        _ => Ok(()),
+    }
+}
+
+/// `--dry-run`: each request as it would go out, secrets redacted.
+pub fn dry_run(
+    rendered: &[(&Destination, Vec<HttpRequest>)],
+    as_json: bool,
+) -> Result<(), Failure> {
+    let mut text = String::new();
+    for (destination, requests) in rendered {
+        for (i, request) in requests.iter().enumerate() {
+            let body: serde_json::Value = serde_json::from_str(&request.body).unwrap_or_default();
+            if as_json {
+                let headers: serde_json::Map<String, serde_json::Value> = request
+                    .headers
+                    .iter()
+                    .map(|(name, value)| ((*name).to_owned(), json!(value.to_string())))
+                    .collect();
+                let line = json!({
+                    "destination": destination.name,
+                    "kind": destination.platform.kind(),
+                    "part": i + 1,
+                    "parts": requests.len(),
+                    "method": "POST",
+                    "url": request.url.to_string(),
+                    "headers": headers,
+                    "body": body,
+                });
+                text.push_str(&format!("{line}\n"));
+                continue;
+            }
+            text.push_str(&format!(
+                "# {} ({}), part {} of {}\nPOST {}\n",
+                destination.name,
+                destination.platform.kind(),
+                i + 1,
+                requests.len(),
+                request.url
+            ));
+            for (name, value) in &request.headers {
+                text.push_str(&format!("{name}: {value}\n"));
+            }
+            let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
+            text.push_str(&format!("\n{pretty}\n\n"));
+        }
+    }
+    emit(&text)
+}
+
+/// After delivery: JSON lines on stdout if asked, and a line per destination on stderr.
+pub fn deliveries(reports: &[Report], as_json: bool, output: Output) -> Result<(), Failure> {
+    if as_json {
+        let mut text = String::new();
+        for report in reports {
+            text.push_str(&serde_json::to_string(report).unwrap_or_default());
+            text.push('\n');
+        }
+        emit(&text)?;
+    }
+    for report in reports {
+        match report.status {
+            Status::Delivered => {
+                if !output.quiet && (output.verbose || output.stderr_is_terminal) {
+                    eprintln!(
+                        "chime: delivered to {}{}",
+                        report.destination,
+                        parts_note(report)
+                    );
+                }
+            }
+            Status::Rejected => eprintln!("{}\n", rejected(report)),
+            Status::Failed => eprintln!("{}\n", failed(report)),
+        }
+    }
+    Ok(())
+}
+
+fn parts_note(report: &Report) -> String {
+    if report.parts > 1 {
+        format!(" ({} parts, {} ms)", report.parts, report.elapsed_ms)
+    } else {
+        format!(" ({} ms)", report.elapsed_ms)
+    }
+}
+
+fn partial(report: &Report) -> Option<String> {
+    (report.parts_delivered > 0).then(|| {
+        format!(
+            "{} of {} parts were delivered before this one",
+            report.parts_delivered, report.parts
+        )
+    })
+}
+
+fn rejected(report: &Report) -> Failure {
+    let error = report.error.as_deref().unwrap_or("rejected");
+    let mut failure = Failure::new(
+        crate::exit::ExitCode::Rejected,
+        format!(
+            "{} ({}) rejected the message: {error}",
+            report.destination, report.kind
+        ),
+    );
+    if let Some(note) = partial(report) {
+        failure = failure.caused_by(note);
+    }
+    match &report.hint {
+        Some(hint) => failure.with_hint(hint.clone()),
+        None => failure,
+    }
+}
+
+fn failed(report: &Report) -> Failure {
+    let error = report.error.as_deref().unwrap_or("failed");
+    let mut failure = Failure::new(
+        crate::exit::ExitCode::TempFail,
+        format!(
+            "could not deliver to {} ({}) for now: {error}",
+            report.destination, report.kind
+        ),
+    );
+    if let Some(note) = partial(report) {
+        failure = failure.caused_by(note);
+    }
+    failure
+        .with_hint("the destination is down, slow or throttling; run the same command again later")
+}

@@ -1,0 +1,237 @@
+//! `chime send`: resolve where a message goes, render it for each destination,
+//! deliver it, and report — four phases, one function each.
+
+use std::collections::BTreeMap;
+
+use minijinja::value::{Serde, Value};
+
+use crate::config::{Destination, Profile};
+use crate::deliver::{self, Job, Report, Status};
+use crate::exit::{ExitCode, Failure};
+use crate::kinds::{HttpRequest, Target};
+use crate::message::Message;
+use crate::report;
+use crate::settings::{Input, Selection, Send};
+use crate::template::{self, Renderer};
+
+/// One destination of this send, with what its route adds.
+struct Delivery<'p> {
+    destination: &'p Destination,
+    target: Target,
+    template: Option<&'p str>,
+}
+
+pub fn run(send: Send) -> Result<ExitCode, Failure> {
+    let vars = variables(&send);
+    let deliveries = resolve(&send, &vars)?;
+    let mut rendered = Vec::with_capacity(deliveries.len());
+    for delivery in &deliveries {
+        let message = compose(&send, delivery, &vars)?;
+        let requests = delivery
+            .destination
+            .platform
+            .render(&message, &delivery.target);
+        rendered.push((delivery.destination, requests));
+    }
+    if send.dry_run {
+        report::dry_run(&rendered, send.json)?;
+        return Ok(ExitCode::Ok);
+    }
+    let reports = deliver_all(&send, rendered)?;
+    report::deliveries(&reports, send.json, send.output)?;
+    Ok(exit_code(&reports))
+}
+
+/// The worst outcome wins: a script must never read success while a message
+/// was refused or is still undelivered somewhere.
+fn exit_code(reports: &[Report]) -> ExitCode {
+    reports.iter().fold(ExitCode::Ok, |code, report| {
+        code.worst(match report.status {
+            Status::Delivered => ExitCode::Ok,
+            Status::Rejected => ExitCode::Rejected,
+            Status::Failed => ExitCode::TempFail,
+        })
+    })
+}
+
+/// The variables templates and rules see.
+fn variables(send: &Send) -> Value {
+    let input = &send.input;
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let env = &send.env;
+    let mut vars: BTreeMap<String, Value> = BTreeMap::new();
+    vars.insert("text".into(), Value::from(input.text.clone()));
+    vars.insert(
+        "title".into(),
+        Value::from(input.title.clone().unwrap_or_default()),
+    );
+    vars.insert("level".into(), Value::from(input.level.as_str()));
+    vars.insert("host".into(), Value::from(host));
+    let user = env
+        .get("USER")
+        .or_else(|| env.get("LOGNAME"))
+        .cloned()
+        .unwrap_or_default();
+    vars.insert("user".into(), Value::from(user));
+    vars.insert(
+        "cwd".into(),
+        Value::from(env.get("PWD").cloned().unwrap_or_default()),
+    );
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    vars.insert("now".into(), Value::from(now));
+    vars.insert("env".into(), Value::from(Serde(env)));
+    let fields: BTreeMap<&str, &str> = input
+        .fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    vars.insert("fields".into(), Value::from(Serde(&fields)));
+    for (key, value) in &input.json {
+        if !matches!(key.as_str(), "text" | "title" | "level") {
+            vars.insert(key.clone(), Value::from(Serde(value)));
+        }
+    }
+    for (key, value) in input.fields.iter().chain(&input.vars) {
+        vars.insert(key.clone(), Value::from(value.clone()));
+    }
+    Value::from(vars)
+}
+
+/// Picks the destinations: `--to`, else the routes named, else the first rule
+/// that matches, else the profile's default route. A destination reached by
+/// several routes gets the message once, with the first route's settings.
+fn resolve<'p>(send: &'p Send, vars: &Value) -> Result<Vec<Delivery<'p>>, Failure> {
+    let profile = &send.profile;
+    let routes: Vec<&str> = match &send.selection {
+        Selection::Destinations(names) => {
+            return Ok(names
+                .iter()
+                .map(|name| delivery(send, &profile.destinations[name], None, None))
+                .collect());
+        }
+        Selection::Routes(names, _) => names.iter().map(String::as_str).collect(),
+        Selection::Auto => vec![auto_route(profile, vars)?],
+    };
+    let mut out: Vec<Delivery> = Vec::new();
+    for name in routes {
+        let route = &profile.routes[name];
+        for dest in &route.to {
+            if out.iter().any(|d| &d.destination.name == dest) {
+                continue;
+            }
+            let destination = &profile.destinations[dest];
+            out.push(delivery(
+                send,
+                destination,
+                route.channel.as_deref(),
+                route.template.as_deref(),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn delivery<'p>(
+    send: &'p Send,
+    destination: &'p Destination,
+    route_channel: Option<&'p str>,
+    route_template: Option<&'p str>,
+) -> Delivery<'p> {
+    let channel = send.channel.as_deref().or(route_channel).map(str::to_owned);
+    Delivery {
+        destination,
+        target: Target { channel },
+        template: send.template.as_deref().or(route_template),
+    }
+}
+
+fn auto_route<'p>(profile: &'p Profile, vars: &Value) -> Result<&'p str, Failure> {
+    for rule in &profile.rules {
+        let matched = template::matches(&rule.when, vars).map_err(|e| {
+            Failure::config(format!("rule `{}` failed: {e}", rule.when))
+                .with_hint("fix the rule's `when` expression")
+        })?;
+        if matched {
+            return Ok(&rule.route);
+        }
+    }
+    profile.default_route.as_deref().ok_or_else(|| {
+        Failure::config(format!(
+            "no route for this message: no rule matched and {} has no [defaults] route",
+            profile.path.display()
+        ))
+        .with_hint("pass --route NAME or --to DEST, or set `route` under [defaults]")
+    })
+}
+
+/// Renders the message for one destination's markup.
+fn compose(send: &Send, delivery: &Delivery, vars: &Value) -> Result<Message, Failure> {
+    let input: &Input = &send.input;
+    let platform = &delivery.destination.platform;
+    let template = delivery.template.map(|name| &send.profile.templates[name]);
+    let renderer = Renderer::new(platform.markup());
+    let render_error = |part: &str, err: String| {
+        let name = delivery.template.unwrap_or_default();
+        Failure::config(format!(
+            "template `{name}`: the {part} failed to render: {err}"
+        ))
+        .with_hint("fix the template in the profile, or check the variables it uses")
+    };
+    // User text is never interpreted as a template: `{{` in a log line stays as it is.
+    let text = match template.and_then(|t| t.text.as_deref()) {
+        Some(source) => renderer
+            .text(source, vars)
+            .map_err(|e| render_error("text", e))?,
+        None => platform.escape(&input.text),
+    };
+    let title = match template.and_then(|t| t.title.as_deref()) {
+        Some(source) => Some(
+            renderer
+                .title(source, vars)
+                .map_err(|e| render_error("title", e))?,
+        ),
+        None => input.title.clone(),
+    };
+    let message = Message {
+        title: title.filter(|t| !t.trim().is_empty()),
+        text,
+        level: input.level,
+        fields: input.fields.clone(),
+        links: input.links.clone(),
+        code: input.code,
+        host: vars
+            .get_attr("host")
+            .ok()
+            .map(|h| h.to_string())
+            .unwrap_or_default(),
+        time: std::time::SystemTime::now(),
+    };
+    if message.is_empty() {
+        return Err(
+            Failure::usage("nothing to send: the message has no text and no title")
+                .with_hint("give TEXT, pipe text on stdin, or set --title"),
+        );
+    }
+    Ok(message)
+}
+
+fn deliver_all(
+    send: &Send,
+    rendered: Vec<(&Destination, Vec<HttpRequest>)>,
+) -> Result<Vec<Report>, Failure> {
+    let jobs: Vec<Job> = rendered
+        .into_iter()
+        .map(|(destination, requests)| Job {
+            name: &destination.name,
+            platform: destination.platform.as_ref(),
+            requests,
+            timeout: send.timeout_for(destination),
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::from(e).caused_by("cannot start the async runtime"))?;
+    let client = deliver::client();
+    Ok(runtime.block_on(deliver::deliver(&client, jobs, send.output.verbose)))
+}

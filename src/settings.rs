@@ -1,0 +1,256 @@
+//! Settings: the command line, the environment and the profile, resolved once.
+//!
+//! Precedence is applied here and nowhere else: built-in defaults < profile <
+//! `CHIME_*` environment < flags. Everything downstream reads a `Settings` and
+//! never looks at raw flags or `std::env` again. Where a value came from is kept
+//! when an error may need to say it ("route `opz` (from CHIME_ROUTE)").
+
+use std::io::{IsTerminal, Read};
+use std::time::Duration;
+
+use crate::cli::{GlobalArgs, SendArgs};
+use crate::config::{self, EnvVars, Profile};
+use crate::exit::Failure;
+use crate::message::{Level, Link};
+
+/// Used when neither the flag, the environment, the destination nor the profile sets one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Output choices shared by every command.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Output {
+    pub quiet: bool,
+    pub verbose: bool,
+    /// Diagnostics go to a person, not a log: confirmations are worth printing.
+    pub stderr_is_terminal: bool,
+}
+
+/// Where a send goes, before rules are evaluated.
+#[derive(Clone, Debug)]
+pub enum Selection {
+    /// `--to`: named destinations, bypassing routes.
+    Destinations(Vec<String>),
+    /// `--route` or `CHIME_ROUTE`, with where the names came from.
+    Routes(Vec<String>, &'static str),
+    /// Neither: the profile's rules, then its default route.
+    Auto,
+}
+
+/// What the user wants to say, as typed.
+#[derive(Clone, Debug, Default)]
+pub struct Input {
+    pub text: String,
+    pub title: Option<String>,
+    pub level: Level,
+    pub fields: Vec<(String, String)>,
+    pub links: Vec<Link>,
+    pub vars: Vec<(String, String)>,
+    /// Variables from a JSON object on stdin.
+    pub json: serde_json::Map<String, serde_json::Value>,
+    pub code: bool,
+}
+
+/// Everything `chime send` needs.
+pub struct Send {
+    pub profile: Profile,
+    pub selection: Selection,
+    pub channel: Option<String>,
+    pub template: Option<String>,
+    pub input: Input,
+    /// From `--timeout` or `CHIME_TIMEOUT`; overrides the profile's.
+    pub timeout: Option<Duration>,
+    pub dry_run: bool,
+    pub json: bool,
+    pub output: Output,
+    pub env: EnvVars,
+}
+
+impl Send {
+    /// The timeout for one destination: flag/env, then the destination's, then the profile's.
+    pub fn timeout_for(&self, destination: &config::Destination) -> Duration {
+        self.timeout
+            .or(destination.timeout)
+            .or(self.profile.timeout)
+            .unwrap_or(DEFAULT_TIMEOUT)
+    }
+}
+
+pub fn environment() -> EnvVars {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+pub fn output(global: &GlobalArgs) -> Output {
+    Output {
+        quiet: global.quiet,
+        verbose: global.verbose,
+        stderr_is_terminal: std::io::stderr().is_terminal(),
+    }
+}
+
+/// Loads the profile named by `--config`, `CHIME_CONFIG`, `--profile` or `CHIME_PROFILE`.
+pub fn profile(global: &GlobalArgs, env: &EnvVars) -> Result<Profile, Failure> {
+    let location = config::locate(global.config.as_deref(), global.profile.as_deref(), env)?;
+    Ok(config::load(&location, env)?)
+}
+
+/// Resolves `chime send`.
+pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
+    let env = environment();
+    let timeout = match (
+        args.timeout,
+        env.get("CHIME_TIMEOUT").filter(|v| !v.is_empty()),
+    ) {
+        (Some(timeout), _) => Some(timeout),
+        (None, Some(text)) => Some(
+            crate::cli::parse_duration(text)
+                .map_err(|e| Failure::usage(format!("CHIME_TIMEOUT: {e}")))?,
+        ),
+        (None, None) => None,
+    };
+    let profile = profile(global, &env)?;
+    let selection = if !args.to.is_empty() {
+        Selection::Destinations(args.to)
+    } else if !args.routes.is_empty() {
+        Selection::Routes(args.routes, "from --route")
+    } else if let Some(route) = env.get("CHIME_ROUTE").filter(|r| !r.is_empty()) {
+        Selection::Routes(vec![route.clone()], "from CHIME_ROUTE")
+    } else {
+        Selection::Auto
+    };
+    check_names(&profile, &selection, args.template.as_deref())?;
+    let mut input = Input {
+        title: args.title,
+        level: args.level.unwrap_or_default(),
+        fields: args.fields,
+        links: args
+            .links
+            .into_iter()
+            .map(|(label, url)| Link { label, url })
+            .collect(),
+        vars: args.vars,
+        code: args.code,
+        ..Input::default()
+    };
+    read_text(
+        &mut input,
+        args.text,
+        args.json_input,
+        args.template.is_some(),
+        args.level.is_some(),
+    )?;
+    Ok(Send {
+        profile,
+        selection,
+        channel: args.channel,
+        template: args.template,
+        input,
+        timeout,
+        dry_run: args.dry_run,
+        json: args.json,
+        output: output(global),
+        env,
+    })
+}
+
+/// Unknown names on the command line are configuration errors (exit 78), and
+/// caught before stdin is read or anything is sent.
+fn check_names(
+    profile: &Profile,
+    selection: &Selection,
+    template: Option<&str>,
+) -> Result<(), Failure> {
+    let unknown = |noun: &str, name: &str, origin: &str, help: String| {
+        Failure::config(format!("unknown {noun} `{name}` ({origin})")).with_hint(help)
+    };
+    match selection {
+        Selection::Destinations(names) => {
+            if let Some(name) = names
+                .iter()
+                .find(|n| !profile.destinations.contains_key(*n))
+            {
+                let help = config::known_list("destination", name, &profile.destinations);
+                return Err(unknown("destination", name, "from --to", help));
+            }
+        }
+        Selection::Routes(names, origin) => {
+            if let Some(name) = names.iter().find(|n| !profile.routes.contains_key(*n)) {
+                let help = config::known_list("route", name, &profile.routes);
+                return Err(unknown("route", name, origin, help));
+            }
+        }
+        Selection::Auto => {}
+    }
+    if let Some(name) = template.filter(|t| !profile.templates.contains_key(*t)) {
+        let help = config::known_list("template", name, &profile.templates);
+        return Err(unknown("template", name, "from --template", help));
+    }
+    Ok(())
+}
+
+/// TEXT is the joined arguments; `-`, or no TEXT with stdin not a terminal, reads stdin.
+fn read_text(
+    input: &mut Input,
+    args: Vec<String>,
+    json_input: bool,
+    has_template: bool,
+    level_given: bool,
+) -> Result<(), Failure> {
+    let wants_stdin = args == ["-"] || (args.is_empty() && !std::io::stdin().is_terminal());
+    if !wants_stdin {
+        input.text = args.join(" ");
+        return Ok(());
+    }
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::from(e).caused_by("while reading stdin"))?;
+    // Invalid UTF-8 is replaced, never fatal: a log with a stray byte must still go out.
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    if json_input || has_template {
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Object(map)) => return json_vars(input, map, level_given),
+            Ok(_) if json_input => {
+                return Err(Failure::usage(
+                    "--json-input: stdin is JSON but not an object",
+                ));
+            }
+            Err(err) if json_input => {
+                return Err(
+                    Failure::usage(format!("--json-input: stdin is not JSON ({err})")).with_hint(
+                        "pipe a JSON object like {\"text\": \"…\"}, or drop --json-input",
+                    ),
+                );
+            }
+            _ => {}
+        }
+    }
+    input.text = text.trim_end_matches(['\n', '\r']).to_owned();
+    Ok(())
+}
+
+/// A JSON object's keys become template variables; `text`, `title` and `level`
+/// also fill those parts of the message when no flag did.
+fn json_vars(
+    input: &mut Input,
+    map: serde_json::Map<String, serde_json::Value>,
+    level_given: bool,
+) -> Result<(), Failure> {
+    let string = |key: &str| map.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    if let Some(text) = string("text") {
+        input.text = text;
+    }
+    if input.title.is_none() {
+        input.title = string("title");
+    }
+    if !level_given && let Some(level) = string("level") {
+        input.level = Level::parse(&level).ok_or_else(|| {
+            Failure::usage(format!(
+                "stdin: `level` is `{level}`; expected info, success, warning, error or critical"
+            ))
+        })?;
+    }
+    input.json = map;
+    Ok(())
+}
