@@ -66,7 +66,33 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Send a message to routes or destinations
     #[command(after_help = SEND_EXAMPLES)]
-    Send(SendArgs),
+    Send(Box<SendArgs>),
+
+    /// Create or locate the profile
+    #[command(subcommand, after_help = CONFIG_EXAMPLES)]
+    Config(ConfigCommand),
+}
+
+const CONFIG_EXAMPLES: &str = "\
+Examples:
+  chime config init            # write a starter profile
+  chime config path            # where is the profile?
+  chime --profile work config init";
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write a commented starter profile (0600) where chime looks for it
+    #[command(
+        after_help = "Examples:\n  chime config init\n  chime config init --force   # replace an existing one"
+    )]
+    Init {
+        /// Replace an existing profile
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the path of the profile chime would use, and how it was chosen
+    #[command(after_help = "Examples:\n  chime config path\n  $EDITOR \"$(chime config path)\"")]
+    Path,
 }
 
 const SEND_EXAMPLES: &str = "\

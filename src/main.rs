@@ -17,7 +17,7 @@ mod template;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ConfigCommand};
 use crate::exit::{ExitCode, Failure};
 
 fn main() -> std::process::ExitCode {
@@ -34,6 +34,30 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
-        Command::Send(args) => send::run(settings::send(&cli.global, args)?),
+        Command::Send(args) => send::run(settings::send(&cli.global, *args)?),
+        Command::Config(command) => configure(&cli.global, command),
     }
+}
+
+fn configure(global: &cli::GlobalArgs, command: ConfigCommand) -> Result<ExitCode, Failure> {
+    let env = settings::environment();
+    let location = config::locate(global.config.as_deref(), global.profile.as_deref(), &env)?;
+    match command {
+        ConfigCommand::Init { force } => {
+            config::init(&location, force)?;
+            if !global.quiet {
+                eprintln!("chime: wrote {}", location.path.display());
+                eprintln!(
+                    "next: export SLACK_WEBHOOK_URL=… (your webhook), then: chime send \"hello from chime\""
+                );
+            }
+        }
+        ConfigCommand::Path => {
+            report::line(&location.path.display().to_string())?;
+            if global.verbose {
+                eprintln!("chime: {}", location.origin);
+            }
+        }
+    }
+    Ok(ExitCode::Ok)
 }

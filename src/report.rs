@@ -23,6 +23,11 @@ fn emit(text: &str) -> Result<(), Failure> {
     }
 }
 
+/// One line of result on stdout.
+pub fn line(text: &str) -> Result<(), Failure> {
+    emit(&format!("{text}\n"))
+}
+
 /// `--dry-run`: each request as it would go out, secrets redacted.
 pub fn dry_run(
     rendered: &[(&Destination, Vec<HttpRequest>)],

@@ -7,6 +7,7 @@
 
 mod diagnostic;
 mod fields;
+mod starter;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use toml::Spanned;
 
 pub use diagnostic::{Problem, suggest};
 pub use fields::Fields;
+pub use starter::init;
 
 use crate::exit::Failure;
 use crate::kinds::{self, Platform};
@@ -72,7 +74,7 @@ pub struct Location {
 pub enum ConfigError {
     #[error("no profile at {} ({})", .0.path.display(), .0.origin)]
     NotFound(Location),
-    #[error("cannot read the profile {}: {source}", path.display())]
+    #[error("cannot read or write {}: {source}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -234,6 +236,9 @@ fn validate(
         .defaults
         .timeout
         .and_then(|t| duration(&t, "defaults.timeout", problems));
+    // Routes are checked against every declared destination, valid or not, so
+    // one bad destination is reported once, not again by each route naming it.
+    let declared: BTreeMap<String, ()> = raw.destinations.keys().map(|k| (k.clone(), ())).collect();
     let mut destinations = BTreeMap::new();
     for (name, table) in raw.destinations {
         if let Some(dest) = destination(&name, table, env, problems) {
@@ -241,7 +246,7 @@ fn validate(
         }
     }
     let templates = templates(raw.templates, problems);
-    let routes = routes(raw.routes, &destinations, &templates, problems);
+    let routes = routes(raw.routes, &declared, &templates, problems);
     let rules = rules(raw.rules, &routes, problems);
     let default_route = raw.defaults.route.map(|route| {
         check_known(&route, "route", &routes, "defaults.route names", problems);
@@ -329,7 +334,7 @@ fn templates(
 
 fn routes(
     raw: BTreeMap<String, Spanned<RawRoute>>,
-    destinations: &BTreeMap<String, Destination>,
+    destinations: &BTreeMap<String, ()>,
     templates: &BTreeMap<String, Template>,
     problems: &mut Vec<Problem>,
 ) -> BTreeMap<String, Route> {

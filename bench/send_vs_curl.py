@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Measure one `chime send` against one `curl` posting the same message.
+
+Both post the same JSON payload (the one chime builds, taken from --dry-run --json)
+to the same local stub that answers like a Slack incoming webhook (200 "ok"),
+interleaved run by run so machine noise hits both alike. Reports the median and
+p90 wall time of the whole process, the ratio of medians, and peak RSS (from
+GNU time, /usr/bin/time).
+
+    python3 bench/send_vs_curl.py [--runs 200] [--chime target/release/chime]
+
+Budget (issue 2): chime's median ≤ 1.5 × curl's, peak RSS < 15 MiB.
+"""
+
+import argparse
+import http.server
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+
+
+class SlackStub(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        length = int(self.headers.get("content-length", 0))
+        self.rfile.read(length)
+        body = b"ok"
+        self.send_response(200)
+        self.send_header("content-type", "text/html")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def timed(argv, env):
+    """Wall seconds of one process."""
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed with {proc.returncode}: {proc.stderr.decode()}")
+    return elapsed
+
+
+def peak_rss_kib(argv, env, runs=20):
+    """Peak RSS over several runs, from GNU time: a child forked from this Python
+    process would report Python's own high-water mark, which survives exec."""
+    peak = 0
+    for _ in range(runs):
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M"] + argv, env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
+        peak = max(peak, int(proc.stderr.strip().splitlines()[-1]))
+    return peak
+
+
+def summary(name, walls, rss):
+    walls = sorted(walls)
+    median = statistics.median(walls)
+    p90 = walls[int(len(walls) * 0.9) - 1]
+    print(f"{name:6} median {median * 1000:7.2f} ms   p90 {p90 * 1000:7.2f} ms   peak RSS {rss / 1024:6.2f} MiB")
+    return median, rss
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--chime", default="target/release/chime")
+    args = parser.parse_args()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlackStub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/services/T0BENCH/B0BENCH/benchbenchbenchbench"
+
+    with tempfile.TemporaryDirectory() as home:
+        profile = os.path.join(home, "bench.toml")
+        with open(profile, "w") as f:
+            f.write(f'[defaults]\nroute = "ops"\n[destinations.ops-hook]\nkind = "slack"\nurl = "{url}"\n'
+                    f'[routes.ops]\nto = ["ops-hook"]\n')
+        env = {"PATH": os.environ["PATH"], "HOME": home, "CHIME_CONFIG": profile}
+        text = "backup finished: 12 GiB in 4m31s"
+        chime = [args.chime, "send", "-t", "Nightly backup", text]
+        dry = subprocess.run(chime + ["--dry-run", "--json"], env=env, check=True, capture_output=True, text=True)
+        payload = os.path.join(home, "payload.json")
+        with open(payload, "w") as f:
+            json.dump(json.loads(dry.stdout)["body"], f)
+        curl = ["curl", "-sS", "-o", "/dev/null", "-H", "content-type: application/json; charset=utf-8",
+                "--data-binary", f"@{payload}", url]
+
+        for _ in range(5):  # warm the page cache and the server
+            timed(chime, env)
+            timed(curl, env)
+        samples = {"chime": [], "curl": []}
+        for _ in range(args.runs):
+            samples["chime"].append(timed(chime, env))
+            samples["curl"].append(timed(curl, env))
+        rss = {"chime": peak_rss_kib(chime, env), "curl": peak_rss_kib(curl, env)}
+
+    print(f"{args.runs} runs each, interleaved, {os.cpu_count()} CPUs")
+    chime_median, chime_rss = summary("chime", samples["chime"], rss["chime"])
+    curl_median, _ = summary("curl", samples["curl"], rss["curl"])
+    ratio = chime_median / curl_median
+    print(f"ratio chime/curl (medians): {ratio:.2f}  (budget ≤ 1.50)")
+    print(f"chime peak RSS: {chime_rss / 1024:.2f} MiB  (budget < 15 MiB)")
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

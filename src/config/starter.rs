@@ -1,0 +1,85 @@
+//! `chime config init` and `chime config path`: a first profile, and where it lives.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::{ConfigError, Location};
+use crate::exit::Failure;
+
+/// The profile `chime config init` writes: works as soon as `SLACK_WEBHOOK_URL`
+/// is set, and shows the rest commented out.
+pub const STARTER: &str = r##"# chime profile: destinations (where messages go), routes (named groups of
+# destinations), rules (automatic routing) and templates. Secrets are best kept
+# out of this file: ${NAME} expands from the environment, { file = "…" } reads one.
+
+[defaults]
+route = "ops"        # used when no --route/--to is given and no rule matches
+timeout = "10s"      # per destination, retries included
+
+[destinations.ops-hook]
+kind = "slack"                  # a Slack incoming webhook
+url = "${SLACK_WEBHOOK_URL}"    # export SLACK_WEBHOOK_URL=https://hooks.slack.com/services/…
+
+# [destinations.bot]
+# kind = "slack-api"                           # chat.postMessage with a bot token
+# token = { file = "/run/secrets/slack_bot" }  # or "${SLACK_BOT_TOKEN}"
+# channel = "#deploys"
+
+[routes.ops]
+to = ["ops-hook"]
+
+# [routes.critical]
+# to = ["bot", "ops-hook"]
+# channel = "#incidents"   # overrides the destination's channel
+# template = "alert"
+
+# [[rules]]                # first match wins
+# when = "level in ['error', 'critical']"
+# route = "critical"
+
+[templates.alert]
+title = "{{ level | upper }} on {{ host }}"
+text = "{{ text }}"
+"##;
+
+/// Writes the starter profile, private to its owner, refusing to overwrite one
+/// unless `force` is given.
+pub fn init(location: &Location, force: bool) -> Result<(), Failure> {
+    let path = &location.path;
+    if path.exists() && !force {
+        return Err(
+            Failure::config(format!("a profile already exists at {}", path.display()))
+                .with_hint("pass --force to replace it, or edit it"),
+        );
+    }
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir).map_err(|e| write_error(dir, e))?;
+    }
+    write_private(path, STARTER).map_err(|e| write_error(path, e))?;
+    Ok(())
+}
+
+fn write_error(path: &Path, err: std::io::Error) -> Failure {
+    Failure::from(ConfigError::Read {
+        path: path.to_owned(),
+        source: err,
+    })
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
