@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use crate::kinds::{Answer, HttpRequest, Platform, Verdict};
+use crate::kinds::{Answer, HttpRequest, Payload, Platform, Verdict};
 
 /// Tries per request for transient failures (not counting waits on 429).
 const MAX_TRANSIENT_TRIES: u32 = 3;
@@ -28,7 +28,7 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 pub struct Job<'a> {
     pub name: &'a str,
     pub platform: &'a dyn Platform,
-    pub requests: Vec<HttpRequest>,
+    pub payloads: Vec<Payload>,
     pub timeout: Duration,
 }
 
@@ -93,12 +93,12 @@ async fn deliver_one(client: &reqwest::Client, job: Job<'_>, verbose: bool) -> R
         hint: None,
         channel: None,
         ts: None,
-        parts: job.requests.len(),
+        parts: job.payloads.len(),
         parts_delivered: 0,
         elapsed_ms: 0,
     };
-    for request in &job.requests {
-        let (verdict, status) = send_with_retries(client, &job, request, deadline, verbose).await;
+    for payload in &job.payloads {
+        let (verdict, status) = send_with_retries(client, &job, payload, deadline, verbose).await;
         report.http_status = status;
         match verdict {
             Verdict::Delivered { channel, ts } => {
@@ -126,7 +126,7 @@ async fn deliver_one(client: &reqwest::Client, job: Job<'_>, verbose: bool) -> R
 async fn send_with_retries(
     client: &reqwest::Client,
     job: &Job<'_>,
-    request: &HttpRequest,
+    payload: &Payload,
     deadline: Instant,
     verbose: bool,
 ) -> (Verdict, Option<u16>) {
@@ -142,12 +142,14 @@ async fn send_with_retries(
             return (Verdict::Retry { after: None, error }, None);
         }
         let sent = Instant::now();
-        let (verdict, status) = match send(client, request, remaining).await {
+        // Built anew for each try: a signature may carry the time it was made.
+        let request = job.platform.request(payload);
+        let (verdict, status) = match send(client, &request, remaining).await {
             Ok(answer) => (job.platform.classify(&answer), Some(answer.status)),
             Err(error) => (Verdict::Retry { after: None, error }, None),
         };
         if verbose {
-            log(job, request, status, &verdict, sent.elapsed());
+            log(job, &request, status, &verdict, sent.elapsed());
         }
         let Verdict::Retry { after, .. } = &verdict else {
             return (verdict, status);
@@ -178,11 +180,11 @@ async fn send(
     timeout: Duration,
 ) -> Result<Answer, String> {
     let mut builder = client
-        .post(request.url.expose())
+        .request(request.method.clone(), request.url.expose())
         .timeout(timeout)
         .body(request.body.clone());
     for (name, value) in &request.headers {
-        builder = builder.header(*name, value.expose());
+        builder = builder.header(name, value.expose());
     }
     let response = builder.send().await.map_err(describe)?;
     let status = response.status().as_u16();
@@ -259,8 +261,9 @@ fn log(
     };
     let status = status.map_or_else(|| "-".to_owned(), |s| s.to_string());
     eprintln!(
-        "chime: {}: POST {} -> {status} {outcome} ({} ms)",
+        "chime: {}: {} {} -> {status} {outcome} ({} ms)",
         job.name,
+        request.method,
         request.url,
         took.as_millis()
     );

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::config::Destination;
 use crate::deliver::{Report, Status};
 use crate::exit::Failure;
-use crate::kinds::HttpRequest;
+use crate::kinds::Payload;
 use crate::settings::Output;
 
 /// Writes to stdout; a reader that went away ends the output quietly.
@@ -29,26 +29,25 @@ pub fn line(text: &str) -> Result<(), Failure> {
 }
 
 /// `--dry-run`: each request as it would go out, secrets redacted.
-pub fn dry_run(
-    rendered: &[(&Destination, Vec<HttpRequest>)],
-    as_json: bool,
-) -> Result<(), Failure> {
+pub fn dry_run(rendered: &[(&Destination, Vec<Payload>)], as_json: bool) -> Result<(), Failure> {
     let mut text = String::new();
-    for (destination, requests) in rendered {
-        for (i, request) in requests.iter().enumerate() {
-            let body: serde_json::Value = serde_json::from_str(&request.body).unwrap_or_default();
+    for (destination, payloads) in rendered {
+        for (i, payload) in payloads.iter().enumerate() {
+            let request = destination.platform.request(payload);
+            let body: serde_json::Value = serde_json::from_str(&request.body)
+                .unwrap_or_else(|_| serde_json::Value::String(request.body.clone()));
             if as_json {
                 let headers: serde_json::Map<String, serde_json::Value> = request
                     .headers
                     .iter()
-                    .map(|(name, value)| ((*name).to_owned(), json!(value.to_string())))
+                    .map(|(name, value)| (name.clone(), json!(value.to_string())))
                     .collect();
                 let line = json!({
                     "destination": destination.name,
                     "kind": destination.platform.kind(),
                     "part": i + 1,
-                    "parts": requests.len(),
-                    "method": "POST",
+                    "parts": payloads.len(),
+                    "method": request.method.as_str(),
                     "url": request.url.to_string(),
                     "headers": headers,
                     "body": body,
@@ -57,17 +56,21 @@ pub fn dry_run(
                 continue;
             }
             text.push_str(&format!(
-                "# {} ({}), part {} of {}\nPOST {}\n",
+                "# {} ({}), part {} of {}\n{} {}\n",
                 destination.name,
                 destination.platform.kind(),
                 i + 1,
-                requests.len(),
+                payloads.len(),
+                request.method,
                 request.url
             ));
             for (name, value) in &request.headers {
                 text.push_str(&format!("{name}: {value}\n"));
             }
-            let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
+            let pretty = match &body {
+                serde_json::Value::String(text) => text.clone(),
+                json => serde_json::to_string_pretty(json).unwrap_or_default(),
+            };
             text.push_str(&format!("\n{pretty}\n\n"));
         }
     }

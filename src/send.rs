@@ -8,7 +8,7 @@ use minijinja::value::{Serde, Value};
 use crate::config::{Destination, Profile};
 use crate::deliver::{self, Job, Report, Status};
 use crate::exit::{ExitCode, Failure};
-use crate::kinds::{HttpRequest, Target};
+use crate::kinds::{Payload, Target};
 use crate::message::Message;
 use crate::report;
 use crate::settings::{Input, Selection, Send};
@@ -217,14 +217,14 @@ fn compose(send: &Send, delivery: &Delivery, vars: &Value) -> Result<Message, Fa
 
 fn deliver_all(
     send: &Send,
-    rendered: Vec<(&Destination, Vec<HttpRequest>)>,
+    rendered: Vec<(&Destination, Vec<Payload>)>,
 ) -> Result<Vec<Report>, Failure> {
     let jobs: Vec<Job> = rendered
         .into_iter()
-        .map(|(destination, requests)| Job {
+        .map(|(destination, payloads)| Job {
             name: &destination.name,
             platform: destination.platform.as_ref(),
-            requests,
+            payloads,
             timeout: send.timeout_for(destination),
         })
         .collect();

@@ -578,3 +578,28 @@ fn unwritable_stdout_exits_1() {
     cmd.stdout(std::fs::File::create("/dev/full").unwrap());
     run(cmd).code(1).stderr_has("No space left");
 }
+
+#[test]
+fn a_multi_part_message_paces_itself_through_the_rate_limit() {
+    let bed = Bed::start();
+    bed.set_rate(1, 2.0);
+    let sandbox = setup(&bed);
+    let text = format!("{}\n", "z".repeat(2999)).repeat(36);
+    let mut cmd = sandbox.chime(&["send", "--timeout", "20s"]);
+    cmd.env("OPS_WEBHOOK", bed.webhook("ops"));
+    run_with_stdin(cmd, text.as_bytes()).code(0);
+    let delivered = bed.delivered();
+    assert_eq!(delivered.len(), 3, "three parts, each delivered once");
+    assert!(
+        bed.requests().iter().any(|r| r.status == 429),
+        "the bed throttled at least once"
+    );
+    for (i, request) in delivered.iter().enumerate() {
+        assert!(
+            request.json()["text"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("({}/3)", i + 1))
+        );
+    }
+}

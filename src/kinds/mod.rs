@@ -1,10 +1,13 @@
 //! Destination kinds: one module per platform behind one small interface.
 //!
-//! A kind knows three things about its platform: how to read its table in the
-//! profile ([`build`]), how to turn a neutral [`Message`] into the HTTP requests
-//! the platform accepts within its limits ([`Platform::render`]), and what the
-//! platform's answer means ([`Platform::classify`]). Sending, timeouts and
-//! retries belong to `deliver`; nothing here touches the network.
+//! A kind knows four things about its platform: how to read its table in the
+//! profile ([`build`]), how to turn a neutral [`Message`] into payloads the
+//! platform accepts within its limits ([`Platform::render`]), how to address a
+//! payload ([`Platform::request`]: URL, credentials, signatures), and what the
+//! platform's answer means ([`Platform::classify`]). Payloads carry no secret,
+//! so they can wait in the spool while the secrets stay in the profile.
+//! Sending, timeouts and retries belong to `deliver`; nothing here touches the
+//! network.
 
 mod slack;
 
@@ -35,15 +38,66 @@ pub struct Target {
     pub channel: Option<String>,
 }
 
+/// What one message part says, in the platform's own format, without any
+/// secret: this is what the spool keeps.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Payload {
+    /// The request body: JSON for most kinds, plain text for some.
+    pub body: String,
+    /// Headers that carry message content (a title, a priority); never secrets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
+    /// Which of the platform's operations, when it has several ("" posts).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub op: String,
+}
+
+impl Payload {
+    pub fn json(body: &serde_json::Value) -> Payload {
+        Payload {
+            body: body.to_string(),
+            headers: Vec::new(),
+            op: String::new(),
+        }
+    }
+}
+
 /// One HTTP request, ready to send. Secrets stay wrapped so that logging a
 /// request (as `--dry-run` and `-v` do) can never leak them.
 #[derive(Clone, Debug)]
 pub struct HttpRequest {
+    pub method: reqwest::Method,
     pub url: Secret,
-    pub headers: Vec<(&'static str, Secret)>,
-    /// A JSON document.
+    pub headers: Vec<(String, Secret)>,
     pub body: String,
 }
+
+impl HttpRequest {
+    /// A POST of `payload` to `url` with its content headers and `content_type`.
+    pub fn post(url: Secret, payload: &Payload, content_type: &str) -> HttpRequest {
+        let mut headers = vec![("content-type".to_owned(), Secret::public(content_type))];
+        headers.extend(
+            payload
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), Secret::public(v))),
+        );
+        HttpRequest {
+            method: reqwest::Method::POST,
+            url,
+            headers,
+            body: payload.body.clone(),
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: Secret) -> HttpRequest {
+        self.headers.push((name.to_owned(), value));
+        self
+    }
+}
+
+/// JSON with an explicit charset: Slack warns without one, and it costs nothing elsewhere.
+pub const JSON_UTF8: &str = "application/json; charset=utf-8";
 
 /// A platform's answer to one request.
 #[derive(Debug)]
@@ -80,8 +134,10 @@ pub trait Platform: Send + Sync {
     }
     /// The escaping function for this platform's markup, for templates.
     fn markup(&self) -> Escape;
-    /// The requests that deliver `message`, in order, each within the platform's limits.
-    fn render(&self, message: &Message, target: &Target) -> Vec<HttpRequest>;
+    /// The payloads that deliver `message`, in order, each within the platform's limits.
+    fn render(&self, message: &Message, target: &Target) -> Vec<Payload>;
+    /// The request that sends `payload`, with the destination's URL and credentials.
+    fn request(&self, payload: &Payload) -> HttpRequest;
     /// Reads the platform's answer to one of those requests.
     fn classify(&self, answer: &Answer) -> Verdict;
 }

@@ -9,7 +9,9 @@ use serde_json::{Map, Value};
 
 use super::payloads;
 use crate::config::Fields;
-use crate::kinds::{Answer, HttpRequest, Platform, Target, Verdict, classify_http};
+use crate::kinds::{
+    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http,
+};
 use crate::message::Message;
 use crate::secret::Secret;
 use crate::template::Escape;
@@ -67,26 +69,20 @@ impl Platform for Api {
         super::escape
     }
 
-    fn render(&self, message: &Message, target: &Target) -> Vec<HttpRequest> {
+    fn render(&self, message: &Message, target: &Target) -> Vec<Payload> {
         let mut extra = self.identity.clone();
         let channel = target.channel.as_ref().unwrap_or(&self.channel);
         extra.insert("channel".into(), Value::String(channel.clone()));
-        let auth = Secret::bearer(&self.token);
         payloads(message, &extra)
-            .into_iter()
-            .map(|payload| HttpRequest {
-                url: self.endpoint.clone(),
-                headers: vec![
-                    // Without the charset Slack answers with a `missing_charset` warning.
-                    (
-                        "content-type",
-                        Secret::public("application/json; charset=utf-8"),
-                    ),
-                    ("authorization", auth.clone()),
-                ],
-                body: payload.to_string(),
-            })
+            .iter()
+            .map(Payload::json)
             .collect()
+    }
+
+    fn request(&self, payload: &Payload) -> HttpRequest {
+        // Without the charset Slack answers with a `missing_charset` warning.
+        HttpRequest::post(self.endpoint.clone(), payload, JSON_UTF8)
+            .header("authorization", Secret::bearer(&self.token))
     }
 
     fn classify(&self, answer: &Answer) -> Verdict {

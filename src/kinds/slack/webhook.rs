@@ -9,7 +9,9 @@ use serde_json::{Map, Value};
 
 use super::payloads;
 use crate::config::Fields;
-use crate::kinds::{Answer, HttpRequest, Platform, Target, Verdict, classify_http};
+use crate::kinds::{
+    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http,
+};
 use crate::message::Message;
 use crate::secret::Secret;
 use crate::template::Escape;
@@ -50,22 +52,19 @@ impl Platform for Webhook {
         super::escape
     }
 
-    fn render(&self, message: &Message, target: &Target) -> Vec<HttpRequest> {
+    fn render(&self, message: &Message, target: &Target) -> Vec<Payload> {
         let mut extra = self.identity.clone();
         if let Some(channel) = target.channel.as_ref().or(self.channel.as_ref()) {
             extra.insert("channel".into(), Value::String(channel.clone()));
         }
         payloads(message, &extra)
-            .into_iter()
-            .map(|payload| HttpRequest {
-                url: self.url.clone(),
-                headers: vec![(
-                    "content-type",
-                    Secret::public("application/json; charset=utf-8"),
-                )],
-                body: payload.to_string(),
-            })
+            .iter()
+            .map(Payload::json)
             .collect()
+    }
+
+    fn request(&self, payload: &Payload) -> HttpRequest {
+        HttpRequest::post(self.url.clone(), payload, JSON_UTF8)
     }
 
     fn classify(&self, answer: &Answer) -> Verdict {
