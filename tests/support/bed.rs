@@ -196,7 +196,6 @@ impl Bed {
             recorded: Condvar::new(),
             stopping: AtomicBool::new(false),
         });
-        shared.lock().rate = Some((3.0, 1.0));
         let for_acceptor = Arc::clone(&shared);
         let acceptor = thread::Builder::new().name("bed-accept".into());
         let acceptor = acceptor.spawn(move || accept(&listener, &for_acceptor));
@@ -301,10 +300,11 @@ impl Bed {
 
     /// Waits until `n` requests are recorded or `timeout` passes, then returns `requests()`.
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Request> {
-        let deadline = Instant::now() + timeout;
+        // A `Duration::MAX` timeout means no deadline rather than an overflow.
+        let deadline = Instant::now().checked_add(timeout);
         let mut state = self.shared.lock();
         while state.records.len() < n {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(timeout, |d| d.saturating_duration_since(Instant::now()));
             if left.is_zero() {
                 break;
             }
@@ -372,13 +372,13 @@ struct Answer {
 
 impl Answer {
     fn new(status: u16, content_type: &'static str, body: impl Into<String>) -> Answer {
-        let (body, retry_after, delivered) = (body.into(), None, false);
+        let body = body.into();
         Answer {
             status,
             content_type,
             body,
-            retry_after,
-            delivered,
+            retry_after: None,
+            delivered: false,
         }
     }
 
@@ -805,7 +805,7 @@ fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
         if size == 0 {
             break;
         }
-        if body.len() + size > MAX_BODY {
+        if size > MAX_BODY - body.len() {
             return Err(bad("body too large"));
         }
         let start = body.len();

@@ -1,0 +1,129 @@
+//! One spool entry and its on-disk encoding (see the format in `spool/mod.rs`).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::kinds::Payload;
+
+const MAGIC: &str = "chime-spool";
+const VERSION: u32 = 1;
+
+/// A message for one destination, waiting in the spool.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: String,
+    /// The destination's name in the profile; never its URL or token.
+    pub destination: String,
+    #[serde(with = "millis")]
+    pub created: SystemTime,
+    pub attempts: u32,
+    #[serde(with = "millis")]
+    pub next_attempt: SystemTime,
+    pub last_error: Option<String>,
+    /// How many parts the message had when it was first rendered.
+    pub parts: usize,
+    /// The parts still to send, in order.
+    pub payloads: Vec<Payload>,
+}
+
+impl Entry {
+    pub fn file_name(&self) -> String {
+        format!("{}.msg", self.id)
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let json = serde_json::to_string(self).expect("an entry always serialises");
+        let crc = crc32fast::hash(json.as_bytes());
+        format!("{MAGIC} {VERSION} {crc:08x} {}\n{json}", json.len()).into_bytes()
+    }
+
+    /// Decodes a spool file, or says what is wrong with it.
+    pub fn decode(bytes: &[u8]) -> Result<Entry, String> {
+        let newline = bytes.iter().position(|b| *b == b'\n').ok_or("no header line")?;
+        let header = std::str::from_utf8(&bytes[..newline]).map_err(|_| "header is not text")?;
+        let rest = &bytes[newline + 1..];
+        let fields: Vec<&str> = header.split(' ').collect();
+        let [magic, version, crc, len] = fields[..] else {
+            return Err(format!("bad header `{}`", header.escape_debug()));
+        };
+        if magic != MAGIC {
+            return Err("not a chime spool file".into());
+        }
+        if version != VERSION.to_string() {
+            return Err(format!("spool format version {version}, this chime reads {VERSION}"));
+        }
+        let len: usize = len.parse().map_err(|_| "bad length")?;
+        if rest.len() != len {
+            return Err(format!("truncated or extended: {} bytes, expected {len}", rest.len()));
+        }
+        let crc = u32::from_str_radix(crc, 16).map_err(|_| "bad checksum field")?;
+        if crc32fast::hash(rest) != crc {
+            return Err("checksum mismatch".into());
+        }
+        serde_json::from_slice(rest).map_err(|e| format!("undecodable: {e}"))
+    }
+
+    /// True when the entry may be tried now.
+    pub fn is_due(&self, now: SystemTime) -> bool {
+        self.next_attempt <= now
+    }
+
+    pub fn age(&self, now: SystemTime) -> Duration {
+        now.duration_since(self.created).unwrap_or_default()
+    }
+}
+
+/// Milliseconds since the epoch, a number any tool can read.
+mod millis {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        let ms = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        s.serialize_u64(ms)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let ms = u64::deserialize(d)?;
+        Ok(UNIX_EPOCH + Duration::from_millis(ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> Entry {
+        Entry {
+            id: "0000000000010000000a0001".into(),
+            destination: "ops-hook".into(),
+            created: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+            attempts: 2,
+            next_attempt: UNIX_EPOCH + Duration::from_millis(1_700_000_060_000),
+            last_error: Some("503 Service Unavailable".into()),
+            parts: 1,
+            payloads: vec![Payload::json(&serde_json::json!({"text": "hi"}))],
+        }
+    }
+
+    #[test]
+    fn an_entry_survives_encoding() {
+        let e = entry();
+        assert_eq!(Entry::decode(&e.encode()).unwrap(), e);
+    }
+
+    #[test]
+    fn truncated_extended_and_flipped_files_are_refused() {
+        let bytes = entry().encode();
+        assert!(Entry::decode(&bytes[..bytes.len() - 3]).unwrap_err().contains("truncated"));
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(b"garbage");
+        assert!(Entry::decode(&longer).is_err());
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 5;
+        flipped[last] ^= 0x20;
+        assert_eq!(Entry::decode(&flipped).unwrap_err(), "checksum mismatch");
+        assert!(Entry::decode(b"").is_err());
+        assert!(Entry::decode(b"something else\n{}").is_err());
+    }
+}

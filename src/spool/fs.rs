@@ -1,0 +1,190 @@
+//! The spool's file-system primitives: private directories, atomic durable
+//! writes, durable removals, and per-destination locks. Everything that
+//! touches the disk for the spool goes through here.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::SpoolError;
+
+/// A sortable id: milliseconds, process id, per-process counter (24 hex digits).
+pub fn new_id(now: SystemTime) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let ms = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let seq = COUNTER.fetch_add(1, Ordering::Relaxed) & 0xffff;
+    format!("{ms:012x}{:08x}{seq:04x}", std::process::id())
+}
+
+/// A destination name as a directory name: `[A-Za-z0-9._-]` kept, the rest `%XX`.
+pub fn encode_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' => out.push(byte as char),
+            b'.' if !out.is_empty() => out.push('.'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+pub fn decode_name(encoded: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(encoded.len());
+    let mut rest = encoded.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        if first == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(first);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// Creates `dir` and its parents, private to this user (0700).
+pub fn create_private_dir(dir: &Path) -> Result<(), SpoolError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| SpoolError::io("create", dir, e))
+}
+
+/// Names in `dir` that are not dot-files; an absent directory is empty.
+pub fn list(dir: &Path) -> Result<Vec<String>, SpoolError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(SpoolError::io("list", dir, err)),
+    };
+    Ok(entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| !name.starts_with('.'))
+        .collect())
+}
+
+/// Temp file in the same directory → write → fsync → rename → fsync the directory.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SpoolError> {
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let target = dir.join(name);
+    let result = (|| {
+        let mut file = private_file(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })();
+    if let Err(err) = result {
+        let _ = fs::remove_file(&temp);
+        return Err(SpoolError::io("write", &temp, err));
+    }
+    fs::rename(&temp, &target).map_err(|e| {
+        let _ = fs::remove_file(&temp);
+        SpoolError::io("rename into", &target, e)
+    })?;
+    sync_dir(dir)
+}
+
+fn private_file(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Removes `dir/name` and makes the removal durable; an absent file is fine.
+pub fn remove_durably(dir: &Path, name: &str) -> Result<(), SpoolError> {
+    let path = dir.join(name);
+    match fs::remove_file(&path) {
+        Ok(()) => sync_dir(dir),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(SpoolError::io("remove", &path, err)),
+    }
+}
+
+pub fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| SpoolError::io("sync", dir, e))
+}
+
+/// Deletes dot-file temps older than `age` in `dir`; best effort.
+pub fn sweep_temp_files(dir: &Path, age: Duration) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let is_temp = name.to_str().is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"));
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().unwrap_or_default() > age);
+        if is_temp && old {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The exclusive right to send one destination's entries; released on drop,
+/// and by the kernel if the process dies.
+pub struct DestinationLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+impl DestinationLock {
+    pub fn try_acquire(dir: &Path) -> Result<Option<DestinationLock>, SpoolError> {
+        let path = dir.join(".lock");
+        let file = private_file_keep(&path).map_err(|e| SpoolError::io("open", &path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(DestinationLock { _file: file, path })),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(err)) => Err(SpoolError::io("lock", &path, err)),
+        }
+    }
+}
+
+/// Opens (creating) a file without truncating it.
+fn private_file_keep(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_stay_safe() {
+        for name in ["ops-hook", "a/b", "..", "spaces here", "émoji🎉", ".hidden"] {
+            let encoded = encode_name(name);
+            assert!(!encoded.starts_with('.') && !encoded.contains('/'), "{encoded}");
+            assert_eq!(decode_name(&encoded).as_deref(), Some(name));
+        }
+    }
+
+    #[test]
+    fn ids_sort_in_creation_order_within_a_process() {
+        let now = SystemTime::now();
+        let a = new_id(now);
+        let b = new_id(now);
+        assert!(a < b && a.len() == 24);
+    }
+
+    #[test]
+    fn a_held_lock_is_not_granted_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DestinationLock::try_acquire(dir.path()).unwrap();
+        assert!(first.is_some());
+        assert!(DestinationLock::try_acquire(dir.path()).unwrap().is_none());
+        drop(first);
+        assert!(DestinationLock::try_acquire(dir.path()).unwrap().is_some());
+    }
+}
