@@ -18,14 +18,16 @@ Exit codes:
   1   an unexpected error on chime's side
   2   usage error (bad flag, nothing to send)
   65  a destination rejected the message for good
-  75  not delivered for now (a destination is down or throttling)
+  75  not delivered for now: queued in the spool for retry (or not queued,
+      with --no-spool); `chime flush` delivers it later
   78  configuration error (missing or invalid profile, unknown route)
 
 Environment:
   CHIME_CONFIG    profile file to use (like --config)
   CHIME_PROFILE   profile name (like --profile)
   CHIME_ROUTE     route used when no --route or --to is given
-  CHIME_TIMEOUT   per-destination timeout (like --timeout)";
+  CHIME_TIMEOUT   per-destination timeout (like --timeout)
+  CHIME_STATE_DIR where the spool lives (default: $XDG_STATE_HOME/chime)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -68,9 +70,96 @@ pub enum Command {
     #[command(after_help = SEND_EXAMPLES)]
     Send(Box<SendArgs>),
 
+    /// Deliver what the spool holds
+    #[command(after_help = FLUSH_EXAMPLES)]
+    Flush(FlushArgs),
+
+    /// Look at and manage the spool of undelivered messages
+    #[command(subcommand, after_help = SPOOL_EXAMPLES)]
+    Spool(SpoolCommand),
+
     /// Create or locate the profile
     #[command(subcommand, after_help = CONFIG_EXAMPLES)]
     Config(ConfigCommand),
+}
+
+const FLUSH_EXAMPLES: &str = "\
+Examples:
+  chime flush                     # deliver what is due (from cron: */5 * * * *)
+  chime flush --all               # try everything now, ignoring backoff
+  chime flush --wait 10m          # keep at it until empty, for at most 10 minutes
+  chime flush --dest ops-hook
+
+Exit codes: 0 nothing left pending, 75 some remain, 65 something new was dead-lettered.";
+
+#[derive(Debug, Args)]
+pub struct FlushArgs {
+    /// Only this destination (repeatable)
+    #[arg(long = "dest", value_name = "NAME")]
+    pub dest: Vec<String>,
+
+    /// Try every pending entry now, ignoring next-attempt times
+    #[arg(long)]
+    pub all: bool,
+
+    /// Keep going until the spool is empty or this long has passed
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait: Option<std::time::Duration>,
+
+    /// Per-destination timeout for each entry [env: CHIME_TIMEOUT]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+}
+
+const SPOOL_EXAMPLES: &str = "\
+Examples:
+  chime spool list                # pending messages
+  chime spool list --dead --json  # dead-lettered ones, for a script
+  chime spool show 0193a5…        # one entry, payload included (ids may be shortened)
+  chime spool retry --all         # dead-letter back to pending
+  chime spool purge --dead --yes";
+
+#[derive(Debug, Subcommand)]
+pub enum SpoolCommand {
+    /// List entries, oldest first
+    List {
+        /// The dead-letter entries instead of the pending ones
+        #[arg(long)]
+        dead: bool,
+        /// A JSON array, one object per entry
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one entry, payloads included
+    Show {
+        /// Entry id, or a unique prefix of one
+        id: String,
+    },
+    /// Delete entries for good
+    Drop {
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+    /// Move dead-letter entries back to pending, due now
+    Retry {
+        #[arg(
+            value_name = "ID",
+            required_unless_present = "all",
+            conflicts_with = "all"
+        )]
+        ids: Vec<String>,
+        /// Every dead-letter entry
+        #[arg(long)]
+        all: bool,
+    },
+    /// Delete every pending (or, with --dead, every dead-letter) entry
+    Purge {
+        #[arg(long)]
+        dead: bool,
+        /// Do not ask (required when stdin is not a terminal)
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 const CONFIG_EXAMPLES: &str = "\
@@ -161,8 +250,16 @@ pub struct SendArgs {
     #[arg(long, help_heading = "Output")]
     pub json: bool,
 
+    /// Write the message to the spool without trying to send it now
+    #[arg(long, help_heading = "Delivery", conflicts_with_all = ["no_spool", "dry_run"])]
+    pub queue: bool,
+
+    /// Fail instead of keeping an undelivered message in the spool
+    #[arg(long, help_heading = "Delivery")]
+    pub no_spool: bool,
+
     /// Give up on a destination after this long, retries included (e.g. 5s, 1m) [env: CHIME_TIMEOUT]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Delivery")]
     pub timeout: Option<std::time::Duration>,
 }
 

@@ -9,7 +9,6 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
 use serde::Serialize;
 
 use crate::kinds::{Answer, HttpRequest, Payload, Platform, Verdict};
@@ -32,14 +31,17 @@ pub struct Job<'a> {
     pub timeout: Duration,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// Ordered by how bad the news is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Delivered,
+    /// Not delivered for now, and kept in the spool to retry.
+    Queued,
+    /// Not delivered for now, and not kept (`--no-spool`, or the spool failed).
+    Failed,
     /// Refused for good: sending it again will not help.
     Rejected,
-    /// Not delivered for now: down, throttling or unreachable.
-    Failed,
 }
 
 /// How one destination fared.
@@ -59,6 +61,44 @@ pub struct Report {
     pub parts: usize,
     pub parts_delivered: usize,
     pub elapsed_ms: u128,
+    /// The spool entry that now holds the message, when it was queued or dead-lettered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spool_id: Option<String>,
+    /// How long the platform asked us to wait, when it did.
+    #[serde(skip)]
+    pub retry_after: Option<Duration>,
+}
+
+impl Report {
+    /// A report for a message that was not tried: queued, or behind a backlog.
+    pub fn waiting(
+        destination: &crate::config::Destination,
+        parts: usize,
+        why: Option<String>,
+    ) -> Report {
+        let mut report = Report::new(&destination.name, destination.platform.kind(), parts);
+        report.status = Status::Queued;
+        report.error = why;
+        report
+    }
+
+    fn new(name: &str, kind: &'static str, parts: usize) -> Report {
+        Report {
+            destination: name.to_owned(),
+            kind,
+            status: Status::Delivered,
+            http_status: None,
+            error: None,
+            hint: None,
+            channel: None,
+            ts: None,
+            parts,
+            parts_delivered: 0,
+            elapsed_ms: 0,
+            spool_id: None,
+            retry_after: None,
+        }
+    }
 }
 
 /// Builds the one HTTP client a run uses.
@@ -72,31 +112,11 @@ pub fn client() -> reqwest::Client {
         .expect("the TLS backend is compiled in")
 }
 
-/// Delivers every job at once and reports on each, in the order given.
-pub async fn deliver(client: &reqwest::Client, jobs: Vec<Job<'_>>, verbose: bool) -> Vec<Report> {
-    join_all(
-        jobs.into_iter()
-            .map(|job| deliver_one(client, job, verbose)),
-    )
-    .await
-}
-
-async fn deliver_one(client: &reqwest::Client, job: Job<'_>, verbose: bool) -> Report {
+/// Sends one destination's payloads in order, stopping at the first that fails.
+pub async fn deliver_one(client: &reqwest::Client, job: Job<'_>, verbose: bool) -> Report {
     let started = Instant::now();
     let deadline = started + job.timeout;
-    let mut report = Report {
-        destination: job.name.to_owned(),
-        kind: job.platform.kind(),
-        status: Status::Delivered,
-        http_status: None,
-        error: None,
-        hint: None,
-        channel: None,
-        ts: None,
-        parts: job.payloads.len(),
-        parts_delivered: 0,
-        elapsed_ms: 0,
-    };
+    let mut report = Report::new(job.name, job.platform.kind(), job.payloads.len());
     for payload in &job.payloads {
         let (verdict, status) = send_with_retries(client, &job, payload, deadline, verbose).await;
         report.http_status = status;
@@ -112,9 +132,10 @@ async fn deliver_one(client: &reqwest::Client, job: Job<'_>, verbose: bool) -> R
                 report.hint = hint;
                 break;
             }
-            Verdict::Retry { error, .. } => {
+            Verdict::Retry { error, after } => {
                 report.status = Status::Failed;
                 report.error = Some(error);
+                report.retry_after = after;
                 break;
             }
         }
@@ -238,7 +259,7 @@ fn backoff(attempt: u32) -> Duration {
 
 /// A number in [0, 1) that differs between processes and calls; good enough to
 /// keep fifty cron jobs from retrying in lockstep, no RNG crate needed.
-fn jitter() -> f64 {
+pub fn jitter() -> f64 {
     use std::hash::{BuildHasher, RandomState};
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -7,12 +7,14 @@ mod cli;
 mod config;
 mod deliver;
 mod exit;
+mod flush;
 mod kinds;
 mod message;
 mod report;
 mod secret;
 mod send;
 mod settings;
+mod spool;
 mod template;
 
 use clap::Parser;
@@ -35,6 +37,12 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Send(args) => send::run(settings::send(&cli.global, *args)?),
+        Command::Flush(args) => flush::run(settings::flush(&cli.global, args)?),
+        Command::Spool(command) => {
+            let env = settings::environment();
+            let spool = spool::Spool::locate(&env).map_err(flush::spool_failure)?;
+            spool::command(&spool, command, settings::output(&cli.global))
+        }
         Command::Config(command) => configure(&cli.global, command),
     }
 }

@@ -98,6 +98,11 @@ pub fn deliveries(reports: &[Report], as_json: bool, output: Output) -> Result<(
                     );
                 }
             }
+            Status::Queued => {
+                if !output.quiet {
+                    eprintln!("{}", queued(report));
+                }
+            }
             Status::Rejected => eprintln!("{}\n", rejected(report)),
             Status::Failed => eprintln!("{}\n", failed(report)),
         }
@@ -122,6 +127,18 @@ fn partial(report: &Report) -> Option<String> {
     })
 }
 
+/// `chime: queued for ops-hook (503 Service Unavailable); will retry — id 0193…`
+fn queued(report: &Report) -> String {
+    let id = report.spool_id.as_deref().unwrap_or("?");
+    match &report.error {
+        Some(error) => format!(
+            "chime: queued for {} ({error}); will retry — id {id}",
+            report.destination
+        ),
+        None => format!("chime: queued for {} — id {id}", report.destination),
+    }
+}
+
 fn rejected(report: &Report) -> Failure {
     let error = report.error.as_deref().unwrap_or("rejected");
     let mut failure = Failure::new(
@@ -133,6 +150,11 @@ fn rejected(report: &Report) -> Failure {
     );
     if let Some(note) = partial(report) {
         failure = failure.caused_by(note);
+    }
+    if let Some(id) = &report.spool_id {
+        failure = failure.caused_by(format!(
+            "kept in the dead-letter spool as {id}: `chime spool retry {id}` once fixed"
+        ));
     }
     match &report.hint {
         Some(hint) => failure.with_hint(hint.clone()),

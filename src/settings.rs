@@ -8,10 +8,11 @@
 use std::io::{IsTerminal, Read};
 use std::time::Duration;
 
-use crate::cli::{GlobalArgs, SendArgs};
+use crate::cli::{FlushArgs, GlobalArgs, SendArgs};
 use crate::config::{self, EnvVars, Profile};
 use crate::exit::Failure;
 use crate::message::{Level, Link};
+use crate::spool::Spool;
 
 /// Used when neither the flag, the environment, the destination nor the profile sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,6 +62,11 @@ pub struct Send {
     pub timeout: Option<Duration>,
     pub dry_run: bool,
     pub json: bool,
+    /// `--queue`: straight to the spool.
+    pub queue: bool,
+    /// `--no-spool`: fail rather than queue.
+    pub no_spool: bool,
+    pub spool: Spool,
     pub output: Output,
     pub env: EnvVars,
 }
@@ -95,20 +101,48 @@ pub fn profile(global: &GlobalArgs, env: &EnvVars) -> Result<Profile, Failure> {
     Ok(config::load(&location, env)?)
 }
 
+/// `--timeout`, else `CHIME_TIMEOUT`.
+fn timeout(flag: Option<Duration>, env: &EnvVars) -> Result<Option<Duration>, Failure> {
+    match (flag, env.get("CHIME_TIMEOUT").filter(|v| !v.is_empty())) {
+        (Some(timeout), _) => Ok(Some(timeout)),
+        (None, Some(text)) => crate::cli::parse_duration(text)
+            .map(Some)
+            .map_err(|e| Failure::usage(format!("CHIME_TIMEOUT: {e}"))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Resolves `chime flush`.
+pub fn flush(global: &GlobalArgs, args: FlushArgs) -> Result<crate::flush::Flush, Failure> {
+    let env = environment();
+    let timeout = timeout(args.timeout, &env)?;
+    let profile = profile(global, &env)?;
+    let spool = Spool::locate(&env).map_err(crate::flush::spool_failure)?;
+    if let Some(name) = args
+        .dest
+        .iter()
+        .find(|n| !profile.destinations.contains_key(*n))
+    {
+        let help = config::known_list("destination", name, &profile.destinations);
+        return Err(
+            Failure::config(format!("unknown destination `{name}` (from --dest)")).with_hint(help),
+        );
+    }
+    Ok(crate::flush::Flush {
+        profile,
+        spool,
+        only: args.dest,
+        all: args.all,
+        wait: args.wait,
+        timeout,
+        output: output(global),
+    })
+}
+
 /// Resolves `chime send`.
 pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
     let env = environment();
-    let timeout = match (
-        args.timeout,
-        env.get("CHIME_TIMEOUT").filter(|v| !v.is_empty()),
-    ) {
-        (Some(timeout), _) => Some(timeout),
-        (None, Some(text)) => Some(
-            crate::cli::parse_duration(text)
-                .map_err(|e| Failure::usage(format!("CHIME_TIMEOUT: {e}")))?,
-        ),
-        (None, None) => None,
-    };
+    let timeout = timeout(args.timeout, &env)?;
     let profile = profile(global, &env)?;
     let selection = if !args.to.is_empty() {
         Selection::Destinations(args.to)
@@ -140,7 +174,11 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
         args.template.is_some(),
         args.level.is_some(),
     )?;
+    let spool = Spool::locate(&env).map_err(crate::flush::spool_failure)?;
     Ok(Send {
+        spool,
+        queue: args.queue,
+        no_spool: args.no_spool,
         profile,
         selection,
         channel: args.channel,

@@ -22,6 +22,7 @@ pub use starter::init;
 
 use crate::exit::Failure;
 use crate::kinds::{self, Platform};
+use crate::spool;
 use crate::template;
 
 /// A snapshot of the environment, taken once at start-up.
@@ -36,6 +37,7 @@ pub struct Profile {
     pub routes: BTreeMap<String, Route>,
     pub rules: Vec<Rule>,
     pub templates: BTreeMap<String, Template>,
+    pub spool: spool::Policy,
 }
 
 pub struct Destination {
@@ -195,6 +197,17 @@ struct RawProfile {
     rules: Vec<RawRule>,
     #[serde(default)]
     templates: BTreeMap<String, RawTemplate>,
+    #[serde(default)]
+    spool: RawSpool,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpool {
+    max_age: Option<Spanned<String>>,
+    max_attempts: Option<u32>,
+    backoff_base: Option<Spanned<String>>,
+    backoff_cap: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -252,6 +265,7 @@ fn validate(
         check_known(&route, "route", &routes, "defaults.route names", problems);
         route.into_inner()
     });
+    let spool = spool_policy(raw.spool, problems);
     Some(Profile {
         path,
         default_route,
@@ -260,6 +274,7 @@ fn validate(
         routes,
         rules,
         templates,
+        spool,
     })
 }
 
@@ -417,6 +432,25 @@ pub fn known_list<T>(noun: &str, name: &str, known: &BTreeMap<String, T>) -> Str
     match suggest(name, names.iter().copied()) {
         Some(close) => format!("did you mean `{close}`? {list}"),
         None => list,
+    }
+}
+
+fn spool_policy(raw: RawSpool, problems: &mut Vec<Problem>) -> spool::Policy {
+    let defaults = spool::Policy::default();
+    let mut get = |value: Option<Spanned<String>>, key: &str, default: Duration| {
+        value
+            .and_then(|v| duration(&v, key, problems))
+            .unwrap_or(default)
+    };
+    spool::Policy {
+        max_age: get(raw.max_age, "spool.max_age", defaults.max_age),
+        backoff_base: get(
+            raw.backoff_base,
+            "spool.backoff_base",
+            defaults.backoff_base,
+        ),
+        backoff_cap: get(raw.backoff_cap, "spool.backoff_cap", defaults.backoff_cap),
+        max_attempts: raw.max_attempts,
     }
 }
 

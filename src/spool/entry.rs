@@ -40,7 +40,10 @@ impl Entry {
 
     /// Decodes a spool file, or says what is wrong with it.
     pub fn decode(bytes: &[u8]) -> Result<Entry, String> {
-        let newline = bytes.iter().position(|b| *b == b'\n').ok_or("no header line")?;
+        let newline = bytes
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or("no header line")?;
         let header = std::str::from_utf8(&bytes[..newline]).map_err(|_| "header is not text")?;
         let rest = &bytes[newline + 1..];
         let fields: Vec<&str> = header.split(' ').collect();
@@ -51,11 +54,16 @@ impl Entry {
             return Err("not a chime spool file".into());
         }
         if version != VERSION.to_string() {
-            return Err(format!("spool format version {version}, this chime reads {VERSION}"));
+            return Err(format!(
+                "spool format version {version}, this chime reads {VERSION}"
+            ));
         }
         let len: usize = len.parse().map_err(|_| "bad length")?;
         if rest.len() != len {
-            return Err(format!("truncated or extended: {} bytes, expected {len}", rest.len()));
+            return Err(format!(
+                "truncated or extended: {} bytes, expected {len}",
+                rest.len()
+            ));
         }
         let crc = u32::from_str_radix(crc, 16).map_err(|_| "bad checksum field")?;
         if crc32fast::hash(rest) != crc {
@@ -79,7 +87,9 @@ mod millis {
     use super::*;
 
     pub fn serialize<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        let ms = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let ms = time
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         s.serialize_u64(ms)
     }
 
@@ -115,7 +125,11 @@ mod tests {
     #[test]
     fn truncated_extended_and_flipped_files_are_refused() {
         let bytes = entry().encode();
-        assert!(Entry::decode(&bytes[..bytes.len() - 3]).unwrap_err().contains("truncated"));
+        assert!(
+            Entry::decode(&bytes[..bytes.len() - 3])
+                .unwrap_err()
+                .contains("truncated")
+        );
         let mut longer = bytes.clone();
         longer.extend_from_slice(b"garbage");
         assert!(Entry::decode(&longer).is_err());

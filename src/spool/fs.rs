@@ -4,7 +4,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,7 +13,9 @@ use super::SpoolError;
 /// A sortable id: milliseconds, process id, per-process counter (24 hex digits).
 pub fn new_id(now: SystemTime) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let ms = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let ms = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     let seq = COUNTER.fetch_add(1, Ordering::Relaxed) & 0xffff;
     format!("{ms:012x}{:08x}{seq:04x}", std::process::id())
 }
@@ -53,7 +55,9 @@ pub fn create_private_dir(dir: &Path) -> Result<(), SpoolError> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|e| SpoolError::io("create", dir, e))
+    builder
+        .create(dir)
+        .map_err(|e| SpoolError::io("create", dir, e))
 }
 
 /// Names in `dir` that are not dot-files; an absent directory is empty.
@@ -115,10 +119,14 @@ pub fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
 
 /// Deletes dot-file temps older than `age` in `dir`; best effort.
 pub fn sweep_temp_files(dir: &Path, age: Duration) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let is_temp = name.to_str().is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"));
+        let is_temp = name
+            .to_str()
+            .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"));
         let old = entry
             .metadata()
             .and_then(|m| m.modified())
@@ -133,7 +141,6 @@ pub fn sweep_temp_files(dir: &Path, age: Duration) {
 /// and by the kernel if the process dies.
 pub struct DestinationLock {
     _file: File,
-    pub path: PathBuf,
 }
 
 impl DestinationLock {
@@ -141,7 +148,7 @@ impl DestinationLock {
         let path = dir.join(".lock");
         let file = private_file_keep(&path).map_err(|e| SpoolError::io("open", &path, e))?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(DestinationLock { _file: file, path })),
+            Ok(()) => Ok(Some(DestinationLock { _file: file })),
             Err(fs::TryLockError::WouldBlock) => Ok(None),
             Err(fs::TryLockError::Error(err)) => Err(SpoolError::io("lock", &path, err)),
         }
@@ -165,7 +172,10 @@ mod tests {
     fn names_round_trip_and_stay_safe() {
         for name in ["ops-hook", "a/b", "..", "spaces here", "émoji🎉", ".hidden"] {
             let encoded = encode_name(name);
-            assert!(!encoded.starts_with('.') && !encoded.contains('/'), "{encoded}");
+            assert!(
+                !encoded.starts_with('.') && !encoded.contains('/'),
+                "{encoded}"
+            );
             assert_eq!(decode_name(&encoded).as_deref(), Some(name));
         }
     }

@@ -62,17 +62,76 @@
 //! - After delivery, before the removal: as above, one duplicate at most.
 //! - While rewriting after a failure: the old version or the new one stays.
 
+mod commands;
 mod entry;
 mod fs;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+pub use commands::run as command;
 pub use entry::Entry;
 pub use fs::DestinationLock;
 
 use crate::config::EnvVars;
 use crate::kinds::Payload;
+
+/// How long and how often the spool keeps trying (`[spool]` in the profile).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    /// An entry older than this goes to dead-letter.
+    pub max_age: Duration,
+    /// An entry tried this many times goes to dead-letter.
+    pub max_attempts: Option<u32>,
+    /// The first retry waits up to this long; each later one up to twice as long…
+    pub backoff_base: Duration,
+    /// …but never more than this.
+    pub backoff_cap: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            max_age: Duration::from_secs(3 * 24 * 3600),
+            max_attempts: None,
+            backoff_base: Duration::from_secs(2),
+            backoff_cap: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl Policy {
+    /// When to try again after `attempts` failures: exponential backoff with
+    /// full jitter (so fifty cron jobs do not retry in lockstep), but never
+    /// sooner than the platform asked.
+    pub fn next_attempt(
+        &self,
+        now: SystemTime,
+        attempts: u32,
+        retry_after: Option<Duration>,
+    ) -> SystemTime {
+        let exp = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
+        let ceiling = self.backoff_base.saturating_mul(exp).min(self.backoff_cap);
+        let wait = ceiling
+            .mul_f64(crate::deliver::jitter())
+            .max(retry_after.unwrap_or_default());
+        now + wait
+    }
+
+    /// Why an entry should stop being retried, if it should.
+    pub fn expired(&self, entry: &Entry, now: SystemTime) -> Option<String> {
+        if entry.age(now) > self.max_age {
+            return Some(format!(
+                "gave up after {}",
+                humantime::format_duration(self.max_age)
+            ));
+        }
+        match self.max_attempts {
+            Some(max) if entry.attempts >= max => Some(format!("gave up after {max} attempts")),
+            _ => None,
+        }
+    }
+}
 
 /// Where an entry sits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +153,11 @@ impl State {
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
     #[error("cannot {action} {}: {source}", path.display())]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("no state directory: set CHIME_STATE_DIR, XDG_STATE_HOME or HOME")]
     NoStateDir,
     #[error("no spool entry with id `{0}`")]
@@ -103,7 +166,11 @@ pub enum SpoolError {
 
 impl SpoolError {
     pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> SpoolError {
-        SpoolError::Io { action, path: path.to_owned(), source }
+        SpoolError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
     }
 }
 
@@ -129,7 +196,9 @@ impl Spool {
                 .ok_or(SpoolError::NoStateDir)?
                 .join("chime"),
         };
-        Ok(Spool { root: state.join("spool") })
+        Ok(Spool {
+            root: state.join("spool"),
+        })
     }
 
     #[cfg(test)]
@@ -142,7 +211,9 @@ impl Spool {
     }
 
     fn dir(&self, state: State, destination: &str) -> PathBuf {
-        self.root.join(state.dir()).join(fs::encode_name(destination))
+        self.root
+            .join(state.dir())
+            .join(fs::encode_name(destination))
     }
 
     /// Writes a new entry for `destination` and returns it.
@@ -223,7 +294,8 @@ impl Spool {
 
     /// True when `destination` has pending entries; one directory read.
     pub fn has_pending(&self, destination: &str) -> bool {
-        self.ids(State::Pending, destination).is_ok_and(|ids| !ids.is_empty())
+        self.ids(State::Pending, destination)
+            .is_ok_and(|ids| !ids.is_empty())
     }
 
     /// Reads one entry, quarantining it when it is damaged.
@@ -238,19 +310,35 @@ impl Spool {
             Err(err) => return Err(SpoolError::io("read", &path, err)),
         };
         match Entry::decode(&bytes) {
-            Ok(entry) if entry.id == id && entry.destination == destination => Ok(Read::Entry(entry)),
-            Ok(_) => self.quarantine(&path, destination, id, "its contents do not match its name".into()),
+            Ok(entry) if entry.id == id && entry.destination == destination => {
+                Ok(Read::Entry(entry))
+            }
+            Ok(_) => self.quarantine(
+                &path,
+                destination,
+                id,
+                "its contents do not match its name".into(),
+            ),
             Err(why) => self.quarantine(&path, destination, id, why),
         }
     }
 
-    fn quarantine(&self, path: &Path, destination: &str, id: &str, why: String) -> Result<Read, SpoolError> {
+    fn quarantine(
+        &self,
+        path: &Path,
+        destination: &str,
+        id: &str,
+        why: String,
+    ) -> Result<Read, SpoolError> {
         let corrupt = self.root.join("corrupt");
         fs::create_private_dir(&corrupt)?;
         let target = corrupt.join(format!("{}.{id}.msg", fs::encode_name(destination)));
         std::fs::rename(path, &target).map_err(|e| SpoolError::io("quarantine", path, e))?;
         fs::sync_dir(path.parent().unwrap_or(&self.root))?;
-        Ok(Read::Quarantined(format!("{why}; moved to {}", target.display())))
+        Ok(Read::Quarantined(format!(
+            "{why}; moved to {}",
+            target.display()
+        )))
     }
 
     /// Finds an entry by id (or a unique prefix of one) in `state`, across destinations.
@@ -279,6 +367,9 @@ impl Spool {
     /// Removes temp files a crash left behind, once they are old enough that no
     /// live writer can still own them.
     pub fn sweep(&self, destination: &str) {
-        fs::sweep_temp_files(&self.dir(State::Pending, destination), Duration::from_secs(3600));
+        fs::sweep_temp_files(
+            &self.dir(State::Pending, destination),
+            Duration::from_secs(3600),
+        );
     }
 }

@@ -1,0 +1,339 @@
+//! Draining the spool: sending a destination's pending entries, oldest first,
+//! and the `chime flush` command that does it for every destination at once.
+//!
+//! Whoever drains a destination holds its lock (see `spool/mod.rs`), so two
+//! flushers, or a flusher and a `chime send`, never send the same entry. An
+//! entry that fails again is rescheduled and stops its destination there:
+//! later entries wait behind it, so order is kept.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::future::join_all;
+
+use crate::config::{Destination, Profile};
+use crate::deliver::{self, Job, Status};
+use crate::exit::{ExitCode, Failure};
+use crate::settings::Output;
+use crate::spool::{DestinationLock, Policy, Read, Spool, SpoolError, State};
+
+/// How a drain treats entries that are not due yet.
+#[derive(Clone, Copy, Debug)]
+pub enum Due {
+    /// Only entries whose next attempt has come.
+    Scheduled,
+    /// Every entry: `flush --all`, and a new send, which probes a destination
+    /// that has a backlog before its own message goes out.
+    Now,
+}
+
+/// What one drain of one destination did.
+#[derive(Debug, Default)]
+pub struct Drained {
+    pub delivered: usize,
+    pub dead: usize,
+    /// Entries still pending when the drain stopped.
+    pub remaining: usize,
+    /// Why it stopped early, when it did.
+    pub blocked: Option<String>,
+    /// When the first remaining entry is due.
+    pub next_due: Option<SystemTime>,
+    /// Warnings worth a line on stderr (quarantined files).
+    pub warnings: Vec<String>,
+}
+
+/// Everything a drain needs besides the destination.
+pub struct Context<'a> {
+    pub client: &'a reqwest::Client,
+    pub spool: &'a Spool,
+    pub policy: &'a Policy,
+    pub timeout: Duration,
+    pub verbose: bool,
+}
+
+/// Sends `destination`'s pending entries in order while `_lock` is held.
+pub async fn drain(
+    ctx: &Context<'_>,
+    destination: &Destination,
+    _lock: &DestinationLock,
+    due: Due,
+    mut progress: impl FnMut(),
+) -> Result<Drained, SpoolError> {
+    let name = destination.name.as_str();
+    ctx.spool.sweep(name);
+    let ids = ctx.spool.ids(State::Pending, name)?;
+    let mut drained = Drained::default();
+    for (index, id) in ids.iter().enumerate() {
+        if drained.blocked.is_some() {
+            drained.remaining = ids.len() - index;
+            break;
+        }
+        let mut entry = match ctx.spool.read(State::Pending, name, id) {
+            Ok(Read::Entry(entry)) => entry,
+            Ok(Read::Quarantined(why)) => {
+                drained
+                    .warnings
+                    .push(format!("spool entry {id} for {name} is damaged: {why}"));
+                continue;
+            }
+            Err(SpoolError::NotFound(_)) => continue,
+            Err(err) => return Err(err),
+        };
+        let now = SystemTime::now();
+        if let Some(reason) = ctx.policy.expired(&entry, now) {
+            let last = entry.last_error.clone().unwrap_or_default();
+            ctx.spool
+                .bury(entry, format!("{reason} (last error: {last})"))?;
+            drained.dead += 1;
+            progress();
+            continue;
+        }
+        if !entry.is_due(now) && matches!(due, Due::Scheduled) {
+            drained.blocked = Some(format!("next attempt {}", when(entry.next_attempt)));
+            drained.next_due = Some(entry.next_attempt);
+            drained.remaining = ids.len() - index;
+            break;
+        }
+        let job = Job {
+            name,
+            platform: destination.platform.as_ref(),
+            payloads: entry.payloads.clone(),
+            timeout: ctx.timeout,
+        };
+        let report = deliver::deliver_one(ctx.client, job, ctx.verbose).await;
+        entry.payloads.drain(..report.parts_delivered);
+        match report.status {
+            Status::Delivered => {
+                ctx.spool.remove(State::Pending, &entry)?;
+                drained.delivered += 1;
+            }
+            Status::Rejected => {
+                ctx.spool.bury(entry, report.error.unwrap_or_default())?;
+                drained.dead += 1;
+            }
+            Status::Failed | Status::Queued => {
+                entry.attempts += 1;
+                entry.next_attempt =
+                    ctx.policy
+                        .next_attempt(SystemTime::now(), entry.attempts, report.retry_after);
+                entry.last_error = report.error.clone();
+                ctx.spool.write(State::Pending, &entry)?;
+                drained.blocked = report.error;
+                drained.next_due = Some(entry.next_attempt);
+                drained.remaining = ids.len() - index;
+                break;
+            }
+        }
+        progress();
+    }
+    Ok(drained)
+}
+
+/// "in 2m 3s" or "now", for people.
+pub fn when(time: SystemTime) -> String {
+    match time.duration_since(SystemTime::now()) {
+        Ok(wait) if wait >= Duration::from_secs(1) => {
+            format!(
+                "in {}",
+                humantime::format_duration(Duration::from_secs(wait.as_secs()))
+            )
+        }
+        _ => "now".to_owned(),
+    }
+}
+
+/// `chime flush` as resolved from the command line.
+pub struct Flush {
+    pub profile: Profile,
+    pub spool: Spool,
+    pub only: Vec<String>,
+    pub all: bool,
+    pub wait: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub output: Output,
+}
+
+/// Totals over every destination and pass.
+#[derive(Default)]
+struct Totals {
+    delivered: usize,
+    dead: usize,
+    remaining: usize,
+}
+
+pub fn run(flush: Flush) -> Result<ExitCode, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::from(e).caused_by("cannot start the async runtime"))?;
+    let totals = runtime.block_on(flush_all(&flush))?;
+    if !flush.output.quiet
+        && (totals.delivered + totals.dead + totals.remaining > 0 || flush.output.verbose)
+    {
+        eprintln!(
+            "chime: flushed {} delivered, {} dead-lettered, {} still pending",
+            totals.delivered, totals.dead, totals.remaining
+        );
+    }
+    Ok(if totals.dead > 0 {
+        ExitCode::Rejected
+    } else if totals.remaining > 0 {
+        ExitCode::TempFail
+    } else {
+        ExitCode::Ok
+    })
+}
+
+async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
+    let client = deliver::client();
+    let started = Instant::now();
+    let mut totals = Totals::default();
+    let bar = progress_bar(flush);
+    loop {
+        let names = targets(flush)?;
+        let passes = names
+            .iter()
+            .map(|name| flush_one(flush, &client, name, &bar));
+        let mut next_due: Option<SystemTime> = None;
+        totals.remaining = 0;
+        for result in join_all(passes).await {
+            let drained = result?;
+            totals.delivered += drained.delivered;
+            totals.dead += drained.dead;
+            totals.remaining += drained.remaining;
+            next_due = match (next_due, drained.next_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let Some(wait) = flush.wait else { break };
+        let left = wait.saturating_sub(started.elapsed());
+        if totals.remaining == 0 || left.is_zero() {
+            break;
+        }
+        // Sleep until the first entry is due (or a second, when another process
+        // holds a destination), but never past --wait.
+        let until_due = next_due
+            .and_then(|t| t.duration_since(SystemTime::now()).ok())
+            .unwrap_or(Duration::from_secs(1));
+        tokio::time::sleep(until_due.clamp(Duration::from_millis(50), left)).await;
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(totals)
+}
+
+/// The destinations this flush looks at: every one with pending entries, or `--dest`.
+fn targets(flush: &Flush) -> Result<Vec<String>, Failure> {
+    let mut names = flush
+        .spool
+        .destinations(State::Pending)
+        .map_err(spool_failure)?;
+    if !flush.only.is_empty() {
+        names.retain(|n| flush.only.contains(n));
+    }
+    Ok(names)
+}
+
+async fn flush_one(
+    flush: &Flush,
+    client: &reqwest::Client,
+    name: &str,
+    bar: &Option<indicatif::ProgressBar>,
+) -> Result<Drained, Failure> {
+    let pending = flush
+        .spool
+        .ids(State::Pending, name)
+        .map_err(spool_failure)?
+        .len();
+    if pending == 0 {
+        return Ok(Drained::default());
+    }
+    let Some(destination) = flush.profile.destinations.get(name) else {
+        if !flush.output.quiet {
+            eprintln!(
+                "chime: warning: {pending} spooled message(s) for `{name}`, which the profile no longer defines; \
+                 they stay pending (restore the destination, or remove them with `chime spool drop`)"
+            );
+        }
+        return Ok(Drained {
+            remaining: pending,
+            ..Drained::default()
+        });
+    };
+    let Some(lock) = flush.spool.try_lock(name).map_err(spool_failure)? else {
+        if flush.output.verbose {
+            eprintln!("chime: {name}: another chime is sending to it; skipped");
+        }
+        return Ok(Drained {
+            remaining: pending,
+            ..Drained::default()
+        });
+    };
+    if let Some(bar) = bar {
+        bar.set_message(name.to_owned());
+    }
+    let ctx = Context {
+        client,
+        spool: &flush.spool,
+        policy: &flush.profile.spool,
+        timeout: flush
+            .timeout
+            .or(destination.timeout)
+            .or(flush.profile.timeout)
+            .unwrap_or(crate::settings::DEFAULT_TIMEOUT),
+        verbose: flush.output.verbose,
+    };
+    let due = if flush.all { Due::Now } else { Due::Scheduled };
+    let drained = drain(&ctx, destination, &lock, due, || {
+        if let Some(bar) = bar {
+            bar.inc(1);
+        }
+    })
+    .await
+    .map_err(spool_failure)?;
+    for warning in &drained.warnings {
+        eprintln!("chime: warning: {warning}");
+    }
+    if flush.output.verbose
+        && let Some(why) = &drained.blocked
+    {
+        eprintln!("chime: {name}: {} left ({why})", drained.remaining);
+    }
+    Ok(drained)
+}
+
+/// A progress bar on a terminal; nothing in cron.
+fn progress_bar(flush: &Flush) -> Option<indicatif::ProgressBar> {
+    if flush.output.quiet || !flush.output.stderr_is_terminal {
+        return None;
+    }
+    let total: usize = targets(flush)
+        .ok()?
+        .iter()
+        .map(|name| {
+            flush
+                .spool
+                .ids(State::Pending, name)
+                .map_or(0, |ids| ids.len())
+        })
+        .sum();
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} flushing {pos}/{len} [{bar:30}] {msg}")
+            .expect("the template is valid")
+            .progress_chars("=> "),
+    );
+    Some(bar)
+}
+
+pub fn spool_failure(err: SpoolError) -> Failure {
+    let hint = match &err {
+        SpoolError::Io { .. } => {
+            "check free space and permissions under the state directory (CHIME_STATE_DIR)"
+        }
+        SpoolError::NoStateDir => "set CHIME_STATE_DIR to a writable directory",
+        SpoolError::NotFound(_) => "list entries with `chime spool list` (and `--dead`)",
+    };
+    Failure::new(ExitCode::Failure, err.to_string()).with_hint(hint)
+}
