@@ -700,3 +700,45 @@ fn dropping_the_bed_does_not_wait_for_idle_or_slow_connections() {
     assert!(started.elapsed() < Duration::from_secs(1));
     assert!(idle.is_closed());
 }
+
+/// A surface that echoes, throttles on its own bucket, and names a custom header.
+struct Echo;
+
+impl crate::support::bed::Surface for Echo {
+    fn answer(
+        &self,
+        request: &crate::support::bed::Request,
+        limit: &mut dyn FnMut(&str) -> Result<(), u64>,
+    ) -> crate::support::bed::Answer {
+        use crate::support::bed::Answer;
+        if let Err(secs) = limit("echo") {
+            return self.throttled(secs);
+        }
+        Answer::json(&json!({"echo": request.text()}))
+            .header("x-echo", "yes")
+            .delivered()
+    }
+
+    fn throttled(&self, secs: u64) -> crate::support::bed::Answer {
+        crate::support::bed::Answer::json_status(429, &json!({"retry_after": secs}))
+            .retry_after(secs)
+    }
+}
+
+#[test]
+fn mounted_surface_answers_its_prefix_with_the_beds_faults_and_limits() {
+    let bed = Bed::start();
+    bed.set_rate(1, 0.5);
+    bed.mount("/echo/", std::sync::Arc::new(Echo));
+    let url = format!("{}/echo/x", bed.url());
+    let first = post(&url, JSON_UTF8, b"hello", None);
+    assert_eq!(first.said(), (200, r#"{"echo":"hello"}"#));
+    assert_eq!(first.header("x-echo"), Some("yes"));
+    let second = post(&url, JSON_UTF8, b"again", None);
+    assert_eq!(second.status, 429);
+    assert_eq!(second.header("retry-after"), Some("2"));
+    bed.fault(Fault::RateLimit(7));
+    let faulted = post(&url, JSON_UTF8, b"x", None);
+    assert_eq!(faulted.said(), (429, r#"{"retry_after":7}"#));
+    assert_eq!(bed.delivered().len(), 1);
+}

@@ -201,11 +201,6 @@ impl Spool {
         })
     }
 
-    #[cfg(test)]
-    pub fn at(root: PathBuf) -> Spool {
-        Spool { root }
-    }
-
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -127,6 +127,22 @@ struct State {
     faults: VecDeque<(Option<String>, Fault)>,
     last_ts: u128,
     conns: HashMap<u64, TcpStream>,
+    /// Other platforms, by path prefix.
+    surfaces: Vec<(String, Arc<dyn Surface>)>,
+}
+
+/// Another platform served by the same bed under its own path prefix. Faults,
+/// recording and the wire are the bed's; what a request means is the surface's.
+pub trait Surface: Send + Sync {
+    /// Answers one request under the surface's prefix. `limit` takes a token
+    /// from the bed's rate-limit bucket named `key`, or says how many seconds
+    /// until one is free.
+    fn answer(&self, request: &Request, limit: &mut dyn FnMut(&str) -> Result<(), u64>) -> Answer;
+
+    /// The answer to a queued `Fault::RateLimit(secs)` on this surface.
+    fn throttled(&self, secs: u64) -> Answer {
+        Answer::new(429, PLAIN, "").retry_after(secs)
+    }
 }
 
 #[derive(Clone)]
@@ -174,6 +190,14 @@ impl State {
         let name = channel_name(wanted);
         let matches = |c: &&Channel| c.id == wanted || c.name == name;
         self.channels.iter().find(matches).cloned()
+    }
+
+    fn surface(&self, path: &str) -> Option<Arc<dyn Surface>> {
+        let found = self
+            .surfaces
+            .iter()
+            .find(|(prefix, _)| path.starts_with(prefix.as_str()));
+        found.map(|(_, surface)| Arc::clone(surface))
     }
 
     fn records(&self, only_delivered: bool) -> Vec<Request> {
@@ -275,6 +299,14 @@ impl Bed {
         state.buckets.clear();
     }
 
+    /// Serves `surface` for every path starting with `prefix` (e.g. "/discord/").
+    pub fn mount(&self, prefix: &str, surface: Arc<dyn Surface>) {
+        self.shared
+            .lock()
+            .surfaces
+            .push((prefix.to_owned(), surface));
+    }
+
     /// Queues `fault` for the next request on any path; faults are used in FIFO order.
     pub fn fault(&self, fault: Fault) {
         self.shared.lock().faults.push_back((None, fault));
@@ -362,28 +394,55 @@ fn accept(listener: &TcpListener, shared: &Arc<Shared>) {
 }
 
 /// What the bed answers to one request.
-struct Answer {
-    status: u16,
-    content_type: &'static str,
-    body: String,
-    retry_after: Option<u64>,
-    delivered: bool,
+pub struct Answer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+    /// Sent as `Retry-After: N` (whole seconds).
+    pub retry_after: Option<u64>,
+    /// Headers besides content-type, content-length, retry-after and connection.
+    pub headers: Vec<(String, String)>,
+    /// True when the platform would have posted the message.
+    pub delivered: bool,
 }
 
 impl Answer {
-    fn new(status: u16, content_type: &'static str, body: impl Into<String>) -> Answer {
+    pub fn new(status: u16, content_type: &'static str, body: impl Into<String>) -> Answer {
         let body = body.into();
         Answer {
             status,
             content_type,
             body,
             retry_after: None,
+            headers: Vec::new(),
             delivered: false,
         }
     }
 
-    fn json(body: &Value) -> Answer {
+    /// HTTP 200 with a JSON body.
+    pub fn json(body: &Value) -> Answer {
         Answer::new(200, JSON, body.to_string())
+    }
+
+    /// This status with a JSON body.
+    pub fn json_status(status: u16, body: &Value) -> Answer {
+        Answer::new(status, JSON, body.to_string())
+    }
+
+    /// Marks the answer as a delivery, for [`Bed::delivered`].
+    pub fn delivered(mut self) -> Answer {
+        self.delivered = true;
+        self
+    }
+
+    pub fn retry_after(mut self, secs: u64) -> Answer {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Answer {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
     }
 
     /// Webhook 429s come with an empty body, as the SDK's mock server has it (§1.4; the real
@@ -442,12 +501,19 @@ fn respond(shared: &Shared, request: &Request) -> Option<Answer> {
         Some(Fault::Drop) => return None,
         Some(Fault::Status(status, body)) => Answer::new(status, PLAIN, body),
         Some(Fault::Json(status, body)) => Answer::new(status, JSON, body),
-        Some(Fault::RateLimit(secs)) => Answer::rate_limited(&request.path, secs),
+        Some(Fault::RateLimit(secs)) => match shared.lock().surface(&request.path) {
+            Some(surface) => surface.throttled(secs),
+            None => Answer::rate_limited(&request.path, secs),
+        },
     })
 }
 
 fn route(shared: &Shared, request: &Request) -> Answer {
     let mut state = shared.lock();
+    if let Some(surface) = state.surface(&request.path) {
+        let mut limit = |key: &str| state.take(key);
+        return surface.answer(request, &mut limit);
+    }
     match request.path.strip_prefix("/api/") {
         Some("chat.postMessage") => post_message(&mut state, request),
         Some(_) => Answer::json(&json!({"ok": false, "error": "unknown_method"})),
@@ -854,6 +920,9 @@ fn write_answer(writer: &mut impl Write, answer: &Answer, keep_alive: bool) -> i
     );
     if let Some(secs) = answer.retry_after {
         head.push_str(&format!("retry-after: {secs}\r\n"));
+    }
+    for (name, value) in &answer.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     let connection = if keep_alive { "keep-alive" } else { "close" };
     head.push_str(&format!("connection: {connection}\r\n\r\n{}", answer.body));
