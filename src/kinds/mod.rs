@@ -10,6 +10,7 @@
 //! network.
 
 mod slack;
+pub mod text;
 
 use std::time::Duration;
 

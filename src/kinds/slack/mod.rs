@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 pub use api::Api;
 pub use webhook::Webhook;
 
+use crate::kinds::text::{Measure, cut as cut_to, split as split_by};
 use crate::message::{Level, Message};
 
 /// Block Kit limits (https://docs.slack.dev/block-kit and the block references).
@@ -116,13 +117,13 @@ fn header(message: &Message) -> (Option<Value>, bool) {
     (Some(block), cut)
 }
 
-/// Cuts `text` to at most `max` characters, ending with an ellipsis when cut.
+/// Slack counts characters.
 fn cut(text: &str, max: usize) -> (String, bool) {
-    if text.chars().count() <= max {
-        return (text.to_owned(), false);
-    }
-    let kept: String = text.chars().take(max - 1).collect();
-    (format!("{}…", kept.trim_end()), true)
+    cut_to(text, max, Measure::Chars)
+}
+
+fn split(text: &str, max: usize) -> Vec<&str> {
+    split_by(text, max, Measure::Chars)
 }
 
 fn section(text: String) -> Block {
@@ -299,42 +300,6 @@ fn context(message: &Message, marker: Option<&str>) -> Value {
     json!({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
 }
 
-/// Splits text into pieces of at most `max` characters, preferring line breaks,
-/// then spaces, and never cutting an `&amp;`-style entity in half.
-pub fn split(text: &str, max: usize) -> Vec<&str> {
-    let mut pieces = Vec::new();
-    let mut rest = text;
-    while let Some((hard, _)) = rest.char_indices().nth(max) {
-        let window = &rest[..hard];
-        let half = |i: &usize| window[..*i].chars().count() >= max / 2;
-        let (end, skip) = if let Some(i) = window.rfind('\n').filter(half) {
-            (i, 1)
-        } else if let Some(i) = window.rfind(' ').filter(half) {
-            (i + 1, 0)
-        } else {
-            (entity_safe(window), 0)
-        };
-        pieces.push(&rest[..end]);
-        rest = &rest[end + skip..];
-    }
-    if !rest.is_empty() {
-        pieces.push(rest);
-    }
-    pieces
-}
-
-/// Backs a hard cut off an unfinished `&…;` entity.
-fn entity_safe(window: &str) -> usize {
-    let tail_start = window.len().saturating_sub(5);
-    let tail_start = (tail_start..window.len())
-        .find(|i| window.is_char_boundary(*i))
-        .unwrap_or(window.len());
-    match window[tail_start..].rfind('&') {
-        Some(i) if !window[tail_start + i..].contains(';') && tail_start + i > 0 => tail_start + i,
-        _ => window.len(),
-    }
-}
-
 /// Seconds since the epoch, for Slack's `<!date^…>`.
 #[cfg(test)]
 fn epoch(time: std::time::SystemTime) -> u64 {
@@ -362,21 +327,6 @@ mod tests {
     #[test]
     fn escape_replaces_only_slack_control_characters() {
         assert_eq!(escape("a<b>&c \"d\""), "a&lt;b&gt;&amp;c \"d\"");
-    }
-
-    #[test]
-    fn split_prefers_line_breaks_and_keeps_every_character() {
-        let text = "aaaa\nbbbb\ncccc";
-        assert_eq!(split(text, 10), vec!["aaaa\nbbbb", "cccc"]);
-        let long = "x".repeat(25);
-        assert_eq!(split(&long, 10).concat(), long);
-    }
-
-    #[test]
-    fn split_never_cuts_an_entity() {
-        let text = format!("{}&amp;", "x".repeat(8));
-        let pieces = split(&text, 10);
-        assert_eq!(pieces, vec!["xxxxxxxx", "&amp;"]);
     }
 
     #[test]
