@@ -31,6 +31,29 @@ impl Level {
         }
     }
 
+    /// The colour platforms with a coloured bar or border show, as 0xRRGGBB.
+    pub fn colour(self) -> u32 {
+        match self {
+            Level::Info => 0x439FE0,
+            Level::Success => 0x2EB67D,
+            Level::Warning => 0xECB22E,
+            Level::Error => 0xE01E5A,
+            Level::Critical => 0x8B0000,
+        }
+    }
+
+    /// A Unicode emoji for platforms without Slack's `:shortcodes:`.
+    #[expect(dead_code, reason = "used by the kinds without shortcodes (issue 4)")]
+    pub fn emoji(self) -> &'static str {
+        match self {
+            Level::Info => "ℹ️",
+            Level::Success => "✅",
+            Level::Warning => "⚠️",
+            Level::Error => "❌",
+            Level::Critical => "🚨",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Level> {
         [
             Level::Info,

@@ -60,14 +60,8 @@ fn emoji(level: Level) -> &'static str {
     }
 }
 
-fn colour(level: Level) -> &'static str {
-    match level {
-        Level::Info => "#439FE0",
-        Level::Success => "#2EB67D",
-        Level::Warning => "#ECB22E",
-        Level::Error => "#E01E5A",
-        Level::Critical => "#8B0000",
-    }
+fn colour(level: Level) -> String {
+    format!("#{:06X}", level.colour())
 }
 
 /// A block with the number of characters it contributes to the message.
