@@ -167,13 +167,15 @@ fn failed(report: &Report) -> Failure {
     let mut failure = Failure::new(
         crate::exit::ExitCode::TempFail,
         format!(
-            "could not deliver to {} ({}) for now: {error}",
+            "could not deliver to {} ({}) for now, and it was not queued: {error}",
             report.destination, report.kind
         ),
     );
     if let Some(note) = partial(report) {
         failure = failure.caused_by(note);
     }
-    failure
-        .with_hint("the destination is down, slow or throttling; run the same command again later")
+    failure.with_hint(
+        "the message was not saved: run the same command again later \
+         (without --no-spool, and with a writable CHIME_STATE_DIR, chime keeps it and retries)",
+    )
 }

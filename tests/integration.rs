@@ -4,4 +4,5 @@
 mod bed_selftest;
 mod profile;
 mod send;
+mod spool;
 mod support;

@@ -1,0 +1,426 @@
+//! The spool: a message chime accepted is delivered or still on disk, visibly.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::bed::{Bed, Fault};
+use crate::support::{Run, Sandbox, run};
+
+/// Nothing listens here: connections are refused at once.
+const DOWN: &str = "http://127.0.0.1:1/services/T0TESTTEAM/BDOWN/fakesecretdownfakesecret";
+
+fn setup() -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.profile(
+        r#"
+[defaults]
+route = "ops"
+timeout = "3s"
+
+[destinations.ops-hook]
+kind = "slack"
+url = "${OPS_WEBHOOK}"
+
+[routes.ops]
+to = ["ops-hook"]
+"#,
+    );
+    sandbox
+}
+
+/// chime with the webhook pointing at `url`.
+fn chime(sandbox: &Sandbox, url: &str, args: &[&str]) -> Command {
+    let mut cmd = sandbox.chime(args);
+    cmd.env("OPS_WEBHOOK", url);
+    cmd
+}
+
+fn spool_dir(sandbox: &Sandbox) -> PathBuf {
+    sandbox.path().join("state/chime/spool")
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                found.extend(files(&path));
+            } else if path.extension().is_some_and(|e| e == "msg") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn pending(sandbox: &Sandbox) -> Vec<PathBuf> {
+    files(&spool_dir(sandbox).join("pending"))
+}
+
+fn dead(sandbox: &Sandbox) -> Vec<PathBuf> {
+    files(&spool_dir(sandbox).join("dead"))
+}
+
+fn texts(bed: &Bed) -> Vec<String> {
+    bed.delivered()
+        .iter()
+        .map(|r| r.json()["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn list_json(sandbox: &Sandbox, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["spool", "list", "--json"];
+    args.extend_from_slice(extra);
+    let out: Run = run(sandbox.chime(&args)).code(0);
+    serde_json::from_str::<serde_json::Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn down_destination_queues_and_flush_delivers_exactly_once() {
+    let bed = Bed::start();
+    let sandbox = setup();
+    run(chime(&sandbox, DOWN, &["send", "backup done"]))
+        .code(75)
+        .stderr_has("chime: queued for ops-hook (cannot connect")
+        .stderr_has("will retry — id ");
+    assert_eq!(pending(&sandbox).len(), 1);
+    run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])).code(0);
+    assert_eq!(texts(&bed), vec!["backup done"]);
+    assert!(pending(&sandbox).is_empty());
+    run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])).code(0);
+    assert_eq!(
+        bed.delivered().len(),
+        1,
+        "a second flush sends nothing again"
+    );
+}
+
+#[test]
+fn flush_without_all_waits_for_the_backoff() {
+    let bed = Bed::start();
+    let sandbox = setup();
+    bed.fault(Fault::RateLimit(30));
+    run(chime(&sandbox, &bed.webhook("ops"), &["send", "x"]))
+        .code(75)
+        .stderr_has("429");
+    run(chime(&sandbox, &bed.webhook("ops"), &["flush"])).code(75);
+    assert_eq!(bed.requests().len(), 1, "not due yet: nothing was sent");
+    let listed = list_json(&sandbox, &[]);
+    assert_eq!(listed[0]["attempts"], 1);
+    assert!(listed[0]["last_error"].as_str().unwrap().contains("429"));
+}
+
+#[test]
+fn retry_after_is_honoured_by_flush_wait() {
+    let bed = Bed::start();
+    let sandbox = setup();
+    bed.fault(Fault::RateLimit(3));
+    let started = Instant::now();
+    run(chime(
+        &sandbox,
+        &bed.webhook("ops"),
+        &["send", "--timeout", "1s", "x"],
+    ))
+    .code(75);
+    run(chime(
+        &sandbox,
+        &bed.webhook("ops"),
+        &["flush", "--wait", "20s"],
+    ))
+    .code(0);
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "waited the 3 s Slack asked for"
+    );
+    assert_eq!(bed.delivered().len(), 1);
+}
+
+#[test]
+fn permanent_rejection_is_dead_lettered_not_retried_and_can_be_revived() {
+    let bed = Bed::start();
+    let sandbox = setup();
+    bed.fault(Fault::Status(404, "no_service"));
+    run(chime(&sandbox, &bed.webhook("ops"), &["send", "x"]))
+        .code(65)
+        .stderr_has("404 no_service")
+        .stderr_has("chime spool retry");
+    assert_eq!(dead(&sandbox).len(), 1);
+    assert!(pending(&sandbox).is_empty());
+    run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])).code(0);
+    assert_eq!(bed.requests().len(), 1, "flush leaves dead letters alone");
+    let listed = list_json(&sandbox, &["--dead"]);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["state"], "dead");
+    run(sandbox.chime(&["spool", "retry", "--all"])).code(0);
+    run(chime(&sandbox, &bed.webhook("ops"), &["flush"])).code(0);
+    assert_eq!(texts(&bed), vec!["x"]);
+    assert!(dead(&sandbox).is_empty() && pending(&sandbox).is_empty());
+}
+
+#[test]
+fn order_is_kept_per_destination_across_an_outage() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup();
+    for i in 1..=5 {
+        run(chime(&sandbox, DOWN, &["send", &format!("message {i}")])).code(75);
+    }
+    assert_eq!(pending(&sandbox).len(), 5);
+    run(chime(&sandbox, &bed.webhook("ops"), &["send", "message 6"])).code(0);
+    let expected: Vec<String> = (1..=6).map(|i| format!("message {i}")).collect();
+    assert_eq!(texts(&bed), expected, "the backlog went first, in order");
+    assert!(pending(&sandbox).is_empty());
+}
+
+#[test]
+fn fifty_concurrent_sends_then_two_flushes_deliver_each_exactly_once() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup();
+    let children: Vec<_> = (0..50)
+        .map(|i| {
+            chime(&sandbox, DOWN, &["send", &format!("job {i}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert_eq!(child.wait().unwrap().code(), Some(75));
+    }
+    assert_eq!(
+        pending(&sandbox).len(),
+        50,
+        "every send left its message on disk"
+    );
+    let flushes: Vec<_> = (0..2)
+        .map(|_| {
+            chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut flush in flushes {
+        flush.wait().unwrap();
+    }
+    run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])).code(0);
+    let got = texts(&bed);
+    let unique: HashSet<&String> = got.iter().collect();
+    assert_eq!(got.len(), 50, "no duplicates");
+    assert_eq!(unique.len(), 50, "none lost");
+    assert!(pending(&sandbox).is_empty());
+}
+
+#[test]
+fn a_flush_killed_midway_loses_nothing() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup();
+    for i in 0..60 {
+        run(chime(
+            &sandbox,
+            DOWN,
+            &["send", "--queue", &format!("entry {i}")],
+        ))
+        .code(75);
+    }
+    for _ in 0..60 {
+        bed.fault(Fault::Slow(Duration::from_millis(40)));
+    }
+    let mut flush = chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    bed.wait_for(15, Duration::from_secs(20));
+    flush.kill().unwrap();
+    flush.wait().unwrap();
+    run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])).code(0);
+    let got = texts(&bed);
+    let unique: HashSet<&String> = got.iter().collect();
+    assert_eq!(unique.len(), 60, "every message delivered");
+    assert!(
+        got.len() <= 61,
+        "at most the one in flight twice: {} deliveries",
+        got.len()
+    );
+    assert!(pending(&sandbox).is_empty());
+}
+
+#[test]
+fn damaged_files_are_quarantined_and_the_rest_delivered() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup();
+    for i in 0..4 {
+        run(chime(
+            &sandbox,
+            DOWN,
+            &["send", "--queue", &format!("m{i}")],
+        ))
+        .code(75);
+    }
+    let entries = pending(&sandbox);
+    let mut flipped = std::fs::read(&entries[0]).unwrap();
+    let at = flipped.len() - 10;
+    flipped[at] ^= 0x01;
+    std::fs::write(&entries[0], flipped).unwrap();
+    let truncated = std::fs::read(&entries[1]).unwrap();
+    std::fs::write(&entries[1], &truncated[..truncated.len() / 2]).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&entries[2])
+        .unwrap();
+    let mut grown = std::fs::read(&entries[3]).unwrap();
+    grown.extend_from_slice(b"garbage");
+    std::fs::write(&entries[3], grown).unwrap();
+    run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"]))
+        .code(0)
+        .stderr_has("checksum mismatch")
+        .stderr_has("truncated");
+    assert_eq!(texts(&bed), vec!["m2"]);
+    assert_eq!(
+        files(&spool_dir(&sandbox).join("corrupt")).len(),
+        3,
+        "kept for a human, not deleted"
+    );
+}
+
+#[test]
+fn no_spool_file_holds_a_secret_and_all_are_private() {
+    let bed = Bed::start();
+    let sandbox = setup();
+    bed.fault(Fault::Status(404, "no_service"));
+    run(chime(
+        &sandbox,
+        &bed.webhook("ops"),
+        &["send", "to the dead letters"],
+    ))
+    .code(65);
+    run(chime(&sandbox, DOWN, &["send", "to pending"])).code(75);
+    let all: Vec<PathBuf> = [pending(&sandbox), dead(&sandbox)].concat();
+    assert_eq!(all.len(), 2);
+    for path in &all {
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(
+            !text.contains("fakesecret") && !text.contains("/services/"),
+            "{path:?} holds a secret"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+            let dir = path.parent().unwrap();
+            assert_eq!(
+                std::fs::metadata(dir).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
+        }
+    }
+}
+
+#[test]
+fn queue_writes_without_trying_and_no_spool_fails_without_writing() {
+    let bed = Bed::start();
+    let sandbox = setup();
+    run(chime(
+        &sandbox,
+        &bed.webhook("ops"),
+        &["send", "--queue", "later"],
+    ))
+    .code(75)
+    .stderr_has("queued for ops-hook — id ");
+    assert!(bed.requests().is_empty());
+    assert_eq!(pending(&sandbox).len(), 1);
+    run(chime(
+        &sandbox,
+        DOWN,
+        &["send", "--no-spool", "now or never"],
+    ))
+    .code(75)
+    .stderr_has("not queued");
+    assert_eq!(pending(&sandbox).len(), 1);
+}
+
+#[test]
+fn a_spool_that_cannot_be_written_is_reported_loudly() {
+    let sandbox = setup();
+    let mut cmd = chime(&sandbox, DOWN, &["send", "--json", "x"]);
+    cmd.env("CHIME_STATE_DIR", "/dev/null/chime");
+    let out = run(cmd)
+        .code(75)
+        .stderr_has("could not be kept in the spool")
+        .stderr_has("not queued");
+    assert_eq!(out.json_lines()[0]["status"], "failed");
+}
+
+#[test]
+fn entries_past_max_age_go_to_dead_letter() {
+    let bed = Bed::start();
+    let sandbox = setup();
+    let profile = std::fs::read_to_string(sandbox.profile_path()).unwrap();
+    sandbox.profile(&format!("{profile}\n[spool]\nmax_age = \"1ms\"\n"));
+    run(chime(&sandbox, DOWN, &["send", "--queue", "stale"])).code(75);
+    std::thread::sleep(Duration::from_millis(20));
+    run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])).code(65);
+    assert!(bed.requests().is_empty());
+    let listed = list_json(&sandbox, &["--dead"]);
+    assert!(
+        listed[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after")
+    );
+}
+
+#[test]
+fn spool_list_show_drop_and_purge() {
+    let sandbox = setup();
+    assert!(
+        list_json(&sandbox, &[]).is_empty(),
+        "an empty spool lists as []"
+    );
+    for text in ["one", "two", "three"] {
+        run(chime(&sandbox, DOWN, &["send", "--queue", text])).code(75);
+    }
+    let listed = list_json(&sandbox, &[]);
+    assert_eq!(listed.len(), 3);
+    let first = listed[0]["id"].as_str().unwrap();
+    run(sandbox.chime(&["spool", "list"]))
+        .code(0)
+        .stdout_has(first)
+        .stdout_has("ops-hook");
+    run(sandbox.chime(&["spool", "show", &first[..20]]))
+        .code(0)
+        .stdout_has("\"destination\": \"ops-hook\"")
+        .stdout_has("\"text\": \"one\"");
+    run(sandbox.chime(&["spool", "drop", first])).code(0);
+    assert_eq!(list_json(&sandbox, &[]).len(), 2);
+    run(sandbox.chime(&["spool", "show", "ffffffff"]))
+        .code(1)
+        .stderr_has("no spool entry");
+    run(sandbox.chime(&["spool", "purge"]))
+        .code(2)
+        .stderr_has("--yes");
+    assert_eq!(list_json(&sandbox, &[]).len(), 2);
+    run(sandbox.chime(&["spool", "purge", "--yes"])).code(0);
+    assert!(list_json(&sandbox, &[]).is_empty());
+}
+
+#[test]
+fn flush_of_an_empty_spool_exits_0_quietly() {
+    let sandbox = setup();
+    let out = run(chime(&sandbox, DOWN, &["flush"])).code(0);
+    assert!(out.stderr.is_empty(), "{out}");
+}
