@@ -13,31 +13,14 @@ Budget (issue 2): chime's median ≤ 1.5 × curl's, peak RSS < 15 MiB.
 """
 
 import argparse
-import http.server
 import json
 import os
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 
-
-class SlackStub(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self):
-        length = int(self.headers.get("content-length", 0))
-        self.rfile.read(length)
-        body = b"ok"
-        self.send_response(200)
-        self.send_header("content-type", "text/html")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+from stub import Stub
 
 
 def timed(argv, env):
@@ -76,9 +59,8 @@ def main():
     parser.add_argument("--chime", default="target/release/chime")
     args = parser.parse_args()
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlackStub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/services/T0BENCH/B0BENCH/benchbenchbenchbench"
+    stub = Stub()
+    url = stub.url()
 
     with tempfile.TemporaryDirectory() as home:
         profile = os.path.join(home, "bench.toml")
@@ -110,7 +92,6 @@ def main():
     ratio = chime_median / curl_median
     print(f"ratio chime/curl (medians): {ratio:.2f}  (budget ≤ 1.50)")
     print(f"chime peak RSS: {chime_rss / 1024:.2f} MiB  (budget < 15 MiB)")
-    server.shutdown()
 
 
 if __name__ == "__main__":
