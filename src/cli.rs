@@ -190,6 +190,8 @@ Examples:
   chime send -l error -t \"Backup failed\" -f host=db1 -f size=12G \"see the log\"
   make 2>&1 | tail -50 | chime send --code -t \"build log\"
   chime send --to ops-hook --dry-run \"what would be sent?\"
+  chime send --to bot --update \"ci-$RUN_ID\" \"deploying…\"   # later: --update \"ci-$RUN_ID\" \"✅ deployed\"
+  chime send --to bot --thread \"ci-$RUN_ID\" \"step 2 done\"
   echo '{\"service\":\"api\",\"version\":\"1.4\"}' | chime send --template deploy";
 
 #[derive(Debug, Args)]
@@ -249,6 +251,23 @@ pub struct SendArgs {
     /// Print one JSON object per destination on stdout
     #[arg(long, help_heading = "Output")]
     pub json: bool,
+
+    /// Reply in the thread of the first message sent with KEY (slack-api; google-chat by key)
+    #[arg(
+        long,
+        value_name = "KEY",
+        help_heading = "Threads",
+        conflicts_with = "update"
+    )]
+    pub thread: Option<String>,
+
+    /// Edit the message last posted with KEY instead of posting (slack-api)
+    #[arg(long, value_name = "KEY", help_heading = "Threads")]
+    pub update: Option<String>,
+
+    /// Show a thread reply in the channel too
+    #[arg(long, help_heading = "Threads", requires = "thread")]
+    pub broadcast: bool,
 
     /// Write the message to the spool without trying to send it now
     #[arg(long, help_heading = "Delivery", conflicts_with_all = ["no_spool", "dry_run"])]

@@ -16,6 +16,7 @@ mod send;
 mod settings;
 mod spool;
 mod template;
+mod threads;
 
 use clap::Parser;
 

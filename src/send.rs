@@ -13,12 +13,13 @@ use futures_util::future::join_all;
 use crate::deliver::{self, Job, Report, Status};
 use crate::exit::{ExitCode, Failure};
 use crate::flush::{self, Context, Due};
-use crate::kinds::{Payload, Target};
+use crate::kinds::{Payload, Target, Threading};
 use crate::message::Message;
 use crate::report;
 use crate::settings::{Input, Selection, Send};
 use crate::spool::{DestinationLock, State};
 use crate::template::{self, Renderer};
+use crate::threads::Threads;
 
 /// One destination of this send, with what its route adds.
 struct Delivery<'p> {
@@ -29,7 +30,10 @@ struct Delivery<'p> {
 
 pub fn run(send: Send) -> Result<ExitCode, Failure> {
     let vars = variables(&send);
-    let deliveries = resolve(&send, &vars)?;
+    let mut deliveries = resolve(&send, &vars)?;
+    let store =
+        Threads::locate(&send.env, send.profile.thread_ttl).map_err(flush::spool_failure)?;
+    threads(&send, &mut deliveries, &store);
     let mut rendered = Vec::with_capacity(deliveries.len());
     for delivery in &deliveries {
         let message = compose(&send, delivery, &vars)?;
@@ -44,6 +48,7 @@ pub fn run(send: Send) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::Ok);
     }
     let reports = deliver_all(&send, rendered)?;
+    remember(&send, &reports, &store);
     report::deliveries(&reports, send.json, send.output)?;
     Ok(exit_code(&reports))
 }
@@ -146,8 +151,63 @@ fn delivery<'p>(
     let channel = send.channel.as_deref().or(route_channel).map(str::to_owned);
     Delivery {
         destination,
-        target: Target { channel },
+        target: Target {
+            channel,
+            ..Target::default()
+        },
         template: send.template.as_deref().or(route_template),
+    }
+}
+
+/// Fills in what `--thread`/`--update` mean for each destination, from the
+/// remembered keys; a kind that cannot thread or edit posts normally, and says so.
+fn threads(send: &Send, deliveries: &mut [Delivery], store: &Threads) {
+    let Some(mode) = &send.thread else { return };
+    for delivery in deliveries {
+        let platform = &delivery.destination.platform;
+        let name = &delivery.destination.name;
+        let target = &mut delivery.target;
+        let warn = |what: &str| {
+            if !send.output.quiet {
+                eprintln!(
+                    "chime: warning: {name} ({}) cannot {what}; posting normally",
+                    platform.kind()
+                );
+            }
+        };
+        if mode.update {
+            match platform.edits() {
+                true => target.edit = store.get(name, &mode.key),
+                false => warn("edit messages"),
+            }
+            continue;
+        }
+        match platform.threading() {
+            Threading::ByMessage => target.reply_to = store.get(name, &mode.key),
+            Threading::ByKey => target.thread_key = Some(mode.key.clone()),
+            Threading::Unsupported => warn("thread messages"),
+        }
+        target.broadcast = mode.broadcast;
+    }
+}
+
+/// Remembers where the first message under a key went, so later sends can
+/// reply to it or edit it.
+fn remember(send: &Send, reports: &[Report], store: &Threads) {
+    let Some(mode) = &send.thread else { return };
+    for report in reports.iter().filter(|r| r.status == Status::Delivered) {
+        let (Some(channel), Some(ts)) = (&report.channel, &report.ts) else {
+            continue;
+        };
+        if store.get(&report.destination, &mode.key).is_some() {
+            continue;
+        }
+        if let Err(err) = store.remember(&report.destination, &mode.key, channel, ts) {
+            eprintln!(
+                "chime: warning: cannot remember thread `{}`: {err}",
+                mode.key
+            );
+        }
     }
 }
 

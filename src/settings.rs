@@ -67,8 +67,19 @@ pub struct Send {
     /// `--no-spool`: fail rather than queue.
     pub no_spool: bool,
     pub spool: Spool,
+    /// `--thread KEY` or `--update KEY`.
+    pub thread: Option<ThreadMode>,
     pub output: Output,
     pub env: EnvVars,
+}
+
+/// How a send relates to earlier ones under the same key.
+#[derive(Clone, Debug)]
+pub struct ThreadMode {
+    pub key: String,
+    /// `--update`: edit the earlier message instead of replying to it.
+    pub update: bool,
+    pub broadcast: bool,
 }
 
 impl Send {
@@ -175,7 +186,21 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
         args.level.is_some(),
     )?;
     let spool = Spool::locate(&env).map_err(crate::flush::spool_failure)?;
+    let thread = match (args.thread, args.update) {
+        (Some(key), _) => Some(ThreadMode {
+            key,
+            update: false,
+            broadcast: args.broadcast,
+        }),
+        (None, Some(key)) => Some(ThreadMode {
+            key,
+            update: true,
+            broadcast: false,
+        }),
+        (None, None) => None,
+    };
     Ok(Send {
+        thread,
         spool,
         queue: args.queue,
         no_spool: args.no_spool,

@@ -6,3 +6,4 @@ mod profile;
 mod send;
 mod spool;
 mod support;
+mod threads;

@@ -38,6 +38,8 @@ pub struct Profile {
     pub rules: Vec<Rule>,
     pub templates: BTreeMap<String, Template>,
     pub spool: spool::Policy,
+    /// How long `--thread`/`--update` keys are remembered.
+    pub thread_ttl: Duration,
 }
 
 pub struct Destination {
@@ -215,6 +217,7 @@ struct RawSpool {
 struct RawDefaults {
     route: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
+    thread_ttl: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -249,6 +252,11 @@ fn validate(
         .defaults
         .timeout
         .and_then(|t| duration(&t, "defaults.timeout", problems));
+    let thread_ttl = raw
+        .defaults
+        .thread_ttl
+        .and_then(|t| duration(&t, "defaults.thread_ttl", problems))
+        .unwrap_or(crate::threads::DEFAULT_TTL);
     // Routes are checked against every declared destination, valid or not, so
     // one bad destination is reported once, not again by each route naming it.
     let declared: BTreeMap<String, ()> = raw.destinations.keys().map(|k| (k.clone(), ())).collect();
@@ -275,6 +283,7 @@ fn validate(
         rules,
         templates,
         spool,
+        thread_ttl,
     })
 }
 

@@ -18,6 +18,7 @@ use crate::config::Fields;
 use crate::message::Message;
 use crate::secret::Secret;
 use crate::template::Escape;
+pub use crate::threads::Posted;
 
 /// Every kind a profile may name.
 pub const KNOWN: &[&str] = &["slack", "slack-api"];
@@ -37,6 +38,27 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
 pub struct Target {
     /// Channel override, from `--channel` or the route.
     pub channel: Option<String>,
+    /// `--thread KEY` or `--update KEY`, for kinds that thread by key.
+    pub thread_key: Option<String>,
+    /// Reply in the thread of this earlier message (`--thread`).
+    pub reply_to: Option<Posted>,
+    /// Replace this earlier message instead of posting (`--update`).
+    pub edit: Option<Posted>,
+    /// Show a thread reply in the channel too (`--broadcast`).
+    pub broadcast: bool,
+}
+
+/// How a kind can honour `--thread KEY`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Threading {
+    /// It cannot: the message is posted normally, with a warning.
+    Unsupported,
+    /// The platform threads by a key of ours (Google Chat's `threadKey`).
+    #[expect(dead_code, reason = "the Google Chat kind threads by key")]
+    ByKey,
+    /// The platform threads by the id of the first message, which chime remembers
+    /// (Slack's `thread_ts`).
+    ByMessage,
 }
 
 /// What one message part says, in the platform's own format, without any
@@ -141,6 +163,14 @@ pub trait Platform: Send + Sync {
     fn request(&self, payload: &Payload) -> HttpRequest;
     /// Reads the platform's answer to one of those requests.
     fn classify(&self, answer: &Answer) -> Verdict;
+    /// How this kind honours `--thread`.
+    fn threading(&self) -> Threading {
+        Threading::Unsupported
+    }
+    /// Whether this kind honours `--update` (editing a message it posted).
+    fn edits(&self) -> bool {
+        false
+    }
 }
 
 /// The verdict for answers every HTTP platform gives alike: throttling, server

@@ -64,7 +64,7 @@
 
 mod commands;
 mod entry;
-mod fs;
+pub(crate) mod fs;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -133,6 +133,18 @@ impl Policy {
     }
 }
 
+/// chime's state directory: `$CHIME_STATE_DIR`, else `<XDG state dir>/chime`
+/// (falling back to the local data directory where there is no state dir).
+pub fn state_dir(env: &EnvVars) -> Result<PathBuf, SpoolError> {
+    match env.get("CHIME_STATE_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => Ok(PathBuf::from(dir)),
+        None => Ok(dirs::state_dir()
+            .or_else(dirs::data_local_dir)
+            .ok_or(SpoolError::NoStateDir)?
+            .join("chime")),
+    }
+}
+
 /// Where an entry sits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -187,17 +199,10 @@ pub struct Spool {
 }
 
 impl Spool {
-    /// The spool under `$CHIME_STATE_DIR`, else the platform's state directory.
+    /// The spool under the state directory.
     pub fn locate(env: &EnvVars) -> Result<Spool, SpoolError> {
-        let state = match env.get("CHIME_STATE_DIR").filter(|d| !d.is_empty()) {
-            Some(dir) => PathBuf::from(dir),
-            None => dirs::state_dir()
-                .or_else(dirs::data_local_dir)
-                .ok_or(SpoolError::NoStateDir)?
-                .join("chime"),
-        };
         Ok(Spool {
-            root: state.join("spool"),
+            root: state_dir(env)?.join("spool"),
         })
     }
 

@@ -127,6 +127,8 @@ struct State {
     faults: VecDeque<(Option<String>, Fault)>,
     last_ts: u128,
     conns: HashMap<u64, TcpStream>,
+    /// Web API messages posted, as (channel id, ts), so chat.update can find them.
+    messages: HashSet<(String, String)>,
     /// Other platforms, by path prefix.
     surfaces: Vec<(String, Arc<dyn Surface>)>,
 }
@@ -515,7 +517,9 @@ fn route(shared: &Shared, request: &Request) -> Answer {
         return surface.answer(request, &mut limit);
     }
     match request.path.strip_prefix("/api/") {
-        Some("chat.postMessage") => post_message(&mut state, request),
+        Some(method @ ("chat.postMessage" | "chat.update")) => {
+            post_message(&mut state, request, method == "chat.update")
+        }
         Some(_) => Answer::json(&json!({"ok": false, "error": "unknown_method"})),
         None if request.path.starts_with("/services/") => webhook(&mut state, request),
         None => Answer::new(404, PLAIN, "not found"),
@@ -558,13 +562,15 @@ enum Reply {
 }
 
 /// `chat.postMessage` (§2): every refusal but a rate limit is HTTP 200 with `ok: false`.
-fn post_message(state: &mut State, request: &Request) -> Answer {
+/// chat.postMessage, or chat.update when `update` (§2.2: same auth and checks; an
+/// update names an existing message by `channel` and `ts`).
+fn post_message(state: &mut State, request: &Request, update: bool) -> Answer {
     let content_type = request.header("content-type").unwrap_or("");
     let mut warnings = vec![];
     if !content_type.to_ascii_lowercase().contains("charset") {
         warnings.push("missing_charset");
     }
-    let (mut body, delivered) = match post(state, request, &mut warnings) {
+    let (mut body, delivered) = match post(state, request, &mut warnings, update) {
         Reply::Posted(body) => (body, true),
         Reply::Refused(body) => (body, false),
         Reply::Limited(secs) => return Answer::rate_limited(&request.path, secs),
@@ -580,7 +586,7 @@ fn post_message(state: &mut State, request: &Request) -> Answer {
     }
 }
 
-fn post(state: &mut State, request: &Request, warnings: &mut Vec<&str>) -> Reply {
+fn post(state: &mut State, request: &Request, warnings: &mut Vec<&str>, update: bool) -> Reply {
     let refuse = |code: &str| Reply::Refused(json!({"ok": false, "error": code}));
     let auth = request
         .header("authorization")
@@ -617,7 +623,16 @@ fn post(state: &mut State, request: &Request, warnings: &mut Vec<&str>) -> Reply
         }
         return Reply::Refused(body);
     }
-    let ts = state.next_ts();
+    let ts = if update {
+        let ts = message["ts"].as_str().unwrap_or("").to_owned();
+        if !state.messages.contains(&(channel.id.clone(), ts.clone())) {
+            return refuse("message_not_found");
+        }
+        ts
+    } else {
+        state.next_ts()
+    };
+    state.messages.insert((channel.id.clone(), ts.clone()));
     let mut text = message["text"].as_str().unwrap_or("").to_owned();
     let truncated = text.chars().count() > MAX_TEXT;
     if truncated {

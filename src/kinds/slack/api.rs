@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::payloads;
 use crate::config::Fields;
 use crate::kinds::{
-    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http,
+    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Threading, Verdict, classify_http,
 };
 use crate::message::Message;
 use crate::secret::Secret;
@@ -21,7 +21,7 @@ const DEFAULT_API_URL: &str = "https://slack.com/api";
 pub struct Api {
     token: Secret,
     channel: String,
-    endpoint: Secret,
+    api_url: String,
     identity: Map<String, Value>,
 }
 
@@ -41,10 +41,7 @@ impl Api {
         let api_url = fields
             .url("api_url")
             .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
-        let endpoint = Secret::public(&format!(
-            "{}/chat.postMessage",
-            api_url.trim_end_matches('/')
-        ));
+        let api_url = api_url.trim_end_matches('/').to_owned();
         let mut identity = Map::new();
         for key in ["username", "icon_emoji", "icon_url"] {
             if let Some(value) = fields.string(key) {
@@ -54,7 +51,7 @@ impl Api {
         Api {
             token,
             channel,
-            endpoint,
+            api_url,
             identity,
         }
     }
@@ -69,20 +66,58 @@ impl Platform for Api {
         super::escape
     }
 
+    /// Parts go to the channel, or into the thread of `reply_to`. With `edit`,
+    /// the first part replaces that message (chat.update) and any further parts
+    /// reply in its thread, since one message cannot hold them.
     fn render(&self, message: &Message, target: &Target) -> Vec<Payload> {
         let mut extra = self.identity.clone();
         let channel = target.channel.as_ref().unwrap_or(&self.channel);
         extra.insert("channel".into(), Value::String(channel.clone()));
-        payloads(message, &extra)
+        if let Some(parent) = target.edit.as_ref().or(target.reply_to.as_ref()) {
+            // A thread lives in the channel Slack named when it answered.
+            extra.insert("channel".into(), Value::String(parent.channel.clone()));
+            extra.insert("thread_ts".into(), Value::String(parent.ts.clone()));
+            if target.broadcast {
+                extra.insert("reply_broadcast".into(), Value::Bool(true));
+            }
+        }
+        let mut out: Vec<Payload> = payloads(message, &extra)
             .iter()
             .map(Payload::json)
-            .collect()
+            .collect();
+        if let (Some(edited), Some(first)) = (&target.edit, out.first_mut()) {
+            let mut body: Value = serde_json::from_str(&first.body).expect("rendered as JSON");
+            if let Some(fields) = body.as_object_mut() {
+                fields.remove("thread_ts");
+                fields.remove("reply_broadcast");
+                fields.insert("ts".into(), Value::String(edited.ts.clone()));
+            }
+            *first = Payload {
+                op: "chat.update".into(),
+                ..Payload::json(&body)
+            };
+        }
+        out
     }
 
     fn request(&self, payload: &Payload) -> HttpRequest {
+        let method = if payload.op.is_empty() {
+            "chat.postMessage"
+        } else {
+            &payload.op
+        };
+        let url = Secret::public(&format!("{}/{method}", self.api_url));
         // Without the charset Slack answers with a `missing_charset` warning.
-        HttpRequest::post(self.endpoint.clone(), payload, JSON_UTF8)
+        HttpRequest::post(url, payload, JSON_UTF8)
             .header("authorization", Secret::bearer(&self.token))
+    }
+
+    fn threading(&self) -> Threading {
+        Threading::ByMessage
+    }
+
+    fn edits(&self) -> bool {
+        true
     }
 
     fn classify(&self, answer: &Answer) -> Verdict {

@@ -1,0 +1,134 @@
+//! `--thread` and `--update`: keyed messages remembered across processes.
+
+use crate::support::bed::Bed;
+use crate::support::{Sandbox, run};
+
+const TOKEN: &str = "xoxb-000-thread-test-notreal";
+
+fn setup(bed: &Bed) -> Sandbox {
+    bed.add_token(TOKEN);
+    bed.add_channel("#deploys", true);
+    bed.no_rate_limit();
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        r##"
+[destinations.bot]
+kind = "slack-api"
+token = "{TOKEN}"
+channel = "#deploys"
+api_url = "{api}"
+
+[destinations.hook]
+kind = "slack"
+url = "{hook}"
+"##,
+        api = bed.api_url(),
+        hook = bed.webhook("ops"),
+    ));
+    sandbox
+}
+
+#[test]
+fn three_sends_with_one_key_make_one_post_and_two_replies() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    for step in ["build", "test", "deploy"] {
+        run(sandbox.chime(&["send", "--to", "bot", "--thread", "ci-42", step])).code(0);
+    }
+    let posts: Vec<serde_json::Value> = bed.delivered().iter().map(|r| r.json()).collect();
+    assert_eq!(posts.len(), 3);
+    assert!(
+        posts[0].get("thread_ts").is_none(),
+        "the first message starts the thread"
+    );
+    let parent = bed.delivered()[0].response.clone();
+    let parent: serde_json::Value = serde_json::from_str(&parent).unwrap();
+    for reply in &posts[1..] {
+        assert_eq!(reply["thread_ts"], parent["ts"]);
+        assert_eq!(reply["channel"], bed.channel_id("#deploys"));
+    }
+}
+
+#[test]
+fn another_key_starts_another_thread() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    run(sandbox.chime(&["send", "--to", "bot", "--thread", "a", "one"])).code(0);
+    run(sandbox.chime(&["send", "--to", "bot", "--thread", "b", "two"])).code(0);
+    assert!(
+        bed.delivered()
+            .iter()
+            .all(|r| r.json().get("thread_ts").is_none())
+    );
+}
+
+#[test]
+fn broadcast_shows_the_reply_in_the_channel_too() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    run(sandbox.chime(&["send", "--to", "bot", "--thread", "k", "one"])).code(0);
+    run(sandbox.chime(&["send", "--to", "bot", "--thread", "k", "--broadcast", "two"])).code(0);
+    assert_eq!(bed.delivered()[1].json()["reply_broadcast"], true);
+}
+
+#[test]
+fn update_edits_the_message_in_place() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let first = run(sandbox.chime(&[
+        "send",
+        "--to",
+        "bot",
+        "--update",
+        "deploy-7",
+        "--json",
+        "deploying…",
+    ]))
+    .code(0);
+    let ts = first.json_lines()[0]["ts"].as_str().unwrap().to_owned();
+    let second = run(sandbox.chime(&[
+        "send",
+        "--to",
+        "bot",
+        "--update",
+        "deploy-7",
+        "--json",
+        "✅ deployed",
+    ]))
+    .code(0);
+    assert_eq!(second.json_lines()[0]["ts"], ts.as_str(), "same message");
+    let requests = bed.delivered();
+    assert_eq!(requests[0].path, "/api/chat.postMessage");
+    assert_eq!(requests[1].path, "/api/chat.update");
+    let edit = requests[1].json();
+    assert_eq!(edit["ts"], ts.as_str());
+    assert_eq!(edit["text"], "✅ deployed");
+}
+
+#[test]
+fn a_webhook_cannot_thread_so_it_posts_normally_and_says_so() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    run(sandbox.chime(&["send", "--to", "hook", "--thread", "k", "x"]))
+        .code(0)
+        .stderr_has("hook (slack) cannot thread messages; posting normally");
+    run(sandbox.chime(&["send", "--to", "hook", "--update", "k", "y"]))
+        .code(0)
+        .stderr_has("cannot edit messages");
+    assert_eq!(bed.delivered().len(), 2);
+}
+
+#[test]
+fn keys_expire_after_the_thread_ttl() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let profile = std::fs::read_to_string(sandbox.profile_path()).unwrap();
+    sandbox.profile(&format!("[defaults]\nthread_ttl = \"0s\"\n{profile}"));
+    run(sandbox.chime(&["send", "--to", "bot", "--thread", "k", "one"])).code(0);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    run(sandbox.chime(&["send", "--to", "bot", "--thread", "k", "two"])).code(0);
+    assert!(
+        bed.delivered()[1].json().get("thread_ts").is_none(),
+        "expired: a new thread"
+    );
+}
