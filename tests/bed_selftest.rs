@@ -305,8 +305,8 @@ fn api_answers_each_refusal_as_200_with_ok_false() {
         api(&url, &json!({"channel": "deploys"}))["error"],
         "no_text"
     );
-    let update = format!("{}/chat.update", bed.api_url());
-    let unknown = post(&update, JSON_UTF8, b"{}", Some(TOKEN)).json();
+    let delete = format!("{}/chat.delete", bed.api_url());
+    let unknown = post(&delete, JSON_UTF8, b"{}", Some(TOKEN)).json();
     assert_eq!(unknown, json!({"ok": false, "error": "unknown_method"}));
     assert!(bed.delivered().is_empty());
     assert_eq!(bed.requests().len(), 9);
@@ -566,8 +566,8 @@ fn fault_on_only_affects_its_own_path() {
     bed.fault_on(&dev, Fault::Status(500, "rollup_error"));
     bed.fault_on(&api_url, Fault::Status(502, "bad gateway"));
     assert_eq!(hook(&ops, &text("x")).status, 200);
-    let update = api(&api_url.replace("postMessage", "update"), &json!({}));
-    assert_eq!(update["error"], "unknown_method");
+    let delete = api(&api_url.replace("postMessage", "delete"), &json!({}));
+    assert_eq!(delete["error"], "unknown_method");
     assert_eq!(hook(&dev, &text("x")).said(), (500, "rollup_error"));
     assert_eq!(post(&api_url, JSON_UTF8, b"{}", None).status, 502);
     assert_eq!(hook(&dev, &text("x")).status, 200);
@@ -741,4 +741,22 @@ fn mounted_surface_answers_its_prefix_with_the_beds_faults_and_limits() {
     let faulted = post(&url, JSON_UTF8, b"x", None);
     assert_eq!(faulted.said(), (429, r#"{"retry_after":7}"#));
     assert_eq!(bed.delivered().len(), 1);
+}
+
+#[test]
+fn chat_update_edits_a_posted_message_and_refuses_an_unknown_one() {
+    let (bed, url) = api_bed();
+    let posted = api(&url, &json!({"channel": "#deploys", "text": "before"}));
+    let update = url.replace("postMessage", "update");
+    let edited = api(
+        &update,
+        &json!({"channel": posted["channel"], "ts": posted["ts"], "text": "after"}),
+    );
+    assert_eq!(edited["ok"], true);
+    assert_eq!(edited["ts"], posted["ts"]);
+    let missing = api(
+        &update,
+        &json!({"channel": "#deploys", "ts": "1.000001", "text": "x"}),
+    );
+    assert_eq!(missing["error"], "message_not_found");
 }
