@@ -745,7 +745,7 @@ fn mounted_surface_answers_its_prefix_with_the_beds_faults_and_limits() {
 
 #[test]
 fn chat_update_edits_a_posted_message_and_refuses_an_unknown_one() {
-    let (bed, url) = api_bed();
+    let (_bed, url) = api_bed();
     let posted = api(&url, &json!({"channel": "#deploys", "text": "before"}));
     let update = url.replace("postMessage", "update");
     let edited = api(
