@@ -10,6 +10,7 @@ mod exit;
 mod flush;
 mod kinds;
 mod message;
+mod outbox;
 mod report;
 mod secret;
 mod send;

@@ -3,21 +3,18 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::future::join_all;
 use minijinja::value::{Serde, Value};
 
 use crate::config::{Destination, Profile};
-use std::time::{Duration, SystemTime};
-
-use futures_util::future::join_all;
-
-use crate::deliver::{self, Job, Report, Status};
+use crate::deliver::{self, Report, Status};
 use crate::exit::{ExitCode, Failure};
-use crate::flush::{self, Context, Due};
+use crate::flush;
 use crate::kinds::{Payload, Target, Threading};
 use crate::message::Message;
+use crate::outbox::Outbox;
 use crate::report;
 use crate::settings::{Input, Selection, Send};
-use crate::spool::{DestinationLock, State};
 use crate::template::{self, Renderer};
 use crate::threads::Threads;
 
@@ -290,133 +287,23 @@ fn deliver_all(
         .build()
         .map_err(|e| Failure::from(e).caused_by("cannot start the async runtime"))?;
     let client = deliver::client();
-    let sends = rendered
-        .into_iter()
-        .map(|(destination, payloads)| send_to(send, &client, destination, payloads));
+    let outbox = Outbox {
+        client: &client,
+        spool: &send.spool,
+        policy: &send.profile.spool,
+        verbose: send.output.verbose,
+        no_spool: send.no_spool,
+    };
+    let sends = rendered.into_iter().map(|(destination, payloads)| {
+        let timeout = send.timeout_for(destination);
+        let outbox = &outbox;
+        async move {
+            if send.queue {
+                outbox.queue(destination, payloads)
+            } else {
+                outbox.send(destination, payloads, timeout).await
+            }
+        }
+    });
     Ok(runtime.block_on(join_all(sends)))
-}
-
-/// One destination: its backlog first, then this message; whatever cannot go
-/// now is kept in the spool (or reported as not kept, with `--no-spool`).
-async fn send_to(
-    send: &Send,
-    client: &reqwest::Client,
-    destination: &Destination,
-    payloads: Vec<Payload>,
-) -> Report {
-    let name = destination.name.as_str();
-    let timeout = send.timeout_for(destination);
-    let job = Job {
-        name,
-        platform: destination.platform.as_ref(),
-        payloads,
-        timeout,
-    };
-    if send.queue {
-        let report = Report::waiting(destination, job.payloads.len(), None);
-        return keep(send, State::Pending, job, report, None);
-    }
-    // Held until this message is out, so no flush slips in between.
-    let mut _lock = None;
-    if !send.no_spool && send.spool.has_pending(name) {
-        let ctx = Context {
-            client,
-            spool: &send.spool,
-            policy: &send.profile.spool,
-            timeout,
-            verbose: send.output.verbose,
-        };
-        match backlog(&ctx, destination).await {
-            Ok(lock) => _lock = Some(lock),
-            Err(why) => {
-                let why = format!("queued behind older messages: {why}");
-                let report = Report::waiting(destination, job.payloads.len(), Some(why));
-                return keep(send, State::Pending, job, report, None);
-            }
-        }
-    }
-    let payloads = job.payloads.clone();
-    let report = deliver::deliver_one(client, job, send.output.verbose).await;
-    let rest = Job {
-        name,
-        platform: destination.platform.as_ref(),
-        payloads: payloads[report.parts_delivered..].to_vec(),
-        timeout,
-    };
-    match report.status {
-        Status::Delivered | Status::Queued => report,
-        Status::Failed if send.no_spool => report,
-        Status::Failed => {
-            let retry_after = report.retry_after;
-            keep(send, State::Pending, rest, report, retry_after)
-        }
-        Status::Rejected => keep(send, State::Dead, rest, report, None),
-    }
-}
-
-/// Tries the destination's older messages first; gives back its lock when
-/// they all went, or says why the new one must wait behind them.
-async fn backlog(ctx: &Context<'_>, destination: &Destination) -> Result<DestinationLock, String> {
-    let Some(lock) = ctx
-        .spool
-        .try_lock(&destination.name)
-        .map_err(|e| e.to_string())?
-    else {
-        return Err("another chime is sending them".into());
-    };
-    let drained = flush::drain(ctx, destination, &lock, Due::Now, || {})
-        .await
-        .map_err(|e| e.to_string())?;
-    for warning in &drained.warnings {
-        eprintln!("chime: warning: {warning}");
-    }
-    match drained.remaining {
-        0 => Ok(lock),
-        n => Err(format!(
-            "{n} still pending ({})",
-            drained.blocked.unwrap_or_default()
-        )),
-    }
-}
-
-/// Writes what is left of `job` to the spool and says so in the report. A
-/// spool that cannot be written is reported loudly: the message is not kept.
-fn keep(
-    send: &Send,
-    state: State,
-    job: Job<'_>,
-    mut report: Report,
-    retry_after: Option<Duration>,
-) -> Report {
-    let now = SystemTime::now();
-    let next = match state {
-        State::Pending if report.error.is_some() => {
-            send.profile.spool.next_attempt(now, 1, retry_after)
-        }
-        _ => now,
-    };
-    let added = send.spool.add(
-        state,
-        job.name,
-        job.payloads,
-        report.parts,
-        report.error.clone(),
-        next,
-    );
-    match added {
-        Ok(entry) => {
-            report.spool_id = Some(entry.id);
-            if state == State::Pending {
-                report.status = Status::Queued;
-            }
-        }
-        Err(err) => {
-            report.status = report.status.max(Status::Failed);
-            let error = report.error.take().unwrap_or_else(|| "not sent".into());
-            report.error = Some(format!(
-                "{error}; and it could not be kept in the spool: {err}"
-            ));
-        }
-    }
-    report
 }

@@ -1,0 +1,149 @@
+//! The outbox: sending one rendered message to one destination without losing it.
+//!
+//! The destination's backlog in the spool goes first, so messages keep their
+//! order; then this message; and whatever cannot go now is kept in the spool
+//! (pending for a transient failure, dead-letter for a refusal), or reported as
+//! not kept with `--no-spool`. `chime send`, `chime pipe` and `chime run` all
+//! deliver through here.
+
+use std::time::{Duration, SystemTime};
+
+use crate::config::Destination;
+use crate::deliver::{self, Job, Report, Status};
+use crate::flush::{self, Context, Due};
+use crate::kinds::Payload;
+use crate::spool::{DestinationLock, Policy, Spool, State};
+
+pub struct Outbox<'a> {
+    pub client: &'a reqwest::Client,
+    pub spool: &'a Spool,
+    pub policy: &'a Policy,
+    pub verbose: bool,
+    /// Fail rather than keep an undelivered message.
+    pub no_spool: bool,
+}
+
+impl Outbox<'_> {
+    /// Writes the message to the spool without trying it (`--queue`).
+    pub fn queue(&self, destination: &Destination, payloads: Vec<Payload>) -> Report {
+        let report = Report::waiting(destination, payloads.len(), None);
+        self.keep(State::Pending, destination, payloads, report, None)
+    }
+
+    /// Delivers the destination's backlog, then the message; keeps what cannot go.
+    pub async fn send(
+        &self,
+        destination: &Destination,
+        payloads: Vec<Payload>,
+        timeout: Duration,
+    ) -> Report {
+        // Held until this message is out, so no flush slips in between.
+        let mut _lock = None;
+        if !self.no_spool && self.spool.has_pending(&destination.name) {
+            match self.backlog(destination, timeout).await {
+                Ok(lock) => _lock = Some(lock),
+                Err(why) => {
+                    let why = format!("queued behind older messages: {why}");
+                    let report = Report::waiting(destination, payloads.len(), Some(why));
+                    return self.keep(State::Pending, destination, payloads, report, None);
+                }
+            }
+        }
+        let job = Job {
+            name: &destination.name,
+            platform: destination.platform.as_ref(),
+            payloads: payloads.clone(),
+            timeout,
+        };
+        let report = deliver::deliver_one(self.client, job, self.verbose).await;
+        let rest = payloads[report.parts_delivered..].to_vec();
+        match report.status {
+            Status::Delivered | Status::Queued => report,
+            Status::Failed if self.no_spool => report,
+            Status::Failed => {
+                let retry_after = report.retry_after;
+                self.keep(State::Pending, destination, rest, report, retry_after)
+            }
+            Status::Rejected => self.keep(State::Dead, destination, rest, report, None),
+        }
+    }
+
+    /// Tries the destination's older messages first; gives back its lock when
+    /// they all went, or says why the new one must wait behind them.
+    async fn backlog(
+        &self,
+        destination: &Destination,
+        timeout: Duration,
+    ) -> Result<DestinationLock, String> {
+        let Some(lock) = self
+            .spool
+            .try_lock(&destination.name)
+            .map_err(|e| e.to_string())?
+        else {
+            return Err("another chime is sending them".into());
+        };
+        let ctx = Context {
+            client: self.client,
+            spool: self.spool,
+            policy: self.policy,
+            timeout,
+            verbose: self.verbose,
+        };
+        let drained = flush::drain(&ctx, destination, &lock, Due::Now, || {})
+            .await
+            .map_err(|e| e.to_string())?;
+        for warning in &drained.warnings {
+            eprintln!("chime: warning: {warning}");
+        }
+        match drained.remaining {
+            0 => Ok(lock),
+            n => Err(format!(
+                "{n} still pending ({})",
+                drained.blocked.unwrap_or_default()
+            )),
+        }
+    }
+
+    /// Writes `payloads` to the spool and says so in the report. A spool that
+    /// cannot be written is reported loudly: the message is not kept.
+    fn keep(
+        &self,
+        state: State,
+        destination: &Destination,
+        payloads: Vec<Payload>,
+        mut report: Report,
+        retry_after: Option<Duration>,
+    ) -> Report {
+        let now = SystemTime::now();
+        let next = match state {
+            State::Pending if report.error.is_some() => {
+                self.policy.next_attempt(now, 1, retry_after)
+            }
+            _ => now,
+        };
+        let added = self.spool.add(
+            state,
+            &destination.name,
+            payloads,
+            report.parts,
+            report.error.clone(),
+            next,
+        );
+        match added {
+            Ok(entry) => {
+                report.spool_id = Some(entry.id);
+                if state == State::Pending {
+                    report.status = Status::Queued;
+                }
+            }
+            Err(err) => {
+                report.status = report.status.max(Status::Failed);
+                let error = report.error.take().unwrap_or_else(|| "not sent".into());
+                report.error = Some(format!(
+                    "{error}; and it could not be kept in the spool: {err}"
+                ));
+            }
+        }
+        report
+    }
+}
