@@ -62,6 +62,7 @@ pub async fn drain(
     ctx.spool.sweep(name);
     let ids = ctx.spool.ids(State::Pending, name)?;
     let mut drained = Drained::default();
+    let mut last_sent: Option<Instant> = None;
     for (index, id) in ids.iter().enumerate() {
         if drained.blocked.is_some() {
             drained.remaining = ids.len() - index;
@@ -93,6 +94,11 @@ pub async fn drain(
             drained.remaining = ids.len() - index;
             break;
         }
+        // Keep to the platform's sustained rate rather than meet its 429s.
+        if let Some(last) = last_sent {
+            tokio::time::sleep_until((last + destination.pace).into()).await;
+        }
+        last_sent = Some(Instant::now());
         let job = Job {
             name,
             platform: destination.platform.as_ref(),

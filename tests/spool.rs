@@ -22,6 +22,7 @@ timeout = "3s"
 [destinations.ops-hook]
 kind = "slack"
 url = "${OPS_WEBHOOK}"
+pace = "0s"        # the bed has no rate limit in these tests
 
 [routes.ops]
 to = ["ops-hook"]

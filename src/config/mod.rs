@@ -46,6 +46,9 @@ pub struct Destination {
     pub name: String,
     pub platform: Box<dyn Platform>,
     pub timeout: Option<Duration>,
+    /// The pause between two messages when streaming or flushing: the
+    /// profile's `pace`, else the platform's sustained rate.
+    pub pace: Duration,
 }
 
 pub struct Route {
@@ -295,10 +298,14 @@ fn destination(
 ) -> Option<Destination> {
     let span = table.span();
     let mut table = table.into_inner();
-    let timeout = table.remove("timeout").and_then(|t| {
-        let text = Spanned::new(t.span(), t.get_ref().as_str().unwrap_or("").to_owned());
-        duration(&text, "timeout", problems)
-    });
+    let mut duration_key = |key: &str| {
+        table.remove(key).and_then(|t| {
+            let text = Spanned::new(t.span(), t.get_ref().as_str().unwrap_or("").to_owned());
+            duration(&text, key, problems)
+        })
+    };
+    let timeout = duration_key("timeout");
+    let pace = duration_key("pace");
     let Some(kind) = table.remove("kind") else {
         let help = format!("add `kind = \"…\"`, one of: {}", kinds::KNOWN.join(", "));
         problems.push(
@@ -328,10 +335,12 @@ fn destination(
         return None;
     };
     fields.finish(&kind_name);
+    let pace = pace.unwrap_or_else(|| platform.pace());
     Some(Destination {
         name: name.to_owned(),
         platform,
         timeout,
+        pace,
     })
 }
 

@@ -171,6 +171,20 @@ pub trait Platform: Send + Sync {
     fn edits(&self) -> bool {
         false
     }
+    /// How much text (escaped, counted in [`Platform::measure`]) one message
+    /// carries, so `chime pipe` can fill each message without it splitting.
+    fn batch_limit(&self) -> usize {
+        2000
+    }
+    /// How the platform counts text length.
+    fn measure(&self) -> text::Measure {
+        text::Measure::Chars
+    }
+    /// The pause between two messages the platform sustains; `chime pipe` and
+    /// `chime flush` keep to it (a profile may override it with `pace`).
+    fn pace(&self) -> Duration {
+        Duration::from_secs(1)
+    }
 }
 
 /// The verdict for answers every HTTP platform gives alike: throttling, server

@@ -120,6 +120,10 @@ impl Platform for Api {
         true
     }
 
+    fn batch_limit(&self) -> usize {
+        super::BATCH_LIMIT
+    }
+
     fn classify(&self, answer: &Answer) -> Verdict {
         if let Some(verdict) = classify_http(answer) {
             return verdict;

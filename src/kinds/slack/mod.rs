@@ -28,9 +28,12 @@ const FIELDS_PER_SECTION: usize = 10;
 const BLOCKS_MAX: usize = 50;
 const BUTTONS_PER_ACTIONS: usize = 25;
 const BUTTON_TEXT_MAX: usize = 75;
-/// Slack truncates a message past 40,000 characters; keep well clear of it,
-/// since the fallback text and the context line count too.
-const MESSAGE_CHARS_BUDGET: usize = 36_000;
+/// Slack truncates a message past 40,000 characters; stay clear of it, since
+/// the fallback text (at most 300) and the context line count too.
+const MESSAGE_CHARS_BUDGET: usize = 39_000;
+/// What `chime pipe` puts in one message: the budget less the code fences of
+/// up to 49 sections, so a full batch still renders as a single message.
+pub const BATCH_LIMIT: usize = MESSAGE_CHARS_BUDGET - (BLOCKS_MAX - 1) * CODE_FENCES;
 /// The fallback text is what notifications show: a glimpse, not the message.
 const FALLBACK_MAX: usize = 300;
 /// "```\n" and "\n```" around each part of a code block.

@@ -67,6 +67,10 @@ impl Platform for Webhook {
         HttpRequest::post(self.url.clone(), payload, JSON_UTF8)
     }
 
+    fn batch_limit(&self) -> usize {
+        super::BATCH_LIMIT
+    }
+
     fn classify(&self, answer: &Answer) -> Verdict {
         if let Some(verdict) = classify_http(answer) {
             return verdict;
