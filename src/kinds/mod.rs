@@ -9,8 +9,11 @@
 //! Sending, timeouts and retries belong to `deliver`; nothing here touches the
 //! network.
 
+mod google_chat;
 mod slack;
+mod teams;
 pub mod text;
+mod webhook;
 
 use std::time::Duration;
 
@@ -20,7 +23,7 @@ use crate::secret::Secret;
 use crate::template::Escape;
 
 /// Every kind a profile may name.
-pub const KNOWN: &[&str] = &["slack", "slack-api"];
+pub const KNOWN: &[&str] = &["slack", "slack-api", "teams", "google-chat", "webhook"];
 
 /// Builds the platform for `kind` from its table, or `None` for an unknown kind.
 /// Problems with the table are reported through `fields`.
@@ -28,6 +31,9 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
     match kind {
         "slack" => Some(Box::new(slack::Webhook::from_fields(fields))),
         "slack-api" => Some(Box::new(slack::Api::from_fields(fields))),
+        "teams" => Some(Box::new(teams::Teams::from_fields(fields))),
+        "google-chat" => Some(Box::new(google_chat::GoogleChat::from_fields(fields))),
+        "webhook" => Some(Box::new(webhook::Webhook::from_fields(fields))),
         _ => None,
     }
 }
