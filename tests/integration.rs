@@ -2,6 +2,9 @@
 //! One test binary (see `autotests = false` in Cargo.toml), so the suite links once.
 
 mod bed_selftest;
+mod google_chat;
 mod profile;
 mod send;
 mod support;
+mod teams;
+mod webhook;
