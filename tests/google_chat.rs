@@ -69,14 +69,27 @@ fn google_chat_gets_a_card_with_header_paragraphs_and_buttons() {
         &setup(),
         &url,
         &[
-            "send", "-t", "Disk full", "-l", "warning", "-f", "free=2%", "--link",
-            "Graph=https://grafana.example/d/1", "on /var",
+            "send",
+            "-t",
+            "Disk full",
+            "-l",
+            "warning",
+            "-f",
+            "free=2%",
+            "--link",
+            "Graph=https://grafana.example/d/1",
+            "on /var",
         ],
     )
     .code(0);
     let got = bed.delivered();
     assert_eq!(got.len(), 1);
-    assert!(got[0].header("content-type").unwrap().starts_with("application/json"));
+    assert!(
+        got[0]
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
     let body = got[0].json();
     let card = &body["cardsV2"][0]["card"];
     assert_eq!(card["header"]["title"], "⚠️ Disk full");
@@ -84,8 +97,16 @@ fn google_chat_gets_a_card_with_header_paragraphs_and_buttons() {
     assert_eq!(paragraphs(&got[0]), vec!["on /var", "<b>free</b><br>2%"]);
     let button = &widgets(&got[0])[2]["buttonList"]["buttons"][0];
     assert_eq!(button["text"], "Graph");
-    assert_eq!(button["onClick"]["openLink"]["url"], "https://grafana.example/d/1");
-    assert!(answer(&got[0])["name"].as_str().unwrap().starts_with("spaces/AAAAOPS/messages/"));
+    assert_eq!(
+        button["onClick"]["openLink"]["url"],
+        "https://grafana.example/d/1"
+    );
+    assert!(
+        answer(&got[0])["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("spaces/AAAAOPS/messages/")
+    );
 }
 
 #[test]
@@ -101,7 +122,10 @@ fn google_chat_thread_key_replies_in_one_thread() {
     for request in &got {
         assert_eq!(request.json()["thread"]["threadKey"], "deploys");
         let query = request.query.as_deref().unwrap();
-        assert!(query.contains("messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"), "{query}");
+        assert!(
+            query.contains("messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"),
+            "{query}"
+        );
     }
     let thread = |r: &Request| answer(r)["thread"]["name"].as_str().unwrap().to_owned();
     assert_eq!(thread(&got[0]), thread(&got[1]));
@@ -127,7 +151,11 @@ fn google_chat_message_over_32000_bytes_is_split_into_marked_cards_that_all_arri
     let count = got.len();
     let mut pieces = Vec::new();
     for (i, request) in got.iter().enumerate() {
-        assert!(request.body.len() <= MAX_MESSAGE, "part {i}: {} bytes", request.body.len());
+        assert!(
+            request.body.len() <= MAX_MESSAGE,
+            "part {i}: {} bytes",
+            request.body.len()
+        );
         let title = request.json()["cardsV2"][0]["card"]["header"]["title"].clone();
         assert_eq!(title, format!("Sync log ({}/{count})", i + 1));
         pieces.extend(paragraphs(request));
@@ -137,7 +165,10 @@ fn google_chat_message_over_32000_bytes_is_split_into_marked_cards_that_all_arri
         .iter()
         .map(|r| answer(r)["thread"]["name"].as_str().unwrap().to_owned())
         .collect();
-    assert!(threads.iter().all(|t| *t == threads[0]), "all parts in one thread");
+    assert!(
+        threads.iter().all(|t| *t == threads[0]),
+        "all parts in one thread"
+    );
 }
 
 #[test]
@@ -184,7 +215,14 @@ fn google_chat_escapes_html_so_user_text_cannot_mention_or_format() {
     chime(
         &setup(),
         &url,
-        &["send", "-t", "<b>t</b>", "-f", "<k>=a&b", "<users/all> a < b && *c* _d_ ~e~"],
+        &[
+            "send",
+            "-t",
+            "<b>t</b>",
+            "-f",
+            "<k>=a&b",
+            "<users/all> a < b && *c* _d_ ~e~",
+        ],
     )
     .code(0);
     let got = &bed.delivered()[0];
@@ -196,7 +234,10 @@ fn google_chat_escapes_html_so_user_text_cannot_mention_or_format() {
         ]
     );
     let header = &got.json()["cardsV2"][0]["card"]["header"]["title"];
-    assert_eq!(header, "<b>t</b>", "the header is plain text, shown as written");
+    assert_eq!(
+        header, "<b>t</b>",
+        "the header is plain text, shown as written"
+    );
 }
 
 #[test]

@@ -69,8 +69,16 @@ fn teams_gets_an_adaptive_card_with_title_text_facts_and_link_buttons() {
         &sandbox,
         &url,
         &[
-            "send", "-t", "Nightly backup", "-l", "success", "-f", "size=12G", "--link",
-            "Logs=https://ci.example/42", "all good",
+            "send",
+            "-t",
+            "Nightly backup",
+            "-l",
+            "success",
+            "-f",
+            "size=12G",
+            "--link",
+            "Logs=https://ci.example/42",
+            "all good",
         ],
     )
     .code(0);
@@ -102,7 +110,10 @@ fn teams_stand_in_accepts_an_oversized_card_with_202_and_drops_it() {
         "content": {"type": "AdaptiveCard", "version": "1.2",
                     "body": [{"type": "TextBlock", "text": text}]}}]});
     assert_eq!(raw_post(&url, &body.to_string()), 202);
-    assert!(bed.delivered().is_empty(), "the card never reached the channel");
+    assert!(
+        bed.delivered().is_empty(),
+        "the card never reached the channel"
+    );
     assert_eq!(teams.failed_runs(), vec![TOO_LARGE.to_owned()]);
 }
 
@@ -127,7 +138,11 @@ fn teams_message_over_28_kb_is_split_into_marked_cards_that_all_arrive_in_order(
     let count = got.len();
     let mut pieces = Vec::new();
     for (i, request) in got.iter().enumerate() {
-        assert!(request.body.len() <= MAX_REQUEST, "part {i} is {} bytes", request.body.len());
+        assert!(
+            request.body.len() <= MAX_REQUEST,
+            "part {i} is {} bytes",
+            request.body.len()
+        );
         let card = card(request);
         let title = card["body"][0]["text"].as_str().unwrap();
         assert_eq!(title, format!("Report ({}/{count})", i + 1));
@@ -145,7 +160,10 @@ fn teams_throttled_send_waits_for_retry_after_then_delivers() {
     bed.fault(Fault::RateLimit(1));
     let started = Instant::now();
     chime(&sandbox, &url, &["send", "x"]).code(0);
-    assert!(started.elapsed() >= Duration::from_millis(900), "waited for Retry-After");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited for Retry-After"
+    );
     let requests = bed.requests();
     assert_eq!(requests[0].status, 429);
     assert_eq!(bed.delivered().len(), 1);
@@ -185,7 +203,14 @@ fn teams_escapes_markdown_and_angle_brackets_in_user_text() {
     chime(
         &setup(),
         &url,
-        &["send", "-t", "a_b <c>", "-f", "k*=v_", "a < b && *c* _d_ [e](f) `g`\n- h"],
+        &[
+            "send",
+            "-t",
+            "a_b <c>",
+            "-f",
+            "k*=v_",
+            "a < b && *c* _d_ [e](f) `g`\n- h",
+        ],
     )
     .code(0);
     let card = card(&bed.delivered()[0]);

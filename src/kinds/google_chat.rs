@@ -31,7 +31,8 @@ const REQUEST_BUDGET: usize = 30_000;
 /// Paragraphs of at most this many bytes: even text that JSON-escapes to six
 /// bytes per byte, with each line break written as `<br>`, fits one card.
 const PIECE_BYTES: usize = 4_000;
-/// Cards show at most 100 widgets and ignore the rest.
+/// A precaution on widgets per card (PLATFORMS.md gives no count); the byte
+/// budget is what normally splits a message.
 const WIDGETS_MAX: usize = 100;
 /// A longer title is cut in the header and kept whole in the first paragraph.
 const TITLE_MAX: usize = 200;

@@ -122,7 +122,8 @@ impl Surface for GoogleChat {
             Ok(message) => message,
             Err(answer) => return answer,
         };
-        let reply = query.get("messageReplyOption") == Some(&"REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD");
+        let reply =
+            query.get("messageReplyOption") == Some(&"REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD");
         let mut state = self.state();
         state.next += 1;
         let n = state.next;
@@ -142,23 +143,26 @@ impl Surface for GoogleChat {
     }
 
     fn throttled(&self, secs: u64) -> Answer {
-        error(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).")
-            .retry_after(secs)
+        error(
+            429,
+            "RESOURCE_EXHAUSTED",
+            "Resource has been exhausted (e.g. check quota).",
+        )
+        .retry_after(secs)
     }
 }
 
 /// The message, or the 400 Google would answer.
 fn check(body: &[u8]) -> Result<Value, Answer> {
     if body.len() > MAX_MESSAGE {
-        return Err(invalid(
-            "Message exceeds the maximum size of 32000 bytes.",
-        ));
+        return Err(invalid("Message exceeds the maximum size of 32000 bytes."));
     }
-    let message: Value = serde_json::from_slice(body).map_err(|_| {
-        invalid("Invalid JSON payload received. Unexpected token.")
-    })?;
+    let message: Value = serde_json::from_slice(body)
+        .map_err(|_| invalid("Invalid JSON payload received. Unexpected token."))?;
     let Some(object) = message.as_object() else {
-        return Err(invalid("Invalid JSON payload received. Expected an object."));
+        return Err(invalid(
+            "Invalid JSON payload received. Expected an object.",
+        ));
     };
     if let Some(unknown) = object.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(invalid(&format!(
@@ -181,12 +185,18 @@ fn check_card(card: &Value) -> Result<(), String> {
         return Err("each cardsV2 item needs cardId and card".into());
     }
     let card = &card["card"];
-    if !card["header"].is_null() && !card["header"]["title"].as_str().is_some_and(|t| !t.is_empty()) {
+    let titled = card["header"]["title"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty());
+    if !card["header"].is_null() && !titled {
         return Err("a header needs a title".into());
     }
     for section in card["sections"].as_array().into_iter().flatten() {
         for widget in section["widgets"].as_array().into_iter().flatten() {
-            let keys: Vec<&String> = widget.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+            let keys: Vec<&String> = widget
+                .as_object()
+                .map(|o| o.keys().collect())
+                .unwrap_or_default();
             let [kind] = keys[..] else {
                 return Err("a widget has exactly one kind".into());
             };
@@ -198,7 +208,9 @@ fn check_card(card: &Value) -> Result<(), String> {
             }
             if kind == "buttonList" {
                 for button in widget[kind]["buttons"].as_array().into_iter().flatten() {
-                    if !button["text"].is_string() || !button["onClick"]["openLink"]["url"].is_string() {
+                    if !button["text"].is_string()
+                        || !button["onClick"]["openLink"]["url"].is_string()
+                    {
                         return Err("a button needs text and onClick.openLink.url".into());
                     }
                 }

@@ -18,7 +18,8 @@ use super::bed::{Answer, Bed, Request, Surface};
 
 /// "The message size limit is 28 KB" (§6.1); 28,000 is the stricter reading of "KB".
 pub const MAX_REQUEST: usize = 28_000;
-pub const TOO_LARGE: &str = "The payload is too large. Please make sure the size is less than 28KB.";
+pub const TOO_LARGE: &str =
+    "The payload is too large. Please make sure the size is less than 28KB.";
 const CARD: &str = "application/vnd.microsoft.card.adaptive";
 
 #[derive(Default)]
