@@ -292,3 +292,20 @@ body = '{"text": "{{ text }}"}'
         .stderr_has("without quotes")
         .stderr_has("must be POST, PUT or PATCH");
 }
+
+#[test]
+fn webhook_bad_header_value_is_reported_without_quoting_the_other_headers() {
+    let sandbox = Sandbox::new();
+    sandbox.profile(
+        r#"
+[destinations.hook]
+kind = "webhook"
+url = "https://example.com/hook"
+headers = { Authorization = "Bearer sk-live-notreal", X-Count = 3 }
+"#,
+    );
+    run(sandbox.chime(&["send", "--to", "hook", "x"]))
+        .code(78)
+        .stderr_has("`headers` of destination `hook` must be a string")
+        .never_shows("sk-live-notreal");
+}

@@ -140,10 +140,16 @@ impl<'a> Fields<'a> {
             return Vec::new();
         };
         let mut entries = Vec::new();
+        let before = self.problems.len();
         for (name, raw) in table {
             if let Some(value) = self.secret_from(key, raw, span.clone()) {
                 entries.push((name, Secret::token(value)));
             }
+        }
+        // A snippet would quote the table's line, which may hold other
+        // secrets under keys no redaction rule recognises (`Authorization`).
+        for problem in &mut self.problems[before..] {
+            problem.span = None;
         }
         entries
     }
