@@ -2,8 +2,11 @@
 //! One test binary (see `autotests = false` in Cargo.toml), so the suite links once.
 
 mod bed_selftest;
+mod google_chat;
 mod profile;
 mod send;
 mod spool;
 mod support;
+mod teams;
 mod threads;
+mod webhook;

@@ -107,13 +107,73 @@ impl<'a> Fields<'a> {
         self.secret_value(key, kind, help).map(Secret::token)
     }
 
+    /// An optional non-negative whole number, such as a size limit.
+    pub fn integer(&mut self, key: &'static str) -> Option<u64> {
+        let value = self.take(key)?;
+        let span = value.span();
+        match value.into_inner() {
+            toml::Value::Integer(n) if n >= 0 => u64::try_from(n).ok(),
+            _ => {
+                let message = format!(
+                    "`{key}` of destination `{}` must be a whole number of at least 0",
+                    self.name
+                );
+                self.problems.push(Problem::new(Some(span), message));
+                None
+            }
+        }
+    }
+
+    /// An optional table whose values are secrets (HTTP headers that may carry
+    /// credentials): each a string, `{ file = … }` or `{ env = … }`.
+    pub fn secret_table(&mut self, key: &'static str) -> Vec<(String, Secret)> {
+        let Some(value) = self.take(key) else {
+            return Vec::new();
+        };
+        let span = value.span();
+        let toml::Value::Table(table) = value.into_inner() else {
+            let message = format!(
+                "`{key}` of destination `{}` must be a table, like {key} = {{ Name = \"value\" }}",
+                self.name
+            );
+            self.problems.push(Problem::new(Some(span), message));
+            return Vec::new();
+        };
+        let mut entries = Vec::new();
+        let before = self.problems.len();
+        for (name, raw) in table {
+            if let Some(value) = self.secret_from(key, raw, span.clone()) {
+                entries.push((name, Secret::token(value)));
+            }
+        }
+        // A snippet would quote the table's line, which may hold other
+        // secrets under keys no redaction rule recognises (`Authorization`).
+        for problem in &mut self.problems[before..] {
+            problem.span = None;
+        }
+        entries
+    }
+
+    /// An optional secret token: a string, `{ file = … }` or `{ env = … }`.
+    pub fn optional_secret_token(&mut self, key: &'static str) -> Option<Secret> {
+        if !self.table.contains_key(key) {
+            self.known.push(key);
+            return None;
+        }
+        self.secret_token(key, "", "")
+    }
+
     fn secret_value(&mut self, key: &'static str, kind: &str, help: &str) -> Option<String> {
         let Some(value) = self.take(key) else {
             self.missing(key, kind, help);
             return None;
         };
         let span = value.span();
-        let raw = match value.into_inner() {
+        self.secret_from(key, value.into_inner(), span)
+    }
+
+    fn secret_from(&mut self, key: &str, value: toml::Value, span: Range<usize>) -> Option<String> {
+        let raw = match value {
             toml::Value::String(s) => return self.expand(&s, span),
             toml::Value::Table(t) => t,
             _ => {

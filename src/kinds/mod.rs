@@ -9,8 +9,11 @@
 //! Sending, timeouts and retries belong to `deliver`; nothing here touches the
 //! network.
 
+mod google_chat;
 mod slack;
+mod teams;
 pub mod text;
+mod webhook;
 
 use std::time::Duration;
 
@@ -21,7 +24,7 @@ use crate::template::Escape;
 pub use crate::threads::Posted;
 
 /// Every kind a profile may name.
-pub const KNOWN: &[&str] = &["slack", "slack-api"];
+pub const KNOWN: &[&str] = &["slack", "slack-api", "teams", "google-chat", "webhook"];
 
 /// Builds the platform for `kind` from its table, or `None` for an unknown kind.
 /// Problems with the table are reported through `fields`.
@@ -29,6 +32,9 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
     match kind {
         "slack" => Some(Box::new(slack::Webhook::from_fields(fields))),
         "slack-api" => Some(Box::new(slack::Api::from_fields(fields))),
+        "teams" => Some(Box::new(teams::Teams::from_fields(fields))),
+        "google-chat" => Some(Box::new(google_chat::GoogleChat::from_fields(fields))),
+        "webhook" => Some(Box::new(webhook::Webhook::from_fields(fields))),
         _ => None,
     }
 }
@@ -54,7 +60,6 @@ pub enum Threading {
     /// It cannot: the message is posted normally, with a warning.
     Unsupported,
     /// The platform threads by a key of ours (Google Chat's `threadKey`).
-    #[expect(dead_code, reason = "the Google Chat kind threads by key")]
     ByKey,
     /// The platform threads by the id of the first message, which chime remembers
     /// (Slack's `thread_ts`).

@@ -5,6 +5,9 @@
 //! into another.
 
 pub mod bed;
+pub mod google_chat;
+pub mod hook;
+pub mod teams;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
