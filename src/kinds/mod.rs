@@ -9,7 +9,9 @@
 //! Sending, timeouts and retries belong to `deliver`; nothing here touches the
 //! network.
 
+mod ntfy;
 mod slack;
+mod telegram;
 pub mod text;
 
 use std::time::Duration;
@@ -20,7 +22,7 @@ use crate::secret::Secret;
 use crate::template::Escape;
 
 /// Every kind a profile may name.
-pub const KNOWN: &[&str] = &["slack", "slack-api"];
+pub const KNOWN: &[&str] = &["slack", "slack-api", "telegram", "ntfy"];
 
 /// Builds the platform for `kind` from its table, or `None` for an unknown kind.
 /// Problems with the table are reported through `fields`.
@@ -28,6 +30,8 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
     match kind {
         "slack" => Some(Box::new(slack::Webhook::from_fields(fields))),
         "slack-api" => Some(Box::new(slack::Api::from_fields(fields))),
+        "telegram" => Some(Box::new(telegram::Telegram::from_fields(fields))),
+        "ntfy" => Some(Box::new(ntfy::Ntfy::from_fields(fields))),
         _ => None,
     }
 }
