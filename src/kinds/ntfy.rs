@@ -45,10 +45,7 @@ impl Ntfy {
         if let Some(url) = &url
             && !has_topic(url.expose())
         {
-            let message = format!(
-                "the `url` of destination `{}` has no topic",
-                fields.name
-            );
+            let message = format!("the `url` of destination `{}` has no topic", fields.name);
             fields.problem(Problem::new(None, message).help(help));
         }
         let auth = auth(fields);
@@ -83,8 +80,10 @@ impl Ntfy {
 }
 
 fn has_topic(url: &str) -> bool {
-    reqwest::Url::parse(url)
-        .is_ok_and(|u| u.path_segments().is_some_and(|mut s| s.any(|s| !s.is_empty())))
+    reqwest::Url::parse(url).is_ok_and(|u| {
+        u.path_segments()
+            .is_some_and(|mut s| s.any(|s| !s.is_empty()))
+    })
 }
 
 /// `token`, or `user` and `password`: the Authorization header, never shown.
@@ -260,7 +259,10 @@ pub fn escape(text: &str) -> String {
             out.push('\n');
         }
         let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
-        let digits = line[indent..].chars().take_while(char::is_ascii_digit).count();
+        let digits = line[indent..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .count();
         for (i, c) in line.char_indices() {
             let starts_block = i == indent && matches!(c, '#' | '-' | '+' | '=');
             let ends_number = digits > 0 && i == indent + digits && matches!(c, '.' | ')');
@@ -452,7 +454,10 @@ mod tests {
             escape("a <b> & *c* _d_ [e](f) `g`"),
             r"a \<b\> \& \*c\* \_d\_ \[e\](f) \`g\`"
         );
-        assert_eq!(escape("# h\n- item\n  1. one\nx-y 2.5"), "\\# h\n\\- item\n  1\\. one\nx-y 2.5");
+        assert_eq!(
+            escape("# h\n- item\n  1. one\nx-y 2.5"),
+            "\\# h\n\\- item\n  1\\. one\nx-y 2.5"
+        );
     }
 
     #[test]
@@ -472,7 +477,10 @@ mod tests {
     #[test]
     fn non_ascii_headers_become_encoded_words_within_75_characters() {
         assert_eq!(header_value("Backup done"), "Backup done");
-        assert_eq!(header_value("Sauvegarde réussie"), "=?UTF-8?B?U2F1dmVnYXJkZSByw6l1c3NpZQ==?=");
+        assert_eq!(
+            header_value("Sauvegarde réussie"),
+            "=?UTF-8?B?U2F1dmVnYXJkZSByw6l1c3NpZQ==?="
+        );
         for word in header_value(&"é".repeat(100)).split(' ') {
             assert!(word.len() <= 75, "{word}");
         }

@@ -231,7 +231,8 @@ fn parts(message: &Message) -> Vec<String> {
         "" => String::new(),
         host => format!("<i>{}</i>", escape(host)),
     };
-    let budget = TEXT_MAX - visible(&heading) - visible(&footer) - 2 * PARAGRAPH.len() - MARKER_ROOM;
+    let budget =
+        TEXT_MAX - visible(&heading) - visible(&footer) - 2 * PARAGRAPH.len() - MARKER_ROOM;
     let bodies = pack(blocks(message, title_cut, budget), budget);
     let count = bodies.len();
     bodies
@@ -290,7 +291,12 @@ fn blocks(message: &Message, title_cut: bool, budget: usize) -> Vec<Block> {
     }
     for (i, (key, value)) in message.fields.iter().enumerate() {
         let line = format!("<b>{}</b>: {}", escape(key), escape(value));
-        add(&mut blocks, &line, if i == 0 { PARAGRAPH } else { "\n" }, budget);
+        add(
+            &mut blocks,
+            &line,
+            if i == 0 { PARAGRAPH } else { "\n" },
+            budget,
+        );
     }
     for (i, link) in message.links.iter().enumerate() {
         let line = format!(
@@ -298,7 +304,12 @@ fn blocks(message: &Message, title_cut: bool, budget: usize) -> Vec<Block> {
             escape_attribute(&link.url),
             escape(&link.label)
         );
-        add(&mut blocks, &line, if i == 0 { PARAGRAPH } else { "\n" }, budget);
+        add(
+            &mut blocks,
+            &line,
+            if i == 0 { PARAGRAPH } else { "\n" },
+            budget,
+        );
     }
     blocks
 }
@@ -320,7 +331,9 @@ fn pack(blocks: Vec<Block>, budget: usize) -> Vec<String> {
     for block in blocks {
         let size = visible(&block.html);
         let body = bodies.last_mut().expect("bodies is never empty");
-        let fits = block.separator.filter(|sep| used + sep.len() + size <= budget);
+        let fits = block
+            .separator
+            .filter(|sep| used + sep.len() + size <= budget);
         if body.is_empty() {
             body.push_str(&block.html);
             used = size;
@@ -528,15 +541,26 @@ mod tests {
         let pieces = chunks(&html, 100);
         assert!(pieces.len() > 1);
         for piece in &pieces {
-            assert!(piece.starts_with("<b>") && piece.ends_with("</b>"), "{piece}");
+            assert!(
+                piece.starts_with("<b>") && piece.ends_with("</b>"),
+                "{piece}"
+            );
         }
     }
 
     #[test]
     fn a_split_never_falls_inside_a_tag() {
-        let html = format!("{}<a href=\"https://x.example/\">{}</a>", "x".repeat(60), "y".repeat(30));
+        let html = format!(
+            "{}<a href=\"https://x.example/\">{}</a>",
+            "x".repeat(60),
+            "y".repeat(30)
+        );
         for piece in chunks(&html, 70) {
-            assert_eq!(piece.matches('<').count(), piece.matches('>').count(), "{piece}");
+            assert_eq!(
+                piece.matches('<').count(),
+                piece.matches('>').count(),
+                "{piece}"
+            );
         }
     }
 
@@ -545,7 +569,10 @@ mod tests {
         let mut m = message("body");
         m.title = Some("t".repeat(300));
         let part = &parts(&m)[0];
-        assert!(part.starts_with(&format!("<b>{}…</b>", "t".repeat(255))), "{part}");
+        assert!(
+            part.starts_with(&format!("<b>{}…</b>", "t".repeat(255))),
+            "{part}"
+        );
         assert!(part.contains(&format!("<b>{}</b>", "t".repeat(300))));
     }
 }
