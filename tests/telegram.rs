@@ -137,9 +137,9 @@ fn telegram_route_channel_picks_another_chat() {
 }
 
 #[test]
-fn telegram_user_text_cannot_become_html() {
+fn telegram_user_text_cannot_become_html_or_a_mention() {
     let (bed, telegram, sandbox) = setup();
-    let text = "<b>not bold</b> & <a href=\"https://evil.example\">x</a> &amp; 1 < 2";
+    let text = "<b>not bold</b> & <a href=\"https://evil.example\">x</a> &amp; 1 < 2 @admin_team";
     chime(&sandbox, &["send", "-t", "<i>title</i> & co", text]).code(0);
     let html = bed.delivered()[0].json()["text"]
         .as_str()
@@ -148,7 +148,7 @@ fn telegram_user_text_cannot_become_html() {
     assert!(
         html.contains(
             "&lt;b&gt;not bold&lt;/b&gt; &amp; &lt;a href=\"https://evil.example\"&gt;x&lt;/a&gt; \
-             &amp;amp; 1 &lt; 2"
+             &amp;amp; 1 &lt; 2 @\u{2060}admin_team"
         ),
         "{html}"
     );
@@ -156,10 +156,11 @@ fn telegram_user_text_cannot_become_html() {
         html.starts_with("<b>&lt;i&gt;title&lt;/i&gt; &amp; co</b>"),
         "{html}"
     );
-    assert_eq!(
-        bodies(&telegram),
-        vec![format!("<i>title</i> & co\n\n{text}")]
-    );
+    let seen: Vec<String> = bodies(&telegram)
+        .iter()
+        .map(|b| b.replace('\u{2060}', ""))
+        .collect();
+    assert_eq!(seen, vec![format!("<i>title</i> & co\n\n{text}")]);
 }
 
 #[test]

@@ -193,23 +193,44 @@ fn hint(status: u16, description: &str) -> Option<&'static str> {
     })
 }
 
-/// Escapes the three characters Telegram's HTML parse mode reserves (§5.2).
+/// Escapes the three characters Telegram's HTML parse mode reserves (§5.2),
+/// and keeps `@name` in user text from becoming a mention that notifies
+/// someone: a word joiner after the `@` is invisible but breaks the match.
+/// An `@` inside a word, as in an e-mail address, is no mention and stays.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
+    let mut previous = ' ';
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        push_escaped(&mut out, c);
+        let word = |c: &char| c.is_alphanumeric() || *c == '_';
+        if c == '@' && !word(&previous) && chars.peek().is_some_and(word) {
+            out.push('\u{2060}');
         }
+        previous = c;
     }
     out
 }
 
-/// Escapes an attribute value, which sits between double quotes.
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        c => out.push(c),
+    }
+}
+
+/// Escapes an attribute value, such as a link's URL, which sits between double quotes.
 fn escape_attribute(text: &str) -> String {
-    escape(text).replace('"', "&quot;")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("&quot;"),
+            c => push_escaped(&mut out, c),
+        }
+    }
+    out
 }
 
 fn emoji(level: Level) -> Option<&'static str> {
@@ -515,6 +536,18 @@ mod tests {
                 "✅ <b>Backup &lt;done&gt;</b>\n\ndisk &lt;90%\n\n<b>size</b>: 12 G\n\n\
                  <a href=\"https://ci.example/?a=1&amp;b=&quot;2&quot;\">Logs</a>\n\n<i>web1</i>"
             ]
+        );
+    }
+
+    #[test]
+    fn a_mention_in_user_text_is_broken_but_an_email_address_is_not() {
+        assert_eq!(
+            escape("ping @durov, mail a@b.example"),
+            "ping @\u{2060}durov, mail a@b.example"
+        );
+        assert_eq!(
+            escape_attribute("mailto:a@b?x=\"1\"&y"),
+            "mailto:a@b?x=&quot;1&quot;&amp;y"
         );
     }
 
