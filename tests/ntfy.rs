@@ -339,3 +339,23 @@ fn ntfy_stand_in_refuses_what_ntfy_refuses() {
         "café crème"
     );
 }
+
+#[test]
+fn ntfy_queued_message_keeps_its_title_and_priority_through_the_spool() {
+    let (bed, ntfy, sandbox) = setup("");
+    for _ in 0..3 {
+        bed.fault(Fault::Status(503, "down"));
+    }
+    chime(
+        &sandbox,
+        &["send", "-t", "Nuit blanche ✅", "-l", "critical", "x"],
+    )
+    .code(75);
+    assert!(ntfy.published().is_empty());
+    chime(&sandbox, &["flush", "--all"]).code(0);
+    let published = ntfy.published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].title.as_deref(), Some("Nuit blanche ✅"));
+    assert_eq!(published[0].priority, 5);
+    assert_eq!(published[0].tags, vec!["rotating_light"]);
+}

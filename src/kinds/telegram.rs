@@ -11,7 +11,8 @@
 //! so a part that fits by chime's count fits by Telegram's. Text is split before
 //! it is wrapped in tags, and a split that falls inside a template's own tags
 //! closes them at the end of one part and reopens them in the next, so each part
-//! parses on its own.
+//! parses on its own. User text is escaped (`&`, `<`, `>`) and its `@name`s
+//! are kept from notifying anyone.
 //!
 //! Answers are `{"ok": true, "result": …}` or `{"ok": false, "error_code",
 //! "description", "parameters"}` with the HTTP status equal to `error_code`;
