@@ -3,10 +3,12 @@
 
 mod bed_selftest;
 mod google_chat;
+mod ntfy;
 mod profile;
 mod send;
 mod spool;
 mod support;
 mod teams;
+mod telegram;
 mod threads;
 mod webhook;

@@ -87,6 +87,25 @@ impl<'a> Fields<'a> {
         self.string(key)
     }
 
+    /// An optional string that may also be written as a whole number, such as
+    /// a chat ID: `chat_id = -100123` and `chat_id = "@name"` both read.
+    pub fn id(&mut self, key: &'static str) -> Option<String> {
+        if let Some(toml::Value::Integer(n)) = self.table.get(key).map(Spanned::get_ref) {
+            let n = *n;
+            self.take(key);
+            return Some(n.to_string());
+        }
+        self.string(key)
+    }
+
+    /// A required [`Fields::id`].
+    pub fn required_id(&mut self, key: &'static str, kind: &str, help: &str) -> Option<String> {
+        if !self.table.contains_key(key) {
+            self.missing(key, kind, help);
+        }
+        self.id(key)
+    }
+
     /// An optional http(s) URL that is not secret (an API base such as `api_url`).
     pub fn url(&mut self, key: &'static str) -> Option<String> {
         let span = self.table.get(key).map(Spanned::span);
@@ -154,13 +173,13 @@ impl<'a> Fields<'a> {
         entries
     }
 
-    /// An optional secret token: a string, `{ file = … }` or `{ env = … }`.
-    pub fn optional_secret_token(&mut self, key: &'static str) -> Option<Secret> {
+    /// An optional secret token (or password): absent is fine, present must be well formed.
+    pub fn optional_secret_token(&mut self, key: &'static str, kind: &str) -> Option<Secret> {
         if !self.table.contains_key(key) {
             self.known.push(key);
             return None;
         }
-        self.secret_token(key, "", "")
+        self.secret_token(key, kind, "")
     }
 
     fn secret_value(&mut self, key: &'static str, kind: &str, help: &str) -> Option<String> {

@@ -10,8 +10,10 @@
 //! network.
 
 mod google_chat;
+mod ntfy;
 mod slack;
 mod teams;
+mod telegram;
 pub mod text;
 mod webhook;
 
@@ -24,7 +26,15 @@ use crate::template::Escape;
 pub use crate::threads::Posted;
 
 /// Every kind a profile may name.
-pub const KNOWN: &[&str] = &["slack", "slack-api", "teams", "google-chat", "webhook"];
+pub const KNOWN: &[&str] = &[
+    "slack",
+    "slack-api",
+    "teams",
+    "telegram",
+    "google-chat",
+    "ntfy",
+    "webhook",
+];
 
 /// Builds the platform for `kind` from its table, or `None` for an unknown kind.
 /// Problems with the table are reported through `fields`.
@@ -35,6 +45,8 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
         "teams" => Some(Box::new(teams::Teams::from_fields(fields))),
         "google-chat" => Some(Box::new(google_chat::GoogleChat::from_fields(fields))),
         "webhook" => Some(Box::new(webhook::Webhook::from_fields(fields))),
+        "telegram" => Some(Box::new(telegram::Telegram::from_fields(fields))),
+        "ntfy" => Some(Box::new(ntfy::Ntfy::from_fields(fields))),
         _ => None,
     }
 }

@@ -8,13 +8,6 @@
 
 /// How a platform counts the length of a text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "UTF-16 and byte limits arrive with the Discord, Telegram, Google Chat and ntfy kinds"
-    )
-)]
 pub enum Measure {
     /// Unicode scalar values.
     Chars,

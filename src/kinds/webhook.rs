@@ -59,7 +59,7 @@ impl Webhook {
         let body = fields
             .string("body")
             .and_then(|source| body(fields, source));
-        let secret = fields.optional_secret_token("secret");
+        let secret = fields.optional_secret_token("secret", "webhook");
         let max_bytes = fields
             .integer("max_bytes")
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX));

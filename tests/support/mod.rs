@@ -7,7 +7,9 @@
 pub mod bed;
 pub mod google_chat;
 pub mod hook;
+pub mod ntfy;
 pub mod teams;
+pub mod telegram;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

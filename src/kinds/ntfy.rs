@@ -1,0 +1,488 @@
+//! `kind = "ntfy"`: publishing to an ntfy topic (ntfy.sh or a self-hosted server).
+//!
+//! Owns the Markdown body, the content headers (`X-Title`, `X-Priority`,
+//! `X-Tags`, `X-Click`, `X-Markdown`), the split into messages ntfy keeps as
+//! messages, and the reading of its answers (PLATFORMS.md §9).
+//!
+//! ntfy takes 4,096 bytes of body per message; a larger one becomes an
+//! attachment, or is refused (`40014 attachments not allowed`) on servers
+//! without attachments, so chime splits by bytes and puts the "(1/3)" marker in
+//! the title, where a phone shows it. Header values must be ASCII on the wire:
+//! anything else is sent RFC 2047-encoded (`=?UTF-8?B?…?=`), which ntfy decodes.
+//! The topic URL is a secret: on a public server, whoever knows the topic can
+//! read it. 429 comes without `Retry-After`, so the delivery engine's own
+//! back-off applies, except for the daily quotas, which no short wait will cure.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::{Fields, Problem};
+use crate::kinds::text::{Measure, split};
+use crate::kinds::{Answer, HttpRequest, Payload, Platform, Target, Verdict, classify_http};
+use crate::message::{Level, Message};
+use crate::secret::Secret;
+use crate::template::Escape;
+
+/// `DefaultMessageSizeLimit` (§9).
+const BODY_MAX: usize = 4096;
+/// ntfy's daily quotas refill over a day; try again in an hour, from the spool.
+const QUOTA_WAIT: Duration = Duration::from_secs(3600);
+/// Line breaks a Markdown reader keeps: a single newline would join the lines.
+const HARD_BREAK: &str = "  \n";
+
+pub struct Ntfy {
+    url: Secret,
+    auth: Option<Secret>,
+    priority: Option<u8>,
+    tags: Vec<String>,
+}
+
+impl Ntfy {
+    pub fn from_fields(fields: &mut Fields) -> Ntfy {
+        let help = "set `url` to the server and topic, e.g. url = \"https://ntfy.sh/ops-alerts\"";
+        let url = fields.secret_url("url", "ntfy", help);
+        if let Some(url) = &url
+            && !has_topic(url.expose())
+        {
+            let message = format!("the `url` of destination `{}` has no topic", fields.name);
+            fields.problem(Problem::new(None, message).help(help));
+        }
+        let auth = auth(fields);
+        let priority = fields.id("priority").and_then(|p| {
+            let parsed = parse_priority(&p);
+            if parsed.is_none() {
+                let message = format!(
+                    "`priority` of destination `{}` must be 1–5 or min, low, default, high, max, urgent",
+                    fields.name
+                );
+                fields.problem(Problem::new(None, message));
+            }
+            parsed
+        });
+        let tags = fields
+            .string("tags")
+            .map(|t| {
+                t.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ntfy {
+            url: url.unwrap_or_else(|| Secret::url(String::new())),
+            auth,
+            priority,
+            tags,
+        }
+    }
+}
+
+fn has_topic(url: &str) -> bool {
+    reqwest::Url::parse(url).is_ok_and(|u| {
+        u.path_segments()
+            .is_some_and(|mut s| s.any(|s| !s.is_empty()))
+    })
+}
+
+/// `token`, or `user` and `password`: the Authorization header, never shown.
+fn auth(fields: &mut Fields) -> Option<Secret> {
+    let token = fields.optional_secret_token("token", "ntfy");
+    let user = fields.string("user");
+    let password = fields.optional_secret_token("password", "ntfy");
+    let problem = match (&token, &user, &password) {
+        (Some(token), None, None) => return Some(Secret::bearer(token)),
+        (None, Some(user), Some(password)) => {
+            let basic = base64(format!("{user}:{}", password.expose()).as_bytes());
+            return Some(Secret::token(format!("Basic {basic}")));
+        }
+        (None, None, None) => return None,
+        (Some(_), _, _) => "set either `token` or `user` and `password`, not both",
+        (None, Some(_), None) => "`user` needs a `password`",
+        (None, None, Some(_)) => "`password` needs a `user`",
+    };
+    let message = format!("destination `{}` (kind ntfy): {problem}", fields.name);
+    fields.problem(Problem::new(None, message));
+    None
+}
+
+fn parse_priority(value: &str) -> Option<u8> {
+    Some(match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "min" => 1,
+        "2" | "low" => 2,
+        "3" | "default" => 3,
+        "4" | "high" => 4,
+        "5" | "max" | "urgent" => 5,
+        _ => return None,
+    })
+}
+
+/// An error pops over, a critical one rings like an alarm; the rest stay quiet.
+fn level_priority(level: Level) -> u8 {
+    match level {
+        Level::Info | Level::Success => 3,
+        Level::Warning | Level::Error => 4,
+        Level::Critical => 5,
+    }
+}
+
+/// Tags that are emoji shortcodes show as that emoji before the title.
+fn level_tag(level: Level) -> Option<&'static str> {
+    match level {
+        Level::Info => None,
+        Level::Success => Some("white_check_mark"),
+        Level::Warning => Some("warning"),
+        Level::Error => Some("x"),
+        Level::Critical => Some("rotating_light"),
+    }
+}
+
+impl Platform for Ntfy {
+    fn kind(&self) -> &'static str {
+        "ntfy"
+    }
+
+    fn markup(&self) -> Escape {
+        escape
+    }
+
+    /// A topic is the whole destination, so `--channel` has nothing to pick.
+    fn render(&self, message: &Message, _target: &Target) -> Vec<Payload> {
+        let bodies = bodies(message);
+        let count = bodies.len();
+        let title = message.title.as_deref().map(str::trim).unwrap_or_default();
+        let priority = self
+            .priority
+            .unwrap_or_else(|| level_priority(message.level));
+        let tags: Vec<&str> = level_tag(message.level)
+            .into_iter()
+            .chain(self.tags.iter().map(String::as_str))
+            .collect();
+        bodies
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| {
+                let title = match count {
+                    1 => title.to_owned(),
+                    _ => format!("{title} ({}/{count})", i + 1).trim().to_owned(),
+                };
+                let mut headers = Vec::new();
+                if !title.is_empty() {
+                    headers.push(("x-title".to_owned(), header_value(&title)));
+                }
+                headers.push(("x-priority".to_owned(), priority.to_string()));
+                if !tags.is_empty() {
+                    headers.push(("x-tags".to_owned(), header_value(&tags.join(","))));
+                }
+                if let Some(link) = message.links.first() {
+                    headers.push(("x-click".to_owned(), header_value(&link.url)));
+                }
+                headers.push(("x-markdown".to_owned(), "yes".to_owned()));
+                Payload {
+                    body,
+                    headers,
+                    op: String::new(),
+                }
+            })
+            .collect()
+    }
+
+    fn request(&self, payload: &Payload) -> HttpRequest {
+        let request = HttpRequest::post(self.url.clone(), payload, "text/plain; charset=utf-8");
+        match &self.auth {
+            Some(auth) => request.header("authorization", auth.clone()),
+            None => request,
+        }
+    }
+
+    fn classify(&self, answer: &Answer) -> Verdict {
+        let body: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
+        if answer.status == 200 && body["id"].is_string() {
+            let field = |key: &str| body[key].as_str().map(str::to_owned);
+            return Verdict::Delivered {
+                channel: field("topic"),
+                ts: field("id"),
+            };
+        }
+        let Some(text) = body["error"].as_str() else {
+            return classify_http(answer).unwrap_or_else(|| Verdict::Rejected {
+                error: format!("{} (not an ntfy answer)", answer.status),
+                hint: Some("check `url`: it must be an ntfy server followed by a topic".into()),
+            });
+        };
+        let code = body["code"].as_u64().unwrap_or_default();
+        let error = format!("{} {text} (ntfy {code})", answer.status);
+        match answer.status {
+            429 if matches!(code, 42905 | 42908) => Verdict::Retry {
+                after: Some(QUOTA_WAIT),
+                error,
+            },
+            429 | 408 | 500..=599 => Verdict::Retry {
+                after: answer.retry_after,
+                error,
+            },
+            status => Verdict::Rejected {
+                error,
+                hint: hint(status, code).map(str::to_owned),
+            },
+        }
+    }
+}
+
+/// What the user can do about ntfy's refusals (§9).
+fn hint(status: u16, code: u64) -> Option<&'static str> {
+    Some(match (status, code) {
+        (401, _) => {
+            "ntfy did not accept the credentials: check `token` (an access token, tk_…, from the web app's Account page) or `user` and `password`"
+        }
+        (403, _) => {
+            "the topic is protected: set `token`, or `user` and `password`, of an account allowed to publish to it"
+        }
+        (_, 40009) | (404, _) => {
+            "check `url`: the server followed by a topic of letters, digits, - and _ (e.g. https://ntfy.sh/ops-alerts)"
+        }
+        (_, 40007) => "check `priority`: 1–5, or min, low, default, high, max, urgent",
+        (400 | 413, _) => {
+            "ntfy refused the message chime built: please report this with the output of --dry-run"
+        }
+        _ => return None,
+    })
+}
+
+/// Escapes what CommonMark would read as markup, with backslashes: inline
+/// markers everywhere, block markers (`#`, `-`, `1.`) where they start a line.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for (n, line) in text.split('\n').enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        let digits = line[indent..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .count();
+        for (i, c) in line.char_indices() {
+            let starts_block = i == indent && matches!(c, '#' | '-' | '+' | '=');
+            let ends_number = digits > 0 && i == indent + digits && matches!(c, '.' | ')');
+            let inline = matches!(
+                c,
+                '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '<' | '>' | '&' | '|'
+            );
+            if inline || starts_block || ends_number {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Undoes [`escape`], for text shown in a code block, where a backslash is literal.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match chars.next_if(|next| c == '\\' && next.is_ascii_punctuation()) {
+            Some(escaped) => out.push(escaped),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// One piece of a body and what joins it to the piece before; `None` starts
+/// a new message, as the continuation of a split does.
+type Block = (String, Option<&'static str>);
+
+/// The bodies, in order, each at most [`BODY_MAX`] bytes.
+fn bodies(message: &Message) -> Vec<String> {
+    let mut blocks: Vec<Block> = Vec::new();
+    if !message.text.trim().is_empty() {
+        if message.code {
+            let code = unescape(&message.text);
+            // A fence longer than any run of backticks inside cannot be closed early.
+            let fence = "`".repeat(longest_run(&code, '`').max(2) + 1);
+            let room = BODY_MAX - 2 * (fence.len() + 1);
+            for (i, piece) in pieces(&code, room).into_iter().enumerate() {
+                let block = format!("{fence}\n{piece}\n{fence}");
+                blocks.push((block, (i == 0).then_some("\n\n")));
+            }
+        } else {
+            add(&mut blocks, &message.text.replace('\n', HARD_BREAK), "\n\n");
+        }
+    }
+    for (i, (key, value)) in message.fields.iter().enumerate() {
+        let value = escape(value).replace('\n', HARD_BREAK);
+        let line = format!("- **{}**: {value}", escape(key));
+        add(&mut blocks, &line, if i == 0 { "\n\n" } else { "\n" });
+    }
+    for (i, link) in message.links.iter().enumerate() {
+        let line = format!("- [{}]({})", escape(&link.label), link_target(&link.url));
+        add(&mut blocks, &line, if i == 0 { "\n\n" } else { "\n" });
+    }
+    pack(blocks)
+}
+
+fn add(blocks: &mut Vec<Block>, text: &str, separator: &'static str) {
+    for (i, piece) in pieces(text, BODY_MAX).into_iter().enumerate() {
+        blocks.push((piece, (i == 0).then_some(separator)));
+    }
+}
+
+fn pack(blocks: Vec<Block>) -> Vec<String> {
+    let mut bodies = vec![String::new()];
+    for (block, separator) in blocks {
+        let body = bodies.last_mut().expect("bodies is never empty");
+        let fits = separator.filter(|sep| body.len() + sep.len() + block.len() <= BODY_MAX);
+        if body.is_empty() {
+            body.push_str(&block);
+        } else if let Some(separator) = fits {
+            body.push_str(separator);
+            body.push_str(&block);
+        } else {
+            bodies.push(block);
+        }
+    }
+    bodies
+}
+
+/// Splits by bytes, never leaving an escaping backslash at the end of a piece,
+/// where it would escape nothing and its character would lose it.
+fn pieces(text: &str, max: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut carry = String::new();
+    for piece in split(text, max - 1, Measure::Bytes) {
+        let mut piece = std::mem::take(&mut carry) + piece;
+        if longest_run(&piece[piece.trim_end_matches('\\').len()..], '\\') % 2 == 1 {
+            piece.pop();
+            carry.push('\\');
+        }
+        out.push(piece);
+    }
+    if !carry.is_empty() {
+        out.push(carry);
+    }
+    out
+}
+
+fn longest_run(text: &str, c: char) -> usize {
+    let (mut best, mut run) = (0, 0);
+    for x in text.chars() {
+        run = if x == c { run + 1 } else { 0 };
+        best = best.max(run);
+    }
+    best
+}
+
+/// A URL that cannot end the Markdown link early.
+fn link_target(url: &str) -> String {
+    url.replace(' ', "%20")
+        .replace('(', "%28")
+        .replace(')', "%29")
+        .replace('<', "%3C")
+        .replace('>', "%3E")
+}
+
+/// A header value as ASCII: as it is when it can be, else RFC 2047 encoded words.
+fn header_value(value: &str) -> String {
+    let plain = value.bytes().all(|b| (0x20..0x7f).contains(&b)) && !value.contains("=?");
+    if plain {
+        return value.to_owned();
+    }
+    // Words of at most 45 bytes of text keep each encoded word within RFC 2047's 75.
+    let mut words = Vec::new();
+    let mut start = 0;
+    for (i, c) in value.char_indices() {
+        if i + c.len_utf8() - start > 45 {
+            words.push(&value[start..i]);
+            start = i;
+        }
+    }
+    words.push(&value[start..]);
+    words
+        .iter()
+        .map(|w| format!("=?UTF-8?B?{}?=", base64(w.as_bytes())))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Standard base64 with padding (RFC 4648 §4), for Basic auth and encoded words.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648_test_vectors() {
+        let vectors = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (input, expected) in vectors {
+            assert_eq!(base64(input.as_bytes()), expected);
+        }
+    }
+
+    #[test]
+    fn markdown_escaping_covers_inline_and_line_start_markup() {
+        assert_eq!(
+            escape("a <b> & *c* _d_ [e](f) `g`"),
+            r"a \<b\> \& \*c\* \_d\_ \[e\](f) \`g\`"
+        );
+        assert_eq!(
+            escape("# h\n- item\n  1. one\nx-y 2.5"),
+            "\\# h\n\\- item\n  1\\. one\nx-y 2.5"
+        );
+    }
+
+    #[test]
+    fn unescape_restores_the_text_exactly() {
+        let text = r"C:\path\*.rs <a> & `x` # y";
+        assert_eq!(unescape(&escape(text)), text);
+    }
+
+    #[test]
+    fn a_piece_never_ends_in_a_lone_backslash() {
+        let text = format!("{}\\*", "x".repeat(99));
+        let pieces = pieces(&text, 101);
+        assert_eq!(pieces.concat(), text);
+        assert!(pieces.iter().all(|p| !p.ends_with('\\')), "{pieces:?}");
+    }
+
+    #[test]
+    fn non_ascii_headers_become_encoded_words_within_75_characters() {
+        assert_eq!(header_value("Backup done"), "Backup done");
+        assert_eq!(
+            header_value("Sauvegarde réussie"),
+            "=?UTF-8?B?U2F1dmVnYXJkZSByw6l1c3NpZQ==?="
+        );
+        for word in header_value(&"é".repeat(100)).split(' ') {
+            assert!(word.len() <= 75, "{word}");
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! A stand-in for an ntfy server's publish endpoint (PLATFORMS.md §9), mounted on the test
+//! bed under `/ntfy/`, so a profile's `url` is `{bed}/ntfy/<topic>`.
+//!
+//! It owns what ntfy checks on a publish: the topic name, access to protected topics (401
+//! for unknown credentials, 403 for credentials or anonymous users without write access),
+//! the header parameters and their aliases (RFC 2047 encoded words decoded, as ntfy's
+//! `maybeDecodeHeader` does), the priority, and the 4,096-byte message limit of a server
+//! without attachments (`40014 attachments not allowed`). Errors are ntfy's
+//! `{code, http, error, link}` JSON; a 429 carries no `Retry-After`, as ntfy sends none.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde_json::json;
+
+use super::bed::{Answer, Request, Surface};
+
+pub const PREFIX: &str = "/ntfy/";
+const BODY_MAX: usize = 4096;
+
+/// One message ntfy would have published.
+#[derive(Clone, Debug)]
+pub struct Published {
+    pub topic: String,
+    pub title: Option<String>,
+    pub priority: u8,
+    pub tags: Vec<String>,
+    pub click: Option<String>,
+    pub markdown: bool,
+    pub message: String,
+}
+
+#[derive(Default)]
+struct State {
+    /// Protected topics, with the Authorization values allowed to publish to each.
+    protected: HashMap<String, Vec<String>>,
+    published: Vec<Published>,
+}
+
+#[derive(Default)]
+pub struct Ntfy {
+    state: Mutex<State>,
+}
+
+impl Ntfy {
+    pub fn new() -> Arc<Ntfy> {
+        Arc::new(Ntfy::default())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Only these `Authorization` values (`Bearer tk_…`, `Basic …`) may publish to `topic`.
+    pub fn protect(&self, topic: &str, allowed: &[&str]) {
+        let allowed = allowed.iter().map(|a| (*a).to_owned()).collect();
+        self.lock().protected.insert(topic.to_owned(), allowed);
+    }
+
+    /// Every message published so far, in order.
+    pub fn published(&self) -> Vec<Published> {
+        self.lock().published.clone()
+    }
+
+    fn publish(&self, request: &Request, topic: &str) -> Answer {
+        let param = |names: &[&str]| {
+            let value = names.iter().find_map(|n| request.header(n))?;
+            Some(decode_header(value))
+        };
+        let priority = match param(&["x-priority", "priority", "prio", "p"]) {
+            None => 3,
+            Some(p) => match parse_priority(&p) {
+                Some(p) => p,
+                None => return fail(400, 40007, "invalid priority parameter"),
+            },
+        };
+        let Ok(message) = String::from_utf8(request.body.clone()) else {
+            return fail(400, 40014, "invalid request: attachments not allowed");
+        };
+        if message.len() > BODY_MAX {
+            return fail(400, 40014, "invalid request: attachments not allowed");
+        }
+        let markdown = param(&["x-markdown", "markdown", "md"])
+            .is_some_and(|m| matches!(m.to_ascii_lowercase().as_str(), "yes" | "true" | "1"))
+            || request
+                .header("content-type")
+                .is_some_and(|c| c.starts_with("text/markdown"));
+        let published = Published {
+            topic: topic.to_owned(),
+            title: param(&["x-title", "title", "ti", "t"]),
+            priority,
+            tags: param(&["x-tags", "tags", "tag", "ta"])
+                .map(|t| t.split(',').map(|t| t.trim().to_owned()).collect())
+                .unwrap_or_default(),
+            click: param(&["x-click", "click"]),
+            markdown,
+            message,
+        };
+        let mut state = self.lock();
+        state.published.push(published.clone());
+        let id = format!("msg{:09}", state.published.len());
+        let mut body = json!({"id": id, "time": 1_700_000_000, "expires": 1_700_043_200,
+            "event": "message", "topic": topic, "message": published.message});
+        if let Some(title) = &published.title {
+            body["title"] = title.as_str().into();
+        }
+        if priority != 3 {
+            body["priority"] = priority.into();
+        }
+        if !published.tags.is_empty() {
+            body["tags"] = json!(published.tags);
+        }
+        if let Some(click) = &published.click {
+            body["click"] = click.as_str().into();
+        }
+        if markdown {
+            body["content_type"] = "text/markdown".into();
+        }
+        Answer::json(&body).delivered()
+    }
+}
+
+impl Surface for Ntfy {
+    fn answer(&self, request: &Request, limit: &mut dyn FnMut(&str) -> Result<(), u64>) -> Answer {
+        let topic = request.path.strip_prefix(PREFIX).unwrap_or_default();
+        let valid = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        if topic.is_empty() || topic.len() > 64 || !topic.bytes().all(valid) {
+            return fail(400, 40009, "invalid request: topic invalid");
+        }
+        if !matches!(request.method.as_str(), "POST" | "PUT") {
+            return fail(405, 40501, "method not allowed");
+        }
+        let auth = request.header("authorization");
+        let (known, allowed) = {
+            let state = self.lock();
+            let known = auth.is_none_or(|a| state.protected.values().flatten().any(|v| v == a));
+            let allowed = state
+                .protected
+                .get(topic)
+                .is_none_or(|list| auth.is_some_and(|a| list.iter().any(|v| v == a)));
+            (known, allowed)
+        };
+        if !known {
+            return fail(401, 40101, "unauthorized");
+        }
+        if !allowed {
+            return fail(403, 40301, "forbidden");
+        }
+        if limit("ntfy visitor").is_err() {
+            return self.throttled(0);
+        }
+        self.publish(request, topic)
+    }
+
+    /// ntfy sets no `Retry-After` (§9): a client must back off on its own.
+    fn throttled(&self, _secs: u64) -> Answer {
+        fail(429, 42901, "limit reached: too many requests")
+    }
+}
+
+/// ntfy's error JSON, with its trailing newline.
+pub fn error_body(status: u16, code: u32, error: &str) -> String {
+    let body = json!({"code": code, "http": status, "error": error,
+                      "link": "https://ntfy.sh/docs/publish/"});
+    format!("{body}\n")
+}
+
+fn fail(status: u16, code: u32, error: &str) -> Answer {
+    Answer::new(status, "application/json", error_body(status, code, error))
+        .header("access-control-allow-origin", "*")
+}
+
+fn parse_priority(value: &str) -> Option<u8> {
+    Some(match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "min" => 1,
+        "2" | "low" => 2,
+        "" | "3" | "default" => 3,
+        "4" | "high" => 4,
+        "5" | "max" | "urgent" => 5,
+        _ => return None,
+    })
+}
+
+/// Decodes RFC 2047 encoded words (`=?UTF-8?B?…?=`, `=?UTF-8?Q?…?=`); whitespace between
+/// two encoded words is dropped, as the RFC says. Anything else is returned as it is.
+pub fn decode_header(value: &str) -> String {
+    if !value.contains("=?") {
+        return value.to_owned();
+    }
+    let mut out = String::new();
+    let mut pending_space = String::new();
+    let mut last_was_word = false;
+    for token in value.split_inclusive(' ') {
+        let word = token.trim_end_matches(' ');
+        match decode_word(word) {
+            Some(decoded) => {
+                if !last_was_word {
+                    out.push_str(&pending_space);
+                }
+                out.push_str(&decoded);
+                last_was_word = true;
+            }
+            None => {
+                out.push_str(&pending_space);
+                out.push_str(word);
+                last_was_word = false;
+            }
+        }
+        pending_space = token[word.len()..].to_owned();
+    }
+    out.push_str(&pending_space);
+    out
+}
+
+fn decode_word(word: &str) -> Option<String> {
+    let inner = word.strip_prefix("=?")?.strip_suffix("?=")?;
+    let mut parts = inner.splitn(3, '?');
+    let (charset, encoding, text) = (parts.next()?, parts.next()?, parts.next()?);
+    if !charset.eq_ignore_ascii_case("utf-8") {
+        return None;
+    }
+    let bytes = match encoding {
+        "B" | "b" => base64_decode(text)?,
+        "Q" | "q" => {
+            let mut bytes = Vec::new();
+            let mut rest = text.as_bytes();
+            while let Some((&b, tail)) = rest.split_first() {
+                match b {
+                    b'_' => bytes.push(b' '),
+                    b'=' if tail.len() >= 2 => {
+                        let hex = std::str::from_utf8(&tail[..2]).ok()?;
+                        bytes.push(u8::from_str_radix(hex, 16).ok()?);
+                        rest = &tail[2..];
+                        continue;
+                    }
+                    b => bytes.push(b),
+                }
+                rest = tail;
+            }
+            bytes
+        }
+        _ => return None,
+    };
+    String::from_utf8(bytes).ok()
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let text = text.trim_end_matches('=').as_bytes();
+    let mut out = Vec::new();
+    for chunk in text.chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= value(*c)? << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
+}
+
+/// The text a Markdown reader sees of what chime's escaping produced: backslash escapes
+/// and the hard line breaks' trailing spaces removed.
+pub fn unmarkdown(markdown: &str) -> String {
+    let mut out = String::new();
+    let mut chars = markdown.chars().peekable();
+    while let Some(c) = chars.next() {
+        match chars.next_if(|n| c == '\\' && n.is_ascii_punctuation()) {
+            Some(escaped) => out.push(escaped),
+            None => out.push(c),
+        }
+    }
+    out.replace("  \n", "\n")
+}

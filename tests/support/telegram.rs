@@ -1,0 +1,322 @@
+//! A stand-in for the Telegram Bot API's `sendMessage` (PLATFORMS.md §5), mounted on the
+//! test bed under `/telegram/`, so a profile's `api_url` is `{bed}/telegram`.
+//!
+//! It owns what Telegram checks: the token in the path (malformed: 401 `invalid token
+//! specified`; unknown: 401), the method name (case-insensitive), the chat (by ID or
+//! `@username`; blocked, kicked or migrated), the forum topic, the HTML parse mode (only
+//! Telegram's tags; entities `&lt;` `&gt;` `&amp;` `&quot;` and numeric), and the 4096-character
+//! limit counted on the text after entity parsing, in code points as TDLib counts them.
+//! Answers are `{"ok": …}` JSON with the HTTP status equal to `error_code`; flood control is
+//! 429 with `Retry-After` and `parameters.retry_after`.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde_json::{Value, json};
+
+use super::bed::{Answer, Request, Surface};
+
+pub const PREFIX: &str = "/telegram/";
+const TEXT_MAX: usize = 4096;
+/// The Bot API server refuses longer text before parsing it (§5.1).
+const RAW_MAX: usize = 32_768;
+const TAGS: &[&str] = &[
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
+];
+
+/// How the bot stands in a chat.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Standing {
+    Member,
+    /// A private chat whose user blocked the bot.
+    Blocked,
+    /// A group that removed the bot.
+    Kicked,
+    /// A group upgraded to a supergroup with this new ID.
+    Migrated(i64),
+}
+
+#[derive(Clone)]
+struct Chat {
+    id: i64,
+    username: Option<String>,
+    standing: Standing,
+    topics: Vec<i64>,
+}
+
+/// One message Telegram would have posted.
+#[derive(Clone, Debug)]
+pub struct Posted {
+    pub chat_id: i64,
+    pub thread: Option<i64>,
+    /// The text as sent, with its HTML.
+    pub html: String,
+    /// The text after entity parsing: what a reader sees.
+    pub text: String,
+}
+
+#[derive(Default)]
+struct State {
+    tokens: Vec<String>,
+    chats: Vec<Chat>,
+    posted: Vec<Posted>,
+}
+
+#[derive(Default)]
+pub struct Telegram {
+    state: Mutex<State>,
+}
+
+impl Telegram {
+    pub fn new() -> Arc<Telegram> {
+        Arc::new(Telegram::default())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes `token` a valid bot token.
+    pub fn add_token(&self, token: &str) {
+        self.lock().tokens.push(token.to_owned());
+    }
+
+    /// Adds a chat the bot is a member of, found by `id` or `@username`.
+    pub fn add_chat(&self, id: i64, username: Option<&str>) {
+        self.lock().chats.push(Chat {
+            id,
+            username: username.map(|u| u.trim_start_matches('@').to_owned()),
+            standing: Standing::Member,
+            topics: vec![],
+        });
+    }
+
+    /// Adds forum topic `thread` to chat `id`.
+    pub fn add_topic(&self, id: i64, thread: i64) {
+        let mut state = self.lock();
+        let chat = state.chats.iter_mut().find(|c| c.id == id).expect("a chat");
+        chat.topics.push(thread);
+    }
+
+    pub fn set_standing(&self, id: i64, standing: Standing) {
+        let mut state = self.lock();
+        let chat = state.chats.iter_mut().find(|c| c.id == id).expect("a chat");
+        chat.standing = standing;
+    }
+
+    /// Every message posted so far, in order.
+    pub fn posted(&self) -> Vec<Posted> {
+        self.lock().posted.clone()
+    }
+
+    fn send_message(
+        &self,
+        request: &Request,
+        limit: &mut dyn FnMut(&str) -> Result<(), u64>,
+    ) -> Answer {
+        let params: Value = serde_json::from_slice(&request.body).unwrap_or(json!({}));
+        let chat = match &params["chat_id"] {
+            Value::Null => return fail(400, "Bad Request: chat_id is empty"),
+            Value::String(s) if s.is_empty() => return fail(400, "Bad Request: chat_id is empty"),
+            wanted => self.chat(wanted),
+        };
+        let Some(chat) = chat else {
+            return fail(400, "Bad Request: chat not found");
+        };
+        if let Err(secs) = limit(&format!("telegram {}", chat.id)) {
+            return self.throttled(secs);
+        }
+        match chat.standing {
+            Standing::Member => {}
+            Standing::Blocked => return fail(403, "Forbidden: bot was blocked by the user"),
+            Standing::Kicked => return fail(403, "Forbidden: bot was kicked from the group chat"),
+            Standing::Migrated(new_id) => {
+                let body = json!({"ok": false, "error_code": 400,
+                    "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                    "parameters": {"migrate_to_chat_id": new_id}});
+                return Answer::json_status(400, &body);
+            }
+        }
+        let thread = params["message_thread_id"].as_i64();
+        if thread.is_some_and(|t| !chat.topics.contains(&t)) {
+            return fail(400, "Bad Request: message thread not found");
+        }
+        let html = params["text"].as_str().unwrap_or_default();
+        if html.len() > RAW_MAX {
+            return fail(400, "Bad Request: text is too long");
+        }
+        let text = match params["parse_mode"].as_str() {
+            None => html.to_owned(),
+            Some(mode) if mode.eq_ignore_ascii_case("html") => match parse_html(html) {
+                Ok(text) => text,
+                Err(why) => return fail(400, &format!("Bad Request: can't parse entities: {why}")),
+            },
+            Some(_) => return fail(400, "Bad Request: unsupported parse_mode"),
+        };
+        if text.trim().is_empty() {
+            return fail(400, "Bad Request: message text is empty");
+        }
+        if text.chars().count() > TEXT_MAX {
+            return fail(400, "Bad Request: message is too long");
+        }
+        let mut state = self.lock();
+        state.posted.push(Posted {
+            chat_id: chat.id,
+            thread,
+            html: html.to_owned(),
+            text: text.clone(),
+        });
+        let message_id = state.posted.len();
+        let kind = if chat.id < 0 { "supergroup" } else { "private" };
+        let result = json!({"message_id": message_id, "date": 1_700_000_000,
+                            "chat": {"id": chat.id, "type": kind}, "text": text});
+        Answer::json(&json!({"ok": true, "result": result})).delivered()
+    }
+
+    fn chat(&self, wanted: &Value) -> Option<Chat> {
+        let state = self.lock();
+        let found = |chat: &&Chat| match wanted {
+            Value::Number(n) => n.as_i64() == Some(chat.id),
+            Value::String(s) => match s.strip_prefix('@') {
+                Some(name) => chat.username.as_deref() == Some(name),
+                None => s.parse::<i64>().ok() == Some(chat.id),
+            },
+            _ => false,
+        };
+        state.chats.iter().find(found).cloned()
+    }
+}
+
+impl Surface for Telegram {
+    fn answer(&self, request: &Request, limit: &mut dyn FnMut(&str) -> Result<(), u64>) -> Answer {
+        let rest = request.path.strip_prefix(PREFIX).unwrap_or_default();
+        let Some((token, method)) = rest.strip_prefix("bot").and_then(|r| r.split_once('/')) else {
+            return fail(404, "Not Found");
+        };
+        if !well_formed(token) {
+            return fail(401, "Unauthorized: invalid token specified");
+        }
+        if !self.lock().tokens.iter().any(|t| t == token) {
+            return fail(401, "Unauthorized");
+        }
+        if !method.eq_ignore_ascii_case("sendMessage") {
+            return fail(404, "Not Found: method not found");
+        }
+        self.send_message(request, limit)
+    }
+
+    fn throttled(&self, secs: u64) -> Answer {
+        let body = json!({"ok": false, "error_code": 429,
+            "description": format!("Too Many Requests: retry after {secs}"),
+            "parameters": {"retry_after": secs}});
+        Answer::json_status(429, &body).retry_after(secs)
+    }
+}
+
+fn fail(code: u16, description: &str) -> Answer {
+    Answer::json_status(
+        code,
+        &json!({"ok": false, "error_code": code, "description": description}),
+    )
+}
+
+/// `<bot id>:<secret>`, as BotFather hands them out.
+fn well_formed(token: &str) -> bool {
+    token.split_once(':').is_some_and(|(id, secret)| {
+        !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_digit())
+            && !secret.is_empty()
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    })
+}
+
+/// The text a reader sees, or the parse error in TDLib's words.
+pub fn parse_html(html: &str) -> Result<String, String> {
+    let mut text = String::new();
+    let mut open: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < html.len() {
+        let rest = &html[i..];
+        if rest.starts_with('<') {
+            let Some(end) = rest.find('>') else {
+                return Err(format!("Unclosed start tag at byte offset {i}"));
+            };
+            let inner = &rest[1..end];
+            if let Some(name) = inner.strip_prefix('/') {
+                let name = name.trim().to_ascii_lowercase();
+                match open.pop() {
+                    Some(top) if top == name => {}
+                    Some(top) => {
+                        return Err(format!(
+                            "Unmatched end tag at byte offset {i}, expected \"</{top}>\", found \"</{name}>\""
+                        ));
+                    }
+                    None => return Err(format!("Unexpected end tag at byte offset {i}")),
+                }
+            } else {
+                let name = inner
+                    .split(char::is_whitespace)
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                if !TAGS.contains(&name.as_str()) {
+                    return Err(format!(
+                        "Unsupported start tag \"{name}\" at byte offset {i}"
+                    ));
+                }
+                open.push(name);
+            }
+            i += end + 1;
+        } else if rest.starts_with('&')
+            && let Some((c, len)) = entity(rest)
+        {
+            text.push(c);
+            i += len;
+        } else {
+            let c = rest.chars().next().expect("not at the end");
+            text.push(c);
+            i += c.len_utf8();
+        }
+    }
+    match open.last() {
+        Some(name) => Err(format!(
+            "Can't find end tag corresponding to start tag \"{name}\""
+        )),
+        None => Ok(text),
+    }
+}
+
+fn entity(s: &str) -> Option<(char, usize)> {
+    let end = s.find(';').filter(|end| *end < 12)?;
+    let c = match &s[1..end] {
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "quot" => '"',
+        name => {
+            let number = name.strip_prefix('#')?;
+            let code = match number.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => number.parse().ok()?,
+            };
+            char::from_u32(code)?
+        }
+    };
+    Some((c, end + 1))
+}
