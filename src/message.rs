@@ -43,7 +43,6 @@ impl Level {
     }
 
     /// A Unicode emoji for platforms without Slack's `:shortcodes:`.
-    #[expect(dead_code, reason = "used by the kinds without shortcodes (issue 4)")]
     pub fn emoji(self) -> &'static str {
         match self {
             Level::Info => "ℹ️",

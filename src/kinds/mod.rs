@@ -9,6 +9,8 @@
 //! Sending, timeouts and retries belong to `deliver`; nothing here touches the
 //! network.
 
+mod discord;
+mod mattermost;
 mod slack;
 pub mod text;
 
@@ -20,7 +22,7 @@ use crate::secret::Secret;
 use crate::template::Escape;
 
 /// Every kind a profile may name.
-pub const KNOWN: &[&str] = &["slack", "slack-api"];
+pub const KNOWN: &[&str] = &["slack", "slack-api", "discord", "mattermost"];
 
 /// Builds the platform for `kind` from its table, or `None` for an unknown kind.
 /// Problems with the table are reported through `fields`.
@@ -28,6 +30,8 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
     match kind {
         "slack" => Some(Box::new(slack::Webhook::from_fields(fields))),
         "slack-api" => Some(Box::new(slack::Api::from_fields(fields))),
+        "discord" => Some(Box::new(discord::Discord::from_fields(fields))),
+        "mattermost" => Some(Box::new(mattermost::Mattermost::from_fields(fields))),
         _ => None,
     }
 }
