@@ -2,6 +2,8 @@
 //! One test binary (see `autotests = false` in Cargo.toml), so the suite links once.
 
 mod bed_selftest;
+mod discord;
+mod mattermost;
 mod profile;
 mod send;
 mod support;

@@ -64,16 +64,19 @@ impl Discord {
         let thread_id = fields.string("thread_id");
         let name = fields.name;
         if let Some(id) = thread_id.as_deref().filter(|id| !is_snowflake(id)) {
-            let message =
-                format!("`thread_id` of destination `{name}` must be a thread's numeric ID, not {id:?}");
-            let help = "in Discord, turn on Developer Mode, then right-click the thread → Copy Thread ID";
+            let message = format!(
+                "`thread_id` of destination `{name}` must be a thread's numeric ID, not {id:?}"
+            );
+            let help =
+                "in Discord, turn on Developer Mode, then right-click the thread → Copy Thread ID";
             fields.problem(Problem::new(None, message).help(help));
         }
         let mut identity = Map::new();
         if let Some(username) = fields.string("username") {
             if let Some(why) = bad_username(&username) {
-                let message =
-                    format!("`username` of destination `{name}` is not a name Discord accepts: {why}");
+                let message = format!(
+                    "`username` of destination `{name}` is not a name Discord accepts: {why}"
+                );
                 fields.problem(Problem::new(None, message));
             }
             identity.insert("username".into(), Value::String(username));
@@ -686,7 +689,9 @@ mod tests {
     #[test]
     fn many_fields_go_25_to_an_embed() {
         let mut m = message("x");
-        m.fields = (0..60).map(|i| (format!("k{i}"), format!("v{i}"))).collect();
+        m.fields = (0..60)
+            .map(|i| (format!("k{i}"), format!("v{i}")))
+            .collect();
         let p = &payloads(&m)[0];
         let sizes: Vec<usize> = p["embeds"]
             .as_array()

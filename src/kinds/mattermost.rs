@@ -457,7 +457,9 @@ fn hint(status: u16, id: Option<&str>) -> Option<&'static str> {
             | "model.incoming_hook.parse_data.app_error"
             | "api.webhook.incoming.error"
             | "web.incoming_webhook.split_props_length.app_error",
-        ) => "Mattermost refused the payload chime built: please report this with the output of --dry-run",
+        ) => {
+            "Mattermost refused the payload chime built: please report this with the output of --dry-run"
+        }
         _ => return None,
     })
 }
@@ -510,7 +512,10 @@ mod tests {
         for (i, p) in payloads.iter().enumerate() {
             let text = p["text"].as_str().unwrap();
             assert!(text.chars().count() <= POST_MAX);
-            assert!(text.starts_with(&format!("**Big** ({}/3)\n", i + 1)), "{text}");
+            assert!(
+                text.starts_with(&format!("**Big** ({}/3)\n", i + 1)),
+                "{text}"
+            );
         }
     }
 

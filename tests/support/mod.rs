@@ -5,6 +5,8 @@
 //! into another.
 
 pub mod bed;
+pub mod discord;
+pub mod mattermost;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
