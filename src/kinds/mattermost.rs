@@ -338,7 +338,7 @@ fn assemble(
         footer.push_str(&format!("part {part}/{of}"));
     }
     let mut attachment = Map::new();
-    attachment.insert("fallback".into(), fallback(message, &text).into());
+    attachment.insert("fallback".into(), fallback(message).into());
     attachment.insert(
         "color".into(),
         format!("#{:06X}", message.level.colour()).into(),
@@ -366,11 +366,18 @@ fn assemble(
     payload
 }
 
-/// What clients that cannot show attachments show instead: the start of the post.
-fn fallback(message: &Message, text: &str) -> String {
-    let first = text.lines().find(|l| !l.trim().is_empty());
-    let first = first.or(message.title.as_deref()).unwrap_or("(fields)");
-    cut(first, 200, MEASURE).0
+/// What notifications and clients that cannot show attachments show: plain
+/// text, the title or else the start of the text.
+fn fallback(message: &Message) -> String {
+    let title = message.title.as_deref().filter(|t| !t.trim().is_empty());
+    let text = unescape(&message.text);
+    let first = title.or_else(|| text.lines().find(|l| !l.trim().is_empty()));
+    let first = first.unwrap_or("(fields)");
+    let line = match message.level {
+        Level::Info => first.to_owned(),
+        level => format!("{} {first}", level.emoji()),
+    };
+    cut(&line, 200, MEASURE).0
 }
 
 /// Reads Mattermost's answer: 200 `ok`, or an AppError `{"id", "message", …}` (§8.1).
@@ -528,6 +535,10 @@ mod tests {
         assert_eq!(p["attachments"][0]["color"], "#E01E5A");
         assert_eq!(p["attachments"][0]["fields"][0]["title"], "size");
         assert_eq!(p["attachments"][0]["footer"], "db1");
+        assert_eq!(
+            p["attachments"][0]["fallback"], "❌ x",
+            "plain, for notifications"
+        );
     }
 
     #[test]
