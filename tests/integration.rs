@@ -2,7 +2,9 @@
 //! One test binary (see `autotests = false` in Cargo.toml), so the suite links once.
 
 mod bed_selftest;
+mod discord;
 mod google_chat;
+mod mattermost;
 mod ntfy;
 mod profile;
 mod send;

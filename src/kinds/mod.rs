@@ -9,7 +9,9 @@
 //! Sending, timeouts and retries belong to `deliver`; nothing here touches the
 //! network.
 
+mod discord;
 mod google_chat;
+mod mattermost;
 mod ntfy;
 mod slack;
 mod teams;
@@ -29,8 +31,10 @@ pub use crate::threads::Posted;
 pub const KNOWN: &[&str] = &[
     "slack",
     "slack-api",
+    "discord",
     "teams",
     "telegram",
+    "mattermost",
     "google-chat",
     "ntfy",
     "webhook",
@@ -47,6 +51,8 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
         "webhook" => Some(Box::new(webhook::Webhook::from_fields(fields))),
         "telegram" => Some(Box::new(telegram::Telegram::from_fields(fields))),
         "ntfy" => Some(Box::new(ntfy::Ntfy::from_fields(fields))),
+        "discord" => Some(Box::new(discord::Discord::from_fields(fields))),
+        "mattermost" => Some(Box::new(mattermost::Mattermost::from_fields(fields))),
         _ => None,
     }
 }

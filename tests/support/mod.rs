@@ -5,8 +5,10 @@
 //! into another.
 
 pub mod bed;
+pub mod discord;
 pub mod google_chat;
 pub mod hook;
+pub mod mattermost;
 pub mod ntfy;
 pub mod teams;
 pub mod telegram;
