@@ -70,6 +70,10 @@ pub enum Command {
     #[command(after_help = SEND_EXAMPLES)]
     Send(Box<SendArgs>),
 
+    /// Stream stdin into a channel, lines packed into as few messages as allowed
+    #[command(after_help = PIPE_EXAMPLES)]
+    Pipe(PipeArgs),
+
     /// Deliver what the spool holds
     #[command(after_help = FLUSH_EXAMPLES)]
     Flush(FlushArgs),
@@ -81,6 +85,88 @@ pub enum Command {
     /// Create or locate the profile
     #[command(subcommand, after_help = CONFIG_EXAMPLES)]
     Config(ConfigCommand),
+}
+
+const PIPE_EXAMPLES: &str = "\
+Examples:
+  tail -f /var/log/app.log | chime pipe -r logs
+  make 2>&1 | chime pipe --tee --title \"build on $(hostname)\"
+  journalctl -f | chime pipe --grep 'error|panic' --level-from-line
+
+Lines go out as a code block, batched: a batch is sent --interval after its first
+line, or as soon as it fills one message. Ctrl-C sends what is buffered; a second
+Ctrl-C spools it and exits 130. Exit codes as for send.";
+
+#[derive(Debug, Args)]
+pub struct PipeArgs {
+    /// Route to send through (repeatable) [env: CHIME_ROUTE]
+    #[arg(short, long = "route", value_name = "NAME", help_heading = "Where")]
+    pub routes: Vec<String>,
+
+    /// Destination to send to, bypassing routes (repeatable)
+    #[arg(long = "to", value_name = "DEST", help_heading = "Where")]
+    pub to: Vec<String>,
+
+    /// Channel, overriding the route's and the destination's
+    #[arg(long, value_name = "CHANNEL", help_heading = "Where")]
+    pub channel: Option<String>,
+
+    /// Title of every message
+    #[arg(short, long, help_heading = "What")]
+    pub title: Option<String>,
+
+    /// Level of every message (raised by --level-from-line)
+    #[arg(short, long, value_enum, help_heading = "What")]
+    pub level: Option<Level>,
+
+    /// Send a batch this long after its first line
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+
+    /// Plain text instead of a code block
+    #[arg(long, help_heading = "What")]
+    pub no_code: bool,
+
+    /// Copy stdin to stdout unchanged
+    #[arg(long)]
+    pub tee: bool,
+
+    /// Send only lines matching this regular expression (all still go to --tee)
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
+    pub grep: Option<regex_lite::Regex>,
+
+    /// Raise a message's level when a line looks like an error or a warning
+    #[arg(long, help_heading = "What")]
+    pub level_from_line: bool,
+
+    /// Batches kept in memory before the rest go to the spool (e.g. 64MiB)
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_pending: usize,
+
+    /// Give up on one batch after this long, retries included [env: CHIME_TIMEOUT]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+}
+
+fn parse_regex(s: &str) -> Result<regex_lite::Regex, String> {
+    regex_lite::Regex::new(s).map_err(|e| e.to_string())
+}
+
+/// `64MiB`, `512KiB`, `1GiB`, `1000` (bytes); `MB`/`KB` are read as binary too.
+fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let number: usize = s[..digits]
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size like 64MiB"))?;
+    let unit = match s[digits..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit `{other}`; use KiB, MiB or GiB")),
+    };
+    Ok(number.saturating_mul(unit))
 }
 
 const FLUSH_EXAMPLES: &str = "\

@@ -21,6 +21,8 @@ pub enum ExitCode {
     TempFail = 75,
     /// The profile is missing or wrong, or names something that does not exist (EX_CONFIG).
     Config = 78,
+    /// Stopped by a second Ctrl-C, as shells report SIGINT (128 + 2).
+    Interrupted = 130,
 }
 
 impl ExitCode {
@@ -34,6 +36,7 @@ impl ExitCode {
             ExitCode::Failure => 3,
             ExitCode::Usage => 4,
             ExitCode::Config => 5,
+            ExitCode::Interrupted => 6,
         }
     }
 

@@ -11,6 +11,7 @@ mod flush;
 mod kinds;
 mod message;
 mod outbox;
+mod pipe;
 mod report;
 mod secret;
 mod send;
@@ -39,6 +40,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Send(args) => send::run(settings::send(&cli.global, *args)?),
+        Command::Pipe(args) => pipe::run(settings::pipe(&cli.global, args)?),
         Command::Flush(args) => flush::run(settings::flush(&cli.global, args)?),
         Command::Spool(command) => {
             let env = settings::environment();

@@ -9,7 +9,10 @@
 use std::time::SystemTime;
 
 /// How serious a message is: picks the emoji and colour, and what rules match.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+/// Ordered by severity, so a batch takes the level of its worst line.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     #[default]

@@ -8,7 +8,7 @@
 use std::io::{IsTerminal, Read};
 use std::time::Duration;
 
-use crate::cli::{FlushArgs, GlobalArgs, SendArgs};
+use crate::cli::{FlushArgs, GlobalArgs, PipeArgs, SendArgs};
 use crate::config::{self, EnvVars, Profile};
 use crate::exit::Failure;
 use crate::message::{Level, Link};
@@ -150,20 +150,57 @@ pub fn flush(global: &GlobalArgs, args: FlushArgs) -> Result<crate::flush::Flush
     })
 }
 
+/// `--to`, else `--route`, else `CHIME_ROUTE`, else the profile's rules and default.
+fn selection(to: Vec<String>, routes: Vec<String>, env: &EnvVars) -> Selection {
+    if !to.is_empty() {
+        Selection::Destinations(to)
+    } else if !routes.is_empty() {
+        Selection::Routes(routes, "from --route")
+    } else if let Some(route) = env.get("CHIME_ROUTE").filter(|r| !r.is_empty()) {
+        Selection::Routes(vec![route.clone()], "from CHIME_ROUTE")
+    } else {
+        Selection::Auto
+    }
+}
+
+/// Resolves `chime pipe`.
+pub fn pipe(global: &GlobalArgs, args: PipeArgs) -> Result<crate::pipe::Pipe, Failure> {
+    let env = environment();
+    let timeout = timeout(args.timeout, &env)?;
+    let profile = profile(global, &env)?;
+    let selection = selection(args.to, args.routes, &env);
+    check_names(&profile, &selection, None)?;
+    let spool = Spool::locate(&env).map_err(crate::flush::spool_failure)?;
+    Ok(crate::pipe::Pipe {
+        profile,
+        spool,
+        selection,
+        channel: args.channel,
+        title: args.title,
+        level: args.level.unwrap_or_default(),
+        interval: args.interval,
+        code: !args.no_code,
+        tee: args.tee,
+        grep: args.grep,
+        level_from_line: args.level_from_line,
+        max_pending: args.max_pending,
+        timeout,
+        host: hostname(),
+        output: output(global),
+    })
+}
+
+/// This machine's name, for messages.
+pub fn hostname() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
+}
+
 /// Resolves `chime send`.
 pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
     let env = environment();
     let timeout = timeout(args.timeout, &env)?;
     let profile = profile(global, &env)?;
-    let selection = if !args.to.is_empty() {
-        Selection::Destinations(args.to)
-    } else if !args.routes.is_empty() {
-        Selection::Routes(args.routes, "from --route")
-    } else if let Some(route) = env.get("CHIME_ROUTE").filter(|r| !r.is_empty()) {
-        Selection::Routes(vec![route.clone()], "from CHIME_ROUTE")
-    } else {
-        Selection::Auto
-    };
+    let selection = selection(args.to, args.routes, &env);
     check_names(&profile, &selection, args.template.as_deref())?;
     let mut input = Input {
         title: args.title,

@@ -6,6 +6,7 @@ mod discord;
 mod google_chat;
 mod mattermost;
 mod ntfy;
+mod pipe;
 mod profile;
 mod send;
 mod spool;

@@ -1,0 +1,703 @@
+//! `chime pipe`: stream stdin into destinations, packed into as few messages as
+//! each platform allows, and never dropping a line.
+//!
+//! A reader thread splits stdin into lines (invalid UTF-8 replaced, ANSI colour
+//! codes stripped), copies the raw bytes to stdout with `--tee`, keeps only
+//! `--grep` matches, and hands the lines over in chunks. Each destination has a
+//! lane: lines are escaped for its markup and appended to its open batch. A
+//! batch closes when the next line would not fit one message (the kind's
+//! `batch_limit`), or `--interval` after its first line, so a lone line from
+//! `tail -f` goes out about one interval later. Closed batches go out one at a
+//! time at the destination's pace, through the outbox (backlog first, spool on
+//! failure). Batches waiting in memory are bounded: past `--max-pending`
+//! bytes the oldest go to the spool instead of RAM.
+//!
+//! EOF or a first SIGINT/SIGTERM closes every batch and sends what is left
+//! (whatever cannot go within the timeout is spooled); a second SIGINT spools
+//! everything at once and exits 130.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::io::{Read, Write};
+use std::pin::Pin;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use minijinja::value::Value;
+use tokio::sync::mpsc;
+
+use crate::config::{Destination, Profile};
+use crate::deliver::{self, Report, Status};
+use crate::exit::{ExitCode, Failure};
+use crate::kinds::Target;
+use crate::kinds::text::{Measure, split};
+use crate::message::{Level, Message};
+use crate::outbox::Outbox;
+use crate::settings::{DEFAULT_TIMEOUT, Output, Selection};
+use crate::spool::Spool;
+use crate::template;
+
+/// A line longer than this without a newline is handed over in pieces, so a
+/// runaway line cannot take all memory before it ends.
+const MAX_LINE_BYTES: usize = 1 << 20;
+const READ_CHUNK: usize = 64 * 1024;
+
+/// `chime pipe` as resolved from the command line.
+pub struct Pipe {
+    pub profile: Profile,
+    pub spool: Spool,
+    pub selection: Selection,
+    pub channel: Option<String>,
+    pub title: Option<String>,
+    pub level: Level,
+    pub interval: Duration,
+    pub code: bool,
+    pub tee: bool,
+    pub grep: Option<regex_lite::Regex>,
+    pub level_from_line: bool,
+    pub max_pending: usize,
+    pub timeout: Option<Duration>,
+    pub host: String,
+    pub output: Output,
+}
+
+/// One line of input and the level it carries.
+struct Line {
+    text: String,
+    level: Level,
+}
+
+/// A closed batch, escaped for its destination.
+struct Batch {
+    text: String,
+    level: Level,
+}
+
+/// One destination's stream of batches.
+struct Lane<'p> {
+    destination: &'p Destination,
+    target: Target,
+    limit: usize,
+    measure: Measure,
+    open: String,
+    open_len: usize,
+    open_level: Level,
+    opened: Option<Instant>,
+    ready: VecDeque<Batch>,
+    ready_bytes: usize,
+    next_send: Instant,
+    busy: bool,
+    /// What is being sent right now, kept so that an abort can spool it too.
+    sending: Option<Vec<crate::kinds::Payload>>,
+    lines: usize,
+    worst: Status,
+    messages: usize,
+    queued: usize,
+}
+
+type Sending<'a> = Pin<Box<dyn Future<Output = (usize, Report)> + 'a>>;
+
+pub fn run(pipe: Pipe) -> Result<ExitCode, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::from(e).caused_by("cannot start the async runtime"))?;
+    runtime.block_on(stream(&pipe))
+}
+
+async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
+    let client = deliver::client();
+    let outbox = Outbox {
+        client: &client,
+        spool: &pipe.spool,
+        policy: &pipe.profile.spool,
+        verbose: pipe.output.verbose,
+        no_spool: false,
+    };
+    let mut router = Router::new(pipe)?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let reader = Reader {
+        tee: pipe.tee,
+        grep: pipe.grep.clone(),
+        level: pipe.level,
+        level_from_line: pipe.level_from_line,
+    };
+    std::thread::spawn(move || reader.run(&tx));
+    let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut inflight: FuturesUnordered<Sending> = FuturesUnordered::new();
+    let mut eof = false;
+    let mut stopping: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        router.close_due(pipe.interval, now);
+        start_sends(pipe, &outbox, &mut router.lanes, &mut inflight, now);
+        spill(pipe, &outbox, &mut router.lanes);
+        if eof && inflight.is_empty() && router.lanes.iter().all(Lane::idle) {
+            break;
+        }
+        if let Some(deadline) = stopping
+            && now >= deadline
+        {
+            spool_all(pipe, &outbox, &mut router.lanes);
+            if inflight.is_empty() {
+                break;
+            }
+        }
+        let wake = router
+            .next_wakeup(pipe.interval)
+            .unwrap_or(now + Duration::from_secs(3600));
+        tokio::select! {
+            chunk = rx.recv(), if !eof => match chunk {
+                Some(lines) => router.ingest(lines)?,
+                None => {
+                    eof = true;
+                    router.close_all();
+                }
+            },
+            Some((lane, report)) = inflight.next() => router.lanes[lane].finished(&report, pipe.output),
+            () = tokio::time::sleep_until(wake.into()) => {}
+            _ = interrupt.recv() => {
+                if stopping.is_some() {
+                    // Second Ctrl-C: keep everything on disk and leave now.
+                    spool_all(pipe, &outbox, &mut router.lanes);
+                    summary(pipe, &router.lanes);
+                    return Ok(ExitCode::Interrupted);
+                }
+                eof = true;
+                router.close_all();
+                stopping = Some(Instant::now() + pipe.timeout.unwrap_or(DEFAULT_TIMEOUT));
+            }
+            _ = terminate.recv() => {
+                eof = true;
+                router.close_all();
+                stopping.get_or_insert(Instant::now() + pipe.timeout.unwrap_or(DEFAULT_TIMEOUT));
+            }
+        }
+    }
+    summary(pipe, &router.lanes);
+    Ok(router.lanes.iter().fold(ExitCode::Ok, |code, lane| {
+        code.worst(match lane.worst {
+            Status::Delivered => ExitCode::Ok,
+            Status::Queued | Status::Failed => ExitCode::TempFail,
+            Status::Rejected => ExitCode::Rejected,
+        })
+    }))
+}
+
+fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, Failure> {
+    tokio::signal::unix::signal(kind)
+        .map_err(|e| Failure::from(e).caused_by("cannot listen for signals"))
+}
+
+/// Starts the next send on every lane that has a batch, is idle, and whose pace allows.
+fn start_sends<'a>(
+    pipe: &'a Pipe,
+    outbox: &'a Outbox<'a>,
+    lanes: &mut [Lane<'a>],
+    inflight: &mut FuturesUnordered<Sending<'a>>,
+    now: Instant,
+) {
+    for (index, lane) in lanes.iter_mut().enumerate() {
+        if lane.busy || now < lane.next_send {
+            continue;
+        }
+        let Some(batch) = lane.pop() else { continue };
+        lane.busy = true;
+        lane.next_send = now + lane.destination.pace;
+        let payloads = lane
+            .destination
+            .platform
+            .render(&message(pipe, batch), &lane.target);
+        lane.sending = Some(payloads.clone());
+        let destination = lane.destination;
+        let timeout = pipe
+            .timeout
+            .or(destination.timeout)
+            .or(pipe.profile.timeout)
+            .unwrap_or(DEFAULT_TIMEOUT);
+        inflight.push(Box::pin(async move {
+            (index, outbox.send(destination, payloads, timeout).await)
+        }));
+    }
+}
+
+fn message(pipe: &Pipe, batch: Batch) -> Message {
+    Message {
+        title: pipe.title.clone(),
+        text: batch.text,
+        level: batch.level,
+        fields: Vec::new(),
+        links: Vec::new(),
+        code: pipe.code,
+        host: pipe.host.clone(),
+        time: SystemTime::now(),
+    }
+}
+
+/// Keeps batches waiting in memory under `--max-pending`: the oldest go to the spool.
+fn spill(pipe: &Pipe, outbox: &Outbox, lanes: &mut [Lane]) {
+    while lanes.iter().map(|l| l.ready_bytes).sum::<usize>() > pipe.max_pending {
+        let Some(lane) = lanes.iter_mut().max_by_key(|l| l.ready_bytes) else {
+            return;
+        };
+        let Some(batch) = lane.pop() else { return };
+        let payloads = lane
+            .destination
+            .platform
+            .render(&message(pipe, batch), &lane.target);
+        let report = outbox.queue(lane.destination, payloads);
+        lane.finished(
+            &report,
+            Output {
+                quiet: true,
+                ..pipe.output
+            },
+        );
+    }
+}
+
+/// Moves every batch, open, ready or in flight, to the spool. One in flight
+/// may then arrive twice: the one duplicate a crash is allowed.
+fn spool_all(pipe: &Pipe, outbox: &Outbox, lanes: &mut [Lane]) {
+    for lane in lanes {
+        lane.close();
+        if let Some(payloads) = lane.sending.take() {
+            let report = outbox.queue(lane.destination, payloads);
+            lane.worst = lane.worst.max(report.status);
+            lane.queued += 1;
+        }
+        while let Some(batch) = lane.pop() {
+            let payloads = lane
+                .destination
+                .platform
+                .render(&message(pipe, batch), &lane.target);
+            let report = outbox.queue(lane.destination, payloads);
+            lane.worst = lane.worst.max(report.status);
+            lane.queued += 1;
+        }
+    }
+}
+
+fn summary(pipe: &Pipe, lanes: &[Lane]) {
+    if pipe.output.quiet {
+        return;
+    }
+    for lane in lanes {
+        if pipe.output.verbose || lane.queued > 0 || lane.worst != Status::Delivered {
+            eprintln!(
+                "chime: piped {} line(s) to {} in {} message(s){}",
+                lane.lines,
+                lane.destination.name,
+                lane.messages,
+                if lane.queued > 0 {
+                    format!(", {} queued in the spool", lane.queued)
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+}
+
+impl<'p> Lane<'p> {
+    fn new(destination: &'p Destination, target: Target) -> Lane<'p> {
+        Lane {
+            destination,
+            target,
+            limit: destination.platform.batch_limit(),
+            measure: destination.platform.measure(),
+            open: String::new(),
+            open_len: 0,
+            open_level: Level::Info,
+            opened: None,
+            ready: VecDeque::new(),
+            ready_bytes: 0,
+            next_send: Instant::now(),
+            busy: false,
+            sending: None,
+            lines: 0,
+            worst: Status::Delivered,
+            messages: 0,
+            queued: 0,
+        }
+    }
+
+    fn idle(&self) -> bool {
+        !self.busy && self.ready.is_empty() && self.open.is_empty()
+    }
+
+    /// Appends one line, closing the open batch first when it would not fit.
+    fn push(&mut self, line: &Line) {
+        self.lines += 1;
+        let escaped = self.destination.platform.escape(&line.text);
+        // A line longer than a whole message is split across messages.
+        for piece in split(&escaped, self.limit, self.measure) {
+            let len = self.measure.of(piece) + 1;
+            if self.open_len > 0 && self.open_len + len > self.limit {
+                self.close();
+            }
+            if self.open.is_empty() {
+                self.opened = Some(Instant::now());
+            } else {
+                self.open.push('\n');
+            }
+            self.open.push_str(piece);
+            self.open_len += len;
+            self.open_level = self.open_level.max(line.level);
+        }
+        if escaped.is_empty() {
+            if self.open.is_empty() {
+                self.opened = Some(Instant::now());
+            } else {
+                self.open.push('\n');
+            }
+            self.open_len += 1;
+        }
+    }
+
+    fn close(&mut self) {
+        if self.opened.take().is_none() {
+            return;
+        }
+        let text = std::mem::take(&mut self.open);
+        self.ready_bytes += text.len();
+        let level = std::mem::take(&mut self.open_level);
+        self.ready.push_back(Batch { text, level });
+        self.open_len = 0;
+    }
+
+    fn pop(&mut self) -> Option<Batch> {
+        let batch = self.ready.pop_front()?;
+        self.ready_bytes -= batch.text.len();
+        Some(batch)
+    }
+
+    fn finished(&mut self, report: &Report, output: Output) {
+        self.busy = false;
+        self.sending = None;
+        self.messages += 1;
+        self.worst = self.worst.max(report.status);
+        match report.status {
+            Status::Delivered => {}
+            Status::Queued => {
+                self.queued += 1;
+                if !output.quiet {
+                    let why = report.error.as_deref().unwrap_or("queued");
+                    eprintln!(
+                        "chime: queued a batch for {} ({why}); will retry",
+                        self.destination.name
+                    );
+                }
+            }
+            Status::Rejected | Status::Failed => {
+                let why = report.error.as_deref().unwrap_or("failed");
+                eprintln!(
+                    "chime: error: {} did not take a batch: {why}",
+                    self.destination.name
+                );
+            }
+        }
+    }
+}
+
+/// Which lanes each line goes to.
+struct Router<'p> {
+    pipe: &'p Pipe,
+    lanes: Vec<Lane<'p>>,
+    /// For `--to`/`--route`: every lane. For rules: lanes per level.
+    by_level: BTreeMap<u8, Vec<usize>>,
+    fixed: Option<Vec<usize>>,
+}
+
+impl<'p> Router<'p> {
+    fn new(pipe: &'p Pipe) -> Result<Router<'p>, Failure> {
+        let mut router = Router {
+            pipe,
+            lanes: Vec::new(),
+            by_level: BTreeMap::new(),
+            fixed: None,
+        };
+        let profile = &pipe.profile;
+        let targets: Option<Vec<(&str, Option<&str>)>> = match &pipe.selection {
+            Selection::Destinations(names) => {
+                Some(names.iter().map(|n| (n.as_str(), None)).collect())
+            }
+            Selection::Routes(names, _) => {
+                Some(router.route_targets(names.iter().map(String::as_str)))
+            }
+            Selection::Auto if profile.rules.is_empty() => {
+                let default = router.auto_route(pipe.level)?;
+                Some(router.route_targets([default]))
+            }
+            Selection::Auto => None,
+        };
+        if let Some(targets) = targets {
+            let lanes = targets
+                .into_iter()
+                .map(|(name, channel)| router.lane(name, channel))
+                .collect();
+            router.fixed = Some(lanes);
+        }
+        Ok(router)
+    }
+
+    fn route_targets<'n>(
+        &self,
+        routes: impl IntoIterator<Item = &'n str>,
+    ) -> Vec<(&'p str, Option<&'p str>)>
+    where
+        'p: 'n,
+    {
+        let mut out: Vec<(&'p str, Option<&'p str>)> = Vec::new();
+        for name in routes {
+            let route = &self.pipe.profile.routes[name];
+            for dest in &route.to {
+                if !out.iter().any(|(d, _)| d == dest) {
+                    out.push((dest.as_str(), route.channel.as_deref()));
+                }
+            }
+        }
+        out
+    }
+
+    /// The lane for `name`, created on first use.
+    fn lane(&mut self, name: &str, route_channel: Option<&'p str>) -> usize {
+        if let Some(i) = self.lanes.iter().position(|l| l.destination.name == name) {
+            return i;
+        }
+        let destination = &self.pipe.profile.destinations[name];
+        let channel = self
+            .pipe
+            .channel
+            .as_deref()
+            .or(route_channel)
+            .map(str::to_owned);
+        self.lanes.push(Lane::new(
+            destination,
+            Target {
+                channel,
+                ..Target::default()
+            },
+        ));
+        self.lanes.len() - 1
+    }
+
+    /// The route rules pick for a line of `level`. In a stream, rules see the
+    /// level (raised per line with --level-from-line), not the text.
+    fn auto_route(&self, level: Level) -> Result<&'p str, Failure> {
+        let profile = &self.pipe.profile;
+        let vars = Value::from_iter([
+            ("level", Value::from(level.as_str())),
+            ("host", Value::from(self.pipe.host.clone())),
+            (
+                "title",
+                Value::from(self.pipe.title.clone().unwrap_or_default()),
+            ),
+            ("text", Value::from("")),
+        ]);
+        for rule in &profile.rules {
+            let matched = template::matches(&rule.when, &vars)
+                .map_err(|e| Failure::config(format!("rule `{}` failed: {e}", rule.when)))?;
+            if matched {
+                return Ok(&rule.route);
+            }
+        }
+        profile.default_route.as_deref().ok_or_else(|| {
+            Failure::config(
+                "no route for this stream: no rule matched and the profile has no [defaults] route",
+            )
+            .with_hint("pass --route NAME or --to DEST, or set `route` under [defaults]")
+        })
+    }
+
+    fn lanes_for(&mut self, level: Level) -> Result<Vec<usize>, Failure> {
+        if let Some(fixed) = &self.fixed {
+            return Ok(fixed.clone());
+        }
+        if let Some(lanes) = self.by_level.get(&(level as u8)) {
+            return Ok(lanes.clone());
+        }
+        let route = self.auto_route(level)?;
+        let targets = self.route_targets([route]);
+        let lanes: Vec<usize> = targets.into_iter().map(|(n, c)| self.lane(n, c)).collect();
+        self.by_level.insert(level as u8, lanes.clone());
+        Ok(lanes)
+    }
+
+    fn ingest(&mut self, lines: Vec<Line>) -> Result<(), Failure> {
+        for line in &lines {
+            for lane in self.lanes_for(line.level)? {
+                self.lanes[lane].push(line);
+            }
+        }
+        Ok(())
+    }
+
+    fn close_due(&mut self, interval: Duration, now: Instant) {
+        for lane in &mut self.lanes {
+            if lane.opened.is_some_and(|t| now >= t + interval) {
+                lane.close();
+            }
+        }
+    }
+
+    fn close_all(&mut self) {
+        self.lanes.iter_mut().for_each(Lane::close);
+    }
+
+    /// When something next needs doing: a batch's interval ends, or a lane's pace allows a send.
+    fn next_wakeup(&self, interval: Duration) -> Option<Instant> {
+        let closes = self
+            .lanes
+            .iter()
+            .filter_map(|l| l.opened.map(|t| t + interval));
+        let sends = self
+            .lanes
+            .iter()
+            .filter(|l| !l.busy && !l.ready.is_empty())
+            .map(|l| l.next_send);
+        closes.chain(sends).min()
+    }
+}
+
+/// The stdin side: lines out of bytes, on a thread of its own.
+struct Reader {
+    tee: bool,
+    grep: Option<regex_lite::Regex>,
+    level: Level,
+    level_from_line: bool,
+}
+
+impl Reader {
+    fn run(self, tx: &mpsc::UnboundedSender<Vec<Line>>) {
+        let mut stdin = std::io::stdin().lock();
+        let mut stdout = std::io::stdout();
+        let mut tee = self.tee;
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut partial: Vec<u8> = Vec::new();
+        loop {
+            let n = match stdin.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            // A closed stdout ends the copy, not the stream.
+            if tee
+                && stdout
+                    .write_all(&buf[..n])
+                    .and_then(|()| stdout.flush())
+                    .is_err()
+            {
+                tee = false;
+            }
+            partial.extend_from_slice(&buf[..n]);
+            let mut lines = Vec::new();
+            let mut start = 0;
+            while let Some(i) = partial[start..].iter().position(|b| *b == b'\n') {
+                self.take(&partial[start..start + i], &mut lines);
+                start += i + 1;
+            }
+            partial.drain(..start);
+            if partial.len() >= MAX_LINE_BYTES {
+                self.take(&std::mem::take(&mut partial), &mut lines);
+            }
+            if !lines.is_empty() && tx.send(lines).is_err() {
+                return;
+            }
+        }
+        if !partial.is_empty() {
+            let mut lines = Vec::new();
+            self.take(&partial, &mut lines);
+            let _ = tx.send(lines);
+        }
+    }
+
+    fn take(&self, bytes: &[u8], lines: &mut Vec<Line>) {
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        let decoded = String::from_utf8_lossy(bytes);
+        let text = if decoded.contains('\u{1b}') {
+            strip_ansi(&decoded)
+        } else {
+            decoded.into_owned()
+        };
+        if self.grep.as_ref().is_some_and(|re| !re.is_match(&text)) {
+            return;
+        }
+        let level = if self.level_from_line {
+            self.level.max(level_of(&text))
+        } else {
+            self.level
+        };
+        lines.push(Line { text, level });
+    }
+}
+
+/// The level a log line looks like it reports.
+fn level_of(line: &str) -> Level {
+    let lower = line.to_ascii_lowercase();
+    if ["fatal", "panic", "critical", "crit]", "emerg"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        Level::Critical
+    } else if lower.contains("error") || lower.contains("[err]") {
+        Level::Error
+    } else if lower.contains("warn") {
+        Level::Warning
+    } else {
+        Level::Info
+    }
+}
+
+/// Removes ANSI escape sequences: CSI (`ESC [ … final`), OSC (`ESC ] … BEL|ESC \`)
+/// and two-byte escapes.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ansi_colours_and_titles_are_stripped() {
+        assert_eq!(strip_ansi("\u{1b}[31;1mred\u{1b}[0m plain"), "red plain");
+        assert_eq!(strip_ansi("\u{1b}]0;title\u{7}after"), "after");
+    }
+
+    #[test]
+    fn log_levels_are_recognised() {
+        assert_eq!(level_of("2026-11-24 ERROR disk full"), Level::Error);
+        assert_eq!(level_of("[warn] slow"), Level::Warning);
+        assert_eq!(level_of("panic: oops"), Level::Critical);
+        assert_eq!(level_of("all good"), Level::Info);
+    }
+}

@@ -1,0 +1,270 @@
+//! `chime pipe`: every line arrives once, in order, in as few messages as allowed.
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::bed::{Bed, Fault};
+use crate::support::{Sandbox, run};
+
+/// Nothing listens here: connections are refused at once.
+const DOWN: &str = "http://127.0.0.1:1/services/T0TESTTEAM/BDOWN/fakesecretdownfakesecret";
+
+fn setup(pace: &str) -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        r#"
+[defaults]
+route = "logs"
+timeout = "5s"
+
+[destinations.log-hook]
+kind = "slack"
+url = "${{LOG_WEBHOOK}}"
+pace = "{pace}"
+
+[routes.logs]
+to = ["log-hook"]
+"#
+    ));
+    sandbox
+}
+
+fn pipe(sandbox: &Sandbox, url: &str, args: &[&str]) -> Command {
+    let mut all = vec!["pipe"];
+    all.extend_from_slice(args);
+    let mut cmd = sandbox.chime(&all);
+    cmd.env("LOG_WEBHOOK", url);
+    cmd
+}
+
+fn spawn(mut cmd: Command) -> Child {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The lines a Slack payload carries, code fences removed.
+fn lines_of(payload: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for block in payload["blocks"].as_array().unwrap() {
+        if block["type"] != "section" {
+            continue;
+        }
+        let text = block["text"]["text"].as_str().unwrap();
+        let inner = text
+            .strip_prefix("```\n")
+            .and_then(|t| t.strip_suffix("\n```"))
+            .unwrap_or(text);
+        out.extend(inner.split('\n').map(str::to_owned));
+    }
+    out
+}
+
+fn delivered_lines(bed: &Bed) -> Vec<String> {
+    bed.delivered()
+        .iter()
+        .flat_map(|r| lines_of(&r.json()))
+        .collect()
+}
+
+#[test]
+fn ten_thousand_lines_arrive_once_in_order_in_few_messages_without_429s() {
+    let bed = Bed::start();
+    let sandbox = setup("1s");
+    let input: String = (0..10_000)
+        .map(|i| format!("line {i:05} of the build log\n"))
+        .collect();
+    let mut child = spawn(pipe(&sandbox, &bed.webhook("logs"), &[]));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected: Vec<String> = input.lines().map(str::to_owned).collect();
+    assert_eq!(delivered_lines(&bed), expected);
+    let messages = bed.delivered().len();
+    let minimum = input.len().div_ceil(40_000);
+    assert!(
+        messages <= minimum + 2,
+        "{messages} messages for {} bytes",
+        input.len()
+    );
+    assert!(
+        bed.requests().iter().all(|r| r.status != 429),
+        "paced below Slack's rate"
+    );
+}
+
+#[test]
+fn a_slow_trickle_arrives_about_one_interval_after_each_line() {
+    let bed = Bed::start();
+    let sandbox = setup("1s");
+    let mut child = spawn(pipe(&sandbox, &bed.webhook("logs"), &["--interval", "1s"]));
+    let mut stdin = child.stdin.take().unwrap();
+    for i in 0..4 {
+        let line = format!("tick {i}");
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        let written = Instant::now();
+        let deadline = written + Duration::from_millis(2500);
+        while !delivered_lines(&bed).contains(&line) {
+            assert!(
+                Instant::now() < deadline,
+                "`{line}` did not arrive within interval + 1 s (and slack)"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(500).saturating_sub(written.elapsed()));
+    }
+    drop(stdin);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn a_line_longer_than_a_message_is_split_and_reassembles_exactly() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup("0s");
+    let long: String = (0..100_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let mut child = spawn(pipe(&sandbox, &bed.webhook("logs"), &[]));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{long}\n").as_bytes())
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(bed.delivered().len() >= 3);
+    assert_eq!(delivered_lines(&bed).concat(), long);
+}
+
+#[test]
+fn sigterm_mid_stream_delivers_or_spools_what_was_read() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup("0s");
+    let mut child = spawn(pipe(&sandbox, &bed.webhook("logs"), &["--interval", "1h"]));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"first\nsecond\nthird\n").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(bed.requests().is_empty(), "still batching");
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(delivered_lines(&bed), vec!["first", "second", "third"]);
+}
+
+#[test]
+fn a_second_interrupt_spools_what_is_left_and_exits_130() {
+    let sandbox = setup("0s");
+    let mut child = spawn(pipe(
+        &sandbox,
+        DOWN,
+        &["--interval", "1h", "--timeout", "30s"],
+    ));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"kept\n").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let listed = run(sandbox.chime(&["spool", "list", "--json"])).code(0);
+    assert!(listed.stdout.contains("log-hook"), "{listed}");
+}
+
+#[test]
+fn destination_down_mid_stream_spools_batches_that_flush_later_in_order() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup("0s");
+    let input: String = (0..3000)
+        .map(|i| format!("entry {i:04} {}\n", "x".repeat(40)))
+        .collect();
+    let mut child = spawn(pipe(&sandbox, DOWN, &["--timeout", "1s"]));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut flush = sandbox.chime(&["flush", "--all"]);
+    flush.env("LOG_WEBHOOK", bed.webhook("logs"));
+    run(flush).code(0);
+    let expected: Vec<String> = input.lines().map(str::to_owned).collect();
+    assert_eq!(delivered_lines(&bed), expected);
+}
+
+#[test]
+fn tee_copies_stdin_unchanged_while_grep_and_ansi_stripping_shape_what_is_sent() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup("0s");
+    let input = b"\x1b[31mERROR\x1b[0m disk full\nall fine\nbad byte \xff here error\n";
+    let mut child = spawn(pipe(
+        &sandbox,
+        &bed.webhook("logs"),
+        &["--tee", "--grep", "(?i)error", "--level-from-line"],
+    ));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, input, "--tee is byte for byte");
+    assert_eq!(
+        delivered_lines(&bed),
+        vec!["ERROR disk full", "bad byte \u{fffd} here error"]
+    );
+    assert_eq!(
+        bed.delivered()[0].json()["attachments"][0]["color"],
+        "#E01E5A",
+        "raised to error"
+    );
+}
+
+#[test]
+fn throttling_mid_stream_is_waited_out_without_losing_lines() {
+    let bed = Bed::start();
+    let sandbox = setup("0s");
+    bed.fault(Fault::RateLimit(1));
+    let input: String = (0..200).map(|i| format!("row {i}\n")).collect();
+    let mut child = spawn(pipe(&sandbox, &bed.webhook("logs"), &[]));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let expected: Vec<String> = input.lines().map(str::to_owned).collect();
+    assert_eq!(delivered_lines(&bed), expected);
+}
