@@ -42,6 +42,11 @@ use crate::template;
 /// runaway line cannot take all memory before it ends.
 const MAX_LINE_BYTES: usize = 1 << 20;
 const READ_CHUNK: usize = 64 * 1024;
+/// A send taking longer than this means the destination, not chime, is slow:
+/// keep reading and let batches pile up (and spill to the spool).
+const SLOW_SEND: Duration = Duration::from_secs(2);
+/// Chunks of lines between the reader thread and the lanes.
+const CHUNKS_IN_FLIGHT: usize = 16;
 
 /// `chime pipe` as resolved from the command line.
 pub struct Pipe {
@@ -88,6 +93,10 @@ struct Lane<'p> {
     ready_bytes: usize,
     next_send: Instant,
     busy: bool,
+    /// When the send in flight started.
+    busy_since: Option<Instant>,
+    /// The last batch was delivered (a lane starts out trusted).
+    healthy: bool,
     /// What is being sent right now, kept so that an abort can spool it too.
     sending: Option<Vec<crate::kinds::Payload>>,
     lines: usize,
@@ -116,7 +125,8 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
         no_spool: false,
     };
     let mut router = Router::new(pipe)?;
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    // Bounded, so a reader faster than the lanes waits instead of filling memory.
+    let (tx, mut rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let reader = Reader {
         tee: pipe.tee,
         grep: pipe.grep.clone(),
@@ -145,12 +155,21 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
                 break;
             }
         }
+        // A healthy lane that has full batches waiting and may send now is
+        // limited by its own throughput, not the platform's pace: stop reading
+        // for a moment (the reader blocks, the pipe buffers) rather than spool.
+        let saturated = router.lanes.iter().any(|l| l.saturated(now));
         let wake = router
             .next_wakeup(pipe.interval)
             .unwrap_or(now + Duration::from_secs(3600));
         tokio::select! {
-            chunk = rx.recv(), if !eof => match chunk {
-                Some(lines) => router.ingest(lines)?,
+            chunk = rx.recv(), if !eof && !saturated => match chunk {
+                Some(lines) => {
+                    router.ingest(lines)?;
+                    // Let the HTTP connection tasks run between chunks: on this
+                    // single thread, a fast reader would otherwise starve them.
+                    tokio::task::yield_now().await;
+                }
                 None => {
                     eof = true;
                     router.close_all();
@@ -205,6 +224,7 @@ fn start_sends<'a>(
         }
         let Some(batch) = lane.pop() else { continue };
         lane.busy = true;
+        lane.busy_since = Some(now);
         lane.next_send = now + lane.destination.pace;
         let payloads = lane
             .destination
@@ -316,12 +336,21 @@ impl<'p> Lane<'p> {
             ready_bytes: 0,
             next_send: Instant::now(),
             busy: false,
+            busy_since: None,
+            healthy: true,
             sending: None,
             lines: 0,
             worst: Status::Delivered,
             messages: 0,
             queued: 0,
         }
+    }
+
+    /// Sending is the bottleneck: batches wait that the pace would allow now,
+    /// and the destination has been answering promptly.
+    fn saturated(&self, now: Instant) -> bool {
+        let prompt = self.busy_since.is_none_or(|t| now - t < SLOW_SEND);
+        self.healthy && prompt && self.ready.len() >= 2 && now >= self.next_send
     }
 
     fn idle(&self) -> bool {
@@ -332,29 +361,32 @@ impl<'p> Lane<'p> {
     fn push(&mut self, line: &Line) {
         self.lines += 1;
         let escaped = self.destination.platform.escape(&line.text);
-        // A line longer than a whole message is split across messages.
-        for piece in split(&escaped, self.limit, self.measure) {
-            let len = self.measure.of(piece) + 1;
-            if self.open_len > 0 && self.open_len + len > self.limit {
-                self.close();
-            }
-            if self.open.is_empty() {
-                self.opened = Some(Instant::now());
-            } else {
-                self.open.push('\n');
-            }
-            self.open.push_str(piece);
-            self.open_len += len;
-            self.open_level = self.open_level.max(line.level);
+        // Bytes bound every measure from above: most lines need no splitting.
+        if escaped.len() < self.limit {
+            let len = self.measure.of(&escaped);
+            self.append(&escaped, len, line.level);
+            return;
         }
-        if escaped.is_empty() {
-            if self.open.is_empty() {
-                self.opened = Some(Instant::now());
-            } else {
-                self.open.push('\n');
-            }
+        // A line longer than a whole message is split across messages.
+        for piece in split(&escaped, self.limit - 1, self.measure) {
+            self.append(piece, self.measure.of(piece), line.level);
+        }
+    }
+
+    /// Appends a piece that fits one message, with the line break before it.
+    fn append(&mut self, piece: &str, len: usize, level: Level) {
+        if self.opened.is_some() && self.open_len + 1 + len > self.limit {
+            self.close();
+        }
+        if self.opened.is_none() {
+            self.opened = Some(Instant::now());
+        } else {
+            self.open.push('\n');
             self.open_len += 1;
         }
+        self.open.push_str(piece);
+        self.open_len += len;
+        self.open_level = self.open_level.max(level);
     }
 
     fn close(&mut self) {
@@ -376,6 +408,8 @@ impl<'p> Lane<'p> {
 
     fn finished(&mut self, report: &Report, output: Output) {
         self.busy = false;
+        self.busy_since = None;
+        self.healthy = report.status == Status::Delivered;
         self.sending = None;
         self.messages += 1;
         self.worst = self.worst.max(report.status);
@@ -571,7 +605,7 @@ struct Reader {
 }
 
 impl Reader {
-    fn run(self, tx: &mpsc::UnboundedSender<Vec<Line>>) {
+    fn run(self, tx: &mpsc::Sender<Vec<Line>>) {
         let mut stdin = std::io::stdin().lock();
         let mut stdout = std::io::stdout();
         let mut tee = self.tee;
@@ -604,14 +638,14 @@ impl Reader {
             if partial.len() >= MAX_LINE_BYTES {
                 self.take(&std::mem::take(&mut partial), &mut lines);
             }
-            if !lines.is_empty() && tx.send(lines).is_err() {
+            if !lines.is_empty() && tx.blocking_send(lines).is_err() {
                 return;
             }
         }
         if !partial.is_empty() {
             let mut lines = Vec::new();
             self.take(&partial, &mut lines);
-            let _ = tx.send(lines);
+            let _ = tx.blocking_send(lines);
         }
     }
 

@@ -41,8 +41,13 @@ const CODE_FENCES: usize = 8;
 
 /// Escapes the three characters Slack parses as control characters.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    // Most log lines have none of the three: copy them whole (the hot path of pipe).
+    let Some(first) = text.find(['&', '<', '>']) else {
+        return text.to_owned();
+    };
+    let mut out = String::with_capacity(text.len() + 16);
+    out.push_str(&text[..first]);
+    for c in text[first..].chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
