@@ -4,6 +4,7 @@
 mod bed_selftest;
 mod profile;
 mod send;
+mod setup;
 mod spool;
 mod support;
 mod threads;
