@@ -28,8 +28,23 @@ pub fn run(probe: Probe) -> Result<ExitCode, Failure> {
         test_one(&probe, &client, destination, &message)
     });
     let reports = runtime.block_on(join_all(jobs));
-    report::text(&table(&reports))?;
-    Ok(exit_code(&reports))
+    let failed = reports
+        .iter()
+        .filter(|r| r.status != Status::Delivered)
+        .count();
+    // With -q only failures show: `chime -q test` is a quiet health check.
+    if !probe.output.quiet || failed > 0 {
+        report::text(&table(&reports, probe.output.quiet))?;
+    }
+    let code = exit_code(&reports);
+    if failed > 0 {
+        let failure = Failure::new(
+            code,
+            format!("{failed} of {} destinations failed the test", reports.len()),
+        );
+        report::failure(probe.output, &failure);
+    }
+    Ok(code)
 }
 
 /// Short, and clearly a test, so nobody in the channel wonders what broke.
@@ -81,29 +96,36 @@ fn result(status: Status) -> &'static str {
     }
 }
 
-/// The table, then one paragraph per failure with the error and the hint.
-fn table(reports: &[Report]) -> String {
+/// The table (unless `only_failures`), then one paragraph per failure with
+/// the error and the hint.
+fn table(reports: &[Report], only_failures: bool) -> String {
     let width = |f: fn(&Report) -> usize, title: &str| {
         reports.iter().map(f).max().unwrap_or(0).max(title.len())
     };
     let name_w = width(|r| r.destination.chars().count(), "DESTINATION");
     let kind_w = width(|r| r.kind.len(), "KIND");
-    let mut out = format!(
-        "{:<name_w$}  {:<kind_w$}  {:<11}  {:>7}\n",
-        "DESTINATION", "KIND", "RESULT", "LATENCY"
-    );
-    for r in reports {
+    let mut out = String::new();
+    if !only_failures {
         out.push_str(&format!(
-            "{:<name_w$}  {:<kind_w$}  {:<11}  {:>4} ms\n",
-            r.destination,
-            r.kind,
-            result(r.status),
-            r.elapsed_ms
+            "{:<name_w$}  {:<kind_w$}  {:<11}  {:>7}\n",
+            "DESTINATION", "KIND", "RESULT", "LATENCY"
         ));
+        for r in reports {
+            out.push_str(&format!(
+                "{:<name_w$}  {:<kind_w$}  {:<11}  {:>4} ms\n",
+                r.destination,
+                r.kind,
+                result(r.status),
+                r.elapsed_ms
+            ));
+        }
     }
     for r in reports.iter().filter(|r| r.status != Status::Delivered) {
         let error = r.error.as_deref().unwrap_or("failed");
-        out.push_str(&format!("\n{} ({}): {error}\n", r.destination, r.kind));
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!("{} ({}): {error}\n", r.destination, r.kind));
         let hint = match (&r.hint, r.status) {
             (Some(hint), _) => hint.as_str(),
             (None, Status::Rejected) => "check the destination's settings with `chime config show`",
@@ -140,15 +162,18 @@ mod tests {
 
     #[test]
     fn table_has_a_row_per_destination_and_a_hint_per_failure() {
-        let text = table(&[
-            report("ops-hook", Status::Delivered, None, None),
-            report(
-                "gone",
-                Status::Rejected,
-                Some("404 no_service"),
-                Some("make a new one"),
-            ),
-        ]);
+        let text = table(
+            &[
+                report("ops-hook", Status::Delivered, None, None),
+                report(
+                    "gone",
+                    Status::Rejected,
+                    Some("404 no_service"),
+                    Some("make a new one"),
+                ),
+            ],
+            false,
+        );
         assert!(text.contains("ops-hook     slack  ok"), "{text}");
         assert!(text.contains("gone         slack  rejected"), "{text}");
         assert!(

@@ -188,11 +188,13 @@ pub fn probe(global: &GlobalArgs, args: crate::cli::TestArgs) -> Result<Probe, F
         let help = config::known_list("destination", name, &profile.destinations);
         return Err(Failure::config(format!("unknown destination `{name}`")).with_hint(help));
     }
-    let destinations = if args.dests.is_empty() {
+    let mut destinations: Vec<String> = if args.dests.is_empty() {
         profile.destinations.keys().cloned().collect()
     } else {
         args.dests
     };
+    let mut seen = std::collections::BTreeSet::new();
+    destinations.retain(|name| seen.insert(name.clone()));
     if destinations.is_empty() {
         return Err(Failure::config(format!(
             "{} defines no destinations to test",

@@ -264,11 +264,22 @@ url = "{gone}"
     assert_eq!(delivered.len(), 1, "one test message reached Slack");
     assert!(delivered[0].text().contains("chime is set up"));
 
+    out.stderr_has("chime: error: 1 of 2 destinations failed the test");
+
+    // -q: a quiet health check, only failures show.
+    let quiet = run(sandbox.chime(&["-q", "test", "gone"])).code(65);
+    assert!(
+        quiet.stdout.starts_with("gone (slack): 404 no_service"),
+        "{quiet}"
+    );
+    let quiet = run(sandbox.chime(&["-q", "test", "good"])).code(0);
+    assert_eq!(quiet.stdout, "", "{quiet}");
+
     // Named destinations only; nothing was spooled for the one that failed.
     run(sandbox.chime(&["test", "good"]))
         .code(0)
         .stdout_has("good ");
-    assert_eq!(bed.delivered().len(), 2);
+    assert_eq!(bed.delivered().len(), 3);
     run(sandbox.chime(&["spool", "list", "--dead", "--json"]))
         .code(0)
         .stdout_has("[]");
