@@ -88,7 +88,7 @@ pub fn script(shell: Shell) -> String {
     let uses = uses(&mut Cli::command());
     match shell {
         Shell::Bash => format!("{text}{}", bash_names(&uses, &subcommands(&Cli::command()))),
-        Shell::Zsh => zsh_names(&text),
+        Shell::Zsh => zsh_names(&text, &uses),
         Shell::Fish => format!("{text}{}", fish_names(&uses)),
         _ => text,
     }
@@ -99,6 +99,8 @@ pub fn script(shell: Shell) -> String {
 struct Use {
     path: Vec<String>,
     flags: Vec<String>,
+    /// The argument's id: zsh names positional arguments by it.
+    id: String,
     names: Names,
 }
 
@@ -118,6 +120,7 @@ fn collect(cmd: &clap::Command, path: &mut Vec<String>, out: &mut Vec<Use>) {
             out.push(Use {
                 path: path.clone(),
                 flags,
+                id: arg.get_id().to_string(),
                 names,
             });
         }
@@ -229,7 +232,7 @@ fn bash_names(uses: &[Use], subcommands: &[(String, String)]) -> String {
 
 /// Zsh: clap_complete leaves these arguments to `_default` (files); point
 /// them at the profile's names instead.
-fn zsh_names(text: &str) -> String {
+fn zsh_names(text: &str, uses: &[Use]) -> String {
     let mut out = String::new();
     for line in text.lines() {
         let mut line = line.to_owned();
@@ -237,6 +240,13 @@ fn zsh_names(text: &str) -> String {
             let from = format!(":{}:_default", names.value_name());
             let to = format!(":{}:_chime_names {}", names.value_name(), names.table());
             line = line.replace(&from, &to);
+        }
+        // Positional arguments appear as `'*::ID -- HELP:_default'`.
+        for u in uses.iter().filter(|u| u.flags.is_empty()) {
+            if line.contains(&format!(":{} -- ", u.id)) && line.ends_with(":_default' \\") {
+                let cut = line.len() - ":_default' \\".len();
+                line = format!("{}:_chime_names {}' \\", &line[..cut], u.names.table());
+            }
         }
         if line.starts_with("if [ \"$funcstack[1]\" = \"_chime\" ]") {
             out.push_str(
@@ -366,6 +376,8 @@ mod tests {
         ] {
             assert!(script(shell).contains("chime"), "{shell}");
         }
-        assert!(script(Shell::Zsh).contains("_chime_names routes"));
+        let zsh = script(Shell::Zsh);
+        assert!(zsh.contains(":ROUTE:_chime_names routes"));
+        assert!(zsh.contains("(default\\: all):_chime_names destinations"));
     }
 }
