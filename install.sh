@@ -1,39 +1,72 @@
 #!/usr/bin/env sh
-# Builds chime in release mode and installs it under PREFIX.
+# Builds chime in release mode and installs it, its man page and its shell
+# completions under PREFIX.
 #
 #   ./install.sh                 install to ~/.local (or /usr/local as root)
 #   PREFIX=/opt/chime ./install.sh
-#   ./install.sh --uninstall     remove what an install put there
+#   ./install.sh --uninstall     remove exactly what an install put there
+#   CHIME_BIN=path ./install.sh  install an already built binary (no cargo build)
 #
 # Needs only cargo and the crate registry; running it twice is harmless.
 set -eu
 
 if [ "$(id -u)" = 0 ]; then default_prefix=/usr/local; else default_prefix="$HOME/.local"; fi
 PREFIX=${PREFIX:-$default_prefix}
-bin="$PREFIX/bin/chime"
 cd "$(dirname "$0")"
 
-case "${1:-}" in
-  --uninstall)
-    rm -f "$bin"
-    echo "chime: removed $bin"
-    exit 0
-    ;;
-  "") ;;
-  *) echo "usage: ./install.sh [--uninstall]   (PREFIX=$PREFIX)" >&2; exit 2 ;;
-esac
+# What an install puts where: "source destination mode", one a line.
+files="
+target/release/chime bin/chime 0755
+doc/chime.1 share/man/man1/chime.1 0644
+completions/chime.bash share/bash-completion/completions/chime 0644
+completions/_chime share/zsh/site-functions/_chime 0644
+completions/chime.fish share/fish/vendor_completions.d/chime.fish 0644
+"
 
-command -v cargo >/dev/null 2>&1 || {
-  echo "chime: cargo is not installed; get Rust from your package manager or rustup first" >&2
-  exit 1
+uninstall() {
+  echo "$files" | while read -r _ dest _; do
+    [ -n "$dest" ] || continue
+    if [ -e "$PREFIX/$dest" ]; then
+      rm -f "$PREFIX/$dest"
+      echo "chime: removed $PREFIX/$dest"
+    fi
+    # Directories an install created are removed once empty; others stay.
+    dir=$(dirname "$dest")
+    while [ "$dir" != . ]; do
+      rmdir "$PREFIX/$dir" 2>/dev/null || break
+      dir=$(dirname "$dir")
+    done
+  done
 }
 
-cargo build --release --locked
-mkdir -p "$PREFIX/bin"
-install -m 0755 target/release/chime "$bin"
-echo "chime: installed $bin ($("$bin" --version))"
+case "${1:-}" in
+  --uninstall) uninstall; exit 0 ;;
+  "") ;;
+  *) echo "usage: ./install.sh [--uninstall]   (PREFIX=$PREFIX, CHIME_BIN=prebuilt binary)" >&2; exit 2 ;;
+esac
+
+if [ -n "${CHIME_BIN:-}" ]; then
+  bin_source=$CHIME_BIN
+else
+  command -v cargo >/dev/null 2>&1 || {
+    echo "chime: cargo is not installed; get Rust from your package manager or rustup first" >&2
+    exit 1
+  }
+  cargo build --release --locked
+  bin_source=target/release/chime
+fi
+
+echo "$files" | while read -r source dest mode; do
+  [ -n "$dest" ] || continue
+  [ "$dest" = bin/chime ] && source=$bin_source
+  mkdir -p "$PREFIX/$(dirname "$dest")"
+  install -m "$mode" "$source" "$PREFIX/$dest"
+  echo "chime: installed $PREFIX/$dest"
+done
+
+echo "chime: $("$PREFIX/bin/chime" --version)"
 case ":$PATH:" in
   *":$PREFIX/bin:"*) ;;
   *) echo "chime: note: $PREFIX/bin is not on your PATH; add it, e.g. export PATH=\"$PREFIX/bin:\$PATH\"" ;;
 esac
-echo "next: write a profile at ~/.config/chime/config.toml (see README.md, Quick start), then: chime send \"hello from chime\""
+echo "next: chime config init, then export SLACK_WEBHOOK_URL=… and run: chime test"

@@ -5,6 +5,10 @@
 //! scripts set often have a `CHIME_*` variable, but those variables are read in
 //! `settings.rs`, not through clap's `env`, so that a variable never conflicts
 //! with a flag the user did type. Nothing here looks at the profile.
+//!
+//! Arguments whose value names are `ROUTE`, `DEST` or `TEMPLATE` complete
+//! from the current profile in bash, zsh and fish (`completions.rs` finds them
+//! by those names), so new commands get that for free by using them.
 
 use std::path::PathBuf;
 
@@ -82,9 +86,26 @@ pub enum Command {
     #[command(subcommand, after_help = SPOOL_EXAMPLES)]
     Spool(SpoolCommand),
 
-    /// Create or locate the profile
+    /// Create, locate, check or show the profile
     #[command(subcommand, after_help = CONFIG_EXAMPLES)]
     Config(ConfigCommand),
+
+    /// Send a short test message to each destination and show what happened
+    #[command(after_help = TEST_EXAMPLES)]
+    Test(TestArgs),
+
+    /// Print a shell completion script
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell to complete for
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff), as install.sh installs it
+    #[command(
+        after_help = "Examples:\n  chime manpage | man -l -\n  chime manpage > ~/.local/share/man/man1/chime.1"
+    )]
+    Manpage,
 }
 
 const PIPE_EXAMPLES: &str = "\
@@ -100,7 +121,7 @@ Ctrl-C spools it and exits 130. Exit codes as for send.";
 #[derive(Debug, Args)]
 pub struct PipeArgs {
     /// Route to send through (repeatable) [env: CHIME_ROUTE]
-    #[arg(short, long = "route", value_name = "NAME", help_heading = "Where")]
+    #[arg(short, long = "route", value_name = "ROUTE", help_heading = "Where")]
     pub routes: Vec<String>,
 
     /// Destination to send to, bypassing routes (repeatable)
@@ -148,6 +169,28 @@ pub struct PipeArgs {
     pub timeout: Option<std::time::Duration>,
 }
 
+const TEST_EXAMPLES: &str = "\
+Examples:
+  chime test                      # every destination in the profile
+  chime test ops-hook bot         # just these
+  chime --profile work test --timeout 5s
+
+Nothing is queued: a destination that fails the test shows why and what to do.
+Exit codes: 0 all delivered, 65 one was rejected, 75 one could not be reached.
+
+Environment: CHIME_CONFIG, CHIME_PROFILE, CHIME_TIMEOUT";
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Destinations to test (default: all)
+    #[arg(value_name = "DEST")]
+    pub dests: Vec<String>,
+
+    /// Give up on a destination after this long [env: CHIME_TIMEOUT]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+}
+
 fn parse_regex(s: &str) -> Result<regex_lite::Regex, String> {
     regex_lite::Regex::new(s).map_err(|e| e.to_string())
 }
@@ -169,6 +212,15 @@ fn parse_size(s: &str) -> Result<usize, String> {
     Ok(number.saturating_mul(unit))
 }
 
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  chime completions bash > ~/.local/share/bash-completion/completions/chime
+  chime completions zsh > ~/.zfunc/_chime        # with fpath+=(~/.zfunc)
+  chime completions fish > ~/.config/fish/completions/chime.fish
+
+install.sh installs these for bash, zsh and fish. In those shells, route,
+destination and template names complete from the current profile.";
+
 const FLUSH_EXAMPLES: &str = "\
 Examples:
   chime flush                     # deliver what is due (from cron: */5 * * * *)
@@ -176,12 +228,14 @@ Examples:
   chime flush --wait 10m          # keep at it until empty, for at most 10 minutes
   chime flush --dest ops-hook
 
-Exit codes: 0 nothing left pending, 75 some remain, 65 something new was dead-lettered.";
+Exit codes: 0 nothing left pending, 75 some remain, 65 something new was dead-lettered.
+
+Environment: CHIME_CONFIG, CHIME_PROFILE, CHIME_TIMEOUT, CHIME_STATE_DIR";
 
 #[derive(Debug, Args)]
 pub struct FlushArgs {
     /// Only this destination (repeatable)
-    #[arg(long = "dest", value_name = "NAME")]
+    #[arg(long = "dest", value_name = "DEST")]
     pub dest: Vec<String>,
 
     /// Try every pending entry now, ignoring next-attempt times
@@ -203,11 +257,16 @@ Examples:
   chime spool list --dead --json  # dead-lettered ones, for a script
   chime spool show 0193a5…        # one entry, payload included (ids may be shortened)
   chime spool retry --all         # dead-letter back to pending
-  chime spool purge --dead --yes";
+  chime spool purge --dead --yes
+
+Environment: CHIME_STATE_DIR (the spool lives in $CHIME_STATE_DIR/spool)";
 
 #[derive(Debug, Subcommand)]
 pub enum SpoolCommand {
     /// List entries, oldest first
+    #[command(
+        after_help = "Examples:\n  chime spool list\n  chime spool list --dead --json | jq length"
+    )]
     List {
         /// The dead-letter entries instead of the pending ones
         #[arg(long)]
@@ -217,16 +276,21 @@ pub enum SpoolCommand {
         json: bool,
     },
     /// Show one entry, payloads included
+    #[command(after_help = "Examples:\n  chime spool show 0193a5")]
     Show {
         /// Entry id, or a unique prefix of one
         id: String,
     },
     /// Delete entries for good
+    #[command(after_help = "Examples:\n  chime spool drop 0193a5 0193a6")]
     Drop {
         #[arg(required = true, value_name = "ID")]
         ids: Vec<String>,
     },
     /// Move dead-letter entries back to pending, due now
+    #[command(
+        after_help = "Examples:\n  chime spool retry 0193a5\n  chime spool retry --all && chime flush"
+    )]
     Retry {
         #[arg(
             value_name = "ID",
@@ -239,6 +303,7 @@ pub enum SpoolCommand {
         all: bool,
     },
     /// Delete every pending (or, with --dead, every dead-letter) entry
+    #[command(after_help = "Examples:\n  chime spool purge --dead --yes")]
     Purge {
         #[arg(long)]
         dead: bool,
@@ -251,8 +316,12 @@ pub enum SpoolCommand {
 const CONFIG_EXAMPLES: &str = "\
 Examples:
   chime config init            # write a starter profile
+  chime config check           # every mistake at once, with file:line:column
+  chime config show            # the profile as chime reads it, secrets redacted
   chime config path            # where is the profile?
-  chime --profile work config init";
+  chime --profile work config init
+
+Environment: CHIME_CONFIG, CHIME_PROFILE (and the variables the profile names)";
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -268,6 +337,24 @@ pub enum ConfigCommand {
     /// Print the path of the profile chime would use, and how it was chosen
     #[command(after_help = "Examples:\n  chime config path\n  $EDITOR \"$(chime config path)\"")]
     Path,
+    /// Check the profile, its templates and rules; report every problem (exit 78 on any)
+    #[command(
+        after_help = "Examples:\n  chime config check\n  chime --config ./ci.toml config check && echo ok\n\nTemplates are rendered and rules evaluated against sample variables."
+    )]
+    Check,
+    /// Print the profile as chime resolved it, secrets redacted
+    #[command(
+        after_help = "Examples:\n  chime config show\n  chime --profile work config show | less"
+    )]
+    Show,
+    /// List the routes, destinations or templates the profile defines, one a line
+    #[command(
+        after_help = "Examples:\n  chime config names destinations\n  for r in $(chime config names routes); do chime send -r \"$r\" hi; done\n\nThe profile is read leniently (nothing is checked or resolved): shell completion uses this."
+    )]
+    Names {
+        #[arg(value_enum)]
+        what: crate::completions::Names,
+    },
 }
 
 const SEND_EXAMPLES: &str = "\
@@ -278,7 +365,9 @@ Examples:
   chime send --to ops-hook --dry-run \"what would be sent?\"
   chime send --to bot --update \"ci-$RUN_ID\" \"deploying…\"   # later: --update \"ci-$RUN_ID\" \"✅ deployed\"
   chime send --to bot --thread \"ci-$RUN_ID\" \"step 2 done\"
-  echo '{\"service\":\"api\",\"version\":\"1.4\"}' | chime send --template deploy";
+  echo '{\"service\":\"api\",\"version\":\"1.4\"}' | chime send --template deploy
+
+Environment: CHIME_ROUTE, CHIME_TIMEOUT, CHIME_CONFIG, CHIME_PROFILE, CHIME_STATE_DIR";
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
@@ -287,7 +376,7 @@ pub struct SendArgs {
     pub text: Vec<String>,
 
     /// Route to send through (repeatable) [env: CHIME_ROUTE]
-    #[arg(short, long = "route", value_name = "NAME", help_heading = "Where")]
+    #[arg(short, long = "route", value_name = "ROUTE", help_heading = "Where")]
     pub routes: Vec<String>,
 
     /// Destination to send to, bypassing routes (repeatable)
@@ -319,7 +408,7 @@ pub struct SendArgs {
     pub code: bool,
 
     /// Template from the profile's [templates] to render with
-    #[arg(long, value_name = "NAME", help_heading = "Templates")]
+    #[arg(long, value_name = "TEMPLATE", help_heading = "Templates")]
     pub template: Option<String>,
 
     /// A template variable (repeatable)
@@ -401,6 +490,25 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_help_has_examples() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+                let path = format!("{path} {}", sub.get_name());
+                let after = sub
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                assert!(
+                    after.contains("Examples:"),
+                    "`{path} --help` has no examples"
+                );
+                walk(sub, &path);
+            }
+        }
+        walk(&Cli::command(), "chime");
     }
 
     #[test]

@@ -256,12 +256,13 @@ async fn flush_one(
         return Ok(Drained::default());
     }
     let Some(destination) = flush.profile.destinations.get(name) else {
-        if !flush.output.quiet {
-            eprintln!(
-                "chime: warning: {pending} spooled message(s) for `{name}`, which the profile no longer defines; \
+        crate::report::warning(
+            flush.output,
+            &format!(
+                "{pending} spooled message(s) for `{name}`, which the profile no longer defines; \
                  they stay pending (restore the destination, or remove them with `chime spool drop`)"
-            );
-        }
+            ),
+        );
         return Ok(Drained {
             remaining: pending,
             ..Drained::default()
@@ -299,7 +300,7 @@ async fn flush_one(
     .await
     .map_err(spool_failure)?;
     for warning in &drained.warnings {
-        eprintln!("chime: warning: {warning}");
+        crate::report::warning(flush.output, warning);
     }
     if flush.output.verbose
         && let Some(why) = &drained.blocked

@@ -4,6 +4,7 @@
 //! into an exit code; everything else lives in the modules below.
 
 mod cli;
+mod completions;
 mod config;
 mod deliver;
 mod exit;
@@ -12,6 +13,7 @@ mod kinds;
 mod message;
 mod outbox;
 mod pipe;
+mod probe;
 mod report;
 mod secret;
 mod send;
@@ -27,10 +29,11 @@ use crate::exit::{ExitCode, Failure};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let output = settings::output(&cli.global);
     let code = match run(cli) {
         Ok(code) => code,
         Err(failure) => {
-            eprintln!("{failure}");
+            report::failure(output, &failure);
             failure.code
         }
     };
@@ -48,6 +51,9 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             spool::command(&spool, command, settings::output(&cli.global))
         }
         Command::Config(command) => configure(&cli.global, command),
+        Command::Test(args) => probe::run(settings::probe(&cli.global, args)?),
+        Command::Completions { shell } => completions::print(shell),
+        Command::Manpage => completions::print_manpage(),
     }
 }
 
@@ -60,9 +66,22 @@ fn configure(global: &cli::GlobalArgs, command: ConfigCommand) -> Result<ExitCod
             if !global.quiet {
                 eprintln!("chime: wrote {}", location.path.display());
                 eprintln!(
-                    "next: export SLACK_WEBHOOK_URL=… (your webhook), then: chime send \"hello from chime\""
+                    "next: export SLACK_WEBHOOK_URL=… (your webhook), then: chime config check && chime test"
                 );
             }
+        }
+        ConfigCommand::Check => {
+            let summary = config::check(&location, &env)?;
+            if !global.quiet {
+                report::line(&format!("{}: ok ({summary})", location.path.display()))?;
+            }
+        }
+        ConfigCommand::Show => {
+            let profile = config::load(&location, &env)?;
+            report::text(&config::show(&profile, &location))?;
+        }
+        ConfigCommand::Names { what } => {
+            completions::names(&location, what)?;
         }
         ConfigCommand::Path => {
             report::line(&location.path.display().to_string())?;

@@ -28,6 +28,40 @@ pub fn line(text: &str) -> Result<(), Failure> {
     emit(&format!("{text}\n"))
 }
 
+/// Text on stdout, as it is.
+pub fn text(text: &str) -> Result<(), Failure> {
+    emit(text)
+}
+
+/// `chime: warning: …` on stderr, unless `-q`.
+pub fn warning(output: Output, text: &str) {
+    if !output.quiet {
+        eprintln!("chime: {}: {text}", paint(output, "warning", YELLOW));
+    }
+}
+
+/// A failure on stderr, `error:` in colour when that is wanted.
+pub fn failure(output: Output, failure: &Failure) {
+    let text = failure.to_string();
+    match text.strip_prefix("chime: error:") {
+        Some(rest) if output.colour => eprintln!("chime: {}:{rest}", paint(output, "error", RED)),
+        _ => eprintln!("{text}"),
+    }
+}
+
+const RED: &str = "1;31";
+const YELLOW: &str = "1;33";
+
+/// Colour is for a person: only on a terminal and never with `NO_COLOR`
+/// (decided in `settings::output`).
+fn paint(output: Output, word: &str, colour: &str) -> String {
+    if output.colour {
+        format!("\x1b[{colour}m{word}\x1b[0m")
+    } else {
+        word.to_owned()
+    }
+}
+
 /// `--dry-run`: each request as it would go out, secrets redacted.
 pub fn dry_run(rendered: &[(&Destination, Vec<Payload>)], as_json: bool) -> Result<(), Failure> {
     let mut text = String::new();

@@ -165,12 +165,11 @@ fn threads(send: &Send, deliveries: &mut [Delivery], store: &Threads) {
         let name = &delivery.destination.name;
         let target = &mut delivery.target;
         let warn = |what: &str| {
-            if !send.output.quiet {
-                eprintln!(
-                    "chime: warning: {name} ({}) cannot {what}; posting normally",
-                    platform.kind()
-                );
-            }
+            let text = format!(
+                "{name} ({}) cannot {what}; posting normally",
+                platform.kind()
+            );
+            report::warning(send.output, &text);
         };
         if mode.update {
             match platform.edits() {
@@ -200,10 +199,8 @@ fn remember(send: &Send, reports: &[Report], store: &Threads) {
             continue;
         }
         if let Err(err) = store.remember(&report.destination, &mode.key, channel, ts) {
-            eprintln!(
-                "chime: warning: cannot remember thread `{}`: {err}",
-                mode.key
-            );
+            let text = format!("cannot remember thread `{}`: {err}", mode.key);
+            report::warning(send.output, &text);
         }
     }
 }

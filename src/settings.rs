@@ -24,6 +24,8 @@ pub struct Output {
     pub verbose: bool,
     /// Diagnostics go to a person, not a log: confirmations are worth printing.
     pub stderr_is_terminal: bool,
+    /// `error:` and `warning:` in colour: stderr is a terminal and `NO_COLOR` is unset.
+    pub colour: bool,
 }
 
 /// Where a send goes, before rules are evaluated.
@@ -99,10 +101,14 @@ pub fn environment() -> EnvVars {
 }
 
 pub fn output(global: &GlobalArgs) -> Output {
+    let stderr_is_terminal = std::io::stderr().is_terminal();
+    // https://no-color.org: set and not empty means no colour.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     Output {
         quiet: global.quiet,
         verbose: global.verbose,
-        stderr_is_terminal: std::io::stderr().is_terminal(),
+        stderr_is_terminal,
+        colour: stderr_is_terminal && !no_color,
     }
 }
 
@@ -186,6 +192,60 @@ pub fn pipe(global: &GlobalArgs, args: PipeArgs) -> Result<crate::pipe::Pipe, Fa
         max_pending: args.max_pending,
         timeout,
         host: hostname(),
+        output: output(global),
+    })
+}
+
+/// Everything `chime test` needs.
+pub struct Probe {
+    pub profile: Profile,
+    /// The destinations to test, in the profile's order when none were named.
+    pub destinations: Vec<String>,
+    /// From `--timeout` or `CHIME_TIMEOUT`; overrides the destination's and the profile's.
+    pub timeout: Option<Duration>,
+    pub output: Output,
+}
+
+impl Probe {
+    pub fn timeout_for(&self, destination: &config::Destination) -> Duration {
+        self.timeout
+            .or(destination.timeout)
+            .or(self.profile.timeout)
+            .unwrap_or(DEFAULT_TIMEOUT)
+    }
+}
+
+/// Resolves `chime test`.
+pub fn probe(global: &GlobalArgs, args: crate::cli::TestArgs) -> Result<Probe, Failure> {
+    let env = environment();
+    let timeout = timeout(args.timeout, &env)?;
+    let profile = profile(global, &env)?;
+    if let Some(name) = args
+        .dests
+        .iter()
+        .find(|n| !profile.destinations.contains_key(*n))
+    {
+        let help = config::known_list("destination", name, &profile.destinations);
+        return Err(Failure::config(format!("unknown destination `{name}`")).with_hint(help));
+    }
+    let mut destinations: Vec<String> = if args.dests.is_empty() {
+        profile.destinations.keys().cloned().collect()
+    } else {
+        args.dests
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    destinations.retain(|name| seen.insert(name.clone()));
+    if destinations.is_empty() {
+        return Err(Failure::config(format!(
+            "{} defines no destinations to test",
+            profile.path.display()
+        ))
+        .with_hint("add a [destinations.NAME] table; `chime config init` writes an example"));
+    }
+    Ok(Probe {
+        profile,
+        destinations,
+        timeout,
         output: output(global),
     })
 }

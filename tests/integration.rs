@@ -9,6 +9,7 @@ mod ntfy;
 mod pipe;
 mod profile;
 mod send;
+mod setup;
 mod spool;
 mod support;
 mod teams;

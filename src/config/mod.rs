@@ -5,8 +5,10 @@
 //! and column, and reported together before anything is sent (exit 78). What a
 //! destination's table means is left to its kind (`kinds/`), through [`Fields`].
 
+mod check;
 mod diagnostic;
 mod fields;
+mod show;
 mod starter;
 
 use std::collections::BTreeMap;
@@ -16,8 +18,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use check::check;
 pub use diagnostic::{Problem, suggest};
 pub use fields::Fields;
+pub use show::show;
 pub use starter::init;
 
 use crate::exit::Failure;

@@ -7,10 +7,13 @@ use super::{ConfigError, Location};
 use crate::exit::Failure;
 
 /// The profile `chime config init` writes: works as soon as `SLACK_WEBHOOK_URL`
-/// is set, and shows the rest commented out.
+/// is set, and shows the rest commented out. Every kind in `kinds::KNOWN` has a
+/// commented example in the "More destinations" block (a test checks it): add
+/// one there with each new kind.
 pub const STARTER: &str = r##"# chime profile: destinations (where messages go), routes (named groups of
 # destinations), rules (automatic routing) and templates. Secrets are best kept
 # out of this file: ${NAME} expands from the environment, { file = "…" } reads one.
+# Check it with `chime config check`, try it with `chime test`.
 
 [defaults]
 route = "ops"        # used when no --route/--to is given and no rule matches
@@ -20,10 +23,46 @@ timeout = "10s"      # per destination, retries included
 kind = "slack"                  # a Slack incoming webhook
 url = "${SLACK_WEBHOOK_URL}"    # export SLACK_WEBHOOK_URL=https://hooks.slack.com/services/…
 
+# --- More destinations: one example per kind; uncomment and fill in. ---
+
 # [destinations.bot]
 # kind = "slack-api"                           # chat.postMessage with a bot token
 # token = { file = "/run/secrets/slack_bot" }  # or "${SLACK_BOT_TOKEN}"
 # channel = "#deploys"
+
+# [destinations.discord-ops]
+# kind = "discord"                             # Edit Channel → Integrations → Webhooks
+# url = "${DISCORD_WEBHOOK_URL}"
+# thread_id = "1234567890123456789"            # optional: post into a thread
+
+# [destinations.teams-ops]
+# kind = "teams"                               # Workflows: "Send webhook alerts to a channel"
+# url = "${TEAMS_WEBHOOK_URL}"                 # the whole URL, sig= included
+
+# [destinations.telegram-ops]
+# kind = "telegram"                            # token from @BotFather
+# token = { file = "/run/secrets/telegram_bot" }
+# chat_id = -1001234567890                     # or "@my_channel"
+
+# [destinations.mattermost-ops]
+# kind = "mattermost"                          # Integrations → Incoming Webhooks
+# url = "${MATTERMOST_WEBHOOK_URL}"
+# channel = "town-square"
+
+# [destinations.chat-ops]
+# kind = "google-chat"                         # space → Apps & integrations → Webhooks
+# url = "${GOOGLE_CHAT_WEBHOOK_URL}"
+
+# [destinations.phone]
+# kind = "ntfy"                                # server + a hard-to-guess topic
+# url = "https://ntfy.sh/ops-alerts-7f3k9"
+
+# [destinations.alerts-api]
+# kind = "webhook"                             # any HTTP endpoint
+# url = "${ALERT_HOOK_URL}"
+# secret = { env = "ALERT_SIGNING_SECRET" }    # optional: X-Chime-Signature
+
+# --- Routes: named groups of destinations (`chime send -r NAME`). ---
 
 [routes.ops]
 to = ["ops-hook"]
@@ -33,13 +72,29 @@ to = ["ops-hook"]
 # channel = "#incidents"   # overrides the destination's channel
 # template = "alert"
 
-# [[rules]]                # first match wins
+# --- Rules: route by what the message says; first match wins. ---
+# Variables: text, title, level, host, user, cwd, now, env, fields and --var/-f keys.
+
+# [[rules]]
 # when = "level in ['error', 'critical']"
 # route = "critical"
+#
+# [[rules]]
+# when = "fields.env == 'prod' and level != 'info'"
+# route = "critical"
+
+# --- Templates: minijinja; values are escaped for the destination. ---
 
 [templates.alert]
 title = "{{ level | upper }} on {{ host }}"
 text = "{{ text }}"
+
+# --- The spool: how long undelivered messages are kept and retried. ---
+
+# [spool]
+# max_age = "3d"
+# backoff_base = "2s"
+# backoff_cap = "15m"
 "##;
 
 /// Writes the starter profile, private to its owner, refusing to overwrite one
@@ -82,4 +137,19 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(text.as_bytes())?;
     file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starter_has_an_example_of_every_kind() {
+        for kind in crate::kinds::KNOWN {
+            assert!(
+                STARTER.contains(&format!("kind = \"{kind}\"")),
+                "the starter profile has no example of kind `{kind}`: add one to STARTER"
+            );
+        }
+    }
 }

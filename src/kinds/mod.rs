@@ -208,6 +208,12 @@ pub trait Platform: Send + Sync {
     fn pace(&self) -> Duration {
         Duration::from_secs(1)
     }
+    /// The destination's settings for `chime config show`, secrets in their
+    /// redacted form (print a [`Secret`], never `expose` it). `kind` is shown
+    /// already; a kind that adds nothing here shows only that.
+    fn describe(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
 }
 
 /// The verdict for answers every HTTP platform gives alike: throttling, server

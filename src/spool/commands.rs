@@ -17,7 +17,7 @@ use crate::settings::Output;
 
 pub fn run(spool: &Spool, command: SpoolCommand, output: Output) -> Result<ExitCode, Failure> {
     match command {
-        SpoolCommand::List { dead, json } => list(spool, state(dead), json),
+        SpoolCommand::List { dead, json } => list(spool, state(dead), json, output),
         SpoolCommand::Show { id } => show(spool, &id),
         SpoolCommand::Drop { ids } => drop_entries(spool, &ids, output),
         SpoolCommand::Retry { ids, all } => retry(spool, &ids, all, output),
@@ -49,7 +49,7 @@ fn entries(spool: &Spool, state: State) -> Result<Vec<Entry>, SpoolError> {
     Ok(out)
 }
 
-fn list(spool: &Spool, state: State, as_json: bool) -> Result<ExitCode, Failure> {
+fn list(spool: &Spool, state: State, as_json: bool, output: Output) -> Result<ExitCode, Failure> {
     let entries = entries(spool, state).map_err(spool_failure)?;
     if as_json {
         let items: Vec<_> = entries.iter().map(|e| summary(e, state)).collect();
@@ -62,7 +62,9 @@ fn list(spool: &Spool, state: State, as_json: bool) -> Result<ExitCode, Failure>
         } else {
             "pending"
         };
-        eprintln!("chime: no {what} messages in {}", spool.root().display());
+        if !output.quiet {
+            eprintln!("chime: no {what} messages in {}", spool.root().display());
+        }
         return Ok(ExitCode::Ok);
     }
     let mut text = format!(

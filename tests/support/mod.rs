@@ -130,6 +130,18 @@ impl std::fmt::Display for Run {
     }
 }
 
+impl Run {
+    /// A run from a finished process's output, for tests that spawn it themselves.
+    pub fn from_output(command: String, output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            command,
+        }
+    }
+}
+
 /// Runs `cmd` to completion.
 pub fn run(mut cmd: Command) -> Run {
     let command = format!("{cmd:?}");

@@ -112,6 +112,16 @@ impl Platform for Api {
             .header("authorization", Secret::bearer(&self.token))
     }
 
+    fn describe(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            ("token", self.token.to_string()),
+            ("channel", self.channel.clone()),
+            ("api_url", self.api_url.clone()),
+        ];
+        super::describe_identity(&self.identity, &mut out);
+        out
+    }
+
     fn threading(&self) -> Threading {
         Threading::ByMessage
     }

@@ -71,6 +71,15 @@ impl Platform for Webhook {
         super::BATCH_LIMIT
     }
 
+    fn describe(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![("url", self.url.to_string())];
+        if let Some(channel) = &self.channel {
+            out.push(("channel", channel.clone()));
+        }
+        super::describe_identity(&self.identity, &mut out);
+        out
+    }
+
     fn classify(&self, answer: &Answer) -> Verdict {
         if let Some(verdict) = classify_http(answer) {
             return verdict;

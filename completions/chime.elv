@@ -1,0 +1,419 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[chime] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'chime'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'chime'= {
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand send 'Send a message to routes or destinations'
+            cand pipe 'Stream stdin into a channel, lines packed into as few messages as allowed'
+            cand flush 'Deliver what the spool holds'
+            cand spool 'Look at and manage the spool of undelivered messages'
+            cand config 'Create, locate, check or show the profile'
+            cand test 'Send a short test message to each destination and show what happened'
+            cand completions 'Print a shell completion script'
+            cand manpage 'Print the man page (roff), as install.sh installs it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'chime;send'= {
+            cand -r 'Route to send through (repeatable) [env: CHIME_ROUTE]'
+            cand --route 'Route to send through (repeatable) [env: CHIME_ROUTE]'
+            cand --to 'Destination to send to, bypassing routes (repeatable)'
+            cand --channel 'Channel, overriding the route''s and the destination''s'
+            cand -t 'Title shown as the message header'
+            cand --title 'Title shown as the message header'
+            cand -l 'Level: sets the emoji, the colour and what rules match'
+            cand --level 'Level: sets the emoji, the colour and what rules match'
+            cand -f 'A field shown as a key/value pair, also a template variable (repeatable)'
+            cand --field 'A field shown as a key/value pair, also a template variable (repeatable)'
+            cand --link 'A link shown as a button (repeatable)'
+            cand --template 'Template from the profile''s [templates] to render with'
+            cand --var 'A template variable (repeatable)'
+            cand --thread 'Reply in the thread of the first message sent with KEY (slack-api; google-chat by key)'
+            cand --update 'Edit the message last posted with KEY instead of posting (slack-api)'
+            cand --timeout 'Give up on a destination after this long, retries included (e.g. 5s, 1m) [env: CHIME_TIMEOUT]'
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand --code 'Show the text as a code block'
+            cand --json-input 'Read stdin as a JSON object whose keys become template variables'
+            cand --dry-run 'Print the requests that would be sent (secrets redacted) and send nothing'
+            cand --json 'Print one JSON object per destination on stdout'
+            cand --broadcast 'Show a thread reply in the channel too'
+            cand --queue 'Write the message to the spool without trying to send it now'
+            cand --no-spool 'Fail instead of keeping an undelivered message in the spool'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;pipe'= {
+            cand -r 'Route to send through (repeatable) [env: CHIME_ROUTE]'
+            cand --route 'Route to send through (repeatable) [env: CHIME_ROUTE]'
+            cand --to 'Destination to send to, bypassing routes (repeatable)'
+            cand --channel 'Channel, overriding the route''s and the destination''s'
+            cand -t 'Title of every message'
+            cand --title 'Title of every message'
+            cand -l 'Level of every message (raised by --level-from-line)'
+            cand --level 'Level of every message (raised by --level-from-line)'
+            cand --interval 'Send a batch this long after its first line'
+            cand --grep 'Send only lines matching this regular expression (all still go to --tee)'
+            cand --max-pending 'Batches kept in memory before the rest go to the spool (e.g. 64MiB)'
+            cand --timeout 'Give up on one batch after this long, retries included [env: CHIME_TIMEOUT]'
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand --no-code 'Plain text instead of a code block'
+            cand --tee 'Copy stdin to stdout unchanged'
+            cand --level-from-line 'Raise a message''s level when a line looks like an error or a warning'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;flush'= {
+            cand --dest 'Only this destination (repeatable)'
+            cand --wait 'Keep going until the spool is empty or this long has passed'
+            cand --timeout 'Per-destination timeout for each entry [env: CHIME_TIMEOUT]'
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand --all 'Try every pending entry now, ignoring next-attempt times'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;spool'= {
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List entries, oldest first'
+            cand show 'Show one entry, payloads included'
+            cand drop 'Delete entries for good'
+            cand retry 'Move dead-letter entries back to pending, due now'
+            cand purge 'Delete every pending (or, with --dead, every dead-letter) entry'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'chime;spool;list'= {
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand --dead 'The dead-letter entries instead of the pending ones'
+            cand --json 'A JSON array, one object per entry'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;spool;show'= {
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;spool;drop'= {
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;spool;retry'= {
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand --all 'Every dead-letter entry'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;spool;purge'= {
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand --dead 'dead'
+            cand --yes 'Do not ask (required when stdin is not a terminal)'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;spool;help'= {
+            cand list 'List entries, oldest first'
+            cand show 'Show one entry, payloads included'
+            cand drop 'Delete entries for good'
+            cand retry 'Move dead-letter entries back to pending, due now'
+            cand purge 'Delete every pending (or, with --dead, every dead-letter) entry'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'chime;spool;help;list'= {
+        }
+        &'chime;spool;help;show'= {
+        }
+        &'chime;spool;help;drop'= {
+        }
+        &'chime;spool;help;retry'= {
+        }
+        &'chime;spool;help;purge'= {
+        }
+        &'chime;spool;help;help'= {
+        }
+        &'chime;config'= {
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand init 'Write a commented starter profile (0600) where chime looks for it'
+            cand path 'Print the path of the profile chime would use, and how it was chosen'
+            cand check 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
+            cand show 'Print the profile as chime resolved it, secrets redacted'
+            cand names 'List the routes, destinations or templates the profile defines, one a line'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'chime;config;init'= {
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand --force 'Replace an existing profile'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;config;path'= {
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;config;check'= {
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;config;show'= {
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;config;names'= {
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;config;help'= {
+            cand init 'Write a commented starter profile (0600) where chime looks for it'
+            cand path 'Print the path of the profile chime would use, and how it was chosen'
+            cand check 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
+            cand show 'Print the profile as chime resolved it, secrets redacted'
+            cand names 'List the routes, destinations or templates the profile defines, one a line'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'chime;config;help;init'= {
+        }
+        &'chime;config;help;path'= {
+        }
+        &'chime;config;help;check'= {
+        }
+        &'chime;config;help;show'= {
+        }
+        &'chime;config;help;names'= {
+        }
+        &'chime;config;help;help'= {
+        }
+        &'chime;test'= {
+            cand --timeout 'Give up on a destination after this long [env: CHIME_TIMEOUT]'
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;completions'= {
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;manpage'= {
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;help'= {
+            cand send 'Send a message to routes or destinations'
+            cand pipe 'Stream stdin into a channel, lines packed into as few messages as allowed'
+            cand flush 'Deliver what the spool holds'
+            cand spool 'Look at and manage the spool of undelivered messages'
+            cand config 'Create, locate, check or show the profile'
+            cand test 'Send a short test message to each destination and show what happened'
+            cand completions 'Print a shell completion script'
+            cand manpage 'Print the man page (roff), as install.sh installs it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'chime;help;send'= {
+        }
+        &'chime;help;pipe'= {
+        }
+        &'chime;help;flush'= {
+        }
+        &'chime;help;spool'= {
+            cand list 'List entries, oldest first'
+            cand show 'Show one entry, payloads included'
+            cand drop 'Delete entries for good'
+            cand retry 'Move dead-letter entries back to pending, due now'
+            cand purge 'Delete every pending (or, with --dead, every dead-letter) entry'
+        }
+        &'chime;help;spool;list'= {
+        }
+        &'chime;help;spool;show'= {
+        }
+        &'chime;help;spool;drop'= {
+        }
+        &'chime;help;spool;retry'= {
+        }
+        &'chime;help;spool;purge'= {
+        }
+        &'chime;help;config'= {
+            cand init 'Write a commented starter profile (0600) where chime looks for it'
+            cand path 'Print the path of the profile chime would use, and how it was chosen'
+            cand check 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
+            cand show 'Print the profile as chime resolved it, secrets redacted'
+            cand names 'List the routes, destinations or templates the profile defines, one a line'
+        }
+        &'chime;help;config;init'= {
+        }
+        &'chime;help;config;path'= {
+        }
+        &'chime;help;config;check'= {
+        }
+        &'chime;help;config;show'= {
+        }
+        &'chime;help;config;names'= {
+        }
+        &'chime;help;test'= {
+        }
+        &'chime;help;completions'= {
+        }
+        &'chime;help;manpage'= {
+        }
+        &'chime;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

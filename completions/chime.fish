@@ -1,0 +1,251 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_chime_global_optspecs
+    string join \n config= profile= q/quiet v/verbose h/help V/version
+end
+
+function __fish_chime_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_chime_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_chime_using_subcommand
+    set -l cmd (__fish_chime_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c chime -n "__fish_chime_needs_command" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_needs_command" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_needs_command" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_needs_command" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_needs_command" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_needs_command" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_needs_command" -f -a "send" -d 'Send a message to routes or destinations'
+complete -c chime -n "__fish_chime_needs_command" -f -a "pipe" -d 'Stream stdin into a channel, lines packed into as few messages as allowed'
+complete -c chime -n "__fish_chime_needs_command" -f -a "flush" -d 'Deliver what the spool holds'
+complete -c chime -n "__fish_chime_needs_command" -f -a "spool" -d 'Look at and manage the spool of undelivered messages'
+complete -c chime -n "__fish_chime_needs_command" -f -a "config" -d 'Create, locate, check or show the profile'
+complete -c chime -n "__fish_chime_needs_command" -f -a "test" -d 'Send a short test message to each destination and show what happened'
+complete -c chime -n "__fish_chime_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c chime -n "__fish_chime_needs_command" -f -a "manpage" -d 'Print the man page (roff), as install.sh installs it'
+complete -c chime -n "__fish_chime_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chime -n "__fish_chime_using_subcommand send" -s r -l route -d 'Route to send through (repeatable) [env: CHIME_ROUTE]' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l to -d 'Destination to send to, bypassing routes (repeatable)' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l channel -d 'Channel, overriding the route\'s and the destination\'s' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -s t -l title -d 'Title shown as the message header' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -s l -l level -d 'Level: sets the emoji, the colour and what rules match' -r -f -a "info\t''
+success\t''
+warning\t''
+error\t''
+critical\t''"
+complete -c chime -n "__fish_chime_using_subcommand send" -s f -l field -d 'A field shown as a key/value pair, also a template variable (repeatable)' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l link -d 'A link shown as a button (repeatable)' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l template -d 'Template from the profile\'s [templates] to render with' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l var -d 'A template variable (repeatable)' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l thread -d 'Reply in the thread of the first message sent with KEY (slack-api; google-chat by key)' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l update -d 'Edit the message last posted with KEY instead of posting (slack-api)' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l timeout -d 'Give up on a destination after this long, retries included (e.g. 5s, 1m) [env: CHIME_TIMEOUT]' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand send" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l code -d 'Show the text as a code block'
+complete -c chime -n "__fish_chime_using_subcommand send" -l json-input -d 'Read stdin as a JSON object whose keys become template variables'
+complete -c chime -n "__fish_chime_using_subcommand send" -l dry-run -d 'Print the requests that would be sent (secrets redacted) and send nothing'
+complete -c chime -n "__fish_chime_using_subcommand send" -l json -d 'Print one JSON object per destination on stdout'
+complete -c chime -n "__fish_chime_using_subcommand send" -l broadcast -d 'Show a thread reply in the channel too'
+complete -c chime -n "__fish_chime_using_subcommand send" -l queue -d 'Write the message to the spool without trying to send it now'
+complete -c chime -n "__fish_chime_using_subcommand send" -l no-spool -d 'Fail instead of keeping an undelivered message in the spool'
+complete -c chime -n "__fish_chime_using_subcommand send" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand send" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand send" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand send" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand pipe" -s r -l route -d 'Route to send through (repeatable) [env: CHIME_ROUTE]' -r
+complete -c chime -n "__fish_chime_using_subcommand pipe" -l to -d 'Destination to send to, bypassing routes (repeatable)' -r
+complete -c chime -n "__fish_chime_using_subcommand pipe" -l channel -d 'Channel, overriding the route\'s and the destination\'s' -r
+complete -c chime -n "__fish_chime_using_subcommand pipe" -s t -l title -d 'Title of every message' -r
+complete -c chime -n "__fish_chime_using_subcommand pipe" -s l -l level -d 'Level of every message (raised by --level-from-line)' -r -f -a "info\t''
+success\t''
+warning\t''
+error\t''
+critical\t''"
+complete -c chime -n "__fish_chime_using_subcommand pipe" -l interval -d 'Send a batch this long after its first line' -r
+complete -c chime -n "__fish_chime_using_subcommand pipe" -l grep -d 'Send only lines matching this regular expression (all still go to --tee)' -r
+complete -c chime -n "__fish_chime_using_subcommand pipe" -l max-pending -d 'Batches kept in memory before the rest go to the spool (e.g. 64MiB)' -r
+complete -c chime -n "__fish_chime_using_subcommand pipe" -l timeout -d 'Give up on one batch after this long, retries included [env: CHIME_TIMEOUT]' -r
+complete -c chime -n "__fish_chime_using_subcommand pipe" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand pipe" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand pipe" -l no-code -d 'Plain text instead of a code block'
+complete -c chime -n "__fish_chime_using_subcommand pipe" -l tee -d 'Copy stdin to stdout unchanged'
+complete -c chime -n "__fish_chime_using_subcommand pipe" -l level-from-line -d 'Raise a message\'s level when a line looks like an error or a warning'
+complete -c chime -n "__fish_chime_using_subcommand pipe" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand pipe" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand pipe" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand pipe" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand flush" -l dest -d 'Only this destination (repeatable)' -r
+complete -c chime -n "__fish_chime_using_subcommand flush" -l wait -d 'Keep going until the spool is empty or this long has passed' -r
+complete -c chime -n "__fish_chime_using_subcommand flush" -l timeout -d 'Per-destination timeout for each entry [env: CHIME_TIMEOUT]' -r
+complete -c chime -n "__fish_chime_using_subcommand flush" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand flush" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand flush" -l all -d 'Try every pending entry now, ignoring next-attempt times'
+complete -c chime -n "__fish_chime_using_subcommand flush" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand flush" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand flush" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand flush" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand spool; and not __fish_seen_subcommand_from list show drop retry purge help" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand spool; and not __fish_seen_subcommand_from list show drop retry purge help" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand spool; and not __fish_seen_subcommand_from list show drop retry purge help" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand spool; and not __fish_seen_subcommand_from list show drop retry purge help" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand spool; and not __fish_seen_subcommand_from list show drop retry purge help" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand spool; and not __fish_seen_subcommand_from list show drop retry purge help" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand spool; and not __fish_seen_subcommand_from list show drop retry purge help" -f -a "list" -d 'List entries, oldest first'
+complete -c chime -n "__fish_chime_using_subcommand spool; and not __fish_seen_subcommand_from list show drop retry purge help" -f -a "show" -d 'Show one entry, payloads included'
+complete -c chime -n "__fish_chime_using_subcommand spool; and not __fish_seen_subcommand_from list show drop retry purge help" -f -a "drop" -d 'Delete entries for good'
+complete -c chime -n "__fish_chime_using_subcommand spool; and not __fish_seen_subcommand_from list show drop retry purge help" -f -a "retry" -d 'Move dead-letter entries back to pending, due now'
+complete -c chime -n "__fish_chime_using_subcommand spool; and not __fish_seen_subcommand_from list show drop retry purge help" -f -a "purge" -d 'Delete every pending (or, with --dead, every dead-letter) entry'
+complete -c chime -n "__fish_chime_using_subcommand spool; and not __fish_seen_subcommand_from list show drop retry purge help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -l dead -d 'The dead-letter entries instead of the pending ones'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -l json -d 'A JSON array, one object per entry'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from show" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from show" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from drop" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from drop" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from drop" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from drop" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from drop" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from drop" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from retry" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from retry" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from retry" -l all -d 'Every dead-letter entry'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from retry" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from retry" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from retry" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from retry" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from purge" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from purge" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from purge" -l dead
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from purge" -l yes -d 'Do not ask (required when stdin is not a terminal)'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from purge" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from purge" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from purge" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from purge" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "list" -d 'List entries, oldest first'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one entry, payloads included'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "drop" -d 'Delete entries for good'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "retry" -d 'Move dead-letter entries back to pending, due now'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "purge" -d 'Delete every pending (or, with --dead, every dead-letter) entry'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "init" -d 'Write a commented starter profile (0600) where chime looks for it'
+complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "path" -d 'Print the path of the profile chime would use, and how it was chosen'
+complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "check" -d 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
+complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "show" -d 'Print the profile as chime resolved it, secrets redacted'
+complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "names" -d 'List the routes, destinations or templates the profile defines, one a line'
+complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from init" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from init" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from init" -l force -d 'Replace an existing profile'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from init" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from init" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from path" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from path" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from path" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from path" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from path" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from path" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from check" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from check" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from show" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from show" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "init" -d 'Write a commented starter profile (0600) where chime looks for it'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "path" -d 'Print the path of the profile chime would use, and how it was chosen'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the profile as chime resolved it, secrets redacted'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "names" -d 'List the routes, destinations or templates the profile defines, one a line'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chime -n "__fish_chime_using_subcommand test" -l timeout -d 'Give up on a destination after this long [env: CHIME_TIMEOUT]' -r
+complete -c chime -n "__fish_chime_using_subcommand test" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand test" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand test" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand test" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand test" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand test" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand completions" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand completions" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand completions" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand completions" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand manpage" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand manpage" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand manpage" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand manpage" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand manpage" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand manpage" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "send" -d 'Send a message to routes or destinations'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "pipe" -d 'Stream stdin into a channel, lines packed into as few messages as allowed'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "flush" -d 'Deliver what the spool holds'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "spool" -d 'Look at and manage the spool of undelivered messages'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "config" -d 'Create, locate, check or show the profile'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "test" -d 'Send a short test message to each destination and show what happened'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "completions" -d 'Print a shell completion script'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "manpage" -d 'Print the man page (roff), as install.sh installs it'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "list" -d 'List entries, oldest first'
+complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "show" -d 'Show one entry, payloads included'
+complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "drop" -d 'Delete entries for good'
+complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "retry" -d 'Move dead-letter entries back to pending, due now'
+complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "purge" -d 'Delete every pending (or, with --dead, every dead-letter) entry'
+complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "init" -d 'Write a commented starter profile (0600) where chime looks for it'
+complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "path" -d 'Print the path of the profile chime would use, and how it was chosen'
+complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
+complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the profile as chime resolved it, secrets redacted'
+complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "names" -d 'List the routes, destinations or templates the profile defines, one a line'
+
+# Route, destination and template names from the current profile.
+complete -c chime -n "__fish_seen_subcommand_from send" -s r -l route -r -f -a "(chime config names routes 2>/dev/null)"
+complete -c chime -n "__fish_seen_subcommand_from send" -l to -r -f -a "(chime config names destinations 2>/dev/null)"
+complete -c chime -n "__fish_seen_subcommand_from send" -l template -r -f -a "(chime config names templates 2>/dev/null)"
+complete -c chime -n "__fish_seen_subcommand_from pipe" -s r -l route -r -f -a "(chime config names routes 2>/dev/null)"
+complete -c chime -n "__fish_seen_subcommand_from pipe" -l to -r -f -a "(chime config names destinations 2>/dev/null)"
+complete -c chime -n "__fish_seen_subcommand_from flush" -l dest -r -f -a "(chime config names destinations 2>/dev/null)"
+complete -c chime -n "__fish_seen_subcommand_from test" -f -a "(chime config names destinations 2>/dev/null)"

@@ -1,0 +1,383 @@
+//! Shell completions and the man page, both generated from the clap definition.
+//!
+//! The static part of each completion script is clap_complete's. On top of it,
+//! bash, zsh and fish complete route, destination and template names from the
+//! current profile: every argument whose value name is `ROUTE`, `DEST` or
+//! `TEMPLATE` asks `chime config names KIND` when completed. Elvish and PowerShell get
+//! the static script only. The committed copies under `completions/` and
+//! `doc/chime.1` are checked against these functions by the integration tests,
+//! which also rewrite them (`CHIME_REGENERATE=1 cargo test --test integration generated`).
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+
+use clap::{Arg, CommandFactory};
+use clap_complete::Shell;
+
+use crate::cli::Cli;
+use crate::config::Location;
+use crate::exit::{ExitCode, Failure};
+use crate::report;
+
+/// What `chime config names` lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Names {
+    Routes,
+    Destinations,
+    Templates,
+}
+
+impl Names {
+    /// The value name that marks an argument as taking one of these.
+    fn value_name(self) -> &'static str {
+        match self {
+            Names::Routes => "ROUTE",
+            Names::Destinations => "DEST",
+            Names::Templates => "TEMPLATE",
+        }
+    }
+
+    fn table(self) -> &'static str {
+        match self {
+            Names::Routes => "routes",
+            Names::Destinations => "destinations",
+            Names::Templates => "templates",
+        }
+    }
+
+    const ALL: [Names; 3] = [Names::Routes, Names::Destinations, Names::Templates];
+}
+
+/// `chime completions SHELL`.
+pub fn print(shell: Shell) -> Result<ExitCode, Failure> {
+    report::text(&script(shell))?;
+    Ok(ExitCode::Ok)
+}
+
+/// `chime manpage`.
+pub fn print_manpage() -> Result<ExitCode, Failure> {
+    report::text(&manpage())?;
+    Ok(ExitCode::Ok)
+}
+
+/// `chime config names KIND`: the names a profile defines, read leniently (no
+/// validation, no secrets resolved) so completion works while the profile is
+/// half-written or its variables are not exported in this shell.
+pub fn names(location: &Location, what: Names) -> Result<ExitCode, Failure> {
+    let Ok(source) = std::fs::read_to_string(&location.path) else {
+        return Ok(ExitCode::Ok);
+    };
+    let Ok(table) = toml::from_str::<toml::Table>(&source) else {
+        return Ok(ExitCode::Ok);
+    };
+    if let Some(toml::Value::Table(items)) = table.get(what.table()) {
+        let list: Vec<&str> = items.keys().map(String::as_str).collect();
+        if !list.is_empty() {
+            report::line(&list.join("\n"))?;
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// The whole completion script for `shell`.
+pub fn script(shell: Shell) -> String {
+    let mut cmd = Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "chime", &mut out);
+    let text = String::from_utf8(out).expect("clap_complete writes UTF-8");
+    let uses = uses(&mut Cli::command());
+    match shell {
+        Shell::Bash => format!("{text}{}", bash_names(&uses, &subcommands(&Cli::command()))),
+        Shell::Zsh => zsh_names(&text, &uses),
+        Shell::Fish => format!("{text}{}", fish_names(&uses)),
+        _ => text,
+    }
+}
+
+/// Where a name-taking argument appears: the subcommand path, and its flags
+/// (empty for a positional argument).
+struct Use {
+    path: Vec<String>,
+    flags: Vec<String>,
+    /// The argument's id: zsh names positional arguments by it.
+    id: String,
+    names: Names,
+}
+
+fn uses(cmd: &mut clap::Command) -> Vec<Use> {
+    cmd.build();
+    let mut out = Vec::new();
+    collect(cmd, &mut Vec::new(), &mut out);
+    out
+}
+
+fn collect(cmd: &clap::Command, path: &mut Vec<String>, out: &mut Vec<Use>) {
+    for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+        if let Some(names) = names_of(arg) {
+            let mut flags: Vec<String> = Vec::new();
+            flags.extend(arg.get_short().map(|s| format!("-{s}")));
+            flags.extend(arg.get_long().map(|l| format!("--{l}")));
+            out.push(Use {
+                path: path.clone(),
+                flags,
+                id: arg.get_id().to_string(),
+                names,
+            });
+        }
+    }
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        path.push(sub.get_name().to_owned());
+        collect(sub, path, out);
+        path.pop();
+    }
+}
+
+/// Every visible (parent path, subcommand name) pair, parents first.
+fn subcommands(cmd: &clap::Command) -> Vec<(String, String)> {
+    fn walk(cmd: &clap::Command, parent: &str, out: &mut Vec<(String, String)>) {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            out.push((parent.to_owned(), sub.get_name().to_owned()));
+            let path = if parent.is_empty() {
+                sub.get_name().to_owned()
+            } else {
+                format!("{parent} {}", sub.get_name())
+            };
+            walk(sub, &path, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(cmd, "", &mut out);
+    out
+}
+
+fn names_of(arg: &Arg) -> Option<Names> {
+    let value = arg.get_value_names()?.first()?.as_str().to_owned();
+    Names::ALL.into_iter().find(|n| n.value_name() == value)
+}
+
+/// Bash: a wrapper that answers for name-taking arguments and leaves the rest
+/// to clap_complete's `_chime`.
+fn bash_names(uses: &[Use], subcommands: &[(String, String)]) -> String {
+    let mut cases = BTreeMap::<String, Vec<String>>::new();
+    for u in uses {
+        let key = u.path.join(" ");
+        let arms = cases.entry(key).or_default();
+        let word = u.names.table();
+        if u.flags.is_empty() {
+            arms.push(format!(
+                "            -*) ;;\n            *) _chime_names {word}; return ;;"
+            ));
+        } else {
+            arms.insert(
+                0,
+                format!(
+                    "            {}) _chime_names {word}; return ;;",
+                    u.flags.join("|")
+                ),
+            );
+        }
+    }
+    let mut text = String::from(
+        "\n# Route, destination and template names from the current profile.\n\
+         _chime_names() {\n    \
+         local IFS=$'\\n'\n    \
+         COMPREPLY=($(compgen -W \"$(chime config names \"$1\" 2>/dev/null)\" -- \"${COMP_WORDS[COMP_CWORD]}\"))\n\
+         }\n\n\
+         _chime_with_names() {\n    \
+         local cur=\"${COMP_WORDS[COMP_CWORD]}\" prev=\"${COMP_WORDS[COMP_CWORD-1]}\" path=\"\" i\n    \
+         for ((i = 1; i < COMP_CWORD; i++)); do\n        \
+         case \"$path,${COMP_WORDS[i]}\" in\n",
+    );
+    for (parent, name) in subcommands {
+        let path = if parent.is_empty() {
+            name.clone()
+        } else {
+            format!("{parent} {name}")
+        };
+        text.push_str(&format!(
+            "            \"{parent},{name}\") path=\"{path}\" ;;\n"
+        ));
+    }
+    text.push_str("        esac\n    done\n    case \"$path\" in\n");
+    for (path, arms) in &cases {
+        text.push_str(&format!("        \"{path}\")\n"));
+        let (flag_arms, positional): (Vec<_>, Vec<_>) =
+            arms.iter().partition(|a| !a.contains("-*) ;;"));
+        if !flag_arms.is_empty() {
+            text.push_str("            case \"$prev\" in\n");
+            for arm in &flag_arms {
+                text.push_str(&format!("    {arm}\n"));
+            }
+            text.push_str("            esac\n");
+        }
+        for arm in positional {
+            text.push_str("            case \"$cur\" in\n");
+            for line in arm.lines() {
+                text.push_str(&format!("    {line}\n"));
+            }
+            text.push_str("            esac\n");
+        }
+        text.push_str("            ;;\n");
+    }
+    text.push_str(
+        "    esac\n    _chime \"$@\"\n}\n\n\
+         if [[ \"${BASH_VERSINFO[0]}\" -eq 4 && \"${BASH_VERSINFO[1]}\" -ge 4 || \"${BASH_VERSINFO[0]}\" -gt 4 ]]; then\n    \
+         complete -F _chime_with_names -o nosort -o bashdefault -o default chime\n\
+         else\n    \
+         complete -F _chime_with_names -o bashdefault -o default chime\n\
+         fi\n",
+    );
+    text
+}
+
+/// Zsh: clap_complete leaves these arguments to `_default` (files); point
+/// them at the profile's names instead.
+fn zsh_names(text: &str, uses: &[Use]) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut line = line.to_owned();
+        for names in Names::ALL {
+            let from = format!(":{}:_default", names.value_name());
+            let to = format!(":{}:_chime_names {}", names.value_name(), names.table());
+            line = line.replace(&from, &to);
+        }
+        // Positional arguments appear as `'*::ID -- HELP:_default'`.
+        for u in uses.iter().filter(|u| u.flags.is_empty()) {
+            if line.contains(&format!(":{} -- ", u.id)) && line.ends_with(":_default' \\") {
+                let cut = line.len() - ":_default' \\".len();
+                line = format!("{}:_chime_names {}' \\", &line[..cut], u.names.table());
+            }
+        }
+        if line.starts_with("if [ \"$funcstack[1]\" = \"_chime\" ]") {
+            out.push_str(
+                "(( $+functions[_chime_names] )) ||\n\
+                 _chime_names() {\n    \
+                 local -a names\n    \
+                 names=(${(f)\"$(chime config names $1 2>/dev/null)\"})\n    \
+                 compadd -a names\n\
+                 }\n\n",
+            );
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Fish: extra `complete` lines; fish merges them with clap_complete's.
+fn fish_names(uses: &[Use]) -> String {
+    let mut text =
+        String::from("\n# Route, destination and template names from the current profile.\n");
+    for u in uses {
+        let condition = match u.path.last() {
+            Some(last) => format!("__fish_seen_subcommand_from {last}"),
+            None => "true".to_owned(),
+        };
+        let mut line = format!("complete -c chime -n \"{condition}\"");
+        for flag in &u.flags {
+            match flag.strip_prefix("--") {
+                Some(long) => line.push_str(&format!(" -l {long}")),
+                None => line.push_str(&format!(" -s {}", &flag[1..])),
+            }
+        }
+        if !u.flags.is_empty() {
+            line.push_str(" -r");
+        }
+        line.push_str(&format!(
+            " -f -a \"(chime config names {} 2>/dev/null)\"\n",
+            u.names.table()
+        ));
+        text.push_str(&line);
+    }
+    text
+}
+
+/// The man page: clap_mangen's page for `chime`, then a section for each
+/// subcommand with its synopsis, options and examples.
+pub fn manpage() -> String {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut out = Vec::new();
+    // Writing to memory cannot fail.
+    let _ = man.render_title(&mut out);
+    let _ = man.render_name_section(&mut out);
+    let _ = man.render_synopsis_section(&mut out);
+    let _ = man.render_description_section(&mut out);
+    let _ = man.render_options_section(&mut out);
+    let _ = man.render_subcommands_section(&mut out);
+    subcommand_sections(&cmd, &mut out);
+    let mut extra = Vec::new();
+    let _ = man.render_extra_section(&mut extra);
+    let extra =
+        String::from_utf8_lossy(&extra).replace(".SH EXTRA", ".SH \"EXIT STATUS AND ENVIRONMENT\"");
+    out.extend_from_slice(extra.as_bytes());
+    let _ = man.render_version_section(&mut out);
+    String::from_utf8(out).expect("clap_mangen writes UTF-8")
+}
+
+fn subcommand_sections(cmd: &clap::Command, out: &mut Vec<u8>) {
+    // clap's own `help` subcommand would only repeat the sections above.
+    let shown = cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help");
+    for sub in shown {
+        if sub.has_subcommands() {
+            subcommand_sections(sub, out);
+            continue;
+        }
+        let name = sub.get_bin_name().unwrap_or(sub.get_name()).to_uppercase();
+        let _ = writeln!(out, ".SH \"{name}\"");
+        let man = clap_mangen::Man::new(sub.clone());
+        let mut body = Vec::new();
+        let _ = man.render_synopsis_section(&mut body);
+        let _ = man.render_description_section(&mut body);
+        let _ = man.render_options_section(&mut body);
+        let _ = man.render_extra_section(&mut body);
+        // Each part opens with its own `.SH`; inside a subcommand's section those
+        // become sub-headings.
+        let body = String::from_utf8_lossy(&body)
+            .replace("\n.SH EXTRA", "\n.SH EXAMPLES")
+            .replace("\n.SH ", "\n.SS ");
+        let body = body
+            .strip_prefix(".SH ")
+            .map_or(body.clone(), |b| format!(".SS {b}"));
+        out.extend_from_slice(body.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_taking_arguments_are_found_by_value_name() {
+        let uses = uses(&mut Cli::command());
+        let find = |path: &str, flag: &str| {
+            uses.iter().any(|u| {
+                u.path.join(" ") == path
+                    && (flag.is_empty() && u.flags.is_empty() || u.flags.iter().any(|f| f == flag))
+            })
+        };
+        assert!(find("send", "--route"));
+        assert!(find("send", "--to"));
+        assert!(find("flush", "--dest"));
+        assert!(find("test", ""));
+    }
+
+    #[test]
+    fn every_shell_gets_a_script() {
+        for shell in [
+            Shell::Bash,
+            Shell::Zsh,
+            Shell::Fish,
+            Shell::Elvish,
+            Shell::PowerShell,
+        ] {
+            assert!(script(shell).contains("chime"), "{shell}");
+        }
+        let zsh = script(Shell::Zsh);
+        assert!(zsh.contains(":ROUTE:_chime_names routes"));
+        assert!(zsh.contains("(default\\: all):_chime_names destinations"));
+    }
+}

@@ -1,0 +1,218 @@
+//! `chime config check`: everything `load` checks, plus what only running a
+//! template or a rule reveals, reported together.
+//!
+//! Loading already compiles templates and rule expressions and checks every
+//! name and value. On top of that each template is rendered, and each rule
+//! evaluated for every level, against sample variables, which catches unknown
+//! filters and tests, wrong argument counts and type errors. Variables a
+//! template may get from `--var` or JSON on stdin are unknown here, so a
+//! missing one (even `deploy.version`) is not a problem: only what would fail
+//! whatever the variables are.
+
+use std::collections::BTreeMap;
+
+use minijinja::value::{Serde, Value};
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{ConfigError, EnvVars, Location, Problem, Profile, load};
+use crate::exit::Failure;
+use crate::message::Level;
+use crate::template;
+
+/// What a valid profile holds, for the one-line summary.
+pub struct Summary {
+    pub destinations: usize,
+    pub routes: usize,
+    pub rules: usize,
+    pub templates: usize,
+}
+
+/// "1 destination, 2 routes, 0 rules, 1 template"
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let counts = [
+            (self.destinations, "destination"),
+            (self.routes, "route"),
+            (self.rules, "rule"),
+            (self.templates, "template"),
+        ];
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|(n, noun)| format!("{n} {noun}{}", if *n == 1 { "" } else { "s" }))
+            .collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// Loads and checks the profile; every problem found is in the one error.
+pub fn check(location: &Location, env: &EnvVars) -> Result<Summary, Failure> {
+    let (mut problems, source, profile) = match load(location, env) {
+        Ok(profile) => {
+            let source = std::fs::read_to_string(&location.path).map_err(|source| {
+                Failure::from(ConfigError::Read {
+                    path: location.path.clone(),
+                    source,
+                })
+            })?;
+            (Vec::new(), source, Some(profile))
+        }
+        Err(ConfigError::Invalid { text, problems, .. }) => (problems, text, None),
+        Err(other) => return Err(other.into()),
+    };
+    problems.extend(run_samples(&source, env));
+    if !problems.is_empty() {
+        problems.sort_by_key(|p| p.span.as_ref().map_or(usize::MAX, |s| s.start));
+        let mut failure = Failure::from(ConfigError::Invalid {
+            path: location.path.clone(),
+            text: source,
+            problems,
+        });
+        failure.hint = Some("fix these, then run `chime config check` again".into());
+        return Err(failure);
+    }
+    let profile: Profile = profile.expect("a profile without problems loaded");
+    Ok(Summary {
+        destinations: profile.destinations.len(),
+        routes: profile.routes.len(),
+        rules: profile.rules.len(),
+        templates: profile.templates.len(),
+    })
+}
+
+/// Just the parts of the profile that run, with their positions. Anything
+/// malformed here was already reported by `load`.
+#[derive(Deserialize)]
+struct Runnable {
+    #[serde(default)]
+    templates: BTreeMap<String, RunnableTemplate>,
+    #[serde(default)]
+    rules: Vec<RunnableRule>,
+}
+
+#[derive(Deserialize)]
+struct RunnableTemplate {
+    title: Option<Spanned<String>>,
+    text: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+struct RunnableRule {
+    when: Spanned<String>,
+}
+
+fn run_samples(source: &str, env: &EnvVars) -> Vec<Problem> {
+    let Ok(runnable) = toml::from_str::<Runnable>(source) else {
+        return Vec::new();
+    };
+    let mut jinja = Environment::new();
+    jinja.set_undefined_behavior(UndefinedBehavior::Chainable);
+    let mut problems = Vec::new();
+    for (name, t) in &runnable.templates {
+        for (part, source) in [("title", &t.title), ("text", &t.text)] {
+            let Some(source) = source else { continue };
+            // One that does not compile was reported by `load`.
+            if template::check(source.get_ref()).is_err() {
+                continue;
+            }
+            let rendered = jinja
+                .template_from_str(source.get_ref())
+                .and_then(|tmpl| tmpl.render(samples(env, Level::Error)));
+            if let Err(err) = rendered {
+                let message = format!(
+                    "template `{name}`: the {part} fails to render with sample variables: {}",
+                    describe(&err)
+                );
+                problems.push(Problem::new(Some(source.span()), message).help(
+                    "check the filters and tests it uses (https://docs.rs/minijinja/latest/minijinja/filters/)",
+                ));
+            }
+        }
+    }
+    for rule in &runnable.rules {
+        if template::check_expression(rule.when.get_ref()).is_err() {
+            continue;
+        }
+        let Ok(expr) = jinja.compile_expression(rule.when.get_ref()) else {
+            continue;
+        };
+        let failed = LEVELS
+            .iter()
+            .find_map(|level| expr.eval(samples(env, *level)).err());
+        if let Some(err) = failed {
+            let message = format!(
+                "rule `{}` fails to evaluate with sample variables: {}",
+                rule.when.get_ref(),
+                describe(&err)
+            );
+            problems.push(Problem::new(Some(rule.when.span()), message).help(
+                "rules are minijinja expressions, e.g. when = \"level in ['error', 'critical']\"",
+            ));
+        }
+    }
+    problems
+}
+
+const LEVELS: [Level; 5] = [
+    Level::Info,
+    Level::Success,
+    Level::Warning,
+    Level::Error,
+    Level::Critical,
+];
+
+/// The variables every send has, with plausible values.
+fn samples(env: &EnvVars, level: Level) -> Value {
+    let mut vars: BTreeMap<&str, Value> = BTreeMap::new();
+    vars.insert("text", Value::from("disk almost full on /var"));
+    vars.insert("title", Value::from("Sample title"));
+    vars.insert("level", Value::from(level.as_str()));
+    vars.insert("host", Value::from("db1"));
+    vars.insert("user", Value::from("deploy"));
+    vars.insert("cwd", Value::from("/srv/app"));
+    vars.insert("now", Value::from("2025-01-01T12:00:00Z"));
+    vars.insert("env", Value::from(Serde(env)));
+    vars.insert(
+        "fields",
+        Value::from(Serde(BTreeMap::from([("size", "12G")]))),
+    );
+    Value::from(Serde(vars))
+}
+
+fn describe(err: &minijinja::Error) -> String {
+    let mut text = match err.detail() {
+        Some(detail) => format!("{}: {detail}", err.kind()),
+        None => err.kind().to_string(),
+    };
+    if let Some(line) = err.line() {
+        text.push_str(&format!(" (template line {line})"));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_filter_is_found_by_rendering() {
+        let source = "[templates.a]\ntext = \"{{ text | shout }}\"\n";
+        let problems = run_samples(source, &EnvVars::new());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.contains("shout"), "{problems:?}");
+    }
+
+    #[test]
+    fn variables_a_send_may_bring_are_not_problems() {
+        let source = "[templates.a]\ntext = \"{{ deploy.version }} {{ text | upper }}\"\n\
+                      [[rules]]\nwhen = \"service.name == 'api'\"\nroute = \"x\"\n";
+        assert!(run_samples(source, &EnvVars::new()).is_empty());
+    }
+
+    #[test]
+    fn a_rule_is_evaluated_for_every_level() {
+        let source = "[[rules]]\nwhen = \"level is shouting\"\nroute = \"x\"\n";
+        assert_eq!(run_samples(source, &EnvVars::new()).len(), 1);
+    }
+}

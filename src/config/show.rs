@@ -1,0 +1,92 @@
+//! `chime config show`: the profile as chime resolved it, secrets redacted.
+//!
+//! The output is TOML-shaped so it reads like the file, but it shows what chime
+//! will use: `${VAR}` and `{ file = … }` resolved, defaults filled in, and every
+//! secret in its redacted form (what a destination's kind returns from
+//! [`Platform::describe`](crate::kinds::Platform::describe)). It is for people,
+//! not for feeding back to chime.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::{Location, Profile};
+
+pub fn show(profile: &Profile, location: &Location) -> String {
+    let mut out = format!(
+        "# {} ({})\n\n[defaults]\n",
+        profile.path.display(),
+        location.origin
+    );
+    if let Some(route) = &profile.default_route {
+        line(&mut out, "route", &quote(route));
+    }
+    let timeout = profile.timeout.unwrap_or(crate::settings::DEFAULT_TIMEOUT);
+    line(&mut out, "timeout", &duration(timeout));
+    line(&mut out, "thread_ttl", &duration(profile.thread_ttl));
+    for (name, destination) in &profile.destinations {
+        let _ = writeln!(out, "\n[destinations.{}]", key(name));
+        line(&mut out, "kind", &quote(destination.platform.kind()));
+        for (setting, value) in destination.platform.describe() {
+            line(&mut out, setting, &quote(&value));
+        }
+        if let Some(timeout) = destination.timeout {
+            line(&mut out, "timeout", &duration(timeout));
+        }
+    }
+    for (name, route) in &profile.routes {
+        let _ = writeln!(out, "\n[routes.{}]", key(name));
+        let to: Vec<String> = route.to.iter().map(|d| quote(d)).collect();
+        line(&mut out, "to", &format!("[{}]", to.join(", ")));
+        if let Some(channel) = &route.channel {
+            line(&mut out, "channel", &quote(channel));
+        }
+        if let Some(template) = &route.template {
+            line(&mut out, "template", &quote(template));
+        }
+    }
+    for rule in &profile.rules {
+        out.push_str("\n[[rules]]\n");
+        line(&mut out, "when", &quote(&rule.when));
+        line(&mut out, "route", &quote(&rule.route));
+    }
+    for (name, template) in &profile.templates {
+        let _ = writeln!(out, "\n[templates.{}]", key(name));
+        if let Some(title) = &template.title {
+            line(&mut out, "title", &quote(title));
+        }
+        if let Some(text) = &template.text {
+            line(&mut out, "text", &quote(text));
+        }
+    }
+    let spool = &profile.spool;
+    out.push_str("\n[spool]\n");
+    line(&mut out, "max_age", &duration(spool.max_age));
+    if let Some(n) = spool.max_attempts {
+        line(&mut out, "max_attempts", &n.to_string());
+    }
+    line(&mut out, "backoff_base", &duration(spool.backoff_base));
+    line(&mut out, "backoff_cap", &duration(spool.backoff_cap));
+    out
+}
+
+fn line(out: &mut String, key: &str, value: &str) {
+    let _ = writeln!(out, "{key} = {value}");
+}
+
+/// A TOML string, escaped as TOML escapes it.
+fn quote(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+/// A table key, quoted only when TOML needs it.
+fn key(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if bare { name.to_owned() } else { quote(name) }
+}
+
+fn duration(d: Duration) -> String {
+    quote(&humantime::format_duration(d).to_string())
+}
