@@ -33,6 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send a message to routes or destinations')
             [CompletionResult]::new('pipe', 'pipe', [CompletionResultType]::ParameterValue, 'Stream stdin into a channel, lines packed into as few messages as allowed')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a command as cron would, and report how it went')
             [CompletionResult]::new('flush', 'flush', [CompletionResultType]::ParameterValue, 'Deliver what the spool holds')
             [CompletionResult]::new('spool', 'spool', [CompletionResultType]::ParameterValue, 'Look at and manage the spool of undelivered messages')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Create, locate, check or show the profile')
@@ -56,7 +57,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--link', '--link', [CompletionResultType]::ParameterName, 'A link shown as a button (repeatable)')
             [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'Template from the profile''s [templates] to render with')
             [CompletionResult]::new('--var', '--var', [CompletionResultType]::ParameterName, 'A template variable (repeatable)')
-            [CompletionResult]::new('--thread', '--thread', [CompletionResultType]::ParameterName, 'Reply in the thread of the first message sent with KEY (slack-api; google-chat by key)')
+            [CompletionResult]::new('--thread', '--thread', [CompletionResultType]::ParameterName, 'Reply in the thread of the first message sent with KEY (slack-api; google-chat by key); in CI, KEY defaults to the run, so every step of a run shares a thread')
             [CompletionResult]::new('--update', '--update', [CompletionResultType]::ParameterName, 'Edit the message last posted with KEY instead of posting (slack-api)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a destination after this long, retries included (e.g. 5s, 1m) [env: CHIME_TIMEOUT]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Profile file to read [env: CHIME_CONFIG]')
@@ -102,6 +103,27 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chime;run' {
+            [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Route to report through (repeatable) [env: CHIME_ROUTE]')
+            [CompletionResult]::new('--route', '--route', [CompletionResultType]::ParameterName, 'Route to report through (repeatable) [env: CHIME_ROUTE]')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Destination to report to, bypassing routes (repeatable)')
+            [CompletionResult]::new('--on', '--on', [CompletionResultType]::ParameterName, 'When to report')
+            [CompletionResult]::new('--tail', '--tail', [CompletionResultType]::ParameterName, 'Lines of output to keep for the report')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The job''s name in the report and for --on change [default: the command line]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop the command after this long (TERM, then KILL 5 s later)')
+            [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'Template from the profile''s [templates] (variables: name, cmd, exit_code, signal, duration, started, tail, ok)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Profile file to read [env: CHIME_CONFIG]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
@@ -394,6 +416,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
         'chime;help' {
             [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send a message to routes or destinations')
             [CompletionResult]::new('pipe', 'pipe', [CompletionResultType]::ParameterValue, 'Stream stdin into a channel, lines packed into as few messages as allowed')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a command as cron would, and report how it went')
             [CompletionResult]::new('flush', 'flush', [CompletionResultType]::ParameterValue, 'Deliver what the spool holds')
             [CompletionResult]::new('spool', 'spool', [CompletionResultType]::ParameterValue, 'Look at and manage the spool of undelivered messages')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Create, locate, check or show the profile')
@@ -407,6 +430,9 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             break
         }
         'chime;help;pipe' {
+            break
+        }
+        'chime;help;run' {
             break
         }
         'chime;help;flush' {

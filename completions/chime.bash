@@ -34,6 +34,9 @@ _chime() {
             chime,pipe)
                 cmd="chime__subcmd__pipe"
                 ;;
+            chime,run)
+                cmd="chime__subcmd__run"
+                ;;
             chime,send)
                 cmd="chime__subcmd__send"
                 ;;
@@ -96,6 +99,9 @@ _chime() {
                 ;;
             chime__subcmd__help,pipe)
                 cmd="chime__subcmd__help__subcmd__pipe"
+                ;;
+            chime__subcmd__help,run)
+                cmd="chime__subcmd__help__subcmd__run"
                 ;;
             chime__subcmd__help,send)
                 cmd="chime__subcmd__help__subcmd__send"
@@ -179,7 +185,7 @@ _chime() {
 
     case "${cmd}" in
         chime)
-            opts="-q -v -h -V --config --profile --quiet --verbose --help --version send pipe flush spool config test completions manpage help"
+            opts="-q -v -h -V --config --profile --quiet --verbose --help --version send pipe run flush spool config test completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -487,7 +493,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__help)
-            opts="send pipe flush spool config test completions manpage help"
+            opts="send pipe run flush spool config test completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -641,6 +647,20 @@ _chime() {
             return 0
             ;;
         chime__subcmd__help__subcmd__pipe)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chime__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -840,6 +860,60 @@ _chime() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chime__subcmd__run)
+            opts="-r -q -v -h -V --route --to --on --tail --name --timeout --template --config --profile --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --route)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --on)
+                    COMPREPLY=($(compgen -W "failure success always change" -- "${cur}"))
+                    return 0
+                    ;;
+                --tail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --template)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1221,6 +1295,7 @@ _chime_with_names() {
         case "$path,${COMP_WORDS[i]}" in
             ",send") path="send" ;;
             ",pipe") path="pipe" ;;
+            ",run") path="run" ;;
             ",flush") path="flush" ;;
             ",spool") path="spool" ;;
             "spool,list") path="spool list" ;;
@@ -1247,6 +1322,13 @@ _chime_with_names() {
             ;;
         "pipe")
             case "$prev" in
+                --to) _chime_names destinations; return ;;
+                -r|--route) _chime_names routes; return ;;
+            esac
+            ;;
+        "run")
+            case "$prev" in
+                --template) _chime_names templates; return ;;
                 --to) _chime_names destinations; return ;;
                 -r|--route) _chime_names routes; return ;;
             esac

@@ -30,6 +30,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --version 'Print version'
             cand send 'Send a message to routes or destinations'
             cand pipe 'Stream stdin into a channel, lines packed into as few messages as allowed'
+            cand run 'Run a command as cron would, and report how it went'
             cand flush 'Deliver what the spool holds'
             cand spool 'Look at and manage the spool of undelivered messages'
             cand config 'Create, locate, check or show the profile'
@@ -52,7 +53,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --link 'A link shown as a button (repeatable)'
             cand --template 'Template from the profile''s [templates] to render with'
             cand --var 'A template variable (repeatable)'
-            cand --thread 'Reply in the thread of the first message sent with KEY (slack-api; google-chat by key)'
+            cand --thread 'Reply in the thread of the first message sent with KEY (slack-api; google-chat by key); in CI, KEY defaults to the run, so every step of a run shares a thread'
             cand --update 'Edit the message last posted with KEY instead of posting (slack-api)'
             cand --timeout 'Give up on a destination after this long, retries included (e.g. 5s, 1m) [env: CHIME_TIMEOUT]'
             cand --config 'Profile file to read [env: CHIME_CONFIG]'
@@ -97,6 +98,26 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --verbose 'Log each request (secrets redacted) on stderr'
             cand -h 'Print help'
             cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;run'= {
+            cand -r 'Route to report through (repeatable) [env: CHIME_ROUTE]'
+            cand --route 'Route to report through (repeatable) [env: CHIME_ROUTE]'
+            cand --to 'Destination to report to, bypassing routes (repeatable)'
+            cand --on 'When to report'
+            cand --tail 'Lines of output to keep for the report'
+            cand --name 'The job''s name in the report and for --on change [default: the command line]'
+            cand --timeout 'Stop the command after this long (TERM, then KILL 5 s later)'
+            cand --template 'Template from the profile''s [templates] (variables: name, cmd, exit_code, signal, duration, started, tail, ok)'
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -358,6 +379,7 @@ set edit:completion:arg-completer[chime] = {|@words|
         &'chime;help'= {
             cand send 'Send a message to routes or destinations'
             cand pipe 'Stream stdin into a channel, lines packed into as few messages as allowed'
+            cand run 'Run a command as cron would, and report how it went'
             cand flush 'Deliver what the spool holds'
             cand spool 'Look at and manage the spool of undelivered messages'
             cand config 'Create, locate, check or show the profile'
@@ -369,6 +391,8 @@ set edit:completion:arg-completer[chime] = {|@words|
         &'chime;help;send'= {
         }
         &'chime;help;pipe'= {
+        }
+        &'chime;help;run'= {
         }
         &'chime;help;flush'= {
         }

@@ -32,6 +32,7 @@ complete -c chime -n "__fish_chime_needs_command" -s h -l help -d 'Print help'
 complete -c chime -n "__fish_chime_needs_command" -s V -l version -d 'Print version'
 complete -c chime -n "__fish_chime_needs_command" -f -a "send" -d 'Send a message to routes or destinations'
 complete -c chime -n "__fish_chime_needs_command" -f -a "pipe" -d 'Stream stdin into a channel, lines packed into as few messages as allowed'
+complete -c chime -n "__fish_chime_needs_command" -f -a "run" -d 'Run a command as cron would, and report how it went'
 complete -c chime -n "__fish_chime_needs_command" -f -a "flush" -d 'Deliver what the spool holds'
 complete -c chime -n "__fish_chime_needs_command" -f -a "spool" -d 'Look at and manage the spool of undelivered messages'
 complete -c chime -n "__fish_chime_needs_command" -f -a "config" -d 'Create, locate, check or show the profile'
@@ -52,7 +53,7 @@ complete -c chime -n "__fish_chime_using_subcommand send" -s f -l field -d 'A fi
 complete -c chime -n "__fish_chime_using_subcommand send" -l link -d 'A link shown as a button (repeatable)' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l template -d 'Template from the profile\'s [templates] to render with' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l var -d 'A template variable (repeatable)' -r
-complete -c chime -n "__fish_chime_using_subcommand send" -l thread -d 'Reply in the thread of the first message sent with KEY (slack-api; google-chat by key)' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l thread -d 'Reply in the thread of the first message sent with KEY (slack-api; google-chat by key); in CI, KEY defaults to the run, so every step of a run shares a thread' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l update -d 'Edit the message last posted with KEY instead of posting (slack-api)' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l timeout -d 'Give up on a destination after this long, retries included (e.g. 5s, 1m) [env: CHIME_TIMEOUT]' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
@@ -90,6 +91,22 @@ complete -c chime -n "__fish_chime_using_subcommand pipe" -s q -l quiet -d 'Prin
 complete -c chime -n "__fish_chime_using_subcommand pipe" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
 complete -c chime -n "__fish_chime_using_subcommand pipe" -s h -l help -d 'Print help'
 complete -c chime -n "__fish_chime_using_subcommand pipe" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand run" -s r -l route -d 'Route to report through (repeatable) [env: CHIME_ROUTE]' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l to -d 'Destination to report to, bypassing routes (repeatable)' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l on -d 'When to report' -r -f -a "failure\t'Non-zero exit, killed by a signal, timed out, or could not start'
+success\t''
+always\t''
+change\t'Only when the outcome differs from the previous run of the same --name'"
+complete -c chime -n "__fish_chime_using_subcommand run" -l tail -d 'Lines of output to keep for the report' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l name -d 'The job\'s name in the report and for --on change [default: the command line]' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l timeout -d 'Stop the command after this long (TERM, then KILL 5 s later)' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l template -d 'Template from the profile\'s [templates] (variables: name, cmd, exit_code, signal, duration, started, tail, ok)' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand run" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand run" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chime -n "__fish_chime_using_subcommand run" -s V -l version -d 'Print version'
 complete -c chime -n "__fish_chime_using_subcommand flush" -l dest -d 'Only this destination (repeatable)' -r
 complete -c chime -n "__fish_chime_using_subcommand flush" -l wait -d 'Keep going until the spool is empty or this long has passed' -r
 complete -c chime -n "__fish_chime_using_subcommand flush" -l timeout -d 'Per-destination timeout for each entry [env: CHIME_TIMEOUT]' -r
@@ -221,15 +238,16 @@ complete -c chime -n "__fish_chime_using_subcommand manpage" -s q -l quiet -d 'P
 complete -c chime -n "__fish_chime_using_subcommand manpage" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
 complete -c chime -n "__fish_chime_using_subcommand manpage" -s h -l help -d 'Print help'
 complete -c chime -n "__fish_chime_using_subcommand manpage" -s V -l version -d 'Print version'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "send" -d 'Send a message to routes or destinations'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "pipe" -d 'Stream stdin into a channel, lines packed into as few messages as allowed'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "flush" -d 'Deliver what the spool holds'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "spool" -d 'Look at and manage the spool of undelivered messages'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "config" -d 'Create, locate, check or show the profile'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "test" -d 'Send a short test message to each destination and show what happened'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "completions" -d 'Print a shell completion script'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "manpage" -d 'Print the man page (roff), as install.sh installs it'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe flush spool config test completions manpage help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "send" -d 'Send a message to routes or destinations'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "pipe" -d 'Stream stdin into a channel, lines packed into as few messages as allowed'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "run" -d 'Run a command as cron would, and report how it went'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "flush" -d 'Deliver what the spool holds'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "spool" -d 'Look at and manage the spool of undelivered messages'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "config" -d 'Create, locate, check or show the profile'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "test" -d 'Send a short test message to each destination and show what happened'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "completions" -d 'Print a shell completion script'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "manpage" -d 'Print the man page (roff), as install.sh installs it'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "list" -d 'List entries, oldest first'
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "show" -d 'Show one entry, payloads included'
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "drop" -d 'Delete entries for good'
@@ -247,5 +265,8 @@ complete -c chime -n "__fish_seen_subcommand_from send" -l to -r -f -a "(chime c
 complete -c chime -n "__fish_seen_subcommand_from send" -l template -r -f -a "(chime config names templates 2>/dev/null)"
 complete -c chime -n "__fish_seen_subcommand_from pipe" -s r -l route -r -f -a "(chime config names routes 2>/dev/null)"
 complete -c chime -n "__fish_seen_subcommand_from pipe" -l to -r -f -a "(chime config names destinations 2>/dev/null)"
+complete -c chime -n "__fish_seen_subcommand_from run" -s r -l route -r -f -a "(chime config names routes 2>/dev/null)"
+complete -c chime -n "__fish_seen_subcommand_from run" -l to -r -f -a "(chime config names destinations 2>/dev/null)"
+complete -c chime -n "__fish_seen_subcommand_from run" -l template -r -f -a "(chime config names templates 2>/dev/null)"
 complete -c chime -n "__fish_seen_subcommand_from flush" -l dest -r -f -a "(chime config names destinations 2>/dev/null)"
 complete -c chime -n "__fish_seen_subcommand_from test" -f -a "(chime config names destinations 2>/dev/null)"

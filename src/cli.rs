@@ -78,6 +78,10 @@ pub enum Command {
     #[command(after_help = PIPE_EXAMPLES)]
     Pipe(PipeArgs),
 
+    /// Run a command as cron would, and report how it went
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+
     /// Deliver what the spool holds
     #[command(after_help = FLUSH_EXAMPLES)]
     Flush(FlushArgs),
@@ -220,6 +224,54 @@ Examples:
 
 install.sh installs these for bash, zsh and fish. In those shells, route,
 destination and template names complete from the current profile.";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  chime run -r cron -- /usr/local/bin/backup.sh
+  chime run --on change --name disk-check -- ./check-disk.sh     # once when it breaks, once when it recovers
+  chime run --on always --tail 50 --timeout 1h -- make release
+
+chime exits with the command's own code (128+N when killed by signal N, 127 when
+it is not found, 126 when it cannot be run); delivery trouble goes to stderr and
+the spool, never into that code.
+
+Environment: CHIME_CONFIG, CHIME_PROFILE, CHIME_ROUTE, CHIME_STATE_DIR";
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Route to report through (repeatable) [env: CHIME_ROUTE]
+    #[arg(short, long = "route", value_name = "ROUTE", help_heading = "Where")]
+    pub routes: Vec<String>,
+
+    /// Destination to report to, bypassing routes (repeatable)
+    #[arg(long = "to", value_name = "DEST", help_heading = "Where")]
+    pub to: Vec<String>,
+
+    /// When to report
+    #[arg(long, value_enum, default_value = "failure")]
+    pub on: crate::run::On,
+
+    /// Lines of output to keep for the report
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub tail: usize,
+
+    /// The job's name in the report and for --on change [default: the command line]
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Stop the command after this long (TERM, then KILL 5 s later)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+
+    /// Template from the profile's [templates] (variables: name, cmd, exit_code,
+    /// signal, duration, started, tail, ok)
+    #[arg(long, value_name = "TEMPLATE", help_heading = "Templates")]
+    pub template: Option<String>,
+
+    /// The command and its arguments
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
 
 const FLUSH_EXAMPLES: &str = "\
 Examples:
@@ -427,12 +479,15 @@ pub struct SendArgs {
     #[arg(long, help_heading = "Output")]
     pub json: bool,
 
-    /// Reply in the thread of the first message sent with KEY (slack-api; google-chat by key)
+    /// Reply in the thread of the first message sent with KEY (slack-api; google-chat by
+    /// key); in CI, KEY defaults to the run, so every step of a run shares a thread
     #[arg(
         long,
         value_name = "KEY",
         help_heading = "Threads",
-        conflicts_with = "update"
+        conflicts_with = "update",
+        num_args = 0..=1,
+        default_missing_value = ""
     )]
     pub thread: Option<String>,
 

@@ -10,19 +10,21 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ExitCode {
     /// Delivered everywhere (or nothing needed delivering, as with `--dry-run`).
-    Ok = 0,
+    Ok,
     /// Anything not covered below: a bug, an I/O error on our own side.
-    Failure = 1,
+    Failure,
     /// The command line was wrong: a bad flag, nothing to send.
-    Usage = 2,
+    Usage,
     /// A destination rejected the message for good (EX_DATAERR).
-    Rejected = 65,
+    Rejected,
     /// Not delivered for now; trying again later may work (EX_TEMPFAIL).
-    TempFail = 75,
+    TempFail,
     /// The profile is missing or wrong, or names something that does not exist (EX_CONFIG).
-    Config = 78,
+    Config,
     /// Stopped by a second Ctrl-C, as shells report SIGINT (128 + 2).
-    Interrupted = 130,
+    Interrupted,
+    /// `chime run`: the wrapped command's own code, so chime stays transparent.
+    Command(u8),
 }
 
 impl ExitCode {
@@ -36,7 +38,7 @@ impl ExitCode {
             ExitCode::Failure => 3,
             ExitCode::Usage => 4,
             ExitCode::Config => 5,
-            ExitCode::Interrupted => 6,
+            ExitCode::Interrupted | ExitCode::Command(_) => 6,
         }
     }
 
@@ -49,7 +51,16 @@ impl ExitCode {
     }
 
     pub fn code(self) -> u8 {
-        self as u8
+        match self {
+            ExitCode::Ok => 0,
+            ExitCode::Failure => 1,
+            ExitCode::Usage => 2,
+            ExitCode::Rejected => 65,
+            ExitCode::TempFail => 75,
+            ExitCode::Config => 78,
+            ExitCode::Interrupted => 130,
+            ExitCode::Command(code) => code,
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! `main` only parses the command line, runs the command and turns the result
 //! into an exit code; everything else lives in the modules below.
 
+mod ci;
 mod cli;
 mod completions;
 mod config;
@@ -15,6 +16,7 @@ mod outbox;
 mod pipe;
 mod probe;
 mod report;
+mod run;
 mod secret;
 mod send;
 mod settings;
@@ -43,6 +45,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Send(args) => send::run(settings::send(&cli.global, *args)?),
+        Command::Run(args) => run::run(settings::job(&cli.global, args)?),
         Command::Pipe(args) => pipe::run(settings::pipe(&cli.global, args)?),
         Command::Flush(args) => flush::run(settings::flush(&cli.global, args)?),
         Command::Spool(command) => {

@@ -91,6 +91,9 @@ pub struct Message {
     pub code: bool,
     pub host: String,
     pub time: SystemTime,
+    /// Short plain lines about where the message comes from (a CI run's
+    /// repo@branch and commit), for kinds with a context or footer line.
+    pub context: Vec<String>,
 }
 
 impl Message {

@@ -253,6 +253,7 @@ fn message(pipe: &Pipe, batch: Batch) -> Message {
         code: pipe.code,
         host: pipe.host.clone(),
         time: SystemTime::now(),
+        context: Vec::new(),
     }
 }
 

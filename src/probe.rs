@@ -59,6 +59,7 @@ fn message() -> Message {
         code: false,
         host,
         time: std::time::SystemTime::now(),
+        context: Vec::new(),
     }
 }
 

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use futures_util::future::join_all;
 use minijinja::value::{Serde, Value};
 
+use crate::ci::Ci;
 use crate::config::{Destination, Profile};
 use crate::deliver::{self, Report, Status};
 use crate::exit::{ExitCode, Failure};
 use crate::flush;
 use crate::kinds::{Payload, Target, Threading};
-use crate::message::Message;
+use crate::message::{Link, Message};
 use crate::outbox::Outbox;
 use crate::report;
 use crate::settings::{Input, Selection, Send};
@@ -88,6 +89,9 @@ fn variables(send: &Send) -> Value {
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     vars.insert("now".into(), Value::from(now));
     vars.insert("env".into(), Value::from(Serde(env)));
+    if let Some(ci) = &send.ci {
+        vars.insert("ci".into(), Value::from(Serde(ci)));
+    }
     let fields: BTreeMap<&str, &str> = input
         .fields
         .iter()
@@ -265,7 +269,9 @@ fn compose(send: &Send, delivery: &Delivery, vars: &Value) -> Result<Message, Fa
             .map(|h| h.to_string())
             .unwrap_or_default(),
         time: std::time::SystemTime::now(),
+        context: Vec::new(),
     };
+    let message = with_ci(message, send.ci.as_ref());
     if message.is_empty() {
         return Err(
             Failure::usage("nothing to send: the message has no text and no title")
@@ -273,6 +279,19 @@ fn compose(send: &Send, delivery: &Delivery, vars: &Value) -> Result<Message, Fa
         );
     }
     Ok(message)
+}
+
+/// In CI, a message says which run it comes from and links to it.
+fn with_ci(mut message: Message, ci: Option<&Ci>) -> Message {
+    let Some(ci) = ci else { return message };
+    message.context.push(ci.context());
+    if !ci.run_url.is_empty() && !message.links.iter().any(|l| l.url == ci.run_url) {
+        message.links.push(Link {
+            label: "View run".into(),
+            url: ci.run_url.clone(),
+        });
+    }
+    message
 }
 
 fn deliver_all(

@@ -8,7 +8,8 @@
 use std::io::{IsTerminal, Read};
 use std::time::Duration;
 
-use crate::cli::{FlushArgs, GlobalArgs, PipeArgs, SendArgs};
+use crate::ci::Ci;
+use crate::cli::{FlushArgs, GlobalArgs, PipeArgs, RunArgs, SendArgs};
 use crate::config::{self, EnvVars, Profile};
 use crate::exit::Failure;
 use crate::message::{Level, Link};
@@ -73,6 +74,8 @@ pub struct Send {
     pub thread: Option<ThreadMode>,
     pub output: Output,
     pub env: EnvVars,
+    /// The CI run chime is part of, if any.
+    pub ci: Option<Ci>,
 }
 
 /// How a send relates to earlier ones under the same key.
@@ -255,6 +258,43 @@ pub fn hostname() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 
+/// Resolves `chime run`.
+pub fn job(global: &GlobalArgs, args: RunArgs) -> Result<crate::run::Job, Failure> {
+    let env = environment();
+    let profile = profile(global, &env)?;
+    let selection = selection(args.to, args.routes, &env);
+    check_names(&profile, &selection, args.template.as_deref())?;
+    let spool = Spool::locate(&env).map_err(crate::flush::spool_failure)?;
+    let state = crate::spool::state_dir(&env).map_err(crate::flush::spool_failure)?;
+    let name = args.name.unwrap_or_else(|| args.command.join(" "));
+    let send = Send {
+        ci: Ci::detect(&env),
+        thread: None,
+        spool,
+        queue: false,
+        no_spool: false,
+        profile,
+        selection,
+        channel: None,
+        template: args.template,
+        input: Input::default(),
+        timeout: None,
+        dry_run: false,
+        json: false,
+        output: output(global),
+        env,
+    };
+    Ok(crate::run::Job {
+        send,
+        command: args.command,
+        on: args.on,
+        tail: args.tail,
+        name,
+        timeout: args.timeout,
+        state,
+    })
+}
+
 /// Resolves `chime send`.
 pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
     let env = environment();
@@ -283,7 +323,20 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
         args.level.is_some(),
     )?;
     let spool = Spool::locate(&env).map_err(crate::flush::spool_failure)?;
+    let ci = Ci::detect(&env);
     let thread = match (args.thread, args.update) {
+        (Some(key), _) if key.is_empty() => {
+            let ci = ci.as_ref().ok_or_else(|| {
+                Failure::usage("--thread needs a KEY outside CI").with_hint(
+                    "give one, e.g. --thread deploy-42; inside a CI run the run is the default",
+                )
+            })?;
+            Some(ThreadMode {
+                key: ci.thread_key(),
+                update: false,
+                broadcast: args.broadcast,
+            })
+        }
         (Some(key), _) => Some(ThreadMode {
             key,
             update: false,
@@ -297,6 +350,7 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
         (None, None) => None,
     };
     Ok(Send {
+        ci,
         thread,
         spool,
         queue: args.queue,

@@ -8,6 +8,7 @@ mod mattermost;
 mod ntfy;
 mod pipe;
 mod profile;
+mod run;
 mod send;
 mod setup;
 mod spool;

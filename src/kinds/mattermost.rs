@@ -486,6 +486,7 @@ mod tests {
             code: false,
             host: "db1".into(),
             time: SystemTime::UNIX_EPOCH,
+            context: Vec::new(),
         }
     }
 

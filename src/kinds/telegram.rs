@@ -511,6 +511,7 @@ mod tests {
             code: false,
             host: "web1".into(),
             time: SystemTime::UNIX_EPOCH,
+            context: Vec::new(),
         }
     }
 

@@ -329,6 +329,7 @@ fn body(fields: &mut Fields, source: String) -> Option<Environment<'static>> {
         code: false,
         host: "host".into(),
         time: SystemTime::now(),
+        context: Vec::new(),
     };
     let vars = variables(&sample, &sample.text, 1, 1);
     let checked = env

@@ -293,7 +293,8 @@ fn fallback(message: &Message, part: &[Block], marker: Option<&str>) -> String {
     out
 }
 
-/// "host · time · part 1/3", with the time in each reader's own time zone.
+/// "host · time · part 1/3 · repo@branch · commit", with the time in each
+/// reader's own time zone.
 fn context(message: &Message, marker: Option<&str>) -> Value {
     let secs = message
         .time
@@ -307,6 +308,10 @@ fn context(message: &Message, marker: Option<&str>) -> Value {
     );
     if let Some(marker) = marker {
         text.push_str(&format!(" · part {}", marker.trim_matches(['(', ')'])));
+    }
+    for line in &message.context {
+        text.push_str(" · ");
+        text.push_str(&escape(line));
     }
     json!({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
 }
@@ -332,6 +337,7 @@ mod tests {
             code: false,
             host: "db1".into(),
             time: SystemTime::UNIX_EPOCH,
+            context: Vec::new(),
         }
     }
 

@@ -1,0 +1,267 @@
+//! `chime run`: report a job, and stay transparent to cron and `set -e`.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::bed::Bed;
+use crate::support::{Run, Sandbox, run};
+
+fn setup(bed: &Bed) -> Sandbox {
+    bed.no_rate_limit();
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        r#"
+[defaults]
+route = "cron"
+
+[destinations.cron-hook]
+kind = "slack"
+url = "{}"
+
+[routes.cron]
+to = ["cron-hook"]
+
+[templates.short]
+text = "{{{{ name }}}}: ok={{{{ ok }}}} exit={{{{ exit_code }}}} in {{{{ duration }}}}"
+"#,
+        bed.webhook("cron")
+    ));
+    sandbox
+}
+
+fn chime_run(sandbox: &Sandbox, args: &[&str]) -> Run {
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    run(sandbox.chime(&all))
+}
+
+fn texts(payload: &serde_json::Value) -> Vec<String> {
+    payload["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| {
+            let mut t: Vec<String> = b["text"]["text"]
+                .as_str()
+                .map(str::to_owned)
+                .into_iter()
+                .collect();
+            if let Some(fields) = b["fields"].as_array() {
+                t.extend(
+                    fields
+                        .iter()
+                        .map(|f| f["text"].as_str().unwrap().to_owned()),
+                );
+            }
+            t
+        })
+        .collect()
+}
+
+#[test]
+fn a_failing_command_is_reported_with_its_code_and_tail_and_its_code_passes_through() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let script = "for i in $(seq 1 30); do echo line $i; done; echo oops >&2; exit 3";
+    let out = chime_run(&sandbox, &["--name", "backup", "--", "sh", "-c", script]).code(3);
+    assert!(out.stdout.contains("line 30"), "stdout passes through");
+    assert!(out.stderr.contains("oops"), "stderr passes through");
+    let got = bed.delivered();
+    assert_eq!(got.len(), 1);
+    let body = got[0].json();
+    let texts = texts(&body);
+    assert_eq!(texts[0], ":x: backup failed (exit 3)");
+    let tail = texts.iter().find(|t| t.starts_with("```")).unwrap();
+    assert!(
+        tail.contains("line 30") && tail.contains("oops") && !tail.contains("line 10\n"),
+        "{tail}"
+    );
+    assert_eq!(
+        tail.lines().count(),
+        22,
+        "20 lines of tail between the fences"
+    );
+    assert!(texts.contains(&"*exit code*\n3".to_owned()), "{texts:?}");
+}
+
+#[test]
+fn a_succeeding_command_with_on_failure_sends_nothing() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    chime_run(&sandbox, &["--", "true"]).code(0);
+    assert!(bed.requests().is_empty());
+}
+
+#[test]
+fn on_change_reports_when_a_job_breaks_and_when_it_recovers() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    for (cmd, code) in [("false", 1), ("false", 1), ("true", 0), ("true", 0)] {
+        chime_run(
+            &sandbox,
+            &["--on", "change", "--name", "disk-check", "--", cmd],
+        )
+        .code(code);
+    }
+    let titles: Vec<String> = bed
+        .delivered()
+        .iter()
+        .map(|r| texts(&r.json())[0].clone())
+        .collect();
+    assert_eq!(
+        titles,
+        vec![
+            ":x: disk-check failed (exit 1)",
+            ":white_check_mark: disk-check succeeded"
+        ]
+    );
+}
+
+#[test]
+fn timeout_kills_the_command_and_reports_it() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let started = Instant::now();
+    chime_run(
+        &sandbox,
+        &["--timeout", "300ms", "--name", "stuck", "--", "sleep", "30"],
+    )
+    .code(143);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        texts(&bed.delivered()[0].json())[0],
+        ":x: stuck timed out after 300ms"
+    );
+}
+
+#[test]
+fn a_command_that_is_not_found_exits_127_and_is_reported() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    chime_run(&sandbox, &["--", "no-such-command-anywhere"])
+        .code(127)
+        .stderr_has("cannot run");
+    assert!(texts(&bed.delivered()[0].json())[0].contains("could not start"));
+}
+
+#[test]
+fn a_command_killed_by_a_signal_exits_128_plus_the_signal() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    chime_run(
+        &sandbox,
+        &["--name", "victim", "--", "sh", "-c", "kill -9 $$"],
+    )
+    .code(137);
+    assert_eq!(
+        texts(&bed.delivered()[0].json())[0],
+        ":x: victim was killed by signal 9"
+    );
+}
+
+#[test]
+fn delivery_trouble_never_changes_the_commands_exit_code() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    bed.remove_hook("cron");
+    chime_run(&sandbox, &["--", "sh", "-c", "exit 4"])
+        .code(4)
+        .stderr_has("no_service");
+}
+
+#[test]
+fn templates_see_the_job_variables() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    chime_run(
+        &sandbox,
+        &[
+            "--on",
+            "always",
+            "--template",
+            "short",
+            "--name",
+            "j",
+            "--",
+            "true",
+        ],
+    )
+    .code(0);
+    let body = bed.delivered()[0].json();
+    let text = texts(&body)
+        .into_iter()
+        .find(|t| t.starts_with("j:"))
+        .unwrap();
+    assert!(text.starts_with("j: ok=True exit=0 in "), "{text}");
+}
+
+#[test]
+fn a_gigabyte_of_output_keeps_memory_flat() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let mut cmd = sandbox.chime(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "yes 'a fairly ordinary log line' | head -c 1000000000; exit 1",
+    ]);
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    while child.try_wait().unwrap().is_none() {
+        if let Ok(status) = std::fs::read_to_string(&status_file) {
+            let hwm = status.lines().find(|l| l.starts_with("VmHWM:"));
+            let kib = hwm
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok());
+            peak_kib = peak_kib.max(kib.unwrap_or(0));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(peak_kib > 0, "measured");
+    assert!(peak_kib < 40 * 1024, "peak RSS {peak_kib} KiB");
+    let tail = texts(&bed.delivered()[0].json())
+        .into_iter()
+        .find(|t| t.starts_with("```"))
+        .unwrap();
+    assert!(tail.contains("a fairly ordinary log line"));
+}
+
+#[test]
+fn in_github_actions_the_report_links_to_the_run() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let mut cmd = sandbox.chime(&["send", "deployed"]);
+    for (k, v) in [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_SERVER_URL", "https://github.com"),
+        ("GITHUB_REPOSITORY", "acme/app"),
+        ("GITHUB_REF_NAME", "main"),
+        ("GITHUB_SHA", "0123456789abcdef"),
+        ("GITHUB_RUN_ID", "4242"),
+    ] {
+        cmd.env(k, v);
+    }
+    run(cmd).code(0);
+    let body = bed.delivered()[0].json();
+    let actions = body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .unwrap();
+    assert_eq!(
+        actions["elements"][0]["url"],
+        "https://github.com/acme/app/actions/runs/4242"
+    );
+    assert_eq!(actions["elements"][0]["text"]["text"], "View run");
+    let context = body["attachments"][0]["blocks"][0]["elements"][0]["text"]
+        .as_str()
+        .unwrap();
+    assert!(context.contains("acme/app@main · 0123456"), "{context}");
+}
