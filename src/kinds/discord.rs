@@ -20,6 +20,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use crate::config::{Fields, Problem};
+use crate::kinds::markdown::Markdown;
 use crate::kinds::text::{Measure, cut, split};
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http,
@@ -170,29 +171,16 @@ impl Platform for Discord {
 /// escaped like the other two control characters chime's kinds all treat
 /// alike. `#`, `-` and `+` only mean something at the start of a line
 /// (headings, `-#` subtext, lists), and so does a number followed by a dot.
+const MARKDOWN: Markdown = Markdown {
+    entities: &[],
+    inline: &['\\', '*', '_', '~', '`', '|', '<', '>', '&', '[', ']', '@'],
+    line_start: &['#', '-', '+'],
+    after_number: &['.'],
+    tab_indents: true,
+};
+
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    let mut line_start = true;
-    let mut digits_only = true;
-    for c in text.chars() {
-        let special = matches!(
-            c,
-            '\\' | '*' | '_' | '~' | '`' | '|' | '<' | '>' | '&' | '[' | ']' | '@'
-        );
-        let at_start = matches!(c, '#' | '-' | '+') && line_start;
-        let list_number = c == '.' && digits_only && !line_start;
-        if special || at_start || list_number {
-            out.push('\\');
-        }
-        out.push(c);
-        (line_start, digits_only) = match c {
-            '\n' => (true, true),
-            ' ' | '\t' if line_start => (true, true),
-            '0'..='9' if digits_only => (false, true),
-            _ => (false, false),
-        };
-    }
-    out
+    MARKDOWN.escape(text)
 }
 
 /// Undoes [`escape`]: inside a code block Discord shows backslashes as they are.

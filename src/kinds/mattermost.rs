@@ -16,6 +16,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::config::Fields;
+use crate::kinds::markdown::Markdown;
 use crate::kinds::text::{Measure, cut, split};
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http,
@@ -108,35 +109,16 @@ impl Platform for Mattermost {
 /// is escaped everywhere because Mattermost links hashtags, `~` because it
 /// links channels; `-`, `+`, `=` and a number's dot only at the start of a
 /// line, where they make lists and headings.
+const MARKDOWN: Markdown = Markdown {
+    entities: &[('&', "&amp;"), ('<', "&lt;"), ('>', "&gt;"), ('@', "&#64;")],
+    inline: &['\\', '*', '_', '~', '`', '|', '[', ']', '#'],
+    line_start: &['-', '+', '='],
+    after_number: &['.'],
+    tab_indents: true,
+};
+
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    let mut line_start = true;
-    let mut digits_only = true;
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '@' => out.push_str("&#64;"),
-            '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '#' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '-' | '+' | '=' if line_start => {
-                out.push('\\');
-                out.push(c);
-            }
-            '.' if digits_only && !line_start => out.push_str("\\."),
-            c => out.push(c),
-        }
-        (line_start, digits_only) = match c {
-            '\n' => (true, true),
-            ' ' | '\t' if line_start => (true, true),
-            '0'..='9' if digits_only => (false, true),
-            _ => (false, false),
-        };
-    }
-    out
+    MARKDOWN.escape(text)
 }
 
 /// Undoes [`escape`]: a code block shows entities and backslashes as they are.

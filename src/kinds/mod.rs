@@ -11,6 +11,7 @@
 
 mod discord;
 mod google_chat;
+mod markdown;
 mod mattermost;
 mod ntfy;
 mod slack;

@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::config::{Fields, Problem};
+use crate::kinds::markdown::Markdown;
 use crate::kinds::text::{Measure, split};
 use crate::kinds::{Answer, HttpRequest, Payload, Platform, Target, Verdict, classify_http};
 use crate::message::{Level, Message};
@@ -252,31 +253,16 @@ fn hint(status: u16, code: u64) -> Option<&'static str> {
 
 /// Escapes what CommonMark would read as markup, with backslashes: inline
 /// markers everywhere, block markers (`#`, `-`, `1.`) where they start a line.
+const MARKDOWN: Markdown = Markdown {
+    entities: &[],
+    inline: &['\\', '`', '*', '_', '~', '[', ']', '<', '>', '&', '|'],
+    line_start: &['#', '-', '+', '='],
+    after_number: &['.', ')'],
+    tab_indents: true,
+};
+
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    for (n, line) in text.split('\n').enumerate() {
-        if n > 0 {
-            out.push('\n');
-        }
-        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
-        let digits = line[indent..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .count();
-        for (i, c) in line.char_indices() {
-            let starts_block = i == indent && matches!(c, '#' | '-' | '+' | '=');
-            let ends_number = digits > 0 && i == indent + digits && matches!(c, '.' | ')');
-            let inline = matches!(
-                c,
-                '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '<' | '>' | '&' | '|'
-            );
-            if inline || starts_block || ends_number {
-                out.push('\\');
-            }
-            out.push(c);
-        }
-    }
-    out
+    MARKDOWN.escape(text)
 }
 
 /// Undoes [`escape`], for text shown in a code block, where a backslash is literal.

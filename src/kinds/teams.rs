@@ -17,6 +17,7 @@
 use serde_json::{Value, json};
 
 use crate::config::Fields;
+use crate::kinds::markdown::Markdown;
 use crate::kinds::text::{Measure, cut, split};
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http,
@@ -97,27 +98,16 @@ impl Platform for Teams {
 /// Escapes Adaptive Card Markdown: the emphasis, code, link and strike
 /// characters anywhere, list and heading markers at the start of a line, and
 /// `<`, `>`, `&` as entities.
+const MARKDOWN: Markdown = Markdown {
+    entities: &[('&', "&amp;"), ('<', "&lt;"), ('>', "&gt;")],
+    inline: &['\\', '*', '_', '`', '[', ']', '~'],
+    line_start: &['-', '+', '#'],
+    after_number: &[],
+    tab_indents: false,
+};
+
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    let mut line_start = true;
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\\' | '*' | '_' | '`' | '[' | ']' | '~' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '-' | '+' | '#' if line_start => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-        line_start = c == '\n' || (line_start && c == ' ');
-    }
-    out
+    MARKDOWN.escape(text)
 }
 
 /// The Logic Apps error code and message, or the start of a body that is not one.
