@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use crate::config::Fields;
 use crate::kinds::text::{Measure, cut, split};
 use crate::kinds::{
-    Answer, HttpRequest, Payload, Platform, Target, Threading, Verdict, classify_http,
+    Answer, HttpRequest, Payload, Platform, Target, Threading, Verdict, classify_http, pack,
 };
 use crate::message::{Level, Message};
 use crate::secret::Secret;
@@ -255,20 +255,6 @@ fn render(message: &Message, thread_key: Option<&str>) -> Vec<Value> {
             payload(part, marker.as_deref())
         })
         .collect()
-}
-
-/// Packs widgets, in order, into as few cards as `fits` allows.
-fn pack(widgets: Vec<Widget>, fits: impl Fn(&[Widget]) -> bool) -> Vec<Vec<Widget>> {
-    let mut parts: Vec<Vec<Widget>> = vec![Vec::new()];
-    for widget in widgets {
-        let current = parts.last_mut().expect("parts is never empty");
-        current.push(widget);
-        if current.len() > 1 && !fits(current) {
-            let widget = current.pop().expect("just pushed");
-            parts.push(vec![widget]);
-        }
-    }
-    parts
 }
 
 /// Text paragraphs; card HTML ignores raw line breaks, so they become `<br>`.

@@ -245,3 +245,19 @@ fn reason(status: u16) -> &'static str {
         .and_then(|s| s.canonical_reason())
         .unwrap_or("")
 }
+
+/// Packs items, in order, into as few parts as `fits` allows. An item that does
+/// not fit even alone still gets a part of its own: the platform's refusal is
+/// then the honest answer, not a silent drop.
+pub fn pack<T>(items: Vec<T>, fits: impl Fn(&[T]) -> bool) -> Vec<Vec<T>> {
+    let mut parts: Vec<Vec<T>> = vec![Vec::new()];
+    for item in items {
+        let current = parts.last_mut().expect("parts is never empty");
+        current.push(item);
+        if current.len() > 1 && !fits(current) {
+            let item = current.pop().expect("just pushed");
+            parts.push(vec![item]);
+        }
+    }
+    parts
+}

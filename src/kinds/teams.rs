@@ -20,7 +20,7 @@ use crate::config::Fields;
 use crate::kinds::markdown::Markdown;
 use crate::kinds::text::{Measure, cut, split};
 use crate::kinds::{
-    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http,
+    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http, pack,
 };
 use crate::message::{Level, Message};
 use crate::secret::Secret;
@@ -177,21 +177,6 @@ fn render(message: &Message) -> Vec<Value> {
             card(part, marker.as_deref())
         })
         .collect()
-}
-
-/// Packs elements, in order, into as few parts as `fits` allows; an element
-/// that does not fit even alone still gets a part of its own.
-fn pack(elements: Vec<Element>, fits: impl Fn(&[Element]) -> bool) -> Vec<Vec<Element>> {
-    let mut parts: Vec<Vec<Element>> = vec![Vec::new()];
-    for element in elements {
-        let current = parts.last_mut().expect("parts is never empty");
-        current.push(element);
-        if current.len() > 1 && !fits(current) {
-            let element = current.pop().expect("just pushed");
-            parts.push(vec![element]);
-        }
-    }
-    parts
 }
 
 fn text_blocks(text: &str, code: bool) -> Vec<Element> {

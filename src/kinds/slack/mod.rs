@@ -221,20 +221,9 @@ fn action_blocks(message: &Message) -> Vec<Block> {
 
 /// Packs blocks, in order, into as few messages as the limits allow.
 fn pack(blocks: Vec<Block>, room: usize) -> Vec<Vec<Block>> {
-    let mut parts: Vec<Vec<Block>> = vec![Vec::new()];
-    let mut chars = 0;
-    for block in blocks {
-        let current = parts.last_mut().expect("parts is never empty");
-        if !current.is_empty()
-            && (current.len() == room || chars + block.chars > MESSAGE_CHARS_BUDGET)
-        {
-            parts.push(Vec::new());
-            chars = 0;
-        }
-        chars += block.chars;
-        parts.last_mut().expect("parts is never empty").push(block);
-    }
-    parts
+    crate::kinds::pack(blocks, |part| {
+        part.len() <= room && part.iter().map(|b| b.chars).sum::<usize>() <= MESSAGE_CHARS_BUDGET
+    })
 }
 
 fn assemble(
