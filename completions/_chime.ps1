@@ -108,9 +108,10 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             break
         }
         'chime;run' {
-            [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Route to report through (repeatable) [env: CHIME_ROUTE]')
-            [CompletionResult]::new('--route', '--route', [CompletionResultType]::ParameterName, 'Route to report through (repeatable) [env: CHIME_ROUTE]')
-            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Destination to report to, bypassing routes (repeatable)')
+            [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Route to send through (repeatable) [env: CHIME_ROUTE]')
+            [CompletionResult]::new('--route', '--route', [CompletionResultType]::ParameterName, 'Route to send through (repeatable) [env: CHIME_ROUTE]')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Destination to send to, bypassing routes (repeatable)')
+            [CompletionResult]::new('--channel', '--channel', [CompletionResultType]::ParameterName, 'Channel, overriding the route''s and the destination''s')
             [CompletionResult]::new('--on', '--on', [CompletionResultType]::ParameterName, 'When to report')
             [CompletionResult]::new('--tail', '--tail', [CompletionResultType]::ParameterName, 'Lines of output to keep for the report')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The job''s name in the report and for --on change [default: the command line]')

@@ -102,9 +102,10 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --version 'Print version'
         }
         &'chime;run'= {
-            cand -r 'Route to report through (repeatable) [env: CHIME_ROUTE]'
-            cand --route 'Route to report through (repeatable) [env: CHIME_ROUTE]'
-            cand --to 'Destination to report to, bypassing routes (repeatable)'
+            cand -r 'Route to send through (repeatable) [env: CHIME_ROUTE]'
+            cand --route 'Route to send through (repeatable) [env: CHIME_ROUTE]'
+            cand --to 'Destination to send to, bypassing routes (repeatable)'
+            cand --channel 'Channel, overriding the route''s and the destination''s'
             cand --on 'When to report'
             cand --tail 'Lines of output to keep for the report'
             cand --name 'The job''s name in the report and for --on change [default: the command line]'

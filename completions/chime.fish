@@ -91,8 +91,9 @@ complete -c chime -n "__fish_chime_using_subcommand pipe" -s q -l quiet -d 'Prin
 complete -c chime -n "__fish_chime_using_subcommand pipe" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
 complete -c chime -n "__fish_chime_using_subcommand pipe" -s h -l help -d 'Print help'
 complete -c chime -n "__fish_chime_using_subcommand pipe" -s V -l version -d 'Print version'
-complete -c chime -n "__fish_chime_using_subcommand run" -s r -l route -d 'Route to report through (repeatable) [env: CHIME_ROUTE]' -r
-complete -c chime -n "__fish_chime_using_subcommand run" -l to -d 'Destination to report to, bypassing routes (repeatable)' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -s r -l route -d 'Route to send through (repeatable) [env: CHIME_ROUTE]' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l to -d 'Destination to send to, bypassing routes (repeatable)' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l channel -d 'Channel, overriding the route\'s and the destination\'s' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l on -d 'When to report' -r -f -a "failure\t'Non-zero exit, killed by a signal, timed out, or could not start'
 success\t''
 always\t''

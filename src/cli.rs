@@ -112,6 +112,22 @@ pub enum Command {
     Manpage,
 }
 
+/// Where a message goes; shared by send, pipe and run.
+#[derive(Debug, Args)]
+pub struct Where {
+    /// Route to send through (repeatable) [env: CHIME_ROUTE]
+    #[arg(short, long = "route", value_name = "ROUTE", help_heading = "Where")]
+    pub routes: Vec<String>,
+
+    /// Destination to send to, bypassing routes (repeatable)
+    #[arg(long = "to", value_name = "DEST", help_heading = "Where")]
+    pub to: Vec<String>,
+
+    /// Channel, overriding the route's and the destination's
+    #[arg(long, value_name = "CHANNEL", help_heading = "Where")]
+    pub channel: Option<String>,
+}
+
 const PIPE_EXAMPLES: &str = "\
 Examples:
   tail -f /var/log/app.log | chime pipe -r logs
@@ -124,17 +140,8 @@ Ctrl-C spools it and exits 130. Exit codes as for send.";
 
 #[derive(Debug, Args)]
 pub struct PipeArgs {
-    /// Route to send through (repeatable) [env: CHIME_ROUTE]
-    #[arg(short, long = "route", value_name = "ROUTE", help_heading = "Where")]
-    pub routes: Vec<String>,
-
-    /// Destination to send to, bypassing routes (repeatable)
-    #[arg(long = "to", value_name = "DEST", help_heading = "Where")]
-    pub to: Vec<String>,
-
-    /// Channel, overriding the route's and the destination's
-    #[arg(long, value_name = "CHANNEL", help_heading = "Where")]
-    pub channel: Option<String>,
+    #[command(flatten)]
+    pub target: Where,
 
     /// Title of every message
     #[arg(short, long, help_heading = "What")]
@@ -239,13 +246,8 @@ Environment: CHIME_CONFIG, CHIME_PROFILE, CHIME_ROUTE, CHIME_STATE_DIR";
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Route to report through (repeatable) [env: CHIME_ROUTE]
-    #[arg(short, long = "route", value_name = "ROUTE", help_heading = "Where")]
-    pub routes: Vec<String>,
-
-    /// Destination to report to, bypassing routes (repeatable)
-    #[arg(long = "to", value_name = "DEST", help_heading = "Where")]
-    pub to: Vec<String>,
+    #[command(flatten)]
+    pub target: Where,
 
     /// When to report
     #[arg(long, value_enum, default_value = "failure")]
@@ -427,17 +429,8 @@ pub struct SendArgs {
     #[arg(value_name = "TEXT")]
     pub text: Vec<String>,
 
-    /// Route to send through (repeatable) [env: CHIME_ROUTE]
-    #[arg(short, long = "route", value_name = "ROUTE", help_heading = "Where")]
-    pub routes: Vec<String>,
-
-    /// Destination to send to, bypassing routes (repeatable)
-    #[arg(long = "to", value_name = "DEST", help_heading = "Where")]
-    pub to: Vec<String>,
-
-    /// Channel, overriding the route's and the destination's
-    #[arg(long, value_name = "CHANNEL", help_heading = "Where")]
-    pub channel: Option<String>,
+    #[command(flatten)]
+    pub target: Where,
 
     /// Title shown as the message header
     #[arg(short, long, help_heading = "What")]

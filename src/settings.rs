@@ -177,14 +177,14 @@ pub fn pipe(global: &GlobalArgs, args: PipeArgs) -> Result<crate::pipe::Pipe, Fa
     let env = environment();
     let timeout = timeout(args.timeout, &env)?;
     let profile = profile(global, &env)?;
-    let selection = selection(args.to, args.routes, &env);
+    let selection = selection(args.target.to, args.target.routes, &env);
     check_names(&profile, &selection, None)?;
     let spool = Spool::locate(&env).map_err(crate::flush::spool_failure)?;
     Ok(crate::pipe::Pipe {
         profile,
         spool,
         selection,
-        channel: args.channel,
+        channel: args.target.channel,
         title: args.title,
         level: args.level.unwrap_or_default(),
         interval: args.interval,
@@ -262,7 +262,7 @@ pub fn hostname() -> String {
 pub fn job(global: &GlobalArgs, args: RunArgs) -> Result<crate::run::Job, Failure> {
     let env = environment();
     let profile = profile(global, &env)?;
-    let selection = selection(args.to, args.routes, &env);
+    let selection = selection(args.target.to, args.target.routes, &env);
     check_names(&profile, &selection, args.template.as_deref())?;
     let spool = Spool::locate(&env).map_err(crate::flush::spool_failure)?;
     let state = crate::spool::state_dir(&env).map_err(crate::flush::spool_failure)?;
@@ -275,7 +275,7 @@ pub fn job(global: &GlobalArgs, args: RunArgs) -> Result<crate::run::Job, Failur
         no_spool: false,
         profile,
         selection,
-        channel: None,
+        channel: args.target.channel,
         template: args.template,
         input: Input::default(),
         timeout: None,
@@ -300,7 +300,7 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
     let env = environment();
     let timeout = timeout(args.timeout, &env)?;
     let profile = profile(global, &env)?;
-    let selection = selection(args.to, args.routes, &env);
+    let selection = selection(args.target.to, args.target.routes, &env);
     check_names(&profile, &selection, args.template.as_deref())?;
     let mut input = Input {
         title: args.title,
@@ -357,7 +357,7 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
         no_spool: args.no_spool,
         profile,
         selection,
-        channel: args.channel,
+        channel: args.target.channel,
         template: args.template,
         input,
         timeout,
