@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::exit::{ExitCode, Failure};
 use crate::kinds::{Answer, HttpRequest, Payload, Platform, Verdict};
 
 /// Tries per request for transient failures (not counting waits on 429).
@@ -69,6 +70,25 @@ pub struct Report {
     pub retry_after: Option<Duration>,
 }
 
+impl Status {
+    /// What this outcome means to a script.
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Status::Delivered => ExitCode::Ok,
+            Status::Queued | Status::Failed => ExitCode::TempFail,
+            Status::Rejected => ExitCode::Rejected,
+        }
+    }
+}
+
+/// The worst outcome wins: a script must never read success while a message
+/// was refused or is still undelivered somewhere.
+pub fn exit_code(statuses: impl IntoIterator<Item = Status>) -> ExitCode {
+    statuses
+        .into_iter()
+        .fold(ExitCode::Ok, |code, status| code.worst(status.exit_code()))
+}
+
 impl Report {
     /// A report for a message that was not tried: queued, or behind a backlog.
     pub fn waiting(
@@ -99,6 +119,15 @@ impl Report {
             retry_after: None,
         }
     }
+}
+
+/// The runtime every command delivers on: one thread, because a CLI that
+/// sends a handful of requests starts faster without a thread pool.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::from(e).caused_by("cannot start the async runtime"))
 }
 
 /// Builds the one HTTP client a run uses.

@@ -167,10 +167,7 @@ struct Totals {
 }
 
 pub fn run(flush: Flush) -> Result<ExitCode, Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::from(e).caused_by("cannot start the async runtime"))?;
+    let runtime = deliver::runtime()?;
     let totals = runtime.block_on(flush_all(&flush))?;
     if !flush.output.quiet
         && (totals.delivered + totals.dead + totals.remaining > 0 || flush.output.verbose)

@@ -108,10 +108,7 @@ struct Lane<'p> {
 type Sending<'a> = Pin<Box<dyn Future<Output = (usize, Report)> + 'a>>;
 
 pub fn run(pipe: Pipe) -> Result<ExitCode, Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::from(e).caused_by("cannot start the async runtime"))?;
+    let runtime = deliver::runtime()?;
     runtime.block_on(stream(&pipe))
 }
 
@@ -196,13 +193,7 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
         }
     }
     summary(pipe, &router.lanes);
-    Ok(router.lanes.iter().fold(ExitCode::Ok, |code, lane| {
-        code.worst(match lane.worst {
-            Status::Delivered => ExitCode::Ok,
-            Status::Queued | Status::Failed => ExitCode::TempFail,
-            Status::Rejected => ExitCode::Rejected,
-        })
-    }))
+    Ok(deliver::exit_code(router.lanes.iter().map(|l| l.worst)))
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, Failure> {

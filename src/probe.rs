@@ -18,10 +18,7 @@ use crate::settings::Probe;
 
 pub fn run(probe: Probe) -> Result<ExitCode, Failure> {
     let message = message();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::from(e).caused_by("cannot start the async runtime"))?;
+    let runtime = deliver::runtime()?;
     let client = deliver::client();
     let jobs = probe.destinations.iter().map(|name| {
         let destination = &probe.profile.destinations[name];
@@ -36,7 +33,7 @@ pub fn run(probe: Probe) -> Result<ExitCode, Failure> {
     if !probe.output.quiet || failed > 0 {
         report::text(&table(&reports, probe.output.quiet))?;
     }
-    let code = exit_code(&reports);
+    let code = deliver::exit_code(reports.iter().map(|r| r.status));
     if failed > 0 {
         let failure = Failure::new(
             code,
@@ -76,16 +73,6 @@ async fn test_one(
         timeout: probe.timeout_for(destination),
     };
     deliver::deliver_one(client, job, probe.output.verbose).await
-}
-
-fn exit_code(reports: &[Report]) -> ExitCode {
-    reports.iter().fold(ExitCode::Ok, |code, report| {
-        code.worst(match report.status {
-            Status::Delivered => ExitCode::Ok,
-            Status::Rejected => ExitCode::Rejected,
-            Status::Queued | Status::Failed => ExitCode::TempFail,
-        })
-    })
 }
 
 fn result(status: Status) -> &'static str {

@@ -48,19 +48,7 @@ pub fn run(send: Send) -> Result<ExitCode, Failure> {
     let reports = deliver_all(&send, rendered)?;
     remember(&send, &reports, &store);
     report::deliveries(&reports, send.json, send.output)?;
-    Ok(exit_code(&reports))
-}
-
-/// The worst outcome wins: a script must never read success while a message
-/// was refused or is still undelivered somewhere.
-fn exit_code(reports: &[Report]) -> ExitCode {
-    reports.iter().fold(ExitCode::Ok, |code, report| {
-        code.worst(match report.status {
-            Status::Delivered => ExitCode::Ok,
-            Status::Rejected => ExitCode::Rejected,
-            Status::Queued | Status::Failed => ExitCode::TempFail,
-        })
-    })
+    Ok(deliver::exit_code(reports.iter().map(|r| r.status)))
 }
 
 /// The variables templates and rules see.
@@ -298,10 +286,7 @@ fn deliver_all(
     send: &Send,
     rendered: Vec<(&Destination, Vec<Payload>)>,
 ) -> Result<Vec<Report>, Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::from(e).caused_by("cannot start the async runtime"))?;
+    let runtime = deliver::runtime()?;
     let client = deliver::client();
     let outbox = Outbox {
         client: &client,

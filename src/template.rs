@@ -91,7 +91,7 @@ impl Renderer {
 }
 
 /// One line: the error's kind and detail, and the line within the template.
-fn describe(err: &Error) -> String {
+pub fn describe(err: &Error) -> String {
     let mut text = match err.detail() {
         Some(detail) => format!("{}: {detail}", err.kind()),
         None => err.kind().to_string(),

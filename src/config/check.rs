@@ -122,7 +122,7 @@ fn run_samples(source: &str, env: &EnvVars) -> Vec<Problem> {
             if let Err(err) = rendered {
                 let message = format!(
                     "template `{name}`: the {part} fails to render with sample variables: {}",
-                    describe(&err)
+                    template::describe(&err)
                 );
                 problems.push(Problem::new(Some(source.span()), message).help(
                     "check the filters and tests it uses (https://docs.rs/minijinja/latest/minijinja/filters/)",
@@ -144,7 +144,7 @@ fn run_samples(source: &str, env: &EnvVars) -> Vec<Problem> {
             let message = format!(
                 "rule `{}` fails to evaluate with sample variables: {}",
                 rule.when.get_ref(),
-                describe(&err)
+                template::describe(&err)
             );
             problems.push(Problem::new(Some(rule.when.span()), message).help(
                 "rules are minijinja expressions, e.g. when = \"level in ['error', 'critical']\"",
@@ -178,17 +178,6 @@ fn samples(env: &EnvVars, level: Level) -> Value {
         Value::from(Serde(BTreeMap::from([("size", "12G")]))),
     );
     Value::from(Serde(vars))
-}
-
-fn describe(err: &minijinja::Error) -> String {
-    let mut text = match err.detail() {
-        Some(detail) => format!("{}: {detail}", err.kind()),
-        None => err.kind().to_string(),
-    };
-    if let Some(line) = err.line() {
-        text.push_str(&format!(" (template line {line})"));
-    }
-    text
 }
 
 #[cfg(test)]
