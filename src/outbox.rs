@@ -12,13 +12,15 @@ use crate::config::Destination;
 use crate::deliver::{self, Job, Report, Status};
 use crate::flush::{self, Context, Due};
 use crate::kinds::Payload;
+use crate::report;
+use crate::settings::Output;
 use crate::spool::{DestinationLock, Policy, Spool, State};
 
 pub struct Outbox<'a> {
     pub client: &'a reqwest::Client,
     pub spool: &'a Spool,
     pub policy: &'a Policy,
-    pub verbose: bool,
+    pub output: Output,
     /// Fail rather than keep an undelivered message.
     pub no_spool: bool,
 }
@@ -55,7 +57,7 @@ impl Outbox<'_> {
             payloads: payloads.clone(),
             timeout,
         };
-        let report = deliver::deliver_one(self.client, job, self.verbose).await;
+        let report = deliver::deliver_one(self.client, job, self.output.verbose).await;
         let rest = payloads[report.parts_delivered..].to_vec();
         match report.status {
             Status::Delivered | Status::Queued => report,
@@ -87,13 +89,13 @@ impl Outbox<'_> {
             spool: self.spool,
             policy: self.policy,
             timeout,
-            verbose: self.verbose,
+            verbose: self.output.verbose,
         };
         let drained = flush::drain(&ctx, destination, &lock, Due::Now, || {})
             .await
             .map_err(|e| e.to_string())?;
         for warning in &drained.warnings {
-            eprintln!("chime: warning: {warning}");
+            report::warning(self.output, warning);
         }
         match drained.remaining {
             0 => Ok(lock),

@@ -118,7 +118,7 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
         client: &client,
         spool: &pipe.spool,
         policy: &pipe.profile.spool,
-        verbose: pipe.output.verbose,
+        output: pipe.output,
         no_spool: false,
     };
     let mut router = Router::new(pipe)?;

@@ -292,7 +292,7 @@ fn deliver_all(
         client: &client,
         spool: &send.spool,
         policy: &send.profile.spool,
-        verbose: send.output.verbose,
+        output: send.output,
         no_spool: send.no_spool,
     };
     let sends = rendered.into_iter().map(|(destination, payloads)| {

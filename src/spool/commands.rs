@@ -31,14 +31,14 @@ fn state(dead: bool) -> State {
 
 /// Every readable entry in `state`, oldest first per destination; damaged
 /// files are quarantined with a warning.
-fn entries(spool: &Spool, state: State) -> Result<Vec<Entry>, SpoolError> {
+fn entries(spool: &Spool, state: State, output: Output) -> Result<Vec<Entry>, SpoolError> {
     let mut out = Vec::new();
     for destination in spool.destinations(state)? {
         for id in spool.ids(state, &destination)? {
             match spool.read(state, &destination, &id) {
                 Ok(Read::Entry(entry)) => out.push(entry),
                 Ok(Read::Quarantined(why)) => {
-                    eprintln!("chime: warning: spool entry {id} is damaged: {why}")
+                    report::warning(output, &format!("spool entry {id} is damaged: {why}"))
                 }
                 Err(SpoolError::NotFound(_)) => {}
                 Err(err) => return Err(err),
@@ -50,7 +50,7 @@ fn entries(spool: &Spool, state: State) -> Result<Vec<Entry>, SpoolError> {
 }
 
 fn list(spool: &Spool, state: State, as_json: bool, output: Output) -> Result<ExitCode, Failure> {
-    let entries = entries(spool, state).map_err(spool_failure)?;
+    let entries = entries(spool, state, output).map_err(spool_failure)?;
     if as_json {
         let items: Vec<_> = entries.iter().map(|e| summary(e, state)).collect();
         report::line(&serde_json::to_string(&items).unwrap_or_default())?;
@@ -171,7 +171,7 @@ fn lock_for(
 
 fn retry(spool: &Spool, ids: &[String], all: bool, output: Output) -> Result<ExitCode, Failure> {
     let chosen = if all {
-        entries(spool, State::Dead).map_err(spool_failure)?
+        entries(spool, State::Dead, output).map_err(spool_failure)?
     } else {
         let mut chosen = Vec::new();
         for id in ids {
@@ -201,7 +201,7 @@ fn retry(spool: &Spool, ids: &[String], all: bool, output: Output) -> Result<Exi
 }
 
 fn purge(spool: &Spool, state: State, yes: bool, output: Output) -> Result<ExitCode, Failure> {
-    let entries = entries(spool, state).map_err(spool_failure)?;
+    let entries = entries(spool, state, output).map_err(spool_failure)?;
     let what = if state == State::Dead {
         "dead-letter"
     } else {
