@@ -3,6 +3,7 @@
 
 mod bed_selftest;
 mod discord;
+mod every_kind;
 mod google_chat;
 mod mattermost;
 mod ntfy;

@@ -1,0 +1,144 @@
+//! One profile with a destination of every kind: one `chime send` reaches them
+//! all, concurrently, each payload accepted by its platform's stand-in.
+
+use std::time::{Duration, Instant};
+
+use crate::support::bed::{Bed, Fault};
+use crate::support::discord::Discord;
+use crate::support::google_chat::GoogleChat;
+use crate::support::hook::Hook;
+use crate::support::mattermost::Mattermost;
+use crate::support::ntfy::{self, Ntfy};
+use crate::support::teams::Teams;
+use crate::support::telegram::{self, Telegram};
+use crate::support::{Sandbox, run};
+
+const BOT: &str = "xoxb-000-every-kind-notreal";
+const TG_TOKEN: &str = "123456789:AAFakeTelegramTokenForTests-notreal";
+const TG_CHAT: i64 = -1_001_234_567_890;
+
+fn everything(bed: &Bed) -> Sandbox {
+    bed.no_rate_limit();
+    bed.add_token(BOT);
+    bed.add_channel("#deploys", true);
+    let discord = Discord::mount(bed);
+    let mattermost = Mattermost::mount(bed);
+    let teams = Teams::mount(bed);
+    let chat = GoogleChat::mount(bed);
+    Hook::mount(bed);
+    let tg = Telegram::new();
+    bed.mount(telegram::PREFIX, tg.clone());
+    tg.add_token(TG_TOKEN);
+    tg.add_chat(TG_CHAT, None);
+    bed.mount(ntfy::PREFIX, Ntfy::new());
+    let base = bed.url();
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        r##"
+[defaults]
+route = "all"
+timeout = "5s"
+
+[destinations.slack]
+kind = "slack"
+url = "{slack}"
+
+[destinations.slack-api]
+kind = "slack-api"
+token = "{BOT}"
+channel = "#deploys"
+api_url = "{base}/api"
+
+[destinations.discord]
+kind = "discord"
+url = "{discord}"
+
+[destinations.teams]
+kind = "teams"
+url = "{teams}"
+
+[destinations.telegram]
+kind = "telegram"
+token = "{TG_TOKEN}"
+chat_id = {TG_CHAT}
+api_url = "{base}/telegram"
+
+[destinations.mattermost]
+kind = "mattermost"
+url = "{mattermost}"
+
+[destinations.google-chat]
+kind = "google-chat"
+url = "{chat}"
+
+[destinations.ntfy]
+kind = "ntfy"
+url = "{base}/ntfy/every-kind"
+
+[destinations.webhook]
+kind = "webhook"
+url = "{base}/hook/every-kind"
+
+[routes.all]
+to = ["slack", "slack-api", "discord", "teams", "telegram", "mattermost", "google-chat", "ntfy", "webhook"]
+"##,
+        slack = bed.webhook("ops"),
+        discord = discord.hook(bed, "ops"),
+        teams = teams.workflow(bed, "ops"),
+        mattermost = mattermost.hook(bed, "ops"),
+        chat = chat.space(bed, "ops"),
+    ));
+    sandbox
+}
+
+#[test]
+fn one_send_reaches_a_destination_of_every_kind() {
+    let bed = Bed::start();
+    let sandbox = everything(&bed);
+    let out = run(sandbox.chime(&[
+        "send",
+        "--json",
+        "-t",
+        "Deploy <done> & *checked*",
+        "-l",
+        "success",
+        "-f",
+        "version=1.4",
+        "--link",
+        "Run=https://ci.example/1",
+        "all nine",
+    ]))
+    .code(0);
+    let lines = out.json_lines();
+    assert_eq!(lines.len(), 9);
+    assert!(
+        lines.iter().all(|l| l["status"] == "delivered"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        bed.delivered().len(),
+        9,
+        "each stand-in accepted its payload"
+    );
+    assert!(
+        bed.requests().iter().all(|r| r.status < 300),
+        "nothing refused"
+    );
+}
+
+#[test]
+fn every_kind_is_sent_to_at_once_not_one_after_another() {
+    let bed = Bed::start();
+    let sandbox = everything(&bed);
+    for _ in 0..9 {
+        bed.fault(Fault::Slow(Duration::from_millis(600)));
+    }
+    let started = Instant::now();
+    run(sandbox.chime(&["send", "x"])).code(0);
+    assert!(
+        started.elapsed() < Duration::from_millis(9 * 600),
+        "concurrent, not 9 × 600 ms"
+    );
+    assert_eq!(bed.delivered().len(), 9);
+}
