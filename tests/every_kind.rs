@@ -142,3 +142,40 @@ fn every_kind_is_sent_to_at_once_not_one_after_another() {
     );
     assert_eq!(bed.delivered().len(), 9);
 }
+
+/// What `chime pipe` puts in one message of each kind (its `batch_limit`),
+/// in ASCII, where every measure agrees.
+const BATCH_LIMITS: &[(&str, usize)] = &[
+    ("slack", 38_608),
+    ("slack-api", 38_608),
+    ("discord", 3_800),
+    ("teams", 20_000),
+    ("telegram", 3_500),
+    ("mattermost", 15_000),
+    ("google-chat", 24_000),
+    ("ntfy", 3_500),
+    ("webhook", 2_000),
+];
+
+#[test]
+fn a_full_pipe_batch_renders_as_one_message_on_every_kind() {
+    let bed = Bed::start();
+    let sandbox = everything(&bed);
+    for (kind, limit) in BATCH_LIMITS {
+        let line = "2026-11-24 INFO worker handled request status=200 in 12 ms";
+        let count = limit / (line.len() + 1);
+        let text: Vec<&str> = std::iter::repeat_n(line, count).collect();
+        let text = text.join("\n");
+        let out =
+            run(sandbox.chime(&["send", "--to", kind, "--code", "--dry-run", "--json", &text]))
+                .code(0);
+        let parts = out.json_lines();
+        assert_eq!(
+            parts.len(),
+            1,
+            "{kind}: a batch of {} bytes became {} messages",
+            text.len(),
+            parts.len()
+        );
+    }
+}

@@ -158,6 +158,15 @@ impl Platform for Discord {
         HttpRequest::post(self.endpoint.clone(), payload, JSON_UTF8)
     }
 
+    /// For `chime pipe`: a description holds 4096 UTF-16 units; the rest is room for the footer and marker.
+    fn batch_limit(&self) -> usize {
+        3800
+    }
+
+    fn measure(&self) -> crate::kinds::text::Measure {
+        crate::kinds::text::Measure::Utf16
+    }
+
     fn classify(&self, answer: &Answer) -> Verdict {
         classify(answer)
     }

@@ -109,6 +109,15 @@ impl Platform for GoogleChat {
         Threading::ByKey
     }
 
+    /// For `chime pipe`: a card holds 32,000 bytes; HTML line breaks and the header take the rest.
+    fn batch_limit(&self) -> usize {
+        24000
+    }
+
+    fn measure(&self) -> crate::kinds::text::Measure {
+        crate::kinds::text::Measure::Bytes
+    }
+
     fn classify(&self, answer: &Answer) -> Verdict {
         if let Some(verdict) = classify_http(answer) {
             return verdict;

@@ -96,6 +96,15 @@ impl Platform for Mattermost {
         HttpRequest::post(self.url.clone(), payload, JSON_UTF8)
     }
 
+    /// For `chime pipe`: a post holds 16,383 characters; the headline and links take the rest.
+    fn batch_limit(&self) -> usize {
+        15000
+    }
+
+    fn measure(&self) -> crate::kinds::text::Measure {
+        crate::kinds::text::Measure::Chars
+    }
+
     fn classify(&self, answer: &Answer) -> Verdict {
         classify(answer)
     }

@@ -197,6 +197,15 @@ impl Platform for Ntfy {
         }
     }
 
+    /// For `chime pipe`: a body holds 4,096 bytes; escaping and the code fence take the rest.
+    fn batch_limit(&self) -> usize {
+        3500
+    }
+
+    fn measure(&self) -> crate::kinds::text::Measure {
+        crate::kinds::text::Measure::Bytes
+    }
+
     fn classify(&self, answer: &Answer) -> Verdict {
         let body: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
         if answer.status == 200 && body["id"].is_string() {

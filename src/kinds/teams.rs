@@ -73,6 +73,15 @@ impl Platform for Teams {
         HttpRequest::post(self.url.clone(), payload, JSON_UTF8)
     }
 
+    /// For `chime pipe`: a card stays under 26,000 bytes; JSON and the title take the rest.
+    fn batch_limit(&self) -> usize {
+        20000
+    }
+
+    fn measure(&self) -> crate::kinds::text::Measure {
+        crate::kinds::text::Measure::Bytes
+    }
+
     fn classify(&self, answer: &Answer) -> Verdict {
         if let Some(verdict) = classify_http(answer) {
             return verdict;

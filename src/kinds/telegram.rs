@@ -131,6 +131,15 @@ impl Platform for Telegram {
         HttpRequest::post(self.endpoint.clone(), payload, JSON_UTF8)
     }
 
+    /// For `chime pipe`: a message holds 4,096 UTF-16 units of visible text; the title and footer take the rest.
+    fn batch_limit(&self) -> usize {
+        3500
+    }
+
+    fn measure(&self) -> crate::kinds::text::Measure {
+        crate::kinds::text::Measure::Utf16
+    }
+
     fn classify(&self, answer: &Answer) -> Verdict {
         let body: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
         if answer.status == 200 && body["ok"] == Value::Bool(true) {
