@@ -192,6 +192,14 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
             }
         }
     }
+    // A batch queued mid-stream may have gone out behind a later one (the
+    // outbox sends a destination's backlog first): only what is still in the
+    // spool makes the stream "queued".
+    for lane in &mut router.lanes {
+        if lane.worst == Status::Queued && !pipe.spool.has_pending(&lane.destination.name) {
+            lane.worst = Status::Delivered;
+        }
+    }
     summary(pipe, &router.lanes);
     Ok(deliver::exit_code(router.lanes.iter().map(|l| l.worst)))
 }

@@ -101,7 +101,7 @@ pub fn run(mut job: Job) -> Result<ExitCode, Failure> {
     let started = SystemTime::now();
     let clock = Instant::now();
     let outcome = execute(&job);
-    let duration = Duration::from_secs(clock.elapsed().as_secs()).max(Duration::from_millis(0));
+    let took = clock.elapsed();
     let ok = outcome.ok();
     let report = match job.on {
         On::Failure => !ok,
@@ -110,7 +110,7 @@ pub fn run(mut job: Job) -> Result<ExitCode, Failure> {
         On::Change => changed(&job, ok),
     };
     if report {
-        fill(&mut job, &outcome, started, clock.elapsed(), duration);
+        fill(&mut job, &outcome, started, took);
         // Delivery trouble is reported on stderr and kept in the spool by send;
         // it never replaces the command's exit code.
         if let Err(failure) = send::run(job.send) {
@@ -123,7 +123,7 @@ pub fn run(mut job: Job) -> Result<ExitCode, Failure> {
 /// Puts the outcome into the send's input: title, level, fields, the tail as
 /// a code block, and the template variables `name, cmd, exit_code, signal,
 /// duration, started, tail, ok`.
-fn fill(job: &mut Job, outcome: &Outcome, started: SystemTime, took: Duration, rounded: Duration) {
+fn fill(job: &mut Job, outcome: &Outcome, started: SystemTime, took: Duration) {
     let input = &mut job.send.input;
     let ok = outcome.ok();
     input.level = if ok { Level::Success } else { Level::Error };
@@ -138,7 +138,7 @@ fn fill(job: &mut Job, outcome: &Outcome, started: SystemTime, took: Duration, r
     let duration = if took < Duration::from_secs(1) {
         format!("{} ms", took.as_millis())
     } else {
-        humantime::format_duration(rounded).to_string()
+        humantime::format_duration(Duration::from_secs(took.as_secs())).to_string()
     };
     match (outcome.exit_code, outcome.signal) {
         (Some(code), _) => input.fields.push(("exit code".into(), code.to_string())),

@@ -268,3 +268,33 @@ fn throttling_mid_stream_is_waited_out_without_losing_lines() {
     let expected: Vec<String> = input.lines().map(str::to_owned).collect();
     assert_eq!(delivered_lines(&bed), expected);
 }
+
+#[test]
+fn a_batch_queued_mid_stream_goes_out_first_once_the_destination_recovers() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup("0s");
+    for _ in 0..3 {
+        bed.fault(Fault::Status(503, "down"));
+    }
+    let mut child = spawn(pipe(
+        &sandbox,
+        &bed.webhook("logs"),
+        &["--interval", "200ms"],
+    ));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"one\n").unwrap();
+    stdin.flush().unwrap();
+    bed.wait_for(3, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    stdin.write_all(b"two\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(delivered_lines(&bed), vec!["one", "two"]);
+}
