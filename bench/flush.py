@@ -3,7 +3,8 @@
 
 Builds N spool entries with `chime send --queue` (the real writer, timed too), then
 times one `chime flush --all` delivering them all to a local stub that answers like
-a Slack webhook with no rate limit. Also compares the cost of `send --queue` with a
+a Slack webhook with no rate limit (`pace = "0s"`: by default a flush keeps to
+Slack's one message a second). Also compares the cost of `send --queue` with a
 plain delivered `send` in the same run.
 
     python3 bench/flush.py [--messages 10000] [--chime target/release/chime]
@@ -44,7 +45,7 @@ def main():
         profile = os.path.join(home, "bench.toml")
         with open(profile, "w") as f:
             f.write(f'[defaults]\nroute = "ops"\n[destinations.ops-hook]\nkind = "slack"\nurl = "{url}"\n'
-                    f'[routes.ops]\nto = ["ops-hook"]\n')
+                    f'pace = "0s"\n[routes.ops]\nto = ["ops-hook"]\n')
         env = {"PATH": os.environ["PATH"], "HOME": home, "CHIME_CONFIG": profile,
                "CHIME_STATE_DIR": os.path.join(home, "state")}
 

@@ -95,8 +95,12 @@ pub async fn drain(
             break;
         }
         // Keep to the platform's sustained rate rather than meet its 429s.
-        if let Some(last) = last_sent {
-            tokio::time::sleep_until((last + destination.pace).into()).await;
+        // (A timer, even one already due, costs a millisecond of timer wheel.)
+        let wait = last_sent.map_or(Duration::ZERO, |last| {
+            (last + destination.pace).saturating_duration_since(Instant::now())
+        });
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
         last_sent = Some(Instant::now());
         let job = Job {
