@@ -260,7 +260,7 @@ fn render(message: &Message, thread_key: Option<&str>) -> Vec<Value> {
         .iter()
         .enumerate()
         .map(|(i, part)| {
-            let marker = (count > 1).then(|| format!("({}/{count})", i + 1));
+            let marker = crate::kinds::marker(i, count);
             payload(part, marker.as_deref())
         })
         .collect()

@@ -261,3 +261,9 @@ pub fn pack<T>(items: Vec<T>, fits: impl Fn(&[T]) -> bool) -> Vec<Vec<T>> {
     }
     parts
 }
+
+/// The mark on part `index` (from 0) of a message split into `count` parts,
+/// "(1/3)"; none when the message was not split.
+pub fn marker(index: usize, count: usize) -> Option<String> {
+    (count > 1).then(|| format!("({}/{count})", index + 1))
+}

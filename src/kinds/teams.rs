@@ -182,7 +182,7 @@ fn render(message: &Message) -> Vec<Value> {
         .iter()
         .enumerate()
         .map(|(i, part)| {
-            let marker = (count > 1).then(|| format!("({}/{count})", i + 1));
+            let marker = crate::kinds::marker(i, count);
             card(part, marker.as_deref())
         })
         .collect()

@@ -270,7 +270,7 @@ fn parts(message: &Message) -> Vec<String> {
         .into_iter()
         .enumerate()
         .map(|(i, body)| {
-            let marker = (count > 1).then(|| format!("({}/{count})", i + 1));
+            let marker = crate::kinds::marker(i, count);
             let footer = match (&marker, footer.is_empty()) {
                 (Some(marker), true) => marker.clone(),
                 (Some(marker), false) => format!("{footer} {marker}"),

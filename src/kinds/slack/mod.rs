@@ -108,7 +108,7 @@ pub fn payloads(message: &Message, extra: &Map<String, Value>) -> Vec<Value> {
         .into_iter()
         .enumerate()
         .map(|(i, part)| {
-            let marker = (count > 1).then(|| format!("({}/{count})", i + 1));
+            let marker = crate::kinds::marker(i, count);
             assemble(message, header.as_ref(), part, marker.as_deref(), extra)
         })
         .collect()
