@@ -2,9 +2,10 @@
 //!
 //! The command's stdout and stderr pass through untouched (its own logs and
 //! cron mail keep working) while the last lines of the combined output are
-//! kept in a bounded ring, whatever the output size. Afterwards a message is
-//! sent when `--on` says so, through `chime send`'s pipeline (templates, rules,
-//! the outbox and its spool). chime exits with the command's own code (128+N
+//! kept in a bounded ring, whatever the output size; stderr's last lines are
+//! always among them (see [`Tail`]). Afterwards a message is sent when `--on`
+//! says so, through `chime send`'s pipeline (templates, rules, the outbox and
+//! its spool). chime exits with the command's own code (128+N
 //! for signal N, 126/127 when it cannot start, as a shell would), never with
 //! its own delivery trouble, which goes to stderr and the spool instead.
 
@@ -219,6 +220,7 @@ fn execute(job: &Job) -> Outcome {
                 .take()
                 .map(|s| Box::new(s) as Box<dyn Read + Send>),
             Box::new(std::io::stdout()),
+            Stream::Out,
             &tail,
         ),
         copy(
@@ -227,6 +229,7 @@ fn execute(job: &Job) -> Outcome {
                 .take()
                 .map(|s| Box::new(s) as Box<dyn Read + Send>),
             Box::new(std::io::stderr()),
+            Stream::Err,
             &tail,
         ),
     ];
@@ -284,6 +287,7 @@ fn wait(child: &mut Child, limit: Option<Duration>) -> (Option<std::process::Exi
 fn copy(
     from: Option<Box<dyn Read + Send>>,
     mut to: Box<dyn Write + Send>,
+    stream: Stream,
     tail: &Arc<Mutex<Tail>>,
 ) -> Option<std::thread::JoinHandle<()>> {
     let mut from = from?;
@@ -301,74 +305,122 @@ fn copy(
                 passing = false;
             }
             if let Ok(mut tail) = tail.lock() {
-                tail.feed(&buf[..n]);
+                tail.feed(stream, &buf[..n]);
             }
         }
     }))
 }
 
+/// Which of the command's streams a piece of output came from.
+#[derive(Clone, Copy)]
+enum Stream {
+    Out = 0,
+    Err = 1,
+}
+
 /// The last lines of output, bounded in count and in length.
+///
+/// stdout and stderr come through two pipes read by two threads, so when a
+/// command writes to both faster than they are read, the order between them is
+/// unknowable: a last "error: disk full" on stderr can be read before the
+/// screenful of stdout printed ahead of it, and be pushed out of the tail by
+/// it. Since stderr is where a failing job says why, its last lines are kept
+/// apart (up to half the tail) and always shown; the rest of the tail is the
+/// newest output of either stream. Each stream has its own unfinished line, so
+/// the two never splice into one.
 struct Tail {
-    lines: VecDeque<String>,
     keep: usize,
-    partial: Vec<u8>,
+    arrived: u64,
+    lines: VecDeque<(u64, String)>,
+    errors: VecDeque<(u64, String)>,
+    partial: [Partial; 2],
+}
+
+/// A line still being read: its bytes so far, and whether some were cut.
+#[derive(Default)]
+struct Partial {
+    bytes: Vec<u8>,
     cut: bool,
 }
 
 impl Tail {
     fn new(keep: usize) -> Tail {
         Tail {
-            lines: VecDeque::with_capacity(keep + 1),
             keep,
-            partial: Vec::new(),
-            cut: false,
+            arrived: 0,
+            lines: VecDeque::with_capacity(keep + 1),
+            errors: VecDeque::with_capacity(keep / 2 + 1),
+            partial: Default::default(),
         }
     }
 
-    fn feed(&mut self, bytes: &[u8]) {
+    fn feed(&mut self, stream: Stream, bytes: &[u8]) {
         for piece in bytes.split_inclusive(|b| *b == b'\n') {
             let (body, ended) = match piece.strip_suffix(b"\n") {
                 Some(body) => (body, true),
                 None => (piece, false),
             };
-            let room = MAX_TAIL_LINE.saturating_sub(self.partial.len());
-            self.partial
+            let partial = &mut self.partial[stream as usize];
+            let room = MAX_TAIL_LINE.saturating_sub(partial.bytes.len());
+            partial
+                .bytes
                 .extend_from_slice(&body[..body.len().min(room)]);
-            self.cut |= body.len() > room;
+            partial.cut |= body.len() > room;
             if ended {
-                self.end_line();
+                self.end_line(stream);
             }
         }
     }
 
-    fn end_line(&mut self) {
-        let mut line = String::from_utf8_lossy(&self.partial)
+    fn end_line(&mut self, stream: Stream) {
+        let partial = std::mem::take(&mut self.partial[stream as usize]);
+        let mut line = String::from_utf8_lossy(&partial.bytes)
             .trim_end_matches('\r')
             .to_owned();
-        if self.cut {
+        if partial.cut {
             line.push('…');
         }
-        self.partial.clear();
-        self.cut = false;
-        if self.keep == 0 {
-            return;
+        self.arrived += 1;
+        let entry = (self.arrived, line);
+        if matches!(stream, Stream::Err) {
+            push_bounded(&mut self.errors, entry.clone(), self.keep / 2);
         }
-        if self.lines.len() == self.keep {
-            self.lines.pop_front();
-        }
-        self.lines.push_back(line);
+        push_bounded(&mut self.lines, entry, self.keep);
     }
 
     fn text(&mut self) -> String {
-        if !self.partial.is_empty() {
-            self.end_line();
+        for stream in [Stream::Out, Stream::Err] {
+            if !self.partial[stream as usize].bytes.is_empty() {
+                self.end_line(stream);
+            }
         }
-        self.lines
+        let mut chosen: Vec<&(u64, String)> = self.errors.iter().collect();
+        let room = self.keep.saturating_sub(chosen.len());
+        let kept_errors: Vec<u64> = chosen.iter().map(|(at, _)| *at).collect();
+        chosen.extend(
+            self.lines
+                .iter()
+                .rev()
+                .filter(|(at, _)| !kept_errors.contains(at))
+                .take(room),
+        );
+        chosen.sort_by_key(|(at, _)| *at);
+        chosen
             .iter()
-            .map(String::as_str)
+            .map(|(_, line)| line.as_str())
             .collect::<Vec<_>>()
             .join("\n")
     }
+}
+
+fn push_bounded<T>(ring: &mut VecDeque<T>, item: T, keep: usize) {
+    if keep == 0 {
+        return;
+    }
+    if ring.len() == keep {
+        ring.pop_front();
+    }
+    ring.push_back(item);
 }
 
 #[cfg(test)]
@@ -378,13 +430,42 @@ mod tests {
     #[test]
     fn tail_keeps_the_last_lines_and_cuts_long_ones() {
         let mut tail = Tail::new(2);
-        tail.feed(b"one\ntwo\nthr");
-        tail.feed(b"ee\n");
-        tail.feed(&vec![b'x'; 5000]);
+        tail.feed(Stream::Out, b"one\ntwo\nthr");
+        tail.feed(Stream::Out, b"ee\n");
+        tail.feed(Stream::Out, &vec![b'x'; 5000]);
         let text = tail.text();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "three");
         assert_eq!(lines[1].chars().count(), MAX_TAIL_LINE + 1);
         assert!(lines[1].ends_with('…'));
+    }
+
+    #[test]
+    fn stderr_read_before_a_flood_of_stdout_stays_in_the_tail() {
+        let mut tail = Tail::new(4);
+        tail.feed(Stream::Err, b"error: disk full\n");
+        for i in 1..=10 {
+            tail.feed(Stream::Out, format!("line {i}\n").as_bytes());
+        }
+        assert_eq!(tail.text(), "error: disk full\nline 8\nline 9\nline 10");
+    }
+
+    #[test]
+    fn stderr_keeps_at_most_half_the_tail() {
+        let mut tail = Tail::new(4);
+        for i in 1..=5 {
+            tail.feed(Stream::Err, format!("warn {i}\n").as_bytes());
+        }
+        tail.feed(Stream::Out, b"a\nb\nc\n");
+        assert_eq!(tail.text(), "warn 4\nwarn 5\nb\nc");
+    }
+
+    #[test]
+    fn unfinished_lines_of_the_two_streams_never_splice() {
+        let mut tail = Tail::new(4);
+        tail.feed(Stream::Out, b"progress ");
+        tail.feed(Stream::Err, b"oops\n");
+        tail.feed(Stream::Out, b"done\n");
+        assert_eq!(tail.text(), "oops\nprogress done");
     }
 }
