@@ -19,8 +19,10 @@ const MAX_TRANSIENT_TRIES: u32 = 3;
 /// Tries per request when the platform keeps throttling.
 const MAX_THROTTLED_TRIES: u32 = 6;
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
-/// A 429 without `Retry-After` still means "slow down".
-const THROTTLE_DEFAULT_WAIT: Duration = Duration::from_secs(1);
+/// A 429 without `Retry-After` still means "slow down": chime backs off on its
+/// own, doubling from this (ntfy never says how long; a fixed second would
+/// spend the destination's quota on retries that are refused anyway).
+const THROTTLE_FIRST_WAIT: Duration = Duration::from_secs(1);
 /// Platforms answer in bytes, not megabytes; a huge answer is not worth reading.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
@@ -209,7 +211,7 @@ async fn send_with_retries(
             if throttled >= MAX_THROTTLED_TRIES {
                 return (verdict, status);
             }
-            after.unwrap_or(THROTTLE_DEFAULT_WAIT)
+            after.unwrap_or(THROTTLE_FIRST_WAIT * 2u32.pow(throttled - 1))
         } else {
             transient += 1;
             if transient >= MAX_TRANSIENT_TRIES {

@@ -173,6 +173,7 @@ fn threads(send: &Send, deliveries: &mut [Delivery], store: &Threads) {
         match platform.threading() {
             Threading::ByMessage => target.reply_to = store.get(name, &mode.key),
             Threading::ByKey => target.thread_key = Some(mode.key.clone()),
+            Threading::Fixed => {}
             Threading::Unsupported => warn("thread messages"),
         }
         target.broadcast = mode.broadcast;

@@ -90,6 +90,11 @@ impl Renderer {
     }
 }
 
+/// For destinations whose text is data, not markup: nothing to escape.
+pub fn plain(text: &str) -> String {
+    text.to_owned()
+}
+
 /// One line: the error's kind and detail, and the line within the template.
 pub fn describe(err: &Error) -> String {
     let mut text = match err.detail() {

@@ -46,7 +46,7 @@ fn chime(sandbox: &Sandbox, args: &[&str]) -> Run {
 }
 
 #[test]
-fn ntfy_publishes_markdown_with_title_priority_tags_and_click() {
+fn ntfy_publishes_plain_text_with_title_priority_tags_and_click() {
     let (bed, ntfy, sandbox) = setup("tags = \"ops, db\"");
     let args = [
         "send",
@@ -71,20 +71,62 @@ fn ntfy_publishes_markdown_with_title_priority_tags_and_click() {
         got[0].header("x-click"),
         Some("https://grafana.example/d/1")
     );
-    assert_eq!(got[0].header("x-markdown"), Some("yes"));
+    assert_eq!(got[0].header("x-markdown"), None, "phones show Markdown raw");
     assert_eq!(got[0].header("authorization"), None);
     assert_eq!(
         got[0].text(),
-        "disk at 95%\n\n- **host**: db1\n\n- [Graph](https://grafana.example/d/1)"
+        "disk at 95%\n\nhost: db1\n\nGraph: https://grafana.example/d/1"
     );
     let published = &ntfy.published()[0];
     assert_eq!(published.topic, "ops-alerts");
-    assert!(published.markdown);
+    assert!(!published.markdown);
     assert_eq!(published.tags, vec!["x", "ops", "db"]);
     let line = &out.json_lines()[0];
     assert_eq!(line["status"], "delivered");
     assert_eq!(line["channel"], "ops-alerts");
     assert_eq!(line["ts"], "msg000000001");
+}
+
+#[test]
+fn ntfy_with_markdown_true_publishes_markdown() {
+    let (bed, ntfy, sandbox) = setup("markdown = true");
+    let args = ["send", "-t", "Disk full", "-f", "host=db1"];
+    let link = ["--link", "Graph=https://grafana.example/d/1", "disk at 95%"];
+    chime(&sandbox, &[&args[..], &link].concat()).code(0);
+    let got = bed.delivered();
+    assert_eq!(got[0].header("x-markdown"), Some("yes"));
+    assert_eq!(
+        got[0].text(),
+        "disk at 95%\n\n- **host**: db1\n\n- [Graph](https://grafana.example/d/1)"
+    );
+    assert!(ntfy.published()[0].markdown);
+}
+
+#[test]
+fn ntfy_plain_text_arrives_exactly_as_written() {
+    let (bed, ntfy, sandbox) = setup("");
+    let text = "<b>x</b> & *bold* backup_db.sh C:\\dir\n# not a heading\n- a line";
+    chime(&sandbox, &["send", "-f", "*k*=<v>", text]).code(0);
+    assert_eq!(bed.delivered()[0].text(), format!("{text}\n\n*k*: <v>"));
+    assert!(!ntfy.published()[0].markdown);
+}
+
+#[test]
+fn ntfy_a_title_alone_is_the_body_not_an_empty_message() {
+    let (bed, ntfy, sandbox) = setup("");
+    chime(&sandbox, &["send", "-t", "Backup done"]).code(0);
+    assert_eq!(bed.delivered()[0].text(), "Backup done");
+    assert_eq!(ntfy.published()[0].message, "Backup done");
+    assert_eq!(bed.delivered()[0].header("x-title"), None, "not shown twice");
+}
+
+#[test]
+fn ntfy_markdown_that_is_not_a_boolean_is_a_profile_error() {
+    let (bed, _ntfy, sandbox) = setup("markdown = \"yes\"");
+    chime(&sandbox, &["send", "x"])
+        .code(78)
+        .stderr_has("`markdown` of destination `alerts` must be true or false");
+    assert!(bed.requests().is_empty());
 }
 
 #[test]
@@ -122,8 +164,8 @@ fn ntfy_invalid_priority_in_the_profile_exits_78() {
 }
 
 #[test]
-fn ntfy_user_text_is_escaped_so_it_never_becomes_markdown() {
-    let (bed, ntfy, sandbox) = setup("");
+fn ntfy_markdown_user_text_is_escaped_so_it_never_becomes_markdown() {
+    let (bed, ntfy, sandbox) = setup("markdown = true");
     let text = "<b>x</b> & *bold* _it_ [link](http://evil.example) `code`\n# not a heading\n- not a list\n1. nor this";
     chime(&sandbox, &["send", "-f", "*k*=<v>", text]).code(0);
     let body = bed.delivered()[0].text();
@@ -138,16 +180,15 @@ fn ntfy_user_text_is_escaped_so_it_never_becomes_markdown() {
 }
 
 #[test]
-fn ntfy_code_is_sent_verbatim_in_a_fence_it_cannot_close() {
-    let (bed, _ntfy, sandbox) = setup("");
+fn ntfy_markdown_code_is_sent_verbatim_in_a_fence_it_cannot_close() {
+    let (bed, _ntfy, sandbox) = setup("markdown = true");
     let text = "a*b <c> & C:\\dir\n```\nnot the end\n```";
     chime(&sandbox, &["send", "--code", text]).code(0);
     assert_eq!(bed.delivered()[0].text(), format!("````\n{text}\n````"));
 }
 
-#[test]
-fn ntfy_long_text_is_split_into_4096_byte_messages_that_arrive_in_order() {
-    let (bed, ntfy, sandbox) = setup("");
+/// Sends 600 lines of awkward text as one message, titled "Journal"; gives the text back.
+fn send_journal(bed: &Bed, sandbox: &Sandbox) -> String {
     bed.no_rate_limit();
     let text: String = (0..600)
         .map(|i| format!("{i:04} café crème 😀 <tag> & *stars* naïve résumé\n"))
@@ -155,6 +196,25 @@ fn ntfy_long_text_is_split_into_4096_byte_messages_that_arrive_in_order() {
     let mut cmd = sandbox.chime(&["send", "-t", "Journal"]);
     cmd.env("NTFY_TOKEN", TOKEN);
     run_with_stdin(cmd, text.as_bytes()).code(0);
+    text
+}
+
+#[test]
+fn ntfy_long_text_is_split_into_4096_byte_messages_that_arrive_in_order() {
+    let (bed, ntfy, sandbox) = setup("");
+    let text = send_journal(&bed, &sandbox);
+    let published = ntfy.published();
+    assert!(published.len() >= 8, "{} messages", published.len());
+    assert_eq!(bed.requests().len(), published.len(), "none refused");
+    assert!(published.iter().all(|m| m.message.len() <= 4096));
+    let rebuilt: Vec<&str> = published.iter().map(|m| m.message.as_str()).collect();
+    assert_eq!(rebuilt.join("\n") + "\n", text, "every line, in order, once");
+}
+
+#[test]
+fn ntfy_long_markdown_is_split_into_4096_byte_messages_that_arrive_in_order() {
+    let (bed, ntfy, sandbox) = setup("markdown = true");
+    let text = send_journal(&bed, &sandbox);
     let published = ntfy.published();
     let count = published.len();
     assert!(count >= 8, "{count} messages");

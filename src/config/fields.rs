@@ -126,6 +126,24 @@ impl<'a> Fields<'a> {
         self.secret_value(key, kind, help).map(Secret::token)
     }
 
+    /// An optional `true` or `false`.
+    pub fn boolean(&mut self, key: &'static str) -> Option<bool> {
+        let value = self.take(key)?;
+        let span = value.span();
+        match value.into_inner() {
+            toml::Value::Boolean(b) => Some(b),
+            other => {
+                let message = format!(
+                    "`{key}` of destination `{}` must be true or false, not {}",
+                    self.name,
+                    other.type_str()
+                );
+                self.problems.push(Problem::new(Some(span), message));
+                None
+            }
+        }
+    }
+
     /// An optional non-negative whole number, such as a size limit.
     pub fn integer(&mut self, key: &'static str) -> Option<u64> {
         let value = self.take(key)?;

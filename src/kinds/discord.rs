@@ -23,7 +23,7 @@ use crate::config::{Fields, Problem};
 use crate::kinds::markdown::Markdown;
 use crate::kinds::text::{Measure, cut, split};
 use crate::kinds::{
-    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http,
+    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Threading, Verdict, classify_http,
 };
 use crate::message::{Level, Message};
 use crate::secret::Secret;
@@ -56,6 +56,8 @@ const ZERO_WIDTH_SPACE: char = '\u{200B}';
 pub struct Discord {
     endpoint: Secret,
     identity: Map<String, Value>,
+    /// Whether `thread_id` sends every message into one thread.
+    threaded: bool,
 }
 
 impl Discord {
@@ -89,7 +91,11 @@ impl Discord {
             || Secret::url(String::new()),
             |url| endpoint(&url, thread_id.as_deref()),
         );
-        Discord { endpoint, identity }
+        Discord {
+            endpoint,
+            identity,
+            threaded: thread_id.is_some(),
+        }
     }
 }
 
@@ -140,6 +146,14 @@ impl Platform for Discord {
 
     fn markup(&self) -> Escape {
         escape
+    }
+
+    fn threading(&self) -> Threading {
+        if self.threaded {
+            Threading::Fixed
+        } else {
+            Threading::Unsupported
+        }
     }
 
     /// Discord webhooks post to the channel they were made for; a route's

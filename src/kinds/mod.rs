@@ -83,6 +83,9 @@ pub enum Threading {
     /// The platform threads by the id of the first message, which chime remembers
     /// (Slack's `thread_ts`).
     ByMessage,
+    /// Every message already goes into the one thread the profile names
+    /// (Discord's `thread_id`); a key changes nothing, and needs no warning.
+    Fixed,
 }
 
 /// What one message part says, in the platform's own format, without any

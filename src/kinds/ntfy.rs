@@ -1,8 +1,12 @@
 //! `kind = "ntfy"`: publishing to an ntfy topic (ntfy.sh or a self-hosted server).
 //!
-//! Owns the Markdown body, the content headers (`X-Title`, `X-Priority`,
-//! `X-Tags`, `X-Click`, `X-Markdown`), the split into messages ntfy keeps as
-//! messages, and the reading of its answers (PLATFORMS.md §9).
+//! Owns the body, the content headers (`X-Title`, `X-Priority`, `X-Tags`,
+//! `X-Click`, `X-Markdown`), the split into messages ntfy keeps as messages,
+//! and the reading of its answers (PLATFORMS.md §9).
+//!
+//! The body is plain text unless the destination sets `markdown = true`: ntfy
+//! renders Markdown only in its web app, and a phone, where most ntfy messages
+//! are read, would show every escaping backslash and `**` as written.
 //!
 //! ntfy takes 4,096 bytes of body per message; a larger one becomes an
 //! attachment, or is refused (`40014 attachments not allowed`) on servers
@@ -23,7 +27,7 @@ use crate::kinds::text::{Measure, split};
 use crate::kinds::{Answer, HttpRequest, Payload, Platform, Target, Verdict, classify_http};
 use crate::message::{Level, Message};
 use crate::secret::Secret;
-use crate::template::Escape;
+use crate::template::{Escape, plain};
 
 /// `DefaultMessageSizeLimit` (§9).
 const BODY_MAX: usize = 4096;
@@ -37,6 +41,7 @@ pub struct Ntfy {
     auth: Option<Secret>,
     priority: Option<u8>,
     tags: Vec<String>,
+    markdown: bool,
 }
 
 impl Ntfy {
@@ -76,6 +81,7 @@ impl Ntfy {
             auth,
             priority,
             tags,
+            markdown: fields.boolean("markdown").unwrap_or(false),
         }
     }
 }
@@ -145,14 +151,19 @@ impl Platform for Ntfy {
     }
 
     fn markup(&self) -> Escape {
-        escape
+        if self.markdown { escape } else { plain }
     }
 
     /// A topic is the whole destination, so `--channel` has nothing to pick.
     fn render(&self, message: &Message, _target: &Target) -> Vec<Payload> {
-        let bodies = bodies(message);
+        let mut bodies = bodies(message, self.markdown);
+        let mut title = message.title.as_deref().map(str::trim).unwrap_or_default();
+        // ntfy shows "triggered" for an empty body: a title alone is the message.
+        if bodies.iter().all(String::is_empty) && !title.is_empty() {
+            bodies = vec![if self.markdown { escape(title) } else { title.to_owned() }];
+            title = "";
+        }
         let count = bodies.len();
-        let title = message.title.as_deref().map(str::trim).unwrap_or_default();
         let priority = self
             .priority
             .unwrap_or_else(|| level_priority(message.level));
@@ -179,7 +190,9 @@ impl Platform for Ntfy {
                 if let Some(link) = message.links.first() {
                     headers.push(("x-click".to_owned(), header_value(&link.url)));
                 }
-                headers.push(("x-markdown".to_owned(), "yes".to_owned()));
+                if self.markdown {
+                    headers.push(("x-markdown".to_owned(), "yes".to_owned()));
+                }
                 Payload {
                     body,
                     headers,
@@ -292,7 +305,10 @@ fn unescape(text: &str) -> String {
 type Block = (String, Option<&'static str>);
 
 /// The bodies, in order, each at most [`BODY_MAX`] bytes.
-fn bodies(message: &Message) -> Vec<String> {
+fn bodies(message: &Message, markdown: bool) -> Vec<String> {
+    if !markdown {
+        return plain_bodies(message);
+    }
     let mut blocks: Vec<Block> = Vec::new();
     if !message.text.trim().is_empty() {
         if message.code {
@@ -305,25 +321,59 @@ fn bodies(message: &Message) -> Vec<String> {
                 blocks.push((block, (i == 0).then_some("\n\n")));
             }
         } else {
-            add(&mut blocks, &message.text.replace('\n', HARD_BREAK), "\n\n");
+            add(&mut blocks, &message.text.replace('\n', HARD_BREAK), "\n\n", pieces);
         }
     }
     for (i, (key, value)) in message.fields.iter().enumerate() {
         let value = escape(value).replace('\n', HARD_BREAK);
         let line = format!("- **{}**: {value}", escape(key));
-        add(&mut blocks, &line, if i == 0 { "\n\n" } else { "\n" });
+        add(&mut blocks, &line, list_separator(i), pieces);
     }
     for (i, link) in message.links.iter().enumerate() {
         let line = format!("- [{}]({})", escape(&link.label), link_target(&link.url));
-        add(&mut blocks, &line, if i == 0 { "\n\n" } else { "\n" });
+        add(&mut blocks, &line, list_separator(i), pieces);
     }
     pack(blocks)
 }
 
-fn add(blocks: &mut Vec<Block>, text: &str, separator: &'static str) {
-    for (i, piece) in pieces(text, BODY_MAX).into_iter().enumerate() {
+/// The text as written, then a line per field and per link.
+fn plain_bodies(message: &Message) -> Vec<String> {
+    let mut blocks: Vec<Block> = Vec::new();
+    if !message.text.trim().is_empty() {
+        add(&mut blocks, &message.text, "\n\n", plain_pieces);
+    }
+    let fields = message.fields.iter().map(|(k, v)| format!("{k}: {v}"));
+    let links = message.links.iter().map(|l| format!("{}: {}", l.label, l.url));
+    for (i, line) in fields.enumerate() {
+        add(&mut blocks, &line, list_separator(i), plain_pieces);
+    }
+    for (i, line) in links.enumerate() {
+        add(&mut blocks, &line, list_separator(i), plain_pieces);
+    }
+    pack(blocks)
+}
+
+/// A list starts after a blank line; its items follow one per line.
+fn list_separator(index: usize) -> &'static str {
+    if index == 0 { "\n\n" } else { "\n" }
+}
+
+fn add(
+    blocks: &mut Vec<Block>,
+    text: &str,
+    separator: &'static str,
+    split: fn(&str, usize) -> Vec<String>,
+) {
+    for (i, piece) in split(text, BODY_MAX).into_iter().enumerate() {
         blocks.push((piece, (i == 0).then_some(separator)));
     }
+}
+
+fn plain_pieces(text: &str, max: usize) -> Vec<String> {
+    split(text, max, Measure::Bytes)
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
 }
 
 fn pack(blocks: Vec<Block>) -> Vec<String> {

@@ -30,7 +30,7 @@ use crate::kinds::text::{Measure, split};
 use crate::kinds::{Answer, HttpRequest, Payload, Platform, Target, Verdict, classify_http};
 use crate::message::{Link, Message};
 use crate::secret::Secret;
-use crate::template::Escape;
+use crate::template::{Escape, plain};
 
 const BODY: &str = "body";
 const JSON: &str = "json";
@@ -197,11 +197,6 @@ impl Webhook {
         }
         vec![whole]
     }
-}
-
-/// The webhook's text is data, not markup.
-fn plain(text: &str) -> String {
-    text.to_owned()
 }
 
 /// The hex HMAC-SHA256 of `"{timestamp}.{body}"` under `secret`.

@@ -20,6 +20,8 @@ use serde_json::{Value, json};
 
 /// Slack posts longer `text` cut to this many characters, with a warning (§1.5, §2.6).
 const MAX_TEXT: usize = 40_000;
+/// chat.update refuses a longer `text` with `msg_too_long` (§2.4, as documented).
+const MAX_UPDATE_TEXT: usize = 4_000;
 const TRUNCATED: &str = "[WARN] Your message was truncated but still posted. \
                          The `text` field accepts up to 40,000 characters.";
 /// Far beyond anything chime sends; a bound keeps a broken client from exhausting memory.
@@ -627,6 +629,10 @@ fn post(state: &mut State, request: &Request, warnings: &mut Vec<&str>, update: 
         let ts = message["ts"].as_str().unwrap_or("").to_owned();
         if !state.messages.contains(&(channel.id.clone(), ts.clone())) {
             return refuse("message_not_found");
+        }
+        // chat.update does not truncate as chat.postMessage does (§2.4).
+        if message["text"].as_str().unwrap_or("").chars().count() > MAX_UPDATE_TEXT {
+            return refuse("msg_too_long");
         }
         ts
     } else {

@@ -5,8 +5,9 @@
 //! `cardsV2`. A wrong key answers 400 `API_KEY_INVALID`, a wrong token 403
 //! `PERMISSION_DENIED` (both bodies as observed), unknown fields and unparseable JSON 400
 //! `INVALID_ARGUMENT`, a message over 32,000 bytes 400 (wording ours: unconfirmed), and a
-//! throttled space 429 `RESOURCE_EXHAUSTED` with `Retry-After` (whether Google sends one is
-//! unconfirmed). Threads follow `thread.threadKey` only with
+//! throttled space 429 `RESOURCE_EXHAUSTED` without `Retry-After` (Google's limits page says
+//! to back off exponentially; whether it sends the header is unconfirmed, so the stand-in
+//! makes chime do without). Threads follow `thread.threadKey` only with
 //! `messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD`; otherwise every message starts
 //! a thread of its own. A success is 200 with the request's fields plus `name` and
 //! `thread.name`.
@@ -142,13 +143,12 @@ impl Surface for GoogleChat {
         Answer::json(&posted).delivered()
     }
 
-    fn throttled(&self, secs: u64) -> Answer {
+    fn throttled(&self, _secs: u64) -> Answer {
         error(
             429,
             "RESOURCE_EXHAUSTED",
             "Resource has been exhausted (e.g. check quota).",
         )
-        .retry_after(secs)
     }
 }
 

@@ -257,7 +257,9 @@ fn fallback(message: &Message, part: &[Block], marker: Option<&str>) -> String {
         out.push(' ');
     }
     if let Some(title) = message.title.as_deref().filter(|t| !t.trim().is_empty()) {
-        out.push_str(&escape(title));
+        // A long title is whole in a section already; chat.update refuses a
+        // `text` over 4,000 characters (msg_too_long).
+        out.push_str(&escape(&cut(title, FALLBACK_MAX).0));
     }
     if let Some(text) = part.iter().find_map(|b| b.text.as_deref()) {
         if !out.trim().is_empty() {
@@ -384,6 +386,16 @@ mod tests {
             p["blocks"][1]["text"]["text"],
             format!("*{}*", "t".repeat(200))
         );
+    }
+
+    #[test]
+    fn a_huge_title_keeps_the_notification_text_short() {
+        let mut m = message("body");
+        m.title = Some("t".repeat(5000));
+        let p = &payloads(&m, &Map::new())[0];
+        let text = p["text"].as_str().unwrap();
+        assert!(text.chars().count() < 700, "{}", text.chars().count());
+        assert!(text.contains(&format!("{}…", "t".repeat(FALLBACK_MAX - 1))));
     }
 
     #[test]
