@@ -71,7 +71,11 @@ fn ntfy_publishes_plain_text_with_title_priority_tags_and_click() {
         got[0].header("x-click"),
         Some("https://grafana.example/d/1")
     );
-    assert_eq!(got[0].header("x-markdown"), None, "phones show Markdown raw");
+    assert_eq!(
+        got[0].header("x-markdown"),
+        None,
+        "phones show Markdown raw"
+    );
     assert_eq!(got[0].header("authorization"), None);
     assert_eq!(
         got[0].text(),
@@ -117,7 +121,11 @@ fn ntfy_a_title_alone_is_the_body_not_an_empty_message() {
     chime(&sandbox, &["send", "-t", "Backup done"]).code(0);
     assert_eq!(bed.delivered()[0].text(), "Backup done");
     assert_eq!(ntfy.published()[0].message, "Backup done");
-    assert_eq!(bed.delivered()[0].header("x-title"), None, "not shown twice");
+    assert_eq!(
+        bed.delivered()[0].header("x-title"),
+        None,
+        "not shown twice"
+    );
 }
 
 #[test]
@@ -208,7 +216,11 @@ fn ntfy_long_text_is_split_into_4096_byte_messages_that_arrive_in_order() {
     assert_eq!(bed.requests().len(), published.len(), "none refused");
     assert!(published.iter().all(|m| m.message.len() <= 4096));
     let rebuilt: Vec<&str> = published.iter().map(|m| m.message.as_str()).collect();
-    assert_eq!(rebuilt.join("\n") + "\n", text, "every line, in order, once");
+    assert_eq!(
+        rebuilt.join("\n") + "\n",
+        text,
+        "every line, in order, once"
+    );
 }
 
 #[test]

@@ -160,7 +160,7 @@ impl Platform for Ntfy {
         let mut title = message.title.as_deref().map(str::trim).unwrap_or_default();
         // ntfy shows "triggered" for an empty body: a title alone is the message.
         if bodies.iter().all(String::is_empty) && !title.is_empty() {
-            bodies = vec![if self.markdown { escape(title) } else { title.to_owned() }];
+            bodies = vec![(self.markup())(title)];
             title = "";
         }
         let count = bodies.len();
@@ -321,7 +321,12 @@ fn bodies(message: &Message, markdown: bool) -> Vec<String> {
                 blocks.push((block, (i == 0).then_some("\n\n")));
             }
         } else {
-            add(&mut blocks, &message.text.replace('\n', HARD_BREAK), "\n\n", pieces);
+            add(
+                &mut blocks,
+                &message.text.replace('\n', HARD_BREAK),
+                "\n\n",
+                pieces,
+            );
         }
     }
     for (i, (key, value)) in message.fields.iter().enumerate() {
@@ -343,7 +348,10 @@ fn plain_bodies(message: &Message) -> Vec<String> {
         add(&mut blocks, &message.text, "\n\n", plain_pieces);
     }
     let fields = message.fields.iter().map(|(k, v)| format!("{k}: {v}"));
-    let links = message.links.iter().map(|l| format!("{}: {}", l.label, l.url));
+    let links = message
+        .links
+        .iter()
+        .map(|l| format!("{}: {}", l.label, l.url));
     for (i, line) in fields.enumerate() {
         add(&mut blocks, &line, list_separator(i), plain_pieces);
     }
