@@ -8,7 +8,9 @@
 //! Telegram limits a message to 4096 characters of text *after entity parsing*:
 //! tags cost nothing and `&lt;` costs one (PLATFORMS.md §5.1). TDLib counts code
 //! points; chime counts UTF-16 units of that visible text, which is never less,
-//! so a part that fits by chime's count fits by Telegram's. Text is split before
+//! so a part that fits by chime's count fits by Telegram's. The raw HTML has a
+//! limit of its own, 32,768 bytes before parsing, which links (whose URLs cost
+//! nothing visible) can reach first; parts keep to both. Text is split before
 //! it is wrapped in tags, and a split that falls inside a template's own tags
 //! closes them at the end of one part and reopens them in the next, so each part
 //! parses on its own. User text is escaped (`&`, `<`, `>`) and its `@name`s
@@ -34,6 +36,8 @@ use crate::template::Escape;
 const DEFAULT_API_URL: &str = "https://api.telegram.org";
 /// "1-4096 characters after entities parsing" (§5.1).
 const TEXT_MAX: usize = 4096;
+/// "Text is too long": the Bot API's limit on the raw HTML, before parsing (§5.1).
+const RAW_MAX: usize = 32_768;
 /// Room for the part marker, " (99/99)", and a margin.
 const MARKER_ROOM: usize = 12;
 /// A title longer than this is cut in the heading and kept whole in the text.
@@ -262,9 +266,12 @@ fn parts(message: &Message) -> Vec<String> {
         "" => String::new(),
         host => format!("<i>{}</i>", escape(host)),
     };
-    let budget =
-        TEXT_MAX - visible(&heading) - visible(&footer) - 2 * PARAGRAPH.len() - MARKER_ROOM;
-    let bodies = pack(blocks(message, title_cut, budget), budget);
+    let frame = 2 * PARAGRAPH.len() + MARKER_ROOM;
+    let budget = Budget {
+        visible: TEXT_MAX - visible(&heading) - visible(&footer) - frame,
+        raw: RAW_MAX - heading.len() - footer.len() - frame,
+    };
+    let bodies = pack(blocks(message, title_cut, budget.visible), budget);
     let count = bodies.len();
     bodies
         .into_iter()
@@ -355,16 +362,26 @@ fn add(blocks: &mut Vec<Block>, html: &str, separator: &'static str, budget: usi
     }
 }
 
-/// Packs blocks, in order, into as few bodies of at most `budget` as fit.
-fn pack(blocks: Vec<Block>, budget: usize) -> Vec<String> {
+/// What one part's body may hold: visible UTF-16 units, and raw HTML bytes.
+#[derive(Clone, Copy)]
+struct Budget {
+    visible: usize,
+    raw: usize,
+}
+
+/// Packs blocks, in order, into as few bodies as fit the budget. A block is
+/// at most `budget.visible` already; its raw HTML, at most a few bytes per
+/// visible unit plus its link's URL, always fits `budget.raw` alone.
+fn pack(blocks: Vec<Block>, budget: Budget) -> Vec<String> {
     let mut bodies = vec![String::new()];
     let mut used = 0;
     for block in blocks {
         let size = visible(&block.html);
         let body = bodies.last_mut().expect("bodies is never empty");
-        let fits = block
-            .separator
-            .filter(|sep| used + sep.len() + size <= budget);
+        let fits = block.separator.filter(|sep| {
+            used + sep.len() + size <= budget.visible
+                && body.len() + sep.len() + block.html.len() <= budget.raw
+        });
         if body.is_empty() {
             body.push_str(&block.html);
             used = size;
@@ -566,6 +583,25 @@ mod tests {
     fn escaped_text_counts_once_per_entity_so_it_is_not_split_early() {
         let m = message(&"&lt;".repeat(4000));
         assert_eq!(parts(&m).len(), 1);
+    }
+
+    #[test]
+    fn many_long_links_split_before_the_raw_html_limit() {
+        let mut m = message("x");
+        let url = format!("https://example.com/{}", "a".repeat(1900));
+        m.links = (0..20)
+            .map(|i| crate::message::Link {
+                label: format!("link {i}"),
+                url: url.clone(),
+            })
+            .collect();
+        let parts = parts(&m);
+        assert!(parts.len() >= 2, "{} parts", parts.len());
+        for part in &parts {
+            assert!(part.len() <= RAW_MAX, "{} bytes", part.len());
+        }
+        let links: usize = parts.iter().map(|p| p.matches("<a href").count()).sum();
+        assert_eq!(links, 20, "every link in some part");
     }
 
     #[test]
