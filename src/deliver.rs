@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::exit::{ExitCode, Failure};
 use crate::kinds::{Answer, HttpRequest, Payload, Platform, Verdict};
+use crate::threads::Threads;
 
 /// Tries per request for transient failures (not counting waits on 429).
 const MAX_TRANSIENT_TRIES: u32 = 3;
@@ -32,6 +33,8 @@ pub struct Job<'a> {
     pub platform: &'a dyn Platform,
     pub payloads: Vec<Payload>,
     pub timeout: Duration,
+    /// Where `--thread`/`--update` keys are remembered, for parts that carry one.
+    pub threads: Option<&'a Threads>,
 }
 
 /// Ordered by how bad the news is.
@@ -70,6 +73,9 @@ pub struct Report {
     /// How long the platform asked us to wait, when it did.
     #[serde(skip)]
     pub retry_after: Option<Duration>,
+    /// Trouble beside the delivery itself, worth a line on stderr.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 impl Status {
@@ -119,6 +125,7 @@ impl Report {
             elapsed_ms: 0,
             spool_id: None,
             retry_after: None,
+            warnings: Vec::new(),
         }
     }
 }
@@ -149,11 +156,14 @@ pub async fn deliver_one(client: &reqwest::Client, job: Job<'_>, verbose: bool) 
     let deadline = started + job.timeout;
     let mut report = Report::new(job.name, job.platform.kind(), job.payloads.len());
     for payload in &job.payloads {
-        let (verdict, status) = send_with_retries(client, &job, payload, deadline, verbose).await;
+        let (verdict, status) = send_part(client, &job, payload, deadline, verbose).await;
         report.http_status = status;
         match verdict {
             Verdict::Delivered { channel, ts } => {
                 report.parts_delivered += 1;
+                if let Err(why) = settle(&job, payload, channel.as_deref(), ts.as_deref()) {
+                    report.warnings.push(why);
+                }
                 report.channel = report.channel.or(channel);
                 report.ts = report.ts.or(ts);
             }
@@ -173,6 +183,45 @@ pub async fn deliver_one(client: &reqwest::Client, job: Job<'_>, verbose: bool) 
     }
     report.elapsed_ms = started.elapsed().as_millis();
     report
+}
+
+/// Sends one part as its thread key says now; an edit of a message that is
+/// gone is posted as a new message instead, as if it were the first.
+async fn send_part(
+    client: &reqwest::Client,
+    job: &Job<'_>,
+    payload: &Payload,
+    deadline: Instant,
+    verbose: bool,
+) -> (Verdict, Option<u16>) {
+    let Some(threads) = job.threads.filter(|_| payload.thread.is_some()) else {
+        return send_with_retries(client, job, payload, deadline, verbose).await;
+    };
+    let attached = threads.attach(job.name, job.platform, payload);
+    let edit = payload.thread.as_ref().is_some_and(|t| t.edit) && attached != *payload;
+    let (verdict, status) = send_with_retries(client, job, &attached, deadline, verbose).await;
+    if edit && job.platform.edit_refused(&verdict) {
+        return send_with_retries(client, job, payload, deadline, verbose).await;
+    }
+    (verdict, status)
+}
+
+/// Remembers where a part with a thread key went, so the next part or send
+/// with that key finds it.
+fn settle(
+    job: &Job<'_>,
+    payload: &Payload,
+    channel: Option<&str>,
+    ts: Option<&str>,
+) -> Result<(), String> {
+    let (Some(threads), Some(thread), Some(channel), Some(ts)) =
+        (job.threads, &payload.thread, channel, ts)
+    else {
+        return Ok(());
+    };
+    threads
+        .settle(job.name, thread, channel, ts)
+        .map_err(|err| format!("cannot remember thread `{}`: {err}", thread.key))
 }
 
 async fn send_with_retries(

@@ -15,6 +15,7 @@ use crate::deliver::{self, Job, Status};
 use crate::exit::{ExitCode, Failure};
 use crate::settings::Output;
 use crate::spool::{DestinationLock, Policy, Read, Spool, SpoolError, State};
+use crate::threads::Threads;
 
 /// How a drain treats entries that are not due yet.
 #[derive(Clone, Copy, Debug)]
@@ -45,6 +46,7 @@ pub struct Drained {
 pub struct Context<'a> {
     pub client: &'a reqwest::Client,
     pub spool: &'a Spool,
+    pub threads: &'a Threads,
     pub policy: &'a Policy,
     pub timeout: Duration,
     pub verbose: bool,
@@ -108,8 +110,10 @@ pub async fn drain(
             platform: destination.platform.as_ref(),
             payloads: entry.payloads.clone(),
             timeout: ctx.timeout,
+            threads: Some(ctx.threads),
         };
-        let report = deliver::deliver_one(ctx.client, job, ctx.verbose).await;
+        let mut report = deliver::deliver_one(ctx.client, job, ctx.verbose).await;
+        drained.warnings.append(&mut report.warnings);
         entry.payloads.drain(..report.parts_delivered);
         match report.status {
             Status::Delivered => {
@@ -281,9 +285,11 @@ async fn flush_one(
     if let Some(bar) = bar {
         bar.set_message(name.to_owned());
     }
+    let threads = Threads::beside(&flush.spool, flush.profile.thread_ttl);
     let ctx = Context {
         client,
         spool: &flush.spool,
+        threads: &threads,
         policy: &flush.profile.spool,
         timeout: flush
             .timeout

@@ -15,10 +15,12 @@ use crate::kinds::Payload;
 use crate::report;
 use crate::settings::Output;
 use crate::spool::{DestinationLock, Policy, Spool, State};
+use crate::threads::Threads;
 
 pub struct Outbox<'a> {
     pub client: &'a reqwest::Client,
     pub spool: &'a Spool,
+    pub threads: &'a Threads,
     pub policy: &'a Policy,
     pub output: Output,
     /// Fail rather than keep an undelivered message.
@@ -56,8 +58,12 @@ impl Outbox<'_> {
             platform: destination.platform.as_ref(),
             payloads: payloads.clone(),
             timeout,
+            threads: Some(self.threads),
         };
-        let report = deliver::deliver_one(self.client, job, self.output.verbose).await;
+        let mut report = deliver::deliver_one(self.client, job, self.output.verbose).await;
+        for warning in report.warnings.drain(..) {
+            report::warning(self.output, &warning);
+        }
         let rest = payloads[report.parts_delivered..].to_vec();
         match report.status {
             Status::Delivered | Status::Queued => report,
@@ -87,6 +93,7 @@ impl Outbox<'_> {
         let ctx = Context {
             client: self.client,
             spool: self.spool,
+            threads: self.threads,
             policy: self.policy,
             timeout,
             verbose: self.output.verbose,

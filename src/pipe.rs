@@ -37,6 +37,7 @@ use crate::outbox::Outbox;
 use crate::settings::{DEFAULT_TIMEOUT, Output, Selection};
 use crate::spool::Spool;
 use crate::template;
+use crate::threads::Threads;
 
 /// A line longer than this without a newline is handed over in pieces, so a
 /// runaway line cannot take all memory before it ends.
@@ -114,9 +115,11 @@ pub fn run(pipe: Pipe) -> Result<ExitCode, Failure> {
 
 async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
     let client = deliver::client();
+    let threads = Threads::beside(&pipe.spool, pipe.profile.thread_ttl);
     let outbox = Outbox {
         client: &client,
         spool: &pipe.spool,
+        threads: &threads,
         policy: &pipe.profile.spool,
         output: pipe.output,
         no_spool: false,

@@ -71,6 +71,7 @@ async fn test_one(
         platform: destination.platform.as_ref(),
         payloads: destination.platform.render(message, &Target::default()),
         timeout: probe.timeout_for(destination),
+        threads: None,
     };
     deliver::deliver_one(client, job, probe.output.verbose).await
 }
@@ -145,6 +146,7 @@ mod tests {
             elapsed_ms: 3,
             spool_id: None,
             retry_after: None,
+            warnings: Vec::new(),
         }
     }
 

@@ -8,10 +8,9 @@ use minijinja::value::{Serde, Value};
 
 use crate::ci::Ci;
 use crate::config::{Destination, Profile};
-use crate::deliver::{self, Report, Status};
+use crate::deliver::{self, Report};
 use crate::exit::{ExitCode, Failure};
-use crate::flush;
-use crate::kinds::{Payload, Target, Threading};
+use crate::kinds::{Payload, Target, ThreadRef, Threading};
 use crate::message::{Link, Message};
 use crate::outbox::Outbox;
 use crate::report;
@@ -24,29 +23,41 @@ struct Delivery<'p> {
     destination: &'p Destination,
     target: Target,
     template: Option<&'p str>,
+    /// The key its parts carry, for kinds that thread or edit by message.
+    thread: Option<ThreadRef>,
 }
 
 pub fn run(send: Send) -> Result<ExitCode, Failure> {
     let vars = variables(&send);
     let mut deliveries = resolve(&send, &vars)?;
-    let store =
-        Threads::locate(&send.env, send.profile.thread_ttl).map_err(flush::spool_failure)?;
-    threads(&send, &mut deliveries, &store);
+    let threads = Threads::beside(&send.spool, send.profile.thread_ttl);
+    keys(&send, &mut deliveries);
     let mut rendered = Vec::with_capacity(deliveries.len());
     for delivery in &deliveries {
         let message = compose(&send, delivery, &vars)?;
-        let requests = delivery
+        let mut parts = delivery
             .destination
             .platform
             .render(&message, &delivery.target);
-        rendered.push((delivery.destination, requests));
+        for (i, part) in parts.iter_mut().enumerate() {
+            // Only the first part can replace the earlier message; the rest
+            // of a long edit go into its thread.
+            part.thread = delivery.thread.clone().map(|thread| ThreadRef {
+                edit: thread.edit && i == 0,
+                ..thread
+            });
+        }
+        rendered.push((delivery.destination, parts));
     }
     if send.dry_run {
-        report::dry_run(&rendered, send.json)?;
+        let shown = rendered.iter().map(|(destination, parts)| {
+            let attach = |p| threads.attach(&destination.name, destination.platform.as_ref(), p);
+            (*destination, parts.iter().map(attach).collect())
+        });
+        report::dry_run(&shown.collect::<Vec<_>>(), send.json)?;
         return Ok(ExitCode::Ok);
     }
-    let reports = deliver_all(&send, rendered)?;
-    remember(&send, &reports, &store);
+    let reports = deliver_all(&send, rendered, &threads)?;
     report::deliveries(&reports, send.json, send.output)?;
     Ok(deliver::exit_code(reports.iter().map(|r| r.status)))
 }
@@ -145,18 +156,25 @@ fn delivery<'p>(
             ..Target::default()
         },
         template: send.template.as_deref().or(route_template),
+        thread: None,
     }
 }
 
-/// Fills in what `--thread`/`--update` mean for each destination, from the
-/// remembered keys; a kind that cannot thread or edit posts normally, and says so.
-fn threads(send: &Send, deliveries: &mut [Delivery], store: &Threads) {
+/// Gives each destination what `--thread`/`--update` mean for its kind: a
+/// key its parts carry (resolved when they are sent), or a key the platform
+/// threads by itself; a kind that cannot thread or edit posts normally, and
+/// says so.
+fn keys(send: &Send, deliveries: &mut [Delivery]) {
     let Some(mode) = &send.thread else { return };
+    let thread = ThreadRef {
+        key: mode.key.clone(),
+        edit: mode.update,
+        broadcast: mode.broadcast,
+    };
     for delivery in deliveries {
         let platform = &delivery.destination.platform;
-        let name = &delivery.destination.name;
-        let target = &mut delivery.target;
         let warn = |what: &str| {
+            let name = &delivery.destination.name;
             let text = format!(
                 "{name} ({}) cannot {what}; posting normally",
                 platform.kind()
@@ -165,35 +183,16 @@ fn threads(send: &Send, deliveries: &mut [Delivery], store: &Threads) {
         };
         if mode.update {
             match platform.edits() {
-                true => target.edit = store.get(name, &mode.key),
+                true => delivery.thread = Some(thread.clone()),
                 false => warn("edit messages"),
             }
             continue;
         }
         match platform.threading() {
-            Threading::ByMessage => target.reply_to = store.get(name, &mode.key),
-            Threading::ByKey => target.thread_key = Some(mode.key.clone()),
+            Threading::ByMessage => delivery.thread = Some(thread.clone()),
+            Threading::ByKey => delivery.target.thread_key = Some(mode.key.clone()),
             Threading::Fixed => {}
             Threading::Unsupported => warn("thread messages"),
-        }
-        target.broadcast = mode.broadcast;
-    }
-}
-
-/// Remembers where the first message under a key went, so later sends can
-/// reply to it or edit it.
-fn remember(send: &Send, reports: &[Report], store: &Threads) {
-    let Some(mode) = &send.thread else { return };
-    for report in reports.iter().filter(|r| r.status == Status::Delivered) {
-        let (Some(channel), Some(ts)) = (&report.channel, &report.ts) else {
-            continue;
-        };
-        if store.get(&report.destination, &mode.key).is_some() {
-            continue;
-        }
-        if let Err(err) = store.remember(&report.destination, &mode.key, channel, ts) {
-            let text = format!("cannot remember thread `{}`: {err}", mode.key);
-            report::warning(send.output, &text);
         }
     }
 }
@@ -286,12 +285,14 @@ fn with_ci(mut message: Message, ci: Option<&Ci>) -> Message {
 fn deliver_all(
     send: &Send,
     rendered: Vec<(&Destination, Vec<Payload>)>,
+    threads: &Threads,
 ) -> Result<Vec<Report>, Failure> {
     let runtime = deliver::runtime()?;
     let client = deliver::client();
     let outbox = Outbox {
         client: &client,
         spool: &send.spool,
+        threads,
         policy: &send.profile.spool,
         output: send.output,
         no_spool: send.no_spool,

@@ -6,17 +6,36 @@
 //! memory is one small JSON file per destination and key under
 //! `<state dir>/threads/`, written atomically like spool entries, and forgotten
 //! once older than `[defaults] thread_ttl` (7 days unless set).
+//!
+//! A part carries its key ([`ThreadRef`]), not its parent: the key is looked up
+//! only when the part is sent ([`Threads::attach`]), and remembered as soon as
+//! one is delivered ([`Threads::settle`]). So a first message that waited in
+//! the spool still starts the thread when a flush delivers it, replies queued
+//! behind it land in it, and the later parts of a long first message follow it
+//! into its thread.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::EnvVars;
-use crate::spool::{SpoolError, fs, state_dir};
+use crate::kinds::{Payload, Platform};
+use crate::spool::{Spool, SpoolError, fs};
 
 /// How long a key is remembered unless the profile says otherwise.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The key a part is sent under, as `--thread` or `--update` gave it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadRef {
+    pub key: String,
+    /// Replace the message remembered under the key (`--update`, first part).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub edit: bool,
+    /// Show a reply in the channel too (`--broadcast`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub broadcast: bool,
+}
 
 /// A message a platform accepted, as it identifies it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,11 +53,42 @@ pub struct Threads {
 }
 
 impl Threads {
-    pub fn locate(env: &EnvVars, ttl: Duration) -> Result<Threads, SpoolError> {
-        Ok(Threads {
-            root: state_dir(env)?.join("threads"),
+    /// The keys kept in the state directory that holds `spool`.
+    pub fn beside(spool: &Spool, ttl: Duration) -> Threads {
+        let state_dir = spool.root().parent().unwrap_or(spool.root());
+        Threads {
+            root: state_dir.join("threads"),
             ttl,
-        })
+        }
+    }
+
+    /// `payload` as it is sent now: into the thread of, or in place of, the
+    /// message remembered under its key, if there is one.
+    pub fn attach(&self, destination: &str, platform: &dyn Platform, payload: &Payload) -> Payload {
+        let parent = payload
+            .thread
+            .as_ref()
+            .and_then(|thread| self.get(destination, &thread.key));
+        match parent {
+            Some(parent) => platform.attach(payload, &parent),
+            None => payload.clone(),
+        }
+    }
+
+    /// Remembers where a delivered part went when its key is new, or, for an
+    /// edit that had to post afresh, when its key pointed elsewhere.
+    pub fn settle(
+        &self,
+        destination: &str,
+        thread: &ThreadRef,
+        channel: &str,
+        ts: &str,
+    ) -> Result<(), SpoolError> {
+        let known = self.get(destination, &thread.key);
+        if known.is_some_and(|p| p.ts == ts || !thread.edit) {
+            return Ok(());
+        }
+        self.remember(destination, &thread.key, channel, ts)
     }
 
     fn dir(&self, destination: &str) -> PathBuf {
@@ -58,7 +108,7 @@ impl Threads {
     }
 
     /// Remembers where `key`'s message went on `destination`.
-    pub fn remember(
+    fn remember(
         &self,
         destination: &str,
         key: &str,

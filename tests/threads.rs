@@ -1,6 +1,6 @@
 //! `--thread` and `--update`: keyed messages remembered across processes.
 
-use crate::support::bed::Bed;
+use crate::support::bed::{Bed, Fault};
 use crate::support::{Sandbox, run};
 
 const TOKEN: &str = "xoxb-000-thread-test-notreal";
@@ -130,5 +130,77 @@ fn keys_expire_after_the_thread_ttl() {
     assert!(
         bed.delivered()[1].json().get("thread_ts").is_none(),
         "expired: a new thread"
+    );
+}
+
+#[test]
+fn a_first_message_that_waited_in_the_spool_still_starts_the_thread() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    for _ in 0..3 {
+        bed.fault(Fault::Status(503, "service_unavailable"));
+    }
+    run(sandbox.chime(&["send", "--to", "bot", "--thread", "ci-9", "build"])).code(75);
+    // Queued behind the first, since order is kept: not tried yet.
+    run(sandbox.chime(&["send", "--to", "bot", "--queue", "--thread", "ci-9", "test"])).code(75);
+    assert!(bed.delivered().is_empty());
+    run(sandbox.chime(&["flush", "--all"])).code(0);
+    run(sandbox.chime(&["send", "--to", "bot", "--thread", "ci-9", "deploy"])).code(0);
+    let got = bed.delivered();
+    let texts: Vec<String> = got
+        .iter()
+        .map(|r| r.json()["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(texts, ["build", "test", "deploy"]);
+    let parent: serde_json::Value = serde_json::from_str(&got[0].response).unwrap();
+    assert!(
+        got[0].json().get("thread_ts").is_none(),
+        "the first starts it"
+    );
+    for reply in &got[1..] {
+        assert_eq!(reply.json()["thread_ts"], parent["ts"], "{}", reply.text());
+    }
+}
+
+#[test]
+fn the_later_parts_of_a_long_first_message_follow_it_into_its_thread() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let long = "word ".repeat(12_000);
+    run(sandbox.chime(&["send", "--to", "bot", "--thread", "k", &long])).code(0);
+    let got = bed.delivered();
+    assert!(got.len() >= 2, "{} parts", got.len());
+    let parent: serde_json::Value = serde_json::from_str(&got[0].response).unwrap();
+    assert!(got[0].json().get("thread_ts").is_none());
+    for part in &got[1..] {
+        assert_eq!(part.json()["thread_ts"], parent["ts"]);
+    }
+}
+
+#[test]
+fn update_of_a_deleted_message_posts_it_anew_and_edits_that_one_next() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let send = |text: &str| {
+        let args = [
+            "send", "--to", "bot", "--update", "deploy-8", "--json", text,
+        ];
+        run(sandbox.chime(&args)).code(0).json_lines()[0]["ts"].clone()
+    };
+    let first = send("deploying…");
+    bed.delete_messages();
+    let second = send("still deploying…");
+    let third = send("✅ deployed");
+    assert_ne!(first, second, "posted anew");
+    assert_eq!(second, third, "then edited in place");
+    let paths: Vec<String> = bed.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/chat.postMessage",
+            "/api/chat.update",
+            "/api/chat.postMessage",
+            "/api/chat.update"
+        ]
     );
 }

@@ -26,7 +26,7 @@ use crate::config::Fields;
 use crate::message::Message;
 use crate::secret::Secret;
 use crate::template::Escape;
-pub use crate::threads::Posted;
+pub use crate::threads::{Posted, ThreadRef};
 
 /// Every kind a profile may name.
 pub const KNOWN: &[&str] = &[
@@ -65,12 +65,6 @@ pub struct Target {
     pub channel: Option<String>,
     /// `--thread KEY` or `--update KEY`, for kinds that thread by key.
     pub thread_key: Option<String>,
-    /// Reply in the thread of this earlier message (`--thread`).
-    pub reply_to: Option<Posted>,
-    /// Replace this earlier message instead of posting (`--update`).
-    pub edit: Option<Posted>,
-    /// Show a thread reply in the channel too (`--broadcast`).
-    pub broadcast: bool,
 }
 
 /// How a kind can honour `--thread KEY`.
@@ -100,6 +94,10 @@ pub struct Payload {
     /// Which of the platform's operations, when it has several ("" posts).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub op: String,
+    /// The `--thread`/`--update` key, for kinds that thread by message; its
+    /// parent is looked up only when the part is sent (see `threads`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<ThreadRef>,
 }
 
 impl Payload {
@@ -108,6 +106,7 @@ impl Payload {
             body: body.to_string(),
             headers: Vec::new(),
             op: String::new(),
+            thread: None,
         }
     }
 }
@@ -196,6 +195,16 @@ pub trait Platform: Send + Sync {
     }
     /// Whether this kind honours `--update` (editing a message it posted).
     fn edits(&self) -> bool {
+        false
+    }
+    /// For kinds that thread by message: `payload` as a reply in `parent`'s
+    /// thread, or, when its [`ThreadRef`] says edit, as a replacement of it.
+    fn attach(&self, payload: &Payload, _parent: &Posted) -> Payload {
+        payload.clone()
+    }
+    /// Whether a refused edit means the message to edit is gone (deleted, too
+    /// old), so the part should be posted as a new message instead.
+    fn edit_refused(&self, _verdict: &Verdict) -> bool {
         false
     }
     /// How much text (escaped, counted in [`Platform::measure`]) one message

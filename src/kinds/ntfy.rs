@@ -197,6 +197,7 @@ impl Platform for Ntfy {
                     body,
                     headers,
                     op: String::new(),
+                    thread: None,
                 }
             })
             .collect()

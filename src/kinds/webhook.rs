@@ -105,6 +105,7 @@ impl Platform for Webhook {
                 body,
                 headers: Vec::new(),
                 op: String::new(),
+                thread: None,
             })
             .collect()
     }

@@ -267,6 +267,12 @@ impl Bed {
         self.set_hook(name, Some((410, "channel_is_archived")));
     }
 
+    /// Every Web API message posted so far is deleted: chat.update of one answers
+    /// `message_not_found`, as Slack does for a message someone removed.
+    pub fn delete_messages(&self) {
+        self.shared.lock().messages.clear();
+    }
+
     /// Makes `token` a valid bot token for the Web API.
     pub fn add_token(&self, token: &str) {
         self.shared.lock().tokens.insert(token.to_owned());

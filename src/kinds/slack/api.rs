@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 use super::payloads;
 use crate::config::Fields;
 use crate::kinds::{
-    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Threading, Verdict, classify_http,
+    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Target, Threading, Verdict,
+    classify_http,
 };
 use crate::message::Message;
 use crate::secret::Secret;
@@ -66,38 +67,49 @@ impl Platform for Api {
         super::escape
     }
 
-    /// Parts go to the channel, or into the thread of `reply_to`. With `edit`,
-    /// the first part replaces that message (chat.update) and any further parts
-    /// reply in its thread, since one message cannot hold them.
+    /// Parts go to the channel; threads and edits are attached when sent.
     fn render(&self, message: &Message, target: &Target) -> Vec<Payload> {
         let mut extra = self.identity.clone();
         let channel = target.channel.as_ref().unwrap_or(&self.channel);
         extra.insert("channel".into(), Value::String(channel.clone()));
-        if let Some(parent) = target.edit.as_ref().or(target.reply_to.as_ref()) {
-            // A thread lives in the channel Slack named when it answered.
-            extra.insert("channel".into(), Value::String(parent.channel.clone()));
-            extra.insert("thread_ts".into(), Value::String(parent.ts.clone()));
-            if target.broadcast {
-                extra.insert("reply_broadcast".into(), Value::Bool(true));
-            }
-        }
-        let mut out: Vec<Payload> = payloads(message, &extra)
+        payloads(message, &extra)
             .iter()
             .map(Payload::json)
-            .collect();
-        if let (Some(edited), Some(first)) = (&target.edit, out.first_mut()) {
-            let mut body: Value = serde_json::from_str(&first.body).expect("rendered as JSON");
-            if let Some(fields) = body.as_object_mut() {
-                fields.remove("thread_ts");
-                fields.remove("reply_broadcast");
-                fields.insert("ts".into(), Value::String(edited.ts.clone()));
+            .collect()
+    }
+
+    /// A reply carries the parent's `thread_ts`; an edit becomes chat.update
+    /// of the parent's `ts`. Either goes to the channel Slack named when it
+    /// answered, which is an ID even when the profile gave a name.
+    fn attach(&self, payload: &Payload, parent: &Posted) -> Payload {
+        let Some(thread) = &payload.thread else {
+            return payload.clone();
+        };
+        let mut body: Value = serde_json::from_str(&payload.body).expect("rendered as JSON");
+        let Some(fields) = body.as_object_mut() else {
+            return payload.clone();
+        };
+        fields.insert("channel".into(), Value::String(parent.channel.clone()));
+        let op = if thread.edit {
+            fields.insert("ts".into(), Value::String(parent.ts.clone()));
+            "chat.update"
+        } else {
+            fields.insert("thread_ts".into(), Value::String(parent.ts.clone()));
+            if thread.broadcast {
+                fields.insert("reply_broadcast".into(), Value::Bool(true));
             }
-            *first = Payload {
-                op: "chat.update".into(),
-                ..Payload::json(&body)
-            };
+            ""
+        };
+        Payload {
+            op: op.into(),
+            thread: payload.thread.clone(),
+            ..Payload::json(&body)
         }
-        out
+    }
+
+    fn edit_refused(&self, verdict: &Verdict) -> bool {
+        matches!(verdict, Verdict::Rejected { error, .. }
+            if matches!(error.as_str(), "message_not_found" | "cant_update_message" | "edit_window_closed"))
     }
 
     fn request(&self, payload: &Payload) -> HttpRequest {
