@@ -81,15 +81,16 @@ pub fn redact_url(url: &str) -> String {
     let path_only = path.split(['?', '#']).next().unwrap_or("");
     let mut out = format!("{scheme}://{host}");
     let segments: Vec<&str> = path_only.split('/').skip(1).collect();
+    // The key is usually last; with a trailing slash, it is the one before.
+    let last = segments.iter().rposition(|s| !s.is_empty());
     for (i, segment) in segments.iter().enumerate() {
         out.push('/');
-        if i + 1 == segments.len() {
-            if !segment.is_empty() {
-                out.push_str("****");
-            }
-        } else if segment
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c == '-' || c == '_' || c == '.')
+        if Some(i) == last {
+            out.push_str("****");
+        } else if segment.len() < 16
+            && segment
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-' || c == '_' || c == '.')
         {
             out.push_str(segment);
         } else if let Some(first) = segment.chars().next() {
@@ -120,6 +121,22 @@ mod tests {
         assert_eq!(
             redact_url("https://hooks.slack.com/services/T0001/B0002/abcdefSECRET"),
             "https://hooks.slack.com/services/T…/B…/****"
+        );
+    }
+
+    #[test]
+    fn a_trailing_slash_or_a_long_lowercase_key_is_hidden_too() {
+        assert_eq!(
+            redact_url("https://hooks.zapier.com/hooks/catch/123/lowersecretpath/"),
+            "https://hooks.zapier.com/hooks/catch/1…/****/"
+        );
+        assert_eq!(
+            redact_url("https://mm.example.com/hooks/abcdefghijklmnopqrstuvwxyz/"),
+            "https://mm.example.com/hooks/****/"
+        );
+        assert_eq!(
+            redact_url("https://x.example.com/averylongsecretsegment/end"),
+            "https://x.example.com/a…/****"
         );
     }
 

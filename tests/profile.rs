@@ -83,6 +83,21 @@ fn toml_syntax_error_names_file_line_and_column() {
 }
 
 #[test]
+fn a_secret_on_a_broken_line_is_never_shown_however_it_is_written() {
+    for line in [
+        "url = https://hooks.slack.com/services/T0/B0/RAWSECRET7",
+        "url = 'https://hooks.slack.com/services/T0/B0/RAWSECRET7",
+        "tokn = \"xoxb-1234-RAWSECRET7\"",
+    ] {
+        let profile = format!("[destinations.h]\nkind = \"slack\"\n{line}\n");
+        run(sandbox(&profile).chime(&["send", "hi"]))
+            .code(78)
+            .stderr_has("config.toml:3:")
+            .never_shows("RAWSECRET7");
+    }
+}
+
+#[test]
 fn unknown_key_is_an_error_with_a_suggestion() {
     let sandbox = sandbox(&GOOD.replace("url =", "urll ="));
     run(sandbox.chime(&["send", "hi"]))
@@ -121,14 +136,18 @@ fn unknown_kind_lists_the_known_ones() {
 
 #[test]
 fn unset_variable_is_named_and_no_secret_is_printed() {
-    let sandbox = sandbox(&GOOD.replace(
+    let profile = GOOD.replace(
         "url = \"http://127.0.0.1:9/services/T0/B0/notasecretatall\"",
         "url = \"${OPS_WEBHOOK}\"",
-    ));
-    run(sandbox.chime(&["send", "hi"]))
+    ) + "[destinations.bot]\nkind = \"slack-api\"\nchannel = \"#x\"\ntoken = \"${BOT_TOKEN}\"\n";
+    let sandbox = sandbox(&profile);
+    let mut cmd = sandbox.chime(&["send", "hi"]);
+    cmd.env("BOT_TOKEN", "xoxb-1-SETSECRET");
+    run(cmd)
         .code(78)
         .stderr_has("environment variable `OPS_WEBHOOK` is not set")
-        .stderr_has("config.toml:7:");
+        .stderr_has("config.toml:7:")
+        .never_shows("SETSECRET");
 }
 
 #[test]

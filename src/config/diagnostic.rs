@@ -84,40 +84,92 @@ fn locate(source: &str, offset: usize) -> (usize, usize, &str) {
     )
 }
 
-const SECRET_KEYS: &[&str] = &["url", "token", "password", "secret", "webhook", "key"];
+/// Parts of key names that say the value is a secret; matched anywhere in the
+/// key, so a misspelt `tokn` or `webhook_url` is covered too.
+const SECRET_KEYS: &[&str] = &[
+    "url", "tok", "pass", "secret", "key", "hook", "auth", "cred",
+];
 
-/// Hides secrets in one line of TOML: the values of secret-looking keys and any URL.
+/// Hides secrets in one line of a profile shown in an error. The line may be
+/// broken TOML (that is often why it is shown), so values are found whether
+/// quoted with `"`, with `'`, or not at all: any URL, any value of a
+/// secret-sounding key, and anything shaped like a token are masked.
 fn redact_line(line: &str) -> String {
-    let key = line
-        .split('=')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let secret_key = SECRET_KEYS.iter().any(|k| key.ends_with(k));
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
-    while let Some(open) = rest.find('"') {
-        out.push_str(&rest[..=open]);
+    while let Some(open) = rest.find(['"', '\'']) {
+        let quote = &rest[open..=open];
+        out.push_str(&redact_bare(&rest[..open]));
+        out.push_str(quote);
+        let key = key_before(&out);
         rest = &rest[open + 1..];
-        let close = rest.find('"').unwrap_or(rest.len());
-        let value = &rest[..close];
-        let is_reference = value.starts_with("${") && value.ends_with('}');
-        if value.contains("://") && !is_reference {
-            out.push_str(&secret::redact_url(value));
-        } else if secret_key && !is_reference && !value.is_empty() {
-            out.push_str(&secret::redact_token(value));
-        } else {
-            out.push_str(value);
-        }
+        let close = rest.find(quote).unwrap_or(rest.len());
+        out.push_str(&redact_value(&key, &rest[..close]));
         rest = &rest[close..];
-        if let Some(stripped) = rest.strip_prefix('"') {
-            out.push('"');
+        if let Some(stripped) = rest.strip_prefix(quote) {
+            out.push_str(quote);
             rest = stripped;
         }
     }
-    out.push_str(rest);
+    out.push_str(&redact_bare(rest));
     out
+}
+
+/// Unquoted text: words after `=` are values (broken TOML), masked like quoted ones.
+fn redact_bare(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for piece in text.split_inclusive(char::is_whitespace) {
+        let word = piece.trim_end();
+        let value = out.trim_end().ends_with('=') || word.contains("://");
+        if value && !word.is_empty() && !word.starts_with('{') && !word.starts_with('[') {
+            let key = key_before(&out);
+            out.push_str(&redact_value(&key, word));
+            out.push_str(&piece[word.len()..]);
+        } else {
+            out.push_str(piece);
+        }
+    }
+    out
+}
+
+/// The key whose value starts at the end of `text`, lowercased.
+fn key_before(text: &str) -> String {
+    let Some(eq) = text.rfind('=') else {
+        return String::new();
+    };
+    text[..eq]
+        .trim_end()
+        .rsplit(|c: char| c.is_whitespace() || c == '{' || c == ',')
+        .next()
+        .unwrap_or("")
+        .trim_matches(['"', '\''])
+        .to_ascii_lowercase()
+}
+
+fn redact_value(key: &str, value: &str) -> String {
+    let is_reference = value.starts_with("${") && value.ends_with('}');
+    if value.is_empty() || is_reference {
+        value.to_owned()
+    } else if value.contains("://") {
+        secret::redact_url(value)
+    } else if SECRET_KEYS.iter().any(|k| key.contains(k)) || looks_like_token(value) {
+        secret::redact_token(value)
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Long unbroken runs of letters and digits, or a Slack/ntfy token prefix.
+fn looks_like_token(value: &str) -> bool {
+    let prefixed = ["xox", "tk_", "ghp_", "glpat-"]
+        .iter()
+        .any(|p| value.starts_with(p));
+    let has = |f: fn(&char) -> bool| value.chars().any(|c| f(&c));
+    let long = value.len() >= 16
+        && !value.contains(char::is_whitespace)
+        && has(char::is_ascii_alphabetic)
+        && has(char::is_ascii_digit);
+    prefixed || long
 }
 
 /// The closest candidate to a misspelt word, if one is close enough to be a typo.
@@ -174,6 +226,36 @@ mod tests {
             r#"token = "xoxb-****""#
         );
         assert_eq!(redact_line(r#"url = "${HOOK}""#), r#"url = "${HOOK}""#);
+    }
+
+    #[test]
+    fn snippet_masks_secrets_however_they_are_quoted_or_keyed() {
+        for line in [
+            "url = https://hooks.slack.com/services/T0/B0/RAWSECRET7",
+            "url = 'https://hooks.slack.com/services/T0/B0/RAWSECRET14'",
+            "webhook_url = 'hooks.slack.com/services/T0/B0/RAWSECRET13'",
+            r#"tokn = "xoxb-1234-RAWSECRET19""#,
+            r#"pass = "RAWSECRET18""#,
+            r#"pass = RAWSECRET18"#,
+            r#"headers = { Authorization = "Bearer RAWSECRET20" }"#,
+            r#"note = "a1b2c3d4e5f6g7h8RAWSECRET""#,
+        ] {
+            let shown = redact_line(line);
+            assert!(!shown.contains("RAWSECRET"), "{line} → {shown}");
+        }
+    }
+
+    #[test]
+    fn snippet_keeps_what_is_not_secret() {
+        for line in [
+            r#"kind = "slack""#,
+            r#"to = ["ops-hook", 'bot']"#,
+            r##"channel = "#deploys"  # where"##,
+            r#"when = "level in ['error', 'critical']""#,
+            r#"timeout = 10s"#,
+        ] {
+            assert_eq!(redact_line(line), line);
+        }
     }
 
     #[test]
