@@ -120,7 +120,12 @@ pub struct Where {
     pub routes: Vec<String>,
 
     /// Destination to send to, bypassing routes (repeatable)
-    #[arg(long = "to", value_name = "DEST", help_heading = "Where")]
+    #[arg(
+        long = "to",
+        value_name = "DEST",
+        help_heading = "Where",
+        conflicts_with = "routes"
+    )]
     pub to: Vec<String>,
 
     /// Channel, overriding the route's and the destination's

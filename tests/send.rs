@@ -308,6 +308,16 @@ fn bad_flag_exits_2() {
 }
 
 #[test]
+fn route_and_to_together_is_a_usage_error_not_a_silent_choice() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    chime(&sandbox, &bed, &["send", "-r", "ops", "--to", "ops-hook", "x"])
+        .code(2)
+        .stderr_has("cannot be used with");
+    assert!(bed.requests().is_empty());
+}
+
+#[test]
 fn dry_run_prints_the_request_with_secrets_redacted_and_sends_nothing() {
     let bed = Bed::start();
     let sandbox = setup(&bed);
