@@ -6,6 +6,8 @@
 //! The result is a table on stdout, one row per destination, followed by the
 //! platform's error and the kind's hint for each one that failed.
 
+use std::time::Duration;
+
 use futures_util::future::join_all;
 
 use crate::config::Destination;
@@ -76,12 +78,31 @@ async fn test_one(
     deliver::deliver_one(client, job, probe.output.verbose).await
 }
 
-fn result(status: Status) -> &'static str {
-    match status {
-        Status::Delivered => "ok",
-        Status::Rejected => "rejected",
-        // Nothing is queued by a test; "unreachable" says what the user sees.
-        Status::Queued | Status::Failed => "unreachable",
+/// The word for the result column; nothing is queued by a test, so a
+/// transient failure is named by what it looked like.
+fn result(report: &Report) -> &'static str {
+    match (report.status, report.http_status) {
+        (Status::Delivered, _) => "ok",
+        (Status::Rejected, _) => "rejected",
+        (_, Some(429)) => "throttled",
+        (_, Some(_)) => "unavailable",
+        (_, None) => "unreachable",
+    }
+}
+
+/// What to do about a failure the platform gave no hint for.
+fn default_hint(report: &Report) -> String {
+    match (report.status, report.http_status) {
+        (Status::Rejected, _) => "check the destination's settings with `chime config show`".into(),
+        (_, Some(429)) => match report.retry_after {
+            Some(wait) => format!(
+                "the platform is rate-limiting: try again in {}",
+                humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)))
+            ),
+            None => "the platform is rate-limiting: try again in a minute".into(),
+        },
+        (_, Some(_)) => "the platform is having trouble: try again later".into(),
+        (_, None) => "check the network and the URL, or give it longer with --timeout".into(),
     }
 }
 
@@ -104,7 +125,7 @@ fn table(reports: &[Report], only_failures: bool) -> String {
                 "{:<name_w$}  {:<kind_w$}  {:<11}  {:>4} ms\n",
                 r.destination,
                 r.kind,
-                result(r.status),
+                result(r),
                 r.elapsed_ms
             ));
         }
@@ -115,13 +136,7 @@ fn table(reports: &[Report], only_failures: bool) -> String {
             out.push('\n');
         }
         out.push_str(&format!("{} ({}): {error}\n", r.destination, r.kind));
-        let hint = match (&r.hint, r.status) {
-            (Some(hint), _) => hint.as_str(),
-            (None, Status::Rejected) => "check the destination's settings with `chime config show`",
-            (None, _) => {
-                "check the network and the URL; the platform may be down (try again later)"
-            }
-        };
+        let hint = r.hint.clone().unwrap_or_else(|| default_hint(r));
         out.push_str(&format!("  hint: {hint}\n"));
     }
     out

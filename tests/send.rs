@@ -311,9 +311,13 @@ fn bad_flag_exits_2() {
 fn route_and_to_together_is_a_usage_error_not_a_silent_choice() {
     let bed = Bed::start();
     let sandbox = setup(&bed);
-    chime(&sandbox, &bed, &["send", "-r", "ops", "--to", "ops-hook", "x"])
-        .code(2)
-        .stderr_has("cannot be used with");
+    chime(
+        &sandbox,
+        &bed,
+        &["send", "-r", "ops", "--to", "ops-hook", "x"],
+    )
+    .code(2)
+    .stderr_has("cannot be used with");
     assert!(bed.requests().is_empty());
 }
 

@@ -233,7 +233,13 @@ pub trait Platform: Send + Sync {
 /// trouble and redirects. `None` leaves the answer to the kind.
 pub fn classify_http(answer: &Answer) -> Option<Verdict> {
     let status = answer.status;
-    let error = format!("{status} {}", reason(status));
+    let mut error = format!("{status} {}", reason(status));
+    // A short plain answer (Slack's `rollup_error`, a proxy's one-liner) says
+    // more than the status line; an HTML error page does not.
+    let said = answer.body.trim();
+    if !said.is_empty() && said.len() <= 200 && !said.starts_with('<') && !said.contains('\n') {
+        error = format!("{error}: {said}");
+    }
     match status {
         429 => Some(Verdict::Retry {
             after: answer.retry_after,
