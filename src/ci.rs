@@ -10,6 +10,7 @@
 use serde::Serialize;
 
 use crate::config::EnvVars;
+use crate::message::{Link, Message};
 
 /// What a CI system says about the current run; empty strings where it says nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -134,6 +135,18 @@ impl Ci {
     }
 
     /// "repo@branch · abc1234", for a context line.
+    /// In CI, a message says which run it comes from and links to it.
+    pub fn annotate(&self, message: &mut Message) {
+        message.context.push(self.context());
+        let linked = message.links.iter().any(|l| l.url == self.run_url);
+        if !self.run_url.is_empty() && !linked {
+            message.links.push(Link {
+                label: "View run".into(),
+                url: self.run_url.clone(),
+            });
+        }
+    }
+
     pub fn context(&self) -> String {
         let short: String = self.commit.chars().take(7).collect();
         match (self.repo.is_empty(), short.is_empty()) {

@@ -48,7 +48,11 @@ pub struct Context<'a> {
     pub spool: &'a Spool,
     pub threads: &'a Threads,
     pub policy: &'a Policy,
+    /// For each entry.
     pub timeout: Duration,
+    /// For the whole drain: a send that drains a backlog first keeps to its
+    /// own timeout, and leaves the rest for later.
+    pub deadline: Option<Instant>,
     pub verbose: bool,
 }
 
@@ -101,6 +105,14 @@ pub async fn drain(
         let wait = last_sent.map_or(Duration::ZERO, |last| {
             (last + destination.pace).saturating_duration_since(Instant::now())
         });
+        let left = ctx
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|left| left <= wait) {
+            drained.blocked = Some("no time left to send them".into());
+            drained.remaining = ids.len() - index;
+            break;
+        }
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
@@ -109,7 +121,7 @@ pub async fn drain(
             name,
             platform: destination.platform.as_ref(),
             payloads: entry.payloads.clone(),
-            timeout: ctx.timeout,
+            timeout: left.map_or(ctx.timeout, |left| ctx.timeout.min(left - wait)),
             threads: Some(ctx.threads),
         };
         let mut report = deliver::deliver_one(ctx.client, job, ctx.verbose).await;
@@ -296,6 +308,7 @@ async fn flush_one(
             .or(destination.timeout)
             .or(flush.profile.timeout)
             .unwrap_or(crate::settings::DEFAULT_TIMEOUT),
+        deadline: None,
         verbose: flush.output.verbose,
     };
     let due = if flush.all { Due::Now } else { Due::Scheduled };

@@ -6,7 +6,7 @@
 //! not kept with `--no-spool`. `chime send`, `chime pipe` and `chime run` all
 //! deliver through here.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::Destination;
 use crate::deliver::{self, Job, Report, Status};
@@ -41,10 +41,12 @@ impl Outbox<'_> {
         payloads: Vec<Payload>,
         timeout: Duration,
     ) -> Report {
+        // The backlog and this message share the one timeout a script set.
+        let deadline = Instant::now() + timeout;
         // Held until this message is out, so no flush slips in between.
         let mut _lock = None;
         if !self.no_spool && self.spool.has_pending(&destination.name) {
-            match self.backlog(destination, timeout).await {
+            match self.backlog(destination, deadline).await {
                 Ok(lock) => _lock = Some(lock),
                 Err(why) => {
                     let why = format!("queued behind older messages: {why}");
@@ -57,7 +59,7 @@ impl Outbox<'_> {
             name: &destination.name,
             platform: destination.platform.as_ref(),
             payloads: payloads.clone(),
-            timeout,
+            timeout: deadline.saturating_duration_since(Instant::now()),
             threads: Some(self.threads),
         };
         let mut report = deliver::deliver_one(self.client, job, self.output.verbose).await;
@@ -81,7 +83,7 @@ impl Outbox<'_> {
     async fn backlog(
         &self,
         destination: &Destination,
-        timeout: Duration,
+        deadline: Instant,
     ) -> Result<DestinationLock, String> {
         let Some(lock) = self
             .spool
@@ -95,7 +97,8 @@ impl Outbox<'_> {
             spool: self.spool,
             threads: self.threads,
             policy: self.policy,
-            timeout,
+            timeout: deadline.saturating_duration_since(Instant::now()),
+            deadline: Some(deadline),
             verbose: self.output.verbose,
         };
         let drained = flush::drain(&ctx, destination, &lock, Due::Now, || {})
@@ -103,6 +106,13 @@ impl Outbox<'_> {
             .map_err(|e| e.to_string())?;
         for warning in &drained.warnings {
             report::warning(self.output, warning);
+        }
+        if drained.dead > 0 {
+            let text = format!(
+                "{} older message(s) for {} were refused and kept as dead letters: see `chime spool list --dead`",
+                drained.dead, destination.name
+            );
+            report::warning(self.output, &text);
         }
         match drained.remaining {
             0 => Ok(lock),

@@ -14,12 +14,21 @@
 //!
 //! EOF or a first SIGINT/SIGTERM closes every batch and sends what is left
 //! (whatever cannot go within the timeout is spooled); a second SIGINT spools
-//! everything at once and exits 130.
+//! everything at once and exits 130. On a signal, the reader stops before its
+//! next read, and every line it has read (and so copied with `--tee`) is taken
+//! from it first, down to an unfinished last line: what chime has read is
+//! delivered or spooled. Only a read already under way when the signal came,
+//! and still waiting for input [`QUIET`] later, is given up: its bytes have
+//! not arrived. When the time to send is up, sends still in flight are
+//! abandoned after their batches are spooled, so a batch is sent twice at
+//! most, never half, and chime exits on time.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::io::{Read, Write};
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt;
@@ -27,6 +36,7 @@ use futures_util::stream::FuturesUnordered;
 use minijinja::value::Value;
 use tokio::sync::mpsc;
 
+use crate::ci::Ci;
 use crate::config::{Destination, Profile};
 use crate::deliver::{self, Report, Status};
 use crate::exit::{ExitCode, Failure};
@@ -48,6 +58,8 @@ const READ_CHUNK: usize = 64 * 1024;
 const SLOW_SEND: Duration = Duration::from_secs(2);
 /// Chunks of lines between the reader thread and the lanes.
 const CHUNKS_IN_FLIGHT: usize = 16;
+/// On a signal, how long to wait for the reader to hand over what it has read.
+const QUIET: Duration = Duration::from_millis(200);
 
 /// `chime pipe` as resolved from the command line.
 pub struct Pipe {
@@ -66,12 +78,17 @@ pub struct Pipe {
     pub timeout: Option<Duration>,
     pub host: String,
     pub output: Output,
+    /// The CI run the stream comes from, named in every message.
+    pub ci: Option<Ci>,
 }
 
 /// One line of input and the level it carries.
 struct Line {
     text: String,
     level: Level,
+    /// This piece continues the line before it: a runaway line the reader
+    /// cut, to be joined again without a line break.
+    joins: bool,
 }
 
 /// A closed batch, escaped for its destination.
@@ -127,11 +144,13 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
     let mut router = Router::new(pipe)?;
     // Bounded, so a reader faster than the lanes waits instead of filling memory.
     let (tx, mut rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    let stop = Arc::new(AtomicBool::new(false));
     let reader = Reader {
         tee: pipe.tee,
         grep: pipe.grep.clone(),
         level: pipe.level,
         level_from_line: pipe.level_from_line,
+        stop: Arc::clone(&stop),
     };
     std::thread::spawn(move || reader.run(&tx));
     let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -150,10 +169,10 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
         if let Some(deadline) = stopping
             && now >= deadline
         {
+            // Time is up: keep the rest on disk, and abandon the sends in flight
+            // (their batches are among it) rather than let them drain a backlog.
             spool_all(pipe, &outbox, &mut router.lanes);
-            if inflight.is_empty() {
-                break;
-            }
+            break;
         }
         // A healthy lane that has full batches waiting and may send now is
         // limited by its own throughput, not the platform's pace: stop reading
@@ -184,12 +203,18 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
                     summary(pipe, &router.lanes);
                     return Ok(ExitCode::Interrupted);
                 }
-                eof = true;
+                if !eof {
+                    take_the_rest(&stop, &mut rx, &mut router).await?;
+                    eof = true;
+                }
                 router.close_all();
                 stopping = Some(Instant::now() + pipe.timeout.unwrap_or(DEFAULT_TIMEOUT));
             }
             _ = terminate.recv() => {
-                eof = true;
+                if !eof {
+                    take_the_rest(&stop, &mut rx, &mut router).await?;
+                    eof = true;
+                }
                 router.close_all();
                 stopping.get_or_insert(Instant::now() + pipe.timeout.unwrap_or(DEFAULT_TIMEOUT));
             }
@@ -205,6 +230,26 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
     }
     summary(pipe, &router.lanes);
     Ok(deliver::exit_code(router.lanes.iter().map(|l| l.worst)))
+}
+
+/// Stops the reader and takes every line it has read: those waiting in the
+/// channel, the chunk it may be blocked handing over, and its unfinished last
+/// line, which it sends when it sees `stop`.
+async fn take_the_rest(
+    stop: &AtomicBool,
+    rx: &mut mpsc::Receiver<Vec<Line>>,
+    router: &mut Router<'_>,
+) -> Result<(), Failure> {
+    stop.store(true, Ordering::SeqCst);
+    // `None`: the reader has finished; a timeout: it is waiting for input.
+    while let Ok(Some(lines)) = tokio::time::timeout(QUIET, rx.recv()).await {
+        router.ingest(lines)?;
+    }
+    rx.close();
+    while let Ok(lines) = rx.try_recv() {
+        router.ingest(lines)?;
+    }
+    Ok(())
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, Failure> {
@@ -246,7 +291,7 @@ fn start_sends<'a>(
 }
 
 fn message(pipe: &Pipe, batch: Batch) -> Message {
-    Message {
+    let mut message = Message {
         title: pipe.title.clone(),
         text: batch.text,
         level: batch.level,
@@ -256,7 +301,11 @@ fn message(pipe: &Pipe, batch: Batch) -> Message {
         host: pipe.host.clone(),
         time: SystemTime::now(),
         context: Vec::new(),
+    };
+    if let Some(ci) = &pipe.ci {
+        ci.annotate(&mut message);
     }
+    message
 }
 
 /// Keeps batches waiting in memory under `--max-pending`: the oldest go to the spool.
@@ -362,28 +411,40 @@ impl<'p> Lane<'p> {
 
     /// Appends one line, closing the open batch first when it would not fit.
     fn push(&mut self, line: &Line) {
-        self.lines += 1;
+        if !line.joins {
+            self.lines += 1;
+        }
         let escaped = self.destination.platform.escape(&line.text);
         // Bytes bound every measure from above: most lines need no splitting.
         if escaped.len() < self.limit {
             let len = self.measure.of(&escaped);
-            self.append(&escaped, len, line.level);
+            self.append(&escaped, len, line.level, line.joins);
             return;
         }
         // A line longer than a whole message is split across messages.
-        for piece in split(&escaped, self.limit - 1, self.measure) {
-            self.append(piece, self.measure.of(piece), line.level);
+        for (i, piece) in split(&escaped, self.limit - 1, self.measure)
+            .into_iter()
+            .enumerate()
+        {
+            self.append(
+                piece,
+                self.measure.of(piece),
+                line.level,
+                line.joins || i > 0,
+            );
         }
     }
 
-    /// Appends a piece that fits one message, with the line break before it.
-    fn append(&mut self, piece: &str, len: usize, level: Level) {
-        if self.opened.is_some() && self.open_len + 1 + len > self.limit {
+    /// Appends a piece that fits one message, after a line break unless it
+    /// `joins` the piece before (a message boundary is then the only break).
+    fn append(&mut self, piece: &str, len: usize, level: Level, joins: bool) {
+        let gap = usize::from(!joins);
+        if self.opened.is_some() && self.open_len + gap + len > self.limit {
             self.close();
         }
         if self.opened.is_none() {
             self.opened = Some(Instant::now());
-        } else {
+        } else if !joins {
             self.open.push('\n');
             self.open_len += 1;
         }
@@ -605,6 +666,8 @@ struct Reader {
     grep: Option<regex_lite::Regex>,
     level: Level,
     level_from_line: bool,
+    /// Set on a signal: hand over what has been read, and read no more.
+    stop: Arc<AtomicBool>,
 }
 
 impl Reader {
@@ -614,7 +677,9 @@ impl Reader {
         let mut tee = self.tee;
         let mut buf = vec![0u8; READ_CHUNK];
         let mut partial: Vec<u8> = Vec::new();
-        loop {
+        // The next piece continues a line cut at MAX_LINE_BYTES.
+        let mut joins = false;
+        while !self.stop.load(Ordering::SeqCst) {
             let n = match stdin.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
@@ -634,12 +699,18 @@ impl Reader {
             let mut lines = Vec::new();
             let mut start = 0;
             while let Some(i) = partial[start..].iter().position(|b| *b == b'\n') {
-                self.take(&partial[start..start + i], &mut lines);
+                self.take(
+                    &partial[start..start + i],
+                    std::mem::take(&mut joins),
+                    &mut lines,
+                );
                 start += i + 1;
             }
             partial.drain(..start);
             if partial.len() >= MAX_LINE_BYTES {
-                self.take(&std::mem::take(&mut partial), &mut lines);
+                let rest = partial.split_off(char_boundary(&partial));
+                self.take(&std::mem::replace(&mut partial, rest), joins, &mut lines);
+                joins = true;
             }
             if !lines.is_empty() && tx.blocking_send(lines).is_err() {
                 return;
@@ -647,12 +718,12 @@ impl Reader {
         }
         if !partial.is_empty() {
             let mut lines = Vec::new();
-            self.take(&partial, &mut lines);
+            self.take(&partial, joins, &mut lines);
             let _ = tx.blocking_send(lines);
         }
     }
 
-    fn take(&self, bytes: &[u8], lines: &mut Vec<Line>) {
+    fn take(&self, bytes: &[u8], joins: bool, lines: &mut Vec<Line>) {
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
         let decoded = String::from_utf8_lossy(bytes);
         let text = if decoded.contains('\u{1b}') {
@@ -668,7 +739,26 @@ impl Reader {
         } else {
             self.level
         };
-        lines.push(Line { text, level });
+        lines.push(Line { text, level, joins });
+    }
+}
+
+/// Where to cut `bytes` without breaking a UTF-8 character: the end, unless
+/// the last character has not fully arrived yet.
+fn char_boundary(bytes: &[u8]) -> usize {
+    let Some(lead) = bytes.iter().rposition(|b| b & 0xC0 != 0x80) else {
+        return bytes.len();
+    };
+    let width = match bytes[lead] {
+        0xF0.. => 4,
+        0xE0.. => 3,
+        0xC0.. => 2,
+        _ => 1,
+    };
+    if lead > 0 && lead + width > bytes.len() {
+        lead
+    } else {
+        bytes.len()
     }
 }
 
@@ -728,6 +818,15 @@ mod tests {
     fn ansi_colours_and_titles_are_stripped() {
         assert_eq!(strip_ansi("\u{1b}[31;1mred\u{1b}[0m plain"), "red plain");
         assert_eq!(strip_ansi("\u{1b}]0;title\u{7}after"), "after");
+    }
+
+    #[test]
+    fn a_cut_never_falls_inside_a_character() {
+        let euro = "€".as_bytes();
+        assert_eq!(char_boundary(b"abc"), 3);
+        assert_eq!(char_boundary(&[b'a', euro[0], euro[1]]), 1);
+        assert_eq!(char_boundary(&[b'a', euro[0], euro[1], euro[2]]), 4);
+        assert_eq!(char_boundary(&[b'a', 0xF0, 0x9F]), 1);
     }
 
     #[test]

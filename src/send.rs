@@ -6,12 +6,11 @@ use std::collections::BTreeMap;
 use futures_util::future::join_all;
 use minijinja::value::{Serde, Value};
 
-use crate::ci::Ci;
 use crate::config::{Destination, Profile};
 use crate::deliver::{self, Report};
 use crate::exit::{ExitCode, Failure};
 use crate::kinds::{Payload, Target, ThreadRef, Threading};
-use crate::message::{Link, Message};
+use crate::message::Message;
 use crate::outbox::Outbox;
 use crate::report;
 use crate::settings::{Input, Selection, Send};
@@ -244,7 +243,7 @@ fn compose(send: &Send, delivery: &Delivery, vars: &Value) -> Result<Message, Fa
         ),
         None => input.title.clone(),
     };
-    let message = Message {
+    let mut message = Message {
         title: title.filter(|t| !t.trim().is_empty()),
         text,
         level: input.level,
@@ -259,7 +258,9 @@ fn compose(send: &Send, delivery: &Delivery, vars: &Value) -> Result<Message, Fa
         time: std::time::SystemTime::now(),
         context: Vec::new(),
     };
-    let message = with_ci(message, send.ci.as_ref());
+    if let Some(ci) = &send.ci {
+        ci.annotate(&mut message);
+    }
     if message.is_empty() {
         return Err(
             Failure::usage("nothing to send: the message has no text and no title")
@@ -267,19 +268,6 @@ fn compose(send: &Send, delivery: &Delivery, vars: &Value) -> Result<Message, Fa
         );
     }
     Ok(message)
-}
-
-/// In CI, a message says which run it comes from and links to it.
-fn with_ci(mut message: Message, ci: Option<&Ci>) -> Message {
-    let Some(ci) = ci else { return message };
-    message.context.push(ci.context());
-    if !ci.run_url.is_empty() && !message.links.iter().any(|l| l.url == ci.run_url) {
-        message.links.push(Link {
-            label: "View run".into(),
-            url: ci.run_url.clone(),
-        });
-    }
-    message
 }
 
 fn deliver_all(

@@ -196,6 +196,7 @@ pub fn pipe(global: &GlobalArgs, args: PipeArgs) -> Result<crate::pipe::Pipe, Fa
         timeout,
         host: hostname(),
         output: output(global),
+        ci: Ci::detect(&env),
     })
 }
 

@@ -176,6 +176,90 @@ fn sigterm_mid_stream_delivers_or_spools_what_was_read() {
 }
 
 #[test]
+fn sigterm_while_lines_wait_in_memory_delivers_every_line_read_once() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    // Slow answers first, so batches back up and the reader is held back with
+    // chunks of lines waiting between it and the lanes.
+    for _ in 0..3 {
+        bed.fault(Fault::Slow(Duration::from_millis(800)));
+    }
+    let sandbox = setup("0s");
+    let mut child = spawn(pipe(
+        &sandbox,
+        &bed.webhook("logs"),
+        &["--tee", "--timeout", "60s"],
+    ));
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let lines: Vec<String> = (0..400_000)
+            .map(|i| format!("line {i:06} {}\n", "y".repeat(30)))
+            .collect();
+        // Large writes, as a busy producer makes: chime reads 64 KiB at a time.
+        for block in lines.chunks(2_000) {
+            // Fails once chime stops reading and exits: that is the end.
+            if stdin.write_all(block.concat().as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    // The copy is read as it comes, as the next command in a pipeline would.
+    let mut stdout = child.stdout.take().unwrap();
+    let tee = std::thread::spawn(move || {
+        let mut teed = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut teed).unwrap();
+        teed
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let teed = tee.join().unwrap();
+    let read: Vec<&str> = teed.lines().collect();
+    assert!(read.len() > 5_000, "only {} lines read", read.len());
+    let delivered = delivered_lines(&bed);
+    let first_difference = delivered.iter().zip(&read).position(|(d, r)| d != r);
+    assert!(
+        delivered.len() == read.len() && first_difference.is_none(),
+        "every line chime read (and copied) arrives, in order, once: read {}, delivered {}, first difference at {first_difference:?}",
+        read.len(),
+        delivered.len()
+    );
+}
+
+#[test]
+fn a_line_over_a_mebibyte_arrives_whole_with_no_character_broken() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup("0s");
+    // 3 bytes a character, so the 1 MiB cut falls inside one.
+    let long = "€".repeat(349_600);
+    let mut child = spawn(pipe(&sandbox, &bed.webhook("logs"), &[]));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = format!("{long}\nafter\n");
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let sections: Vec<String> = bed
+        .delivered()
+        .iter()
+        .flat_map(|r| lines_of(&r.json()))
+        .collect();
+    let (last, pieces) = sections.split_last().unwrap();
+    assert_eq!(last, "after");
+    assert!(!pieces.concat().contains('\u{fffd}'), "no character broken");
+    assert_eq!(pieces.concat(), long, "the pieces rebuild the line exactly");
+}
+
+#[test]
 fn a_second_interrupt_spools_what_is_left_and_exits_130() {
     let sandbox = setup("0s");
     let mut child = spawn(pipe(
@@ -297,4 +381,31 @@ fn a_batch_queued_mid_stream_goes_out_first_once_the_destination_recovers() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(delivered_lines(&bed), vec!["one", "two"]);
+}
+
+#[test]
+fn in_github_actions_every_batch_names_the_run_and_links_to_it() {
+    let bed = Bed::start();
+    let sandbox = setup("0s");
+    let mut cmd = pipe(&sandbox, &bed.webhook("logs"), &[]);
+    for (k, v) in [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_SERVER_URL", "https://github.com"),
+        ("GITHUB_REPOSITORY", "acme/app"),
+        ("GITHUB_REF_NAME", "main"),
+        ("GITHUB_SHA", "0123456789abcdef"),
+        ("GITHUB_RUN_ID", "4242"),
+    ] {
+        cmd.env(k, v);
+    }
+    let mut child = spawn(cmd);
+    child.stdin.take().unwrap().write_all(b"built\n").unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let body = bed.delivered()[0].json();
+    let text = body.to_string();
+    assert!(
+        text.contains("https://github.com/acme/app/actions/runs/4242"),
+        "{text}"
+    );
+    assert!(text.contains("acme/app@main · 0123456"), "{text}");
 }

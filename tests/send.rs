@@ -618,3 +618,53 @@ fn a_multi_part_message_paces_itself_through_the_rate_limit() {
         );
     }
 }
+
+#[test]
+fn a_backlog_is_drained_only_as_far_as_the_timeout_allows() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup(&bed);
+    for i in 0..10 {
+        chime(&sandbox, &bed, &["send", "--queue", &format!("old {i}")]).code(75);
+    }
+    // Slack's pace is one a second: ten old messages would take ten.
+    let started = Instant::now();
+    chime(&sandbox, &bed, &["send", "--timeout", "2s", "new"])
+        .code(75)
+        .stderr_has("queued behind older messages");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "kept to its 2 s, took {:?}",
+        started.elapsed()
+    );
+    let sent = bed.delivered().len();
+    assert!((1..10).contains(&sent), "{sent} old messages went first");
+    run({
+        let mut cmd = sandbox.chime(&["flush", "--all"]);
+        cmd.env("OPS_WEBHOOK", bed.webhook("ops"));
+        cmd
+    })
+    .code(0);
+    let texts: Vec<String> = bed
+        .delivered()
+        .iter()
+        .map(|r| r.json()["text"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = (0..10)
+        .map(|i| format!("old {i}"))
+        .chain(["new".to_owned()])
+        .collect();
+    assert_eq!(texts, expected, "all in order, once");
+}
+
+#[test]
+fn an_older_message_refused_while_draining_the_backlog_is_reported() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    chime(&sandbox, &bed, &["send", "--queue", "old"]).code(75);
+    bed.fault(Fault::Status(404, "no_service"));
+    chime(&sandbox, &bed, &["send", "new"])
+        .code(0)
+        .stderr_has("1 older message(s) for ops-hook were refused")
+        .stderr_has("chime spool list --dead");
+}
