@@ -12,6 +12,7 @@ mod profile;
 mod run;
 mod send;
 mod setup;
+mod show;
 mod spool;
 mod support;
 mod teams;

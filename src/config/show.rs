@@ -27,11 +27,13 @@ pub fn show(profile: &Profile, location: &Location) -> String {
         let _ = writeln!(out, "\n[destinations.{}]", key(name));
         line(&mut out, "kind", &quote(destination.platform.kind()));
         for (setting, value) in destination.platform.describe() {
-            line(&mut out, setting, &quote(&value));
+            line(&mut out, setting, &value.to_string());
         }
         if let Some(timeout) = destination.timeout {
             line(&mut out, "timeout", &duration(timeout));
         }
+        // Shown even when unset: the kind's own pace is what `pipe` and `flush` keep to.
+        line(&mut out, "pace", &duration(destination.pace));
     }
     for (name, route) in &profile.routes {
         let _ = writeln!(out, "\n[routes.{}]", key(name));

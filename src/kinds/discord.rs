@@ -24,6 +24,7 @@ use crate::kinds::markdown::Markdown;
 use crate::kinds::text::{Measure, cut, split};
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Threading, Verdict, classify_http,
+    describe_identity,
 };
 use crate::message::{Level, Message};
 use crate::secret::Secret;
@@ -54,10 +55,12 @@ const BLANK: &str = "\u{200B}";
 const ZERO_WIDTH_SPACE: char = '\u{200B}';
 
 pub struct Discord {
+    /// The profile's URL, for `chime config show`; requests go to `endpoint`.
+    url: Secret,
     endpoint: Secret,
     identity: Map<String, Value>,
-    /// Whether `thread_id` sends every message into one thread.
-    threaded: bool,
+    /// The thread every message goes into, already in `endpoint`'s query.
+    thread_id: Option<String>,
 }
 
 impl Discord {
@@ -87,14 +90,13 @@ impl Discord {
         if let Some(avatar) = fields.url("avatar_url") {
             identity.insert("avatar_url".into(), Value::String(avatar));
         }
-        let endpoint = url.map_or_else(
-            || Secret::url(String::new()),
-            |url| endpoint(&url, thread_id.as_deref()),
-        );
+        let url = url.unwrap_or_else(|| Secret::url(String::new()));
+        let endpoint = endpoint(&url, thread_id.as_deref());
         Discord {
+            url,
             endpoint,
             identity,
-            threaded: thread_id.is_some(),
+            thread_id,
         }
     }
 }
@@ -149,7 +151,7 @@ impl Platform for Discord {
     }
 
     fn threading(&self) -> Threading {
-        if self.threaded {
+        if self.thread_id.is_some() {
             Threading::Fixed
         } else {
             Threading::Unsupported
@@ -170,6 +172,15 @@ impl Platform for Discord {
 
     fn request(&self, payload: &Payload) -> HttpRequest {
         HttpRequest::post(self.endpoint.clone(), payload, JSON_UTF8)
+    }
+
+    fn describe(&self) -> Vec<(&'static str, toml::Value)> {
+        let mut out = vec![("url", self.url.to_string().into())];
+        if let Some(id) = &self.thread_id {
+            out.push(("thread_id", id.as_str().into()));
+        }
+        describe_identity(&self.identity, &["username", "avatar_url"], &mut out);
+        out
     }
 
     /// For `chime pipe`: a description holds 4096 UTF-16 units; the rest is room for the footer and marker.

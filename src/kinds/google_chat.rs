@@ -105,6 +105,14 @@ impl Platform for GoogleChat {
         HttpRequest::post(url.clone(), payload, CONTENT_TYPE)
     }
 
+    fn describe(&self) -> Vec<(&'static str, toml::Value)> {
+        let mut out = vec![("url", self.url.to_string().into())];
+        if let Some(key) = &self.thread_key {
+            out.push(("thread_key", key.as_str().into()));
+        }
+        out
+    }
+
     fn threading(&self) -> Threading {
         Threading::ByKey
     }

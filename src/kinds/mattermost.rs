@@ -20,6 +20,7 @@ use crate::kinds::markdown::Markdown;
 use crate::kinds::text::{Measure, cut, split};
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http,
+    describe_identity,
 };
 use crate::message::{Level, Message};
 use crate::secret::Secret;
@@ -94,6 +95,15 @@ impl Platform for Mattermost {
 
     fn request(&self, payload: &Payload) -> HttpRequest {
         HttpRequest::post(self.url.clone(), payload, JSON_UTF8)
+    }
+
+    fn describe(&self) -> Vec<(&'static str, toml::Value)> {
+        let mut out = vec![("url", self.url.to_string().into())];
+        if let Some(channel) = &self.channel {
+            out.push(("channel", channel.as_str().into()));
+        }
+        describe_identity(&self.identity, &["username", "icon_url"], &mut out);
+        out
     }
 
     /// For `chime pipe`: a post holds 16,383 characters; the headline and links take the rest.

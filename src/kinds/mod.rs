@@ -221,11 +221,27 @@ pub trait Platform: Send + Sync {
     fn pace(&self) -> Duration {
         Duration::from_secs(1)
     }
-    /// The destination's settings for `chime config show`, secrets in their
-    /// redacted form (print a [`Secret`], never `expose` it). `kind` is shown
-    /// already; a kind that adds nothing here shows only that.
-    fn describe(&self) -> Vec<(&'static str, String)> {
+    /// The destination's settings for `chime config show`, under their profile
+    /// keys, secrets in their redacted form (print a [`Secret`], never `expose`
+    /// it). Values are TOML so a flag shows as `false` and headers as a table,
+    /// as the profile has them. `kind` is shown already; a kind that adds
+    /// nothing here shows only that.
+    fn describe(&self) -> Vec<(&'static str, toml::Value)> {
         Vec::new()
+    }
+}
+
+/// The identity overrides (`username`, icons) a kind keeps among its JSON
+/// fields, under their profile `keys`, for [`Platform::describe`].
+pub fn describe_identity(
+    identity: &serde_json::Map<String, serde_json::Value>,
+    keys: &[&'static str],
+    out: &mut Vec<(&'static str, toml::Value)>,
+) {
+    for &key in keys {
+        if let Some(value) = identity.get(key).and_then(serde_json::Value::as_str) {
+            out.push((key, value.into()));
+        }
     }
 }
 

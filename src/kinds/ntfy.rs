@@ -38,7 +38,7 @@ const HARD_BREAK: &str = "  \n";
 
 pub struct Ntfy {
     url: Secret,
-    auth: Option<Secret>,
+    auth: Option<Auth>,
     priority: Option<u8>,
     tags: Vec<String>,
     markdown: bool,
@@ -93,17 +93,43 @@ fn has_topic(url: &str) -> bool {
     })
 }
 
-/// `token`, or `user` and `password`: the Authorization header, never shown.
-fn auth(fields: &mut Fields) -> Option<Secret> {
+/// How the destination signs in to its server, as the profile put it.
+enum Auth {
+    Token(Secret),
+    Basic { user: String, password: Secret },
+}
+
+impl Auth {
+    /// The Authorization header value.
+    fn header(&self) -> Secret {
+        match self {
+            Auth::Token(token) => Secret::bearer(token),
+            Auth::Basic { user, password } => {
+                let basic = base64(format!("{user}:{}", password.expose()).as_bytes());
+                Secret::token(format!("Basic {basic}"))
+            }
+        }
+    }
+
+    fn describe(&self, out: &mut Vec<(&'static str, toml::Value)>) {
+        match self {
+            Auth::Token(token) => out.push(("token", token.to_string().into())),
+            Auth::Basic { user, password } => {
+                out.push(("user", user.as_str().into()));
+                out.push(("password", password.to_string().into()));
+            }
+        }
+    }
+}
+
+/// `token`, or `user` and `password`.
+fn auth(fields: &mut Fields) -> Option<Auth> {
     let token = fields.optional_secret_token("token", "ntfy");
     let user = fields.string("user");
     let password = fields.optional_secret_token("password", "ntfy");
-    let problem = match (&token, &user, &password) {
-        (Some(token), None, None) => return Some(Secret::bearer(token)),
-        (None, Some(user), Some(password)) => {
-            let basic = base64(format!("{user}:{}", password.expose()).as_bytes());
-            return Some(Secret::token(format!("Basic {basic}")));
-        }
+    let problem = match (token, user, password) {
+        (Some(token), None, None) => return Some(Auth::Token(token)),
+        (None, Some(user), Some(password)) => return Some(Auth::Basic { user, password }),
         (None, None, None) => return None,
         (Some(_), _, _) => "set either `token` or `user` and `password`, not both",
         (None, Some(_), None) => "`user` needs a `password`",
@@ -206,9 +232,26 @@ impl Platform for Ntfy {
     fn request(&self, payload: &Payload) -> HttpRequest {
         let request = HttpRequest::post(self.url.clone(), payload, "text/plain; charset=utf-8");
         match &self.auth {
-            Some(auth) => request.header("authorization", auth.clone()),
+            Some(auth) => request.header("authorization", auth.header()),
             None => request,
         }
+    }
+
+    /// `markdown` is shown even when unset: a reader wondering why `**bold**`
+    /// arrives as typed should see that it is off.
+    fn describe(&self) -> Vec<(&'static str, toml::Value)> {
+        let mut out = vec![("url", self.url.to_string().into())];
+        if let Some(auth) = &self.auth {
+            auth.describe(&mut out);
+        }
+        if let Some(priority) = self.priority {
+            out.push(("priority", i64::from(priority).into()));
+        }
+        if !self.tags.is_empty() {
+            out.push(("tags", self.tags.join(",").into()));
+        }
+        out.push(("markdown", self.markdown.into()));
+        out
     }
 
     /// For `chime pipe`: a body holds 4,096 bytes; escaping and the code fence take the rest.

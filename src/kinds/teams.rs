@@ -73,6 +73,10 @@ impl Platform for Teams {
         HttpRequest::post(self.url.clone(), payload, JSON_UTF8)
     }
 
+    fn describe(&self) -> Vec<(&'static str, toml::Value)> {
+        vec![("url", self.url.to_string().into())]
+    }
+
     /// For `chime pipe`: a card stays under 26,000 bytes; JSON and the title take the rest.
     fn batch_limit(&self) -> usize {
         20000

@@ -48,6 +48,9 @@ const PARAGRAPH: &str = "\n\n";
 pub struct Telegram {
     chat_id: String,
     thread: Option<i64>,
+    /// `token` and `api_url` make `endpoint`; kept apart for `chime config show`.
+    token: Secret,
+    api_url: String,
     endpoint: Secret,
 }
 
@@ -80,14 +83,17 @@ impl Telegram {
         let api_url = fields
             .url("api_url")
             .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
-        let token = token.as_ref().map_or("", Secret::expose);
+        let token = token.unwrap_or_else(|| Secret::token(String::new()));
         let endpoint = Secret::url(format!(
-            "{}/bot{token}/sendMessage",
-            api_url.trim_end_matches('/')
+            "{}/bot{}/sendMessage",
+            api_url.trim_end_matches('/'),
+            token.expose()
         ));
         Telegram {
             chat_id,
             thread,
+            token,
+            api_url,
             endpoint,
         }
     }
@@ -133,6 +139,24 @@ impl Platform for Telegram {
 
     fn request(&self, payload: &Payload) -> HttpRequest {
         HttpRequest::post(self.endpoint.clone(), payload, JSON_UTF8)
+    }
+
+    /// `api_url` is shown even when defaulted: it is where the token is sent.
+    fn describe(&self) -> Vec<(&'static str, toml::Value)> {
+        // A numeric ID shows as a number, as the profile most likely has it.
+        let chat_id = self
+            .chat_id
+            .parse::<i64>()
+            .map_or_else(|_| self.chat_id.as_str().into(), toml::Value::from);
+        let mut out = vec![
+            ("token", self.token.to_string().into()),
+            ("chat_id", chat_id),
+        ];
+        if let Some(thread) = self.thread {
+            out.push(("message_thread_id", thread.into()));
+        }
+        out.push(("api_url", self.api_url.as_str().into()));
+        out
     }
 
     /// For `chime pipe`: a message holds 4,096 UTF-16 units of visible text; the title and footer take the rest.

@@ -139,6 +139,37 @@ impl Platform for Webhook {
         }
     }
 
+    /// `method` is shown even when defaulted, since receivers differ on it.
+    fn describe(&self) -> Vec<(&'static str, toml::Value)> {
+        let mut out = vec![
+            ("url", self.url.to_string().into()),
+            ("method", self.method.as_str().into()),
+        ];
+        if !self.headers.is_empty() {
+            // Any header may carry a credential, so every value is redacted.
+            let headers: toml::Table = self
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.to_string().into()))
+                .collect();
+            out.push(("headers", headers.into()));
+        }
+        if let Some(template) = self
+            .body
+            .as_ref()
+            .and_then(|env| env.get_template(BODY).ok())
+        {
+            out.push(("body", template.source().into()));
+        }
+        if let Some(secret) = &self.secret {
+            out.push(("secret", secret.to_string().into()));
+        }
+        if let Some(max) = self.max_bytes {
+            out.push(("max_bytes", i64::try_from(max).unwrap_or(i64::MAX).into()));
+        }
+        out
+    }
+
     fn classify(&self, answer: &Answer) -> Verdict {
         if let Some(verdict) = classify_http(answer) {
             return verdict;

@@ -11,7 +11,7 @@ use super::payloads;
 use crate::config::Fields;
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Target, Threading, Verdict,
-    classify_http,
+    classify_http, describe_identity,
 };
 use crate::message::Message;
 use crate::secret::Secret;
@@ -124,13 +124,13 @@ impl Platform for Api {
             .header("authorization", Secret::bearer(&self.token))
     }
 
-    fn describe(&self) -> Vec<(&'static str, String)> {
+    fn describe(&self) -> Vec<(&'static str, toml::Value)> {
         let mut out = vec![
-            ("token", self.token.to_string()),
-            ("channel", self.channel.clone()),
-            ("api_url", self.api_url.clone()),
+            ("token", self.token.to_string().into()),
+            ("channel", self.channel.as_str().into()),
+            ("api_url", self.api_url.as_str().into()),
         ];
-        super::describe_identity(&self.identity, &mut out);
+        describe_identity(&self.identity, &super::IDENTITY, &mut out);
         out
     }
 

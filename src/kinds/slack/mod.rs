@@ -39,14 +39,8 @@ const FALLBACK_MAX: usize = 300;
 /// "```\n" and "\n```" around each part of a code block.
 const CODE_FENCES: usize = 8;
 
-/// `username`, `icon_emoji` and `icon_url`, for `chime config show`.
-fn describe_identity(identity: &Map<String, Value>, out: &mut Vec<(&'static str, String)>) {
-    for key in ["username", "icon_emoji", "icon_url"] {
-        if let Some(value) = identity.get(key).and_then(Value::as_str) {
-            out.push((key, value.to_owned()));
-        }
-    }
-}
+/// The profile keys Slack keeps in its identity map.
+const IDENTITY: [&str; 3] = ["username", "icon_emoji", "icon_url"];
 
 /// Escapes the three characters Slack parses as control characters.
 pub fn escape(text: &str) -> String {

@@ -11,6 +11,7 @@ use super::payloads;
 use crate::config::Fields;
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http,
+    describe_identity,
 };
 use crate::message::Message;
 use crate::secret::Secret;
@@ -71,12 +72,12 @@ impl Platform for Webhook {
         super::BATCH_LIMIT
     }
 
-    fn describe(&self) -> Vec<(&'static str, String)> {
-        let mut out = vec![("url", self.url.to_string())];
+    fn describe(&self) -> Vec<(&'static str, toml::Value)> {
+        let mut out = vec![("url", self.url.to_string().into())];
         if let Some(channel) = &self.channel {
-            out.push(("channel", channel.clone()));
+            out.push(("channel", channel.as_str().into()));
         }
-        super::describe_identity(&self.identity, &mut out);
+        describe_identity(&self.identity, &super::IDENTITY, &mut out);
         out
     }
 
