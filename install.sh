@@ -49,9 +49,16 @@ if [ -n "${CHIME_BIN:-}" ]; then
   bin_source=$CHIME_BIN
 else
   command -v cargo >/dev/null 2>&1 || {
-    echo "chime: cargo is not installed; get Rust from your package manager or rustup first" >&2
+    echo "chime: cargo is not installed; get Rust 1.89 or newer from https://rustup.rs first" >&2
     exit 1
   }
+  # Cargo.toml's rust-version: distribution packages are often older.
+  version=$(cargo --version | sed -n 's/^cargo \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+  set -- $version
+  if [ -n "${2:-}" ] && { [ "$1" -lt 1 ] || { [ "$1" -eq 1 ] && [ "$2" -lt 89 ]; }; }; then
+    echo "chime: needs Rust 1.89 or newer, found $(cargo --version); update with \`rustup update\` (https://rustup.rs)" >&2
+    exit 1
+  fi
   cargo build --release --locked
   bin_source=target/release/chime
 fi

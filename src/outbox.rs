@@ -45,9 +45,16 @@ impl Outbox<'_> {
         let deadline = Instant::now() + timeout;
         // Held until this message is out, so no flush slips in between.
         let mut _lock = None;
-        if !self.no_spool && self.spool.has_pending(&destination.name) {
+        // Older messages go first, with or without --no-spool: order is kept.
+        if self.spool.has_pending(&destination.name) {
             match self.backlog(destination, deadline).await {
                 Ok(lock) => _lock = Some(lock),
+                Err(why) if self.no_spool => {
+                    let why = format!("not sent: older messages are waiting: {why}");
+                    let mut report = Report::waiting(destination, payloads.len(), Some(why));
+                    report.status = Status::Failed;
+                    return report;
+                }
                 Err(why) => {
                     let why = format!("queued behind older messages: {why}");
                     let report = Report::waiting(destination, payloads.len(), Some(why));

@@ -668,3 +668,18 @@ fn an_older_message_refused_while_draining_the_backlog_is_reported() {
         .stderr_has("1 older message(s) for ops-hook were refused")
         .stderr_has("chime spool list --dead");
 }
+
+#[test]
+fn no_spool_still_sends_older_messages_first() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup(&bed);
+    chime(&sandbox, &bed, &["send", "--queue", "older"]).code(75);
+    chime(&sandbox, &bed, &["send", "--no-spool", "newer"]).code(0);
+    let texts: Vec<String> = bed
+        .delivered()
+        .iter()
+        .map(|r| r.json()["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(texts, ["older", "newer"]);
+}

@@ -145,6 +145,24 @@ fn config_init_writes_a_private_file() {
     assert_eq!(mode & 0o777, 0o600);
 }
 
+#[cfg(unix)]
+#[test]
+fn config_init_force_over_a_readable_profile_leaves_a_private_one() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    sandbox.profile("# old\n");
+    let path = sandbox.profile_path();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    run(sandbox.chime(&["config", "init", "--force"])).code(0);
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("[destinations")
+    );
+}
+
 #[test]
 fn config_check_reports_every_mistake_at_once_with_positions() {
     let sandbox = Sandbox::new();
