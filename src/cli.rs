@@ -25,6 +25,8 @@ Exit codes:
   75  not delivered for now: queued in the spool for retry (or not queued,
       with --no-spool); `chime flush` delivers it later
   78  configuration error (missing or invalid profile, unknown route)
+  130 interrupted twice (chime pipe): what was left is in the spool
+  chime run exits with the command's own code instead
 
 Environment:
   CHIME_CONFIG    profile file to use (like --config)

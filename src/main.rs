@@ -87,9 +87,11 @@ fn configure(global: &cli::GlobalArgs, command: ConfigCommand) -> Result<ExitCod
             completions::names(&location, what)?;
         }
         ConfigCommand::Path => {
+            // The path alone on stdout, for `$(chime config path)`; the why on stderr.
             report::line(&location.path.display().to_string())?;
-            if global.verbose {
-                eprintln!("chime: {}", location.origin);
+            if !global.quiet {
+                eprintln!("chime: {}", location.explain());
+                eprintln!("chime: looked for: {}", config::SEARCH_ORDER);
             }
         }
     }

@@ -80,6 +80,22 @@ pub struct Location {
     pub origin: &'static str,
 }
 
+/// Where a profile is looked for, first match wins (for `chime config path`).
+pub const SEARCH_ORDER: &str = "--config PATH, then $CHIME_CONFIG, then \
+    <config dir>/chime/NAME.toml where NAME is --profile, $CHIME_PROFILE or `config`";
+
+impl Location {
+    /// Which rule chose this path, and whether there is a profile there.
+    pub fn explain(&self) -> String {
+        let state = if self.path.is_file() {
+            "it exists"
+        } else {
+            "there is nothing there yet: create it with `chime config init`"
+        };
+        format!("using {}; {state}", self.origin)
+    }
+}
+
 /// Why a profile could not be used. Each maps to exit code 78.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
