@@ -197,6 +197,42 @@ text = "{{ text | shout }}"
 }
 
 #[test]
+fn config_check_reports_mistakes_of_shape_and_of_meaning_together() {
+    let sandbox = Sandbox::new();
+    sandbox.profile(
+        r#"[defaults]
+timout = "5s"
+
+[destinations.h]
+kind = "slack"
+url = "${NOPE}"
+
+[routes.ops]
+to = "h"
+
+[rules]
+when = "level is shouting"
+route = "ops"
+
+[spool]
+max_attempts = "three"
+"#,
+    );
+    run(sandbox.chime(&["config", "check"]))
+        .code(78)
+        .stderr_has("config.toml:2:1")
+        .stderr_has("did you mean `timeout`?")
+        .stderr_has("config.toml:6:7")
+        .stderr_has("`NOPE` is not set")
+        .stderr_has("config.toml:9:6")
+        .stderr_has("write a list, even of one")
+        .stderr_has("config.toml:11:1")
+        .stderr_has("write [[rules]]")
+        .stderr_has("config.toml:16:16")
+        .stderr_has("expected u32");
+}
+
+#[test]
 fn config_check_on_a_missing_profile_says_how_to_make_one() {
     run(Sandbox::new().chime(&["config", "check"]))
         .code(78)

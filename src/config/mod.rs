@@ -176,13 +176,8 @@ pub fn load(location: &Location, env: &EnvVars) -> Result<Profile, ConfigError> 
         Err(source) => return Err(ConfigError::Read { path, source }),
     };
     let mut problems = Vec::new();
-    let profile = match toml::from_str::<RawProfile>(&source) {
-        Ok(raw) => validate(raw, path.clone(), env, &mut problems),
-        Err(err) => {
-            problems.push(parse_problem(&err));
-            None
-        }
-    };
+    let profile = parse(&source, &mut problems)
+        .and_then(|raw| validate(raw, path.clone(), env, &mut problems));
     match profile {
         Some(profile) if problems.is_empty() => Ok(profile),
         _ => Err(ConfigError::Invalid {
@@ -193,9 +188,109 @@ pub fn load(location: &Location, env: &EnvVars) -> Result<Profile, ConfigError> 
     }
 }
 
+/// How many shape mistakes one check reports before it gives up on the rest.
+const MAX_SHAPE_PROBLEMS: usize = 20;
+
+/// Parses the profile, going on past mistakes in its shape so that every one
+/// is reported at once: each mistake the parser stops at is recorded, then
+/// neutralised in a copy of the source (an unknown key blanked out, a value of
+/// the wrong type replaced by an empty one of the right type, offsets kept),
+/// and the copy parsed again. What the copy yields is validated too, for the
+/// mistakes only a whole profile shows; it is never used to send anything.
+fn parse(source: &str, problems: &mut Vec<Problem>) -> Option<RawProfile> {
+    let mut text = source.to_owned();
+    for _ in 0..MAX_SHAPE_PROBLEMS {
+        let err = match toml::from_str::<RawProfile>(&text) {
+            Ok(raw) => return Some(raw),
+            Err(err) => err,
+        };
+        // The first failure is always reported; a later one only if the
+        // neutralised copy is still well-formed TOML, so no mistake of ours shows.
+        if !problems.is_empty() && text.parse::<toml::Table>().is_err() {
+            return None;
+        }
+        problems.push(parse_problem(&err));
+        if !neutralise(&mut text, &err) {
+            return None;
+        }
+    }
+    None
+}
+
+/// Edits `text` so the parser gets past `err`; false when it cannot.
+fn neutralise(text: &mut String, err: &toml::de::Error) -> bool {
+    let Some(span) = err.span().filter(|s| s.end <= text.len()) else {
+        return false;
+    };
+    let message = err.message();
+    let line = line_around(text, span.start);
+    if text[line.clone()].trim_start().starts_with('[') {
+        // A whole table is wrong (`[rules]` for `[[rules]]`): drop it.
+        let end = text[line.end..]
+            .find("\n[")
+            .map_or(text.len(), |i| line.end + i + 1);
+        blank(text, line.start..end);
+        return true;
+    }
+    if message.starts_with("unknown field") {
+        blank(text, line);
+        return true;
+    }
+    let Some(empty) = empty_value(message) else {
+        return false;
+    };
+    let padded = format!("{empty:<width$}", width = span.len());
+    text.replace_range(span, &padded);
+    true
+}
+
+/// An empty value of the type a "invalid type: …, expected …" message wants.
+fn empty_value(message: &str) -> Option<&'static str> {
+    let expected = message.split("expected").nth(1)?;
+    [
+        ("sequence", "[]"),
+        ("string", "\"\""),
+        ("map", "{}"),
+        ("struct", "{}"),
+        ("bool", "false"),
+        ("u32", "0"),
+        ("u64", "0"),
+        ("i64", "0"),
+        ("integer", "0"),
+    ]
+    .iter()
+    .find(|(word, _)| expected.contains(word))
+    .map(|(_, empty)| *empty)
+}
+
+/// The byte range of the line holding `offset`, without its newline.
+fn line_around(text: &str, offset: usize) -> std::ops::Range<usize> {
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    start..end
+}
+
+/// Spaces over `range`, newlines kept, so every later offset stays true.
+fn blank(text: &mut String, range: std::ops::Range<usize>) {
+    let blanked: String = text[range.clone()]
+        .chars()
+        .map(|c| match c {
+            '\n' => "\n".to_owned(),
+            c => " ".repeat(c.len_utf8()),
+        })
+        .collect();
+    text.replace_range(range, &blanked);
+}
+
 fn parse_problem(err: &toml::de::Error) -> Problem {
     let message = err.message().trim().to_owned();
     let problem = Problem::new(err.span(), message.clone());
+    if message.starts_with("invalid type: string") && message.ends_with("expected a sequence") {
+        return problem.help("write a list, even of one: to = [\"name\"]");
+    }
+    if message.starts_with("invalid type: map") && message.ends_with("expected a sequence") {
+        return problem.help("each rule is a table of its own: write [[rules]], with two brackets");
+    }
     // serde's "unknown field `x`, expected one of `a`, `b`" lists the choices; a
     // typo deserves the one it most likely meant.
     let Some(rest) = message.strip_prefix("unknown field `") else {
