@@ -34,6 +34,14 @@ pub fn run(send: Send) -> Result<ExitCode, Failure> {
     let mut rendered = Vec::with_capacity(deliveries.len());
     for delivery in &deliveries {
         let message = compose(&send, delivery, &vars)?;
+        let platform = &delivery.destination.platform;
+        platform.check(&message).map_err(|why| {
+            Failure::config(format!(
+                "destination `{}`: {why}",
+                delivery.destination.name
+            ))
+            .with_hint("fix the destination's template in the profile")
+        })?;
         let mut parts = delivery
             .destination
             .platform

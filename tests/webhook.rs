@@ -309,3 +309,25 @@ headers = { Authorization = "Bearer sk-live-notreal", X-Count = 3 }
         .stderr_has("`headers` of destination `hook` must be a string")
         .never_shows("sk-live-notreal");
 }
+
+#[test]
+fn webhook_body_template_that_fails_on_a_real_message_sends_nothing_in_its_place() {
+    let bed = Bed::start();
+    Hook::mount(&bed);
+    let sandbox = Sandbox::new();
+    // Renders the load-time sample, fails on the text "boom".
+    sandbox.profile(&format!(
+        r#"
+[destinations.hook]
+kind = "webhook"
+url = "{}"
+body = '{{"text": {{{{ text }}}}{{% if text == "boom" %}}{{{{ nope() }}}}{{% endif %}}}}'
+"#,
+        bed.url() + "/hook/plain"
+    ));
+    run(sandbox.chime(&["send", "--to", "hook", "fine"])).code(0);
+    run(sandbox.chime(&["send", "--to", "hook", "boom"]))
+        .code(78)
+        .stderr_has("destination `hook`: its `body` template failed to render this message");
+    assert_eq!(bed.requests().len(), 1, "nothing went out in its place");
+}

@@ -202,6 +202,11 @@ pub trait Platform: Send + Sync {
     fn attach(&self, payload: &Payload, _parent: &Posted) -> Payload {
         payload.clone()
     }
+    /// Whether `message` can be rendered at all, for kinds whose rendering can
+    /// fail (a profile's body template): a send stops before anything goes out.
+    fn check(&self, _message: &Message) -> Result<(), String> {
+        Ok(())
+    }
     /// Whether a refused edit means the message to edit is gone (deleted, too
     /// old), so the part should be posted as a new message instead.
     fn edit_refused(&self, _verdict: &Verdict) -> bool {

@@ -94,6 +94,26 @@ impl Platform for Webhook {
         "webhook"
     }
 
+    /// The body template rendered a sample at load time; a real message can
+    /// still trip it (a filter on a value it cannot take), and then nothing
+    /// must go out in its place.
+    fn check(&self, message: &Message) -> Result<(), String> {
+        let Some(env) = &self.body else {
+            return Ok(());
+        };
+        let vars = variables(message, &message.text, 1, 1);
+        let body = env
+            .get_template(BODY)
+            .and_then(|t| t.render(Jinja::from(Serde(&vars))))
+            .map_err(|e| {
+                let why = crate::template::describe(&e);
+                format!("its `body` template failed to render this message: {why}")
+            })?;
+        serde_json::from_str::<Value>(&body)
+            .map(drop)
+            .map_err(|e| format!("its `body` template did not make JSON of this message ({e})"))
+    }
+
     fn markup(&self) -> Escape {
         plain
     }
