@@ -281,7 +281,52 @@ fn a_second_interrupt_spools_what_is_left_and_exits_130() {
 }
 
 #[test]
-fn destination_down_mid_stream_spools_batches_that_flush_later_in_order() {
+fn destination_down_mid_stream_spools_the_rest_which_flushes_later_in_order() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup("0s");
+    let mut child = spawn(pipe(
+        &sandbox,
+        &bed.webhook("logs"),
+        &["--interval", "200ms", "--timeout", "1s"],
+    ));
+    let mut stdin = child.stdin.take().unwrap();
+    let before: Vec<String> = (0..100).map(|i| format!("before {i:03}")).collect();
+    let during: Vec<String> = (0..100).map(|i| format!("during {i:03}")).collect();
+    stdin
+        .write_all((before.join("\n") + "\n").as_bytes())
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !delivered_lines(&bed).contains(&"before 099".to_owned()) {
+        assert!(Instant::now() < deadline, "the first lines never arrived");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bed.break_hook("logs");
+    stdin
+        .write_all((during.join("\n") + "\n").as_bytes())
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        bed.requests().iter().any(|r| r.status == 503),
+        "the outage was met"
+    );
+    bed.restore_hook("logs");
+    let mut flush = sandbox.chime(&["flush", "--all"]);
+    flush.env("LOG_WEBHOOK", bed.webhook("logs"));
+    run(flush).code(0);
+    let expected: Vec<String> = before.into_iter().chain(during).collect();
+    assert_eq!(delivered_lines(&bed), expected);
+}
+
+#[test]
+fn destination_down_from_the_start_spools_batches_that_flush_later_in_order() {
     let bed = Bed::start();
     bed.no_rate_limit();
     let sandbox = setup("0s");

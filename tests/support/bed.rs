@@ -257,6 +257,16 @@ impl Bed {
         format!("{}/api", self.url())
     }
 
+    /// The hook now answers 503, as Slack does during an outage, until [`Bed::restore_hook`].
+    pub fn break_hook(&self, name: &str) {
+        self.set_hook(name, Some((503, "service_unavailable")));
+    }
+
+    /// The hook answers normally again.
+    pub fn restore_hook(&self, name: &str) {
+        self.set_hook(name, None);
+    }
+
     /// The hook now answers 404 `no_service`, as a deleted or disabled one does.
     pub fn remove_hook(&self, name: &str) {
         self.set_hook(name, Some((404, "no_service")));
