@@ -296,6 +296,19 @@ fn damaged_files_are_quarantined_and_the_rest_delivered() {
 }
 
 #[test]
+fn a_message_queued_behind_a_backlog_has_not_used_an_attempt() {
+    let sandbox = setup();
+    run(chime(&sandbox, DOWN, &["send", "tried"])).code(75);
+    run(chime(&sandbox, DOWN, &["send", "waiting"]))
+        .code(75)
+        .stderr_has("queued behind older messages");
+    let listed = list_json(&sandbox, &[]);
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0]["attempts"], 2, "tried by each send");
+    assert_eq!(listed[1]["attempts"], 0, "never tried");
+}
+
+#[test]
 fn no_spool_file_holds_a_secret_and_all_are_private() {
     let bed = Bed::start();
     let sandbox = setup();

@@ -74,7 +74,6 @@ pub use entry::Entry;
 pub use fs::DestinationLock;
 
 use crate::config::EnvVars;
-use crate::kinds::Payload;
 
 /// How long and how often the spool keeps trying (`[spool]` in the profile).
 #[derive(Clone, Debug, PartialEq)]
@@ -216,27 +215,8 @@ impl Spool {
             .join(fs::encode_name(destination))
     }
 
-    /// Writes a new entry for `destination` and returns it.
-    pub fn add(
-        &self,
-        state: State,
-        destination: &str,
-        payloads: Vec<Payload>,
-        parts: usize,
-        error: Option<String>,
-        next_attempt: SystemTime,
-    ) -> Result<Entry, SpoolError> {
-        let now = SystemTime::now();
-        let entry = Entry {
-            id: fs::new_id(now),
-            destination: destination.to_owned(),
-            created: now,
-            attempts: u32::from(error.is_some()),
-            next_attempt,
-            last_error: error,
-            parts,
-            payloads,
-        };
+    /// Writes a new entry (see [`Entry::new`]) and gives it back.
+    pub fn add(&self, state: State, entry: Entry) -> Result<Entry, SpoolError> {
         self.write(state, &entry)?;
         Ok(entry)
     }
