@@ -76,7 +76,7 @@ pub async fn drain(
         }
         let mut entry = match ctx.spool.read(State::Pending, name, id) {
             Ok(Read::Entry(entry)) => entry,
-            Ok(Read::Quarantined(why)) => {
+            Ok(Read::Damaged(why)) => {
                 drained
                     .warnings
                     .push(format!("spool entry {id} for {name} is damaged: {why}"));
@@ -361,6 +361,9 @@ pub fn spool_failure(err: SpoolError) -> Failure {
         }
         SpoolError::NoStateDir => "set CHIME_STATE_DIR to a writable directory",
         SpoolError::NotFound(_) => "list entries with `chime spool list` (and `--dead`)",
+        SpoolError::Ambiguous { .. } => {
+            "give more characters of the id; `chime spool list` (and `--dead`) shows them in full"
+        }
     };
     Failure::new(ExitCode::Failure, err.to_string()).with_hint(hint)
 }

@@ -147,14 +147,16 @@ impl Outbox<'_> {
             }
             _ => now,
         };
-        let added = self.spool.add(
-            state,
-            &destination.name,
-            payloads,
-            report.parts,
-            report.error.clone(),
-            next,
-        );
+        let entry = crate::spool::Entry {
+            // Only a message that was sent and failed has used an attempt; one
+            // kept by --queue or behind a backlog (a waiting report) was not
+            // tried, and `max_attempts` counts real tries.
+            attempts: u32::from(report.status != Status::Queued),
+            next_attempt: next,
+            last_error: report.error.clone(),
+            ..crate::spool::Entry::new(&destination.name, payloads, report.parts)
+        };
+        let added = self.spool.add(state, entry);
         match added {
             Ok(entry) => {
                 report.spool_id = Some(entry.id);

@@ -269,6 +269,7 @@ fn damaged_files_are_quarantined_and_the_rest_delivered() {
         ))
         .code(75);
     }
+    run(chime(&sandbox, DOWN, &["send", "--queue", "intact"])).code(75);
     let entries = pending(&sandbox);
     let mut flipped = std::fs::read(&entries[0]).unwrap();
     let at = flipped.len() - 10;
@@ -276,23 +277,192 @@ fn damaged_files_are_quarantined_and_the_rest_delivered() {
     std::fs::write(&entries[0], flipped).unwrap();
     let truncated = std::fs::read(&entries[1]).unwrap();
     std::fs::write(&entries[1], &truncated[..truncated.len() / 2]).unwrap();
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&entries[2])
-        .unwrap();
+    std::fs::File::create(&entries[2]).unwrap();
+    assert_eq!(std::fs::metadata(&entries[2]).unwrap().len(), 0, "emptied");
     let mut grown = std::fs::read(&entries[3]).unwrap();
     grown.extend_from_slice(b"garbage");
     std::fs::write(&entries[3], grown).unwrap();
     run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"]))
         .code(0)
         .stderr_has("checksum mismatch")
-        .stderr_has("truncated");
-    assert_eq!(texts(&bed), vec!["m2"]);
+        .stderr_has("truncated")
+        .stderr_has("no header line");
+    assert_eq!(texts(&bed), vec!["intact"]);
     assert_eq!(
         files(&spool_dir(&sandbox).join("corrupt")).len(),
-        3,
+        4,
         "kept for a human, not deleted"
     );
+    assert!(pending(&sandbox).is_empty());
+}
+
+/// A directory where an entry belongs: unreadable as a file, even for root.
+fn unreadable_entry(sandbox: &Sandbox, id: &str) -> PathBuf {
+    let path = spool_dir(sandbox).join(format!("pending/ops-hook/{id}.msg"));
+    std::fs::create_dir_all(&path).unwrap();
+    path
+}
+
+#[test]
+fn an_unreadable_entry_is_quarantined_and_the_others_still_flush() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup();
+    for text in ["m0", "m1"] {
+        run(chime(&sandbox, DOWN, &["send", "--queue", text])).code(75);
+    }
+    // Ids sort in arrival order: these come first and would block the rest.
+    let listed_one = unreadable_entry(&sandbox, "000000000000000000000001");
+    run(sandbox.chime(&["spool", "list"]))
+        .code(0)
+        .stderr_has("cannot read it")
+        .stdout_has("ops-hook");
+    let flushed_one = unreadable_entry(&sandbox, "000000000000000000000002");
+    run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"]))
+        .code(0)
+        .stderr_has("000000000000000000000002 for ops-hook is damaged: cannot read it");
+    assert_eq!(texts(&bed), vec!["m0", "m1"]);
+    assert!(!listed_one.exists() && !flushed_one.exists());
+    let corrupt = spool_dir(&sandbox).join("corrupt");
+    for id in ["000000000000000000000001", "000000000000000000000002"] {
+        assert!(
+            corrupt.join(format!("ops-hook.{id}.msg")).is_dir(),
+            "{id} kept for a human"
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_entry_that_cannot_be_moved_aside_is_skipped_not_blocking() {
+    let bed = Bed::start();
+    let sandbox = setup();
+    run(chime(&sandbox, DOWN, &["send", "--queue", "m0"])).code(75);
+    let stuck = unreadable_entry(&sandbox, "000000000000000000000001");
+    std::fs::write(spool_dir(&sandbox).join("corrupt"), "in the way").unwrap();
+    run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"]))
+        .code(0)
+        .stderr_has("cannot read it")
+        .stderr_has("skipped, as it cannot be moved aside");
+    assert_eq!(texts(&bed), vec!["m0"]);
+    assert!(stuck.is_dir(), "left where it was, for a human");
+}
+
+/// Dead-letters one message per text through a destination that refuses it.
+fn dead_letters(sandbox: &Sandbox, bed: &Bed, texts: &[&str]) -> Vec<String> {
+    for text in texts {
+        bed.fault(Fault::Status(404, "no_service"));
+        run(chime(sandbox, &bed.webhook("ops"), &["send", text])).code(65);
+    }
+    let ids: Vec<String> = list_json(sandbox, &["--dead"])
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), texts.len());
+    ids
+}
+
+fn ids_of(listed: &[serde_json::Value]) -> Vec<&str> {
+    listed.iter().map(|e| e["id"].as_str().unwrap()).collect()
+}
+
+#[test]
+fn spool_retry_id_moves_that_dead_entry_back_and_finishes_an_interrupted_retry() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup();
+    let ids = dead_letters(&sandbox, &bed, &["first", "second"]);
+    run(sandbox.chime(&["spool", "retry", &ids[0]]))
+        .code(0)
+        .stderr_has("is pending again");
+    let listed = list_json(&sandbox, &[]);
+    assert_eq!(ids_of(&listed), vec![ids[0].as_str()]);
+    assert_eq!(listed[0]["attempts"], 0);
+    assert_eq!(
+        ids_of(&list_json(&sandbox, &["--dead"])),
+        vec![ids[1].as_str()]
+    );
+    // A crash in the middle of a retry leaves the entry pending and dead at
+    // once; retrying it again finishes the move instead of refusing.
+    let name = format!("ops-hook/{}.msg", ids[1]);
+    std::fs::copy(
+        spool_dir(&sandbox).join("dead").join(&name),
+        spool_dir(&sandbox).join("pending").join(&name),
+    )
+    .unwrap();
+    run(sandbox.chime(&["spool", "retry", &ids[1]])).code(0);
+    assert!(dead(&sandbox).is_empty());
+    run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])).code(0);
+    assert_eq!(texts(&bed), vec!["first", "second"], "each once, in order");
+}
+
+#[test]
+fn spool_retry_that_cannot_write_leaves_the_dead_entry_in_place() {
+    let bed = Bed::start();
+    let sandbox = setup();
+    let ids = dead_letters(&sandbox, &bed, &["precious"]);
+    let pending_dir = spool_dir(&sandbox).join("pending/ops-hook");
+    let _ = std::fs::remove_dir_all(&pending_dir);
+    std::fs::create_dir_all(pending_dir.parent().unwrap()).unwrap();
+    std::fs::write(&pending_dir, "not a directory").unwrap();
+    for how in [vec![ids[0].as_str()], vec!["--all"]] {
+        let mut args = vec!["spool", "retry"];
+        args.extend(how);
+        run(sandbox.chime(&args))
+            .code(1)
+            .stderr_has("could not be moved back to pending; it is still dead-lettered")
+            .stderr_has("cannot create");
+        assert_eq!(
+            ids_of(&list_json(&sandbox, &["--dead"])),
+            vec![ids[0].as_str()],
+            "still dead-lettered after `spool retry {}`",
+            args[2]
+        );
+    }
+}
+
+#[test]
+fn an_ambiguous_id_prefix_is_refused_and_nothing_is_deleted() {
+    let bed = Bed::start();
+    let sandbox = setup();
+    let dead_id = dead_letters(&sandbox, &bed, &["dead one"]).remove(0);
+    for text in ["pending one", "pending two"] {
+        run(chime(&sandbox, DOWN, &["send", "--queue", text])).code(75);
+    }
+    let listed = list_json(&sandbox, &[]);
+    let mut all: Vec<&str> = ids_of(&listed);
+    all.push(&dead_id);
+    let shared = (0..24)
+        .take_while(|&i| {
+            all.iter()
+                .all(|id| id.as_bytes()[i] == all[0].as_bytes()[i])
+        })
+        .count();
+    assert!(shared > 0, "ids of one test share their leading digits");
+    let prefix = &dead_id[..shared];
+    for command in ["drop", "retry", "show"] {
+        let out = run(sandbox.chime(&["spool", command, prefix]))
+            .code(1)
+            .stderr_has(&format!("`{prefix}` is the start of 3 spool entries"))
+            .stderr_has("give more characters");
+        for id in &all {
+            assert!(out.stderr.contains(id), "{id} is listed\n{out}");
+        }
+    }
+    assert_eq!(pending(&sandbox).len(), 2, "nothing deleted");
+    assert_eq!(dead(&sandbox).len(), 1, "nothing deleted");
+}
+
+#[test]
+fn a_message_queued_behind_a_backlog_has_not_used_an_attempt() {
+    let sandbox = setup();
+    run(chime(&sandbox, DOWN, &["send", "tried"])).code(75);
+    run(chime(&sandbox, DOWN, &["send", "waiting"]))
+        .code(75)
+        .stderr_has("queued behind older messages");
+    let listed = list_json(&sandbox, &[]);
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0]["attempts"], 2, "tried by each send");
+    assert_eq!(listed[1]["attempts"], 0, "never tried");
 }
 
 #[test]

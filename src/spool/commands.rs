@@ -37,7 +37,7 @@ fn entries(spool: &Spool, state: State, output: Output) -> Result<Vec<Entry>, Sp
         for id in spool.ids(state, &destination)? {
             match spool.read(state, &destination, &id) {
                 Ok(Read::Entry(entry)) => out.push(entry),
-                Ok(Read::Quarantined(why)) => {
+                Ok(Read::Damaged(why)) => {
                     report::warning(output, &format!("spool entry {id} is damaged: {why}"))
                 }
                 Err(SpoolError::NotFound(_)) => {}
@@ -106,23 +106,20 @@ fn summary(entry: &Entry, state: State) -> serde_json::Value {
     })
 }
 
-/// Finds an entry by id or unique prefix, pending first, then dead.
+/// Finds an entry by id or unique prefix, pending or dead; a prefix that
+/// matches several is refused with the list (see `Spool::find`).
 fn find(spool: &Spool, id: &str) -> Result<(State, Entry), Failure> {
-    for state in [State::Pending, State::Dead] {
-        if let Some((destination, full)) = spool.find(state, id).map_err(spool_failure)? {
-            return match spool
-                .read(state, &destination, &full)
-                .map_err(spool_failure)?
-            {
-                Read::Entry(entry) => Ok((state, entry)),
-                Read::Quarantined(why) => Err(Failure::new(
-                    ExitCode::Failure,
-                    format!("entry {full} is damaged: {why}"),
-                )),
-            };
-        }
+    let found = spool.find(id).map_err(spool_failure)?;
+    match spool
+        .read(found.state, &found.destination, &found.id)
+        .map_err(spool_failure)?
+    {
+        Read::Entry(entry) => Ok((found.state, entry)),
+        Read::Damaged(why) => Err(Failure::new(
+            ExitCode::Failure,
+            format!("entry {} is damaged: {why}", found.id),
+        )),
     }
-    Err(spool_failure(SpoolError::NotFound(id.to_owned())))
 }
 
 fn show(spool: &Spool, id: &str) -> Result<ExitCode, Failure> {
@@ -139,8 +136,12 @@ fn show(spool: &Spool, id: &str) -> Result<ExitCode, Failure> {
 }
 
 fn drop_entries(spool: &Spool, ids: &[String], output: Output) -> Result<ExitCode, Failure> {
-    for id in ids {
-        let (state, entry) = find(spool, id)?;
+    // Every id resolved before any is dropped: one typo deletes nothing.
+    let chosen = ids
+        .iter()
+        .map(|id| find(spool, id))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (state, entry) in chosen {
         let _lock = lock_for(spool, state, &entry.destination)?;
         spool.remove(state, &entry).map_err(spool_failure)?;
         if !output.quiet {
@@ -189,7 +190,9 @@ fn retry(spool: &Spool, ids: &[String], all: bool, output: Output) -> Result<Exi
         chosen
     };
     for entry in chosen {
-        let entry = spool.revive(entry).map_err(spool_failure)?;
+        let entry = spool
+            .revive(entry.clone())
+            .map_err(|err| revive_failure(spool, &entry, err))?;
         if !output.quiet {
             eprintln!(
                 "chime: {} ({}) is pending again; `chime flush` will send it",
@@ -198,6 +201,35 @@ fn retry(spool: &Spool, ids: &[String], all: bool, output: Output) -> Result<Exi
         }
     }
     Ok(ExitCode::Ok)
+}
+
+/// Says where an entry a failed revive left is: still dead-lettered, and
+/// perhaps pending as well (the pending copy is written first).
+fn revive_failure(spool: &Spool, entry: &Entry, err: SpoolError) -> Failure {
+    if !spool.holds(State::Dead, entry) {
+        return spool_failure(err);
+    }
+    let what = format!("{} ({})", entry.id, entry.destination);
+    let failure = if spool.holds(State::Pending, entry) {
+        Failure::new(
+            ExitCode::Failure,
+            format!("{what} is pending again, but its dead-letter copy could not be removed"),
+        )
+        .with_hint(format!(
+            "`chime spool drop {}` removes the dead-letter copy; the pending one stays",
+            entry.id
+        ))
+    } else {
+        Failure::new(
+            ExitCode::Failure,
+            format!("{what} could not be moved back to pending; it is still dead-lettered"),
+        )
+        .with_hint(
+            "check free space and permissions under the state directory (CHIME_STATE_DIR), \
+             then run `chime spool retry` again",
+        )
+    };
+    failure.caused_by(err)
 }
 
 fn purge(spool: &Spool, state: State, yes: bool, output: Output) -> Result<ExitCode, Failure> {

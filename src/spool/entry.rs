@@ -28,6 +28,21 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A new entry for `destination`: not tried yet, due now.
+    pub fn new(destination: &str, payloads: Vec<Payload>, parts: usize) -> Entry {
+        let now = SystemTime::now();
+        Entry {
+            id: super::fs::new_id(now),
+            destination: destination.to_owned(),
+            created: now,
+            attempts: 0,
+            next_attempt: now,
+            last_error: None,
+            parts,
+            payloads,
+        }
+    }
+
     pub fn file_name(&self) -> String {
         format!("{}.msg", self.id)
     }

@@ -49,22 +49,45 @@ pub fn decode_name(encoded: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-/// Creates `dir` and its parents, private to this user (0700).
+/// Creates `dir` and its parents, private to this user (0700), and fsyncs the
+/// parent of each one it creates: without that, a crash could forget a new
+/// `pending/<destination>/` together with the entry just renamed into it.
 pub fn create_private_dir(dir: &Path) -> Result<(), SpoolError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let parent = match dir.parent() {
+        Some(parent) if parent.as_os_str().is_empty() => Path::new("."),
+        Some(parent) => parent,
+        None => return Ok(()),
+    };
+    create_private_dir(parent)?;
     let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(|e| SpoolError::io("create", dir, e))
+    match builder.create(dir) {
+        Ok(()) => {}
+        // Another chime made it first; its fsync may not have happened yet.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+        Err(err) => return Err(SpoolError::io("create", dir, err)),
+    }
+    sync_dir(parent)
 }
 
 /// Names in `dir` that are not dot-files; an absent directory is empty.
 pub fn list(dir: &Path) -> Result<Vec<String>, SpoolError> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        // A stray file where a destination's directory belongs holds no entries,
+        // and must not stop the others from being listed or flushed.
+        Err(err)
+            if matches!(
+                err.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(Vec::new());
+        }
         Err(err) => return Err(SpoolError::io("list", dir, err)),
     };
     Ok(entries
@@ -109,6 +132,16 @@ pub fn remove_durably(dir: &Path, name: &str) -> Result<(), SpoolError> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(err) => Err(SpoolError::io("remove", &path, err)),
     }
+}
+
+/// True for errors of the process or the system rather than of the file:
+/// trying again later may work, so the file is left alone.
+pub fn is_transient(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        err.kind(),
+        ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::OutOfMemory
+    ) || (cfg!(unix) && matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)))
 }
 
 pub fn sync_dir(dir: &Path) -> Result<(), SpoolError> {

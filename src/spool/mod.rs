@@ -12,7 +12,7 @@
 //!     │   ├── .lock                                    flock'd by whoever sends to it
 //!     │   └── <id>.msg                                 0600, one message for that destination
 //!     ├── dead/<destination>/<id>.msg                  refused for good, or too old
-//!     └── corrupt/<destination>.<id>.msg               failed its checksum; kept for a human
+//!     └── corrupt/<destination>.<id>.msg               damaged or unreadable; kept for a human
 //! ```
 //!
 //! A destination's directory name is its profile name with anything outside
@@ -47,9 +47,20 @@
 //!    removal is fsync'd before the next entry is sent; so a crash can repeat at
 //!    most the one entry that was in flight.
 //! 4. Within a destination, entries go out in id order, and a later entry
-//!    never overtakes an earlier one that is still pending.
-//! 5. A file that fails its checksum or does not parse is moved to `corrupt/`
-//!    with a warning — never deleted, never a panic — and the rest go on.
+//!    never overtakes an earlier one that is still pending. (A file that cannot
+//!    be read is not an entry to wait for: see 5.)
+//! 5. A file that fails its checksum, does not parse, or cannot be read at all
+//!    (a directory named `<id>.msg`, a file without read permission) is moved
+//!    to `corrupt/` with a warning — never deleted, never a panic — and the rest
+//!    go on. One that cannot even be moved stays where it is and is skipped with
+//!    a warning at every read, so it never blocks its destination. Only errors
+//!    of the process rather than of the file (out of file descriptors or memory)
+//!    stop a read, since trying again later may work.
+//! 6. An entry changes state (pending → dead, dead → pending) by writing the
+//!    new copy durably before removing the old one, so a failure or a crash in
+//!    between leaves it in both places, never in neither. Creating a directory
+//!    fsyncs its parent, so a new `pending/<destination>/` survives with the
+//!    entry renamed into it.
 //!
 //! # What a crash leaves, step by step
 //!
@@ -61,6 +72,13 @@
 //!   flush sends it again (the one duplicate allowed).
 //! - After delivery, before the removal: as above, one duplicate at most.
 //! - While rewriting after a failure: the old version or the new one stays.
+//! - While moving an entry between pending and dead (dead-lettering, or
+//!   `chime spool retry`): once the new copy is written and before the old one
+//!   is removed, the entry is pending and dead under one id, and both
+//!   `spool list` and `spool list --dead` show it. The next flush sends (or
+//!   dead-letters again) the pending copy. An id naming both acts on the dead
+//!   copy: `chime spool retry ID` finishes an interrupted retry, and
+//!   `chime spool drop ID` removes the dead copy and keeps the pending one.
 
 mod commands;
 mod entry;
@@ -74,7 +92,6 @@ pub use entry::Entry;
 pub use fs::DestinationLock;
 
 use crate::config::EnvVars;
-use crate::kinds::Payload;
 
 /// How long and how often the spool keeps trying (`[spool]` in the profile).
 #[derive(Clone, Debug, PartialEq)]
@@ -161,6 +178,13 @@ impl State {
     }
 }
 
+impl Found {
+    /// `ID (state, destination)`, for a list of matches.
+    fn describe(&self) -> String {
+        format!("{} ({}, {})", self.id, self.state.dir(), self.destination)
+    }
+}
+
 /// Something went wrong with the spool's files.
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
@@ -174,6 +198,27 @@ pub enum SpoolError {
     NoStateDir,
     #[error("no spool entry with id `{0}`")]
     NotFound(String),
+    #[error("`{prefix}` is the start of {} spool entries: {}", matches.len(), list_some(matches))]
+    Ambiguous {
+        prefix: String,
+        /// Each match as `ID (state, destination)`.
+        matches: Vec<String>,
+    },
+}
+
+/// The first few of a long list, so an error stays readable for a one-digit prefix.
+fn list_some(items: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut text = items
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > SHOWN {
+        text.push_str(&format!(" and {} more", items.len() - SHOWN));
+    }
+    text
 }
 
 impl SpoolError {
@@ -189,8 +234,17 @@ impl SpoolError {
 /// A spool file read back, or why it could not be.
 pub enum Read {
     Entry(Entry),
-    /// Moved to `corrupt/`; the string says why.
-    Quarantined(String),
+    /// Not usable as an entry: moved to `corrupt/`, or skipped where it is when
+    /// it cannot be moved. The string says why and which.
+    Damaged(String),
+}
+
+/// Where `Spool::find` found an entry.
+#[derive(Debug)]
+pub struct Found {
+    pub state: State,
+    pub destination: String,
+    pub id: String,
 }
 
 /// The spool under one state directory.
@@ -216,27 +270,8 @@ impl Spool {
             .join(fs::encode_name(destination))
     }
 
-    /// Writes a new entry for `destination` and returns it.
-    pub fn add(
-        &self,
-        state: State,
-        destination: &str,
-        payloads: Vec<Payload>,
-        parts: usize,
-        error: Option<String>,
-        next_attempt: SystemTime,
-    ) -> Result<Entry, SpoolError> {
-        let now = SystemTime::now();
-        let entry = Entry {
-            id: fs::new_id(now),
-            destination: destination.to_owned(),
-            created: now,
-            attempts: u32::from(error.is_some()),
-            next_attempt,
-            last_error: error,
-            parts,
-            payloads,
-        };
+    /// Writes a new entry (see [`Entry::new`]) and gives it back.
+    pub fn add(&self, state: State, entry: Entry) -> Result<Entry, SpoolError> {
         self.write(state, &entry)?;
         Ok(entry)
     }
@@ -262,13 +297,28 @@ impl Spool {
         Ok(entry)
     }
 
-    /// Moves a dead entry back to pending, due now.
-    pub fn revive(&self, mut entry: Entry) -> Result<Entry, SpoolError> {
+    /// Moves a dead entry back to pending, due now: the pending copy first,
+    /// then the dead one goes (invariant 6). On an error the dead copy is
+    /// still there, and perhaps a pending one as well.
+    pub fn revive(&self, entry: Entry) -> Result<Entry, SpoolError> {
+        let revived = Entry {
+            next_attempt: SystemTime::now(),
+            attempts: 0,
+            ..entry.clone()
+        };
+        // A pending copy already there is what an interrupted revive left; a
+        // flush may be sending it, and only its lock holder may rewrite it.
+        if !self.holds(State::Pending, &entry) {
+            self.write(State::Pending, &revived)?;
+        }
         self.remove(State::Dead, &entry)?;
-        entry.next_attempt = SystemTime::now();
-        entry.attempts = 0;
-        self.write(State::Pending, &entry)?;
-        Ok(entry)
+        Ok(revived)
+    }
+
+    /// True when `state` has a file for `entry`'s id.
+    pub fn holds(&self, state: State, entry: &Entry) -> bool {
+        let path = self.dir(state, &entry.destination).join(entry.file_name());
+        std::fs::symlink_metadata(path).is_ok()
     }
 
     /// Destinations with at least one entry in `state`, by profile name.
@@ -298,7 +348,8 @@ impl Spool {
             .is_ok_and(|ids| !ids.is_empty())
     }
 
-    /// Reads one entry, quarantining it when it is damaged.
+    /// Reads one entry, quarantining it when it is damaged or unreadable
+    /// (invariant 5).
     pub fn read(&self, state: State, destination: &str, id: &str) -> Result<Read, SpoolError> {
         let dir = self.dir(state, destination);
         let path = dir.join(format!("{id}.msg"));
@@ -307,54 +358,83 @@ impl Spool {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 return Err(SpoolError::NotFound(id.to_owned()));
             }
-            Err(err) => return Err(SpoolError::io("read", &path, err)),
+            Err(err) if fs::is_transient(&err) => return Err(SpoolError::io("read", &path, err)),
+            Err(err) => {
+                let why = format!("cannot read it: {err}");
+                return Ok(self.quarantine(&path, destination, id, why));
+            }
         };
         match Entry::decode(&bytes) {
             Ok(entry) if entry.id == id && entry.destination == destination => {
                 Ok(Read::Entry(entry))
             }
-            Ok(_) => self.quarantine(
+            Ok(_) => Ok(self.quarantine(
                 &path,
                 destination,
                 id,
                 "its contents do not match its name".into(),
-            ),
-            Err(why) => self.quarantine(&path, destination, id, why),
+            )),
+            Err(why) => Ok(self.quarantine(&path, destination, id, why)),
         }
     }
 
-    fn quarantine(
-        &self,
-        path: &Path,
-        destination: &str,
-        id: &str,
-        why: String,
-    ) -> Result<Read, SpoolError> {
+    /// Moves a damaged file to `corrupt/`, or leaves it and says so when it
+    /// cannot be moved: either way the caller goes on with the rest.
+    fn quarantine(&self, path: &Path, destination: &str, id: &str, why: String) -> Read {
         let corrupt = self.root.join("corrupt");
-        fs::create_private_dir(&corrupt)?;
         let target = corrupt.join(format!("{}.{id}.msg", fs::encode_name(destination)));
-        std::fs::rename(path, &target).map_err(|e| SpoolError::io("quarantine", path, e))?;
-        fs::sync_dir(path.parent().unwrap_or(&self.root))?;
-        Ok(Read::Quarantined(format!(
-            "{why}; moved to {}",
-            target.display()
-        )))
+        let moved = fs::create_private_dir(&corrupt).and_then(|()| {
+            std::fs::rename(path, &target).map_err(|e| SpoolError::io("move", path, e))
+        });
+        if let Err(err) = moved {
+            return Read::Damaged(format!(
+                "{why}; skipped, as it cannot be moved aside: {err}"
+            ));
+        }
+        // The new name made durable before the old one's removal, so no crash
+        // keeps the removal without the new name. Once renamed the file is safe
+        // in either place, so a failed fsync is not worth a failure.
+        let _ = fs::sync_dir(&corrupt);
+        let _ = fs::sync_dir(path.parent().unwrap_or(&self.root));
+        Read::Damaged(format!("{why}; moved to {}", target.display()))
     }
 
-    /// Finds an entry by id (or a unique prefix of one) in `state`, across destinations.
-    pub fn find(&self, state: State, id: &str) -> Result<Option<(String, String)>, SpoolError> {
-        let mut found = None;
-        for destination in self.destinations(state)? {
-            for candidate in self.ids(state, &destination)? {
-                if candidate.starts_with(id) {
-                    if found.is_some() {
-                        return Ok(None);
+    /// Finds the one entry whose id starts with `prefix`, pending or dead.
+    ///
+    /// Several ids matching is an error that lists them, never a guess. One id
+    /// both pending and dead is what an interrupted move leaves (invariant 6);
+    /// the dead copy is the one found, so a retry finishes the move and a drop
+    /// keeps the pending copy.
+    pub fn find(&self, prefix: &str) -> Result<Found, SpoolError> {
+        if prefix.is_empty() {
+            return Err(SpoolError::NotFound(String::new()));
+        }
+        let mut found = Vec::new();
+        for state in [State::Dead, State::Pending] {
+            for destination in self.destinations(state)? {
+                for id in self.ids(state, &destination)? {
+                    if id.starts_with(prefix) {
+                        found.push(Found {
+                            state,
+                            destination: destination.clone(),
+                            id,
+                        });
                     }
-                    found = Some((destination.clone(), candidate));
                 }
             }
         }
-        Ok(found)
+        // Stable: for one id, the dead copy stays ahead of the pending one.
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut ids: Vec<&str> = found.iter().map(|f| f.id.as_str()).collect();
+        ids.dedup();
+        match ids.len() {
+            0 => Err(SpoolError::NotFound(prefix.to_owned())),
+            1 => Ok(found.swap_remove(0)),
+            _ => Err(SpoolError::Ambiguous {
+                prefix: prefix.to_owned(),
+                matches: found.iter().map(Found::describe).collect(),
+            }),
+        }
     }
 
     /// Takes `destination`'s lock if no one else holds it.
