@@ -156,14 +156,19 @@ pub async fn deliver_one(client: &reqwest::Client, job: Job<'_>, verbose: bool) 
     let deadline = started + job.timeout;
     let mut report = Report::new(job.name, job.platform.kind(), job.payloads.len());
     for payload in &job.payloads {
-        let (verdict, status) = send_part(client, &job, payload, deadline, verbose).await;
+        let (verdict, status) = send_part(
+            client,
+            &job,
+            payload,
+            deadline,
+            verbose,
+            &mut report.warnings,
+        )
+        .await;
         report.http_status = status;
         match verdict {
             Verdict::Delivered { channel, ts } => {
                 report.parts_delivered += 1;
-                if let Err(why) = settle(&job, payload, channel.as_deref(), ts.as_deref()) {
-                    report.warnings.push(why);
-                }
                 report.channel = report.channel.or(channel);
                 report.ts = report.ts.or(ts);
             }
@@ -185,7 +190,8 @@ pub async fn deliver_one(client: &reqwest::Client, job: Job<'_>, verbose: bool) 
     report
 }
 
-/// Sends one part as its thread key says now; an edit of a message that is
+/// Sends one part as its thread key says now, and remembers where it went so
+/// the next part or send with that key finds it. An edit of a message that is
 /// gone is posted as a new message instead, as if it were the first.
 async fn send_part(
     client: &reqwest::Client,
@@ -193,35 +199,32 @@ async fn send_part(
     payload: &Payload,
     deadline: Instant,
     verbose: bool,
+    warnings: &mut Vec<String>,
 ) -> (Verdict, Option<u16>) {
-    let Some(threads) = job.threads.filter(|_| payload.thread.is_some()) else {
+    let (Some(threads), Some(thread)) = (job.threads, &payload.thread) else {
         return send_with_retries(client, job, payload, deadline, verbose).await;
+    };
+    // Held until the first post under a new key is remembered.
+    let _claim = match threads.get(job.name, &thread.key) {
+        Some(_) => None,
+        None => threads.claim(job.name, &thread.key, deadline).await,
     };
     let attached = threads.attach(job.name, job.platform, payload);
-    let edit = payload.thread.as_ref().is_some_and(|t| t.edit) && attached != *payload;
-    let (verdict, status) = send_with_retries(client, job, &attached, deadline, verbose).await;
+    let edit = thread.edit && attached != *payload;
+    let (mut verdict, mut status) =
+        send_with_retries(client, job, &attached, deadline, verbose).await;
     if edit && job.platform.edit_refused(&verdict) {
-        return send_with_retries(client, job, payload, deadline, verbose).await;
+        (verdict, status) = send_with_retries(client, job, payload, deadline, verbose).await;
+    }
+    if let Verdict::Delivered {
+        channel: Some(channel),
+        ts: Some(ts),
+    } = &verdict
+        && let Err(err) = threads.settle(job.name, thread, channel, ts)
+    {
+        warnings.push(format!("cannot remember thread `{}`: {err}", thread.key));
     }
     (verdict, status)
-}
-
-/// Remembers where a part with a thread key went, so the next part or send
-/// with that key finds it.
-fn settle(
-    job: &Job<'_>,
-    payload: &Payload,
-    channel: Option<&str>,
-    ts: Option<&str>,
-) -> Result<(), String> {
-    let (Some(threads), Some(thread), Some(channel), Some(ts)) =
-        (job.threads, &payload.thread, channel, ts)
-    else {
-        return Ok(());
-    };
-    threads
-        .settle(job.name, thread, channel, ts)
-        .map_err(|err| format!("cannot remember thread `{}`: {err}", thread.key))
 }
 
 async fn send_with_retries(

@@ -12,15 +12,21 @@
 //! one is delivered ([`Threads::settle`]). So a first message that waited in
 //! the spool still starts the thread when a flush delivers it, replies queued
 //! behind it land in it, and the later parts of a long first message follow it
-//! into its thread.
+//! into its thread. The first post under a key holds a lock on the key
+//! ([`Threads::claim`]) until it is remembered, so sends racing to start the
+//! same thread (the jobs of one CI run) make one thread.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 use crate::kinds::{Payload, Platform};
+use crate::spool::fs::FileLock;
 use crate::spool::{Spool, SpoolError, fs};
+
+/// How often a send waiting to start a thread looks whether it may.
+const CLAIM_POLL: Duration = Duration::from_millis(20);
 
 /// How long a key is remembered unless the profile says otherwise.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -72,6 +78,25 @@ impl Threads {
         match parent {
             Some(parent) => platform.attach(payload, &parent),
             None => payload.clone(),
+        }
+    }
+
+    /// Waits, until `deadline` at most, for the right to start the thread of a
+    /// key nobody has posted under yet, so that two chimes starting it at
+    /// once (the jobs of one CI run) make one thread, not two. `None` when
+    /// it cannot be had in time: the post then goes ahead unguarded.
+    pub async fn claim(&self, destination: &str, key: &str, deadline: Instant) -> Option<FileLock> {
+        let dir = self.dir(destination);
+        fs::create_private_dir(&dir).ok()?;
+        let path = dir.join(format!("{}.lock", fs::encode_name(key)));
+        loop {
+            match FileLock::try_at(&path) {
+                Ok(Some(lock)) => return Some(lock),
+                Ok(None) if Instant::now() + CLAIM_POLL < deadline => {
+                    tokio::time::sleep(CLAIM_POLL).await;
+                }
+                _ => return None,
+            }
         }
     }
 

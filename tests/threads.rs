@@ -204,3 +204,32 @@ fn update_of_a_deleted_message_posts_it_anew_and_edits_that_one_next() {
         ]
     );
 }
+
+#[test]
+fn sends_starting_one_thread_at_once_make_one_thread_not_several() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    // The first post is slow, so the others start while no thread exists yet.
+    bed.fault(Fault::Slow(std::time::Duration::from_millis(500)));
+    let children: Vec<std::process::Child> = (0..4)
+        .map(|i| {
+            let text = format!("job {i}");
+            let args = ["send", "--to", "bot", "--thread", "ci-77", &text];
+            let mut cmd = sandbox.chime(&args);
+            cmd.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert_eq!(child.wait().unwrap().code(), Some(0));
+    }
+    let posts: Vec<serde_json::Value> = bed.delivered().iter().map(|r| r.json()).collect();
+    assert_eq!(posts.len(), 4);
+    let top_level = posts
+        .iter()
+        .filter(|p| p.get("thread_ts").is_none())
+        .count();
+    assert_eq!(top_level, 1, "one parent, three replies");
+}

@@ -170,20 +170,28 @@ pub fn sweep_temp_files(dir: &Path, age: Duration) {
     }
 }
 
-/// The exclusive right to send one destination's entries; released on drop,
-/// and by the kernel if the process dies.
-pub struct DestinationLock {
+/// An exclusive `flock` on a file; released on drop, and by the kernel if
+/// the process dies, so a killed holder never blocks the next one.
+pub struct FileLock {
     _file: File,
 }
 
-impl DestinationLock {
-    pub fn try_acquire(dir: &Path) -> Result<Option<DestinationLock>, SpoolError> {
-        let path = dir.join(".lock");
-        let file = private_file_keep(&path).map_err(|e| SpoolError::io("open", &path, e))?;
+/// The exclusive right to send one destination's entries.
+pub type DestinationLock = FileLock;
+
+impl FileLock {
+    /// The lock of the destination whose entries are in `dir`.
+    pub fn try_acquire(dir: &Path) -> Result<Option<FileLock>, SpoolError> {
+        FileLock::try_at(&dir.join(".lock"))
+    }
+
+    /// The lock on `path` (created 0600 if need be), or `None` if another holds it.
+    pub fn try_at(path: &Path) -> Result<Option<FileLock>, SpoolError> {
+        let file = private_file_keep(path).map_err(|e| SpoolError::io("open", path, e))?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(DestinationLock { _file: file })),
+            Ok(()) => Ok(Some(FileLock { _file: file })),
             Err(fs::TryLockError::WouldBlock) => Ok(None),
-            Err(fs::TryLockError::Error(err)) => Err(SpoolError::io("lock", &path, err)),
+            Err(fs::TryLockError::Error(err)) => Err(SpoolError::io("lock", path, err)),
         }
     }
 }
