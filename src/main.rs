@@ -26,7 +26,7 @@ mod threads;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command};
 use crate::exit::{ExitCode, Failure};
 
 fn main() -> std::process::ExitCode {
@@ -53,47 +53,9 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let spool = spool::Spool::locate(&env).map_err(flush::spool_failure)?;
             spool::command(&spool, command, settings::output(&cli.global))
         }
-        Command::Config(command) => configure(&cli.global, command),
+        Command::Config(command) => config::command(&cli.global, command),
         Command::Test(args) => probe::run(settings::probe(&cli.global, args)?),
         Command::Completions { shell } => completions::print(shell),
         Command::Manpage => completions::print_manpage(),
     }
-}
-
-fn configure(global: &cli::GlobalArgs, command: ConfigCommand) -> Result<ExitCode, Failure> {
-    let env = settings::environment();
-    let location = config::locate(global.config.as_deref(), global.profile.as_deref(), &env)?;
-    match command {
-        ConfigCommand::Init { force } => {
-            config::init(&location, force)?;
-            if !global.quiet {
-                eprintln!("chime: wrote {}", location.path.display());
-                eprintln!(
-                    "next: export SLACK_WEBHOOK_URL=… (your webhook), then: chime config check && chime test"
-                );
-            }
-        }
-        ConfigCommand::Check => {
-            let summary = config::check(&location, &env)?;
-            if !global.quiet {
-                report::line(&format!("{}: ok ({summary})", location.path.display()))?;
-            }
-        }
-        ConfigCommand::Show => {
-            let profile = config::load(&location, &env)?;
-            report::text(&config::show(&profile, &location))?;
-        }
-        ConfigCommand::Names { what } => {
-            completions::names(&location, what)?;
-        }
-        ConfigCommand::Path => {
-            // The path alone on stdout, for `$(chime config path)`; the why on stderr.
-            report::line(&location.path.display().to_string())?;
-            if !global.quiet {
-                eprintln!("chime: {}", location.explain());
-                eprintln!("chime: looked for: {}", config::SEARCH_ORDER);
-            }
-        }
-    }
-    Ok(ExitCode::Ok)
 }

@@ -6,6 +6,7 @@
 //! destination's table means is left to its kind (`kinds/`), through [`Fields`].
 
 mod check;
+mod commands;
 mod diagnostic;
 mod fields;
 mod show;
@@ -19,6 +20,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use check::check;
+pub use commands::command;
 pub use diagnostic::{Problem, suggest};
 pub use fields::Fields;
 pub use show::show;

@@ -1,0 +1,49 @@
+//! `chime config …`: starting, locating, checking and showing the profile.
+//!
+//! Results go to stdout (a path, a summary, the profile), explanations to
+//! stderr, so `$(chime config path)` and `chime config show > file` work.
+
+use super::{SEARCH_ORDER, check, init, load, locate, show};
+use crate::cli::{ConfigCommand, GlobalArgs};
+use crate::completions;
+use crate::exit::{ExitCode, Failure};
+use crate::report;
+use crate::settings;
+
+pub fn command(global: &GlobalArgs, command: ConfigCommand) -> Result<ExitCode, Failure> {
+    let env = settings::environment();
+    let location = locate(global.config.as_deref(), global.profile.as_deref(), &env)?;
+    match command {
+        ConfigCommand::Init { force } => {
+            init(&location, force)?;
+            if !global.quiet {
+                eprintln!("chime: wrote {}", location.path.display());
+                eprintln!(
+                    "next: export SLACK_WEBHOOK_URL=… (your webhook), then: chime config check && chime test"
+                );
+            }
+        }
+        ConfigCommand::Check => {
+            let summary = check(&location, &env)?;
+            if !global.quiet {
+                report::line(&format!("{}: ok ({summary})", location.path.display()))?;
+            }
+        }
+        ConfigCommand::Show => {
+            let profile = load(&location, &env)?;
+            report::text(&show(&profile, &location))?;
+        }
+        ConfigCommand::Names { what } => {
+            completions::names(&location, what)?;
+        }
+        ConfigCommand::Path => {
+            // The path alone on stdout, for `$(chime config path)`; the why on stderr.
+            report::line(&location.path.display().to_string())?;
+            if !global.quiet {
+                eprintln!("chime: {}", location.explain());
+                eprintln!("chime: looked for: {}", SEARCH_ORDER);
+            }
+        }
+    }
+    Ok(ExitCode::Ok)
+}
