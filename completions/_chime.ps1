@@ -115,7 +115,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--on', '--on', [CompletionResultType]::ParameterName, 'When to report')
             [CompletionResult]::new('--tail', '--tail', [CompletionResultType]::ParameterName, 'Lines of output to keep for the report')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The job''s name in the report and for --on change [default: the command line]')
-            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop the command after this long (TERM, then KILL 5 s later)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop the command and all it started after this long (TERM, then KILL 5 s later)')
             [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'Template from the profile''s [templates] (variables: name, cmd, exit_code, signal, duration, started, tail, ok)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Profile file to read [env: CHIME_CONFIG]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]')

@@ -109,7 +109,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --on 'When to report'
             cand --tail 'Lines of output to keep for the report'
             cand --name 'The job''s name in the report and for --on change [default: the command line]'
-            cand --timeout 'Stop the command after this long (TERM, then KILL 5 s later)'
+            cand --timeout 'Stop the command and all it started after this long (TERM, then KILL 5 s later)'
             cand --template 'Template from the profile''s [templates] (variables: name, cmd, exit_code, signal, duration, started, tail, ok)'
             cand --config 'Profile file to read [env: CHIME_CONFIG]'
             cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'

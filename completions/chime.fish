@@ -100,7 +100,7 @@ always\t''
 change\t'Only when the outcome differs from the previous run of the same --name'"
 complete -c chime -n "__fish_chime_using_subcommand run" -l tail -d 'Lines of output to keep for the report' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l name -d 'The job\'s name in the report and for --on change [default: the command line]' -r
-complete -c chime -n "__fish_chime_using_subcommand run" -l timeout -d 'Stop the command after this long (TERM, then KILL 5 s later)' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l timeout -d 'Stop the command and all it started after this long (TERM, then KILL 5 s later)' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l template -d 'Template from the profile\'s [templates] (variables: name, cmd, exit_code, signal, duration, started, tail, ok)' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
 complete -c chime -n "__fish_chime_using_subcommand run" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r

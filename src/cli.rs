@@ -247,7 +247,8 @@ Examples:
 
 chime exits with the command's own code (128+N when killed by signal N, 127 when
 it is not found, 126 when it cannot be run); delivery trouble goes to stderr and
-the spool, never into that code.
+the spool, never into that code. A broken profile or an unknown route never
+stops the command: chime says so on stderr once it has finished.
 
 Environment: CHIME_CONFIG, CHIME_PROFILE, CHIME_ROUTE, CHIME_STATE_DIR";
 
@@ -268,7 +269,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub name: Option<String>,
 
-    /// Stop the command after this long (TERM, then KILL 5 s later)
+    /// Stop the command and all it started after this long (TERM, then KILL 5 s later)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
 

@@ -45,7 +45,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Send(args) => send::run(settings::send(&cli.global, *args)?),
-        Command::Run(args) => run::run(settings::job(&cli.global, args)?),
+        Command::Run(args) => run::run(settings::job(&cli.global, args)),
         Command::Pipe(args) => pipe::run(settings::pipe(&cli.global, args)?),
         Command::Flush(args) => flush::run(settings::flush(&cli.global, args)?),
         Command::Spool(command) => {

@@ -8,26 +8,58 @@
 //! its spool). chime exits with the command's own code (128+N
 //! for signal N, 126/127 when it cannot start, as a shell would), never with
 //! its own delivery trouble, which goes to stderr and the spool instead.
+//!
+//! The command always runs. A missing or broken profile, or a route,
+//! destination or template it lacks, must not stop the nightly backup, so
+//! `settings::job` resolves where the report goes to a `Result` and the
+//! command runs either way. Such a report cannot be sent, and it is not
+//! spooled either: a spool entry belongs to a destination, and there is none
+//! to name. So the configuration error (with its hint) goes to stderr after
+//! the command's own output, followed by the outcome that went unreported,
+//! and the `--on change` record is left as it was, so that the first run after
+//! the profile is fixed compares with the last outcome that was reported on.
+//!
+//! The command runs in a process group of its own, so that `--timeout` stops
+//! all of it (SIGTERM, then SIGKILL after [`GRACE`], to the whole group) and
+//! not only the shell that started it. Out of chime's group it no longer hears
+//! the terminal, which signals only its foreground group (chime's): while the
+//! command runs, chime relays SIGINT, SIGTERM, SIGHUP and SIGQUIT to its group
+//! (see [`Relay`]), so Ctrl-C stops the job, and a stopped job too, since each
+//! relayed signal is followed by SIGCONT. A command that reads the terminal is
+//! a background job now, and the terminal stops it (SIGTTIN) as a shell's
+//! background job would be stopped.
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::exit::{ExitCode, Failure};
 use crate::message::Level;
+use crate::report;
 use crate::send;
-use crate::settings::Send as SendSettings;
+use crate::settings::{Output, Send as SendSettings};
 use crate::spool::fs;
 
 /// A line longer than this is kept cut, with an ellipsis: the tail stays small.
 const MAX_TAIL_LINE: usize = 2048;
 /// How long a command may take to stop after SIGTERM before it gets SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
+/// What a terminal or a service manager sends to stop its foreground job.
+const RELAYED: [libc::c_int; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
+/// The longest encoded `--name` kept whole in a state file name: NAME_MAX
+/// (255) less `.json` and `write_atomic`'s temporary `.{file}.{pid}.tmp`
+/// (a pid has at most 7 digits on Linux). Every name that fitted before keeps
+/// its file, and with it its last outcome.
+const MAX_PLAIN_NAME: usize = 255 - ".json".len() - "..4194304.tmp".len();
+/// How much of a longer encoded name is kept, for a reader, before its hash.
+const NAME_PREFIX: usize = 64;
 
 /// When `chime run` sends a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -42,15 +74,23 @@ pub enum On {
 
 /// `chime run` as resolved from the command line.
 pub struct Job {
-    /// The send settings the report goes out with; its text and title are filled in here.
-    pub send: SendSettings,
     pub command: Vec<String>,
     pub on: On,
     pub tail: usize,
     pub name: String,
     pub timeout: Option<Duration>,
+    pub output: Output,
+    /// Where the report goes, or why it cannot go anywhere; the latter is
+    /// told only once the command has run.
+    pub report: Result<Reporting, Failure>,
+}
+
+/// Where a job's report goes.
+pub struct Reporting {
+    /// The send settings the report goes out with; its text and title are filled in here.
+    pub send: SendSettings,
     /// Where `--on change` keeps each job's last outcome.
-    pub state: PathBuf,
+    pub state: std::path::PathBuf,
 }
 
 /// How the command ended.
@@ -61,6 +101,8 @@ struct Outcome {
     /// Why it could not start, with the shell's code for it.
     unstartable: Option<(String, u8)>,
     tail: String,
+    started: SystemTime,
+    took: Duration,
 }
 
 impl Outcome {
@@ -98,48 +140,88 @@ impl Outcome {
     }
 }
 
-pub fn run(mut job: Job) -> Result<ExitCode, Failure> {
-    let started = SystemTime::now();
-    let clock = Instant::now();
+pub fn run(job: Job) -> Result<ExitCode, Failure> {
     let outcome = execute(&job);
-    let took = clock.elapsed();
+    match &job.report {
+        Ok(_) => send_report(job, &outcome),
+        Err(failure) => unreported(&job, failure, &outcome),
+    }
+    Ok(ExitCode::Command(outcome.code()))
+}
+
+/// Sends the report when `--on` wants it.
+fn send_report(job: Job, outcome: &Outcome) {
+    let Ok(mut reporting) = job.report else {
+        return;
+    };
     let ok = outcome.ok();
-    let report = match job.on {
+    let due = match job.on {
         On::Failure => !ok,
         On::Success => ok,
         On::Always => true,
-        On::Change => changed(&job, ok),
+        On::Change => changed(&reporting.state, &job.name, ok),
     };
-    if report {
-        fill(&mut job, &outcome, started, took);
-        // Delivery trouble is reported on stderr and kept in the spool by send;
-        // it never replaces the command's exit code.
-        if let Err(failure) = send::run(job.send) {
-            eprintln!("{failure}");
-        }
+    if !due {
+        return;
     }
-    Ok(ExitCode::Command(outcome.code()))
+    let what = What {
+        name: &job.name,
+        command: &job.command,
+        limit: job.timeout,
+    };
+    fill(&mut reporting.send, &what, outcome);
+    // Delivery trouble is reported on stderr and kept in the spool by send;
+    // it never replaces the command's exit code.
+    if let Err(failure) = send::run(reporting.send) {
+        eprintln!("{failure}");
+    }
+}
+
+/// Tells why there is no report, and what it would have said.
+fn unreported(job: &Job, failure: &Failure, outcome: &Outcome) {
+    report::failure(job.output, failure);
+    // Whether `--on change` saw a change is unknown without touching the
+    // record, so it counts as wanted.
+    let wanted = match job.on {
+        On::Failure => !outcome.ok(),
+        On::Success => outcome.ok(),
+        On::Always | On::Change => true,
+    };
+    if wanted {
+        eprintln!(
+            "chime: not reported, nor spooled: {} {}",
+            job.name,
+            outcome.describe(job.timeout)
+        );
+    }
+}
+
+/// The job as its report names it.
+struct What<'a> {
+    name: &'a str,
+    command: &'a [String],
+    limit: Option<Duration>,
 }
 
 /// Puts the outcome into the send's input: title, level, fields, the tail as
 /// a code block, and the template variables `name, cmd, exit_code, signal,
 /// duration, started, tail, ok`.
-fn fill(job: &mut Job, outcome: &Outcome, started: SystemTime, took: Duration) {
-    let input = &mut job.send.input;
+fn fill(send: &mut SendSettings, job: &What, outcome: &Outcome) {
+    let input = &mut send.input;
     let ok = outcome.ok();
     input.level = if ok { Level::Success } else { Level::Error };
-    input.title = Some(format!("{} {}", job.name, outcome.describe(job.timeout)));
+    input.title = Some(format!("{} {}", job.name, outcome.describe(job.limit)));
     input.text = if outcome.tail.is_empty() {
         "(no output)".to_owned()
     } else {
         outcome.tail.clone()
     };
     input.code = !outcome.tail.is_empty();
-    let started_text = humantime::format_rfc3339_seconds(started).to_string();
-    let duration = if took < Duration::from_secs(1) {
-        format!("{} ms", took.as_millis())
+    let started_text = humantime::format_rfc3339_seconds(outcome.started).to_string();
+    let duration = if outcome.took < Duration::from_secs(1) {
+        format!("{} ms", outcome.took.as_millis())
     } else {
-        humantime::format_duration(Duration::from_secs(took.as_secs())).to_string()
+        humantime::format_duration(Duration::from_secs(outcome.took.as_secs())).to_string()
     };
     match (outcome.exit_code, outcome.signal) {
         (Some(code), _) => input.fields.push(("exit code".into(), code.to_string())),
@@ -163,12 +245,12 @@ fn fill(job: &mut Job, outcome: &Outcome, started: SystemTime, took: Duration) {
     }
 }
 
-/// Whether `ok` differs from the last recorded outcome of this job (a job
-/// seen for the first time counts as changed only when it fails), recording
-/// the new one.
-fn changed(job: &Job, ok: bool) -> bool {
-    let dir = job.state.join("runs");
-    let file = format!("{}.json", fs::encode_name(&job.name));
+/// Whether `ok` differs from the last recorded outcome of the job `name` (a
+/// job seen for the first time counts as changed only when it fails),
+/// recording the new one.
+fn changed(state: &Path, name: &str, ok: bool) -> bool {
+    let dir = state.join("runs");
+    let file = state_file(name);
     let previous = std::fs::read(dir.join(&file))
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
@@ -177,42 +259,58 @@ fn changed(job: &Job, ok: bool) -> bool {
     if let Err(err) =
         fs::create_private_dir(&dir).and_then(|()| fs::write_atomic(&dir, &file, &record))
     {
-        eprintln!(
-            "chime: warning: cannot remember how `{}` ended: {err}",
-            job.name
-        );
+        eprintln!("chime: warning: cannot remember how `{name}` ended: {err}");
     }
     previous.map_or(!ok, |was| was != ok)
 }
 
+/// The file that keeps the last outcome of the job `name`: the name itself,
+/// encoded, while that fits a file name; else a readable start of it and a
+/// hash of all of it. The name defaults to the command line, which can be
+/// far longer than a file name may be. `~` never occurs in an encoded name,
+/// so the two forms cannot meet.
+fn state_file(name: &str) -> String {
+    let encoded = fs::encode_name(name);
+    if encoded.len() <= MAX_PLAIN_NAME {
+        return format!("{encoded}.json");
+    }
+    let mut cut = NAME_PREFIX;
+    // Never end inside a `%XX`.
+    if let Some(percent) = encoded[cut - 2..cut].find('%') {
+        cut -= 2 - percent;
+    }
+    let digest = Sha256::digest(name.as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}~{hash}.json", &encoded[..cut])
+}
+
 /// Runs the command to completion, passing its output through and keeping the tail.
 fn execute(job: &Job) -> Outcome {
+    // Listening before the command starts leaves no moment in which a Ctrl-C
+    // would end chime and leave the command running unseen.
+    let relay = Relay::start(job.output);
+    let outcome = supervise(job, &relay.group);
+    relay.stop();
+    outcome
+}
+
+/// Starts the command in a group of its own and waits for it.
+fn supervise(job: &Job, group: &Group) -> Outcome {
+    let started = SystemTime::now();
+    let clock = Instant::now();
     let tail = Arc::new(Mutex::new(Tail::new(job.tail)));
     let mut child = match Command::new(&job.command[0])
         .args(&job.command[1..])
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
     {
         Ok(child) => child,
-        Err(err) => {
-            let code = if err.kind() == std::io::ErrorKind::NotFound {
-                127
-            } else {
-                126
-            };
-            let why = format!("`{}`: {err}", job.command[0]);
-            eprintln!("chime: error: cannot run {why}");
-            return Outcome {
-                exit_code: None,
-                signal: None,
-                timed_out: false,
-                unstartable: Some((why, code)),
-                tail: String::new(),
-            };
-        }
+        Err(err) => return unstartable(job, &err, started),
     };
+    group.started(child.id() as libc::pid_t);
     let copiers = [
         copy(
             child
@@ -233,7 +331,8 @@ fn execute(job: &Job) -> Outcome {
             &tail,
         ),
     ];
-    let (status, timed_out) = wait(&mut child, job.timeout);
+    let (status, timed_out) = wait(&mut child, group, job.timeout);
+    group.done();
     // A grandchild may keep the pipes open after the command exits; give the
     // copies a moment to drain, then report without waiting for it.
     let deadline = Instant::now() + Duration::from_secs(1);
@@ -243,44 +342,222 @@ fn execute(job: &Job) -> Outcome {
         }
     }
     let tail = tail.lock().map(|mut t| t.text()).unwrap_or_default();
-    use std::os::unix::process::ExitStatusExt;
     Outcome {
         exit_code: status.as_ref().and_then(|s| s.code()),
         signal: status.as_ref().and_then(|s| s.signal()),
         timed_out,
         unstartable: None,
         tail,
+        started,
+        took: clock.elapsed(),
     }
 }
 
-/// Waits for the child; past `limit`, SIGTERM, then SIGKILL after a grace period.
-fn wait(child: &mut Child, limit: Option<Duration>) -> (Option<std::process::ExitStatus>, bool) {
+/// The outcome of a command that could not be started, as a shell reports it.
+fn unstartable(job: &Job, err: &std::io::Error, started: SystemTime) -> Outcome {
+    let code = if err.kind() == std::io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    };
+    let why = format!("`{}`: {err}", job.command[0]);
+    eprintln!("chime: error: cannot run {why}");
+    Outcome {
+        exit_code: None,
+        signal: None,
+        timed_out: false,
+        unstartable: Some((why, code)),
+        tail: String::new(),
+        started,
+        took: Duration::ZERO,
+    }
+}
+
+/// Waits for the command; past `limit`, stops its whole group (see [`stop`]).
+fn wait(child: &mut Child, group: &Group, limit: Option<Duration>) -> (Option<ExitStatus>, bool) {
     let Some(limit) = limit else {
         return (child.wait().ok(), false);
     };
-    let deadline = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return (Some(status), false),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => break,
-            Err(_) => return (None, false),
-        }
+    match wait_until(child, Instant::now() + limit) {
+        Ok(Some(status)) => (Some(status), false),
+        Ok(None) => (stop(child, group), true),
+        Err(_) => (None, false),
     }
-    let pid = child.id() as libc::pid_t;
-    // SAFETY: kill(2) with a pid we own and a valid signal number has no memory effects.
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-    }
+}
+
+/// SIGTERM to the whole group; SIGKILL to what is left of it after [`GRACE`].
+///
+/// The group outlives its leader when a shell dies of the SIGTERM before the
+/// children it waits for have finished cleaning up: they get the rest of the
+/// grace period. Once reaped, the leader no longer holds the group's id, but
+/// each live member does, so the id cannot name strangers until the group is
+/// empty, which is when chime stops signalling it.
+fn stop(child: &mut Child, group: &Group) -> Option<ExitStatus> {
+    group.signal(libc::SIGTERM);
     let grace = Instant::now() + GRACE;
-    while Instant::now() < grace {
-        if let Ok(Some(status)) = child.try_wait() {
-            return (Some(status), true);
+    let Some(status) = wait_until(child, grace).ok().flatten() else {
+        group.signal(libc::SIGKILL);
+        return child.wait().ok();
+    };
+    while group.signal(0) {
+        if Instant::now() >= grace {
+            group.signal(libc::SIGKILL);
+            break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = child.kill();
-    (child.wait().ok(), true)
+    Some(status)
+}
+
+/// The child's status once it ends, or `None` if it still runs at `deadline`.
+fn wait_until(child: &mut Child, deadline: Instant) -> std::io::Result<Option<ExitStatus>> {
+    loop {
+        match child.try_wait()? {
+            Some(status) => return Ok(Some(status)),
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            None => return Ok(None),
+        }
+    }
+}
+
+/// The command's process group, as far as chime may signal it: from its
+/// start until chime has done waiting for it. Before the start, a relayed
+/// signal is kept, to be passed on as soon as there is a group.
+#[derive(Clone, Default)]
+struct Group(Arc<Mutex<Target>>);
+
+#[derive(Default)]
+enum Target {
+    #[default]
+    Starting,
+    /// Not started yet, and this was relayed meanwhile.
+    Missed(libc::c_int),
+    Running(libc::pid_t),
+    /// Waited for: its id may belong to someone else some day.
+    Done,
+}
+
+impl Group {
+    fn started(&self, pgid: libc::pid_t) {
+        let missed = match self.0.lock() {
+            Ok(mut target) => std::mem::replace(&mut *target, Target::Running(pgid)),
+            Err(_) => return,
+        };
+        if let Target::Missed(signal) = missed {
+            self.relay(signal);
+        }
+    }
+
+    /// Sends `signal` to every process of the group; whether any was there.
+    fn signal(&self, signal: libc::c_int) -> bool {
+        match self.0.lock().as_deref() {
+            Ok(Target::Running(pgid)) => kill(-pgid, signal),
+            _ => false,
+        }
+    }
+
+    /// Passes on a signal chime received, and SIGCONT after it, as a shell's
+    /// `kill %1` does, so that a job stopped for reading the terminal ends too.
+    fn relay(&self, signal: libc::c_int) {
+        let Ok(mut target) = self.0.lock() else {
+            return;
+        };
+        match *target {
+            Target::Starting | Target::Missed(_) => *target = Target::Missed(signal),
+            Target::Running(pgid) => {
+                kill(-pgid, signal);
+                kill(-pgid, libc::SIGCONT);
+            }
+            Target::Done => {}
+        }
+    }
+
+    fn done(&self) {
+        if let Ok(mut target) = self.0.lock() {
+            *target = Target::Done;
+        }
+    }
+}
+
+/// kill(2): whether `signal` reached any process.
+fn kill(pid: libc::pid_t, signal: libc::c_int) -> bool {
+    // SAFETY: kill(2) with a valid signal number has no memory effects.
+    unsafe { libc::kill(pid, signal) == 0 }
+}
+
+/// Passes the signals meant for the job on to its process group while it runs.
+///
+/// A terminal sends Ctrl-C (SIGINT), Ctrl-\ (SIGQUIT) and its hangup (SIGHUP)
+/// to its foreground process group only, and a service manager or `timeout`
+/// stops chime with SIGTERM: the command, in a group of its own, would hear
+/// none of them. A signal chime was started with ignored (`nohup`, `cmd &` in a script) is
+/// left alone: the command inherits that, as it did before chime listened.
+struct Relay {
+    group: Group,
+    listening: Vec<libc::c_int>,
+}
+
+impl Relay {
+    fn start(output: Output) -> Relay {
+        let group = Group::default();
+        let wanted: Vec<libc::c_int> = RELAYED.into_iter().filter(|s| !ignored(*s)).collect();
+        let listening = match listen(&wanted, &group) {
+            Ok(()) => wanted,
+            Err(err) => {
+                report::warning(
+                    output,
+                    &format!("cannot pass signals on to the command: {err}"),
+                );
+                Vec::new()
+            }
+        };
+        Relay { group, listening }
+    }
+
+    /// Stops relaying; the signals have their usual effect on chime again, so
+    /// a Ctrl-C while the report goes out ends chime as it always did.
+    fn stop(self) {
+        self.group.done();
+        for signal in self.listening {
+            // SAFETY: restoring the default disposition of a valid signal number.
+            unsafe {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+        }
+    }
+}
+
+/// Whether `signal` was ignored when chime started.
+fn ignored(signal: libc::c_int) -> bool {
+    // SAFETY: sigaction(2) only reads the current disposition into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+/// Listens for `signals` on a thread of its own (the same tokio signal
+/// handling `chime pipe` uses) and relays each to `group`.
+fn listen(signals: &[libc::c_int], group: &Group) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    for &number in signals {
+        let mut stream = {
+            let _inside = runtime.enter();
+            signal(SignalKind::from_raw(number))?
+        };
+        let group = group.clone();
+        runtime.spawn(async move {
+            while stream.recv().await.is_some() {
+                group.relay(number);
+            }
+        });
+    }
+    std::thread::spawn(move || runtime.block_on(std::future::pending::<()>()));
+    Ok(())
 }
 
 /// Copies a child's stream to ours, feeding the tail, on a thread of its own.
@@ -297,6 +574,9 @@ fn copy(
         let mut passing = true;
         loop {
             let n = match from.read(&mut buf) {
+                // Relayed signals restart reads (SA_RESTART), but should one
+                // interrupt a read anyway, the copy must go on.
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
@@ -426,6 +706,46 @@ fn push_bounded<T>(ring: &mut VecDeque<T>, item: T, keep: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_state_file_is_the_encoded_name_while_that_fits() {
+        assert_eq!(state_file("disk-check"), "disk-check.json");
+        assert_eq!(state_file("sh -c ./backup"), "sh%20-c%20.%2Fbackup.json");
+        let longest = "x".repeat(MAX_PLAIN_NAME);
+        assert_eq!(state_file(&longest), format!("{longest}.json"));
+    }
+
+    #[test]
+    fn a_long_name_keeps_its_start_and_a_stable_hash_of_all_of_it() {
+        let name = "sh -c ".to_owned() + &"/srv/data ".repeat(30);
+        let file = state_file(&name);
+        assert_eq!(
+            file,
+            "sh%20-c%20%2Fsrv%2Fdata%20%2Fsrv%2Fdata%20%2Fsrv%2Fdata%20%2Fsrv~3e9a74be3d490695.json"
+        );
+        let temp = format!(".{file}.4194304.tmp");
+        assert!(temp.len() <= 255, "{temp}");
+        let other = name.clone() + "x";
+        assert_ne!(
+            state_file(&other),
+            file,
+            "names differing at the end differ"
+        );
+        assert_ne!(
+            state_file(&"x".repeat(MAX_PLAIN_NAME + 1)),
+            "x".repeat(MAX_PLAIN_NAME + 1) + ".json"
+        );
+    }
+
+    #[test]
+    fn a_long_name_is_never_cut_inside_an_escape() {
+        for shift in 0..3 {
+            let name = "a".repeat(shift) + &" ".repeat(200);
+            let file = state_file(&name);
+            let prefix = file.split('~').next().unwrap();
+            assert!(fs::decode_name(prefix).is_some(), "{prefix}");
+        }
+    }
 
     #[test]
     fn tail_keeps_the_last_lines_and_cuts_long_ones() {

@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Read};
 use std::time::Duration;
 
 use crate::ci::Ci;
-use crate::cli::{FlushArgs, GlobalArgs, PipeArgs, RunArgs, SendArgs};
+use crate::cli::{FlushArgs, GlobalArgs, PipeArgs, RunArgs, SendArgs, Where};
 use crate::config::{self, EnvVars, Profile};
 use crate::exit::Failure;
 use crate::message::{Level, Link};
@@ -260,15 +260,36 @@ pub fn hostname() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 
-/// Resolves `chime run`.
-pub fn job(global: &GlobalArgs, args: RunArgs) -> Result<crate::run::Job, Failure> {
+/// Resolves `chime run`. The command runs whatever the profile says, so
+/// trouble with the report's settings is kept in the job, to be told after
+/// the command has run (see `run`).
+pub fn job(global: &GlobalArgs, args: RunArgs) -> crate::run::Job {
+    let name = args.name.unwrap_or_else(|| args.command.join(" "));
+    let output = output(global);
+    crate::run::Job {
+        report: reporting(global, args.target, args.template, output),
+        command: args.command,
+        on: args.on,
+        tail: args.tail,
+        name,
+        timeout: args.timeout,
+        output,
+    }
+}
+
+/// Where `chime run`'s report goes.
+fn reporting(
+    global: &GlobalArgs,
+    target: Where,
+    template: Option<String>,
+    output: Output,
+) -> Result<crate::run::Reporting, Failure> {
     let env = environment();
     let profile = profile(global, &env)?;
-    let selection = selection(args.target.to, args.target.routes, &env);
-    check_names(&profile, &selection, args.template.as_deref())?;
+    let selection = selection(target.to, target.routes, &env);
+    check_names(&profile, &selection, template.as_deref())?;
     let spool = Spool::locate(&env).map_err(crate::flush::spool_failure)?;
     let state = crate::spool::state_dir(&env).map_err(crate::flush::spool_failure)?;
-    let name = args.name.unwrap_or_else(|| args.command.join(" "));
     let send = Send {
         ci: Ci::detect(&env),
         thread: None,
@@ -277,24 +298,16 @@ pub fn job(global: &GlobalArgs, args: RunArgs) -> Result<crate::run::Job, Failur
         no_spool: false,
         profile,
         selection,
-        channel: args.target.channel,
-        template: args.template,
+        channel: target.channel,
+        template,
         input: Input::default(),
         timeout: None,
         dry_run: false,
         json: false,
-        output: output(global),
+        output,
         env,
     };
-    Ok(crate::run::Job {
-        send,
-        command: args.command,
-        on: args.on,
-        tail: args.tail,
-        name,
-        timeout: args.timeout,
-        state,
-    })
+    Ok(crate::run::Reporting { send, state })
 }
 
 /// Resolves `chime send`.

@@ -1,5 +1,7 @@
 //! `chime run`: report a job, and stay transparent to cron and `set -e`.
 
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -264,4 +266,231 @@ fn in_github_actions_the_report_links_to_the_run() {
         .as_str()
         .unwrap();
     assert!(context.contains("acme/app@main · 0123456"), "{context}");
+}
+
+#[test]
+fn a_missing_profile_never_stops_the_job_and_its_code_passes_through() {
+    let sandbox = Sandbox::new();
+    let missing = sandbox.path().join("nonexistent.toml");
+    let script = "echo JOB RAN; echo job-err >&2; exit 3";
+    let out = run(sandbox.chime(&[
+        "--config",
+        missing.to_str().unwrap(),
+        "run",
+        "--name",
+        "backup",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]))
+    .code(3)
+    .stdout_has("JOB RAN")
+    .stderr_has("chime: error: no profile at")
+    .stderr_has("hint:")
+    .stderr_has("not reported, nor spooled: backup failed (exit 3)");
+    let job = out.stderr.find("job-err").unwrap();
+    let error = out.stderr.find("chime: error").unwrap();
+    assert!(
+        job < error,
+        "the problem is told after the job's output\n{out}"
+    );
+}
+
+#[test]
+fn an_unknown_route_never_stops_the_job_and_nothing_is_sent_or_spooled() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    chime_run(
+        &sandbox,
+        &["-r", "nosuch", "--", "sh", "-c", "echo JOB RAN; exit 5"],
+    )
+    .code(5)
+    .stdout_has("JOB RAN")
+    .stderr_has("unknown route `nosuch` (from --route)")
+    .stderr_has("known routes: cron");
+    assert!(bed.requests().is_empty());
+    let spool = sandbox.path().join("state/chime/spool");
+    let entries = walk(&spool);
+    assert!(entries.is_empty(), "nothing spooled: {entries:?}");
+}
+
+/// Every file under `dir`, if it exists.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    read.flatten()
+        .flat_map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
+/// Whether `pid` is a live process: not gone, and not a zombie waiting for
+/// an init that reaps lazily.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+        !state.starts_with('Z') && !state.starts_with('X')
+    })
+}
+
+/// Waits up to 20 s for `pid` to end; kills it if it does not, so that a
+/// failing test leaves nothing behind.
+fn ends(pid: u32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status();
+    false
+}
+
+/// `chime run ARGS…` with its output going to files, so that waiting for
+/// chime does not wait for a grandchild that still holds its pipes.
+fn chime_run_to_files(sandbox: &Sandbox, args: &[&str]) -> Run {
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    let cmd = sandbox.chime(&all);
+    wait_to_files(cmd, sandbox, |cmd| cmd.spawn().expect("chime runs"))
+}
+
+/// Starts `cmd` through `spawn` with stdout and stderr going to files, and
+/// waits for it alone.
+fn wait_to_files(
+    mut cmd: std::process::Command,
+    sandbox: &Sandbox,
+    spawn: impl FnOnce(&mut std::process::Command) -> std::process::Child,
+) -> Run {
+    let (out, err) = (
+        sandbox.path().join("chime.out"),
+        sandbox.path().join("chime.err"),
+    );
+    cmd.stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap());
+    let command = format!("{cmd:?}");
+    let status = spawn(&mut cmd).wait().unwrap();
+    let output = std::process::Output {
+        status,
+        stdout: std::fs::read(out).unwrap(),
+        stderr: std::fs::read(err).unwrap(),
+    };
+    Run::from_output(command, output)
+}
+
+fn pid_in(file: &Path) -> u32 {
+    let text = std::fs::read_to_string(file).expect("the job wrote its grandchild's pid");
+    text.trim().parse().expect("a pid")
+}
+
+#[test]
+fn timeout_leaves_no_grandchild_behind() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let script = "sleep 37 & echo $! > grandchild.pid; wait; echo after";
+    let out = chime_run_to_files(
+        &sandbox,
+        &[
+            "--timeout",
+            "1s",
+            "--name",
+            "tree",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+    )
+    .code(143);
+    assert!(!out.stdout.contains("after"), "{out}");
+    let grandchild = pid_in(&sandbox.path().join("grandchild.pid"));
+    assert!(ends(grandchild), "sleep {grandchild} outlived chime\n{out}");
+    assert_eq!(
+        texts(&bed.delivered()[0].json())[0],
+        ":x: tree timed out after 1s"
+    );
+}
+
+#[test]
+fn timeout_kills_a_grandchild_that_ignores_sigterm_after_the_grace_period() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let script = "(trap '' TERM; exec sleep 37) & echo $! > grandchild.pid; wait";
+    let out =
+        chime_run_to_files(&sandbox, &["--timeout", "1s", "--", "sh", "-c", script]).code(143);
+    let grandchild = pid_in(&sandbox.path().join("grandchild.pid"));
+    assert!(ends(grandchild), "sleep {grandchild} outlived chime\n{out}");
+}
+
+#[test]
+fn ctrl_c_to_chime_reaches_the_job_in_its_own_process_group() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let mut cmd = sandbox.chime(&[
+        "run",
+        "--name",
+        "interrupted",
+        "--",
+        "sh",
+        "-c",
+        // The inner shell becomes `sleep`, in the foreground, where SIGINT
+        // is not ignored as it is for `sleep 37 &`.
+        "sh -c 'echo $$ > grandchild.pid; touch started; exec sleep 37'; echo after",
+    ]);
+    // A group of its own, as a shell starts a job in a terminal.
+    cmd.process_group(0);
+    let started = sandbox.path().join("started");
+    let clock = Instant::now();
+    let out = wait_to_files(cmd, &sandbox, |cmd| {
+        let child = cmd.spawn().expect("chime runs");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !started.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // As the terminal does on Ctrl-C: to the foreground group, chime's,
+        // which the job is not in.
+        // SAFETY: kill(2) has no memory effects.
+        unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGINT) };
+        child
+    })
+    .code(130);
+    // A shell waits for its foreground child before it dies of SIGINT: chime
+    // ends long before `sleep 37` would only if the signal reached it.
+    assert!(clock.elapsed() < Duration::from_secs(25), "{out}");
+    assert!(!out.stdout.contains("after"), "{out}");
+    let grandchild = pid_in(&sandbox.path().join("grandchild.pid"));
+    assert!(ends(grandchild), "sleep {grandchild} outlived chime\n{out}");
+    assert_eq!(
+        texts(&bed.delivered()[0].json())[0],
+        ":x: interrupted was killed by signal 2"
+    );
+}
+
+#[test]
+fn on_change_remembers_a_job_named_by_a_long_command_line() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let script: String = "exit 1; : /srv/data/nightly"
+        .chars()
+        .chain(" /srv/data/nightly".chars().cycle())
+        .take(200 - "sh -c ".len())
+        .collect();
+    assert_eq!(format!("sh -c {script}").len(), 200);
+    for _ in 0..2 {
+        chime_run(&sandbox, &["--on", "change", "--", "sh", "-c", &script])
+            .code(1)
+            .never_shows("cannot remember");
+    }
+    assert_eq!(bed.delivered().len(), 1, "the second failure is no change");
 }
