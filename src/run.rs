@@ -25,9 +25,12 @@
 //! the terminal, which signals only its foreground group (chime's): while the
 //! command runs, chime relays SIGINT, SIGTERM, SIGHUP and SIGQUIT to its group
 //! (see [`Relay`]), so Ctrl-C stops the job, and a stopped job too, since each
-//! relayed signal is followed by SIGCONT. A command that reads the terminal is
-//! a background job now, and the terminal stops it (SIGTTIN) as a shell's
-//! background job would be stopped.
+//! relayed signal is followed by SIGCONT.
+//!
+//! Run by hand at a terminal, in the foreground, the command stays in chime's
+//! process group instead: it can read the terminal (a `sudo` prompt) and gets
+//! Ctrl-C from it directly, as it would without chime; chime then only passes
+//! on SIGTERM, and `--timeout` stops the command itself, not its children.
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -299,18 +302,21 @@ fn supervise(job: &Job, group: &Group) -> Outcome {
     let started = SystemTime::now();
     let clock = Instant::now();
     let tail = Arc::new(Mutex::new(Tail::new(job.tail)));
-    let mut child = match Command::new(&job.command[0])
+    let mut command = Command::new(&job.command[0]);
+    command
         .args(&job.command[1..])
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-    {
+        .stderr(Stdio::piped());
+    let own_group = !at_the_terminal();
+    if own_group {
+        command.process_group(0);
+    }
+    let mut child = match command.spawn() {
         Ok(child) => child,
         Err(err) => return unstartable(job, &err, started),
     };
-    group.started(child.id() as libc::pid_t);
+    group.started(child.id() as libc::pid_t, own_group);
     let copiers = [
         copy(
             child
@@ -432,15 +438,22 @@ enum Target {
     Starting,
     /// Not started yet, and this was relayed meanwhile.
     Missed(libc::c_int),
-    Running(libc::pid_t),
+    /// The command's group of its own (its leader's pid).
+    Group(libc::pid_t),
+    /// The command alone, in chime's group at the terminal.
+    Alone(libc::pid_t),
     /// Waited for: its id may belong to someone else some day.
     Done,
 }
 
 impl Group {
-    fn started(&self, pgid: libc::pid_t) {
+    fn started(&self, pid: libc::pid_t, own_group: bool) {
+        let running = match own_group {
+            true => Target::Group(pid),
+            false => Target::Alone(pid),
+        };
         let missed = match self.0.lock() {
-            Ok(mut target) => std::mem::replace(&mut *target, Target::Running(pgid)),
+            Ok(mut target) => std::mem::replace(&mut *target, running),
             Err(_) => return,
         };
         if let Target::Missed(signal) = missed {
@@ -451,7 +464,8 @@ impl Group {
     /// Sends `signal` to every process of the group; whether any was there.
     fn signal(&self, signal: libc::c_int) -> bool {
         match self.0.lock().as_deref() {
-            Ok(Target::Running(pgid)) => kill(-pgid, signal),
+            Ok(Target::Group(pgid)) => kill(-pgid, signal),
+            Ok(Target::Alone(pid)) => kill(*pid, signal),
             _ => false,
         }
     }
@@ -464,10 +478,15 @@ impl Group {
         };
         match *target {
             Target::Starting | Target::Missed(_) => *target = Target::Missed(signal),
-            Target::Running(pgid) => {
+            Target::Group(pgid) => {
                 kill(-pgid, signal);
                 kill(-pgid, libc::SIGCONT);
             }
+            // The terminal's own signals reached the command with chime's.
+            Target::Alone(pid) if signal == libc::SIGTERM => {
+                kill(pid, signal);
+            }
+            Target::Alone(_) => {}
             Target::Done => {}
         }
     }
@@ -477,6 +496,13 @@ impl Group {
             *target = Target::Done;
         }
     }
+}
+
+/// Whether chime runs by hand in the terminal's foreground, where the command
+/// must stay in the foreground too, to read the terminal and hear Ctrl-C.
+fn at_the_terminal() -> bool {
+    // SAFETY: isatty(3), tcgetpgrp(3) and getpgrp(2) only read process state.
+    unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() }
 }
 
 /// kill(2): whether `signal` reached any process.

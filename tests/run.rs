@@ -494,3 +494,33 @@ fn on_change_remembers_a_job_named_by_a_long_command_line() {
     }
     assert_eq!(bed.delivered().len(), 1, "the second failure is no change");
 }
+
+#[test]
+fn run_by_hand_at_a_terminal_the_command_can_read_it() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let job = "read answer; echo got:$answer";
+    let chime = sandbox.chime(&[
+        "run", "--on", "always", "--name", "prompt", "--", "sh", "-c", job,
+    ]);
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
+    let line: Vec<String> = std::iter::once(chime.get_program())
+        .chain(chime.get_args())
+        .map(quote)
+        .collect();
+    // `script` gives chime a terminal, with chime in its foreground, as a
+    // person running it by hand would; `timeout` ends a job stopped for
+    // reading a terminal it does not own.
+    let mut cmd = std::process::Command::new("timeout");
+    cmd.args(["20", "script", "-qec", &line.join(" "), "/dev/null"])
+        .env_clear()
+        .current_dir(sandbox.path());
+    for (key, value) in chime.get_envs() {
+        if let Some(value) = value {
+            cmd.env(key, value);
+        }
+    }
+    let out = crate::support::run_with_stdin(cmd, b"hello\n").code(0);
+    assert!(out.stdout.contains("got:hello"), "{out}");
+    assert_eq!(bed.delivered().len(), 1, "reported");
+}
