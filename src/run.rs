@@ -297,7 +297,7 @@ fn execute(job: &Job) -> Outcome {
     outcome
 }
 
-/// Starts the command in a group of its own and waits for it.
+/// Starts the command (in a group of its own, unless at the terminal) and waits for it.
 fn supervise(job: &Job, group: &Group) -> Outcome {
     let started = SystemTime::now();
     let clock = Instant::now();
