@@ -391,3 +391,44 @@ fn discord_bad_thread_id_or_username_is_a_profile_error() {
         .stderr_has("must be a thread's numeric ID")
         .stderr_has("\"clyde\" or \"discord\"");
 }
+
+#[test]
+fn discord_update_edits_the_message_the_webhook_posted() {
+    let (bed, discord, sandbox) = setup();
+    let send = |text: &str| {
+        let args = ["send", "--update", "deploy-3", "--json", text];
+        chime(&sandbox, &bed, &discord, &args).code(0).json_lines()[0]["ts"].clone()
+    };
+    let first = send("deploying…");
+    let second = send("✅ deployed");
+    assert_eq!(first, second, "the same message");
+    let got = bed.delivered();
+    assert_eq!(got[0].method, "POST");
+    assert_eq!(got[1].method, "PATCH");
+    assert_eq!(
+        got[1].path,
+        format!("{}/messages/{}", got[0].path, first.as_str().unwrap())
+    );
+    let edit = got[1].json();
+    assert!(edit.get("username").is_none(), "the author stays");
+    assert!(edit.to_string().contains("✅ deployed"));
+    let args = ["send", "-v", "--update", "deploy-3", "--dry-run", "again"];
+    chime(&sandbox, &bed, &discord, &args)
+        .code(0)
+        .stdout_has("PATCH ")
+        .never_shows("fakediscordtoken");
+}
+
+#[test]
+fn discord_update_of_a_deleted_message_posts_it_anew() {
+    let (bed, discord, sandbox) = setup();
+    let args = |text: &'static str| ["send", "--update", "deploy-4", text];
+    chime(&sandbox, &bed, &discord, &args("one")).code(0);
+    discord.delete_messages();
+    chime(&sandbox, &bed, &discord, &args("two")).code(0);
+    chime(&sandbox, &bed, &discord, &args("three")).code(0);
+    let methods: Vec<String> = bed.requests().iter().map(|r| r.method.clone()).collect();
+    assert_eq!(methods, ["POST", "PATCH", "POST", "PATCH"]);
+    assert_eq!(bed.requests()[1].status, 404);
+    assert_eq!(bed.delivered().len(), 3);
+}

@@ -23,8 +23,8 @@ use crate::config::{Fields, Problem};
 use crate::kinds::markdown::Markdown;
 use crate::kinds::text::{Measure, cut, split};
 use crate::kinds::{
-    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Threading, Verdict, classify_http,
-    describe_identity,
+    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Target, Threading, Verdict,
+    classify_http, describe_identity,
 };
 use crate::message::{Level, Message};
 use crate::secret::Secret;
@@ -121,6 +121,21 @@ fn bad_username(name: &str) -> Option<&'static str> {
     }
 }
 
+/// The `op` of a part that replaces the message whose id follows.
+const EDIT: &str = "edit ";
+
+/// Where the message `id` the webhook posted is edited: `…/messages/{id}`,
+/// with the webhook's own query (its thread).
+fn message_url(endpoint: &Secret, id: &str) -> Secret {
+    let Ok(mut url) = reqwest::Url::parse(endpoint.expose()) else {
+        return endpoint.clone();
+    };
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().push("messages").push(id);
+    }
+    Secret::url(url.to_string())
+}
+
 /// The webhook URL with `wait=true` (and the thread, when set) in its query.
 fn endpoint(url: &Secret, thread_id: Option<&str>) -> Secret {
     let Ok(mut parsed) = reqwest::Url::parse(url.expose()) else {
@@ -171,7 +186,40 @@ impl Platform for Discord {
     }
 
     fn request(&self, payload: &Payload) -> HttpRequest {
-        HttpRequest::post(self.endpoint.clone(), payload, JSON_UTF8)
+        match payload.op.strip_prefix(EDIT) {
+            Some(message) => HttpRequest {
+                method: reqwest::Method::PATCH,
+                ..HttpRequest::post(message_url(&self.endpoint, message), payload, JSON_UTF8)
+            },
+            None => HttpRequest::post(self.endpoint.clone(), payload, JSON_UTF8),
+        }
+    }
+
+    /// A webhook edits the messages it posted (`--update`); it cannot reply
+    /// to one, so the other parts of a long edit are posted after it.
+    fn edits(&self) -> bool {
+        true
+    }
+
+    fn attach(&self, payload: &Payload, parent: &Posted) -> Payload {
+        if !payload.thread.as_ref().is_some_and(|t| t.edit) {
+            return payload.clone();
+        }
+        let mut body: Value = serde_json::from_str(&payload.body).expect("rendered as JSON");
+        if let Some(fields) = body.as_object_mut() {
+            // The author of a message stays who posted it; only its content changes.
+            fields.remove("username");
+            fields.remove("avatar_url");
+        }
+        Payload {
+            op: format!("{EDIT}{}", parent.ts),
+            thread: payload.thread.clone(),
+            ..Payload::json(&body)
+        }
+    }
+
+    fn edit_refused(&self, verdict: &Verdict) -> bool {
+        matches!(verdict, Verdict::Rejected { error, .. } if error.ends_with("(code 10008)"))
     }
 
     fn describe(&self) -> Vec<(&'static str, toml::Value)> {

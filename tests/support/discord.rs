@@ -1,7 +1,9 @@
 //! A stand-in for Discord's Execute Webhook (PLATFORMS.md §4), mounted on the bed under
 //! `/discord/api/`: webhooks by id and token, the embed and content limits, the form-error
 //! bodies in both formats (v8+ for versioned URLs, the legacy one for `/api/webhooks/…`),
-//! `wait` and `thread_id`, and 429s with a float `retry_after`. Limits are counted in UTF-16
+//! `wait` and `thread_id`, editing a message the webhook posted (`PATCH …/messages/{id}`,
+//! 404 `10008 Unknown Message` for one that is gone), and 429s with a float `retry_after`.
+//! Limits are counted in UTF-16
 //! units, as chime's kind counts them. Only JSON bodies are understood; Discord also takes
 //! forms, which chime never sends.
 
@@ -27,6 +29,8 @@ struct State {
     /// By webhook id.
     hooks: HashMap<String, Hook>,
     next_id: u64,
+    /// Messages posted with `wait=true`, by id: the webhook that posted each.
+    messages: HashMap<String, String>,
 }
 
 struct Hook {
@@ -88,6 +92,11 @@ impl Discord {
         }
     }
 
+    /// Every message posted so far is deleted: editing one answers 404 Unknown Message.
+    pub fn delete_messages(&self) {
+        self.state.lock().unwrap().messages.clear();
+    }
+
     fn snowflake(&self) -> String {
         let mut state = self.state.lock().unwrap();
         state.next_id += 1;
@@ -144,12 +153,16 @@ impl Surface for Discord {
             _ => (false, rest),
         };
         let segments: Vec<&str> = rest.split('/').collect();
-        let ["webhooks", id, token] = segments[..] else {
-            return error(404, 0, "404: Not Found");
+        let (id, token, edited) = match segments[..] {
+            ["webhooks", id, token] if request.method == "POST" => (id, token, None),
+            ["webhooks", id, token, "messages", message] if request.method == "PATCH" => {
+                (id, token, Some(message))
+            }
+            ["webhooks", _, _] | ["webhooks", _, _, "messages", _] => {
+                return error(405, 0, "405: Method Not Allowed");
+            }
+            _ => return error(404, 0, "404: Not Found"),
         };
-        if request.method != "POST" {
-            return error(405, 0, "405: Method Not Allowed");
-        }
         let threads = {
             let state = self.state.lock().unwrap();
             match state.hooks.get(id) {
@@ -196,11 +209,25 @@ impl Surface for Discord {
         if !shows_something(&message) {
             return error(400, 50006, "Cannot send an empty message");
         }
-        if !wait {
-            return Answer::new(204, "text/plain", "").delivered();
-        }
+        let message_id = match edited {
+            // An edit answers with the message, whatever `wait` says.
+            Some(message_id) => {
+                let state = self.state.lock().unwrap();
+                if state.messages.get(message_id).is_none_or(|hook| hook != id) {
+                    return error(404, 10008, "Unknown Message");
+                }
+                message_id.to_owned()
+            }
+            None if !wait => return Answer::new(204, "text/plain", "").delivered(),
+            None => {
+                let message_id = self.snowflake();
+                let mut state = self.state.lock().unwrap();
+                state.messages.insert(message_id.clone(), id.to_owned());
+                message_id
+            }
+        };
         let posted = json!({
-            "id": self.snowflake(),
+            "id": message_id,
             "type": 0,
             "channel_id": query.get("thread_id").cloned().unwrap_or_else(|| "1300000000000000001".into()),
             "webhook_id": id,
