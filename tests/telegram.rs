@@ -430,3 +430,47 @@ fn telegram_stand_in_refuses_what_telegram_refuses() {
         throttled.body
     );
 }
+
+#[test]
+fn telegram_thread_replies_to_the_first_message_under_the_key() {
+    let (_bed, telegram, sandbox) = setup();
+    for step in ["build", "test", "deploy"] {
+        chime(&sandbox, &["send", "--thread", "ci-5", step]).code(0);
+    }
+    chime(&sandbox, &["send", "--thread", "other", "elsewhere"]).code(0);
+    let replies: Vec<Option<i64>> = telegram.posted().iter().map(|p| p.reply_to).collect();
+    assert_eq!(replies, [None, Some(1), Some(1), None]);
+}
+
+#[test]
+fn telegram_update_edits_in_place_and_an_unchanged_edit_is_no_failure() {
+    let (bed, telegram, sandbox) = setup();
+    let update = |text: &str| chime(&sandbox, &["send", "--update", "deploy-9", text]);
+    update("deploying…").code(0);
+    update("✅ deployed").code(0);
+    update("✅ deployed").code(0);
+    let posted = telegram.posted();
+    assert_eq!(posted.len(), 1, "one message, edited");
+    assert!(
+        posted[0].text.starts_with("✅ deployed"),
+        "{}",
+        posted[0].text
+    );
+    assert_eq!(posted[0].edits, 1);
+    let paths: Vec<String> = bed.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(paths[0].ends_with("/sendMessage") && paths[1].ends_with("/editMessageText"));
+    assert_eq!(bed.requests()[2].status, 400, "Telegram: not modified");
+}
+
+#[test]
+fn telegram_update_of_a_deleted_message_posts_it_anew() {
+    let (_bed, telegram, sandbox) = setup();
+    let update = |text: &str| chime(&sandbox, &["send", "--update", "deploy-10", text]);
+    update("one").code(0);
+    telegram.delete_messages();
+    update("two").code(0);
+    update("three").code(0);
+    let posted = telegram.posted();
+    assert_eq!(posted.len(), 2);
+    assert!(posted[1].text.starts_with("three") && posted[1].edits == 1);
+}

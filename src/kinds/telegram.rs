@@ -16,6 +16,11 @@
 //! parses on its own. User text is escaped (`&`, `<`, `>`) and its `@name`s
 //! are kept from notifying anyone.
 //!
+//! `--thread KEY` replies to the first message posted under KEY
+//! (`reply_parameters`), and `--update KEY` edits it (`editMessageText`); an
+//! edit that changes nothing is answered "message is not modified", which is
+//! no failure.
+//!
 //! Answers are `{"ok": true, "result": …}` or `{"ok": false, "error_code",
 //! "description", "parameters"}` with the HTTP status equal to `error_code`;
 //! flood control is 429 with `parameters.retry_after` (§5.3).
@@ -27,7 +32,8 @@ use serde_json::{Value, json};
 use crate::config::{Fields, Problem};
 use crate::kinds::text::{Measure, cut, split};
 use crate::kinds::{
-    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http,
+    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Target, Threading, Verdict,
+    classify_http,
 };
 use crate::message::{Level, Message};
 use crate::secret::Secret;
@@ -48,10 +54,9 @@ const PARAGRAPH: &str = "\n\n";
 pub struct Telegram {
     chat_id: String,
     thread: Option<i64>,
-    /// `token` and `api_url` make `endpoint`; kept apart for `chime config show`.
+    /// `token` and `api_url` make the endpoints; kept apart for `chime config show`.
     token: Secret,
     api_url: String,
-    endpoint: Secret,
 }
 
 impl Telegram {
@@ -84,17 +89,11 @@ impl Telegram {
             .url("api_url")
             .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
         let token = token.unwrap_or_else(|| Secret::token(String::new()));
-        let endpoint = Secret::url(format!(
-            "{}/bot{}/sendMessage",
-            api_url.trim_end_matches('/'),
-            token.expose()
-        ));
         Telegram {
             chat_id,
             thread,
             token,
             api_url,
-            endpoint,
         }
     }
 }
@@ -137,8 +136,68 @@ impl Platform for Telegram {
             .collect()
     }
 
+    /// `{api_url}/bot{token}/sendMessage`, or the method the part names.
     fn request(&self, payload: &Payload) -> HttpRequest {
-        HttpRequest::post(self.endpoint.clone(), payload, JSON_UTF8)
+        let method = if payload.op.is_empty() {
+            "sendMessage"
+        } else {
+            &payload.op
+        };
+        let url = Secret::url(format!(
+            "{}/bot{}/{method}",
+            self.api_url.trim_end_matches('/'),
+            self.token.expose()
+        ));
+        HttpRequest::post(url, payload, JSON_UTF8)
+    }
+
+    /// `--thread KEY` replies to the first message posted under KEY.
+    fn threading(&self) -> Threading {
+        Threading::ByMessage
+    }
+
+    fn edits(&self) -> bool {
+        true
+    }
+
+    /// A reply names its parent in `reply_parameters` (and still posts, as a
+    /// plain message, if the parent was deleted); an edit is editMessageText
+    /// of the parent. Either goes to the chat the parent is in.
+    fn attach(&self, payload: &Payload, parent: &Posted) -> Payload {
+        let Some(thread) = &payload.thread else {
+            return payload.clone();
+        };
+        let mut body: Value = serde_json::from_str(&payload.body).expect("rendered as JSON");
+        let Some(fields) = body.as_object_mut() else {
+            return payload.clone();
+        };
+        let number = |id: &str| {
+            id.parse::<i64>()
+                .map_or_else(|_| Value::from(id), Value::from)
+        };
+        fields.insert("chat_id".into(), number(&parent.channel));
+        let op = if thread.edit {
+            fields.remove("message_thread_id");
+            fields.insert("message_id".into(), number(&parent.ts));
+            "editMessageText"
+        } else {
+            let reply =
+                json!({"message_id": number(&parent.ts), "allow_sending_without_reply": true});
+            fields.insert("reply_parameters".into(), reply);
+            ""
+        };
+        Payload {
+            op: op.into(),
+            thread: payload.thread.clone(),
+            ..Payload::json(&body)
+        }
+    }
+
+    fn edit_refused(&self, verdict: &Verdict) -> bool {
+        matches!(verdict, Verdict::Rejected { error, .. }
+            if ["message to edit not found", "message can't be edited"]
+                .iter()
+                .any(|gone| error.to_ascii_lowercase().contains(gone)))
     }
 
     /// `api_url` is shown even when defaulted: it is where the token is sent.
@@ -183,6 +242,13 @@ impl Platform for Telegram {
                 hint: Some("check `api_url`".into()),
             });
         };
+        // Editing a message into what it already says is not a failure.
+        if description.contains("message is not modified") {
+            return Verdict::Delivered {
+                channel: None,
+                ts: None,
+            };
+        }
         let code = body["error_code"].as_u64().unwrap_or(answer.status.into());
         let error = format!("{code} {description}");
         let parameters = &body["parameters"];

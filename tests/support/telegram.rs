@@ -1,5 +1,8 @@
-//! A stand-in for the Telegram Bot API's `sendMessage` (PLATFORMS.md §5), mounted on the
-//! test bed under `/telegram/`, so a profile's `api_url` is `{bed}/telegram`.
+//! A stand-in for the Telegram Bot API's `sendMessage` and `editMessageText` (PLATFORMS.md
+//! §5), mounted on the test bed under `/telegram/`, so a profile's `api_url` is
+//! `{bed}/telegram`. Replies name their parent in `reply_parameters`; an edit of a message
+//! that is gone answers 400 `message to edit not found`, and one that changes nothing 400
+//! `message is not modified`, as the Bot API does.
 //!
 //! It owns what Telegram checks: the token in the path (malformed: 401 `invalid token
 //! specified`; unknown: 401), the method name (case-insensitive), the chat (by ID or
@@ -67,6 +70,11 @@ pub struct Posted {
     pub html: String,
     /// The text after entity parsing: what a reader sees.
     pub text: String,
+    /// The message this one replies to (`reply_parameters.message_id`).
+    pub reply_to: Option<i64>,
+    /// How many times it was edited.
+    pub edits: usize,
+    pub deleted: bool,
 }
 
 #[derive(Default)]
@@ -118,15 +126,22 @@ impl Telegram {
         chat.standing = standing;
     }
 
-    /// Every message posted so far, in order.
+    /// Every message posted so far, in order (as edited since); its `message_id` is its
+    /// position, counting from 1.
     pub fn posted(&self) -> Vec<Posted> {
         self.lock().posted.clone()
+    }
+
+    /// Someone deleted every message posted so far.
+    pub fn delete_messages(&self) {
+        self.lock().posted.iter_mut().for_each(|p| p.deleted = true);
     }
 
     fn send_message(
         &self,
         request: &Request,
         limit: &mut dyn FnMut(&str) -> Result<(), u64>,
+        edit: bool,
     ) -> Answer {
         let params: Value = serde_json::from_slice(&request.body).unwrap_or(json!({}));
         let chat = match &params["chat_id"] {
@@ -152,7 +167,7 @@ impl Telegram {
             }
         }
         let thread = params["message_thread_id"].as_i64();
-        if thread.is_some_and(|t| !chat.topics.contains(&t)) {
+        if !edit && thread.is_some_and(|t| !chat.topics.contains(&t)) {
             return fail(400, "Bad Request: message thread not found");
         }
         let html = params["text"].as_str().unwrap_or_default();
@@ -174,11 +189,49 @@ impl Telegram {
             return fail(400, "Bad Request: message is too long");
         }
         let mut state = self.lock();
+        let exists = |state: &State, id: i64| {
+            let index = usize::try_from(id).ok().and_then(|i| i.checked_sub(1));
+            index
+                .and_then(|i| state.posted.get(i))
+                .is_some_and(|p| p.chat_id == chat.id && !p.deleted)
+        };
+        if edit {
+            let id = params["message_id"].as_i64().unwrap_or(0);
+            if !exists(&state, id) {
+                return fail(400, "Bad Request: message to edit not found");
+            }
+            let message = &mut state.posted[id as usize - 1];
+            if message.html == html {
+                return fail(
+                    400,
+                    "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+                );
+            }
+            message.html = html.to_owned();
+            message.text = text.clone();
+            message.edits += 1;
+            let result = json!({"message_id": id, "date": 1_700_000_000, "edit_date": 1_700_000_001,
+                                "chat": {"id": chat.id}, "text": text});
+            return Answer::json(&json!({"ok": true, "result": result})).delivered();
+        }
+        let reply = &params["reply_parameters"];
+        let reply_to = reply["message_id"].as_i64();
+        let lenient = reply["allow_sending_without_reply"] == Value::Bool(true);
+        if let Some(id) = reply_to
+            && !lenient
+            && !exists(&state, id)
+        {
+            return fail(400, "Bad Request: message to be replied not found");
+        }
+        let reply_to = reply_to.filter(|id| exists(&state, *id));
         state.posted.push(Posted {
             chat_id: chat.id,
             thread,
             html: html.to_owned(),
             text: text.clone(),
+            reply_to,
+            edits: 0,
+            deleted: false,
         });
         let message_id = state.posted.len();
         let kind = if chat.id < 0 { "supergroup" } else { "private" };
@@ -213,10 +266,13 @@ impl Surface for Telegram {
         if !self.lock().tokens.iter().any(|t| t == token) {
             return fail(401, "Unauthorized");
         }
-        if !method.eq_ignore_ascii_case("sendMessage") {
-            return fail(404, "Not Found: method not found");
+        if method.eq_ignore_ascii_case("sendMessage") {
+            self.send_message(request, limit, false)
+        } else if method.eq_ignore_ascii_case("editMessageText") {
+            self.send_message(request, limit, true)
+        } else {
+            fail(404, "Not Found: method not found")
         }
-        self.send_message(request, limit)
     }
 
     fn throttled(&self, secs: u64) -> Answer {
