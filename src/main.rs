@@ -30,6 +30,7 @@ use crate::cli::{Cli, Command};
 use crate::exit::{ExitCode, Failure};
 
 fn main() -> std::process::ExitCode {
+    report::quiet_panics();
     let cli = Cli::parse();
     let output = settings::output(&cli.global);
     let code = match run(cli) {

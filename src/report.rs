@@ -33,6 +33,25 @@ pub fn text(text: &str) -> Result<(), Failure> {
     emit(text)
 }
 
+/// A panic's message can quote what chime was working on (a profile line, a
+/// request), and so a secret: a bug is reported by where it happened only,
+/// unless `CHIME_DEBUG` asks for everything.
+pub fn quiet_panics() {
+    if std::env::var_os("CHIME_DEBUG").is_some_and(|v| !v.is_empty()) {
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "chime: internal error{place}: this is a bug, please report it \
+             (CHIME_DEBUG=1 shows the details, which may include secrets)"
+        );
+    }));
+}
+
 /// `chime: warning: …` on stderr, unless `-q`.
 pub fn warning(output: Output, text: &str) {
     if !output.quiet {

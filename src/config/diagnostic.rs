@@ -35,7 +35,7 @@ impl Problem {
     /// Renders the problem against the source it was found in.
     pub fn render(&self, path: &Path, source: &str) -> String {
         let mut out = format!("error: {}\n", self.message);
-        match &self.span {
+        match self.span.as_ref().map(|span| within(source, span)) {
             Some(span) => {
                 let (line_no, col, line) = locate(source, span.start);
                 let shown = redact_line(line);
@@ -66,6 +66,20 @@ impl Problem {
         }
         out
     }
+}
+
+/// `span` inside `source` and on character boundaries, whatever it was: a
+/// position that is off must cost a caret's place, never a panic.
+fn within(source: &str, span: &Range<usize>) -> Range<usize> {
+    let floor = |mut i: usize| {
+        i = i.min(source.len());
+        while !source.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let start = floor(span.start);
+    start..floor(span.end).max(start)
 }
 
 /// Line number (1-based), column (1-based, in characters) and the line's text.

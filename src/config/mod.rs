@@ -13,6 +13,7 @@ mod show;
 mod starter;
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -178,8 +179,15 @@ pub fn load(location: &Location, env: &EnvVars) -> Result<Profile, ConfigError> 
         Err(source) => return Err(ConfigError::Read { path, source }),
     };
     let mut problems = Vec::new();
-    let profile = parse(&source, &mut problems)
-        .and_then(|raw| validate(raw, path.clone(), env, &mut problems));
+    let (raw, repaired) = parse(&source, &mut problems);
+    let shape_problems = problems.len();
+    let profile = raw.and_then(|raw| validate(raw, path.clone(), env, &mut problems));
+    // What the parse repaired to go on is its own making, not the user's.
+    let mut index = 0;
+    problems.retain(|problem| {
+        index += 1;
+        index <= shape_problems || !induced(problem, &repaired, &source)
+    });
     match profile {
         Some(profile) if problems.is_empty() => Ok(profile),
         _ => Err(ConfigError::Invalid {
@@ -196,34 +204,39 @@ const MAX_SHAPE_PROBLEMS: usize = 20;
 /// Parses the profile, going on past mistakes in its shape so that every one
 /// is reported at once: each mistake the parser stops at is recorded, then
 /// neutralised in a copy of the source (an unknown key blanked out, a value of
-/// the wrong type replaced by an empty one of the right type, offsets kept),
-/// and the copy parsed again. What the copy yields is validated too, for the
+/// the wrong type replaced by an empty one of the right type), and the copy
+/// parsed again. Every edit keeps the byte length, so positions in the copy
+/// are positions in the file. What the copy yields is validated too, for the
 /// mistakes only a whole profile shows; it is never used to send anything.
-fn parse(source: &str, problems: &mut Vec<Problem>) -> Option<RawProfile> {
+/// Gives back the ranges it edited.
+fn parse(source: &str, problems: &mut Vec<Problem>) -> (Option<RawProfile>, Vec<Range<usize>>) {
     let mut text = source.to_owned();
+    let mut repaired = Vec::new();
     for _ in 0..MAX_SHAPE_PROBLEMS {
         let err = match toml::from_str::<RawProfile>(&text) {
-            Ok(raw) => return Some(raw),
+            Ok(raw) => return (Some(raw), repaired),
             Err(err) => err,
         };
         // The first failure is always reported; a later one only if the
         // neutralised copy is still well-formed TOML, so no mistake of ours shows.
         if !problems.is_empty() && text.parse::<toml::Table>().is_err() {
-            return None;
+            break;
         }
         problems.push(parse_problem(&err));
-        if !neutralise(&mut text, &err) {
-            return None;
+        match neutralise(&mut text, &err) {
+            Some(range) => repaired.push(range),
+            None => break,
         }
     }
-    None
+    (None, repaired)
 }
 
-/// Edits `text` so the parser gets past `err`; false when it cannot.
-fn neutralise(text: &mut String, err: &toml::de::Error) -> bool {
-    let Some(span) = err.span().filter(|s| s.end <= text.len()) else {
-        return false;
-    };
+/// Edits `text`, without changing its length, so the parser gets past `err`;
+/// gives back the range edited, or `None` when it cannot.
+fn neutralise(text: &mut String, err: &toml::de::Error) -> Option<Range<usize>> {
+    let span = err
+        .span()
+        .filter(|s| s.end <= text.len() && text.is_char_boundary(s.start))?;
     let message = err.message();
     let line = line_around(text, span.start);
     if text[line.clone()].trim_start().starts_with('[') {
@@ -232,18 +245,46 @@ fn neutralise(text: &mut String, err: &toml::de::Error) -> bool {
             .find("\n[")
             .map_or(text.len(), |i| line.end + i + 1);
         blank(text, line.start..end);
-        return true;
+        return Some(line.start..end);
     }
     if message.starts_with("unknown field") {
-        blank(text, line);
-        return true;
+        blank(text, line.clone());
+        return Some(line);
     }
-    let Some(empty) = empty_value(message) else {
+    let empty = empty_value(message)?;
+    // The value and the rest of its line make room for an empty one.
+    let after_equals = text[line.start..span.start]
+        .rfind('=')
+        .map(|i| line.start + i + 1);
+    let room = after_equals.map_or(span, |start| start..line.end);
+    if empty.len() > room.len() {
+        blank(text, line.clone());
+        return Some(line);
+    }
+    let padded = format!("{empty:<width$}", width = room.len());
+    text.replace_range(room.clone(), &padded);
+    Some(room)
+}
+
+/// Whether a problem found in the repaired copy is about a repair: in a
+/// value that was replaced, or in a table holding one (an emptied `to` leaves
+/// a route that "sends nowhere").
+fn induced(problem: &Problem, repaired: &[Range<usize>], source: &str) -> bool {
+    let Some(span) = &problem.span else {
         return false;
     };
-    let padded = format!("{empty:<width$}", width = span.len());
-    text.replace_range(span, &padded);
-    true
+    let header = source
+        .get(span.start..)
+        .is_some_and(|rest| rest.starts_with('['));
+    repaired.iter().any(|range| {
+        let inside = span.start < range.end && range.start < span.end.max(span.start + 1);
+        let in_table = header
+            && range.start > span.start
+            && source
+                .get(span.start + 1..range.start)
+                .is_some_and(|between| !between.contains("\n["));
+        inside || in_table
+    })
 }
 
 /// An empty value of the type a "invalid type: …, expected …" message wants.
