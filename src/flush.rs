@@ -50,8 +50,10 @@ pub struct Context<'a> {
     pub policy: &'a Policy,
     /// For each entry.
     pub timeout: Duration,
-    /// For the whole drain: a send that drains a backlog first keeps to its
-    /// own timeout, and leaves the rest for later.
+    /// No entry starts after this: a send that drains a backlog first stops
+    /// starting older messages once its own timeout has passed, and leaves the
+    /// rest for later. One that starts gets the whole `timeout`: cut short, a
+    /// slow platform could take it and chime count it failed, and send it twice.
     pub deadline: Option<Instant>,
     pub verbose: bool,
 }
@@ -121,7 +123,7 @@ pub async fn drain(
             name,
             platform: destination.platform.as_ref(),
             payloads: entry.payloads.clone(),
-            timeout: left.map_or(ctx.timeout, |left| ctx.timeout.min(left - wait)),
+            timeout: ctx.timeout,
             threads: Some(ctx.threads),
         };
         let mut report = deliver::deliver_one(ctx.client, job, ctx.verbose).await;

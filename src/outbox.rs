@@ -5,6 +5,11 @@
 //! (pending for a transient failure, dead-letter for a refusal), or reported as
 //! not kept with `--no-spool`. `chime send`, `chime pipe` and `chime run` all
 //! deliver through here.
+//!
+//! Older messages are started only while the send's timeout lasts, and each
+//! gets the whole timeout once started, as the new message does after them:
+//! a send behind a backlog takes at most about three timeouts, and never cuts
+//! a request short (a request cut short may still arrive, and be sent again).
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -41,13 +46,14 @@ impl Outbox<'_> {
         payloads: Vec<Payload>,
         timeout: Duration,
     ) -> Report {
-        // The backlog and this message share the one timeout a script set.
+        // Older messages are started only within the timeout a script set;
+        // each message, older or this one, then has the whole timeout.
         let deadline = Instant::now() + timeout;
         // Held until this message is out, so no flush slips in between.
         let mut _lock = None;
         // Older messages go first, with or without --no-spool: order is kept.
         if self.spool.has_pending(&destination.name) {
-            match self.backlog(destination, deadline).await {
+            match self.backlog(destination, timeout, deadline).await {
                 Ok(lock) => _lock = Some(lock),
                 Err(why) if self.no_spool => {
                     let why = format!("not sent: older messages are waiting: {why}");
@@ -66,7 +72,7 @@ impl Outbox<'_> {
             name: &destination.name,
             platform: destination.platform.as_ref(),
             payloads: payloads.clone(),
-            timeout: deadline.saturating_duration_since(Instant::now()),
+            timeout,
             threads: Some(self.threads),
         };
         let mut report = deliver::deliver_one(self.client, job, self.output.verbose).await;
@@ -90,6 +96,7 @@ impl Outbox<'_> {
     async fn backlog(
         &self,
         destination: &Destination,
+        timeout: Duration,
         deadline: Instant,
     ) -> Result<DestinationLock, String> {
         let Some(lock) = self
@@ -104,7 +111,7 @@ impl Outbox<'_> {
             spool: self.spool,
             threads: self.threads,
             policy: self.policy,
-            timeout: deadline.saturating_duration_since(Instant::now()),
+            timeout,
             deadline: Some(deadline),
             verbose: self.output.verbose,
         };
