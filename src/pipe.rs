@@ -16,10 +16,11 @@
 //! (whatever cannot go within the timeout is spooled); a second SIGINT spools
 //! everything at once and exits 130. On a signal, the reader stops before its
 //! next read, and every line it has read (and so copied with `--tee`) is taken
-//! from it first, down to an unfinished last line: what chime has read is
-//! delivered or spooled. Only a read already under way when the signal came,
-//! and still waiting for input [`QUIET`] later, is given up: its bytes have
-//! not arrived. When the time to send is up, sends still in flight are
+//! from it first, down to an unfinished last line, even while the reader
+//! waits for input that does not come: what chime has read is delivered or
+//! spooled. Only input that arrives more than [`QUIET`] after the signal, to
+//! a read already under way, is not. A line longer than 1 MiB is cut into
+//! pieces as it is read, and judged (`--grep`, level) by its first. When the time to send is up, sends still in flight are
 //! abandoned after their batches are spooled, so a batch is sent twice at
 //! most, never half, and chime exits on time.
 
@@ -27,8 +28,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::io::{Read, Write};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt;
@@ -144,14 +145,17 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
     let mut router = Router::new(pipe)?;
     // Bounded, so a reader faster than the lanes waits instead of filling memory.
     let (tx, mut rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
-    let stop = Arc::new(AtomicBool::new(false));
     let reader = Reader {
         tee: pipe.tee,
-        grep: pipe.grep.clone(),
-        level: pipe.level,
-        level_from_line: pipe.level_from_line,
-        stop: Arc::clone(&stop),
+        shaper: Shaper {
+            grep: pipe.grep.clone(),
+            level: pipe.level,
+            level_from_line: pipe.level_from_line,
+        },
+        stop: Arc::new(AtomicBool::new(false)),
+        unfinished: Arc::new(Mutex::new(Unfinished::default())),
     };
+    let rest = reader.handle();
     std::thread::spawn(move || reader.run(&tx));
     let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -178,8 +182,12 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
         // limited by its own throughput, not the platform's pace: stop reading
         // for a moment (the reader blocks, the pipe buffers) rather than spool.
         let saturated = router.lanes.iter().any(|l| l.saturated(now));
+        // Stopping has a deadline of its own, which a long send must not hide.
         let wake = router
             .next_wakeup(pipe.interval)
+            .into_iter()
+            .chain(stopping)
+            .min()
             .unwrap_or(now + Duration::from_secs(3600));
         tokio::select! {
             chunk = rx.recv(), if !eof && !saturated => match chunk {
@@ -204,7 +212,7 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
                     return Ok(ExitCode::Interrupted);
                 }
                 if !eof {
-                    take_the_rest(&stop, &mut rx, &mut router).await?;
+                    take_the_rest(&rest, &mut rx, &mut router).await?;
                     eof = true;
                 }
                 router.close_all();
@@ -212,7 +220,7 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
             }
             _ = terminate.recv() => {
                 if !eof {
-                    take_the_rest(&stop, &mut rx, &mut router).await?;
+                    take_the_rest(&rest, &mut rx, &mut router).await?;
                     eof = true;
                 }
                 router.close_all();
@@ -234,13 +242,14 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
 
 /// Stops the reader and takes every line it has read: those waiting in the
 /// channel, the chunk it may be blocked handing over, and its unfinished last
-/// line, which it sends when it sees `stop`.
+/// line, which it sends itself if it sees `stop`, and which is taken from it
+/// here if it is waiting for input that does not come.
 async fn take_the_rest(
-    stop: &AtomicBool,
+    reader: &ReaderHandle,
     rx: &mut mpsc::Receiver<Vec<Line>>,
     router: &mut Router<'_>,
 ) -> Result<(), Failure> {
-    stop.store(true, Ordering::SeqCst);
+    reader.stop.store(true, Ordering::SeqCst);
     // `None`: the reader has finished; a timeout: it is waiting for input.
     while let Ok(Some(lines)) = tokio::time::timeout(QUIET, rx.recv()).await {
         router.ingest(lines)?;
@@ -249,7 +258,12 @@ async fn take_the_rest(
     while let Ok(lines) = rx.try_recv() {
         router.ingest(lines)?;
     }
-    Ok(())
+    let last = reader.unfinished.lock().ok().and_then(|mut unfinished| {
+        let mut unfinished = std::mem::take(&mut *unfinished);
+        let bytes = std::mem::take(&mut unfinished.bytes);
+        (!bytes.is_empty()).then(|| reader.shaper.piece(&bytes, &mut unfinished.cut, true))?
+    });
+    router.ingest(last.into_iter().collect())
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, Failure> {
@@ -663,22 +677,52 @@ impl<'p> Router<'p> {
 /// The stdin side: lines out of bytes, on a thread of its own.
 struct Reader {
     tee: bool,
+    shaper: Shaper,
+    /// Set on a signal: hand over what has been read, and read no more.
+    stop: Arc<AtomicBool>,
+    /// Bytes read since the last line break, shared so that a signal can take
+    /// them while the reader waits for more.
+    unfinished: Arc<Mutex<Unfinished>>,
+}
+
+/// What the main loop keeps of the reader, to stop it and take the rest.
+struct ReaderHandle {
+    shaper: Shaper,
+    stop: Arc<AtomicBool>,
+    unfinished: Arc<Mutex<Unfinished>>,
+}
+
+/// The line being read.
+#[derive(Default)]
+struct Unfinished {
+    bytes: Vec<u8>,
+    /// Set once a runaway line was cut: whether its first piece was kept,
+    /// and at which level, which every later piece follows.
+    cut: Option<Option<Level>>,
+}
+
+/// How bytes become lines: `--grep`, `--level-from-line`, ANSI and UTF-8.
+#[derive(Clone)]
+struct Shaper {
     grep: Option<regex_lite::Regex>,
     level: Level,
     level_from_line: bool,
-    /// Set on a signal: hand over what has been read, and read no more.
-    stop: Arc<AtomicBool>,
 }
 
 impl Reader {
+    fn handle(&self) -> ReaderHandle {
+        ReaderHandle {
+            shaper: self.shaper.clone(),
+            stop: Arc::clone(&self.stop),
+            unfinished: Arc::clone(&self.unfinished),
+        }
+    }
+
     fn run(self, tx: &mpsc::Sender<Vec<Line>>) {
         let mut stdin = std::io::stdin().lock();
         let mut stdout = std::io::stdout();
         let mut tee = self.tee;
         let mut buf = vec![0u8; READ_CHUNK];
-        let mut partial: Vec<u8> = Vec::new();
-        // The next piece continues a line cut at MAX_LINE_BYTES.
-        let mut joins = false;
         while !self.stop.load(Ordering::SeqCst) {
             let n = match stdin.read(&mut buf) {
                 Ok(0) => break,
@@ -695,51 +739,97 @@ impl Reader {
             {
                 tee = false;
             }
-            partial.extend_from_slice(&buf[..n]);
-            let mut lines = Vec::new();
-            let mut start = 0;
-            while let Some(i) = partial[start..].iter().position(|b| *b == b'\n') {
-                self.take(
-                    &partial[start..start + i],
-                    std::mem::take(&mut joins),
-                    &mut lines,
-                );
-                start += i + 1;
-            }
-            partial.drain(..start);
-            if partial.len() >= MAX_LINE_BYTES {
-                let rest = partial.split_off(char_boundary(&partial));
-                self.take(&std::mem::replace(&mut partial, rest), joins, &mut lines);
-                joins = true;
-            }
+            let lines = self.split(&buf[..n]);
             if !lines.is_empty() && tx.blocking_send(lines).is_err() {
                 return;
             }
         }
-        if !partial.is_empty() {
-            let mut lines = Vec::new();
-            self.take(&partial, joins, &mut lines);
-            let _ = tx.blocking_send(lines);
+        let last = self.unfinished.lock().ok().and_then(|mut unfinished| {
+            let mut unfinished = std::mem::take(&mut *unfinished);
+            let bytes = std::mem::take(&mut unfinished.bytes);
+            (!bytes.is_empty()).then(|| self.shaper.piece(&bytes, &mut unfinished.cut, true))?
+        });
+        if let Some(line) = last {
+            let _ = tx.blocking_send(vec![line]);
         }
     }
 
-    fn take(&self, bytes: &[u8], joins: bool, lines: &mut Vec<Line>) {
-        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-        let decoded = String::from_utf8_lossy(bytes);
-        let text = if decoded.contains('\u{1b}') {
-            strip_ansi(&decoded)
-        } else {
-            decoded.into_owned()
+    /// The whole lines `bytes` completes, and a piece of a runaway line.
+    fn split(&self, bytes: &[u8]) -> Vec<Line> {
+        let Ok(mut unfinished) = self.unfinished.lock() else {
+            return Vec::new();
         };
+        let Unfinished {
+            bytes: partial,
+            cut,
+        } = &mut *unfinished;
+        partial.extend_from_slice(bytes);
+        let mut lines = Vec::new();
+        let mut start = 0;
+        while let Some(i) = partial[start..].iter().position(|b| *b == b'\n') {
+            let line = &partial[start..start + i];
+            lines.extend(self.shaper.piece(line, cut, true));
+            start += i + 1;
+        }
+        partial.drain(..start);
+        if partial.len() >= MAX_LINE_BYTES {
+            let rest = partial.split_off(char_boundary(partial));
+            let piece = std::mem::replace(partial, rest);
+            lines.extend(self.shaper.piece(&piece, cut, false));
+        }
+        lines
+    }
+}
+
+impl Shaper {
+    /// One piece of a line as it goes out, or `None` when `--grep` leaves it
+    /// out. The pieces of a runaway line follow its first: kept or left out
+    /// together, at one level, joined again (`cut` carries that decision).
+    fn piece(
+        &self,
+        bytes: &[u8],
+        cut: &mut Option<Option<Level>>,
+        ends_line: bool,
+    ) -> Option<Line> {
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        let line = match *cut {
+            Some(None) => None,
+            Some(Some(level)) => Some(Line {
+                text: clean(bytes),
+                level,
+                joins: true,
+            }),
+            None => self.line(bytes),
+        };
+        *cut = (!ends_line).then(|| line.as_ref().map(|l| l.level));
+        line
+    }
+
+    fn line(&self, bytes: &[u8]) -> Option<Line> {
+        let text = clean(bytes);
         if self.grep.as_ref().is_some_and(|re| !re.is_match(&text)) {
-            return;
+            return None;
         }
         let level = if self.level_from_line {
             self.level.max(level_of(&text))
         } else {
             self.level
         };
-        lines.push(Line { text, level, joins });
+        Some(Line {
+            text,
+            level,
+            joins: false,
+        })
+    }
+}
+
+/// Text out of bytes: invalid UTF-8 replaced, ANSI escapes removed.
+fn clean(bytes: &[u8]) -> String {
+    let decoded = String::from_utf8_lossy(bytes);
+    if decoded.contains('\u{1b}') {
+        strip_ansi(&decoded)
+    } else {
+        decoded.into_owned()
     }
 }
 

@@ -257,6 +257,56 @@ fn a_line_over_a_mebibyte_arrives_whole_with_no_character_broken() {
     assert_eq!(last, "after");
     assert!(!pieces.concat().contains('\u{fffd}'), "no character broken");
     assert_eq!(pieces.concat(), long, "the pieces rebuild the line exactly");
+    // Where the reader cut the line, no line break may appear: the only one
+    // any message holds is the one before "after".
+    for request in bed.delivered() {
+        for block in request.json()["blocks"].as_array().unwrap() {
+            let text = block["text"]["text"].as_str().unwrap_or("");
+            let inner = text.trim_start_matches("```\n").trim_end_matches("\n```");
+            for (at, _) in inner.match_indices('\n') {
+                assert!(
+                    inner[at + 1..].starts_with("after"),
+                    "a break inside the line"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn sigterm_while_the_producer_is_quiet_still_sends_its_unfinished_last_line() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup("0s");
+    let mut child = spawn(pipe(&sandbox, &bed.webhook("logs"), &["--interval", "1h"]));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"first line\nprogress 50%").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    drop(stdin);
+    assert_eq!(delivered_lines(&bed), ["first line", "progress 50%"]);
+}
+
+#[test]
+fn a_runaway_line_is_kept_or_left_out_whole_and_never_glued_to_another() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup("0s");
+    let mut child = spawn(pipe(&sandbox, &bed.webhook("logs"), &["--grep", "ERROR"]));
+    let mut stdin = child.stdin.take().unwrap();
+    // The runaway line is judged by its first mebibyte, which has no ERROR.
+    let input = format!(
+        "ERROR short line A\n{} ERROR in its tail\nERROR after\n",
+        "x".repeat(1_200_000)
+    );
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(delivered_lines(&bed), ["ERROR short line A", "ERROR after"]);
 }
 
 #[test]
@@ -453,4 +503,51 @@ fn in_github_actions_every_batch_names_the_run_and_links_to_it() {
         "{text}"
     );
     assert!(text.contains("acme/app@main · 0123456"), "{text}");
+}
+
+#[test]
+fn sigterm_keeps_to_its_deadline_even_while_a_long_send_is_in_flight() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = Sandbox::new();
+    sandbox.profile(
+        r#"
+[defaults]
+route = "logs"
+
+[destinations.log-hook]
+kind = "slack"
+url = "${LOG_WEBHOOK}"
+timeout = "40s"
+
+[routes.logs]
+to = ["log-hook"]
+"#,
+    );
+    bed.fault(Fault::Slow(Duration::from_secs(45)));
+    let mut child = spawn(pipe(
+        &sandbox,
+        &bed.webhook("logs"),
+        &["--interval", "100ms"],
+    ));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"stuck\n").unwrap();
+    stdin.flush().unwrap();
+    // The batch goes out 100 ms after its line, and the answer takes 45 s.
+    std::thread::sleep(Duration::from_millis(1500));
+    let stopped = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(75));
+    drop(stdin);
+    // The stopping deadline is the default 10 s timeout, not the send's 40 s.
+    assert!(
+        stopped.elapsed() < Duration::from_secs(25),
+        "took {:?}",
+        stopped.elapsed()
+    );
+    let listed = run(sandbox.chime(&["spool", "list", "--json"])).code(0);
+    assert!(listed.stdout.contains("log-hook"), "kept: {listed}");
 }
