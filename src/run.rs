@@ -400,6 +400,8 @@ fn wait(child: &mut Child, group: &Group, limit: Option<Duration>) -> (Option<Ex
 /// empty, which is when chime stops signalling it.
 fn stop(child: &mut Child, group: &Group) -> Option<ExitStatus> {
     group.signal(libc::SIGTERM);
+    // A stopped process would only take the SIGTERM when woken.
+    group.signal(libc::SIGCONT);
     let grace = Instant::now() + GRACE;
     let Some(status) = wait_until(child, grace).ok().flatten() else {
         group.signal(libc::SIGKILL);
@@ -500,9 +502,15 @@ impl Group {
 
 /// Whether chime runs by hand in the terminal's foreground, where the command
 /// must stay in the foreground too, to read the terminal and hear Ctrl-C.
+/// That is the controlling terminal, whatever stdin is: a job run with
+/// `</dev/null` may still ask for a password on `/dev/tty`.
 fn at_the_terminal() -> bool {
-    // SAFETY: isatty(3), tcgetpgrp(3) and getpgrp(2) only read process state.
-    unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() }
+    use std::os::fd::AsRawFd;
+    let Ok(tty) = std::fs::File::open("/dev/tty") else {
+        return false;
+    };
+    // SAFETY: tcgetpgrp(3) and getpgrp(2) only read process state.
+    unsafe { libc::tcgetpgrp(tty.as_raw_fd()) == libc::getpgrp() }
 }
 
 /// kill(2): whether `signal` reached any process.

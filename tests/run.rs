@@ -499,7 +499,8 @@ fn on_change_remembers_a_job_named_by_a_long_command_line() {
 fn run_by_hand_at_a_terminal_the_command_can_read_it() {
     let bed = Bed::start();
     let sandbox = setup(&bed);
-    let job = "read answer; echo got:$answer";
+    // The password-prompt way: from the terminal itself, whatever stdin is.
+    let job = "read answer </dev/tty; echo got:$answer";
     let chime = sandbox.chime(&[
         "run", "--on", "always", "--name", "prompt", "--", "sh", "-c", job,
     ]);
@@ -512,7 +513,8 @@ fn run_by_hand_at_a_terminal_the_command_can_read_it() {
     // person running it by hand would; `timeout` ends a job stopped for
     // reading a terminal it does not own.
     let mut cmd = std::process::Command::new("timeout");
-    cmd.args(["20", "script", "-qec", &line.join(" "), "/dev/null"])
+    let line = line.join(" ") + " </dev/null";
+    cmd.args(["20", "script", "-qec", &line, "/dev/null"])
         .env_clear()
         .current_dir(sandbox.path());
     for (key, value) in chime.get_envs() {

@@ -61,6 +61,9 @@ impl Sandbox {
             .current_dir(self.path())
             .stdin(Stdio::null())
             .args(args);
+        // Out of the terminal's foreground, as under cron or CI, even when the
+        // tests run at a terminal: `chime run` behaves differently there.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         cmd
     }
 }
