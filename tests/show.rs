@@ -139,3 +139,22 @@ markdown = true
         .never_shows("FAKESECRET1")
         .never_shows("FAKESECRET2");
 }
+
+#[test]
+fn config_show_prints_a_body_template_as_written_not_with_its_variables_filled_in() {
+    let sandbox = Sandbox::new();
+    sandbox.profile(
+        r#"
+[destinations.wh]
+kind = "webhook"
+url = "https://hooks.example/in/x"
+body = '{"api_key": "${MY_API_KEY}", "text": {{ text }}}'
+"#,
+    );
+    let mut cmd = sandbox.chime(&["config", "show"]);
+    cmd.env("MY_API_KEY", "sk-live-FAKESECRETD");
+    run(cmd)
+        .code(0)
+        .stdout_has(r#"body = '{"api_key": "${MY_API_KEY}", "text": {{ text }}}'"#)
+        .never_shows("FAKESECRETD");
+}

@@ -79,6 +79,16 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An optional string with `${NAME}` expanded, and as the profile has it:
+    /// the one to use, and the one to show (an expanded value may be a secret).
+    pub fn string_as_written(&mut self, key: &'static str) -> Option<(String, String)> {
+        let written = match self.table.get(key).map(Spanned::get_ref) {
+            Some(toml::Value::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        self.string(key).map(|expanded| (expanded, written))
+    }
+
     /// A required plain string, with `${NAME}` expanded.
     pub fn required_string(&mut self, key: &'static str, kind: &str, help: &str) -> Option<String> {
         if !self.table.contains_key(key) {

@@ -44,6 +44,9 @@ pub struct Webhook {
     method: reqwest::Method,
     headers: Vec<(String, Secret)>,
     body: Option<Environment<'static>>,
+    /// The body template as the profile has it, before `${NAME}` expansion,
+    /// for `chime config show`: an expanded variable may hold a secret.
+    body_as_written: Option<String>,
     secret: Option<Secret>,
     max_bytes: Option<usize>,
 }
@@ -56,9 +59,10 @@ impl Webhook {
             .unwrap_or_else(|| Secret::url(String::new()));
         let method = method(fields);
         let headers = headers(fields);
-        let body = fields
-            .string("body")
-            .and_then(|source| body(fields, source));
+        let (body, body_as_written) = match fields.string_as_written("body") {
+            Some((source, written)) => (body(fields, source), Some(written)),
+            None => (None, None),
+        };
         let secret = fields.optional_secret_token("secret", "webhook");
         let max_bytes = fields
             .integer("max_bytes")
@@ -68,6 +72,7 @@ impl Webhook {
             method,
             headers,
             body,
+            body_as_written,
             secret,
             max_bytes,
         }
@@ -174,12 +179,8 @@ impl Platform for Webhook {
                 .collect();
             out.push(("headers", headers.into()));
         }
-        if let Some(template) = self
-            .body
-            .as_ref()
-            .and_then(|env| env.get_template(BODY).ok())
-        {
-            out.push(("body", template.source().into()));
+        if let Some(written) = &self.body_as_written {
+            out.push(("body", written.as_str().into()));
         }
         if let Some(secret) = &self.secret {
             out.push(("secret", secret.to_string().into()));
