@@ -34,7 +34,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use minijinja::value::Value;
 use tokio::sync::mpsc;
 
 use crate::ci::Ci;
@@ -45,6 +44,7 @@ use crate::kinds::Target;
 use crate::kinds::text::{Measure, split};
 use crate::message::{Level, Message};
 use crate::outbox::Outbox;
+use crate::report;
 use crate::settings::{DEFAULT_TIMEOUT, Output, Selection};
 use crate::spool::Spool;
 use crate::template;
@@ -192,7 +192,7 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
         tokio::select! {
             chunk = rx.recv(), if !eof && !saturated => match chunk {
                 Some(lines) => {
-                    router.ingest(lines)?;
+                    router.ingest(lines);
                     // Let the HTTP connection tasks run between chunks: on this
                     // single thread, a fast reader would otherwise starve them.
                     tokio::task::yield_now().await;
@@ -212,7 +212,7 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
                     return Ok(ExitCode::Interrupted);
                 }
                 if !eof {
-                    take_the_rest(&rest, &mut rx, &mut router).await?;
+                    take_the_rest(&rest, &mut rx, &mut router).await;
                     eof = true;
                 }
                 router.close_all();
@@ -220,7 +220,7 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
             }
             _ = terminate.recv() => {
                 if !eof {
-                    take_the_rest(&rest, &mut rx, &mut router).await?;
+                    take_the_rest(&rest, &mut rx, &mut router).await;
                     eof = true;
                 }
                 router.close_all();
@@ -248,22 +248,22 @@ async fn take_the_rest(
     reader: &ReaderHandle,
     rx: &mut mpsc::Receiver<Vec<Line>>,
     router: &mut Router<'_>,
-) -> Result<(), Failure> {
+) {
     reader.stop.store(true, Ordering::SeqCst);
     // `None`: the reader has finished; a timeout: it is waiting for input.
     while let Ok(Some(lines)) = tokio::time::timeout(QUIET, rx.recv()).await {
-        router.ingest(lines)?;
+        router.ingest(lines);
     }
     rx.close();
     while let Ok(lines) = rx.try_recv() {
-        router.ingest(lines)?;
+        router.ingest(lines);
     }
     let last = reader.unfinished.lock().ok().and_then(|mut unfinished| {
         let mut unfinished = std::mem::take(&mut *unfinished);
         let bytes = std::mem::take(&mut unfinished.bytes);
         (!bytes.is_empty()).then(|| reader.shaper.piece(&bytes, &mut unfinished.cut, true))?
     });
-    router.ingest(last.into_iter().collect())
+    router.ingest(last.into_iter().collect());
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, Failure> {
@@ -540,10 +540,13 @@ impl<'p> Router<'p> {
                 Some(router.route_targets(names.iter().map(String::as_str)))
             }
             Selection::Auto if profile.rules.is_empty() => {
-                let default = router.auto_route(pipe.level)?;
+                let default = router.auto_route(pipe.level)?.ok_or_else(no_route)?;
                 Some(router.route_targets([default]))
             }
-            Selection::Auto => None,
+            Selection::Auto => {
+                router.route_levels()?;
+                None
+            }
         };
         if let Some(targets) = targets {
             let lanes = targets
@@ -596,55 +599,79 @@ impl<'p> Router<'p> {
         self.lanes.len() - 1
     }
 
-    /// The route rules pick for a line of `level`. In a stream, rules see the
-    /// level (raised per line with --level-from-line), not the text.
-    fn auto_route(&self, level: Level) -> Result<&'p str, Failure> {
+    /// Settles, before anything is read, where a line of each level it may
+    /// have goes, so that no line read can stop the stream for want of a
+    /// route. Levels no rule and no default route send anywhere are not sent,
+    /// and said so now.
+    fn route_levels(&mut self) -> Result<(), Failure> {
+        let base = self.pipe.level;
+        let raised = [Level::Warning, Level::Error, Level::Critical];
+        let mut levels = vec![base];
+        if self.pipe.level_from_line {
+            levels.extend(raised.into_iter().filter(|l| *l > base));
+        }
+        let mut unrouted = Vec::new();
+        for level in levels {
+            match self.auto_route(level)? {
+                Some(route) => {
+                    let targets = self.route_targets([route]);
+                    let lanes = targets.into_iter().map(|(n, c)| self.lane(n, c)).collect();
+                    self.by_level.insert(level as u8, lanes);
+                }
+                None => unrouted.push(level.as_str()),
+            }
+        }
+        if self.by_level.is_empty() {
+            return Err(no_route());
+        }
+        if !unrouted.is_empty() {
+            let text = format!(
+                "lines at level {} match no rule, and the profile has no [defaults] route: they are not sent",
+                unrouted.join(", ")
+            );
+            report::warning(self.pipe.output, &text);
+        }
+        Ok(())
+    }
+
+    /// The route rules pick for a line of `level`, if any. In a stream, rules
+    /// see the level (raised per line with --level-from-line), not the text.
+    fn auto_route(&self, level: Level) -> Result<Option<&'p str>, Failure> {
         let profile = &self.pipe.profile;
-        let vars = Value::from_iter([
-            ("level", Value::from(level.as_str())),
-            ("host", Value::from(self.pipe.host.clone())),
-            (
-                "title",
-                Value::from(self.pipe.title.clone().unwrap_or_default()),
-            ),
-            ("text", Value::from("")),
-        ]);
+        let vars = minijinja::context! {
+            level => level.as_str(),
+            host => self.pipe.host.clone(),
+            title => self.pipe.title.clone().unwrap_or_default(),
+            text => "",
+        };
         for rule in &profile.rules {
             let matched = template::matches(&rule.when, &vars)
                 .map_err(|e| Failure::config(format!("rule `{}` failed: {e}", rule.when)))?;
             if matched {
-                return Ok(&rule.route);
+                return Ok(Some(&rule.route));
             }
         }
-        profile.default_route.as_deref().ok_or_else(|| {
-            Failure::config(
-                "no route for this stream: no rule matched and the profile has no [defaults] route",
-            )
-            .with_hint("pass --route NAME or --to DEST, or set `route` under [defaults]")
-        })
+        Ok(profile.default_route.as_deref())
     }
 
-    fn lanes_for(&mut self, level: Level) -> Result<Vec<usize>, Failure> {
-        if let Some(fixed) = &self.fixed {
-            return Ok(fixed.clone());
+    /// Where a line of `level` goes: settled when the stream started.
+    fn lanes_for(&self, level: Level) -> Vec<usize> {
+        match &self.fixed {
+            Some(fixed) => fixed.clone(),
+            None => self
+                .by_level
+                .get(&(level as u8))
+                .cloned()
+                .unwrap_or_default(),
         }
-        if let Some(lanes) = self.by_level.get(&(level as u8)) {
-            return Ok(lanes.clone());
-        }
-        let route = self.auto_route(level)?;
-        let targets = self.route_targets([route]);
-        let lanes: Vec<usize> = targets.into_iter().map(|(n, c)| self.lane(n, c)).collect();
-        self.by_level.insert(level as u8, lanes.clone());
-        Ok(lanes)
     }
 
-    fn ingest(&mut self, lines: Vec<Line>) -> Result<(), Failure> {
+    fn ingest(&mut self, lines: Vec<Line>) {
         for line in &lines {
-            for lane in self.lanes_for(line.level)? {
+            for lane in self.lanes_for(line.level) {
                 self.lanes[lane].push(line);
             }
         }
-        Ok(())
     }
 
     fn close_due(&mut self, interval: Duration, now: Instant) {
@@ -831,6 +858,13 @@ fn clean(bytes: &[u8]) -> String {
     } else {
         decoded.into_owned()
     }
+}
+
+fn no_route() -> Failure {
+    Failure::config(
+        "no route for this stream: no rule matched and the profile has no [defaults] route",
+    )
+    .with_hint("pass --route NAME or --to DEST, or set `route` under [defaults]")
 }
 
 /// Where to cut `bytes` without breaking a UTF-8 character: the end, unless

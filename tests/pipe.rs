@@ -551,3 +551,60 @@ to = ["log-hook"]
     let listed = run(sandbox.chime(&["spool", "list", "--json"])).code(0);
     assert!(listed.stdout.contains("log-hook"), "kept: {listed}");
 }
+
+/// A profile whose one rule sends errors to `log-hook`, with no default route.
+fn errors_only() -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.profile(
+        r#"
+[destinations.log-hook]
+kind = "slack"
+url = "${LOG_WEBHOOK}"
+pace = "0s"
+
+[routes.alerts]
+to = ["log-hook"]
+
+[[rules]]
+when = "level in ['error', 'critical']"
+route = "alerts"
+"#,
+    );
+    sandbox
+}
+
+#[test]
+fn levels_no_rule_routes_are_named_at_the_start_and_the_rest_still_flows() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = errors_only();
+    let mut child = spawn(pipe(&sandbox, &bed.webhook("logs"), &["--level-from-line"]));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"ERROR disk full\nall fine\nERROR again\n")
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("lines at level info, warning match no rule"),
+        "{stderr}"
+    );
+    assert_eq!(delivered_lines(&bed), ["ERROR disk full", "ERROR again"]);
+}
+
+#[test]
+fn a_stream_no_rule_routes_at_all_stops_before_reading_anything() {
+    let sandbox = errors_only();
+    let mut child = spawn(pipe(&sandbox, DOWN, &[]));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"all fine\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no route for this stream"));
+}
