@@ -41,7 +41,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::exit::{ExitCode, Failure};
 use crate::message::Level;
@@ -56,14 +55,6 @@ const MAX_TAIL_LINE: usize = 2048;
 const GRACE: Duration = Duration::from_secs(5);
 /// What a terminal or a service manager sends to stop its foreground job.
 const RELAYED: [libc::c_int; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
-/// The longest encoded `--name` kept whole in a state file name: NAME_MAX
-/// (255) less `.json` and `write_atomic`'s temporary `.{file}.{pid}.tmp`
-/// (a pid has at most 7 digits on Linux). Every name that fitted before keeps
-/// its file, and with it its last outcome.
-const MAX_PLAIN_NAME: usize = 255 - ".json".len() - "..4194304.tmp".len();
-/// How much of a longer encoded name is kept, for a reader, before its hash.
-const NAME_PREFIX: usize = 64;
-
 /// When `chime run` sends a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum On {
@@ -253,7 +244,7 @@ fn fill(send: &mut SendSettings, job: &What, outcome: &Outcome) {
 /// recording the new one.
 fn changed(state: &Path, name: &str, ok: bool) -> bool {
     let dir = state.join("runs");
-    let file = state_file(name);
+    let file = fs::json_file_name(name);
     let previous = std::fs::read(dir.join(&file))
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
@@ -265,26 +256,6 @@ fn changed(state: &Path, name: &str, ok: bool) -> bool {
         eprintln!("chime: warning: cannot remember how `{name}` ended: {err}");
     }
     previous.map_or(!ok, |was| was != ok)
-}
-
-/// The file that keeps the last outcome of the job `name`: the name itself,
-/// encoded, while that fits a file name; else a readable start of it and a
-/// hash of all of it. The name defaults to the command line, which can be
-/// far longer than a file name may be. `~` never occurs in an encoded name,
-/// so the two forms cannot meet.
-fn state_file(name: &str) -> String {
-    let encoded = fs::encode_name(name);
-    if encoded.len() <= MAX_PLAIN_NAME {
-        return format!("{encoded}.json");
-    }
-    let mut cut = NAME_PREFIX;
-    // Never end inside a `%XX`.
-    if let Some(percent) = encoded[cut - 2..cut].find('%') {
-        cut -= 2 - percent;
-    }
-    let digest = Sha256::digest(name.as_bytes());
-    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}~{hash}.json", &encoded[..cut])
 }
 
 /// Runs the command to completion, passing its output through and keeping the tail.
@@ -740,46 +711,6 @@ fn push_bounded<T>(ring: &mut VecDeque<T>, item: T, keep: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_state_file_is_the_encoded_name_while_that_fits() {
-        assert_eq!(state_file("disk-check"), "disk-check.json");
-        assert_eq!(state_file("sh -c ./backup"), "sh%20-c%20.%2Fbackup.json");
-        let longest = "x".repeat(MAX_PLAIN_NAME);
-        assert_eq!(state_file(&longest), format!("{longest}.json"));
-    }
-
-    #[test]
-    fn a_long_name_keeps_its_start_and_a_stable_hash_of_all_of_it() {
-        let name = "sh -c ".to_owned() + &"/srv/data ".repeat(30);
-        let file = state_file(&name);
-        assert_eq!(
-            file,
-            "sh%20-c%20%2Fsrv%2Fdata%20%2Fsrv%2Fdata%20%2Fsrv%2Fdata%20%2Fsrv~3e9a74be3d490695.json"
-        );
-        let temp = format!(".{file}.4194304.tmp");
-        assert!(temp.len() <= 255, "{temp}");
-        let other = name.clone() + "x";
-        assert_ne!(
-            state_file(&other),
-            file,
-            "names differing at the end differ"
-        );
-        assert_ne!(
-            state_file(&"x".repeat(MAX_PLAIN_NAME + 1)),
-            "x".repeat(MAX_PLAIN_NAME + 1) + ".json"
-        );
-    }
-
-    #[test]
-    fn a_long_name_is_never_cut_inside_an_escape() {
-        for shift in 0..3 {
-            let name = "a".repeat(shift) + &" ".repeat(200);
-            let file = state_file(&name);
-            let prefix = file.split('~').next().unwrap();
-            assert!(fs::decode_name(prefix).is_some(), "{prefix}");
-        }
-    }
 
     #[test]
     fn tail_keeps_the_last_lines_and_cuts_long_ones() {

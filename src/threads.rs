@@ -16,7 +16,7 @@
 //! ([`Threads::claim`]) until it is remembered, so sends racing to start the
 //! same thread (the jobs of one CI run) make one thread.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -88,7 +88,7 @@ impl Threads {
     pub async fn claim(&self, destination: &str, key: &str, deadline: Instant) -> Option<FileLock> {
         let dir = self.dir(destination);
         fs::create_private_dir(&dir).ok()?;
-        let path = dir.join(format!("{}.lock", fs::encode_name(key)));
+        let path = dir.join(Threads::lock_file(key));
         loop {
             match FileLock::try_at(&path) {
                 Ok(Some(lock)) => return Some(lock),
@@ -120,8 +120,15 @@ impl Threads {
         self.root.join(fs::encode_name(destination))
     }
 
+    /// A key's record; a key too long for a file name is hashed.
     fn file(key: &str) -> String {
-        format!("{}.json", fs::encode_name(key))
+        fs::json_file_name(key)
+    }
+
+    /// The lock a first post under `key` holds; as long as its record's name.
+    fn lock_file(key: &str) -> String {
+        let file = Threads::file(key);
+        format!("{}.lock", file.trim_end_matches(".json"))
     }
 
     /// What `key` points at on `destination`, unless unknown or expired.
@@ -148,7 +155,44 @@ impl Threads {
             at: now_secs(),
         };
         let json = serde_json::to_vec(&posted).expect("a thread record always serialises");
-        fs::write_atomic(&dir, &Threads::file(key), &json)
+        let file = Threads::file(key);
+        fs::write_atomic(&dir, &file, &json)?;
+        self.forget_expired(&dir, &file);
+        Ok(())
+    }
+
+    /// Removes records and locks untouched for longer than the keys live, so
+    /// that a key per CI run does not pile up files forever. Done when a new
+    /// key is remembered, which is rare enough to afford a directory listing.
+    /// A lock is removed only when nobody holds it.
+    fn forget_expired(&self, dir: &Path, keep: &str) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_name().to_str() == Some(keep) {
+                continue;
+            }
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().unwrap_or_default() > self.ttl);
+            if !old {
+                continue;
+            }
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("json") => {
+                    let _ = std::fs::remove_file(&path);
+                }
+                Some("lock") => {
+                    if let Ok(Some(_free)) = FileLock::try_at(&path) {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 }
 

@@ -233,3 +233,36 @@ fn sends_starting_one_thread_at_once_make_one_thread_not_several() {
         .count();
     assert_eq!(top_level, 1, "one parent, three replies");
 }
+
+#[test]
+fn a_key_longer_than_a_file_name_still_threads() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let key = "ci-".to_owned() + &"very-long-run-name/".repeat(30);
+    for step in ["one", "two"] {
+        run(sandbox.chime(&["send", "--to", "bot", "--thread", &key, step]))
+            .code(0)
+            .never_shows("cannot remember");
+    }
+    let posts: Vec<serde_json::Value> = bed.delivered().iter().map(|r| r.json()).collect();
+    assert!(posts[0].get("thread_ts").is_none());
+    assert!(posts[1].get("thread_ts").is_some(), "the second replies");
+}
+
+#[test]
+fn expired_keys_are_forgotten_when_a_new_one_is_remembered() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let profile = std::fs::read_to_string(sandbox.profile_path()).unwrap();
+    sandbox.profile(&format!("[defaults]\nthread_ttl = \"1s\"\n{profile}"));
+    run(sandbox.chime(&["send", "--to", "bot", "--thread", "old", "x"])).code(0);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    run(sandbox.chime(&["send", "--to", "bot", "--thread", "new", "y"])).code(0);
+    let dir = sandbox.path().join("state/chime/threads/bot");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["new.json", "new.lock"], "in {}", dir.display());
+}

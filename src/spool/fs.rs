@@ -8,6 +8,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use sha2::{Digest, Sha256};
+
 use super::SpoolError;
 
 /// A sortable id: milliseconds, process id, per-process counter (24 hex digits).
@@ -18,6 +20,34 @@ pub fn new_id(now: SystemTime) -> String {
         .map_or(0, |d| d.as_millis() as u64);
     let seq = COUNTER.fetch_add(1, Ordering::Relaxed) & 0xffff;
     format!("{ms:012x}{:08x}{seq:04x}", std::process::id())
+}
+
+/// The longest encoded name kept whole in a file name: NAME_MAX (255) less
+/// `.json` and `write_atomic`'s temporary `.{file}.{pid}.tmp` (a pid has at
+/// most 7 digits on Linux).
+const MAX_PLAIN_NAME: usize = 255 - ".json".len() - "..4194304.tmp".len();
+/// How much of a longer encoded name is kept, for a reader, before its hash.
+const NAME_PREFIX: usize = 64;
+
+/// The file that keeps what chime remembers under `name` (a job's last
+/// outcome, a thread key): the name itself, encoded, while that fits a file
+/// name; else a readable start of it and a hash of all of it. A `--name`
+/// defaults to a command line, and a key is whatever a script made it, both
+/// far longer than a file name may be. `~` never occurs in an encoded name,
+/// so the two forms cannot meet, and every name that fits keeps its file.
+pub fn json_file_name(name: &str) -> String {
+    let encoded = encode_name(name);
+    if encoded.len() <= MAX_PLAIN_NAME {
+        return format!("{encoded}.json");
+    }
+    let mut cut = NAME_PREFIX;
+    // Never end inside a `%XX`.
+    if let Some(percent) = encoded[cut - 2..cut].find('%') {
+        cut -= 2 - percent;
+    }
+    let digest = Sha256::digest(name.as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}~{hash}.json", &encoded[..cut])
 }
 
 /// A destination name as a directory name: `[A-Za-z0-9._-]` kept, the rest `%XX`.
@@ -208,6 +238,49 @@ fn private_file_keep(path: &Path) -> std::io::Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_state_file_is_the_encoded_name_while_that_fits() {
+        assert_eq!(json_file_name("disk-check"), "disk-check.json");
+        assert_eq!(
+            json_file_name("sh -c ./backup"),
+            "sh%20-c%20.%2Fbackup.json"
+        );
+        let longest = "x".repeat(MAX_PLAIN_NAME);
+        assert_eq!(json_file_name(&longest), format!("{longest}.json"));
+    }
+
+    #[test]
+    fn a_long_name_keeps_its_start_and_a_stable_hash_of_all_of_it() {
+        let name = "sh -c ".to_owned() + &"/srv/data ".repeat(30);
+        let file = json_file_name(&name);
+        assert_eq!(
+            file,
+            "sh%20-c%20%2Fsrv%2Fdata%20%2Fsrv%2Fdata%20%2Fsrv%2Fdata%20%2Fsrv~3e9a74be3d490695.json"
+        );
+        let temp = format!(".{file}.4194304.tmp");
+        assert!(temp.len() <= 255, "{temp}");
+        let other = name.clone() + "x";
+        assert_ne!(
+            json_file_name(&other),
+            file,
+            "names differing at the end differ"
+        );
+        assert_ne!(
+            json_file_name(&"x".repeat(MAX_PLAIN_NAME + 1)),
+            "x".repeat(MAX_PLAIN_NAME + 1) + ".json"
+        );
+    }
+
+    #[test]
+    fn a_long_name_is_never_cut_inside_an_escape() {
+        for shift in 0..3 {
+            let name = "a".repeat(shift) + &" ".repeat(200);
+            let file = json_file_name(&name);
+            let prefix = file.split('~').next().unwrap();
+            assert!(decode_name(prefix).is_some(), "{prefix}");
+        }
+    }
 
     #[test]
     fn names_round_trip_and_stay_safe() {
