@@ -64,6 +64,18 @@ impl Sandbox {
         // Out of the terminal's foreground, as under cron or CI, even when the
         // tests run at a terminal: `chime run` behaves differently there.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        // With the signals a job may be stopped by at their defaults, however
+        // the tests were started: a runner started in the background (`cmd &`
+        // in a script) ignores SIGINT, and chime would rightly leave it so.
+        // SAFETY: signal(2) is async-signal-safe, as a pre_exec hook must be.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                for signal in [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP] {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
+                Ok(())
+            });
+        }
         cmd
     }
 }
