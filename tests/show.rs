@@ -79,7 +79,7 @@ fn config_show_lists_every_kinds_settings_and_pace_but_never_a_secret() {
             "[destinations.dc]\nkind = \"discord\"\n\
              url = \"https://discord.example/api/webhooks/1…/****\"\n\
              thread_id = \"1234567890123\"\nusername = \"chime bot\"\n\
-             avatar_url = \"https://img.example/bot.png\"\npace = \"1s\"\n",
+             avatar_url = \"https://img.example/bot.png\"\npace = \"2s\"\n",
         )
         .stdout_has(
             "[destinations.tm]\nkind = \"teams\"\n\
@@ -88,7 +88,7 @@ fn config_show_lists_every_kinds_settings_and_pace_but_never_a_secret() {
         .stdout_has(
             "[destinations.tg]\nkind = \"telegram\"\ntoken = \"****\"\n\
              chat_id = -1001234567890\nmessage_thread_id = 42\n\
-             api_url = \"https://api.telegram.org\"\npace = \"1s\"\n",
+             api_url = \"https://api.telegram.org\"\npace = \"3s\"\n",
         )
         .stdout_has(
             "[destinations.mm]\nkind = \"mattermost\"\n\
@@ -134,7 +134,7 @@ markdown = true
         .code(0)
         .stdout_has(
             "[destinations.phone]\nkind = \"ntfy\"\nurl = \"https://ntfy.example/****\"\n\
-             user = \"alice\"\npassword = \"****\"\nmarkdown = true\npace = \"1s\"\n",
+             user = \"alice\"\npassword = \"****\"\nmarkdown = true\npace = \"5s\"\n",
         )
         .never_shows("FAKESECRET1")
         .never_shows("FAKESECRET2");
@@ -157,4 +157,33 @@ body = '{"api_key": "${MY_API_KEY}", "text": {{ text }}}'
         .code(0)
         .stdout_has(r#"body = '{"api_key": "${MY_API_KEY}", "text": {{ text }}}'"#)
         .never_shows("FAKESECRETD");
+}
+
+#[test]
+fn each_kind_paces_to_its_platforms_sustained_rate_unless_the_profile_says() {
+    let sandbox = Sandbox::new();
+    sandbox.profile(
+        r#"
+[destinations.person]
+kind = "telegram"
+token = "123:FAKESECRETE"
+chat_id = 12345
+
+[destinations.group]
+kind = "telegram"
+token = "123:FAKESECRETE"
+chat_id = -100555
+
+[destinations.fast]
+kind = "discord"
+url = "https://discord.example/api/webhooks/1/FAKESECRETF"
+pace = "250ms"
+"#,
+    );
+    run(sandbox.chime(&["config", "show"]))
+        .code(0)
+        .stdout_has("chat_id = 12345\napi_url = \"https://api.telegram.org\"\npace = \"1s\"\n")
+        .stdout_has("chat_id = -100555\napi_url = \"https://api.telegram.org\"\npace = \"3s\"\n")
+        .stdout_has("pace = \"250ms\"\n")
+        .never_shows("FAKESECRET");
 }

@@ -201,6 +201,12 @@ impl Platform for Discord {
         true
     }
 
+    /// 30 messages a minute per channel (PLATFORMS.md §4.3, a staff comment);
+    /// the 5 per 2 s a webhook bursts to would meet that wall within a minute.
+    fn pace(&self) -> Duration {
+        Duration::from_secs(2)
+    }
+
     fn attach(&self, payload: &Payload, parent: &Posted) -> Payload {
         if !payload.thread.as_ref().is_some_and(|t| t.edit) {
             return payload.clone();

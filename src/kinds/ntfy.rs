@@ -254,6 +254,12 @@ impl Platform for Ntfy {
         out
     }
 
+    /// A visitor's bucket of 60 requests refills one every 5 s (PLATFORMS.md
+    /// §9): past the first burst, that is the rate a stream can keep.
+    fn pace(&self) -> Duration {
+        Duration::from_secs(5)
+    }
+
     /// For `chime pipe`: a body holds 4,096 bytes; escaping and the code fence take the rest.
     fn batch_limit(&self) -> usize {
         3500

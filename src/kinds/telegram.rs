@@ -26,6 +26,7 @@
 //! flood control is 429 with `parameters.retry_after` (§5.3).
 
 use std::ops::Range;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -160,6 +161,16 @@ impl Platform for Telegram {
         true
     }
 
+    /// One message a second in a private chat, but 20 a minute in a group,
+    /// and a channel is addressed like one (PLATFORMS.md §5.4): a chat with a
+    /// positive ID is a person.
+    fn pace(&self) -> Duration {
+        match self.chat_id.parse::<i64>() {
+            Ok(id) if id > 0 => Duration::from_secs(1),
+            _ => Duration::from_secs(3),
+        }
+    }
+
     /// A reply names its parent in `reply_parameters` (and still posts, as a
     /// plain message, if the parent was deleted); an edit is editMessageText
     /// of the parent. Either goes to the chat the parent is in.
@@ -256,7 +267,7 @@ impl Platform for Telegram {
             // The body's `retry_after` is the Bot API's own word; the header mirrors it.
             let after = parameters["retry_after"]
                 .as_u64()
-                .map(std::time::Duration::from_secs)
+                .map(Duration::from_secs)
                 .or(answer.retry_after);
             return Verdict::Retry { after, error };
         }
