@@ -577,18 +577,20 @@ impl<'p> Router<'p> {
         out
     }
 
-    /// The lane for `name`, created on first use.
+    /// The lane for `name` in the channel a route names, created on first
+    /// use: two routes to one destination in two channels are two streams.
     fn lane(&mut self, name: &str, route_channel: Option<&'p str>) -> usize {
-        if let Some(i) = self.lanes.iter().position(|l| l.destination.name == name) {
-            return i;
-        }
-        let destination = &self.pipe.profile.destinations[name];
         let channel = self
             .pipe
             .channel
             .as_deref()
             .or(route_channel)
             .map(str::to_owned);
+        let same = |l: &Lane| l.destination.name == name && l.target.channel == channel;
+        if let Some(i) = self.lanes.iter().position(same) {
+            return i;
+        }
+        let destination = &self.pipe.profile.destinations[name];
         self.lanes.push(Lane::new(
             destination,
             Target {

@@ -608,3 +608,66 @@ fn a_stream_no_rule_routes_at_all_stops_before_reading_anything() {
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no route for this stream"));
 }
+
+#[test]
+fn rules_send_each_level_to_its_routes_channel() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    bed.add_token("xoxb-1-pipe-test-notreal");
+    bed.add_channel("#general", true);
+    bed.add_channel("#incidents", true);
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        r##"
+[defaults]
+route = "chat"
+
+[destinations.bot]
+kind = "slack-api"
+token = "xoxb-1-pipe-test-notreal"
+channel = "#general"
+api_url = "{}"
+pace = "0s"
+
+[routes.chat]
+to = ["bot"]
+channel = "#general"
+
+[routes.pager]
+to = ["bot"]
+channel = "#incidents"
+
+[[rules]]
+when = "level in ['error', 'critical']"
+route = "pager"
+"##,
+        bed.api_url()
+    ));
+    let mut child = spawn(pipe(&sandbox, "", &["--level-from-line"]));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"all ok\nERROR disk full\n")
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let mut by_channel: Vec<(String, Vec<String>)> = bed
+        .delivered()
+        .iter()
+        .map(|r| {
+            let body = r.json();
+            (
+                body["channel"].as_str().unwrap().to_owned(),
+                lines_of(&body),
+            )
+        })
+        .collect();
+    by_channel.sort();
+    assert_eq!(
+        by_channel,
+        [
+            ("#general".to_owned(), vec!["all ok".to_owned()]),
+            ("#incidents".to_owned(), vec!["ERROR disk full".to_owned()]),
+        ]
+    );
+}
