@@ -37,7 +37,7 @@ use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
 use crate::ci::Ci;
-use crate::config::{Destination, Profile};
+use crate::config::{Destination, EnvVars, Profile};
 use crate::deliver::{self, Report, Status};
 use crate::exit::{ExitCode, Failure};
 use crate::kinds::Target;
@@ -81,6 +81,8 @@ pub struct Pipe {
     pub output: Output,
     /// The CI run the stream comes from, named in every message.
     pub ci: Option<Ci>,
+    /// The environment, for rules (`env.*`).
+    pub env: EnvVars,
 }
 
 /// One line of input and the level it carries.
@@ -640,12 +642,16 @@ impl<'p> Router<'p> {
     /// see the level (raised per line with --level-from-line), not the text.
     fn auto_route(&self, level: Level) -> Result<Option<&'p str>, Failure> {
         let profile = &self.pipe.profile;
-        let vars = minijinja::context! {
-            level => level.as_str(),
-            host => self.pipe.host.clone(),
-            title => self.pipe.title.clone().unwrap_or_default(),
-            text => "",
-        };
+        let mut vars = crate::send::surroundings(&self.pipe.env, self.pipe.ci.as_ref());
+        let empty: [(&str, &str); 0] = [];
+        vars.insert("level".into(), level.as_str().into());
+        vars.insert(
+            "title".into(),
+            self.pipe.title.clone().unwrap_or_default().into(),
+        );
+        vars.insert("text".into(), "".into());
+        vars.insert("fields".into(), minijinja::Value::from_iter(empty));
+        let vars = minijinja::Value::from(vars);
         for rule in &profile.rules {
             let matched = template::matches(&rule.when, &vars)
                 .map_err(|e| Failure::config(format!("rule `{}` failed: {e}", rule.when)))?;

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use futures_util::future::join_all;
 use minijinja::value::{Serde, Value};
 
-use crate::config::{Destination, Profile};
+use crate::ci::Ci;
+use crate::config::{Destination, EnvVars, Profile};
 use crate::deliver::{self, Report};
 use crate::exit::{ExitCode, Failure};
 use crate::kinds::{Payload, Target, ThreadRef, Threading};
@@ -72,32 +73,13 @@ pub fn run(send: Send) -> Result<ExitCode, Failure> {
 /// The variables templates and rules see.
 fn variables(send: &Send) -> Value {
     let input = &send.input;
-    let host = gethostname::gethostname().to_string_lossy().into_owned();
-    let env = &send.env;
-    let mut vars: BTreeMap<String, Value> = BTreeMap::new();
+    let mut vars = surroundings(&send.env, send.ci.as_ref());
     vars.insert("text".into(), Value::from(input.text.clone()));
     vars.insert(
         "title".into(),
         Value::from(input.title.clone().unwrap_or_default()),
     );
     vars.insert("level".into(), Value::from(input.level.as_str()));
-    vars.insert("host".into(), Value::from(host));
-    let user = env
-        .get("USER")
-        .or_else(|| env.get("LOGNAME"))
-        .cloned()
-        .unwrap_or_default();
-    vars.insert("user".into(), Value::from(user));
-    vars.insert(
-        "cwd".into(),
-        Value::from(env.get("PWD").cloned().unwrap_or_default()),
-    );
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    vars.insert("now".into(), Value::from(now));
-    vars.insert("env".into(), Value::from(Serde(env)));
-    if let Some(ci) = &send.ci {
-        vars.insert("ci".into(), Value::from(Serde(ci)));
-    }
     let fields: BTreeMap<&str, &str> = input
         .fields
         .iter()
@@ -113,6 +95,31 @@ fn variables(send: &Send) -> Value {
         vars.insert(key.clone(), Value::from(value.clone()));
     }
     Value::from(vars)
+}
+
+/// What templates and rules see of where chime runs: `host, user, cwd, now`,
+/// `env.*` and, in CI, `ci.*`. `chime pipe`'s rules see the same.
+pub fn surroundings(env: &EnvVars, ci: Option<&Ci>) -> BTreeMap<String, Value> {
+    let mut vars: BTreeMap<String, Value> = BTreeMap::new();
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    vars.insert("host".into(), Value::from(host));
+    let user = env
+        .get("USER")
+        .or_else(|| env.get("LOGNAME"))
+        .cloned()
+        .unwrap_or_default();
+    vars.insert("user".into(), Value::from(user));
+    vars.insert(
+        "cwd".into(),
+        Value::from(env.get("PWD").cloned().unwrap_or_default()),
+    );
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    vars.insert("now".into(), Value::from(now));
+    vars.insert("env".into(), Value::from(Serde(env)));
+    if let Some(ci) = ci {
+        vars.insert("ci".into(), Value::from(Serde(ci)));
+    }
+    vars
 }
 
 /// Picks the destinations: `--to`, else the routes named, else the first rule

@@ -198,6 +198,7 @@ pub fn pipe(global: &GlobalArgs, args: PipeArgs) -> Result<crate::pipe::Pipe, Fa
         host: hostname(),
         output: output(global),
         ci: Ci::detect(&env),
+        env,
     })
 }
 

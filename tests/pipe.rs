@@ -671,3 +671,51 @@ route = "pager"
         ]
     );
 }
+
+#[test]
+fn rules_in_a_stream_see_the_environment_as_send_does() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        r#"
+[defaults]
+route = "quiet"
+
+[destinations.a]
+kind = "slack"
+url = "{a}"
+pace = "0s"
+
+[destinations.b]
+kind = "slack"
+url = "{b}"
+pace = "0s"
+
+[routes.quiet]
+to = ["a"]
+
+[routes.loud]
+to = ["b"]
+
+[[rules]]
+when = "env.DEPLOY == '1' and ci is undefined"
+route = "loud"
+"#,
+        a = bed.webhook("a"),
+        b = bed.webhook("b"),
+    ));
+    let mut cmd = pipe(&sandbox, "", &[]);
+    cmd.env("DEPLOY", "1");
+    let mut child = spawn(cmd);
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"shipping\n")
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let got = bed.delivered();
+    assert_eq!(got.len(), 1);
+    assert!(bed.webhook("b").ends_with(&got[0].path), "went to b");
+}
