@@ -378,7 +378,9 @@ fn stop(child: &mut Child, group: &Group) -> Option<ExitStatus> {
         group.signal(libc::SIGKILL);
         return child.wait().ok();
     };
-    while group.signal(0) {
+    // Alone in chime's group, the command took nothing with it to wait for,
+    // and its pid, reaped, may already be someone else's.
+    while group.owns_group() && group.signal(0) {
         if Instant::now() >= grace {
             group.signal(libc::SIGKILL);
             break;
@@ -462,6 +464,10 @@ impl Group {
             Target::Alone(_) => {}
             Target::Done => {}
         }
+    }
+
+    fn owns_group(&self) -> bool {
+        matches!(self.0.lock().as_deref(), Ok(Target::Group(_)))
     }
 
     fn done(&self) {

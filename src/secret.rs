@@ -85,7 +85,9 @@ pub fn redact_url(url: &str) -> String {
     let last = segments.iter().rposition(|s| !s.is_empty());
     for (i, segment) in segments.iter().enumerate() {
         out.push('/');
-        if Some(i) == last {
+        // The key is usually last, but an API path may go on after it
+        // (`…/{token}/messages/{id}`): a long segment is masked wherever it is.
+        if Some(i) == last || segment.len() >= 32 {
             out.push_str("****");
         } else if segment.len() < 16
             && segment
@@ -137,6 +139,17 @@ mod tests {
         assert_eq!(
             redact_url("https://x.example.com/averylongsecretsegment/end"),
             "https://x.example.com/a…/****"
+        );
+    }
+
+    #[test]
+    fn a_long_key_is_hidden_even_when_the_path_goes_on_after_it() {
+        let token = "Ab".repeat(34);
+        assert_eq!(
+            redact_url(&format!(
+                "https://discord.com/api/webhooks/123/{token}/messages/456"
+            )),
+            "https://discord.com/api/webhooks/1…/****/messages/****"
         );
     }
 

@@ -128,7 +128,7 @@ impl Threads {
     /// The lock a first post under `key` holds; as long as its record's name.
     fn lock_file(key: &str) -> String {
         let file = Threads::file(key);
-        format!("{}.lock", file.trim_end_matches(".json"))
+        format!("{}.lock", file.strip_suffix(".json").unwrap_or(&file))
     }
 
     /// What `key` points at on `destination`, unless unknown or expired.

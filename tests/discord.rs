@@ -411,6 +411,10 @@ fn discord_update_edits_the_message_the_webhook_posted() {
     );
     let edit = got[1].json();
     assert!(edit.get("username").is_none(), "the author stays");
+    assert!(
+        edit.get("content").is_some(),
+        "an old part marker is cleared"
+    );
     assert!(edit.to_string().contains("✅ deployed"));
     let args = ["send", "-v", "--update", "deploy-3", "--dry-run", "again"];
     chime(&sandbox, &bed, &discord, &args)

@@ -596,17 +596,19 @@ fn levels_no_rule_routes_are_named_at_the_start_and_the_rest_still_flows() {
 
 #[test]
 fn a_stream_no_rule_routes_at_all_stops_before_reading_anything() {
+    let bed = Bed::start();
     let sandbox = errors_only();
-    let mut child = spawn(pipe(&sandbox, DOWN, &[]));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"all fine\n")
-        .unwrap();
+    let mut child = spawn(pipe(&sandbox, &bed.webhook("logs"), &["--tee"]));
+    // chime may have exited already: a broken pipe here is the point.
+    let _ = child.stdin.take().unwrap().write_all(b"all fine\n");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no route for this stream"));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing was read, so nothing was copied"
+    );
+    assert!(bed.requests().is_empty());
 }
 
 #[test]

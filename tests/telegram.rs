@@ -321,7 +321,7 @@ fn telegram_token_never_appears_in_dry_run_or_verbose_output() {
     chime(&sandbox, &["send", "--dry-run", "hello"])
         .code(0)
         .stdout_has("POST http://127.0.0.1:")
-        .stdout_has("/telegram/b…/****")
+        .stdout_has("/telegram/****/****")
         .never_shows(SECRET_PART)
         .never_shows("123456789:");
     chime(&sandbox, &["send", "--dry-run", "--json", "hello"])
@@ -330,7 +330,7 @@ fn telegram_token_never_appears_in_dry_run_or_verbose_output() {
     assert!(bed.requests().is_empty());
     chime(&sandbox, &["send", "-v", "hello"])
         .code(0)
-        .stderr_has("/telegram/b…/****")
+        .stderr_has("/telegram/****/****")
         .never_shows(SECRET_PART);
 }
 

@@ -113,7 +113,7 @@ fn redact_line(line: &str) -> String {
     let mut rest = line;
     while let Some(open) = rest.find(['"', '\'']) {
         let quote = &rest[open..=open];
-        out.push_str(&redact_bare(&rest[..open]));
+        out.push_str(&redact_bare(&out, &rest[..open]));
         out.push_str(quote);
         let key = key_before(&out);
         rest = &rest[open + 1..];
@@ -125,18 +125,23 @@ fn redact_line(line: &str) -> String {
             rest = stripped;
         }
     }
-    out.push_str(&redact_bare(rest));
+    let tail = redact_bare(&out, rest);
+    out.push_str(&tail);
     out
 }
 
-/// Unquoted text: words after `=` are values (broken TOML), masked like quoted ones.
-fn redact_bare(text: &str) -> String {
+/// Unquoted text that follows `before` on its line: words after `=` are
+/// values (broken TOML), masked like quoted ones; after a secret key's `=`,
+/// every word is (a URL a stray quote broke in two leaves part of it bare).
+fn redact_bare(before: &str, text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for piece in text.split_inclusive(char::is_whitespace) {
         let word = piece.trim_end();
-        let value = out.trim_end().ends_with('=') || word.contains("://");
+        let seen = format!("{before}{out}");
+        let after_secret_key = seen.contains('=') && is_secret_key(&key_before(&seen));
+        let value = seen.trim_end().ends_with('=') || word.contains("://") || after_secret_key;
         if value && !word.is_empty() && !word.starts_with('{') && !word.starts_with('[') {
-            let key = key_before(&out);
+            let key = key_before(&seen);
             out.push_str(&redact_value(&key, word));
             out.push_str(&piece[word.len()..]);
         } else {
@@ -166,11 +171,15 @@ fn redact_value(key: &str, value: &str) -> String {
         value.to_owned()
     } else if value.contains("://") {
         secret::redact_url(value)
-    } else if SECRET_KEYS.iter().any(|k| key.contains(k)) || looks_like_token(value) {
+    } else if is_secret_key(key) || looks_like_token(value) {
         secret::redact_token(value)
     } else {
         value.to_owned()
     }
+}
+
+fn is_secret_key(key: &str) -> bool {
+    SECRET_KEYS.iter().any(|k| key.contains(k))
 }
 
 /// Long unbroken runs of letters and digits, or a Slack/ntfy token prefix.
@@ -253,6 +262,7 @@ mod tests {
             r#"pass = RAWSECRET18"#,
             r#"headers = { Authorization = "Bearer RAWSECRET20" }"#,
             r#"note = "a1b2c3d4e5f6g7h8RAWSECRET""#,
+            r#"url = "https://hooks.sl"ack.com/services/T000/B000/RAWSECRET21"#,
         ] {
             let shown = redact_line(line);
             assert!(!shown.contains("RAWSECRET"), "{line} → {shown}");

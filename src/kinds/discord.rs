@@ -216,6 +216,13 @@ impl Platform for Discord {
             // The author of a message stays who posted it; only its content changes.
             fields.remove("username");
             fields.remove("avatar_url");
+            // An edit keeps every field it does not send: an old "(1/3)" too.
+            fields
+                .entry("content")
+                .or_insert_with(|| Value::String(String::new()));
+            fields
+                .entry("embeds")
+                .or_insert_with(|| Value::Array(Vec::new()));
         }
         Payload {
             op: format!("{EDIT}{}", parent.ts),
