@@ -38,6 +38,13 @@ fn pipe(sandbox: &Sandbox, url: &str, args: &[&str]) -> Command {
     cmd
 }
 
+/// As a service manager or a terminal would.
+fn signal(child: &Child, signal: libc::c_int) {
+    // SAFETY: kill(2) has no memory effects.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    assert_eq!(sent, 0, "chime {} is running", child.id());
+}
+
 fn spawn(mut cmd: Command) -> Child {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -162,14 +169,7 @@ fn sigterm_mid_stream_delivers_or_spools_what_was_read() {
     stdin.flush().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     assert!(bed.requests().is_empty(), "still batching");
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&child, libc::SIGTERM);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     assert_eq!(delivered_lines(&bed), vec!["first", "second", "third"]);
@@ -211,8 +211,7 @@ fn sigterm_while_lines_wait_in_memory_delivers_every_line_read_once() {
         teed
     });
     std::thread::sleep(Duration::from_millis(1500));
-    let pid = child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    signal(&child, libc::SIGTERM);
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
     assert_eq!(
@@ -283,8 +282,7 @@ fn sigterm_while_the_producer_is_quiet_still_sends_its_unfinished_last_line() {
     stdin.write_all(b"first line\nprogress 50%").unwrap();
     stdin.flush().unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    let pid = child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    signal(&child, libc::SIGTERM);
     assert_eq!(child.wait().unwrap().code(), Some(0));
     drop(stdin);
     assert_eq!(delivered_lines(&bed), ["first line", "progress 50%"]);
@@ -321,10 +319,9 @@ fn a_second_interrupt_spools_what_is_left_and_exits_130() {
     stdin.write_all(b"kept\n").unwrap();
     stdin.flush().unwrap();
     std::thread::sleep(Duration::from_millis(400));
-    let pid = child.id().to_string();
-    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    signal(&child, libc::SIGINT);
     std::thread::sleep(Duration::from_millis(200));
-    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    signal(&child, libc::SIGINT);
     assert_eq!(child.wait().unwrap().code(), Some(130));
     let listed = run(sandbox.chime(&["spool", "list", "--json"])).code(0);
     assert!(listed.stdout.contains("log-hook"), "{listed}");
@@ -536,10 +533,7 @@ to = ["log-hook"]
     // The batch goes out 100 ms after its line, and the answer takes 45 s.
     std::thread::sleep(Duration::from_millis(1500));
     let stopped = Instant::now();
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    signal(&child, libc::SIGTERM);
     assert_eq!(child.wait().unwrap().code(), Some(75));
     drop(stdin);
     // The stopping deadline is the default 10 s timeout, not the send's 40 s.

@@ -224,11 +224,7 @@ impl Platform for Discord {
                 .entry("embeds")
                 .or_insert_with(|| Value::Array(Vec::new()));
         }
-        Payload {
-            op: format!("{EDIT}{}", parent.ts),
-            thread: payload.thread.clone(),
-            ..Payload::json(&body)
-        }
+        payload.reworked(&body, format!("{EDIT}{}", parent.ts))
     }
 
     fn edit_refused(&self, verdict: &Verdict) -> bool {

@@ -101,6 +101,16 @@ pub struct Payload {
 }
 
 impl Payload {
+    /// The same part sent another way (`attach`): a new body for operation
+    /// `op`, under the same thread key.
+    pub fn reworked(&self, body: &serde_json::Value, op: impl Into<String>) -> Payload {
+        Payload {
+            op: op.into(),
+            thread: self.thread.clone(),
+            ..Payload::json(body)
+        }
+    }
+
     pub fn json(body: &serde_json::Value) -> Payload {
         Payload {
             body: body.to_string(),

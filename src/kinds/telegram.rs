@@ -197,11 +197,7 @@ impl Platform for Telegram {
             fields.insert("reply_parameters".into(), reply);
             ""
         };
-        Payload {
-            op: op.into(),
-            thread: payload.thread.clone(),
-            ..Payload::json(&body)
-        }
+        payload.reworked(&body, op)
     }
 
     fn edit_refused(&self, verdict: &Verdict) -> bool {

@@ -100,11 +100,7 @@ impl Platform for Api {
             }
             ""
         };
-        Payload {
-            op: op.into(),
-            thread: payload.thread.clone(),
-            ..Payload::json(&body)
-        }
+        payload.reworked(&body, op)
     }
 
     fn edit_refused(&self, verdict: &Verdict) -> bool {
