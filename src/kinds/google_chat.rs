@@ -21,7 +21,8 @@ use serde_json::{Value, json};
 use crate::config::Fields;
 use crate::kinds::text::{Measure, cut, split};
 use crate::kinds::{
-    Answer, HttpRequest, Payload, Platform, Target, Threading, Verdict, classify_http, pack,
+    Answer, HttpRequest, Payload, Platform, Target, Threading, Verdict, WIDEST_MARKER,
+    classify_http, pack,
 };
 use crate::message::{Level, Message};
 use crate::secret::Secret;
@@ -41,7 +42,6 @@ const TITLE_MAX: usize = 200;
 const BUTTONS_PER_ROW: usize = 6;
 const BUTTON_TEXT_MAX: usize = 75;
 const FALLBACK_MAX: usize = 300;
-const WIDEST_MARKER: &str = "(9999/9999)";
 /// Reply in the thread, or start it when it does not exist yet.
 const REPLY_OPTION: &str = "messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD";
 const CONTENT_TYPE: &str = "application/json; charset=UTF-8";

@@ -311,6 +311,10 @@ pub fn pack<T>(items: Vec<T>, fits: impl Fn(&[T]) -> bool) -> Vec<Vec<T>> {
     parts
 }
 
+/// The widest [`marker`] a split can need, for kinds that reserve its room
+/// while packing.
+pub const WIDEST_MARKER: &str = "(9999/9999)";
+
 /// The mark on part `index` (from 0) of a message split into `count` parts,
 /// "(1/3)"; none when the message was not split.
 pub fn marker(index: usize, count: usize) -> Option<String> {

@@ -20,7 +20,8 @@ use crate::config::Fields;
 use crate::kinds::markdown::Markdown;
 use crate::kinds::text::{Measure, cut, split};
 use crate::kinds::{
-    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http, pack,
+    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, WIDEST_MARKER,
+    classify_http, pack,
 };
 use crate::message::{Level, Message};
 use crate::secret::Secret;
@@ -39,8 +40,6 @@ const FACTS_PER_SET: usize = 10;
 /// Teams shows at most a handful of buttons in a row; more go in further rows.
 const ACTIONS_PER_SET: usize = 5;
 const BUTTON_TEXT_MAX: usize = 75;
-/// The widest marker a split can need, reserved while packing.
-const WIDEST_MARKER: &str = "(9999/9999)";
 
 pub struct Teams {
     url: Secret,
