@@ -45,6 +45,18 @@ fn signal(child: &Child, signal: libc::c_int) {
     assert_eq!(sent, 0, "chime {} is running", child.id());
 }
 
+/// Runs chime with `input` on stdin, written from a thread of its own so a
+/// large input cannot deadlock against chime's output.
+fn feed(cmd: Command, input: &[u8]) -> std::process::Output {
+    let mut child = spawn(cmd);
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
 fn spawn(mut cmd: Command) -> Child {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -84,14 +96,7 @@ fn ten_thousand_lines_arrive_once_in_order_in_few_messages_without_429s() {
     let input: String = (0..10_000)
         .map(|i| format!("line {i:05} of the build log\n"))
         .collect();
-    let mut child = spawn(pipe(&sandbox, &bed.webhook("logs"), &[]));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = feed(pipe(&sandbox, &bed.webhook("logs"), &[]), input.as_bytes());
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -240,12 +245,8 @@ fn a_line_over_a_mebibyte_arrives_whole_with_no_character_broken() {
     let sandbox = setup("0s");
     // 3 bytes a character, so the 1 MiB cut falls inside one.
     let long = "€".repeat(349_600);
-    let mut child = spawn(pipe(&sandbox, &bed.webhook("logs"), &[]));
-    let mut stdin = child.stdin.take().unwrap();
     let input = format!("{long}\nafter\n");
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
+    let out = feed(pipe(&sandbox, &bed.webhook("logs"), &[]), input.as_bytes());
     assert_eq!(out.status.code(), Some(0));
     let sections: Vec<String> = bed
         .delivered()
@@ -293,16 +294,15 @@ fn a_runaway_line_is_kept_or_left_out_whole_and_never_glued_to_another() {
     let bed = Bed::start();
     bed.no_rate_limit();
     let sandbox = setup("0s");
-    let mut child = spawn(pipe(&sandbox, &bed.webhook("logs"), &["--grep", "ERROR"]));
-    let mut stdin = child.stdin.take().unwrap();
     // The runaway line is judged by its first mebibyte, which has no ERROR.
     let input = format!(
         "ERROR short line A\n{} ERROR in its tail\nERROR after\n",
         "x".repeat(1_200_000)
     );
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
+    let out = feed(
+        pipe(&sandbox, &bed.webhook("logs"), &["--grep", "ERROR"]),
+        input.as_bytes(),
+    );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(delivered_lines(&bed), ["ERROR short line A", "ERROR after"]);
 }
@@ -380,14 +380,7 @@ fn destination_down_from_the_start_spools_batches_that_flush_later_in_order() {
     let input: String = (0..3000)
         .map(|i| format!("entry {i:04} {}\n", "x".repeat(40)))
         .collect();
-    let mut child = spawn(pipe(&sandbox, DOWN, &["--timeout", "1s"]));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = feed(pipe(&sandbox, DOWN, &["--timeout", "1s"]), input.as_bytes());
     assert_eq!(
         out.status.code(),
         Some(75),
