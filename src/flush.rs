@@ -20,10 +20,10 @@ use crate::threads::Threads;
 /// How a drain treats entries that are not due yet.
 #[derive(Clone, Copy, Debug)]
 pub enum Due {
-    /// Only entries whose next attempt has come.
+    /// Only entries whose next attempt has come: a plain flush, and a send,
+    /// which waits for that time only while its own timeout lasts.
     Scheduled,
-    /// Every entry: `flush --all`, and a new send, which probes a destination
-    /// that has a backlog before its own message goes out.
+    /// Every entry: `flush --all`.
     Now,
 }
 
@@ -67,6 +67,7 @@ pub async fn drain(
     mut progress: impl FnMut(),
 ) -> Result<Drained, SpoolError> {
     let name = destination.name.as_str();
+    let identity = destination.identity();
     ctx.spool.sweep(name);
     let ids = ctx.spool.ids(State::Pending, name)?;
     let mut drained = Drained::default();
@@ -87,6 +88,18 @@ pub async fn drain(
             Err(SpoolError::NotFound(_)) => continue,
             Err(err) => return Err(err),
         };
+        if entry.identity.as_ref().is_some_and(|id| *id != identity) {
+            let reason = format!(
+                "not sent: `{name}` is no longer the destination that accepted it (its kind, \
+                 URL or credentials changed); `chime spool retry {}` sends it to `{name}` as it is now",
+                entry.id
+            );
+            drained.warnings.push(format!("spool entry {id}: {reason}"));
+            ctx.spool.bury(entry, reason)?;
+            drained.dead += 1;
+            progress();
+            continue;
+        }
         let now = SystemTime::now();
         if let Some(reason) = ctx.policy.expired(&entry, now) {
             let last = entry.last_error.clone().unwrap_or_default();
@@ -97,10 +110,19 @@ pub async fn drain(
             continue;
         }
         if !entry.is_due(now) && matches!(due, Due::Scheduled) {
-            drained.blocked = Some(format!("next attempt {}", when(entry.next_attempt)));
-            drained.next_due = Some(entry.next_attempt);
-            drained.remaining = ids.len() - index;
-            break;
+            // A send waits for its backlog's time when that comes within its
+            // own timeout; a flush leaves it for the next pass.
+            let soon = ctx.deadline.and_then(|deadline| {
+                let wait = entry.next_attempt.duration_since(now).ok()?;
+                (Instant::now() + wait < deadline).then_some(wait)
+            });
+            let Some(wait) = soon else {
+                drained.blocked = Some(format!("next attempt {}", when(entry.next_attempt)));
+                drained.next_due = Some(entry.next_attempt);
+                drained.remaining = ids.len() - index;
+                break;
+            };
+            tokio::time::sleep(wait).await;
         }
         // Keep to the platform's sustained rate rather than meet its 429s.
         // (A timer, even one already due, costs a millisecond of timer wheel.)
@@ -171,13 +193,21 @@ pub fn when(time: SystemTime) -> String {
 
 /// `chime flush` as resolved from the command line.
 pub struct Flush {
-    pub profile: Profile,
-    pub spool: Spool,
+    /// The profiles whose spools this flush delivers: the one named, or
+    /// every profile that has messages waiting.
+    pub profiles: Vec<Flushable>,
     pub only: Vec<String>,
     pub all: bool,
     pub wait: Option<Duration>,
     pub timeout: Option<Duration>,
     pub output: Output,
+}
+
+/// One profile's spool, and the profile to deliver it with, or why that
+/// profile could not be loaded (its messages then wait).
+pub struct Flushable {
+    pub spool: Spool,
+    pub profile: Result<Profile, Failure>,
 }
 
 /// Totals over every destination and pass.
@@ -208,20 +238,32 @@ pub fn run(flush: Flush) -> Result<ExitCode, Failure> {
     })
 }
 
+/// One destination of one profile.
+struct Lane<'f> {
+    profile: &'f Profile,
+    spool: &'f Spool,
+    name: String,
+}
+
 async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
     let client = deliver::client();
     let started = Instant::now();
     let mut totals = Totals::default();
     let bar = progress_bar(flush);
+    let mut waiting = 0;
+    for broken in &flush.profiles {
+        if let Err(why) = &broken.profile {
+            waiting += tell_unloadable(flush, broken, why);
+        }
+    }
     loop {
-        let names = targets(flush)?;
-        let passes = names
+        let lanes = lanes(flush, flush.output);
+        let passes = lanes
             .iter()
-            .map(|name| flush_one(flush, &client, name, &bar));
+            .map(|lane| flush_one(flush, lane, &client, &bar));
         let mut next_due: Option<SystemTime> = None;
-        totals.remaining = 0;
-        for result in join_all(passes).await {
-            let drained = result?;
+        totals.remaining = waiting;
+        for drained in join_all(passes).await {
             totals.delivered += drained.delivered;
             totals.dead += drained.dead;
             totals.remaining += drained.remaining;
@@ -232,7 +274,7 @@ async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
         }
         let Some(wait) = flush.wait else { break };
         let left = wait.saturating_sub(started.elapsed());
-        if totals.remaining == 0 || left.is_zero() {
+        if totals.remaining == waiting || left.is_zero() {
             break;
         }
         // Sleep until the first entry is due (or a second, when another process
@@ -248,33 +290,72 @@ async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
     Ok(totals)
 }
 
-/// The destinations this flush looks at: every one with pending entries, or `--dest`.
-fn targets(flush: &Flush) -> Result<Vec<String>, Failure> {
-    let mut names = flush
-        .spool
-        .destinations(State::Pending)
-        .map_err(spool_failure)?;
-    if !flush.only.is_empty() {
-        names.retain(|n| flush.only.contains(n));
+/// Says why a profile's messages wait; gives how many do.
+fn tell_unloadable(flush: &Flush, broken: &Flushable, why: &Failure) -> usize {
+    let spool = &broken.spool;
+    let count = pending_count(spool);
+    if count > 0 {
+        let text = format!(
+            "{count} message(s) queued under the profile {} wait, as it cannot be loaded: {}",
+            spool.profile(),
+            why.message.lines().next().unwrap_or_default()
+        );
+        crate::report::warning(flush.output, &text);
     }
-    Ok(names)
+    count
+}
+
+fn pending_count(spool: &Spool) -> usize {
+    let names = spool.destinations(State::Pending).unwrap_or_default();
+    let count = |name: &String| spool.ids(State::Pending, name).map_or(0, |ids| ids.len());
+    names.iter().map(count).sum()
+}
+
+/// The destinations this flush looks at: in each profile, every one with
+/// pending entries, or `--dest`. A spool whose folders cannot be listed is
+/// said so, and the others go on.
+fn lanes(flush: &Flush, output: Output) -> Vec<Lane<'_>> {
+    let mut lanes = Vec::new();
+    for target in &flush.profiles {
+        let Ok(profile) = &target.profile else {
+            continue;
+        };
+        let names = match target.spool.destinations(State::Pending) {
+            Ok(names) => names,
+            Err(err) => {
+                crate::report::warning(output, &format!("{err}; its messages wait"));
+                continue;
+            }
+        };
+        for name in names {
+            if flush.only.is_empty() || flush.only.contains(&name) {
+                let spool = &target.spool;
+                lanes.push(Lane {
+                    profile,
+                    spool,
+                    name,
+                });
+            }
+        }
+    }
+    lanes
 }
 
 async fn flush_one(
     flush: &Flush,
+    lane: &Lane<'_>,
     client: &reqwest::Client,
-    name: &str,
     bar: &Option<indicatif::ProgressBar>,
-) -> Result<Drained, Failure> {
-    let pending = flush
-        .spool
-        .ids(State::Pending, name)
-        .map_err(spool_failure)?
-        .len();
+) -> Drained {
+    let (name, spool, profile) = (lane.name.as_str(), lane.spool, lane.profile);
+    let pending = match spool.ids(State::Pending, name) {
+        Ok(ids) => ids.len(),
+        Err(err) => return unreadable(flush, err),
+    };
     if pending == 0 {
-        return Ok(Drained::default());
+        return Drained::default();
     }
-    let Some(destination) = flush.profile.destinations.get(name) else {
+    let Some(destination) = profile.destinations.get(name) else {
         crate::report::warning(
             flush.output,
             &format!(
@@ -282,45 +363,59 @@ async fn flush_one(
                  they stay pending (restore the destination, or remove them with `chime spool drop`)"
             ),
         );
-        return Ok(Drained {
+        return Drained {
             remaining: pending,
             ..Drained::default()
-        });
+        };
     };
-    let Some(lock) = flush.spool.try_lock(name).map_err(spool_failure)? else {
-        if flush.output.verbose {
-            eprintln!("chime: {name}: another chime is sending to it; skipped");
+    let lock = match spool.try_lock(name) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            if flush.output.verbose {
+                eprintln!("chime: {name}: another chime is sending to it; skipped");
+            }
+            return Drained {
+                remaining: pending,
+                ..Drained::default()
+            };
         }
-        return Ok(Drained {
-            remaining: pending,
-            ..Drained::default()
-        });
+        Err(err) => {
+            let mut drained = unreadable(flush, err);
+            drained.remaining = pending;
+            return drained;
+        }
     };
     if let Some(bar) = bar {
         bar.set_message(name.to_owned());
     }
-    let threads = Threads::beside(&flush.spool, flush.profile.thread_ttl);
+    let threads = Threads::beside(spool, profile.thread_ttl);
     let ctx = Context {
         client,
-        spool: &flush.spool,
+        spool,
         threads: &threads,
-        policy: &flush.profile.spool,
+        policy: &profile.spool,
         timeout: flush
             .timeout
             .or(destination.timeout)
-            .or(flush.profile.timeout)
+            .or(profile.timeout)
             .unwrap_or(crate::settings::DEFAULT_TIMEOUT),
         deadline: None,
         verbose: flush.output.verbose,
     };
     let due = if flush.all { Due::Now } else { Due::Scheduled };
-    let drained = drain(&ctx, destination, &lock, due, || {
+    let progress = || {
         if let Some(bar) = bar {
             bar.inc(1);
         }
-    })
-    .await
-    .map_err(spool_failure)?;
+    };
+    let drained = match drain(&ctx, destination, &lock, due, progress).await {
+        Ok(drained) => drained,
+        Err(err) => {
+            let mut drained = unreadable(flush, err);
+            drained.remaining = drained.remaining.max(1);
+            return drained;
+        }
+    };
     for warning in &drained.warnings {
         crate::report::warning(flush.output, warning);
     }
@@ -329,7 +424,17 @@ async fn flush_one(
     {
         eprintln!("chime: {name}: {} left ({why})", drained.remaining);
     }
-    Ok(drained)
+    drained
+}
+
+/// A destination whose folder or lock cannot be used: said, and left for
+/// later, while the others go on.
+fn unreadable(flush: &Flush, err: SpoolError) -> Drained {
+    crate::report::warning(flush.output, &format!("{err}; its messages wait"));
+    Drained {
+        remaining: 1,
+        ..Drained::default()
+    }
 }
 
 /// A progress bar on a terminal; nothing in cron.
@@ -337,13 +442,15 @@ fn progress_bar(flush: &Flush) -> Option<indicatif::ProgressBar> {
     if flush.output.quiet || !flush.output.stderr_is_terminal {
         return None;
     }
-    let total: usize = targets(flush)
-        .ok()?
+    let quiet = Output {
+        quiet: true,
+        ..flush.output
+    };
+    let total: usize = lanes(flush, quiet)
         .iter()
-        .map(|name| {
-            flush
-                .spool
-                .ids(State::Pending, name)
+        .map(|lane| {
+            lane.spool
+                .ids(State::Pending, &lane.name)
                 .map_or(0, |ids| ids.len())
         })
         .sum();
@@ -357,15 +464,33 @@ fn progress_bar(flush: &Flush) -> Option<indicatif::ProgressBar> {
 }
 
 pub fn spool_failure(err: SpoolError) -> Failure {
-    let hint = match &err {
-        SpoolError::Io { .. } => {
-            "check free space and permissions under the state directory (CHIME_STATE_DIR)"
-        }
-        SpoolError::NoStateDir => "set CHIME_STATE_DIR to a writable directory",
-        SpoolError::NotFound(_) => "list entries with `chime spool list` (and `--dead`)",
-        SpoolError::Ambiguous { .. } => {
+    let (code, hint) = match &err {
+        SpoolError::Untrusted { path, .. } => (
+            ExitCode::Config,
+            format!(
+                "chime delivers what it finds there with the profile's credentials, so it \
+                 must be yours alone: make {} a directory of your own, writable only by you \
+                 (chown, chmod 700), or point CHIME_STATE_DIR at one",
+                path.display()
+            ),
+        ),
+        SpoolError::Io { .. } => (
+            ExitCode::Failure,
+            "check free space and permissions under the state directory (CHIME_STATE_DIR)".into(),
+        ),
+        SpoolError::NoStateDir => (
+            ExitCode::Failure,
+            "set CHIME_STATE_DIR to a writable directory".into(),
+        ),
+        SpoolError::NotFound(_) => (
+            ExitCode::Failure,
+            "list entries with `chime spool list` (and `--dead`)".into(),
+        ),
+        SpoolError::Ambiguous { .. } => (
+            ExitCode::Failure,
             "give more characters of the id; `chime spool list` (and `--dead`) shows them in full"
-        }
+                .into(),
+        ),
     };
-    Failure::new(ExitCode::Failure, err.to_string()).with_hint(hint)
+    Failure::new(code, err.to_string()).with_hint(hint)
 }

@@ -21,6 +21,7 @@ mod secret;
 mod send;
 mod settings;
 mod spool;
+mod state;
 mod template;
 mod threads;
 
@@ -50,9 +51,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Pipe(args) => pipe::run(settings::pipe(&cli.global, args)?),
         Command::Flush(args) => flush::run(settings::flush(&cli.global, args)?),
         Command::Spool(command) => {
-            let env = settings::environment();
-            let spool = spool::Spool::locate(&env).map_err(flush::spool_failure)?;
-            spool::command(&spool, command, settings::output(&cli.global))
+            let spools = settings::spools(&cli.global)?;
+            spool::command(&spools, command, settings::output(&cli.global))
         }
         Command::Config(command) => config::command(&cli.global, command),
         Command::Test(args) => probe::run(settings::probe(&cli.global, args)?),

@@ -115,7 +115,10 @@ impl Outbox<'_> {
             deadline: Some(deadline),
             verbose: self.output.verbose,
         };
-        let drained = flush::drain(&ctx, destination, &lock, Due::Now, || {})
+        // A backlog waits for its time, which may be a platform's Retry-After:
+        // a new message queues behind it rather than hammer a throttled
+        // destination (and spend attempts that `max_attempts` counts).
+        let drained = flush::drain(&ctx, destination, &lock, Due::Scheduled, || {})
             .await
             .map_err(|e| e.to_string())?;
         for warning in &drained.warnings {
@@ -161,6 +164,7 @@ impl Outbox<'_> {
             attempts: u32::from(report.status != Status::Queued),
             next_attempt: next,
             last_error: report.error.clone(),
+            identity: Some(destination.identity()),
             ..crate::spool::Entry::new(&destination.name, payloads, report.parts)
         };
         let added = self.spool.add(state, entry);

@@ -83,8 +83,8 @@ pub struct Job {
 pub struct Reporting {
     /// The send settings the report goes out with; its text and title are filled in here.
     pub send: SendSettings,
-    /// Where `--on change` keeps each job's last outcome.
-    pub state: std::path::PathBuf,
+    /// Where `--on change` keeps each job's last outcome (the profile's `runs/`).
+    pub runs: std::path::PathBuf,
 }
 
 /// How the command ended.
@@ -153,7 +153,7 @@ fn send_report(job: Job, outcome: &Outcome) {
         On::Failure => !ok,
         On::Success => ok,
         On::Always => true,
-        On::Change => changed(&reporting.state, &job.name, ok),
+        On::Change => changed(&reporting.runs, &job.name, ok),
     };
     if !due {
         return;
@@ -242,10 +242,10 @@ fn fill(send: &mut SendSettings, job: &What, outcome: &Outcome) {
 /// Whether `ok` differs from the last recorded outcome of the job `name` (a
 /// job seen for the first time counts as changed only when it fails),
 /// recording the new one.
-fn changed(state: &Path, name: &str, ok: bool) -> bool {
-    let dir = state.join("runs");
+fn changed(runs: &Path, name: &str, ok: bool) -> bool {
+    let dir = runs.to_path_buf();
     let file = fs::json_file_name(name);
-    let previous = std::fs::read(dir.join(&file))
+    let previous = fs::read_bounded(&dir.join(&file), 64 << 10)
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| v["ok"].as_bool());

@@ -46,6 +46,11 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.value
     }
+
+    /// True for a value carried as a `Secret` only for its type ([`Secret::public`]).
+    pub fn is_public(&self) -> bool {
+        self.value == self.shown
+    }
 }
 
 impl fmt::Debug for Secret {

@@ -13,7 +13,8 @@ use crate::cli::{FlushArgs, GlobalArgs, PipeArgs, RunArgs, SendArgs, Where};
 use crate::config::{self, EnvVars, Profile};
 use crate::exit::Failure;
 use crate::message::{Level, Link};
-use crate::spool::Spool;
+use crate::spool::{Spool, SpoolError};
+use crate::state::{ProfileState, StateDir};
 
 /// Used when neither the flag, the environment, the destination nor the profile sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -115,6 +116,63 @@ pub fn output(global: &GlobalArgs) -> Output {
     }
 }
 
+/// Loads the profile and opens its state: the profile's own spool, in a
+/// state directory that passed its checks (see `state.rs`).
+pub fn profile_and_spool(
+    global: &GlobalArgs,
+    env: &EnvVars,
+) -> Result<(Profile, ProfileState), Failure> {
+    let location = locate(global, env)?;
+    let profile = config::load(&location, env)?;
+    let state = match StateDir::open(env).and_then(|dir| dir.profile(&location)) {
+        Ok(state) => state,
+        // Never use what someone else may have planted.
+        Err(err @ SpoolError::Untrusted { .. }) => return Err(crate::flush::spool_failure(err)),
+        // A disk that is full or read-only must not stop a message that can
+        // go now; what cannot go is then reported as not kept.
+        Err(err) => {
+            StateDir::unusable(env, &location).ok_or_else(|| crate::flush::spool_failure(err))?
+        }
+    };
+    Ok((profile, state))
+}
+
+fn locate(global: &GlobalArgs, env: &EnvVars) -> Result<config::Location, Failure> {
+    Ok(config::locate(
+        global.config.as_deref(),
+        global.profile.as_deref(),
+        env,
+    )?)
+}
+
+/// The spools `chime spool …` looks at: the named profile's, or every profile's.
+pub fn spools(global: &GlobalArgs) -> Result<Vec<Spool>, Failure> {
+    let env = environment();
+    let dir = StateDir::open(&env).map_err(crate::flush::spool_failure)?;
+    if profile_named(global, &env) {
+        let location = locate(global, &env)?;
+        let state = dir
+            .profile(&location)
+            .map_err(crate::flush::spool_failure)?;
+        return Ok(vec![state.spool()]);
+    }
+    let profiles = dir.profiles().map_err(crate::flush::spool_failure)?;
+    Ok(profiles
+        .iter()
+        .map(crate::state::ProfileState::spool)
+        .collect())
+}
+
+/// True when the command line or the environment names the profile, so a
+/// flush or a spool command keeps to it; otherwise they cover every profile.
+pub fn profile_named(global: &GlobalArgs, env: &EnvVars) -> bool {
+    let set = |name: &str| env.get(name).is_some_and(|v| !v.is_empty());
+    global.config.is_some()
+        || global.profile.is_some()
+        || set("CHIME_CONFIG")
+        || set("CHIME_PROFILE")
+}
+
 /// Loads the profile named by `--config`, `CHIME_CONFIG`, `--profile` or `CHIME_PROFILE`.
 pub fn profile(global: &GlobalArgs, env: &EnvVars) -> Result<Profile, Failure> {
     let location = config::locate(global.config.as_deref(), global.profile.as_deref(), env)?;
@@ -133,31 +191,74 @@ fn timeout(flag: Option<Duration>, env: &EnvVars) -> Result<Option<Duration>, Fa
     }
 }
 
-/// Resolves `chime flush`.
+/// Resolves `chime flush`: the profile named, or, when none is named (the
+/// cron line), every profile with messages waiting, each loaded as it was
+/// when they were queued.
 pub fn flush(global: &GlobalArgs, args: FlushArgs) -> Result<crate::flush::Flush, Failure> {
     let env = environment();
     let timeout = timeout(args.timeout, &env)?;
-    let profile = profile(global, &env)?;
-    let spool = Spool::locate(&env).map_err(crate::flush::spool_failure)?;
-    if let Some(name) = args
-        .dest
-        .iter()
-        .find(|n| !profile.destinations.contains_key(*n))
-    {
-        let help = config::known_list("destination", name, &profile.destinations);
-        return Err(
-            Failure::config(format!("unknown destination `{name}` (from --dest)")).with_hint(help),
-        );
-    }
+    let profiles = if profile_named(global, &env) || !args.dest.is_empty() {
+        let (profile, state) = profile_and_spool(global, &env)?;
+        if let Some(name) = args
+            .dest
+            .iter()
+            .find(|n| !profile.destinations.contains_key(*n))
+        {
+            let help = config::known_list("destination", name, &profile.destinations);
+            return Err(
+                Failure::config(format!("unknown destination `{name}` (from --dest)"))
+                    .with_hint(help),
+            );
+        }
+        vec![crate::flush::Flushable {
+            spool: state.spool(),
+            profile: Ok(profile),
+        }]
+    } else {
+        every_profile(global, &env)?
+    };
     Ok(crate::flush::Flush {
-        profile,
-        spool,
+        profiles,
         only: args.dest,
         all: args.all,
         wait: args.wait,
         timeout,
         output: output(global),
     })
+}
+
+/// Every profile with messages waiting, and the default profile whenever
+/// its file exists, so that its mistakes are reported as they always were.
+fn every_profile(
+    global: &GlobalArgs,
+    env: &EnvVars,
+) -> Result<Vec<crate::flush::Flushable>, Failure> {
+    let dir = StateDir::open(env).map_err(crate::flush::spool_failure)?;
+    let default = locate(global, env)?;
+    let mut found = Vec::new();
+    for state in dir.profiles().map_err(crate::flush::spool_failure)? {
+        let spool = state.spool();
+        let is_default = state.key == crate::state::DEFAULT_PROFILE;
+        if !(spool.has_any_pending() || is_default && default.path.is_file()) {
+            continue;
+        }
+        let profile = match state.location(env) {
+            Some(location) => config::load(&location, env).map_err(Failure::from),
+            None => Err(Failure::config("its profile file is not known")),
+        };
+        if is_default && let Err(failure) = profile {
+            return Err(failure);
+        }
+        found.push(crate::flush::Flushable { spool, profile });
+    }
+    if found.is_empty() && default.path.is_file() {
+        let (profile, state) = profile_and_spool(global, env)?;
+        found.push(crate::flush::Flushable {
+            spool: state.spool(),
+            profile: Ok(profile),
+        });
+    }
+    Ok(found)
 }
 
 /// `--to`, else `--route`, else `CHIME_ROUTE`, else the profile's rules and default.
@@ -177,13 +278,12 @@ fn selection(to: Vec<String>, routes: Vec<String>, env: &EnvVars) -> Selection {
 pub fn pipe(global: &GlobalArgs, args: PipeArgs) -> Result<crate::pipe::Pipe, Failure> {
     let env = environment();
     let timeout = timeout(args.timeout, &env)?;
-    let profile = profile(global, &env)?;
+    let (profile, state) = profile_and_spool(global, &env)?;
     let selection = selection(args.target.to, args.target.routes, &env);
     check_names(&profile, &selection, None)?;
-    let spool = Spool::locate(&env).map_err(crate::flush::spool_failure)?;
     Ok(crate::pipe::Pipe {
         profile,
-        spool,
+        spool: state.spool(),
         selection,
         channel: args.target.channel,
         title: args.title,
@@ -286,15 +386,13 @@ fn reporting(
     output: Output,
 ) -> Result<crate::run::Reporting, Failure> {
     let env = environment();
-    let profile = profile(global, &env)?;
+    let (profile, state) = profile_and_spool(global, &env)?;
     let selection = selection(target.to, target.routes, &env);
     check_names(&profile, &selection, template.as_deref())?;
-    let spool = Spool::locate(&env).map_err(crate::flush::spool_failure)?;
-    let state = crate::spool::state_dir(&env).map_err(crate::flush::spool_failure)?;
     let send = Send {
         ci: Ci::detect(&env),
         thread: None,
-        spool,
+        spool: state.spool(),
         queue: false,
         no_spool: false,
         profile,
@@ -308,14 +406,17 @@ fn reporting(
         output,
         env,
     };
-    Ok(crate::run::Reporting { send, state })
+    Ok(crate::run::Reporting {
+        send,
+        runs: state.runs(),
+    })
 }
 
 /// Resolves `chime send`.
 pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
     let env = environment();
     let timeout = timeout(args.timeout, &env)?;
-    let profile = profile(global, &env)?;
+    let (profile, state) = profile_and_spool(global, &env)?;
     let selection = selection(args.target.to, args.target.routes, &env);
     check_names(&profile, &selection, args.template.as_deref())?;
     let mut input = Input {
@@ -338,7 +439,7 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
         args.template.is_some(),
         args.level.is_some(),
     )?;
-    let spool = Spool::locate(&env).map_err(crate::flush::spool_failure)?;
+    let spool = state.spool();
     let ci = Ci::detect(&env);
     let thread = match (args.thread, args.update) {
         (Some(key), _) if key.is_empty() => {

@@ -28,6 +28,9 @@ use crate::spool::{Spool, SpoolError, fs};
 /// How often a send waiting to start a thread looks whether it may.
 const CLAIM_POLL: Duration = Duration::from_millis(20);
 
+/// A record is a channel and a `ts`: a file bigger than this is not one.
+const MAX_RECORD_BYTES: u64 = 64 << 10;
+
 /// How long a key is remembered unless the profile says otherwise.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -117,7 +120,7 @@ impl Threads {
     }
 
     fn dir(&self, destination: &str) -> PathBuf {
-        self.root.join(fs::encode_name(destination))
+        self.root.join(fs::dir_name(destination))
     }
 
     /// A key's record; a key too long for a file name is hashed.
@@ -134,7 +137,8 @@ impl Threads {
     /// What `key` points at on `destination`, unless unknown or expired.
     pub fn get(&self, destination: &str, key: &str) -> Option<Posted> {
         let path = self.dir(destination).join(Threads::file(key));
-        let posted: Posted = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        let bytes = fs::read_bounded(&path, MAX_RECORD_BYTES).ok()?;
+        let posted: Posted = serde_json::from_slice(&bytes).ok()?;
         let age = now_secs().saturating_sub(posted.at);
         (age <= self.ttl.as_secs()).then_some(posted)
     }

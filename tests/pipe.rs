@@ -374,19 +374,21 @@ fn destination_down_mid_stream_spools_the_rest_which_flushes_later_in_order() {
 
 #[test]
 fn destination_down_from_the_start_spools_batches_that_flush_later_in_order() {
-    let bed = Bed::start();
+    let mut bed = Bed::down();
     bed.no_rate_limit();
     let sandbox = setup("0s");
     let input: String = (0..3000)
         .map(|i| format!("entry {i:04} {}\n", "x".repeat(40)))
         .collect();
-    let out = feed(pipe(&sandbox, DOWN, &["--timeout", "1s"]), input.as_bytes());
+    let url = bed.webhook("logs");
+    let out = feed(pipe(&sandbox, &url, &["--timeout", "1s"]), input.as_bytes());
     assert_eq!(
         out.status.code(),
         Some(75),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    bed.come_up();
     let mut flush = sandbox.chime(&["flush", "--all"]);
     flush.env("LOG_WEBHOOK", bed.webhook("logs"));
     run(flush).code(0);

@@ -310,7 +310,7 @@ fn an_unknown_route_never_stops_the_job_and_nothing_is_sent_or_spooled() {
     .stderr_has("unknown route `nosuch` (from --route)")
     .stderr_has("known routes: cron");
     assert!(bed.requests().is_empty());
-    let spool = sandbox.path().join("state/chime/spool");
+    let spool = sandbox.path().join("state/chime/profiles/config/spool");
     let entries = walk(&spool);
     assert!(entries.is_empty(), "nothing spooled: {entries:?}");
 }

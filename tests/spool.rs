@@ -39,7 +39,7 @@ fn chime(sandbox: &Sandbox, url: &str, args: &[&str]) -> Command {
 }
 
 fn spool_dir(sandbox: &Sandbox) -> PathBuf {
-    sandbox.path().join("state/chime/spool")
+    sandbox.path().join("state/chime/profiles/config/spool")
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -86,13 +86,15 @@ fn list_json(sandbox: &Sandbox, extra: &[&str]) -> Vec<serde_json::Value> {
 
 #[test]
 fn down_destination_queues_and_flush_delivers_exactly_once() {
-    let bed = Bed::start();
+    let mut bed = Bed::down();
+    let url = bed.webhook("ops");
     let sandbox = setup();
-    run(chime(&sandbox, DOWN, &["send", "backup done"]))
+    run(chime(&sandbox, &url, &["send", "backup done"]))
         .code(75)
         .stderr_has("chime: queued for ops-hook (cannot connect")
         .stderr_has("will retry — id ");
     assert_eq!(pending(&sandbox).len(), 1);
+    bed.come_up();
     run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])).code(0);
     assert_eq!(texts(&bed), vec!["backup done"]);
     assert!(pending(&sandbox).is_empty());
@@ -168,27 +170,87 @@ fn permanent_rejection_is_dead_lettered_not_retried_and_can_be_revived() {
 
 #[test]
 fn order_is_kept_per_destination_across_an_outage() {
-    let bed = Bed::start();
+    let mut bed = Bed::down();
+    let url = bed.webhook("ops");
     bed.no_rate_limit();
     let sandbox = setup();
     for i in 1..=5 {
-        run(chime(&sandbox, DOWN, &["send", &format!("message {i}")])).code(75);
+        run(chime(&sandbox, &url, &["send", &format!("message {i}")])).code(75);
     }
     assert_eq!(pending(&sandbox).len(), 5);
-    run(chime(&sandbox, &bed.webhook("ops"), &["send", "message 6"])).code(0);
-    let expected: Vec<String> = (1..=6).map(|i| format!("message {i}")).collect();
+    bed.come_up();
+    // The backlog is not due yet: a new message queues behind it, untried.
+    run(chime(&sandbox, &url, &["send", "message 6"]))
+        .code(75)
+        .stderr_has("queued behind older messages");
+    assert!(bed.requests().is_empty(), "{:?}", bed.requests());
+    run(chime(&sandbox, &url, &["flush", "--all"])).code(0);
+    run(chime(&sandbox, &url, &["send", "message 7"])).code(0);
+    let expected: Vec<String> = (1..=7).map(|i| format!("message {i}")).collect();
     assert_eq!(texts(&bed), expected, "the backlog went first, in order");
     assert!(pending(&sandbox).is_empty());
 }
 
 #[test]
-fn fifty_concurrent_sends_then_two_flushes_deliver_each_exactly_once() {
+fn a_send_behind_a_throttled_backlog_waits_its_turn_without_a_request() {
     let bed = Bed::start();
+    let sandbox = setup();
+    sandbox.profile(
+        r#"
+[defaults]
+route = "ops"
+timeout = "3s"
+
+[destinations.ops-hook]
+kind = "slack"
+url = "${OPS_WEBHOOK}"
+pace = "0s"
+
+[routes.ops]
+to = ["ops-hook"]
+
+[spool]
+max_attempts = 3
+"#,
+    );
+    bed.fault(Fault::RateLimit(3600));
+    run(chime(&sandbox, &bed.webhook("ops"), &["send", "first"])).code(75);
+    for i in 0..5 {
+        run(chime(
+            &sandbox,
+            &bed.webhook("ops"),
+            &["send", &format!("then {i}")],
+        ))
+        .code(75)
+        .stderr_has("queued behind older messages");
+    }
+    assert_eq!(
+        bed.requests().len(),
+        1,
+        "the platform asked for an hour's rest"
+    );
+    let listed = list_json(&sandbox, &[]);
+    assert_eq!(listed.len(), 6);
+    assert!(
+        dead(&sandbox).is_empty(),
+        "no attempt was spent on a message"
+    );
+    let attempts: Vec<u64> = listed
+        .iter()
+        .map(|e| e["attempts"].as_u64().unwrap())
+        .collect();
+    assert_eq!(attempts, [1, 0, 0, 0, 0, 0]);
+}
+
+#[test]
+fn fifty_concurrent_sends_then_two_flushes_deliver_each_exactly_once() {
+    let mut bed = Bed::down();
+    let url = bed.webhook("ops");
     bed.no_rate_limit();
     let sandbox = setup();
     let children: Vec<_> = (0..50)
         .map(|i| {
-            chime(&sandbox, DOWN, &["send", &format!("job {i}")])
+            chime(&sandbox, &url, &["send", &format!("job {i}")])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -203,6 +265,7 @@ fn fifty_concurrent_sends_then_two_flushes_deliver_each_exactly_once() {
         50,
         "every send left its message on disk"
     );
+    bed.come_up();
     let flushes: Vec<_> = (0..2)
         .map(|_| {
             chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])
@@ -223,13 +286,14 @@ fn fifty_concurrent_sends_then_two_flushes_deliver_each_exactly_once() {
 
 #[test]
 fn a_flush_killed_midway_loses_nothing() {
-    let bed = Bed::start();
+    let mut bed = Bed::down();
+    let url = bed.webhook("ops");
     bed.no_rate_limit();
     let sandbox = setup();
     for i in 0..60 {
         run(chime(
             &sandbox,
-            DOWN,
+            &url,
             &["send", "--queue", &format!("entry {i}")],
         ))
         .code(75);
@@ -237,6 +301,7 @@ fn a_flush_killed_midway_loses_nothing() {
     for _ in 0..60 {
         bed.fault(Fault::Slow(Duration::from_millis(40)));
     }
+    bed.come_up();
     let mut flush = chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])
         .stderr(Stdio::null())
         .spawn()
@@ -258,18 +323,19 @@ fn a_flush_killed_midway_loses_nothing() {
 
 #[test]
 fn damaged_files_are_quarantined_and_the_rest_delivered() {
-    let bed = Bed::start();
+    let mut bed = Bed::down();
+    let url = bed.webhook("ops");
     bed.no_rate_limit();
     let sandbox = setup();
     for i in 0..4 {
         run(chime(
             &sandbox,
-            DOWN,
+            &url,
             &["send", "--queue", &format!("m{i}")],
         ))
         .code(75);
     }
-    run(chime(&sandbox, DOWN, &["send", "--queue", "intact"])).code(75);
+    run(chime(&sandbox, &url, &["send", "--queue", "intact"])).code(75);
     let entries = pending(&sandbox);
     let mut flipped = std::fs::read(&entries[0]).unwrap();
     let at = flipped.len() - 10;
@@ -282,6 +348,7 @@ fn damaged_files_are_quarantined_and_the_rest_delivered() {
     let mut grown = std::fs::read(&entries[3]).unwrap();
     grown.extend_from_slice(b"garbage");
     std::fs::write(&entries[3], grown).unwrap();
+    bed.come_up();
     run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"]))
         .code(0)
         .stderr_has("checksum mismatch")
@@ -305,22 +372,24 @@ fn unreadable_entry(sandbox: &Sandbox, id: &str) -> PathBuf {
 
 #[test]
 fn an_unreadable_entry_is_quarantined_and_the_others_still_flush() {
-    let bed = Bed::start();
+    let mut bed = Bed::down();
+    let url = bed.webhook("ops");
     bed.no_rate_limit();
     let sandbox = setup();
     for text in ["m0", "m1"] {
-        run(chime(&sandbox, DOWN, &["send", "--queue", text])).code(75);
+        run(chime(&sandbox, &url, &["send", "--queue", text])).code(75);
     }
     // Ids sort in arrival order: these come first and would block the rest.
     let listed_one = unreadable_entry(&sandbox, "000000000000000000000001");
     run(sandbox.chime(&["spool", "list"]))
         .code(0)
-        .stderr_has("cannot read it")
+        .stderr_has("it is not a regular file")
         .stdout_has("ops-hook");
     let flushed_one = unreadable_entry(&sandbox, "000000000000000000000002");
+    bed.come_up();
     run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"]))
         .code(0)
-        .stderr_has("000000000000000000000002 for ops-hook is damaged: cannot read it");
+        .stderr_has("000000000000000000000002 for ops-hook is damaged: it is not a regular file");
     assert_eq!(texts(&bed), vec!["m0", "m1"]);
     assert!(!listed_one.exists() && !flushed_one.exists());
     let corrupt = spool_dir(&sandbox).join("corrupt");
@@ -334,14 +403,16 @@ fn an_unreadable_entry_is_quarantined_and_the_others_still_flush() {
 
 #[test]
 fn an_unreadable_entry_that_cannot_be_moved_aside_is_skipped_not_blocking() {
-    let bed = Bed::start();
+    let mut bed = Bed::down();
+    let url = bed.webhook("ops");
     let sandbox = setup();
-    run(chime(&sandbox, DOWN, &["send", "--queue", "m0"])).code(75);
+    run(chime(&sandbox, &url, &["send", "--queue", "m0"])).code(75);
     let stuck = unreadable_entry(&sandbox, "000000000000000000000001");
     std::fs::write(spool_dir(&sandbox).join("corrupt"), "in the way").unwrap();
+    bed.come_up();
     run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"]))
         .code(0)
-        .stderr_has("cannot read it")
+        .stderr_has("it is not a regular file")
         .stderr_has("skipped, as it cannot be moved aside");
     assert_eq!(texts(&bed), vec!["m0"]);
     assert!(stuck.is_dir(), "left where it was, for a human");
@@ -410,7 +481,7 @@ fn spool_retry_that_cannot_write_leaves_the_dead_entry_in_place() {
         run(sandbox.chime(&args))
             .code(1)
             .stderr_has("could not be moved back to pending; it is still dead-lettered")
-            .stderr_has("cannot create");
+            .stderr_has("it is not a directory");
         assert_eq!(
             ids_of(&list_json(&sandbox, &["--dead"])),
             vec![ids[0].as_str()],
@@ -503,20 +574,16 @@ fn no_spool_file_holds_a_secret_and_all_are_private() {
 
 #[test]
 fn queue_writes_without_trying_and_no_spool_fails_without_writing() {
-    let bed = Bed::start();
+    let bed = Bed::down();
+    let url = bed.webhook("ops");
     let sandbox = setup();
-    run(chime(
-        &sandbox,
-        &bed.webhook("ops"),
-        &["send", "--queue", "later"],
-    ))
-    .code(75)
-    .stderr_has("queued for ops-hook — id ");
-    assert!(bed.requests().is_empty());
+    run(chime(&sandbox, &url, &["send", "--queue", "later"]))
+        .code(75)
+        .stderr_has("queued for ops-hook — id ");
     assert_eq!(pending(&sandbox).len(), 1);
     run(chime(
         &sandbox,
-        DOWN,
+        &url,
         &["send", "--no-spool", "now or never"],
     ))
     .code(75)
@@ -538,12 +605,14 @@ fn a_spool_that_cannot_be_written_is_reported_loudly() {
 
 #[test]
 fn entries_past_max_age_go_to_dead_letter() {
-    let bed = Bed::start();
+    let mut bed = Bed::down();
+    let url = bed.webhook("ops");
     let sandbox = setup();
     let profile = std::fs::read_to_string(sandbox.profile_path()).unwrap();
     sandbox.profile(&format!("{profile}\n[spool]\nmax_age = \"1ms\"\n"));
-    run(chime(&sandbox, DOWN, &["send", "--queue", "stale"])).code(75);
+    run(chime(&sandbox, &url, &["send", "--queue", "stale"])).code(75);
     std::thread::sleep(Duration::from_millis(20));
+    bed.come_up();
     run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])).code(65);
     assert!(bed.requests().is_empty());
     let listed = list_json(&sandbox, &["--dead"]);

@@ -258,7 +258,9 @@ fn expired_keys_are_forgotten_when_a_new_one_is_remembered() {
     run(sandbox.chime(&["send", "--to", "bot", "--thread", "old", "x"])).code(0);
     std::thread::sleep(std::time::Duration::from_millis(2100));
     run(sandbox.chime(&["send", "--to", "bot", "--thread", "new", "y"])).code(0);
-    let dir = sandbox.path().join("state/chime/threads/bot");
+    let dir = sandbox
+        .path()
+        .join("state/chime/profiles/config/threads/bot");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

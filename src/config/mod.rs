@@ -58,6 +58,36 @@ pub struct Destination {
     pub pace: Duration,
 }
 
+impl Destination {
+    /// Who this destination is, as a short hash of its kind, its URL and the
+    /// credentials that pick an account (a bot token's workspace): what a
+    /// spool entry is checked against before it is delivered, so a message
+    /// never reaches a different webhook that took the same name. A hash,
+    /// never the secret itself; the channel is not part of it, since an
+    /// entry carries the channel it was rendered for.
+    pub fn identity(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let probe = kinds::Payload::json(&serde_json::json!({}));
+        let request = self.platform.request(&probe);
+        let mut hash = Sha256::new();
+        hash.update(self.platform.kind().as_bytes());
+        hash.update(b"\n");
+        hash.update(request.url.expose().as_bytes());
+        for (name, value) in &request.headers {
+            if !value.is_public() {
+                hash.update(b"\n");
+                hash.update(name.to_ascii_lowercase().as_bytes());
+                hash.update(b":");
+                hash.update(value.expose().as_bytes());
+            }
+        }
+        hash.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
 pub struct Route {
     pub to: Vec<String>,
     pub channel: Option<String>,
@@ -81,6 +111,8 @@ pub struct Template {
 pub struct Location {
     pub path: PathBuf,
     pub origin: &'static str,
+    /// The profile's name, when it was chosen by name rather than by path.
+    pub name: Option<String>,
 }
 
 /// Where a profile is looked for, first match wins (for `chime config path`).
@@ -150,12 +182,14 @@ pub fn locate(
         return Ok(Location {
             path: path.to_owned(),
             origin: "from --config",
+            name: None,
         });
     }
     if let Some(path) = env.get("CHIME_CONFIG").filter(|p| !p.is_empty()) {
         return Ok(Location {
             path: path.into(),
             origin: "from CHIME_CONFIG",
+            name: None,
         });
     }
     let (name, origin) = match (profile, env.get("CHIME_PROFILE").filter(|p| !p.is_empty())) {
@@ -165,7 +199,11 @@ pub fn locate(
     };
     let dir = dirs::config_dir().ok_or(ConfigError::NoConfigDir)?;
     let path = dir.join("chime").join(format!("{name}.toml"));
-    Ok(Location { path, origin })
+    Ok(Location {
+        path,
+        origin,
+        name: Some(name.to_owned()),
+    })
 }
 
 /// Reads, parses and validates the profile at `location`.

@@ -2,6 +2,8 @@
 //!
 //! These commands read and move entries; they never send. An entry whose
 //! destination is being sent to right now (its lock is held) is not touched.
+//! They cover every profile's spool unless a profile is named (`--profile`,
+//! `--config`, or their variables); ids are unique across all of them.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::SystemTime;
@@ -15,13 +17,13 @@ use crate::flush::{spool_failure, when};
 use crate::report;
 use crate::settings::Output;
 
-pub fn run(spool: &Spool, command: SpoolCommand, output: Output) -> Result<ExitCode, Failure> {
+pub fn run(spools: &[Spool], command: SpoolCommand, output: Output) -> Result<ExitCode, Failure> {
     match command {
-        SpoolCommand::List { dead, json } => list(spool, state(dead), json, output),
-        SpoolCommand::Show { id } => show(spool, &id),
-        SpoolCommand::Drop { ids } => drop_entries(spool, &ids, output),
-        SpoolCommand::Retry { ids, all } => retry(spool, &ids, all, output),
-        SpoolCommand::Purge { dead, yes } => purge(spool, state(dead), yes, output),
+        SpoolCommand::List { dead, json } => list(spools, state(dead), json, output),
+        SpoolCommand::Show { id } => show(spools, &id),
+        SpoolCommand::Drop { ids } => drop_entries(spools, &ids, output),
+        SpoolCommand::Retry { ids, all } => retry(spools, &ids, all, output),
+        SpoolCommand::Purge { dead, yes } => purge(spools, state(dead), yes, output),
     }
 }
 
@@ -29,30 +31,55 @@ fn state(dead: bool) -> State {
     if dead { State::Dead } else { State::Pending }
 }
 
-/// Every readable entry in `state`, oldest first per destination; damaged
-/// files are quarantined with a warning.
-fn entries(spool: &Spool, state: State, output: Output) -> Result<Vec<Entry>, SpoolError> {
+/// Every readable entry in `state`, oldest first, with the spool it is in;
+/// damaged files are quarantined with a warning, and a folder that cannot
+/// be read is said so while the rest are listed.
+fn entries(spools: &[Spool], state: State, output: Output) -> Vec<(&Spool, Entry)> {
     let mut out = Vec::new();
-    for destination in spool.destinations(state)? {
-        for id in spool.ids(state, &destination)? {
-            match spool.read(state, &destination, &id) {
-                Ok(Read::Entry(entry)) => out.push(entry),
-                Ok(Read::Damaged(why)) => {
-                    report::warning(output, &format!("spool entry {id} is damaged: {why}"))
+    for spool in spools {
+        let destinations = match spool.destinations(state) {
+            Ok(destinations) => destinations,
+            Err(err) => {
+                report::warning(output, &format!("{err}; its entries are not shown"));
+                continue;
+            }
+        };
+        for destination in destinations {
+            let ids = match spool.ids(state, &destination) {
+                Ok(ids) => ids,
+                Err(err) => {
+                    report::warning(output, &format!("{err}; its entries are not shown"));
+                    continue;
                 }
-                Err(SpoolError::NotFound(_)) => {}
-                Err(err) => return Err(err),
+            };
+            for id in ids {
+                match spool.read(state, &destination, &id) {
+                    Ok(Read::Entry(entry)) => out.push((spool, entry)),
+                    Ok(Read::Damaged(why)) => {
+                        report::warning(output, &format!("spool entry {id} is damaged: {why}"))
+                    }
+                    Err(SpoolError::NotFound(_)) => {}
+                    Err(err) => report::warning(output, &err.to_string()),
+                }
             }
         }
     }
-    out.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(out)
+    out.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+    out
 }
 
-fn list(spool: &Spool, state: State, as_json: bool, output: Output) -> Result<ExitCode, Failure> {
-    let entries = entries(spool, state, output).map_err(spool_failure)?;
+fn list(
+    spools: &[Spool],
+    state: State,
+    as_json: bool,
+    output: Output,
+) -> Result<ExitCode, Failure> {
+    let entries = entries(spools, state, output);
     if as_json {
-        let items: Vec<_> = entries.iter().map(|e| summary(e, state)).collect();
+        let items: Vec<_> = entries
+            .iter()
+            .map(|(spool, e)| summary(spool, e, state))
+            .collect();
         report::line(&serde_json::to_string(&items).unwrap_or_default())?;
         return Ok(ExitCode::Ok);
     }
@@ -63,25 +90,34 @@ fn list(spool: &Spool, state: State, as_json: bool, output: Output) -> Result<Ex
             "pending"
         };
         if !output.quiet {
-            eprintln!("chime: no {what} messages in {}", spool.root().display());
+            eprintln!("chime: no {what} messages");
         }
         return Ok(ExitCode::Ok);
     }
+    // The profile is worth a column only when it tells entries apart.
+    let profiles: std::collections::BTreeSet<&str> =
+        entries.iter().map(|(spool, _)| spool.profile()).collect();
     let mut text = format!(
         "{:<24}  {:<16}  {:<20}  {:>8}  {:<12}  LAST ERROR\n",
         "ID", "DESTINATION", "CREATED", "ATTEMPTS", "NEXT"
     );
-    for e in &entries {
+    if profiles.len() > 1 {
+        text = format!("{:<12}  {text}", "PROFILE");
+    }
+    for (spool, e) in &entries {
         let next = if state == State::Dead {
             "-".to_owned()
         } else {
             when(e.next_attempt)
         };
+        if profiles.len() > 1 {
+            text.push_str(&format!("{:<12}  ", spool.profile()));
+        }
         text.push_str(&format!(
             "{:<24}  {:<16}  {:<20}  {:>8}  {:<12}  {}\n",
             e.id,
             e.destination,
-            humantime::format_rfc3339_seconds(e.created).to_string(),
+            timestamp(e.created),
             e.attempts,
             next,
             e.last_error.as_deref().unwrap_or("-")
@@ -91,10 +127,22 @@ fn list(spool: &Spool, state: State, as_json: bool, output: Output) -> Result<Ex
     Ok(ExitCode::Ok)
 }
 
-fn summary(entry: &Entry, state: State) -> serde_json::Value {
-    let time = |t: SystemTime| humantime::format_rfc3339_seconds(t).to_string();
+/// RFC 3339, or a plain count of seconds for a time RFC 3339 cannot write.
+fn timestamp(time: SystemTime) -> String {
+    let secs = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if secs > 253_402_300_799 {
+        return format!("@{secs}");
+    }
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+fn summary(spool: &Spool, entry: &Entry, state: State) -> serde_json::Value {
+    let time = timestamp;
     json!({
         "id": entry.id,
+        "profile": spool.profile(),
         "destination": entry.destination,
         "state": if state == State::Dead { "dead" } else { "pending" },
         "created": time(entry.created),
@@ -106,25 +154,45 @@ fn summary(entry: &Entry, state: State) -> serde_json::Value {
     })
 }
 
-/// Finds an entry by id or unique prefix, pending or dead; a prefix that
-/// matches several is refused with the list (see `Spool::find`).
-fn find(spool: &Spool, id: &str) -> Result<(State, Entry), Failure> {
-    let found = spool.find(id).map_err(spool_failure)?;
+/// Finds an entry by id or unique prefix, pending or dead, in any of the
+/// spools; a prefix that matches several is refused with the list (see
+/// `Spool::find`).
+fn find<'s>(spools: &'s [Spool], id: &str) -> Result<(&'s Spool, State, Entry), Failure> {
+    let mut found = Vec::new();
+    for spool in spools {
+        match spool.find(id) {
+            Ok(hit) => found.push((spool, hit)),
+            Err(SpoolError::NotFound(_)) => {}
+            Err(err) => return Err(spool_failure(err)),
+        }
+    }
+    let (spool, hit) = match found.len() {
+        0 => return Err(spool_failure(SpoolError::NotFound(id.to_owned()))),
+        1 => found.swap_remove(0),
+        _ => {
+            let matches = found
+                .iter()
+                .map(|(spool, hit)| format!("{} (profile {})", hit.id, spool.profile()))
+                .collect();
+            let prefix = id.to_owned();
+            return Err(spool_failure(SpoolError::Ambiguous { prefix, matches }));
+        }
+    };
     match spool
-        .read(found.state, &found.destination, &found.id)
+        .read(hit.state, &hit.destination, &hit.id)
         .map_err(spool_failure)?
     {
-        Read::Entry(entry) => Ok((found.state, entry)),
+        Read::Entry(entry) => Ok((spool, hit.state, entry)),
         Read::Damaged(why) => Err(Failure::new(
             ExitCode::Failure,
-            format!("entry {} is damaged: {why}", found.id),
+            format!("entry {} is damaged: {why}", hit.id),
         )),
     }
 }
 
-fn show(spool: &Spool, id: &str) -> Result<ExitCode, Failure> {
-    let (state, entry) = find(spool, id)?;
-    let mut value = summary(&entry, state);
+fn show(spools: &[Spool], id: &str) -> Result<ExitCode, Failure> {
+    let (spool, state, entry) = find(spools, id)?;
+    let mut value = summary(spool, &entry, state);
     let payloads: Vec<serde_json::Value> = entry
         .payloads
         .iter()
@@ -135,13 +203,13 @@ fn show(spool: &Spool, id: &str) -> Result<ExitCode, Failure> {
     Ok(ExitCode::Ok)
 }
 
-fn drop_entries(spool: &Spool, ids: &[String], output: Output) -> Result<ExitCode, Failure> {
+fn drop_entries(spools: &[Spool], ids: &[String], output: Output) -> Result<ExitCode, Failure> {
     // Every id resolved before any is dropped: one typo deletes nothing.
     let chosen = ids
         .iter()
-        .map(|id| find(spool, id))
+        .map(|id| find(spools, id))
         .collect::<Result<Vec<_>, _>>()?;
-    for (state, entry) in chosen {
+    for (spool, state, entry) in chosen {
         let _lock = lock_for(spool, state, &entry.destination)?;
         spool.remove(state, &entry).map_err(spool_failure)?;
         if !output.quiet {
@@ -170,15 +238,15 @@ fn lock_for(
     }
 }
 
-fn retry(spool: &Spool, ids: &[String], all: bool, output: Output) -> Result<ExitCode, Failure> {
+fn retry(spools: &[Spool], ids: &[String], all: bool, output: Output) -> Result<ExitCode, Failure> {
     let chosen = if all {
-        entries(spool, State::Dead, output).map_err(spool_failure)?
+        entries(spools, State::Dead, output)
     } else {
         let mut chosen = Vec::new();
         for id in ids {
-            match find(spool, id)? {
-                (State::Dead, entry) => chosen.push(entry),
-                (State::Pending, entry) => {
+            match find(spools, id)? {
+                (spool, State::Dead, entry) => chosen.push((spool, entry)),
+                (_, State::Pending, entry) => {
                     return Err(Failure::usage(format!(
                         "{} is pending, not dead-lettered",
                         entry.id
@@ -189,7 +257,7 @@ fn retry(spool: &Spool, ids: &[String], all: bool, output: Output) -> Result<Exi
         }
         chosen
     };
-    for entry in chosen {
+    for (spool, entry) in chosen {
         let entry = spool
             .revive(entry.clone())
             .map_err(|err| revive_failure(spool, &entry, err))?;
@@ -232,8 +300,8 @@ fn revive_failure(spool: &Spool, entry: &Entry, err: SpoolError) -> Failure {
     failure.caused_by(err)
 }
 
-fn purge(spool: &Spool, state: State, yes: bool, output: Output) -> Result<ExitCode, Failure> {
-    let entries = entries(spool, state, output).map_err(spool_failure)?;
+fn purge(spools: &[Spool], state: State, yes: bool, output: Output) -> Result<ExitCode, Failure> {
+    let entries = entries(spools, state, output);
     let what = if state == State::Dead {
         "dead-letter"
     } else {
@@ -252,7 +320,7 @@ fn purge(spool: &Spool, state: State, yes: bool, output: Output) -> Result<ExitC
             Failure::usage("nothing deleted").with_hint("pass --yes to purge without asking")
         );
     }
-    for entry in &entries {
+    for (spool, entry) in &entries {
         let _lock = lock_for(spool, state, &entry.destination)?;
         spool.remove(state, entry).map_err(spool_failure)?;
     }

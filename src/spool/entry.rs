@@ -25,6 +25,13 @@ pub struct Entry {
     pub parts: usize,
     /// The parts still to send, in order.
     pub payloads: Vec<Payload>,
+    /// Who accepted it: a hash of the destination's kind and address when it
+    /// was queued (see `config::Destination::identity`), so that a profile
+    /// whose `ops-hook` now points elsewhere never delivers it there. Absent
+    /// in entries from before it was kept, and once `chime spool retry` has
+    /// accepted the destination as it is now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
 }
 
 impl Entry {
@@ -40,6 +47,7 @@ impl Entry {
             last_error: None,
             parts,
             payloads,
+            identity: None,
         }
     }
 
@@ -62,13 +70,20 @@ impl Entry {
         let header = std::str::from_utf8(&bytes[..newline]).map_err(|_| "header is not text")?;
         let rest = &bytes[newline + 1..];
         let fields: Vec<&str> = header.split(' ').collect();
+        // What a damaged file holds is never shown: it may be anything, a
+        // secret among it, when the file is not chime's at all.
         let [magic, version, crc, len] = fields[..] else {
-            return Err(format!("bad header `{}`", header.escape_debug()));
+            return Err("bad header line".into());
         };
         if magic != MAGIC {
             return Err("not a chime spool file".into());
         }
         if version != VERSION.to_string() {
+            let version: String = version
+                .chars()
+                .filter(char::is_ascii_digit)
+                .take(9)
+                .collect();
             return Err(format!(
                 "spool format version {version}, this chime reads {VERSION}"
             ));
@@ -84,7 +99,16 @@ impl Entry {
         if crc32fast::hash(rest) != crc {
             return Err("checksum mismatch".into());
         }
-        serde_json::from_slice(rest).map_err(|e| format!("undecodable: {e}"))
+        let entry: Entry = serde_json::from_slice(rest).map_err(|e| {
+            // serde_json quotes what it did not expect; say only where.
+            format!("undecodable at line {} column {}", e.line(), e.column())
+        })?;
+        for time in [entry.created, entry.next_attempt] {
+            if time > latest() {
+                return Err("a time after the year 9999".into());
+            }
+        }
+        Ok(entry)
     }
 
     /// True when the entry may be tried now.
@@ -95,6 +119,12 @@ impl Entry {
     pub fn age(&self, now: SystemTime) -> Duration {
         now.duration_since(self.created).unwrap_or_default()
     }
+}
+
+/// The last moment dates are written for (RFC 3339 stops at 9999): an entry
+/// that claims a later one is damaged, not a reason to panic.
+fn latest() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(253_402_300_799)
 }
 
 /// Milliseconds since the epoch, a number any tool can read.
@@ -110,7 +140,9 @@ mod millis {
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
         let ms = u64::deserialize(d)?;
-        Ok(UNIX_EPOCH + Duration::from_millis(ms))
+        UNIX_EPOCH
+            .checked_add(Duration::from_millis(ms))
+            .ok_or_else(|| serde::de::Error::custom("a time out of range"))
     }
 }
 
@@ -128,6 +160,7 @@ mod tests {
             last_error: Some("503 Service Unavailable".into()),
             parts: 1,
             payloads: vec![Payload::json(&serde_json::json!({"text": "hi"}))],
+            identity: Some("0123456789abcdef".into()),
         }
     }
 
@@ -154,5 +187,27 @@ mod tests {
         assert_eq!(Entry::decode(&flipped).unwrap_err(), "checksum mismatch");
         assert!(Entry::decode(b"").is_err());
         assert!(Entry::decode(b"something else\n{}").is_err());
+    }
+
+    #[test]
+    fn a_damaged_file_is_described_without_quoting_it() {
+        let why = Entry::decode(b"https://hooks.example/SECRET\nmore").unwrap_err();
+        assert!(!why.contains("SECRET"), "{why}");
+        let json = br#"{"id": "SECRET"}"#;
+        let crc = crc32fast::hash(json);
+        let file = [
+            format!("chime-spool 1 {crc:08x} {}\n", json.len()).as_bytes(),
+            json,
+        ]
+        .concat();
+        let why = Entry::decode(&file).unwrap_err();
+        assert!(!why.contains("SECRET"), "{why}");
+    }
+
+    #[test]
+    fn a_time_past_the_year_9999_is_damage_not_a_panic() {
+        let mut e = entry();
+        e.created = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        assert!(Entry::decode(&e.encode()).unwrap_err().contains("9999"));
     }
 }

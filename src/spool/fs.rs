@@ -1,9 +1,17 @@
-//! The spool's file-system primitives: private directories, atomic durable
-//! writes, durable removals, and per-destination locks. Everything that
-//! touches the disk for the spool goes through here.
+//! The state directory's file-system primitives: private directories,
+//! atomic durable writes, bounded reads, durable removals and locks.
+//! Everything chime keeps on disk goes through here, so this is where it
+//! refuses to be led astray: every file is opened without following a
+//! symbolic link and without blocking on a FIFO, read only when it is a
+//! regular file of ours and of a bounded size, and every temp file is created
+//! anew (`O_EXCL`) under a name nobody can guess. A directory chime uses must
+//! be its own and writable by nobody else, or chime stops with
+//! [`SpoolError::Untrusted`]. A fault seam ([`injected`]) lets the tests make
+//! writes fail as a full or read-only disk would.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,7 +19,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 
 use super::SpoolError;
-
 /// A sortable id: milliseconds, process id, per-process counter (24 hex digits).
 pub fn new_id(now: SystemTime) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -22,10 +29,17 @@ pub fn new_id(now: SystemTime) -> String {
     format!("{ms:012x}{:08x}{seq:04x}", std::process::id())
 }
 
-/// The longest encoded name kept whole in a file name: NAME_MAX (255) less
-/// `.json` and `write_atomic`'s temporary `.{file}.{pid}.tmp` (a pid has at
-/// most 7 digits on Linux).
-const MAX_PLAIN_NAME: usize = 255 - ".json".len() - "..4194304.tmp".len();
+/// The longest file name Linux takes (NAME_MAX).
+const NAME_MAX: usize = 255;
+/// What a temp file's name adds to the name it stands for: `.NAME.` and
+/// eight hex digits and `.tmp`.
+const TEMP_EXTRA: usize = "..12345678.tmp".len();
+/// The longest encoded name kept whole in a state file's name: room is left
+/// for `.json` and for its temp file.
+const MAX_PLAIN_NAME: usize = NAME_MAX - ".json".len() - TEMP_EXTRA;
+/// The longest encoded name kept whole as a directory's name: room is left
+/// for the quarantined file `corrupt/<dir>.<id>.msg`.
+const MAX_DIR_NAME: usize = NAME_MAX - ".0123456789abcdef01234567.msg".len();
 /// How much of a longer encoded name is kept, for a reader, before its hash.
 const NAME_PREFIX: usize = 64;
 
@@ -36,9 +50,30 @@ const NAME_PREFIX: usize = 64;
 /// far longer than a file name may be. `~` never occurs in an encoded name,
 /// so the two forms cannot meet, and every name that fits keeps its file.
 pub fn json_file_name(name: &str) -> String {
+    format!("{}.json", fitted(name, MAX_PLAIN_NAME))
+}
+
+/// The directory that holds what belongs to `name` (a destination, a
+/// profile): its encoded name, or, when that is too long for a file name
+/// (96 Cyrillic letters are 576 encoded bytes), its start and a hash, as
+/// [`json_file_name`] does. Such a name cannot be decoded; [`NAME_FILE`]
+/// inside keeps it.
+pub fn dir_name(name: &str) -> String {
+    fitted(name, MAX_DIR_NAME)
+}
+
+/// Where a directory whose name is hashed keeps the name it stands for.
+pub const NAME_FILE: &str = ".name";
+
+/// True when [`dir_name`] had to shorten the name into a hash.
+pub fn is_hashed(encoded: &str) -> bool {
+    encoded.contains('~')
+}
+
+fn fitted(name: &str, room: usize) -> String {
     let encoded = encode_name(name);
-    if encoded.len() <= MAX_PLAIN_NAME {
-        return format!("{encoded}.json");
+    if encoded.len() <= room {
+        return encoded;
     }
     let mut cut = NAME_PREFIX;
     // Never end inside a `%XX`.
@@ -47,7 +82,7 @@ pub fn json_file_name(name: &str) -> String {
     }
     let digest = Sha256::digest(name.as_bytes());
     let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}~{hash}.json", &encoded[..cut])
+    format!("{}~{hash}", &encoded[..cut])
 }
 
 /// A destination name as a directory name: `[A-Za-z0-9._-]` kept, the rest `%XX`.
@@ -64,6 +99,9 @@ pub fn encode_name(name: &str) -> String {
 }
 
 pub fn decode_name(encoded: &str) -> Option<String> {
+    if is_hashed(encoded) {
+        return None;
+    }
     let mut bytes = Vec::with_capacity(encoded.len());
     let mut rest = encoded.as_bytes();
     while let Some((&first, tail)) = rest.split_first() {
@@ -79,12 +117,61 @@ pub fn decode_name(encoded: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+/// This process's effective user: the only owner chime trusts below its
+/// state directory.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid(2) cannot fail and touches no memory of ours.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether a directory that exists may hold chime's state: a directory, not
+/// a link to one, ours, and writable by nobody else (unless it is sticky,
+/// where others cannot touch what is ours).
+pub fn verify_own_dir(dir: &Path, meta: &fs::Metadata) -> Result<(), SpoolError> {
+    let untrusted = |why: String| SpoolError::untrusted(dir, why);
+    if meta.file_type().is_symlink() {
+        return Err(untrusted("it is a symbolic link".into()));
+    }
+    if !meta.is_dir() {
+        return Err(untrusted("it is not a directory".into()));
+    }
+    if meta.uid() != euid() {
+        return Err(untrusted(format!(
+            "it belongs to user {}, not to this user ({})",
+            meta.uid(),
+            euid()
+        )));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        return Err(untrusted(format!(
+            "others may write to it (mode {mode:04o})"
+        )));
+    }
+    Ok(())
+}
+
+/// [`verify_own_dir`] for a folder chime made: read and search rights others
+/// have on it are taken away too.
+pub fn check_own_dir(dir: &Path, meta: &fs::Metadata) -> Result<(), SpoolError> {
+    verify_own_dir(dir, meta)?;
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 != 0 && mode & 0o1000 == 0 {
+        // Best effort: a folder that others may only read is still safe to use.
+        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
 /// Creates `dir` and its parents, private to this user (0700), and fsyncs the
 /// parent of each one it creates: without that, a crash could forget a new
 /// `pending/<destination>/` together with the entry just renamed into it.
+/// One that exists must pass [`check_own_dir`].
 pub fn create_private_dir(dir: &Path) -> Result<(), SpoolError> {
-    if dir.is_dir() {
-        return Ok(());
+    match fs::symlink_metadata(dir) {
+        Ok(meta) => return check_own_dir(dir, &meta),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(SpoolError::io("inspect", dir, err)),
     }
     let parent = match dir.parent() {
         Some(parent) if parent.as_os_str().is_empty() => Path::new("."),
@@ -93,12 +180,18 @@ pub fn create_private_dir(dir: &Path) -> Result<(), SpoolError> {
     };
     create_private_dir(parent)?;
     let mut builder = fs::DirBuilder::new();
-    #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    match builder.create(dir) {
+    let made = match injected("mkdir") {
+        Some(err) => Err(err),
+        None => builder.create(dir),
+    };
+    match made {
         Ok(()) => {}
         // Another chime made it first; its fsync may not have happened yet.
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            let meta = fs::symlink_metadata(dir).map_err(|e| SpoolError::io("inspect", dir, e))?;
+            check_own_dir(dir, &meta)?;
+        }
         Err(err) => return Err(SpoolError::io("create", dir, err)),
     }
     sync_dir(parent)
@@ -128,17 +221,16 @@ pub fn list(dir: &Path) -> Result<Vec<String>, SpoolError> {
 
 /// Temp file in the same directory → write → fsync → rename → fsync the directory.
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SpoolError> {
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let target = dir.join(name);
-    let result = (|| {
-        let mut file = private_file(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    })();
-    if let Err(err) = result {
+    let (temp, mut file) = create_temp(dir, name)?;
+    let written = match injected("write") {
+        Some(err) => Err(err),
+        None => file.write_all(bytes).and_then(|()| file.sync_all()),
+    };
+    if let Err(err) = written {
         let _ = fs::remove_file(&temp);
         return Err(SpoolError::io("write", &temp, err));
     }
+    let target = dir.join(name);
     fs::rename(&temp, &target).map_err(|e| {
         let _ = fs::remove_file(&temp);
         SpoolError::io("rename into", &target, e)
@@ -146,12 +238,100 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SpoolErr
     sync_dir(dir)
 }
 
-fn private_file(path: &Path) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
+/// A new file beside `name` in `dir`, `.NAME.<random>.tmp`, created anew
+/// (never through a link or into someone's planted file) under a name no one
+/// can guess ahead.
+pub fn create_temp(dir: &Path, name: &str) -> Result<(std::path::PathBuf, File), SpoolError> {
+    let mut last = None;
+    for _ in 0..8 {
+        let temp = dir.join(format!(".{name}.{:08x}.tmp", random_u32()));
+        let mut options = OpenOptions::new();
+        options
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        let opened = match injected("write") {
+            Some(err) => Err(err),
+            None => options.open(&temp),
+        };
+        match opened {
+            Ok(file) => return Ok((temp, file)),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => last = Some(err),
+            Err(err) => return Err(SpoolError::io("create", &temp, err)),
+        }
+    }
+    let err = last.unwrap_or_else(|| std::io::ErrorKind::AlreadyExists.into());
+    Err(SpoolError::io("create a temp file in", dir, err))
+}
+
+/// 32 bits no other process can predict: std's per-process random hash keys
+/// over the time and a counter.
+fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, RandomState};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    RandomState::new().hash_one((nanos, count, std::process::id())) as u32
+}
+
+/// Why a state file could not be read.
+#[derive(Debug)]
+pub enum Unreadable {
+    Missing,
+    /// Not something chime wrote: a link, a FIFO, a device, another user's
+    /// file, or too big. The text says which, never what it holds.
+    Unusable(String),
+    /// A trouble of the process, not of the file (out of descriptors):
+    /// trying again later may work.
+    Transient(std::io::Error),
+}
+
+/// Reads a state file chime wrote: a regular file of ours, at most `max`
+/// bytes, opened without following a link and without blocking on a FIFO.
+pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, Unreadable> {
+    let opened = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Err(Unreadable::Missing),
+        Err(err) if err.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(Unreadable::Unusable("it is a symbolic link".into()));
+        }
+        Err(err) if is_transient(&err) => return Err(Unreadable::Transient(err)),
+        Err(err) => return Err(Unreadable::Unusable(format!("cannot open it: {err}"))),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| Unreadable::Unusable(format!("cannot inspect it: {e}")))?;
+    if !meta.is_file() {
+        return Err(Unreadable::Unusable("it is not a regular file".into()));
+    }
+    if meta.uid() != euid() {
+        return Err(Unreadable::Unusable(format!(
+            "it belongs to user {}, not to this user",
+            meta.uid()
+        )));
+    }
+    if meta.len() > max {
+        return Err(Unreadable::Unusable(format!(
+            "it holds {} bytes, more than the {max} chime ever writes there",
+            meta.len()
+        )));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    match file.take(max + 1).read_to_end(&mut bytes) {
+        Ok(_) if bytes.len() as u64 > max => Err(Unreadable::Unusable(format!(
+            "it grew past the {max} bytes chime ever writes there"
+        ))),
+        Ok(_) => Ok(bytes),
+        Err(err) if is_transient(&err) => Err(Unreadable::Transient(err)),
+        Err(err) => Err(Unreadable::Unusable(format!("cannot read it: {err}"))),
+    }
 }
 
 /// Removes `dir/name` and makes the removal durable; an absent file is fine.
@@ -171,16 +351,20 @@ pub fn is_transient(err: &std::io::Error) -> bool {
     matches!(
         err.kind(),
         ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::OutOfMemory
-    ) || (cfg!(unix) && matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)))
+    ) || matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
 pub fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
-    File::open(dir)
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| SpoolError::io("sync", dir, e))
 }
 
-/// Deletes dot-file temps older than `age` in `dir`; best effort.
+/// Deletes dot-file temps older than `age` in `dir`; best effort. Only a
+/// temp's name is worth a `stat`: entries are never looked at.
 pub fn sweep_temp_files(dir: &Path, age: Duration) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -190,11 +374,14 @@ pub fn sweep_temp_files(dir: &Path, age: Duration) {
         let is_temp = name
             .to_str()
             .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"));
+        if !is_temp {
+            continue;
+        }
         let old = entry
             .metadata()
             .and_then(|m| m.modified())
             .is_ok_and(|t| t.elapsed().unwrap_or_default() > age);
-        if is_temp && old {
+        if old {
             let _ = fs::remove_file(entry.path());
         }
     }
@@ -215,9 +402,11 @@ impl FileLock {
         FileLock::try_at(&dir.join(".lock"))
     }
 
-    /// The lock on `path` (created 0600 if need be), or `None` if another holds it.
+    /// The lock on `path` (created 0600 if need be), or `None` if another
+    /// holds it. A lock that is a link, or not a regular file of ours, is
+    /// refused rather than followed.
     pub fn try_at(path: &Path) -> Result<Option<FileLock>, SpoolError> {
-        let file = private_file_keep(path).map_err(|e| SpoolError::io("open", path, e))?;
+        let file = open_lock_file(path)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(FileLock { _file: file })),
             Err(fs::TryLockError::WouldBlock) => Ok(None),
@@ -226,13 +415,66 @@ impl FileLock {
     }
 }
 
-/// Opens (creating) a file without truncating it.
-fn private_file_keep(path: &Path) -> std::io::Result<File> {
+fn open_lock_file(path: &Path) -> Result<File, SpoolError> {
     let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
+    options
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+    let opened = match injected("lock") {
+        Some(err) => Err(err),
+        None => options.open(path),
+    };
+    let file = opened.map_err(|err| match err.raw_os_error() {
+        Some(libc::ELOOP) => SpoolError::untrusted(path, "it is a symbolic link".into()),
+        _ => SpoolError::io("open", path, err),
+    })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| SpoolError::io("inspect", path, e))?;
+    if !meta.is_file() || meta.uid() != euid() {
+        return Err(SpoolError::untrusted(
+            path,
+            "it is not a regular file of this user's".into(),
+        ));
+    }
+    Ok(file)
+}
+
+/// The test seam: `CHIME_FAULT=write:ENOSPC,lock:EROFS` makes each named
+/// operation (`write`, `mkdir`, `lock`) fail as a full or read-only disk
+/// would, so the tests walk those paths on any machine. Debug builds only: a
+/// release build never looks.
+#[cfg(debug_assertions)]
+pub fn injected(op: &str) -> Option<std::io::Error> {
+    static FAULTS: std::sync::OnceLock<Vec<(String, i32)>> = std::sync::OnceLock::new();
+    let faults = FAULTS.get_or_init(|| {
+        let spec = std::env::var("CHIME_FAULT").unwrap_or_default();
+        spec.split(',')
+            .filter_map(|item| {
+                let (op, name) = item.split_once(':')?;
+                let errno = match name {
+                    "ENOSPC" => libc::ENOSPC,
+                    "EROFS" => libc::EROFS,
+                    "EDQUOT" => libc::EDQUOT,
+                    "EACCES" => libc::EACCES,
+                    "EIO" => libc::EIO,
+                    _ => return None,
+                };
+                Some((op.to_owned(), errno))
+            })
+            .collect()
+    });
+    let (_, errno) = faults.iter().find(|(name, _)| name == op)?;
+    Some(std::io::Error::from_raw_os_error(*errno))
+}
+
+#[cfg(not(debug_assertions))]
+pub fn injected(_op: &str) -> Option<std::io::Error> {
+    None
 }
 
 #[cfg(test)]
@@ -258,7 +500,7 @@ mod tests {
             file,
             "sh%20-c%20%2Fsrv%2Fdata%20%2Fsrv%2Fdata%20%2Fsrv%2Fdata%20%2Fsrv~3e9a74be3d490695.json"
         );
-        let temp = format!(".{file}.4194304.tmp");
+        let temp = format!(".{file}.12345678.tmp");
         assert!(temp.len() <= 255, "{temp}");
         let other = name.clone() + "x";
         assert_ne!(

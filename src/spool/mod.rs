@@ -91,8 +91,6 @@ pub use commands::run as command;
 pub use entry::Entry;
 pub use fs::DestinationLock;
 
-use crate::config::EnvVars;
-
 /// How long and how often the spool keeps trying (`[spool]` in the profile).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Policy {
@@ -150,18 +148,6 @@ impl Policy {
     }
 }
 
-/// chime's state directory: `$CHIME_STATE_DIR`, else `<XDG state dir>/chime`
-/// (falling back to the local data directory where there is no state dir).
-pub fn state_dir(env: &EnvVars) -> Result<PathBuf, SpoolError> {
-    match env.get("CHIME_STATE_DIR").filter(|d| !d.is_empty()) {
-        Some(dir) => Ok(PathBuf::from(dir)),
-        None => Ok(dirs::state_dir()
-            .or_else(dirs::data_local_dir)
-            .ok_or(SpoolError::NoStateDir)?
-            .join("chime")),
-    }
-}
-
 /// Where an entry sits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -196,6 +182,9 @@ pub enum SpoolError {
     },
     #[error("no state directory: set CHIME_STATE_DIR, XDG_STATE_HOME or HOME")]
     NoStateDir,
+    /// A folder or file chime must not use: someone else could have put it there.
+    #[error("refusing to use {}: {why}", path.display())]
+    Untrusted { path: PathBuf, why: String },
     #[error("no spool entry with id `{0}`")]
     NotFound(String),
     #[error("`{prefix}` is the start of {} spool entries: {}", matches.len(), list_some(matches))]
@@ -222,6 +211,13 @@ fn list_some(items: &[String]) -> String {
 }
 
 impl SpoolError {
+    pub fn untrusted(path: &Path, why: String) -> SpoolError {
+        SpoolError::Untrusted {
+            path: path.to_owned(),
+            why,
+        }
+    }
+
     pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> SpoolError {
         SpoolError::Io {
             action,
@@ -247,27 +243,46 @@ pub struct Found {
     pub id: String,
 }
 
-/// The spool under one state directory.
+/// The most a spool file may hold: far more than any message chime renders
+/// (stdin is read up to 16 MiB), so only a file chime did not write is bigger.
+const MAX_ENTRY_BYTES: u64 = 256 << 20;
+
+/// One profile's spool.
 pub struct Spool {
     root: PathBuf,
+    /// The profile it belongs to, as people name it.
+    profile: String,
 }
 
 impl Spool {
-    /// The spool under the state directory.
-    pub fn locate(env: &EnvVars) -> Result<Spool, SpoolError> {
-        Ok(Spool {
-            root: state_dir(env)?.join("spool"),
-        })
+    /// The spool kept in `root` for the profile people call `profile`; see
+    /// `state.rs` for where that is and why it is trusted.
+    pub fn at(root: PathBuf, profile: String) -> Spool {
+        Spool { root, profile }
     }
 
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    pub fn profile(&self) -> &str {
+        &self.profile
+    }
+
     fn dir(&self, state: State, destination: &str) -> PathBuf {
-        self.root
-            .join(state.dir())
-            .join(fs::encode_name(destination))
+        self.root.join(state.dir()).join(fs::dir_name(destination))
+    }
+
+    /// Creates `destination`'s folder in `state` if need be; one whose name
+    /// had to be hashed keeps the name whole inside.
+    fn make_dir(&self, state: State, destination: &str) -> Result<PathBuf, SpoolError> {
+        let dir = self.dir(state, destination);
+        fs::create_private_dir(&dir)?;
+        let encoded = fs::dir_name(destination);
+        if fs::is_hashed(&encoded) && !dir.join(fs::NAME_FILE).exists() {
+            fs::write_atomic(&dir, fs::NAME_FILE, destination.as_bytes())?;
+        }
+        Ok(dir)
     }
 
     /// Writes a new entry (see [`Entry::new`]) and gives it back.
@@ -278,8 +293,7 @@ impl Spool {
 
     /// Writes (or rewrites) `entry` atomically and durably.
     pub fn write(&self, state: State, entry: &Entry) -> Result<(), SpoolError> {
-        let dir = self.dir(state, &entry.destination);
-        fs::create_private_dir(&dir)?;
+        let dir = self.make_dir(state, &entry.destination)?;
         fs::write_atomic(&dir, &entry.file_name(), &entry.encode())
     }
 
@@ -301,9 +315,12 @@ impl Spool {
     /// then the dead one goes (invariant 6). On an error the dead copy is
     /// still there, and perhaps a pending one as well.
     pub fn revive(&self, entry: Entry) -> Result<Entry, SpoolError> {
+        // Asking for it again accepts the destination as it is now, should
+        // it have changed since (see `Entry::identity`).
         let revived = Entry {
             next_attempt: SystemTime::now(),
             attempts: 0,
+            identity: None,
             ..entry.clone()
         };
         // A pending copy already there is what an interrupted revive left; a
@@ -326,7 +343,14 @@ impl Spool {
         let dir = self.root.join(state.dir());
         let mut names: Vec<String> = fs::list(&dir)?
             .into_iter()
-            .filter_map(|name| fs::decode_name(&name))
+            .filter_map(|encoded| {
+                fs::decode_name(&encoded).or_else(|| {
+                    let path = dir.join(&encoded).join(fs::NAME_FILE);
+                    let name = String::from_utf8(fs::read_bounded(&path, 4096).ok()?).ok()?;
+                    // The name must be the one the folder was made for.
+                    (fs::dir_name(&name) == encoded).then_some(name)
+                })
+            })
             .collect();
         names.sort();
         Ok(names)
@@ -342,6 +366,12 @@ impl Spool {
         Ok(names)
     }
 
+    /// True when any destination has pending entries.
+    pub fn has_any_pending(&self) -> bool {
+        let names = self.destinations(State::Pending).unwrap_or_default();
+        names.iter().any(|name| self.has_pending(name))
+    }
+
     /// True when `destination` has pending entries; one directory read.
     pub fn has_pending(&self, destination: &str) -> bool {
         self.ids(State::Pending, destination)
@@ -353,14 +383,11 @@ impl Spool {
     pub fn read(&self, state: State, destination: &str, id: &str) -> Result<Read, SpoolError> {
         let dir = self.dir(state, destination);
         let path = dir.join(format!("{id}.msg"));
-        let bytes = match std::fs::read(&path) {
+        let bytes = match fs::read_bounded(&path, MAX_ENTRY_BYTES) {
             Ok(bytes) => bytes,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                return Err(SpoolError::NotFound(id.to_owned()));
-            }
-            Err(err) if fs::is_transient(&err) => return Err(SpoolError::io("read", &path, err)),
-            Err(err) => {
-                let why = format!("cannot read it: {err}");
+            Err(fs::Unreadable::Missing) => return Err(SpoolError::NotFound(id.to_owned())),
+            Err(fs::Unreadable::Transient(err)) => return Err(SpoolError::io("read", &path, err)),
+            Err(fs::Unreadable::Unusable(why)) => {
                 return Ok(self.quarantine(&path, destination, id, why));
             }
         };
@@ -382,7 +409,7 @@ impl Spool {
     /// cannot be moved: either way the caller goes on with the rest.
     fn quarantine(&self, path: &Path, destination: &str, id: &str, why: String) -> Read {
         let corrupt = self.root.join("corrupt");
-        let target = corrupt.join(format!("{}.{id}.msg", fs::encode_name(destination)));
+        let target = corrupt.join(format!("{}.{id}.msg", fs::dir_name(destination)));
         let moved = fs::create_private_dir(&corrupt).and_then(|()| {
             std::fs::rename(path, &target).map_err(|e| SpoolError::io("move", path, e))
         });
@@ -439,8 +466,7 @@ impl Spool {
 
     /// Takes `destination`'s lock if no one else holds it.
     pub fn try_lock(&self, destination: &str) -> Result<Option<DestinationLock>, SpoolError> {
-        let dir = self.dir(State::Pending, destination);
-        fs::create_private_dir(&dir)?;
+        let dir = self.make_dir(State::Pending, destination)?;
         fs::DestinationLock::try_acquire(&dir)
     }
 

@@ -214,8 +214,18 @@ impl State {
 impl Bed {
     /// Binds `127.0.0.1:0` and serves until dropped. Rate limit: burst 3, then 1 per second.
     pub fn start() -> Bed {
+        let mut bed = Bed::down();
+        bed.come_up();
+        bed
+    }
+
+    /// A bed whose port refuses connections, as a server that is down does,
+    /// until [`Bed::come_up`]: its URLs stay the same throughout, so an outage
+    /// can end without the destination changing.
+    pub fn down() -> Bed {
         let listener = TcpListener::bind("127.0.0.1:0").expect("test bed: bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("test bed: local address");
+        drop(listener);
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 rate: Some((3.0, 1.0)),
@@ -224,15 +234,20 @@ impl Bed {
             recorded: Condvar::new(),
             stopping: AtomicBool::new(false),
         });
-        let for_acceptor = Arc::clone(&shared);
-        let acceptor = thread::Builder::new().name("bed-accept".into());
-        let acceptor = acceptor.spawn(move || accept(&listener, &for_acceptor));
-        let acceptor = Some(acceptor.expect("test bed: spawn the accept thread"));
         Bed {
             shared,
             addr,
-            acceptor,
+            acceptor: None,
         }
+    }
+
+    /// Starts serving on the bed's port.
+    pub fn come_up(&mut self) {
+        let listener = TcpListener::bind(self.addr).expect("test bed: bind its port again");
+        let for_acceptor = Arc::clone(&self.shared);
+        let acceptor = thread::Builder::new().name("bed-accept".into());
+        let acceptor = acceptor.spawn(move || accept(&listener, &for_acceptor));
+        self.acceptor = Some(acceptor.expect("test bed: spawn the accept thread"));
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
