@@ -54,9 +54,12 @@ to = ["ops-hook"]
     sandbox
 }
 
-/// `chime ARGS…`, with how much memory it held at its peak.
+/// `chime ARGS…`, with how much memory it held at its peak (shown with
+/// `--nocapture`, for the figures).
 fn watched(sandbox: &Sandbox, args: &[&str]) -> (Run, u64) {
-    run_watched(sandbox.chime(args))
+    let (run, peak) = run_watched(sandbox.chime(args));
+    eprintln!("chime {args:?}: exit {}, peak {} KiB", run.code, peak >> 10);
+    (run, peak)
 }
 
 #[track_caller]
