@@ -6,13 +6,44 @@
 //! destination's timeout; a transient failure (connect error, timeout, 5xx) gets a
 //! short jittered backoff and a retry or two. What the answers mean is the kind's
 //! call ([`Platform::classify`]); this module only decides whether to try again.
-
+//!
+//! # What a server can make chime do
+//!
+//! Everything read from a server is bounded. Headers are hyper's to bound
+//! (100 of them, some hundred KiB in all). A body is read as it streams in and
+//! only its first [`MAX_ANSWER_BYTES`] are kept: past them chime stops reading
+//! and drops the connection, so an endless or gigabyte answer costs no more
+//! memory than a short one, and is classified from the bytes kept. A wait the
+//! platform asks for is capped at [`MAX_WAIT`], and the whole exchange, body
+//! included, at the destination's timeout.
+//!
+//! # Ambiguous failures
+//!
+//! A message must not be posted several times because a server misbehaved.
+//! What chime can tell from a failed try (reqwest says no more than this):
+//!
+//! - *No connection* (`is_connect`: refused, unreachable, TLS handshake): nothing
+//!   was sent, so the try is retried like any transient failure.
+//! - *Connected, and no status came back* (a reset or close while the request
+//!   was being written or after, a timeout): the platform may have taken the
+//!   request, as reqwest cannot say whether the body was written in full. After
+//!   such a try chime tries at most once more before the message goes to the
+//!   spool: a server that posts and then hangs up gets two copies, not four.
+//! - *A status came and the body broke off*: a 2xx is delivered, as the kind's
+//!   [`Platform::posted_by_status`] says for all but Slack's Web API, which
+//!   refuses inside a 200 and so needs its body; there the try is ambiguous as
+//!   above. A first message under a thread key whose id was in the lost body
+//!   is not remembered, with a warning. Any other status is classified from the
+//!   part of the body that came.
+//!
+//! A timeout of a try is the destination's whole remaining time, so a try that
+//! timed out is never followed by another in-process.
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::exit::{ExitCode, Failure};
-use crate::kinds::{Answer, HttpRequest, Payload, Platform, Verdict};
+use crate::kinds::{Answer, HttpRequest, Payload, Platform, Verdict, reason};
 use crate::threads::Threads;
 
 /// Tries per request for transient failures (not counting waits on 429).
@@ -25,7 +56,14 @@ const BACKOFF_BASE: Duration = Duration::from_millis(250);
 /// spend the destination's quota on retries that are refused anyway).
 const THROTTLE_FIRST_WAIT: Duration = Duration::from_secs(1);
 /// Platforms answer in bytes, not megabytes; a huge answer is not worth reading.
+/// A longer one is classified from this much, and the rest is never read.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
+/// The longest wait a platform may ask for: longer asks (a Telegram
+/// `retry_after` of 2⁶⁴ seconds) are taken as "not today", not as a date past
+/// the end of the clock.
+const MAX_WAIT: Duration = Duration::from_secs(86_400);
+/// The most of a platform's error text a report carries.
+const MAX_ERROR_CHARS: usize = 500;
 
 /// The work for one destination.
 pub struct Job<'a> {
@@ -174,13 +212,13 @@ pub async fn deliver_one(client: &reqwest::Client, job: Job<'_>, verbose: bool) 
             }
             Verdict::Rejected { error, hint } => {
                 report.status = Status::Rejected;
-                report.error = Some(error);
+                report.error = Some(tame(error));
                 report.hint = hint;
                 break;
             }
             Verdict::Retry { error, after } => {
                 report.status = Status::Failed;
-                report.error = Some(error);
+                report.error = Some(tame(error));
                 report.retry_after = after;
                 break;
             }
@@ -202,27 +240,36 @@ async fn send_part(
     warnings: &mut Vec<String>,
 ) -> (Verdict, Option<u16>) {
     let (Some(threads), Some(thread)) = (job.threads, &payload.thread) else {
-        return send_with_retries(client, job, payload, deadline, verbose).await;
+        return send_with_retries(client, job, payload, deadline, verbose, warnings).await;
     };
+    let first = threads.get(job.name, &thread.key).is_none();
     // Held until the first post under a new key is remembered.
-    let _claim = match threads.get(job.name, &thread.key) {
-        Some(_) => None,
-        None => threads.claim(job.name, &thread.key, deadline).await,
+    let _claim = match first {
+        false => None,
+        true => threads.claim(job.name, &thread.key, deadline).await,
     };
     let attached = threads.attach(job.name, job.platform, payload);
     let edit = thread.edit && attached != *payload;
     let (mut verdict, mut status) =
-        send_with_retries(client, job, &attached, deadline, verbose).await;
+        send_with_retries(client, job, &attached, deadline, verbose, warnings).await;
     if edit && job.platform.edit_refused(&verdict) {
-        (verdict, status) = send_with_retries(client, job, payload, deadline, verbose).await;
+        (verdict, status) =
+            send_with_retries(client, job, payload, deadline, verbose, warnings).await;
     }
-    if let Verdict::Delivered {
-        channel: Some(channel),
-        ts: Some(ts),
-    } = &verdict
-        && let Err(err) = threads.settle(job.name, thread, channel, ts)
-    {
-        warnings.push(format!("cannot remember thread `{}`: {err}", thread.key));
+    match &verdict {
+        Verdict::Delivered {
+            channel: Some(channel),
+            ts: Some(ts),
+        } => {
+            if let Err(err) = threads.settle(job.name, thread, channel, ts) {
+                warnings.push(format!("cannot remember thread `{}`: {err}", thread.key));
+            }
+        }
+        Verdict::Delivered { .. } if first => warnings.push(format!(
+            "cannot remember thread `{}`: {} did not say where the message went",
+            thread.key, job.name
+        )),
+        _ => {}
     }
     (verdict, status)
 }
@@ -233,9 +280,12 @@ async fn send_with_retries(
     payload: &Payload,
     deadline: Instant,
     verbose: bool,
+    warnings: &mut Vec<String>,
 ) -> (Verdict, Option<u16>) {
     let mut transient = 0;
     let mut throttled = 0;
+    // Set once a try may have been posted unseen: the next failure is the last.
+    let mut unsure = false;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
@@ -248,16 +298,18 @@ async fn send_with_retries(
         let sent = Instant::now();
         // Built anew for each try: a signature may carry the time it was made.
         let request = job.platform.request(payload);
-        let (verdict, status) = match send(client, &request, remaining).await {
-            Ok(answer) => (job.platform.classify(&answer), Some(answer.status)),
-            Err(error) => (Verdict::Retry { after: None, error }, None),
-        };
+        let reply = send(client, &request, remaining).await;
+        let (verdict, status, doubtful) = judge(job, reply, warnings);
         if verbose {
             log(job, &request, status, &verdict, sent.elapsed());
         }
         let Verdict::Retry { after, .. } = &verdict else {
             return (verdict, status);
         };
+        if unsure {
+            return (verdict, status);
+        }
+        unsure = doubtful;
         let wait = if status == Some(429) {
             throttled += 1;
             if throttled >= MAX_THROTTLED_TRIES {
@@ -278,11 +330,65 @@ async fn send_with_retries(
     }
 }
 
-async fn send(
-    client: &reqwest::Client,
-    request: &HttpRequest,
-    timeout: Duration,
-) -> Result<Answer, String> {
+/// What one try came to, on the wire.
+enum Reply {
+    /// An answer, read to its end or to [`MAX_ANSWER_BYTES`].
+    Answered(Answer),
+    /// A status, and then the body broke off: the answer holds what came.
+    Cut(Answer, String),
+    /// No connection was made, so nothing was sent.
+    NotSent(String),
+    /// The request went out, in part or in full, and no status came back.
+    Unanswered(String),
+}
+
+/// What a try's reply means for the message, its status, and whether the
+/// platform may have posted it without saying so.
+fn judge(job: &Job<'_>, reply: Reply, warnings: &mut Vec<String>) -> (Verdict, Option<u16>, bool) {
+    let retry = |error| Verdict::Retry { after: None, error };
+    let (answer, why) = match reply {
+        Reply::Answered(answer) => {
+            let status = Some(answer.status);
+            return (capped(job.platform.classify(&answer)), status, false);
+        }
+        Reply::NotSent(error) => return (retry(error), None, false),
+        Reply::Unanswered(error) => return (retry(error), None, true),
+        Reply::Cut(answer, why) => (answer, why),
+    };
+    let status = answer.status;
+    if !(200..300).contains(&status) {
+        return (capped(job.platform.classify(&answer)), Some(status), false);
+    }
+    let error = format!(
+        "{status} {}, then the answer broke off: {why}",
+        reason(status)
+    );
+    if !job.platform.posted_by_status(status) {
+        return (retry(error), Some(status), true);
+    }
+    warnings.push(format!(
+        "{}: {error}; delivered, as its status says",
+        job.name
+    ));
+    let delivered = Verdict::Delivered {
+        channel: None,
+        ts: None,
+    };
+    (delivered, Some(status), false)
+}
+
+/// A platform's wait, within [`MAX_WAIT`].
+fn capped(verdict: Verdict) -> Verdict {
+    match verdict {
+        Verdict::Retry { after, error } => Verdict::Retry {
+            after: after.map(|wait| wait.min(MAX_WAIT)),
+            error,
+        },
+        verdict => verdict,
+    }
+}
+
+async fn send(client: &reqwest::Client, request: &HttpRequest, timeout: Duration) -> Reply {
     let mut builder = client
         .request(request.method.clone(), request.url.expose())
         .timeout(timeout)
@@ -290,20 +396,62 @@ async fn send(
     for (name, value) in &request.headers {
         builder = builder.header(name, value.expose());
     }
-    let response = builder.send().await.map_err(describe)?;
+    let mut response = match builder.send().await {
+        Ok(response) => response,
+        Err(err) if err.is_connect() => return Reply::NotSent(describe(err)),
+        Err(err) => return Reply::Unanswered(describe(err)),
+    };
     let status = response.status().as_u16();
     let retry_after = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
-    let bytes = response.bytes().await.map_err(describe)?;
-    let body = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_ANSWER_BYTES)]).into_owned();
-    Ok(Answer {
+    let mut bytes = Vec::new();
+    // Dropping the response unread closes its connection: the rest never comes.
+    let broke = loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_ANSWER_BYTES - bytes.len();
+                bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if bytes.len() == MAX_ANSWER_BYTES {
+                    break None;
+                }
+            }
+            Ok(None) => break None,
+            Err(err) => break Some(describe(err)),
+        }
+    };
+    let answer = Answer {
         status,
         retry_after,
-        body,
-    })
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    match broke {
+        None => Reply::Answered(answer),
+        Some(why) => Reply::Cut(answer, why),
+    }
+}
+
+/// A platform's words as a report may carry them: control characters (a
+/// terminal escape in an error page) shown escaped, and no longer than a
+/// paragraph.
+fn tame(error: String) -> String {
+    if error.chars().count() <= MAX_ERROR_CHARS && !error.chars().any(char::is_control) {
+        return error;
+    }
+    let mut tamed = String::new();
+    for (i, c) in error.chars().enumerate() {
+        if i == MAX_ERROR_CHARS {
+            tamed.push('…');
+            break;
+        }
+        match c {
+            c if c.is_control() => tamed.extend(c.escape_default()),
+            c => tamed.push(c),
+        }
+    }
+    tamed
 }
 
 /// Says what went wrong on the wire without the URL, which may be a secret.
@@ -382,6 +530,27 @@ mod tests {
         assert_eq!(parse_retry_after("30"), Some(Duration::from_secs(30)));
         assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn a_wait_past_the_end_of_the_clock_is_capped_at_a_day() {
+        let asked = Verdict::Retry {
+            after: Some(Duration::from_secs(u64::MAX)),
+            error: "429".into(),
+        };
+        let Verdict::Retry { after, .. } = capped(asked) else {
+            panic!("still a retry");
+        };
+        assert_eq!(after, Some(MAX_WAIT));
+    }
+
+    #[test]
+    fn a_platforms_words_lose_their_escapes_and_their_length() {
+        assert_eq!(tame("404 no_service".into()), "404 no_service");
+        assert_eq!(tame("400 \u{1b}[2Jx\n".into()), "400 \\u{1b}[2Jx\\n");
+        let long = tame("é".repeat(10_000));
+        assert_eq!(long.chars().count(), MAX_ERROR_CHARS + 1);
+        assert!(long.ends_with('…'));
     }
 
     #[test]

@@ -509,6 +509,91 @@ fn fault_drop_closes_the_connection_without_an_answer() {
     assert_eq!(requests[0].text(), r#"{"text":"lost"}"#);
 }
 
+/// Posts `message` to `url` on a fresh connection and reads what comes back
+/// until the bed closes or resets it, or `limit` bytes came.
+fn read_raw(url: &str, message: &Value, limit: usize) -> (Vec<u8>, Option<io::ErrorKind>) {
+    let mut client = Client::to(url);
+    let body = message.to_string();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nhost: bed\r\ncontent-length: {}\r\n\r\n{body}",
+        &url[url.find("/services/").unwrap()..],
+        body.len()
+    );
+    client.0.get_mut().write_all(head.as_bytes()).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0; 64 << 10];
+    while got.len() < limit {
+        match client.0.read(&mut buf) {
+            Ok(0) => return (got, None),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => return (got, Some(e.kind())),
+        }
+    }
+    (got, None)
+}
+
+#[test]
+fn fault_reset_posts_the_message_then_resets_without_an_answer() {
+    let bed = Bed::start();
+    let url = bed.webhook("ops");
+    bed.fault(Fault::Reset);
+    let (got, error) = read_raw(&url, &text("posted, unseen"), usize::MAX);
+    assert_eq!(
+        (got.len(), error),
+        (0, Some(io::ErrorKind::ConnectionReset))
+    );
+    assert_eq!(bed.requests()[0].status, 0, "nothing was answered");
+    assert_eq!(bed.delivered().len(), 1, "but the message was posted");
+}
+
+#[test]
+fn fault_reset_mid_body_sends_the_head_and_half_the_body_then_resets() {
+    let bed = Bed::start();
+    let url = bed.webhook("ops");
+    bed.fault(Fault::ResetMidBody);
+    let (got, error) = read_raw(&url, &text("posted"), usize::MAX);
+    let got = String::from_utf8(got).unwrap();
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got:?}");
+    assert!(got.contains("content-length: 2\r\n"), "{got:?}");
+    assert!(got.ends_with("\r\n\r\no"), "half of `ok`: {got:?}");
+    assert_eq!(error, Some(io::ErrorKind::ConnectionReset));
+    assert_eq!(bed.delivered().len(), 1);
+}
+
+#[test]
+fn fault_endless_streams_a_chunked_body_for_as_long_as_the_client_reads() {
+    let bed = Bed::start();
+    let url = bed.webhook("ops");
+    bed.fault(Fault::Endless(500, "rollup_error"));
+    let (got, error) = read_raw(&url, &text("x"), 4 << 20);
+    assert_eq!(error, None);
+    let got = String::from_utf8(got).unwrap();
+    assert!(got.starts_with("HTTP/1.1 500 "), "{}", &got[..200]);
+    assert!(got.contains("transfer-encoding: chunked\r\n"));
+    let body = got.split_once("\r\n\r\n").unwrap().1;
+    assert!(body.starts_with("c\r\nrollup_error\r\n10000\r\n     "));
+    assert!(got.len() >= 4 << 20, "still going after 4 MiB");
+    assert_eq!(
+        hook(&url, &text("x")).said(),
+        (200, "ok"),
+        "only one is faulted"
+    );
+}
+
+#[test]
+fn fault_huge_announces_its_length_and_sends_it() {
+    let bed = Bed::start();
+    let url = bed.webhook("ops");
+    bed.fault(Fault::Huge(200, "ok", 3 << 20));
+    let (got, error) = read_raw(&url, &text("x"), usize::MAX);
+    assert_eq!(error, None, "closed once all was sent");
+    let got = String::from_utf8(got).unwrap();
+    let (head, body) = got.split_once("\r\n\r\n").unwrap();
+    assert!(head.contains("content-length: 3145728"), "{head}");
+    assert_eq!(body.len(), 3 << 20);
+    assert_eq!(body.trim(), "ok");
+}
+
 #[test]
 fn fault_slow_delays_then_answers_normally() {
     let bed = Bed::start();

@@ -179,3 +179,25 @@ fn a_full_pipe_batch_renders_as_one_message_on_every_kind() {
         );
     }
 }
+
+#[test]
+fn a_2xx_whose_body_breaks_off_is_delivered_once_by_every_kind_but_the_slack_web_api() {
+    let bed = Bed::start();
+    let sandbox = everything(&bed);
+    for (kind, _) in BATCH_LIMITS {
+        bed.clear_faults();
+        for _ in 0..3 {
+            bed.fault(Fault::ResetMidBody);
+        }
+        let before = bed.requests().len();
+        let out = run(sandbox.chime(&["send", "--to", kind, "--no-spool", "x"]));
+        let tries = bed.requests().len() - before;
+        // Slack's Web API refuses inside a 200: only its body says it posted.
+        let (code, expected) = if *kind == "slack-api" {
+            (75, 2)
+        } else {
+            (0, 1)
+        };
+        assert_eq!((out.code, tries), (code, expected), "{kind}\n{out}");
+    }
+}

@@ -5,6 +5,7 @@ mod bed_selftest;
 mod discord;
 mod every_kind;
 mod google_chat;
+mod hostile;
 mod mattermost;
 mod ntfy;
 mod pipe;

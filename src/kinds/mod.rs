@@ -199,6 +199,12 @@ pub trait Platform: Send + Sync {
     fn request(&self, payload: &Payload) -> HttpRequest;
     /// Reads the platform's answer to one of those requests.
     fn classify(&self, answer: &Answer) -> Verdict;
+    /// Whether `status` alone says the message was posted, so that an answer
+    /// whose body broke off counts as delivered rather than sent again. Not
+    /// for a platform that refuses inside a 2xx (Slack's Web API, `ok: false`).
+    fn posted_by_status(&self, status: u16) -> bool {
+        (200..300).contains(&status)
+    }
     /// How this kind honours `--thread`.
     fn threading(&self) -> Threading {
         Threading::Unsupported
@@ -288,7 +294,8 @@ pub fn classify_http(answer: &Answer) -> Option<Verdict> {
     }
 }
 
-fn reason(status: u16) -> &'static str {
+/// The status's canonical phrase ("Service Unavailable"), or "" for one without.
+pub fn reason(status: u16) -> &'static str {
     reqwest::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())

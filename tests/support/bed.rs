@@ -46,6 +46,18 @@ pub enum Fault {
     Slow(Duration),
     /// Read the request, then close the connection without answering.
     Drop,
+    /// Take the request as the platform would (it is posted), then reset the connection
+    /// (RST) instead of answering: the client cannot know the message arrived.
+    Reset,
+    /// Take the request as the platform would, send the answer's status and headers and
+    /// half its body, then reset the connection: the status arrives, the body never ends.
+    ResetMidBody,
+    /// Answer this status with a chunked body that starts with this text and never ends:
+    /// spaces follow until the client hangs up.
+    Endless(u16, &'static str),
+    /// Answer this status with a `Content-Length` of this many bytes: the text, then
+    /// spaces, written as fast as the client reads until it hangs up or all are sent.
+    Huge(u16, &'static str, u64),
 }
 
 /// One request as the bed received it, and what it answered.
@@ -58,7 +70,7 @@ pub struct Request {
     /// Header names are lowercased; values are trimmed.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    /// The status answered; 0 for `Fault::Drop`.
+    /// The status answered; 0 for `Fault::Drop` and `Fault::Reset`.
     pub status: u16,
     /// The body answered (lossy UTF-8), so a failing test can print what chime was told.
     pub response: String,
@@ -355,6 +367,11 @@ impl Bed {
         self.shared.lock().faults.push_back((Some(path), fault));
     }
 
+    /// Forgets the faults queued and not yet used.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
     /// Every request received so far, faulted ones included, in arrival order.
     pub fn requests(&self) -> Vec<Request> {
         self.shared.lock().records(false)
@@ -511,29 +528,107 @@ fn serve(stream: &TcpStream, shared: &Shared) {
             state.arrivals += 1;
             state.arrivals
         };
-        let answer = respond(shared, &request);
-        request.status = answer.as_ref().map_or(0, |a| a.status);
-        request.response = answer.as_ref().map_or_else(String::new, |a| a.body.clone());
+        let reply = respond(shared, &request);
+        let delivered = reply.record(&mut request);
         // Recorded before the answer leaves, so a client that has its answer finds the record.
-        shared.record(seq, request, answer.as_ref().is_some_and(|a| a.delivered));
-        let sent = answer.is_some_and(|a| write_answer(&mut writer, &a, keep_alive).is_ok());
-        if !sent || !keep_alive {
-            break;
+        shared.record(seq, request, delivered);
+        match reply {
+            Wire::Whole(answer) => {
+                if write_answer(&mut writer, &answer, keep_alive).is_err() || !keep_alive {
+                    break;
+                }
+            }
+            Wire::Hangup { reset: false, .. } => break,
+            Wire::Hangup { reset: true, .. } => return reset(stream),
+            Wire::Cut(answer) => {
+                let _ = write_cut(&mut writer, &answer);
+                return reset(stream);
+            }
+            Wire::Flood(answer, length) => {
+                let _ = flood(&mut writer, &answer, length);
+                break;
+            }
         }
     }
     let _ = stream.shutdown(Shutdown::Both);
 }
 
-/// The answer to `request`, or `None` to hang up without one.
-fn respond(shared: &Shared, request: &Request) -> Option<Answer> {
+/// How the bed answers one request on the wire, faults included.
+enum Wire {
+    /// The answer, written whole.
+    Whole(Answer),
+    /// No answer: the connection is closed, or reset when `reset`. `delivered` when the
+    /// platform had posted the message before the line went dead.
+    Hangup { reset: bool, delivered: bool },
+    /// The answer's head and half its body, then a reset.
+    Cut(Answer),
+    /// The answer's head, then its body followed by spaces: chunked without end (`None`),
+    /// or `Some(length)` bytes in all.
+    Flood(Answer, Option<u64>),
+}
+
+impl Wire {
+    /// Notes on `request` what it was answered; true when the platform posted it.
+    fn record(&self, request: &mut Request) -> bool {
+        let answer = match self {
+            Wire::Hangup { delivered, .. } => return *delivered,
+            Wire::Whole(answer) | Wire::Cut(answer) | Wire::Flood(answer, _) => answer,
+        };
+        request.status = answer.status;
+        request.response = answer.body.clone();
+        answer.delivered
+    }
+}
+
+/// Ends the connection with a TCP reset rather than a close: SO_LINGER of zero makes the
+/// last close of the socket (ours, once the caller and `conns` drop theirs) send RST.
+fn reset(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket and a pointer to a live `linger` of the size passed.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&raw const linger).cast(),
+            size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
+/// The answer to `request`.
+fn respond(shared: &Shared, request: &Request) -> Wire {
     let fault = shared.lock().take_fault(&request.path);
-    Some(match fault {
+    Wire::Whole(match fault {
         None => route(shared, request),
         Some(Fault::Slow(pause)) => {
             thread::sleep(pause);
             route(shared, request)
         }
-        Some(Fault::Drop) => return None,
+        Some(Fault::Drop) => {
+            return Wire::Hangup {
+                reset: false,
+                delivered: false,
+            };
+        }
+        Some(Fault::Reset) => {
+            let delivered = route(shared, request).delivered;
+            return Wire::Hangup {
+                reset: true,
+                delivered,
+            };
+        }
+        Some(Fault::ResetMidBody) => return Wire::Cut(route(shared, request)),
+        Some(Fault::Endless(status, text)) => {
+            return Wire::Flood(Answer::new(status, PLAIN, text), None);
+        }
+        Some(Fault::Huge(status, text, length)) => {
+            return Wire::Flood(Answer::new(status, PLAIN, text), Some(length));
+        }
         Some(Fault::Status(status, body)) => Answer::new(status, PLAIN, body),
         Some(Fault::Json(status, body)) => Answer::new(status, JSON, body),
         Some(Fault::RateLimit(secs)) => match shared.lock().surface(&request.path) {
@@ -957,6 +1052,16 @@ fn bad(what: &str) -> io::Error {
 }
 
 fn write_answer(writer: &mut impl Write, answer: &Answer, keep_alive: bool) -> io::Result<()> {
+    let length = format!("content-length: {}", answer.body.len());
+    let mut head = head(answer, &length, keep_alive);
+    head.push_str(&answer.body);
+    writer.write_all(head.as_bytes())?;
+    writer.flush()
+}
+
+/// The status line and headers of `answer`, framed by `framing` (a content-length or
+/// transfer-encoding header), up to and including the empty line.
+fn head(answer: &Answer, framing: &str, keep_alive: bool) -> String {
     // Clients read the code, not the phrase; a few names keep curl -v readable.
     let reason = match answer.status {
         200 => "OK",
@@ -966,10 +1071,8 @@ fn write_answer(writer: &mut impl Write, answer: &Answer, keep_alive: bool) -> i
         503 => "Service Unavailable",
         _ => "Status",
     };
-    let (status, kind, length) = (answer.status, answer.content_type, answer.body.len());
-    let mut head = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: {kind}\r\ncontent-length: {length}\r\n"
-    );
+    let (status, kind) = (answer.status, answer.content_type);
+    let mut head = format!("HTTP/1.1 {status} {reason}\r\ncontent-type: {kind}\r\n{framing}\r\n");
     if let Some(secs) = answer.retry_after {
         head.push_str(&format!("retry-after: {secs}\r\n"));
     }
@@ -977,7 +1080,45 @@ fn write_answer(writer: &mut impl Write, answer: &Answer, keep_alive: bool) -> i
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     let connection = if keep_alive { "keep-alive" } else { "close" };
-    head.push_str(&format!("connection: {connection}\r\n\r\n{}", answer.body));
-    writer.write_all(head.as_bytes())?;
+    head.push_str(&format!("connection: {connection}\r\n\r\n"));
+    head
+}
+
+/// The head of `answer` and the first half of its body (at least one byte short of the
+/// length it announces), for a reset to cut.
+fn write_cut(writer: &mut impl Write, answer: &Answer) -> io::Result<()> {
+    let body = answer.body.as_bytes();
+    let length = format!("content-length: {}", body.len().max(1));
+    writer.write_all(head(answer, &length, false).as_bytes())?;
+    writer.write_all(&body[..body.len() / 2])?;
+    writer.flush()
+}
+
+/// The head of `answer`, its body, then spaces: `length` bytes in all, or chunked for as
+/// long as the client reads. Ends with an error once the client hangs up.
+fn flood(writer: &mut impl Write, answer: &Answer, length: Option<u64>) -> io::Result<()> {
+    let framing = match length {
+        Some(length) => format!("content-length: {length}"),
+        None => "transfer-encoding: chunked".to_owned(),
+    };
+    writer.write_all(head(answer, &framing, false).as_bytes())?;
+    let filler = vec![b' '; 64 << 10];
+    let mut left = length.unwrap_or(u64::MAX);
+    let mut block = answer.body.as_bytes();
+    while left > 0 {
+        let take = block.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let data = &block[..take];
+        if take == 0 {
+            // An empty chunk would end the body.
+        } else if length.is_some() {
+            writer.write_all(data)?;
+        } else {
+            writer.write_all(format!("{take:x}\r\n").as_bytes())?;
+            writer.write_all(data)?;
+            writer.write_all(b"\r\n")?;
+        }
+        left -= take as u64;
+        block = &filler;
+    }
     writer.flush()
 }

@@ -199,3 +199,54 @@ pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Run {
         command,
     }
 }
+
+/// Runs `cmd` to completion and says how much memory it held at its peak, in bytes.
+///
+/// The peak is the kernel's high-water mark of the process's resident set
+/// (`VmHWM` in `/proc/PID/status`), read until it exits. It is the child's own:
+/// unlike `getrusage`'s `ru_maxrss`, it does not count the test process that the
+/// child was forked from before its exec. Memory that only grows while chime
+/// reads is always caught; a last spurt in the final moment before exit could
+/// be missed, so this proves a bound on what chime holds while it works.
+pub fn run_watched(mut cmd: Command) -> (Run, u64) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let command = format!("{cmd:?}");
+    let mut child = cmd.spawn().expect("chime runs");
+    let status_file = format!("/proc/{}/status", child.id());
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    let mut peak = 0;
+    let status = loop {
+        if let Some(kib) = std::fs::read_to_string(&status_file)
+            .ok()
+            .and_then(|s| high_water_kib(&s))
+        {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().expect("chime can be waited for") {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+        command,
+    };
+    (run, peak * 1024)
+}
+
+/// Reads `pipe` to its end on a thread of its own, so a chatty child never blocks.
+fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+fn high_water_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

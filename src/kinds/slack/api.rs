@@ -138,6 +138,11 @@ impl Platform for Api {
         true
     }
 
+    /// Every refusal is a 200 with `ok: false` (PLATFORMS.md §2).
+    fn posted_by_status(&self, _status: u16) -> bool {
+        false
+    }
+
     fn batch_limit(&self) -> usize {
         super::BATCH_LIMIT
     }
