@@ -21,9 +21,11 @@ Exit codes:
   0   delivered to every destination
   1   an unexpected error on chime's side
   2   usage error (bad flag, nothing to send)
-  65  a destination rejected the message for good
-  75  not delivered for now: queued in the spool for retry (or not queued,
-      with --no-spool); `chime flush` delivers it later
+  65  a destination rejected the message for good (kept as a dead letter)
+  74  not delivered and not kept: --no-spool, or the spool could not be
+      written (full or read-only disk); the message is gone unless you act
+  75  not delivered for now: queued in the spool for retry; `chime flush`
+      delivers it later
   78  configuration error (missing or invalid profile, unknown route)
   130 interrupted twice (chime pipe): what was left is in the spool
   chime run exits with the command's own code instead

@@ -121,7 +121,8 @@ impl Status {
     pub fn exit_code(self) -> ExitCode {
         match self {
             Status::Delivered => ExitCode::Ok,
-            Status::Queued | Status::Failed => ExitCode::TempFail,
+            Status::Queued => ExitCode::TempFail,
+            Status::Failed => ExitCode::NotKept,
             Status::Rejected => ExitCode::Rejected,
         }
     }

@@ -17,8 +17,12 @@ pub enum ExitCode {
     Usage,
     /// A destination rejected the message for good (EX_DATAERR).
     Rejected,
-    /// Not delivered for now; trying again later may work (EX_TEMPFAIL).
+    /// Not delivered for now, and kept in the spool to retry (EX_TEMPFAIL).
     TempFail,
+    /// Not delivered, and not kept either (EX_IOERR): `--no-spool`, or a spool
+    /// that could not be written (a full or read-only disk). The script must
+    /// act, or the message is gone.
+    NotKept,
     /// The profile is missing or wrong, or names something that does not exist (EX_CONFIG).
     Config,
     /// Stopped by a second Ctrl-C, as shells report SIGINT (128 + 2).
@@ -29,16 +33,19 @@ pub enum ExitCode {
 
 impl ExitCode {
     /// Severity when several destinations disagree: the worst one wins, so a
-    /// script never reads success while a message was dropped somewhere.
+    /// script never reads success while a message was dropped somewhere. A
+    /// message not kept is worse than one refused: the refusal is kept as a
+    /// dead letter, the other is nowhere.
     fn severity(self) -> u8 {
         match self {
             ExitCode::Ok => 0,
             ExitCode::TempFail => 1,
             ExitCode::Rejected => 2,
-            ExitCode::Failure => 3,
-            ExitCode::Usage => 4,
-            ExitCode::Config => 5,
-            ExitCode::Interrupted | ExitCode::Command(_) => 6,
+            ExitCode::NotKept => 3,
+            ExitCode::Failure => 4,
+            ExitCode::Usage => 5,
+            ExitCode::Config => 6,
+            ExitCode::Interrupted | ExitCode::Command(_) => 7,
         }
     }
 
@@ -56,6 +63,7 @@ impl ExitCode {
             ExitCode::Failure => 1,
             ExitCode::Usage => 2,
             ExitCode::Rejected => 65,
+            ExitCode::NotKept => 74,
             ExitCode::TempFail => 75,
             ExitCode::Config => 78,
             ExitCode::Interrupted => 130,
@@ -140,5 +148,18 @@ mod tests {
             ExitCode::Rejected
         );
         assert_eq!(ExitCode::TempFail.worst(ExitCode::Ok), ExitCode::TempFail);
+    }
+
+    #[test]
+    fn a_message_not_kept_beats_a_rejection() {
+        assert_eq!(
+            ExitCode::Rejected.worst(ExitCode::NotKept),
+            ExitCode::NotKept
+        );
+        assert_eq!(
+            ExitCode::NotKept.worst(ExitCode::TempFail),
+            ExitCode::NotKept
+        );
+        assert_eq!(ExitCode::NotKept.code(), 74);
     }
 }

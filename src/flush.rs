@@ -55,6 +55,9 @@ pub struct Context<'a> {
     /// rest for later. One that starts gets the whole `timeout`: cut short, a
     /// slow platform could take it and chime count it failed, and send it twice.
     pub deadline: Option<Instant>,
+    /// Only entries older than this are sent: a send's own message, on disk
+    /// in flight, and whatever came after it wait for it.
+    pub older_than: Option<&'a str>,
     pub verbose: bool,
 }
 
@@ -69,7 +72,43 @@ pub async fn drain(
     let name = destination.name.as_str();
     let identity = destination.identity();
     ctx.spool.sweep(name);
-    let ids = ctx.spool.ids(State::Pending, name)?;
+    // What a dead sender left in flight becomes pending in its place; what a
+    // live one is sending is not passed, lest a later entry overtake it.
+    let in_flight = ctx.spool.adopt_orphans(name)?;
+    let mut ids = ctx.spool.ids(State::Pending, name)?;
+    if let Some(own) = ctx.older_than {
+        ids.retain(|id| id.as_str() < own);
+    }
+    let mut held = 0;
+    if let Some(live) = &in_flight {
+        let before = ids.partition_point(|id| id < live);
+        held = ids.len() - before;
+        ids.truncate(before);
+        // A send's own message waits for one before it, too.
+        if ctx.older_than.is_some_and(|own| live.as_str() < own) {
+            held += 1;
+        }
+    }
+    let mut drained = drain_ids(ctx, destination, &identity, &ids, due, &mut progress).await?;
+    if held > 0 {
+        drained.remaining += held;
+        drained
+            .blocked
+            .get_or_insert_with(|| "an older message is being sent by another chime".into());
+    }
+    Ok(drained)
+}
+
+/// Sends the entries `ids`, in order, stopping at the first that fails.
+async fn drain_ids(
+    ctx: &Context<'_>,
+    destination: &Destination,
+    identity: &str,
+    ids: &[String],
+    due: Due,
+    progress: &mut impl FnMut(),
+) -> Result<Drained, SpoolError> {
+    let name = destination.name.as_str();
     let mut drained = Drained::default();
     let mut last_sent: Option<Instant> = None;
     for (index, id) in ids.iter().enumerate() {
@@ -88,7 +127,7 @@ pub async fn drain(
             Err(SpoolError::NotFound(_)) => continue,
             Err(err) => return Err(err),
         };
-        if entry.identity.as_ref().is_some_and(|id| *id != identity) {
+        if entry.identity.as_deref().is_some_and(|id| id != identity) {
             let reason = format!(
                 "not sent: `{name}` is no longer the destination that accepted it (its kind, \
                  URL or credentials changed); `chime spool retry {}` sends it to `{name}` as it is now",
@@ -400,6 +439,7 @@ async fn flush_one(
             .or(profile.timeout)
             .unwrap_or(crate::settings::DEFAULT_TIMEOUT),
         deadline: None,
+        older_than: None,
         verbose: flush.output.verbose,
     };
     let due = if flush.all { Due::Now } else { Due::Scheduled };

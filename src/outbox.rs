@@ -6,11 +6,17 @@
 //! not kept with `--no-spool`. `chime send`, `chime pipe` and `chime run` all
 //! deliver through here.
 //!
+//! The message is written to disk, in flight, before chime waits for
+//! anything (`spool/inflight.rs`): a send killed at any moment leaves it for
+//! the next flush.
+//!
 //! Older messages are started only while the send's timeout lasts, and each
 //! gets the whole timeout once started, as the new message does after them:
 //! a send behind a backlog takes at most about three timeouts, and never cuts
 //! a request short (a request cut short may still arrive, and be sent again).
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::Destination;
@@ -19,7 +25,7 @@ use crate::flush::{self, Context, Due};
 use crate::kinds::Payload;
 use crate::report;
 use crate::settings::Output;
-use crate::spool::{DestinationLock, Policy, Spool, State};
+use crate::spool::{DestinationLock, Entry, InFlight, Policy, Spool, State};
 use crate::threads::Threads;
 
 pub struct Outbox<'a> {
@@ -30,16 +36,23 @@ pub struct Outbox<'a> {
     pub output: Output,
     /// Fail rather than keep an undelivered message.
     pub no_spool: bool,
+    /// The id each destination's message is on disk under while it is in
+    /// flight, so a send stopped by a signal can say where it was kept.
+    pub in_flight: RefCell<BTreeMap<String, String>>,
 }
 
 impl Outbox<'_> {
     /// Writes the message to the spool without trying it (`--queue`).
     pub fn queue(&self, destination: &Destination, payloads: Vec<Payload>) -> Report {
         let report = Report::waiting(destination, payloads.len(), None);
-        self.keep(State::Pending, destination, payloads, report, None)
+        self.keep(State::Pending, destination, payloads, report, None, None)
     }
 
     /// Delivers the destination's backlog, then the message; keeps what cannot go.
+    ///
+    /// The message is on disk, in flight (`spool/inflight.rs`), before
+    /// anything is awaited, so a chime stopped at any moment loses nothing;
+    /// `--no-spool` asked for nothing to be kept, so nothing is written then.
     pub async fn send(
         &self,
         destination: &Destination,
@@ -49,12 +62,23 @@ impl Outbox<'_> {
         // Older messages are started only within the timeout a script set;
         // each message, older or this one, then has the whole timeout.
         let deadline = Instant::now() + timeout;
+        let journal = match self.no_spool {
+            true => None,
+            false => self.spool.begin(&self.entry(destination, &payloads)).ok(),
+        };
+        if let Some(journal) = &journal {
+            let id = journal.id().to_owned();
+            self.in_flight
+                .borrow_mut()
+                .insert(destination.name.clone(), id);
+        }
+        let own = journal.as_ref().map(InFlight::id);
         // Held until this message is out, so no flush slips in between.
         let mut _lock = None;
         // Older messages go first, with or without --no-spool: order is kept.
-        if self.spool.has_pending(&destination.name) {
-            match self.backlog(destination, timeout, deadline).await {
-                Ok(lock) => _lock = Some(lock),
+        if self.spool.has_pending(&destination.name, own) {
+            match self.backlog(destination, timeout, deadline, own).await {
+                Ok(lock) => _lock = lock,
                 Err(why) if self.no_spool => {
                     let why = format!("not sent: older messages are waiting: {why}");
                     let mut report = Report::waiting(destination, payloads.len(), Some(why));
@@ -64,7 +88,7 @@ impl Outbox<'_> {
                 Err(why) => {
                     let why = format!("queued behind older messages: {why}");
                     let report = Report::waiting(destination, payloads.len(), Some(why));
-                    return self.keep(State::Pending, destination, payloads, report, None);
+                    return self.keep(State::Pending, destination, payloads, report, None, journal);
                 }
             }
         }
@@ -81,30 +105,61 @@ impl Outbox<'_> {
         }
         let rest = payloads[report.parts_delivered..].to_vec();
         match report.status {
-            Status::Delivered | Status::Queued => report,
+            Status::Delivered | Status::Queued => {
+                if let Some(journal) = journal {
+                    journal.delivered();
+                    self.in_flight.borrow_mut().remove(&destination.name);
+                }
+                report
+            }
             Status::Failed if self.no_spool => report,
             Status::Failed => {
                 let retry_after = report.retry_after;
-                self.keep(State::Pending, destination, rest, report, retry_after)
+                self.keep(
+                    State::Pending,
+                    destination,
+                    rest,
+                    report,
+                    retry_after,
+                    journal,
+                )
             }
-            Status::Rejected => self.keep(State::Dead, destination, rest, report, None),
+            Status::Rejected => self.keep(State::Dead, destination, rest, report, None, journal),
         }
     }
 
-    /// Tries the destination's older messages first; gives back its lock when
-    /// they all went, or says why the new one must wait behind them.
+    /// A new entry for `payloads`, stamped with who accepted it.
+    fn entry(&self, destination: &Destination, payloads: &[Payload]) -> Entry {
+        Entry {
+            identity: Some(destination.identity()),
+            ..Entry::new(&destination.name, payloads.to_vec(), payloads.len())
+        }
+    }
+
+    /// Tries the destination's messages older than this one (`own`, when it
+    /// is on disk) first; gives back its lock when they all went (`None`
+    /// when the spool's lock cannot even be taken, as on a read-only disk:
+    /// the message then goes out unordered, with a warning), or says why the
+    /// new one must wait behind them.
     async fn backlog(
         &self,
         destination: &Destination,
         timeout: Duration,
         deadline: Instant,
-    ) -> Result<DestinationLock, String> {
-        let Some(lock) = self
-            .spool
-            .try_lock(&destination.name)
-            .map_err(|e| e.to_string())?
-        else {
-            return Err("another chime is sending them".into());
+        own: Option<&str>,
+    ) -> Result<Option<DestinationLock>, String> {
+        let lock = match self.spool.try_lock(&destination.name) {
+            Ok(Some(lock)) => lock,
+            Ok(None) => return Err("another chime is sending them".into()),
+            Err(err) => {
+                let text = format!(
+                    "older messages for {} wait in the spool, which cannot be used ({err}): \
+                     sending this one now, before them",
+                    destination.name
+                );
+                report::warning(self.output, &text);
+                return Ok(None);
+            }
         };
         let ctx = Context {
             client: self.client,
@@ -113,6 +168,7 @@ impl Outbox<'_> {
             policy: self.policy,
             timeout,
             deadline: Some(deadline),
+            older_than: own,
             verbose: self.output.verbose,
         };
         // A backlog waits for its time, which may be a platform's Retry-After:
@@ -132,7 +188,7 @@ impl Outbox<'_> {
             report::warning(self.output, &text);
         }
         match drained.remaining {
-            0 => Ok(lock),
+            0 => Ok(Some(lock)),
             n => Err(format!(
                 "{n} still pending ({})",
                 drained.blocked.unwrap_or_default()
@@ -140,8 +196,25 @@ impl Outbox<'_> {
         }
     }
 
-    /// Writes `payloads` to the spool and says so in the report. A spool that
-    /// cannot be written is reported loudly: the message is not kept.
+    /// What to report for a send stopped by `signal` before it settled: kept
+    /// in the spool under the id it was in flight with, or not kept.
+    pub fn interrupted(&self, destination: &Destination, parts: usize, signal: &str) -> Report {
+        let why = format!("interrupted by {signal}");
+        let mut report = Report::waiting(destination, parts, Some(why));
+        match self.in_flight.borrow().get(&destination.name) {
+            Some(id) => report.spool_id = Some(id.clone()),
+            None => {
+                report.status = Status::Failed;
+                report.error = Some(format!("interrupted by {signal}; not kept in the spool"));
+            }
+        }
+        report
+    }
+
+    /// Writes `payloads` to the spool and says so in the report, under the
+    /// id of the message in flight when there is one, so it keeps its place.
+    /// A spool that cannot be written is reported loudly: the message is not
+    /// kept — unless its copy in flight can still be renamed into place.
     fn keep(
         &self,
         state: State,
@@ -149,6 +222,7 @@ impl Outbox<'_> {
         payloads: Vec<Payload>,
         mut report: Report,
         retry_after: Option<Duration>,
+        journal: Option<InFlight>,
     ) -> Report {
         let now = SystemTime::now();
         let next = match state {
@@ -157,21 +231,38 @@ impl Outbox<'_> {
             }
             _ => now,
         };
-        let entry = crate::spool::Entry {
+        let mut entry = Entry {
             // Only a message that was sent and failed has used an attempt; one
             // kept by --queue or behind a backlog (a waiting report) was not
             // tried, and `max_attempts` counts real tries.
             attempts: u32::from(report.status != Status::Queued),
             next_attempt: next,
             last_error: report.error.clone(),
-            identity: Some(destination.identity()),
-            ..crate::spool::Entry::new(&destination.name, payloads, report.parts)
+            ..self.entry(destination, &payloads)
         };
-        let added = self.spool.add(state, entry);
-        match added {
+        entry.parts = report.parts;
+        if let Some(journal) = &journal {
+            entry.id = journal.id().to_owned();
+        }
+        if journal.is_some() {
+            self.in_flight.borrow_mut().remove(&destination.name);
+        }
+        let kept = match self.spool.add(state, entry) {
             Ok(entry) => {
-                report.spool_id = Some(entry.id);
-                if state == State::Pending {
+                if let Some(journal) = journal {
+                    journal.replaced();
+                }
+                Ok((entry.id, state))
+            }
+            Err(err) => match journal.map(InFlight::keep) {
+                Some(Ok(id)) => Ok((id, State::Pending)),
+                _ => Err(err),
+            },
+        };
+        match kept {
+            Ok((id, kept_as)) => {
+                report.spool_id = Some(id);
+                if kept_as == State::Pending && state == State::Pending {
                     report.status = Status::Queued;
                 }
             }

@@ -143,6 +143,7 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
         policy: &pipe.profile.spool,
         output: pipe.output,
         no_spool: false,
+        in_flight: Default::default(),
     };
     let mut router = Router::new(pipe)?;
     // Bounded, so a reader faster than the lanes waits instead of filling memory.
@@ -234,7 +235,7 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
     // outbox sends a destination's backlog first): only what is still in the
     // spool makes the stream "queued".
     for lane in &mut router.lanes {
-        if lane.worst == Status::Queued && !pipe.spool.has_pending(&lane.destination.name) {
+        if lane.worst == Status::Queued && !pipe.spool.has_pending(&lane.destination.name, None) {
             lane.worst = Status::Delivered;
         }
     }

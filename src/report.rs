@@ -218,9 +218,9 @@ fn rejected(report: &Report) -> Failure {
 fn failed(report: &Report) -> Failure {
     let error = report.error.as_deref().unwrap_or("failed");
     let mut failure = Failure::new(
-        crate::exit::ExitCode::TempFail,
+        crate::exit::ExitCode::NotKept,
         format!(
-            "could not deliver to {} ({}) for now, and it was not queued: {error}",
+            "could not deliver to {} ({}), and it was not queued: {error}",
             report.destination, report.kind
         ),
     );

@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use futures_util::future::join_all;
+use std::future::Future;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use minijinja::value::{Serde, Value};
 
 use crate::ci::Ci;
@@ -299,17 +302,74 @@ fn deliver_all(
         policy: &send.profile.spool,
         output: send.output,
         no_spool: send.no_spool,
+        in_flight: Default::default(),
     };
-    let sends = rendered.into_iter().map(|(destination, payloads)| {
-        let timeout = send.timeout_for(destination);
-        let outbox = &outbox;
-        async move {
-            if send.queue {
-                outbox.queue(destination, payloads)
-            } else {
-                outbox.send(destination, payloads, timeout).await
+    let targets: Vec<(&Destination, usize)> = rendered.iter().map(|(d, p)| (*d, p.len())).collect();
+    let sends: FuturesUnordered<_> = rendered
+        .into_iter()
+        .enumerate()
+        .map(|(index, (destination, payloads))| {
+            let timeout = send.timeout_for(destination);
+            let outbox = &outbox;
+            async move {
+                let report = if send.queue {
+                    outbox.queue(destination, payloads)
+                } else {
+                    outbox.send(destination, payloads, timeout).await
+                };
+                (index, report)
+            }
+        })
+        .collect();
+    runtime.block_on(async {
+        let mut reports = until_stopped(sends, targets.len()).await?;
+        // Stopped: what was in flight is kept as it was begun (the futures
+        // are dropped by now), and each unsettled destination says so.
+        if let Some(signal) = reports.stopped_by {
+            for (index, (destination, parts)) in targets.iter().enumerate() {
+                reports.done[index]
+                    .get_or_insert_with(|| outbox.interrupted(destination, *parts, signal));
             }
         }
-    });
-    Ok(runtime.block_on(join_all(sends)))
+        Ok(reports.done.into_iter().flatten().collect())
+    })
+}
+
+/// The reports gathered before every send ended, or a stop signal came.
+struct Gathered {
+    done: Vec<Option<Report>>,
+    stopped_by: Option<&'static str>,
+}
+
+/// Runs `sends` to the end, unless SIGTERM, SIGINT or SIGHUP comes first:
+/// a script's `timeout`, a Ctrl-C or a closed terminal then stops them, and
+/// what they had is kept rather than lost with the process.
+async fn until_stopped(
+    mut sends: FuturesUnordered<impl Future<Output = (usize, Report)>>,
+    count: usize,
+) -> Result<Gathered, Failure> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen =
+        |kind| signal(kind).map_err(|e| Failure::from(e).caused_by("cannot listen for signals"));
+    let mut term = listen(SignalKind::terminate())?;
+    let mut int = listen(SignalKind::interrupt())?;
+    let mut hup = listen(SignalKind::hangup())?;
+    let mut gathered = Gathered {
+        done: (0..count).map(|_| None).collect(),
+        stopped_by: None,
+    };
+    loop {
+        tokio::select! {
+            next = sends.next() => match next {
+                Some((index, report)) => gathered.done[index] = Some(report),
+                None => return Ok(gathered),
+            },
+            _ = term.recv() => gathered.stopped_by = Some("SIGTERM"),
+            _ = int.recv() => gathered.stopped_by = Some("SIGINT"),
+            _ = hup.recv() => gathered.stopped_by = Some("SIGHUP"),
+        }
+        if gathered.stopped_by.is_some() {
+            return Ok(gathered);
+        }
+    }
 }

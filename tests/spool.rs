@@ -586,7 +586,7 @@ fn queue_writes_without_trying_and_no_spool_fails_without_writing() {
         &url,
         &["send", "--no-spool", "now or never"],
     ))
-    .code(75)
+    .code(74)
     .stderr_has("not queued");
     assert_eq!(pending(&sandbox).len(), 1);
 }
@@ -597,7 +597,7 @@ fn a_spool_that_cannot_be_written_is_reported_loudly() {
     let mut cmd = chime(&sandbox, DOWN, &["send", "--json", "x"]);
     cmd.env("CHIME_STATE_DIR", "/dev/null/chime");
     let out = run(cmd)
-        .code(75)
+        .code(74)
         .stderr_has("could not be kept in the spool")
         .stderr_has("not queued");
     assert_eq!(out.json_lines()[0]["status"], "failed");

@@ -52,6 +52,9 @@ fn entries(spools: &[Spool], state: State, output: Output) -> Vec<(&Spool, Entry
                     continue;
                 }
             };
+            if state == State::Pending {
+                out.extend(in_flight(spool, &destination));
+            }
             for id in ids {
                 match spool.read(state, &destination, &id) {
                     Ok(Read::Entry(entry)) => out.push((spool, entry)),
@@ -66,6 +69,22 @@ fn entries(spools: &[Spool], state: State, output: Output) -> Vec<(&Spool, Entry
     }
     out.sort_by(|a, b| a.1.id.cmp(&b.1.id));
     out
+}
+
+/// Messages on their way, shown as pending with what is happening to them.
+fn in_flight<'s>(spool: &'s Spool, destination: &str) -> Vec<(&'s Spool, Entry)> {
+    let shown = |(mut entry, live): (Entry, bool)| {
+        entry.last_error = Some(match live {
+            true => "being sent now".into(),
+            false => "its sender stopped; the next flush sends it".into(),
+        });
+        (spool, entry)
+    };
+    spool
+        .in_flight(destination)
+        .into_iter()
+        .map(shown)
+        .collect()
 }
 
 fn list(

@@ -289,14 +289,18 @@ pub enum Unreadable {
     Transient(std::io::Error),
 }
 
+/// Opens a file for reading without following a link or blocking on a FIFO.
+pub fn open_nofollow(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+}
+
 /// Reads a state file chime wrote: a regular file of ours, at most `max`
 /// bytes, opened without following a link and without blocking on a FIFO.
 pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, Unreadable> {
-    let opened = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path);
-    let file = match opened {
+    let file = match open_nofollow(path) {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Err(Unreadable::Missing),
         Err(err) if err.raw_os_error() == Some(libc::ELOOP) => {

@@ -83,6 +83,7 @@
 mod commands;
 mod entry;
 pub(crate) mod fs;
+mod inflight;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -90,6 +91,7 @@ use std::time::{Duration, SystemTime};
 pub use commands::run as command;
 pub use entry::Entry;
 pub use fs::DestinationLock;
+pub use inflight::InFlight;
 
 /// How long and how often the spool keeps trying (`[spool]` in the profile).
 #[derive(Clone, Debug, PartialEq)]
@@ -369,13 +371,14 @@ impl Spool {
     /// True when any destination has pending entries.
     pub fn has_any_pending(&self) -> bool {
         let names = self.destinations(State::Pending).unwrap_or_default();
-        names.iter().any(|name| self.has_pending(name))
+        names.iter().any(|name| self.has_pending(name, None))
     }
 
-    /// True when `destination` has pending entries; one directory read.
-    pub fn has_pending(&self, destination: &str) -> bool {
-        self.ids(State::Pending, destination)
-            .is_ok_and(|ids| !ids.is_empty())
+    /// True when `destination` has pending entries, or messages in flight
+    /// whose sender died, other than `own` (see `inflight.rs`).
+    pub fn has_pending(&self, destination: &str, own: Option<&str>) -> bool {
+        let entries = self.ids(State::Pending, destination);
+        entries.is_ok_and(|ids| !ids.is_empty()) || self.has_orphans(destination, own)
     }
 
     /// Reads one entry, quarantining it when it is damaged or unreadable
