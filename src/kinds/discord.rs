@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{Fields, Problem};
 use crate::kinds::markdown::Markdown;
-use crate::kinds::text::{Measure, cut, split};
+use crate::kinds::text::{self, Measure, cut, split};
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Target, Threading, Verdict,
     classify_http, describe_identity,
@@ -304,24 +304,7 @@ fn code_text(text: &str) -> String {
 
 /// Splits escaped text, never parting a backslash from the character it escapes.
 fn split_escaped(text: &str, max: usize) -> Vec<String> {
-    let mut pieces: Vec<String> = Vec::new();
-    let mut carry = false;
-    for piece in split(text, max - 1, MEASURE) {
-        let mut piece = if carry {
-            format!("\\{piece}")
-        } else {
-            piece.to_owned()
-        };
-        carry = piece.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1;
-        if carry {
-            piece.pop();
-        }
-        pieces.push(piece);
-    }
-    if carry && let Some(last) = pieces.last_mut() {
-        last.push('\\');
-    }
-    pieces
+    text::split_escaped(text, max, MEASURE)
 }
 
 /// Cuts escaped text without leaving a lone backslash before the ellipsis.

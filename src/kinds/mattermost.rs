@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::Fields;
 use crate::kinds::markdown::Markdown;
-use crate::kinds::text::{Measure, cut, split};
+use crate::kinds::text::{self, Measure, cut, split};
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http,
     describe_identity,
@@ -192,27 +192,9 @@ fn code_text(text: &str) -> String {
     out
 }
 
-/// Splits escaped text, never parting a backslash from the character it escapes
-/// (the shared splitter already keeps entities whole).
+/// Splits escaped text, never parting a backslash from the character it escapes.
 fn split_escaped(text: &str, max: usize) -> Vec<String> {
-    let mut pieces: Vec<String> = Vec::new();
-    let mut carry = false;
-    for piece in split(text, max - 1, MEASURE) {
-        let mut piece = if carry {
-            format!("\\{piece}")
-        } else {
-            piece.to_owned()
-        };
-        carry = piece.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1;
-        if carry {
-            piece.pop();
-        }
-        pieces.push(piece);
-    }
-    if carry && let Some(last) = pieces.last_mut() {
-        last.push('\\');
-    }
-    pieces
+    text::split_escaped(text, max, MEASURE)
 }
 
 /// Renders `message` into one or more payloads, each post within 16,383 characters.
