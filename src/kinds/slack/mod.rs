@@ -1,7 +1,8 @@
 //! Slack: Block Kit rendering shared by incoming webhooks and the Web API.
 //!
 //! A message becomes a header (title), sections (text, split at 3,000
-//! characters), field sections (10 fields each), action blocks (buttons) and a
+//! characters), field sections (10 fields each), action blocks (buttons; a
+//! link whose label is too long for a button is a link in the text) and a
 //! coloured attachment with a context line (host, time, part). Slack cuts or
 //! rejects anything over its limits, so whatever does not fit one message is
 //! split into several, sent in order and marked "(1/3)", "(2/3)"… A code block
@@ -28,6 +29,9 @@ const FIELDS_PER_SECTION: usize = 10;
 const BLOCKS_MAX: usize = 50;
 const BUTTONS_PER_ACTIONS: usize = 25;
 const BUTTON_TEXT_MAX: usize = 75;
+const BUTTON_URL_MAX: usize = 3000;
+/// The button beside a link label too long to be the link's text.
+const OPEN_LINK: &str = "Open link";
 /// Slack truncates a message past 40,000 characters; stay clear of it, since
 /// the fallback text (at most 300) and the context line count too.
 const MESSAGE_CHARS_BUDGET: usize = 39_000;
@@ -93,7 +97,7 @@ pub fn payloads(message: &Message, extra: &Map<String, Value>) -> Vec<Value> {
     }
     body.extend(text_sections(&message.text, message.code));
     body.extend(field_sections(&message.fields));
-    body.extend(action_blocks(message));
+    body.extend(link_blocks(message));
 
     let room = BLOCKS_MAX - usize::from(header.is_some());
     let parts = pack(body, room);
@@ -195,22 +199,62 @@ fn field_sections(fields: &[(String, String)]) -> Vec<Block> {
     blocks
 }
 
-fn action_blocks(message: &Message) -> Vec<Block> {
-    message
-        .links
-        .chunks(BUTTONS_PER_ACTIONS)
-        .map(|links| {
-            let buttons: Vec<Value> = links
-                .iter()
-                .map(|link| {
-                    let (label, _) = cut(&link.label, BUTTON_TEXT_MAX);
-                    json!({"type": "button", "text": {"type": "plain_text", "text": label, "emoji": true}, "url": link.url})
-                })
-                .collect();
-            let chars = links.iter().map(|l| l.label.chars().count()).sum();
-            Block { json: json!({"type": "actions", "elements": buttons}), chars, text: None }
-        })
-        .collect()
+/// Links become buttons, up to 25 to an actions block. A button's text holds
+/// 75 characters and Slack refuses more, so a link with a longer label goes
+/// into the text as `<url|label>`, label whole; one too long even for a
+/// section's 3,000 characters is written out as sections with an "Open link"
+/// button beside the last. A URL longer than a button takes (3,000) can only
+/// be shown as text.
+fn link_blocks(message: &Message) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut buttons: Vec<(Value, usize)> = Vec::new();
+    let flush = |buttons: &mut Vec<(Value, usize)>, blocks: &mut Vec<Block>| {
+        for row in buttons.chunks(BUTTONS_PER_ACTIONS) {
+            let elements: Vec<Value> = row.iter().map(|(b, _)| b.clone()).collect();
+            let chars = row.iter().map(|(_, c)| c).sum();
+            let json = json!({"type": "actions", "elements": elements});
+            blocks.push(Block {
+                json,
+                chars,
+                text: None,
+            });
+        }
+        buttons.clear();
+    };
+    for link in &message.links {
+        let label_chars = link.label.chars().count();
+        let url_fits = link.url.chars().count() <= BUTTON_URL_MAX;
+        if label_chars <= BUTTON_TEXT_MAX && url_fits {
+            buttons.push((button(&link.label, &link.url), label_chars));
+            continue;
+        }
+        flush(&mut buttons, &mut blocks);
+        let linked = format!("<{}|{}>", link_target(&link.url), escape(&link.label));
+        if url_fits && linked.chars().count() <= SECTION_MAX {
+            blocks.push(section(linked));
+        } else if url_fits {
+            let mut sections = text_sections(&escape(&link.label), false);
+            if let Some(last) = sections.last_mut() {
+                last.json["accessory"] = button(OPEN_LINK, &link.url);
+            }
+            blocks.extend(sections);
+        } else {
+            let text = format!("{}: {}", escape(&link.label), escape(&link.url));
+            blocks.extend(text_sections(&text, false));
+        }
+    }
+    flush(&mut buttons, &mut blocks);
+    blocks
+}
+
+fn button(label: &str, url: &str) -> Value {
+    json!({"type": "button", "text": {"type": "plain_text", "text": label, "emoji": true}, "url": url})
+}
+
+/// A URL for `<url|label>`: escaped like text, and without the `|` or `>`
+/// that would end it early.
+fn link_target(url: &str) -> String {
+    escape(&url.replace('|', "%7C"))
 }
 
 /// Packs blocks, in order, into as few messages as the limits allow.
