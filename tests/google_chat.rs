@@ -337,5 +337,8 @@ fn google_chat_link_labels_too_long_for_a_button_arrive_whole_as_links() {
     );
     assert!(texts.contains(&wanted), "{texts:?}");
     let widgets = widgets(&got[0]);
-    assert_eq!(widgets.last().unwrap()["buttonList"]["buttons"][0]["text"], "Logs");
+    assert_eq!(
+        widgets.last().unwrap()["buttonList"]["buttons"][0]["text"],
+        "Logs"
+    );
 }
