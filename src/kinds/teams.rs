@@ -5,9 +5,11 @@
 //! `Action.OpenUrl` buttons for links and a subtle context line. The trigger
 //! answers `202 Accepted` before the card is posted, so a card over the 28 KB
 //! limit is accepted and then dropped, visible only in the flow's run history:
-//! chime must split before sending, never after. Each card is measured as the
-//! exact bytes that go on the wire, and a message that does not fit one card
-//! becomes several, sent in order and marked "(1/3)", "(2/3)"…
+//! chime must split before sending, never after. Each card is measured as
+//! Teams counts it (the card as a JSON string, see [`size`]), and a message
+//! that does not fit one card becomes several, sent in order and marked
+//! "(1/3)", "(2/3)"…: text, facts and buttons alike are split between cards,
+//! and a field too large for a fact is text of its own.
 //!
 //! Adaptive Card text is Markdown without HTML, so user text has its Markdown
 //! characters backslash-escaped and `<`, `>`, `&` written as entities (the
@@ -322,6 +324,12 @@ fn link_units(message: &Message) -> Vec<Unit> {
             title: title.to_owned(),
             url: link.url.clone(),
         };
+        if link.url.len() > UNIT_STORED_MAX / 2 {
+            // No card could hold it as a link: it can only be text.
+            let text = format!("{}: {}", escape(&link.label), escape(&link.url));
+            units.extend(text_blocks(&text, false));
+            continue;
+        }
         if link.label.chars().count() <= BUTTON_TEXT_MAX {
             units.push(button(&link.label));
             continue;
