@@ -74,7 +74,7 @@ impl Platform for Api {
         let mut extra = self.identity.clone();
         let channel = target.channel.as_ref().unwrap_or(&self.channel);
         extra.insert("channel".into(), Value::String(channel.clone()));
-        payloads(message, &extra)
+        payloads(message, &extra, super::API_CHARS_BUDGET)
             .iter()
             .map(Payload::json)
             .collect()
@@ -141,7 +141,7 @@ impl Platform for Api {
     }
 
     fn batch_limit(&self) -> usize {
-        super::BATCH_LIMIT
+        super::API_BATCH_LIMIT
     }
 
     fn classify(&self, answer: &Answer) -> Verdict {

@@ -34,10 +34,23 @@ const BUTTON_URL_MAX: usize = 3000;
 const OPEN_LINK: &str = "Open link";
 /// Slack truncates a message past 40,000 characters; stay clear of it, since
 /// the fallback text (at most 300) and the context line count too.
-const MESSAGE_CHARS_BUDGET: usize = 39_000;
+pub const MESSAGE_CHARS_BUDGET: usize = 39_000;
 /// What `chime pipe` puts in one message: the budget less the code fences of
 /// up to 49 sections, so a full batch still renders as a single message.
 pub const BATCH_LIMIT: usize = MESSAGE_CHARS_BUDGET - (BLOCKS_MAX - 1) * CODE_FENCES;
+/// chat.postMessage refuses blocks whose text adds up to much more than this
+/// (`msg_blocks_too_long`). The limit is undocumented: "12,000 text characters
+/// with a buffer for block containers" in a Slack SDK maintainer's words,
+/// one message refused at 11,341 and one posted at 9,597 (slackapi/bolt-js
+/// #2509, #2867). Slash-command responses do not check it, and incoming
+/// webhooks are not known to, so only the Web API keeps below it.
+pub const API_CHARS_BUDGET: usize = 9_000;
+/// A fields section or a row of buttons holds at most this many characters,
+/// so that one block always fits a Web API message.
+const BLOCK_CHARS_MAX: usize = 6_000;
+/// What `chime pipe` puts in one Web API message: the budget less a title
+/// and the code fences of the few sections it makes.
+pub const API_BATCH_LIMIT: usize = API_CHARS_BUDGET - HEADER_MAX - 8 * CODE_FENCES;
 /// The fallback text is what notifications show: a glimpse, not the message.
 const FALLBACK_MAX: usize = 300;
 /// "```\n" and "\n```" around each part of a code block.
@@ -87,9 +100,10 @@ struct Block {
     text: Option<String>,
 }
 
-/// Renders `message` into one or more payloads, each within Slack's limits,
-/// with `extra` (channel, username…) added to each.
-pub fn payloads(message: &Message, extra: &Map<String, Value>) -> Vec<Value> {
+/// Renders `message` into one or more payloads, each within Slack's limits
+/// and `chars` characters of block text and URLs, with `extra` (channel,
+/// username…) added to each.
+pub fn payloads(message: &Message, extra: &Map<String, Value>, chars: usize) -> Vec<Value> {
     let (header, title_cut) = header(message);
     let mut body = Vec::new();
     if title_cut && let Some(title) = &message.title {
@@ -100,7 +114,10 @@ pub fn payloads(message: &Message, extra: &Map<String, Value>) -> Vec<Value> {
     body.extend(link_blocks(message));
 
     let room = BLOCKS_MAX - usize::from(header.is_some());
-    let parts = pack(body, room);
+    let header_chars = header.as_ref().map_or(0, |h| {
+        h["text"]["text"].as_str().map_or(0, |t| t.chars().count())
+    });
+    let parts = pack(body, room, chars - header_chars);
     let count = parts.len();
     parts
         .into_iter()
@@ -164,7 +181,7 @@ fn text_sections(text: &str, code: bool) -> Vec<Block> {
         .collect()
 }
 
-/// Fields go ten to a section; one too long for a field gets sections of its own.
+/// Fields go up to ten to a section; one too long for a field gets sections of its own.
 fn field_sections(fields: &[(String, String)]) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut group: Vec<String> = Vec::new();
@@ -190,6 +207,10 @@ fn field_sections(fields: &[(String, String)]) -> Vec<Block> {
             blocks.extend(text_sections(&text, false));
             continue;
         }
+        let chars: usize = group.iter().map(|f| f.chars().count()).sum();
+        if chars + text.chars().count() > BLOCK_CHARS_MAX {
+            flush(&mut group, &mut blocks);
+        }
         group.push(text);
         if group.len() == FIELDS_PER_SECTION {
             flush(&mut group, &mut blocks);
@@ -209,9 +230,13 @@ fn link_blocks(message: &Message) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut buttons: Vec<(Value, usize)> = Vec::new();
     let flush = |buttons: &mut Vec<(Value, usize)>, blocks: &mut Vec<Block>| {
-        for row in buttons.chunks(BUTTONS_PER_ACTIONS) {
-            let elements: Vec<Value> = row.iter().map(|(b, _)| b.clone()).collect();
+        let rows = crate::kinds::pack(std::mem::take(buttons), |row| {
+            row.len() <= BUTTONS_PER_ACTIONS
+                && row.iter().map(|(_, c)| c).sum::<usize>() <= BLOCK_CHARS_MAX
+        });
+        for row in rows.into_iter().filter(|row| !row.is_empty()) {
             let chars = row.iter().map(|(_, c)| c).sum();
+            let elements: Vec<Value> = row.into_iter().map(|(b, _)| b).collect();
             let json = json!({"type": "actions", "elements": elements});
             blocks.push(Block {
                 json,
@@ -219,13 +244,13 @@ fn link_blocks(message: &Message) -> Vec<Block> {
                 text: None,
             });
         }
-        buttons.clear();
     };
     for link in &message.links {
         let label_chars = link.label.chars().count();
         let url_fits = link.url.chars().count() <= BUTTON_URL_MAX;
         if label_chars <= BUTTON_TEXT_MAX && url_fits {
-            buttons.push((button(&link.label, &link.url), label_chars));
+            let chars = label_chars + link.url.chars().count();
+            buttons.push((button(&link.label, &link.url), chars));
             continue;
         }
         flush(&mut buttons, &mut blocks);
@@ -236,6 +261,7 @@ fn link_blocks(message: &Message) -> Vec<Block> {
             let mut sections = text_sections(&escape(&link.label), false);
             if let Some(last) = sections.last_mut() {
                 last.json["accessory"] = button(OPEN_LINK, &link.url);
+                last.chars += OPEN_LINK.len() + link.url.chars().count();
             }
             blocks.extend(sections);
         } else {
@@ -258,9 +284,9 @@ fn link_target(url: &str) -> String {
 }
 
 /// Packs blocks, in order, into as few messages as the limits allow.
-fn pack(blocks: Vec<Block>, room: usize) -> Vec<Vec<Block>> {
+fn pack(blocks: Vec<Block>, room: usize, chars: usize) -> Vec<Vec<Block>> {
     crate::kinds::pack(blocks, |part| {
-        part.len() <= room && part.iter().map(|b| b.chars).sum::<usize>() <= MESSAGE_CHARS_BUDGET
+        part.len() <= room && part.iter().map(|b| b.chars).sum::<usize>() <= chars
     })
 }
 
@@ -378,7 +404,7 @@ mod tests {
     #[test]
     fn long_text_becomes_sections_of_at_most_3000_characters() {
         let text = "word ".repeat(2000);
-        let payloads = payloads(&message(&text), &Map::new());
+        let payloads = payloads(&message(&text), &Map::new(), MESSAGE_CHARS_BUDGET);
         assert_eq!(payloads.len(), 1);
         let blocks = payloads[0]["blocks"].as_array().unwrap();
         assert_eq!(blocks.len(), 4);
@@ -391,7 +417,7 @@ mod tests {
     fn split_code_blocks_are_closed_and_reopened() {
         let mut m = message(&"line\n".repeat(1500));
         m.code = true;
-        let payloads = payloads(&m, &Map::new());
+        let payloads = payloads(&m, &Map::new(), MESSAGE_CHARS_BUDGET);
         for block in payloads[0]["blocks"].as_array().unwrap() {
             let text = block["text"]["text"].as_str().unwrap();
             assert!(
@@ -404,7 +430,7 @@ mod tests {
     #[test]
     fn more_than_fifty_blocks_become_marked_parts() {
         let text = format!("{}\n", "y".repeat(2999)).repeat(60);
-        let payloads = payloads(&message(&text), &Map::new());
+        let payloads = payloads(&message(&text), &Map::new(), MESSAGE_CHARS_BUDGET);
         assert_eq!(payloads.len(), 5);
         assert!(payloads[0]["text"].as_str().unwrap().ends_with("(1/5)"));
         for p in &payloads {
@@ -416,7 +442,7 @@ mod tests {
     fn long_title_is_cut_in_the_header_and_kept_whole_in_the_text() {
         let mut m = message("body");
         m.title = Some("t".repeat(200));
-        let p = &payloads(&m, &Map::new())[0];
+        let p = &payloads(&m, &Map::new(), MESSAGE_CHARS_BUDGET)[0];
         let header = p["blocks"][0]["text"]["text"].as_str().unwrap();
         assert_eq!(header.chars().count(), HEADER_MAX);
         assert!(header.ends_with('…'));
@@ -430,7 +456,7 @@ mod tests {
     fn a_huge_title_keeps_the_notification_text_short() {
         let mut m = message("body");
         m.title = Some("t".repeat(5000));
-        let p = &payloads(&m, &Map::new())[0];
+        let p = &payloads(&m, &Map::new(), MESSAGE_CHARS_BUDGET)[0];
         let text = p["text"].as_str().unwrap();
         assert!(text.chars().count() < 700, "{}", text.chars().count());
         assert!(text.contains(&format!("{}…", "t".repeat(FALLBACK_MAX - 1))));
@@ -438,7 +464,7 @@ mod tests {
 
     #[test]
     fn context_carries_a_slack_date() {
-        let p = &payloads(&message("x"), &Map::new())[0];
+        let p = &payloads(&message("x"), &Map::new(), MESSAGE_CHARS_BUDGET)[0];
         let ctx = p["attachments"][0]["blocks"][0]["elements"][0]["text"]
             .as_str()
             .unwrap();
