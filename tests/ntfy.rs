@@ -451,7 +451,9 @@ fn ntfy_long_title_is_cut_in_the_header_so_phones_get_the_push_and_kept_whole_in
     );
     let published = ntfy.published();
     let header = published[0].title.as_deref().unwrap();
-    let header = header.rsplit_once(" (").map_or(header, |(title, _marker)| title);
+    let header = header
+        .rsplit_once(" (")
+        .map_or(header, |(title, _marker)| title);
     assert!(header.len() <= 250 && header.ends_with('…'), "{header}");
     assert!(title.starts_with(header.trim_end_matches('…')));
     let bodies: String = published.iter().map(|p| p.message.as_str()).collect();
