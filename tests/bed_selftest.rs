@@ -461,14 +461,29 @@ fn api_accepts_blocks_at_every_limit() {
     let long = |n| "x".repeat(n);
     let blocks = json!([
         {"type": "header", "text": plain(&long(150))},
-        {"type": "section", "text": section(&long(3000))["text"], "fields": vec![plain(&long(2000)); 10],
+        {"type": "section", "text": section(&long(3000))["text"], "fields": vec![plain(&long(400)); 10],
          "accessory": button(&long(75), "https://x")},
+        {"type": "section", "fields": vec![plain(&long(2000)); 2]},
         {"type": "context", "elements": vec![plain("c"); 10]},
         {"type": "actions", "block_id": long(255), "elements": vec![button("b", &long(3000)); 25]},
         {"type": "divider"},
     ]);
     let answer = api(&url, &json!({"channel": "#deploys", "blocks": blocks}));
     assert_eq!(answer["ok"], true, "{answer}");
+}
+
+#[test]
+fn api_refuses_blocks_whose_text_adds_up_past_12000_characters() {
+    let (_bed, url) = api_bed();
+    let long = "x".repeat(3000);
+    let blocks = |n: usize| json!(vec![section(&long); n]);
+    let at_limit = json!({"channel": "#deploys", "blocks": blocks(4)});
+    assert_eq!(api(&url, &at_limit)["ok"], true);
+    let over = json!({"channel": "#deploys", "blocks": blocks(5)});
+    assert_eq!(
+        api(&url, &over),
+        json!({"ok": false, "error": "msg_blocks_too_long"})
+    );
 }
 
 #[test]

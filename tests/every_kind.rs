@@ -147,7 +147,7 @@ fn every_kind_is_sent_to_at_once_not_one_after_another() {
 /// in ASCII, where every measure agrees.
 const BATCH_LIMITS: &[(&str, usize)] = &[
     ("slack", 38_608),
-    ("slack-api", 38_608),
+    ("slack-api", 8_786),
     ("discord", 3_800),
     ("teams", 20_000),
     ("telegram", 3_500),
@@ -200,4 +200,375 @@ fn a_2xx_whose_body_breaks_off_is_delivered_once_by_every_kind_but_the_slack_web
         };
         assert_eq!((out.code, tries), (code, expected), "{kind}\n{out}");
     }
+}
+
+/// Hostile input for every kind: what the user may pass, however large, must
+/// reach every platform whole and within its limits. Each value is made of
+/// words unique to it ("f07w0001界") between emoji, so a test can tell
+/// whether every word of every value arrived, in order, whatever the kind's
+/// markup, splitting and escaping did around it.
+mod hostile {
+    use serde_json::Value;
+
+    use super::everything;
+    use crate::support::bed::{Bed, Request};
+    use crate::support::ntfy::decode_header;
+    use crate::support::{Run, run_with_stdin};
+
+    /// At least `chars` characters of words tagged `tag`, with emoji and CJK,
+    /// so byte, UTF-16 and character counts all differ.
+    pub fn words(tag: &str, chars: usize) -> String {
+        let mut out = String::new();
+        let mut n = 0;
+        while out.chars().count() < chars {
+            n += 1;
+            out.push_str(&format!("{tag}w{n:04}界 😀 "));
+        }
+        out.trim_end().to_owned()
+    }
+
+    /// At least `chars` characters of plain ASCII words tagged `tag`.
+    pub fn ascii(tag: &str, chars: usize) -> String {
+        let words = (1..).map(|n| format!("{tag}w{n:04} "));
+        let mut out: String = words.take(chars / 9 + 1).collect();
+        out.truncate(out.trim_end().len());
+        out
+    }
+
+    /// A URL of exactly 3,000 characters (the most `--link` takes), unique to `tag`.
+    pub fn url(tag: &str) -> String {
+        let mut url = format!("https://ci.example/{tag}/");
+        let mut n = 0;
+        while url.len() < 3000 {
+            n += 1;
+            url.push_str(&format!("seg{n:04}/"));
+        }
+        url.truncate(3000);
+        url
+    }
+
+    /// What one `chime send` is given.
+    #[derive(Default)]
+    pub struct Input {
+        pub title: Option<String>,
+        pub text: String,
+        pub fields: Vec<(String, String)>,
+        pub links: Vec<(String, String)>,
+        pub code: bool,
+    }
+
+    impl Input {
+        /// Sends it to every kind at once, the text on stdin.
+        pub fn send(&self, bed: &Bed) -> Run {
+            let sandbox = everything(bed);
+            let mut args: Vec<String> = vec!["send".into(), "--json".into()];
+            if let Some(title) = &self.title {
+                args.extend(["-t".into(), title.clone()]);
+            }
+            for (key, value) in &self.fields {
+                args.extend(["-f".into(), format!("{key}={value}")]);
+            }
+            for (label, url) in &self.links {
+                args.extend(["--link".into(), format!("{label}={url}")]);
+            }
+            if self.code {
+                args.push("--code".into());
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_with_stdin(sandbox.chime(&args), self.text.as_bytes())
+        }
+    }
+
+    /// The words of `text`: runs of letters and digits (emoji and markup separate them).
+    fn tokens(text: &str) -> Vec<&str> {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|t| !t.is_empty())
+            .collect()
+    }
+
+    const KINDS: &[(&str, &str)] = &[
+        ("slack", "/services/"),
+        ("slack-api", "/api/"),
+        ("discord", "/discord/"),
+        ("teams", "/teams/"),
+        ("telegram", "/telegram/"),
+        ("mattermost", "/mattermost/"),
+        ("google-chat", "/chat/"),
+        ("ntfy", "/ntfy/"),
+        ("webhook", "/hook/"),
+    ];
+
+    fn strings(value: &Value, keys: &[&str], out: &mut Vec<String>) {
+        for key in keys {
+            if let Some(s) = value[*key].as_str() {
+                out.push(s.to_owned());
+            }
+        }
+    }
+
+    /// What a reader of `kind` sees of one request, in the order it is shown,
+    /// and the targets of its links.
+    fn shown(kind: &str, request: &Request) -> (Vec<String>, Vec<String>) {
+        let mut texts = Vec::new();
+        let mut targets = Vec::new();
+        match kind {
+            "slack" | "slack-api" => {
+                let body = request.json();
+                for block in body["blocks"].as_array().into_iter().flatten() {
+                    texts.extend(block["text"]["text"].as_str().map(str::to_owned));
+                    for field in block["fields"].as_array().into_iter().flatten() {
+                        texts.extend(field["text"].as_str().map(str::to_owned));
+                    }
+                    let accessory = block.get("accessory").into_iter();
+                    let elements = block["elements"].as_array().into_iter().flatten();
+                    for button in accessory.chain(elements) {
+                        texts.extend(button["text"]["text"].as_str().map(str::to_owned));
+                        targets.extend(button["url"].as_str().map(str::to_owned));
+                    }
+                }
+            }
+            "discord" => {
+                let body = request.json();
+                strings(&body, &["content"], &mut texts);
+                for embed in body["embeds"].as_array().into_iter().flatten() {
+                    strings(embed, &["title", "description"], &mut texts);
+                    for field in embed["fields"].as_array().into_iter().flatten() {
+                        strings(field, &["name", "value"], &mut texts);
+                    }
+                    strings(&embed["footer"], &["text"], &mut texts);
+                }
+            }
+            "teams" => {
+                let card = &request.json()["attachments"][0]["content"];
+                for element in card["body"].as_array().into_iter().flatten() {
+                    strings(element, &["text"], &mut texts);
+                    for fact in element["facts"].as_array().into_iter().flatten() {
+                        strings(fact, &["title", "value"], &mut texts);
+                    }
+                    for action in element["actions"].as_array().into_iter().flatten() {
+                        strings(action, &["title"], &mut texts);
+                        targets.extend(action["url"].as_str().map(str::to_owned));
+                    }
+                }
+            }
+            "telegram" => strings(&request.json(), &["text"], &mut texts),
+            "mattermost" => {
+                let body = request.json();
+                strings(&body, &["text"], &mut texts);
+                for attachment in body["attachments"].as_array().into_iter().flatten() {
+                    strings(attachment, &["pretext", "title", "text"], &mut texts);
+                    for field in attachment["fields"].as_array().into_iter().flatten() {
+                        strings(field, &["title", "value"], &mut texts);
+                    }
+                    strings(attachment, &["footer"], &mut texts);
+                }
+            }
+            "google-chat" => {
+                let body = request.json();
+                for card in body["cardsV2"].as_array().into_iter().flatten() {
+                    let card = &card["card"];
+                    strings(&card["header"], &["title", "subtitle"], &mut texts);
+                    for section in card["sections"].as_array().into_iter().flatten() {
+                        for widget in section["widgets"].as_array().into_iter().flatten() {
+                            strings(&widget["textParagraph"], &["text"], &mut texts);
+                            let buttons = widget["buttonList"]["buttons"].as_array();
+                            for button in buttons.into_iter().flatten() {
+                                strings(button, &["text"], &mut texts);
+                                let url = button["onClick"]["openLink"]["url"].as_str();
+                                targets.extend(url.map(str::to_owned));
+                            }
+                        }
+                    }
+                }
+            }
+            "ntfy" => {
+                texts.extend(request.header("x-title").map(decode_header));
+                texts.push(request.text());
+            }
+            _ => {
+                fn walk(value: &Value, out: &mut Vec<String>) {
+                    match value {
+                        Value::String(s) => out.push(s.clone()),
+                        Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+                        Value::Object(map) => map.values().for_each(|v| walk(v, out)),
+                        _ => {}
+                    }
+                }
+                walk(&request.json(), &mut texts);
+            }
+        }
+        // Links written into text: markdown `(url)`, Slack's `<url|…>`, HTML `href="url"`.
+        for text in &texts {
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find("https://") {
+                let url = &rest[at..];
+                let end = url
+                    .find([' ', '\n', ')', '|', '>', '"', '<'])
+                    .unwrap_or(url.len());
+                targets.push(url[..end].to_owned());
+                rest = &url[end..];
+            }
+        }
+        (texts, targets)
+    }
+
+    /// Every request every stand-in got was accepted and delivered, and each
+    /// kind's readers see every word of the input, in order, and every link
+    /// whole as a link.
+    #[track_caller]
+    pub fn assert_whole(bed: &Bed, input: &Input, out: &Run) {
+        let mut problems = Vec::new();
+        if out.code != 0 {
+            // The command line is too long to be worth printing.
+            problems.push(format!(
+                "exit code {}\n{}{}",
+                out.code, out.stdout, out.stderr
+            ));
+        }
+        let requests = bed.requests();
+        let delivered = bed.delivered();
+        for request in &requests {
+            let (method, path, status) = (&request.method, &request.path, request.status);
+            if status >= 300 {
+                let answer: String = request.response.chars().take(300).collect();
+                problems.push(format!("{method} {path}: refused {status} {answer}"));
+            } else if !delivered.iter().any(|d| d.body == request.body) {
+                let bytes = request.body.len();
+                let answer: String = request.response.chars().take(300).collect();
+                problems.push(format!(
+                    "{method} {path}: answered {status} but not delivered ({bytes} bytes): {answer}"
+                ));
+            }
+        }
+        let mut sources: Vec<(&str, &str)> = Vec::new();
+        if let Some(title) = &input.title {
+            sources.push(("title", title));
+        }
+        sources.push(("text", &input.text));
+        for (key, value) in &input.fields {
+            sources.push(("field key", key));
+            sources.push(("field value", value));
+        }
+        for (label, _) in &input.links {
+            sources.push(("link label", label));
+        }
+        for (kind, prefix) in KINDS {
+            let mine: Vec<&Request> = delivered
+                .iter()
+                .filter(|r| r.path.starts_with(prefix))
+                .collect();
+            let (mut texts, mut targets) = (Vec::new(), Vec::new());
+            for request in &mine {
+                let (t, l) = shown(kind, request);
+                texts.extend(t);
+                targets.extend(l);
+            }
+            let seen = texts.join("\n");
+            let seen = tokens(&seen);
+            for (what, source) in &sources {
+                let wanted = tokens(source);
+                let mut at = seen.iter();
+                if let Some(lost) = wanted.iter().find(|w| !at.any(|s| s == *w)) {
+                    let (of, parts) = (wanted.len(), mine.len());
+                    problems.push(format!(
+                        "{kind}: the {what} lost {lost:?} (of {of} words, in {parts} parts)"
+                    ));
+                }
+            }
+            if *kind != "webhook" {
+                for (label, url) in &input.links {
+                    if !targets.iter().any(|t| t == url) {
+                        let label: String = label.chars().take(20).collect();
+                        problems.push(format!("{kind}: the link {label:?} is not a whole link"));
+                    }
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+}
+
+#[test]
+fn every_kind_delivers_thirty_fields_with_huge_keys_and_values_whole() {
+    let bed = Bed::start();
+    let fields = (1..=30)
+        .map(|i| {
+            let key_chars = if i % 3 == 0 { 10_000 } else { 12 };
+            let value_chars = [40, 3000, 10_000][i % 3];
+            let key = hostile::words(&format!("k{i:02}"), key_chars);
+            let tag = format!("f{i:02}");
+            // Some plain ASCII, which packs the most characters into a byte limit.
+            let value = match i % 5 {
+                0 => hostile::ascii(&tag, value_chars),
+                _ => hostile::words(&tag, value_chars),
+            };
+            (key, value)
+        })
+        .collect();
+    let input = hostile::Input {
+        title: Some("Thirty fields".into()),
+        text: hostile::words("t", 2000),
+        fields,
+        ..Default::default()
+    };
+    let out = input.send(&bed);
+    hostile::assert_whole(&bed, &input, &out);
+}
+
+#[test]
+fn every_kind_delivers_a_5000_character_title_whole() {
+    let bed = Bed::start();
+    let input = hostile::Input {
+        title: Some(hostile::words("h", 5000)),
+        text: hostile::words("t", 500),
+        fields: vec![("size".into(), "12G".into())],
+        links: vec![("Logs".into(), "https://ci.example/42".into())],
+        ..Default::default()
+    };
+    let out = input.send(&bed);
+    hostile::assert_whole(&bed, &input, &out);
+}
+
+#[test]
+fn every_kind_delivers_twenty_long_links_with_long_labels_whole() {
+    let bed = Bed::start();
+    let links = (1..=20)
+        .map(|i| {
+            let label_chars = if i % 2 == 0 { 300 } else { 8 };
+            let label = hostile::words(&format!("l{i:02}"), label_chars);
+            (label, hostile::url(&format!("u{i:02}")))
+        })
+        .collect();
+    let input = hostile::Input {
+        title: Some("Twenty links".into()),
+        text: hostile::words("t", 300),
+        links,
+        ..Default::default()
+    };
+    let out = input.send(&bed);
+    hostile::assert_whole(&bed, &input, &out);
+}
+
+#[test]
+fn every_kind_delivers_long_multibyte_code_with_everything_else_whole() {
+    let bed = Bed::start();
+    let text: String = (1..=800)
+        .map(|i| format!("{}\n", hostile::words(&format!("c{i:03}"), 60)))
+        .collect();
+    let input = hostile::Input {
+        title: Some(hostile::words("h", 400)),
+        text,
+        fields: (1..=12)
+            .map(|i| (format!("key{i}"), hostile::words(&format!("f{i:02}"), 1500)))
+            .collect(),
+        links: (1..=6)
+            .map(|i| {
+                let label = hostile::words(&format!("l{i:02}"), 100);
+                (label, hostile::url(&format!("u{i:02}")))
+            })
+            .collect(),
+        code: true,
+    };
+    let out = input.send(&bed);
+    hostile::assert_whole(&bed, &input, &out);
 }

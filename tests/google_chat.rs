@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::bed::{Bed, Fault, Request};
-use crate::support::google_chat::{GoogleChat, MAX_MESSAGE};
+use crate::support::discord::post_json;
+use crate::support::google_chat::{GoogleChat, MAX_MESSAGE, MAX_WIDGETS};
 use crate::support::{Run, Sandbox, run, run_with_stdin};
 
 /// A sandbox with a plain space (`space`) and a threaded one (`threaded`, key "deploys"),
@@ -292,4 +293,52 @@ fn google_chat_key_and_token_never_show_in_dry_run_verbose_or_errors() {
         .code(65)
         .never_shows("fakekeyops")
         .never_shows("wrongtokenops");
+}
+
+#[test]
+fn google_chat_stand_in_posts_a_card_of_more_than_100_widgets_without_the_rest() {
+    let bed = Bed::start();
+    let chat = GoogleChat::mount(&bed);
+    let url = chat.space(&bed, "ops");
+    let widgets: Vec<Value> = (0..=MAX_WIDGETS)
+        .map(|i| serde_json::json!({"textParagraph": {"text": format!("w{i}")}}))
+        .collect();
+    let card = serde_json::json!({"cardsV2": [{"cardId": "c", "card": {"sections": [{"widgets": widgets}]}}]});
+    let (status, _) = post_json(&url, &card.to_string());
+    assert_eq!(status, 200, "Google answers as if all were well");
+    assert!(bed.delivered().is_empty(), "but widget 101 is not shown");
+}
+
+#[test]
+fn google_chat_link_labels_too_long_for_a_button_arrive_whole_as_links() {
+    let bed = Bed::start();
+    let chat = GoogleChat::mount(&bed);
+    let url = chat.space(&bed, "ops");
+    let label = "a label far longer than a button shows, ".repeat(4);
+    let link = format!("{}=https://ci.example/runs/42?a=1&b=2", label.trim());
+    chime(
+        &setup(),
+        &url,
+        &[
+            "send",
+            "--link",
+            &link,
+            "--link",
+            "Logs=https://ci.example/l",
+            "x",
+        ],
+    )
+    .code(0);
+    let got = bed.delivered();
+    let texts = paragraphs(&got[0]);
+    let wanted = format!(
+        "<a href=\"https://ci.example/runs/42?a=1&amp;b=2\">{}</a>",
+        label.trim()
+    );
+    assert!(texts.contains(&wanted), "{texts:?}");
+    let widgets = widgets(&got[0]);
+    assert_eq!(
+        widgets.last().unwrap()["buttonList"]["buttons"][0]["text"],
+        "Logs"
+    );
 }

@@ -327,3 +327,62 @@ fn mattermost_url_may_come_from_a_file() {
     run(sandbox.chime(&["send", "--to", "mm", "x"])).code(0);
     assert_eq!(mm.posts()[0].channel, "town-square");
 }
+
+#[test]
+fn mattermost_fields_beyond_one_posts_properties_go_on_further_posts_whole() {
+    let (bed, mm, sandbox) = setup();
+    // `@` and `<` escape to entities, which Mattermost counts again as JSON
+    // escapes: thirty of these are far over a post's 760,000 runes of properties.
+    let values: Vec<String> = (1..=30)
+        .map(|i| {
+            let words: String = (0..)
+                .map(|w| format!("v{i}w{w} @ops <b> "))
+                .take(800)
+                .collect();
+            words.chars().take(10_000).collect()
+        })
+        .collect();
+    let mut args = vec!["send".to_owned(), "-t".to_owned(), "Report".to_owned()];
+    for (i, value) in values.iter().enumerate() {
+        args.extend(["-f".to_owned(), format!("k{i}={value}")]);
+    }
+    args.push("thirty large fields".to_owned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    chime(&sandbox, &bed, &mm, &args).code(0);
+
+    assert_eq!(
+        bed.delivered().len(),
+        bed.requests().len(),
+        "nothing cut or refused"
+    );
+    let mut got: Vec<(String, String)> = Vec::new();
+    for post in mm.posts() {
+        let attachments = post.props["attachments"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for field in attachments
+            .iter()
+            .flat_map(|a| a["fields"].as_array().cloned().unwrap_or_default())
+        {
+            let title = field["title"].as_str().unwrap().to_owned();
+            let value = field["value"].as_str().unwrap();
+            let plain = value
+                .replace("&#64;", "@")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">");
+            match got.last_mut() {
+                Some((last, text)) if *last == title => text.push_str(&plain),
+                _ => got.push((title, plain)),
+            }
+        }
+    }
+    let wanted: Vec<(String, String)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (format!("k{i}"), v.clone()))
+        .collect();
+    assert_eq!(got.len(), wanted.len());
+    assert!(got == wanted, "every field whole, in order");
+    assert!(mm.posts().len() > 1, "spread over several posts");
+}

@@ -431,3 +431,33 @@ fn ntfy_queued_message_keeps_its_title_and_priority_through_the_spool() {
     assert_eq!(published[0].priority, 5);
     assert_eq!(published[0].tags, vec!["rotating_light"]);
 }
+
+#[test]
+fn ntfy_long_title_is_cut_in_the_header_so_phones_get_the_push_and_kept_whole_in_the_body() {
+    let (bed, ntfy, sandbox) = setup("");
+    let title = "Nightly backup of the primary database cluster 🚨 ".repeat(100);
+    let title = title.trim();
+    let url = format!("https://ci.example/{}", "run/".repeat(700));
+    let link = format!("Run={url}");
+    chime(
+        &sandbox,
+        &["send", "-t", title, "--link", &link, "all good"],
+    )
+    .code(0);
+    assert_eq!(
+        bed.delivered().len(),
+        bed.requests().len(),
+        "every push reaches phones"
+    );
+    let published = ntfy.published();
+    let header = published[0].title.as_deref().unwrap();
+    let header = header
+        .rsplit_once(" (")
+        .map_or(header, |(title, _marker)| title);
+    assert!(header.len() <= 250 && header.ends_with('…'), "{header}");
+    assert!(title.starts_with(header.trim_end_matches('…')));
+    let bodies: String = published.iter().map(|p| p.message.as_str()).collect();
+    assert!(bodies.starts_with(title), "the whole title opens the body");
+    assert!(bodies.contains(&url), "the long link is in the body");
+    assert_eq!(published[0].click, None, "too long for a push");
+}

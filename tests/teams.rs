@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::bed::{Bed, Fault};
-use crate::support::teams::{MAX_REQUEST, TOO_LARGE, Teams};
+use crate::support::teams::{MAX_REQUEST, MAX_STORED, TOO_LARGE, Teams, stored_size};
 use crate::support::{Run, Sandbox, run, run_with_stdin};
 
 /// A sandbox whose default route goes to one Teams workflow, its URL from `$TEAMS_URL`.
@@ -115,6 +115,25 @@ fn teams_stand_in_accepts_an_oversized_card_with_202_and_drops_it() {
         "the card never reached the channel"
     );
     assert_eq!(teams.failed_runs(), vec![TOO_LARGE.to_owned()]);
+}
+
+#[test]
+fn teams_stand_in_drops_a_card_that_is_over_28_kib_as_teams_stores_it() {
+    let bed = Bed::start();
+    let teams = Teams::mount(&bed);
+    let url = teams.workflow(&bed, "ops");
+    // Quotes cost two bytes as sent and four once the flow stores the card as a string.
+    let text = "\"".repeat(13_000);
+    let body = serde_json::json!({"type": "message", "attachments": [{
+        "contentType": "application/vnd.microsoft.card.adaptive",
+        "content": {"type": "AdaptiveCard", "version": "1.2",
+                    "body": [{"type": "TextBlock", "text": text}]}}]})
+    .to_string();
+    assert!(body.len() <= MAX_REQUEST && stored_size(&body) > MAX_STORED);
+    assert_eq!(raw_post(&url, &body), 202);
+    assert!(bed.delivered().is_empty(), "accepted, then dropped");
+    let runs = teams.failed_runs();
+    assert!(runs[0].starts_with("MessageSizeExceeded"), "{runs:?}");
 }
 
 #[test]
@@ -257,4 +276,51 @@ fn raw_post(url: &str, body: &str) -> u16 {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     answer.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn teams_ten_fields_of_3000_characters_are_split_into_cards_that_all_arrive_in_order() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let teams = Teams::mount(&bed);
+    let url = teams.workflow(&bed, "ops");
+    let values: Vec<String> = (1..=10)
+        .map(|i| {
+            let words: String = (0..600).map(|w| format!("v{i:02}w{w:03}")).collect();
+            words.chars().take(3000).collect()
+        })
+        .collect();
+    let mut args = vec!["send".to_owned(), "-t".to_owned(), "Inventory".to_owned()];
+    for (i, value) in values.iter().enumerate() {
+        args.extend(["-f".to_owned(), format!("k{}={value}", i + 1)]);
+    }
+    args.push("ten long fields".to_owned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    chime(&setup(), &url, &args).code(0);
+
+    assert!(teams.failed_runs().is_empty(), "{:?}", teams.failed_runs());
+    let got = bed.delivered();
+    assert_eq!(got.len(), bed.requests().len(), "every card was posted");
+    assert!(got.len() >= 2, "{} parts", got.len());
+    let mut facts = Vec::new();
+    for request in &got {
+        let size = stored_size(&request.text());
+        assert!(size <= MAX_STORED, "a card of {size} bytes as stored");
+        let card = card(request);
+        for element in card["body"].as_array().unwrap() {
+            for fact in element["facts"].as_array().into_iter().flatten() {
+                let (title, value) = (&fact["title"], &fact["value"]);
+                facts.push((
+                    title.as_str().unwrap().to_owned(),
+                    value.as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+    }
+    let wanted: Vec<(String, String)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (format!("k{}", i + 1), v.clone()))
+        .collect();
+    assert_eq!(facts, wanted, "every fact whole, in order, each once");
 }

@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{Fields, Problem};
 use crate::kinds::markdown::Markdown;
-use crate::kinds::text::{Measure, cut, split};
+use crate::kinds::text::{self, Measure, cut, split};
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Target, Threading, Verdict,
     classify_http, describe_identity,
@@ -50,6 +50,8 @@ const CODE_FENCES: usize = 8;
 /// Discord's limits count what JavaScript's `length` counts; counting UTF-16
 /// units is never less than counting characters, so it is safe either way.
 const MEASURE: Measure = Measure::Utf16;
+/// The link under a label too long to be the link's text.
+const OPEN_LINK: &str = "Open link";
 /// Discord refuses empty field names and values; this shows as nothing.
 const BLANK: &str = "\u{200B}";
 const ZERO_WIDTH_SPACE: char = '\u{200B}';
@@ -304,24 +306,7 @@ fn code_text(text: &str) -> String {
 
 /// Splits escaped text, never parting a backslash from the character it escapes.
 fn split_escaped(text: &str, max: usize) -> Vec<String> {
-    let mut pieces: Vec<String> = Vec::new();
-    let mut carry = false;
-    for piece in split(text, max - 1, MEASURE) {
-        let mut piece = if carry {
-            format!("\\{piece}")
-        } else {
-            piece.to_owned()
-        };
-        carry = piece.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1;
-        if carry {
-            piece.pop();
-        }
-        pieces.push(piece);
-    }
-    if carry && let Some(last) = pieces.last_mut() {
-        last.push('\\');
-    }
-    pieces
+    text::split_escaped(text, max, MEASURE)
 }
 
 /// Cuts escaped text without leaving a lone backslash before the ellipsis.
@@ -374,7 +359,7 @@ fn payloads(message: &Message) -> Vec<Map<String, Value>> {
     // Two descriptions to a message use its 6,000 characters better than one
     // description of 4,096 would.
     let text_max = DESCRIPTION_MAX.min(budget / 2);
-    let parts = pack(units(message, title_cut, text_max), budget);
+    let parts = pack(units(message, title_cut, text_max, budget), budget);
     let count = parts.len();
     parts
         .into_iter()
@@ -400,7 +385,7 @@ fn headline(message: &Message) -> (Option<String>, bool) {
     (Some(text), was_cut)
 }
 
-fn units(message: &Message, title_cut: bool, text_max: usize) -> Vec<Unit> {
+fn units(message: &Message, title_cut: bool, text_max: usize, budget: usize) -> Vec<Unit> {
     let mut units = Vec::new();
     let texts = |text: &str| {
         let pieces = split_escaped(text, text_max);
@@ -430,7 +415,11 @@ fn units(message: &Message, title_cut: bool, text_max: usize) -> Vec<Unit> {
             units.extend(texts(&format!("**{name}**\n{value}")));
         }
     }
-    units.extend(link_units(message, text_max));
+    units.extend(link_units(
+        message,
+        text_max,
+        text_max.max(DESCRIPTION_MAX.min(budget)),
+    ));
     units
 }
 
@@ -442,26 +431,47 @@ fn non_blank(text: String) -> String {
     }
 }
 
-/// Links as markdown, one to a line, never split inside a link.
-fn link_units(message: &Message, text_max: usize) -> Vec<Unit> {
+/// Links as markdown, one to a line, never split inside a link: lines are
+/// gathered up to `text_max`, and a longer one is a description of its own
+/// (up to `whole_max`, what one description in one message can hold). A
+/// label too long even for that is written out as text, followed by an
+/// "Open link" link to its URL.
+fn link_units(message: &Message, text_max: usize, whole_max: usize) -> Vec<Unit> {
     let mut units = Vec::new();
     let mut current = String::new();
+    let flush = |current: &mut String, units: &mut Vec<Unit>| {
+        if !current.is_empty() {
+            units.push(Unit::Text(std::mem::take(current)));
+        }
+    };
     for link in &message.links {
-        let line = format!("[{}]({})", escape(&link.label), link_target(&link.url));
+        let target = link_target(&link.url);
+        let line = format!("[{}]({target})", escape(&link.label));
+        let size = MEASURE.of(&line);
+        if size > whole_max {
+            flush(&mut current, &mut units);
+            let label = split_escaped(&escape(&link.label), text_max);
+            units.extend(label.into_iter().map(Unit::Text));
+            let open = format!("[{OPEN_LINK}]({target})");
+            if MEASURE.of(&open) <= whole_max {
+                units.push(Unit::Text(open));
+            } else {
+                // Longer than a description: it can only be text.
+                let url = split_escaped(&escape(&link.url), text_max);
+                units.extend(url.into_iter().map(Unit::Text));
+            }
+            continue;
+        }
         let sep = usize::from(!current.is_empty());
-        if !current.is_empty() && MEASURE.of(&current) + sep + MEASURE.of(&line) > text_max {
-            units.push(Unit::Text(std::mem::take(&mut current)));
+        if !current.is_empty() && MEASURE.of(&current) + sep + size > text_max {
+            flush(&mut current, &mut units);
         }
         if !current.is_empty() {
             current.push('\n');
         }
         current.push_str(&line);
     }
-    if !current.is_empty() {
-        for piece in split_escaped(&current, text_max) {
-            units.push(Unit::Text(piece));
-        }
-    }
+    flush(&mut current, &mut units);
     units
 }
 
@@ -793,6 +803,24 @@ mod tests {
             p["embeds"][0]["description"],
             format!("**{}**", "t".repeat(300))
         );
+    }
+
+    #[test]
+    fn a_link_longer_than_a_description_share_stays_one_whole_link() {
+        let mut m = message("x");
+        m.title = Some("t".repeat(250));
+        let url = format!("https://ci.example/{}", "a".repeat(2980));
+        m.links = vec![crate::message::Link {
+            label: "l".repeat(300),
+            url: url.clone(),
+        }];
+        let descriptions: Vec<String> = payloads(&m)
+            .iter()
+            .flat_map(|p| p["embeds"].as_array().unwrap().clone())
+            .filter_map(|e| e["description"].as_str().map(str::to_owned))
+            .collect();
+        let whole = format!("[{}]({url})", "l".repeat(300));
+        assert!(descriptions.contains(&whole), "{descriptions:?}");
     }
 
     #[test]

@@ -34,13 +34,22 @@ const REQUEST_BUDGET: usize = 30_000;
 /// Paragraphs of at most this many bytes: even text that JSON-escapes to six
 /// bytes per byte, with each line break written as `<br>`, fits one card.
 const PIECE_BYTES: usize = 4_000;
-/// A precaution on widgets per card (PLATFORMS.md gives no count); the byte
-/// budget is what normally splits a message.
+/// "You can add up to 100 widgets per card. Any widgets beyond this limit are
+/// ignored" (Cards v2 reference, developers.google.com/workspace/chat/api/
+/// reference/rest/v1/cards); the byte budget is what normally splits a message.
 const WIDGETS_MAX: usize = 100;
 /// A longer title is cut in the header and kept whole in the first paragraph.
 const TITLE_MAX: usize = 200;
 const BUTTONS_PER_ROW: usize = 6;
+/// A row of buttons with long URLs is cut short at this many bytes, so a row
+/// always shares a card with the title and some text.
+const ROW_BYTES: usize = 12_000;
+/// Longer labels are not buttons (see [`link_widgets`]).
 const BUTTON_TEXT_MAX: usize = 75;
+/// An HTML link up to this size is one paragraph; its URL may not be split.
+const LINK_BYTES: usize = 12_000;
+/// The button under a label too long to be a link's text.
+const OPEN_LINK: &str = "Open link";
 const FALLBACK_MAX: usize = 300;
 /// Reply in the thread, or start it when it does not exist yet.
 const REPLY_OPTION: &str = "messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD";
@@ -253,7 +262,7 @@ fn render(message: &Message, thread_key: Option<&str>) -> Vec<Value> {
             escape(value)
         )));
     }
-    widgets.extend(button_rows(message));
+    widgets.extend(link_widgets(message));
     let title = title.map(|(t, _)| t);
 
     let payload = |part: &[Widget], marker: Option<&str>| {
@@ -283,21 +292,45 @@ fn paragraphs(html: &str) -> Vec<Widget> {
         .collect()
 }
 
-fn button_rows(message: &Message) -> Vec<Widget> {
-    message
-        .links
-        .chunks(BUTTONS_PER_ROW)
-        .map(|links| {
-            let buttons: Vec<Value> = links
-                .iter()
-                .map(|link| {
-                    let (text, _) = cut(&link.label, BUTTON_TEXT_MAX, Measure::Chars);
-                    json!({"text": text, "onClick": {"openLink": {"url": link.url}}})
-                })
-                .collect();
-            json!({"buttonList": {"buttons": buttons}})
-        })
-        .collect()
+/// Links become rows of buttons. A link whose label is longer than
+/// [`BUTTON_TEXT_MAX`] would show cut on its button, so it goes into the text
+/// as an HTML link, label whole; a label too long even for that is written
+/// out as text, followed by an "Open link" button to its URL.
+fn link_widgets(message: &Message) -> Vec<Widget> {
+    let mut widgets = Vec::new();
+    let mut row: Vec<Value> = Vec::new();
+    let flush = |row: &mut Vec<Value>, widgets: &mut Vec<Widget>| {
+        if !row.is_empty() {
+            widgets.push(json!({"buttonList": {"buttons": std::mem::take(row)}}));
+        }
+    };
+    for link in &message.links {
+        let button = |text: &str| json!({"text": text, "onClick": {"openLink": {"url": link.url}}});
+        if link.label.chars().count() <= BUTTON_TEXT_MAX {
+            let button = button(&link.label);
+            let full = row.len() == BUTTONS_PER_ROW
+                || json!(row).to_string().len() + button.to_string().len() > ROW_BYTES;
+            if full {
+                flush(&mut row, &mut widgets);
+            }
+            row.push(button);
+            continue;
+        }
+        flush(&mut row, &mut widgets);
+        let html = format!(
+            "<a href=\"{}\">{}</a>",
+            escape(&link.url).replace('"', "&quot;"),
+            escape(&link.label)
+        );
+        if html.len() <= LINK_BYTES {
+            widgets.push(json!({"textParagraph": {"text": html}}));
+        } else {
+            widgets.extend(paragraphs(&escape(&link.label)));
+            row.push(button(OPEN_LINK));
+        }
+    }
+    flush(&mut row, &mut widgets);
+    widgets
 }
 
 fn assemble(

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::Fields;
 use crate::kinds::markdown::Markdown;
-use crate::kinds::text::{Measure, cut, split};
+use crate::kinds::text::{self, Measure, cut, split};
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http,
     describe_identity,
@@ -36,6 +36,13 @@ const HEADLINE_TITLE_MAX: usize = 256;
 const MARKER_ROOM: usize = 10;
 /// "```\n" and "\n```" around each part of a code block.
 const CODE_FENCES: usize = 8;
+/// `PostPropsMaxUserRunes` (800,000 − 40,000, §8.1): a post's properties,
+/// attachments included, as JSON. Longer, the server cuts an attachment's
+/// text or refuses the post (`split_props_length`); the fields of one post
+/// keep well clear of it, leaving room for the rest of the attachment.
+const FIELDS_PROPS_MAX: usize = 700_000;
+/// The link under a label too long to share a post with its URL.
+const OPEN_LINK: &str = "Open link";
 /// Fields this short sit side by side, as Slack's `short` fields do.
 const SHORT_FIELD: usize = 40;
 const ZERO_WIDTH_SPACE: char = '\u{200B}';
@@ -192,27 +199,9 @@ fn code_text(text: &str) -> String {
     out
 }
 
-/// Splits escaped text, never parting a backslash from the character it escapes
-/// (the shared splitter already keeps entities whole).
+/// Splits escaped text, never parting a backslash from the character it escapes.
 fn split_escaped(text: &str, max: usize) -> Vec<String> {
-    let mut pieces: Vec<String> = Vec::new();
-    let mut carry = false;
-    for piece in split(text, max - 1, MEASURE) {
-        let mut piece = if carry {
-            format!("\\{piece}")
-        } else {
-            piece.to_owned()
-        };
-        carry = piece.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1;
-        if carry {
-            piece.pop();
-        }
-        pieces.push(piece);
-    }
-    if carry && let Some(last) = pieces.last_mut() {
-        last.push('\\');
-    }
-    pieces
+    text::split_escaped(text, max, MEASURE)
 }
 
 /// Renders `message` into one or more payloads, each post within 16,383 characters.
@@ -236,16 +225,78 @@ fn payloads(message: &Message) -> Vec<Map<String, Value>> {
     }
     chunks.extend(links(message, budget));
     let parts = pack(chunks, budget);
-    let count = parts.len();
-    parts
+    // The fields go with the last part's text; more than one post's
+    // attachment holds go in posts of their own after it.
+    let mut fields = field_groups(&message.fields).into_iter();
+    let first = fields.next().unwrap_or_default();
+    let mut posts: Vec<(Vec<String>, Vec<Value>)> = parts
+        .into_iter()
+        .map(|chunks| (chunks, Vec::new()))
+        .collect();
+    if let Some(last) = posts.last_mut() {
+        last.1 = first;
+    }
+    posts.extend(fields.map(|group| (Vec::new(), group)));
+    let count = posts.len();
+    posts
         .into_iter()
         .enumerate()
-        .map(|(i, chunks)| {
+        .map(|(i, (chunks, fields))| {
             let marker = (count > 1).then(|| (i + 1, count));
-            let last = i + 1 == count;
-            assemble(message, title.as_deref(), &chunks, marker, last)
+            assemble(message, title.as_deref(), &chunks, marker, fields)
         })
         .collect()
+}
+
+/// The fields as attachment fields, in groups that each fit one post's
+/// properties. A value too large for one post is split over several fields
+/// under the same title.
+fn field_groups(fields: &[(String, String)]) -> Vec<Vec<Value>> {
+    let mut items = Vec::new();
+    for (key, value) in fields {
+        let short = MEASURE.of(key).max(MEASURE.of(value)) <= SHORT_FIELD;
+        let (title, value) = (escape(key), escape(value));
+        let field = |value: &str| json!({"title": title, "value": value, "short": short});
+        if props_runes(&field(&value)) <= FIELDS_PROPS_MAX {
+            items.push(field(&value));
+            continue;
+        }
+        // Escaping and JSON can make a rune cost up to ten; pieces of a tenth fit.
+        let piece_max = (FIELDS_PROPS_MAX / 10)
+            .saturating_sub(MEASURE.of(&title))
+            .max(64);
+        for piece in split_escaped(&value, piece_max) {
+            items.push(field(&piece));
+        }
+    }
+    let mut groups: Vec<Vec<Value>> = Vec::new();
+    let mut used = 0;
+    for item in items {
+        let size = props_runes(&item) + 1;
+        match groups.last_mut() {
+            Some(group) if used + size <= FIELDS_PROPS_MAX => {
+                group.push(item);
+                used += size;
+            }
+            _ => {
+                groups.push(vec![item]);
+                used = size;
+            }
+        }
+    }
+    groups
+}
+
+/// What Mattermost counts of a value in a post's properties: the runes of
+/// Go's `json.Marshal`, which writes `&`, `<`, `>`, U+2028 and U+2029 as
+/// six-rune `\u` escapes (`SplitWebhookPost`, §8.1).
+fn props_runes(value: &Value) -> usize {
+    let json = value.to_string();
+    let escaped = json
+        .chars()
+        .filter(|c| matches!(c, '&' | '<' | '>' | '\u{2028}' | '\u{2029}'))
+        .count();
+    json.chars().count() + 5 * escaped
 }
 
 /// "emoji **title**", with the title cut when very long; says whether it was cut.
@@ -264,20 +315,26 @@ fn headline_title(message: &Message) -> (Option<String>, bool) {
     (Some(line), was_cut || one_line != title)
 }
 
-/// Links as markdown, one to a line, never split inside a link.
+/// Links as markdown, one to a line, never split inside a link; a label too
+/// long to share a post with its URL is written out as text, followed by an
+/// "Open link" link to the URL.
 fn links(message: &Message, budget: usize) -> Vec<String> {
-    let lines = message.links.iter().map(|link| {
+    let mut chunks: Vec<String> = Vec::new();
+    for link in &message.links {
         let url = link
             .url
             .replace('(', "%28")
             .replace(')', "%29")
             .replace(' ', "%20");
-        format!("[{}]({url})", escape(&link.label))
-    });
-    let mut chunks: Vec<String> = Vec::new();
-    for line in lines {
+        let line = format!("[{}]({url})", escape(&link.label));
         if MEASURE.of(&line) > budget {
-            chunks.extend(split_escaped(&line, budget));
+            chunks.extend(split_escaped(&escape(&link.label), budget));
+            let open = format!("[{OPEN_LINK}]({url})");
+            if MEASURE.of(&open) <= budget {
+                chunks.push(open);
+            } else {
+                chunks.extend(split_escaped(&escape(&link.url), budget));
+            }
             continue;
         }
         match chunks.last_mut() {
@@ -314,7 +371,7 @@ fn assemble(
     title: Option<&str>,
     chunks: &[String],
     marker: Option<(usize, usize)>,
-    last: bool,
+    fields: Vec<Value>,
 ) -> Map<String, Value> {
     let mut headline = title.unwrap_or_default().to_owned();
     if let Some((part, of)) = marker {
@@ -344,15 +401,7 @@ fn assemble(
         "color".into(),
         format!("#{:06X}", message.level.colour()).into(),
     );
-    if last && !message.fields.is_empty() {
-        let fields: Vec<Value> = message
-            .fields
-            .iter()
-            .map(|(key, value)| {
-                let short = MEASURE.of(key).max(MEASURE.of(value)) <= SHORT_FIELD;
-                json!({"title": escape(key), "value": escape(value), "short": short})
-            })
-            .collect();
+    if !fields.is_empty() {
         attachment.insert("fields".into(), fields.into());
     }
     if !footer.is_empty() {

@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use crate::config::{Fields, Problem};
 use crate::kinds::markdown::Markdown;
-use crate::kinds::text::{Measure, split};
+use crate::kinds::text::{Measure, cut, split};
 use crate::kinds::{Answer, HttpRequest, Payload, Platform, Target, Verdict, classify_http};
 use crate::message::{Level, Message};
 use crate::secret::Secret;
@@ -31,6 +31,16 @@ use crate::template::{Escape, plain};
 
 /// `DefaultMessageSizeLimit` (§9).
 const BODY_MAX: usize = 4096;
+/// Android phones get a message through Firebase, whose messages hold 4,000
+/// bytes: ntfy cuts the body to fit and marks it truncated, but not the title
+/// or the click URL, and a push they alone fill is refused and never arrives
+/// (ntfy `server/server_firebase.go`, `maybeTruncateFCMMessage`).
+/// So the title header shows at most this many bytes, cut with "…", and the
+/// whole title then opens the body.
+const TITLE_MAX: usize = 250;
+/// A longer first link is not sent as `X-Click`, for the same reason; it is
+/// in the body with every other link.
+const CLICK_MAX: usize = 1000;
 /// ntfy's daily quotas refill over a day; try again in an hour, from the spool.
 const QUOTA_WAIT: Duration = Duration::from_secs(3600);
 /// Line breaks a Markdown reader keeps: a single newline would join the lines.
@@ -182,8 +192,10 @@ impl Platform for Ntfy {
 
     /// A topic is the whole destination, so `--channel` has nothing to pick.
     fn render(&self, message: &Message, _target: &Target) -> Vec<Payload> {
-        let mut bodies = bodies(message, self.markdown);
-        let mut title = message.title.as_deref().map(str::trim).unwrap_or_default();
+        let whole_title = message.title.as_deref().map(str::trim).unwrap_or_default();
+        let (short_title, title_cut) = cut(whole_title, TITLE_MAX, Measure::Bytes);
+        let mut bodies = bodies(message, self.markdown, title_cut.then_some(whole_title));
+        let mut title = short_title.as_str();
         // ntfy shows "triggered" for an empty body: a title alone is the message.
         if bodies.iter().all(String::is_empty) && !title.is_empty() {
             bodies = vec![(self.markup())(title)];
@@ -213,7 +225,7 @@ impl Platform for Ntfy {
                 if !tags.is_empty() {
                     headers.push(("x-tags".to_owned(), header_value(&tags.join(","))));
                 }
-                if let Some(link) = message.links.first() {
+                if let Some(link) = message.links.first().filter(|l| l.url.len() <= CLICK_MAX) {
                     headers.push(("x-click".to_owned(), header_value(&link.url)));
                 }
                 if self.markdown {
@@ -354,12 +366,17 @@ fn unescape(text: &str) -> String {
 /// a new message, as the continuation of a split does.
 type Block = (String, Option<&'static str>);
 
-/// The bodies, in order, each at most [`BODY_MAX`] bytes.
-fn bodies(message: &Message, markdown: bool) -> Vec<String> {
+/// The bodies, in order, each at most [`BODY_MAX`] bytes; `title` is the
+/// whole title when the title header could only show the start of it.
+fn bodies(message: &Message, markdown: bool, title: Option<&str>) -> Vec<String> {
     if !markdown {
-        return plain_bodies(message);
+        return plain_bodies(message, title);
     }
     let mut blocks: Vec<Block> = Vec::new();
+    if let Some(title) = title {
+        let title = format!("**{}**", escape(title).replace('\n', HARD_BREAK));
+        add(&mut blocks, &title, "\n\n", pieces);
+    }
     if !message.text.trim().is_empty() {
         if message.code {
             let code = unescape(&message.text);
@@ -392,8 +409,11 @@ fn bodies(message: &Message, markdown: bool) -> Vec<String> {
 }
 
 /// The text as written, then a line per field and per link.
-fn plain_bodies(message: &Message) -> Vec<String> {
+fn plain_bodies(message: &Message, title: Option<&str>) -> Vec<String> {
     let mut blocks: Vec<Block> = Vec::new();
+    if let Some(title) = title {
+        add(&mut blocks, title, "\n\n", plain_pieces);
+    }
     if !message.text.trim().is_empty() {
         add(&mut blocks, &message.text, "\n\n", plain_pieces);
     }

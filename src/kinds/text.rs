@@ -83,6 +83,31 @@ pub fn split(text: &str, max: usize, measure: Measure) -> Vec<&str> {
     pieces
 }
 
+/// [`split`] for markdown escaped with backslashes (Discord, Mattermost,
+/// Teams): a piece never ends in the backslash that escapes the next piece's
+/// first character, where it would escape nothing and that character would
+/// lose it. The pieces concatenate back to the input, as [`split`]'s do.
+pub fn split_escaped(text: &str, max: usize, measure: Measure) -> Vec<String> {
+    let mut pieces: Vec<String> = Vec::new();
+    let mut carry = false;
+    for piece in split(text, max - 1, measure) {
+        let mut piece = if carry {
+            format!("\\{piece}")
+        } else {
+            piece.to_owned()
+        };
+        carry = piece.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1;
+        if carry {
+            piece.pop();
+        }
+        pieces.push(piece);
+    }
+    if carry && let Some(last) = pieces.last_mut() {
+        last.push('\\');
+    }
+    pieces
+}
+
 /// Backs a hard cut off an unfinished `&…;` entity.
 fn entity_safe(window: &str) -> usize {
     let from = window.len().saturating_sub(7);
@@ -120,6 +145,17 @@ mod tests {
         assert_eq!(split(&text, 10, Measure::Bytes), vec!["ééééé"; 2]);
         let emoji = "😀".repeat(6);
         assert_eq!(split(&emoji, 10, Measure::Utf16), vec!["😀😀😀😀😀", "😀"]);
+    }
+
+    #[test]
+    fn split_escaped_never_parts_a_backslash_from_its_character() {
+        let text = "\\*".repeat(25);
+        let pieces = split_escaped(&text, 11, Measure::Chars);
+        assert_eq!(pieces.concat(), text);
+        for piece in &pieces {
+            assert!(Measure::Chars.of(piece) <= 11);
+            assert!(piece.starts_with('\\') && piece.len() % 2 == 0, "{piece}");
+        }
     }
 
     #[test]

@@ -20,6 +20,11 @@ use serde_json::{Value, json};
 
 /// Slack posts longer `text` cut to this many characters, with a warning (§1.5, §2.6).
 const MAX_TEXT: usize = 40_000;
+/// chat.postMessage refuses blocks whose text adds up to more, with `msg_blocks_too_long`:
+/// undocumented, "12,000 text characters with a buffer for block containers" in a Slack
+/// SDK maintainer's words (slackapi/bolt-js#2509, #2867; the slash-command response path
+/// does not check it, so neither does the webhook here).
+const MAX_BLOCKS_TEXT: usize = 12_000;
 /// chat.update refuses a longer `text` with `msg_too_long` (§2.4, as documented).
 const MAX_UPDATE_TEXT: usize = 4_000;
 const TRUNCATED: &str = "[WARN] Your message was truncated but still posted. \
@@ -751,6 +756,9 @@ fn post(state: &mut State, request: &Request, warnings: &mut Vec<&str>, update: 
         }
         return Reply::Refused(body);
     }
+    if blocks_text(&message["blocks"]) > MAX_BLOCKS_TEXT {
+        return refuse("msg_blocks_too_long");
+    }
     let ts = if update {
         let ts = message["ts"].as_str().unwrap_or("").to_owned();
         if !state.messages.contains(&(channel.id.clone(), ts.clone())) {
@@ -783,6 +791,21 @@ fn post(state: &mut State, request: &Request, warnings: &mut Vec<&str>, update: 
         body["response_metadata"]["messages"] = json!([TRUNCATED]);
     }
     Reply::Posted(body)
+}
+
+/// The characters of every string in `value`'s `text` members, nested ones included.
+fn blocks_text(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => items.iter().map(blocks_text).sum(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(key, v)| match v {
+                Value::String(s) if key == "text" => s.chars().count(),
+                v => blocks_text(v),
+            })
+            .sum(),
+        _ => 0,
+    }
 }
 
 /// The checks webhooks and the Web API share: something to show, ≤100 attachments, valid

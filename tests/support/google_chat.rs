@@ -4,7 +4,8 @@
 //! `POST /chat/v1/spaces/{SPACE}/messages?key=…&token=…` with a message of `text` and/or
 //! `cardsV2`. A wrong key answers 400 `API_KEY_INVALID`, a wrong token 403
 //! `PERMISSION_DENIED` (both bodies as observed), unknown fields and unparseable JSON 400
-//! `INVALID_ARGUMENT`, a message over 32,000 bytes 400 (wording ours: unconfirmed), and a
+//! `INVALID_ARGUMENT`, a message over 32,000 bytes 400 (wording ours: unconfirmed), a card
+//! of more than 100 widgets posted without the rest (so not recorded as delivered), and a
 //! throttled space 429 `RESOURCE_EXHAUSTED` without `Retry-After` (Google's limits page says
 //! to back off exponentially; whether it sends the header is unconfirmed, so the stand-in
 //! makes chime do without). Threads follow `thread.threadKey` only with
@@ -137,10 +138,13 @@ impl Surface for GoogleChat {
                 .clone(),
             None => format!("spaces/{space}/threads/T{n}"),
         };
+        let whole = widgets(&message) <= MAX_WIDGETS;
         let mut posted = message;
         posted["name"] = format!("spaces/{space}/messages/M{n}").into();
         posted["thread"] = json!({"name": thread});
-        Answer::json(&posted).delivered()
+        let answer = Answer::json(&posted);
+        // Widgets past the 100th are dropped without a word: posted, but not whole.
+        if whole { answer.delivered() } else { answer }
     }
 
     fn throttled(&self, _secs: u64) -> Answer {
@@ -150,6 +154,22 @@ impl Surface for GoogleChat {
             "Resource has been exhausted (e.g. check quota).",
         )
     }
+}
+
+/// The most widgets a card shows: "Any widgets beyond this limit are ignored"
+/// (Cards v2 reference, developers.google.com/workspace/chat/api/reference/rest/v1/cards).
+pub const MAX_WIDGETS: usize = 100;
+
+/// The widgets of the message's fullest card.
+fn widgets(message: &Value) -> usize {
+    let cards = message["cardsV2"].as_array().into_iter().flatten();
+    let count = |card: &Value| {
+        let sections = card["card"]["sections"].as_array().into_iter().flatten();
+        sections
+            .map(|s| s["widgets"].as_array().map_or(0, Vec::len))
+            .sum::<usize>()
+    };
+    cards.map(count).max().unwrap_or(0)
 }
 
 /// The message, or the 400 Google would answer.

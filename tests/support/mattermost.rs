@@ -3,7 +3,9 @@
 //! ids for each refusal, channel and `@user` lookup, locked hooks, the Slack rewrites
 //! (`<!channel>` → `@channel`, `<url|label>` → a markdown link), and the server's own
 //! split of text over 16,383 characters into several posts, so a test can see whether
-//! chime relied on it. Rate limiting is off unless a test turns it on, as on a real
+//! chime relied on it. Properties (attachments) over 760,000 runes as JSON have an
+//! attachment's text cut to fit, without a word (recorded as not delivered), or the post
+//! refused with `split_props_length` when there is too little text to cut. Rate limiting is off unless a test turns it on, as on a real
 //! server; its 429 (unconfirmed in §8.1) is the `throttled` library's plain
 //! "limit exceeded" with `Retry-After` and `X-RateLimit-*` headers. Only JSON bodies
 //! are understood; the server also takes forms, which chime never sends.
@@ -18,6 +20,8 @@ use super::bed::{Answer, Bed, Request, Surface};
 pub const PREFIX: &str = "/mattermost/hooks/";
 /// `PostMessageMaxRunesV2`.
 pub const POST_MAX: usize = 16_383;
+/// `PostPropsMaxUserRunes`: a post's properties as JSON, counted in runes.
+pub const PROPS_MAX: usize = 800_000 - 40_000;
 
 #[derive(Default)]
 pub struct Mattermost {
@@ -242,6 +246,27 @@ impl Surface for Mattermost {
                 }
             }
         }
+        // `SplitWebhookPost`: attachments that do not fit one post's properties go on
+        // further posts; one that does not fit alone has its text cut to fit, or, with
+        // too little text to cut, the post is refused.
+        let mut whole = true;
+        for attachment in attachments.as_array_mut().into_iter().flatten() {
+            let alone = json!({"attachments": [attachment.clone()], "from_webhook": "true"});
+            let over = props_runes(&alone).saturating_sub(PROPS_MAX);
+            if over == 0 {
+                continue;
+            }
+            let text: Vec<char> = attachment["text"].as_str().unwrap_or("").chars().collect();
+            if text.len() < over {
+                let message = format!(
+                    "Unable to split webhook post into props size limit of {PROPS_MAX} runes."
+                );
+                let id = "web.incoming_webhook.split_props_length.app_error";
+                return app_error(400, id, &message);
+            }
+            attachment["text"] = text[..text.len() - over].iter().collect::<String>().into();
+            whole = false;
+        }
         let props = json!({"attachments": attachments, "from_webhook": "true"});
         // `SplitWebhookPost`: cut every 16,383 runes, attachments on the last post.
         let mut chars: Vec<char> = message.chars().collect();
@@ -265,7 +290,9 @@ impl Surface for Mattermost {
                 props,
             });
         }
-        Answer::new(200, "text/plain", "ok").delivered()
+        let answer = Answer::new(200, "text/plain", "ok");
+        // A cut attachment is posted, but not whole.
+        if whole { answer.delivered() } else { answer }
     }
 
     fn throttled(&self, secs: u64) -> Answer {
@@ -275,6 +302,17 @@ impl Surface for Mattermost {
             .header("x-ratelimit-remaining", "0")
             .header("x-ratelimit-reset", &secs.to_string())
     }
+}
+
+/// The runes of `value` as Go's `json.Marshal` writes it (`StringInterfaceToJSON`):
+/// `&`, `<`, `>`, U+2028 and U+2029 become six-rune `\u` escapes.
+fn props_runes(value: &Value) -> usize {
+    let json = value.to_string();
+    let escaped = json
+        .chars()
+        .filter(|c| matches!(c, '&' | '<' | '>' | '\u{2028}' | '\u{2029}'))
+        .count();
+    json.chars().count() + 5 * escaped
 }
 
 /// `expandAnnouncement` (user IDs are not rewritten: the stand-in has none).

@@ -4,8 +4,10 @@
 //! It owns what ntfy checks on a publish: the topic name, access to protected topics (401
 //! for unknown credentials, 403 for credentials or anonymous users without write access),
 //! the header parameters and their aliases (RFC 2047 encoded words decoded, as ntfy's
-//! `maybeDecodeHeader` does), the priority, and the 4,096-byte message limit of a server
-//! without attachments (`40014 attachments not allowed`). Errors are ntfy's
+//! `maybeDecodeHeader` does), the priority, the 4,096-byte message limit of a server
+//! without attachments (`40014 attachments not allowed`), and the 4,000-byte push to
+//! phones, which a long title or click URL alone can fill: such a message is published
+//! but never reaches a phone, so it is not recorded as delivered. Errors are ntfy's
 //! `{code, http, error, link}` JSON; a 429 carries no `Retry-After`, as ntfy sends none.
 
 use std::collections::HashMap;
@@ -17,6 +19,11 @@ use super::bed::{Answer, Request, Surface};
 
 pub const PREFIX: &str = "/ntfy/";
 const BODY_MAX: usize = 4096;
+/// ntfy caps a push to Android, Firebase's message as JSON, at 4,000 bytes by cutting its
+/// `message`; nothing else is cut, and a push over the limit without it is refused by
+/// Firebase, so phones never see the message (`server/server_firebase.go`,
+/// `fcmMessageLimit` and `maybeTruncateFCMMessage`).
+pub const PUSH_MAX: usize = 4000;
 
 /// One message ntfy would have published.
 #[derive(Clone, Debug)]
@@ -96,6 +103,7 @@ impl Ntfy {
             markdown,
             message,
         };
+        let pushed = push_size(topic, &published) <= PUSH_MAX;
         let mut state = self.lock();
         state.published.push(published.clone());
         let id = format!("msg{:09}", state.published.len());
@@ -116,8 +124,27 @@ impl Ntfy {
         if markdown {
             body["content_type"] = "text/markdown".into();
         }
-        Answer::json(&body).delivered()
+        // Published, and shown in the web app, but a phone never gets it.
+        if pushed {
+            Answer::json(&body).delivered()
+        } else {
+            Answer::json(&body)
+        }
     }
+}
+
+/// The bytes of `published`'s Firebase message once ntfy has cut its `message` to nothing:
+/// what no cutting can bring under [`PUSH_MAX`] (`toFirebaseMessage`: the data map, with
+/// the topic beside it).
+fn push_size(topic: &str, published: &Published) -> usize {
+    let data = json!({"id": "msg000000001", "time": "1700000000", "event": "message",
+        "topic": topic, "priority": published.priority.to_string(),
+        "tags": published.tags.join(","), "click": published.click.clone().unwrap_or_default(),
+        "title": published.title.clone().unwrap_or_default(), "message": "",
+        "content_type": if published.markdown { "text/markdown" } else { "" }});
+    json!({"topic": topic, "data": data, "android": {"priority": "high"}})
+        .to_string()
+        .len()
 }
 
 impl Surface for Ntfy {

@@ -2,10 +2,10 @@
 //! bed under `/teams/`.
 //!
 //! The trigger answers `202 Accepted` to any signed request and posts the card afterwards;
-//! a card the flow cannot post (over 28 KB, not an Adaptive Card message) is dropped with
-//! only a failed run to show for it, exactly the silent loss chime must avoid. So the bed
-//! marks a request delivered only when the card would have reached the channel, and
-//! [`Teams::failed_runs`] is the run history. Unsigned requests get 401
+//! a card the flow cannot post (over 28 KB as sent or as Teams stores it, not an Adaptive
+//! Card message) is dropped with only a failed run to show for it, exactly the silent loss
+//! chime must avoid. So the bed marks a request delivered only when the card would have
+//! reached the channel, and [`Teams::failed_runs`] is the run history. Unsigned requests get 401
 //! `DirectApiAuthorizationRequired` and unknown or deleted flows 404; those bodies follow
 //! the Logic Apps error shape, with messages of our own where none was confirmed.
 
@@ -20,6 +20,12 @@ use super::bed::{Answer, Bed, Request, Surface};
 pub const MAX_REQUEST: usize = 28_000;
 pub const TOO_LARGE: &str =
     "The payload is too large. Please make sure the size is less than 28KB.";
+/// What Teams counts when the flow posts the card: "Message properties size exceeded.
+/// Actual message properties size: 28897 bytes, whereas max allowed size is 28672 bytes"
+/// for a request of 24,453 bytes (MicrosoftDocs/msteams-docs#11274). The card travels on
+/// as a JSON string inside the chat message, so every quote and backslash costs twice;
+/// the stand-in counts the request re-encoded as one JSON string against 28 KiB.
+pub const MAX_STORED: usize = 28_672;
 const CARD: &str = "application/vnd.microsoft.card.adaptive";
 
 #[derive(Default)]
@@ -119,6 +125,12 @@ fn check(body: &[u8]) -> Result<(), String> {
     if body.len() > MAX_REQUEST {
         return Err(TOO_LARGE.to_owned());
     }
+    let stored = stored_size(&String::from_utf8_lossy(body));
+    if stored > MAX_STORED {
+        return Err(format!(
+            "MessageSizeExceeded-Message properties size exceeded. Actual message properties size: {stored} bytes, whereas max allowed size is {MAX_STORED} bytes"
+        ));
+    }
     let message: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
     if message["type"] != "message" {
         return Err("`type` must be \"message\"".into());
@@ -143,6 +155,11 @@ fn check(body: &[u8]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The size of `body` once the flow has wrapped it as a JSON string.
+pub fn stored_size(body: &str) -> usize {
+    Value::String(body.to_owned()).to_string().len()
 }
 
 fn check_element(element: &Value) -> Result<(), String> {

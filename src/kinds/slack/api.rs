@@ -3,7 +3,9 @@
 //! Errors arrive as HTTP 200 with `{"ok": false, "error": "…"}`, so the body is
 //! read even on success statuses; only rate limiting uses HTTP 429. A success
 //! says where the message went (`channel`, `ts`), which scripts can use later
-//! for threads and edits.
+//! for threads and edits. The success repeats the whole message, so for a long
+//! one it can be longer than the part of an answer chime reads; such an answer
+//! is read as far as it goes (see [`cut_answer`]).
 
 use serde_json::{Map, Value};
 
@@ -72,7 +74,7 @@ impl Platform for Api {
         let mut extra = self.identity.clone();
         let channel = target.channel.as_ref().unwrap_or(&self.channel);
         extra.insert("channel".into(), Value::String(channel.clone()));
-        payloads(message, &extra)
+        payloads(message, &extra, super::API_CHARS_BUDGET)
             .iter()
             .map(Payload::json)
             .collect()
@@ -144,7 +146,7 @@ impl Platform for Api {
     }
 
     fn batch_limit(&self) -> usize {
-        super::BATCH_LIMIT
+        super::API_BATCH_LIMIT
     }
 
     fn classify(&self, answer: &Answer) -> Verdict {
@@ -152,6 +154,9 @@ impl Platform for Api {
             return verdict;
         }
         let Ok(body) = serde_json::from_str::<Value>(&answer.body) else {
+            if let Some(verdict) = cut_answer(answer) {
+                return verdict;
+            }
             let error = format!("{} (not a Slack API answer)", answer.status);
             return Verdict::Rejected {
                 error,
@@ -184,6 +189,84 @@ impl Platform for Api {
     }
 }
 
+/// chime reads the first 64 KiB of an answer, and chat.postMessage answers
+/// with the message it posted: a long message in emoji or CJK, which Slack
+/// writes as `\uXXXX` escapes, makes an answer longer than that. Slack's
+/// refusals are a few hundred bytes, so a 200 answer this long that stops
+/// mid-JSON is a posted message; its `channel` and `ts` are read from what
+/// arrived (Slack sends them before `message`).
+const CUT_ANSWER: usize = 60_000;
+
+fn cut_answer(answer: &Answer) -> Option<Verdict> {
+    let body = answer.body.trim_start();
+    if answer.status != 200 || body.len() < CUT_ANSWER || !body.starts_with('{') {
+        return None;
+    }
+    let fields = top_level(body);
+    let field = |key: &str| {
+        let value = fields.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+        value.and_then(Value::as_str).map(str::to_owned)
+    };
+    if fields
+        .iter()
+        .any(|(k, v)| k == "ok" && *v != Value::Bool(true))
+    {
+        return None;
+    }
+    Some(Verdict::Delivered {
+        channel: field("channel"),
+        ts: field("ts"),
+    })
+}
+
+/// The string and boolean members of a JSON object's top level, as far as
+/// the text goes.
+fn top_level(json: &str) -> Vec<(String, Value)> {
+    let mut fields = Vec::new();
+    let (mut depth, mut key): (usize, Option<String>) = (0, None);
+    let mut chars = json.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '{' | '[' => depth += 1,
+            '}' | ']' => depth = depth.saturating_sub(1),
+            '"' => {
+                let start = at;
+                let mut end = None;
+                while let Some((i, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => {
+                            end = Some(i);
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                let Some(end) = end else { break };
+                let Ok(text) = serde_json::from_str::<String>(&json[start..=end]) else {
+                    break;
+                };
+                if depth != 1 {
+                    continue;
+                }
+                match key.take() {
+                    Some(name) => fields.push((name, Value::String(text))),
+                    None => key = Some(text),
+                }
+            }
+            't' | 'f' if depth == 1 && key.is_some() => {
+                let value = json[at..].starts_with("true");
+                fields.push((key.take().unwrap_or_default(), Value::Bool(value)));
+            }
+            ',' if depth == 1 => key = None,
+            _ => {}
+        }
+    }
+    fields
+}
+
 /// What the user can do about the errors a bot most often meets.
 fn hint(code: &str) -> Option<&'static str> {
     Some(match code {
@@ -212,4 +295,42 @@ fn hint(code: &str) -> Option<&'static str> {
         }
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(body: String) -> Answer {
+        Answer {
+            status: 200,
+            retry_after: None,
+            body,
+        }
+    }
+
+    #[test]
+    fn a_success_too_long_to_read_whole_is_a_delivery_with_its_ts() {
+        let echo = "\\ud83d\\ude00".repeat(10_000);
+        let body = format!(
+            r#"{{"ok":true,"channel":"C0DEPLOYS","ts":"1700000000.000100","message":{{"text":"{echo}"#
+        );
+        assert_eq!(
+            cut_answer(&answer(body)),
+            Some(Verdict::Delivered {
+                channel: Some("C0DEPLOYS".into()),
+                ts: Some("1700000000.000100".into()),
+            })
+        );
+    }
+
+    #[test]
+    fn a_short_or_refused_answer_that_is_not_json_is_no_delivery() {
+        assert_eq!(cut_answer(&answer("<html>".into())), None);
+        let refusal = format!(
+            r#"{{"ok":false,"error":"x","errors":["{}"#,
+            "e".repeat(70_000)
+        );
+        assert_eq!(cut_answer(&answer(refusal)), None);
+    }
 }

@@ -1,7 +1,8 @@
 //! Slack: Block Kit rendering shared by incoming webhooks and the Web API.
 //!
 //! A message becomes a header (title), sections (text, split at 3,000
-//! characters), field sections (10 fields each), action blocks (buttons) and a
+//! characters), field sections (10 fields each), action blocks (buttons; a
+//! link whose label is too long for a button is a link in the text) and a
 //! coloured attachment with a context line (host, time, part). Slack cuts or
 //! rejects anything over its limits, so whatever does not fit one message is
 //! split into several, sent in order and marked "(1/3)", "(2/3)"… A code block
@@ -28,12 +29,28 @@ const FIELDS_PER_SECTION: usize = 10;
 const BLOCKS_MAX: usize = 50;
 const BUTTONS_PER_ACTIONS: usize = 25;
 const BUTTON_TEXT_MAX: usize = 75;
+const BUTTON_URL_MAX: usize = 3000;
+/// The button beside a link label too long to be the link's text.
+const OPEN_LINK: &str = "Open link";
 /// Slack truncates a message past 40,000 characters; stay clear of it, since
 /// the fallback text (at most 300) and the context line count too.
-const MESSAGE_CHARS_BUDGET: usize = 39_000;
+pub const MESSAGE_CHARS_BUDGET: usize = 39_000;
 /// What `chime pipe` puts in one message: the budget less the code fences of
 /// up to 49 sections, so a full batch still renders as a single message.
 pub const BATCH_LIMIT: usize = MESSAGE_CHARS_BUDGET - (BLOCKS_MAX - 1) * CODE_FENCES;
+/// chat.postMessage refuses blocks whose text adds up to much more than this
+/// (`msg_blocks_too_long`). The limit is undocumented: "12,000 text characters
+/// with a buffer for block containers" in a Slack SDK maintainer's words,
+/// one message refused at 11,341 and one posted at 9,597 (slackapi/bolt-js
+/// #2509, #2867). Slash-command responses do not check it, and incoming
+/// webhooks are not known to, so only the Web API keeps below it.
+pub const API_CHARS_BUDGET: usize = 9_000;
+/// A fields section or a row of buttons holds at most this many characters,
+/// so that one block always fits a Web API message.
+const BLOCK_CHARS_MAX: usize = 6_000;
+/// What `chime pipe` puts in one Web API message: the budget less a title
+/// and the code fences of the few sections it makes.
+pub const API_BATCH_LIMIT: usize = API_CHARS_BUDGET - HEADER_MAX - 8 * CODE_FENCES;
 /// The fallback text is what notifications show: a glimpse, not the message.
 const FALLBACK_MAX: usize = 300;
 /// "```\n" and "\n```" around each part of a code block.
@@ -83,9 +100,10 @@ struct Block {
     text: Option<String>,
 }
 
-/// Renders `message` into one or more payloads, each within Slack's limits,
-/// with `extra` (channel, username…) added to each.
-pub fn payloads(message: &Message, extra: &Map<String, Value>) -> Vec<Value> {
+/// Renders `message` into one or more payloads, each within Slack's limits
+/// and `chars` characters of block text and URLs, with `extra` (channel,
+/// username…) added to each.
+pub fn payloads(message: &Message, extra: &Map<String, Value>, chars: usize) -> Vec<Value> {
     let (header, title_cut) = header(message);
     let mut body = Vec::new();
     if title_cut && let Some(title) = &message.title {
@@ -93,10 +111,13 @@ pub fn payloads(message: &Message, extra: &Map<String, Value>) -> Vec<Value> {
     }
     body.extend(text_sections(&message.text, message.code));
     body.extend(field_sections(&message.fields));
-    body.extend(action_blocks(message));
+    body.extend(link_blocks(message));
 
     let room = BLOCKS_MAX - usize::from(header.is_some());
-    let parts = pack(body, room);
+    let header_chars = header.as_ref().map_or(0, |h| {
+        h["text"]["text"].as_str().map_or(0, |t| t.chars().count())
+    });
+    let parts = pack(body, room, chars - header_chars);
     let count = parts.len();
     parts
         .into_iter()
@@ -160,7 +181,7 @@ fn text_sections(text: &str, code: bool) -> Vec<Block> {
         .collect()
 }
 
-/// Fields go ten to a section; one too long for a field gets sections of its own.
+/// Fields go up to ten to a section; one too long for a field gets sections of its own.
 fn field_sections(fields: &[(String, String)]) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut group: Vec<String> = Vec::new();
@@ -186,6 +207,10 @@ fn field_sections(fields: &[(String, String)]) -> Vec<Block> {
             blocks.extend(text_sections(&text, false));
             continue;
         }
+        let chars: usize = group.iter().map(|f| f.chars().count()).sum();
+        if chars + text.chars().count() > BLOCK_CHARS_MAX {
+            flush(&mut group, &mut blocks);
+        }
         group.push(text);
         if group.len() == FIELDS_PER_SECTION {
             flush(&mut group, &mut blocks);
@@ -195,28 +220,73 @@ fn field_sections(fields: &[(String, String)]) -> Vec<Block> {
     blocks
 }
 
-fn action_blocks(message: &Message) -> Vec<Block> {
-    message
-        .links
-        .chunks(BUTTONS_PER_ACTIONS)
-        .map(|links| {
-            let buttons: Vec<Value> = links
-                .iter()
-                .map(|link| {
-                    let (label, _) = cut(&link.label, BUTTON_TEXT_MAX);
-                    json!({"type": "button", "text": {"type": "plain_text", "text": label, "emoji": true}, "url": link.url})
-                })
-                .collect();
-            let chars = links.iter().map(|l| l.label.chars().count()).sum();
-            Block { json: json!({"type": "actions", "elements": buttons}), chars, text: None }
-        })
-        .collect()
+/// Links become buttons, up to 25 to an actions block. A button's text holds
+/// 75 characters and Slack refuses more, so a link with a longer label goes
+/// into the text as `<url|label>`, label whole; one too long even for a
+/// section's 3,000 characters is written out as sections with an "Open link"
+/// button beside the last. A URL longer than a button takes (3,000) can only
+/// be shown as text.
+fn link_blocks(message: &Message) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut buttons: Vec<(Value, usize)> = Vec::new();
+    let flush = |buttons: &mut Vec<(Value, usize)>, blocks: &mut Vec<Block>| {
+        let rows = crate::kinds::pack(std::mem::take(buttons), |row| {
+            row.len() <= BUTTONS_PER_ACTIONS
+                && row.iter().map(|(_, c)| c).sum::<usize>() <= BLOCK_CHARS_MAX
+        });
+        for row in rows.into_iter().filter(|row| !row.is_empty()) {
+            let chars = row.iter().map(|(_, c)| c).sum();
+            let elements: Vec<Value> = row.into_iter().map(|(b, _)| b).collect();
+            let json = json!({"type": "actions", "elements": elements});
+            blocks.push(Block {
+                json,
+                chars,
+                text: None,
+            });
+        }
+    };
+    for link in &message.links {
+        let label_chars = link.label.chars().count();
+        let url_fits = link.url.chars().count() <= BUTTON_URL_MAX;
+        if label_chars <= BUTTON_TEXT_MAX && url_fits {
+            let chars = label_chars + link.url.chars().count();
+            buttons.push((button(&link.label, &link.url), chars));
+            continue;
+        }
+        flush(&mut buttons, &mut blocks);
+        let linked = format!("<{}|{}>", link_target(&link.url), escape(&link.label));
+        if url_fits && linked.chars().count() <= SECTION_MAX {
+            blocks.push(section(linked));
+        } else if url_fits {
+            let mut sections = text_sections(&escape(&link.label), false);
+            if let Some(last) = sections.last_mut() {
+                last.json["accessory"] = button(OPEN_LINK, &link.url);
+                last.chars += OPEN_LINK.len() + link.url.chars().count();
+            }
+            blocks.extend(sections);
+        } else {
+            let text = format!("{}: {}", escape(&link.label), escape(&link.url));
+            blocks.extend(text_sections(&text, false));
+        }
+    }
+    flush(&mut buttons, &mut blocks);
+    blocks
+}
+
+fn button(label: &str, url: &str) -> Value {
+    json!({"type": "button", "text": {"type": "plain_text", "text": label, "emoji": true}, "url": url})
+}
+
+/// A URL for `<url|label>`: escaped like text, and without the `|` or `>`
+/// that would end it early.
+fn link_target(url: &str) -> String {
+    escape(&url.replace('|', "%7C"))
 }
 
 /// Packs blocks, in order, into as few messages as the limits allow.
-fn pack(blocks: Vec<Block>, room: usize) -> Vec<Vec<Block>> {
+fn pack(blocks: Vec<Block>, room: usize, chars: usize) -> Vec<Vec<Block>> {
     crate::kinds::pack(blocks, |part| {
-        part.len() <= room && part.iter().map(|b| b.chars).sum::<usize>() <= MESSAGE_CHARS_BUDGET
+        part.len() <= room && part.iter().map(|b| b.chars).sum::<usize>() <= chars
     })
 }
 
@@ -334,7 +404,7 @@ mod tests {
     #[test]
     fn long_text_becomes_sections_of_at_most_3000_characters() {
         let text = "word ".repeat(2000);
-        let payloads = payloads(&message(&text), &Map::new());
+        let payloads = payloads(&message(&text), &Map::new(), MESSAGE_CHARS_BUDGET);
         assert_eq!(payloads.len(), 1);
         let blocks = payloads[0]["blocks"].as_array().unwrap();
         assert_eq!(blocks.len(), 4);
@@ -347,7 +417,7 @@ mod tests {
     fn split_code_blocks_are_closed_and_reopened() {
         let mut m = message(&"line\n".repeat(1500));
         m.code = true;
-        let payloads = payloads(&m, &Map::new());
+        let payloads = payloads(&m, &Map::new(), MESSAGE_CHARS_BUDGET);
         for block in payloads[0]["blocks"].as_array().unwrap() {
             let text = block["text"]["text"].as_str().unwrap();
             assert!(
@@ -360,7 +430,7 @@ mod tests {
     #[test]
     fn more_than_fifty_blocks_become_marked_parts() {
         let text = format!("{}\n", "y".repeat(2999)).repeat(60);
-        let payloads = payloads(&message(&text), &Map::new());
+        let payloads = payloads(&message(&text), &Map::new(), MESSAGE_CHARS_BUDGET);
         assert_eq!(payloads.len(), 5);
         assert!(payloads[0]["text"].as_str().unwrap().ends_with("(1/5)"));
         for p in &payloads {
@@ -372,7 +442,7 @@ mod tests {
     fn long_title_is_cut_in_the_header_and_kept_whole_in_the_text() {
         let mut m = message("body");
         m.title = Some("t".repeat(200));
-        let p = &payloads(&m, &Map::new())[0];
+        let p = &payloads(&m, &Map::new(), MESSAGE_CHARS_BUDGET)[0];
         let header = p["blocks"][0]["text"]["text"].as_str().unwrap();
         assert_eq!(header.chars().count(), HEADER_MAX);
         assert!(header.ends_with('…'));
@@ -386,7 +456,7 @@ mod tests {
     fn a_huge_title_keeps_the_notification_text_short() {
         let mut m = message("body");
         m.title = Some("t".repeat(5000));
-        let p = &payloads(&m, &Map::new())[0];
+        let p = &payloads(&m, &Map::new(), MESSAGE_CHARS_BUDGET)[0];
         let text = p["text"].as_str().unwrap();
         assert!(text.chars().count() < 700, "{}", text.chars().count());
         assert!(text.contains(&format!("{}…", "t".repeat(FALLBACK_MAX - 1))));
@@ -394,7 +464,7 @@ mod tests {
 
     #[test]
     fn context_carries_a_slack_date() {
-        let p = &payloads(&message("x"), &Map::new())[0];
+        let p = &payloads(&message("x"), &Map::new(), MESSAGE_CHARS_BUDGET)[0];
         let ctx = p["attachments"][0]["blocks"][0]["elements"][0]["text"]
             .as_str()
             .unwrap();

@@ -58,7 +58,7 @@ impl Platform for Webhook {
         if let Some(channel) = target.channel.as_ref().or(self.channel.as_ref()) {
             extra.insert("channel".into(), Value::String(channel.clone()));
         }
-        payloads(message, &extra)
+        payloads(message, &extra, super::MESSAGE_CHARS_BUDGET)
             .iter()
             .map(Payload::json)
             .collect()
