@@ -8,6 +8,10 @@ p90 wall time of the whole process, the ratio of medians, and peak RSS (from
 GNU time, /usr/bin/time).
 
     python3 bench/send_vs_curl.py [--runs 200] [--chime target/release/chime]
+                                  [--compare NAME=PATH]...
+
+--compare times other chime binaries (an earlier build, a variant) in the same
+interleaved run, so before and after are measured on the same machine moment.
 
 Budget (issue 2): chime's median ≤ 1.5 × curl's, peak RSS < 15 MiB.
 """
@@ -57,7 +61,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--chime", default="target/release/chime")
+    parser.add_argument("--compare", action="append", default=[], metavar="NAME=PATH",
+                        help="another chime binary to time in the same run")
     args = parser.parse_args()
+    others = dict(item.split("=", 1) for item in args.compare)
 
     stub = Stub()
     url = stub.url()
@@ -77,18 +84,24 @@ def main():
         curl = ["curl", "-sS", "-o", "/dev/null", "-H", "content-type: application/json; charset=utf-8",
                 "--data-binary", f"@{payload}", url]
 
+        commands = {"chime": chime, "curl": curl}
+        for name, path in others.items():
+            commands[name] = [path] + chime[1:]
         for _ in range(5):  # warm the page cache and the server
-            timed(chime, env)
-            timed(curl, env)
-        samples = {"chime": [], "curl": []}
+            for argv in commands.values():
+                timed(argv, env)
+        samples = {name: [] for name in commands}
         for _ in range(args.runs):
-            samples["chime"].append(timed(chime, env))
-            samples["curl"].append(timed(curl, env))
-        rss = {"chime": peak_rss_kib(chime, env), "curl": peak_rss_kib(curl, env)}
+            for name, argv in commands.items():
+                samples[name].append(timed(argv, env))
+        rss = {name: peak_rss_kib(argv, env) for name, argv in commands.items()}
 
     print(f"{args.runs} runs each, interleaved, {os.cpu_count()} CPUs")
     chime_median, chime_rss = summary("chime", samples["chime"], rss["chime"])
     curl_median, _ = summary("curl", samples["curl"], rss["curl"])
+    for name in others:
+        median, _ = summary(name, samples[name], rss[name])
+        print(f"ratio {name}/curl (medians): {median / curl_median:.2f}; chime/{name}: {chime_median / median:.2f}")
     ratio = chime_median / curl_median
     print(f"ratio chime/curl (medians): {ratio:.2f}  (budget ≤ 1.50)")
     print(f"chime peak RSS: {chime_rss / 1024:.2f} MiB  (budget < 15 MiB)")
