@@ -15,6 +15,7 @@ use crate::deliver::{self, Job, Status};
 use crate::exit::{ExitCode, Failure};
 use crate::settings::Output;
 use crate::spool::{DestinationLock, Policy, Read, Spool, SpoolError, State};
+use crate::stream::journal;
 use crate::threads::Threads;
 
 /// How a drain treats entries that are not due yet.
@@ -290,9 +291,10 @@ async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
     let mut totals = Totals::default();
     let bar = progress_bar(flush);
     let mut waiting = 0;
-    for broken in &flush.profiles {
-        if let Err(why) = &broken.profile {
-            waiting += tell_unloadable(flush, broken, why);
+    for target in &flush.profiles {
+        match &target.profile {
+            Ok(profile) => recover_journals(flush, profile, &target.spool),
+            Err(why) => waiting += tell_unloadable(flush, target, why),
         }
     }
     loop {
@@ -327,6 +329,15 @@ async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
         bar.finish_and_clear();
     }
     Ok(totals)
+}
+
+/// Queues what `chime pipe`s that died had read and not settled, so this
+/// flush delivers it with the rest (see `stream/journal.rs`).
+fn recover_journals(flush: &Flush, profile: &Profile, spool: &Spool) {
+    let dir = spool.root().parent().unwrap_or(spool.root());
+    for warning in journal::recover_all(dir, profile, spool) {
+        crate::report::warning(flush.output, &warning);
+    }
 }
 
 /// Says why a profile's messages wait; gives how many do.

@@ -22,6 +22,7 @@ mod send;
 mod settings;
 mod spool;
 mod state;
+mod stream;
 mod template;
 mod threads;
 

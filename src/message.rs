@@ -11,7 +11,17 @@ use std::time::SystemTime;
 /// How serious a message is: picks the emoji and colour, and what rules match.
 /// Ordered by severity, so a batch takes the level of its worst line.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
@@ -24,6 +34,15 @@ pub enum Level {
 }
 
 impl Level {
+    /// Every level, least severe first.
+    pub const ALL: [Level; 5] = [
+        Level::Info,
+        Level::Success,
+        Level::Warning,
+        Level::Error,
+        Level::Critical,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Info => "info",

@@ -51,27 +51,44 @@ impl Outbox<'_> {
     /// Delivers the destination's backlog, then the message; keeps what cannot go.
     ///
     /// The message is on disk, in flight (`spool/inflight.rs`), before
-    /// anything is awaited, so a chime stopped at any moment loses nothing;
-    /// `--no-spool` asked for nothing to be kept, so nothing is written then.
+    /// anything is awaited, so a chime stopped at any moment loses nothing.
     pub async fn send(
         &self,
         destination: &Destination,
         payloads: Vec<Payload>,
         timeout: Duration,
     ) -> Report {
+        let journal = self.begin(destination, &payloads);
+        self.send_begun(destination, payloads, timeout, journal)
+            .await
+    }
+
+    /// Puts the message on disk in flight, before anything is awaited:
+    /// `None` with `--no-spool`, which asked for nothing to be kept, or when
+    /// the disk would not take it (it is then sent all the same).
+    pub fn begin(&self, destination: &Destination, payloads: &[Payload]) -> Option<InFlight> {
+        if self.no_spool {
+            return None;
+        }
+        let journal = self.spool.begin(&self.entry(destination, payloads)).ok()?;
+        let id = journal.id().to_owned();
+        self.in_flight
+            .borrow_mut()
+            .insert(destination.name.clone(), id);
+        Some(journal)
+    }
+
+    /// [`Outbox::send`] of a message [`Outbox::begin`] put on disk.
+    pub async fn send_begun(
+        &self,
+        destination: &Destination,
+        payloads: Vec<Payload>,
+        timeout: Duration,
+        journal: Option<InFlight>,
+    ) -> Report {
         // Older messages are started only within the timeout a script set;
         // each message, older or this one, then has the whole timeout.
         let deadline = Instant::now() + timeout;
-        let journal = match self.no_spool {
-            true => None,
-            false => self.spool.begin(&self.entry(destination, &payloads)).ok(),
-        };
-        if let Some(journal) = &journal {
-            let id = journal.id().to_owned();
-            self.in_flight
-                .borrow_mut()
-                .insert(destination.name.clone(), id);
-        }
         let own = journal.as_ref().map(InFlight::id);
         // Held until this message is out, so no flush slips in between.
         let mut _lock = None;

@@ -20,9 +20,19 @@
 //! waits for input that does not come: what chime has read is delivered or
 //! spooled. Only input that arrives more than [`QUIET`] after the signal, to
 //! a read already under way, is not. A line longer than 1 MiB is cut into
-//! pieces as it is read, and judged (`--grep`, level) by its first. When the time to send is up, sends still in flight are
-//! abandoned after their batches are spooled, so a batch is sent twice at
-//! most, never half, and chime exits on time.
+//! pieces as it is read, and judged (`--grep`, level) by its first. When the
+//! time to send is up, sends still in flight are abandoned (each is on disk
+//! already, see `spool/inflight.rs`), so a batch is sent twice at most, never
+//! half, and chime exits on time.
+//!
+//! What is read is journaled before anything else happens to it, and each
+//! lane says in the journal how far it has settled — a batch is settled once
+//! it is delivered or on disk in the spool — so a pipe killed at any moment,
+//! kill -9 included, leaves what it had not settled for the next `chime flush`
+//! (or the next `chime pipe` of the profile) to queue, in order
+//! (`stream/journal.rs`). Per destination, lines reach the channel in the order
+//! they were read, through spills, failures and flushes: a batch in flight is
+//! on disk under an id older than anything spilled after it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -40,19 +50,18 @@ use crate::ci::Ci;
 use crate::config::{Destination, EnvVars, Profile};
 use crate::deliver::{self, Report, Status};
 use crate::exit::{ExitCode, Failure};
-use crate::kinds::Target;
-use crate::kinds::text::{Measure, split};
+use crate::kinds::{Payload, Target};
 use crate::message::{Level, Message};
 use crate::outbox::Outbox;
 use crate::report;
 use crate::settings::{DEFAULT_TIMEOUT, Output, Selection};
 use crate::spool::Spool;
+use crate::stream::batch::{Batch, Packer};
+use crate::stream::journal::{self, Header, Journal, LaneSpec};
+use crate::stream::lines::{Line, Shaper, Unfinished};
 use crate::template;
 use crate::threads::Threads;
 
-/// A line longer than this without a newline is handed over in pieces, so a
-/// runaway line cannot take all memory before it ends.
-const MAX_LINE_BYTES: usize = 1 << 20;
 const READ_CHUNK: usize = 64 * 1024;
 /// A send taking longer than this means the destination, not chime, is slow:
 /// keep reading and let batches pile up (and spill to the spool).
@@ -85,45 +94,48 @@ pub struct Pipe {
     pub env: EnvVars,
 }
 
-/// One line of input and the level it carries.
-struct Line {
-    text: String,
-    level: Level,
-    /// This piece continues the line before it: a runaway line the reader
-    /// cut, to be joined again without a line break.
-    joins: bool,
-}
-
-/// A closed batch, escaped for its destination.
-struct Batch {
-    text: String,
-    level: Level,
-}
-
 /// One destination's stream of batches.
 struct Lane<'p> {
     destination: &'p Destination,
     target: Target,
-    limit: usize,
-    measure: Measure,
-    open: String,
-    open_len: usize,
-    open_level: Level,
-    opened: Option<Instant>,
-    ready: VecDeque<Batch>,
-    ready_bytes: usize,
+    packer: Packer,
     next_send: Instant,
     busy: bool,
     /// When the send in flight started.
     busy_since: Option<Instant>,
     /// The last batch was delivered (a lane starts out trusted).
     healthy: bool,
-    /// What is being sent right now, kept so that an abort can spool it too.
-    sending: Option<Vec<crate::kinds::Payload>>,
+    /// What is being sent right now, kept so that an abort can spool it
+    /// too unless it is on disk in flight already.
+    sending: Option<Sent>,
+    /// Batches taken from the packer, in order, and whether each is settled
+    /// (delivered or on disk): the journal may forget a line once every
+    /// batch up to its own is.
+    unsettled: VecDeque<(u64, u64, bool)>,
+    next_ticket: u64,
+    /// Every line of this lane ending at or before this offset is settled.
+    settled: u64,
     lines: usize,
     worst: Status,
     messages: usize,
     queued: usize,
+    /// Batches neither delivered nor kept (the spool could not be written).
+    lost: usize,
+}
+
+/// A batch on its way.
+struct Sent {
+    payloads: Vec<Payload>,
+    /// On disk in flight, so an abort need not spool it again.
+    begun: bool,
+    ticket: u64,
+}
+
+/// Lines handed from the reader, and the input's offset after them (lines
+/// `--grep` left out count too).
+struct Chunk {
+    lines: Vec<Line>,
+    end: u64,
 }
 
 type Sending<'a> = Pin<Box<dyn Future<Output = (usize, Report)> + 'a>>;
@@ -146,17 +158,20 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
         in_flight: Default::default(),
     };
     let mut router = Router::new(pipe)?;
+    // What an earlier pipe of this profile left goes ahead of this stream.
+    for warning in journal::recover_all(profile_dir(pipe), &pipe.profile, &pipe.spool) {
+        report::warning(pipe.output, &warning);
+    }
+    let header = router.header();
+    let journal = Arc::new(Mutex::new(open_journal(pipe, &header)));
     // Bounded, so a reader faster than the lanes waits instead of filling memory.
     let (tx, mut rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let reader = Reader {
         tee: pipe.tee,
-        shaper: Shaper {
-            grep: pipe.grep.clone(),
-            level: pipe.level,
-            level_from_line: pipe.level_from_line,
-        },
+        shaper: header.shaper(),
         stop: Arc::new(AtomicBool::new(false)),
         unfinished: Arc::new(Mutex::new(Unfinished::default())),
+        journal: Arc::clone(&journal),
     };
     let rest = reader.handle();
     std::thread::spawn(move || reader.run(&tx));
@@ -165,11 +180,20 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
     let mut inflight: FuturesUnordered<Sending> = FuturesUnordered::new();
     let mut eof = false;
     let mut stopping: Option<Instant> = None;
+    let mut interrupted = false;
     loop {
         let now = Instant::now();
         router.close_due(pipe.interval, now);
-        start_sends(pipe, &outbox, &mut router.lanes, &mut inflight, now);
-        spill(pipe, &outbox, &mut router.lanes);
+        let mut settled = start_sends(
+            pipe,
+            &header,
+            &outbox,
+            &mut router.lanes,
+            &mut inflight,
+            now,
+        );
+        settled.extend(spill(pipe, &header, &outbox, &mut router.lanes));
+        router.tell_journal(&journal, &settled);
         if eof && inflight.is_empty() && router.lanes.iter().all(Lane::idle) {
             break;
         }
@@ -177,8 +201,9 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
             && now >= deadline
         {
             // Time is up: keep the rest on disk, and abandon the sends in flight
-            // (their batches are among it) rather than let them drain a backlog.
-            spool_all(pipe, &outbox, &mut router.lanes);
+            // (their batches are on disk already) rather than let them drain a backlog.
+            let settled = spool_all(&header, &outbox, &mut router.lanes);
+            router.tell_journal(&journal, &settled);
             break;
         }
         // A healthy lane that has full batches waiting and may send now is
@@ -194,8 +219,8 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
             .unwrap_or(now + Duration::from_secs(3600));
         tokio::select! {
             chunk = rx.recv(), if !eof && !saturated => match chunk {
-                Some(lines) => {
-                    router.ingest(lines);
+                Some(chunk) => {
+                    router.ingest(chunk);
                     // Let the HTTP connection tasks run between chunks: on this
                     // single thread, a fast reader would otherwise starve them.
                     tokio::task::yield_now().await;
@@ -205,14 +230,18 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
                     router.close_all();
                 }
             },
-            Some((lane, report)) = inflight.next() => router.lanes[lane].finished(&report, pipe.output),
+            Some((lane, report)) = inflight.next() => {
+                let settled = router.lanes[lane].finished(&report, pipe.output);
+                router.tell_journal(&journal, &settled.map(|()| lane).into_iter().collect::<Vec<_>>());
+            }
             () = tokio::time::sleep_until(wake.into()) => {}
             _ = interrupt.recv() => {
                 if stopping.is_some() {
                     // Second Ctrl-C: keep everything on disk and leave now.
-                    spool_all(pipe, &outbox, &mut router.lanes);
-                    summary(pipe, &router.lanes);
-                    return Ok(ExitCode::Interrupted);
+                    let settled = spool_all(&header, &outbox, &mut router.lanes);
+                    router.tell_journal(&journal, &settled);
+                    interrupted = true;
+                    break;
                 }
                 if !eof {
                     take_the_rest(&rest, &mut rx, &mut router).await;
@@ -231,6 +260,13 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
             }
         }
     }
+    // Abandoned sends keep their batches on disk as they go.
+    drop(inflight);
+    close_journal(pipe, &journal, &router);
+    if interrupted {
+        summary(pipe, &router.lanes);
+        return Ok(ExitCode::Interrupted);
+    }
     // A batch queued mid-stream may have gone out behind a later one (the
     // outbox sends a destination's backlog first): only what is still in the
     // spool makes the stream "queued".
@@ -243,30 +279,66 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
     Ok(deliver::exit_code(router.lanes.iter().map(|l| l.worst)))
 }
 
+/// The profile's state folder, where journals are kept beside the spool.
+fn profile_dir(pipe: &Pipe) -> &std::path::Path {
+    pipe.spool.root().parent().unwrap_or(pipe.spool.root())
+}
+
+/// The journal of this stream, or `None`, said loudly, when the disk will
+/// not take it: the stream goes on, but a kill could then cost what is read.
+fn open_journal(pipe: &Pipe, header: &Header) -> Option<Journal> {
+    match Journal::create(profile_dir(pipe), header.clone()) {
+        Ok(journal) => Some(journal),
+        Err(err) => {
+            let text = format!(
+                "cannot journal what is read ({err}): if chime is killed, lines not yet sent are lost"
+            );
+            report::warning(pipe.output, &text);
+            None
+        }
+    }
+}
+
+/// At the end: the journal goes, once what it holds beyond what the lanes
+/// settled (read after a stop signal, never batched) is queued.
+fn close_journal(pipe: &Pipe, journal: &Mutex<Option<Journal>>, router: &Router) {
+    let Some(journal) = journal.lock().ok().and_then(|mut j| j.take()) else {
+        return;
+    };
+    if let Err(why) = journal.finish(&router.floors(), &pipe.profile, &pipe.spool) {
+        report::warning(pipe.output, &why);
+    }
+}
+
 /// Stops the reader and takes every line it has read: those waiting in the
 /// channel, the chunk it may be blocked handing over, and its unfinished last
 /// line, which it sends itself if it sees `stop`, and which is taken from it
 /// here if it is waiting for input that does not come.
 async fn take_the_rest(
     reader: &ReaderHandle,
-    rx: &mut mpsc::Receiver<Vec<Line>>,
+    rx: &mut mpsc::Receiver<Chunk>,
     router: &mut Router<'_>,
 ) {
     reader.stop.store(true, Ordering::SeqCst);
     // `None`: the reader has finished; a timeout: it is waiting for input.
-    while let Ok(Some(lines)) = tokio::time::timeout(QUIET, rx.recv()).await {
-        router.ingest(lines);
+    while let Ok(Some(chunk)) = tokio::time::timeout(QUIET, rx.recv()).await {
+        router.ingest(chunk);
     }
     rx.close();
-    while let Ok(lines) = rx.try_recv() {
-        router.ingest(lines);
+    while let Ok(chunk) = rx.try_recv() {
+        router.ingest(chunk);
     }
-    let last = reader.unfinished.lock().ok().and_then(|mut unfinished| {
-        let mut unfinished = std::mem::take(&mut *unfinished);
-        let bytes = std::mem::take(&mut unfinished.bytes);
-        (!bytes.is_empty()).then(|| reader.shaper.piece(&bytes, &mut unfinished.cut, true))?
+    let last = reader.unfinished.lock().ok().map(|mut unfinished| {
+        let line = reader.shaper.finish(&mut unfinished);
+        Chunk {
+            lines: line.into_iter().collect(),
+            end: unfinished.offset,
+        }
     });
-    router.ingest(last.into_iter().collect());
+    router.ingest(last.unwrap_or(Chunk {
+        lines: Vec::new(),
+        end: 0,
+    }));
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, Failure> {
@@ -274,99 +346,112 @@ fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::
         .map_err(|e| Failure::from(e).caused_by("cannot listen for signals"))
 }
 
-/// Starts the next send on every lane that has a batch, is idle, and whose pace allows.
+/// Starts the next send on every lane that has a batch, is idle, and whose
+/// pace allows; gives the lanes whose batches are now settled, being on disk
+/// in flight.
 fn start_sends<'a>(
     pipe: &'a Pipe,
+    header: &Header,
     outbox: &'a Outbox<'a>,
     lanes: &mut [Lane<'a>],
     inflight: &mut FuturesUnordered<Sending<'a>>,
     now: Instant,
-) {
+) -> Vec<usize> {
+    let mut settled = Vec::new();
     for (index, lane) in lanes.iter_mut().enumerate() {
         if lane.busy || now < lane.next_send {
             continue;
         }
-        let Some(batch) = lane.pop() else { continue };
+        let Some((batch, ticket)) = lane.take() else {
+            continue;
+        };
         lane.busy = true;
         lane.busy_since = Some(now);
         lane.next_send = now + lane.destination.pace;
-        let payloads = lane
-            .destination
-            .platform
-            .render(&message(pipe, batch), &lane.target);
-        lane.sending = Some(payloads.clone());
+        let payloads = render(header, lane, batch);
         let destination = lane.destination;
+        let journal = outbox.begin(destination, &payloads);
+        let begun = journal.is_some();
+        if begun && lane.settle(ticket) {
+            settled.push(index);
+        }
+        lane.sending = Some(Sent {
+            payloads: payloads.clone(),
+            begun,
+            ticket,
+        });
         let timeout = pipe
             .timeout
             .or(destination.timeout)
             .or(pipe.profile.timeout)
             .unwrap_or(DEFAULT_TIMEOUT);
         inflight.push(Box::pin(async move {
-            (index, outbox.send(destination, payloads, timeout).await)
+            let report = outbox
+                .send_begun(destination, payloads, timeout, journal)
+                .await;
+            (index, report)
         }));
     }
+    settled
 }
 
-fn message(pipe: &Pipe, batch: Batch) -> Message {
-    let mut message = Message {
-        title: pipe.title.clone(),
-        text: batch.text,
-        level: batch.level,
-        fields: Vec::new(),
-        links: Vec::new(),
-        code: pipe.code,
-        host: pipe.host.clone(),
-        time: SystemTime::now(),
-        context: Vec::new(),
-    };
-    if let Some(ci) = &pipe.ci {
-        ci.annotate(&mut message);
-    }
-    message
+/// The payloads that carry `batch` to `lane`'s destination.
+fn render(header: &Header, lane: &Lane, batch: Batch) -> Vec<Payload> {
+    let message = header.message(batch.text, batch.level);
+    lane.destination.platform.render(&message, &lane.target)
 }
 
-/// Keeps batches waiting in memory under `--max-pending`: the oldest go to the spool.
-fn spill(pipe: &Pipe, outbox: &Outbox, lanes: &mut [Lane]) {
-    while lanes.iter().map(|l| l.ready_bytes).sum::<usize>() > pipe.max_pending {
-        let Some(lane) = lanes.iter_mut().max_by_key(|l| l.ready_bytes) else {
-            return;
+/// Keeps batches waiting in memory under `--max-pending`: the oldest go to
+/// the spool. Gives the lanes that settled batches so.
+fn spill(pipe: &Pipe, header: &Header, outbox: &Outbox, lanes: &mut [Lane]) -> Vec<usize> {
+    let mut settled = Vec::new();
+    while lanes.iter().map(|l| l.packer.ready_bytes()).sum::<usize>() > pipe.max_pending {
+        let Some((index, lane)) = lanes
+            .iter_mut()
+            .enumerate()
+            .max_by_key(|(_, l)| l.packer.ready_bytes())
+        else {
+            break;
         };
-        let Some(batch) = lane.pop() else { return };
-        let payloads = lane
-            .destination
-            .platform
-            .render(&message(pipe, batch), &lane.target);
+        let Some((batch, ticket)) = lane.take() else {
+            break;
+        };
+        let payloads = render(header, lane, batch);
         let report = outbox.queue(lane.destination, payloads);
-        lane.finished(
-            &report,
-            Output {
-                quiet: true,
-                ..pipe.output
-            },
-        );
+        lane.spilled(&report);
+        if lane.settle(ticket) {
+            settled.push(index);
+        }
     }
+    settled
 }
 
-/// Moves every batch, open, ready or in flight, to the spool. One in flight
-/// may then arrive twice: the one duplicate a crash is allowed.
-fn spool_all(pipe: &Pipe, outbox: &Outbox, lanes: &mut [Lane]) {
-    for lane in lanes {
-        lane.close();
-        if let Some(payloads) = lane.sending.take() {
-            let report = outbox.queue(lane.destination, payloads);
-            lane.worst = lane.worst.max(report.status);
-            lane.queued += 1;
+/// Moves every batch, open or ready, to the spool; one in flight is on disk
+/// already (or, if the disk would not take it then, spooled now). One in
+/// flight may then arrive twice: the one duplicate a crash is allowed.
+fn spool_all(header: &Header, outbox: &Outbox, lanes: &mut [Lane]) -> Vec<usize> {
+    let mut settled = Vec::new();
+    for (index, lane) in lanes.iter_mut().enumerate() {
+        lane.packer.close();
+        if let Some(sent) = lane.sending.take() {
+            if !sent.begun {
+                let report = outbox.queue(lane.destination, sent.payloads);
+                lane.spilled(&report);
+            } else {
+                lane.queued += 1;
+                lane.worst = lane.worst.max(Status::Queued);
+            }
+            lane.settle(sent.ticket);
         }
-        while let Some(batch) = lane.pop() {
-            let payloads = lane
-                .destination
-                .platform
-                .render(&message(pipe, batch), &lane.target);
+        while let Some((batch, ticket)) = lane.take() {
+            let payloads = render(header, lane, batch);
             let report = outbox.queue(lane.destination, payloads);
-            lane.worst = lane.worst.max(report.status);
-            lane.queued += 1;
+            lane.spilled(&report);
+            lane.settle(ticket);
         }
+        settled.push(index);
     }
+    settled
 }
 
 fn summary(pipe: &Pipe, lanes: &[Lane]) {
@@ -374,11 +459,20 @@ fn summary(pipe: &Pipe, lanes: &[Lane]) {
         return;
     }
     for lane in lanes {
+        let name = &lane.destination.name;
+        if lane.lost > 0 {
+            // Never "piped N lines" when some of them are nowhere.
+            eprintln!(
+                "chime: error: {} of {} message(s) for {name} were neither delivered nor kept; \
+                 their lines are lost",
+                lane.lost, lane.messages
+            );
+            continue;
+        }
         if pipe.output.verbose || lane.queued > 0 || lane.worst != Status::Delivered {
             eprintln!(
-                "chime: piped {} line(s) to {} in {} message(s){}",
+                "chime: piped {} line(s) to {name} in {} message(s){}",
                 lane.lines,
-                lane.destination.name,
                 lane.messages,
                 if lane.queued > 0 {
                     format!(", {} queued in the spool", lane.queued)
@@ -395,23 +489,20 @@ impl<'p> Lane<'p> {
         Lane {
             destination,
             target,
-            limit: destination.platform.batch_limit(),
-            measure: destination.platform.measure(),
-            open: String::new(),
-            open_len: 0,
-            open_level: Level::Info,
-            opened: None,
-            ready: VecDeque::new(),
-            ready_bytes: 0,
+            packer: Packer::new(destination.platform.as_ref()),
             next_send: Instant::now(),
             busy: false,
             busy_since: None,
             healthy: true,
             sending: None,
+            unsettled: VecDeque::new(),
+            next_ticket: 0,
+            settled: 0,
             lines: 0,
             worst: Status::Delivered,
             messages: 0,
             queued: 0,
+            lost: 0,
         }
     }
 
@@ -419,79 +510,78 @@ impl<'p> Lane<'p> {
     /// and the destination has been answering promptly.
     fn saturated(&self, now: Instant) -> bool {
         let prompt = self.busy_since.is_none_or(|t| now - t < SLOW_SEND);
-        self.healthy && prompt && self.ready.len() >= 2 && now >= self.next_send
+        self.healthy && prompt && self.packer.ready() >= 2 && now >= self.next_send
     }
 
     fn idle(&self) -> bool {
-        !self.busy && self.ready.is_empty() && self.open.is_empty()
+        !self.busy && self.packer.is_empty()
     }
 
-    /// Appends one line, closing the open batch first when it would not fit.
     fn push(&mut self, line: &Line) {
         if !line.joins {
             self.lines += 1;
         }
-        let escaped = self.destination.platform.escape(&line.text);
-        // Bytes bound every measure from above: most lines need no splitting.
-        if escaped.len() < self.limit {
-            let len = self.measure.of(&escaped);
-            self.append(&escaped, len, line.level, line.joins);
-            return;
+        self.packer.push(self.destination.platform.as_ref(), line);
+    }
+
+    /// The oldest closed batch, with the ticket that settles it.
+    fn take(&mut self) -> Option<(Batch, u64)> {
+        let batch = self.packer.pop()?;
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.unsettled.push_back((ticket, batch.end, false));
+        Some((batch, ticket))
+    }
+
+    /// A batch is delivered or on disk; true when that moves how far the
+    /// lane has settled, which the journal is then told.
+    fn settle(&mut self, ticket: u64) -> bool {
+        if let Some(entry) = self.unsettled.iter_mut().find(|e| e.0 == ticket) {
+            entry.2 = true;
         }
-        // A line longer than a whole message is split across messages.
-        for (i, piece) in split(&escaped, self.limit - 1, self.measure)
-            .into_iter()
-            .enumerate()
-        {
-            self.append(
-                piece,
-                self.measure.of(piece),
-                line.level,
-                line.joins || i > 0,
-            );
+        let mut moved = false;
+        while let Some(&(_, end, true)) = self.unsettled.front() {
+            self.settled = self.settled.max(end);
+            self.unsettled.pop_front();
+            moved = true;
+        }
+        moved
+    }
+
+    /// How far into the input this lane is done: all of what was read when
+    /// it holds nothing, else what it settled.
+    fn floor(&self, read: u64) -> u64 {
+        match self.unsettled.is_empty() && self.packer.is_empty() {
+            true => read,
+            false => self.settled,
         }
     }
 
-    /// Appends a piece that fits one message, after a line break unless it
-    /// `joins` the piece before (a message boundary is then the only break).
-    fn append(&mut self, piece: &str, len: usize, level: Level, joins: bool) {
-        let gap = usize::from(!joins);
-        if self.opened.is_some() && self.open_len + gap + len > self.limit {
-            self.close();
+    /// A batch went to the spool without being tried (past `--max-pending`,
+    /// or at the end): counted, while the batch in flight, if any, goes on.
+    fn spilled(&mut self, report: &Report) {
+        self.messages += 1;
+        self.worst = self.worst.max(report.status);
+        match report.status {
+            Status::Queued => self.queued += 1,
+            _ => {
+                self.lost += 1;
+                let why = report.error.as_deref().unwrap_or("failed");
+                eprintln!(
+                    "chime: error: a batch for {} was not kept: {why}",
+                    self.destination.name
+                );
+            }
         }
-        if self.opened.is_none() {
-            self.opened = Some(Instant::now());
-        } else if !joins {
-            self.open.push('\n');
-            self.open_len += 1;
-        }
-        self.open.push_str(piece);
-        self.open_len += len;
-        self.open_level = self.open_level.max(level);
     }
 
-    fn close(&mut self) {
-        if self.opened.take().is_none() {
-            return;
-        }
-        let text = std::mem::take(&mut self.open);
-        self.ready_bytes += text.len();
-        let level = std::mem::take(&mut self.open_level);
-        self.ready.push_back(Batch { text, level });
-        self.open_len = 0;
-    }
-
-    fn pop(&mut self) -> Option<Batch> {
-        let batch = self.ready.pop_front()?;
-        self.ready_bytes -= batch.text.len();
-        Some(batch)
-    }
-
-    fn finished(&mut self, report: &Report, output: Output) {
+    /// The send in flight ended; gives `Some` when that settled its batch
+    /// (one that was not on disk in flight).
+    fn finished(&mut self, report: &Report, output: Output) -> Option<()> {
         self.busy = false;
         self.busy_since = None;
         self.healthy = report.status == Status::Delivered;
-        self.sending = None;
+        let sent = self.sending.take();
         self.messages += 1;
         self.worst = self.worst.max(report.status);
         match report.status {
@@ -507,6 +597,9 @@ impl<'p> Lane<'p> {
                 }
             }
             Status::Rejected | Status::Failed => {
+                if report.status == Status::Failed {
+                    self.lost += 1;
+                }
                 let why = report.error.as_deref().unwrap_or("failed");
                 eprintln!(
                     "chime: error: {} did not take a batch: {why}",
@@ -514,6 +607,8 @@ impl<'p> Lane<'p> {
                 );
             }
         }
+        let sent = sent.filter(|sent| !sent.begun)?;
+        self.settle(sent.ticket).then_some(())
     }
 }
 
@@ -524,6 +619,8 @@ struct Router<'p> {
     /// For `--to`/`--route`: every lane. For rules: lanes per level.
     by_level: BTreeMap<u8, Vec<usize>>,
     fixed: Option<Vec<usize>>,
+    /// The input's offset past what was ingested.
+    read: u64,
 }
 
 impl<'p> Router<'p> {
@@ -533,6 +630,7 @@ impl<'p> Router<'p> {
             lanes: Vec::new(),
             by_level: BTreeMap::new(),
             fixed: None,
+            read: 0,
         };
         let profile = &pipe.profile;
         let targets: Option<Vec<(&str, Option<&str>)>> = match &pipe.selection {
@@ -675,24 +773,25 @@ impl<'p> Router<'p> {
         }
     }
 
-    fn ingest(&mut self, lines: Vec<Line>) {
-        for line in &lines {
+    fn ingest(&mut self, chunk: Chunk) {
+        for line in &chunk.lines {
             for lane in self.lanes_for(line.level) {
                 self.lanes[lane].push(line);
             }
         }
+        self.read = self.read.max(chunk.end);
     }
 
     fn close_due(&mut self, interval: Duration, now: Instant) {
         for lane in &mut self.lanes {
-            if lane.opened.is_some_and(|t| now >= t + interval) {
-                lane.close();
+            if lane.packer.opened.is_some_and(|t| now >= t + interval) {
+                lane.packer.close();
             }
         }
     }
 
     fn close_all(&mut self) {
-        self.lanes.iter_mut().for_each(Lane::close);
+        self.lanes.iter_mut().for_each(|l| l.packer.close());
     }
 
     /// When something next needs doing: a batch's interval ends, or a lane's pace allows a send.
@@ -700,13 +799,91 @@ impl<'p> Router<'p> {
         let closes = self
             .lanes
             .iter()
-            .filter_map(|l| l.opened.map(|t| t + interval));
+            .filter_map(|l| l.packer.opened.map(|t| t + interval));
         let sends = self
             .lanes
             .iter()
-            .filter(|l| !l.busy && !l.ready.is_empty())
+            .filter(|l| !l.busy && l.packer.ready() > 0)
             .map(|l| l.next_send);
         closes.chain(sends).min()
+    }
+
+    /// How far into the input each lane is done.
+    fn floors(&self) -> Vec<u64> {
+        self.lanes.iter().map(|l| l.floor(self.read)).collect()
+    }
+
+    /// Writes in the journal how far the lanes in `moved` have settled.
+    fn tell_journal(&self, journal: &Mutex<Option<Journal>>, moved: &[usize]) {
+        if moved.is_empty() {
+            return;
+        }
+        let Ok(mut guard) = journal.lock() else {
+            return;
+        };
+        let Some(journal) = guard.as_mut() else {
+            return;
+        };
+        let floors = self.floors();
+        for &lane in moved {
+            // A journal the disk refuses now only costs what a kill would cost.
+            let _ = journal.settle(lane, self.lanes[lane].settled, &floors);
+        }
+    }
+
+    /// What the journal must know to replay this stream.
+    fn header(&self) -> Header {
+        let pipe = self.pipe;
+        let lanes = self
+            .lanes
+            .iter()
+            .map(|l| LaneSpec {
+                destination: l.destination.name.clone(),
+                channel: l.target.channel.clone(),
+            })
+            .collect();
+        let mut routes = BTreeMap::new();
+        match &self.fixed {
+            Some(fixed) => {
+                routes.insert(journal::ALL_LEVELS.to_owned(), fixed.clone());
+            }
+            None => {
+                for level in Level::ALL {
+                    routes.insert(level.as_str().to_owned(), self.lanes_for(level));
+                }
+            }
+        }
+        // What CI adds to every message (its context, a link to the run).
+        let mut proto = Message {
+            title: None,
+            text: String::new(),
+            level: pipe.level,
+            fields: Vec::new(),
+            links: Vec::new(),
+            code: pipe.code,
+            host: pipe.host.clone(),
+            time: SystemTime::now(),
+            context: Vec::new(),
+        };
+        if let Some(ci) = &pipe.ci {
+            ci.annotate(&mut proto);
+        }
+        Header {
+            version: 1,
+            lanes,
+            routes,
+            grep: pipe.grep.as_ref().map(|re| re.as_str().to_owned()),
+            level: pipe.level,
+            level_from_line: pipe.level_from_line,
+            title: pipe.title.clone(),
+            code: pipe.code,
+            host: pipe.host.clone(),
+            context: proto.context,
+            links: proto.links.into_iter().map(|l| (l.label, l.url)).collect(),
+            settled: Vec::new(),
+            carry_offset: 0,
+            carry_cut: None,
+        }
     }
 }
 
@@ -719,6 +896,8 @@ struct Reader {
     /// Bytes read since the last line break, shared so that a signal can take
     /// them while the reader waits for more.
     unfinished: Arc<Mutex<Unfinished>>,
+    /// Where every read goes first.
+    journal: Arc<Mutex<Option<Journal>>>,
 }
 
 /// What the main loop keeps of the reader, to stop it and take the rest.
@@ -726,23 +905,6 @@ struct ReaderHandle {
     shaper: Shaper,
     stop: Arc<AtomicBool>,
     unfinished: Arc<Mutex<Unfinished>>,
-}
-
-/// The line being read.
-#[derive(Default)]
-struct Unfinished {
-    bytes: Vec<u8>,
-    /// Set once a runaway line was cut: whether its first piece was kept,
-    /// and at which level, which every later piece follows.
-    cut: Option<Option<Level>>,
-}
-
-/// How bytes become lines: `--grep`, `--level-from-line`, ANSI and UTF-8.
-#[derive(Clone)]
-struct Shaper {
-    grep: Option<regex_lite::Regex>,
-    level: Level,
-    level_from_line: bool,
 }
 
 impl Reader {
@@ -754,7 +916,7 @@ impl Reader {
         }
     }
 
-    fn run(self, tx: &mpsc::Sender<Vec<Line>>) {
+    fn run(self, tx: &mpsc::Sender<Chunk>) {
         let mut stdin = std::io::stdin().lock();
         let mut stdout = std::io::stdout();
         let mut tee = self.tee;
@@ -766,6 +928,10 @@ impl Reader {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             };
+            let Ok(mut unfinished) = self.unfinished.lock() else {
+                return;
+            };
+            self.journal(&buf[..n], &unfinished);
             // A closed stdout ends the copy, not the stream.
             if tee
                 && stdout
@@ -775,97 +941,37 @@ impl Reader {
             {
                 tee = false;
             }
-            let lines = self.split(&buf[..n]);
-            if !lines.is_empty() && tx.blocking_send(lines).is_err() {
+            let lines = self.shaper.split(&mut unfinished, &buf[..n]);
+            let end = unfinished.offset + unfinished.bytes.len() as u64;
+            drop(unfinished);
+            if tx.blocking_send(Chunk { lines, end }).is_err() {
                 return;
             }
         }
-        let last = self.unfinished.lock().ok().and_then(|mut unfinished| {
-            let mut unfinished = std::mem::take(&mut *unfinished);
-            let bytes = std::mem::take(&mut unfinished.bytes);
-            (!bytes.is_empty()).then(|| self.shaper.piece(&bytes, &mut unfinished.cut, true))?
+        let last = self.unfinished.lock().ok().map(|mut unfinished| {
+            let line = self.shaper.finish(&mut unfinished);
+            Chunk {
+                lines: line.into_iter().collect(),
+                end: unfinished.offset,
+            }
         });
-        if let Some(line) = last {
-            let _ = tx.blocking_send(vec![line]);
+        if let Some(chunk) = last {
+            let _ = tx.blocking_send(chunk);
         }
     }
 
-    /// The whole lines `bytes` completes, and a piece of a runaway line.
-    fn split(&self, bytes: &[u8]) -> Vec<Line> {
-        let Ok(mut unfinished) = self.unfinished.lock() else {
-            return Vec::new();
+    /// Journals a read before anything else happens to it. A journal the
+    /// disk refuses now only costs what a kill would cost: the stream goes on.
+    fn journal(&self, bytes: &[u8], unfinished: &Unfinished) {
+        let Ok(mut journal) = self.journal.lock() else {
+            return;
         };
-        let Unfinished {
-            bytes: partial,
-            cut,
-        } = &mut *unfinished;
-        partial.extend_from_slice(bytes);
-        let mut lines = Vec::new();
-        let mut start = 0;
-        while let Some(i) = partial[start..].iter().position(|b| *b == b'\n') {
-            let line = &partial[start..start + i];
-            lines.extend(self.shaper.piece(line, cut, true));
-            start += i + 1;
+        if let Some(writer) = journal.as_mut() {
+            let offset = unfinished.offset + unfinished.bytes.len() as u64;
+            if writer.read(offset, bytes, unfinished).is_err() {
+                *journal = None;
+            }
         }
-        partial.drain(..start);
-        if partial.len() >= MAX_LINE_BYTES {
-            let rest = partial.split_off(char_boundary(partial));
-            let piece = std::mem::replace(partial, rest);
-            lines.extend(self.shaper.piece(&piece, cut, false));
-        }
-        lines
-    }
-}
-
-impl Shaper {
-    /// One piece of a line as it goes out, or `None` when `--grep` leaves it
-    /// out. The pieces of a runaway line follow its first: kept or left out
-    /// together, at one level, joined again (`cut` carries that decision).
-    fn piece(
-        &self,
-        bytes: &[u8],
-        cut: &mut Option<Option<Level>>,
-        ends_line: bool,
-    ) -> Option<Line> {
-        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-        let line = match *cut {
-            Some(None) => None,
-            Some(Some(level)) => Some(Line {
-                text: clean(bytes),
-                level,
-                joins: true,
-            }),
-            None => self.line(bytes),
-        };
-        *cut = (!ends_line).then(|| line.as_ref().map(|l| l.level));
-        line
-    }
-
-    fn line(&self, bytes: &[u8]) -> Option<Line> {
-        let text = clean(bytes);
-        if self.grep.as_ref().is_some_and(|re| !re.is_match(&text)) {
-            return None;
-        }
-        let level = if self.level_from_line {
-            self.level.max(level_of(&text))
-        } else {
-            self.level
-        };
-        Some(Line {
-            text,
-            level,
-            joins: false,
-        })
-    }
-}
-
-/// Text out of bytes: invalid UTF-8 replaced, ANSI escapes removed.
-fn clean(bytes: &[u8]) -> String {
-    let decoded = String::from_utf8_lossy(bytes);
-    if decoded.contains('\u{1b}') {
-        strip_ansi(&decoded)
-    } else {
-        decoded.into_owned()
     }
 }
 
@@ -874,99 +980,4 @@ fn no_route() -> Failure {
         "no route for this stream: no rule matched and the profile has no [defaults] route",
     )
     .with_hint("pass --route NAME or --to DEST, or set `route` under [defaults]")
-}
-
-/// Where to cut `bytes` without breaking a UTF-8 character: the end, unless
-/// the last character has not fully arrived yet.
-fn char_boundary(bytes: &[u8]) -> usize {
-    let Some(lead) = bytes.iter().rposition(|b| b & 0xC0 != 0x80) else {
-        return bytes.len();
-    };
-    let width = match bytes[lead] {
-        0xF0.. => 4,
-        0xE0.. => 3,
-        0xC0.. => 2,
-        _ => 1,
-    };
-    if lead > 0 && lead + width > bytes.len() {
-        lead
-    } else {
-        bytes.len()
-    }
-}
-
-/// The level a log line looks like it reports.
-fn level_of(line: &str) -> Level {
-    let lower = line.to_ascii_lowercase();
-    if ["fatal", "panic", "critical", "crit]", "emerg"]
-        .iter()
-        .any(|w| lower.contains(w))
-    {
-        Level::Critical
-    } else if lower.contains("error") || lower.contains("[err]") {
-        Level::Error
-    } else if lower.contains("warn") {
-        Level::Warning
-    } else {
-        Level::Info
-    }
-}
-
-/// Removes ANSI escape sequences: CSI (`ESC [ … final`), OSC (`ESC ] … BEL|ESC \`)
-/// and two-byte escapes.
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\u{1b}' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('[') => {
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            Some(']') => {
-                while let Some(c) = chars.next() {
-                    if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
-                        break;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ansi_colours_and_titles_are_stripped() {
-        assert_eq!(strip_ansi("\u{1b}[31;1mred\u{1b}[0m plain"), "red plain");
-        assert_eq!(strip_ansi("\u{1b}]0;title\u{7}after"), "after");
-    }
-
-    #[test]
-    fn a_cut_never_falls_inside_a_character() {
-        let euro = "€".as_bytes();
-        assert_eq!(char_boundary(b"abc"), 3);
-        assert_eq!(char_boundary(&[b'a', euro[0], euro[1]]), 1);
-        assert_eq!(char_boundary(&[b'a', euro[0], euro[1], euro[2]]), 4);
-        assert_eq!(char_boundary(&[b'a', 0xF0, 0x9F]), 1);
-    }
-
-    #[test]
-    fn log_levels_are_recognised() {
-        assert_eq!(level_of("2026-11-24 ERROR disk full"), Level::Error);
-        assert_eq!(level_of("[warn] slow"), Level::Warning);
-        assert_eq!(level_of("panic: oops"), Level::Critical);
-        assert_eq!(level_of("all good"), Level::Info);
-    }
 }
