@@ -12,6 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::support::bed::Bed;
 use crate::support::{NOBODY, Run, Sandbox, as_nobody, run_watched_within, run_within};
 
+/// Nothing listens here: connections are refused at once.
+const DOWN: &str = "http://127.0.0.1:1/services/T0TESTTEAM/BDOWN/fakesecretdownfakesecret";
 /// Catches a hang; never a measure of speed.
 const LIMIT: Duration = Duration::from_secs(60);
 /// What chime holds while it works, far below the gigabyte a file may claim.
@@ -415,6 +417,49 @@ fn a_destination_folder_that_is_a_link_is_not_sent_from() {
         1,
         "left alone"
     );
+}
+
+#[test]
+#[ignore = "bug: `spool list` moves, and `spool purge` deletes, files through a linked destination folder"]
+fn spool_commands_never_touch_files_through_a_linked_destination_folder() {
+    let sandbox = setup();
+    go(chime(&sandbox, DOWN, &["send", "--queue", "waiting"])).code(75);
+    let outside = tempfile::tempdir().unwrap();
+    let theirs = [
+        (outside.path().join("notes.msg"), b"not chime's".to_vec()),
+        (
+            outside.path().join(format!("{PLANTED}.msg")),
+            entry(PLANTED, "ops-hook", now_ms(), "planted"),
+        ),
+    ];
+    for (path, bytes) in &theirs {
+        std::fs::write(path, bytes).unwrap();
+    }
+    let dead = spool_dir(&sandbox).join("dead");
+    std::fs::create_dir(&dead).unwrap();
+    chmod(&dead, 0o700);
+    let link = dead.join("ops-hook");
+    std::os::unix::fs::symlink(outside.path(), &link).unwrap();
+    for args in [
+        &["spool", "list", "--dead"][..],
+        &["spool", "list", "--dead", "--json"],
+        &["spool", "purge", "--dead", "--yes"],
+    ] {
+        let out = go(sandbox.chime(args));
+        assert!(
+            !out.stdout.contains(PLANTED),
+            "listed through the link\n{out}"
+        );
+        for (path, bytes) in &theirs {
+            let now = std::fs::read(path).unwrap_or_default();
+            assert_eq!(
+                &now,
+                bytes,
+                "{path:?} after `chime {}`\n{out}",
+                args.join(" ")
+            );
+        }
+    }
 }
 
 #[test]
