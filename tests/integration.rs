@@ -15,6 +15,7 @@ mod send;
 mod setup;
 mod show;
 mod spool;
+mod state;
 mod support;
 mod teams;
 mod telegram;

@@ -250,3 +250,101 @@ fn high_water_kib(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// The user and group `nobody` is on Linux.
+pub const NOBODY: u32 = 65534;
+
+/// Makes `cmd` run as user `nobody`, without root's groups: the other user
+/// of the tests on trust, who plants files in a state directory not theirs
+/// or owns one whose folder they cannot read.
+///
+/// Only root can become another user. CI runs the tests as root; anywhere
+/// else such a test fails here, saying why, rather than passing untried.
+#[track_caller]
+pub fn as_nobody(cmd: &mut Command) -> &mut Command {
+    // SAFETY: geteuid(2) cannot fail and touches no memory of ours.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this test runs chime as user nobody (uid {NOBODY}), which only root can do: \
+         run the tests as root, as CI does"
+    );
+    // SAFETY: setgroups(2), setgid(2) and setuid(2) are async-signal-safe and
+    // touch no memory of ours but the empty group list.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(cmd, || {
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(NOBODY) != 0
+                || libc::setuid(NOBODY) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
+/// [`run`], but a run still going after `limit` is killed (with its process
+/// group: [`Sandbox::chime`] gives it one of its own) and fails the test.
+/// A generous limit: it catches a hang, it never measures speed. A run that
+/// grows past [`MEMORY_GUARD`] is killed too, so that a test of a bound on
+/// memory fails rather than takes the machine down.
+#[track_caller]
+pub fn run_within(cmd: Command, limit: std::time::Duration) -> Run {
+    run_watched_within(cmd, limit).0
+}
+
+/// Far more than chime ever needs; a child holding more is killed.
+pub const MEMORY_GUARD: u64 = 2 << 30;
+
+/// [`run_watched`] with [`run_within`]'s deadline and memory guard.
+#[track_caller]
+pub fn run_watched_within(mut cmd: Command, limit: std::time::Duration) -> (Run, u64) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let command = format!("{cmd:?}");
+    let deadline = std::time::Instant::now() + limit;
+    let mut child = cmd.spawn().expect("chime runs");
+    let status_file = format!("/proc/{}/status", child.id());
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    let mut peak = 0;
+    let mut stopped = None;
+    let status = loop {
+        if let Some(kib) = std::fs::read_to_string(&status_file)
+            .ok()
+            .and_then(|s| high_water_kib(&s))
+        {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().expect("chime can be waited for") {
+            break status;
+        }
+        let why = if std::time::Instant::now() > deadline {
+            Some(format!("still running after {limit:?}"))
+        } else if peak * 1024 > MEMORY_GUARD {
+            Some(format!("holding {} MiB", peak >> 10))
+        } else {
+            None
+        };
+        if why.is_some() {
+            stopped = why;
+            let group = child.id() as libc::pid_t;
+            // SAFETY: kill(2) with the child's own process group.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+            let _ = child.kill();
+            break child.wait().expect("chime can be waited for");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+        command,
+    };
+    if let Some(why) = stopped {
+        panic!("{why}: killed\n{run}");
+    }
+    (run, peak * 1024)
+}
