@@ -72,6 +72,22 @@ impl ProfileState {
         Spool::at(self.dir.join("spool"), self.label())
     }
 
+    /// The folders chime keeps in it, checked where they exist.
+    fn check(&self) -> Result<(), SpoolError> {
+        for sub in [
+            "spool",
+            "spool/pending",
+            "spool/dead",
+            "spool/corrupt",
+            "threads",
+            "runs",
+            "journal",
+        ] {
+            fs::check_if_there(&self.dir.join(sub))?;
+        }
+        Ok(())
+    }
+
     /// Where `chime run --on change` remembers outcomes.
     pub fn runs(&self) -> PathBuf {
         self.dir.join("runs")
@@ -120,6 +136,7 @@ impl StateDir {
     pub fn open(env: &EnvVars) -> Result<StateDir, SpoolError> {
         let root = locate(env)?;
         open_root(&root)?;
+        fs::check_if_there(&root.join("profiles"))?;
         let state = StateDir { root };
         state.adopt_old_layout();
         Ok(state)
@@ -140,6 +157,7 @@ impl StateDir {
         let (key, source, name) = key_of(location);
         let state = self.profile_dir(key);
         fs::create_private_dir(&state.dir)?;
+        state.check()?;
         let remember = |file: &str, text: &str| -> Result<(), SpoolError> {
             let path = state.dir.join(file);
             match fs::read_bounded(&path, 4096) {
@@ -156,12 +174,19 @@ impl StateDir {
         Ok(state)
     }
 
-    /// Every profile that has kept something, by key.
+    /// Every profile that has kept something, by key. One whose folder
+    /// fails its checks stops them all: someone tampered with the state.
     pub fn profiles(&self) -> Result<Vec<ProfileState>, SpoolError> {
         let dir = self.root.join("profiles");
         let mut keys = fs::list(&dir)?;
         keys.sort();
-        Ok(keys.into_iter().map(|key| self.profile_dir(key)).collect())
+        let profiles: Vec<ProfileState> =
+            keys.into_iter().map(|key| self.profile_dir(key)).collect();
+        for profile in &profiles {
+            fs::check_if_there(&profile.dir)?;
+            profile.check()?;
+        }
+        Ok(profiles)
     }
 
     fn profile_dir(&self, key: String) -> ProfileState {

@@ -481,7 +481,7 @@ fn spool_retry_that_cannot_write_leaves_the_dead_entry_in_place() {
         run(sandbox.chime(&args))
             .code(1)
             .stderr_has("could not be moved back to pending; it is still dead-lettered")
-            .stderr_has("it is not a directory");
+            .stderr_has("Not a directory");
         assert_eq!(
             ids_of(&list_json(&sandbox, &["--dead"])),
             vec![ids[0].as_str()],

@@ -326,7 +326,6 @@ fn a_parent_another_user_could_swap_the_state_directory_in_is_refused() {
 }
 
 #[test]
-#[ignore = "bug: a `profiles/` folder of another user is used by send, flush and spool list"]
 fn a_profiles_folder_of_another_user_is_refused() {
     let mut bed = Bed::down();
     let url = bed.webhook("ops");
@@ -356,7 +355,6 @@ fn a_profiles_folder_of_another_user_is_refused() {
 }
 
 #[test]
-#[ignore = "bug: `chime flush` with no profile named delivers through a linked `profiles/<profile>`"]
 fn a_profile_folder_that_is_a_link_is_refused() {
     let mut bed = Bed::down();
     let url = bed.webhook("ops");
@@ -420,7 +418,6 @@ fn a_destination_folder_that_is_a_link_is_not_sent_from() {
 }
 
 #[test]
-#[ignore = "bug: `spool list` moves, and `spool purge` deletes, files through a linked destination folder"]
 fn spool_commands_never_touch_files_through_a_linked_destination_folder() {
     let sandbox = setup();
     go(chime(&sandbox, DOWN, &["send", "--queue", "waiting"])).code(75);

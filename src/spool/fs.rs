@@ -132,9 +132,6 @@ pub fn verify_own_dir(dir: &Path, meta: &fs::Metadata) -> Result<(), SpoolError>
     if meta.file_type().is_symlink() {
         return Err(untrusted("it is a symbolic link".into()));
     }
-    if !meta.is_dir() {
-        return Err(untrusted("it is not a directory".into()));
-    }
     if meta.uid() != euid() {
         return Err(untrusted(format!(
             "it belongs to user {}, not to this user ({})",
@@ -161,6 +158,15 @@ pub fn check_own_dir(dir: &Path, meta: &fs::Metadata) -> Result<(), SpoolError> 
         let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
     }
     Ok(())
+}
+
+/// [`check_own_dir`] for a folder that may not exist yet (then it is fine).
+pub fn check_if_there(dir: &Path) -> Result<(), SpoolError> {
+    match fs::symlink_metadata(dir) {
+        Ok(meta) => check_own_dir(dir, &meta),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(SpoolError::io("inspect", dir, err)),
+    }
 }
 
 /// Creates `dir` and its parents, private to this user (0700), and fsyncs the

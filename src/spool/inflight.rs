@@ -70,7 +70,7 @@ impl Spool {
     /// essay) and gives the oldest id still in flight by a live sender, if
     /// any: a drain does not pass it. Call with the destination's lock held.
     pub fn adopt_orphans(&self, destination: &str) -> Result<Option<String>, SpoolError> {
-        let dir = self.dir(State::Pending, destination);
+        let dir = self.checked_dir(State::Pending, destination)?;
         let mut live: Option<String> = None;
         for id in sending_ids(&dir)? {
             match Orphan::try_claim(&dir, &id) {
@@ -87,7 +87,9 @@ impl Spool {
     /// True when `destination` has a message in flight that no live sender
     /// holds (other than `own`): a backlog a send must deliver first.
     pub fn has_orphans(&self, destination: &str, own: Option<&str>) -> bool {
-        let dir = self.dir(State::Pending, destination);
+        let Ok(dir) = self.checked_dir(State::Pending, destination) else {
+            return false;
+        };
         let ids = sending_ids(&dir).unwrap_or_default();
         ids.iter()
             .filter(|id| Some(id.as_str()) != own)
@@ -97,7 +99,9 @@ impl Spool {
     /// `destination`'s messages in flight, oldest first, each readable as an
     /// entry, with whether a live sender holds it: for `chime spool list`.
     pub fn in_flight(&self, destination: &str) -> Vec<(Entry, bool)> {
-        let dir = self.dir(State::Pending, destination);
+        let Ok(dir) = self.checked_dir(State::Pending, destination) else {
+            return Vec::new();
+        };
         let mut found = Vec::new();
         for id in sending_ids(&dir).unwrap_or_default() {
             let path = dir.join(format!("{id}{SENDING}"));

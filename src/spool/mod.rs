@@ -275,10 +275,22 @@ impl Spool {
         self.root.join(state.dir()).join(fs::dir_name(destination))
     }
 
+    /// `destination`'s folder in `state`, once it and the folders above it
+    /// in the spool passed their checks (`fs::check_own_dir`): a folder
+    /// someone swapped for a link, or made their own, is never read,
+    /// written or emptied. One that does not exist yet holds nothing.
+    fn checked_dir(&self, state: State, destination: &str) -> Result<PathBuf, SpoolError> {
+        let dir = self.dir(state, destination);
+        for folder in [self.root.as_path(), &self.root.join(state.dir()), &dir] {
+            fs::check_if_there(folder)?;
+        }
+        Ok(dir)
+    }
+
     /// Creates `destination`'s folder in `state` if need be; one whose name
     /// had to be hashed keeps the name whole inside.
     fn make_dir(&self, state: State, destination: &str) -> Result<PathBuf, SpoolError> {
-        let dir = self.dir(state, destination);
+        let dir = self.checked_dir(state, destination)?;
         fs::create_private_dir(&dir)?;
         let encoded = fs::dir_name(destination);
         if fs::is_hashed(&encoded) && !dir.join(fs::NAME_FILE).exists() {
@@ -301,7 +313,7 @@ impl Spool {
 
     /// Removes a delivered entry, durably, before anything else is sent.
     pub fn remove(&self, state: State, entry: &Entry) -> Result<(), SpoolError> {
-        let dir = self.dir(state, &entry.destination);
+        let dir = self.checked_dir(state, &entry.destination)?;
         fs::remove_durably(&dir, &entry.file_name())
     }
 
@@ -343,6 +355,8 @@ impl Spool {
     /// Destinations with at least one entry in `state`, by profile name.
     pub fn destinations(&self, state: State) -> Result<Vec<String>, SpoolError> {
         let dir = self.root.join(state.dir());
+        fs::check_if_there(&self.root)?;
+        fs::check_if_there(&dir)?;
         let mut names: Vec<String> = fs::list(&dir)?
             .into_iter()
             .filter_map(|encoded| {
@@ -360,7 +374,7 @@ impl Spool {
 
     /// The file names of `destination`'s entries, oldest first.
     pub fn ids(&self, state: State, destination: &str) -> Result<Vec<String>, SpoolError> {
-        let mut names: Vec<String> = fs::list(&self.dir(state, destination))?
+        let mut names: Vec<String> = fs::list(&self.checked_dir(state, destination)?)?
             .into_iter()
             .filter_map(|name| name.strip_suffix(".msg").map(str::to_owned))
             .collect();
@@ -384,7 +398,7 @@ impl Spool {
     /// Reads one entry, quarantining it when it is damaged or unreadable
     /// (invariant 5).
     pub fn read(&self, state: State, destination: &str, id: &str) -> Result<Read, SpoolError> {
-        let dir = self.dir(state, destination);
+        let dir = self.checked_dir(state, destination)?;
         let path = dir.join(format!("{id}.msg"));
         let bytes = match fs::read_bounded(&path, MAX_ENTRY_BYTES) {
             Ok(bytes) => bytes,

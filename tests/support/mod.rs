@@ -246,7 +246,15 @@ fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHand
     })
 }
 
+/// chime's peak memory from its `/proc/PID/status`. Until the fork has
+/// exec'd chime, that file describes a copy of the test process, whose
+/// memory (other tests' buffers) is not chime's: only a status that names
+/// chime counts.
 fn high_water_kib(status: &str) -> Option<u64> {
+    let name = status.lines().find_map(|l| l.strip_prefix("Name:"))?;
+    if name.trim() != "chime" {
+        return None;
+    }
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
