@@ -16,6 +16,10 @@ use crate::message::{Level, Link};
 use crate::spool::{Spool, SpoolError};
 use crate::state::{ProfileState, StateDir};
 
+/// The most `chime send` reads from stdin: a message, not a file (a 16 MiB
+/// log still makes hundreds of Slack messages). Past it, nothing is sent.
+const MAX_STDIN: u64 = 16 << 20;
+
 /// Used when neither the flag, the environment, the destination nor the profile sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -535,8 +539,16 @@ fn read_text(
     }
     let mut bytes = Vec::new();
     std::io::stdin()
+        .take(MAX_STDIN + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Failure::from(e).caused_by("while reading stdin"))?;
+    if bytes.len() as u64 > MAX_STDIN {
+        return Err(Failure::usage(format!(
+            "stdin holds more than {} MiB, more than a message should; nothing was sent",
+            MAX_STDIN >> 20
+        ))
+        .with_hint("stream it with `chime pipe`, or send its end: `tail -n 200 | chime send`"));
+    }
     // Invalid UTF-8 is replaced, never fatal: a log with a stray byte must still go out.
     let text = String::from_utf8_lossy(&bytes).into_owned();
     if json_input || has_template {

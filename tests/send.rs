@@ -683,3 +683,17 @@ fn no_spool_still_sends_older_messages_first() {
         .collect();
     assert_eq!(texts, ["older", "newer"]);
 }
+
+#[test]
+fn send_refuses_stdin_over_16_mib_and_sends_nothing() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let mut cmd = sandbox.chime(&["send"]);
+    cmd.env("OPS_WEBHOOK", bed.webhook("ops"));
+    let endless = vec![b'y'; (16 << 20) + 1];
+    run_with_stdin(cmd, &endless)
+        .code(2)
+        .stderr_has("more than 16 MiB")
+        .stderr_has("chime pipe");
+    assert!(bed.requests().is_empty());
+}
