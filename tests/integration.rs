@@ -9,6 +9,7 @@ mod mattermost;
 mod ntfy;
 mod pipe;
 mod profile;
+mod redaction;
 mod run;
 mod send;
 mod setup;

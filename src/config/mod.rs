@@ -9,6 +9,7 @@ mod check;
 mod commands;
 mod diagnostic;
 mod fields;
+mod redact;
 mod show;
 mod starter;
 
@@ -121,7 +122,11 @@ pub enum ConfigError {
 }
 
 fn render(path: &Path, source: &str, problems: &[Problem]) -> String {
-    let parts: Vec<String> = problems.iter().map(|p| p.render(path, source)).collect();
+    let redacted = redact::Redacted::new(source);
+    let parts: Vec<String> = problems
+        .iter()
+        .map(|p| p.render(path, source, &redacted))
+        .collect();
     parts.join("\n").trim_end().to_owned()
 }
 
@@ -326,7 +331,7 @@ fn blank(text: &mut String, range: std::ops::Range<usize>) {
 }
 
 fn parse_problem(err: &toml::de::Error) -> Problem {
-    let message = err.message().trim().to_owned();
+    let message = unquote(err.message().trim());
     let problem = Problem::new(err.span(), message.clone());
     if message.starts_with("invalid type: string") && message.ends_with("expected a sequence") {
         return problem.help("write a list, even of one: to = [\"name\"]");
@@ -345,6 +350,19 @@ fn parse_problem(err: &toml::de::Error) -> Problem {
         Some(close) => problem.help(format!("did you mean `{close}`?")),
         None => problem,
     }
+}
+
+/// serde's "invalid type: string \"…\", expected …" without the string: it
+/// is the profile's value, perhaps a webhook URL, and the snippet below the
+/// message shows where it is (masked).
+fn unquote(message: &str) -> String {
+    static QUOTED: std::sync::LazyLock<regex_lite::Regex> = std::sync::LazyLock::new(|| {
+        regex_lite::Regex::new(
+            r#"(invalid (?:type|value): (?:string|character)) (?:"(?:[^"\\]|\\.)*"|`[^`]*`)"#,
+        )
+        .expect("the pattern is valid")
+    });
+    QUOTED.replace_all(message, "$1").into_owned()
 }
 
 #[derive(Deserialize)]

@@ -306,7 +306,8 @@ fn variables(message: &Message, text: &str, part: usize, parts: usize) -> Value 
 }
 
 fn method(fields: &mut Fields) -> reqwest::Method {
-    let Some(given) = fields.string("method") else {
+    // The value is quoted as written: `${NAME}` may hold anything.
+    let Some((given, written)) = fields.string_as_written("method") else {
         return reqwest::Method::POST;
     };
     match given.to_ascii_uppercase().as_str() {
@@ -315,7 +316,7 @@ fn method(fields: &mut Fields) -> reqwest::Method {
         "PATCH" => reqwest::Method::PATCH,
         _ => {
             let message = format!(
-                "`method` of destination `{}` must be POST, PUT or PATCH, not `{given}`",
+                "`method` of destination `{}` must be POST, PUT or PATCH, not `{written}`",
                 fields.name
             );
             fields.problem(Problem::new(None, message));
