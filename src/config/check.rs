@@ -16,7 +16,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{ConfigError, EnvVars, Location, Problem, Profile, load};
+use super::{ConfigError, EnvVars, Location, Problem, Profile, load_source, read};
 use crate::exit::Failure;
 use crate::message::Level;
 use crate::template;
@@ -48,17 +48,11 @@ impl std::fmt::Display for Summary {
 
 /// Loads and checks the profile; every problem found is in the one error.
 pub fn check(location: &Location, env: &EnvVars) -> Result<Summary, Failure> {
-    let (mut problems, source, profile) = match load(location, env) {
-        Ok(profile) => {
-            let source = std::fs::read_to_string(&location.path).map_err(|source| {
-                Failure::from(ConfigError::Read {
-                    path: location.path.clone(),
-                    source,
-                })
-            })?;
-            (Vec::new(), source, Some(profile))
-        }
-        Err(ConfigError::Invalid { text, problems, .. }) => (problems, text, None),
+    // Read once: the profile may be a pipe, with nothing left to read again.
+    let source = read(location)?;
+    let (mut problems, profile) = match load_source(location, source.clone(), env) {
+        Ok(profile) => (Vec::new(), Some(profile)),
+        Err(ConfigError::Invalid { problems, .. }) => (problems, None),
         Err(other) => return Err(other.into()),
     };
     problems.extend(run_samples(&source, env));

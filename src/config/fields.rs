@@ -12,6 +12,7 @@ use toml::Spanned;
 
 use super::EnvVars;
 use super::diagnostic::{Problem, suggest};
+use super::files::{ReadError, read_secret};
 use crate::secret::Secret;
 
 pub type Table = BTreeMap<String, Spanned<toml::Value>>;
@@ -242,14 +243,17 @@ impl<'a> Fields<'a> {
     }
 
     fn read_secret_file(&mut self, key: &str, file: &str, span: Range<usize>) -> Option<String> {
-        match std::fs::read_to_string(file) {
+        match read_secret(std::path::Path::new(file)) {
             Ok(text) => Some(text.trim_end_matches(['\n', '\r']).to_owned()),
             Err(err) => {
                 let message = format!(
                     "cannot read the `{key}` of destination `{}` from `{file}`: {err}",
                     self.name
                 );
-                let help = "check the path and that this user may read the file";
+                let help = match err {
+                    ReadError::Io(_) => "check the path and that this user may read the file",
+                    _ => "a secret file is a regular file of UTF-8 text, at most 64 KiB",
+                };
                 self.problems
                     .push(Problem::new(Some(span), message).help(help));
                 None

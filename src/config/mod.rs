@@ -9,6 +9,7 @@ mod check;
 mod commands;
 mod diagnostic;
 mod fields;
+mod files;
 mod redact;
 mod show;
 mod starter;
@@ -108,7 +109,7 @@ pub enum ConfigError {
     #[error("cannot read or write {}: {source}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        source: files::ReadError,
     },
     #[error("the profile {} has {} problem{}:\n\n{}", path.display(), problems.len(),
         if problems.len() == 1 { "" } else { "s" }, render(path, text, problems))]
@@ -175,14 +176,24 @@ pub fn locate(
 
 /// Reads, parses and validates the profile at `location`.
 pub fn load(location: &Location, env: &EnvVars) -> Result<Profile, ConfigError> {
+    let source = read(location)?;
+    load_source(location, source, env)
+}
+
+/// The profile's text, bounded in size (see `files`).
+fn read(location: &Location) -> Result<String, ConfigError> {
+    files::read_profile(&location.path).map_err(|source| match source.is_not_found() {
+        true => ConfigError::NotFound(location.clone()),
+        false => ConfigError::Read {
+            path: location.path.clone(),
+            source,
+        },
+    })
+}
+
+/// Parses and validates `source`, the text of the profile at `location`.
+fn load_source(location: &Location, source: String, env: &EnvVars) -> Result<Profile, ConfigError> {
     let path = location.path.clone();
-    let source = match std::fs::read_to_string(&path) {
-        Ok(source) => source,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ConfigError::NotFound(location.clone()));
-        }
-        Err(source) => return Err(ConfigError::Read { path, source }),
-    };
     let mut problems = Vec::new();
     let (raw, repaired) = parse(&source, &mut problems);
     let shape_problems = problems.len();

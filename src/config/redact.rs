@@ -26,8 +26,8 @@ pub struct Redacted {
 }
 
 /// Values shorter than this are not looked for in messages: they would match
-/// inside ordinary words, and a secret that short protects nothing.
-const MIN_MASKED_LEN: usize = 4;
+/// ordinary words (`file`, `true`), and a secret that short protects nothing.
+const MIN_MASKED_LEN: usize = 6;
 
 impl Redacted {
     pub fn new(source: &str) -> Redacted {
@@ -207,8 +207,14 @@ impl Masker {
                 previous = named;
                 continue;
             }
+            if word.starts_with(['{', ',']) {
+                // An inline table or its next entry: a key comes next, not a value.
+                (secret_key, after_equals) = (false, false);
+                out.push_str(piece);
+                continue;
+            }
             let is_value = after_equals || secret_key || word.contains("://");
-            if is_value && !word.is_empty() && !word.starts_with(['{', '[']) {
+            if is_value && !word.is_empty() && !word.starts_with('[') {
                 let shown = self.value(&key, word);
                 out.push_str(&shown);
                 out.push_str(space);
@@ -457,6 +463,7 @@ mod tests {
             r#"timeout = 10s"#,
             r#"user = "deploy-bot""#,
             r#"text = "{{ level | upper }}: {{ text }}""#,
+            r#"url = { file = "/run/secrets/hook" }"#,
         ] {
             assert_eq!(line(text), text);
         }

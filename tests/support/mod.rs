@@ -199,3 +199,64 @@ pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Run {
         command,
     }
 }
+
+/// Runs `cmd` to completion, or kills it after `limit` and fails the test: for
+/// inputs that could make chime hang, so a regression fails instead of
+/// stalling the suite. The limit is a guard far above any normal run.
+#[track_caller]
+pub fn run_within(cmd: Command, limit: std::time::Duration) -> Run {
+    match run_or_kill(cmd, limit) {
+        Ok(run) => run,
+        Err(command) => panic!("still running after {limit:?}, killed: {command}"),
+    }
+}
+
+/// Like [`run_within`], but a run killed at `limit` is returned as its
+/// command line, for callers that report failures themselves.
+pub fn run_or_kill(mut cmd: Command, limit: std::time::Duration) -> Result<Run, String> {
+    use std::io::Read;
+    let command = format!("{cmd:?}");
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("chime runs");
+    // Read both pipes on threads, so a chatty child never blocks on a full pipe.
+    let mut pipes = [
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    ];
+    let readers = pipes.each_mut().map(|pipe| {
+        let mut pipe = pipe.take().expect("piped");
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    });
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for chime") {
+            break Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let [stdout, stderr] = readers.map(|r| r.join().unwrap_or_default());
+    let Some(status) = status else {
+        return Err(command);
+    };
+    let output = Output {
+        status,
+        stdout,
+        stderr,
+    };
+    Ok(Run::from_output(command, output))
+}
