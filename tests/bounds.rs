@@ -94,3 +94,78 @@ fn a_profile_that_never_ends_is_refused() {
         .stderr_has("/dev/zero")
         .stderr_has("larger than 1 MiB");
 }
+
+/// A profile whose route renders template `slow` with `text` as given.
+fn with_template(text: &str) -> String {
+    format!(
+        "[defaults]\nroute = \"r\"\n[destinations.ops]\nkind = \"slack\"\n\
+         url = \"http://127.0.0.1:9/services/T0/B0/notasecret\"\n\
+         [routes.r]\nto = [\"ops\"]\ntemplate = \"slow\"\n[templates.slow]\ntext = '{text}'\n"
+    )
+}
+
+const LOOP_OF_LOOPS: &str =
+    "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
+const DOUBLING: &str = "{% set ns = namespace(s=\"x\") %}{% for i in range(40) %}\
+                        {% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}";
+
+#[test]
+fn a_template_that_loops_for_ever_is_a_template_error_naming_it() {
+    for text in [LOOP_OF_LOOPS, DOUBLING] {
+        let sandbox = Sandbox::new();
+        sandbox.profile(&with_template(text));
+        check(&sandbox)
+            .code(78)
+            .stderr_has("template `slow`")
+            .stderr_has("too much work");
+        let send = sandbox.chime(&["send", "--dry-run", "hi"]);
+        run_within(send, HANG)
+            .code(78)
+            .stderr_has("template `slow`")
+            .stderr_has("too much work");
+    }
+}
+
+#[test]
+fn a_template_that_writes_megabytes_is_a_template_error() {
+    let sandbox = Sandbox::new();
+    sandbox.profile(&with_template("{{ \"x\" * 5000000 }}"));
+    check(&sandbox)
+        .code(78)
+        .stderr_has("template `slow`")
+        .stderr_has("larger than 4 MiB");
+}
+
+#[test]
+fn a_rule_that_does_too_much_work_is_a_rule_error() {
+    let profile = "[defaults]\nroute = \"r\"\n[destinations.ops]\nkind = \"slack\"\n\
+                   url = \"http://127.0.0.1:9/services/T0/B0/notasecret\"\n\
+                   [routes.r]\nto = [\"ops\"]\n[[rules]]\n\
+                   when = \"('x' * 50000000) | length > 0\"\nroute = \"r\"\n";
+    let sandbox = Sandbox::new();
+    sandbox.profile(profile);
+    check(&sandbox)
+        .code(78)
+        .stderr_has("rule")
+        .stderr_has("too much work");
+    let send = sandbox.chime(&["send", "--dry-run", "hi"]);
+    run_within(send, HANG)
+        .code(78)
+        .stderr_has("rule")
+        .stderr_has("too much work");
+}
+
+#[test]
+fn a_webhook_body_that_loops_for_ever_is_a_profile_error() {
+    let profile = format!(
+        "[defaults]\nroute = \"r\"\n[destinations.w]\nkind = \"webhook\"\n\
+         url = \"http://127.0.0.1:9/hook\"\nbody = '{{\"t\": {{{{ text }}}}}}{LOOP_OF_LOOPS}'\n\
+         [routes.r]\nto = [\"w\"]\n"
+    );
+    let sandbox = Sandbox::new();
+    sandbox.profile(&profile);
+    check(&sandbox)
+        .code(78)
+        .stderr_has("`body` template of destination `w`")
+        .stderr_has("too much work");
+}

@@ -11,8 +11,8 @@
 
 use std::collections::BTreeMap;
 
+use minijinja::UndefinedBehavior;
 use minijinja::value::{Serde, Value};
-use minijinja::{Environment, UndefinedBehavior};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -100,8 +100,10 @@ fn run_samples(source: &str, env: &EnvVars) -> Vec<Problem> {
     let Ok(runnable) = toml::from_str::<Runnable>(source) else {
         return Vec::new();
     };
-    let mut jinja = Environment::new();
+    let mut jinja = template::environment();
     jinja.set_undefined_behavior(UndefinedBehavior::Chainable);
+    let mut rule_jinja = template::rule_environment();
+    rule_jinja.set_undefined_behavior(UndefinedBehavior::Chainable);
     let mut problems = Vec::new();
     for (name, t) in &runnable.templates {
         for (part, source) in [("title", &t.title), ("text", &t.text)] {
@@ -112,15 +114,19 @@ fn run_samples(source: &str, env: &EnvVars) -> Vec<Problem> {
             }
             let rendered = jinja
                 .template_from_str(source.get_ref())
-                .and_then(|tmpl| tmpl.render(samples(env, Level::Error)));
+                .and_then(|tmpl| template::render(&tmpl, &samples(env, Level::Error)));
             if let Err(err) = rendered {
                 let message = format!(
                     "template `{name}`: the {part} fails to render with sample variables: {}",
                     template::describe(&err)
                 );
-                problems.push(Problem::new(Some(source.span()), message).help(
-                    "check the filters and tests it uses (https://docs.rs/minijinja/latest/minijinja/filters/)",
-                ));
+                let help = match template::is_bound(&err) {
+                    true => template::BOUND_HELP,
+                    false => {
+                        "check the filters and tests it uses (https://docs.rs/minijinja/latest/minijinja/filters/)"
+                    }
+                };
+                problems.push(Problem::new(Some(source.span()), message).help(help));
             }
         }
     }
@@ -128,7 +134,7 @@ fn run_samples(source: &str, env: &EnvVars) -> Vec<Problem> {
         if template::check_expression(rule.when.get_ref()).is_err() {
             continue;
         }
-        let Ok(expr) = jinja.compile_expression(rule.when.get_ref()) else {
+        let Ok(expr) = rule_jinja.compile_expression(rule.when.get_ref()) else {
             continue;
         };
         let failed = LEVELS

@@ -83,7 +83,7 @@ impl Webhook {
         let vars = variables(message, text, part, parts);
         let rendered = self.body.as_ref().map(|env| {
             env.get_template(BODY)
-                .and_then(|t| t.render(Jinja::from(Serde(&vars))))
+                .and_then(|t| crate::template::render(&t, &Jinja::from(Serde(&vars))))
         });
         match rendered {
             Some(Ok(body)) => body,
@@ -109,7 +109,7 @@ impl Platform for Webhook {
         let vars = variables(message, &message.text, 1, 1);
         let body = env
             .get_template(BODY)
-            .and_then(|t| t.render(Jinja::from(Serde(&vars))))
+            .and_then(|t| crate::template::render(&t, &Jinja::from(Serde(&vars))))
             .map_err(|e| {
                 let why = crate::template::describe(&e);
                 format!("its `body` template failed to render this message: {why}")
@@ -350,7 +350,7 @@ fn headers(fields: &mut Fields) -> Vec<(String, Secret)> {
 /// Compiles the `body` template and proves it makes JSON from a sample message,
 /// so a broken template is a profile error, not a message lost at send time.
 fn body(fields: &mut Fields, source: String) -> Option<Environment<'static>> {
-    let mut env = Environment::new();
+    let mut env = crate::template::environment();
     env.set_auto_escape_callback(|name| match name {
         BODY => AutoEscape::Custom(JSON.into()),
         _ => AutoEscape::None,
@@ -386,9 +386,8 @@ fn body(fields: &mut Fields, source: String) -> Option<Environment<'static>> {
         .map_err(|e| e.to_string())
         .and_then(|()| {
             let template = env.get_template(BODY).map_err(|e| e.to_string())?;
-            template
-                .render(Jinja::from(Serde(&vars)))
-                .map_err(|e| e.to_string())
+            crate::template::render(&template, &Jinja::from(Serde(&vars)))
+                .map_err(|e| crate::template::describe(&e))
         })
         .and_then(|out| {
             serde_json::from_str::<Value>(&out)
