@@ -286,7 +286,7 @@ async fn send(
     let mut builder = client
         .request(request.method.clone(), request.url.expose())
         .timeout(timeout)
-        .body(request.body.clone());
+        .body(request.body.expose().to_owned());
     for (name, value) in &request.headers {
         builder = builder.header(name, value.expose());
     }

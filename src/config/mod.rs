@@ -25,7 +25,7 @@ use toml::Spanned;
 pub use check::check;
 pub use commands::command;
 pub use diagnostic::{Problem, suggest};
-pub use fields::Fields;
+pub use fields::{Fields, Piece, pieces};
 pub use show::show;
 pub use starter::init;
 

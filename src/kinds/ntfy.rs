@@ -224,6 +224,7 @@ impl Platform for Ntfy {
                     headers,
                     op: String::new(),
                     thread: None,
+                    secrets: Vec::new(),
                 }
             })
             .collect()
