@@ -169,3 +169,33 @@ fn a_webhook_body_that_loops_for_ever_is_a_profile_error() {
         .stderr_has("`body` template of destination `w`")
         .stderr_has("too much work");
 }
+
+#[test]
+fn a_duration_too_long_to_count_is_a_profile_error_not_a_panic() {
+    let forever = "\"500000000000y\"";
+    for (table, key) in [
+        ("defaults", "timeout"),
+        ("defaults", "thread_ttl"),
+        ("destinations.ops", "pace"),
+        ("destinations.ops", "timeout"),
+        ("spool", "max_age"),
+        ("spool", "backoff_base"),
+    ] {
+        let sandbox = Sandbox::new();
+        let mut profile = format!(
+            "[defaults]\nroute = \"r\"\n[destinations.ops]\nkind = \"slack\"\n\
+             url = \"http://127.0.0.1:1/services/T0/B0/downdowndown\"\n\
+             [routes.r]\nto = [\"ops\"]\n[spool]\n"
+        );
+        profile = profile.replace(
+            &format!("[{table}]\n"),
+            &format!("[{table}]\n{key} = {forever}\n"),
+        );
+        sandbox.profile(&profile);
+        let send = sandbox.chime(&["send", "--thread", "k", "hi"]);
+        run_within(send, HANG)
+            .code(78)
+            .stderr_has(key)
+            .stderr_has("too long");
+    }
+}

@@ -659,9 +659,19 @@ fn spool_policy(raw: RawSpool, problems: &mut Vec<Problem>) -> spool::Policy {
     }
 }
 
+/// The longest duration a profile may give: "for ever" in practice, and far
+/// enough from the end of what a clock can count that adding it to now
+/// cannot overflow (which panicked).
+const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
+
 fn duration(text: &Spanned<String>, key: &str, problems: &mut Vec<Problem>) -> Option<Duration> {
     match humantime::parse_duration(text.get_ref()) {
-        Ok(d) => Some(d),
+        Ok(d) if d <= MAX_DURATION => Some(d),
+        Ok(_) => {
+            let message = format!("`{key}` is too long: at most 100 years");
+            problems.push(Problem::new(Some(text.span()), message));
+            None
+        }
         Err(err) => {
             let message = format!("`{key}` is not a duration: {err}");
             problems.push(
