@@ -182,15 +182,11 @@ fn a_duration_too_long_to_count_is_a_profile_error_not_a_panic() {
         ("spool", "backoff_base"),
     ] {
         let sandbox = Sandbox::new();
-        let mut profile = format!(
-            "[defaults]\nroute = \"r\"\n[destinations.ops]\nkind = \"slack\"\n\
-             url = \"http://127.0.0.1:1/services/T0/B0/downdowndown\"\n\
-             [routes.r]\nto = [\"ops\"]\n[spool]\n"
-        );
-        profile = profile.replace(
-            &format!("[{table}]\n"),
-            &format!("[{table}]\n{key} = {forever}\n"),
-        );
+        let base = "[defaults]\nroute = \"r\"\n[destinations.ops]\nkind = \"slack\"\n\
+                    url = \"http://127.0.0.1:1/services/T0/B0/downdowndown\"\n\
+                    [routes.r]\nto = [\"ops\"]\n[spool]\n";
+        let header = format!("[{table}]\n");
+        let profile = base.replace(&header, &format!("{header}{key} = {forever}\n"));
         sandbox.profile(&profile);
         let send = sandbox.chime(&["send", "--thread", "k", "hi"]);
         run_within(send, HANG)

@@ -5,6 +5,7 @@ mod bed_selftest;
 mod bounds;
 mod discord;
 mod every_kind;
+mod fuzz;
 mod google_chat;
 mod mattermost;
 mod ntfy;

@@ -217,10 +217,12 @@ impl Masker {
             if is_value && !word.is_empty() && !word.starts_with('[') {
                 let shown = self.value(&key, word);
                 out.push_str(&shown);
-                out.push_str(space);
             } else {
-                out.push_str(piece);
+                // Not a value by its place, but quotes gone astray may have
+                // left a URL or a token bare anywhere on the line.
+                out.push_str(&self.words(word));
             }
+            out.push_str(space);
             if !word.is_empty() {
                 after_equals = false;
                 previous = word;
@@ -260,11 +262,21 @@ fn mask_word(word: &str) -> String {
         word.to_owned()
     } else if word.contains("://") {
         secret::redact_url(word)
-    } else if looks_like_token(word) {
+    } else if looks_like_token(word) || looks_like_address(word) {
         secret::redact_token(word)
     } else {
         word.to_owned()
     }
+}
+
+/// A URL without its scheme (`//host/path`, `hooks.slack.com/services/…`),
+/// as a stray quote or a line break can leave one: the path may hold the key.
+fn looks_like_address(word: &str) -> bool {
+    let mut parts = word.trim_start_matches('/').split('/');
+    let host = parts.next().unwrap_or("");
+    let is_host = host.contains('.') && host.chars().any(|c| c.is_ascii_alphanumeric());
+    let rooted = word.starts_with("//") && !host.is_empty();
+    (rooted || (is_host && !host.starts_with('.'))) && parts.any(|p| !p.is_empty())
 }
 
 /// What a message quotes between backticks or double quotes, masked when it
@@ -446,6 +458,9 @@ mod tests {
             r#"text = "see https://x.example/T0/RAWSECRET for more""#,
             r#"password = "quoted \" RAWSECRET""#,
             "timeout = 1 # was https://hooks.slack.com/services/T0/B0/RAWSECRET",
+            "//127.0.0.1:9/services/T0/B0/RAWSECRET\"",
+            r#"kind = "slack-an = "xoxb-1111-RAWSECRET""#,
+            "see hooks.slack.com/services/T0/B0/RAWSECRET for it",
         ] {
             let shown = line(text);
             assert!(!shown.contains("RAWSECRET"), "{text} → {shown}");
@@ -464,6 +479,8 @@ mod tests {
             r#"user = "deploy-bot""#,
             r#"text = "{{ level | upper }}: {{ text }}""#,
             r#"url = { file = "/run/secrets/hook" }"#,
+            r#"url = { file = "./secrets/hook" }"#,
+            "# see the README.md file",
         ] {
             assert_eq!(line(text), text);
         }
