@@ -5,6 +5,13 @@
 //! kept as written, so a template may use `<@U123>` or `<!here>` and a user's
 //! `a < b` still arrives intact. A value can opt out with `|safe`. Titles are
 //! plain text and never escaped here; kinds escape them where needed.
+//!
+//! A profile's templates and rules are code its author wrote, run on every
+//! message, so each run is bounded: minijinja's fuel caps both the steps it
+//! takes and the memory it makes, and the output has a cap of its own. A
+//! runaway loop or a string doubled forty times is then a template error the
+//! caller names (exit 78), never a hang or an abort. Every environment comes
+//! from [`environment`] or [`rule_environment`] so none escapes the bound.
 
 use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, Template};

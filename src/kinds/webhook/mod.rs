@@ -29,7 +29,9 @@ use sha2::Sha256;
 
 use crate::config::{Fields, Problem};
 use crate::kinds::text::{Measure, split};
-use crate::kinds::{Answer, HttpRequest, Payload, Platform, Target, Verdict, classify_http};
+use crate::kinds::{
+    Answer, HttpRequest, Payload, Platform, SecretRef, Target, Verdict, classify_http,
+};
 use crate::message::{Link, Message};
 use crate::secret::Secret;
 use crate::template::{Escape, plain};
@@ -95,7 +97,7 @@ impl Webhook {
     }
 
     /// A payload's body as it goes out, its secrets filled in.
-    fn filled(&self, body: &str, secrets: &[crate::kinds::SecretRef]) -> String {
+    fn filled(&self, body: &str, secrets: &[SecretRef]) -> String {
         match &self.body {
             Some(template) if !secrets.is_empty() => template.fill(body, secrets),
             _ => body.to_owned(),
