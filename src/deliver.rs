@@ -393,7 +393,7 @@ async fn send(client: &reqwest::Client, request: &HttpRequest, timeout: Duration
     let mut builder = client
         .request(request.method.clone(), request.url.expose())
         .timeout(timeout)
-        .body(request.body.clone());
+        .body(request.body.expose().to_owned());
     for (name, value) in &request.headers {
         builder = builder.header(name, value.expose());
     }

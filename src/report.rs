@@ -87,8 +87,10 @@ pub fn dry_run(rendered: &[(&Destination, Vec<Payload>)], as_json: bool) -> Resu
     for (destination, payloads) in rendered {
         for (i, payload) in payloads.iter().enumerate() {
             let request = destination.platform.request(payload);
-            let body: serde_json::Value = serde_json::from_str(&request.body)
-                .unwrap_or_else(|_| serde_json::Value::String(request.body.clone()));
+            // What the body shows: a secret in it stays a `${NAME}`.
+            let shown = request.body.to_string();
+            let body: serde_json::Value =
+                serde_json::from_str(&shown).unwrap_or(serde_json::Value::String(shown));
             if as_json {
                 let headers: serde_json::Map<String, serde_json::Value> = request
                     .headers

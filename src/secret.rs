@@ -43,6 +43,12 @@ impl Secret {
         }
     }
 
+    /// A value with its own shown form, for values only partly secret (a
+    /// body with a `${NAME}` filled in shows as the body with the name).
+    pub fn shown_as(value: String, shown: String) -> Secret {
+        Secret { value, shown }
+    }
+
     pub fn expose(&self) -> &str {
         &self.value
     }

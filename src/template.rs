@@ -5,20 +5,79 @@
 //! kept as written, so a template may use `<@U123>` or `<!here>` and a user's
 //! `a < b` still arrives intact. A value can opt out with `|safe`. Titles are
 //! plain text and never escaped here; kinds escape them where needed.
+//!
+//! A profile's templates and rules are code its author wrote, run on every
+//! message, so each run is bounded: minijinja's fuel caps both the steps it
+//! takes and the memory it makes, and the output has a cap of its own. A
+//! runaway loop or a string doubled forty times is then a template error the
+//! caller names (exit 78), never a hang or an abort. Every environment comes
+//! from [`environment`] or [`rule_environment`] so none escapes the bound.
 
 use minijinja::value::Value;
-use minijinja::{AutoEscape, Environment, Error};
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, Template};
 
 /// Name under which text templates run; its auto-escape is the markup's.
 const TEXT: &str = "text";
 const TITLE: &str = "title";
 
+/// The work one render may do, in minijinja's fuel: about one instruction,
+/// or 64 bytes of data made, per unit. A million is many times what any
+/// message needs, stops a loop of loops in well under a second, and caps
+/// what a template can allocate at about 64 MiB.
+const FUEL: u64 = 1_000_000;
+/// A rule is one expression, evaluated for every message (and for every
+/// level by `config check`): a tenth of that, about 6 MiB of data.
+const RULE_FUEL: u64 = 100_000;
+/// The most one template may write: several times the largest message any
+/// platform takes, so only a runaway template reaches it.
+const MAX_OUTPUT: usize = 4 << 20;
+
 /// Escapes a plain string into a destination's markup.
 pub type Escape = fn(&str) -> String;
 
+/// An environment for templates, bounded (see [`FUEL`]).
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_fuel(Some(FUEL));
+    env
+}
+
+/// An environment for rule expressions, bounded (see [`RULE_FUEL`]).
+pub fn rule_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_fuel(Some(RULE_FUEL));
+    env
+}
+
+/// Renders `template`, refusing output over [`MAX_OUTPUT`].
+pub fn render(template: &Template, vars: &Value) -> Result<String, Error> {
+    template.render(vars).and_then(capped)
+}
+
+/// `output` if it is within [`MAX_OUTPUT`], for renders made another way.
+pub fn capped(output: String) -> Result<String, Error> {
+    if output.len() > MAX_OUTPUT {
+        let detail = format!("{TOO_LARGE} {} MiB", MAX_OUTPUT >> 20);
+        return Err(Error::new(ErrorKind::InvalidOperation, detail));
+    }
+    Ok(output)
+}
+
+const TOO_LARGE: &str = "its output is larger than";
+
+/// Whether `err` is one of the bounds above rather than a mistake in the
+/// template's logic: the fix is a smaller loop, not another filter.
+pub fn is_bound(err: &Error) -> bool {
+    err.kind() == ErrorKind::OutOfFuel || err.detail().is_some_and(|d| d.starts_with(TOO_LARGE))
+}
+
+/// What to say to someone whose template hit a bound.
+pub const BOUND_HELP: &str =
+    "a template may take about a million steps and write at most 4 MiB: make its loops shorter";
+
 /// Checks that a template source compiles.
 pub fn check(source: &str) -> Result<(), String> {
-    Environment::new()
+    environment()
         .template_from_str(source)
         .map(|_| ())
         .map_err(|e| describe(&e))
@@ -26,7 +85,7 @@ pub fn check(source: &str) -> Result<(), String> {
 
 /// Checks that a rule expression compiles.
 pub fn check_expression(source: &str) -> Result<(), String> {
-    Environment::new()
+    rule_environment()
         .compile_expression(source)
         .map(|_| ())
         .map_err(|e| describe(&e))
@@ -34,7 +93,7 @@ pub fn check_expression(source: &str) -> Result<(), String> {
 
 /// Evaluates a rule expression against the message's variables.
 pub fn matches(expression: &str, vars: &Value) -> Result<bool, String> {
-    let env = Environment::new();
+    let env = rule_environment();
     let expr = env
         .compile_expression(expression)
         .map_err(|e| describe(&e))?;
@@ -50,7 +109,7 @@ pub struct Renderer {
 
 impl Renderer {
     pub fn new(escape: Escape) -> Renderer {
-        let mut env = Environment::new();
+        let mut env = environment();
         env.set_auto_escape_callback(|name| match name {
             TEXT => AutoEscape::Custom("markup".into()),
             _ => AutoEscape::None,
@@ -86,7 +145,7 @@ impl Renderer {
             .env
             .template_from_named_str(name, source)
             .map_err(|e| describe(&e))?;
-        template.render(vars).map_err(|e| describe(&e))
+        render(&template, vars).map_err(|e| describe(&e))
     }
 }
 
@@ -97,9 +156,12 @@ pub fn plain(text: &str) -> String {
 
 /// One line: the error's kind and detail, and the line within the template.
 pub fn describe(err: &Error) -> String {
-    let mut text = match err.detail() {
-        Some(detail) => format!("{}: {detail}", err.kind()),
-        None => err.kind().to_string(),
+    let mut text = match (err.kind(), err.detail()) {
+        (ErrorKind::OutOfFuel, _) => {
+            "it does too much work: a loop runs too long or builds too much".to_owned()
+        }
+        (kind, Some(detail)) => format!("{kind}: {detail}"),
+        (kind, None) => kind.to_string(),
     };
     if let Some(line) = err.line() {
         text.push_str(&format!(" (template line {line})"));
@@ -136,6 +198,23 @@ mod tests {
             .title("{{ level | upper }} on {{ host }}", &vars)
             .unwrap();
         assert_eq!(out, "ERROR on db<1>");
+    }
+
+    #[test]
+    fn a_runaway_template_is_stopped_but_a_large_message_is_not() {
+        let renderer = Renderer::new(plain);
+        let vars = Value::from(Serde(serde_json::json!({"text": "x".repeat(3 << 20)})));
+        assert_eq!(renderer.text("{{ text }}", &vars).unwrap().len(), 3 << 20);
+        let loops =
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
+        assert!(
+            renderer
+                .text(loops, &vars)
+                .unwrap_err()
+                .contains("too much work")
+        );
+        let big = renderer.text("{{ text }}{{ text }}", &vars).unwrap_err();
+        assert!(big.contains("larger than 4 MiB"), "{big}");
     }
 
     #[test]

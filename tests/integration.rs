@@ -2,14 +2,17 @@
 //! One test binary (see `autotests = false` in Cargo.toml), so the suite links once.
 
 mod bed_selftest;
+mod bounds;
 mod discord;
 mod every_kind;
+mod fuzz;
 mod google_chat;
 mod hostile;
 mod mattermost;
 mod ntfy;
 mod pipe;
 mod profile;
+mod redaction;
 mod run;
 mod send;
 mod setup;

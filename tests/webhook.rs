@@ -331,3 +331,101 @@ body = '{{"text": {{{{ text }}}}{{% if text == "boom" %}}{{{{ nope() }}}}{{% end
         .stderr_has("destination `hook`: its `body` template failed to render this message");
     assert_eq!(bed.requests().len(), 1, "nothing went out in its place");
 }
+
+const BODY_SECRET: &str = "bodysecret-notreal-7f3a9c";
+
+/// A webhook at `url` whose body template carries `${BODY_SECRET}`, signed too.
+fn with_body_secret(sandbox: &Sandbox, url: &str) {
+    sandbox.profile(&format!(
+        r#"
+[defaults]
+route = "r"
+timeout = "5s"
+
+[destinations.w]
+kind = "webhook"
+url = "{url}"
+secret = "${{SIGNING_SECRET}}"
+body = '{{"key": "${{BODY_SECRET}}", "text": {{{{ text }}}}, "price": "$$5"}}'
+
+[routes.r]
+to = ["w"]
+"#
+    ));
+}
+
+fn chime_with_body_secret(sandbox: &Sandbox, args: &[&str]) -> Run {
+    let mut cmd = sandbox.chime(args);
+    cmd.env("BODY_SECRET", BODY_SECRET)
+        .env("SIGNING_SECRET", SIGNING_SECRET);
+    run(cmd)
+}
+
+/// Every file under `dir`, whatever its name.
+fn every_file(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for path in entries.flatten().map(|e| e.path()) {
+        match path.is_dir() {
+            true => found.extend(every_file(&path)),
+            false => found.push(path),
+        }
+    }
+    found
+}
+
+#[test]
+fn a_secret_in_a_body_template_is_filled_in_only_when_the_request_is_sent() {
+    let mut bed = Bed::down();
+    Hook::mount(&bed);
+    let sandbox = Sandbox::new();
+    with_body_secret(&sandbox, &format!("{}/hook/up", bed.url()));
+    chime_with_body_secret(&sandbox, &["send", "--dry-run", "hello"])
+        .code(0)
+        .stdout_has("${BODY_SECRET}")
+        .never_shows(BODY_SECRET);
+    chime_with_body_secret(&sandbox, &["send", "-v", "hello"])
+        .code(75)
+        .never_shows(BODY_SECRET);
+    let state = every_file(&sandbox.path().join("state"));
+    assert!(!state.is_empty(), "the message was spooled");
+    for file in &state {
+        let bytes = std::fs::read(file).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(BODY_SECRET),
+            "{} holds the secret",
+            file.display()
+        );
+    }
+    let listed = chime_with_body_secret(&sandbox, &["spool", "list", "--json"]).code(0);
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    chime_with_body_secret(&sandbox, &["spool", "show", &id])
+        .code(0)
+        .stdout_has("${BODY_SECRET}")
+        .never_shows(BODY_SECRET);
+    bed.come_up();
+    chime_with_body_secret(&sandbox, &["flush", "--all"]).code(0);
+    let got = bed.delivered();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        got[0].json(),
+        json!({"key": BODY_SECRET, "text": "hello", "price": "$5"})
+    );
+    verify(&got[0], SIGNING_SECRET).unwrap();
+}
+
+#[test]
+fn a_variable_named_in_the_message_text_is_never_filled_in() {
+    let bed = Bed::start();
+    Hook::mount(&bed);
+    let sandbox = Sandbox::new();
+    with_body_secret(&sandbox, &format!("{}/hook/up", bed.url()));
+    chime_with_body_secret(&sandbox, &["send", "${BODY_SECRET} ${HOME}"]).code(0);
+    let got = bed.delivered();
+    assert_eq!(got[0].json()["text"], "${BODY_SECRET} ${HOME}");
+    assert_eq!(got[0].json()["key"], BODY_SECRET);
+}

@@ -11,12 +11,12 @@
 
 use std::collections::BTreeMap;
 
+use minijinja::UndefinedBehavior;
 use minijinja::value::{Serde, Value};
-use minijinja::{Environment, UndefinedBehavior};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{ConfigError, EnvVars, Location, Problem, Profile, load};
+use super::{ConfigError, EnvVars, Location, Problem, Profile, load_source, read};
 use crate::exit::Failure;
 use crate::message::Level;
 use crate::template;
@@ -48,17 +48,11 @@ impl std::fmt::Display for Summary {
 
 /// Loads and checks the profile; every problem found is in the one error.
 pub fn check(location: &Location, env: &EnvVars) -> Result<Summary, Failure> {
-    let (mut problems, source, profile) = match load(location, env) {
-        Ok(profile) => {
-            let source = std::fs::read_to_string(&location.path).map_err(|source| {
-                Failure::from(ConfigError::Read {
-                    path: location.path.clone(),
-                    source,
-                })
-            })?;
-            (Vec::new(), source, Some(profile))
-        }
-        Err(ConfigError::Invalid { text, problems, .. }) => (problems, text, None),
+    // Read once: the profile may be a pipe, with nothing left to read again.
+    let source = read(location)?;
+    let (mut problems, profile) = match load_source(location, source.clone(), env) {
+        Ok(profile) => (Vec::new(), Some(profile)),
+        Err(ConfigError::Invalid { problems, .. }) => (problems, None),
         Err(other) => return Err(other.into()),
     };
     problems.extend(run_samples(&source, env));
@@ -106,8 +100,10 @@ fn run_samples(source: &str, env: &EnvVars) -> Vec<Problem> {
     let Ok(runnable) = toml::from_str::<Runnable>(source) else {
         return Vec::new();
     };
-    let mut jinja = Environment::new();
+    let mut jinja = template::environment();
     jinja.set_undefined_behavior(UndefinedBehavior::Chainable);
+    let mut rule_jinja = template::rule_environment();
+    rule_jinja.set_undefined_behavior(UndefinedBehavior::Chainable);
     let mut problems = Vec::new();
     for (name, t) in &runnable.templates {
         for (part, source) in [("title", &t.title), ("text", &t.text)] {
@@ -118,15 +114,19 @@ fn run_samples(source: &str, env: &EnvVars) -> Vec<Problem> {
             }
             let rendered = jinja
                 .template_from_str(source.get_ref())
-                .and_then(|tmpl| tmpl.render(samples(env, Level::Error)));
+                .and_then(|tmpl| template::render(&tmpl, &samples(env, Level::Error)));
             if let Err(err) = rendered {
                 let message = format!(
                     "template `{name}`: the {part} fails to render with sample variables: {}",
                     template::describe(&err)
                 );
-                problems.push(Problem::new(Some(source.span()), message).help(
-                    "check the filters and tests it uses (https://docs.rs/minijinja/latest/minijinja/filters/)",
-                ));
+                let help = match template::is_bound(&err) {
+                    true => template::BOUND_HELP,
+                    false => {
+                        "check the filters and tests it uses (https://docs.rs/minijinja/latest/minijinja/filters/)"
+                    }
+                };
+                problems.push(Problem::new(Some(source.span()), message).help(help));
             }
         }
     }
@@ -134,7 +134,7 @@ fn run_samples(source: &str, env: &EnvVars) -> Vec<Problem> {
         if template::check_expression(rule.when.get_ref()).is_err() {
             continue;
         }
-        let Ok(expr) = jinja.compile_expression(rule.when.get_ref()) else {
+        let Ok(expr) = rule_jinja.compile_expression(rule.when.get_ref()) else {
             continue;
         };
         let failed = LEVELS

@@ -1,14 +1,15 @@
 //! Problems found in a profile, shown the way rustc and cargo show them:
 //! the message, `path:line:column`, the offending line with a caret, and help.
 //!
-//! A snippet may show a line holding a secret, so every quoted string in it that
-//! looks like a URL or sits under a secret-looking key is redacted before printing.
+//! A snippet may show a line holding a secret, and a message may quote one, so
+//! both are masked first (see `redact`); a long line is cut to a window
+//! around the mistake.
 
 use std::fmt::Write as _;
 use std::ops::Range;
 use std::path::Path;
 
-use crate::secret;
+use super::redact::Redacted;
 
 /// One thing wrong with a profile, located by a byte span in its source.
 #[derive(Clone, Debug)]
@@ -32,40 +33,63 @@ impl Problem {
         self
     }
 
-    /// Renders the problem against the source it was found in.
-    pub fn render(&self, path: &Path, source: &str) -> String {
-        let mut out = format!("error: {}\n", self.message);
-        match self.span.as_ref().map(|span| within(source, span)) {
-            Some(span) => {
-                let (line_no, col, line) = locate(source, span.start);
-                let shown = redact_line(line);
-                let width = line_no.to_string().len();
-                let pad = " ".repeat(width);
-                let _ = writeln!(out, "{pad}--> {}:{line_no}:{col}", path.display());
-                let _ = writeln!(out, "{pad} |");
-                let _ = writeln!(out, "{line_no} | {shown}");
-                let shown_len = shown.chars().count();
-                let wanted = source[span.clone()]
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .chars()
-                    .count();
-                let len = wanted.clamp(1, shown_len.saturating_sub(col - 1).max(1));
-                let _ = writeln!(out, "{pad} | {}{}", " ".repeat(col - 1), "^".repeat(len));
-                if let Some(help) = &self.help {
-                    let _ = writeln!(out, "{pad} = help: {help}");
-                }
+    /// Renders the problem against the source it was found in: the message,
+    /// the help and the line all masked as `redacted` masks the source.
+    pub fn render(&self, path: &Path, source: &str, redacted: &Redacted) -> String {
+        let mut out = format!("error: {}\n", redacted.text(&self.message));
+        let help = self.help.as_deref().map(|help| redacted.text(help));
+        let Some(span) = self.span.as_ref().map(|span| within(source, span)) else {
+            let _ = writeln!(out, "  --> {}", path.display());
+            if let Some(help) = help {
+                let _ = writeln!(out, "   = help: {help}");
             }
-            None => {
-                let _ = writeln!(out, "  --> {}", path.display());
-                if let Some(help) = &self.help {
-                    let _ = writeln!(out, "   = help: {help}");
-                }
-            }
+            return out;
+        };
+        let (line_no, col) = locate(source, span.start);
+        let (shown, at) = window(redacted.line(line_no), col);
+        let width = line_no.to_string().len();
+        let pad = " ".repeat(width);
+        let _ = writeln!(out, "{pad}--> {}:{line_no}:{col}", path.display());
+        let _ = writeln!(out, "{pad} |");
+        let _ = writeln!(out, "{line_no} | {shown}");
+        let shown_len = shown.chars().count();
+        let wanted = source[span].lines().next().unwrap_or("").chars().count();
+        let len = wanted.clamp(1, shown_len.saturating_sub(at - 1).max(1));
+        let _ = writeln!(out, "{pad} | {}{}", " ".repeat(at - 1), "^".repeat(len));
+        if let Some(help) = help {
+            let _ = writeln!(out, "{pad} = help: {help}");
         }
         out
     }
+}
+
+/// How many characters of a line a snippet shows: a line of a hundred
+/// thousand brackets is a mistake worth pointing at, not printing.
+const SNIPPET_WIDTH: usize = 120;
+
+/// The part of `line` a snippet shows around column `col` (from 1), and the
+/// column within it; `…` marks what was left out.
+fn window(line: &str, col: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    // The masked line may be shorter than the one the column counts in.
+    let col = col.min(chars.len() + 1);
+    if chars.len() <= SNIPPET_WIDTH {
+        return (line.to_owned(), col);
+    }
+    let start = (col - 1)
+        .saturating_sub(SNIPPET_WIDTH / 2)
+        .min(chars.len() - SNIPPET_WIDTH);
+    let end = start + SNIPPET_WIDTH;
+    let mut shown: String = chars[start..end].iter().collect();
+    let mut at = col - start;
+    if start > 0 {
+        shown.insert(0, '…');
+        at += 1;
+    }
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, at)
 }
 
 /// `span` inside `source` and on character boundaries, whatever it was: a
@@ -82,117 +106,13 @@ fn within(source: &str, span: &Range<usize>) -> Range<usize> {
     start..floor(span.end).max(start)
 }
 
-/// Line number (1-based), column (1-based, in characters) and the line's text.
-fn locate(source: &str, offset: usize) -> (usize, usize, &str) {
+/// Line number and column (both from 1, the column in characters).
+fn locate(source: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(source.len());
     let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = source[offset..]
-        .find('\n')
-        .map_or(source.len(), |i| offset + i);
     let line_no = source[..offset].matches('\n').count() + 1;
     let col = source[line_start..offset].chars().count() + 1;
-    (
-        line_no,
-        col,
-        source[line_start..line_end].trim_end_matches('\r'),
-    )
-}
-
-/// Parts of key names that say the value is a secret; matched anywhere in the
-/// key, so a misspelt `tokn` or `webhook_url` is covered too.
-const SECRET_KEYS: &[&str] = &[
-    "url", "tok", "pass", "secret", "key", "hook", "auth", "cred",
-];
-
-/// Hides secrets in one line of a profile shown in an error. The line may be
-/// broken TOML (that is often why it is shown), so values are found whether
-/// quoted with `"`, with `'`, or not at all: any URL, any value of a
-/// secret-sounding key, and anything shaped like a token are masked.
-fn redact_line(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(open) = rest.find(['"', '\'']) {
-        let quote = &rest[open..=open];
-        out.push_str(&redact_bare(&out, &rest[..open]));
-        out.push_str(quote);
-        let key = key_before(&out);
-        rest = &rest[open + 1..];
-        let close = rest.find(quote).unwrap_or(rest.len());
-        out.push_str(&redact_value(&key, &rest[..close]));
-        rest = &rest[close..];
-        if let Some(stripped) = rest.strip_prefix(quote) {
-            out.push_str(quote);
-            rest = stripped;
-        }
-    }
-    let tail = redact_bare(&out, rest);
-    out.push_str(&tail);
-    out
-}
-
-/// Unquoted text that follows `before` on its line: words after `=` are
-/// values (broken TOML), masked like quoted ones; after a secret key's `=`,
-/// every word is (a URL a stray quote broke in two leaves part of it bare).
-fn redact_bare(before: &str, text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for piece in text.split_inclusive(char::is_whitespace) {
-        let word = piece.trim_end();
-        let seen = format!("{before}{out}");
-        let after_secret_key = seen.contains('=') && is_secret_key(&key_before(&seen));
-        let value = seen.trim_end().ends_with('=') || word.contains("://") || after_secret_key;
-        if value && !word.is_empty() && !word.starts_with('{') && !word.starts_with('[') {
-            let key = key_before(&seen);
-            out.push_str(&redact_value(&key, word));
-            out.push_str(&piece[word.len()..]);
-        } else {
-            out.push_str(piece);
-        }
-    }
-    out
-}
-
-/// The key whose value starts at the end of `text`, lowercased.
-fn key_before(text: &str) -> String {
-    let Some(eq) = text.rfind('=') else {
-        return String::new();
-    };
-    text[..eq]
-        .trim_end()
-        .rsplit(|c: char| c.is_whitespace() || c == '{' || c == ',')
-        .next()
-        .unwrap_or("")
-        .trim_matches(['"', '\''])
-        .to_ascii_lowercase()
-}
-
-fn redact_value(key: &str, value: &str) -> String {
-    let is_reference = value.starts_with("${") && value.ends_with('}');
-    if value.is_empty() || is_reference {
-        value.to_owned()
-    } else if value.contains("://") {
-        secret::redact_url(value)
-    } else if is_secret_key(key) || looks_like_token(value) {
-        secret::redact_token(value)
-    } else {
-        value.to_owned()
-    }
-}
-
-fn is_secret_key(key: &str) -> bool {
-    SECRET_KEYS.iter().any(|k| key.contains(k))
-}
-
-/// Long unbroken runs of letters and digits, or a Slack/ntfy token prefix.
-fn looks_like_token(value: &str) -> bool {
-    let prefixed = ["xox", "tk_", "ghp_", "glpat-"]
-        .iter()
-        .any(|p| value.starts_with(p));
-    let has = |f: fn(&char) -> bool| value.chars().any(|c| f(&c));
-    let long = value.len() >= 16
-        && !value.contains(char::is_whitespace)
-        && has(char::is_ascii_alphabetic)
-        && has(char::is_ascii_digit);
-    prefixed || long
+    (line_no, col)
 }
 
 /// The closest candidate to a misspelt word, if one is close enough to be a typo.
@@ -230,56 +150,24 @@ mod tests {
     fn snippet_points_at_line_and_column() {
         let src = "a = 1\nto = [\"opz\"]\n";
         let start = src.find("\"opz\"").unwrap();
-        let text = Problem::new(Some(start..start + 5), "unknown destination `opz`")
-            .render(Path::new("p.toml"), src);
+        let text = Problem::new(Some(start..start + 5), "unknown destination `opz`").render(
+            Path::new("p.toml"),
+            src,
+            &Redacted::new(src),
+        );
         assert!(text.contains("--> p.toml:2:7"), "{text}");
         assert!(text.contains("2 | to = [\"opz\"]"), "{text}");
         assert!(text.contains("|       ^^^^^"), "{text}");
     }
 
     #[test]
-    fn snippet_never_shows_a_webhook_url_or_token() {
-        let line = r#"url = "https://hooks.slack.com/services/T1/B2/sekrit""#;
-        assert_eq!(
-            redact_line(line),
-            r#"url = "https://hooks.slack.com/services/T…/B…/****""#
-        );
-        assert_eq!(
-            redact_line(r#"token = "xoxb-99-sekrit""#),
-            r#"token = "xoxb-****""#
-        );
-        assert_eq!(redact_line(r#"url = "${HOOK}""#), r#"url = "${HOOK}""#);
-    }
-
-    #[test]
-    fn snippet_masks_secrets_however_they_are_quoted_or_keyed() {
-        for line in [
-            "url = https://hooks.slack.com/services/T0/B0/RAWSECRET7",
-            "url = 'https://hooks.slack.com/services/T0/B0/RAWSECRET14'",
-            "webhook_url = 'hooks.slack.com/services/T0/B0/RAWSECRET13'",
-            r#"tokn = "xoxb-1234-RAWSECRET19""#,
-            r#"pass = "RAWSECRET18""#,
-            r#"pass = RAWSECRET18"#,
-            r#"headers = { Authorization = "Bearer RAWSECRET20" }"#,
-            r#"note = "a1b2c3d4e5f6g7h8RAWSECRET""#,
-            r#"url = "https://hooks.sl"ack.com/services/T000/B000/RAWSECRET21"#,
-        ] {
-            let shown = redact_line(line);
-            assert!(!shown.contains("RAWSECRET"), "{line} → {shown}");
-        }
-    }
-
-    #[test]
-    fn snippet_keeps_what_is_not_secret() {
-        for line in [
-            r#"kind = "slack""#,
-            r#"to = ["ops-hook", 'bot']"#,
-            r##"channel = "#deploys"  # where"##,
-            r#"when = "level in ['error', 'critical']""#,
-            r#"timeout = 10s"#,
-        ] {
-            assert_eq!(redact_line(line), line);
-        }
+    fn a_long_line_is_cut_to_a_window_that_keeps_the_caret_on_its_column() {
+        let line = format!("{}X{}", "a".repeat(500), "b".repeat(500));
+        let (shown, at) = window(&line, 501);
+        assert_eq!(shown.chars().nth(at - 1), Some('X'), "{shown}");
+        assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
+        assert_eq!(window("short", 3), ("short".to_owned(), 3));
+        assert_eq!(window("short", 99), ("short".to_owned(), 6));
     }
 
     #[test]

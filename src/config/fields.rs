@@ -12,6 +12,7 @@ use toml::Spanned;
 
 use super::EnvVars;
 use super::diagnostic::{Problem, suggest};
+use super::files::{ReadError, read_secret};
 use crate::secret::Secret;
 
 pub type Table = BTreeMap<String, Spanned<toml::Value>>;
@@ -242,14 +243,17 @@ impl<'a> Fields<'a> {
     }
 
     fn read_secret_file(&mut self, key: &str, file: &str, span: Range<usize>) -> Option<String> {
-        match std::fs::read_to_string(file) {
+        match read_secret(std::path::Path::new(file)) {
             Ok(text) => Some(text.trim_end_matches(['\n', '\r']).to_owned()),
             Err(err) => {
                 let message = format!(
                     "cannot read the `{key}` of destination `{}` from `{file}`: {err}",
                     self.name
                 );
-                let help = "check the path and that this user may read the file";
+                let help = match err {
+                    ReadError::Io(_) => "check the path and that this user may read the file",
+                    _ => "a secret file is a regular file of UTF-8 text, at most 64 KiB",
+                };
                 self.problems
                     .push(Problem::new(Some(span), message).help(help));
                 None
@@ -282,28 +286,44 @@ impl<'a> Fields<'a> {
     /// Expands every `${NAME}` in `s`; `$$` stands for a literal `$`.
     fn expand(&mut self, s: &str, span: Range<usize>) -> Option<String> {
         let mut out = String::with_capacity(s.len());
-        let mut rest = s;
         let mut ok = true;
-        while let Some(i) = rest.find('$') {
-            out.push_str(&rest[..i]);
-            rest = &rest[i..];
-            if let Some(after) = rest.strip_prefix("$$") {
-                out.push('$');
-                rest = after;
-            } else if let Some(close) = rest.strip_prefix("${").and_then(|r| r.find('}')) {
-                let var = &rest[2..2 + close];
-                match self.lookup(var, span.clone()) {
+        for piece in pieces(s) {
+            match piece {
+                Piece::Text(text) => out.push_str(text),
+                Piece::Var(var) => match self.lookup(var, span.clone()) {
                     Some(value) => out.push_str(&value),
                     None => ok = false,
-                }
-                rest = &rest[3 + close..];
-            } else {
-                out.push('$');
-                rest = &rest[1..];
+                },
             }
         }
-        out.push_str(rest);
         ok.then_some(out)
+    }
+
+    /// An optional template that may name secrets as `${NAME}`: its source
+    /// as written, and the value of each name in it. Unlike
+    /// [`Fields::string`], nothing is expanded here: the kind fills values in
+    /// only when it builds a request, so they never land in a payload that is
+    /// spooled or shown.
+    pub fn template_with_secrets(
+        &mut self,
+        key: &'static str,
+    ) -> Option<(String, BTreeMap<String, Secret>)> {
+        let value = self.take(key)?;
+        let span = value.span();
+        let toml::Value::String(source) = value.into_inner() else {
+            let message = format!("`{key}` of destination `{}` must be a string", self.name);
+            self.problems.push(Problem::new(Some(span), message));
+            return None;
+        };
+        let mut secrets = BTreeMap::new();
+        for piece in pieces(&source) {
+            if let Piece::Var(var) = piece
+                && let Some(value) = self.lookup(var, span.clone())
+            {
+                secrets.insert(var.to_owned(), Secret::token(value));
+            }
+        }
+        Some((source, secrets))
     }
 
     fn check_url(&mut self, key: &str, url: &str, span: Option<Range<usize>>) -> bool {
@@ -348,4 +368,64 @@ fn secret_shape(name: &str, key: &str, span: Range<usize>) -> Problem {
             "`{key}` of destination `{name}` must be a string, {{ file = \"PATH\" }} or {{ env = \"NAME\" }}"
         ),
     )
+}
+
+/// A part of a string that may name environment variables.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Piece<'s> {
+    /// Text as it stands (`$$` gives a lone `$`).
+    Text(&'s str),
+    /// `${NAME}`: the name.
+    Var(&'s str),
+}
+
+/// `s` cut into text and `${NAME}`s; `$$` stands for a literal `$`, and a `$`
+/// that starts neither is text.
+pub fn pieces(s: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        if i > 0 {
+            out.push(Piece::Text(&rest[..i]));
+        }
+        rest = &rest[i..];
+        if let Some(after) = rest.strip_prefix("$$") {
+            out.push(Piece::Text("$"));
+            rest = after;
+        } else if let Some(close) = rest.strip_prefix("${").and_then(|r| r.find('}')) {
+            out.push(Piece::Var(&rest[2..2 + close]));
+            rest = &rest[3 + close..];
+        } else {
+            out.push(Piece::Text("$"));
+            rest = &rest[1..];
+        }
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_are_text_and_names_with_a_doubled_dollar_for_a_dollar() {
+        use Piece::{Text, Var};
+        assert_eq!(
+            pieces("a ${X} $$5 $y ${"),
+            vec![
+                Text("a "),
+                Var("X"),
+                Text(" "),
+                Text("$"),
+                Text("5 "),
+                Text("$"),
+                Text("y "),
+                Text("$"),
+                Text("{")
+            ]
+        );
+    }
 }

@@ -9,6 +9,8 @@ mod check;
 mod commands;
 mod diagnostic;
 mod fields;
+mod files;
+mod redact;
 mod show;
 mod starter;
 
@@ -23,7 +25,7 @@ use toml::Spanned;
 pub use check::check;
 pub use commands::command;
 pub use diagnostic::{Problem, suggest};
-pub use fields::Fields;
+pub use fields::{Fields, Piece, pieces};
 pub use show::show;
 pub use starter::init;
 
@@ -139,7 +141,7 @@ pub enum ConfigError {
     #[error("cannot read or write {}: {source}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        source: files::ReadError,
     },
     #[error("the profile {} has {} problem{}:\n\n{}", path.display(), problems.len(),
         if problems.len() == 1 { "" } else { "s" }, render(path, text, problems))]
@@ -153,7 +155,11 @@ pub enum ConfigError {
 }
 
 fn render(path: &Path, source: &str, problems: &[Problem]) -> String {
-    let parts: Vec<String> = problems.iter().map(|p| p.render(path, source)).collect();
+    let redacted = redact::Redacted::new(source);
+    let parts: Vec<String> = problems
+        .iter()
+        .map(|p| p.render(path, source, &redacted))
+        .collect();
     parts.join("\n").trim_end().to_owned()
 }
 
@@ -208,14 +214,24 @@ pub fn locate(
 
 /// Reads, parses and validates the profile at `location`.
 pub fn load(location: &Location, env: &EnvVars) -> Result<Profile, ConfigError> {
+    let source = read(location)?;
+    load_source(location, source, env)
+}
+
+/// The profile's text, bounded in size (see `files`).
+fn read(location: &Location) -> Result<String, ConfigError> {
+    files::read_profile(&location.path).map_err(|source| match source.is_not_found() {
+        true => ConfigError::NotFound(location.clone()),
+        false => ConfigError::Read {
+            path: location.path.clone(),
+            source,
+        },
+    })
+}
+
+/// Parses and validates `source`, the text of the profile at `location`.
+fn load_source(location: &Location, source: String, env: &EnvVars) -> Result<Profile, ConfigError> {
     let path = location.path.clone();
-    let source = match std::fs::read_to_string(&path) {
-        Ok(source) => source,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ConfigError::NotFound(location.clone()));
-        }
-        Err(source) => return Err(ConfigError::Read { path, source }),
-    };
     let mut problems = Vec::new();
     let (raw, repaired) = parse(&source, &mut problems);
     let shape_problems = problems.len();
@@ -364,7 +380,7 @@ fn blank(text: &mut String, range: std::ops::Range<usize>) {
 }
 
 fn parse_problem(err: &toml::de::Error) -> Problem {
-    let message = err.message().trim().to_owned();
+    let message = unquote(err.message().trim());
     let problem = Problem::new(err.span(), message.clone());
     if message.starts_with("invalid type: string") && message.ends_with("expected a sequence") {
         return problem.help("write a list, even of one: to = [\"name\"]");
@@ -383,6 +399,19 @@ fn parse_problem(err: &toml::de::Error) -> Problem {
         Some(close) => problem.help(format!("did you mean `{close}`?")),
         None => problem,
     }
+}
+
+/// serde's "invalid type: string \"…\", expected …" without the string: it
+/// is the profile's value, perhaps a webhook URL, and the snippet below the
+/// message shows where it is (masked).
+fn unquote(message: &str) -> String {
+    static QUOTED: std::sync::LazyLock<regex_lite::Regex> = std::sync::LazyLock::new(|| {
+        regex_lite::Regex::new(
+            r#"(invalid (?:type|value): (?:string|character)) (?:"(?:[^"\\]|\\.)*"|`[^`]*`)"#,
+        )
+        .expect("the pattern is valid")
+    });
+    QUOTED.replace_all(message, "$1").into_owned()
 }
 
 #[derive(Deserialize)]
@@ -668,9 +697,19 @@ fn spool_policy(raw: RawSpool, problems: &mut Vec<Problem>) -> spool::Policy {
     }
 }
 
+/// The longest duration a profile may give: "for ever" in practice, and far
+/// enough from the end of what a clock can count that adding it to now
+/// cannot overflow (which panicked).
+const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
+
 fn duration(text: &Spanned<String>, key: &str, problems: &mut Vec<Problem>) -> Option<Duration> {
     match humantime::parse_duration(text.get_ref()) {
-        Ok(d) => Some(d),
+        Ok(d) if d <= MAX_DURATION => Some(d),
+        Ok(_) => {
+            let message = format!("`{key}` is too long: at most 100 years");
+            problems.push(Problem::new(Some(text.span()), message));
+            None
+        }
         Err(err) => {
             let message = format!("`{key}` is not a duration: {err}");
             problems.push(

@@ -117,7 +117,7 @@ pub fn init(location: &Location, force: bool) -> Result<(), Failure> {
 fn write_error(path: &Path, err: std::io::Error) -> Failure {
     Failure::from(ConfigError::Read {
         path: path.to_owned(),
-        source: err,
+        source: err.into(),
     })
 }
 

@@ -69,11 +69,14 @@ impl Discord {
     pub fn from_fields(fields: &mut Fields) -> Discord {
         let help = "set `url` to the webhook URL from the channel's Edit Channel → Integrations → Webhooks → Copy Webhook URL, e.g. url = \"${DISCORD_WEBHOOK_URL}\"";
         let url = fields.secret_url("url", "discord", help);
-        let thread_id = fields.string("thread_id");
+        // Quoted as written when wrong: `${NAME}` may hold anything.
+        let (thread_id, written) = fields.string_as_written("thread_id").unzip();
         let name = fields.name;
-        if let Some(id) = thread_id.as_deref().filter(|id| !is_snowflake(id)) {
+        if let (Some(id), Some(written)) = (&thread_id, &written)
+            && !is_snowflake(id)
+        {
             let message = format!(
-                "`thread_id` of destination `{name}` must be a thread's numeric ID, not {id:?}"
+                "`thread_id` of destination `{name}` must be a thread's numeric ID, not {written:?}"
             );
             let help =
                 "in Discord, turn on Developer Mode, then right-click the thread → Copy Thread ID";

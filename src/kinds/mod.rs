@@ -98,6 +98,18 @@ pub struct Payload {
     /// parent is looked up only when the part is sent (see `threads`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<ThreadRef>,
+    /// Where the body names a secret of the profile (a webhook's body
+    /// template may hold `${NAME}`): filled in by [`Platform::request`] only,
+    /// so the spool and `--dry-run` keep the name, never the value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretRef>,
+}
+
+/// A `${NAME}` at byte `at` of a payload's body, standing for a secret.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SecretRef {
+    pub at: usize,
+    pub name: String,
 }
 
 impl Payload {
@@ -117,18 +129,20 @@ impl Payload {
             headers: Vec::new(),
             op: String::new(),
             thread: None,
+            secrets: Vec::new(),
         }
     }
 }
 
 /// One HTTP request, ready to send. Secrets stay wrapped so that logging a
-/// request (as `--dry-run` and `-v` do) can never leak them.
+/// request (as `--dry-run` and `-v` do) can never leak them; the body too,
+/// since a webhook's may carry one.
 #[derive(Clone, Debug)]
 pub struct HttpRequest {
     pub method: reqwest::Method,
     pub url: Secret,
     pub headers: Vec<(String, Secret)>,
-    pub body: String,
+    pub body: Secret,
 }
 
 impl HttpRequest {
@@ -145,7 +159,7 @@ impl HttpRequest {
             method: reqwest::Method::POST,
             url,
             headers,
-            body: payload.body.clone(),
+            body: Secret::public(&payload.body),
         }
     }
 

@@ -236,6 +236,7 @@ impl Platform for Ntfy {
                     headers,
                     op: String::new(),
                     thread: None,
+                    secrets: Vec::new(),
                 }
             })
             .collect()

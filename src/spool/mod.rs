@@ -30,8 +30,11 @@
 //!
 //! The JSON holds the destination's *name* and the rendered payloads — never a
 //! URL or a token: secrets stay in the profile and are read from it at flush
-//! time. `payloads` are the parts still to send, in order; a partly delivered
-//! message is rewritten with only what is left.
+//! time. A webhook body template's `${NAME}` stays a name in its payload, with
+//! its place in a payload's `secrets` (`[{"at": 7, "name": "NAME"}]`), and is
+//! filled in from the profile as the request is built. `payloads` are the
+//! parts still to send, in order; a partly delivered message is rewritten
+//! with only what is left.
 //!
 //! # Invariants
 //!

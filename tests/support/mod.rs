@@ -308,7 +308,18 @@ pub const MEMORY_GUARD: u64 = 2 << 30;
 
 /// [`run_watched`] with [`run_within`]'s deadline and memory guard.
 #[track_caller]
-pub fn run_watched_within(mut cmd: Command, limit: std::time::Duration) -> (Run, u64) {
+pub fn run_watched_within(cmd: Command, limit: std::time::Duration) -> (Run, u64) {
+    let (run, peak, stopped) = watch(cmd, limit);
+    if let Some(why) = stopped {
+        panic!("{why}: killed\n{run}");
+    }
+    (run, peak)
+}
+
+/// Runs `cmd` until it ends, or kills its process group past `limit` or
+/// [`MEMORY_GUARD`]: the run, its peak memory in bytes, and why it was
+/// killed, if it was.
+fn watch(mut cmd: Command, limit: std::time::Duration) -> (Run, u64, Option<String>) {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let command = format!("{cmd:?}");
     let deadline = std::time::Instant::now() + limit;
@@ -351,8 +362,14 @@ pub fn run_watched_within(mut cmd: Command, limit: std::time::Duration) -> (Run,
         stderr: stderr.join().unwrap(),
         command,
     };
-    if let Some(why) = stopped {
-        panic!("{why}: killed\n{run}");
+    (run, peak * 1024, stopped)
+}
+
+/// Like [`run_within`], but a run killed at `limit` is returned as its
+/// command line, for callers that report failures themselves.
+pub fn run_or_kill(cmd: Command, limit: std::time::Duration) -> Result<Run, String> {
+    match watch(cmd, limit) {
+        (run, _, None) => Ok(run),
+        (run, _, Some(why)) => Err(format!("{why}: {}", run.command)),
     }
-    (run, peak * 1024)
 }

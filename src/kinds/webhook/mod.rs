@@ -11,29 +11,33 @@
 //! several requests, each carrying the rest of the message and `part`/`parts`.
 //! With `secret`, each attempt is signed afresh: `X-Chime-Timestamp` is the
 //! Unix time and `X-Chime-Signature` is `v1=` and the hex HMAC-SHA256 of
-//! `"{timestamp}.{body}"`, so a receiver can check origin and freshness.
+//! `"{timestamp}.{body}"`, so a receiver can check origin and freshness. A
+//! `${NAME}` in the body template is a secret filled in only as a request is
+//! built (see `body`): the spool and `--dry-run` keep its name.
 //! Header values may be secrets and are always shown redacted.
 //!
 //! 2xx is delivered; 429, 408 and 5xx are worth a retry; any other answer is
 //! a refusal.
 
+mod body;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, KeyInit, Mac};
-use minijinja::value::{Serde, Value as Jinja};
-use minijinja::{AutoEscape, Environment};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::config::{Fields, Problem};
 use crate::kinds::text::{Measure, split};
-use crate::kinds::{Answer, HttpRequest, Payload, Platform, Target, Verdict, classify_http};
+use crate::kinds::{
+    Answer, HttpRequest, Payload, Platform, SecretRef, Target, Verdict, classify_http,
+};
 use crate::message::{Link, Message};
 use crate::secret::Secret;
 use crate::template::{Escape, plain};
 
-const BODY: &str = "body";
-const JSON: &str = "json";
+use body::{Body, Rendered};
+
 /// How many times a split is tightened when escaping made a part too large.
 const FIT_TRIES: usize = 16;
 /// The smallest text piece worth a request of its own.
@@ -43,9 +47,9 @@ pub struct Webhook {
     url: Secret,
     method: reqwest::Method,
     headers: Vec<(String, Secret)>,
-    body: Option<Environment<'static>>,
-    /// The body template as the profile has it, before `${NAME}` expansion,
-    /// for `chime config show`: an expanded variable may hold a secret.
+    body: Option<Body>,
+    /// The body template as the profile has it, `${NAME}`s unfilled, for
+    /// `chime config show`.
     body_as_written: Option<String>,
     secret: Option<Secret>,
     max_bytes: Option<usize>,
@@ -59,8 +63,8 @@ impl Webhook {
             .unwrap_or_else(|| Secret::url(String::new()));
         let method = method(fields);
         let headers = headers(fields);
-        let (body, body_as_written) = match fields.string_as_written("body") {
-            Some((source, written)) => (body(fields, source), Some(written)),
+        let (body, body_as_written) = match fields.template_with_secrets("body") {
+            Some((source, secrets)) => (body(fields, source.clone(), secrets), Some(source)),
             None => (None, None),
         };
         let secret = fields.optional_secret_token("secret", "webhook");
@@ -79,17 +83,24 @@ impl Webhook {
     }
 
     /// The body for one part: the template's output, or the message as JSON.
-    fn body(&self, message: &Message, text: &str, part: usize, parts: usize) -> String {
+    fn body(&self, message: &Message, text: &str, part: usize, parts: usize) -> Rendered {
         let vars = variables(message, text, part, parts);
-        let rendered = self.body.as_ref().map(|env| {
-            env.get_template(BODY)
-                .and_then(|t| t.render(Jinja::from(Serde(&vars))))
-        });
-        match rendered {
-            Some(Ok(body)) => body,
+        match self.body.as_ref().map(|body| body.render(&vars)) {
+            Some(Ok(rendered)) => rendered,
             // A template that rendered a sample at load time fails here only on
             // a value it could not format; the message itself is not lost.
-            Some(Err(_)) | None => vars.to_string(),
+            Some(Err(_)) | None => Rendered {
+                body: vars.to_string(),
+                secrets: Vec::new(),
+            },
+        }
+    }
+
+    /// A payload's body as it goes out, its secrets filled in.
+    fn filled(&self, body: &str, secrets: &[SecretRef]) -> String {
+        match &self.body {
+            Some(template) if !secrets.is_empty() => template.fill(body, secrets),
+            _ => body.to_owned(),
         }
     }
 }
@@ -103,17 +114,15 @@ impl Platform for Webhook {
     /// still trip it (a filter on a value it cannot take), and then nothing
     /// must go out in its place.
     fn check(&self, message: &Message) -> Result<(), String> {
-        let Some(env) = &self.body else {
+        let Some(template) = &self.body else {
             return Ok(());
         };
         let vars = variables(message, &message.text, 1, 1);
-        let body = env
-            .get_template(BODY)
-            .and_then(|t| t.render(Jinja::from(Serde(&vars))))
-            .map_err(|e| {
-                let why = crate::template::describe(&e);
-                format!("its `body` template failed to render this message: {why}")
-            })?;
+        let rendered = template.render(&vars).map_err(|e| {
+            let why = crate::template::describe(&e);
+            format!("its `body` template failed to render this message: {why}")
+        })?;
+        let body = self.filled(&rendered.body, &rendered.secrets);
         serde_json::from_str::<Value>(&body)
             .map(drop)
             .map_err(|e| format!("its `body` template did not make JSON of this message ({e})"))
@@ -126,16 +135,19 @@ impl Platform for Webhook {
     fn render(&self, message: &Message, _target: &Target) -> Vec<Payload> {
         self.bodies(message)
             .into_iter()
-            .map(|body| Payload {
-                body,
+            .map(|rendered| Payload {
+                body: rendered.body,
                 headers: Vec::new(),
                 op: String::new(),
                 thread: None,
+                secrets: rendered.secrets,
             })
             .collect()
     }
 
+    /// The body is filled in here, as late as can be, and shows unfilled.
     fn request(&self, payload: &Payload) -> HttpRequest {
+        let body = self.filled(&payload.body, &payload.secrets);
         let mut headers = Vec::with_capacity(self.headers.len() + 3);
         if !self.headers.iter().any(|(name, _)| name == "content-type") {
             headers.push((
@@ -149,7 +161,7 @@ impl Platform for Webhook {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs())
                 .to_string();
-            let signature = sign(secret.expose(), &timestamp, &payload.body);
+            let signature = sign(secret.expose(), &timestamp, &body);
             headers.push(("x-chime-timestamp".into(), Secret::public(&timestamp)));
             headers.push((
                 "x-chime-signature".into(),
@@ -160,7 +172,7 @@ impl Platform for Webhook {
             method: self.method.clone(),
             url: self.url.clone(),
             headers,
-            body: payload.body.clone(),
+            body: Secret::shown_as(body, payload.body.clone()),
         }
     }
 
@@ -216,12 +228,12 @@ impl Platform for Webhook {
 
 impl Webhook {
     /// One body, or several within `max_bytes` split by the message's text.
-    fn bodies(&self, message: &Message) -> Vec<String> {
+    fn bodies(&self, message: &Message) -> Vec<Rendered> {
         let whole = self.body(message, &message.text, 1, 1);
-        let Some(max) = self.max_bytes.filter(|max| whole.len() > *max) else {
+        let Some(max) = self.max_bytes.filter(|max| self.sent_len(&whole) > *max) else {
             return vec![whole];
         };
-        let frame = self.body(message, "", 9999, 9999).len();
+        let frame = self.sent_len(&self.body(message, "", 9999, 9999));
         if frame + MIN_PIECE > max {
             // Not even a little text fits beside the rest of the message:
             // send it whole and let the receiver say what it accepts.
@@ -231,12 +243,12 @@ impl Webhook {
         for _ in 0..FIT_TRIES {
             let pieces = split(&message.text, budget, Measure::Bytes);
             let count = pieces.len();
-            let bodies: Vec<String> = pieces
+            let bodies: Vec<Rendered> = pieces
                 .iter()
                 .enumerate()
                 .map(|(i, piece)| self.body(message, piece, i + 1, count))
                 .collect();
-            let largest = bodies.iter().map(String::len).max().unwrap_or(0);
+            let largest = bodies.iter().map(|b| self.sent_len(b)).max().unwrap_or(0);
             if largest <= max {
                 return bodies;
             }
@@ -249,6 +261,11 @@ impl Webhook {
             }
         }
         vec![whole]
+    }
+
+    /// How long a body is as sent, its secrets filled in.
+    fn sent_len(&self, rendered: &Rendered) -> usize {
+        self.filled(&rendered.body, &rendered.secrets).len()
     }
 }
 
@@ -306,7 +323,8 @@ fn variables(message: &Message, text: &str, part: usize, parts: usize) -> Value 
 }
 
 fn method(fields: &mut Fields) -> reqwest::Method {
-    let Some(given) = fields.string("method") else {
+    // The value is quoted as written: `${NAME}` may hold anything.
+    let Some((given, written)) = fields.string_as_written("method") else {
         return reqwest::Method::POST;
     };
     match given.to_ascii_uppercase().as_str() {
@@ -315,7 +333,7 @@ fn method(fields: &mut Fields) -> reqwest::Method {
         "PATCH" => reqwest::Method::PATCH,
         _ => {
             let message = format!(
-                "`method` of destination `{}` must be POST, PUT or PATCH, not `{given}`",
+                "`method` of destination `{}` must be POST, PUT or PATCH, not `{written}`",
                 fields.name
             );
             fields.problem(Problem::new(None, message));
@@ -348,23 +366,11 @@ fn headers(fields: &mut Fields) -> Vec<(String, Secret)> {
 
 /// Compiles the `body` template and proves it makes JSON from a sample message,
 /// so a broken template is a profile error, not a message lost at send time.
-fn body(fields: &mut Fields, source: String) -> Option<Environment<'static>> {
-    let mut env = Environment::new();
-    env.set_auto_escape_callback(|name| match name {
-        BODY => AutoEscape::Custom(JSON.into()),
-        _ => AutoEscape::None,
-    });
-    env.set_formatter(|out, _state, value| {
-        if value.is_safe() {
-            out.write_str(value.as_str().unwrap_or_default())?;
-            return Ok(());
-        }
-        let json = serde_json::to_string(value).map_err(|e| {
-            minijinja::Error::new(minijinja::ErrorKind::BadSerialization, e.to_string())
-        })?;
-        out.write_str(&json)?;
-        Ok(())
-    });
+fn body(
+    fields: &mut Fields,
+    source: String,
+    secrets: std::collections::BTreeMap<String, Secret>,
+) -> Option<Body> {
     let sample = Message {
         title: Some("Sample".into()),
         text: "sample \"text\"".into(),
@@ -380,22 +386,8 @@ fn body(fields: &mut Fields, source: String) -> Option<Environment<'static>> {
         context: Vec::new(),
     };
     let vars = variables(&sample, &sample.text, 1, 1);
-    let checked = env
-        .add_template_owned(BODY, source)
-        .map_err(|e| e.to_string())
-        .and_then(|()| {
-            let template = env.get_template(BODY).map_err(|e| e.to_string())?;
-            template
-                .render(Jinja::from(Serde(&vars)))
-                .map_err(|e| e.to_string())
-        })
-        .and_then(|out| {
-            serde_json::from_str::<Value>(&out)
-                .map(drop)
-                .map_err(|e| format!("it does not make JSON ({e}): {out}"))
-        });
-    match checked {
-        Ok(()) => Some(env),
+    match Body::new(source, secrets, &vars) {
+        Ok(body) => Some(body),
         Err(why) => {
             let message = format!(
                 "the `body` template of destination `{}` is not usable: {why}",
