@@ -537,7 +537,13 @@ fn parse_link(s: &str) -> Result<(String, String), String> {
 }
 
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 10s or 2m: {e}"))
+    let duration = humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration like 10s or 2m: {e}"))?;
+    // Far past any wait worth having, and short of the clock's overflow.
+    if duration > crate::config::MAX_DURATION {
+        return Err(format!("`{s}` is too long: at most 100 years"));
+    }
+    Ok(duration)
 }
 
 #[cfg(test)]

@@ -697,3 +697,17 @@ fn send_refuses_stdin_over_16_mib_and_sends_nothing() {
         .stderr_has("chime pipe");
     assert!(bed.requests().is_empty());
 }
+
+#[test]
+fn a_duration_too_long_to_count_is_a_usage_error_not_a_panic() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    chime(&sandbox, &bed, &["send", "--timeout", "500000000000y", "x"])
+        .code(2)
+        .stderr_has("at most 100 years");
+    let mut cmd = sandbox.chime(&["send", "x"]);
+    cmd.env("OPS_WEBHOOK", bed.webhook("ops"))
+        .env("CHIME_TIMEOUT", "500000000000y");
+    run(cmd).code(2).stderr_has("at most 100 years");
+    assert!(bed.requests().is_empty());
+}

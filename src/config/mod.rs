@@ -58,6 +58,8 @@ pub struct Destination {
     /// The pause between two messages when streaming or flushing: the
     /// profile's `pace`, else the platform's sustained rate.
     pub pace: Duration,
+    /// [`Destination::identity`], worked out once.
+    pub identity: std::sync::OnceLock<String>,
 }
 
 impl Destination {
@@ -68,6 +70,12 @@ impl Destination {
     /// never the secret itself; the channel is not part of it, since an
     /// entry carries the channel it was rendered for.
     pub fn identity(&self) -> String {
+        self.identity
+            .get_or_init(|| self.compute_identity())
+            .clone()
+    }
+
+    fn compute_identity(&self) -> String {
         use sha2::{Digest, Sha256};
         let probe = kinds::Payload::json(&serde_json::json!({}));
         let request = self.platform.request(&probe);
@@ -566,6 +574,7 @@ fn destination(
         platform,
         timeout,
         pace,
+        identity: std::sync::OnceLock::new(),
     })
 }
 
@@ -700,7 +709,7 @@ fn spool_policy(raw: RawSpool, problems: &mut Vec<Problem>) -> spool::Policy {
 /// The longest duration a profile may give: "for ever" in practice, and far
 /// enough from the end of what a clock can count that adding it to now
 /// cannot overflow (which panicked).
-const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
 
 fn duration(text: &Spanned<String>, key: &str, problems: &mut Vec<Problem>) -> Option<Duration> {
     match humantime::parse_duration(text.get_ref()) {

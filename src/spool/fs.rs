@@ -120,8 +120,9 @@ pub fn decode_name(encoded: &str) -> Option<String> {
 /// This process's effective user: the only owner chime trusts below its
 /// state directory.
 pub fn euid() -> u32 {
+    static EUID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     // SAFETY: geteuid(2) cannot fail and touches no memory of ours.
-    unsafe { libc::geteuid() }
+    *EUID.get_or_init(|| unsafe { libc::geteuid() })
 }
 
 /// Whether a directory that exists may hold chime's state: a directory, not

@@ -84,16 +84,14 @@ impl Spool {
         Ok(live)
     }
 
-    /// True when `destination` has a message in flight that no live sender
-    /// holds (other than `own`): a backlog a send must deliver first.
-    pub fn has_orphans(&self, destination: &str, own: Option<&str>) -> bool {
-        let Ok(dir) = self.checked_dir(State::Pending, destination) else {
-            return false;
-        };
-        let ids = sending_ids(&dir).unwrap_or_default();
-        ids.iter()
-            .filter(|id| Some(id.as_str()) != own)
-            .any(|id| matches!(Orphan::try_claim(&dir, id), Claim::Orphan(_)))
+    /// True when `names`, listed from `dir`, hold a message in flight that
+    /// no live sender holds (other than `own`): a backlog to deliver first.
+    pub(super) fn has_orphans(&self, dir: &Path, names: &[String], own: Option<&str>) -> bool {
+        names
+            .iter()
+            .filter_map(|name| name.strip_suffix(SENDING))
+            .filter(|id| Some(*id) != own)
+            .any(|id| matches!(Orphan::try_claim(dir, id), Claim::Orphan(_)))
     }
 
     /// `destination`'s messages in flight, oldest first, each readable as an

@@ -257,13 +257,21 @@ pub struct Spool {
     root: PathBuf,
     /// The profile it belongs to, as people name it.
     profile: String,
+    /// Folders that passed their checks in this process: checked once, as
+    /// only this user could change them since (a stream checks its
+    /// destination's folder once, not at every batch).
+    trusted: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 impl Spool {
     /// The spool kept in `root` for the profile people call `profile`; see
     /// `state.rs` for where that is and why it is trusted.
     pub fn at(root: PathBuf, profile: String) -> Spool {
-        Spool { root, profile }
+        Spool {
+            root,
+            profile,
+            trusted: Default::default(),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -284,8 +292,19 @@ impl Spool {
     /// written or emptied. One that does not exist yet holds nothing.
     fn checked_dir(&self, state: State, destination: &str) -> Result<PathBuf, SpoolError> {
         let dir = self.dir(state, destination);
+        let known = |dir: &PathBuf| self.trusted.lock().is_ok_and(|t| t.contains(dir));
+        if known(&dir) {
+            return Ok(dir);
+        }
         for folder in [self.root.as_path(), &self.root.join(state.dir()), &dir] {
             fs::check_if_there(folder)?;
+        }
+        // Only a folder that exists is vouched for: one made later is
+        // checked when it is made.
+        if dir.is_dir()
+            && let Ok(mut trusted) = self.trusted.lock()
+        {
+            trusted.insert(dir.clone());
         }
         Ok(dir)
     }
@@ -394,8 +413,12 @@ impl Spool {
     /// True when `destination` has pending entries, or messages in flight
     /// whose sender died, other than `own` (see `inflight.rs`).
     pub fn has_pending(&self, destination: &str, own: Option<&str>) -> bool {
-        let entries = self.ids(State::Pending, destination);
-        entries.is_ok_and(|ids| !ids.is_empty()) || self.has_orphans(destination, own)
+        let Ok(dir) = self.checked_dir(State::Pending, destination) else {
+            return false;
+        };
+        // One listing: this is asked before every message a stream sends.
+        let names = fs::list(&dir).unwrap_or_default();
+        names.iter().any(|n| n.ends_with(".msg")) || self.has_orphans(&dir, &names, own)
     }
 
     /// Reads one entry, quarantining it when it is damaged or unreadable
