@@ -3,6 +3,7 @@
 
 mod bed_selftest;
 mod discord;
+mod disk;
 mod every_kind;
 mod google_chat;
 mod hostile;
