@@ -4,6 +4,7 @@
 mod bed_selftest;
 mod bounds;
 mod discord;
+mod disk;
 mod every_kind;
 mod fuzz;
 mod google_chat;
