@@ -41,6 +41,9 @@ pub struct Drained {
     pub next_due: Option<SystemTime>,
     /// Warnings worth a line on stderr (quarantined files).
     pub warnings: Vec<String>,
+    /// The spool could not be written (a full disk): the drain stopped, and
+    /// the entry it was on is still pending as it was.
+    pub error: Option<String>,
 }
 
 /// Everything a drain needs besides the destination.
@@ -90,7 +93,7 @@ pub async fn drain(
             held += 1;
         }
     }
-    let mut drained = drain_ids(ctx, destination, &identity, &ids, due, &mut progress).await?;
+    let mut drained = drain_ids(ctx, destination, &identity, &ids, due, &mut progress).await;
     if held > 0 {
         drained.remaining += held;
         drained
@@ -100,7 +103,9 @@ pub async fn drain(
     Ok(drained)
 }
 
-/// Sends the entries `ids`, in order, stopping at the first that fails.
+/// Sends the entries `ids`, in order, stopping at the first that fails. A
+/// spool that cannot be written stops it too, with everything counted so
+/// far and the rest still pending (`Drained::error`).
 async fn drain_ids(
     ctx: &Context<'_>,
     destination: &Destination,
@@ -108,27 +113,67 @@ async fn drain_ids(
     ids: &[String],
     due: Due,
     progress: &mut impl FnMut(),
-) -> Result<Drained, SpoolError> {
-    let name = destination.name.as_str();
+) -> Drained {
     let mut drained = Drained::default();
     let mut last_sent: Option<Instant> = None;
     for (index, id) in ids.iter().enumerate() {
-        if drained.blocked.is_some() {
-            drained.remaining = ids.len() - index;
-            break;
+        let step = Step {
+            ctx,
+            destination,
+            identity,
+            due,
+        };
+        match step.one(id, &mut drained, &mut last_sent).await {
+            Ok(true) => progress(),
+            Ok(false) => {
+                drained.remaining = ids.len() - index;
+                break;
+            }
+            Err(err) => {
+                drained.error = Some(err.to_string());
+                drained.remaining = ids.len() - index;
+                break;
+            }
         }
+    }
+    drained
+}
+
+/// What one entry of a drain needs.
+struct Step<'s, 'c> {
+    ctx: &'s Context<'c>,
+    destination: &'s Destination,
+    identity: &'s str,
+    due: Due,
+}
+
+impl Step<'_, '_> {
+    /// Sends, buries or skips entry `id`; false when the drain must stop
+    /// here (not due, no time left, a failure), leaving this entry pending.
+    async fn one(
+        &self,
+        id: &str,
+        drained: &mut Drained,
+        last_sent: &mut Option<Instant>,
+    ) -> Result<bool, SpoolError> {
+        let (ctx, destination) = (self.ctx, self.destination);
+        let name = destination.name.as_str();
         let mut entry = match ctx.spool.read(State::Pending, name, id) {
             Ok(Read::Entry(entry)) => entry,
             Ok(Read::Damaged(why)) => {
                 drained
                     .warnings
                     .push(format!("spool entry {id} for {name} is damaged: {why}"));
-                continue;
+                return Ok(true);
             }
-            Err(SpoolError::NotFound(_)) => continue,
+            Err(SpoolError::NotFound(_)) => return Ok(true),
             Err(err) => return Err(err),
         };
-        if entry.identity.as_deref().is_some_and(|id| id != identity) {
+        if entry
+            .identity
+            .as_deref()
+            .is_some_and(|id| id != self.identity)
+        {
             let reason = format!(
                 "not sent: `{name}` is no longer the destination that accepted it (its kind, \
                  URL or credentials changed); `chime spool retry {}` sends it to `{name}` as it is now",
@@ -137,8 +182,7 @@ async fn drain_ids(
             drained.warnings.push(format!("spool entry {id}: {reason}"));
             ctx.spool.bury(entry, reason)?;
             drained.dead += 1;
-            progress();
-            continue;
+            return Ok(true);
         }
         let now = SystemTime::now();
         if let Some(reason) = ctx.policy.expired(&entry, now) {
@@ -146,10 +190,9 @@ async fn drain_ids(
             ctx.spool
                 .bury(entry, format!("{reason} (last error: {last})"))?;
             drained.dead += 1;
-            progress();
-            continue;
+            return Ok(true);
         }
-        if !entry.is_due(now) && matches!(due, Due::Scheduled) {
+        if !entry.is_due(now) && matches!(self.due, Due::Scheduled) {
             // A send waits for its backlog's time when that comes within its
             // own timeout; a flush leaves it for the next pass.
             let soon = ctx.deadline.and_then(|deadline| {
@@ -159,8 +202,7 @@ async fn drain_ids(
             let Some(wait) = soon else {
                 drained.blocked = Some(format!("next attempt {}", when(entry.next_attempt)));
                 drained.next_due = Some(entry.next_attempt);
-                drained.remaining = ids.len() - index;
-                break;
+                return Ok(false);
             };
             tokio::time::sleep(wait).await;
         }
@@ -174,13 +216,12 @@ async fn drain_ids(
             .map(|d| d.saturating_duration_since(Instant::now()));
         if left.is_some_and(|left| left <= wait) {
             drained.blocked = Some("no time left to send them".into());
-            drained.remaining = ids.len() - index;
-            break;
+            return Ok(false);
         }
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
-        last_sent = Some(Instant::now());
+        *last_sent = Some(Instant::now());
         let job = Job {
             name,
             platform: destination.platform.as_ref(),
@@ -195,10 +236,12 @@ async fn drain_ids(
             Status::Delivered => {
                 ctx.spool.remove(State::Pending, &entry)?;
                 drained.delivered += 1;
+                Ok(true)
             }
             Status::Rejected => {
                 ctx.spool.bury(entry, report.error.unwrap_or_default())?;
                 drained.dead += 1;
+                Ok(true)
             }
             Status::Failed | Status::Queued => {
                 entry.attempts += 1;
@@ -206,16 +249,13 @@ async fn drain_ids(
                     ctx.policy
                         .next_attempt(SystemTime::now(), entry.attempts, report.retry_after);
                 entry.last_error = report.error.clone();
-                ctx.spool.write(State::Pending, &entry)?;
                 drained.blocked = report.error;
                 drained.next_due = Some(entry.next_attempt);
-                drained.remaining = ids.len() - index;
-                break;
+                ctx.spool.write(State::Pending, &entry)?;
+                Ok(false)
             }
         }
-        progress();
     }
-    Ok(drained)
 }
 
 /// "in 2m 3s" or "now", for people.
@@ -463,12 +503,16 @@ async fn flush_one(
         Ok(drained) => drained,
         Err(err) => {
             let mut drained = unreadable(flush, err);
-            drained.remaining = drained.remaining.max(1);
+            drained.remaining = pending;
             return drained;
         }
     };
     for warning in &drained.warnings {
         crate::report::warning(flush.output, warning);
+    }
+    if let Some(err) = &drained.error {
+        let text = format!("{name}: {err}; its messages wait as they were");
+        crate::report::warning(flush.output, &text);
     }
     if flush.output.verbose
         && let Some(why) = &drained.blocked

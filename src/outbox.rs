@@ -89,12 +89,16 @@ impl Outbox<'_> {
         // Older messages are started only within the timeout a script set;
         // each message, older or this one, then has the whole timeout.
         let deadline = Instant::now() + timeout;
-        let own = journal.as_ref().map(InFlight::id);
+        let mut journal = journal;
+        let own = journal.as_ref().map(|j| j.id().to_owned());
         // Held until this message is out, so no flush slips in between.
         let mut _lock = None;
         // Older messages go first, with or without --no-spool: order is kept.
-        if self.spool.has_pending(&destination.name, own) {
-            match self.backlog(destination, timeout, deadline, own).await {
+        if self.spool.has_pending(&destination.name, own.as_deref()) {
+            match self
+                .backlog(destination, timeout, deadline, own.as_deref())
+                .await
+            {
                 Ok(lock) => _lock = lock,
                 Err(why) if self.no_spool => {
                     let why = format!("not sent: older messages are waiting: {why}");
@@ -103,9 +107,27 @@ impl Outbox<'_> {
                     return report;
                 }
                 Err(why) => {
-                    let why = format!("queued behind older messages: {why}");
-                    let report = Report::waiting(destination, payloads.len(), Some(why));
-                    return self.keep(State::Pending, destination, payloads, report, None, journal);
+                    let text = format!("queued behind older messages: {why}");
+                    let report = Report::waiting(destination, payloads.len(), Some(text));
+                    let kept = self.keep(
+                        State::Pending,
+                        destination,
+                        payloads.clone(),
+                        report,
+                        None,
+                        journal.take(),
+                    );
+                    if kept.status != Status::Failed {
+                        return kept;
+                    }
+                    // It can neither wait its turn on disk nor be kept: out
+                    // of order is better than lost.
+                    let text = format!(
+                        "a message for {} cannot wait behind older ones ({why}) nor be kept: \
+                         sending it now, before them",
+                        destination.name
+                    );
+                    report::warning(self.output, &text);
                 }
             }
         }
@@ -194,6 +216,9 @@ impl Outbox<'_> {
         let drained = flush::drain(&ctx, destination, &lock, Due::Scheduled, || {})
             .await
             .map_err(|e| e.to_string())?;
+        if let Some(err) = &drained.error {
+            return Err(err.clone());
+        }
         for warning in &drained.warnings {
             report::warning(self.output, warning);
         }
@@ -284,7 +309,8 @@ impl Outbox<'_> {
                 }
             }
             Err(err) => {
-                report.status = report.status.max(Status::Failed);
+                // Refused or not, it is nowhere now: that is what a script must hear.
+                report.status = Status::Failed;
                 let error = report.error.take().unwrap_or_else(|| "not sent".into());
                 report.error = Some(format!(
                     "{error}; and it could not be kept in the spool: {err}"

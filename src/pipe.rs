@@ -172,6 +172,7 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
         stop: Arc::new(AtomicBool::new(false)),
         unfinished: Arc::new(Mutex::new(Unfinished::default())),
         journal: Arc::clone(&journal),
+        output: pipe.output,
     };
     let rest = reader.handle();
     std::thread::spawn(move || reader.run(&tx));
@@ -597,7 +598,8 @@ impl<'p> Lane<'p> {
                 }
             }
             Status::Rejected | Status::Failed => {
-                if report.status == Status::Failed {
+                // A refusal that could not be dead-lettered is nowhere too.
+                if report.status == Status::Failed || report.spool_id.is_none() {
                     self.lost += 1;
                 }
                 let why = report.error.as_deref().unwrap_or("failed");
@@ -825,9 +827,13 @@ impl<'p> Router<'p> {
             return;
         };
         let floors = self.floors();
-        for &lane in moved {
-            // A journal the disk refuses now only costs what a kill would cost.
-            let _ = journal.settle(lane, self.lanes[lane].settled, &floors);
+        let refused = moved.iter().any(|&lane| {
+            journal
+                .settle(lane, self.lanes[lane].settled, &floors)
+                .is_err()
+        });
+        if refused && let Some(journal) = guard.take() {
+            report::warning(self.pipe.output, &journal.abandon());
         }
     }
 
@@ -898,6 +904,7 @@ struct Reader {
     unfinished: Arc<Mutex<Unfinished>>,
     /// Where every read goes first.
     journal: Arc<Mutex<Option<Journal>>>,
+    output: Output,
 }
 
 /// What the main loop keeps of the reader, to stop it and take the rest.
@@ -968,8 +975,10 @@ impl Reader {
         };
         if let Some(writer) = journal.as_mut() {
             let offset = unfinished.offset + unfinished.bytes.len() as u64;
-            if writer.read(offset, bytes, unfinished).is_err() {
-                *journal = None;
+            if writer.read(offset, bytes, unfinished).is_err()
+                && let Some(writer) = journal.take()
+            {
+                report::warning(self.output, &writer.abandon());
             }
         }
     }

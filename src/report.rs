@@ -229,8 +229,11 @@ fn failed(report: &Report) -> Failure {
     if let Some(note) = partial(report) {
         failure = failure.caused_by(note);
     }
-    failure.with_hint(
-        "the message was not saved: run the same command again later \
-         (without --no-spool, and with a writable CHIME_STATE_DIR, chime keeps it and retries)",
-    )
+    // A platform that refused it says what to fix; sending again won't help.
+    let again = "the message was not saved: run the same command again later \
+                 (without --no-spool, and with a writable CHIME_STATE_DIR, chime keeps it and retries)";
+    match &report.hint {
+        Some(hint) => failure.with_hint(format!("{hint}; the message was not saved")),
+        None => failure.with_hint(again),
+    }
 }

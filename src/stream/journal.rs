@@ -270,6 +270,16 @@ impl Journal {
         });
     }
 
+    /// The disk refused a write: a journal that no longer says what was
+    /// settled would make a replay send lines twice, so it goes. What it
+    /// held is still in the pipe's memory; only a kill could now cost lines.
+    pub fn abandon(self) -> String {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        "the journal of what is read cannot be written: from now on, if chime is killed, \
+         lines not yet sent are lost"
+            .into()
+    }
+
     /// The pipe is ending: what the journal holds beyond how far the lanes
     /// settled (`floors`: bytes read after a stop signal, never batched) is
     /// queued, with the journal's lock still held, and the journal goes.

@@ -108,6 +108,59 @@ pub struct Bed {
     shared: Arc<Shared>,
     addr: SocketAddr,
     acceptor: Option<JoinHandle<()>>,
+    /// The port while the bed is down.
+    reserved: Option<Reserved>,
+}
+
+/// A TCP socket bound to a loopback port and not listening: the port is
+/// ours, and connections to it are refused.
+struct Reserved {
+    fd: std::os::fd::OwnedFd,
+    addr: SocketAddr,
+}
+
+impl Reserved {
+    fn bind() -> Reserved {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        // SAFETY: plain socket calls on a descriptor this function owns; the
+        // address structures are zeroed and sized as the calls expect.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "test bed: socket: {}", io::Error::last_os_error());
+            let fd = OwnedFd::from_raw_fd(fd);
+            let mut sin: libc::sockaddr_in = std::mem::zeroed();
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+            let bound = libc::bind(raw, (&raw const sin).cast(), len);
+            assert!(bound == 0, "test bed: bind: {}", io::Error::last_os_error());
+            let mut got = len;
+            let named = libc::getsockname(raw, (&raw mut sin).cast(), &mut got);
+            assert!(
+                named == 0,
+                "test bed: getsockname: {}",
+                io::Error::last_os_error()
+            );
+            let port = u16::from_be(sin.sin_port);
+            Reserved {
+                fd,
+                addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            }
+        }
+    }
+
+    fn listen(self) -> TcpListener {
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&self.fd);
+        // SAFETY: listen(2) on the bound socket this value owns.
+        let listening = unsafe { libc::listen(raw, 128) };
+        assert!(
+            listening == 0,
+            "test bed: listen: {}",
+            io::Error::last_os_error()
+        );
+        TcpListener::from(self.fd)
+    }
 }
 
 struct Shared {
@@ -238,11 +291,12 @@ impl Bed {
 
     /// A bed whose port refuses connections, as a server that is down does,
     /// until [`Bed::come_up`]: its URLs stay the same throughout, so an outage
-    /// can end without the destination changing.
+    /// can end without the destination changing. The port is bound but not
+    /// listened on meanwhile, so no other test can take it, and a connection
+    /// to it is refused at once.
     pub fn down() -> Bed {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("test bed: bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("test bed: local address");
-        drop(listener);
+        let socket = Reserved::bind();
+        let addr = socket.addr;
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 rate: Some((3.0, 1.0)),
@@ -255,12 +309,17 @@ impl Bed {
             shared,
             addr,
             acceptor: None,
+            reserved: Some(socket),
         }
     }
 
     /// Starts serving on the bed's port.
     pub fn come_up(&mut self) {
-        let listener = TcpListener::bind(self.addr).expect("test bed: bind its port again");
+        let reserved = self
+            .reserved
+            .take()
+            .expect("test bed: come_up once, after down");
+        let listener = reserved.listen();
         let for_acceptor = Arc::clone(&self.shared);
         let acceptor = thread::Builder::new().name("bed-accept".into());
         let acceptor = acceptor.spawn(move || accept(&listener, &for_acceptor));
