@@ -28,6 +28,34 @@ use crate::settings::Output;
 use crate::spool::{DestinationLock, Entry, InFlight, Policy, Spool, State};
 use crate::threads::Threads;
 
+/// A message's place in its destination's order, taken before anything is
+/// awaited, so that whatever becomes of it, it keeps that place.
+pub enum Place {
+    /// On disk in flight (`spool/inflight.rs`): a kill loses nothing.
+    OnDisk(InFlight),
+    /// Only an id, for a message something else keeps safe meanwhile (a
+    /// stream's journal): should it have to be kept, it is kept under it.
+    Reserved(String),
+    /// Nowhere: `--no-spool`, or a disk that would not take it.
+    None,
+}
+
+impl Place {
+    fn id(&self) -> Option<&str> {
+        match self {
+            Place::OnDisk(journal) => Some(journal.id()),
+            Place::Reserved(id) => Some(id),
+            Place::None => None,
+        }
+    }
+}
+
+impl From<Option<InFlight>> for Place {
+    fn from(journal: Option<InFlight>) -> Place {
+        journal.map_or(Place::None, Place::OnDisk)
+    }
+}
+
 pub struct Outbox<'a> {
     pub client: &'a reqwest::Client,
     pub spool: &'a Spool,
@@ -44,8 +72,18 @@ pub struct Outbox<'a> {
 impl Outbox<'_> {
     /// Writes the message to the spool without trying it (`--queue`).
     pub fn queue(&self, destination: &Destination, payloads: Vec<Payload>) -> Report {
+        self.queue_at(destination, payloads, Place::None)
+    }
+
+    /// [`Outbox::queue`] in a place taken earlier.
+    pub fn queue_at(
+        &self,
+        destination: &Destination,
+        payloads: Vec<Payload>,
+        place: Place,
+    ) -> Report {
         let report = Report::waiting(destination, payloads.len(), None);
-        self.keep(State::Pending, destination, payloads, report, None, None)
+        self.keep(State::Pending, destination, payloads, report, None, place)
     }
 
     /// Delivers the destination's backlog, then the message; keeps what cannot go.
@@ -59,7 +97,7 @@ impl Outbox<'_> {
         timeout: Duration,
     ) -> Report {
         let journal = self.begin(destination, &payloads);
-        self.send_begun(destination, payloads, timeout, journal)
+        self.send_begun(destination, payloads, timeout, Place::from(journal))
             .await
     }
 
@@ -67,10 +105,24 @@ impl Outbox<'_> {
     /// `None` with `--no-spool`, which asked for nothing to be kept, or when
     /// the disk would not take it (it is then sent all the same).
     pub fn begin(&self, destination: &Destination, payloads: &[Payload]) -> Option<InFlight> {
+        self.begin_as(destination, payloads, None)
+    }
+
+    /// [`Outbox::begin`] under an id taken earlier (see [`Place::Reserved`]).
+    pub fn begin_as(
+        &self,
+        destination: &Destination,
+        payloads: &[Payload],
+        id: Option<&str>,
+    ) -> Option<InFlight> {
         if self.no_spool {
             return None;
         }
-        let journal = self.spool.begin(&self.entry(destination, payloads)).ok()?;
+        let mut entry = self.entry(destination, payloads);
+        if let Some(id) = id {
+            entry.id = id.to_owned();
+        }
+        let journal = self.spool.begin(&entry).ok()?;
         let id = journal.id().to_owned();
         self.in_flight
             .borrow_mut()
@@ -78,19 +130,20 @@ impl Outbox<'_> {
         Some(journal)
     }
 
-    /// [`Outbox::send`] of a message [`Outbox::begin`] put on disk.
+    /// [`Outbox::send`] of a message whose place in the order was taken
+    /// already (see [`Place`]).
     pub async fn send_begun(
         &self,
         destination: &Destination,
         payloads: Vec<Payload>,
         timeout: Duration,
-        journal: Option<InFlight>,
+        place: Place,
     ) -> Report {
         // Older messages are started only within the timeout a script set;
         // each message, older or this one, then has the whole timeout.
         let deadline = Instant::now() + timeout;
-        let mut journal = journal;
-        let own = journal.as_ref().map(|j| j.id().to_owned());
+        let mut place = place;
+        let own = place.id().map(str::to_owned);
         // Held until this message is out, so no flush slips in between.
         let mut _lock = None;
         // Older messages go first, with or without --no-spool: order is kept.
@@ -115,7 +168,7 @@ impl Outbox<'_> {
                         payloads.clone(),
                         report,
                         None,
-                        journal.take(),
+                        std::mem::replace(&mut place, Place::None),
                     );
                     if kept.status != Status::Failed {
                         return kept;
@@ -145,7 +198,7 @@ impl Outbox<'_> {
         let rest = payloads[report.parts_delivered..].to_vec();
         match report.status {
             Status::Delivered | Status::Queued => {
-                if let Some(journal) = journal {
+                if let Place::OnDisk(journal) = place {
                     journal.delivered();
                     self.in_flight.borrow_mut().remove(&destination.name);
                 }
@@ -160,10 +213,10 @@ impl Outbox<'_> {
                     rest,
                     report,
                     retry_after,
-                    journal,
+                    place,
                 )
             }
-            Status::Rejected => self.keep(State::Dead, destination, rest, report, None, journal),
+            Status::Rejected => self.keep(State::Dead, destination, rest, report, None, place),
         }
     }
 
@@ -264,7 +317,7 @@ impl Outbox<'_> {
         payloads: Vec<Payload>,
         mut report: Report,
         retry_after: Option<Duration>,
-        journal: Option<InFlight>,
+        place: Place,
     ) -> Report {
         let now = SystemTime::now();
         let next = match state {
@@ -283,12 +336,16 @@ impl Outbox<'_> {
             ..self.entry(destination, &payloads)
         };
         entry.parts = report.parts;
-        if let Some(journal) = &journal {
-            entry.id = journal.id().to_owned();
+        if let Some(id) = place.id() {
+            entry.id = id.to_owned();
         }
-        if journal.is_some() {
-            self.in_flight.borrow_mut().remove(&destination.name);
-        }
+        let journal = match place {
+            Place::OnDisk(journal) => {
+                self.in_flight.borrow_mut().remove(&destination.name);
+                Some(journal)
+            }
+            _ => None,
+        };
         let kept = match self.spool.add(state, entry) {
             Ok(entry) => {
                 if let Some(journal) = journal {

@@ -52,10 +52,10 @@ use crate::deliver::{self, Report, Status};
 use crate::exit::{ExitCode, Failure};
 use crate::kinds::{Payload, Target};
 use crate::message::{Level, Message};
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, Place};
 use crate::report;
 use crate::settings::{DEFAULT_TIMEOUT, Output, Selection};
-use crate::spool::Spool;
+use crate::spool::{InFlight, Spool};
 use crate::stream::batch::{Batch, Packer};
 use crate::stream::journal::{self, Header, Journal, LaneSpec};
 use crate::stream::lines::{Line, Shaper, Unfinished};
@@ -121,6 +121,11 @@ struct Lane<'p> {
     queued: usize,
     /// Batches neither delivered nor kept (the spool could not be written).
     lost: usize,
+    /// The destination has messages in the spool (this stream's, or older):
+    /// each batch then goes on disk before it is sent, so that nothing can
+    /// overtake it. A healthy stream with none sends straight from memory,
+    /// its journal keeping what is in flight.
+    backlogged: bool,
 }
 
 /// A batch on its way.
@@ -128,6 +133,11 @@ struct Sent {
     payloads: Vec<Payload>,
     /// On disk in flight, so an abort need not spool it again.
     begun: bool,
+    /// Its place in the destination's order, taken when it started.
+    id: String,
+    /// Put on disk after it started, when later batches went to the spool
+    /// behind it: settled with the report.
+    late: Option<InFlight>,
     ticket: u64,
 }
 
@@ -161,6 +171,9 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
     // What an earlier pipe of this profile left goes ahead of this stream.
     for warning in journal::recover_all(profile_dir(pipe), &pipe.profile, &pipe.spool) {
         report::warning(pipe.output, &warning);
+    }
+    for lane in &mut router.lanes {
+        lane.backlogged = pipe.spool.has_pending(&lane.destination.name, None);
     }
     let header = router.header();
     let journal = Arc::new(Mutex::new(open_journal(pipe, &header)));
@@ -371,14 +384,20 @@ fn start_sends<'a>(
         lane.next_send = now + lane.destination.pace;
         let payloads = render(header, lane, batch);
         let destination = lane.destination;
-        let journal = outbox.begin(destination, &payloads);
-        let begun = journal.is_some();
+        let id = crate::spool::fs::new_id(SystemTime::now());
+        let place = match lane.healthy && !lane.backlogged {
+            true => Place::Reserved(id.clone()),
+            false => Place::from(outbox.begin_as(destination, &payloads, Some(&id))),
+        };
+        let begun = matches!(place, Place::OnDisk(_));
         if begun && lane.settle(ticket) {
             settled.push(index);
         }
         lane.sending = Some(Sent {
             payloads: payloads.clone(),
             begun,
+            id,
+            late: None,
             ticket,
         });
         let timeout = pipe
@@ -388,7 +407,7 @@ fn start_sends<'a>(
             .unwrap_or(DEFAULT_TIMEOUT);
         inflight.push(Box::pin(async move {
             let report = outbox
-                .send_begun(destination, payloads, timeout, journal)
+                .send_begun(destination, payloads, timeout, place)
                 .await;
             (index, report)
         }));
@@ -417,6 +436,11 @@ fn spill(pipe: &Pipe, header: &Header, outbox: &Outbox, lanes: &mut [Lane]) -> V
         let Some((batch, ticket)) = lane.take() else {
             break;
         };
+        // What is in flight must be on disk before anything queues behind
+        // it, or a flush could deliver the later batch first.
+        if lane.put_in_flight_on_disk(outbox) {
+            settled.push(index);
+        }
         let payloads = render(header, lane, batch);
         let report = outbox.queue(lane.destination, payloads);
         lane.spilled(&report);
@@ -435,12 +459,14 @@ fn spool_all(header: &Header, outbox: &Outbox, lanes: &mut [Lane]) -> Vec<usize>
     for (index, lane) in lanes.iter_mut().enumerate() {
         lane.packer.close();
         if let Some(sent) = lane.sending.take() {
-            if !sent.begun {
-                let report = outbox.queue(lane.destination, sent.payloads);
-                lane.spilled(&report);
-            } else {
+            if sent.begun || sent.late.is_some() {
+                // Kept as it was begun when its send is dropped.
                 lane.queued += 1;
                 lane.worst = lane.worst.max(Status::Queued);
+            } else {
+                let place = Place::Reserved(sent.id);
+                let report = outbox.queue_at(lane.destination, sent.payloads, place);
+                lane.spilled(&report);
             }
             lane.settle(sent.ticket);
         }
@@ -504,7 +530,24 @@ impl<'p> Lane<'p> {
             messages: 0,
             queued: 0,
             lost: 0,
+            backlogged: false,
         }
+    }
+
+    /// Puts the batch in flight on disk, under the place it took, if it is
+    /// not there yet; true when that settles it.
+    fn put_in_flight_on_disk(&mut self, outbox: &Outbox) -> bool {
+        let destination = self.destination;
+        let Some(sent) = self
+            .sending
+            .as_mut()
+            .filter(|s| !s.begun && s.late.is_none())
+        else {
+            return false;
+        };
+        sent.late = outbox.begin_as(destination, &sent.payloads, Some(&sent.id));
+        let ticket = sent.ticket;
+        self.sending.as_ref().is_some_and(|s| s.late.is_some()) && self.settle(ticket)
     }
 
     /// Sending is the bottleneck: batches wait that the pace would allow now,
@@ -561,6 +604,7 @@ impl<'p> Lane<'p> {
     /// A batch went to the spool without being tried (past `--max-pending`,
     /// or at the end): counted, while the batch in flight, if any, goes on.
     fn spilled(&mut self, report: &Report) {
+        self.backlogged = true;
         self.messages += 1;
         self.worst = self.worst.max(report.status);
         match report.status {
@@ -582,10 +626,25 @@ impl<'p> Lane<'p> {
         self.busy = false;
         self.busy_since = None;
         self.healthy = report.status == Status::Delivered;
-        let sent = self.sending.take();
+        // A delivered batch went after whatever the spool held for it.
+        self.backlogged = report.status != Status::Delivered;
+        let mut sent = self.sending.take();
+        let mut status = report.status;
+        if let Some(late) = sent.as_mut().and_then(|s| s.late.take()) {
+            match (status, &report.spool_id) {
+                (Status::Delivered, _) => late.delivered(),
+                (_, Some(_)) => late.replaced(),
+                // Not kept otherwise, but its copy on disk still is.
+                (_, None) => {
+                    if late.keep().is_ok() {
+                        status = Status::Queued;
+                    }
+                }
+            }
+        }
         self.messages += 1;
-        self.worst = self.worst.max(report.status);
-        match report.status {
+        self.worst = self.worst.max(status);
+        match status {
             Status::Delivered => {}
             Status::Queued => {
                 self.queued += 1;
@@ -599,7 +658,7 @@ impl<'p> Lane<'p> {
             }
             Status::Rejected | Status::Failed => {
                 // A refusal that could not be dead-lettered is nowhere too.
-                if report.status == Status::Failed || report.spool_id.is_none() {
+                if status == Status::Failed || report.spool_id.is_none() {
                     self.lost += 1;
                 }
                 let why = report.error.as_deref().unwrap_or("failed");

@@ -47,7 +47,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Write;
+use std::io::{IoSlice, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -206,10 +206,9 @@ impl Journal {
         if self.written > SEGMENT_BYTES {
             self.rotate(unfinished)?;
         }
-        let mut payload = Vec::with_capacity(8 + bytes.len());
-        payload.extend_from_slice(&offset.to_le_bytes());
-        payload.extend_from_slice(bytes);
-        self.write(b'D', &payload)?;
+        // Written from where it was read: a copy of every read would cost
+        // the stream more than the write itself.
+        self.write(b'D', &[&offset.to_le_bytes(), bytes])?;
         self.end = offset + bytes.len() as u64;
         Ok(())
     }
@@ -218,10 +217,10 @@ impl Journal {
     /// `floors` is how far each lane is done with the input (an idle lane is
     /// done with all of it), which lets settled segments go.
     pub fn settle(&mut self, lane: usize, through: u64, floors: &[u64]) -> std::io::Result<()> {
-        let mut payload = Vec::with_capacity(12);
-        payload.extend_from_slice(&(lane as u32).to_le_bytes());
-        payload.extend_from_slice(&through.to_le_bytes());
-        self.write(b'S', &payload)?;
+        self.write(
+            b'S',
+            &[&(lane as u32).to_le_bytes(), &through.to_le_bytes()],
+        )?;
         self.floors = floors.to_vec();
         self.trim();
         Ok(())
@@ -232,13 +231,31 @@ impl Journal {
         floors.iter().all(|f| *f >= self.end)
     }
 
-    fn write(&mut self, kind: u8, payload: &[u8]) -> std::io::Result<()> {
+    /// Appends one record whose payload is `parts`, in one write.
+    fn write(&mut self, kind: u8, parts: &[&[u8]]) -> std::io::Result<()> {
         if let Some(err) = fs::injected("journal") {
             return Err(err);
         }
-        let record = frame(kind, payload);
-        self.segment.write_all(&record)?;
-        self.written += record.len() as u64;
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut crc = crc32fast::Hasher::new();
+        parts.iter().for_each(|p| crc.update(p));
+        let mut head = [0u8; 9];
+        head[0] = kind;
+        head[1..5].copy_from_slice(&(len as u32).to_le_bytes());
+        head[5..].copy_from_slice(&crc.finalize().to_le_bytes());
+        let mut slices: Vec<IoSlice> = std::iter::once(&head[..])
+            .chain(parts.iter().copied())
+            .map(IoSlice::new)
+            .collect();
+        let mut slices = &mut slices[..];
+        while !slices.is_empty() {
+            let written = self.segment.write_vectored(slices)?;
+            if written == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            IoSlice::advance_slices(&mut slices, written);
+        }
+        self.written += (head.len() + len) as u64;
         Ok(())
     }
 
