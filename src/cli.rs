@@ -35,7 +35,8 @@ Environment:
   CHIME_PROFILE   profile name (like --profile)
   CHIME_ROUTE     route used when no --route or --to is given
   CHIME_TIMEOUT   per-destination timeout (like --timeout)
-  CHIME_STATE_DIR where the spool lives (default: $XDG_STATE_HOME/chime)";
+  CHIME_STATE_DIR where the spool lives (default: $XDG_STATE_HOME/chime);
+                  it must be yours alone, or chime refuses it (78)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -291,6 +292,10 @@ Examples:
   chime flush --all               # try everything now, ignoring backoff
   chime flush --wait 10m          # keep at it until empty, for at most 10 minutes
   chime flush --dest ops-hook
+  chime --profile lab flush       # only that profile's messages
+
+Without --profile or --config, every profile with messages waiting is flushed,
+each with its own destinations.
 
 Exit codes: 0 nothing left pending, 75 some remain, 65 something new was dead-lettered.
 
@@ -323,7 +328,9 @@ Examples:
   chime spool retry --all         # dead-letter back to pending
   chime spool purge --dead --yes
 
-Environment: CHIME_STATE_DIR (the spool lives in $CHIME_STATE_DIR/spool)";
+Every profile's spool is shown unless --profile or --config names one.
+
+Environment: CHIME_STATE_DIR (the spool lives in $CHIME_STATE_DIR/profiles/<profile>/spool)";
 
 #[derive(Debug, Subcommand)]
 pub enum SpoolCommand {
