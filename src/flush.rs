@@ -14,7 +14,7 @@ use crate::config::{Destination, Profile};
 use crate::deliver::{self, Job, Status};
 use crate::exit::{ExitCode, Failure};
 use crate::settings::Output;
-use crate::spool::{DestinationLock, Policy, Read, Spool, SpoolError, State};
+use crate::spool::{DestinationLock, Entry, Policy, Read, Spool, SpoolError, State};
 use crate::stream::journal;
 use crate::threads::Threads;
 
@@ -156,9 +156,8 @@ impl Step<'_, '_> {
         drained: &mut Drained,
         last_sent: &mut Option<Instant>,
     ) -> Result<bool, SpoolError> {
-        let (ctx, destination) = (self.ctx, self.destination);
-        let name = destination.name.as_str();
-        let mut entry = match ctx.spool.read(State::Pending, name, id) {
+        let name = self.destination.name.as_str();
+        let entry = match self.ctx.spool.read(State::Pending, name, id) {
             Ok(Read::Entry(entry)) => entry,
             Ok(Read::Damaged(why)) => {
                 drained
@@ -169,7 +168,21 @@ impl Step<'_, '_> {
             Err(SpoolError::NotFound(_)) => return Ok(true),
             Err(err) => return Err(err),
         };
-        if entry
+        let Some(entry) = self.retire(entry, drained)? else {
+            return Ok(true);
+        };
+        if !self.its_turn(&entry, drained, last_sent).await {
+            return Ok(false);
+        }
+        self.send(entry, drained).await
+    }
+
+    /// Dead-letters an entry that must not be sent any more: its destination
+    /// is not the one that accepted it, or it is too old or tried too often.
+    /// Gives it back when it may still go.
+    fn retire(&self, entry: Entry, drained: &mut Drained) -> Result<Option<Entry>, SpoolError> {
+        let name = self.destination.name.as_str();
+        let reason = if entry
             .identity
             .as_deref()
             .is_some_and(|id| id != self.identity)
@@ -179,19 +192,32 @@ impl Step<'_, '_> {
                  URL or credentials changed); `chime spool retry {}` sends it to `{name}` as it is now",
                 entry.id
             );
-            drained.warnings.push(format!("spool entry {id}: {reason}"));
-            ctx.spool.bury(entry, reason)?;
-            drained.dead += 1;
-            return Ok(true);
-        }
-        let now = SystemTime::now();
-        if let Some(reason) = ctx.policy.expired(&entry, now) {
+            drained
+                .warnings
+                .push(format!("spool entry {}: {reason}", entry.id));
+            reason
+        } else if let Some(reason) = self.ctx.policy.expired(&entry, SystemTime::now()) {
             let last = entry.last_error.clone().unwrap_or_default();
-            ctx.spool
-                .bury(entry, format!("{reason} (last error: {last})"))?;
-            drained.dead += 1;
-            return Ok(true);
-        }
+            format!("{reason} (last error: {last})")
+        } else {
+            return Ok(Some(entry));
+        };
+        self.ctx.spool.bury(entry, reason)?;
+        drained.dead += 1;
+        Ok(None)
+    }
+
+    /// Waits until `entry` may go — its next attempt (for a send, only
+    /// within its timeout) and the destination's pace — or says it may not
+    /// go now (false).
+    async fn its_turn(
+        &self,
+        entry: &Entry,
+        drained: &mut Drained,
+        last_sent: &mut Option<Instant>,
+    ) -> bool {
+        let ctx = self.ctx;
+        let now = SystemTime::now();
         if !entry.is_due(now) && matches!(self.due, Due::Scheduled) {
             // A send waits for its backlog's time when that comes within its
             // own timeout; a flush leaves it for the next pass.
@@ -202,29 +228,36 @@ impl Step<'_, '_> {
             let Some(wait) = soon else {
                 drained.blocked = Some(format!("next attempt {}", when(entry.next_attempt)));
                 drained.next_due = Some(entry.next_attempt);
-                return Ok(false);
+                return false;
             };
             tokio::time::sleep(wait).await;
         }
         // Keep to the platform's sustained rate rather than meet its 429s.
         // (A timer, even one already due, costs a millisecond of timer wheel.)
         let wait = last_sent.map_or(Duration::ZERO, |last| {
-            (last + destination.pace).saturating_duration_since(Instant::now())
+            (last + self.destination.pace).saturating_duration_since(Instant::now())
         });
         let left = ctx
             .deadline
             .map(|d| d.saturating_duration_since(Instant::now()));
         if left.is_some_and(|left| left <= wait) {
             drained.blocked = Some("no time left to send them".into());
-            return Ok(false);
+            return false;
         }
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
         *last_sent = Some(Instant::now());
+        true
+    }
+
+    /// Sends `entry` and settles it: removed once delivered, dead-lettered
+    /// when refused, rescheduled (and the drain stopped) when it failed.
+    async fn send(&self, mut entry: Entry, drained: &mut Drained) -> Result<bool, SpoolError> {
+        let ctx = self.ctx;
         let job = Job {
-            name,
-            platform: destination.platform.as_ref(),
+            name: &self.destination.name,
+            platform: self.destination.platform.as_ref(),
             payloads: entry.payloads.clone(),
             timeout: ctx.timeout,
             threads: Some(ctx.threads),
@@ -458,22 +491,9 @@ async fn flush_one(
             ..Drained::default()
         };
     };
-    let lock = match spool.try_lock(name) {
-        Ok(Some(lock)) => lock,
-        Ok(None) => {
-            if flush.output.verbose {
-                eprintln!("chime: {name}: another chime is sending to it; skipped");
-            }
-            return Drained {
-                remaining: pending,
-                ..Drained::default()
-            };
-        }
-        Err(err) => {
-            let mut drained = unreadable(flush, err);
-            drained.remaining = pending;
-            return drained;
-        }
+    let lock = match lock(flush, spool, name, pending) {
+        Ok(lock) => lock,
+        Err(waiting) => return waiting,
     };
     if let Some(bar) = bar {
         bar.set_message(name.to_owned());
@@ -507,6 +527,39 @@ async fn flush_one(
             return drained;
         }
     };
+    tell(flush, name, &drained);
+    drained
+}
+
+/// The destination's lock, or what its entries are when another chime
+/// holds it, or it cannot be taken.
+fn lock(
+    flush: &Flush,
+    spool: &Spool,
+    name: &str,
+    pending: usize,
+) -> Result<DestinationLock, Drained> {
+    let waiting = Drained {
+        remaining: pending,
+        ..Drained::default()
+    };
+    match spool.try_lock(name) {
+        Ok(Some(lock)) => Ok(lock),
+        Ok(None) => {
+            if flush.output.verbose {
+                eprintln!("chime: {name}: another chime is sending to it; skipped");
+            }
+            Err(waiting)
+        }
+        Err(err) => {
+            unreadable(flush, err);
+            Err(waiting)
+        }
+    }
+}
+
+/// What a drain has to say on stderr.
+fn tell(flush: &Flush, name: &str, drained: &Drained) {
     for warning in &drained.warnings {
         crate::report::warning(flush.output, warning);
     }
@@ -519,7 +572,6 @@ async fn flush_one(
     {
         eprintln!("chime: {name}: {} left ({why})", drained.remaining);
     }
-    drained
 }
 
 /// A destination whose folder or lock cannot be used: said, and left for

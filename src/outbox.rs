@@ -148,39 +148,14 @@ impl Outbox<'_> {
         let mut _lock = None;
         // Older messages go first, with or without --no-spool: order is kept.
         if self.spool.has_pending(&destination.name, own.as_deref()) {
-            match self
-                .backlog(destination, timeout, deadline, own.as_deref())
-                .await
-            {
+            let older = self.backlog(destination, timeout, deadline, own.as_deref());
+            match older.await {
                 Ok(lock) => _lock = lock,
-                Err(why) if self.no_spool => {
-                    let why = format!("not sent: older messages are waiting: {why}");
-                    let mut report = Report::waiting(destination, payloads.len(), Some(why));
-                    report.status = Status::Failed;
-                    return report;
-                }
                 Err(why) => {
-                    let text = format!("queued behind older messages: {why}");
-                    let report = Report::waiting(destination, payloads.len(), Some(text));
-                    let kept = self.keep(
-                        State::Pending,
-                        destination,
-                        payloads.clone(),
-                        report,
-                        None,
-                        std::mem::replace(&mut place, Place::None),
-                    );
-                    if kept.status != Status::Failed {
-                        return kept;
+                    if let Some(report) = self.wait_behind(destination, &payloads, &why, &mut place)
+                    {
+                        return report;
                     }
-                    // It can neither wait its turn on disk nor be kept: out
-                    // of order is better than lost.
-                    let text = format!(
-                        "a message for {} cannot wait behind older ones ({why}) nor be kept: \
-                         sending it now, before them",
-                        destination.name
-                    );
-                    report::warning(self.output, &text);
                 }
             }
         }
@@ -218,6 +193,45 @@ impl Outbox<'_> {
             }
             Status::Rejected => self.keep(State::Dead, destination, rest, report, None, place),
         }
+    }
+
+    /// Older messages could not go (`why`): the message queues behind them,
+    /// or fails with `--no-spool`; `None` when it can neither wait on disk
+    /// nor be kept, and goes now, since out of order is better than lost.
+    fn wait_behind(
+        &self,
+        destination: &Destination,
+        payloads: &[Payload],
+        why: &str,
+        place: &mut Place,
+    ) -> Option<Report> {
+        if self.no_spool {
+            let why = format!("not sent: older messages are waiting: {why}");
+            let mut report = Report::waiting(destination, payloads.len(), Some(why));
+            report.status = Status::Failed;
+            return Some(report);
+        }
+        let text = format!("queued behind older messages: {why}");
+        let report = Report::waiting(destination, payloads.len(), Some(text));
+        let taken = std::mem::replace(place, Place::None);
+        let kept = self.keep(
+            State::Pending,
+            destination,
+            payloads.to_vec(),
+            report,
+            None,
+            taken,
+        );
+        if kept.status != Status::Failed {
+            return Some(kept);
+        }
+        let text = format!(
+            "a message for {} cannot wait behind older ones ({why}) nor be kept: \
+             sending it now, before them",
+            destination.name
+        );
+        report::warning(self.output, &text);
+        None
     }
 
     /// A new entry for `payloads`, stamped with who accepted it.

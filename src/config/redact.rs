@@ -258,7 +258,7 @@ fn is_word_break(c: char) -> bool {
 }
 
 fn mask_word(word: &str) -> String {
-    if is_reference(word) {
+    if is_reference(word) || is_path(word) {
         word.to_owned()
     } else if word.contains("://") {
         secret::redact_url(word)
@@ -302,6 +302,15 @@ fn mask_quoted(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A file's path (`/run/secrets/hook`, `./x`, `~/x`): where a secret is kept,
+/// not the secret, and what a user must see to fix it — even when a temporary
+/// directory's random name in it looks like a token.
+fn is_path(word: &str) -> bool {
+    let rooted = word.starts_with('/') && !word.starts_with("//");
+    let relative = ["./", "../", "~/"].iter().any(|p| word.starts_with(p));
+    (rooted || relative) && !word.contains("://")
 }
 
 /// `${NAME}`: a reference to a secret kept elsewhere, safe and useful to show.
@@ -480,6 +489,7 @@ mod tests {
             r#"text = "{{ level | upper }}: {{ text }}""#,
             r#"url = { file = "/run/secrets/hook" }"#,
             r#"url = { file = "./secrets/hook" }"#,
+            r#"url = { file = "/tmp/.tmp8NDg52/hook.fifo" }"#,
             "# see the README.md file",
         ] {
             assert_eq!(line(text), text);

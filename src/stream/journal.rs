@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 
 use super::batch::Packer;
 use super::lines::{Line, Shaper, Unfinished};
-use crate::config::Profile;
+use crate::config::{Destination, Profile};
 use crate::kinds::Target;
 use crate::message::{Level, Link, Message};
 use crate::spool::fs::{self, FileLock};
@@ -399,7 +399,7 @@ pub struct Replayed {
 pub fn replay(dir: &Path, profile: &Profile, spool: &Spool) -> Result<Replayed, String> {
     let mut replayed = Replayed::default();
     let read = read_segments(dir, spool, &mut replayed.warnings)?;
-    let Some(header) = read.header else {
+    let Some(header) = &read.header else {
         return Ok(replayed);
     };
     let mut destinations = Vec::new();
@@ -410,16 +410,39 @@ pub fn replay(dir: &Path, profile: &Profile, spool: &Spool) -> Result<Replayed, 
             .ok_or_else(|| format!("the profile no longer defines `{}`", lane.destination))?;
         destinations.push(destination);
     }
+    let mut packers = pack_unsettled(header, &read, &destinations);
+    for (lane, packer) in packers.iter_mut().enumerate() {
+        packer.close();
+        let destination = destinations[lane];
+        while let Some(batch) = packer.pop() {
+            let message = header.message(batch.text, batch.level);
+            let payloads = destination.platform.render(&message, &header.target(lane));
+            let entry = Entry {
+                identity: Some(destination.identity()),
+                ..Entry::new(&destination.name, payloads.clone(), payloads.len())
+            };
+            spool
+                .add(State::Pending, entry)
+                .map_err(|e| format!("cannot queue it: {e}"))?;
+            replayed.queued += 1;
+        }
+    }
+    Ok(replayed)
+}
+
+/// The reads replayed into lines, and each lane's lines it had not settled
+/// packed as the pipe would have packed them.
+fn pack_unsettled(header: &Header, read: &Read, destinations: &[&Destination]) -> Vec<Packer> {
     let mut settled = header.settled.clone();
     settled.resize(header.lanes.len(), 0);
-    for (lane, through) in read.settles {
+    for &(lane, through) in &read.settles {
         if let Some(s) = settled.get_mut(lane) {
             *s = (*s).max(through);
         }
     }
     let shaper = header.shaper();
     let mut unfinished = Unfinished {
-        bytes: read.carry,
+        bytes: read.carry.clone(),
         cut: header.carry_cut,
         offset: header.carry_offset,
     };
@@ -448,23 +471,7 @@ pub fn replay(dir: &Path, profile: &Profile, spool: &Spool) -> Result<Replayed, 
             .for_each(&mut route);
     }
     shaper.finish(&mut unfinished).iter().for_each(&mut route);
-    for (lane, packer) in packers.iter_mut().enumerate() {
-        packer.close();
-        let destination = destinations[lane];
-        while let Some(batch) = packer.pop() {
-            let message = header.message(batch.text, batch.level);
-            let payloads = destination.platform.render(&message, &header.target(lane));
-            let entry = Entry {
-                identity: Some(destination.identity()),
-                ..Entry::new(&destination.name, payloads.clone(), payloads.len())
-            };
-            spool
-                .add(State::Pending, entry)
-                .map_err(|e| format!("cannot queue it: {e}"))?;
-            replayed.queued += 1;
-        }
-    }
-    Ok(replayed)
+    packers
 }
 
 /// Everything the segments hold, in order.
