@@ -6,27 +6,38 @@
 //! # Layout
 //!
 //! ```text
-//! $CHIME_STATE_DIR (else <XDG state dir>/chime)      0700
+//! <state dir>/profiles/<profile>/                     0700, see state.rs
 //! └── spool/
 //!     ├── pending/<destination>/                       0700, one per destination
 //!     │   ├── .lock                                    flock'd by whoever sends to it
-//!     │   └── <id>.msg                                 0600, one message for that destination
-//!     ├── dead/<destination>/<id>.msg                  refused for good, or too old
+//!     │   ├── <id>.msg                                 0600, one message for that destination
+//!     │   └── <id>.sending                             0600, a message in flight (inflight.rs)
+//!     ├── dead/<destination>/<id>.msg                  refused for good, too old, or its
+//!     │                                                destination is no longer the same
 //!     └── corrupt/<destination>.<id>.msg               damaged or unreadable; kept for a human
 //! ```
 //!
-//! A destination's directory name is its profile name with anything outside
-//! `[A-Za-z0-9._-]` percent-encoded. An id is 24 hex digits: milliseconds since
-//! the epoch, the process id and a per-process counter, so ids sort in arrival
-//! order and the parts a process writes keep their order.
+//! Each profile has a spool of its own: a destination's name means something
+//! only in its profile. A destination's directory name is its name with
+//! anything outside `[A-Za-z0-9._-]` percent-encoded, or, when that is too
+//! long for a file name, its start and a hash, the whole name kept inside in
+//! `.name`. An id is 24 hex digits: milliseconds since the epoch, the process
+//! id and a per-process counter, so ids sort in arrival order and the parts a
+//! process writes keep their order. Every folder is checked before it is used
+//! (`fs::check_own_dir`: ours, private, not a link) and every file is opened
+//! without following a link.
 //!
 //! # Entry format (version 1)
 //!
 //! ```text
 //! chime-spool 1 <crc32 of the rest, 8 hex digits> <length of the rest>\n
 //! <one JSON object: id, destination, created, attempts, next_attempt,
-//!  last_error, parts, payloads>
+//!  last_error, parts, payloads, identity>
 //! ```
+//!
+//! `identity` is a hash of the kind, URL and credentials of the destination
+//! that accepted the message (`config::Destination::identity`): a drain
+//! dead-letters, rather than sends, an entry whose destination has changed.
 //!
 //! The JSON holds the destination's *name* and the rendered payloads — never a
 //! URL or a token: secrets stay in the profile and are read from it at flush
@@ -38,8 +49,9 @@
 //!
 //! # Invariants
 //!
-//! 1. Every write is atomic and durable: write `.<name>.tmp` in the target's
-//!    own directory, fsync it, rename it over the target, fsync the directory.
+//! 1. Every write is atomic and durable: write `.<name>.<random>.tmp` (created
+//!    anew, never through a link) in the target's own directory, fsync it,
+//!    rename it over the target, fsync the directory.
 //!    Readers skip dot-files, so a temp file left by a crash is never read
 //!    (and is swept by the next flush once it is an hour old).
 //! 2. Only the holder of a destination's `.lock` (an exclusive `flock`) sends
@@ -50,8 +62,9 @@
 //!    removal is fsync'd before the next entry is sent; so a crash can repeat at
 //!    most the one entry that was in flight.
 //! 4. Within a destination, entries go out in id order, and a later entry
-//!    never overtakes an earlier one that is still pending. (A file that cannot
-//!    be read is not an entry to wait for: see 5.)
+//!    never overtakes an earlier one that is still pending, nor one still in
+//!    flight (`inflight.rs`). (A file that cannot be read is not an entry to
+//!    wait for: see 5.)
 //! 5. A file that fails its checksum, does not parse, or cannot be read at all
 //!    (a directory named `<id>.msg`, a file without read permission) is moved
 //!    to `corrupt/` with a warning — never deleted, never a panic — and the rest
@@ -67,6 +80,8 @@
 //!
 //! # What a crash leaves, step by step
 //!
+//! - A send killed before its message settled: its `<id>.sending` is
+//!   adopted as a pending entry by the next drain (the one duplicate allowed).
 //! - While writing the temp file, or before the rename: a stray dot-file; the
 //!   entry does not exist yet, and the sender has not reported "queued".
 //! - After the rename, before the directory fsync: the entry may or may not
