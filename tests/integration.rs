@@ -2,6 +2,7 @@
 //! One test binary (see `autotests = false` in Cargo.toml), so the suite links once.
 
 mod bed_selftest;
+mod crash;
 mod discord;
 mod every_kind;
 mod google_chat;

@@ -1,0 +1,647 @@
+//! Crash tests: chime stopped at random moments — SIGKILL, SIGTERM, SIGINT,
+//! SIGHUP — while it sends, streams or flushes to a destination that is
+//! refusing, throttling, hanging or gone, then a clean flush. What chime
+//! accepted reaches the channel, in order, at most once more per request that
+//! was in flight when it was stopped.
+//!
+//! Each message carries a unique tag, so what was lost, what arrived twice
+//! and what overtook what is counted from what the bed recorded. Kill moments
+//! come from a seeded xorshift: the seed is printed, and `CRASH_SEED=N`
+//! replays a run. Timing is never asserted; a hang is caught by a deadline.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::support::bed::{Bed, Fault};
+use crate::support::{Run, Sandbox, run_within};
+
+/// Far longer than any run here takes: past it, chime hangs.
+const HANG: Duration = Duration::from_secs(90);
+
+fn setup(timeout: &str) -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        r#"
+[defaults]
+route = "ops"
+timeout = "{timeout}"
+
+[destinations.ops-hook]
+kind = "slack"
+url = "${{OPS_WEBHOOK}}"
+pace = "0s"        # the bed has no rate limit in these tests
+
+[routes.ops]
+to = ["ops-hook"]
+"#
+    ));
+    sandbox
+}
+
+/// chime with the webhook pointing at `url`, its output thrown away.
+fn chime(sandbox: &Sandbox, url: &str, args: &[&str]) -> Command {
+    let mut cmd = sandbox.chime(args);
+    cmd.env("OPS_WEBHOOK", url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+/// `chime flush --all` after the crashes: everything left goes out.
+#[track_caller]
+fn clean_flush(sandbox: &Sandbox, url: &str) {
+    let mut cmd = sandbox.chime(&["flush", "--all"]);
+    cmd.env("OPS_WEBHOOK", url);
+    run_within(cmd, HANG).code(0);
+}
+
+/// A small xorshift: the same seed gives the same kill moments.
+struct Rng(u64);
+
+impl Rng {
+    /// The generator for `test`, from `CRASH_SEED` or a fixed default,
+    /// said on stdout so a failing run can be replayed.
+    fn for_test(test: &str) -> Rng {
+        let base = std::env::var("CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(20_240_611);
+        println!("{test}: seed {base} (CRASH_SEED={base} replays it)");
+        // Each test its own sequence from one seed (FNV-1a of the name).
+        let name = test.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        Rng::new(base ^ name)
+    }
+
+    /// Seeded through splitmix64, so near seeds give unrelated sequences
+    /// (and none gives xorshift's stuck zero).
+    fn new(seed: u64) -> Rng {
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Rng((z ^ (z >> 31)).max(1))
+    }
+
+    /// Another generator, for one of a test's threads.
+    fn split(&mut self) -> Rng {
+        Rng::new(self.next())
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// A moment between `lo` and `hi` milliseconds.
+    fn millis(&mut self, lo: u64, hi: u64) -> Duration {
+        Duration::from_millis(lo + self.below(hi - lo + 1))
+    }
+}
+
+/// Waits for `child`; past `limit` it hangs: it is killed and the test fails.
+#[track_caller]
+fn wait_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("chime can be waited for") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} still running after {limit:?}: killed");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Kills `child` with SIGKILL; true when it was still running (false when
+/// it had exited on its own before).
+fn kill9(child: &mut Child) -> bool {
+    let running = child.try_wait().expect("chime can be waited for").is_none();
+    child
+        .kill()
+        .expect("a child not yet waited for can be killed");
+    child.wait().expect("chime can be waited for");
+    running
+}
+
+/// Sends `signal` to `child`, as a service manager or a terminal would.
+fn signal(child: &Child, signal: libc::c_int) {
+    // SAFETY: kill(2) has no memory effects.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    assert_eq!(sent, 0, "chime {} is running", child.id());
+}
+
+/// True when some file of chime's state (a message in flight or queued)
+/// holds `needle`: what the process had accepted before it was killed.
+fn on_disk(dir: &Path, needle: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let path = entry.path();
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if path.is_dir() {
+            on_disk(&path, needle)
+        } else {
+            !hidden
+                && std::fs::read(&path)
+                    .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        }
+    })
+}
+
+/// The `text` of every message the bed posted, in arrival order.
+fn texts(bed: &Bed) -> Vec<String> {
+    bed.delivered()
+        .iter()
+        .map(|r| r.json()["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The lines a `chime pipe` payload carries, code fences removed.
+fn lines_of(payload: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for block in payload["blocks"].as_array().into_iter().flatten() {
+        if block["type"] != "section" {
+            continue;
+        }
+        let text = block["text"]["text"].as_str().unwrap_or_default();
+        let inner = text
+            .strip_prefix("```\n")
+            .and_then(|t| t.strip_suffix("\n```"))
+            .unwrap_or(text);
+        out.extend(inner.split('\n').map(str::to_owned));
+    }
+    out
+}
+
+/// The lines of every message the bed posted, one list per message.
+fn delivered_batches(bed: &Bed) -> Vec<Vec<String>> {
+    bed.delivered()
+        .iter()
+        .map(|r| lines_of(&r.json()))
+        .collect()
+}
+
+/// What reached the channel, against what had to.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Required, and never delivered.
+    lost: Vec<String>,
+    /// Deliveries beyond the first of each.
+    duplicates: usize,
+    /// Delivered though nobody sent it (a mangled or invented message).
+    strangers: Vec<String>,
+    /// A first delivery that came before one that was sent earlier.
+    disorder: Option<String>,
+}
+
+impl Tally {
+    /// `got` (in arrival order) against `order`, everything that may arrive
+    /// in the order it must arrive in, of which `required` must.
+    fn of(order: &[String], required: &HashSet<String>, got: &[String]) -> Tally {
+        let place: HashMap<&str, usize> = order
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i))
+            .collect();
+        let mut tally = Tally::default();
+        let mut seen = HashSet::new();
+        let mut last: Option<usize> = None;
+        for item in got {
+            let Some(&at) = place.get(item.as_str()) else {
+                tally.strangers.push(item.clone());
+                continue;
+            };
+            if !seen.insert(at) {
+                tally.duplicates += 1;
+                continue;
+            }
+            if let Some(before) = last
+                && at < before
+                && tally.disorder.is_none()
+            {
+                tally.disorder = Some(format!(
+                    "{:?} arrived after {:?}, which was sent later",
+                    order[at], order[before]
+                ));
+            }
+            last = Some(last.map_or(at, |l| l.max(at)));
+        }
+        tally.lost = order
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| required.contains(*s) && !seen.contains(i))
+            .map(|(_, s)| s.clone())
+            .collect();
+        tally
+    }
+
+    /// What is wrong: something lost, invented or overtaken.
+    fn faults(&self, what: &str) -> Vec<String> {
+        let mut faults = Vec::new();
+        if !self.lost.is_empty() {
+            let (n, first) = (self.lost.len(), &self.lost[..self.lost.len().min(20)]);
+            faults.push(format!("{what}: {n} lost, among them {first:?}"));
+        }
+        if !self.strangers.is_empty() {
+            let strangers = &self.strangers;
+            faults.push(format!("{what}: delivered but never sent: {strangers:?}"));
+        }
+        if let Some(disorder) = &self.disorder {
+            faults.push(format!("{what}: out of order: {disorder}"));
+        }
+        faults
+    }
+}
+
+// ---- 1. chime send, killed -------------------------------------------------
+
+/// How the destination fails while sends are killed.
+#[derive(Clone, Copy, Debug)]
+enum Outage {
+    /// 503, as Slack answers during an outage.
+    Refusing,
+    /// 429 with `Retry-After: 4`, within the send's 10 s timeout.
+    Throttling,
+}
+
+impl Outage {
+    fn begin(self, bed: &Bed) {
+        if let Outage::Refusing = self {
+            bed.break_hook("ops");
+        }
+    }
+
+    /// Before each round: enough 429s for anything it may send.
+    fn arm(self, bed: &Bed) {
+        if let Outage::Throttling = self {
+            bed.clear_faults();
+            for _ in 0..8 {
+                bed.fault(Fault::RateLimit(4));
+            }
+        }
+    }
+
+    fn end(self, bed: &Bed) {
+        bed.restore_hook("ops");
+        bed.clear_faults();
+    }
+}
+
+/// What rounds of killed sends left, once flushed.
+struct Killed {
+    outage: Outage,
+    tags: Vec<String>,
+    /// The tags whose send had begun: on disk, or something on the wire.
+    accepted: HashSet<String>,
+    /// Rounds whose send was still running when it was killed.
+    kills: usize,
+    /// Rounds in which the bed posted something while a send could be
+    /// killed before hearing so: each may cost a duplicate.
+    in_flight: usize,
+    delivered: Vec<String>,
+}
+
+/// `rounds` sends to a destination that is failing as `outage` says, each
+/// killed 0–2 s after it starts, then a flush once the outage is over.
+fn kill_sends(outage: Outage, rounds: usize, mut rng: Rng) -> Killed {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let url = bed.webhook("ops");
+    let sandbox = setup("10s");
+    outage.begin(&bed);
+    let mut killed = Killed {
+        outage,
+        tags: Vec::new(),
+        accepted: HashSet::new(),
+        kills: 0,
+        in_flight: 0,
+        delivered: Vec::new(),
+    };
+    for round in 0..rounds {
+        outage.arm(&bed);
+        let tag = format!("{outage:?} round {round:02}");
+        let posted_before = bed.delivered().len();
+        let seen_before = bed.requests().len();
+        let mut send = chime(&sandbox, &url, &["send", "--timeout", "10s", &tag])
+            .spawn()
+            .unwrap();
+        thread::sleep(rng.millis(0, 2000));
+        if kill9(&mut send) {
+            killed.kills += 1;
+            if bed.delivered().len() > posted_before {
+                killed.in_flight += 1;
+            }
+        }
+        // A send that put anything on the wire (its message, or an older
+        // one first) had its own on disk by then.
+        let sent = bed.requests().len() > seen_before;
+        if sent || on_disk(sandbox.path(), &tag) {
+            killed.accepted.insert(tag.clone());
+        }
+        killed.tags.push(tag);
+    }
+    outage.end(&bed);
+    clean_flush(&sandbox, &url);
+    killed.delivered = texts(&bed);
+    killed
+}
+
+#[test]
+fn sends_killed_at_random_moments_during_an_outage_all_arrive_in_order_after_a_flush() {
+    let mut rng = Rng::for_test("send-kill");
+    // Two sandboxes per outage, ten rounds each, side by side: the rounds
+    // mostly sleep.
+    let outages = [Outage::Refusing, Outage::Refusing];
+    let outages = outages.into_iter().chain([Outage::Throttling; 2]);
+    let runs: Vec<(Outage, Rng)> = outages.map(|outage| (outage, rng.split())).collect();
+    let results: Vec<Killed> = thread::scope(|s| {
+        let handles: Vec<_> = runs
+            .into_iter()
+            .map(|(outage, rng)| s.spawn(move || kill_sends(outage, 10, rng)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut wrong = Vec::new();
+    for killed in &results {
+        let tally = Tally::of(&killed.tags, &killed.accepted, &killed.delivered);
+        let what = format!("{:?}", killed.outage);
+        println!(
+            "{what}: {} rounds, {} killed mid-run, {} killed before accepting, \
+             {} lost, {} duplicates ({} rounds with a request in flight)",
+            killed.tags.len(),
+            killed.kills,
+            killed.tags.len() - killed.accepted.len(),
+            tally.lost.len(),
+            tally.duplicates,
+            killed.in_flight,
+        );
+        wrong.extend(tally.faults(&what));
+        if tally.duplicates > killed.in_flight {
+            wrong.push(format!(
+                "{what}: {} duplicates, {} requests in flight",
+                tally.duplicates, killed.in_flight
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+// ---- 2. chime send, stopped by a signal ------------------------------------
+
+/// Waits for `child` within [`HANG`], its output drained meanwhile.
+#[track_caller]
+fn finish(mut child: Child, what: &str) -> Run {
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let status = wait_within(&mut child, HANG, what);
+    let output = Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    Run::from_output(what.to_owned(), output)
+}
+
+/// A send stopped by `signal` while it retries through `outage`, then a
+/// flush: what the send said, and what the channel got.
+fn stop_send(
+    outage: Outage,
+    signal_name: (libc::c_int, &str),
+    mut rng: Rng,
+) -> (Run, String, Vec<String>) {
+    let (number, name) = signal_name;
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let url = bed.webhook("ops");
+    let sandbox = setup("10s");
+    // From the first answer on, the send is mid-retry for longer than the
+    // window the signal comes in: two more slow 503s, or a 4 s wait.
+    let window = match outage {
+        Outage::Refusing => {
+            bed.break_hook("ops");
+            for _ in 0..3 {
+                bed.fault(Fault::Slow(Duration::from_millis(300)));
+            }
+            250
+        }
+        Outage::Throttling => {
+            bed.fault(Fault::RateLimit(4));
+            1500
+        }
+    };
+    let tag = format!("stopped by {name} while {outage:?}");
+    let mut send = sandbox.chime(&["send", "--timeout", "10s", &tag]);
+    send.env("OPS_WEBHOOK", &url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = send.spawn().unwrap();
+    bed.wait_for(1, HANG);
+    thread::sleep(rng.millis(0, window));
+    signal(&child, number);
+    let stopped = finish(child, &format!("chime send {tag:?}, then {name}"));
+    outage.end(&bed);
+    clean_flush(&sandbox, &url);
+    (stopped, tag, texts(&bed))
+}
+
+#[test]
+fn a_send_stopped_by_term_int_or_hup_mid_retry_exits_75_and_the_next_flush_delivers_it_once() {
+    let mut rng = Rng::for_test("send-signal");
+    let signals = [
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGHUP, "SIGHUP"),
+    ];
+    let mut cases = Vec::new();
+    for outage in [Outage::Refusing, Outage::Throttling] {
+        for signal in signals {
+            cases.push((outage, signal, rng.split()));
+        }
+    }
+    let results: Vec<(Run, String, Vec<String>)> = thread::scope(|s| {
+        let handles: Vec<_> = cases
+            .into_iter()
+            .map(|(outage, signal, rng)| s.spawn(move || stop_send(outage, signal, rng)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut wrong = Vec::new();
+    for (stopped, tag, delivered) in &results {
+        let name = tag.split(' ').nth(2).unwrap();
+        let said = stopped.stderr.contains("queued for ops-hook")
+            && stopped.stderr.contains(&format!("interrupted by {name}"));
+        if stopped.code != 75 || !said {
+            wrong.push(format!("{tag}: not queued as stopped\n{stopped}"));
+        }
+        if delivered != std::slice::from_ref(tag) {
+            wrong.push(format!("{tag}: the flush delivered {delivered:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+// ---- 3. chime pipe --tee, killed -------------------------------------------
+
+/// What rounds of killed pipes left, once flushed.
+struct Streamed {
+    down: bool,
+    /// Every line the producers wrote, in order: what may arrive.
+    written: Vec<String>,
+    /// The lines `--tee` printed: chime had read them, so they must arrive.
+    teed: HashSet<String>,
+    kills: usize,
+    /// The lines of each message posted, in arrival order.
+    batches: Vec<Vec<String>>,
+}
+
+/// One `chime pipe --tee` fed a numbered line every few milliseconds and
+/// killed at a random moment; gives the lines written and those teed.
+fn kill_one_pipe(
+    sandbox: &Sandbox,
+    url: &str,
+    name: String,
+    rng: &mut Rng,
+) -> (Vec<String>, Vec<String>, bool) {
+    let mut pipe = chime(sandbox, url, &["pipe", "--tee", "--interval", "200ms"]);
+    pipe.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = pipe.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let tee = thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::clone(&stop);
+    let producer = thread::spawn(move || {
+        let mut written = Vec::new();
+        for n in 0.. {
+            let line = format!("{name} line {n:04}");
+            if stopped.load(Ordering::SeqCst) || writeln!(stdin, "{line}").is_err() {
+                break;
+            }
+            written.push(line);
+            thread::sleep(Duration::from_millis(4));
+        }
+        written
+    });
+    thread::sleep(rng.millis(100, 1500));
+    let killed = kill9(&mut child);
+    stop.store(true, Ordering::SeqCst);
+    let written = producer.join().unwrap();
+    let teed = String::from_utf8(tee.join().unwrap()).unwrap();
+    // A line cut short by the kill was read, but is not yet a line.
+    let whole = teed.rsplit_once('\n').map_or("", |(whole, _)| whole);
+    let teed = whole.lines().map(str::to_owned).collect();
+    (written, teed, killed)
+}
+
+/// `rounds` pipes killed mid-stream, to a healthy destination or to one
+/// that is down (until after the last), then a flush.
+fn kill_pipes(down: bool, rounds: usize, mut rng: Rng) -> Streamed {
+    let mut bed = if down { Bed::down() } else { Bed::start() };
+    bed.no_rate_limit();
+    if !down {
+        // Healthy, but taking its time: a kill often finds a batch in flight.
+        for _ in 0..500 {
+            bed.fault(Fault::Slow(Duration::from_millis(100)));
+        }
+    }
+    let url = bed.webhook("ops");
+    let sandbox = setup("2s");
+    let mut streamed = Streamed {
+        down,
+        written: Vec::new(),
+        teed: HashSet::new(),
+        kills: 0,
+        batches: Vec::new(),
+    };
+    let mode = if down { "down" } else { "healthy" };
+    for round in 0..rounds {
+        let name = format!("{mode} r{round}");
+        let (written, teed, killed) = kill_one_pipe(&sandbox, &url, name, &mut rng);
+        streamed.written.extend(written);
+        streamed.teed.extend(teed);
+        streamed.kills += usize::from(killed);
+    }
+    if down {
+        bed.come_up();
+    }
+    clean_flush(&sandbox, &url);
+    streamed.batches = delivered_batches(&bed);
+    streamed
+}
+
+#[test]
+fn a_pipe_killed_at_random_moments_delivers_every_line_it_teed_in_order() {
+    let mut rng = Rng::for_test("pipe-kill");
+    let runs = [(false, rng.split()), (true, rng.split())];
+    let results: Vec<Streamed> = thread::scope(|s| {
+        let handles: Vec<_> = runs
+            .into_iter()
+            .map(|(down, rng)| s.spawn(move || kill_pipes(down, 6, rng)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut wrong = Vec::new();
+    for streamed in &results {
+        let got: Vec<String> = streamed.batches.iter().flatten().cloned().collect();
+        let tally = Tally::of(&streamed.written, &streamed.teed, &got);
+        let mut seen = HashSet::new();
+        let repeated = streamed
+            .batches
+            .iter()
+            .filter(|batch| batch.iter().filter(|l| !seen.insert(*l)).count() > 0)
+            .count();
+        let what = if streamed.down { "down" } else { "healthy" };
+        println!(
+            "{what}: {} kills, {} lines written, {} teed, {} delivered in {} messages; \
+             {} lost, {} duplicate lines in {} messages",
+            streamed.kills,
+            streamed.written.len(),
+            streamed.teed.len(),
+            got.len(),
+            streamed.batches.len(),
+            tally.lost.len(),
+            tally.duplicates,
+            repeated,
+        );
+        wrong.extend(tally.faults(what));
+        if repeated > streamed.kills {
+            wrong.push(format!(
+                "{what}: {repeated} messages repeated lines, more than one per kill ({})",
+                streamed.kills
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
