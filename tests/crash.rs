@@ -11,10 +11,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -53,12 +54,16 @@ fn chime(sandbox: &Sandbox, url: &str, args: &[&str]) -> Command {
     cmd
 }
 
-/// `chime flush --all` after the crashes: everything left goes out.
+/// `chime flush --all` after the crashes of `what`: everything left goes out.
 #[track_caller]
-fn clean_flush(sandbox: &Sandbox, url: &str) {
-    let mut cmd = sandbox.chime(&["flush", "--all"]);
+fn clean_flush(sandbox: &Sandbox, url: &str, what: &str) {
+    let mut cmd = sandbox.chime(&["flush", "--all", "--verbose"]);
     cmd.env("OPS_WEBHOOK", url);
-    run_within(cmd, HANG).code(0);
+    let flush = run_within(cmd, HANG);
+    assert_eq!(
+        flush.code, 0,
+        "{what}: the last flush left messages\n{flush}"
+    );
 }
 
 /// A small xorshift: the same seed gives the same kill moments.
@@ -360,7 +365,7 @@ fn kill_sends(outage: Outage, rounds: usize, mut rng: Rng) -> Killed {
         killed.tags.push(tag);
     }
     outage.end(&bed);
-    clean_flush(&sandbox, &url);
+    clean_flush(&sandbox, &url, &format!("{outage:?}"));
     killed.delivered = texts(&bed);
     killed
 }
@@ -468,7 +473,7 @@ fn stop_send(
     signal(&child, number);
     let stopped = finish(child, &format!("chime send {tag:?}, then {name}"));
     outage.end(&bed);
-    clean_flush(&sandbox, &url);
+    clean_flush(&sandbox, &url, &tag);
     (stopped, tag, texts(&bed))
 }
 
@@ -596,7 +601,7 @@ fn kill_pipes(down: bool, rounds: usize, mut rng: Rng) -> Streamed {
     if down {
         bed.come_up();
     }
-    clean_flush(&sandbox, &url);
+    clean_flush(&sandbox, &url, mode);
     streamed.batches = delivered_batches(&bed);
     streamed
 }
@@ -640,6 +645,203 @@ fn a_pipe_killed_at_random_moments_delivers_every_line_it_teed_in_order() {
             wrong.push(format!(
                 "{what}: {repeated} messages repeated lines, more than one per kill ({})",
                 streamed.kills
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+// ---- 4. An outage under a fast stream --------------------------------------
+
+/// A platform that takes connections and requests and never answers, on a
+/// down bed's port; dropping it closes them all, and the bed can come up.
+struct Silent {
+    addr: String,
+    stop: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+    acceptor: Option<thread::JoinHandle<()>>,
+}
+
+impl Silent {
+    fn on(bed: &Bed) -> Silent {
+        let addr = bed.url().trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind(&addr).expect("the down bed's port is free");
+        let stop = Arc::new(AtomicBool::new(false));
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let (stopping, held) = (Arc::clone(&stop), Arc::clone(&conns));
+        let acceptor = thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut stream) = stream else { continue };
+                if let Ok(clone) = stream.try_clone() {
+                    held.lock().unwrap().push(clone);
+                }
+                // Read whatever comes, answer nothing.
+                thread::spawn(move || {
+                    let mut sink = [0; 4096];
+                    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+                });
+            }
+        });
+        Silent {
+            addr,
+            stop,
+            conns,
+            acceptor: Some(acceptor),
+        }
+    }
+}
+
+impl Drop for Silent {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // The acceptor sits in accept(): a connection wakes it to see the flag.
+        let _ = TcpStream::connect(&self.addr);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+        for conn in self.conns.lock().unwrap().iter() {
+            let _ = conn.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// How the destination fails under the stream.
+#[derive(Clone, Copy, Debug)]
+enum Stall {
+    /// Connections are taken and never answered.
+    Hanging,
+    /// The first two requests are answered, and posted, 2 s late: after
+    /// chime gave up on them.
+    PostingLate,
+    /// 503 until the bed has refused three requests (the first batch), then
+    /// healthy while the stream goes on.
+    RefusingAWhile,
+}
+
+/// What a stream through a stall left, once flushed.
+struct Stalled {
+    stall: Stall,
+    pipe: Run,
+    batches: Vec<Vec<String>>,
+}
+
+/// `seq 1 60000 | chime pipe --to ops-hook --max-pending 100KiB`.
+fn feed_pipe(sandbox: &Sandbox, url: &str, stall: Stall) -> Run {
+    let args = ["pipe", "--to", "ops-hook", "--max-pending", "100KiB"];
+    let mut pipe = sandbox.chime(&args);
+    pipe.env("OPS_WEBHOOK", url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = pipe.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = thread::spawn(move || {
+        let input: String = (1..=60_000).map(|i| format!("{i}\n")).collect();
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let pipe = finish(child, &format!("seq 1 60000 | chime pipe ({stall:?})"));
+    feeder.join().unwrap();
+    pipe
+}
+
+/// The stream through `stall`, then a flush once it is over.
+fn stream_through(stall: Stall) -> Stalled {
+    let mut bed = match stall {
+        Stall::Hanging => Bed::down(),
+        _ => Bed::start(),
+    };
+    bed.no_rate_limit();
+    let url = bed.webhook("ops");
+    let sandbox = setup("1s");
+    let silent = matches!(stall, Stall::Hanging).then(|| Silent::on(&bed));
+    if let Stall::PostingLate = stall {
+        for _ in 0..2 {
+            bed.fault(Fault::Slow(Duration::from_secs(2)));
+        }
+    }
+    let done = AtomicBool::new(false);
+    let pipe = thread::scope(|s| {
+        if let Stall::RefusingAWhile = stall {
+            bed.break_hook("ops");
+            s.spawn(|| {
+                while !done.load(Ordering::SeqCst) && bed.requests().len() < 3 {
+                    thread::sleep(Duration::from_millis(10));
+                }
+                bed.restore_hook("ops");
+            });
+        }
+        let pipe = feed_pipe(&sandbox, &url, stall);
+        done.store(true, Ordering::SeqCst);
+        pipe
+    });
+    drop(silent);
+    bed.clear_faults();
+    if let Stall::Hanging = stall {
+        bed.come_up();
+    }
+    let what = format!("{stall:?}, after the pipe that said\n{pipe}");
+    clean_flush(&sandbox, &url, &what);
+    if let Stall::PostingLate = stall {
+        // The late answers come in their own time: counted once they have.
+        let mut seen = bed.requests().len();
+        while bed.wait_for(seen + 1, Duration::from_millis(2500)).len() > seen {
+            seen = bed.requests().len();
+        }
+    }
+    Stalled {
+        stall,
+        pipe,
+        batches: delivered_batches(&bed),
+    }
+}
+
+#[test]
+fn a_fast_stream_through_an_outage_reaches_the_channel_in_order_after_a_flush() {
+    let stalls = [Stall::Hanging, Stall::PostingLate, Stall::RefusingAWhile];
+    let results: Vec<Stalled> = thread::scope(|s| {
+        let handles: Vec<_> = stalls
+            .into_iter()
+            .map(|stall| s.spawn(move || stream_through(stall)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let order: Vec<String> = (1..=60_000).map(|i| i.to_string()).collect();
+    let required: HashSet<String> = order.iter().cloned().collect();
+    let mut wrong = Vec::new();
+    for stalled in &results {
+        let what = format!("{:?}", stalled.stall);
+        let got: Vec<String> = stalled.batches.iter().flatten().cloned().collect();
+        let tally = Tally::of(&order, &required, &got);
+        let mut seen = HashSet::new();
+        let repeated = stalled
+            .batches
+            .iter()
+            .filter(|batch| batch.iter().filter(|l| !seen.insert(*l)).count() > 0)
+            .count();
+        println!(
+            "{what}: pipe exited {}; {} messages, {} lost, {} duplicate lines in {} messages",
+            stalled.pipe.code,
+            stalled.batches.len(),
+            tally.lost.len(),
+            tally.duplicates,
+            repeated
+        );
+        if ![0, 75].contains(&stalled.pipe.code) {
+            wrong.push(format!("{what}: the pipe failed\n{}", stalled.pipe));
+        }
+        wrong.extend(tally.faults(&what));
+        // Only a request the platform posted after chime gave up on it
+        // comes again: two of them answer 2 s late.
+        let in_flight = match stalled.stall {
+            Stall::PostingLate => 2,
+            Stall::Hanging | Stall::RefusingAWhile => 0,
+        };
+        if repeated > in_flight {
+            wrong.push(format!(
+                "{what}: {repeated} messages came again, {in_flight} requests were in flight"
             ));
         }
     }
