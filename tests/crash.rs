@@ -847,3 +847,231 @@ fn a_fast_stream_through_an_outage_reaches_the_channel_in_order_after_a_flush() 
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+// ---- 5. chime flush, killed ------------------------------------------------
+
+/// What rounds of killed flushes left, once flushed cleanly.
+struct Flushed {
+    /// The queued entries, then the sends made during the rounds, in the
+    /// order they were accepted.
+    order: Vec<String>,
+    /// Flushes still running when they were killed.
+    kills: usize,
+    /// How each send made during a round exited.
+    sends: Vec<(String, i32)>,
+    delivered: Vec<String>,
+}
+
+/// Queues 100 entries, then flushes them `rounds` times, each flush killed
+/// at a random moment, every other one while a `chime send` to the same
+/// destination runs; then a clean flush.
+fn kill_flushes(name: &str, rounds: usize, mut rng: Rng) -> Flushed {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let url = bed.webhook("ops");
+    let sandbox = setup("3s");
+    let mut flushed = Flushed {
+        order: Vec::new(),
+        kills: 0,
+        sends: Vec::new(),
+        delivered: Vec::new(),
+    };
+    for i in 0..100 {
+        let tag = format!("{name} entry {i:03}");
+        run_within(chime(&sandbox, &url, &["send", "--queue", &tag]), HANG).code(75);
+        flushed.order.push(tag);
+    }
+    for round in 0..rounds {
+        // Slow enough that a kill finds a request in flight; now and then a
+        // 503 (three in a row stop the flush and reschedule the entry).
+        bed.clear_faults();
+        for _ in 0..200 {
+            match rng.below(12) {
+                0 => bed.fault(Fault::Status(503, "service_unavailable")),
+                _ => bed.fault(Fault::Slow(Duration::from_millis(60))),
+            }
+        }
+        let mut flush = chime(&sandbox, &url, &["flush", "--all"]).spawn().unwrap();
+        let send = (round % 2 == 1).then(|| {
+            let tag = format!("{name} send in round {round}");
+            let after = rng.millis(0, 800);
+            // Within its timeout, it sends older messages first (when no
+            // flush holds them): a short one leaves work for the next flush.
+            let cmd = chime(&sandbox, &url, &["send", "--timeout", "1s", &tag]);
+            let send = thread::spawn(move || {
+                thread::sleep(after);
+                run_within(cmd, HANG).code
+            });
+            (tag, send)
+        });
+        thread::sleep(rng.millis(0, 1200));
+        flushed.kills += usize::from(kill9(&mut flush));
+        if let Some((tag, send)) = send {
+            flushed.sends.push((tag.clone(), send.join().unwrap()));
+            flushed.order.push(tag);
+        }
+    }
+    bed.clear_faults();
+    clean_flush(&sandbox, &url, name);
+    flushed.delivered = texts(&bed);
+    flushed
+}
+
+#[test]
+fn flushes_killed_at_random_moments_lose_nothing_and_repeat_at_most_one_entry_each() {
+    let mut rng = Rng::for_test("flush-kill");
+    let runs = [("first", rng.split()), ("second", rng.split())];
+    let results: Vec<(&str, Flushed)> = thread::scope(|s| {
+        let handles: Vec<_> = runs
+            .into_iter()
+            .map(|(name, rng)| s.spawn(move || (name, kill_flushes(name, 10, rng))))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut wrong = Vec::new();
+    for (name, flushed) in &results {
+        let required: HashSet<String> = flushed.order.iter().cloned().collect();
+        let tally = Tally::of(&flushed.order, &required, &flushed.delivered);
+        println!(
+            "{name}: {} messages, {} flushes killed mid-run, {} sends beside them; \
+             {} lost, {} duplicates",
+            flushed.order.len(),
+            flushed.kills,
+            flushed.sends.len(),
+            tally.lost.len(),
+            tally.duplicates,
+        );
+        for (tag, code) in &flushed.sends {
+            if ![0, 75].contains(code) {
+                wrong.push(format!("{tag}: exited {code}"));
+            }
+        }
+        wrong.extend(tally.faults(name));
+        if tally.duplicates > flushed.kills {
+            wrong.push(format!(
+                "{name}: {} duplicates for {} kills",
+                tally.duplicates, flushed.kills
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+// ---- 6. Many at once -------------------------------------------------------
+
+/// A text of `who`'s numbered words, long enough to go as two messages:
+/// each part's fallback text starts with the word it starts at.
+fn two_part_text(who: &str) -> String {
+    let words: Vec<String> = (0..5000).map(|k| format!("{who}.{k:04}")).collect();
+    words.join(" ")
+}
+
+/// Who sent a posted part (`s07`, from its first whole word), and which of
+/// its two parts it is.
+fn part_of(request: &crate::support::bed::Request) -> (String, String) {
+    let payload = request.json();
+    let text = payload["text"].as_str().unwrap_or_default();
+    let who = text
+        .split_whitespace()
+        .find_map(|word| {
+            let (who, k) = word.split_once('.')?;
+            (who.len() == 3 && k.len() == 4).then(|| who.to_owned())
+        })
+        .unwrap_or_else(|| format!("an unknown sender ({text:.40})"));
+    let body = request.text();
+    let part = ["part 1/2", "part 2/2"]
+        .into_iter()
+        .find(|p| body.contains(p))
+        .unwrap_or("one part of one");
+    (who, part.to_owned())
+}
+
+/// Spawns `chime send` of each sender's two-part text at once.
+fn spawn_sends(sandbox: &Sandbox, url: &str, senders: &[String]) -> Vec<(String, Child)> {
+    senders
+        .iter()
+        .map(|who| {
+            let text = two_part_text(who);
+            let send = chime(sandbox, url, &["send", &text]).spawn().unwrap();
+            (who.clone(), send)
+        })
+        .collect()
+}
+
+#[test]
+fn forty_sends_and_three_flushes_at_once_deliver_each_part_exactly_once_in_order() {
+    let mut bed = Bed::down();
+    bed.no_rate_limit();
+    let url = bed.webhook("ops");
+    let sandbox = setup("5s");
+    let early: Vec<String> = (0..30).map(|i| format!("s{i:02}")).collect();
+    let late: Vec<String> = (0..10).map(|i| format!("t{i:02}")).collect();
+    for (who, mut send) in spawn_sends(&sandbox, &url, &early) {
+        let status = wait_within(&mut send, HANG, &format!("send {who}"));
+        assert_eq!(status.code(), Some(75), "send {who} queued it");
+    }
+    // Up, and slow enough that the flushes and the later sends overlap.
+    for _ in 0..120 {
+        bed.fault(Fault::Slow(Duration::from_millis(20)));
+    }
+    bed.come_up();
+    // Ids start with the millisecond: the later sends begin in a later one.
+    thread::sleep(Duration::from_millis(5));
+    let flushes: Vec<Child> = (0..3)
+        .map(|_| chime(&sandbox, &url, &["flush", "--all"]).spawn().unwrap())
+        .collect();
+    let sends = spawn_sends(&sandbox, &url, &late);
+    for (who, mut send) in sends {
+        let status = wait_within(&mut send, HANG, &format!("send {who}"));
+        assert!(
+            matches!(status.code(), Some(0 | 75)),
+            "send {who}: delivered or queued, not {status}"
+        );
+    }
+    for mut flush in flushes {
+        let status = wait_within(&mut flush, HANG, "a flush");
+        assert!(matches!(status.code(), Some(0 | 75)), "flush: {status}");
+    }
+    clean_flush(&sandbox, &url, "forty sends");
+    let parts: Vec<(String, String)> = bed.delivered().iter().map(part_of).collect();
+    let mut count: HashMap<&(String, String), usize> = HashMap::new();
+    for part in &parts {
+        *count.entry(part).or_default() += 1;
+    }
+    let mut wrong = Vec::new();
+    for who in early.iter().chain(&late) {
+        let at = |part: &str| parts.iter().position(|p| p.0 == *who && p.1 == part);
+        for part in ["part 1/2", "part 2/2"] {
+            let times = count.get(&(who.clone(), part.to_owned())).copied();
+            if times != Some(1) {
+                wrong.push(format!("{who} {part} arrived {} times", times.unwrap_or(0)));
+            }
+        }
+        if at("part 2/2") < at("part 1/2") {
+            wrong.push(format!("{who}: its second part came first"));
+        }
+    }
+    let known = |p: &&(String, String)| early.contains(&p.0) || late.contains(&p.0);
+    wrong.extend(
+        parts
+            .iter()
+            .filter(|p| !known(p))
+            .map(|p| format!("posted: {p:?}")),
+    );
+    let last_early = parts.iter().rposition(|p| early.contains(&p.0));
+    let first_late = parts.iter().position(|p| late.contains(&p.0));
+    if let (Some(last_early), Some(first_late)) = (last_early, first_late)
+        && first_late < last_early
+    {
+        wrong.push(format!(
+            "{:?} of a later send overtook {:?}, queued before it began",
+            parts[first_late], parts[last_early]
+        ));
+    }
+    println!(
+        "40 sends, 3 flushes: {} parts posted for 80 sent; {} problems",
+        parts.len(),
+        wrong.len()
+    );
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
