@@ -3,6 +3,7 @@
 
 mod bed_selftest;
 mod bounds;
+mod crash;
 mod discord;
 mod disk;
 mod every_kind;
