@@ -50,6 +50,24 @@ impl Place {
     }
 }
 
+/// Where and how [`Outbox::keep`] keeps a message.
+struct Kept<'n> {
+    state: State,
+    place: Place,
+    /// Called the moment the entry is on disk.
+    noted: Option<&'n mut dyn FnMut()>,
+}
+
+impl Kept<'_> {
+    fn new(state: State, place: Place) -> Kept<'static> {
+        Kept {
+            state,
+            place,
+            noted: None,
+        }
+    }
+}
+
 impl From<Option<InFlight>> for Place {
     fn from(journal: Option<InFlight>) -> Place {
         journal.map_or(Place::None, Place::OnDisk)
@@ -72,18 +90,25 @@ pub struct Outbox<'a> {
 impl Outbox<'_> {
     /// Writes the message to the spool without trying it (`--queue`).
     pub fn queue(&self, destination: &Destination, payloads: Vec<Payload>) -> Report {
-        self.queue_at(destination, payloads, Place::None)
+        self.queue_at(destination, payloads, Place::None, &mut || {})
     }
 
-    /// [`Outbox::queue`] in a place taken earlier.
+    /// [`Outbox::queue`] in a place taken earlier, calling `noted` the
+    /// moment the entry is on disk (a stream notes it in its journal then).
     pub fn queue_at(
         &self,
         destination: &Destination,
         payloads: Vec<Payload>,
         place: Place,
+        noted: &mut dyn FnMut(),
     ) -> Report {
         let report = Report::waiting(destination, payloads.len(), None);
-        self.keep(State::Pending, destination, payloads, report, None, place)
+        let kept = Kept {
+            state: State::Pending,
+            place,
+            noted: Some(noted),
+        };
+        self.keep(destination, payloads, report, None, kept)
     }
 
     /// Delivers the destination's backlog, then the message; keeps what cannot go.
@@ -183,15 +208,20 @@ impl Outbox<'_> {
             Status::Failed => {
                 let retry_after = report.retry_after;
                 self.keep(
-                    State::Pending,
                     destination,
                     rest,
                     report,
                     retry_after,
-                    place,
+                    Kept::new(State::Pending, place),
                 )
             }
-            Status::Rejected => self.keep(State::Dead, destination, rest, report, None, place),
+            Status::Rejected => self.keep(
+                destination,
+                rest,
+                report,
+                None,
+                Kept::new(State::Dead, place),
+            ),
         }
     }
 
@@ -215,12 +245,11 @@ impl Outbox<'_> {
         let report = Report::waiting(destination, payloads.len(), Some(text));
         let taken = std::mem::replace(place, Place::None);
         let kept = self.keep(
-            State::Pending,
             destination,
             payloads.to_vec(),
             report,
             None,
-            taken,
+            Kept::new(State::Pending, taken),
         );
         if kept.status != Status::Failed {
             return Some(kept);
@@ -326,13 +355,17 @@ impl Outbox<'_> {
     /// kept — unless its copy in flight can still be renamed into place.
     fn keep(
         &self,
-        state: State,
         destination: &Destination,
         payloads: Vec<Payload>,
         mut report: Report,
         retry_after: Option<Duration>,
-        place: Place,
+        kept: Kept,
     ) -> Report {
+        let Kept {
+            state,
+            place,
+            noted,
+        } = kept;
         let now = SystemTime::now();
         let next = match state {
             State::Pending if report.error.is_some() => {
@@ -360,7 +393,10 @@ impl Outbox<'_> {
             }
             _ => None,
         };
-        let kept = match self.spool.add(state, entry) {
+        let kept = match self
+            .spool
+            .add_noting(state, entry, noted.unwrap_or(&mut || {}))
+        {
             Ok(entry) => {
                 if let Some(journal) = journal {
                     journal.replaced();

@@ -141,6 +141,28 @@ struct Sent {
     ticket: u64,
 }
 
+/// Tells the journal how far a lane has settled, the moment it has.
+struct Settler<'j> {
+    journal: &'j Mutex<Option<Journal>>,
+    output: Output,
+}
+
+impl Settler<'_> {
+    /// Writes that `lane` has settled everything through `through`. A
+    /// journal the disk refuses is abandoned, said once.
+    fn settle(&self, lane: usize, through: u64) {
+        let Ok(mut guard) = self.journal.lock() else {
+            return;
+        };
+        let refused = guard
+            .as_mut()
+            .is_some_and(|j| j.settle(lane, through).is_err());
+        if refused && let Some(journal) = guard.take() {
+            report::warning(self.output, &journal.abandon());
+        }
+    }
+}
+
 /// Lines handed from the reader, and the input's offset after them (lines
 /// `--grep` left out count too).
 struct Chunk {
@@ -177,6 +199,10 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
     }
     let header = router.header();
     let journal = Arc::new(Mutex::new(open_journal(pipe, &header)));
+    let settler = Settler {
+        journal: &journal,
+        output: pipe.output,
+    };
     // Bounded, so a reader faster than the lanes waits instead of filling memory.
     let (tx, mut rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let reader = Reader {
@@ -198,16 +224,17 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
     loop {
         let now = Instant::now();
         router.close_due(pipe.interval, now);
-        let mut settled = start_sends(
+        start_sends(
             pipe,
             &header,
             &outbox,
+            &settler,
             &mut router.lanes,
             &mut inflight,
             now,
         );
-        settled.extend(spill(pipe, &header, &outbox, &mut router.lanes));
-        router.tell_journal(&journal, &settled);
+        spill(pipe, &header, &outbox, &settler, &mut router.lanes);
+        router.trim_journal(&journal);
         if eof && inflight.is_empty() && router.lanes.iter().all(Lane::idle) {
             break;
         }
@@ -216,8 +243,7 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
         {
             // Time is up: keep the rest on disk, and abandon the sends in flight
             // (their batches are on disk already) rather than let them drain a backlog.
-            let settled = spool_all(&header, &outbox, &mut router.lanes);
-            router.tell_journal(&journal, &settled);
+            spool_all(&header, &outbox, &settler, &mut router.lanes);
             break;
         }
         // A healthy lane that has full batches waiting and may send now is
@@ -245,15 +271,15 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
                 }
             },
             Some((lane, report)) = inflight.next() => {
-                let settled = router.lanes[lane].finished(&report, pipe.output);
-                router.tell_journal(&journal, &settled.map(|()| lane).into_iter().collect::<Vec<_>>());
+                if router.lanes[lane].finished(&report, pipe.output) {
+                    settler.settle(lane, router.lanes[lane].settled);
+                }
             }
             () = tokio::time::sleep_until(wake.into()) => {}
             _ = interrupt.recv() => {
                 if stopping.is_some() {
                     // Second Ctrl-C: keep everything on disk and leave now.
-                    let settled = spool_all(&header, &outbox, &mut router.lanes);
-                    router.tell_journal(&journal, &settled);
+                    spool_all(&header, &outbox, &settler, &mut router.lanes);
                     interrupted = true;
                     break;
                 }
@@ -361,17 +387,16 @@ fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::
 }
 
 /// Starts the next send on every lane that has a batch, is idle, and whose
-/// pace allows; gives the lanes whose batches are now settled, being on disk
-/// in flight.
+/// pace allows; a batch on disk in flight is settled at once.
 fn start_sends<'a>(
     pipe: &'a Pipe,
     header: &Header,
     outbox: &'a Outbox<'a>,
+    settler: &Settler,
     lanes: &mut [Lane<'a>],
     inflight: &mut FuturesUnordered<Sending<'a>>,
     now: Instant,
-) -> Vec<usize> {
-    let mut settled = Vec::new();
+) {
     for (index, lane) in lanes.iter_mut().enumerate() {
         if lane.busy || now < lane.next_send {
             continue;
@@ -391,7 +416,7 @@ fn start_sends<'a>(
         };
         let begun = matches!(place, Place::OnDisk(_));
         if begun && lane.settle(ticket) {
-            settled.push(index);
+            settler.settle(index, lane.settled);
         }
         lane.sending = Some(Sent {
             payloads: payloads.clone(),
@@ -412,7 +437,6 @@ fn start_sends<'a>(
             (index, report)
         }));
     }
-    settled
 }
 
 /// The payloads that carry `batch` to `lane`'s destination.
@@ -422,9 +446,8 @@ fn render(header: &Header, lane: &Lane, batch: Batch) -> Vec<Payload> {
 }
 
 /// Keeps batches waiting in memory under `--max-pending`: the oldest go to
-/// the spool. Gives the lanes that settled batches so.
-fn spill(pipe: &Pipe, header: &Header, outbox: &Outbox, lanes: &mut [Lane]) -> Vec<usize> {
-    let mut settled = Vec::new();
+/// the spool, each settled the moment it is there.
+fn spill(pipe: &Pipe, header: &Header, outbox: &Outbox, settler: &Settler, lanes: &mut [Lane]) {
     while lanes.iter().map(|l| l.packer.ready_bytes()).sum::<usize>() > pipe.max_pending {
         let Some((index, lane)) = lanes
             .iter_mut()
@@ -439,23 +462,18 @@ fn spill(pipe: &Pipe, header: &Header, outbox: &Outbox, lanes: &mut [Lane]) -> V
         // What is in flight must be on disk before anything queues behind
         // it, or a flush could deliver the later batch first.
         if lane.put_in_flight_on_disk(outbox) {
-            settled.push(index);
+            settler.settle(index, lane.settled);
         }
         let payloads = render(header, lane, batch);
-        let report = outbox.queue(lane.destination, payloads);
+        let report = lane.queue(outbox, settler, index, payloads, Place::None, ticket);
         lane.spilled(&report);
-        if lane.settle(ticket) {
-            settled.push(index);
-        }
     }
-    settled
 }
 
 /// Moves every batch, open or ready, to the spool; one in flight is on disk
 /// already (or, if the disk would not take it then, spooled now). One in
 /// flight may then arrive twice: the one duplicate a crash is allowed.
-fn spool_all(header: &Header, outbox: &Outbox, lanes: &mut [Lane]) -> Vec<usize> {
-    let mut settled = Vec::new();
+fn spool_all(header: &Header, outbox: &Outbox, settler: &Settler, lanes: &mut [Lane]) {
     for (index, lane) in lanes.iter_mut().enumerate() {
         lane.packer.close();
         if let Some(sent) = lane.sending.take() {
@@ -465,20 +483,19 @@ fn spool_all(header: &Header, outbox: &Outbox, lanes: &mut [Lane]) -> Vec<usize>
                 lane.worst = lane.worst.max(Status::Queued);
             } else {
                 let place = Place::Reserved(sent.id);
-                let report = outbox.queue_at(lane.destination, sent.payloads, place);
+                let report = lane.queue(outbox, settler, index, sent.payloads, place, sent.ticket);
                 lane.spilled(&report);
             }
-            lane.settle(sent.ticket);
+            if lane.settle(sent.ticket) {
+                settler.settle(index, lane.settled);
+            }
         }
         while let Some((batch, ticket)) = lane.take() {
             let payloads = render(header, lane, batch);
-            let report = outbox.queue(lane.destination, payloads);
+            let report = lane.queue(outbox, settler, index, payloads, Place::None, ticket);
             lane.spilled(&report);
-            lane.settle(ticket);
         }
-        settled.push(index);
     }
-    settled
 }
 
 fn summary(pipe: &Pipe, lanes: &[Lane]) {
@@ -577,6 +594,44 @@ impl<'p> Lane<'p> {
         Some((batch, ticket))
     }
 
+    /// Queues a batch in the spool and settles it, telling the journal the
+    /// moment the entry is on disk: a kill between the two then costs at most
+    /// this batch twice, not a disk's flush worth of them.
+    fn queue(
+        &mut self,
+        outbox: &Outbox,
+        settler: &Settler,
+        index: usize,
+        payloads: Vec<Payload>,
+        place: Place,
+        ticket: u64,
+    ) -> Report {
+        let through = self.settled_if(ticket);
+        let mut note = || {
+            if let Some(through) = through {
+                settler.settle(index, through);
+            }
+        };
+        let report = outbox.queue_at(self.destination, payloads, place, &mut note);
+        // Kept or not, it is done with: a batch not kept is reported lost.
+        if self.settle(ticket) && report.spool_id.is_none() {
+            settler.settle(index, self.settled);
+        }
+        report
+    }
+
+    /// How far the lane would have settled were `ticket` settled, if further.
+    fn settled_if(&self, ticket: u64) -> Option<u64> {
+        let mut through = None;
+        for &(t, end, done) in &self.unsettled {
+            if !(done || t == ticket) {
+                break;
+            }
+            through = Some(end);
+        }
+        through.filter(|t| *t > self.settled)
+    }
+
     /// A batch is delivered or on disk; true when that moves how far the
     /// lane has settled, which the journal is then told.
     fn settle(&mut self, ticket: u64) -> bool {
@@ -620,9 +675,9 @@ impl<'p> Lane<'p> {
         }
     }
 
-    /// The send in flight ended; gives `Some` when that settled its batch
-    /// (one that was not on disk in flight).
-    fn finished(&mut self, report: &Report, output: Output) -> Option<()> {
+    /// The send in flight ended; true when that settled its batch (one that
+    /// was not on disk in flight).
+    fn finished(&mut self, report: &Report, output: Output) -> bool {
         self.busy = false;
         self.busy_since = None;
         self.healthy = report.status == Status::Delivered;
@@ -668,8 +723,8 @@ impl<'p> Lane<'p> {
                 );
             }
         }
-        let sent = sent.filter(|sent| !sent.begun)?;
-        self.settle(sent.ticket).then_some(())
+        sent.filter(|sent| !sent.begun)
+            .is_some_and(|sent| self.settle(sent.ticket))
     }
 }
 
@@ -874,25 +929,12 @@ impl<'p> Router<'p> {
         self.lanes.iter().map(|l| l.floor(self.read)).collect()
     }
 
-    /// Writes in the journal how far the lanes in `moved` have settled.
-    fn tell_journal(&self, journal: &Mutex<Option<Journal>>, moved: &[usize]) {
-        if moved.is_empty() {
-            return;
-        }
-        let Ok(mut guard) = journal.lock() else {
-            return;
-        };
-        let Some(journal) = guard.as_mut() else {
-            return;
-        };
-        let floors = self.floors();
-        let refused = moved.iter().any(|&lane| {
-            journal
-                .settle(lane, self.lanes[lane].settled, &floors)
-                .is_err()
-        });
-        if refused && let Some(journal) = guard.take() {
-            report::warning(self.pipe.output, &journal.abandon());
+    /// Lets the journal forget the segments every lane is done with.
+    fn trim_journal(&self, journal: &Mutex<Option<Journal>>) {
+        if let Ok(mut guard) = journal.lock()
+            && let Some(journal) = guard.as_mut()
+        {
+            journal.trim(&self.floors());
         }
     }
 

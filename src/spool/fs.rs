@@ -228,6 +228,18 @@ pub fn list(dir: &Path) -> Result<Vec<String>, SpoolError> {
 
 /// Temp file in the same directory → write → fsync → rename → fsync the directory.
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SpoolError> {
+    write_atomic_noting(dir, name, bytes, &mut || {})
+}
+
+/// [`write_atomic`], calling `noted` the moment the file has its name, before
+/// the directory's fsync: what the caller notes elsewhere (a journal's
+/// settle) then follows the file within microseconds, not a disk's flush.
+pub fn write_atomic_noting(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    noted: &mut dyn FnMut(),
+) -> Result<(), SpoolError> {
     let (temp, mut file) = create_temp(dir, name)?;
     let written = match injected("write") {
         Some(err) => Err(err),
@@ -242,6 +254,7 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SpoolErr
         let _ = fs::remove_file(&temp);
         SpoolError::io("rename into", &target, e)
     })?;
+    noted();
     sync_dir(dir)
 }
 

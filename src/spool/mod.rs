@@ -336,9 +336,17 @@ impl Spool {
         Ok(dir)
     }
 
-    /// Writes a new entry (see [`Entry::new`]) and gives it back.
-    pub fn add(&self, state: State, entry: Entry) -> Result<Entry, SpoolError> {
-        self.write(state, &entry)?;
+    /// Writes a new entry (see [`Entry::new`]) and gives it back, calling
+    /// `noted` the moment it is there, before the directory's fsync (see
+    /// `fs::write_atomic_noting`).
+    pub fn add_noting(
+        &self,
+        state: State,
+        entry: Entry,
+        noted: &mut dyn FnMut(),
+    ) -> Result<Entry, SpoolError> {
+        let dir = self.make_dir(state, &entry.destination)?;
+        fs::write_atomic_noting(&dir, &entry.file_name(), &entry.encode(), noted)?;
         Ok(entry)
     }
 

@@ -48,6 +48,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{IoSlice, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -213,17 +214,21 @@ impl Journal {
         Ok(())
     }
 
-    /// Lane `lane` has settled every line ending at or before `through`;
-    /// `floors` is how far each lane is done with the input (an idle lane is
-    /// done with all of it), which lets settled segments go.
-    pub fn settle(&mut self, lane: usize, through: u64, floors: &[u64]) -> std::io::Result<()> {
+    /// Lane `lane` has settled every line ending at or before `through`.
+    /// Written the moment a batch is on disk or delivered: a kill between
+    /// the two then costs at most that one batch twice.
+    pub fn settle(&mut self, lane: usize, through: u64) -> std::io::Result<()> {
         self.write(
             b'S',
             &[&(lane as u32).to_le_bytes(), &through.to_le_bytes()],
-        )?;
+        )
+    }
+
+    /// `floors` is how far each lane is done with the input (an idle lane is
+    /// done with all of it): the segments every lane has passed go.
+    pub fn trim(&mut self, floors: &[u64]) {
         self.floors = floors.to_vec();
-        self.trim();
-        Ok(())
+        self.drop_settled_segments();
     }
 
     /// True when every lane has settled everything journaled.
@@ -231,31 +236,8 @@ impl Journal {
         floors.iter().all(|f| *f >= self.end)
     }
 
-    /// Appends one record whose payload is `parts`, in one write.
     fn write(&mut self, kind: u8, parts: &[&[u8]]) -> std::io::Result<()> {
-        if let Some(err) = fs::injected("journal") {
-            return Err(err);
-        }
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        let mut crc = crc32fast::Hasher::new();
-        parts.iter().for_each(|p| crc.update(p));
-        let mut head = [0u8; 9];
-        head[0] = kind;
-        head[1..5].copy_from_slice(&(len as u32).to_le_bytes());
-        head[5..].copy_from_slice(&crc.finalize().to_le_bytes());
-        let mut slices: Vec<IoSlice> = std::iter::once(&head[..])
-            .chain(parts.iter().copied())
-            .map(IoSlice::new)
-            .collect();
-        let mut slices = &mut slices[..];
-        while !slices.is_empty() {
-            let written = self.segment.write_vectored(slices)?;
-            if written == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
-            }
-            IoSlice::advance_slices(&mut slices, written);
-        }
-        self.written += (head.len() + len) as u64;
+        self.written += append(&mut self.segment, kind, parts)? as u64;
         Ok(())
     }
 
@@ -271,12 +253,12 @@ impl Journal {
         self.segment = segment;
         self.index = next;
         self.written = 0;
-        self.trim();
+        self.drop_settled_segments();
         Ok(())
     }
 
     /// Deletes the segments every lane has settled past.
-    fn trim(&mut self) {
+    fn drop_settled_segments(&mut self) {
         let floor = self.floors.iter().copied().min().unwrap_or(u64::MAX);
         self.older.retain(|&(index, end)| {
             let done = end <= floor;
@@ -312,6 +294,34 @@ impl Journal {
         let _ = std::fs::remove_dir_all(&self.dir);
         Ok(())
     }
+}
+
+/// Appends one record whose payload is `parts` to `file`, in one write;
+/// gives its size.
+fn append(file: &mut File, kind: u8, parts: &[&[u8]]) -> std::io::Result<usize> {
+    if let Some(err) = fs::injected("journal") {
+        return Err(err);
+    }
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut crc = crc32fast::Hasher::new();
+    parts.iter().for_each(|p| crc.update(p));
+    let mut head = [0u8; 9];
+    head[0] = kind;
+    head[1..5].copy_from_slice(&(len as u32).to_le_bytes());
+    head[5..].copy_from_slice(&crc.finalize().to_le_bytes());
+    let mut slices: Vec<IoSlice> = std::iter::once(&head[..])
+        .chain(parts.iter().copied())
+        .map(IoSlice::new)
+        .collect();
+    let mut slices = &mut slices[..];
+    while !slices.is_empty() {
+        let written = file.write_vectored(slices)?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut slices, written);
+    }
+    Ok(head.len() + len)
 }
 
 fn segment_name(index: u32) -> String {
@@ -411,6 +421,15 @@ pub fn replay(dir: &Path, profile: &Profile, spool: &Spool) -> Result<Replayed, 
         destinations.push(destination);
     }
     let mut packers = pack_unsettled(header, &read, &destinations);
+    // Each batch queued is settled in the journal at once, so a replay cut
+    // short by a kill is taken up where it stopped, not queued twice.
+    let mut last = read.last.as_deref().and_then(|path| {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .ok()
+    });
     for (lane, packer) in packers.iter_mut().enumerate() {
         packer.close();
         let destination = destinations[lane];
@@ -421,8 +440,14 @@ pub fn replay(dir: &Path, profile: &Profile, spool: &Spool) -> Result<Replayed, 
                 identity: Some(destination.identity()),
                 ..Entry::new(&destination.name, payloads.clone(), payloads.len())
             };
+            let settled = [&(lane as u32).to_le_bytes()[..], &batch.end.to_le_bytes()];
+            let mut note = || {
+                if let Some(file) = last.as_mut() {
+                    let _ = append(file, b'S', &settled);
+                }
+            };
             spool
-                .add(State::Pending, entry)
+                .add_noting(State::Pending, entry, &mut note)
                 .map_err(|e| format!("cannot queue it: {e}"))?;
             replayed.queued += 1;
         }
@@ -478,6 +503,8 @@ fn pack_unsettled(header: &Header, read: &Read, destinations: &[&Destination]) -
 #[derive(Default)]
 struct Read {
     header: Option<Header>,
+    /// The last segment read whole, where a replay notes what it queued.
+    last: Option<PathBuf>,
     carry: Vec<u8>,
     reads: Vec<(u64, Vec<u8>)>,
     settles: Vec<(usize, u64)>,
@@ -503,8 +530,9 @@ fn read_segments(dir: &Path, spool: &Spool, warnings: &mut Vec<String>) -> Resul
                 continue;
             }
         };
-        if !read_records(&bytes, &mut read) {
-            warnings.push(quarantine(&path, spool));
+        match read_records(&bytes, &mut read) {
+            true => read.last = Some(path),
+            false => warnings.push(quarantine(&path, spool)),
         }
     }
     Ok(read)

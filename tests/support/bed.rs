@@ -121,46 +121,66 @@ struct Reserved {
 
 impl Reserved {
     fn bind() -> Reserved {
-        use std::os::fd::{FromRawFd, OwnedFd};
-        // SAFETY: plain socket calls on a descriptor this function owns; the
-        // address structures are zeroed and sized as the calls expect.
-        unsafe {
-            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-            assert!(fd >= 0, "test bed: socket: {}", io::Error::last_os_error());
-            let fd = OwnedFd::from_raw_fd(fd);
-            let mut sin: libc::sockaddr_in = std::mem::zeroed();
-            sin.sin_family = libc::AF_INET as libc::sa_family_t;
-            sin.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
-            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-            let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
-            let bound = libc::bind(raw, (&raw const sin).cast(), len);
-            assert!(bound == 0, "test bed: bind: {}", io::Error::last_os_error());
-            let mut got = len;
-            let named = libc::getsockname(raw, (&raw mut sin).cast(), &mut got);
-            assert!(
-                named == 0,
-                "test bed: getsockname: {}",
-                io::Error::last_os_error()
-            );
-            let port = u16::from_be(sin.sin_port);
-            Reserved {
-                fd,
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            }
-        }
+        let (fd, addr) = bound_socket(0);
+        Reserved { fd, addr }
     }
 
     fn listen(self) -> TcpListener {
-        let raw = std::os::fd::AsRawFd::as_raw_fd(&self.fd);
-        // SAFETY: listen(2) on the bound socket this value owns.
-        let listening = unsafe { libc::listen(raw, 128) };
+        listen(self.fd)
+    }
+}
+
+/// A loopback TCP socket bound to `port` (0: any), with `SO_REUSEPORT` so a
+/// test may listen on a down bed's port beside it ([`Bed::listen_alongside`]).
+fn bound_socket(port: u16) -> (std::os::fd::OwnedFd, SocketAddr) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: plain socket calls on a descriptor this function owns; the
+    // address structures are zeroed and sized as the calls expect.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "test bed: socket: {}", io::Error::last_os_error());
+        let fd = OwnedFd::from_raw_fd(fd);
+        let raw = fd.as_raw_fd();
+        let one: libc::c_int = 1;
+        let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        let opt = (&raw const one).cast();
+        // Set only after a bind to any port: a port chosen for a socket that
+        // may share could be one another such socket holds.
+        if port != 0 {
+            libc::setsockopt(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, opt, size);
+        }
+        let mut sin: libc::sockaddr_in = std::mem::zeroed();
+        sin.sin_family = libc::AF_INET as libc::sa_family_t;
+        sin.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        sin.sin_port = port.to_be();
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let bound = libc::bind(raw, (&raw const sin).cast(), len);
+        assert!(bound == 0, "test bed: bind: {}", io::Error::last_os_error());
+        if port == 0 {
+            libc::setsockopt(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, opt, size);
+        }
+        let mut got = len;
+        let named = libc::getsockname(raw, (&raw mut sin).cast(), &mut got);
         assert!(
-            listening == 0,
-            "test bed: listen: {}",
+            named == 0,
+            "test bed: getsockname: {}",
             io::Error::last_os_error()
         );
-        TcpListener::from(self.fd)
+        let addr = SocketAddr::from(([127, 0, 0, 1], u16::from_be(sin.sin_port)));
+        (fd, addr)
     }
+}
+
+fn listen(fd: std::os::fd::OwnedFd) -> TcpListener {
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    // SAFETY: listen(2) on a bound socket the caller hands over.
+    let listening = unsafe { libc::listen(raw, 128) };
+    assert!(
+        listening == 0,
+        "test bed: listen: {}",
+        io::Error::last_os_error()
+    );
+    TcpListener::from(fd)
 }
 
 struct Shared {
@@ -311,6 +331,16 @@ impl Bed {
             acceptor: None,
             reserved: Some(socket),
         }
+    }
+
+    /// A listener on a down bed's port, for a test that plays another server
+    /// there meanwhile (one that never answers); drop it before [`Bed::come_up`].
+    pub fn listen_alongside(&self) -> TcpListener {
+        assert!(
+            self.reserved.is_some(),
+            "test bed: only a down bed lends its port"
+        );
+        listen(bound_socket(self.addr.port()).0)
     }
 
     /// Starts serving on the bed's port.
