@@ -59,7 +59,6 @@ use crate::spool::{InFlight, Spool};
 use crate::stream::batch::{Batch, Packer};
 use crate::stream::journal::{self, Header, Journal, LaneSpec};
 use crate::stream::lines::{Line, Shaper, Unfinished};
-use crate::template;
 use crate::threads::Threads;
 
 const READ_CHUNK: usize = 64 * 1024;
@@ -867,14 +866,10 @@ impl<'p> Router<'p> {
         vars.insert("text".into(), "".into());
         vars.insert("fields".into(), minijinja::Value::from_iter(empty));
         let vars = minijinja::Value::from(vars);
-        for rule in &profile.rules {
-            let matched = template::matches(&rule.when, &vars)
-                .map_err(|e| Failure::config(format!("rule `{}` failed: {e}", rule.when)))?;
-            if matched {
-                return Ok(Some(&rule.route));
-            }
+        match profile.rule_route(&vars)? {
+            Some(route) => Ok(Some(route)),
+            None => Ok(profile.default_route.as_deref()),
         }
-        Ok(profile.default_route.as_deref())
     }
 
     /// Where a line of `level` goes: settled when the stream started.

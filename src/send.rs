@@ -18,7 +18,7 @@ use crate::message::Message;
 use crate::outbox::Outbox;
 use crate::report;
 use crate::settings::{Input, Selection, Send};
-use crate::template::{self, Renderer};
+use crate::template::Renderer;
 use crate::threads::Threads;
 
 /// One destination of this send, with what its route adds.
@@ -215,14 +215,8 @@ fn keys(send: &Send, deliveries: &mut [Delivery]) {
 }
 
 fn auto_route<'p>(profile: &'p Profile, vars: &Value) -> Result<&'p str, Failure> {
-    for rule in &profile.rules {
-        let matched = template::matches(&rule.when, vars).map_err(|e| {
-            Failure::config(format!("rule `{}` failed: {e}", rule.when))
-                .with_hint("fix the rule's `when` expression")
-        })?;
-        if matched {
-            return Ok(&rule.route);
-        }
+    if let Some(route) = profile.rule_route(vars)? {
+        return Ok(route);
     }
     profile.default_route.as_deref().ok_or_else(|| {
         Failure::config(format!(

@@ -147,3 +147,37 @@ fn a_method_from_a_variable_is_quoted_as_written() {
         .stderr_has("`${METHOD}`")
         .never_shows("VARIABLESECRET");
 }
+
+#[test]
+fn a_rule_that_fails_as_a_message_is_routed_is_named_never_quoted() {
+    let sandbox = Sandbox::new();
+    sandbox.profile(
+        r#"
+[defaults]
+route = "ops"
+
+[destinations.ops-hook]
+kind = "slack"
+url = "http://127.0.0.1:1/services/T0/B0/notasecret"
+
+[routes.ops]
+to = ["ops-hook"]
+
+[[rules]]
+when = "level == 'xoxb-1234-5678-RULESECRET' or 1 // 0"
+route = "ops"
+"#,
+    );
+    for args in [&["send", "x"][..], &["send", "--dry-run", "x"]] {
+        run(sandbox.chime(args))
+            .code(78)
+            .stderr_has("rule 1 (to route `ops`) failed")
+            .never_shows("RULESECRET");
+    }
+    let mut pipe = sandbox.chime(&["pipe"]);
+    pipe.stdin(std::process::Stdio::piped());
+    crate::support::run_with_stdin(pipe, b"a line\n")
+        .code(78)
+        .stderr_has("rule 1 (to route `ops`) failed")
+        .never_shows("RULESECRET");
+}

@@ -62,6 +62,28 @@ pub struct Destination {
     pub identity: std::sync::OnceLock<String>,
 }
 
+impl Profile {
+    /// The route of the first `[[rules]]` entry whose `when` is true for
+    /// `vars`, if any. A rule that fails is named by its place and route,
+    /// never quoted: its text may hold what the profile keeps secret.
+    pub fn rule_route(&self, vars: &minijinja::Value) -> Result<Option<&str>, Failure> {
+        for (index, rule) in self.rules.iter().enumerate() {
+            let matched = template::matches(&rule.when, vars).map_err(|e| {
+                Failure::config(format!(
+                    "rule {} (to route `{}`) failed: {e}",
+                    index + 1,
+                    rule.route
+                ))
+                .with_hint("fix the rule's `when` expression; `chime config check` shows it")
+            })?;
+            if matched {
+                return Ok(Some(&rule.route));
+            }
+        }
+        Ok(None)
+    }
+}
+
 impl Destination {
     /// Who this destination is, as a short hash of its kind, its URL and the
     /// credentials that pick an account (a bot token's workspace): what a
