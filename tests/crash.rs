@@ -26,31 +26,13 @@ use crate::support::{Run, Sandbox, run_within};
 const HANG: Duration = Duration::from_secs(90);
 
 fn setup(timeout: &str) -> Sandbox {
-    let sandbox = Sandbox::new();
-    sandbox.profile(&format!(
-        r#"
-[defaults]
-route = "ops"
-timeout = "{timeout}"
-
-[destinations.ops-hook]
-kind = "slack"
-url = "${{OPS_WEBHOOK}}"
-pace = "0s"        # the bed has no rate limit in these tests
-
-[routes.ops]
-to = ["ops-hook"]
-"#
-    ));
-    sandbox
+    Sandbox::with_ops_hook(timeout)
 }
 
 /// chime with the webhook pointing at `url`, its output thrown away.
 fn chime(sandbox: &Sandbox, url: &str, args: &[&str]) -> Command {
-    let mut cmd = sandbox.chime(args);
-    cmd.env("OPS_WEBHOOK", url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut cmd = sandbox.ops(url, args);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
     cmd
 }
 

@@ -118,23 +118,7 @@ macro_rules! tmpfs_or_skip {
 }
 
 fn setup() -> Sandbox {
-    let sandbox = Sandbox::new();
-    sandbox.profile(
-        r#"
-[defaults]
-route = "ops"
-timeout = "3s"
-
-[destinations.ops-hook]
-kind = "slack"
-url = "${OPS_WEBHOOK}"
-pace = "0s"        # the bed has no rate limit in these tests
-
-[routes.ops]
-to = ["ops-hook"]
-"#,
-    );
-    sandbox
+    Sandbox::with_ops_hook("3s")
 }
 
 /// A sandbox whose state directory is `chime/` on a fresh tmpfs of `$size`.

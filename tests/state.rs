@@ -10,7 +10,9 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::support::bed::Bed;
-use crate::support::{NOBODY, Run, Sandbox, as_nobody, run_watched_within, run_within};
+use crate::support::{
+    NOBODY, Run, Sandbox, as_nobody, ops_profile, run_watched_within, run_within,
+};
 
 /// Nothing listens here: connections are refused at once.
 const DOWN: &str = "http://127.0.0.1:1/services/T0TESTTEAM/BDOWN/fakesecretdownfakesecret";
@@ -21,31 +23,14 @@ const MEMORY_BOUND: u64 = 64 << 20;
 /// Sorts before any id chime makes now, so a file planted under it is the
 /// first of its destination and would block the rest.
 const PLANTED: &str = "000000000001000000010001";
-const PROFILE: &str = r#"
-[defaults]
-route = "ops"
-timeout = "3s"
-
-[destinations.ops-hook]
-kind = "slack"
-url = "${OPS_WEBHOOK}"
-pace = "0s"        # the bed has no rate limit in these tests
-
-[routes.ops]
-to = ["ops-hook"]
-"#;
 
 fn setup() -> Sandbox {
-    let sandbox = Sandbox::new();
-    sandbox.profile(PROFILE);
-    sandbox
+    Sandbox::with_ops_hook("3s")
 }
 
 /// chime with `ops-hook` pointing at `url`.
 fn chime(sandbox: &Sandbox, url: &str, args: &[&str]) -> Command {
-    let mut cmd = sandbox.chime(args);
-    cmd.env("OPS_WEBHOOK", url);
-    cmd
+    sandbox.ops(url, args)
 }
 
 fn go(cmd: Command) -> Run {
@@ -769,7 +754,8 @@ fn a_destination_folder_that_cannot_be_read_is_reported_and_the_others_still_flu
     bed.no_rate_limit();
     let sandbox = Sandbox::new();
     sandbox.profile(&format!(
-        "{PROFILE}\n[destinations.side-hook]\nkind = \"slack\"\nurl = \"${{SIDE_WEBHOOK}}\"\npace = \"0s\"\n"
+        "{}\n[destinations.side-hook]\nkind = \"slack\"\nurl = \"${{SIDE_WEBHOOK}}\"\npace = \"0s\"\n",
+        ops_profile("3s")
     ));
     // Root ignores permissions; `nobody`, in a state directory of its own, cannot.
     chmod(sandbox.path(), 0o755);
@@ -832,7 +818,7 @@ fn path_of(url: &str) -> String {
 
 /// A profile whose `ops-hook` is the bed's webhook `hook`.
 fn hook_profile(bed: &Bed, hook: &str) -> String {
-    PROFILE.replace("${OPS_WEBHOOK}", &bed.webhook(hook))
+    ops_profile("3s").replace("${OPS_WEBHOOK}", &bed.webhook(hook))
 }
 
 /// Where each text the bed posted went.

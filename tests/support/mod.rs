@@ -18,6 +18,27 @@ use std::process::{Command, Output, Stdio};
 
 use assert_cmd::cargo::CommandCargoExt;
 
+/// The profile most spool tests share: one Slack webhook, `ops-hook`, whose
+/// URL comes from `OPS_WEBHOOK` ([`Sandbox::ops`]), routed by default, with
+/// no pace (the bed has no rate limit in these tests) and a `TIMEOUT`.
+pub fn ops_profile(timeout: &str) -> String {
+    format!(
+        r#"
+[defaults]
+route = "ops"
+timeout = "{timeout}"
+
+[destinations.ops-hook]
+kind = "slack"
+url = "${{OPS_WEBHOOK}}"
+pace = "0s"
+
+[routes.ops]
+to = ["ops-hook"]
+"#
+    )
+}
+
 /// A temporary home with its own config and state directories.
 pub struct Sandbox {
     dir: tempfile::TempDir,
@@ -32,6 +53,20 @@ impl Sandbox {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// A sandbox with the shared `ops-hook` profile, `timeout` per send.
+    pub fn with_ops_hook(timeout: &str) -> Sandbox {
+        let sandbox = Sandbox::new();
+        sandbox.profile(&ops_profile(timeout));
+        sandbox
+    }
+
+    /// `chime ARGS…` with `ops-hook` pointing at `url`.
+    pub fn ops(&self, url: &str, args: &[&str]) -> Command {
+        let mut cmd = self.chime(args);
+        cmd.env("OPS_WEBHOOK", url);
+        cmd
     }
 
     /// Where chime looks for the default profile in this sandbox.
