@@ -9,6 +9,7 @@ mod completions;
 mod config;
 mod deliver;
 mod exit;
+mod fields;
 mod flush;
 mod kinds;
 mod message;

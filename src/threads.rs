@@ -19,9 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
-
-use crate::kinds::{Payload, Platform};
+use crate::kinds::{Payload, Platform, Posted, ThreadRef};
 use crate::spool::fs::FileLock;
 use crate::spool::{Spool, SpoolError, fs};
 
@@ -33,27 +31,6 @@ const MAX_RECORD_BYTES: u64 = 64 << 10;
 
 /// How long a key is remembered unless the profile says otherwise.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// The key a part is sent under, as `--thread` or `--update` gave it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ThreadRef {
-    pub key: String,
-    /// Replace the message remembered under the key (`--update`, first part).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub edit: bool,
-    /// Show a reply in the channel too (`--broadcast`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub broadcast: bool,
-}
-
-/// A message a platform accepted, as it identifies it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Posted {
-    pub channel: String,
-    pub ts: String,
-    /// Seconds since the epoch when it was first posted.
-    pub at: u64,
-}
 
 /// The remembered keys under one state directory.
 pub struct Threads {

@@ -7,10 +7,6 @@
 
 mod check;
 mod commands;
-mod diagnostic;
-mod fields;
-mod files;
-mod redact;
 mod show;
 mod starter;
 
@@ -22,10 +18,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::fields::{self, files, redact};
+pub use crate::fields::{EnvVars, Fields, Problem, suggest};
 pub use check::check;
 pub use commands::command;
-pub use diagnostic::{Problem, suggest};
-pub use fields::{Fields, Piece, pieces};
 pub use show::show;
 pub use starter::init;
 
@@ -33,9 +29,6 @@ use crate::exit::Failure;
 use crate::kinds::{self, Platform};
 use crate::spool;
 use crate::template;
-
-/// A snapshot of the environment, taken once at start-up.
-pub type EnvVars = BTreeMap<String, String>;
 
 /// A loaded, validated profile.
 pub struct Profile {

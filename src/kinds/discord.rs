@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use crate::config::{Fields, Problem};
+use crate::fields::{Fields, Problem};
 use crate::kinds::markdown::Markdown;
 use crate::kinds::text::{self, Measure, cut, split};
 use crate::kinds::{

@@ -18,7 +18,7 @@
 
 use serde_json::{Value, json};
 
-use crate::config::Fields;
+use crate::fields::Fields;
 use crate::kinds::text::{Measure, cut, split};
 use crate::kinds::{
     Answer, HttpRequest, Payload, Platform, Target, Threading, Verdict, WIDEST_MARKER,

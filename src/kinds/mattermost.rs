@@ -15,7 +15,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::config::Fields;
+use crate::fields::Fields;
 use crate::kinds::markdown::Markdown;
 use crate::kinds::text::{self, Measure, cut, split};
 use crate::kinds::{

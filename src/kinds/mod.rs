@@ -22,11 +22,12 @@ mod webhook;
 
 use std::time::Duration;
 
-use crate::config::Fields;
+use serde::{Deserialize, Serialize};
+
+use crate::fields::Fields;
 use crate::message::Message;
 use crate::secret::Secret;
 use crate::template::Escape;
-pub use crate::threads::{Posted, ThreadRef};
 
 /// Every kind a profile may name.
 pub const KNOWN: &[&str] = &[
@@ -56,6 +57,27 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
         "mattermost" => Some(Box::new(mattermost::Mattermost::from_fields(fields))),
         _ => None,
     }
+}
+
+/// The key a part is sent under, as `--thread` or `--update` gave it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadRef {
+    pub key: String,
+    /// Replace the message remembered under the key (`--update`, first part).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub edit: bool,
+    /// Show a reply in the channel too (`--broadcast`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub broadcast: bool,
+}
+
+/// A message a platform accepted, as it identifies it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Posted {
+    pub channel: String,
+    pub ts: String,
+    /// Seconds since the epoch when it was first posted.
+    pub at: u64,
 }
 
 /// What one send adds to a destination's own settings.

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::config::{Fields, Problem};
+use crate::fields::{Fields, Problem};
 use crate::kinds::markdown::Markdown;
 use crate::kinds::text::{Measure, cut, split};
 use crate::kinds::{Answer, HttpRequest, Payload, Platform, Target, Verdict, classify_http};

@@ -18,7 +18,7 @@
 
 use serde_json::{Value, json};
 
-use crate::config::Fields;
+use crate::fields::Fields;
 use crate::kinds::markdown::Markdown;
 use crate::kinds::text::{Measure, cut, split_escaped};
 use crate::kinds::{

@@ -10,7 +10,7 @@
 use serde_json::{Map, Value};
 
 use super::payloads;
-use crate::config::Fields;
+use crate::fields::Fields;
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Target, Threading, Verdict,
     classify_http, describe_identity,

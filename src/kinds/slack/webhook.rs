@@ -8,7 +8,7 @@
 use serde_json::{Map, Value};
 
 use super::payloads;
-use crate::config::Fields;
+use crate::fields::Fields;
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http,
     describe_identity,

@@ -19,7 +19,7 @@ use minijinja::value::{Serde, Value as Jinja};
 use minijinja::{AutoEscape, Environment, OutputSpan, OutputSpanKind};
 use serde_json::Value;
 
-use crate::config::{Piece, pieces};
+use crate::fields::{Piece, pieces};
 use crate::kinds::SecretRef;
 use crate::secret::Secret;
 

@@ -27,7 +27,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::config::{Fields, Problem};
+use crate::fields::{Fields, Problem};
 use crate::kinds::text::{Measure, split};
 use crate::kinds::{
     Answer, HttpRequest, Payload, Platform, SecretRef, Target, Verdict, classify_http,

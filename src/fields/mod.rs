@@ -1,4 +1,7 @@
-//! Reading one `[destinations.NAME]` table, key by key, for the kind that owns it.
+//! Reading one `[destinations.NAME]` table, key by key, for the kind that owns it,
+//! and the problems found on the way: located (`diagnostic`), masked where they
+//! might show a secret (`redact`), and secret files read within bounds (`files`).
+//! Below both the profile (`config`) and the kinds, which each read a table.
 //!
 //! Each kind takes the keys it understands; whatever is left is an unknown key
 //! and reported with a "did you mean". String values expand `${NAME}` from the
@@ -10,10 +13,17 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use super::EnvVars;
-use super::diagnostic::{Problem, suggest};
-use super::files::{ReadError, read_secret};
+pub mod diagnostic;
+pub mod files;
+pub mod redact;
+
+pub use diagnostic::{Problem, suggest};
+use files::{ReadError, read_secret};
+
 use crate::secret::Secret;
+
+/// A snapshot of the environment, taken once at start-up.
+pub type EnvVars = BTreeMap<String, String>;
 
 pub type Table = BTreeMap<String, Spanned<toml::Value>>;
 
