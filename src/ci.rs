@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::config::EnvVars;
+use crate::fields::EnvVars;
 use crate::message::{Link, Message};
 
 /// What a CI system says about the current run; empty strings where it says nothing.

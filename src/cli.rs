@@ -262,7 +262,7 @@ pub struct RunArgs {
 
     /// When to report
     #[arg(long, value_enum, default_value = "failure")]
-    pub on: crate::run::On,
+    pub on: On,
 
     /// Lines of output to keep for the report
     #[arg(long, value_name = "N", default_value_t = 20)]
@@ -424,7 +424,7 @@ pub enum ConfigCommand {
     )]
     Names {
         #[arg(value_enum)]
-        what: crate::completions::Names,
+        what: Names,
     },
 }
 
@@ -551,6 +551,25 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         return Err(format!("`{s}` is too long: at most 100 years"));
     }
     Ok(duration)
+}
+
+/// When `chime run` sends a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum On {
+    /// Non-zero exit, killed by a signal, timed out, or could not start.
+    Failure,
+    Success,
+    Always,
+    /// Only when the outcome differs from the previous run of the same --name.
+    Change,
+}
+
+/// What `chime config names` lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Names {
+    Routes,
+    Destinations,
+    Templates,
 }
 
 #[cfg(test)]

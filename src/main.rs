@@ -5,21 +5,15 @@
 
 mod ci;
 mod cli;
-mod completions;
+mod commands;
 mod config;
 mod deliver;
 mod exit;
 mod fields;
-mod flush;
 mod kinds;
 mod message;
-mod outbox;
-mod pipe;
-mod probe;
 mod report;
-mod run;
 mod secret;
-mod send;
 mod settings;
 mod spool;
 mod state;
@@ -48,17 +42,17 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
-        Command::Send(args) => send::run(settings::send(&cli.global, *args)?),
-        Command::Run(args) => run::run(settings::job(&cli.global, args)),
-        Command::Pipe(args) => pipe::run(settings::pipe(&cli.global, args)?),
-        Command::Flush(args) => flush::run(settings::flush(&cli.global, args)?),
+        Command::Send(args) => commands::send::run(settings::send(&cli.global, *args)?),
+        Command::Run(args) => commands::run::run(settings::job(&cli.global, args)),
+        Command::Pipe(args) => commands::pipe::run(settings::pipe(&cli.global, args)?),
+        Command::Flush(args) => commands::flush::run(settings::flush(&cli.global, args)?),
         Command::Spool(command) => {
             let spools = settings::spools(&cli.global)?;
-            spool::command(&spools, command, settings::output(&cli.global))
+            commands::spool::run(&spools, command, settings::output(&cli.global))
         }
-        Command::Config(command) => config::command(&cli.global, command),
-        Command::Test(args) => probe::run(settings::probe(&cli.global, args)?),
-        Command::Completions { shell } => completions::print(shell),
-        Command::Manpage => completions::print_manpage(),
+        Command::Config(command) => commands::config::command(&cli.global, command),
+        Command::Test(args) => commands::probe::run(settings::probe(&cli.global, args)?),
+        Command::Completions { shell } => commands::completions::print(shell),
+        Command::Manpage => commands::completions::print_manpage(),
     }
 }

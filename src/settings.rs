@@ -20,19 +20,9 @@ use crate::state::{ProfileState, StateDir};
 /// log still makes hundreds of Slack messages). Past it, nothing is sent.
 const MAX_STDIN: u64 = 16 << 20;
 
-/// Used when neither the flag, the environment, the destination nor the profile sets one.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub use crate::config::DEFAULT_TIMEOUT;
 
-/// Output choices shared by every command.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Output {
-    pub quiet: bool,
-    pub verbose: bool,
-    /// Diagnostics go to a person, not a log: confirmations are worth printing.
-    pub stderr_is_terminal: bool,
-    /// `error:` and `warning:` in colour: stderr is a terminal and `NO_COLOR` is unset.
-    pub colour: bool,
-}
+pub use crate::report::Output;
 
 /// Where a send goes, before rules are evaluated.
 #[derive(Clone, Debug)]
@@ -83,6 +73,69 @@ pub struct Send {
     pub ci: Option<Ci>,
 }
 
+/// `chime pipe` as resolved from the command line.
+pub struct Pipe {
+    pub profile: Profile,
+    pub spool: Spool,
+    pub selection: Selection,
+    pub channel: Option<String>,
+    pub title: Option<String>,
+    pub level: Level,
+    pub interval: Duration,
+    pub code: bool,
+    pub tee: bool,
+    pub grep: Option<regex_lite::Regex>,
+    pub level_from_line: bool,
+    pub max_pending: usize,
+    pub timeout: Option<Duration>,
+    pub host: String,
+    pub output: Output,
+    /// The CI run the stream comes from, named in every message.
+    pub ci: Option<Ci>,
+    /// The environment, for rules (`env.*`).
+    pub env: EnvVars,
+}
+
+/// `chime run` as resolved from the command line.
+pub struct Job {
+    pub command: Vec<String>,
+    pub on: crate::cli::On,
+    pub tail: usize,
+    pub name: String,
+    pub timeout: Option<Duration>,
+    pub output: Output,
+    /// Where the report goes, or why it cannot go anywhere; the latter is
+    /// told only once the command has run.
+    pub report: Result<Reporting, Failure>,
+}
+
+/// Where a job's report goes.
+pub struct Reporting {
+    /// The send settings the report goes out with; its text and title are filled in here.
+    pub send: Send,
+    /// Where `--on change` keeps each job's last outcome (the profile's `runs/`).
+    pub runs: std::path::PathBuf,
+}
+
+/// `chime flush` as resolved from the command line.
+pub struct Flush {
+    /// The profiles whose spools this flush delivers: the one named, or
+    /// every profile that has messages waiting.
+    pub profiles: Vec<Flushable>,
+    pub only: Vec<String>,
+    pub all: bool,
+    pub wait: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub output: Output,
+}
+
+/// One profile's spool, and the profile to deliver it with, or why that
+/// profile could not be loaded (its messages then wait).
+pub struct Flushable {
+    pub spool: Spool,
+    pub profile: Result<Profile, Failure>,
+}
+
 /// How a send relates to earlier ones under the same key.
 #[derive(Clone, Debug)]
 pub struct ThreadMode {
@@ -131,12 +184,10 @@ pub fn profile_and_spool(
     let state = match StateDir::open(env).and_then(|dir| dir.profile(&location)) {
         Ok(state) => state,
         // Never use what someone else may have planted.
-        Err(err @ SpoolError::Untrusted { .. }) => return Err(crate::flush::spool_failure(err)),
+        Err(err @ SpoolError::Untrusted { .. }) => return Err(Failure::from(err)),
         // A disk that is full or read-only must not stop a message that can
         // go now; what cannot go is then reported as not kept.
-        Err(err) => {
-            StateDir::unusable(env, &location).ok_or_else(|| crate::flush::spool_failure(err))?
-        }
+        Err(err) => StateDir::unusable(env, &location).ok_or_else(|| Failure::from(err))?,
     };
     Ok((profile, state))
 }
@@ -152,15 +203,13 @@ fn locate(global: &GlobalArgs, env: &EnvVars) -> Result<config::Location, Failur
 /// The spools `chime spool …` looks at: the named profile's, or every profile's.
 pub fn spools(global: &GlobalArgs) -> Result<Vec<Spool>, Failure> {
     let env = environment();
-    let dir = StateDir::open(&env).map_err(crate::flush::spool_failure)?;
+    let dir = StateDir::open(&env).map_err(Failure::from)?;
     if profile_named(global, &env) {
         let location = locate(global, &env)?;
-        let state = dir
-            .profile(&location)
-            .map_err(crate::flush::spool_failure)?;
+        let state = dir.profile(&location).map_err(Failure::from)?;
         return Ok(vec![state.spool()]);
     }
-    let profiles = dir.profiles().map_err(crate::flush::spool_failure)?;
+    let profiles = dir.profiles().map_err(Failure::from)?;
     Ok(profiles
         .iter()
         .map(crate::state::ProfileState::spool)
@@ -198,7 +247,7 @@ fn timeout(flag: Option<Duration>, env: &EnvVars) -> Result<Option<Duration>, Fa
 /// Resolves `chime flush`: the profile named, or, when none is named (the
 /// cron line), every profile with messages waiting, each loaded as it was
 /// when they were queued.
-pub fn flush(global: &GlobalArgs, args: FlushArgs) -> Result<crate::flush::Flush, Failure> {
+pub fn flush(global: &GlobalArgs, args: FlushArgs) -> Result<Flush, Failure> {
     let env = environment();
     let timeout = timeout(args.timeout, &env)?;
     let profiles = if profile_named(global, &env) || !args.dest.is_empty() {
@@ -214,14 +263,14 @@ pub fn flush(global: &GlobalArgs, args: FlushArgs) -> Result<crate::flush::Flush
                     .with_hint(help),
             );
         }
-        vec![crate::flush::Flushable {
+        vec![Flushable {
             spool: state.spool(),
             profile: Ok(profile),
         }]
     } else {
         every_profile(global, &env)?
     };
-    Ok(crate::flush::Flush {
+    Ok(Flush {
         profiles,
         only: args.dest,
         all: args.all,
@@ -233,14 +282,11 @@ pub fn flush(global: &GlobalArgs, args: FlushArgs) -> Result<crate::flush::Flush
 
 /// Every profile with messages waiting, and the default profile whenever
 /// its file exists, so that its mistakes are reported as they always were.
-fn every_profile(
-    global: &GlobalArgs,
-    env: &EnvVars,
-) -> Result<Vec<crate::flush::Flushable>, Failure> {
-    let dir = StateDir::open(env).map_err(crate::flush::spool_failure)?;
+fn every_profile(global: &GlobalArgs, env: &EnvVars) -> Result<Vec<Flushable>, Failure> {
+    let dir = StateDir::open(env).map_err(Failure::from)?;
     let default = locate(global, env)?;
     let mut found = Vec::new();
-    for state in dir.profiles().map_err(crate::flush::spool_failure)? {
+    for state in dir.profiles().map_err(Failure::from)? {
         let spool = state.spool();
         let is_default = state.key == crate::state::DEFAULT_PROFILE;
         if !(spool.has_any_pending() || is_default && default.path.is_file()) {
@@ -253,11 +299,11 @@ fn every_profile(
         if is_default && let Err(failure) = profile {
             return Err(failure);
         }
-        found.push(crate::flush::Flushable { spool, profile });
+        found.push(Flushable { spool, profile });
     }
     if found.is_empty() && default.path.is_file() {
         let (profile, state) = profile_and_spool(global, env)?;
-        found.push(crate::flush::Flushable {
+        found.push(Flushable {
             spool: state.spool(),
             profile: Ok(profile),
         });
@@ -279,13 +325,13 @@ fn selection(to: Vec<String>, routes: Vec<String>, env: &EnvVars) -> Selection {
 }
 
 /// Resolves `chime pipe`.
-pub fn pipe(global: &GlobalArgs, args: PipeArgs) -> Result<crate::pipe::Pipe, Failure> {
+pub fn pipe(global: &GlobalArgs, args: PipeArgs) -> Result<Pipe, Failure> {
     let env = environment();
     let timeout = timeout(args.timeout, &env)?;
     let (profile, state) = profile_and_spool(global, &env)?;
     let selection = selection(args.target.to, args.target.routes, &env);
     check_names(&profile, &selection, None)?;
-    Ok(crate::pipe::Pipe {
+    Ok(Pipe {
         profile,
         spool: state.spool(),
         selection,
@@ -368,10 +414,10 @@ pub fn hostname() -> String {
 /// Resolves `chime run`. The command runs whatever the profile says, so
 /// trouble with the report's settings is kept in the job, to be told after
 /// the command has run (see `run`).
-pub fn job(global: &GlobalArgs, args: RunArgs) -> crate::run::Job {
+pub fn job(global: &GlobalArgs, args: RunArgs) -> Job {
     let name = args.name.unwrap_or_else(|| args.command.join(" "));
     let output = output(global);
-    crate::run::Job {
+    Job {
         report: reporting(global, args.target, args.template, output),
         command: args.command,
         on: args.on,
@@ -388,7 +434,7 @@ fn reporting(
     target: Where,
     template: Option<String>,
     output: Output,
-) -> Result<crate::run::Reporting, Failure> {
+) -> Result<Reporting, Failure> {
     let env = environment();
     let (profile, state) = profile_and_spool(global, &env)?;
     let selection = selection(target.to, target.routes, &env);
@@ -410,7 +456,7 @@ fn reporting(
         output,
         env,
     };
-    Ok(crate::run::Reporting {
+    Ok(Reporting {
         send,
         runs: state.runs(),
     })

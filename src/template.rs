@@ -13,7 +13,12 @@
 //! caller names (exit 78), never a hang or an abort. Every environment comes
 //! from [`environment`] or [`rule_environment`] so none escapes the bound.
 
-use minijinja::value::Value;
+use std::collections::BTreeMap;
+
+use minijinja::value::{Serde, Value};
+
+use crate::ci::Ci;
+use crate::fields::EnvVars;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, Template};
 
 /// Name under which text templates run; its auto-escape is the markup's.
@@ -147,6 +152,31 @@ impl Renderer {
             .map_err(|e| describe(&e))?;
         render(&template, vars).map_err(|e| describe(&e))
     }
+}
+
+/// What templates and rules see of where chime runs: `host, user, cwd, now`,
+/// `env.*` and, in CI, `ci.*`. `chime pipe`'s rules see the same.
+pub fn surroundings(env: &EnvVars, ci: Option<&Ci>) -> BTreeMap<String, Value> {
+    let mut vars: BTreeMap<String, Value> = BTreeMap::new();
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    vars.insert("host".into(), Value::from(host));
+    let user = env
+        .get("USER")
+        .or_else(|| env.get("LOGNAME"))
+        .cloned()
+        .unwrap_or_default();
+    vars.insert("user".into(), Value::from(user));
+    vars.insert(
+        "cwd".into(),
+        Value::from(env.get("PWD").cloned().unwrap_or_default()),
+    );
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    vars.insert("now".into(), Value::from(now));
+    vars.insert("env".into(), Value::from(Serde(env)));
+    if let Some(ci) = ci {
+        vars.insert("ci".into(), Value::from(Serde(ci)));
+    }
+    vars
 }
 
 /// For destinations whose text is data, not markup: nothing to escape.

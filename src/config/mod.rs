@@ -6,7 +6,6 @@
 //! destination's table means is left to its kind (`kinds/`), through [`Fields`].
 
 mod check;
-mod commands;
 mod show;
 mod starter;
 
@@ -21,7 +20,6 @@ use toml::Spanned;
 use crate::fields::{self, files, redact};
 pub use crate::fields::{EnvVars, Fields, Problem, suggest};
 pub use check::check;
-pub use commands::command;
 pub use show::show;
 pub use starter::init;
 
@@ -720,6 +718,9 @@ fn spool_policy(raw: RawSpool, problems: &mut Vec<Problem>) -> spool::Policy {
         max_attempts: raw.max_attempts,
     }
 }
+
+/// Used when neither the flag, the environment, the destination nor the profile sets one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The longest duration a profile may give: "for ever" in practice, and far
 /// enough from the end of what a clock can count that adding it to now

@@ -20,7 +20,7 @@ pub fn show(profile: &Profile, location: &Location) -> String {
     if let Some(route) = &profile.default_route {
         line(&mut out, "route", &quote(route));
     }
-    let timeout = profile.timeout.unwrap_or(crate::settings::DEFAULT_TIMEOUT);
+    let timeout = profile.timeout.unwrap_or(super::DEFAULT_TIMEOUT);
     line(&mut out, "timeout", &duration(timeout));
     line(&mut out, "thread_ttl", &duration(profile.thread_ttl));
     for (name, destination) in &profile.destinations {

@@ -98,7 +98,6 @@
 //!   copy: `chime spool retry ID` finishes an interrupted retry, and
 //!   `chime spool drop ID` removes the dead copy and keeps the pending one.
 
-mod commands;
 mod entry;
 pub(crate) mod fs;
 mod inflight;
@@ -106,7 +105,8 @@ mod inflight;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-pub use commands::run as command;
+use crate::exit::{ExitCode, Failure};
+
 pub use entry::Entry;
 pub use fs::DestinationLock;
 pub use inflight::InFlight;
@@ -148,7 +148,7 @@ impl Policy {
         let exp = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
         let ceiling = self.backoff_base.saturating_mul(exp).min(self.backoff_cap);
         let wait = ceiling
-            .mul_f64(crate::deliver::jitter())
+            .mul_f64(jitter())
             .max(retry_after.unwrap_or_default());
         now + wait
     }
@@ -166,6 +166,17 @@ impl Policy {
             _ => None,
         }
     }
+}
+
+/// A number in [0, 1) that differs between processes and calls; good enough to
+/// keep fifty cron jobs from retrying in lockstep, no RNG crate needed.
+pub fn jitter() -> f64 {
+    use std::hash::{BuildHasher, RandomState};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let hash = RandomState::new().hash_one(nanos);
+    (hash >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Where an entry sits.
@@ -543,5 +554,54 @@ impl Spool {
             &self.dir(State::Pending, destination),
             Duration::from_secs(3600),
         );
+    }
+}
+
+/// "in 2m 3s" or "now", for people.
+pub fn when(time: SystemTime) -> String {
+    match time.duration_since(SystemTime::now()) {
+        Ok(wait) if wait >= Duration::from_secs(1) => {
+            format!(
+                "in {}",
+                humantime::format_duration(Duration::from_secs(wait.as_secs()))
+            )
+        }
+        _ => "now".to_owned(),
+    }
+}
+
+impl From<SpoolError> for Failure {
+    /// What a script hears: 78 for a state directory it must not trust, with
+    /// the fix; 1 for the rest, each with what to check.
+    fn from(err: SpoolError) -> Failure {
+        let (code, hint) = match &err {
+        SpoolError::Untrusted { path, .. } => (
+            ExitCode::Config,
+            format!(
+                "chime delivers what it finds there with the profile's credentials, so it \
+                 must be yours alone: make {} a directory of your own, writable only by you \
+                 (chown, chmod 700), or point CHIME_STATE_DIR at one",
+                path.display()
+            ),
+        ),
+        SpoolError::Io { .. } => (
+            ExitCode::Failure,
+            "check free space and permissions under the state directory (CHIME_STATE_DIR)".into(),
+        ),
+        SpoolError::NoStateDir => (
+            ExitCode::Failure,
+            "set CHIME_STATE_DIR to a writable directory".into(),
+        ),
+        SpoolError::NotFound(_) => (
+            ExitCode::Failure,
+            "list entries with `chime spool list` (and `--dead`)".into(),
+        ),
+        SpoolError::Ambiguous { .. } => (
+            ExitCode::Failure,
+            "give more characters of the id; `chime spool list` (and `--dead`) shows them in full"
+                .into(),
+        ),
+    };
+        Failure::new(code, err.to_string()).with_hint(hint)
     }
 }

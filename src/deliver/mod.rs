@@ -38,6 +38,9 @@
 //!
 //! A timeout of a try is the destination's whole remaining time, so a try that
 //! timed out is never followed by another in-process.
+mod drain;
+mod outbox;
+
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -45,6 +48,9 @@ use serde::Serialize;
 use crate::exit::{ExitCode, Failure};
 use crate::kinds::{Answer, HttpRequest, Payload, Platform, Verdict, reason};
 use crate::threads::Threads;
+
+pub use drain::{Context, Drained, Due, drain};
+pub use outbox::{Outbox, Place};
 
 /// Tries per request for transient failures (not counting waits on 429).
 const MAX_TRANSIENT_TRIES: u32 = 3;
@@ -486,18 +492,7 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 /// Exponential backoff with full jitter: a random wait up to base·2ⁿ.
 fn backoff(attempt: u32) -> Duration {
     let ceiling = BACKOFF_BASE * 2u32.saturating_pow(attempt.saturating_sub(1));
-    ceiling.mul_f64(0.5 + 0.5 * jitter())
-}
-
-/// A number in [0, 1) that differs between processes and calls; good enough to
-/// keep fifty cron jobs from retrying in lockstep, no RNG crate needed.
-pub fn jitter() -> f64 {
-    use std::hash::{BuildHasher, RandomState};
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let hash = RandomState::new().hash_one(nanos);
-    (hash >> 11) as f64 / (1u64 << 53) as f64
+    ceiling.mul_f64(0.5 + 0.5 * crate::spool::jitter())
 }
 
 fn log(

@@ -10,12 +10,12 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use super::{Entry, Read, Spool, SpoolError, State};
 use crate::cli::SpoolCommand;
 use crate::exit::{ExitCode, Failure};
-use crate::flush::{spool_failure, when};
 use crate::report;
 use crate::settings::Output;
+use crate::spool::when;
+use crate::spool::{DestinationLock, Entry, Read, Spool, SpoolError, State};
 
 pub fn run(spools: &[Spool], command: SpoolCommand, output: Output) -> Result<ExitCode, Failure> {
     match command {
@@ -182,11 +182,11 @@ fn find<'s>(spools: &'s [Spool], id: &str) -> Result<(&'s Spool, State, Entry), 
         match spool.find(id) {
             Ok(hit) => found.push((spool, hit)),
             Err(SpoolError::NotFound(_)) => {}
-            Err(err) => return Err(spool_failure(err)),
+            Err(err) => return Err(Failure::from(err)),
         }
     }
     let (spool, hit) = match found.len() {
-        0 => return Err(spool_failure(SpoolError::NotFound(id.to_owned()))),
+        0 => return Err(Failure::from(SpoolError::NotFound(id.to_owned()))),
         1 => found.swap_remove(0),
         _ => {
             let matches = found
@@ -194,12 +194,12 @@ fn find<'s>(spools: &'s [Spool], id: &str) -> Result<(&'s Spool, State, Entry), 
                 .map(|(spool, hit)| format!("{} (profile {})", hit.id, spool.profile()))
                 .collect();
             let prefix = id.to_owned();
-            return Err(spool_failure(SpoolError::Ambiguous { prefix, matches }));
+            return Err(Failure::from(SpoolError::Ambiguous { prefix, matches }));
         }
     };
     match spool
         .read(hit.state, &hit.destination, &hit.id)
-        .map_err(spool_failure)?
+        .map_err(Failure::from)?
     {
         Read::Entry(entry) => Ok((spool, hit.state, entry)),
         Read::Damaged(why) => Err(Failure::new(
@@ -230,7 +230,7 @@ fn drop_entries(spools: &[Spool], ids: &[String], output: Output) -> Result<Exit
         .collect::<Result<Vec<_>, _>>()?;
     for (spool, state, entry) in chosen {
         let _lock = lock_for(spool, state, &entry.destination)?;
-        spool.remove(state, &entry).map_err(spool_failure)?;
+        spool.remove(state, &entry).map_err(Failure::from)?;
         if !output.quiet {
             eprintln!("chime: dropped {} ({})", entry.id, entry.destination);
         }
@@ -243,11 +243,11 @@ fn lock_for(
     spool: &Spool,
     state: State,
     destination: &str,
-) -> Result<Option<super::DestinationLock>, Failure> {
+) -> Result<Option<DestinationLock>, Failure> {
     if state == State::Dead {
         return Ok(None);
     }
-    match spool.try_lock(destination).map_err(spool_failure)? {
+    match spool.try_lock(destination).map_err(Failure::from)? {
         Some(lock) => Ok(Some(lock)),
         None => Err(Failure::new(
             ExitCode::TempFail,
@@ -294,7 +294,7 @@ fn retry(spools: &[Spool], ids: &[String], all: bool, output: Output) -> Result<
 /// perhaps pending as well (the pending copy is written first).
 fn revive_failure(spool: &Spool, entry: &Entry, err: SpoolError) -> Failure {
     if !spool.holds(State::Dead, entry) {
-        return spool_failure(err);
+        return Failure::from(err);
     }
     let what = format!("{} ({})", entry.id, entry.destination);
     let failure = if spool.holds(State::Pending, entry) {
@@ -341,7 +341,7 @@ fn purge(spools: &[Spool], state: State, yes: bool, output: Output) -> Result<Ex
     }
     for (spool, entry) in &entries {
         let _lock = lock_for(spool, state, &entry.destination)?;
-        spool.remove(state, entry).map_err(spool_failure)?;
+        spool.remove(state, entry).map_err(Failure::from)?;
     }
     if !output.quiet {
         eprintln!("chime: deleted {} {what} message(s)", entries.len());

@@ -9,16 +9,16 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use minijinja::value::{Serde, Value};
 
-use crate::ci::Ci;
-use crate::config::{Destination, EnvVars, Profile};
+use super::outcome;
+use crate::config::{Destination, Profile};
+use crate::deliver::Outbox;
 use crate::deliver::{self, Report};
 use crate::exit::{ExitCode, Failure};
 use crate::kinds::{Payload, Target, ThreadRef, Threading};
 use crate::message::Message;
-use crate::outbox::Outbox;
 use crate::report;
 use crate::settings::{Input, Selection, Send};
-use crate::template::Renderer;
+use crate::template::{self, Renderer};
 use crate::threads::Threads;
 
 /// One destination of this send, with what its route adds.
@@ -65,18 +65,18 @@ pub fn run(send: Send) -> Result<ExitCode, Failure> {
             let attach = |p| threads.attach(&destination.name, destination.platform.as_ref(), p);
             (*destination, parts.iter().map(attach).collect())
         });
-        report::dry_run(&shown.collect::<Vec<_>>(), send.json)?;
+        outcome::dry_run(&shown.collect::<Vec<_>>(), send.json)?;
         return Ok(ExitCode::Ok);
     }
     let reports = deliver_all(&send, rendered, &threads)?;
-    report::deliveries(&reports, send.json, send.output)?;
+    outcome::deliveries(&reports, send.json, send.output)?;
     Ok(deliver::exit_code(reports.iter().map(|r| r.status)))
 }
 
 /// The variables templates and rules see.
 fn variables(send: &Send) -> Value {
     let input = &send.input;
-    let mut vars = surroundings(&send.env, send.ci.as_ref());
+    let mut vars = template::surroundings(&send.env, send.ci.as_ref());
     vars.insert("text".into(), Value::from(input.text.clone()));
     vars.insert(
         "title".into(),
@@ -98,31 +98,6 @@ fn variables(send: &Send) -> Value {
         vars.insert(key.clone(), Value::from(value.clone()));
     }
     Value::from(vars)
-}
-
-/// What templates and rules see of where chime runs: `host, user, cwd, now`,
-/// `env.*` and, in CI, `ci.*`. `chime pipe`'s rules see the same.
-pub fn surroundings(env: &EnvVars, ci: Option<&Ci>) -> BTreeMap<String, Value> {
-    let mut vars: BTreeMap<String, Value> = BTreeMap::new();
-    let host = gethostname::gethostname().to_string_lossy().into_owned();
-    vars.insert("host".into(), Value::from(host));
-    let user = env
-        .get("USER")
-        .or_else(|| env.get("LOGNAME"))
-        .cloned()
-        .unwrap_or_default();
-    vars.insert("user".into(), Value::from(user));
-    vars.insert(
-        "cwd".into(),
-        Value::from(env.get("PWD").cloned().unwrap_or_default()),
-    );
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    vars.insert("now".into(), Value::from(now));
-    vars.insert("env".into(), Value::from(Serde(env)));
-    if let Some(ci) = ci {
-        vars.insert("ci".into(), Value::from(Serde(ci)));
-    }
-    vars
 }
 
 /// Picks the destinations: `--to`, else the routes named, else the first rule

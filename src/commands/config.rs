@@ -3,9 +3,9 @@
 //! Results go to stdout (a path, a summary, the profile), explanations to
 //! stderr, so `$(chime config path)` and `chime config show > file` work.
 
-use super::{SEARCH_ORDER, check, init, load, locate, show};
 use crate::cli::{ConfigCommand, GlobalArgs};
-use crate::completions;
+use crate::commands::completions;
+use crate::config::{SEARCH_ORDER, check, init, load, locate, show};
 use crate::exit::{ExitCode, Failure};
 use crate::report;
 use crate::settings;

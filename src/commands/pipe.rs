@@ -46,19 +46,19 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
-use crate::ci::Ci;
-use crate::config::{Destination, EnvVars, Profile};
+use crate::config::Destination;
 use crate::deliver::{self, Report, Status};
+use crate::deliver::{Outbox, Place};
 use crate::exit::{ExitCode, Failure};
 use crate::kinds::{Payload, Target};
 use crate::message::{Level, Message};
-use crate::outbox::{Outbox, Place};
 use crate::report;
-use crate::settings::{DEFAULT_TIMEOUT, Output, Selection};
-use crate::spool::{InFlight, Spool};
+use crate::settings::{DEFAULT_TIMEOUT, Output, Pipe, Selection};
+use crate::spool::InFlight;
 use crate::stream::batch::{Batch, Packer};
 use crate::stream::journal::{self, Header, Journal, LaneSpec};
 use crate::stream::lines::{Line, Shaper, Unfinished};
+use crate::template;
 use crate::threads::Threads;
 
 const READ_CHUNK: usize = 64 * 1024;
@@ -69,29 +69,6 @@ const SLOW_SEND: Duration = Duration::from_secs(2);
 const CHUNKS_IN_FLIGHT: usize = 16;
 /// On a signal, how long to wait for the reader to hand over what it has read.
 const QUIET: Duration = Duration::from_millis(200);
-
-/// `chime pipe` as resolved from the command line.
-pub struct Pipe {
-    pub profile: Profile,
-    pub spool: Spool,
-    pub selection: Selection,
-    pub channel: Option<String>,
-    pub title: Option<String>,
-    pub level: Level,
-    pub interval: Duration,
-    pub code: bool,
-    pub tee: bool,
-    pub grep: Option<regex_lite::Regex>,
-    pub level_from_line: bool,
-    pub max_pending: usize,
-    pub timeout: Option<Duration>,
-    pub host: String,
-    pub output: Output,
-    /// The CI run the stream comes from, named in every message.
-    pub ci: Option<Ci>,
-    /// The environment, for rules (`env.*`).
-    pub env: EnvVars,
-}
 
 /// One destination's stream of batches.
 struct Lane<'p> {
@@ -856,7 +833,7 @@ impl<'p> Router<'p> {
     /// see the level (raised per line with --level-from-line), not the text.
     fn auto_route(&self, level: Level) -> Result<Option<&'p str>, Failure> {
         let profile = &self.pipe.profile;
-        let mut vars = crate::send::surroundings(&self.pipe.env, self.pipe.ci.as_ref());
+        let mut vars = template::surroundings(&self.pipe.env, self.pipe.ci.as_ref());
         let empty: [(&str, &str); 0] = [];
         vars.insert("level".into(), level.as_str().into());
         vars.insert(

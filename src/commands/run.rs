@@ -42,11 +42,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
 
+use crate::cli::On;
+use crate::commands::send;
 use crate::exit::{ExitCode, Failure};
 use crate::message::Level;
 use crate::report;
-use crate::send;
-use crate::settings::{Output, Send as SendSettings};
+use crate::settings::{Job, Output};
 use crate::spool::fs;
 
 /// A line longer than this is kept cut, with an ellipsis: the tail stays small.
@@ -55,38 +56,6 @@ const MAX_TAIL_LINE: usize = 2048;
 const GRACE: Duration = Duration::from_secs(5);
 /// What a terminal or a service manager sends to stop its foreground job.
 const RELAYED: [libc::c_int; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
-/// When `chime run` sends a message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum On {
-    /// Non-zero exit, killed by a signal, timed out, or could not start.
-    Failure,
-    Success,
-    Always,
-    /// Only when the outcome differs from the previous run of the same --name.
-    Change,
-}
-
-/// `chime run` as resolved from the command line.
-pub struct Job {
-    pub command: Vec<String>,
-    pub on: On,
-    pub tail: usize,
-    pub name: String,
-    pub timeout: Option<Duration>,
-    pub output: Output,
-    /// Where the report goes, or why it cannot go anywhere; the latter is
-    /// told only once the command has run.
-    pub report: Result<Reporting, Failure>,
-}
-
-/// Where a job's report goes.
-pub struct Reporting {
-    /// The send settings the report goes out with; its text and title are filled in here.
-    pub send: SendSettings,
-    /// Where `--on change` keeps each job's last outcome (the profile's `runs/`).
-    pub runs: std::path::PathBuf,
-}
-
 /// How the command ended.
 struct Outcome {
     exit_code: Option<i32>,
@@ -200,7 +169,7 @@ struct What<'a> {
 /// Puts the outcome into the send's input: title, level, fields, the tail as
 /// a code block, and the template variables `name, cmd, exit_code, signal,
 /// duration, started, tail, ok`.
-fn fill(send: &mut SendSettings, job: &What, outcome: &Outcome) {
+fn fill(send: &mut crate::settings::Send, job: &What, outcome: &Outcome) {
     let input = &mut send.input;
     let ok = outcome.ok();
     input.level = if ok { Level::Success } else { Level::Error };

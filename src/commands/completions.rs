@@ -15,17 +15,10 @@ use clap::{Arg, CommandFactory};
 use clap_complete::Shell;
 
 use crate::cli::Cli;
+use crate::cli::Names;
 use crate::config::Location;
 use crate::exit::{ExitCode, Failure};
 use crate::report;
-
-/// What `chime config names` lists.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Names {
-    Routes,
-    Destinations,
-    Templates,
-}
 
 impl Names {
     /// The value name that marks an argument as taking one of these.

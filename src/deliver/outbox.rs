@@ -19,12 +19,11 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::{self as deliver, Context, Due, Job, Report, Status};
 use crate::config::Destination;
-use crate::deliver::{self, Job, Report, Status};
-use crate::flush::{self, Context, Due};
 use crate::kinds::Payload;
 use crate::report;
-use crate::settings::Output;
+use crate::report::Output;
 use crate::spool::{DestinationLock, Entry, InFlight, Policy, Spool, State};
 use crate::threads::Threads;
 
@@ -309,7 +308,7 @@ impl Outbox<'_> {
         // A backlog waits for its time, which may be a platform's Retry-After:
         // a new message queues behind it rather than hammer a throttled
         // destination (and spend attempts that `max_attempts` counts).
-        let drained = flush::drain(&ctx, destination, &lock, Due::Scheduled, || {})
+        let drained = super::drain(&ctx, destination, &lock, Due::Scheduled, || {})
             .await
             .map_err(|e| e.to_string())?;
         if let Some(err) = &drained.error {

@@ -1,0 +1,302 @@
+//! `chime flush`: delivering what waits in the spool, for every destination
+//! of the profile named, or of every profile with messages waiting, at once.
+//! The draining itself is delivery's (`deliver/drain.rs`).
+
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::future::join_all;
+
+use crate::config::Profile;
+use crate::deliver::{self, Context, Drained, Due, drain};
+use crate::exit::{ExitCode, Failure};
+use crate::settings::{Flush, Flushable, Output};
+use crate::spool::{DestinationLock, Spool, SpoolError, State};
+use crate::stream::journal;
+use crate::threads::Threads;
+
+/// Totals over every destination and pass.
+#[derive(Default)]
+struct Totals {
+    delivered: usize,
+    dead: usize,
+    remaining: usize,
+}
+
+pub fn run(flush: Flush) -> Result<ExitCode, Failure> {
+    let runtime = deliver::runtime()?;
+    let totals = runtime.block_on(flush_all(&flush))?;
+    if !flush.output.quiet
+        && (totals.delivered + totals.dead + totals.remaining > 0 || flush.output.verbose)
+    {
+        eprintln!(
+            "chime: flushed {} delivered, {} dead-lettered, {} still pending",
+            totals.delivered, totals.dead, totals.remaining
+        );
+    }
+    Ok(if totals.dead > 0 {
+        ExitCode::Rejected
+    } else if totals.remaining > 0 {
+        ExitCode::TempFail
+    } else {
+        ExitCode::Ok
+    })
+}
+
+/// One destination of one profile.
+struct Lane<'f> {
+    profile: &'f Profile,
+    spool: &'f Spool,
+    name: String,
+}
+
+async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
+    let client = deliver::client();
+    let started = Instant::now();
+    let mut totals = Totals::default();
+    let bar = progress_bar(flush);
+    let mut waiting = 0;
+    for target in &flush.profiles {
+        match &target.profile {
+            Ok(profile) => recover_journals(flush, profile, &target.spool),
+            Err(why) => waiting += tell_unloadable(flush, target, why),
+        }
+    }
+    loop {
+        let lanes = lanes(flush, flush.output);
+        let passes = lanes
+            .iter()
+            .map(|lane| flush_one(flush, lane, &client, &bar));
+        let mut next_due: Option<SystemTime> = None;
+        totals.remaining = waiting;
+        for drained in join_all(passes).await {
+            totals.delivered += drained.delivered;
+            totals.dead += drained.dead;
+            totals.remaining += drained.remaining;
+            next_due = match (next_due, drained.next_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let Some(wait) = flush.wait else { break };
+        let left = wait.saturating_sub(started.elapsed());
+        if totals.remaining == waiting || left.is_zero() {
+            break;
+        }
+        // Sleep until the first entry is due (or a second, when another process
+        // holds a destination), but never past --wait.
+        let until_due = next_due
+            .and_then(|t| t.duration_since(SystemTime::now()).ok())
+            .unwrap_or(Duration::from_secs(1));
+        tokio::time::sleep(until_due.clamp(Duration::from_millis(50), left)).await;
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(totals)
+}
+
+/// Queues what `chime pipe`s that died had read and not settled, so this
+/// flush delivers it with the rest (see `stream/journal.rs`).
+fn recover_journals(flush: &Flush, profile: &Profile, spool: &Spool) {
+    let dir = spool.root().parent().unwrap_or(spool.root());
+    for warning in journal::recover_all(dir, profile, spool) {
+        crate::report::warning(flush.output, &warning);
+    }
+}
+
+/// Says why a profile's messages wait; gives how many do.
+fn tell_unloadable(flush: &Flush, broken: &Flushable, why: &Failure) -> usize {
+    let spool = &broken.spool;
+    let count = pending_count(spool);
+    if count > 0 {
+        let text = format!(
+            "{count} message(s) queued under the profile {} wait, as it cannot be loaded: {}",
+            spool.profile(),
+            why.message.lines().next().unwrap_or_default()
+        );
+        crate::report::warning(flush.output, &text);
+    }
+    count
+}
+
+fn pending_count(spool: &Spool) -> usize {
+    let names = spool.destinations(State::Pending).unwrap_or_default();
+    let count = |name: &String| spool.ids(State::Pending, name).map_or(0, |ids| ids.len());
+    names.iter().map(count).sum()
+}
+
+/// The destinations this flush looks at: in each profile, every one with
+/// pending entries, or `--dest`. A spool whose folders cannot be listed is
+/// said so, and the others go on.
+fn lanes(flush: &Flush, output: Output) -> Vec<Lane<'_>> {
+    let mut lanes = Vec::new();
+    for target in &flush.profiles {
+        let Ok(profile) = &target.profile else {
+            continue;
+        };
+        let names = match target.spool.destinations(State::Pending) {
+            Ok(names) => names,
+            Err(err) => {
+                crate::report::warning(output, &format!("{err}; its messages wait"));
+                continue;
+            }
+        };
+        for name in names {
+            if flush.only.is_empty() || flush.only.contains(&name) {
+                let spool = &target.spool;
+                lanes.push(Lane {
+                    profile,
+                    spool,
+                    name,
+                });
+            }
+        }
+    }
+    lanes
+}
+
+async fn flush_one(
+    flush: &Flush,
+    lane: &Lane<'_>,
+    client: &reqwest::Client,
+    bar: &Option<indicatif::ProgressBar>,
+) -> Drained {
+    let (name, spool, profile) = (lane.name.as_str(), lane.spool, lane.profile);
+    let pending = match spool.ids(State::Pending, name) {
+        Ok(ids) => ids.len(),
+        Err(err) => return unreadable(flush, err),
+    };
+    if pending == 0 {
+        return Drained::default();
+    }
+    let Some(destination) = profile.destinations.get(name) else {
+        crate::report::warning(
+            flush.output,
+            &format!(
+                "{pending} spooled message(s) for `{name}`, which the profile no longer defines; \
+                 they stay pending (restore the destination, or remove them with `chime spool drop`)"
+            ),
+        );
+        return Drained {
+            remaining: pending,
+            ..Drained::default()
+        };
+    };
+    let lock = match lock(flush, spool, name, pending) {
+        Ok(lock) => lock,
+        Err(waiting) => return waiting,
+    };
+    if let Some(bar) = bar {
+        bar.set_message(name.to_owned());
+    }
+    let threads = Threads::beside(spool, profile.thread_ttl);
+    let ctx = Context {
+        client,
+        spool,
+        threads: &threads,
+        policy: &profile.spool,
+        timeout: flush
+            .timeout
+            .or(destination.timeout)
+            .or(profile.timeout)
+            .unwrap_or(crate::settings::DEFAULT_TIMEOUT),
+        deadline: None,
+        older_than: None,
+        verbose: flush.output.verbose,
+    };
+    let due = if flush.all { Due::Now } else { Due::Scheduled };
+    let progress = || {
+        if let Some(bar) = bar {
+            bar.inc(1);
+        }
+    };
+    let drained = match drain(&ctx, destination, &lock, due, progress).await {
+        Ok(drained) => drained,
+        Err(err) => {
+            let mut drained = unreadable(flush, err);
+            drained.remaining = pending;
+            return drained;
+        }
+    };
+    tell(flush, name, &drained);
+    drained
+}
+
+/// The destination's lock, or what its entries are when another chime
+/// holds it, or it cannot be taken.
+fn lock(
+    flush: &Flush,
+    spool: &Spool,
+    name: &str,
+    pending: usize,
+) -> Result<DestinationLock, Drained> {
+    let waiting = Drained {
+        remaining: pending,
+        ..Drained::default()
+    };
+    match spool.try_lock(name) {
+        Ok(Some(lock)) => Ok(lock),
+        Ok(None) => {
+            if flush.output.verbose {
+                eprintln!("chime: {name}: another chime is sending to it; skipped");
+            }
+            Err(waiting)
+        }
+        Err(err) => {
+            unreadable(flush, err);
+            Err(waiting)
+        }
+    }
+}
+
+/// What a drain has to say on stderr.
+fn tell(flush: &Flush, name: &str, drained: &Drained) {
+    for warning in &drained.warnings {
+        crate::report::warning(flush.output, warning);
+    }
+    if let Some(err) = &drained.error {
+        let text = format!("{name}: {err}; its messages wait as they were");
+        crate::report::warning(flush.output, &text);
+    }
+    if flush.output.verbose
+        && let Some(why) = &drained.blocked
+    {
+        eprintln!("chime: {name}: {} left ({why})", drained.remaining);
+    }
+}
+
+/// A destination whose folder or lock cannot be used: said, and left for
+/// later, while the others go on.
+fn unreadable(flush: &Flush, err: SpoolError) -> Drained {
+    crate::report::warning(flush.output, &format!("{err}; its messages wait"));
+    Drained {
+        remaining: 1,
+        ..Drained::default()
+    }
+}
+
+/// A progress bar on a terminal; nothing in cron.
+fn progress_bar(flush: &Flush) -> Option<indicatif::ProgressBar> {
+    if flush.output.quiet || !flush.output.stderr_is_terminal {
+        return None;
+    }
+    let quiet = Output {
+        quiet: true,
+        ..flush.output
+    };
+    let total: usize = lanes(flush, quiet)
+        .iter()
+        .map(|lane| {
+            lane.spool
+                .ids(State::Pending, &lane.name)
+                .map_or(0, |ids| ids.len())
+        })
+        .sum();
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} flushing {pos}/{len} [{bar:30}] {msg}")
+            .expect("the template is valid")
+            .progress_chars("=> "),
+    );
+    Some(bar)
+}

@@ -1,0 +1,168 @@
+//! How a send's outcome is told: one JSON object per destination on stdout
+//! with `--json`, a line per destination on stderr (queued, refused, not
+//! kept, with what to do), and `--dry-run`'s requests, secrets redacted.
+
+use serde_json::json;
+
+use crate::config::Destination;
+use crate::deliver::{Report, Status};
+use crate::exit::Failure;
+use crate::kinds::Payload;
+use crate::report::{self, Output};
+
+/// `--dry-run`: each request as it would go out, secrets redacted.
+pub fn dry_run(rendered: &[(&Destination, Vec<Payload>)], as_json: bool) -> Result<(), Failure> {
+    let mut text = String::new();
+    for (destination, payloads) in rendered {
+        for (i, payload) in payloads.iter().enumerate() {
+            let request = destination.platform.request(payload);
+            // What the body shows: a secret in it stays a `${NAME}`.
+            let shown = request.body.to_string();
+            let body: serde_json::Value =
+                serde_json::from_str(&shown).unwrap_or(serde_json::Value::String(shown));
+            if as_json {
+                let headers: serde_json::Map<String, serde_json::Value> = request
+                    .headers
+                    .iter()
+                    .map(|(name, value)| (name.clone(), json!(value.to_string())))
+                    .collect();
+                let line = json!({
+                    "destination": destination.name,
+                    "kind": destination.platform.kind(),
+                    "part": i + 1,
+                    "parts": payloads.len(),
+                    "method": request.method.as_str(),
+                    "url": request.url.to_string(),
+                    "headers": headers,
+                    "body": body,
+                });
+                text.push_str(&format!("{line}\n"));
+                continue;
+            }
+            text.push_str(&format!(
+                "# {} ({}), part {} of {}\n{} {}\n",
+                destination.name,
+                destination.platform.kind(),
+                i + 1,
+                payloads.len(),
+                request.method,
+                request.url
+            ));
+            for (name, value) in &request.headers {
+                text.push_str(&format!("{name}: {value}\n"));
+            }
+            let pretty = match &body {
+                serde_json::Value::String(text) => text.clone(),
+                json => serde_json::to_string_pretty(json).unwrap_or_default(),
+            };
+            text.push_str(&format!("\n{pretty}\n\n"));
+        }
+    }
+    report::text(&text)
+}
+
+/// After delivery: JSON lines on stdout if asked, and a line per destination on stderr.
+pub fn deliveries(reports: &[Report], as_json: bool, output: Output) -> Result<(), Failure> {
+    if as_json {
+        let mut text = String::new();
+        for report in reports {
+            text.push_str(&serde_json::to_string(report).unwrap_or_default());
+            text.push('\n');
+        }
+        report::text(&text)?;
+    }
+    for report in reports {
+        match report.status {
+            Status::Delivered => {
+                if !output.quiet && (output.verbose || output.stderr_is_terminal) {
+                    eprintln!(
+                        "chime: delivered to {}{}",
+                        report.destination,
+                        parts_note(report)
+                    );
+                }
+            }
+            Status::Queued => {
+                if !output.quiet {
+                    eprintln!("{}", queued(report));
+                }
+            }
+            Status::Rejected => eprintln!("{}\n", rejected(report)),
+            Status::Failed => eprintln!("{}\n", failed(report)),
+        }
+    }
+    Ok(())
+}
+
+fn parts_note(report: &Report) -> String {
+    if report.parts > 1 {
+        format!(" ({} parts, {} ms)", report.parts, report.elapsed_ms)
+    } else {
+        format!(" ({} ms)", report.elapsed_ms)
+    }
+}
+
+fn partial(report: &Report) -> Option<String> {
+    (report.parts_delivered > 0).then(|| {
+        format!(
+            "{} of {} parts were delivered before this one",
+            report.parts_delivered, report.parts
+        )
+    })
+}
+
+/// `chime: queued for ops-hook (503 Service Unavailable); will retry — id 0193…`
+fn queued(report: &Report) -> String {
+    let id = report.spool_id.as_deref().unwrap_or("?");
+    match &report.error {
+        Some(error) => format!(
+            "chime: queued for {} ({error}); will retry — id {id}",
+            report.destination
+        ),
+        None => format!("chime: queued for {} — id {id}", report.destination),
+    }
+}
+
+fn rejected(report: &Report) -> Failure {
+    let error = report.error.as_deref().unwrap_or("rejected");
+    let mut failure = Failure::new(
+        crate::exit::ExitCode::Rejected,
+        format!(
+            "{} ({}) rejected the message: {error}",
+            report.destination, report.kind
+        ),
+    );
+    if let Some(note) = partial(report) {
+        failure = failure.caused_by(note);
+    }
+    if let Some(id) = &report.spool_id {
+        failure = failure.caused_by(format!(
+            "kept in the dead-letter spool as {id}: `chime spool retry {id}` once fixed"
+        ));
+    }
+    match &report.hint {
+        Some(hint) => failure.with_hint(hint.clone()),
+        None => failure,
+    }
+}
+
+fn failed(report: &Report) -> Failure {
+    let error = report.error.as_deref().unwrap_or("failed");
+    let mut failure = Failure::new(
+        crate::exit::ExitCode::NotKept,
+        format!(
+            "could not deliver to {} ({}), and it was not queued: {error}",
+            report.destination, report.kind
+        ),
+    );
+    if let Some(note) = partial(report) {
+        failure = failure.caused_by(note);
+    }
+    // A platform that refused it says what to fix; sending again won't help.
+    let again = "the message was not saved: run the same command again later \
+                 (without --no-spool, and with a writable CHIME_STATE_DIR, chime keeps it and retries)";
+    match &report.hint {
+        Some(hint) => failure.with_hint(format!("{hint}; the message was not saved")),
+        None => failure.with_hint(again),
+    }
+}
