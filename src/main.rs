@@ -19,7 +19,6 @@ mod spool;
 mod state;
 mod stream;
 mod template;
-mod threads;
 
 use clap::Parser;
 

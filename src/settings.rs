@@ -114,7 +114,7 @@ pub struct Reporting {
     /// The send settings the report goes out with; its text and title are filled in here.
     pub send: Send,
     /// Where `--on change` keeps each job's last outcome (the profile's `runs/`).
-    pub runs: std::path::PathBuf,
+    pub runs: crate::state::Runs,
 }
 
 /// `chime flush` as resolved from the command line.

@@ -11,8 +11,8 @@ use crate::deliver::{self, Context, Drained, Due, drain};
 use crate::exit::{ExitCode, Failure};
 use crate::settings::{Flush, Flushable, Output};
 use crate::spool::{DestinationLock, Spool, SpoolError, State};
+use crate::state::Threads;
 use crate::stream::journal;
-use crate::threads::Threads;
 
 /// Totals over every destination and pass.
 #[derive(Default)]

@@ -55,11 +55,11 @@ use crate::message::{Level, Message};
 use crate::report;
 use crate::settings::{DEFAULT_TIMEOUT, Output, Pipe, Selection};
 use crate::spool::InFlight;
+use crate::state::Threads;
 use crate::stream::batch::{Batch, Packer};
 use crate::stream::journal::{self, Header, Journal, LaneSpec};
 use crate::stream::lines::{Line, Shaper, Unfinished};
 use crate::template;
-use crate::threads::Threads;
 
 const READ_CHUNK: usize = 64 * 1024;
 /// A send taking longer than this means the destination, not chime, is slow:

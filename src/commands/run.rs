@@ -35,7 +35,6 @@
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -48,7 +47,6 @@ use crate::exit::{ExitCode, Failure};
 use crate::message::Level;
 use crate::report;
 use crate::settings::{Job, Output};
-use crate::spool::fs;
 
 /// A line longer than this is kept cut, with an ellipsis: the tail stays small.
 const MAX_TAIL_LINE: usize = 2048;
@@ -122,7 +120,7 @@ fn send_report(job: Job, outcome: &Outcome) {
         On::Failure => !ok,
         On::Success => ok,
         On::Always => true,
-        On::Change => changed(&reporting.runs, &job.name, ok),
+        On::Change => reporting.runs.changed(&job.name, ok),
     };
     if !due {
         return;
@@ -206,25 +204,6 @@ fn fill(send: &mut crate::settings::Send, job: &What, outcome: &Outcome) {
     if let serde_json::Value::Object(map) = vars {
         input.json.extend(map);
     }
-}
-
-/// Whether `ok` differs from the last recorded outcome of the job `name` (a
-/// job seen for the first time counts as changed only when it fails),
-/// recording the new one.
-fn changed(runs: &Path, name: &str, ok: bool) -> bool {
-    let dir = runs.to_path_buf();
-    let file = fs::json_file_name(name);
-    let previous = fs::read_bounded(&dir.join(&file), 64 << 10)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v["ok"].as_bool());
-    let record = serde_json::to_vec(&json!({ "ok": ok })).expect("a bool serialises");
-    if let Err(err) =
-        fs::create_private_dir(&dir).and_then(|()| fs::write_atomic(&dir, &file, &record))
-    {
-        eprintln!("chime: warning: cannot remember how `{name}` ended: {err}");
-    }
-    previous.map_or(!ok, |was| was != ok)
 }
 
 /// Runs the command to completion, passing its output through and keeping the tail.

@@ -18,8 +18,8 @@ use crate::kinds::{Payload, Target, ThreadRef, Threading};
 use crate::message::Message;
 use crate::report;
 use crate::settings::{Input, Selection, Send};
+use crate::state::Threads;
 use crate::template::{self, Renderer};
-use crate::threads::Threads;
 
 /// One destination of this send, with what its route adds.
 struct Delivery<'p> {

@@ -505,7 +505,7 @@ fn validate(
         .defaults
         .thread_ttl
         .and_then(|t| duration(&t, "defaults.thread_ttl", problems))
-        .unwrap_or(crate::threads::DEFAULT_TTL);
+        .unwrap_or(DEFAULT_TTL);
     // Routes are checked against every declared destination, valid or not, so
     // one bad destination is reported once, not again by each route naming it.
     let declared: BTreeMap<String, ()> = raw.destinations.keys().map(|k| (k.clone(), ())).collect();
@@ -721,6 +721,9 @@ fn spool_policy(raw: RawSpool, problems: &mut Vec<Problem>) -> spool::Policy {
 
 /// Used when neither the flag, the environment, the destination nor the profile sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a key is remembered unless the profile says otherwise.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The longest duration a profile may give: "for ever" in practice, and far
 /// enough from the end of what a clock can count that adding it to now

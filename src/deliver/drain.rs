@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::{Job, Status};
 use crate::config::Destination;
 use crate::spool::{DestinationLock, Entry, Policy, Read, Spool, SpoolError, State, when};
-use crate::threads::Threads;
+use crate::state::Threads;
 
 /// How a drain treats entries that are not due yet.
 #[derive(Clone, Copy, Debug)]

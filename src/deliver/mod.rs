@@ -47,7 +47,7 @@ use serde::Serialize;
 
 use crate::exit::{ExitCode, Failure};
 use crate::kinds::{Answer, HttpRequest, Payload, Platform, Verdict, reason};
-use crate::threads::Threads;
+use crate::state::Threads;
 
 pub use drain::{Context, Drained, Due, drain};
 pub use outbox::{Outbox, Place};

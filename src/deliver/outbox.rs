@@ -25,7 +25,7 @@ use crate::kinds::Payload;
 use crate::report;
 use crate::report::Output;
 use crate::spool::{DestinationLock, Entry, InFlight, Policy, Spool, State};
-use crate::threads::Threads;
+use crate::state::Threads;
 
 /// A message's place in its destination's order, taken before anything is
 /// awaited, so that whatever becomes of it, it keeps that place.

@@ -41,7 +41,13 @@
 
 use std::path::{Path, PathBuf};
 
+mod runs;
+mod threads;
+
 use sha2::{Digest, Sha256};
+
+pub use runs::Runs;
+pub use threads::Threads;
 
 use crate::config::{EnvVars, Location};
 use crate::spool::fs::{self, check_own_dir};
@@ -88,9 +94,9 @@ impl ProfileState {
         Ok(())
     }
 
-    /// Where `chime run --on change` remembers outcomes.
-    pub fn runs(&self) -> PathBuf {
-        self.dir.join("runs")
+    /// What `chime run --on change` remembers.
+    pub fn runs(&self) -> Runs {
+        Runs::at(self.dir.join("runs"))
     }
 
     /// The profile as people name it: `config`, `lab`, or a --config path.

@@ -29,9 +29,6 @@ const CLAIM_POLL: Duration = Duration::from_millis(20);
 /// A record is a channel and a `ts`: a file bigger than this is not one.
 const MAX_RECORD_BYTES: u64 = 64 << 10;
 
-/// How long a key is remembered unless the profile says otherwise.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-
 /// The remembered keys under one state directory.
 pub struct Threads {
     root: PathBuf,
