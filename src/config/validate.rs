@@ -1,0 +1,319 @@
+//! Checking a parsed profile: every destination built by its kind, every
+//! route, rule and template checked against the rest, every duration read —
+//! each problem recorded with where it is, none stopping the others.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    DEFAULT_TTL, Destination, EnvVars, Fields, MAX_DURATION, Problem, Profile, Route, Rule,
+    Template, suggest,
+};
+use crate::{fields, kinds, spool, template};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProfile {
+    #[serde(default)]
+    defaults: RawDefaults,
+    #[serde(default)]
+    destinations: BTreeMap<String, Spanned<fields::Table>>,
+    #[serde(default)]
+    routes: BTreeMap<String, Spanned<RawRoute>>,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+    #[serde(default)]
+    templates: BTreeMap<String, RawTemplate>,
+    #[serde(default)]
+    spool: RawSpool,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpool {
+    max_age: Option<Spanned<String>>,
+    max_attempts: Option<u32>,
+    backoff_base: Option<Spanned<String>>,
+    backoff_cap: Option<Spanned<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    route: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    thread_ttl: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    to: Vec<Spanned<String>>,
+    channel: Option<String>,
+    template: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    when: Spanned<String>,
+    route: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTemplate {
+    title: Option<Spanned<String>>,
+    text: Option<Spanned<String>>,
+}
+
+pub(super) fn validate(
+    raw: RawProfile,
+    path: PathBuf,
+    env: &EnvVars,
+    problems: &mut Vec<Problem>,
+) -> Option<Profile> {
+    let timeout = raw
+        .defaults
+        .timeout
+        .and_then(|t| duration(&t, "defaults.timeout", problems));
+    let thread_ttl = raw
+        .defaults
+        .thread_ttl
+        .and_then(|t| duration(&t, "defaults.thread_ttl", problems))
+        .unwrap_or(DEFAULT_TTL);
+    // Routes are checked against every declared destination, valid or not, so
+    // one bad destination is reported once, not again by each route naming it.
+    let declared: BTreeMap<String, ()> = raw.destinations.keys().map(|k| (k.clone(), ())).collect();
+    let mut destinations = BTreeMap::new();
+    for (name, table) in raw.destinations {
+        if let Some(dest) = destination(&name, table, env, problems) {
+            destinations.insert(name, dest);
+        }
+    }
+    let templates = templates(raw.templates, problems);
+    let routes = routes(raw.routes, &declared, &templates, problems);
+    let rules = rules(raw.rules, &routes, problems);
+    let default_route = raw.defaults.route.map(|route| {
+        check_known(&route, "route", &routes, "defaults.route names", problems);
+        route.into_inner()
+    });
+    let spool = spool_policy(raw.spool, problems);
+    Some(Profile {
+        path,
+        default_route,
+        timeout,
+        destinations,
+        routes,
+        rules,
+        templates,
+        spool,
+        thread_ttl,
+    })
+}
+
+fn destination(
+    name: &str,
+    table: Spanned<fields::Table>,
+    env: &EnvVars,
+    problems: &mut Vec<Problem>,
+) -> Option<Destination> {
+    let span = table.span();
+    let mut table = table.into_inner();
+    let mut duration_key = |key: &str| {
+        table.remove(key).and_then(|t| {
+            let text = Spanned::new(t.span(), t.get_ref().as_str().unwrap_or("").to_owned());
+            duration(&text, key, problems)
+        })
+    };
+    let timeout = duration_key("timeout");
+    let pace = duration_key("pace");
+    let Some(kind) = table.remove("kind") else {
+        let help = format!("add `kind = \"…\"`, one of: {}", kinds::KNOWN.join(", "));
+        problems.push(
+            Problem::new(Some(span), format!("destination `{name}` has no `kind`")).help(help),
+        );
+        return None;
+    };
+    let kind_span = kind.span();
+    let Some(kind_name) = kind.get_ref().as_str().map(str::to_owned) else {
+        problems.push(Problem::new(Some(kind_span), "`kind` must be a string"));
+        return None;
+    };
+    let mut fields = Fields::new(name, table, span, env, problems);
+    let Some(platform) = kinds::build(&kind_name, &mut fields) else {
+        let mut problem = Problem::new(
+            Some(kind_span),
+            format!("unknown kind `{kind_name}` for destination `{name}`"),
+        );
+        problem = match suggest(&kind_name, kinds::KNOWN.iter().copied()) {
+            Some(close) => problem.help(format!(
+                "did you mean `{close}`? known kinds: {}",
+                kinds::KNOWN.join(", ")
+            )),
+            None => problem.help(format!("known kinds: {}", kinds::KNOWN.join(", "))),
+        };
+        fields.problem(problem);
+        return None;
+    };
+    fields.finish(&kind_name);
+    let pace = pace.unwrap_or_else(|| platform.pace());
+    Some(Destination {
+        name: name.to_owned(),
+        platform,
+        timeout,
+        pace,
+        identity: std::sync::OnceLock::new(),
+    })
+}
+
+fn templates(
+    raw: BTreeMap<String, RawTemplate>,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, Template> {
+    let mut out = BTreeMap::new();
+    for (name, t) in raw {
+        for (part, source) in [("title", &t.title), ("text", &t.text)] {
+            if let Some(source) = source
+                && let Err(err) = template::check(source.get_ref())
+            {
+                let message = format!("template `{name}`: the {part} does not compile: {err}");
+                problems.push(Problem::new(Some(source.span()), message));
+            }
+        }
+        let title = t.title.map(Spanned::into_inner);
+        let text = t.text.map(Spanned::into_inner);
+        out.insert(name, Template { title, text });
+    }
+    out
+}
+
+fn routes(
+    raw: BTreeMap<String, Spanned<RawRoute>>,
+    destinations: &BTreeMap<String, ()>,
+    templates: &BTreeMap<String, Template>,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, Route> {
+    let mut out = BTreeMap::new();
+    for (name, route) in raw {
+        let span = route.span();
+        let route = route.into_inner();
+        if route.to.is_empty() {
+            let message = format!("route `{name}` sends nowhere: `to` is empty");
+            problems.push(Problem::new(Some(span), message).help("list at least one destination"));
+        }
+        let what = format!("route `{name}` names");
+        for dest in &route.to {
+            check_known(dest, "destination", destinations, &what, problems);
+        }
+        if let Some(template) = &route.template {
+            check_known(template, "template", templates, &what, problems);
+        }
+        out.insert(
+            name,
+            Route {
+                to: route.to.into_iter().map(Spanned::into_inner).collect(),
+                channel: route.channel,
+                template: route.template.map(Spanned::into_inner),
+            },
+        );
+    }
+    out
+}
+
+fn rules(
+    raw: Vec<RawRule>,
+    routes: &BTreeMap<String, Route>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Rule> {
+    let mut out = Vec::new();
+    for rule in raw {
+        if let Err(err) = template::check_expression(rule.when.get_ref()) {
+            let message = format!("rule expression does not compile: {err}");
+            let help =
+                "rules are minijinja expressions, e.g. when = \"level in ['error', 'critical']\"";
+            problems.push(Problem::new(Some(rule.when.span()), message).help(help));
+        }
+        check_known(&rule.route, "route", routes, "a rule names", problems);
+        out.push(Rule {
+            when: rule.when.into_inner(),
+            route: rule.route.into_inner(),
+        });
+    }
+    out
+}
+
+/// Reports `name` when it is not a key of `known`.
+fn check_known<T>(
+    name: &Spanned<String>,
+    noun: &str,
+    known: &BTreeMap<String, T>,
+    context: &str,
+    problems: &mut Vec<Problem>,
+) {
+    if known.contains_key(name.get_ref()) {
+        return;
+    }
+    let message = format!("{context} an unknown {noun} `{}`", name.get_ref());
+    problems.push(Problem::new(Some(name.span()), message).help(known_list(
+        noun,
+        name.get_ref(),
+        known,
+    )));
+}
+
+/// "did you mean `ops`? known routes: ops, critical" — shared with command-line lookups.
+pub fn known_list<T>(noun: &str, name: &str, known: &BTreeMap<String, T>) -> String {
+    let names: Vec<&str> = known.keys().map(String::as_str).collect();
+    let list = if names.is_empty() {
+        format!("the profile defines no {noun}s")
+    } else {
+        format!("known {noun}s: {}", names.join(", "))
+    };
+    match suggest(name, names.iter().copied()) {
+        Some(close) => format!("did you mean `{close}`? {list}"),
+        None => list,
+    }
+}
+
+fn spool_policy(raw: RawSpool, problems: &mut Vec<Problem>) -> spool::Policy {
+    let defaults = spool::Policy::default();
+    let mut get = |value: Option<Spanned<String>>, key: &str, default: Duration| {
+        value
+            .and_then(|v| duration(&v, key, problems))
+            .unwrap_or(default)
+    };
+    spool::Policy {
+        max_age: get(raw.max_age, "spool.max_age", defaults.max_age),
+        backoff_base: get(
+            raw.backoff_base,
+            "spool.backoff_base",
+            defaults.backoff_base,
+        ),
+        backoff_cap: get(raw.backoff_cap, "spool.backoff_cap", defaults.backoff_cap),
+        max_attempts: raw.max_attempts,
+    }
+}
+
+fn duration(text: &Spanned<String>, key: &str, problems: &mut Vec<Problem>) -> Option<Duration> {
+    match humantime::parse_duration(text.get_ref()) {
+        Ok(d) if d <= MAX_DURATION => Some(d),
+        Ok(_) => {
+            let message = format!("`{key}` is too long: at most 100 years");
+            problems.push(Problem::new(Some(text.span()), message));
+            None
+        }
+        Err(err) => {
+            let message = format!("`{key}` is not a duration: {err}");
+            problems.push(
+                Problem::new(Some(text.span()), message)
+                    .help("write it like \"10s\", \"500ms\" or \"2m\""),
+            );
+            None
+        }
+    }
+}
