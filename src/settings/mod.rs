@@ -1,0 +1,185 @@
+//! Settings: the command line, the environment and the profile, resolved once.
+//!
+//! Precedence is applied here and nowhere else: built-in defaults < profile <
+//! `CHIME_*` environment < flags. Everything downstream reads a `Settings` and
+//! never looks at raw flags or `std::env` again. Where a value came from is kept
+//! when an error may need to say it ("route `opz` (from CHIME_ROUTE)").
+
+use std::io::{IsTerminal, Read};
+use std::time::Duration;
+
+use crate::ci::Ci;
+use crate::cli::{FlushArgs, GlobalArgs, PipeArgs, RunArgs, SendArgs, Where};
+use crate::config::{self, EnvVars, Profile};
+use crate::exit::Failure;
+use crate::message::{Level, Link};
+use crate::spool::{Spool, SpoolError};
+use crate::state::{ProfileState, StateDir};
+
+mod flush;
+mod pipe;
+mod probe;
+mod run;
+mod send;
+
+pub use crate::config::DEFAULT_TIMEOUT;
+pub use flush::{Flush, Flushable, flush};
+pub use pipe::{Pipe, pipe};
+pub use probe::{Probe, probe};
+pub use run::{Job, job};
+pub use send::{Input, Send, send};
+
+pub use crate::report::Output;
+
+/// Where a send goes, before rules are evaluated.
+#[derive(Clone, Debug)]
+pub enum Selection {
+    /// `--to`: named destinations, bypassing routes.
+    Destinations(Vec<String>),
+    /// `--route` or `CHIME_ROUTE`, with where the names came from.
+    Routes(Vec<String>, &'static str),
+    /// Neither: the profile's rules, then its default route.
+    Auto,
+}
+
+pub fn environment() -> EnvVars {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+pub fn output(global: &GlobalArgs) -> Output {
+    let stderr_is_terminal = std::io::stderr().is_terminal();
+    // https://no-color.org: set and not empty means no colour.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    Output {
+        quiet: global.quiet,
+        verbose: global.verbose,
+        stderr_is_terminal,
+        colour: stderr_is_terminal && !no_color,
+    }
+}
+
+/// Loads the profile and opens its state: the profile's own spool, in a
+/// state directory that passed its checks (see `state.rs`).
+pub fn profile_and_spool(
+    global: &GlobalArgs,
+    env: &EnvVars,
+) -> Result<(Profile, ProfileState), Failure> {
+    let location = locate(global, env)?;
+    let profile = config::load(&location, env)?;
+    let state = match StateDir::open(env).and_then(|dir| dir.profile(&location)) {
+        Ok(state) => state,
+        // Never use what someone else may have planted.
+        Err(err @ SpoolError::Untrusted { .. }) => return Err(Failure::from(err)),
+        // A disk that is full or read-only must not stop a message that can
+        // go now; what cannot go is then reported as not kept.
+        Err(err) => StateDir::unusable(env, &location).ok_or_else(|| Failure::from(err))?,
+    };
+    Ok((profile, state))
+}
+
+fn locate(global: &GlobalArgs, env: &EnvVars) -> Result<config::Location, Failure> {
+    Ok(config::locate(
+        global.config.as_deref(),
+        global.profile.as_deref(),
+        env,
+    )?)
+}
+
+/// The spools `chime spool …` looks at: the named profile's, or every profile's.
+pub fn spools(global: &GlobalArgs) -> Result<Vec<Spool>, Failure> {
+    let env = environment();
+    let dir = StateDir::open(&env).map_err(Failure::from)?;
+    if profile_named(global, &env) {
+        let location = locate(global, &env)?;
+        let state = dir.profile(&location).map_err(Failure::from)?;
+        return Ok(vec![state.spool()]);
+    }
+    let profiles = dir.profiles().map_err(Failure::from)?;
+    Ok(profiles
+        .iter()
+        .map(crate::state::ProfileState::spool)
+        .collect())
+}
+
+/// True when the command line or the environment names the profile, so a
+/// flush or a spool command keeps to it; otherwise they cover every profile.
+pub fn profile_named(global: &GlobalArgs, env: &EnvVars) -> bool {
+    let set = |name: &str| env.get(name).is_some_and(|v| !v.is_empty());
+    global.config.is_some()
+        || global.profile.is_some()
+        || set("CHIME_CONFIG")
+        || set("CHIME_PROFILE")
+}
+
+/// Loads the profile named by `--config`, `CHIME_CONFIG`, `--profile` or `CHIME_PROFILE`.
+pub fn profile(global: &GlobalArgs, env: &EnvVars) -> Result<Profile, Failure> {
+    let location = config::locate(global.config.as_deref(), global.profile.as_deref(), env)?;
+    Ok(config::load(&location, env)?)
+}
+
+/// `--timeout`, else `CHIME_TIMEOUT`.
+fn timeout(flag: Option<Duration>, env: &EnvVars) -> Result<Option<Duration>, Failure> {
+    match (flag, env.get("CHIME_TIMEOUT").filter(|v| !v.is_empty())) {
+        (Some(timeout), _) => Ok(Some(timeout)),
+        (None, Some(text)) => crate::cli::parse_duration(text).map(Some).map_err(|e| {
+            Failure::usage(format!("CHIME_TIMEOUT: {e}"))
+                .with_hint("set it like CHIME_TIMEOUT=10s, or unset it to use the profile's")
+        }),
+        (None, None) => Ok(None),
+    }
+}
+
+/// `--to`, else `--route`, else `CHIME_ROUTE`, else the profile's rules and default.
+fn selection(to: Vec<String>, routes: Vec<String>, env: &EnvVars) -> Selection {
+    if !to.is_empty() {
+        Selection::Destinations(to)
+    } else if !routes.is_empty() {
+        Selection::Routes(routes, "from --route")
+    } else if let Some(route) = env.get("CHIME_ROUTE").filter(|r| !r.is_empty()) {
+        Selection::Routes(vec![route.clone()], "from CHIME_ROUTE")
+    } else {
+        Selection::Auto
+    }
+}
+
+/// This machine's name, for messages.
+pub fn hostname() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
+}
+
+/// Unknown names on the command line are configuration errors (exit 78), and
+/// caught before stdin is read or anything is sent.
+fn check_names(
+    profile: &Profile,
+    selection: &Selection,
+    template: Option<&str>,
+) -> Result<(), Failure> {
+    let unknown = |noun: &str, name: &str, origin: &str, help: String| {
+        Failure::config(format!("unknown {noun} `{name}` ({origin})")).with_hint(help)
+    };
+    match selection {
+        Selection::Destinations(names) => {
+            if let Some(name) = names
+                .iter()
+                .find(|n| !profile.destinations.contains_key(*n))
+            {
+                let help = config::known_list("destination", name, &profile.destinations);
+                return Err(unknown("destination", name, "from --to", help));
+            }
+        }
+        Selection::Routes(names, origin) => {
+            if let Some(name) = names.iter().find(|n| !profile.routes.contains_key(*n)) {
+                let help = config::known_list("route", name, &profile.routes);
+                return Err(unknown("route", name, origin, help));
+            }
+        }
+        Selection::Auto => {}
+    }
+    if let Some(name) = template.filter(|t| !profile.templates.contains_key(*t)) {
+        let help = config::known_list("template", name, &profile.templates);
+        return Err(unknown("template", name, "from --template", help));
+    }
+    Ok(())
+}

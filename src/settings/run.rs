@@ -1,0 +1,76 @@
+//! Resolving `chime run`: the command runs whatever the profile says, so
+//! trouble with the report's settings is kept for after it has run.
+
+use super::*;
+
+/// `chime run` as resolved from the command line.
+pub struct Job {
+    pub command: Vec<String>,
+    pub on: crate::cli::On,
+    pub tail: usize,
+    pub name: String,
+    pub timeout: Option<Duration>,
+    pub output: Output,
+    /// Where the report goes, or why it cannot go anywhere; the latter is
+    /// told only once the command has run.
+    pub report: Result<Reporting, Failure>,
+}
+
+/// Where a job's report goes.
+pub struct Reporting {
+    /// The send settings the report goes out with; its text and title are filled in here.
+    pub send: Send,
+    /// Where `--on change` keeps each job's last outcome (the profile's `runs/`).
+    pub runs: crate::state::Runs,
+}
+
+/// Resolves `chime run`. The command runs whatever the profile says, so
+/// trouble with the report's settings is kept in the job, to be told after
+/// the command has run (see `run`).
+pub fn job(global: &GlobalArgs, args: RunArgs) -> Job {
+    let name = args.name.unwrap_or_else(|| args.command.join(" "));
+    let output = output(global);
+    Job {
+        report: reporting(global, args.target, args.template, output),
+        command: args.command,
+        on: args.on,
+        tail: args.tail,
+        name,
+        timeout: args.timeout,
+        output,
+    }
+}
+
+/// Where `chime run`'s report goes.
+fn reporting(
+    global: &GlobalArgs,
+    target: Where,
+    template: Option<String>,
+    output: Output,
+) -> Result<Reporting, Failure> {
+    let env = environment();
+    let (profile, state) = profile_and_spool(global, &env)?;
+    let selection = selection(target.to, target.routes, &env);
+    check_names(&profile, &selection, template.as_deref())?;
+    let send = Send {
+        ci: Ci::detect(&env),
+        thread: None,
+        spool: state.spool(),
+        queue: false,
+        no_spool: false,
+        profile,
+        selection,
+        channel: target.channel,
+        template,
+        input: Input::default(),
+        timeout: None,
+        dry_run: false,
+        json: false,
+        output,
+        env,
+    };
+    Ok(Reporting {
+        send,
+        runs: state.runs(),
+    })
+}

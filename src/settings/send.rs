@@ -1,0 +1,212 @@
+//! Resolving `chime send`: the message from its flags, stdin or a JSON event,
+//! where it goes, and how it relates to earlier ones (`--thread`).
+
+use super::*;
+
+/// What the user wants to say, as typed.
+#[derive(Clone, Debug, Default)]
+pub struct Input {
+    pub text: String,
+    pub title: Option<String>,
+    pub level: Level,
+    pub fields: Vec<(String, String)>,
+    pub links: Vec<Link>,
+    pub vars: Vec<(String, String)>,
+    /// Variables from a JSON object on stdin.
+    pub json: serde_json::Map<String, serde_json::Value>,
+    pub code: bool,
+}
+
+/// Everything `chime send` needs.
+pub struct Send {
+    pub profile: Profile,
+    pub selection: Selection,
+    pub channel: Option<String>,
+    pub template: Option<String>,
+    pub input: Input,
+    /// From `--timeout` or `CHIME_TIMEOUT`; overrides the profile's.
+    pub timeout: Option<Duration>,
+    pub dry_run: bool,
+    pub json: bool,
+    /// `--queue`: straight to the spool.
+    pub queue: bool,
+    /// `--no-spool`: fail rather than queue.
+    pub no_spool: bool,
+    pub spool: Spool,
+    /// `--thread KEY` or `--update KEY`.
+    pub thread: Option<ThreadMode>,
+    pub output: Output,
+    pub env: EnvVars,
+    /// The CI run chime is part of, if any.
+    pub ci: Option<Ci>,
+}
+
+/// How a send relates to earlier ones under the same key.
+#[derive(Clone, Debug)]
+pub struct ThreadMode {
+    pub key: String,
+    /// `--update`: edit the earlier message instead of replying to it.
+    pub update: bool,
+    pub broadcast: bool,
+}
+
+impl Send {
+    /// The timeout for one destination: flag/env, then the destination's, then the profile's.
+    pub fn timeout_for(&self, destination: &config::Destination) -> Duration {
+        self.timeout
+            .or(destination.timeout)
+            .or(self.profile.timeout)
+            .unwrap_or(DEFAULT_TIMEOUT)
+    }
+}
+
+/// Resolves `chime send`.
+pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
+    let env = environment();
+    let timeout = timeout(args.timeout, &env)?;
+    let (profile, state) = profile_and_spool(global, &env)?;
+    let selection = selection(args.target.to, args.target.routes, &env);
+    check_names(&profile, &selection, args.template.as_deref())?;
+    let mut input = Input {
+        title: args.title,
+        level: args.level.unwrap_or_default(),
+        fields: args.fields,
+        links: args
+            .links
+            .into_iter()
+            .map(|(label, url)| Link { label, url })
+            .collect(),
+        vars: args.vars,
+        code: args.code,
+        ..Input::default()
+    };
+    read_text(
+        &mut input,
+        args.text,
+        args.json_input,
+        args.template.is_some(),
+        args.level.is_some(),
+    )?;
+    let spool = state.spool();
+    let ci = Ci::detect(&env);
+    let thread = match (args.thread, args.update) {
+        (Some(key), _) if key.is_empty() => {
+            let ci = ci.as_ref().ok_or_else(|| {
+                Failure::usage("--thread needs a KEY outside CI").with_hint(
+                    "give one, e.g. --thread deploy-42; inside a CI run the run is the default",
+                )
+            })?;
+            Some(ThreadMode {
+                key: ci.thread_key(),
+                update: false,
+                broadcast: args.broadcast,
+            })
+        }
+        (Some(key), _) => Some(ThreadMode {
+            key,
+            update: false,
+            broadcast: args.broadcast,
+        }),
+        (None, Some(key)) => Some(ThreadMode {
+            key,
+            update: true,
+            broadcast: false,
+        }),
+        (None, None) => None,
+    };
+    Ok(Send {
+        ci,
+        thread,
+        spool,
+        queue: args.queue,
+        no_spool: args.no_spool,
+        profile,
+        selection,
+        channel: args.target.channel,
+        template: args.template,
+        input,
+        timeout,
+        dry_run: args.dry_run,
+        json: args.json,
+        output: output(global),
+        env,
+    })
+}
+
+/// TEXT is the joined arguments; `-`, or no TEXT with stdin not a terminal, reads stdin.
+fn read_text(
+    input: &mut Input,
+    args: Vec<String>,
+    json_input: bool,
+    has_template: bool,
+    level_given: bool,
+) -> Result<(), Failure> {
+    let wants_stdin = args == ["-"] || (args.is_empty() && !std::io::stdin().is_terminal());
+    if !wants_stdin {
+        input.text = args.join(" ");
+        return Ok(());
+    }
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .take(MAX_STDIN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::from(e).caused_by("while reading stdin"))?;
+    if bytes.len() as u64 > MAX_STDIN {
+        return Err(Failure::usage(format!(
+            "stdin holds more than {} MiB, more than a message should; nothing was sent",
+            MAX_STDIN >> 20
+        ))
+        .with_hint("stream it with `chime pipe`, or send its end: `tail -n 200 | chime send`"));
+    }
+    // Invalid UTF-8 is replaced, never fatal: a log with a stray byte must still go out.
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    if json_input || has_template {
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Object(map)) => return json_vars(input, map, level_given),
+            Ok(_) if json_input => {
+                return Err(Failure::usage(
+                    "--json-input: stdin is JSON but not an object",
+                ));
+            }
+            Err(err) if json_input => {
+                return Err(
+                    Failure::usage(format!("--json-input: stdin is not JSON ({err})")).with_hint(
+                        "pipe a JSON object like {\"text\": \"…\"}, or drop --json-input",
+                    ),
+                );
+            }
+            _ => {}
+        }
+    }
+    input.text = text.trim_end_matches(['\n', '\r']).to_owned();
+    Ok(())
+}
+
+/// A JSON object's keys become template variables; `text`, `title` and `level`
+/// also fill those parts of the message when no flag did.
+fn json_vars(
+    input: &mut Input,
+    map: serde_json::Map<String, serde_json::Value>,
+    level_given: bool,
+) -> Result<(), Failure> {
+    let string = |key: &str| map.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    if let Some(text) = string("text") {
+        input.text = text;
+    }
+    if input.title.is_none() {
+        input.title = string("title");
+    }
+    if !level_given && let Some(level) = string("level") {
+        input.level = Level::parse(&level).ok_or_else(|| {
+            Failure::usage(format!(
+                "stdin: `level` is `{level}`; expected info, success, warning, error or critical"
+            ))
+        })?;
+    }
+    input.json = map;
+    Ok(())
+}
+
+/// The most `chime send` reads from stdin: a message, not a file (a 16 MiB
+/// log still makes hundreds of Slack messages). Past it, nothing is sent.
+const MAX_STDIN: u64 = 16 << 20;
