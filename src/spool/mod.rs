@@ -99,85 +99,19 @@
 //!   `chime spool drop ID` removes the dead copy and keeps the pending one.
 
 mod entry;
+mod error;
 pub(crate) mod fs;
 mod inflight;
+mod policy;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::exit::{ExitCode, Failure};
-
 pub use entry::Entry;
+pub use error::SpoolError;
 pub use fs::DestinationLock;
 pub use inflight::InFlight;
-
-/// How long and how often the spool keeps trying (`[spool]` in the profile).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Policy {
-    /// An entry older than this goes to dead-letter.
-    pub max_age: Duration,
-    /// An entry tried this many times goes to dead-letter.
-    pub max_attempts: Option<u32>,
-    /// The first retry waits up to this long; each later one up to twice as long…
-    pub backoff_base: Duration,
-    /// …but never more than this.
-    pub backoff_cap: Duration,
-}
-
-impl Default for Policy {
-    fn default() -> Policy {
-        Policy {
-            max_age: Duration::from_secs(3 * 24 * 3600),
-            max_attempts: None,
-            backoff_base: Duration::from_secs(2),
-            backoff_cap: Duration::from_secs(15 * 60),
-        }
-    }
-}
-
-impl Policy {
-    /// When to try again after `attempts` failures: exponential backoff with
-    /// full jitter (so fifty cron jobs do not retry in lockstep), but never
-    /// sooner than the platform asked.
-    pub fn next_attempt(
-        &self,
-        now: SystemTime,
-        attempts: u32,
-        retry_after: Option<Duration>,
-    ) -> SystemTime {
-        let exp = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
-        let ceiling = self.backoff_base.saturating_mul(exp).min(self.backoff_cap);
-        let wait = ceiling
-            .mul_f64(jitter())
-            .max(retry_after.unwrap_or_default());
-        now + wait
-    }
-
-    /// Why an entry should stop being retried, if it should.
-    pub fn expired(&self, entry: &Entry, now: SystemTime) -> Option<String> {
-        if entry.age(now) > self.max_age {
-            return Some(format!(
-                "gave up after {}",
-                humantime::format_duration(self.max_age)
-            ));
-        }
-        match self.max_attempts {
-            Some(max) if entry.attempts >= max => Some(format!("gave up after {max} attempts")),
-            _ => None,
-        }
-    }
-}
-
-/// A number in [0, 1) that differs between processes and calls; good enough to
-/// keep fifty cron jobs from retrying in lockstep, no RNG crate needed.
-pub fn jitter() -> f64 {
-    use std::hash::{BuildHasher, RandomState};
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let hash = RandomState::new().hash_one(nanos);
-    (hash >> 11) as f64 / (1u64 << 53) as f64
-}
+pub use policy::{Policy, jitter, when};
 
 /// Where an entry sits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,62 +133,6 @@ impl Found {
     /// `ID (state, destination)`, for a list of matches.
     fn describe(&self) -> String {
         format!("{} ({}, {})", self.id, self.state.dir(), self.destination)
-    }
-}
-
-/// Something went wrong with the spool's files.
-#[derive(Debug, thiserror::Error)]
-pub enum SpoolError {
-    #[error("cannot {action} {}: {source}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("no state directory: set CHIME_STATE_DIR, XDG_STATE_HOME or HOME")]
-    NoStateDir,
-    /// A folder or file chime must not use: someone else could have put it there.
-    #[error("refusing to use {}: {why}", path.display())]
-    Untrusted { path: PathBuf, why: String },
-    #[error("no spool entry with id `{0}`")]
-    NotFound(String),
-    #[error("`{prefix}` is the start of {} spool entries: {}", matches.len(), list_some(matches))]
-    Ambiguous {
-        prefix: String,
-        /// Each match as `ID (state, destination)`.
-        matches: Vec<String>,
-    },
-}
-
-/// The first few of a long list, so an error stays readable for a one-digit prefix.
-fn list_some(items: &[String]) -> String {
-    const SHOWN: usize = 10;
-    let mut text = items
-        .iter()
-        .take(SHOWN)
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if items.len() > SHOWN {
-        text.push_str(&format!(" and {} more", items.len() - SHOWN));
-    }
-    text
-}
-
-impl SpoolError {
-    pub fn untrusted(path: &Path, why: String) -> SpoolError {
-        SpoolError::Untrusted {
-            path: path.to_owned(),
-            why,
-        }
-    }
-
-    pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> SpoolError {
-        SpoolError::Io {
-            action,
-            path: path.to_owned(),
-            source,
-        }
     }
 }
 
@@ -554,54 +432,5 @@ impl Spool {
             &self.dir(State::Pending, destination),
             Duration::from_secs(3600),
         );
-    }
-}
-
-/// "in 2m 3s" or "now", for people.
-pub fn when(time: SystemTime) -> String {
-    match time.duration_since(SystemTime::now()) {
-        Ok(wait) if wait >= Duration::from_secs(1) => {
-            format!(
-                "in {}",
-                humantime::format_duration(Duration::from_secs(wait.as_secs()))
-            )
-        }
-        _ => "now".to_owned(),
-    }
-}
-
-impl From<SpoolError> for Failure {
-    /// What a script hears: 78 for a state directory it must not trust, with
-    /// the fix; 1 for the rest, each with what to check.
-    fn from(err: SpoolError) -> Failure {
-        let (code, hint) = match &err {
-        SpoolError::Untrusted { path, .. } => (
-            ExitCode::Config,
-            format!(
-                "chime delivers what it finds there with the profile's credentials, so it \
-                 must be yours alone: make {} a directory of your own, writable only by you \
-                 (chown, chmod 700), or point CHIME_STATE_DIR at one",
-                path.display()
-            ),
-        ),
-        SpoolError::Io { .. } => (
-            ExitCode::Failure,
-            "check free space and permissions under the state directory (CHIME_STATE_DIR)".into(),
-        ),
-        SpoolError::NoStateDir => (
-            ExitCode::Failure,
-            "set CHIME_STATE_DIR to a writable directory".into(),
-        ),
-        SpoolError::NotFound(_) => (
-            ExitCode::Failure,
-            "list entries with `chime spool list` (and `--dead`)".into(),
-        ),
-        SpoolError::Ambiguous { .. } => (
-            ExitCode::Failure,
-            "give more characters of the id; `chime spool list` (and `--dead`) shows them in full"
-                .into(),
-        ),
-    };
-        Failure::new(code, err.to_string()).with_hint(hint)
     }
 }
