@@ -32,7 +32,6 @@ impl Ci {
         PROVIDERS.iter().find_map(|provider| provider(&vars))
     }
 
-    /// "repo@branch · abc1234", for a context line.
     /// In CI, a message says which run it comes from and links to it.
     pub fn annotate(&self, message: &mut Message) {
         message.context.push(self.context());
@@ -45,6 +44,7 @@ impl Ci {
         }
     }
 
+    /// "repo@branch · abc1234", for a context line.
     pub fn context(&self) -> String {
         let short: String = self.commit.chars().take(7).collect();
         match (self.repo.is_empty(), short.is_empty()) {
