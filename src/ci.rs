@@ -28,113 +28,10 @@ pub struct Ci {
 impl Ci {
     /// The CI system chime is running in, if any.
     pub fn detect(env: &EnvVars) -> Option<Ci> {
-        let get = |name: &str| env.get(name).cloned().unwrap_or_default();
-        let set = |name: &str| env.get(name).is_some_and(|v| !v.is_empty());
-        let ci = if get("GITHUB_ACTIONS") == "true" {
-            let server = env
-                .get("GITHUB_SERVER_URL")
-                .cloned()
-                .unwrap_or_else(|| "https://github.com".into());
-            Ci {
-                provider: "github",
-                run_url: format!(
-                    "{server}/{}/actions/runs/{}",
-                    get("GITHUB_REPOSITORY"),
-                    get("GITHUB_RUN_ID")
-                ),
-                repo: get("GITHUB_REPOSITORY"),
-                branch: first(&[get("GITHUB_HEAD_REF"), get("GITHUB_REF_NAME")]),
-                commit: get("GITHUB_SHA"),
-                job: get("GITHUB_JOB"),
-                actor: get("GITHUB_ACTOR"),
-                run_id: get("GITHUB_RUN_ID"),
-            }
-        } else if get("GITLAB_CI") == "true" {
-            Ci {
-                provider: "gitlab",
-                repo: get("CI_PROJECT_PATH"),
-                branch: get("CI_COMMIT_REF_NAME"),
-                commit: get("CI_COMMIT_SHA"),
-                run_url: first(&[get("CI_PIPELINE_URL"), get("CI_JOB_URL")]),
-                job: get("CI_JOB_NAME"),
-                actor: get("GITLAB_USER_LOGIN"),
-                run_id: get("CI_PIPELINE_ID"),
-            }
-        } else if get("CIRCLECI") == "true" {
-            Ci {
-                provider: "circleci",
-                repo: format!(
-                    "{}/{}",
-                    get("CIRCLE_PROJECT_USERNAME"),
-                    get("CIRCLE_PROJECT_REPONAME")
-                ),
-                branch: get("CIRCLE_BRANCH"),
-                commit: get("CIRCLE_SHA1"),
-                run_url: get("CIRCLE_BUILD_URL"),
-                job: get("CIRCLE_JOB"),
-                actor: get("CIRCLE_USERNAME"),
-                run_id: first(&[get("CIRCLE_WORKFLOW_ID"), get("CIRCLE_BUILD_NUM")]),
-            }
-        } else if get("BUILDKITE") == "true" {
-            Ci {
-                provider: "buildkite",
-                repo: first(&[get("BUILDKITE_PIPELINE_SLUG"), get("BUILDKITE_REPO")]),
-                branch: get("BUILDKITE_BRANCH"),
-                commit: get("BUILDKITE_COMMIT"),
-                run_url: get("BUILDKITE_BUILD_URL"),
-                job: get("BUILDKITE_LABEL"),
-                actor: get("BUILDKITE_BUILD_CREATOR"),
-                run_id: get("BUILDKITE_BUILD_ID"),
-            }
-        } else if get("TF_BUILD").eq_ignore_ascii_case("true") {
-            Ci {
-                provider: "azure",
-                repo: get("BUILD_REPOSITORY_NAME"),
-                branch: get("BUILD_SOURCEBRANCHNAME"),
-                commit: get("BUILD_SOURCEVERSION"),
-                run_url: format!(
-                    "{}{}/_build/results?buildId={}",
-                    get("SYSTEM_COLLECTIONURI"),
-                    get("SYSTEM_TEAMPROJECT"),
-                    get("BUILD_BUILDID")
-                ),
-                job: get("SYSTEM_JOBDISPLAYNAME"),
-                actor: get("BUILD_REQUESTEDFOR"),
-                run_id: get("BUILD_BUILDID"),
-            }
-        } else if set("BITBUCKET_BUILD_NUMBER") {
-            Ci {
-                provider: "bitbucket",
-                run_url: format!(
-                    "https://bitbucket.org/{}/pipelines/results/{}",
-                    get("BITBUCKET_REPO_FULL_NAME"),
-                    get("BITBUCKET_BUILD_NUMBER")
-                ),
-                repo: get("BITBUCKET_REPO_FULL_NAME"),
-                branch: get("BITBUCKET_BRANCH"),
-                commit: get("BITBUCKET_COMMIT"),
-                job: get("BITBUCKET_STEP_UUID"),
-                actor: get("BITBUCKET_STEP_TRIGGERER_UUID"),
-                run_id: get("BITBUCKET_BUILD_NUMBER"),
-            }
-        } else if set("JENKINS_URL") {
-            Ci {
-                provider: "jenkins",
-                repo: get("GIT_URL"),
-                branch: first(&[get("BRANCH_NAME"), get("GIT_BRANCH")]),
-                commit: get("GIT_COMMIT"),
-                run_url: get("BUILD_URL"),
-                job: get("JOB_NAME"),
-                actor: get("BUILD_USER_ID"),
-                run_id: get("BUILD_TAG"),
-            }
-        } else {
-            return None;
-        };
-        Some(ci)
+        let vars = Vars(env);
+        PROVIDERS.iter().find_map(|provider| provider(&vars))
     }
 
-    /// "repo@branch · abc1234", for a context line.
     /// In CI, a message says which run it comes from and links to it.
     pub fn annotate(&self, message: &mut Message) {
         message.context.push(self.context());
@@ -147,6 +44,7 @@ impl Ci {
         }
     }
 
+    /// "repo@branch · abc1234", for a context line.
     pub fn context(&self) -> String {
         let short: String = self.commit.chars().take(7).collect();
         match (self.repo.is_empty(), short.is_empty()) {
@@ -160,6 +58,140 @@ impl Ci {
     pub fn thread_key(&self) -> String {
         format!("ci-{}-{}", self.provider, self.run_id)
     }
+}
+
+/// The providers, in the order they are tried: each says whether it is the
+/// one running and, if so, what it knows about the run.
+const PROVIDERS: &[fn(&Vars) -> Option<Ci>] = &[
+    github, gitlab, circleci, buildkite, azure, bitbucket, jenkins,
+];
+
+/// The environment as a provider reads it: an unset variable is empty.
+struct Vars<'a>(&'a EnvVars);
+
+impl Vars<'_> {
+    fn get(&self, name: &str) -> String {
+        self.0.get(name).cloned().unwrap_or_default()
+    }
+
+    fn set(&self, name: &str) -> bool {
+        self.0.get(name).is_some_and(|v| !v.is_empty())
+    }
+}
+
+fn github(v: &Vars) -> Option<Ci> {
+    if v.get("GITHUB_ACTIONS") != "true" {
+        return None;
+    }
+    let server =
+        v.0.get("GITHUB_SERVER_URL")
+            .cloned()
+            .unwrap_or_else(|| "https://github.com".into());
+    Some(Ci {
+        provider: "github",
+        run_url: format!(
+            "{server}/{}/actions/runs/{}",
+            v.get("GITHUB_REPOSITORY"),
+            v.get("GITHUB_RUN_ID")
+        ),
+        repo: v.get("GITHUB_REPOSITORY"),
+        branch: first(&[v.get("GITHUB_HEAD_REF"), v.get("GITHUB_REF_NAME")]),
+        commit: v.get("GITHUB_SHA"),
+        job: v.get("GITHUB_JOB"),
+        actor: v.get("GITHUB_ACTOR"),
+        run_id: v.get("GITHUB_RUN_ID"),
+    })
+}
+
+fn gitlab(v: &Vars) -> Option<Ci> {
+    (v.get("GITLAB_CI") == "true").then(|| Ci {
+        provider: "gitlab",
+        repo: v.get("CI_PROJECT_PATH"),
+        branch: v.get("CI_COMMIT_REF_NAME"),
+        commit: v.get("CI_COMMIT_SHA"),
+        run_url: first(&[v.get("CI_PIPELINE_URL"), v.get("CI_JOB_URL")]),
+        job: v.get("CI_JOB_NAME"),
+        actor: v.get("GITLAB_USER_LOGIN"),
+        run_id: v.get("CI_PIPELINE_ID"),
+    })
+}
+
+fn circleci(v: &Vars) -> Option<Ci> {
+    (v.get("CIRCLECI") == "true").then(|| Ci {
+        provider: "circleci",
+        repo: format!(
+            "{}/{}",
+            v.get("CIRCLE_PROJECT_USERNAME"),
+            v.get("CIRCLE_PROJECT_REPONAME")
+        ),
+        branch: v.get("CIRCLE_BRANCH"),
+        commit: v.get("CIRCLE_SHA1"),
+        run_url: v.get("CIRCLE_BUILD_URL"),
+        job: v.get("CIRCLE_JOB"),
+        actor: v.get("CIRCLE_USERNAME"),
+        run_id: first(&[v.get("CIRCLE_WORKFLOW_ID"), v.get("CIRCLE_BUILD_NUM")]),
+    })
+}
+
+fn buildkite(v: &Vars) -> Option<Ci> {
+    (v.get("BUILDKITE") == "true").then(|| Ci {
+        provider: "buildkite",
+        repo: first(&[v.get("BUILDKITE_PIPELINE_SLUG"), v.get("BUILDKITE_REPO")]),
+        branch: v.get("BUILDKITE_BRANCH"),
+        commit: v.get("BUILDKITE_COMMIT"),
+        run_url: v.get("BUILDKITE_BUILD_URL"),
+        job: v.get("BUILDKITE_LABEL"),
+        actor: v.get("BUILDKITE_BUILD_CREATOR"),
+        run_id: v.get("BUILDKITE_BUILD_ID"),
+    })
+}
+
+fn azure(v: &Vars) -> Option<Ci> {
+    v.get("TF_BUILD").eq_ignore_ascii_case("true").then(|| Ci {
+        provider: "azure",
+        repo: v.get("BUILD_REPOSITORY_NAME"),
+        branch: v.get("BUILD_SOURCEBRANCHNAME"),
+        commit: v.get("BUILD_SOURCEVERSION"),
+        run_url: format!(
+            "{}{}/_build/results?buildId={}",
+            v.get("SYSTEM_COLLECTIONURI"),
+            v.get("SYSTEM_TEAMPROJECT"),
+            v.get("BUILD_BUILDID")
+        ),
+        job: v.get("SYSTEM_JOBDISPLAYNAME"),
+        actor: v.get("BUILD_REQUESTEDFOR"),
+        run_id: v.get("BUILD_BUILDID"),
+    })
+}
+
+fn bitbucket(v: &Vars) -> Option<Ci> {
+    v.set("BITBUCKET_BUILD_NUMBER").then(|| Ci {
+        provider: "bitbucket",
+        run_url: format!(
+            "https://bitbucket.org/{}/pipelines/results/{}",
+            v.get("BITBUCKET_REPO_FULL_NAME"),
+            v.get("BITBUCKET_BUILD_NUMBER")
+        ),
+        repo: v.get("BITBUCKET_REPO_FULL_NAME"),
+        branch: v.get("BITBUCKET_BRANCH"),
+        commit: v.get("BITBUCKET_COMMIT"),
+        job: v.get("BITBUCKET_STEP_UUID"),
+        actor: v.get("BITBUCKET_STEP_TRIGGERER_UUID"),
+        run_id: v.get("BITBUCKET_BUILD_NUMBER"),
+    })
+}
+
+fn jenkins(v: &Vars) -> Option<Ci> {
+    v.set("JENKINS_URL").then(|| Ci {
+        provider: "jenkins",
+        repo: v.get("GIT_URL"),
+        branch: first(&[v.get("BRANCH_NAME"), v.get("GIT_BRANCH")]),
+        commit: v.get("GIT_COMMIT"),
+        run_url: v.get("BUILD_URL"),
+        job: v.get("JOB_NAME"),
+        actor: v.get("BUILD_USER_ID"),
+        run_id: v.get("BUILD_TAG"),
+    })
 }
 
 fn first(candidates: &[String]) -> String {

@@ -231,20 +231,9 @@ fn top_level(json: &str) -> Vec<(String, Value)> {
             '}' | ']' => depth = depth.saturating_sub(1),
             '"' => {
                 let start = at;
-                let mut end = None;
-                while let Some((i, c)) = chars.next() {
-                    match c {
-                        '\\' => {
-                            chars.next();
-                        }
-                        '"' => {
-                            end = Some(i);
-                            break;
-                        }
-                        _ => {}
-                    }
-                }
-                let Some(end) = end else { break };
+                let Some(end) = string_end(&mut chars) else {
+                    break;
+                };
                 let Ok(text) = serde_json::from_str::<String>(&json[start..=end]) else {
                     break;
                 };
@@ -265,6 +254,21 @@ fn top_level(json: &str) -> Vec<(String, Value)> {
         }
     }
     fields
+}
+
+/// Where the string whose opening quote `chars` just gave ends: the offset of
+/// its closing quote, past any escaped one.
+fn string_end(chars: &mut impl Iterator<Item = (usize, char)>) -> Option<usize> {
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '"' => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// What the user can do about the errors a bot most often meets.
