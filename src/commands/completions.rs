@@ -151,6 +151,33 @@ fn names_of(arg: &Arg) -> Option<Names> {
 /// Bash: a wrapper that answers for name-taking arguments and leaves the rest
 /// to clap_complete's `_chime`.
 fn bash_names(uses: &[Use], subcommands: &[(String, String)]) -> String {
+    let mut text = String::from(
+        "\n# Route, destination and template names from the current profile.\n\
+         _chime_names() {\n    \
+         local IFS=$'\\n'\n    \
+         COMPREPLY=($(compgen -W \"$(chime config names \"$1\" 2>/dev/null)\" -- \"${COMP_WORDS[COMP_CWORD]}\"))\n\
+         }\n\n\
+         _chime_with_names() {\n    \
+         local cur=\"${COMP_WORDS[COMP_CWORD]}\" prev=\"${COMP_WORDS[COMP_CWORD-1]}\" path=\"\" i\n    \
+         for ((i = 1; i < COMP_CWORD; i++)); do\n        \
+         case \"$path,${COMP_WORDS[i]}\" in\n",
+    );
+    bash_paths(subcommands, &mut text);
+    text.push_str("        esac\n    done\n    case \"$path\" in\n");
+    bash_cases(&bash_arms(uses), &mut text);
+    text.push_str(
+        "    esac\n    _chime \"$@\"\n}\n\n\
+         if [[ \"${BASH_VERSINFO[0]}\" -eq 4 && \"${BASH_VERSINFO[1]}\" -ge 4 || \"${BASH_VERSINFO[0]}\" -gt 4 ]]; then\n    \
+         complete -F _chime_with_names -o nosort -o bashdefault -o default chime\n\
+         else\n    \
+         complete -F _chime_with_names -o bashdefault -o default chime\n\
+         fi\n",
+    );
+    text
+}
+
+/// The `case` arms completing names, per subcommand path: flags' arms first.
+fn bash_arms(uses: &[Use]) -> BTreeMap<String, Vec<String>> {
     let mut cases = BTreeMap::<String, Vec<String>>::new();
     for u in uses {
         let key = u.path.join(" ");
@@ -170,17 +197,11 @@ fn bash_names(uses: &[Use], subcommands: &[(String, String)]) -> String {
             );
         }
     }
-    let mut text = String::from(
-        "\n# Route, destination and template names from the current profile.\n\
-         _chime_names() {\n    \
-         local IFS=$'\\n'\n    \
-         COMPREPLY=($(compgen -W \"$(chime config names \"$1\" 2>/dev/null)\" -- \"${COMP_WORDS[COMP_CWORD]}\"))\n\
-         }\n\n\
-         _chime_with_names() {\n    \
-         local cur=\"${COMP_WORDS[COMP_CWORD]}\" prev=\"${COMP_WORDS[COMP_CWORD-1]}\" path=\"\" i\n    \
-         for ((i = 1; i < COMP_CWORD; i++)); do\n        \
-         case \"$path,${COMP_WORDS[i]}\" in\n",
-    );
+    cases
+}
+
+/// The loop's arms that follow the words typed so far down to a subcommand's path.
+fn bash_paths(subcommands: &[(String, String)], text: &mut String) {
     for (parent, name) in subcommands {
         let path = if parent.is_empty() {
             name.clone()
@@ -191,8 +212,12 @@ fn bash_names(uses: &[Use], subcommands: &[(String, String)]) -> String {
             "            \"{parent},{name}\") path=\"{path}\" ;;\n"
         ));
     }
-    text.push_str("        esac\n    done\n    case \"$path\" in\n");
-    for (path, arms) in &cases {
+}
+
+/// Per path: complete a flag's value after the flag, a positional argument's
+/// when the word is not a flag.
+fn bash_cases(cases: &BTreeMap<String, Vec<String>>, text: &mut String) {
+    for (path, arms) in cases {
         text.push_str(&format!("        \"{path}\")\n"));
         let (flag_arms, positional): (Vec<_>, Vec<_>) =
             arms.iter().partition(|a| !a.contains("-*) ;;"));
@@ -212,15 +237,6 @@ fn bash_names(uses: &[Use], subcommands: &[(String, String)]) -> String {
         }
         text.push_str("            ;;\n");
     }
-    text.push_str(
-        "    esac\n    _chime \"$@\"\n}\n\n\
-         if [[ \"${BASH_VERSINFO[0]}\" -eq 4 && \"${BASH_VERSINFO[1]}\" -ge 4 || \"${BASH_VERSINFO[0]}\" -gt 4 ]]; then\n    \
-         complete -F _chime_with_names -o nosort -o bashdefault -o default chime\n\
-         else\n    \
-         complete -F _chime_with_names -o bashdefault -o default chime\n\
-         fi\n",
-    );
-    text
 }
 
 /// Zsh: clap_complete leaves these arguments to `_default` (files); point
