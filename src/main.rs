@@ -1,20 +1,33 @@
 //! chime: send notifications from scripts, cron jobs and CI, and never lose one.
 //!
 //! `main` only parses the command line, runs the command and turns the result
-//! into an exit code; everything else lives in the modules below.
+//! into an exit code. The layers, each using only those below it:
+//!
+//! 1. `cli` (what was typed) and `settings` (it, the environment and the profile, resolved once);
+//! 2. `commands`: one module per subcommand, turning its settings into calls of the domain;
+//! 3. the domain: `deliver` (sending, the outbox, draining a backlog) and `stream` (pipe's lines);
+//! 4. `config` (the profile), `kinds` (one per platform), `spool`, `state` (keyed memory);
+//! 5. the ground: `message`, `template`, `fields`, `ci`, `secret`, and the edges `report`, `exit`.
+//!
+//! ARCHITECTURE.md walks one message through them.
 
-mod ci;
+// The edges: what was typed, what is resolved from it, what is told.
 mod cli;
+mod exit;
+mod report;
+mod settings;
+
+// The subcommands.
 mod commands;
+
+// The domain.
+mod ci;
 mod config;
 mod deliver;
-mod exit;
 mod fields;
 mod kinds;
 mod message;
-mod report;
 mod secret;
-mod settings;
 mod spool;
 mod state;
 mod stream;
