@@ -41,6 +41,42 @@ pub struct Drained {
     pub error: Option<String>,
 }
 
+/// Removals of delivered entries not yet made durable, and since when.
+#[derive(Default)]
+struct Unsynced {
+    count: usize,
+    since: Option<Instant>,
+}
+
+impl Unsynced {
+    /// Counts one more removal, and makes the run durable once it is long
+    /// or old enough.
+    fn removed(&mut self, spool: &Spool, destination: &str) -> Result<(), SpoolError> {
+        self.count += 1;
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if self.count >= SYNC_EVERY || since.elapsed() >= SYNC_WITHIN {
+            self.sync(spool, destination)?;
+        }
+        Ok(())
+    }
+
+    /// Makes every removal counted so far durable.
+    fn sync(&mut self, spool: &Spool, destination: &str) -> Result<(), SpoolError> {
+        if self.count > 0 {
+            spool.sync(destination)?;
+        }
+        *self = Self::default();
+        Ok(())
+    }
+}
+
+/// Delivered entries' removals are made durable together, one directory
+/// fsync for up to this many…
+const SYNC_EVERY: usize = 64;
+/// …or this long, whichever comes first: a power cut can then bring back at
+/// most that many delivered entries (duplicates), and never lose one.
+const SYNC_WITHIN: Duration = Duration::from_millis(25);
+
 /// Everything a drain needs besides the destination.
 pub struct Context<'a> {
     pub client: &'a reqwest::Client,
@@ -95,6 +131,10 @@ pub async fn drain(
             .blocked
             .get_or_insert_with(|| "an older message is being sent by another chime".into());
     }
+
+    // What the next send behind this backlog needs to know, in one read.
+    let waits = (drained.remaining > 0 && held == 0).then_some(drained.next_due);
+    ctx.spool.note_due(name, &identity, waits.flatten());
     Ok(drained)
 }
 
@@ -111,6 +151,7 @@ async fn drain_ids(
 ) -> Drained {
     let mut drained = Drained::default();
     let mut last_sent: Option<Instant> = None;
+    let mut unsynced = Unsynced::default();
     for (index, id) in ids.iter().enumerate() {
         let step = Step {
             ctx,
@@ -118,7 +159,10 @@ async fn drain_ids(
             identity,
             due,
         };
-        match step.one(id, &mut drained, &mut last_sent).await {
+        match step
+            .one(id, &mut drained, &mut last_sent, &mut unsynced)
+            .await
+        {
             Ok(true) => progress(),
             Ok(false) => {
                 drained.remaining = ids.len() - index;
@@ -130,6 +174,11 @@ async fn drain_ids(
                 break;
             }
         }
+    }
+    // Nothing else is sent by this drain: the last removals become durable
+    // before it answers (and before a send's own message goes).
+    if let Err(err) = unsynced.sync(ctx.spool, &destination.name) {
+        drained.error.get_or_insert(err.to_string());
     }
     drained
 }
@@ -150,6 +199,7 @@ impl Step<'_, '_> {
         id: &str,
         drained: &mut Drained,
         last_sent: &mut Option<Instant>,
+        unsynced: &mut Unsynced,
     ) -> Result<bool, SpoolError> {
         let name = self.destination.name.as_str();
         let entry = match self.ctx.spool.read(State::Pending, name, id) {
@@ -169,7 +219,7 @@ impl Step<'_, '_> {
         if !self.its_turn(&entry, drained, last_sent).await {
             return Ok(false);
         }
-        self.send(entry, drained).await
+        self.send(entry, drained, unsynced).await
     }
 
     /// Dead-letters an entry that must not be sent any more: its destination
@@ -248,7 +298,12 @@ impl Step<'_, '_> {
 
     /// Sends `entry` and settles it: removed once delivered, dead-lettered
     /// when refused, rescheduled (and the drain stopped) when it failed.
-    async fn send(&self, mut entry: Entry, drained: &mut Drained) -> Result<bool, SpoolError> {
+    async fn send(
+        &self,
+        mut entry: Entry,
+        drained: &mut Drained,
+        unsynced: &mut Unsynced,
+    ) -> Result<bool, SpoolError> {
         let ctx = self.ctx;
         let job = Job {
             name: &self.destination.name,
@@ -262,8 +317,9 @@ impl Step<'_, '_> {
         entry.payloads.drain(..report.parts_delivered);
         match report.status {
             Status::Delivered => {
-                ctx.spool.remove(State::Pending, &entry)?;
+                ctx.spool.remove_delivered(&entry)?;
                 drained.delivered += 1;
+                unsynced.removed(ctx.spool, &self.destination.name)?;
                 Ok(true)
             }
             Status::Rejected => {

@@ -24,7 +24,7 @@ use crate::config::Destination;
 use crate::kinds::Payload;
 use crate::report;
 use crate::report::Output;
-use crate::spool::{DestinationLock, Entry, InFlight, Policy, Spool, State};
+use crate::spool::{DestinationLock, Entry, InFlight, Policy, Spool, State, when};
 use crate::state::Threads;
 
 /// A message's place in its destination's order, taken before anything is
@@ -171,7 +171,11 @@ impl Outbox<'_> {
         // Held until this message is out, so no flush slips in between.
         let mut _lock = None;
         // Older messages go first, with or without --no-spool: order is kept.
-        if self.spool.has_pending(&destination.name, own.as_deref()) {
+        if let Some(why) = self.not_due_within(destination, timeout) {
+            if let Some(report) = self.wait_behind(destination, &payloads, &why, &mut place) {
+                return report;
+            }
+        } else if self.spool.has_pending(&destination.name, own.as_deref()) {
             let older = self.backlog(destination, timeout, deadline, own.as_deref());
             match older.await {
                 Ok(lock) => _lock = lock,
@@ -260,6 +264,15 @@ impl Outbox<'_> {
         );
         report::warning(self.output, &text);
         None
+    }
+
+    /// Why a new message must queue behind older ones without trying them,
+    /// when the last drain left word that the oldest is not due before this
+    /// send's `timeout` is over: a backlog of any size then costs one read.
+    fn not_due_within(&self, destination: &Destination, timeout: Duration) -> Option<String> {
+        let due = self.spool.due(&destination.name, &destination.identity())?;
+        let wait = due.duration_since(SystemTime::now()).ok()?;
+        (wait > timeout).then(|| format!("next attempt {}", when(due)))
     }
 
     /// A new entry for `payloads`, stamped with who accepted it.

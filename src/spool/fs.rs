@@ -258,6 +258,20 @@ pub fn write_atomic_noting(
     sync_dir(dir)
 }
 
+/// Temp file → write → rename, without fsyncs: for a hint that may be lost
+/// to a power cut, never for an entry.
+pub fn write_quick(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SpoolError> {
+    let (temp, mut file) = create_temp(dir, name)?;
+    let target = dir.join(name);
+    let done = file
+        .write_all(bytes)
+        .and_then(|()| fs::rename(&temp, &target));
+    done.map_err(|e| {
+        let _ = fs::remove_file(&temp);
+        SpoolError::io("write", &target, e)
+    })
+}
+
 /// A new file beside `name` in `dir`, `.NAME.<random>.tmp`, created anew
 /// (never through a link or into someone's planted file) under a name no one
 /// can guess ahead.
