@@ -1,83 +1,116 @@
 #!/usr/bin/env python3
-"""Flush a large spool to a local server; report messages per second and peak memory.
+"""Flush a large spool to a local server: messages per second, against one
+keep-alive connection posting the same bodies, and peak memory by spool size.
 
-Builds N spool entries with `chime send --queue` (the real writer, timed too), then
-times one `chime flush --all` delivering them all to a local stub that answers like
-a Slack webhook with no rate limit (`pace = "0s"`: by default a flush keeps to
-Slack's one message a second). Also compares the cost of `send --queue` with a
-plain delivered `send` in the same run.
+Fills the spool with N entries (`spoolfill.py`: one queued by chime, copied
+under new ids), then times `chime flush --all` delivering them all to a local
+stub answering like a Slack webhook with no rate limit (`pace = "0s"`: by
+default a flush keeps to Slack's one message a second). The baseline, in the
+same run, is one Python keep-alive connection posting N identical bodies one
+after the other: the cost of the HTTP alone. Runs alternate between binaries
+(`--compare NAME=PATH`, e.g. an earlier build) and the baseline.
 
-    python3 bench/flush.py [--messages 10000] [--chime target/release/chime]
+    python3 bench/flush.py [--messages 10000] [--runs 3] [--memory 1000,50000]
+                           [--chime target/release/chime] [--compare NAME=PATH]...
 
-Budgets (issue 3): flush ≥ 2,000 messages/s; flush peak RSS < 30 MiB whatever the
-spool size; `send --queue` no dearer than a plain send.
+Budgets (issue 11): flush ≥ 4,000 messages/s; peak RSS flat in the spool size
+(`--memory` flushes spools of those sizes once each).
 """
 
 import argparse
-import concurrent.futures
+import http.client
+import json
 import os
 import statistics
 import subprocess
 import tempfile
 import time
+import urllib.parse
 
+from spoolfill import fill
 from stub import Stub
 
 
-def wall(argv, env):
+def profile_env(home, url):
+    profile = os.path.join(home, "bench.toml")
+    with open(profile, "w") as f:
+        f.write(f'[defaults]\nroute = "ops"\n[destinations.ops-hook]\nkind = "slack"\nurl = "{url}"\n'
+                f'pace = "0s"\n[routes.ops]\nto = ["ops-hook"]\n')
+    return {"PATH": os.environ["PATH"], "HOME": home, "CHIME_CONFIG": profile,
+            "CHIME_STATE_DIR": os.path.join(home, "state")}
+
+
+def flush(chime, stub, count):
+    """One flush of a fresh `count`-entry spool: (messages/s, peak RSS KiB)."""
+    with tempfile.TemporaryDirectory() as home:
+        env = profile_env(home, stub.url())
+        fill(chime, env, count)
+        stub.count = 0
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", chime, "flush", "--all", "-q"], env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0 or stub.count != count:
+            raise SystemExit(f"{chime}: flush exited {proc.returncode}, delivered {stub.count}/{count}\n"
+                             f"{proc.stderr}")
+        return count / elapsed, int(proc.stderr.strip().splitlines()[-1])
+
+
+def keep_alive(stub, count):
+    """One connection posting `count` bodies like chime's: messages/s."""
+    url = urllib.parse.urlsplit(stub.url())
+    body = json.dumps({"text": "spooled message 00000", "blocks": []}).encode()
+    conn = http.client.HTTPConnection(url.hostname, url.port)
     start = time.perf_counter()
-    subprocess.run(argv, env=env, check=False, stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    for _ in range(count):
+        conn.request("POST", url.path, body, {"Content-Type": "application/json"})
+        conn.getresponse().read()
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return count / elapsed
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=10000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--memory", default="1000,50000", help="spool sizes for the memory check")
     parser.add_argument("--chime", default="target/release/chime")
+    parser.add_argument("--compare", action="append", default=[], metavar="NAME=PATH")
     args = parser.parse_args()
-    chime = os.path.abspath(args.chime)
+    binaries = {"chime": os.path.abspath(args.chime)}
+    binaries.update((name, os.path.abspath(path)) for name, path in
+                    (item.split("=", 1) for item in args.compare))
 
     stub = Stub()
-    url = stub.url()
+    rates = {name: [] for name in [*binaries, "keep-alive"]}
+    rss = {name: [] for name in binaries}
+    for _ in range(args.runs):
+        for name, chime in binaries.items():
+            rate, peak = flush(chime, stub, args.messages)
+            rates[name].append(rate)
+            rss[name].append(peak)
+        rates["keep-alive"].append(keep_alive(stub, args.messages))
 
-    with tempfile.TemporaryDirectory() as home:
-        profile = os.path.join(home, "bench.toml")
-        with open(profile, "w") as f:
-            f.write(f'[defaults]\nroute = "ops"\n[destinations.ops-hook]\nkind = "slack"\nurl = "{url}"\n'
-                    f'pace = "0s"\n[routes.ops]\nto = ["ops-hook"]\n')
-        env = {"PATH": os.environ["PATH"], "HOME": home, "CHIME_CONFIG": profile,
-               "CHIME_STATE_DIR": os.path.join(home, "state")}
+    base = statistics.median(rates["keep-alive"])
+    print(f"{args.messages} messages, {args.runs} runs each, medians:")
+    for name, values in rates.items():
+        line = f"  {name:>12}: {statistics.median(values):7.0f} msg/s " \
+               f"({', '.join(f'{v:.0f}' for v in values)}); " \
+               f"time per message {base / statistics.median(values):.2f} × one keep-alive connection"
+        if name in rss:
+            line += f"; peak RSS {statistics.median(rss[name]) / 1024:.1f} MiB"
+        print(line)
+    print("  budget: ≥ 4,000 msg/s")
 
-        # send --queue vs a plain delivered send, each on an empty spool (a send
-        # behind a backlog delivers the backlog first, which is not what is compared).
-        queue_times, send_times = [], []
-        for i in range(100):
-            send_times.append(wall([chime, "send", f"compare {i}"], env))
-            queue_times.append(wall([chime, "send", "--queue", f"compare {i}"], env))
-            subprocess.run([chime, "spool", "purge", "--yes", "-q"], env=env, check=True)
-
-        start = time.perf_counter()
-        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(lambda i: wall([chime, "send", "--queue", f"spooled message {i}"], env),
-                          range(args.messages)))
-        fill = time.perf_counter() - start
-
-        stub.count = 0
-        start = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M", chime, "flush", "--all", "-q"], env=env,
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        elapsed = time.perf_counter() - start
-        rss_kib = int(proc.stderr.strip().splitlines()[-1])
-        left = subprocess.run([chime, "spool", "list", "--json"], env=env, capture_output=True, text=True).stdout
-
-    print(f"send --queue: median {statistics.median(queue_times) * 1000:.2f} ms; "
-          f"plain send (delivered): median {statistics.median(send_times) * 1000:.2f} ms; "
-          f"ratio {statistics.median(queue_times) / statistics.median(send_times):.2f}")
-    print(f"filled {args.messages} entries in {fill:.1f} s (2 writers)")
-    print(f"flush: {stub.count} delivered in {elapsed:.2f} s = {stub.count / elapsed:.0f} messages/s "
-          f"(budget ≥ 2000), exit {proc.returncode}, left {left.strip()[:40]}")
-    print(f"flush peak RSS: {rss_kib / 1024:.2f} MiB (budget < 30 MiB)")
+    sizes = [int(s) for s in args.memory.split(",") if s]
+    for name, chime in binaries.items():
+        figures = []
+        for size in sizes:
+            rate, peak = flush(chime, stub, size)
+            figures.append(f"{size}: {peak / 1024:.1f} MiB ({rate:.0f} msg/s)")
+        print(f"  {name:>12} peak RSS by spool size: {'; '.join(figures)}")
 
 
 if __name__ == "__main__":

@@ -1118,8 +1118,28 @@ fn kill_flushes(name: &str, rounds: usize, mut rng: Rng) -> Flushed {
     }
     bed.clear_faults();
     clean_flush(&sandbox, &url, name);
+    let left = delivered_left(sandbox.path());
+    assert!(left.is_empty(), "{name}: delivered entries left: {left:?}");
     flushed.delivered = texts(&bed);
     flushed
+}
+
+/// Delivered entries a killed flush had not unlinked yet (`.<id>.done`),
+/// anywhere under `dir`: the next drain sweeps them.
+fn delivered_left(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut left = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_dir() {
+            left.extend(delivered_left(&entry.path()));
+        } else if name.ends_with(".done") {
+            left.push(name);
+        }
+    }
+    left
 }
 
 #[test]

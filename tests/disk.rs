@@ -200,7 +200,9 @@ fn strays(state: &Path) -> Vec<String> {
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| !n.ends_with(".msg") && n != ".lock")
+        // `.lock` and the `.due` hint are the spool's own; anything else
+        // (a temp file, a half-written entry) is left over.
+        .filter(|n| !n.ends_with(".msg") && n != ".lock" && n != ".due")
         .collect()
 }
 

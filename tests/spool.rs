@@ -629,3 +629,90 @@ fn flush_of_an_empty_spool_exits_0_quietly() {
     let out = run(chime(&sandbox, DOWN, &["flush"])).code(0);
     assert!(out.stderr.is_empty(), "{out}");
 }
+
+// A send behind a backlog that is not due reads a hint the last drain left
+// (`.due`) instead of listing the backlog: these say the hint never keeps a
+// message waiting that could go, nor sends one to a destination that changed.
+
+/// A backlog throttled for an hour: every send after it queues, the second
+/// having looked at the backlog, the third going by the hint it left.
+fn throttled_backlog(bed: &Bed, sandbox: &Sandbox) {
+    bed.fault(Fault::RateLimit(3600));
+    run(chime(sandbox, &bed.webhook("ops"), &["send", "first"])).code(75);
+    run(chime(sandbox, &bed.webhook("ops"), &["send", "second"]))
+        .code(75)
+        .stderr_has("queued behind older messages: 1 still pending (next attempt in");
+    run(chime(sandbox, &bed.webhook("ops"), &["send", "third"]))
+        .code(75)
+        .stderr_has("queued behind older messages: next attempt in");
+    assert_eq!(bed.requests().len(), 1, "only the first tried");
+}
+
+#[test]
+fn a_send_goes_at_once_once_the_throttled_backlog_it_would_queue_behind_is_dropped() {
+    let bed = Bed::start();
+    let sandbox = setup();
+    throttled_backlog(&bed, &sandbox);
+    for entry in list_json(&sandbox, &[]) {
+        run(sandbox.chime(&["spool", "drop", entry["id"].as_str().unwrap()])).code(0);
+    }
+    run(chime(&sandbox, &bed.webhook("ops"), &["send", "fourth"])).code(0);
+    assert_eq!(texts(&bed), ["fourth"]);
+    assert!(pending(&sandbox).is_empty());
+}
+
+#[test]
+fn a_send_goes_at_once_once_a_flush_delivered_the_throttled_backlog() {
+    let bed = Bed::start();
+    let sandbox = setup();
+    throttled_backlog(&bed, &sandbox);
+    run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])).code(0);
+    run(chime(&sandbox, &bed.webhook("ops"), &["send", "fourth"])).code(0);
+    assert_eq!(texts(&bed), ["first", "second", "third", "fourth"]);
+}
+
+#[test]
+fn a_send_behind_a_throttled_backlog_of_a_destination_that_changed_dead_letters_it_and_goes() {
+    let bed = Bed::start();
+    let sandbox = setup();
+    throttled_backlog(&bed, &sandbox);
+    // The profile now points `ops-hook` elsewhere: the backlog was accepted
+    // by another destination, and must not hold this one back.
+    run(chime(
+        &sandbox,
+        &bed.webhook("elsewhere"),
+        &["send", "fourth"],
+    ))
+    .code(0)
+    .stderr_has("no longer the destination that accepted it");
+    assert_eq!(texts(&bed), ["fourth"]);
+    assert_eq!(dead(&sandbox).len(), 3);
+}
+
+#[test]
+fn a_flush_of_a_long_backlog_delivers_each_once_in_order_and_leaves_nothing_behind() {
+    let mut bed = Bed::down();
+    let url = bed.webhook("ops");
+    bed.no_rate_limit();
+    let sandbox = setup();
+    // Longer than one group commit (64 removals share an fsync).
+    let count = 300;
+    for i in 0..count {
+        let text = format!("message {i:03}");
+        run(chime(&sandbox, &url, &["send", "--queue", "-q", &text])).code(75);
+    }
+    bed.come_up();
+    run(chime(&sandbox, &url, &["flush", "--all", "-q"])).code(0);
+    let expected: Vec<String> = (0..count).map(|i| format!("message {i:03}")).collect();
+    assert_eq!(texts(&bed), expected);
+    let left: Vec<String> = std::fs::read_dir(spool_dir(&sandbox).join("pending/ops-hook"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .filter(|n| n != ".lock")
+        .collect();
+    assert!(
+        left.is_empty(),
+        "nothing delivered is left behind: {left:?}"
+    );
+}

@@ -121,7 +121,7 @@ fn tell_unloadable(flush: &Flush, broken: &Flushable, why: &Failure) -> usize {
 
 fn pending_count(spool: &Spool) -> usize {
     let names = spool.destinations(State::Pending).unwrap_or_default();
-    let count = |name: &String| spool.ids(State::Pending, name).map_or(0, |ids| ids.len());
+    let count = |name: &String| spool.count(State::Pending, name).unwrap_or(0);
     names.iter().map(count).sum()
 }
 
@@ -162,8 +162,8 @@ async fn flush_one(
     bar: &Option<indicatif::ProgressBar>,
 ) -> Drained {
     let (name, spool, profile) = (lane.name.as_str(), lane.spool, lane.profile);
-    let pending = match spool.ids(State::Pending, name) {
-        Ok(ids) => ids.len(),
+    let pending = match spool.count(State::Pending, name) {
+        Ok(count) => count,
         Err(err) => return unreadable(flush, err),
     };
     if pending == 0 {
@@ -286,11 +286,7 @@ fn progress_bar(flush: &Flush) -> Option<indicatif::ProgressBar> {
     };
     let total: usize = lanes(flush, quiet)
         .iter()
-        .map(|lane| {
-            lane.spool
-                .ids(State::Pending, &lane.name)
-                .map_or(0, |ids| ids.len())
-        })
+        .map(|lane| lane.spool.count(State::Pending, &lane.name).unwrap_or(0))
         .sum();
     let bar = indicatif::ProgressBar::new(total as u64);
     bar.set_style(

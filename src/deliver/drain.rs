@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::{Job, Status};
 use crate::config::Destination;
-use crate::spool::{DestinationLock, Entry, Policy, Read, Spool, SpoolError, State, when};
+use crate::spool::{DestinationLock, Entry, Policy, Read, Reaper, Spool, SpoolError, State, when};
 use crate::state::Threads;
 
 /// How a drain treats entries that are not due yet.
@@ -41,21 +41,27 @@ pub struct Drained {
     pub error: Option<String>,
 }
 
-/// Removals of delivered entries not yet made durable, and since when.
+/// Delivered entries taken out of the spool by one drain: unlinked by a
+/// reaper of its own, and made durable together.
 #[derive(Default)]
-struct Unsynced {
+struct Removals {
+    /// Not yet made durable, and since when.
     count: usize,
     since: Option<Instant>,
+    /// Started with the first delivery: a send that drains nothing starts no
+    /// thread.
+    reaper: Option<Reaper>,
 }
 
-impl Unsynced {
-    /// Counts one more removal, and makes the run durable once it is long
-    /// or old enough.
-    fn removed(&mut self, spool: &Spool, destination: &str) -> Result<(), SpoolError> {
+impl Removals {
+    /// Takes `entry` out of the spool, and makes the run of removals durable
+    /// once it is long or old enough.
+    fn delivered(&mut self, spool: &Spool, entry: &Entry) -> Result<(), SpoolError> {
+        spool.retire_delivered(entry, self.reaper.get_or_insert_with(Reaper::new))?;
         self.count += 1;
         let since = *self.since.get_or_insert_with(Instant::now);
         if self.count >= SYNC_EVERY || since.elapsed() >= SYNC_WITHIN {
-            self.sync(spool, destination)?;
+            self.sync(spool, &entry.destination)?;
         }
         Ok(())
     }
@@ -65,10 +71,23 @@ impl Unsynced {
         if self.count > 0 {
             spool.sync(destination)?;
         }
-        *self = Self::default();
+        self.count = 0;
+        self.since = None;
         Ok(())
     }
 }
+
+/// What carries from one entry of a drain to the next.
+#[derive(Default)]
+struct Run {
+    /// When the last entry was sent, for the destination's pace.
+    last_sent: Option<Instant>,
+    removals: Removals,
+}
+
+/// A drain lists a backlog this many ids at a time, so its memory does not
+/// grow with the backlog (a pass over the directory per slice).
+const SLICE: usize = 4096;
 
 /// Delivered entries' removals are made durable together, one directory
 /// fsync for up to this many…
@@ -110,21 +129,22 @@ pub async fn drain(
     // What a dead sender left in flight becomes pending in its place; what a
     // live one is sending is not passed, lest a later entry overtake it.
     let in_flight = ctx.spool.adopt_orphans(name)?;
-    let mut ids = ctx.spool.ids(State::Pending, name)?;
-    if let Some(own) = ctx.older_than {
-        ids.retain(|id| id.as_str() < own);
-    }
-    let mut held = 0;
-    if let Some(live) = &in_flight {
-        let before = ids.partition_point(|id| id < live);
-        held = ids.len() - before;
-        ids.truncate(before);
-        // A send's own message waits for one before it, too.
-        if ctx.older_than.is_some_and(|own| live.as_str() < own) {
-            held += 1;
+    let own = ctx.older_than;
+    // Only entries before a live one and before a send's own are sent.
+    let before = match (in_flight.as_deref(), own) {
+        (Some(live), Some(own)) => Some(live.min(own)),
+        (live, own) => live.or(own),
+    };
+    let mut drained = drain_slices(ctx, destination, &identity, before, due, &mut progress).await?;
+    // What waits for a live message in flight (not the send's own): entries
+    // after it, before the send's own message, and that message itself.
+    let held = match in_flight.as_deref().filter(|live| Some(*live) != own) {
+        Some(live) => {
+            let (_, waiting) = ctx.spool.ids_between(name, Some(live), own, 0)?;
+            waiting + usize::from(own.is_some_and(|own| live < own))
         }
-    }
-    let mut drained = drain_ids(ctx, destination, &identity, &ids, due, &mut progress).await;
+        None => 0,
+    };
     if held > 0 {
         drained.remaining += held;
         drained
@@ -133,54 +153,59 @@ pub async fn drain(
     }
 
     // What the next send behind this backlog needs to know, in one read.
-    let waits = (drained.remaining > 0 && held == 0).then_some(drained.next_due);
-    ctx.spool.note_due(name, &identity, waits.flatten());
+    let waits = drained
+        .next_due
+        .filter(|_| drained.remaining > 0 && held == 0);
+    ctx.spool.note_due(name, &identity, waits);
     Ok(drained)
 }
 
-/// Sends the entries `ids`, in order, stopping at the first that fails. A
-/// spool that cannot be written stops it too, with everything counted so
-/// far and the rest still pending (`Drained::error`).
-async fn drain_ids(
+/// Sends the pending entries before `before` (all when `None`), a slice at
+/// a time, in order, stopping at the first that fails. A spool that cannot
+/// be written stops it too, with everything counted so far and the rest
+/// still pending (`Drained::error`).
+async fn drain_slices(
     ctx: &Context<'_>,
     destination: &Destination,
     identity: &str,
-    ids: &[String],
+    before: Option<&str>,
     due: Due,
     progress: &mut impl FnMut(),
-) -> Drained {
+) -> Result<Drained, SpoolError> {
+    let name = destination.name.as_str();
     let mut drained = Drained::default();
-    let mut last_sent: Option<Instant> = None;
-    let mut unsynced = Unsynced::default();
-    for (index, id) in ids.iter().enumerate() {
+    let mut run = Run::default();
+    let mut after: Option<String> = None;
+    loop {
+        let (ids, more) = match ctx.spool.ids_between(name, after.as_deref(), before, SLICE) {
+            Ok(slice) => slice,
+            Err(err) if after.is_none() => return Err(err),
+            Err(err) => {
+                drained.error = Some(err.to_string());
+                break;
+            }
+        };
         let step = Step {
             ctx,
             destination,
             identity,
             due,
         };
-        match step
-            .one(id, &mut drained, &mut last_sent, &mut unsynced)
-            .await
-        {
-            Ok(true) => progress(),
-            Ok(false) => {
-                drained.remaining = ids.len() - index;
-                break;
-            }
-            Err(err) => {
-                drained.error = Some(err.to_string());
-                drained.remaining = ids.len() - index;
-                break;
-            }
+        if let Some(left) = step.all(&ids, &mut drained, &mut run, progress).await {
+            drained.remaining = left + more;
+            break;
+        }
+        match ids.last() {
+            Some(last) if more > 0 => after = Some(last.clone()),
+            _ => break,
         }
     }
-    // Nothing else is sent by this drain: the last removals become durable
-    // before it answers (and before a send's own message goes).
-    if let Err(err) = unsynced.sync(ctx.spool, &destination.name) {
+    // Nothing else is sent by this drain: its removals become durable before
+    // it answers (and before a send's own message goes).
+    if let Err(err) = run.removals.sync(ctx.spool, name) {
         drained.error.get_or_insert(err.to_string());
     }
-    drained
+    Ok(drained)
 }
 
 /// What one entry of a drain needs.
@@ -192,14 +217,35 @@ struct Step<'s, 'c> {
 }
 
 impl Step<'_, '_> {
+    /// Sends the entries `ids` in order; how many are left when it had to
+    /// stop, or `None` when it went through them all.
+    async fn all(
+        &self,
+        ids: &[String],
+        drained: &mut Drained,
+        run: &mut Run,
+        progress: &mut impl FnMut(),
+    ) -> Option<usize> {
+        for (index, id) in ids.iter().enumerate() {
+            match self.one(id, drained, run).await {
+                Ok(true) => progress(),
+                Ok(false) => return Some(ids.len() - index),
+                Err(err) => {
+                    drained.error = Some(err.to_string());
+                    return Some(ids.len() - index);
+                }
+            }
+        }
+        None
+    }
+
     /// Sends, buries or skips entry `id`; false when the drain must stop
     /// here (not due, no time left, a failure), leaving this entry pending.
     async fn one(
         &self,
         id: &str,
         drained: &mut Drained,
-        last_sent: &mut Option<Instant>,
-        unsynced: &mut Unsynced,
+        run: &mut Run,
     ) -> Result<bool, SpoolError> {
         let name = self.destination.name.as_str();
         let entry = match self.ctx.spool.read(State::Pending, name, id) {
@@ -216,10 +262,10 @@ impl Step<'_, '_> {
         let Some(entry) = self.retire(entry, drained)? else {
             return Ok(true);
         };
-        if !self.its_turn(&entry, drained, last_sent).await {
+        if !self.its_turn(&entry, drained, &mut run.last_sent).await {
             return Ok(false);
         }
-        self.send(entry, drained, unsynced).await
+        self.send(entry, drained, &mut run.removals).await
     }
 
     /// Dead-letters an entry that must not be sent any more: its destination
@@ -302,7 +348,7 @@ impl Step<'_, '_> {
         &self,
         mut entry: Entry,
         drained: &mut Drained,
-        unsynced: &mut Unsynced,
+        removals: &mut Removals,
     ) -> Result<bool, SpoolError> {
         let ctx = self.ctx;
         let job = Job {
@@ -317,9 +363,8 @@ impl Step<'_, '_> {
         entry.payloads.drain(..report.parts_delivered);
         match report.status {
             Status::Delivered => {
-                ctx.spool.remove_delivered(&entry)?;
+                removals.delivered(ctx.spool, &entry)?;
                 drained.delivered += 1;
-                unsynced.removed(ctx.spool, &self.destination.name)?;
                 Ok(true)
             }
             Status::Rejected => {

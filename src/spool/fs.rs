@@ -206,8 +206,14 @@ pub fn create_private_dir(dir: &Path) -> Result<(), SpoolError> {
 
 /// Names in `dir` that are not dot-files; an absent directory is empty.
 pub fn list(dir: &Path) -> Result<Vec<String>, SpoolError> {
+    Ok(names(dir)?.collect())
+}
+
+/// The names in `dir` that are not dot-files, read as the directory gives
+/// them: a caller that needs one or a few never holds all of them.
+pub fn names(dir: &Path) -> Result<impl Iterator<Item = String> + use<>, SpoolError> {
     let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
+        Ok(entries) => Some(entries),
         // A stray file where a destination's directory belongs holds no entries,
         // and must not stop the others from being listed or flushed.
         Err(err)
@@ -216,14 +222,15 @@ pub fn list(dir: &Path) -> Result<Vec<String>, SpoolError> {
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
             ) =>
         {
-            return Ok(Vec::new());
+            None
         }
         Err(err) => return Err(SpoolError::io("list", dir, err)),
     };
     Ok(entries
+        .into_iter()
+        .flatten()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|name| !name.starts_with('.'))
-        .collect())
+        .filter(|name| !name.starts_with('.')))
 }
 
 /// Temp file in the same directory → write → fsync → rename → fsync the directory.
@@ -401,25 +408,30 @@ pub fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
         .map_err(|e| SpoolError::io("sync", dir, e))
 }
 
-/// Deletes dot-file temps older than `age` in `dir`; best effort. Only a
-/// temp's name is worth a `stat`: entries are never looked at.
+/// Deletes dot-file temps older than `age` in `dir`, and what a drain that
+/// died left of delivered entries (`.<id>.done`, see [`super::Reaper`]);
+/// best effort. Only a temp's name is worth a `stat`: entries are never
+/// looked at.
 pub fn sweep_temp_files(dir: &Path, age: Duration) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let is_temp = name
-            .to_str()
-            .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"));
-        if !is_temp {
+        let Some(name) = name.to_str().filter(|n| n.starts_with('.')) else {
             continue;
-        }
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t.elapsed().unwrap_or_default() > age);
-        if old {
+        };
+        let remove = if name.ends_with(super::reaper::DONE) {
+            true
+        } else if name.ends_with(".tmp") {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().unwrap_or_default() > age)
+        } else {
+            false
+        };
+        if remove {
             let _ = fs::remove_file(entry.path());
         }
     }

@@ -170,8 +170,7 @@ impl Drop for InFlight {
 
 /// The ids of the `.sending` files in `dir`, oldest first.
 fn sending_ids(dir: &Path) -> Result<Vec<String>, SpoolError> {
-    let mut ids: Vec<String> = fs::list(dir)?
-        .into_iter()
+    let mut ids: Vec<String> = fs::names(dir)?
         .filter_map(|name| name.strip_suffix(SENDING).map(str::to_owned))
         .collect();
     ids.sort();
