@@ -3,8 +3,9 @@
 //! A name with nothing queued is an answer ("no pending messages for
 //! NAME"); a typo must not pass for one, so a name neither a profile nor a
 //! spool knows is a usage error naming those that are known. The profiles
-//! are read only when a spool does not know the name, and a profile that
-//! cannot be read only knows no names: listing never needs one.
+//! are read only when a spool does not know the name, and only for their
+//! destinations' names (not validated, their secrets not needed): listing
+//! never needs a profile that works.
 
 use std::collections::BTreeMap;
 
@@ -48,7 +49,7 @@ pub fn check_dest(
 }
 
 /// The destinations of the profile chime would use and, when none is named,
-/// of every profile with a spool; a profile that cannot be loaded has none.
+/// of every profile with a spool; a profile that cannot be read has none.
 fn profile_destinations(global: &GlobalArgs, env: &EnvVars) -> impl Iterator<Item = String> {
     let mut locations = vec![locate(global, env).ok()];
     if !profile_named(global, env)
@@ -57,12 +58,6 @@ fn profile_destinations(global: &GlobalArgs, env: &EnvVars) -> impl Iterator<Ite
         let profiles = dir.profiles().unwrap_or_default();
         locations.extend(profiles.iter().map(|state| state.location(env)));
     }
-    let profiles: Vec<config::Profile> = locations
-        .into_iter()
-        .flatten()
-        .filter_map(|location| config::load(&location, env).ok())
-        .collect();
-    profiles
-        .into_iter()
-        .flat_map(|p| p.destinations.into_keys())
+    let locations = locations.into_iter().flatten();
+    locations.flat_map(|location| config::destination_names(&location))
 }
