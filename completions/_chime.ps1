@@ -166,16 +166,19 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             break
         }
         'chime;spool;list' {
+            [CompletionResult]::new('--dest', '--dest', [CompletionResultType]::ParameterName, 'Only this destination (repeatable)')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most N entries, the oldest; how many more there are goes to stderr')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Profile file to read [env: CHIME_CONFIG]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]')
             [CompletionResult]::new('--dead', '--dead', [CompletionResultType]::ParameterName, 'The dead-letter entries instead of the pending ones')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'A JSON array, one object per entry')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'A JSON array, one object per entry (per destination with --summary)')
+            [CompletionResult]::new('--summary', '--summary', [CompletionResultType]::ParameterName, 'One line per destination instead of one per entry: how many are pending, in flight and dead, how old the oldest is, when it is next tried')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break

@@ -1165,12 +1165,20 @@ _chime() {
             return 0
             ;;
         chime__subcmd__spool__subcmd__list)
-            opts="-q -v -h -V --dead --json --config --profile --quiet --verbose --help --version"
+            opts="-q -v -h -V --dead --json --dest --limit --summary --config --profile --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1342,6 +1350,11 @@ _chime_with_names() {
                 --template) _chime_names templates; return ;;
                 --to) _chime_names destinations; return ;;
                 -r|--route) _chime_names routes; return ;;
+            esac
+            ;;
+        "spool list")
+            case "$prev" in
+                --dest) _chime_names destinations; return ;;
             esac
             ;;
         "test")

@@ -157,16 +157,19 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'chime;spool;list'= {
+            cand --dest 'Only this destination (repeatable)'
+            cand --limit 'At most N entries, the oldest; how many more there are goes to stderr'
             cand --config 'Profile file to read [env: CHIME_CONFIG]'
             cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
             cand --dead 'The dead-letter entries instead of the pending ones'
-            cand --json 'A JSON array, one object per entry'
+            cand --json 'A JSON array, one object per entry (per destination with --summary)'
+            cand --summary 'One line per destination instead of one per entry: how many are pending, in flight and dead, how old the oldest is, when it is next tried'
             cand -q 'Print nothing but errors'
             cand --quiet 'Print nothing but errors'
             cand -v 'Log each request (secrets redacted) on stderr'
             cand --verbose 'Log each request (secrets redacted) on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }

@@ -130,13 +130,16 @@ complete -c chime -n "__fish_chime_using_subcommand spool; and not __fish_seen_s
 complete -c chime -n "__fish_chime_using_subcommand spool; and not __fish_seen_subcommand_from list show drop retry purge help" -f -a "retry" -d 'Move dead-letter entries back to pending, due now'
 complete -c chime -n "__fish_chime_using_subcommand spool; and not __fish_seen_subcommand_from list show drop retry purge help" -f -a "purge" -d 'Delete every pending (or, with --dead, every dead-letter) entry'
 complete -c chime -n "__fish_chime_using_subcommand spool; and not __fish_seen_subcommand_from list show drop retry purge help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -l dest -d 'Only this destination (repeatable)' -r
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -l limit -d 'At most N entries, the oldest; how many more there are goes to stderr' -r
 complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
 complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
 complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -l dead -d 'The dead-letter entries instead of the pending ones'
-complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -l json -d 'A JSON array, one object per entry'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -l json -d 'A JSON array, one object per entry (per destination with --summary)'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -l summary -d 'One line per destination instead of one per entry: how many are pending, in flight and dead, how old the oldest is, when it is next tried'
 complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but errors'
 complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
-complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from show" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
 complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from show" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
@@ -270,4 +273,5 @@ complete -c chime -n "__fish_seen_subcommand_from run" -s r -l route -r -f -a "(
 complete -c chime -n "__fish_seen_subcommand_from run" -l to -r -f -a "(chime config names destinations 2>/dev/null)"
 complete -c chime -n "__fish_seen_subcommand_from run" -l template -r -f -a "(chime config names templates 2>/dev/null)"
 complete -c chime -n "__fish_seen_subcommand_from flush" -l dest -r -f -a "(chime config names destinations 2>/dev/null)"
+complete -c chime -n "__fish_seen_subcommand_from list" -l dest -r -f -a "(chime config names destinations 2>/dev/null)"
 complete -c chime -n "__fish_seen_subcommand_from test" -f -a "(chime config names destinations 2>/dev/null)"

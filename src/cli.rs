@@ -332,20 +332,53 @@ Every profile's spool is shown unless --profile or --config names one.
 
 Environment: CHIME_STATE_DIR (the spool lives in $CHIME_STATE_DIR/profiles/<profile>/spool)";
 
+const SPOOL_LIST_EXAMPLES: &str = "\
+Examples:
+  chime spool list
+  chime spool list --dead --json | jq length
+  chime spool list --summary               # a line per destination
+  chime spool list --dest ops-hook --limit 20";
+
+#[derive(Debug, Args)]
+pub struct SpoolListArgs {
+    /// The dead-letter entries instead of the pending ones
+    #[arg(long)]
+    pub dead: bool,
+
+    /// A JSON array, one object per entry (per destination with --summary)
+    #[arg(long)]
+    pub json: bool,
+
+    /// Only this destination (repeatable)
+    ///
+    /// A name neither the profile nor the spool knows is a usage error (2).
+    #[arg(long = "dest", value_name = "DEST")]
+    pub dest: Vec<String>,
+
+    /// At most N entries, the oldest; how many more there are goes to stderr
+    #[arg(long, value_name = "N", conflicts_with = "summary")]
+    pub limit: Option<usize>,
+
+    /// One line per destination instead of one per entry: how many are
+    /// pending, in flight and dead, how old the oldest is, when it is next tried
+    ///
+    /// Counts are of files, read without opening them; only each
+    /// destination's oldest entry is read. With --dead, the oldest is the
+    /// oldest dead letter.
+    #[arg(long)]
+    pub summary: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SpoolCommand {
     /// List entries, oldest first
-    #[command(
-        after_help = "Examples:\n  chime spool list\n  chime spool list --dead --json | jq length"
-    )]
-    List {
-        /// The dead-letter entries instead of the pending ones
-        #[arg(long)]
-        dead: bool,
-        /// A JSON array, one object per entry
-        #[arg(long)]
-        json: bool,
-    },
+    ///
+    /// Entries are read and printed one at a time, so a spool of any size
+    /// lists in the same small memory. Pending entries include messages in
+    /// flight, shown with what is happening to them. A damaged entry is moved
+    /// to the spool's corrupt/ folder with a warning, never shown.
+    #[command(after_help = SPOOL_LIST_EXAMPLES)]
+    List(SpoolListArgs),
     /// Show one entry, payloads included
     #[command(after_help = "Examples:\n  chime spool show 0193a5")]
     Show {

@@ -60,6 +60,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Flush(args) => commands::flush::run(settings::flush(&cli.global, args)?),
         Command::Spool(command) => {
             let spools = settings::spools(&cli.global)?;
+            settings::check_dest(&cli.global, &spools, &command)?;
             commands::spool::run(&spools, command, settings::output(&cli.global))
         }
         Command::Config(command) => commands::config::command(&cli.global, command),

@@ -27,6 +27,50 @@ pub fn text(text: &str) -> Result<(), Failure> {
     emit(text)
 }
 
+/// Results on stdout as they are made, buffered, for output too long to
+/// build first (`chime spool list` of a large spool). A reader that went away
+/// ends them quietly: [`Stream::write`] says so, and the caller stops.
+pub struct Stream {
+    out: std::io::BufWriter<std::io::Stdout>,
+    closed: bool,
+}
+
+impl Stream {
+    pub fn stdout() -> Stream {
+        Stream {
+            out: std::io::BufWriter::with_capacity(64 << 10, std::io::stdout()),
+            closed: false,
+        }
+    }
+
+    /// Writes `text`; false once the reader has gone, from then on.
+    pub fn write(&mut self, text: &str) -> Result<bool, Failure> {
+        if !self.closed {
+            let written = self.out.write_all(text.as_bytes());
+            self.closed = gone(written)?;
+        }
+        Ok(!self.closed)
+    }
+
+    /// Writes out what is buffered.
+    pub fn finish(mut self) -> Result<(), Failure> {
+        if !self.closed {
+            let flushed = self.out.flush();
+            gone(flushed)?;
+        }
+        Ok(())
+    }
+}
+
+/// True when a write failed because the reader went away; any other failure is one.
+fn gone(result: std::io::Result<()>) -> Result<bool, Failure> {
+    match result {
+        Ok(()) => Ok(false),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(true),
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// A panic's message can quote what chime was working on (a profile line, a
 /// request), and so a secret: a bug is reported by where it happened only,
 /// unless `CHIME_DEBUG` asks for everything.

@@ -714,5 +714,270 @@ fn a_flush_of_a_long_backlog_delivers_each_once_in_order_and_leaves_nothing_behi
     assert!(
         left.is_empty(),
         "nothing delivered is left behind: {left:?}"
+
+// `spool list`: what it shows of a spool, read one entry at a time.
+
+/// `ops-hook` and `side-hook`, both down, and `idle-hook`, never sent to.
+fn three_hooks() -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        "{}\n[destinations.side-hook]\nkind = \"slack\"\nurl = \"{DOWN}\"\n\n\
+         [destinations.idle-hook]\nkind = \"slack\"\nurl = \"{DOWN}\"\n",
+        crate::support::ops_profile("3s")
+    ));
+    sandbox
+}
+
+/// Queues one message for each destination of `to`, in turn.
+fn queue(sandbox: &Sandbox, to: &[&str]) {
+    for (n, dest) in to.iter().enumerate() {
+        let text = format!("{dest} {n}");
+        run(chime(
+            sandbox,
+            DOWN,
+            &["send", "--queue", "--to", dest, &text],
+        ))
+        .code(75);
+    }
+}
+
+fn destinations_of(listed: &[serde_json::Value]) -> Vec<&str> {
+    listed
+        .iter()
+        .map(|e| e["destination"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn spool_list_is_in_arrival_order_across_destinations_and_dest_keeps_to_one() {
+    let sandbox = three_hooks();
+    queue(
+        &sandbox,
+        &["ops-hook", "side-hook", "ops-hook", "side-hook"],
+    );
+    let all = list_json(&sandbox, &[]);
+    assert_eq!(
+        destinations_of(&all),
+        ["ops-hook", "side-hook", "ops-hook", "side-hook"],
+        "one list, oldest first, not one destination after the other"
+    );
+    let mut sorted = ids_of(&all);
+    sorted.sort();
+    assert_eq!(ids_of(&all), sorted);
+    let side = list_json(&sandbox, &["--dest", "side-hook"]);
+    assert_eq!(ids_of(&side), [ids_of(&all)[1], ids_of(&all)[3]]);
+    let out = run(sandbox.chime(&["spool", "list", "--dest", "side-hook"])).code(0);
+    for (n, id) in ids_of(&all).into_iter().enumerate() {
+        assert_eq!(out.stdout.contains(id), n % 2 == 1, "{id}\n{out}");
+    }
+    let both = list_json(&sandbox, &["--dest", "side-hook", "--dest", "ops-hook"]);
+    assert_eq!(both, all);
+}
+
+#[test]
+fn spool_list_dest_with_nothing_queued_says_so_and_a_name_nobody_knows_is_a_usage_error() {
+    let sandbox = three_hooks();
+    queue(&sandbox, &["ops-hook"]);
+    let out = run(sandbox.chime(&["spool", "list", "--dest", "idle-hook"]))
+        .code(0)
+        .stderr_has("no pending messages for idle-hook");
+    assert!(out.stdout.is_empty(), "{out}");
+    assert!(list_json(&sandbox, &["--dest", "idle-hook"]).is_empty());
+    run(sandbox.chime(&["spool", "list", "--dead", "--dest", "ops-hook"]))
+        .code(0)
+        .stderr_has("no dead-letter messages for ops-hook");
+    run(sandbox.chime(&["spool", "list", "--dest", "side-hok"]))
+        .code(2)
+        .stderr_has("no destination `side-hok` in the profile or the spool (from --dest)")
+        .stderr_has("did you mean `side-hook`?");
+    // A spool knows its destinations when the profile no longer does.
+    sandbox.profile(&crate::support::ops_profile("3s").replace("ops-hook", "new-hook"));
+    assert_eq!(list_json(&sandbox, &["--dest", "ops-hook"]).len(), 1);
+}
+
+#[test]
+fn spool_list_limit_shows_the_oldest_and_says_how_many_more_there_are() {
+    let sandbox = three_hooks();
+    queue(
+        &sandbox,
+        &["ops-hook", "side-hook", "ops-hook", "ops-hook", "side-hook"],
+    );
+    let all = list_json(&sandbox, &[]);
+    let out = run(sandbox.chime(&["spool", "list", "--json", "--limit", "2"]))
+        .code(0)
+        .stderr_has("… and 3 more, left out by --limit 2");
+    let two: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(two, all[..2]);
+    let out = run(sandbox.chime(&["spool", "list", "--limit", "2", "--dest", "ops-hook"]))
+        .code(0)
+        .stderr_has("… and 1 more");
+    assert_eq!(
+        out.stdout.lines().count(),
+        1 + 2,
+        "a header and two rows\n{out}"
+    );
+    let out = run(sandbox.chime(&["spool", "list", "--limit", "5"])).code(0);
+    assert!(!out.stderr.contains("more"), "nothing was left out\n{out}");
+}
+
+/// Moves `from`'s entry `n` (oldest first) to `state/<destination>/` under
+/// the name `<id><suffix>`, making the folders as chime makes them.
+fn move_entry(sandbox: &Sandbox, from: &str, n: usize, to: &str, suffix: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = spool_dir(sandbox).join("pending").join(from);
+    let path = &files(&dir)[n];
+    let id = path.file_stem().unwrap().to_str().unwrap().to_owned();
+    let target = spool_dir(sandbox).join(to);
+    std::fs::create_dir_all(&target).unwrap();
+    for folder in [target.parent().unwrap(), &target] {
+        std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    std::fs::rename(path, target.join(format!("{id}{suffix}"))).unwrap();
+    id
+}
+
+#[test]
+fn spool_list_summary_counts_pending_in_flight_and_dead_per_destination() {
+    let sandbox = three_hooks();
+    queue(
+        &sandbox,
+        &["ops-hook", "ops-hook", "ops-hook", "ops-hook", "side-hook"],
+    );
+    let buried = move_entry(&sandbox, "ops-hook", 0, "dead/ops-hook", ".msg");
+    // A message whose sender died mid-send: in flight, and now the oldest.
+    let orphan = move_entry(&sandbox, "ops-hook", 0, "pending/ops-hook", ".sending");
+    let out = run(sandbox.chime(&["spool", "list", "--summary", "--json"])).code(0);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(destinations_of(&rows), ["ops-hook", "side-hook"], "{out}");
+    let counts = |row: &serde_json::Value| {
+        (
+            row["pending"].clone(),
+            row["in_flight"].clone(),
+            row["dead"].clone(),
+        )
+    };
+    assert_eq!(counts(&rows[0]), (2.into(), 1.into(), 1.into()));
+    assert_eq!(counts(&rows[1]), (1.into(), 0.into(), 0.into()));
+    assert_eq!(rows[0]["oldest_id"], orphan.as_str());
+    assert_eq!(rows[0]["state"], "pending");
+    assert!(rows[0]["next_attempt"].is_string(), "{out}");
+    assert!(rows[0]["oldest_age_secs"].as_u64().unwrap() < 600, "{out}");
+    let dead = run(sandbox.chime(&["spool", "list", "--summary", "--dead", "--json"])).code(0);
+    let dead: Vec<serde_json::Value> = serde_json::from_str(&dead.stdout).unwrap();
+    assert_eq!(destinations_of(&dead), ["ops-hook"]);
+    assert_eq!(dead[0]["oldest_id"], buried.as_str());
+    assert!(dead[0]["next_attempt"].is_null());
+    run(sandbox.chime(&["spool", "list", "--summary", "--dest", "side-hook"]))
+        .code(0)
+        .stdout_has("PENDING  IN FLIGHT    DEAD  OLDEST")
+        .stdout_has("side-hook");
+    let out = run(sandbox.chime(&["spool", "list", "--summary"])).code(0);
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("ops-hook"))
+        .unwrap();
+    let columns: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(columns[1..4], ["2", "1", "1"], "{out}");
+}
+
+#[test]
+fn spool_list_json_is_one_array_with_the_fields_it_always_had() {
+    let sandbox = three_hooks();
+    queue(&sandbox, &["ops-hook", "side-hook"]);
+    let out = run(sandbox.chime(&["spool", "list", "--json"])).code(0);
+    assert!(
+        out.stdout.starts_with("[{") && out.stdout.ends_with("}]\n"),
+        "{out}"
+    );
+    assert_eq!(out.stdout.lines().count(), 1, "{out}");
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    let fields = [
+        "attempts",
+        "created",
+        "destination",
+        "id",
+        "last_error",
+        "next_attempt",
+        "parts",
+        "parts_left",
+        "profile",
+        "state",
+    ];
+    for entry in &listed {
+        let keys: Vec<&str> = entry
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(keys, fields, "{entry}");
+        assert_eq!(
+            (entry["parts"].clone(), entry["parts_left"].clone()),
+            (1.into(), 1.into())
+        );
+        assert_eq!(
+            (entry["profile"].clone(), entry["state"].clone()),
+            ("config".into(), "pending".into())
+        );
+    }
+}
+
+/// Rewrites `path`'s JSON with `change`, under a checksum that holds: a file
+/// only a bug or another program would write.
+fn rewrite_entry(path: &Path, change: impl Fn(&mut serde_json::Value)) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut json: serde_json::Value =
+        serde_json::from_str(text.split_once('\n').unwrap().1).unwrap();
+    change(&mut json);
+    let json = json.to_string();
+    let crc = crc32fast::hash(json.as_bytes());
+    std::fs::write(
+        path,
+        format!("chime-spool 1 {crc:08x} {}\n{json}", json.len()),
+    )
+    .unwrap();
+}
+
+#[test]
+fn spool_list_quarantines_what_a_flush_would_and_still_lists_and_counts_the_rest() {
+    let sandbox = three_hooks();
+    queue(&sandbox, &["ops-hook", "ops-hook", "ops-hook", "ops-hook"]);
+    let entries = pending(&sandbox);
+    let mut flipped = std::fs::read(&entries[0]).unwrap();
+    let at = flipped.len() - 10;
+    flipped[at] ^= 0x01;
+    std::fs::write(&entries[0], flipped).unwrap();
+    // A payload without its body: its checksum holds, a flush could not send it.
+    rewrite_entry(&entries[1], |json| {
+        json["payloads"][0] = serde_json::json!({"bodie": "{}"});
+    });
+    let out = run(sandbox.chime(&["spool", "list", "--json", "--limit", "1"]))
+        .code(0)
+        .stderr_has("checksum mismatch")
+        .stderr_has("undecodable")
+        .stderr_has("… and 1 more");
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    let third = entries[2].file_stem().unwrap().to_str().unwrap();
+    assert_eq!(
+        ids_of(&listed),
+        [third],
+        "the oldest that can be sent\n{out}"
+    );
+    assert_eq!(
+        files(&spool_dir(&sandbox).join("corrupt")).len(),
+        2,
+        "kept for a human"
+    );
+    // The oldest is damaged too: the summary neither counts nor reads it.
+    std::fs::write(&entries[2], "garbage").unwrap();
+    let out = run(sandbox.chime(&["spool", "list", "--summary", "--json"]))
+        .code(0)
+        .stderr_has("no header line");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    let fourth = entries[3].file_stem().unwrap().to_str().unwrap();
+    assert_eq!(
+        (rows[0]["pending"].clone(), rows[0]["oldest_id"].clone()),
+        (1.into(), fourth.into())
     );
 }

@@ -241,6 +241,20 @@ pub fn load(location: &Location, env: &EnvVars) -> Result<Profile, ConfigError> 
     load_source(location, source, env)
 }
 
+/// The names of the destinations the profile at `location` defines, read
+/// without validating it or filling in its variables: enough to tell a typo
+/// from a destination with nothing queued (`chime spool list --dest`) when
+/// the profile's secrets are not at hand. None when it cannot be read.
+pub fn destination_names(location: &Location) -> Vec<String> {
+    let table = read(location)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok());
+    match table.as_ref().and_then(|t| t.get("destinations")) {
+        Some(toml::Value::Table(destinations)) => destinations.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The profile's text, bounded in size (see `files`).
 fn read(location: &Location) -> Result<String, ConfigError> {
     files::read_profile(&location.path).map_err(|source| match source.is_not_found() {

@@ -21,6 +21,7 @@ mod pipe;
 mod probe;
 mod run;
 mod send;
+mod spool;
 
 pub use crate::config::DEFAULT_TIMEOUT;
 pub use flush::{Flush, Flushable, flush};
@@ -28,6 +29,7 @@ pub use pipe::{Pipe, pipe};
 pub use probe::{Probe, probe};
 pub use run::{Job, job};
 pub use send::{Input, Send, send};
+pub use spool::check_dest;
 
 pub use crate::report::Output;
 

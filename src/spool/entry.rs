@@ -63,51 +63,8 @@ impl Entry {
 
     /// Decodes a spool file, or says what is wrong with it.
     pub fn decode(bytes: &[u8]) -> Result<Entry, String> {
-        let newline = bytes
-            .iter()
-            .position(|b| *b == b'\n')
-            .ok_or("no header line")?;
-        let header = std::str::from_utf8(&bytes[..newline]).map_err(|_| "header is not text")?;
-        let rest = &bytes[newline + 1..];
-        let fields: Vec<&str> = header.split(' ').collect();
-        // What a damaged file holds is never shown: it may be anything, a
-        // secret among it, when the file is not chime's at all.
-        let [magic, version, crc, len] = fields[..] else {
-            return Err("bad header line".into());
-        };
-        if magic != MAGIC {
-            return Err("not a chime spool file".into());
-        }
-        if version != VERSION.to_string() {
-            let version: String = version
-                .chars()
-                .filter(char::is_ascii_digit)
-                .take(9)
-                .collect();
-            return Err(format!(
-                "spool format version {version}, this chime reads {VERSION}"
-            ));
-        }
-        let len: usize = len.parse().map_err(|_| "bad length")?;
-        if rest.len() != len {
-            return Err(format!(
-                "truncated or extended: {} bytes, expected {len}",
-                rest.len()
-            ));
-        }
-        let crc = u32::from_str_radix(crc, 16).map_err(|_| "bad checksum field")?;
-        if crc32fast::hash(rest) != crc {
-            return Err("checksum mismatch".into());
-        }
-        let entry: Entry = serde_json::from_slice(rest).map_err(|e| {
-            // serde_json quotes what it did not expect; say only where.
-            format!("undecodable at line {} column {}", e.line(), e.column())
-        })?;
-        for time in [entry.created, entry.next_attempt] {
-            if time > latest() {
-                return Err("a time after the year 9999".into());
-            }
-        }
+        let entry: Entry = decode_as(bytes)?;
+        within_calendar([entry.created, entry.next_attempt])?;
         Ok(entry)
     }
 
@@ -119,6 +76,125 @@ impl Entry {
     pub fn age(&self, now: SystemTime) -> Duration {
         now.duration_since(self.created).unwrap_or_default()
     }
+}
+
+/// An entry as `chime spool list` shows it: all but its payloads, which are
+/// only counted. Reading one checks the file as [`Entry::decode`] does (its
+/// header, checksum, every payload's shape, its dates), so what a list shows
+/// is what a drain would send, and what it leaves out a drain would
+/// quarantine too; but each payload is dropped as soon as it is read, so a
+/// listing of 50,000 entries never holds more than one file.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Outline {
+    pub id: String,
+    pub destination: String,
+    #[serde(with = "millis")]
+    pub created: SystemTime,
+    pub attempts: u32,
+    #[serde(with = "millis")]
+    pub next_attempt: SystemTime,
+    pub last_error: Option<String>,
+    pub parts: usize,
+    /// How many parts are still to send: the entry's `payloads`, counted.
+    #[serde(rename = "payloads", deserialize_with = "count_payloads")]
+    pub parts_left: usize,
+}
+
+impl Outline {
+    /// Decodes a spool file as [`Entry::decode`] would, keeping the outline.
+    pub fn decode(bytes: &[u8]) -> Result<Outline, String> {
+        let outline: Outline = decode_as(bytes)?;
+        within_calendar([outline.created, outline.next_attempt])?;
+        Ok(outline)
+    }
+}
+
+impl From<&Entry> for Outline {
+    fn from(entry: &Entry) -> Outline {
+        Outline {
+            id: entry.id.clone(),
+            destination: entry.destination.clone(),
+            created: entry.created,
+            attempts: entry.attempts,
+            next_attempt: entry.next_attempt,
+            last_error: entry.last_error.clone(),
+            parts: entry.parts,
+            parts_left: entry.payloads.len(),
+        }
+    }
+}
+
+/// Counts a list of payloads, reading each as a [`Payload`] (so a malformed
+/// one fails as it would in an entry) and dropping it at once.
+fn count_payloads<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    struct Count;
+    impl<'de> serde::de::Visitor<'de> for Count {
+        type Value = usize;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of payloads")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+            let mut count = 0;
+            while seq.next_element::<Payload>()?.is_some() {
+                count += 1;
+            }
+            Ok(count)
+        }
+    }
+    d.deserialize_seq(Count)
+}
+
+/// A spool file's JSON, once its header, length and checksum are right,
+/// read as `T`: an [`Entry`], or an [`Outline`] of one.
+fn decode_as<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let newline = bytes
+        .iter()
+        .position(|b| *b == b'\n')
+        .ok_or("no header line")?;
+    let header = std::str::from_utf8(&bytes[..newline]).map_err(|_| "header is not text")?;
+    let rest = &bytes[newline + 1..];
+    let fields: Vec<&str> = header.split(' ').collect();
+    // What a damaged file holds is never shown: it may be anything, a
+    // secret among it, when the file is not chime's at all.
+    let [magic, version, crc, len] = fields[..] else {
+        return Err("bad header line".into());
+    };
+    if magic != MAGIC {
+        return Err("not a chime spool file".into());
+    }
+    if version != VERSION.to_string() {
+        let version: String = version
+            .chars()
+            .filter(char::is_ascii_digit)
+            .take(9)
+            .collect();
+        return Err(format!(
+            "spool format version {version}, this chime reads {VERSION}"
+        ));
+    }
+    let len: usize = len.parse().map_err(|_| "bad length")?;
+    if rest.len() != len {
+        return Err(format!(
+            "truncated or extended: {} bytes, expected {len}",
+            rest.len()
+        ));
+    }
+    let crc = u32::from_str_radix(crc, 16).map_err(|_| "bad checksum field")?;
+    if crc32fast::hash(rest) != crc {
+        return Err("checksum mismatch".into());
+    }
+    serde_json::from_slice(rest).map_err(|e| {
+        // serde_json quotes what it did not expect; say only where.
+        format!("undecodable at line {} column {}", e.line(), e.column())
+    })
+}
+
+/// An entry that claims a time past [`latest`] is damaged.
+fn within_calendar(times: [SystemTime; 2]) -> Result<(), String> {
+    if times.iter().any(|time| *time > latest()) {
+        return Err("a time after the year 9999".into());
+    }
+    Ok(())
 }
 
 /// The last moment dates are written for (RFC 3339 stops at 9999): an entry
@@ -168,6 +244,43 @@ mod tests {
     fn an_entry_survives_encoding() {
         let e = entry();
         assert_eq!(Entry::decode(&e.encode()).unwrap(), e);
+    }
+
+    #[test]
+    fn an_outline_is_the_entry_without_its_payloads() {
+        let mut e = entry();
+        e.payloads
+            .push(Payload::json(&serde_json::json!({"text": "more"})));
+        let outline = Outline::decode(&e.encode()).unwrap();
+        assert_eq!(outline, Outline::from(&e));
+        assert_eq!(outline.parts_left, 2);
+    }
+
+    #[test]
+    fn an_outline_refuses_what_an_entry_refuses() {
+        let bytes = entry().encode();
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 5;
+        flipped[last] ^= 0x20;
+        assert_eq!(Outline::decode(&flipped).unwrap_err(), "checksum mismatch");
+        let mut late = entry();
+        late.next_attempt = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        assert!(
+            Outline::decode(&late.encode())
+                .unwrap_err()
+                .contains("9999")
+        );
+        // A payload of the wrong shape, under a checksum that holds.
+        let json = String::from_utf8(bytes).unwrap();
+        let json = json
+            .split_once('\n')
+            .unwrap()
+            .1
+            .replace(r#"[{"body""#, r#"[{"bodie""#);
+        let crc = crc32fast::hash(json.as_bytes());
+        let file = format!("chime-spool 1 {crc:08x} {}\n{json}", json.len());
+        assert!(Entry::decode(file.as_bytes()).is_err());
+        assert!(Outline::decode(file.as_bytes()).is_err());
     }
 
     #[test]

@@ -28,7 +28,7 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::{Entry, Spool, SpoolError, State, fs};
+use super::{Entry, Outline, Spool, SpoolError, State, fs};
 
 /// The suffix of a message in flight.
 pub const SENDING: &str = ".sending";
@@ -95,23 +95,25 @@ impl Spool {
     }
 
     /// `destination`'s messages in flight, oldest first, each readable as an
-    /// entry, with whether a live sender holds it: for `chime spool list`.
+    /// entry, with whether a live sender holds it: for `chime spool purge`.
     pub fn in_flight(&self, destination: &str) -> Vec<(Entry, bool)> {
         let Ok(dir) = self.checked_dir(State::Pending, destination) else {
             return Vec::new();
         };
-        let mut found = Vec::new();
-        for id in sending_ids(&dir).unwrap_or_default() {
-            let path = dir.join(format!("{id}{SENDING}"));
-            let Ok(bytes) = fs::read_bounded(&path, super::MAX_ENTRY_BYTES) else {
-                continue;
-            };
-            if let Ok(entry) = Entry::decode(&bytes) {
-                let live = matches!(Orphan::try_claim(&dir, &id), Claim::Live);
-                found.push((entry, live));
-            }
-        }
-        found
+        sending_ids(&dir)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|id| read_sending(&dir, id, Entry::decode))
+            .collect()
+    }
+
+    /// `destination`'s message in flight `id` as `chime spool list` shows
+    /// it, with whether a live sender holds it; `None` once it has settled,
+    /// or while it cannot be read (its sender may be writing it: it is not
+    /// quarantined, see `listing.rs`).
+    pub fn in_flight_outline(&self, destination: &str, id: &str) -> Option<(Outline, bool)> {
+        let dir = self.checked_dir(State::Pending, destination).ok()?;
+        read_sending(&dir, id, Outline::decode)
     }
 }
 
@@ -166,6 +168,17 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         let _ = self.settle_as_pending();
     }
+}
+
+/// The `.sending` file `id` in `dir` decoded, with whether a live sender holds it.
+fn read_sending<T>(
+    dir: &Path,
+    id: &str,
+    decode: fn(&[u8]) -> Result<T, String>,
+) -> Option<(T, bool)> {
+    let path = dir.join(format!("{id}{SENDING}"));
+    let read = decode(&fs::read_bounded(&path, super::MAX_ENTRY_BYTES).ok()?).ok()?;
+    Some((read, matches!(Orphan::try_claim(dir, id), Claim::Live)))
 }
 
 /// The ids of the `.sending` files in `dir`, oldest first.

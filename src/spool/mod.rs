@@ -128,16 +128,18 @@ mod entry;
 mod error;
 pub(crate) mod fs;
 mod inflight;
+mod listing;
 mod policy;
 mod reaper;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-pub use entry::Entry;
+pub use entry::{Entry, Outline};
 pub use error::SpoolError;
 pub use fs::DestinationLock;
 pub use inflight::InFlight;
+pub use listing::{Kind, Name};
 pub use policy::{Policy, jitter, when};
 pub use reaper::Reaper;
 
@@ -164,9 +166,10 @@ impl Found {
     }
 }
 
-/// A spool file read back, or why it could not be.
-pub enum Read {
-    Entry(Entry),
+/// A spool file read back (as an entry, or as an [`Outline`] of one), or
+/// why it could not be.
+pub enum Read<T = Entry> {
+    Entry(T),
     /// Not usable as an entry: moved to `corrupt/`, or skipped where it is when
     /// it cannot be moved. The string says why and which.
     Damaged(String),
@@ -509,7 +512,7 @@ impl Spool {
 
     /// Moves a damaged file to `corrupt/`, or leaves it and says so when it
     /// cannot be moved: either way the caller goes on with the rest.
-    fn quarantine(&self, path: &Path, destination: &str, id: &str, why: String) -> Read {
+    fn quarantine<T>(&self, path: &Path, destination: &str, id: &str, why: String) -> Read<T> {
         let corrupt = self.root.join("corrupt");
         let target = corrupt.join(format!("{}.{id}.msg", fs::dir_name(destination)));
         let moved = fs::create_private_dir(&corrupt).and_then(|()| {

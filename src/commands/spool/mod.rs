@@ -14,12 +14,14 @@ use crate::cli::SpoolCommand;
 use crate::exit::{ExitCode, Failure};
 use crate::report;
 use crate::settings::Output;
-use crate::spool::when;
-use crate::spool::{DestinationLock, Entry, Read, Spool, SpoolError, State};
+use crate::spool::{DestinationLock, Entry, Outline, Read, Spool, SpoolError, State};
+
+mod list;
+mod summary;
 
 pub fn run(spools: &[Spool], command: SpoolCommand, output: Output) -> Result<ExitCode, Failure> {
     match command {
-        SpoolCommand::List { dead, json } => list(spools, state(dead), json, output),
+        SpoolCommand::List(args) => list::list(spools, &args, output),
         SpoolCommand::Show { id } => show(spools, &id),
         SpoolCommand::Drop { ids } => drop_entries(spools, &ids, output),
         SpoolCommand::Retry { ids, all } => retry(spools, &ids, all, output),
@@ -31,9 +33,10 @@ fn state(dead: bool) -> State {
     if dead { State::Dead } else { State::Pending }
 }
 
-/// Every readable entry in `state`, oldest first, with the spool it is in;
-/// damaged files are quarantined with a warning, and a folder that cannot
-/// be read is said so while the rest are listed.
+/// Every readable entry in `state`, oldest first, with the spool it is in,
+/// payloads and all (for `retry --all` and `purge`; `list` reads one at a
+/// time, see `list.rs`); damaged files are quarantined with a warning, and a
+/// folder that cannot be read is said so while the rest are listed.
 fn entries(spools: &[Spool], state: State, output: Output) -> Vec<(&Spool, Entry)> {
     let mut out = Vec::new();
     for spool in spools {
@@ -87,65 +90,6 @@ fn in_flight<'s>(spool: &'s Spool, destination: &str) -> Vec<(&'s Spool, Entry)>
         .collect()
 }
 
-fn list(
-    spools: &[Spool],
-    state: State,
-    as_json: bool,
-    output: Output,
-) -> Result<ExitCode, Failure> {
-    let entries = entries(spools, state, output);
-    if as_json {
-        let items: Vec<_> = entries
-            .iter()
-            .map(|(spool, e)| summary(spool, e, state))
-            .collect();
-        report::line(&serde_json::to_string(&items).unwrap_or_default())?;
-        return Ok(ExitCode::Ok);
-    }
-    if entries.is_empty() {
-        let what = if state == State::Dead {
-            "dead-letter"
-        } else {
-            "pending"
-        };
-        if !output.quiet {
-            eprintln!("chime: no {what} messages");
-        }
-        return Ok(ExitCode::Ok);
-    }
-    // The profile is worth a column only when it tells entries apart.
-    let profiles: std::collections::BTreeSet<&str> =
-        entries.iter().map(|(spool, _)| spool.profile()).collect();
-    let mut text = format!(
-        "{:<24}  {:<16}  {:<20}  {:>8}  {:<12}  LAST ERROR\n",
-        "ID", "DESTINATION", "CREATED", "ATTEMPTS", "NEXT"
-    );
-    if profiles.len() > 1 {
-        text = format!("{:<12}  {text}", "PROFILE");
-    }
-    for (spool, e) in &entries {
-        let next = if state == State::Dead {
-            "-".to_owned()
-        } else {
-            when(e.next_attempt)
-        };
-        if profiles.len() > 1 {
-            text.push_str(&format!("{:<12}  ", spool.profile()));
-        }
-        text.push_str(&format!(
-            "{:<24}  {:<16}  {:<20}  {:>8}  {:<12}  {}\n",
-            e.id,
-            e.destination,
-            timestamp(e.created),
-            e.attempts,
-            next,
-            e.last_error.as_deref().unwrap_or("-")
-        ));
-    }
-    report::line(text.trim_end())?;
-    Ok(ExitCode::Ok)
-}
-
 /// RFC 3339, or a plain count of seconds for a time RFC 3339 cannot write.
 fn timestamp(time: SystemTime) -> String {
     let secs = time
@@ -157,20 +101,30 @@ fn timestamp(time: SystemTime) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
 }
 
-fn summary(spool: &Spool, entry: &Entry, state: State) -> serde_json::Value {
+/// An entry as `--json` shows it (`spool list`, and `spool show` with its
+/// payloads added).
+fn as_json(spool: &Spool, entry: &Outline, state: State) -> serde_json::Value {
     let time = timestamp;
     json!({
         "id": entry.id,
         "profile": spool.profile(),
         "destination": entry.destination,
-        "state": if state == State::Dead { "dead" } else { "pending" },
+        "state": state_name(state),
         "created": time(entry.created),
         "attempts": entry.attempts,
         "next_attempt": time(entry.next_attempt),
         "last_error": entry.last_error,
         "parts": entry.parts,
-        "parts_left": entry.payloads.len(),
+        "parts_left": entry.parts_left,
     })
+}
+
+fn state_name(state: State) -> &'static str {
+    if state == State::Dead {
+        "dead"
+    } else {
+        "pending"
+    }
 }
 
 /// Finds an entry by id or unique prefix, pending or dead, in any of the
@@ -211,7 +165,7 @@ fn find<'s>(spools: &'s [Spool], id: &str) -> Result<(&'s Spool, State, Entry), 
 
 fn show(spools: &[Spool], id: &str) -> Result<ExitCode, Failure> {
     let (spool, state, entry) = find(spools, id)?;
-    let mut value = summary(spool, &entry, state);
+    let mut value = as_json(spool, &Outline::from(&entry), state);
     let payloads: Vec<serde_json::Value> = entry
         .payloads
         .iter()

@@ -1,0 +1,340 @@
+//! `chime spool list`: every entry, oldest first, printed as it is read.
+//!
+//! The order is the one a list always had: by id (arrival) across every
+//! destination and profile shown. Each destination's folder is listed once,
+//! by name (`Spool::names`), and the names are merged oldest first; only then
+//! is each entry read, as an outline, printed and dropped. So a listing holds
+//! the names of what it lists and one entry at a time, never the spool: the
+//! 50,000-entry spool of bench/spool_list.py lists in the memory of an empty
+//! one plus its names. `--json` is the same JSON array as ever, written an
+//! object at a time.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+
+use super::{as_json, timestamp};
+use crate::cli::SpoolListArgs;
+use crate::exit::{ExitCode, Failure};
+use crate::report::{self, Output, Stream};
+use crate::spool::{Kind, Name, Outline, Read, Spool, State, when};
+
+pub fn list(spools: &[Spool], args: &SpoolListArgs, output: Output) -> Result<ExitCode, Failure> {
+    let state = if args.dead {
+        State::Dead
+    } else {
+        State::Pending
+    };
+    if args.summary {
+        return super::summary::summary(spools, state, args, output);
+    }
+    let mut merge = Merge::new(sources(spools, state, &args.dest, output));
+    let mut printer = Printer::new(state, args.json, merge.profiles() > 1);
+    let limit = args.limit.unwrap_or(usize::MAX);
+    while printer.shown < limit
+        && let Some((source, name)) = merge.pop()
+    {
+        let source = &merge.sources[source];
+        let Some(entry) = read(source.spool, &source.destination, state, &name, output) else {
+            continue;
+        };
+        if !printer.entry(source.spool, &entry)? {
+            // The reader went away (`| head`): nothing more to say.
+            return Ok(ExitCode::Ok);
+        }
+    }
+    let shown = printer.finish()?;
+    if !output.quiet {
+        tell(state, args, shown, merge.left());
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// Says on stderr that nothing was listed, or how much `--limit` left out.
+fn tell(state: State, args: &SpoolListArgs, shown: usize, left: usize) {
+    if left > 0 {
+        let limit = args.limit.unwrap_or_default();
+        eprintln!(
+            "chime: … and {} more, left out by --limit {limit} (--summary counts them)",
+            thousands(left)
+        );
+    } else if shown == 0 && !args.json {
+        say_none(state, &args.dest);
+    }
+}
+
+/// "chime: no pending messages", for the destinations asked about.
+pub(super) fn say_none(state: State, only: &[String]) {
+    let what = if state == State::Dead {
+        "dead-letter"
+    } else {
+        "pending"
+    };
+    match only.is_empty() {
+        true => eprintln!("chime: no {what} messages"),
+        false => eprintln!("chime: no {what} messages for {}", only.join(", ")),
+    }
+}
+
+/// 49990 as 49,990.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// One destination's folder, listed: what is left of it to read.
+pub(super) struct Source<'s> {
+    pub spool: &'s Spool,
+    pub destination: String,
+    names: std::vec::IntoIter<Name>,
+}
+
+/// The destinations of `spools` with a folder in `state` (those of `only`,
+/// when it names any), each listed once. A folder that cannot be listed is
+/// said so and the others are shown.
+fn sources<'s>(
+    spools: &'s [Spool],
+    state: State,
+    only: &[String],
+    output: Output,
+) -> Vec<Source<'s>> {
+    let mut sources = Vec::new();
+    for spool in spools {
+        for destination in destinations(spool, state, only, output) {
+            if let Some(names) = names(spool, state, &destination, output) {
+                let names = names.into_iter();
+                sources.push(Source {
+                    spool,
+                    destination,
+                    names,
+                });
+            }
+        }
+    }
+    sources
+}
+
+/// `spool`'s destinations in `state`, those of `only` if it names any, or
+/// none, with a warning, when the spool cannot be listed.
+pub(super) fn destinations(
+    spool: &Spool,
+    state: State,
+    only: &[String],
+    output: Output,
+) -> Vec<String> {
+    match spool.destinations(state) {
+        Ok(mut names) => {
+            names.retain(|name| only.is_empty() || only.contains(name));
+            names
+        }
+        Err(err) => {
+            report::warning(output, &format!("{err}; its entries are not shown"));
+            Vec::new()
+        }
+    }
+}
+
+/// What `destination`'s folder in `state` holds, or `None`, with a warning,
+/// when it cannot be listed.
+pub(super) fn names(
+    spool: &Spool,
+    state: State,
+    destination: &str,
+    output: Output,
+) -> Option<Vec<Name>> {
+    match spool.names(state, destination) {
+        Ok(names) => Some(names),
+        Err(err) => {
+            report::warning(output, &format!("{err}; its entries are not shown"));
+            None
+        }
+    }
+}
+
+/// One entry as a listing shows it, or `None` when it is not to be shown: it
+/// is gone since it was listed, or damaged (quarantined with a warning, as
+/// every reader does, see `spool/mod.rs`), or in flight and not readable yet.
+pub(super) fn read(
+    spool: &Spool,
+    destination: &str,
+    state: State,
+    name: &Name,
+    output: Output,
+) -> Option<Outline> {
+    if name.kind == Kind::InFlight {
+        let (mut entry, live) = spool.in_flight_outline(destination, &name.id)?;
+        entry.last_error = Some(match live {
+            true => "being sent now".into(),
+            false => "its sender stopped; the next flush sends it".into(),
+        });
+        return Some(entry);
+    }
+    match spool.read_outline(state, destination, &name.id) {
+        Ok(Some(Read::Entry(entry))) => Some(entry),
+        Ok(Some(Read::Damaged(why))) => {
+            let id = &name.id;
+            report::warning(output, &format!("spool entry {id} is damaged: {why}"));
+            None
+        }
+        Ok(None) => None,
+        Err(err) => {
+            report::warning(output, &err.to_string());
+            None
+        }
+    }
+}
+
+/// The next file of one source, ordered as a list always was: by id, then
+/// by where it was found (profile, then destination), a message in flight
+/// before an entry of the same id.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Head {
+    id: String,
+    source: usize,
+    kind: Kind,
+}
+
+/// The sources' names merged oldest first: one head per source is compared,
+/// so merging costs nothing beyond the names themselves.
+struct Merge<'s> {
+    sources: Vec<Source<'s>>,
+    heads: BinaryHeap<Reverse<Head>>,
+}
+
+impl<'s> Merge<'s> {
+    fn new(sources: Vec<Source<'s>>) -> Merge<'s> {
+        let mut merge = Merge {
+            heads: BinaryHeap::with_capacity(sources.len()),
+            sources,
+        };
+        for source in 0..merge.sources.len() {
+            merge.advance(source);
+        }
+        merge
+    }
+
+    fn advance(&mut self, source: usize) {
+        if let Some(Name { id, kind }) = self.sources[source].names.next() {
+            self.heads.push(Reverse(Head { id, source, kind }));
+        }
+    }
+
+    /// The oldest name left, and the source it is from.
+    fn pop(&mut self) -> Option<(usize, Name)> {
+        let Reverse(Head { id, source, kind }) = self.heads.pop()?;
+        self.advance(source);
+        Some((source, Name { id, kind }))
+    }
+
+    /// How many names are left.
+    fn left(&self) -> usize {
+        self.heads.len() + self.sources.iter().map(|s| s.names.len()).sum::<usize>()
+    }
+
+    /// How many profiles have something to show.
+    fn profiles(&self) -> usize {
+        let heads = self
+            .heads
+            .iter()
+            .map(|Reverse(head)| self.sources[head.source].spool);
+        heads.map(Spool::profile).collect::<BTreeSet<_>>().len()
+    }
+}
+
+/// Writes entries as they come: a table, or a JSON array.
+struct Printer {
+    out: Stream,
+    state: State,
+    json: bool,
+    /// The profile is worth a column only when it tells entries apart.
+    profile_column: bool,
+    shown: usize,
+}
+
+impl Printer {
+    fn new(state: State, json: bool, profile_column: bool) -> Printer {
+        Printer {
+            out: Stream::stdout(),
+            state,
+            json,
+            profile_column,
+            shown: 0,
+        }
+    }
+
+    /// Writes one entry; false once the reader has gone.
+    fn entry(&mut self, spool: &Spool, entry: &Outline) -> Result<bool, Failure> {
+        let first = self.shown == 0;
+        self.shown += 1;
+        let text = if self.json {
+            let value = as_json(spool, entry, self.state);
+            format!("{}{value}", if first { "[" } else { "," })
+        } else if first {
+            format!("{}{}", self.header(), self.row(spool, entry))
+        } else {
+            self.row(spool, entry)
+        };
+        self.out.write(&text)
+    }
+
+    fn header(&self) -> String {
+        let profile = match self.profile_column {
+            true => format!("{:<12}  ", "PROFILE"),
+            false => String::new(),
+        };
+        format!(
+            "{profile}{:<24}  {:<16}  {:<20}  {:>8}  {:<12}  LAST ERROR\n",
+            "ID", "DESTINATION", "CREATED", "ATTEMPTS", "NEXT"
+        )
+    }
+
+    fn row(&self, spool: &Spool, e: &Outline) -> String {
+        let next = match self.state {
+            State::Dead => "-".to_owned(),
+            State::Pending => when(e.next_attempt),
+        };
+        let profile = match self.profile_column {
+            true => format!("{:<12}  ", spool.profile()),
+            false => String::new(),
+        };
+        format!(
+            "{profile}{:<24}  {:<16}  {:<20}  {:>8}  {:<12}  {}\n",
+            e.id,
+            e.destination,
+            timestamp(e.created),
+            e.attempts,
+            next,
+            e.last_error.as_deref().unwrap_or("-")
+        )
+    }
+
+    /// Ends the output (the JSON array's bracket) and gives how many were shown.
+    fn finish(mut self) -> Result<usize, Failure> {
+        if self.json {
+            self.out
+                .write(if self.shown == 0 { "[]\n" } else { "]\n" })?;
+        }
+        self.out.finish()?;
+        Ok(self.shown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(thousands(7), "7");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(49_990), "49,990");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}
