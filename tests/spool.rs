@@ -714,6 +714,8 @@ fn a_flush_of_a_long_backlog_delivers_each_once_in_order_and_leaves_nothing_behi
     assert!(
         left.is_empty(),
         "nothing delivered is left behind: {left:?}"
+    );
+}
 
 // `spool list`: what it shows of a spool, read one entry at a time.
 
