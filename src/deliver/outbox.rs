@@ -163,30 +163,16 @@ impl Outbox<'_> {
         timeout: Duration,
         place: Place,
     ) -> Report {
-        // Older messages are started only within the timeout a script set;
-        // each message, older or this one, then has the whole timeout.
-        let deadline = Instant::now() + timeout;
         let mut place = place;
         let own = place.id().map(str::to_owned);
         // Held until this message is out, so no flush slips in between.
-        let mut _lock = None;
-        // Older messages go first, with or without --no-spool: order is kept.
-        if let Some(why) = self.not_due_within(destination, timeout) {
-            if let Some(report) = self.wait_behind(destination, &payloads, &why, &mut place) {
-                return report;
-            }
-        } else if self.spool.has_pending(&destination.name, own.as_deref()) {
-            let older = self.backlog(destination, timeout, deadline, own.as_deref());
-            match older.await {
-                Ok(lock) => _lock = lock,
-                Err(why) => {
-                    if let Some(report) = self.wait_behind(destination, &payloads, &why, &mut place)
-                    {
-                        return report;
-                    }
-                }
-            }
-        }
+        let _lock = match self.older_first(destination, timeout, own.as_deref()).await {
+            Ok(lock) => lock,
+            Err(why) => match self.wait_behind(destination, &payloads, &why, &mut place) {
+                Some(report) => return report,
+                None => None,
+            },
+        };
         let job = Job {
             name: &destination.name,
             platform: destination.platform.as_ref(),
@@ -264,6 +250,27 @@ impl Outbox<'_> {
         );
         report::warning(self.output, &text);
         None
+    }
+
+    /// Sends the destination's older messages first, with or without
+    /// `--no-spool`: order is kept. Gives back the destination's lock when
+    /// there were some and they went, or says why this one waits behind them.
+    async fn older_first(
+        &self,
+        destination: &Destination,
+        timeout: Duration,
+        own: Option<&str>,
+    ) -> Result<Option<DestinationLock>, String> {
+        if let Some(why) = self.not_due_within(destination, timeout) {
+            return Err(why);
+        }
+        if !self.spool.has_pending(&destination.name, own) {
+            return Ok(None);
+        }
+        // Older messages are started only within the timeout a script set;
+        // each message, older or this one, then has the whole timeout.
+        let deadline = Instant::now() + timeout;
+        self.backlog(destination, timeout, deadline, own).await
     }
 
     /// Why a new message must queue behind older ones without trying them,

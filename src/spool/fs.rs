@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
@@ -406,35 +406,6 @@ pub fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
         .open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| SpoolError::io("sync", dir, e))
-}
-
-/// Deletes dot-file temps older than `age` in `dir`, and what a drain that
-/// died left of delivered entries (`.<id>.done`, see [`super::Reaper`]);
-/// best effort. Only a temp's name is worth a `stat`: entries are never
-/// looked at.
-pub fn sweep_temp_files(dir: &Path, age: Duration) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str().filter(|n| n.starts_with('.')) else {
-            continue;
-        };
-        let remove = if name.ends_with(super::reaper::DONE) {
-            true
-        } else if name.ends_with(".tmp") {
-            entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t.elapsed().unwrap_or_default() > age)
-        } else {
-            false
-        };
-        if remove {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
 }
 
 /// An exclusive `flock` on a file; released on drop, and by the kernel if

@@ -124,6 +124,7 @@
 //!   copy: `chime spool retry ID` finishes an interrupted retry, and
 //!   `chime spool drop ID` removes the dead copy and keeps the pending one.
 
+mod backlog;
 mod entry;
 mod error;
 pub(crate) mod fs;
@@ -182,9 +183,6 @@ pub struct Found {
     pub destination: String,
     pub id: String,
 }
-
-/// Where a drain notes when a destination's oldest pending entry is due.
-const DUE_FILE: &str = ".due";
 
 /// The most a spool file may hold: far more than any message chime renders
 /// (stdin is read up to 16 MiB), so only a file chime did not write is bigger.
@@ -312,45 +310,6 @@ impl Spool {
         fs::sync_dir(&self.checked_dir(State::Pending, destination)?)
     }
 
-    /// When `destination`'s oldest pending entry is next due, as the last
-    /// drain left it (`.due`), if that drain saw the destination as
-    /// `identity`: read in constant time, so that a send behind a backlog
-    /// that is not due need not list the backlog. `None` when no drain said,
-    /// or the backlog changed since in a way the hint could not follow.
-    pub fn due(&self, destination: &str, identity: &str) -> Option<SystemTime> {
-        let path = self.dir(State::Pending, destination).join(DUE_FILE);
-        let text = String::from_utf8(fs::read_bounded(&path, 256).ok()?).ok()?;
-        let (ms, seen_as) = text.trim().split_once(' ')?;
-        if seen_as != identity {
-            return None;
-        }
-        std::time::UNIX_EPOCH.checked_add(Duration::from_millis(ms.parse().ok()?))
-    }
-
-    /// Notes when `destination`'s oldest pending entry is next due (a drain
-    /// that stopped at it, seeing the destination as `identity`), or forgets
-    /// it (`None`: none pending, or one due now). Only a hint, so not
-    /// fsync'd: lost, the next send lists the backlog as it always could.
-    pub fn note_due(&self, destination: &str, identity: &str, due: Option<SystemTime>) {
-        let Some(due) = due else {
-            self.forget_due(destination);
-            return;
-        };
-        let Ok(dir) = self.checked_dir(State::Pending, destination) else {
-            return;
-        };
-        let ms = due
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        let _ = fs::write_quick(&dir, DUE_FILE, format!("{ms} {identity}").as_bytes());
-    }
-
-    /// Forgets the hint: entries were added ahead of it, revived, or dropped.
-    pub fn forget_due(&self, destination: &str) {
-        let path = self.dir(State::Pending, destination).join(DUE_FILE);
-        let _ = std::fs::remove_file(path);
-    }
-
     /// Moves `entry` from pending to dead, recording why.
     pub fn bury(&self, mut entry: Entry, reason: String) -> Result<Entry, SpoolError> {
         entry.last_error = Some(reason);
@@ -407,13 +366,6 @@ impl Spool {
         Ok(names)
     }
 
-    /// How many entries `destination` has, counted without holding their
-    /// names.
-    pub fn count(&self, state: State, destination: &str) -> Result<usize, SpoolError> {
-        let names = fs::names(&self.checked_dir(state, destination)?)?;
-        Ok(names.filter(|name| name.ends_with(".msg")).count())
-    }
-
     /// The file names of `destination`'s entries, oldest first.
     pub fn ids(&self, state: State, destination: &str) -> Result<Vec<String>, SpoolError> {
         let mut names: Vec<String> = fs::list(&self.checked_dir(state, destination)?)?
@@ -424,63 +376,10 @@ impl Spool {
         Ok(names)
     }
 
-    /// The oldest `limit` of `destination`'s pending ids after `after` and
-    /// before `before` (either bound open when `None`), oldest first, and
-    /// how many more lie in that range: one pass over the directory holding
-    /// at most `limit` ids, so that a drain of any backlog stays in constant
-    /// memory, taking it a slice at a time.
-    pub fn ids_between(
-        &self,
-        destination: &str,
-        after: Option<&str>,
-        before: Option<&str>,
-        limit: usize,
-    ) -> Result<(Vec<String>, usize), SpoolError> {
-        let dir = self.checked_dir(State::Pending, destination)?;
-        let mut oldest = std::collections::BinaryHeap::with_capacity(limit + 1);
-        let mut more = 0;
-        for name in fs::names(&dir)? {
-            let Some(id) = name.strip_suffix(".msg") else {
-                continue;
-            };
-            if after.is_some_and(|a| id <= a) || before.is_some_and(|b| id >= b) {
-                continue;
-            }
-            // A max-heap of the `limit` smallest: the largest is dropped.
-            oldest.push(id.to_owned());
-            if oldest.len() > limit {
-                oldest.pop();
-                more += 1;
-            }
-        }
-        Ok((oldest.into_sorted_vec(), more))
-    }
-
     /// True when any destination has pending entries.
     pub fn has_any_pending(&self) -> bool {
         let names = self.destinations(State::Pending).unwrap_or_default();
         names.iter().any(|name| self.has_pending(name, None))
-    }
-
-    /// True when `destination` has pending entries, or messages in flight
-    /// whose sender died, other than `own` (see `inflight.rs`).
-    pub fn has_pending(&self, destination: &str, own: Option<&str>) -> bool {
-        let Ok(dir) = self.checked_dir(State::Pending, destination) else {
-            return false;
-        };
-        // Asked before every message a stream sends: an entry ends the
-        // listing, so only a folder of messages in flight is read whole.
-        let Ok(names) = fs::names(&dir) else {
-            return false;
-        };
-        let mut sending = Vec::new();
-        for name in names {
-            if name.ends_with(".msg") {
-                return true;
-            }
-            sending.push(name);
-        }
-        self.has_orphans(&dir, &sending, own)
     }
 
     /// Reads one entry, quarantining it when it is damaged or unreadable
@@ -578,54 +477,9 @@ impl Spool {
     /// Removes temp files a crash left behind, once they are old enough that no
     /// live writer can still own them.
     pub fn sweep(&self, destination: &str) {
-        fs::sweep_temp_files(
+        reaper::sweep(
             &self.dir(State::Pending, destination),
             Duration::from_secs(3600),
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spool_of(count: usize) -> (tempfile::TempDir, Spool, Vec<String>) {
-        let root = tempfile::tempdir().unwrap();
-        let spool = Spool::at(root.path().join("spool"), "test".into());
-        let ids = (0..count)
-            .map(|_| {
-                let entry = Entry::new("ops", Vec::new(), 1);
-                spool.write(State::Pending, &entry).unwrap();
-                entry.id
-            })
-            .collect();
-        (root, spool, ids)
-    }
-
-    #[test]
-    fn ids_between_walks_a_backlog_a_slice_at_a_time_oldest_first() {
-        let (_root, spool, ids) = spool_of(10);
-        let mut walked = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let (slice, more) = spool.ids_between("ops", after.as_deref(), None, 3).unwrap();
-            assert_eq!(more, ids.len() - walked.len() - slice.len());
-            walked.extend(slice.iter().cloned());
-            match slice.last() {
-                Some(last) if more > 0 => after = Some(last.clone()),
-                _ => break,
-            }
-        }
-        assert_eq!(walked, ids);
-    }
-
-    #[test]
-    fn ids_between_stops_short_of_its_upper_bound_and_counts_what_lies_before_it() {
-        let (_root, spool, ids) = spool_of(6);
-        let (slice, more) = spool.ids_between("ops", None, Some(&ids[4]), 2).unwrap();
-        assert_eq!((slice, more), (ids[..2].to_vec(), 2));
-        let (none, counted) = spool.ids_between("ops", Some(&ids[0]), None, 0).unwrap();
-        assert!(none.is_empty());
-        assert_eq!(counted, 5);
     }
 }

@@ -10,12 +10,14 @@
 //! the [`Reaper`] unlink it while the next entries are sent; several at once,
 //! since each mostly waits for the device. Dropping the reaper waits for
 //! them all, so a drain leaves no `.done` behind; a drain killed first does,
-//! and the next one sweeps them (`fs::sweep_temp_files`).
+//! and the next one sweeps them ([`sweep`], with the temp files a killed
+//! writer left).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// The ending of a delivered entry's name while it waits to be unlinked.
 pub(crate) const DONE: &str = ".done";
@@ -89,5 +91,34 @@ fn unlink_all(waiting: &Mutex<Receiver<PathBuf>>) {
         };
         let Ok(path) = next else { return };
         let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Deletes dot-file temps older than `age` in `dir`, and what a drain that
+/// died left of delivered entries (`.<id>.done`, see [`Reaper`]);
+/// best effort. Only a temp's name is worth a `stat`: entries are never
+/// looked at.
+pub fn sweep(dir: &Path, age: Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str().filter(|n| n.starts_with('.')) else {
+            continue;
+        };
+        let remove = if name.ends_with(DONE) {
+            true
+        } else if name.ends_with(".tmp") {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().unwrap_or_default() > age)
+        } else {
+            false
+        };
+        if remove {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
