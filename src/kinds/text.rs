@@ -51,7 +51,13 @@ pub fn cut(text: &str, max: usize, measure: Measure) -> (String, bool) {
 /// so a split that asks this of every piece stays linear in the text.
 fn prefix_end(text: &str, max: usize, measure: Measure) -> usize {
     match measure {
-        Measure::Chars => text.char_indices().nth(max).map_or(text.len(), |(i, _)| i),
+        // A character starts at every byte that does not continue one.
+        Measure::Chars => text
+            .bytes()
+            .enumerate()
+            .filter(|(_, b)| b & 0xC0 != 0x80)
+            .nth(max)
+            .map_or(text.len(), |(i, _)| i),
         Measure::Bytes if text.len() <= max => text.len(),
         Measure::Bytes => (0..=max)
             .rev()

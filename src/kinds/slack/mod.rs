@@ -63,20 +63,21 @@ const IDENTITY: [&str; 3] = ["username", "icon_emoji", "icon_url"];
 
 /// Escapes the three characters Slack parses as control characters.
 pub fn escape(text: &str) -> String {
-    // Most log lines have none of the three: copy them whole (the hot path of pipe).
-    let Some(first) = text.find(['&', '<', '>']) else {
-        return text.to_owned();
-    };
+    // The three are ASCII, so a byte search finds them; what lies between
+    // is copied whole (the hot path of pipe, and of a long send).
+    let special = |rest: &str| rest.bytes().position(|b| matches!(b, b'&' | b'<' | b'>'));
     let mut out = String::with_capacity(text.len() + 16);
-    out.push_str(&text[..first]);
-    for c in text[first..].chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
+    let mut rest = text;
+    while let Some(at) = special(rest) {
+        out.push_str(&rest[..at]);
+        out.push_str(match rest.as_bytes()[at] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            _ => "&gt;",
+        });
+        rest = &rest[at + 1..];
     }
+    out.push_str(rest);
     out
 }
 
@@ -502,6 +503,14 @@ mod tests {
     #[test]
     fn escape_replaces_only_slack_control_characters() {
         assert_eq!(escape("a<b>&c \"d\""), "a&lt;b&gt;&amp;c \"d\"");
+    }
+
+    #[test]
+    fn escape_keeps_the_text_between_control_characters_whole() {
+        assert_eq!(escape("é<😀&>x\n"), "é&lt;😀&amp;&gt;x\n");
+        assert_eq!(escape("<<>>"), "&lt;&lt;&gt;&gt;");
+        assert_eq!(escape("plain 😀"), "plain 😀");
+        assert_eq!(escape(""), "");
     }
 
     #[test]
