@@ -526,6 +526,40 @@ mod tests {
     }
 
     #[test]
+    fn a_long_text_goes_out_whole_and_in_order_in_sections_within_the_limits() {
+        let lines: Vec<String> = (0..40_000).map(|i| format!("line {i} <a&b>")).collect();
+        let text = escape(&lines.join("\n"));
+        for code in [false, true] {
+            let mut m = message(&text);
+            m.code = code;
+            let mut sections = Vec::new();
+            for payload in render(&m, &Map::new(), MESSAGE_CHARS_BUDGET) {
+                let body: Value = serde_json::from_str(&payload.body).unwrap();
+                let blocks = body["blocks"].as_array().unwrap();
+                assert!(blocks.len() <= BLOCKS_MAX);
+                let mut chars = 0;
+                for block in blocks {
+                    let shown = block["text"]["text"].as_str().unwrap();
+                    assert!(shown.chars().count() <= SECTION_MAX);
+                    chars += shown.chars().count();
+                    let inner = match code {
+                        true => shown
+                            .strip_prefix("```\n")
+                            .unwrap()
+                            .strip_suffix("\n```")
+                            .unwrap(),
+                        false => shown,
+                    };
+                    sections.push(inner.to_owned());
+                }
+                assert!(chars <= MESSAGE_CHARS_BUDGET);
+            }
+            // Every cut fell on a line break, which the sections do not keep.
+            assert_eq!(sections.join("\n"), text, "code: {code}");
+        }
+    }
+
+    #[test]
     fn split_code_blocks_are_closed_and_reopened() {
         let mut m = message(&"line\n".repeat(1500));
         m.code = true;
