@@ -32,8 +32,8 @@ struct Delivery<'p> {
 
 pub fn run(mut send: Send) -> Result<ExitCode, Failure> {
     // The text is held once, by the template variables and the composing
-    // alike, and let go of once every destination's message is composed: a
-    // send holds about twice its text, not seven times (issue 11).
+    // alike, and let go of once every destination's message is composed,
+    // before any is rendered (issue 11: a long send held it seven times).
     let text: Arc<str> = Arc::from(std::mem::take(&mut send.input.text));
     let vars = variables(&send, &text);
     let mut deliveries = resolve(&send, &vars)?;

@@ -195,9 +195,7 @@ pub fn render(message: &Message, extra: &Map<String, Value>, chars: usize) -> Ve
     parts(message, extra, chars, |part| Payload::json(&part))
 }
 
-/// Renders `message` into one or more payloads, each within Slack's limits
-/// and `chars` characters of block text and URLs, with `extra` (channel,
-/// username…) added to each.
+/// The [`parts`] of `message` as JSON values, for the tests to look into.
 #[cfg(test)]
 fn payloads(message: &Message, extra: &Map<String, Value>, chars: usize) -> Vec<Value> {
     parts(message, extra, chars, |part| part)
