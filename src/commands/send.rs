@@ -252,7 +252,8 @@ fn compose(
         ))
         .with_hint("fix the template in the profile, or check the variables it uses")
     };
-    // User text is never interpreted as a template: `{{` in a log line stays as it is.
+    // User text is never interpreted as a template: a log line's template
+    // braces stay as they are.
     let text = match template.and_then(|t| t.text.as_deref()) {
         Some(source) => renderer
             .text(source, vars)

@@ -19,7 +19,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{self as deliver, Context, Due, Job, Report, Status};
+use super::{Context, Due, Job, Report, Status, deliver_returning};
 use crate::config::Destination;
 use crate::kinds::Payload;
 use crate::report;
@@ -206,8 +206,7 @@ impl Outbox<'_> {
             timeout,
             threads: Some(self.threads),
         };
-        let (mut report, mut rest) =
-            deliver::deliver_returning(self.client, job, self.output.verbose).await;
+        let (mut report, mut rest) = deliver_returning(self.client, job, self.output.verbose).await;
         for warning in report.warnings.drain(..) {
             report::warning(self.output, &warning);
         }
