@@ -2,8 +2,8 @@
 //! deliver it, and report — four phases, one function each.
 
 use std::collections::BTreeMap;
-
 use std::future::Future;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -30,36 +30,25 @@ struct Delivery<'p> {
     thread: Option<ThreadRef>,
 }
 
-pub fn run(send: Send) -> Result<ExitCode, Failure> {
-    let vars = variables(&send);
+pub fn run(mut send: Send) -> Result<ExitCode, Failure> {
+    // The text is held once, by the template variables and the composing
+    // alike, and let go of once every destination's message is composed,
+    // before any is rendered (issue 11: a long send held it seven times).
+    let text: Arc<str> = Arc::from(std::mem::take(&mut send.input.text));
+    let vars = variables(&send, &text);
     let mut deliveries = resolve(&send, &vars)?;
     let threads = Threads::beside(&send.spool, send.profile.thread_ttl);
     keys(&send, &mut deliveries);
-    let mut rendered = Vec::with_capacity(deliveries.len());
+    let mut messages = Vec::with_capacity(deliveries.len());
     for delivery in &deliveries {
-        let message = compose(&send, delivery, &vars)?;
-        let platform = &delivery.destination.platform;
-        platform.check(&message).map_err(|why| {
-            Failure::config(format!(
-                "destination `{}`: {why}",
-                delivery.destination.name
-            ))
-            .with_hint("fix the destination's template in the profile")
-        })?;
-        let mut parts = delivery
-            .destination
-            .platform
-            .render(&message, &delivery.target);
-        for (i, part) in parts.iter_mut().enumerate() {
-            // Only the first part can replace the earlier message; the rest
-            // of a long edit go into its thread.
-            part.thread = delivery.thread.clone().map(|thread| ThreadRef {
-                edit: thread.edit && i == 0,
-                ..thread
-            });
-        }
-        rendered.push((delivery.destination, parts));
+        messages.push(checked(&send, delivery, &vars, &text)?);
     }
+    drop((vars, text));
+    let rendered: Vec<_> = deliveries
+        .iter()
+        .zip(messages)
+        .map(|(delivery, message)| (delivery.destination, render(delivery, message)))
+        .collect();
     if send.dry_run {
         let shown = rendered.iter().map(|(destination, parts)| {
             let attach = |p| threads.attach(&destination.name, destination.platform.as_ref(), p);
@@ -73,11 +62,53 @@ pub fn run(send: Send) -> Result<ExitCode, Failure> {
     Ok(deliver::exit_code(reports.iter().map(|r| r.status)))
 }
 
-/// The variables templates and rules see.
-fn variables(send: &Send) -> Value {
+/// The message for one destination, composed and checked by its kind: a
+/// send stops here, before anything goes out, when any destination cannot
+/// render its message.
+fn checked(
+    send: &Send,
+    delivery: &Delivery,
+    vars: &Value,
+    typed: &str,
+) -> Result<Message, Failure> {
+    let message = compose(send, delivery, vars, typed)?;
+    delivery
+        .destination
+        .platform
+        .check(&message)
+        .map_err(|why| {
+            Failure::config(format!(
+                "destination `{}`: {why}",
+                delivery.destination.name
+            ))
+            .with_hint("fix the destination's template in the profile")
+        })?;
+    Ok(message)
+}
+
+/// The destination's payloads for `message`, each carrying the send's thread
+/// key. The message goes once it is rendered.
+fn render(delivery: &Delivery, message: Message) -> Vec<Payload> {
+    let mut parts = delivery
+        .destination
+        .platform
+        .render(&message, &delivery.target);
+    for (i, part) in parts.iter_mut().enumerate() {
+        // Only the first part can replace the earlier message; the rest
+        // of a long edit go into its thread.
+        part.thread = delivery.thread.clone().map(|thread| ThreadRef {
+            edit: thread.edit && i == 0,
+            ..thread
+        });
+    }
+    parts
+}
+
+/// The variables templates and rules see; `text` is the message's text.
+fn variables(send: &Send, text: &Arc<str>) -> Value {
     let input = &send.input;
     let mut vars = template::surroundings(&send.env, send.ci.as_ref());
-    vars.insert("text".into(), Value::from(input.text.clone()));
+    vars.insert("text".into(), Value::from(Arc::clone(text)));
     vars.insert(
         "title".into(),
         Value::from(input.title.clone().unwrap_or_default()),
@@ -202,8 +233,14 @@ fn auto_route<'p>(profile: &'p Profile, vars: &Value) -> Result<&'p str, Failure
     })
 }
 
-/// Renders the message for one destination's markup.
-fn compose(send: &Send, delivery: &Delivery, vars: &Value) -> Result<Message, Failure> {
+/// Renders the message for one destination's markup; `typed` is its text as
+/// the user gave it.
+fn compose(
+    send: &Send,
+    delivery: &Delivery,
+    vars: &Value,
+    typed: &str,
+) -> Result<Message, Failure> {
     let input: &Input = &send.input;
     let platform = &delivery.destination.platform;
     let template = delivery.template.map(|name| &send.profile.templates[name]);
@@ -215,12 +252,13 @@ fn compose(send: &Send, delivery: &Delivery, vars: &Value) -> Result<Message, Fa
         ))
         .with_hint("fix the template in the profile, or check the variables it uses")
     };
-    // User text is never interpreted as a template: `{{` in a log line stays as it is.
+    // User text is never interpreted as a template: a log line's template
+    // braces stay as they are.
     let text = match template.and_then(|t| t.text.as_deref()) {
         Some(source) => renderer
             .text(source, vars)
             .map_err(|e| render_error("text", e))?,
-        None => platform.escape(&input.text),
+        None => platform.escape(typed),
     };
     let title = match template.and_then(|t| t.title.as_deref()) {
         Some(source) => Some(

@@ -197,6 +197,16 @@ pub fn client() -> reqwest::Client {
 
 /// Sends one destination's payloads in order, stopping at the first that fails.
 pub async fn deliver_one(client: &reqwest::Client, job: Job<'_>, verbose: bool) -> Report {
+    deliver_returning(client, job, verbose).await.0
+}
+
+/// [`deliver_one`], giving the payloads back: a caller that keeps what was
+/// not delivered needs no copy of them (issue 11).
+pub async fn deliver_returning(
+    client: &reqwest::Client,
+    job: Job<'_>,
+    verbose: bool,
+) -> (Report, Vec<Payload>) {
     let started = Instant::now();
     let deadline = started + job.timeout;
     let mut report = Report::new(job.name, job.platform.kind(), job.payloads.len());
@@ -232,7 +242,7 @@ pub async fn deliver_one(client: &reqwest::Client, job: Job<'_>, verbose: bool) 
         }
     }
     report.elapsed_ms = started.elapsed().as_millis();
-    report
+    (report, job.payloads)
 }
 
 /// Sends one part as its thread key says now, and remembers where it went so

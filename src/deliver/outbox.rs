@@ -19,7 +19,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{self as deliver, Context, Due, Job, Report, Status};
+use super::{Context, Due, Job, Report, Status, deliver_returning};
 use crate::config::Destination;
 use crate::kinds::Payload;
 use crate::report;
@@ -120,19 +120,15 @@ impl Outbox<'_> {
         payloads: Vec<Payload>,
         timeout: Duration,
     ) -> Report {
-        let journal = self.begin(destination, &payloads);
+        let (journal, payloads) = self.begin_owned(destination, payloads, None);
         self.send_begun(destination, payloads, timeout, Place::from(journal))
             .await
     }
 
-    /// Puts the message on disk in flight, before anything is awaited:
-    /// `None` with `--no-spool`, which asked for nothing to be kept, or when
-    /// the disk would not take it (it is then sent all the same).
-    pub fn begin(&self, destination: &Destination, payloads: &[Payload]) -> Option<InFlight> {
-        self.begin_as(destination, payloads, None)
-    }
-
-    /// [`Outbox::begin`] under an id taken earlier (see [`Place::Reserved`]).
+    /// Puts the message on disk in flight, before anything is awaited, under
+    /// an id taken earlier (see [`Place::Reserved`]): `None` with
+    /// `--no-spool`, which asked for nothing to be kept, or when the disk
+    /// would not take it (it is then sent all the same).
     pub fn begin_as(
         &self,
         destination: &Destination,
@@ -142,16 +138,32 @@ impl Outbox<'_> {
         if self.no_spool {
             return None;
         }
+        self.begin_owned(destination, payloads.to_vec(), id).0
+    }
+
+    /// [`Outbox::begin_as`] under a new id when `id` is `None`, of payloads
+    /// it gives back, so that putting them on disk costs no copy of them
+    /// (issue 11).
+    fn begin_owned(
+        &self,
+        destination: &Destination,
+        payloads: Vec<Payload>,
+        id: Option<&str>,
+    ) -> (Option<InFlight>, Vec<Payload>) {
+        if self.no_spool {
+            return (None, payloads);
+        }
         let mut entry = self.entry(destination, payloads);
         if let Some(id) = id {
             entry.id = id.to_owned();
         }
-        let journal = self.spool.begin(&entry).ok()?;
-        let id = journal.id().to_owned();
-        self.in_flight
-            .borrow_mut()
-            .insert(destination.name.clone(), id);
-        Some(journal)
+        let journal = self.spool.begin(&entry).ok();
+        if let Some(journal) = &journal {
+            self.in_flight
+                .borrow_mut()
+                .insert(destination.name.clone(), journal.id().to_owned());
+        }
+        (journal, entry.payloads)
     }
 
     /// [`Outbox::send`] of a message whose place in the order was taken
@@ -176,15 +188,15 @@ impl Outbox<'_> {
         let job = Job {
             name: &destination.name,
             platform: destination.platform.as_ref(),
-            payloads: payloads.clone(),
+            payloads,
             timeout,
             threads: Some(self.threads),
         };
-        let mut report = deliver::deliver_one(self.client, job, self.output.verbose).await;
+        let (mut report, mut rest) = deliver_returning(self.client, job, self.output.verbose).await;
         for warning in report.warnings.drain(..) {
             report::warning(self.output, &warning);
         }
-        let rest = payloads[report.parts_delivered..].to_vec();
+        rest.drain(..report.parts_delivered);
         match report.status {
             Status::Delivered | Status::Queued => {
                 if let Place::OnDisk(journal) = place {
@@ -283,10 +295,11 @@ impl Outbox<'_> {
     }
 
     /// A new entry for `payloads`, stamped with who accepted it.
-    fn entry(&self, destination: &Destination, payloads: &[Payload]) -> Entry {
+    fn entry(&self, destination: &Destination, payloads: Vec<Payload>) -> Entry {
+        let parts = payloads.len();
         Entry {
             identity: Some(destination.identity()),
-            ..Entry::new(&destination.name, payloads.to_vec(), payloads.len())
+            ..Entry::new(&destination.name, payloads, parts)
         }
     }
 
@@ -399,7 +412,7 @@ impl Outbox<'_> {
             attempts: u32::from(report.status != Status::Queued),
             next_attempt: next,
             last_error: report.error.clone(),
-            ..self.entry(destination, &payloads)
+            ..self.entry(destination, payloads)
         };
         entry.parts = report.parts;
         if let Some(id) = place.id() {

@@ -96,11 +96,12 @@ impl Platform for GoogleChat {
     fn render(&self, message: &Message, target: &Target) -> Vec<Payload> {
         let key = target.thread_key.as_deref().or(self.thread_key.as_deref());
         let op = if key.is_some() { THREADED } else { "" };
+        // Each card goes as soon as it is serialised (issue 11).
         render(message, key)
-            .iter()
+            .into_iter()
             .map(|body| Payload {
                 op: op.to_owned(),
-                ..Payload::json(body)
+                ..Payload::json(&body)
             })
             .collect()
     }

@@ -70,7 +70,12 @@ impl Platform for Teams {
     }
 
     fn render(&self, message: &Message, _target: &Target) -> Vec<Payload> {
-        render(message).iter().map(Payload::json).collect()
+        // Each card goes as soon as it is serialised, so a long message is
+        // never held as every card's values and every body at once (issue 11).
+        render(message)
+            .into_iter()
+            .map(|card| Payload::json(&card))
+            .collect()
     }
 
     fn request(&self, payload: &Payload) -> HttpRequest {

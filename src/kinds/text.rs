@@ -46,41 +46,97 @@ pub fn cut(text: &str, max: usize, measure: Measure) -> (String, bool) {
 }
 
 /// The byte index where the longest prefix of `text` measuring at most `max` ends.
+///
+/// Looks at no more of `text` than that prefix and the character after it,
+/// so a split that asks this of every piece stays linear in the text.
 fn prefix_end(text: &str, max: usize, measure: Measure) -> usize {
-    let mut used = 0;
-    for (i, c) in text.char_indices() {
-        used += measure.of_char(c);
-        if used > max {
-            return i;
+    match measure {
+        // A character starts at every byte that does not continue one.
+        Measure::Chars => text
+            .bytes()
+            .enumerate()
+            .filter(|(_, b)| b & 0xC0 != 0x80)
+            .nth(max)
+            .map_or(text.len(), |(i, _)| i),
+        Measure::Bytes if text.len() <= max => text.len(),
+        Measure::Bytes => (0..=max)
+            .rev()
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0),
+        Measure::Utf16 => {
+            let mut used = 0;
+            for (i, c) in text.char_indices() {
+                used += c.len_utf16();
+                if used > max {
+                    return i;
+                }
+            }
+            text.len()
         }
     }
-    text.len()
 }
 
 /// Splits `text` into pieces of at most `max`, preferring line breaks, then
 /// spaces, and never cutting an `&amp;`-style entity in half. A piece split at
 /// a line break does not keep that break.
+///
+/// Linear in the text (issue 11): each piece is found within its own window
+/// of `max` units and the rest of the text is never measured, so a 10 MB
+/// text costs one walk over it, not one walk per piece.
 pub fn split(text: &str, max: usize, measure: Measure) -> Vec<&str> {
     assert!(max >= 8, "a limit this small cannot hold an entity");
-    let mut pieces = Vec::new();
-    let mut rest = text;
-    while measure.of(rest) > max {
-        let window = &rest[..prefix_end(rest, max, measure)];
-        let half = |i: &usize| measure.of(&window[..*i]) >= max / 2;
-        let (end, skip) = if let Some(i) = window.rfind('\n').filter(half) {
-            (i, 1)
-        } else if let Some(i) = window.rfind(' ').filter(half) {
-            (i + 1, 0)
-        } else {
-            (entity_safe(window), 0)
-        };
-        pieces.push(&rest[..end]);
-        rest = &rest[end + skip..];
+    Pieces {
+        text,
+        at: 0,
+        max,
+        measure,
     }
-    if !rest.is_empty() {
-        pieces.push(rest);
+    .map(|range| &text[range])
+    .collect()
+}
+
+/// The byte ranges [`split`] cuts a text into, front to back.
+struct Pieces<'t> {
+    text: &'t str,
+    /// Where the next piece starts.
+    at: usize,
+    max: usize,
+    measure: Measure,
+}
+
+impl Iterator for Pieces<'_> {
+    type Item = std::ops::Range<usize>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let start = self.at;
+        let rest = &self.text[start..];
+        if rest.is_empty() {
+            return None;
+        }
+        let fits = prefix_end(rest, self.max, self.measure);
+        if fits == rest.len() {
+            self.at = self.text.len();
+            return Some(start..self.text.len());
+        }
+        let (end, skip) = cut_point(&rest[..fits], self.max, self.measure);
+        self.at = start + end + skip;
+        Some(start..start + end)
     }
-    pieces
+}
+
+/// Where a piece that must end within `window` ends, and how many bytes (the
+/// line break it ends at) the next piece skips: at the last line break, else
+/// after the last space, when that keeps at least half the window; else as
+/// late as an entity allows.
+fn cut_point(window: &str, max: usize, measure: Measure) -> (usize, usize) {
+    let half = |i: &usize| measure.of(&window[..*i]) >= max / 2;
+    if let Some(i) = window.rfind('\n').filter(half) {
+        (i, 1)
+    } else if let Some(i) = window.rfind(' ').filter(half) {
+        (i + 1, 0)
+    } else {
+        (entity_safe(window), 0)
+    }
 }
 
 /// [`split`] for markdown escaped with backslashes (Discord, Mattermost,
@@ -155,6 +211,194 @@ mod tests {
         for piece in &pieces {
             assert!(Measure::Chars.of(piece) <= 11);
             assert!(piece.starts_with('\\') && piece.len() % 2 == 0, "{piece}");
+        }
+    }
+
+    /// Reproducible random text with what splitting must respect: line
+    /// breaks, spaces, entities, backslash escapes, multibyte characters,
+    /// characters outside the BMP, and long runs with nowhere to break.
+    fn random_text(seed: u64, bytes: usize) -> String {
+        const TOKENS: &[&str] = &[
+            " ",
+            " ",
+            " ",
+            "\n",
+            "\n\n",
+            "&amp;",
+            "&lt;",
+            "&quot;",
+            "\\",
+            "\\*",
+            "\\\\",
+            "é",
+            "日本",
+            "😀",
+            "👩‍👩‍👧",
+            "\t",
+            "a",
+            "&",
+        ];
+        let mut state = seed;
+        let mut next = move || {
+            // splitmix64
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) as usize
+        };
+        let mut text = String::with_capacity(bytes + 64);
+        while text.len() < bytes {
+            // About half the bytes in runs of up to 5,000 with no break.
+            match next() % 1000 {
+                0..=499 => text.push_str(TOKENS[next() % TOKENS.len()]),
+                500..=998 => text.push_str(&"word"[..1 + next() % 4]),
+                _ => text.push_str(&"x".repeat(next() % 5000)),
+            }
+        }
+        text
+    }
+
+    const MEASURES: [Measure; 3] = [Measure::Chars, Measure::Utf16, Measure::Bytes];
+
+    /// The split as it was before issue 11, measuring the whole rest of the
+    /// text for every piece: the reference the linear split must agree with.
+    fn split_measuring_the_rest(text: &str, max: usize, measure: Measure) -> Vec<&str> {
+        let prefix_end = |text: &str| {
+            let mut used = 0;
+            for (i, c) in text.char_indices() {
+                used += measure.of_char(c);
+                if used > max {
+                    return i;
+                }
+            }
+            text.len()
+        };
+        let mut pieces = Vec::new();
+        let mut rest = text;
+        while measure.of(rest) > max {
+            let window = &rest[..prefix_end(rest)];
+            let half = |i: &usize| measure.of(&window[..*i]) >= max / 2;
+            let (end, skip) = if let Some(i) = window.rfind('\n').filter(half) {
+                (i, 1)
+            } else if let Some(i) = window.rfind(' ').filter(half) {
+                (i + 1, 0)
+            } else {
+                (entity_safe(window), 0)
+            };
+            pieces.push(&rest[..end]);
+            rest = &rest[end + skip..];
+        }
+        if !rest.is_empty() {
+            pieces.push(rest);
+        }
+        pieces
+    }
+
+    #[test]
+    fn split_cuts_exactly_where_measuring_the_rest_every_time_did() {
+        let cases = [(8, 4_000), (11, 6_000), (64, 40_000), (3000, 400_000)];
+        for (seed, (max, bytes)) in cases.into_iter().enumerate() {
+            let text = random_text(seed as u64, bytes);
+            for measure in MEASURES {
+                assert_eq!(
+                    split(&text, max, measure),
+                    split_measuring_the_rest(&text, max, measure),
+                    "max {max}, {measure:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn prefix_end_is_the_longest_prefix_within_max_in_every_measure() {
+        let text = random_text(7, 20_000);
+        for measure in MEASURES {
+            for max in [0, 1, 3, 4, 5, 100, 19_999, 20_000, 40_000] {
+                let end = prefix_end(&text, max, measure);
+                assert!(text.is_char_boundary(end));
+                assert!(measure.of(&text[..end]) <= max, "{measure:?} {max}");
+                if let Some(c) = text[end..].chars().next() {
+                    assert!(measure.of(&text[..end]) + measure.of_char(c) > max);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn split_pieces_rejoin_to_large_random_text_and_keep_within_max() {
+        let text = random_text(42, 3_000_000);
+        for measure in MEASURES {
+            for max in [8, 300, 3000, 4096] {
+                let pieces = split(&text, max, measure);
+                let mut at = 0;
+                for piece in &pieces {
+                    let start = piece.as_ptr() as usize - text.as_ptr() as usize;
+                    // Either right after the previous piece, or after the one
+                    // line break the split was made at.
+                    let gap = &text[at..start];
+                    assert!(gap.is_empty() || gap == "\n", "{measure:?} {max} at {at}");
+                    assert!(!piece.is_empty() && measure.of(piece) <= max);
+                    at = start + piece.len();
+                }
+                assert_eq!(at, text.len(), "{measure:?} {max}");
+            }
+        }
+    }
+
+    #[test]
+    fn split_never_cuts_an_entity_in_large_random_text() {
+        let text = random_text(5, 1_000_000);
+        for measure in MEASURES {
+            for max in [11, 3000] {
+                let mut at = 0;
+                for piece in split(&text, max, measure) {
+                    at = piece.as_ptr() as usize - text.as_ptr() as usize + piece.len();
+                    for entity in ["&amp;", "&lt;", "&quot;"] {
+                        let inside = (1..entity.len()).any(|k| {
+                            text[..at].ends_with(&entity[..k])
+                                && text[at..].starts_with(&entity[k..])
+                        });
+                        assert!(!inside, "{measure:?} {max}: cut in {entity} at {at}");
+                    }
+                }
+                assert_eq!(at, text.len());
+            }
+        }
+    }
+
+    #[test]
+    fn split_escaped_pieces_rejoin_to_large_random_text_and_keep_escapes_whole() {
+        let text = random_text(9, 2_000_000);
+        for measure in MEASURES {
+            for max in [11, 4000] {
+                let pieces = split_escaped(&text, max, measure);
+                let (last, firsts) = pieces.split_last().expect("pieces");
+                for piece in firsts {
+                    let backslashes = piece.chars().rev().take_while(|c| *c == '\\').count();
+                    assert!(backslashes % 2 == 0, "{measure:?} {max}: {piece:?}");
+                }
+                for piece in &pieces {
+                    assert!(measure.of(piece) <= max, "{measure:?} {max}");
+                }
+                assert!(!last.is_empty());
+                // The pieces are the text, less some of the line breaks split at.
+                let joined = pieces.concat();
+                let mut text_chars = text.chars();
+                let mut dropped = 0;
+                for c in joined.chars() {
+                    loop {
+                        let t = text_chars.next().expect("joined is longer than the text");
+                        if t == c {
+                            break;
+                        }
+                        assert_eq!(t, '\n', "{measure:?} {max}: lost {t:?}");
+                        dropped += 1;
+                    }
+                }
+                dropped += text_chars.inspect(|t| assert_eq!(*t, '\n')).count();
+                assert!(dropped < pieces.len(), "{measure:?} {max}");
+            }
         }
     }
 

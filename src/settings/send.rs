@@ -158,8 +158,11 @@ fn read_text(
         ))
         .with_hint("stream it with `chime pipe`, or send its end: `tail -n 200 | chime send`"));
     }
-    // Invalid UTF-8 is replaced, never fatal: a log with a stray byte must still go out.
-    let text = String::from_utf8_lossy(&bytes).into_owned();
+    // Invalid UTF-8 is replaced, never fatal: a log with a stray byte must
+    // still go out. Valid text keeps the buffer it was read into (issue 11:
+    // a send holds its text as few times as it can).
+    let mut text = String::from_utf8(bytes)
+        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned());
     if json_input || has_template {
         match serde_json::from_str::<serde_json::Value>(&text) {
             Ok(serde_json::Value::Object(map)) => return json_vars(input, map, level_given),
@@ -178,7 +181,8 @@ fn read_text(
             _ => {}
         }
     }
-    input.text = text.trim_end_matches(['\n', '\r']).to_owned();
+    text.truncate(text.trim_end_matches(['\n', '\r']).len());
+    input.text = text;
     Ok(())
 }
 

@@ -9,7 +9,6 @@
 
 use serde_json::{Map, Value};
 
-use super::payloads;
 use crate::fields::Fields;
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Target, Threading, Verdict,
@@ -74,10 +73,7 @@ impl Platform for Api {
         let mut extra = self.identity.clone();
         let channel = target.channel.as_ref().unwrap_or(&self.channel);
         extra.insert("channel".into(), Value::String(channel.clone()));
-        payloads(message, &extra, super::API_CHARS_BUDGET)
-            .iter()
-            .map(Payload::json)
-            .collect()
+        super::render(message, &extra, super::API_CHARS_BUDGET)
     }
 
     /// A reply carries the parent's `thread_ts`; an edit becomes chat.update

@@ -11,6 +11,7 @@
 mod api;
 mod webhook;
 
+use std::borrow::Cow;
 use std::time::UNIX_EPOCH;
 
 use serde_json::{Map, Value, json};
@@ -18,6 +19,7 @@ use serde_json::{Map, Value, json};
 pub use api::Api;
 pub use webhook::Webhook;
 
+use crate::kinds::Payload;
 use crate::kinds::text::{Measure, cut as cut_to, split as split_by};
 use crate::message::{Level, Message};
 
@@ -61,20 +63,21 @@ const IDENTITY: [&str; 3] = ["username", "icon_emoji", "icon_url"];
 
 /// Escapes the three characters Slack parses as control characters.
 pub fn escape(text: &str) -> String {
-    // Most log lines have none of the three: copy them whole (the hot path of pipe).
-    let Some(first) = text.find(['&', '<', '>']) else {
-        return text.to_owned();
-    };
+    // The three are ASCII, so a byte search finds them; what lies between
+    // is copied whole (the hot path of pipe, and of a long send).
+    let special = |rest: &str| rest.bytes().position(|b| matches!(b, b'&' | b'<' | b'>'));
     let mut out = String::with_capacity(text.len() + 16);
-    out.push_str(&text[..first]);
-    for c in text[first..].chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
+    let mut rest = text;
+    while let Some(at) = special(rest) {
+        out.push_str(&rest[..at]);
+        out.push_str(match rest.as_bytes()[at] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            _ => "&gt;",
+        });
+        rest = &rest[at + 1..];
     }
+    out.push_str(rest);
     out
 }
 
@@ -93,21 +96,124 @@ fn colour(level: Level) -> String {
 }
 
 /// A block with the number of characters it contributes to the message.
-struct Block {
-    json: Value,
+struct Block<'m> {
+    content: Content<'m>,
     chars: usize,
-    /// The block's mrkdwn text, for the fallback of the part it lands in.
-    text: Option<String>,
 }
 
-/// Renders `message` into one or more payloads, each within Slack's limits
-/// and `chars` characters of block text and URLs, with `extra` (channel,
-/// username…) added to each.
-pub fn payloads(message: &Message, extra: &Map<String, Value>, chars: usize) -> Vec<Value> {
+enum Content<'m> {
+    /// A mrkdwn section, kept as its text until its part is assembled, so
+    /// that the sections of a long message borrow its text instead of
+    /// holding a copy of it beside the payloads (issue 11). `code` fences it.
+    Section {
+        text: Cow<'m, str>,
+        code: bool,
+        accessory: Option<Value>,
+    },
+    /// Any other block, built.
+    Built(Value),
+}
+
+impl<'m> Block<'m> {
+    fn section(text: Cow<'m, str>, code: bool) -> Block<'m> {
+        let fences = if code { CODE_FENCES } else { 0 };
+        Block {
+            chars: text.chars().count() + fences,
+            content: Content::Section {
+                text,
+                code,
+                accessory: None,
+            },
+        }
+    }
+
+    fn built(json: Value, chars: usize) -> Block<'static> {
+        Block {
+            content: Content::Built(json),
+            chars,
+        }
+    }
+
+    /// The block's mrkdwn text as shown, for the fallback of the part it lands in.
+    fn text(&self) -> Option<Cow<'_, str>> {
+        match &self.content {
+            Content::Section { text, code, .. } => Some(fenced(text, *code)),
+            Content::Built(_) => None,
+        }
+    }
+
+    fn into_owned(self) -> Block<'static> {
+        let content = match self.content {
+            Content::Section {
+                text,
+                code,
+                accessory,
+            } => Content::Section {
+                text: Cow::Owned(text.into_owned()),
+                code,
+                accessory,
+            },
+            Content::Built(json) => Content::Built(json),
+        };
+        Block {
+            content,
+            chars: self.chars,
+        }
+    }
+
+    fn into_json(self) -> Value {
+        match self.content {
+            Content::Section {
+                text,
+                code,
+                accessory,
+            } => {
+                let text = fenced(&text, code).into_owned();
+                let mut json = json!({"type": "section", "text": {"type": "mrkdwn", "text": text}});
+                if let Some(accessory) = accessory {
+                    json["accessory"] = accessory;
+                }
+                json
+            }
+            Content::Built(json) => json,
+        }
+    }
+}
+
+/// A section's text, in a code block when `code`: closed and reopened in
+/// each section, so every part renders.
+fn fenced(text: &str, code: bool) -> Cow<'_, str> {
+    match code {
+        true => Cow::Owned(format!("```\n{text}\n```")),
+        false => Cow::Borrowed(text),
+    }
+}
+
+/// The payloads that deliver `message`, in order: [`parts`], each serialised
+/// as soon as it is assembled, so only one part is ever held as JSON values.
+pub fn render(message: &Message, extra: &Map<String, Value>, chars: usize) -> Vec<Payload> {
+    parts(message, extra, chars, |part| Payload::json(&part))
+}
+
+/// The [`parts`] of `message` as JSON values, for the tests to look into.
+#[cfg(test)]
+fn payloads(message: &Message, extra: &Map<String, Value>, chars: usize) -> Vec<Value> {
+    parts(message, extra, chars, |part| part)
+}
+
+/// Renders `message` into one or more parts, each within Slack's limits and
+/// `chars` characters of block text and URLs, with `extra` (channel,
+/// username…) added to each, and hands each part to `each` as it is made.
+fn parts<T>(
+    message: &Message,
+    extra: &Map<String, Value>,
+    chars: usize,
+    mut each: impl FnMut(Value) -> T,
+) -> Vec<T> {
     let (header, title_cut) = header(message);
     let mut body = Vec::new();
     if title_cut && let Some(title) = &message.title {
-        body.extend(text_sections(&format!("*{}*", escape(title)), false));
+        body.extend(owned_sections(format!("*{}*", escape(title))));
     }
     body.extend(text_sections(&message.text, message.code));
     body.extend(field_sections(&message.fields));
@@ -124,7 +230,13 @@ pub fn payloads(message: &Message, extra: &Map<String, Value>, chars: usize) -> 
         .enumerate()
         .map(|(i, part)| {
             let marker = crate::kinds::marker(i, count);
-            assemble(message, header.as_ref(), part, marker.as_deref(), extra)
+            each(assemble(
+                message,
+                header.as_ref(),
+                part,
+                marker.as_deref(),
+                extra,
+            ))
         })
         .collect()
 }
@@ -152,17 +264,8 @@ fn split(text: &str, max: usize) -> Vec<&str> {
     split_by(text, max, Measure::Chars)
 }
 
-fn section(text: String) -> Block {
-    let chars = text.chars().count();
-    let json = json!({"type": "section", "text": {"type": "mrkdwn", "text": text}});
-    Block {
-        json,
-        chars,
-        text: Some(text),
-    }
-}
-
-fn text_sections(text: &str, code: bool) -> Vec<Block> {
+/// Sections of `text`, each a borrowed piece of it.
+fn text_sections(text: &str, code: bool) -> Vec<Block<'_>> {
     let max = if code {
         SECTION_MAX - CODE_FENCES
     } else {
@@ -171,18 +274,20 @@ fn text_sections(text: &str, code: bool) -> Vec<Block> {
     split(text, max)
         .into_iter()
         .filter(|part| !part.trim().is_empty())
-        .map(|part| {
-            section(if code {
-                format!("```\n{part}\n```")
-            } else {
-                part.to_owned()
-            })
-        })
+        .map(|part| Block::section(Cow::Borrowed(part), code))
+        .collect()
+}
+
+/// [`text_sections`] of a text made for them (a title, a field, a label).
+fn owned_sections(text: String) -> Vec<Block<'static>> {
+    text_sections(&text, false)
+        .into_iter()
+        .map(Block::into_owned)
         .collect()
 }
 
 /// Fields go up to ten to a section; one too long for a field gets sections of its own.
-fn field_sections(fields: &[(String, String)]) -> Vec<Block> {
+fn field_sections(fields: &[(String, String)]) -> Vec<Block<'static>> {
     let mut blocks = Vec::new();
     let mut group: Vec<String> = Vec::new();
     let flush = |group: &mut Vec<String>, blocks: &mut Vec<Block>| {
@@ -194,17 +299,16 @@ fn field_sections(fields: &[(String, String)]) -> Vec<Block> {
             .drain(..)
             .map(|f| json!({"type": "mrkdwn", "text": f}))
             .collect();
-        blocks.push(Block {
-            json: json!({"type": "section", "fields": items}),
+        blocks.push(Block::built(
+            json!({"type": "section", "fields": items}),
             chars,
-            text: None,
-        });
+        ));
     };
     for (key, value) in fields {
         let text = format!("*{}*\n{}", escape(key), escape(value));
         if text.chars().count() > FIELD_MAX {
             flush(&mut group, &mut blocks);
-            blocks.extend(text_sections(&text, false));
+            blocks.extend(owned_sections(text));
             continue;
         }
         let chars: usize = group.iter().map(|f| f.chars().count()).sum();
@@ -226,7 +330,7 @@ fn field_sections(fields: &[(String, String)]) -> Vec<Block> {
 /// section's 3,000 characters is written out as sections with an "Open link"
 /// button beside the last. A URL longer than a button takes (3,000) can only
 /// be shown as text.
-fn link_blocks(message: &Message) -> Vec<Block> {
+fn link_blocks(message: &Message) -> Vec<Block<'static>> {
     let mut blocks = Vec::new();
     let mut buttons: Vec<(Value, usize)> = Vec::new();
     let flush = |buttons: &mut Vec<(Value, usize)>, blocks: &mut Vec<Block>| {
@@ -238,11 +342,7 @@ fn link_blocks(message: &Message) -> Vec<Block> {
             let chars = row.iter().map(|(_, c)| c).sum();
             let elements: Vec<Value> = row.into_iter().map(|(b, _)| b).collect();
             let json = json!({"type": "actions", "elements": elements});
-            blocks.push(Block {
-                json,
-                chars,
-                text: None,
-            });
+            blocks.push(Block::built(json, chars));
         }
     };
     for link in &message.links {
@@ -256,17 +356,19 @@ fn link_blocks(message: &Message) -> Vec<Block> {
         flush(&mut buttons, &mut blocks);
         let linked = format!("<{}|{}>", link_target(&link.url), escape(&link.label));
         if url_fits && linked.chars().count() <= SECTION_MAX {
-            blocks.push(section(linked));
+            blocks.push(Block::section(Cow::Owned(linked), false));
         } else if url_fits {
-            let mut sections = text_sections(&escape(&link.label), false);
-            if let Some(last) = sections.last_mut() {
-                last.json["accessory"] = button(OPEN_LINK, &link.url);
+            let mut sections = owned_sections(escape(&link.label));
+            if let Some(last) = sections.last_mut()
+                && let Content::Section { accessory, .. } = &mut last.content
+            {
+                *accessory = Some(button(OPEN_LINK, &link.url));
                 last.chars += OPEN_LINK.len() + link.url.chars().count();
             }
             blocks.extend(sections);
         } else {
             let text = format!("{}: {}", escape(&link.label), escape(&link.url));
-            blocks.extend(text_sections(&text, false));
+            blocks.extend(owned_sections(text));
         }
     }
     flush(&mut buttons, &mut blocks);
@@ -299,7 +401,7 @@ fn assemble(
 ) -> Value {
     let fallback = fallback(message, &part, marker);
     let mut blocks: Vec<Value> = header.into_iter().cloned().collect();
-    blocks.extend(part.into_iter().map(|b| b.json));
+    blocks.extend(part.into_iter().map(Block::into_json));
     let mut payload = Map::new();
     payload.insert("text".into(), Value::String(fallback));
     payload.insert("blocks".into(), Value::Array(blocks));
@@ -325,11 +427,11 @@ fn fallback(message: &Message, part: &[Block], marker: Option<&str>) -> String {
         // `text` over 4,000 characters (msg_too_long).
         out.push_str(&escape(&cut(title, FALLBACK_MAX).0));
     }
-    if let Some(text) = part.iter().find_map(|b| b.text.as_deref()) {
+    if let Some(text) = part.iter().find_map(Block::text) {
         if !out.trim().is_empty() {
             out.push_str(": ");
         }
-        let first = split(text, FALLBACK_MAX)
+        let first = split(&text, FALLBACK_MAX)
             .into_iter()
             .next()
             .unwrap_or_default();
@@ -402,6 +504,14 @@ mod tests {
     }
 
     #[test]
+    fn escape_keeps_the_text_between_control_characters_whole() {
+        assert_eq!(escape("é<😀&>x\n"), "é&lt;😀&amp;&gt;x\n");
+        assert_eq!(escape("<<>>"), "&lt;&lt;&gt;&gt;");
+        assert_eq!(escape("plain 😀"), "plain 😀");
+        assert_eq!(escape(""), "");
+    }
+
+    #[test]
     fn long_text_becomes_sections_of_at_most_3000_characters() {
         let text = "word ".repeat(2000);
         let payloads = payloads(&message(&text), &Map::new(), MESSAGE_CHARS_BUDGET);
@@ -410,6 +520,40 @@ mod tests {
         assert_eq!(blocks.len(), 4);
         for block in blocks {
             assert!(block["text"]["text"].as_str().unwrap().chars().count() <= SECTION_MAX);
+        }
+    }
+
+    #[test]
+    fn a_long_text_goes_out_whole_and_in_order_in_sections_within_the_limits() {
+        let lines: Vec<String> = (0..40_000).map(|i| format!("line {i} <a&b>")).collect();
+        let text = escape(&lines.join("\n"));
+        for code in [false, true] {
+            let mut m = message(&text);
+            m.code = code;
+            let mut sections = Vec::new();
+            for payload in render(&m, &Map::new(), MESSAGE_CHARS_BUDGET) {
+                let body: Value = serde_json::from_str(&payload.body).unwrap();
+                let blocks = body["blocks"].as_array().unwrap();
+                assert!(blocks.len() <= BLOCKS_MAX);
+                let mut chars = 0;
+                for block in blocks {
+                    let shown = block["text"]["text"].as_str().unwrap();
+                    assert!(shown.chars().count() <= SECTION_MAX);
+                    chars += shown.chars().count();
+                    let inner = match code {
+                        true => shown
+                            .strip_prefix("```\n")
+                            .unwrap()
+                            .strip_suffix("\n```")
+                            .unwrap(),
+                        false => shown,
+                    };
+                    sections.push(inner.to_owned());
+                }
+                assert!(chars <= MESSAGE_CHARS_BUDGET);
+            }
+            // Every cut fell on a line break, which the sections do not keep.
+            assert_eq!(sections.join("\n"), text, "code: {code}");
         }
     }
 

@@ -7,7 +7,6 @@
 
 use serde_json::{Map, Value};
 
-use super::payloads;
 use crate::fields::Fields;
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http,
@@ -58,10 +57,7 @@ impl Platform for Webhook {
         if let Some(channel) = target.channel.as_ref().or(self.channel.as_ref()) {
             extra.insert("channel".into(), Value::String(channel.clone()));
         }
-        payloads(message, &extra, super::MESSAGE_CHARS_BUDGET)
-            .iter()
-            .map(Payload::json)
-            .collect()
+        super::render(message, &extra, super::MESSAGE_CHARS_BUDGET)
     }
 
     fn request(&self, payload: &Payload) -> HttpRequest {
