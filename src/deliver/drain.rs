@@ -354,12 +354,13 @@ impl Step<'_, '_> {
         let job = Job {
             name: &self.destination.name,
             platform: self.destination.platform.as_ref(),
-            payloads: entry.payloads.clone(),
+            payloads: std::mem::take(&mut entry.payloads),
             timeout: ctx.timeout,
             threads: Some(ctx.threads),
         };
-        let mut report = super::deliver_one(ctx.client, job, ctx.verbose).await;
+        let (mut report, payloads) = super::deliver_returning(ctx.client, job, ctx.verbose).await;
         drained.warnings.append(&mut report.warnings);
+        entry.payloads = payloads;
         entry.payloads.drain(..report.parts_delivered);
         match report.status {
             Status::Delivered => {

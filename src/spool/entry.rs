@@ -56,9 +56,12 @@ impl Entry {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let json = serde_json::to_string(self).expect("an entry always serialises");
-        let crc = crc32fast::hash(json.as_bytes());
-        format!("{MAGIC} {VERSION} {crc:08x} {}\n{json}", json.len()).into_bytes()
+        let mut bytes = serde_json::to_vec(self).expect("an entry always serialises");
+        let crc = crc32fast::hash(&bytes);
+        let header = format!("{MAGIC} {VERSION} {crc:08x} {}\n", bytes.len());
+        // Into the JSON's own buffer: a large message is not held twice more.
+        bytes.splice(0..0, header.into_bytes());
+        bytes
     }
 
     /// Decodes a spool file, or says what is wrong with it.
