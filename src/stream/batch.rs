@@ -6,6 +6,13 @@
 //!
 //! `chime pipe` packs what it reads this way; the journal packs what a dead
 //! pipe left the same way, so both make the messages the platform allows.
+//!
+//! Memory: a closed batch holds exactly its text. The open batch is given
+//! room for a whole message when it opens (growing a string by doubling
+//! would leave up to half of every closed batch's allocation unused, which
+//! `--max-pending` does not see), and its spare room is given back when it
+//! closes. [`Packer::ready_bytes`] counts what the closed batches hold, not
+//! just their length, so the bound the caller keeps is on real memory.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -15,6 +22,10 @@ use crate::kinds::Platform;
 use crate::kinds::text::{Measure, split};
 use crate::message::Level;
 
+/// The most room an open batch is given at once: a kind whose messages are
+/// larger still (none is) grows its batch as a string grows.
+const MAX_RESERVE: usize = 256 * 1024;
+
 /// A closed batch, escaped for its destination.
 #[derive(Debug)]
 pub struct Batch {
@@ -22,6 +33,9 @@ pub struct Batch {
     pub level: Level,
     /// The input's offset just past its last line.
     pub end: u64,
+    /// The lines that start in it (a runaway line's pieces count once, where
+    /// it starts).
+    pub lines: usize,
 }
 
 /// Lines on their way into batches for one destination.
@@ -32,6 +46,7 @@ pub struct Packer {
     open_len: usize,
     open_level: Level,
     open_end: u64,
+    open_lines: usize,
     /// When the open batch got its first line; `None` when there is none.
     pub opened: Option<Instant>,
     ready: VecDeque<Batch>,
@@ -47,6 +62,7 @@ impl Packer {
             open_len: 0,
             open_level: Level::Info,
             open_end: 0,
+            open_lines: 0,
             opened: None,
             ready: VecDeque::new(),
             ready_bytes: 0,
@@ -81,12 +97,16 @@ impl Packer {
         }
         if self.opened.is_none() {
             self.opened = Some(Instant::now());
+            // Room for a whole message at once (bytes bound the measure from
+            // below for most text): no doubling, and no half-empty tail.
+            self.open.reserve(self.limit.min(MAX_RESERVE));
         } else if !joins {
             self.open.push('\n');
             self.open_len += 1;
         }
         self.open.push_str(piece);
         self.open_len += len;
+        self.open_lines += usize::from(!joins);
         self.open_level = self.open_level.max(level);
     }
 
@@ -95,13 +115,17 @@ impl Packer {
         if self.opened.take().is_none() {
             return;
         }
-        let text = std::mem::take(&mut self.open);
-        self.ready_bytes += text.len();
+        let mut text = std::mem::take(&mut self.open);
+        // A batch closed by its interval, or holding wide characters, gives
+        // back the room it did not use.
+        text.shrink_to_fit();
+        self.ready_bytes += text.capacity();
         let level = std::mem::take(&mut self.open_level);
         self.ready.push_back(Batch {
             text,
             level,
             end: self.open_end,
+            lines: std::mem::take(&mut self.open_lines),
         });
         self.open_len = 0;
     }
@@ -109,11 +133,11 @@ impl Packer {
     /// The oldest closed batch.
     pub fn pop(&mut self) -> Option<Batch> {
         let batch = self.ready.pop_front()?;
-        self.ready_bytes -= batch.text.len();
+        self.ready_bytes -= batch.text.capacity();
         Some(batch)
     }
 
-    /// Bytes waiting in closed batches.
+    /// Bytes of memory the closed batches waiting hold.
     pub fn ready_bytes(&self) -> usize {
         self.ready_bytes
     }

@@ -1,23 +1,28 @@
-//! One destination's stream of batches: its packer, the batch in flight,
-//! how far it has settled, and the sends, spills and final spooling that
-//! move its batches on.
+//! One destination's stream of batches: its packer, what it is sending, how
+//! far it has settled, whether it is behind its destination's spool, and
+//! what it has told. The moves that take batches out of it are in `moves.rs`
+//! (memory) and `backlog.rs` (the spool).
+//!
+//! A lane does one thing at a time: it is busy from the moment a send or a
+//! drain of its spool starts until that future has really ended (a batch
+//! that must wait meanwhile goes to the spool *behind* it, never beside it).
 
+use std::cell::Cell;
 use std::collections::VecDeque;
-use std::time::{Instant, SystemTime};
-
-use futures_util::stream::FuturesUnordered;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use crate::config::Destination;
-use crate::deliver::{Outbox, Place};
 use crate::deliver::{Report, Status};
 use crate::kinds::{Payload, Target};
-use crate::settings::{DEFAULT_TIMEOUT, Output, Pipe};
-use crate::spool::InFlight;
+use crate::settings::Output;
+use crate::spool::{InFlight, Spool, State};
 use crate::stream::batch::{Batch, Packer};
-use crate::stream::journal::Header;
 use crate::stream::lines::Line;
 
-use super::{SLOW_SEND, Sending, Settler};
+use super::SLOW_SEND;
+use super::backlog::Pulse;
+use super::tell::Told;
 
 /// One destination's stream of batches.
 pub(super) struct Lane<'p> {
@@ -25,11 +30,17 @@ pub(super) struct Lane<'p> {
     pub(super) target: Target,
     pub(super) packer: Packer,
     pub(super) next_send: Instant,
+    /// A send or a drain is under way, until its future has ended.
     pub(super) busy: bool,
-    /// When the send in flight started.
+    /// When the send or drain in flight started.
     pub(super) busy_since: Option<Instant>,
+    /// How the drain in flight is going: when its last entry was delivered.
+    pub(super) pulse: Option<Rc<Cell<Pulse>>>,
     /// The last batch was delivered (a lane starts out trusted).
     pub(super) healthy: bool,
+    /// The destination answered a request slowly (how slowly), and has not
+    /// answered one promptly since: the reader is not held back for it.
+    pub(super) slow: Option<Duration>,
     /// What is being sent right now, kept so that an abort can spool it
     /// too unless it is on disk in flight already.
     pub(super) sending: Option<Sent>,
@@ -42,15 +53,28 @@ pub(super) struct Lane<'p> {
     pub(super) settled: u64,
     pub(super) lines: usize,
     pub(super) worst: Status,
+    /// Batches made, whatever became of them.
     pub(super) messages: usize,
-    pub(super) queued: usize,
+    /// This stream's batches in the spool's pending entries, oldest first:
+    /// their ids and how many lines each holds. Forgotten once they leave
+    /// it, so this is bounded by what the spool holds, not by the input.
+    pub(super) kept: VecDeque<(Box<str>, usize)>,
     /// Batches neither delivered nor kept (the spool could not be written).
     pub(super) lost: usize,
+    /// Batches the destination refused (dead-lettered).
+    pub(super) refused: usize,
     /// The destination has messages in the spool (this stream's, or older):
-    /// each batch then goes on disk before it is sent, so that nothing can
-    /// overtake it. A healthy stream with none sends straight from memory,
-    /// its journal keeping what is in flight.
+    /// the lane sends those first, from the spool, oldest first, and only
+    /// then batches from memory. A healthy stream with none sends straight
+    /// from memory, its journal keeping what is in flight.
     pub(super) backlogged: bool,
+    /// The spool could not even be locked (a read-only disk): batches go
+    /// out from memory, unordered with what it holds, said once.
+    pub(super) spool_unusable: bool,
+    /// Past its time at the end of the stream: what it held went to the
+    /// spool, and nothing more starts.
+    pub(super) closed: bool,
+    pub(super) told: Told,
 }
 
 /// A batch on its way.
@@ -64,124 +88,7 @@ pub(super) struct Sent {
     /// behind it: settled with the report.
     pub(super) late: Option<InFlight>,
     pub(super) ticket: u64,
-}
-
-/// Starts the next send on every lane that has a batch, is idle, and whose
-/// pace allows; a batch on disk in flight is settled at once.
-pub(super) fn start_sends<'a>(
-    pipe: &'a Pipe,
-    header: &Header,
-    outbox: &'a Outbox<'a>,
-    settler: &Settler,
-    lanes: &mut [Lane<'a>],
-    inflight: &mut FuturesUnordered<Sending<'a>>,
-    now: Instant,
-) {
-    for (index, lane) in lanes.iter_mut().enumerate() {
-        if lane.busy || now < lane.next_send {
-            continue;
-        }
-        let Some((batch, ticket)) = lane.take() else {
-            continue;
-        };
-        lane.busy = true;
-        lane.busy_since = Some(now);
-        lane.next_send = now + lane.destination.pace;
-        let payloads = render(header, lane, batch);
-        let destination = lane.destination;
-        let id = crate::spool::fs::new_id(SystemTime::now());
-        let place = match lane.healthy && !lane.backlogged {
-            true => Place::Reserved(id.clone()),
-            false => Place::from(outbox.begin_as(destination, &payloads, Some(&id))),
-        };
-        let begun = matches!(place, Place::OnDisk(_));
-        if begun && lane.settle(ticket) {
-            settler.settle(index, lane.settled);
-        }
-        lane.sending = Some(Sent {
-            payloads: payloads.clone(),
-            begun,
-            id,
-            late: None,
-            ticket,
-        });
-        let timeout = pipe
-            .timeout
-            .or(destination.timeout)
-            .or(pipe.profile.timeout)
-            .unwrap_or(DEFAULT_TIMEOUT);
-        inflight.push(Box::pin(async move {
-            let report = outbox
-                .send_begun(destination, payloads, timeout, place)
-                .await;
-            (index, report)
-        }));
-    }
-}
-
-/// The payloads that carry `batch` to `lane`'s destination.
-pub(super) fn render(header: &Header, lane: &Lane, batch: Batch) -> Vec<Payload> {
-    let message = header.message(batch.text, batch.level);
-    lane.destination.platform.render(&message, &lane.target)
-}
-
-/// Keeps batches waiting in memory under `--max-pending`: the oldest go to
-/// the spool, each settled the moment it is there.
-pub(super) fn spill(
-    pipe: &Pipe,
-    header: &Header,
-    outbox: &Outbox,
-    settler: &Settler,
-    lanes: &mut [Lane],
-) {
-    while lanes.iter().map(|l| l.packer.ready_bytes()).sum::<usize>() > pipe.max_pending {
-        let Some((index, lane)) = lanes
-            .iter_mut()
-            .enumerate()
-            .max_by_key(|(_, l)| l.packer.ready_bytes())
-        else {
-            break;
-        };
-        let Some((batch, ticket)) = lane.take() else {
-            break;
-        };
-        // What is in flight must be on disk before anything queues behind
-        // it, or a flush could deliver the later batch first.
-        if lane.put_in_flight_on_disk(outbox) {
-            settler.settle(index, lane.settled);
-        }
-        let payloads = render(header, lane, batch);
-        let report = lane.queue(outbox, settler, index, payloads, Place::None, ticket);
-        lane.spilled(&report);
-    }
-}
-
-/// Moves every batch, open or ready, to the spool; one in flight is on disk
-/// already (or, if the disk would not take it then, spooled now). One in
-/// flight may then arrive twice: the one duplicate a crash is allowed.
-pub(super) fn spool_all(header: &Header, outbox: &Outbox, settler: &Settler, lanes: &mut [Lane]) {
-    for (index, lane) in lanes.iter_mut().enumerate() {
-        lane.packer.close();
-        if let Some(sent) = lane.sending.take() {
-            if sent.begun || sent.late.is_some() {
-                // Kept as it was begun when its send is dropped.
-                lane.queued += 1;
-                lane.worst = lane.worst.max(Status::Queued);
-            } else {
-                let place = Place::Reserved(sent.id);
-                let report = lane.queue(outbox, settler, index, sent.payloads, place, sent.ticket);
-                lane.spilled(&report);
-            }
-            if lane.settle(sent.ticket) {
-                settler.settle(index, lane.settled);
-            }
-        }
-        while let Some((batch, ticket)) = lane.take() {
-            let payloads = render(header, lane, batch);
-            let report = lane.queue(outbox, settler, index, payloads, Place::None, ticket);
-            lane.spilled(&report);
-        }
-    }
+    pub(super) lines: usize,
 }
 
 impl<'p> Lane<'p> {
@@ -193,7 +100,9 @@ impl<'p> Lane<'p> {
             next_send: Instant::now(),
             busy: false,
             busy_since: None,
+            pulse: None,
             healthy: true,
+            slow: None,
             sending: None,
             unsettled: VecDeque::new(),
             next_ticket: 0,
@@ -201,37 +110,83 @@ impl<'p> Lane<'p> {
             lines: 0,
             worst: Status::Delivered,
             messages: 0,
-            queued: 0,
+            kept: VecDeque::new(),
             lost: 0,
+            refused: 0,
             backlogged: false,
+            spool_unusable: false,
+            closed: false,
+            told: Told::default(),
         }
-    }
-
-    /// Puts the batch in flight on disk, under the place it took, if it is
-    /// not there yet; true when that settles it.
-    pub(super) fn put_in_flight_on_disk(&mut self, outbox: &Outbox) -> bool {
-        let destination = self.destination;
-        let Some(sent) = self
-            .sending
-            .as_mut()
-            .filter(|s| !s.begun && s.late.is_none())
-        else {
-            return false;
-        };
-        sent.late = outbox.begin_as(destination, &sent.payloads, Some(&sent.id));
-        let ticket = sent.ticket;
-        self.sending.as_ref().is_some_and(|s| s.late.is_some()) && self.settle(ticket)
     }
 
     /// Sending is the bottleneck: batches wait that the pace would allow now,
     /// and the destination has been answering promptly.
     pub(super) fn saturated(&self, now: Instant) -> bool {
-        let prompt = self.busy_since.is_none_or(|t| now - t < SLOW_SEND);
-        self.healthy && prompt && self.packer.ready() >= 2 && now >= self.next_send
+        self.healthy
+            && self.slow.is_none()
+            && !self.lagging(now)
+            && self.packer.ready() >= 2
+            && now >= self.next_send
     }
 
+    /// The request in flight has taken longer than a prompt destination
+    /// takes (a drain's entries are also paced apart).
+    pub(super) fn lagging(&self, now: Instant) -> bool {
+        let Some(since) = self.busy_since.filter(|_| self.busy) else {
+            return false;
+        };
+        match &self.pulse {
+            Some(pulse) => now - pulse.get().last.max(since) > self.slow_gap(),
+            None => now - since > SLOW_SEND,
+        }
+    }
+
+    /// Between two entries of a drain, more than this means a slow answer:
+    /// they are paced apart anyway.
+    pub(super) fn slow_gap(&self) -> Duration {
+        SLOW_SEND.max(self.destination.pace)
+    }
+
+    /// The lane will finish what it holds at the destination's pace: it is
+    /// healthy, prompt and behind no backlog. Only such a lane keeps
+    /// sending past the end of the input for as long as that takes.
+    pub(super) fn keeping_up(&self, now: Instant) -> bool {
+        self.healthy && self.slow.is_none() && !self.lagging(now) && !self.backlogged
+    }
+
+    /// There is something to start now: a batch from memory, or the spool.
+    pub(super) fn may_start(&self, now: Instant) -> bool {
+        !self.busy
+            && !self.closed
+            && now >= self.next_send
+            && (self.backlogged || self.packer.ready() > 0)
+    }
+
+    /// When the lane next wants to start something, if it does.
+    pub(super) fn wants_at(&self) -> Option<Instant> {
+        let work = self.backlogged || self.packer.ready() > 0;
+        (!self.busy && !self.closed && work).then_some(self.next_send)
+    }
+
+    /// Nothing left to do: nothing in flight, and nothing held, or the rest
+    /// handed to the spool.
     pub(super) fn idle(&self) -> bool {
-        !self.busy && self.packer.is_empty()
+        !self.busy && (self.closed || (self.packer.is_empty() && !self.backlogged))
+    }
+
+    /// A send or drain starts now; the next waits for the destination's pace.
+    pub(super) fn start(&mut self, now: Instant) {
+        self.busy = true;
+        self.busy_since = Some(now);
+        self.next_send = now + self.destination.pace;
+    }
+
+    /// The send or drain in flight has ended.
+    pub(super) fn stop(&mut self) {
+        self.busy = false;
+        self.busy_since = None;
+        self.pulse = None;
     }
 
     pub(super) fn push(&mut self, line: &Line) {
@@ -248,32 +203,6 @@ impl<'p> Lane<'p> {
         self.next_ticket += 1;
         self.unsettled.push_back((ticket, batch.end, false));
         Some((batch, ticket))
-    }
-
-    /// Queues a batch in the spool and settles it, telling the journal the
-    /// moment the entry is on disk: a kill between the two then costs at most
-    /// this batch twice, not a disk's flush worth of them.
-    pub(super) fn queue(
-        &mut self,
-        outbox: &Outbox,
-        settler: &Settler,
-        index: usize,
-        payloads: Vec<Payload>,
-        place: Place,
-        ticket: u64,
-    ) -> Report {
-        let through = self.settled_if(ticket);
-        let mut note = || {
-            if let Some(through) = through {
-                settler.settle(index, through);
-            }
-        };
-        let report = outbox.queue_at(self.destination, payloads, place, &mut note);
-        // Kept or not, it is done with: a batch not kept is reported lost.
-        if self.settle(ticket) && report.spool_id.is_none() {
-            settler.settle(index, self.settled);
-        }
-        report
     }
 
     /// How far the lane would have settled were `ticket` settled, if further.
@@ -312,74 +241,129 @@ impl<'p> Lane<'p> {
         }
     }
 
-    /// A batch went to the spool without being tried (past `--max-pending`,
-    /// or at the end): counted, while the batch in flight, if any, goes on.
-    pub(super) fn spilled(&mut self, report: &Report) {
+    /// A batch of `lines` lines went to the spool without being tried (past
+    /// `--max-pending`, or at the end): counted, and behind it every later
+    /// batch waits, while the batch in flight, if any, goes on.
+    pub(super) fn spilled(&mut self, report: &Report, lines: usize) {
         self.backlogged = true;
         self.messages += 1;
         self.worst = self.worst.max(report.status);
-        match report.status {
-            Status::Queued => self.queued += 1,
+        match (&report.spool_id, report.status) {
+            (Some(id), Status::Queued) => self.kept.push_back((id.as_str().into(), lines)),
             _ => {
                 self.lost += 1;
-                let why = report.error.as_deref().unwrap_or("failed");
-                eprintln!(
-                    "chime: error: a batch for {} was not kept: {why}",
-                    self.destination.name
-                );
+                self.told.not_kept(self.destination, report);
             }
         }
     }
 
-    /// The send in flight ended; true when that settled its batch (one that
-    /// was not on disk in flight).
+    /// The batch sent from memory has had its answer; true when that settled
+    /// it (one that was not on disk in flight).
     pub(super) fn finished(&mut self, report: &Report, output: Output) -> bool {
-        self.busy = false;
-        self.busy_since = None;
+        let took = self.busy_since.map(|since| since.elapsed());
+        self.stop();
         self.healthy = report.status == Status::Delivered;
-        // A delivered batch went after whatever the spool held for it.
-        self.backlogged = report.status != Status::Delivered;
-        let mut sent = self.sending.take();
-        let mut status = report.status;
-        if let Some(late) = sent.as_mut().and_then(|s| s.late.take()) {
-            match (status, &report.spool_id) {
-                (Status::Delivered, _) => late.delivered(),
-                (_, Some(_)) => late.replaced(),
-                // Not kept otherwise, but its copy on disk still is.
-                (_, None) => {
-                    if late.keep().is_ok() {
-                        status = Status::Queued;
-                    }
-                }
-            }
+        if report.status != Status::Delivered {
+            // Kept, it is the oldest of the backlog every later batch waits behind.
+            self.backlogged = true;
         }
+        let mut sent = self.sending.take();
+        let status = match sent.as_mut().and_then(|s| s.late.take()) {
+            Some(late) => settle_late(late, report),
+            None => report.status,
+        };
         self.messages += 1;
         self.worst = self.worst.max(status);
         match status {
-            Status::Delivered => {}
+            Status::Delivered => self.answered(took.unwrap_or_default(), output),
             Status::Queued => {
-                self.queued += 1;
-                if !output.quiet {
-                    let why = report.error.as_deref().unwrap_or("queued");
-                    eprintln!(
-                        "chime: queued a batch for {} ({why}); will retry",
-                        self.destination.name
-                    );
-                }
+                let id = report.spool_id.clone();
+                let id = id.or_else(|| sent.as_ref().map(|s| s.id.clone()));
+                let lines = sent.as_ref().map_or(0, |s| s.lines);
+                self.kept.extend(id.map(|id| (id.into(), lines)));
+                self.told
+                    .failing(self.destination, report.error.as_deref(), output);
             }
             Status::Rejected | Status::Failed => {
                 // A refusal that could not be dead-lettered is nowhere too.
                 if status == Status::Failed || report.spool_id.is_none() {
                     self.lost += 1;
+                } else {
+                    self.refused += 1;
                 }
-                let why = report.error.as_deref().unwrap_or("failed");
-                eprintln!(
-                    "chime: error: {} did not take a batch: {why}",
-                    self.destination.name
-                );
+                self.told.refused(self.destination, report);
             }
         }
         sent.filter(|sent| !sent.begun)
             .is_some_and(|sent| self.settle(sent.ticket))
+    }
+
+    /// The destination took a request in `took`: slow past [`SLOW_SEND`]
+    /// (said once), prompt again otherwise.
+    pub(super) fn answered(&mut self, took: Duration, output: Output) {
+        self.judge(took, SLOW_SEND, output);
+    }
+
+    /// Slow when `took` is over `limit`, said the first time.
+    pub(super) fn judge(&mut self, took: Duration, limit: Duration, output: Output) {
+        if took <= limit {
+            self.slow = None;
+            return;
+        }
+        self.slow = Some(took);
+        self.told.slow(self.destination, took, output);
+    }
+
+    /// Forgets the batches of this stream that have left the spool's
+    /// pending entries (delivered; or refused, which `died` asks to count),
+    /// and sees whether the destination still has a backlog.
+    pub(super) fn recount(&mut self, spool: &Spool, died: bool) {
+        let name = &self.destination.name;
+        let Ok(pending) = spool.ids(State::Pending, name) else {
+            self.backlogged = spool.has_pending(name, None);
+            return;
+        };
+        let dead = match died {
+            true => spool.ids(State::Dead, name).unwrap_or_default(),
+            false => Vec::new(),
+        };
+        let listed =
+            |ids: &[String], id: &str| ids.binary_search_by(|i| i.as_str().cmp(id)).is_ok();
+        let mut refused = 0;
+        self.kept.retain(|(id, _)| {
+            let here = listed(&pending, id);
+            refused += usize::from(!here && listed(&dead, id));
+            here
+        });
+        if refused > 0 {
+            self.refused += refused;
+            self.worst = self.worst.max(Status::Rejected);
+        }
+        self.backlogged = !pending.is_empty() || spool.has_pending(name, None);
+    }
+
+    /// Lines of this stream still waiting in the spool.
+    pub(super) fn kept_lines(&self) -> usize {
+        self.kept.iter().map(|(_, lines)| lines).sum()
+    }
+}
+
+/// What became of a batch put on disk after its send started, now that the
+/// send has its `report`.
+fn settle_late(late: InFlight, report: &Report) -> Status {
+    match (report.status, &report.spool_id) {
+        (Status::Delivered, _) => {
+            late.delivered();
+            Status::Delivered
+        }
+        (_, Some(_)) => {
+            late.replaced();
+            report.status
+        }
+        // Not kept otherwise, but its copy on disk still is.
+        (_, None) => match late.keep() {
+            Ok(_) => Status::Queued,
+            Err(_) => report.status,
+        },
     }
 }

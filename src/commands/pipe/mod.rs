@@ -34,9 +34,12 @@
 //! they were read, through spills, failures and flushes: a batch in flight is
 //! on disk under an id older than anything spilled after it.
 
+mod backlog;
 mod lane;
+mod moves;
 mod reader;
 mod router;
+mod tell;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -56,7 +59,9 @@ use crate::settings::{DEFAULT_TIMEOUT, Output, Pipe};
 use crate::state::Threads;
 use crate::stream::journal::{self, Header, Journal};
 use crate::stream::lines::{Line, Unfinished};
-use lane::{Lane, spill, spool_all, start_sends};
+use backlog::Backlog;
+use lane::Lane;
+use moves::{close, spill, spool_all, start_sends};
 use reader::{Reader, ReaderHandle};
 use router::Router;
 
@@ -98,7 +103,50 @@ pub(super) struct Chunk {
     pub(super) end: u64,
 }
 
-type Sending<'a> = Pin<Box<dyn Future<Output = (usize, Report)> + 'a>>;
+/// What every phase of the stream works with.
+/// (Private to the pipe, its parts included, as what follows is.)
+#[derive(Clone, Copy)]
+struct Crew<'a> {
+    pipe: &'a Pipe,
+    header: &'a Header,
+    outbox: &'a Outbox<'a>,
+    settler: &'a Settler<'a>,
+}
+
+/// How a lane's send or slice of the spool ended.
+enum Done {
+    /// A batch from memory, through the outbox.
+    Sent(Report),
+    /// The destination's spool, oldest first.
+    Drained(Backlog),
+}
+
+type Sending<'a> = Pin<Box<dyn Future<Output = (usize, Done)> + 'a>>;
+
+/// When each lane's time is up at the end of the stream.
+#[derive(Clone, Copy)]
+struct Ending {
+    /// A signal came: every lane's time is up at this deadline.
+    stopping: Option<Instant>,
+    /// The input ended then.
+    input: Option<Instant>,
+    /// After the input ends, how long a lane that is not keeping up still
+    /// has (`--timeout`, else the default).
+    grace: Duration,
+}
+
+impl Ending {
+    /// When what `lane` still holds goes to the spool: the stopping deadline
+    /// after a signal; one grace after EOF for a lane that is slow, failing
+    /// or behind a backlog; never for one that is keeping up, which sends
+    /// what it has at the destination's pace (backpressure kept that small).
+    fn deadline(&self, lane: &Lane, now: Instant) -> Option<Instant> {
+        self.stopping.or_else(|| {
+            let ended = self.input?;
+            (!lane.keeping_up(now)).then_some(ended + self.grace)
+        })
+    }
+}
 
 pub fn run(pipe: Pipe) -> Result<ExitCode, Failure> {
     let runtime = deliver::runtime()?;
@@ -133,16 +181,22 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
     };
     let (rx, rest) = start_reader(pipe, &header, &journal);
     let mut flow = Flow {
-        pipe,
-        header: &header,
-        outbox: &outbox,
-        settler: &settler,
+        crew: Crew {
+            pipe,
+            header: &header,
+            outbox: &outbox,
+            settler: &settler,
+        },
         router,
         inflight: FuturesUnordered::new(),
         rx,
         rest,
         eof: false,
-        stopping: None,
+        ending: Ending {
+            stopping: None,
+            input: None,
+            grace: pipe.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        },
     };
     let ended = flow.run().await?;
     let Flow {
@@ -189,34 +243,33 @@ enum Ended {
 /// What the stream's end says: the summary, and the exit code.
 fn outcome(pipe: &Pipe, mut router: Router, ended: Ended) -> ExitCode {
     if ended == Ended::Interrupted {
-        summary(pipe, &router.lanes);
+        tell::summary(pipe, &router.lanes);
         return ExitCode::Interrupted;
     }
-    // A batch queued mid-stream may have gone out behind a later one (the
-    // outbox sends a destination's backlog first): only what is still in the
-    // spool makes the stream "queued".
+    // A batch queued mid-stream may have gone out since (the lane sends its
+    // spool first): only what is still in the spool makes the stream "queued".
     for lane in &mut router.lanes {
-        if lane.worst == Status::Queued && !pipe.spool.has_pending(&lane.destination.name, None) {
+        let name = &lane.destination.name;
+        if lane.worst == Status::Queued
+            && lane.kept.is_empty()
+            && !pipe.spool.has_pending(name, None)
+        {
             lane.worst = Status::Delivered;
         }
     }
-    summary(pipe, &router.lanes);
+    tell::summary(pipe, &router.lanes);
     deliver::exit_code(router.lanes.iter().map(|l| l.worst))
 }
 
 /// One stream's moving parts, for the main loop.
 struct Flow<'a> {
-    pipe: &'a Pipe,
-    header: &'a Header,
-    outbox: &'a Outbox<'a>,
-    settler: &'a Settler<'a>,
+    crew: Crew<'a>,
     router: Router<'a>,
     inflight: FuturesUnordered<Sending<'a>>,
     rx: mpsc::Receiver<Chunk>,
     rest: ReaderHandle,
     eof: bool,
-    /// Once a signal came: the deadline for what is left to go out.
-    stopping: Option<Instant>,
+    ending: Ending,
 }
 
 impl<'a> Flow<'a> {
@@ -236,10 +289,10 @@ impl<'a> Flow<'a> {
             let wake = self.wake(now);
             tokio::select! {
                 chunk = self.rx.recv(), if !self.eof && !saturated => self.take(chunk).await,
-                Some((lane, report)) = self.inflight.next() => self.finished(lane, &report),
+                Some((lane, done)) = self.inflight.next() => self.finished(lane, done),
                 () = tokio::time::sleep_until(wake.into()) => {}
                 _ = interrupt.recv() => {
-                    if self.stopping.is_some() {
+                    if self.ending.stopping.is_some() {
                         // Second Ctrl-C: keep everything on disk and leave now.
                         self.spool_all();
                         return Ok(Ended::Interrupted);
@@ -254,25 +307,18 @@ impl<'a> Flow<'a> {
     /// What needs doing now: batches closed, sent and spilled; `Some` when
     /// the stream is over.
     fn turn(&mut self, now: Instant) -> Option<Ended> {
-        let (pipe, header, outbox, settler) = (self.pipe, self.header, self.outbox, self.settler);
-        self.router.close_due(pipe.interval, now);
+        let crew = self.crew;
+        self.router.close_due(crew.pipe.interval, now);
+        self.close_late(now);
         let lanes = &mut self.router.lanes;
-        start_sends(
-            pipe,
-            header,
-            outbox,
-            settler,
-            lanes,
-            &mut self.inflight,
-            now,
-        );
-        spill(pipe, header, outbox, settler, lanes);
-        self.router.trim_journal(settler.journal);
+        start_sends(crew, lanes, &mut self.inflight, now, self.ending);
+        spill(crew, lanes);
+        self.router.trim_journal(crew.settler.journal);
         let idle = self.router.lanes.iter().all(Lane::idle);
         if self.eof && self.inflight.is_empty() && idle {
             return Some(Ended::Done);
         }
-        if self.stopping.is_some_and(|deadline| now >= deadline) {
+        if self.ending.stopping.is_some_and(|deadline| now >= deadline) {
             // Time is up: keep the rest on disk, and abandon the sends in flight
             // (their batches are on disk already) rather than let them drain a backlog.
             self.spool_all();
@@ -281,12 +327,31 @@ impl<'a> Flow<'a> {
         None
     }
 
+    /// Lanes whose time at the end has come, or that can start nothing
+    /// more before it, hand what they hold in memory to the spool.
+    fn close_late(&mut self, now: Instant) {
+        let (crew, ending) = (self.crew, self.ending);
+        for (index, lane) in self.router.lanes.iter_mut().enumerate() {
+            let Some(deadline) = ending.deadline(lane, now).filter(|_| !lane.closed) else {
+                continue;
+            };
+            let stuck = !lane.busy && lane.backlogged && lane.next_send >= deadline;
+            if now >= deadline || stuck {
+                close(crew, index, lane);
+            }
+        }
+    }
+
     /// When to look again: a batch's interval ends, a lane's pace allows a
-    /// send, or the stopping deadline comes, which a long send must not hide.
+    /// send, or a lane's time at the end comes, which a long send must not
+    /// hide.
     fn wake(&self, now: Instant) -> Instant {
-        let next = self.router.next_wakeup(self.pipe.interval);
+        let next = self.router.next_wakeup(self.crew.pipe.interval);
+        let lanes = self.router.lanes.iter().filter(|l| !l.closed);
+        let ends = lanes.filter_map(|l| self.ending.deadline(l, now));
         next.into_iter()
-            .chain(self.stopping)
+            .chain(ends)
+            .chain(self.ending.stopping)
             .min()
             .unwrap_or(now + Duration::from_secs(3600))
     }
@@ -301,15 +366,22 @@ impl<'a> Flow<'a> {
             }
             None => {
                 self.eof = true;
+                self.ending.input.get_or_insert(Instant::now());
                 self.router.close_all();
             }
         }
     }
 
-    fn finished(&mut self, lane: usize, report: &Report) {
-        let lanes = &mut self.router.lanes;
-        if lanes[lane].finished(report, self.pipe.output) {
-            self.settler.settle(lane, lanes[lane].settled);
+    fn finished(&mut self, index: usize, done: Done) {
+        let (pipe, settler) = (self.crew.pipe, self.crew.settler);
+        let lane = &mut self.router.lanes[index];
+        match done {
+            Done::Sent(report) => {
+                if lane.finished(&report, pipe.output) {
+                    settler.settle(index, lane.settled);
+                }
+            }
+            Done::Drained(backlog) => lane.drained(backlog, &pipe.spool, pipe.output),
         }
     }
 
@@ -321,17 +393,12 @@ impl<'a> Flow<'a> {
             self.eof = true;
         }
         self.router.close_all();
-        let timeout = self.pipe.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        self.stopping.get_or_insert(Instant::now() + timeout);
+        let grace = self.ending.grace;
+        self.ending.stopping.get_or_insert(Instant::now() + grace);
     }
 
     fn spool_all(&mut self) {
-        spool_all(
-            self.header,
-            self.outbox,
-            self.settler,
-            &mut self.router.lanes,
-        );
+        spool_all(self.crew, &mut self.router.lanes);
     }
 }
 
@@ -400,34 +467,4 @@ async fn take_the_rest(
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, Failure> {
     tokio::signal::unix::signal(kind)
         .map_err(|e| Failure::from(e).caused_by("cannot listen for signals"))
-}
-
-fn summary(pipe: &Pipe, lanes: &[Lane]) {
-    if pipe.output.quiet {
-        return;
-    }
-    for lane in lanes {
-        let name = &lane.destination.name;
-        if lane.lost > 0 {
-            // Never "piped N lines" when some of them are nowhere.
-            eprintln!(
-                "chime: error: {} of {} message(s) for {name} were neither delivered nor kept; \
-                 their lines are lost",
-                lane.lost, lane.messages
-            );
-            continue;
-        }
-        if pipe.output.verbose || lane.queued > 0 || lane.worst != Status::Delivered {
-            eprintln!(
-                "chime: piped {} line(s) to {name} in {} message(s){}",
-                lane.lines,
-                lane.messages,
-                if lane.queued > 0 {
-                    format!(", {} queued in the spool", lane.queued)
-                } else {
-                    String::new()
-                }
-            );
-        }
-    }
 }

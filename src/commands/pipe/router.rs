@@ -194,17 +194,14 @@ impl<'p> Router<'p> {
         self.lanes.iter_mut().for_each(|l| l.packer.close());
     }
 
-    /// When something next needs doing: a batch's interval ends, or a lane's pace allows a send.
+    /// When something next needs doing: a batch's interval ends, or a lane's
+    /// pace allows a send (or its spool's next entry is due).
     pub(super) fn next_wakeup(&self, interval: Duration) -> Option<Instant> {
         let closes = self
             .lanes
             .iter()
             .filter_map(|l| l.packer.opened.map(|t| t + interval));
-        let sends = self
-            .lanes
-            .iter()
-            .filter(|l| !l.busy && l.packer.ready() > 0)
-            .map(|l| l.next_send);
+        let sends = self.lanes.iter().filter_map(Lane::wants_at);
         closes.chain(sends).min()
     }
 
