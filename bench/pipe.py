@@ -23,6 +23,14 @@ import time
 from stub import Stub
 
 
+def write_log(path, lines):
+    """Writes `lines` log lines of about 88 bytes each (1,000,000 lines are 88 MB)."""
+    with open(path, "w") as f:
+        for i in range(lines):
+            f.write(f"2026-11-24T21:{i // 60000 % 60:02d}:{i // 1000 % 60:02d}.{i % 1000:03d}Z INFO "
+                    f"worker-{i % 16} handled request id={i:08d} status=200 in {i % 997} ms\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=1_000_000)
@@ -41,10 +49,7 @@ def main():
         env = {"PATH": os.environ["PATH"], "HOME": home, "CHIME_CONFIG": profile,
                "CHIME_STATE_DIR": os.path.join(home, "state")}
         log = os.path.join(home, "app.log")
-        with open(log, "w") as f:
-            for i in range(args.lines):
-                f.write(f"2026-11-24T21:{i // 60000 % 60:02d}:{i // 1000 % 60:02d}.{i % 1000:03d}Z INFO "
-                        f"worker-{i % 16} handled request id={i:08d} status=200 in {i % 997} ms\n")
+        write_log(log, args.lines)
         size = os.path.getsize(log)
 
         with open(log, "rb") as stdin:

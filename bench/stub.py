@@ -4,6 +4,11 @@ Answers every POST with `200 ok` on keep-alive connections, parsing just enough
 HTTP/1.1 (Content-Length bodies) to stay out of the way of what is measured:
 http.server costs about half a millisecond per request, more than chime does.
 Runs in a thread; `count` is the number of requests answered.
+
+`Stub(delay=3.0)` answers each request that many seconds after it arrived, as a
+slow but working destination does (requests on other connections wait in
+parallel, each its own delay); `count` then counts only the answers written to
+a connection still open, so a request its client gave up on is not delivered.
 """
 
 import asyncio
@@ -35,13 +40,21 @@ class _Http(asyncio.Protocol):
             if len(self.buffer) < end + 4 + length:
                 return
             self.buffer = self.buffer[end + 4 + length:]
+            if self.stub.delay:
+                self.stub.loop.call_later(self.stub.delay, self.answer)
+            else:
+                self.answer()
+
+    def answer(self):
+        if not self.transport.is_closing():
             self.stub.count += 1
             self.transport.write(ANSWER)
 
 
 class Stub:
-    def __init__(self):
+    def __init__(self, delay=0.0):
         self.count = 0
+        self.delay = delay
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
 

@@ -710,3 +710,178 @@ route = "loud"
     assert_eq!(got.len(), 1);
     assert!(bed.webhook("b").ends_with(&got[0].path), "went to b");
 }
+
+/// `count` numbered log lines of about 50 bytes: a Slack batch holds some 750.
+fn numbered_log(count: usize) -> String {
+    (0..count)
+        .map(|i| {
+            format!(
+                "request {i:06} handled by worker-{} in {} ms\n",
+                i % 16,
+                i % 997
+            )
+        })
+        .collect()
+}
+
+/// The entries `chime spool list --json` shows.
+fn spooled(sandbox: &Sandbox) -> Vec<serde_json::Value> {
+    let listed = run(sandbox.chime(&["spool", "list", "--json"])).code(0);
+    serde_json::from_str::<serde_json::Value>(&listed.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e})\n{listed}"))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// `chime flush --all` of what the pipe left, to `url`.
+fn flush(sandbox: &Sandbox, url: &str) {
+    let mut flush = sandbox.chime(&["flush", "--all"]);
+    flush.env("LOG_WEBHOOK", url);
+    run(flush).code(0);
+}
+
+/// The lines of `stderr` that speak of the spool or of a batch.
+fn about_the_spool(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("spool") || l.contains("batch") || l.contains("queued"))
+        .collect()
+}
+
+#[test]
+fn pipe_delivers_every_line_in_order_through_a_slow_destination() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    bed.answer_after(Duration::from_millis(300));
+    let sandbox = setup("0s");
+    // About 30 batches, nearly all beyond a --max-pending of 1 KiB: they go
+    // to the spool as they close, and the pipe sends them from there.
+    let input = numbered_log(22_000);
+    let url = bed.webhook("logs");
+    let out = feed(
+        pipe(&sandbox, &url, &["--max-pending", "1KiB"]),
+        input.as_bytes(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // A destination that takes every batch, however slowly, gets them all
+    // from the pipe itself: nothing is left for a flush.
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        spooled(&sandbox),
+        Vec::<serde_json::Value>::new(),
+        "{stderr}"
+    );
+    flush(&sandbox, &url);
+    let expected: Vec<String> = input.lines().map(str::to_owned).collect();
+    let delivered = delivered_lines(&bed);
+    let first_difference = delivered.iter().zip(&expected).position(|(d, e)| d != e);
+    assert!(
+        delivered.len() == expected.len() && first_difference.is_none(),
+        "every line once, in order: {} of {} delivered, first difference at {first_difference:?}\n{stderr}",
+        delivered.len(),
+        expected.len()
+    );
+    assert!(bed.delivered().len() > 20, "a stream of many batches");
+    assert_eq!(
+        bed.requests().len(),
+        bed.delivered().len(),
+        "each sent once"
+    );
+    assert!(about_the_spool(&stderr).is_empty(), "{stderr}");
+}
+
+#[test]
+fn a_slow_destination_is_said_once_and_the_stream_goes_on_at_its_pace() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    // Slower than a prompt destination (2 s) twice, then prompt.
+    bed.fault(Fault::Slow(Duration::from_millis(2300)));
+    bed.fault(Fault::Slow(Duration::from_millis(2300)));
+    let sandbox = setup("0s");
+    let input = numbered_log(9_000);
+    let url = bed.webhook("logs");
+    let out = feed(
+        pipe(&sandbox, &url, &["--max-pending", "1KiB"]),
+        input.as_bytes(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let said = about_the_spool(&stderr);
+    assert_eq!(said.len(), 1, "one line, not one per batch:\n{stderr}");
+    assert!(
+        said[0].starts_with("chime: pipe: log-hook is slow (a send took 2."),
+        "{stderr}"
+    );
+    let expected: Vec<String> = input.lines().map(str::to_owned).collect();
+    assert_eq!(delivered_lines(&bed), expected, "{stderr}");
+}
+
+#[test]
+fn a_down_destination_says_why_once_and_what_it_queued_at_the_end() {
+    let sandbox = setup("0s");
+    let input = numbered_log(22_000);
+    let out = feed(
+        pipe(
+            &sandbox,
+            DOWN,
+            &["--max-pending", "1KiB", "--timeout", "1s"],
+        ),
+        input.as_bytes(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    let batches = spooled(&sandbox).len();
+    assert!(batches > 20, "{batches} batches\n{stderr}");
+    let said = about_the_spool(&stderr);
+    assert_eq!(
+        said.len(),
+        2,
+        "one line per cause, not one per batch:\n{stderr}"
+    );
+    assert!(
+        said[0].starts_with("chime: pipe: log-hook is not taking batches (cannot connect"),
+        "{stderr}"
+    );
+    let summary = format!(
+        "{batches} batch(es) (22000 line(s)) queued for log-hook; `chime flush` sends them"
+    );
+    assert!(said[1].ends_with(&summary), "{stderr}");
+    assert!(
+        !stderr.contains("another chime"),
+        "no other chime ran:\n{stderr}"
+    );
+}
+
+#[test]
+fn a_down_destination_with_a_bounded_max_pending_spools_every_batch_in_order() {
+    let mut bed = Bed::down();
+    bed.no_rate_limit();
+    let sandbox = setup("0s");
+    // About 4 MB: sixty times --max-pending.
+    let input = numbered_log(80_000);
+    let url = bed.webhook("logs");
+    let out = feed(
+        pipe(
+            &sandbox,
+            &url,
+            &["--max-pending", "64KiB", "--timeout", "1s"],
+        ),
+        input.as_bytes(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    assert!(spooled(&sandbox).len() > 60, "{stderr}");
+    bed.come_up();
+    flush(&sandbox, &url);
+    let expected: Vec<String> = input.lines().map(str::to_owned).collect();
+    let delivered = delivered_lines(&bed);
+    let first_difference = delivered.iter().zip(&expected).position(|(d, e)| d != e);
+    assert!(
+        delivered.len() == expected.len() && first_difference.is_none(),
+        "every line once, in order: {} of {} delivered, first difference at {first_difference:?}",
+        delivered.len(),
+        expected.len()
+    );
+    assert!(spooled(&sandbox).is_empty());
+}

@@ -217,6 +217,8 @@ struct State {
     rate: Option<(f64, f64)>,
     buckets: HashMap<String, (f64, Instant)>,
     faults: VecDeque<(Option<String>, Fault)>,
+    /// How long every answer without a fault waits ([`Bed::answer_after`]).
+    pause: Option<Duration>,
     last_ts: u128,
     conns: HashMap<u64, TcpStream>,
     /// Web API messages posted, as (channel id, ts), so chat.update can find them.
@@ -446,6 +448,12 @@ impl Bed {
             .lock()
             .surfaces
             .push((prefix.to_owned(), surface));
+    }
+
+    /// Every request without a fault queued for it is answered `pause` after it arrived,
+    /// as a slow but working platform answers: a standing [`Fault::Slow`].
+    pub fn answer_after(&self, pause: Duration) {
+        self.shared.lock().pause = Some(pause);
     }
 
     /// Queues `fault` for the next request on any path; faults are used in FIFO order.
@@ -696,9 +704,15 @@ fn reset(stream: &TcpStream) {
 
 /// The answer to `request`.
 fn respond(shared: &Shared, request: &Request) -> Wire {
-    let fault = shared.lock().take_fault(&request.path);
+    let (fault, pause) = {
+        let mut state = shared.lock();
+        (state.take_fault(&request.path), state.pause)
+    };
     Wire::Whole(match fault {
-        None => route(shared, request),
+        None => {
+            thread::sleep(pause.unwrap_or_default());
+            route(shared, request)
+        }
         Some(Fault::Slow(pause)) => {
             thread::sleep(pause);
             route(shared, request)

@@ -36,7 +36,7 @@ use crate::spool::Spool;
 
 use super::lane::Lane;
 use super::moves::timeout;
-use super::{Crew, Done, Sending};
+use super::{Crew, Done, Mark, Sending, Work};
 
 /// How often a lane looks again at a spool another process is sending, or
 /// one that could not be written.
@@ -55,7 +55,7 @@ pub(super) enum Backlog {
 #[derive(Clone, Copy)]
 pub(super) struct Pulse {
     /// When the last entry was delivered, or the slice started.
-    pub(super) last: Instant,
+    pub(super) last: Mark,
     /// The longest time between two deliveries.
     pub(super) longest: Duration,
 }
@@ -69,28 +69,30 @@ pub(super) fn start<'a>(
     now: Instant,
     until: Option<Instant>,
 ) -> Sending<'a> {
-    lane.start(now);
+    let started = crew.work.mark_at(now);
+    lane.start(started);
     let pulse = Rc::new(Cell::new(Pulse {
-        last: now,
+        last: started,
         longest: Duration::ZERO,
     }));
     lane.pulse = Some(Rc::clone(&pulse));
     let destination = lane.destination;
     let timeout = timeout(crew.pipe, destination);
     let deadline = until.map_or(now + timeout, |until| until.min(now + timeout));
-    let outbox = crew.outbox;
+    let (outbox, work) = (crew.outbox, crew.work);
     Box::pin(async move {
-        let backlog = slice(outbox, destination, timeout, deadline, &pulse).await;
+        let backlog = slice(outbox, destination, (timeout, deadline), work, &pulse).await;
         (index, Done::Drained(backlog))
     })
 }
 
-/// Sends the destination's spool until `deadline`, holding its lock.
+/// Sends the destination's spool, each entry within `timeout`, none
+/// starting after `deadline`, holding its lock.
 async fn slice(
     outbox: &Outbox<'_>,
     destination: &Destination,
-    timeout: Duration,
-    deadline: Instant,
+    (timeout, deadline): (Duration, Instant),
+    work: &Work,
     pulse: &Cell<Pulse>,
 ) -> Backlog {
     let lock = match outbox.spool.try_lock(&destination.name) {
@@ -109,11 +111,10 @@ async fn slice(
         verbose: outbox.output.verbose,
     };
     let beat = || {
-        let now = Instant::now();
         let Pulse { last, longest } = pulse.get();
         pulse.set(Pulse {
-            last: now,
-            longest: longest.max(now - last),
+            last: work.mark(),
+            longest: longest.max(work.since(last)),
         });
     };
     match deliver::drain(&ctx, destination, &lock, Due::Scheduled, beat).await {
@@ -158,14 +159,12 @@ impl Lane<'_> {
         }
         let now = Instant::now();
         if drained.delivered > 0 {
-            self.healthy = true;
-            let pulse = pulse.unwrap_or(Pulse {
-                last: now,
-                longest: Duration::ZERO,
-            });
-            self.judge(pulse.longest, self.slow_gap(), output);
+            self.took(true);
+            let longest = pulse.map_or(Duration::ZERO, |p| p.longest);
+            self.judge(longest, self.slow_gap(), output);
             // The next entry keeps to the pace after the last one delivered.
-            self.next_send = now.max(pulse.last + self.destination.pace);
+            let last = pulse.map_or(now, |p| p.last.at);
+            self.next_send = now.max(last + self.destination.pace);
         } else {
             // Nothing could start: an entry not due, held by another
             // process, or no time left; look again soon, not at once.
@@ -175,11 +174,11 @@ impl Lane<'_> {
             self.recount(spool, drained.dead > 0);
         }
         if let Some(err) = &drained.error {
-            self.healthy = false;
+            self.took(false);
             self.told.failing(self.destination, Some(err), output);
         } else if let Some(due) = drained.next_due.filter(|_| drained.remaining > 0) {
             // An entry failed, or is not due yet: everything waits behind it.
-            self.healthy = false;
+            self.took(false);
             let wait = due.duration_since(SystemTime::now()).unwrap_or_default();
             self.next_send = now + wait;
             self.told

@@ -20,9 +20,9 @@ use crate::spool::{InFlight, Spool, State};
 use crate::stream::batch::{Batch, Packer};
 use crate::stream::lines::Line;
 
-use super::SLOW_SEND;
 use super::backlog::Pulse;
 use super::tell::Told;
+use super::{Mark, SLOW_SEND, Work};
 
 /// One destination's stream of batches.
 pub(super) struct Lane<'p> {
@@ -33,11 +33,13 @@ pub(super) struct Lane<'p> {
     /// A send or a drain is under way, until its future has ended.
     pub(super) busy: bool,
     /// When the send or drain in flight started.
-    pub(super) busy_since: Option<Instant>,
+    pub(super) busy_since: Option<Mark>,
     /// How the drain in flight is going: when its last entry was delivered.
     pub(super) pulse: Option<Rc<Cell<Pulse>>>,
-    /// The last batch was delivered (a lane starts out trusted).
-    pub(super) healthy: bool,
+    /// Since when the destination has not been taking batches (the last
+    /// send or slice of the spool delivered nothing); `None` while it does
+    /// (a lane starts out trusted).
+    pub(super) failing: Option<Instant>,
     /// The destination answered a request slowly (how slowly), and has not
     /// answered one promptly since: the reader is not held back for it.
     pub(super) slow: Option<Duration>,
@@ -101,7 +103,7 @@ impl<'p> Lane<'p> {
             busy: false,
             busy_since: None,
             pulse: None,
-            healthy: true,
+            failing: None,
             slow: None,
             sending: None,
             unsettled: VecDeque::new(),
@@ -122,23 +124,23 @@ impl<'p> Lane<'p> {
 
     /// Sending is the bottleneck: batches wait that the pace would allow now,
     /// and the destination has been answering promptly.
-    pub(super) fn saturated(&self, now: Instant) -> bool {
-        self.healthy
+    pub(super) fn saturated(&self, now: Instant, work: &Work) -> bool {
+        self.healthy()
             && self.slow.is_none()
-            && !self.lagging(now)
+            && !self.lagging(work)
             && self.packer.ready() >= 2
             && now >= self.next_send
     }
 
     /// The request in flight has taken longer than a prompt destination
     /// takes (a drain's entries are also paced apart).
-    pub(super) fn lagging(&self, now: Instant) -> bool {
+    pub(super) fn lagging(&self, work: &Work) -> bool {
         let Some(since) = self.busy_since.filter(|_| self.busy) else {
             return false;
         };
         match &self.pulse {
-            Some(pulse) => now - pulse.get().last.max(since) > self.slow_gap(),
-            None => now - since > SLOW_SEND,
+            Some(pulse) => work.since(pulse.get().last) > self.slow_gap(),
+            None => work.since(since) > SLOW_SEND,
         }
     }
 
@@ -148,11 +150,19 @@ impl<'p> Lane<'p> {
         SLOW_SEND.max(self.destination.pace)
     }
 
-    /// The lane will finish what it holds at the destination's pace: it is
-    /// healthy, prompt and behind no backlog. Only such a lane keeps
-    /// sending past the end of the input for as long as that takes.
-    pub(super) fn keeping_up(&self, now: Instant) -> bool {
-        self.healthy && self.slow.is_none() && !self.lagging(now) && !self.backlogged
+    /// The destination takes batches, however slowly.
+    pub(super) fn healthy(&self) -> bool {
+        self.failing.is_none()
+    }
+
+    /// Whether the last send or slice delivered something.
+    pub(super) fn took(&mut self, delivered: bool) {
+        match delivered {
+            true => self.failing = None,
+            false => {
+                self.failing.get_or_insert_with(Instant::now);
+            }
+        }
     }
 
     /// There is something to start now: a batch from memory, or the spool.
@@ -176,10 +186,10 @@ impl<'p> Lane<'p> {
     }
 
     /// A send or drain starts now; the next waits for the destination's pace.
-    pub(super) fn start(&mut self, now: Instant) {
+    pub(super) fn start(&mut self, now: Mark) {
         self.busy = true;
         self.busy_since = Some(now);
-        self.next_send = now + self.destination.pace;
+        self.next_send = now.at + self.destination.pace;
     }
 
     /// The send or drain in flight has ended.
@@ -259,10 +269,10 @@ impl<'p> Lane<'p> {
 
     /// The batch sent from memory has had its answer; true when that settled
     /// it (one that was not on disk in flight).
-    pub(super) fn finished(&mut self, report: &Report, output: Output) -> bool {
-        let took = self.busy_since.map(|since| since.elapsed());
+    pub(super) fn finished(&mut self, report: &Report, output: Output, work: &Work) -> bool {
+        let took = self.busy_since.map(|since| work.since(since));
         self.stop();
-        self.healthy = report.status == Status::Delivered;
+        self.took(report.status == Status::Delivered);
         if report.status != Status::Delivered {
             // Kept, it is the oldest of the backlog every later batch waits behind.
             self.backlogged = true;
@@ -342,9 +352,10 @@ impl<'p> Lane<'p> {
         self.backlogged = !pending.is_empty() || spool.has_pending(name, None);
     }
 
-    /// Lines of this stream still waiting in the spool.
-    pub(super) fn kept_lines(&self) -> usize {
-        self.kept.iter().map(|(_, lines)| lines).sum()
+    /// This stream's batches still waiting in the spool, and their lines.
+    pub(super) fn queued(&self) -> (usize, usize) {
+        let lines = self.kept.iter().map(|(_, lines)| lines).sum();
+        (self.kept.len(), lines)
     }
 }
 

@@ -41,6 +41,7 @@ mod reader;
 mod router;
 mod tell;
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -104,13 +105,52 @@ pub(super) struct Chunk {
 }
 
 /// What every phase of the stream works with.
-/// (Private to the pipe, its parts included, as what follows is.)
 #[derive(Clone, Copy)]
 struct Crew<'a> {
     pipe: &'a Pipe,
     header: &'a Header,
     outbox: &'a Outbox<'a>,
     settler: &'a Settler<'a>,
+    work: &'a Work,
+}
+
+/// Time as a send sees it. The main loop's own work (packing lines,
+/// rendering and spooling batches) is synchronous, and while it runs no
+/// request is polled: what it took is counted here and left out of what a
+/// send, or an entry of the spool, seems to take, so that a disk slow to
+/// take spilled batches is not called a slow destination.
+#[derive(Default)]
+struct Work(Cell<Duration>);
+
+/// A moment, on the wall and in the loop's work.
+#[derive(Clone, Copy)]
+struct Mark {
+    at: Instant,
+    work: Duration,
+}
+
+impl Work {
+    fn mark(&self) -> Mark {
+        self.mark_at(Instant::now())
+    }
+
+    fn mark_at(&self, at: Instant) -> Mark {
+        Mark {
+            at,
+            work: self.0.get(),
+        }
+    }
+
+    /// Counts the loop's work since `since`.
+    fn done_since(&self, since: Instant) {
+        self.0.set(self.0.get() + since.elapsed());
+    }
+
+    /// What the sends have had since `mark`.
+    fn since(&self, mark: Mark) -> Duration {
+        let worked = self.0.get().saturating_sub(mark.work);
+        mark.at.elapsed().saturating_sub(worked)
+    }
 }
 
 /// How a lane's send or slice of the spool ended.
@@ -130,20 +170,23 @@ struct Ending {
     stopping: Option<Instant>,
     /// The input ended then.
     input: Option<Instant>,
-    /// After the input ends, how long a lane that is not keeping up still
-    /// has (`--timeout`, else the default).
+    /// How long a lane whose destination is not taking batches still has
+    /// after the input ended (`--timeout`, else the default); after a
+    /// signal, how long every lane has.
     grace: Duration,
 }
 
 impl Ending {
-    /// When what `lane` still holds goes to the spool: the stopping deadline
-    /// after a signal; one grace after EOF for a lane that is slow, failing
-    /// or behind a backlog; never for one that is keeping up, which sends
-    /// what it has at the destination's pace (backpressure kept that small).
-    fn deadline(&self, lane: &Lane, now: Instant) -> Option<Instant> {
+    /// When what `lane` still holds goes to the spool. After a signal: the
+    /// stopping deadline. After EOF: one grace after the destination stopped
+    /// taking batches (or after EOF, if that was earlier), its retries due
+    /// within it tried; never while it takes them, however slowly: a working
+    /// destination gets every batch, its spooled ones included, at the pace
+    /// it can take them.
+    fn deadline(&self, lane: &Lane) -> Option<Instant> {
         self.stopping.or_else(|| {
             let ended = self.input?;
-            (!lane.keeping_up(now)).then_some(ended + self.grace)
+            lane.failing.map(|since| since.max(ended) + self.grace)
         })
     }
 }
@@ -180,12 +223,14 @@ async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
         output: pipe.output,
     };
     let (rx, rest) = start_reader(pipe, &header, &journal);
+    let work = Work::default();
     let mut flow = Flow {
         crew: Crew {
             pipe,
             header: &header,
             outbox: &outbox,
             settler: &settler,
+            work: &work,
         },
         router,
         inflight: FuturesUnordered::new(),
@@ -242,6 +287,10 @@ enum Ended {
 
 /// What the stream's end says: the summary, and the exit code.
 fn outcome(pipe: &Pipe, mut router: Router, ended: Ended) -> ExitCode {
+    // What a slice of the spool abandoned at the end delivered is counted.
+    for lane in &mut router.lanes {
+        lane.recount(&pipe.spool, false);
+    }
     if ended == Ended::Interrupted {
         tell::summary(pipe, &router.lanes);
         return ExitCode::Interrupted;
@@ -249,11 +298,7 @@ fn outcome(pipe: &Pipe, mut router: Router, ended: Ended) -> ExitCode {
     // A batch queued mid-stream may have gone out since (the lane sends its
     // spool first): only what is still in the spool makes the stream "queued".
     for lane in &mut router.lanes {
-        let name = &lane.destination.name;
-        if lane.worst == Status::Queued
-            && lane.kept.is_empty()
-            && !pipe.spool.has_pending(name, None)
-        {
+        if lane.worst == Status::Queued && lane.queued().0 == 0 && !lane.backlogged {
             lane.worst = Status::Delivered;
         }
     }
@@ -279,13 +324,16 @@ impl<'a> Flow<'a> {
         let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
         loop {
             let now = Instant::now();
-            if let Some(ended) = self.turn(now) {
+            let turned = self.turn(now);
+            self.crew.work.done_since(now);
+            if let Some(ended) = turned {
                 return Ok(ended);
             }
             // A healthy lane that has full batches waiting and may send now is
             // limited by its own throughput, not the platform's pace: stop reading
             // for a moment (the reader blocks, the pipe buffers) rather than spool.
-            let saturated = self.router.lanes.iter().any(|l| l.saturated(now));
+            let work = self.crew.work;
+            let saturated = self.router.lanes.iter().any(|l| l.saturated(now, work));
             let wake = self.wake(now);
             tokio::select! {
                 chunk = self.rx.recv(), if !self.eof && !saturated => self.take(chunk).await,
@@ -332,7 +380,7 @@ impl<'a> Flow<'a> {
     fn close_late(&mut self, now: Instant) {
         let (crew, ending) = (self.crew, self.ending);
         for (index, lane) in self.router.lanes.iter_mut().enumerate() {
-            let Some(deadline) = ending.deadline(lane, now).filter(|_| !lane.closed) else {
+            let Some(deadline) = ending.deadline(lane).filter(|_| !lane.closed) else {
                 continue;
             };
             let stuck = !lane.busy && lane.backlogged && lane.next_send >= deadline;
@@ -348,7 +396,7 @@ impl<'a> Flow<'a> {
     fn wake(&self, now: Instant) -> Instant {
         let next = self.router.next_wakeup(self.crew.pipe.interval);
         let lanes = self.router.lanes.iter().filter(|l| !l.closed);
-        let ends = lanes.filter_map(|l| self.ending.deadline(l, now));
+        let ends = lanes.filter_map(|l| self.ending.deadline(l));
         next.into_iter()
             .chain(ends)
             .chain(self.ending.stopping)
@@ -359,7 +407,9 @@ impl<'a> Flow<'a> {
     async fn take(&mut self, chunk: Option<Chunk>) {
         match chunk {
             Some(chunk) => {
+                let started = Instant::now();
                 self.router.ingest(chunk);
+                self.crew.work.done_since(started);
                 // Let the HTTP connection tasks run between chunks: on this
                 // single thread, a fast reader would otherwise starve them.
                 tokio::task::yield_now().await;
@@ -373,16 +423,23 @@ impl<'a> Flow<'a> {
     }
 
     fn finished(&mut self, index: usize, done: Done) {
-        let (pipe, settler) = (self.crew.pipe, self.crew.settler);
+        let Crew {
+            pipe,
+            settler,
+            work,
+            ..
+        } = self.crew;
+        let started = Instant::now();
         let lane = &mut self.router.lanes[index];
         match done {
             Done::Sent(report) => {
-                if lane.finished(&report, pipe.output) {
+                if lane.finished(&report, pipe.output, work) {
                     settler.settle(index, lane.settled);
                 }
             }
             Done::Drained(backlog) => lane.drained(backlog, &pipe.spool, pipe.output),
         }
+        work.done_since(started);
     }
 
     /// A first Ctrl-C or a SIGTERM: every line read is taken, every batch

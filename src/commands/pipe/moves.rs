@@ -52,7 +52,7 @@ pub(super) fn start_sends<'a>(
         if sibling_busy || !lanes[index].may_start(now) {
             continue;
         }
-        let until = ending.deadline(&lanes[index], now);
+        let until = ending.deadline(&lanes[index]);
         let lane = &mut lanes[index];
         let sending = match lane.backlogged {
             true => Some(backlog::start(crew, lane, index, now, until)),
@@ -71,14 +71,14 @@ fn start_send<'a>(
     now: Instant,
 ) -> Option<Sending<'a>> {
     let (batch, ticket) = lane.take()?;
-    lane.start(now);
+    lane.start(crew.work.mark_at(now));
     let lines = batch.lines;
     let payloads = render(crew.header, lane, batch);
     let (outbox, destination) = (crew.outbox, lane.destination);
     let id = crate::spool::fs::new_id(SystemTime::now());
     // A healthy lane's batch is kept by the journal while it is in flight;
     // after a failure or a refusal, it goes on disk first.
-    let place = match lane.healthy {
+    let place = match lane.healthy() {
         true => Place::Reserved(id.clone()),
         false => Place::from(outbox.begin_as(destination, &payloads, Some(&id))),
     };
@@ -162,16 +162,17 @@ pub(super) fn spool_all(crew: Crew, lanes: &mut [Lane]) {
         lane.packer.close();
         if let Some(sent) = lane.sending.take() {
             let (ticket, lines) = (sent.ticket, sent.lines);
-            let report = if sent.begun || sent.late.is_some() {
-                // Kept as it was begun when its send is dropped.
+            if sent.begun || sent.late.is_some() {
+                // Kept as it was begun when its send is dropped (a pending
+                // entry under its id, see `spool/inflight.rs`).
                 let mut report = Report::waiting(lane.destination, sent.payloads.len(), None);
                 report.spool_id = Some(sent.id);
-                report
+                lane.spilled(&report, lines);
             } else {
                 let place = Place::Reserved(sent.id);
-                queue(crew, index, lane, sent.payloads, place, ticket)
-            };
-            lane.spilled(&report, lines);
+                let report = queue(crew, index, lane, sent.payloads, place, ticket);
+                lane.spilled(&report, lines);
+            }
             if lane.settle(ticket) {
                 crew.settler.settle(index, lane.settled);
             }

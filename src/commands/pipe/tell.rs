@@ -135,7 +135,7 @@ pub(super) fn summary(pipe: &Pipe, lanes: &[Lane]) {
             );
             continue;
         }
-        let queued = lane.kept.len();
+        let (queued, lines) = lane.queued();
         if !(pipe.output.verbose || queued > 0 || lane.worst != Status::Delivered) {
             continue;
         }
@@ -151,8 +151,7 @@ pub(super) fn summary(pipe: &Pipe, lanes: &[Lane]) {
         }
         if queued > 0 {
             text += &format!(
-                "; {queued} batch(es) ({} line(s)) queued for {name}; `chime flush` sends them",
-                lane.kept_lines()
+                "; {queued} batch(es) ({lines} line(s)) queued for {name}; `chime flush` sends them"
             );
         }
         eprintln!("{text}");
