@@ -159,7 +159,7 @@ impl Lane<'_> {
         }
         let now = Instant::now();
         if drained.delivered > 0 {
-            self.took(true);
+            self.taking(true);
             let longest = pulse.map_or(Duration::ZERO, |p| p.longest);
             self.judge(longest, self.slow_gap(), output);
             // The next entry keeps to the pace after the last one delivered.
@@ -174,11 +174,11 @@ impl Lane<'_> {
             self.recount(spool, drained.dead > 0);
         }
         if let Some(err) = &drained.error {
-            self.took(false);
+            self.taking(false);
             self.told.failing(self.destination, Some(err), output);
         } else if let Some(due) = drained.next_due.filter(|_| drained.remaining > 0) {
             // An entry failed, or is not due yet: everything waits behind it.
-            self.took(false);
+            self.taking(false);
             let wait = due.duration_since(SystemTime::now()).unwrap_or_default();
             self.next_send = now + wait;
             self.told

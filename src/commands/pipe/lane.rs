@@ -16,7 +16,7 @@ use crate::config::Destination;
 use crate::deliver::{Report, Status};
 use crate::kinds::{Payload, Target};
 use crate::settings::Output;
-use crate::spool::{InFlight, Spool, State};
+use crate::spool::{Entry, InFlight, Spool, State};
 use crate::stream::batch::{Batch, Packer};
 use crate::stream::lines::Line;
 
@@ -155,8 +155,8 @@ impl<'p> Lane<'p> {
         self.failing.is_none()
     }
 
-    /// Whether the last send or slice delivered something.
-    pub(super) fn took(&mut self, delivered: bool) {
+    /// The last send or slice delivered something, or nothing.
+    pub(super) fn taking(&mut self, delivered: bool) {
         match delivered {
             true => self.failing = None,
             false => {
@@ -259,7 +259,7 @@ impl<'p> Lane<'p> {
         self.messages += 1;
         self.worst = self.worst.max(report.status);
         match (&report.spool_id, report.status) {
-            (Some(id), Status::Queued) => self.kept.push_back((id.as_str().into(), lines)),
+            (Some(id), Status::Queued) => self.keep(id, lines),
             _ => {
                 self.lost += 1;
                 self.told.not_kept(self.destination, report);
@@ -272,7 +272,7 @@ impl<'p> Lane<'p> {
     pub(super) fn finished(&mut self, report: &Report, output: Output, work: &Work) -> bool {
         let took = self.busy_since.map(|since| work.since(since));
         self.stop();
-        self.took(report.status == Status::Delivered);
+        self.taking(report.status == Status::Delivered);
         if report.status != Status::Delivered {
             // Kept, it is the oldest of the backlog every later batch waits behind.
             self.backlogged = true;
@@ -287,10 +287,10 @@ impl<'p> Lane<'p> {
         match status {
             Status::Delivered => self.answered(took.unwrap_or_default(), output),
             Status::Queued => {
-                let id = report.spool_id.clone();
-                let id = id.or_else(|| sent.as_ref().map(|s| s.id.clone()));
-                let lines = sent.as_ref().map_or(0, |s| s.lines);
-                self.kept.extend(id.map(|id| (id.into(), lines)));
+                let id = report.spool_id.as_deref();
+                if let Some(id) = id.or(sent.as_ref().map(|s| s.id.as_str())) {
+                    self.keep(id, sent.as_ref().map_or(0, |s| s.lines));
+                }
                 self.told
                     .failing(self.destination, report.error.as_deref(), output);
             }
@@ -324,32 +324,46 @@ impl<'p> Lane<'p> {
         self.told.slow(self.destination, took, output);
     }
 
+    /// Counts a batch of `lines` lines as kept in the spool under `id`, in
+    /// id order (a batch in flight took its id before those spilled behind
+    /// it, and may be kept after them).
+    fn keep(&mut self, id: &str, lines: usize) {
+        let at = self.kept.partition_point(|(kept, _)| &**kept < id);
+        self.kept.insert(at, (id.into(), lines));
+    }
+
     /// Forgets the batches of this stream that have left the spool's
     /// pending entries (delivered; or refused, which `died` asks to count),
-    /// and sees whether the destination still has a backlog.
+    /// and sees whether the destination still has a backlog. A drain goes
+    /// oldest first and stops where it cannot go on, so what is older than
+    /// the oldest pending entry has left, and the rest has not: one pass
+    /// over the folder, in constant memory, whatever the backlog.
     pub(super) fn recount(&mut self, spool: &Spool, died: bool) {
         let name = &self.destination.name;
-        let Ok(pending) = spool.ids(State::Pending, name) else {
+        let Ok((oldest, _)) = spool.ids_between(name, None, None, 1) else {
             self.backlogged = spool.has_pending(name, None);
             return;
         };
-        let dead = match died {
-            true => spool.ids(State::Dead, name).unwrap_or_default(),
-            false => Vec::new(),
-        };
-        let listed =
-            |ids: &[String], id: &str| ids.binary_search_by(|i| i.as_str().cmp(id)).is_ok();
+        let oldest = oldest.into_iter().next();
         let mut refused = 0;
-        self.kept.retain(|(id, _)| {
-            let here = listed(&pending, id);
-            refused += usize::from(!here && listed(&dead, id));
-            here
-        });
+        while let Some((id, _)) = self.kept.front() {
+            if oldest.as_deref().is_some_and(|oldest| &**id >= oldest) {
+                break;
+            }
+            let named = || Entry {
+                id: id.to_string(),
+                ..Entry::new(name, Vec::new(), 0)
+            };
+            if died && spool.holds(State::Dead, &named()) {
+                refused += 1;
+            }
+            self.kept.pop_front();
+        }
         if refused > 0 {
             self.refused += refused;
             self.worst = self.worst.max(Status::Rejected);
         }
-        self.backlogged = !pending.is_empty() || spool.has_pending(name, None);
+        self.backlogged = oldest.is_some() || spool.has_pending(name, None);
     }
 
     /// This stream's batches still waiting in the spool, and their lines.
