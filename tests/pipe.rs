@@ -885,3 +885,80 @@ fn a_down_destination_with_a_bounded_max_pending_spools_every_batch_in_order() {
     );
     assert!(spooled(&sandbox).is_empty());
 }
+
+#[test]
+fn two_channels_of_one_slow_destination_take_turns_and_never_blame_another_chime() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    bed.answer_after(Duration::from_millis(200));
+    bed.add_token("xoxb-1-pipe-test-notreal");
+    bed.add_channel("#general", true);
+    bed.add_channel("#incidents", true);
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        r##"
+[defaults]
+route = "chat"
+
+[destinations.bot]
+kind = "slack-api"
+token = "xoxb-1-pipe-test-notreal"
+channel = "#general"
+api_url = "{}"
+pace = "0s"
+
+[routes.chat]
+to = ["bot"]
+channel = "#general"
+
+[routes.pager]
+to = ["bot"]
+channel = "#incidents"
+
+[[rules]]
+when = "level in ['error', 'critical']"
+route = "pager"
+"##,
+        bed.api_url()
+    ));
+    let input: String = (0..8_000)
+        .map(|i| match i % 2 {
+            0 => format!("all fine {i:05} {}\n", "x".repeat(30)),
+            _ => format!("ERROR {i:05} {}\n", "y".repeat(30)),
+        })
+        .collect();
+    // Spilling almost every batch, so that both lanes of `bot` are behind
+    // its spool and one drains it while the other waits.
+    let cmd = pipe(
+        &sandbox,
+        "",
+        &["--level-from-line", "--max-pending", "1KiB"],
+    );
+    let out = feed(cmd, input.as_bytes());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("another chime"), "{stderr}");
+    let mut general = Vec::new();
+    let mut incidents = Vec::new();
+    for request in bed.delivered() {
+        let body = request.json();
+        match body["channel"].as_str().unwrap() {
+            "#general" => general.extend(lines_of(&body)),
+            _ => incidents.extend(lines_of(&body)),
+        }
+    }
+    let expected = |error: bool| -> Vec<String> {
+        input
+            .lines()
+            .filter(|l| l.starts_with("ERROR") == error)
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(general, expected(false), "{stderr}");
+    assert_eq!(incidents, expected(true), "{stderr}");
+    assert_eq!(
+        bed.requests().len(),
+        bed.delivered().len(),
+        "each sent once"
+    );
+}

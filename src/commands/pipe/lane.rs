@@ -34,6 +34,8 @@ pub(super) struct Lane<'p> {
     pub(super) busy: bool,
     /// When the send or drain in flight started.
     pub(super) busy_since: Option<Mark>,
+    /// When the last send or drain started.
+    pub(super) started: Option<Instant>,
     /// How the drain in flight is going: when its last entry was delivered.
     pub(super) pulse: Option<Rc<Cell<Pulse>>>,
     /// Since when the destination has not been taking batches (the last
@@ -76,7 +78,7 @@ pub(super) struct Lane<'p> {
     /// Past its time at the end of the stream: what it held went to the
     /// spool, and nothing more starts.
     pub(super) closed: bool,
-    pub(super) told: Told,
+    pub(super) told: Rc<Told>,
 }
 
 /// A batch on its way.
@@ -102,6 +104,7 @@ impl<'p> Lane<'p> {
             next_send: Instant::now(),
             busy: false,
             busy_since: None,
+            started: None,
             pulse: None,
             failing: None,
             slow: None,
@@ -118,7 +121,7 @@ impl<'p> Lane<'p> {
             backlogged: false,
             spool_unusable: false,
             closed: false,
-            told: Told::default(),
+            told: Rc::default(),
         }
     }
 
@@ -189,6 +192,7 @@ impl<'p> Lane<'p> {
     pub(super) fn start(&mut self, now: Mark) {
         self.busy = true;
         self.busy_since = Some(now);
+        self.started = Some(now.at);
         self.next_send = now.at + self.destination.pace;
     }
 

@@ -332,8 +332,7 @@ impl<'a> Flow<'a> {
             // A healthy lane that has full batches waiting and may send now is
             // limited by its own throughput, not the platform's pace: stop reading
             // for a moment (the reader blocks, the pipe buffers) rather than spool.
-            let work = self.crew.work;
-            let saturated = self.router.lanes.iter().any(|l| l.saturated(now, work));
+            let saturated = moves::holds_back(&self.router.lanes, now, self.crew.work);
             let wake = self.wake(now);
             tokio::select! {
                 chunk = self.rx.recv(), if !self.eof && !saturated => self.take(chunk).await,

@@ -21,7 +21,7 @@ use crate::stream::batch::Batch;
 use crate::stream::journal::Header;
 
 use super::lane::{Lane, Sent};
-use super::{Crew, Done, Ending, Sending, backlog};
+use super::{Crew, Done, Ending, Sending, Work, backlog};
 
 /// How long each send (and each entry of a slice of the spool) may take.
 pub(super) fn timeout(pipe: &Pipe, destination: &Destination) -> Duration {
@@ -31,11 +31,37 @@ pub(super) fn timeout(pipe: &Pipe, destination: &Destination) -> Duration {
         .unwrap_or(DEFAULT_TIMEOUT)
 }
 
+/// The other lanes of `index`'s destination (its other channels).
+fn siblings<'l, 'p>(lanes: &'l [Lane<'p>], index: usize) -> impl Iterator<Item = &'l Lane<'p>> {
+    let name = &lanes[index].destination.name;
+    let others = lanes.iter().enumerate().filter(move |&(i, _)| i != index);
+    others
+        .filter(move |(_, l)| &l.destination.name == name)
+        .map(|(_, l)| l)
+}
+
+/// Another lane of its destination has a send or a slice in flight: the
+/// lane waits for it.
+pub(super) fn blocked(lanes: &[Lane], index: usize) -> bool {
+    siblings(lanes, index).any(|l| l.busy)
+}
+
+/// Sending is the bottleneck: a lane has full batches waiting that its pace
+/// allows now, and its destination has been answering promptly, on every
+/// lane of it: the reader should wait rather than the batches spool.
+pub(super) fn holds_back(lanes: &[Lane], now: Instant, work: &Work) -> bool {
+    (0..lanes.len()).any(|index| {
+        let prompt = |l: &Lane| l.slow.is_none() && !l.lagging(work);
+        lanes[index].saturated(now, work) && siblings(lanes, index).all(prompt)
+    })
+}
+
 /// Starts the next send on every lane that has something to send, is idle,
 /// and whose pace allows: a slice of the spool for a lane behind it, else
-/// its oldest batch. One lane of a destination at a time, so that two
+/// its oldest batch. One lane of a destination at a time, the one that has
+/// waited longest, and the destination's pace kept across its lanes: two
 /// lanes of it (two channels) neither contend for its spool nor double its
-/// pace.
+/// rate.
 pub(super) fn start_sends<'a>(
     crew: Crew<'a>,
     lanes: &mut [Lane<'a>],
@@ -44,12 +70,13 @@ pub(super) fn start_sends<'a>(
     ending: Ending,
 ) {
     for index in 0..lanes.len() {
-        let name = &lanes[index].destination.name;
-        let sibling_busy = lanes
-            .iter()
-            .enumerate()
-            .any(|(i, l)| i != index && l.busy && &l.destination.name == name);
-        if sibling_busy || !lanes[index].may_start(now) {
+        if !lanes[index].may_start(now) || blocked(lanes, index) {
+            continue;
+        }
+        let waited = |l: &Lane| l.started.map_or(Duration::MAX, |t| now - t);
+        let longer =
+            siblings(lanes, index).any(|l| l.may_start(now) && waited(l) > waited(&lanes[index]));
+        if longer {
             continue;
         }
         let until = ending.deadline(&lanes[index]);
@@ -58,7 +85,12 @@ pub(super) fn start_sends<'a>(
             true => Some(backlog::start(crew, lane, index, now, until)),
             false => start_send(crew, lane, index, now),
         };
+        let next = lane.next_send;
         inflight.extend(sending);
+        let name = &lanes[index].destination.name.clone();
+        for lane in lanes.iter_mut().filter(|l| &l.destination.name == name) {
+            lane.next_send = lane.next_send.max(next);
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use crate::template;
 
 use super::Chunk;
 use super::lane::Lane;
+use super::moves::blocked;
 
 /// Which lanes each line goes to.
 pub(super) struct Router<'p> {
@@ -96,13 +97,18 @@ impl<'p> Router<'p> {
             return i;
         }
         let destination = &self.pipe.profile.destinations[name];
-        self.lanes.push(Lane::new(
+        let mut lane = Lane::new(
             destination,
             Target {
                 channel,
                 ..Target::default()
             },
-        ));
+        );
+        // What is said of a destination is said once for all its channels.
+        if let Some(other) = self.lanes.iter().find(|l| l.destination.name == name) {
+            lane.told = std::rc::Rc::clone(&other.told);
+        }
+        self.lanes.push(lane);
         self.lanes.len() - 1
     }
 
@@ -201,7 +207,11 @@ impl<'p> Router<'p> {
             .lanes
             .iter()
             .filter_map(|l| l.packer.opened.map(|t| t + interval));
-        let sends = self.lanes.iter().filter_map(Lane::wants_at);
+        // A lane waiting for another lane of its destination is woken by
+        // that lane's end, not by its own pace.
+        let lanes = self.lanes.iter().enumerate();
+        let free = lanes.filter(|&(index, _)| !blocked(&self.lanes, index));
+        let sends = free.filter_map(|(_, lane)| lane.wants_at());
         closes.chain(sends).min()
     }
 

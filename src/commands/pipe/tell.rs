@@ -5,6 +5,7 @@
 //! is said per batch: a stream of thousands would bury the one line that
 //! matters.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use crate::config::Destination;
@@ -14,21 +15,22 @@ use crate::settings::{Output, Pipe};
 
 use super::lane::Lane;
 
-/// The causes a lane has told already.
+/// The causes told already about a destination, shared by its lanes (its
+/// channels): the destination is slow or down, not a channel of it.
 #[derive(Default)]
 pub(super) struct Told {
-    slow: bool,
-    failing: bool,
-    locked: bool,
-    not_kept: bool,
-    refused: bool,
-    unusable: bool,
+    slow: Cell<bool>,
+    failing: Cell<bool>,
+    locked: Cell<bool>,
+    not_kept: Cell<bool>,
+    refused: Cell<bool>,
+    unusable: Cell<bool>,
 }
 
 impl Told {
     /// The destination answered a batch in `took`, past what a prompt one takes.
-    pub(super) fn slow(&mut self, destination: &Destination, took: Duration, output: Output) {
-        if std::mem::replace(&mut self.slow, true) || output.quiet {
+    pub(super) fn slow(&self, destination: &Destination, took: Duration, output: Output) {
+        if self.slow.replace(true) || output.quiet {
             return;
         }
         eprintln!(
@@ -42,8 +44,8 @@ impl Told {
     /// A batch could not go (`why`) and is kept, or the oldest in the
     /// spool is not due yet: every later batch waits behind it, and the pipe
     /// tries again when it is due.
-    pub(super) fn failing(&mut self, destination: &Destination, why: Option<&str>, output: Output) {
-        if std::mem::replace(&mut self.failing, true) || output.quiet {
+    pub(super) fn failing(&self, destination: &Destination, why: Option<&str>, output: Output) {
+        if self.failing.replace(true) || output.quiet {
             return;
         }
         eprintln!(
@@ -56,8 +58,8 @@ impl Told {
 
     /// The destination refused `count` spooled messages, which are dead
     /// letters now.
-    pub(super) fn dead_letters(&mut self, destination: &Destination, count: usize) {
-        if std::mem::replace(&mut self.refused, true) {
+    pub(super) fn dead_letters(&self, destination: &Destination, count: usize) {
+        if self.refused.replace(true) {
             return;
         }
         eprintln!(
@@ -68,8 +70,8 @@ impl Told {
     }
 
     /// Another process holds the destination's spool lock.
-    pub(super) fn locked(&mut self, destination: &Destination, output: Output) {
-        if std::mem::replace(&mut self.locked, true) || output.quiet {
+    pub(super) fn locked(&self, destination: &Destination, output: Output) {
+        if self.locked.replace(true) || output.quiet {
             return;
         }
         eprintln!(
@@ -80,8 +82,8 @@ impl Told {
     }
 
     /// The spool cannot be used at all (`why`): batches go from memory.
-    pub(super) fn unusable(&mut self, destination: &Destination, why: &str, output: Output) {
-        if std::mem::replace(&mut self.unusable, true) {
+    pub(super) fn unusable(&self, destination: &Destination, why: &str, output: Output) {
+        if self.unusable.replace(true) {
             return;
         }
         let text = format!(
@@ -94,8 +96,8 @@ impl Told {
 
     /// A batch could not be written to the spool: it is lost. An error,
     /// said even with `--quiet`; the summary counts them all.
-    pub(super) fn not_kept(&mut self, destination: &Destination, report: &Report) {
-        if std::mem::replace(&mut self.not_kept, true) {
+    pub(super) fn not_kept(&self, destination: &Destination, report: &Report) {
+        if self.not_kept.replace(true) {
             return;
         }
         let why = report.error.as_deref().unwrap_or("failed");
@@ -106,8 +108,8 @@ impl Told {
     }
 
     /// The destination refused a batch, or it could not be kept.
-    pub(super) fn refused(&mut self, destination: &Destination, report: &Report) {
-        if std::mem::replace(&mut self.refused, true) {
+    pub(super) fn refused(&self, destination: &Destination, report: &Report) {
+        if self.refused.replace(true) {
             return;
         }
         let why = report.error.as_deref().unwrap_or("failed");
@@ -125,7 +127,10 @@ pub(super) fn summary(pipe: &Pipe, lanes: &[Lane]) {
         return;
     }
     for lane in lanes {
-        let name = &lane.destination.name;
+        let name = match &lane.target.channel {
+            Some(channel) => format!("{} ({channel})", lane.destination.name),
+            None => lane.destination.name.clone(),
+        };
         if lane.lost > 0 {
             // Never "piped N lines" when some of them are nowhere.
             eprintln!(
