@@ -23,6 +23,18 @@ import time
 from stub import Stub
 
 
+def sandbox(home, url, pace=None):
+    """A profile in `home` whose one route sends to a Slack webhook at `url` (at `pace`,
+    else Slack's own), and the environment that runs chime with it."""
+    profile = os.path.join(home, "bench.toml")
+    paced = f'pace = "{pace}"\n' if pace else ""
+    with open(profile, "w") as f:
+        f.write(f'[defaults]\nroute = "logs"\n[destinations.log-hook]\nkind = "slack"\nurl = "{url}"\n'
+                f'{paced}[routes.logs]\nto = ["log-hook"]\n')
+    return {"PATH": os.environ["PATH"], "HOME": home, "CHIME_CONFIG": profile,
+            "CHIME_STATE_DIR": os.path.join(home, "state")}
+
+
 def write_log(path, lines):
     """Writes `lines` log lines of about 88 bytes each (1,000,000 lines are 88 MB)."""
     with open(path, "w") as f:
@@ -42,12 +54,7 @@ def main():
     url = stub.url()
 
     with tempfile.TemporaryDirectory() as home:
-        profile = os.path.join(home, "bench.toml")
-        with open(profile, "w") as f:
-            f.write(f'[defaults]\nroute = "logs"\n[destinations.log-hook]\nkind = "slack"\nurl = "{url}"\n'
-                    f'pace = "0s"\n[routes.logs]\nto = ["log-hook"]\n')
-        env = {"PATH": os.environ["PATH"], "HOME": home, "CHIME_CONFIG": profile,
-               "CHIME_STATE_DIR": os.path.join(home, "state")}
+        env = sandbox(home, url, pace="0s")
         log = os.path.join(home, "app.log")
         write_log(log, args.lines)
         size = os.path.getsize(log)

@@ -28,7 +28,7 @@ import subprocess
 import tempfile
 import time
 
-from pipe import write_log
+from pipe import sandbox, write_log
 from stub import Stub
 
 LINES_PER_MB = 1_000_000 / 88.26
@@ -105,12 +105,7 @@ def measure(command, log, env, seconds):
 
 def run_chime(chime, url, log, seconds, max_pending):
     with tempfile.TemporaryDirectory() as home:
-        profile = os.path.join(home, "bench.toml")
-        with open(profile, "w") as f:
-            f.write(f'[defaults]\nroute = "logs"\n[destinations.log-hook]\nkind = "slack"\nurl = "{url}"\n'
-                    f'[routes.logs]\nto = ["log-hook"]\n')
-        env = {"PATH": os.environ["PATH"], "HOME": home, "CHIME_CONFIG": profile,
-               "CHIME_STATE_DIR": os.path.join(home, "state")}
+        env = sandbox(home, url)
         args = [chime, "pipe"] + (["--max-pending", max_pending] if max_pending else [])
         elapsed, rss, err = measure(args, log, env, seconds)
         listed = subprocess.run([chime, "spool", "list", "--json"], env=env, capture_output=True, text=True)

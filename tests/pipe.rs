@@ -600,10 +600,9 @@ fn a_stream_no_rule_routes_at_all_stops_before_reading_anything() {
     assert!(bed.requests().is_empty());
 }
 
-#[test]
-fn rules_send_each_level_to_its_routes_channel() {
-    let bed = Bed::start();
-    bed.no_rate_limit();
+/// A profile whose rules send errors to `bot`'s `#incidents` and the rest
+/// to its `#general`: one destination, two lanes.
+fn two_channels(bed: &Bed) -> Sandbox {
     bed.add_token("xoxb-1-pipe-test-notreal");
     bed.add_channel("#general", true);
     bed.add_channel("#incidents", true);
@@ -634,6 +633,14 @@ route = "pager"
 "##,
         bed.api_url()
     ));
+    sandbox
+}
+
+#[test]
+fn rules_send_each_level_to_its_routes_channel() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = two_channels(&bed);
     let mut child = spawn(pipe(&sandbox, "", &["--level-from-line"]));
     child
         .stdin
@@ -749,6 +756,34 @@ fn about_the_spool(stderr: &str) -> Vec<&str> {
         .collect()
 }
 
+/// `count` numbered log lines through `chime pipe ARGS` to `url`: the
+/// input, the exit code, and stderr.
+fn pipe_log(sandbox: &Sandbox, url: &str, count: usize, args: &[&str]) -> (String, i32, String) {
+    let input = numbered_log(count);
+    let out = feed(pipe(sandbox, url, args), input.as_bytes());
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (input, out.status.code().unwrap_or(-1), stderr)
+}
+
+/// Every line of `input` reached the bed once, in order.
+#[track_caller]
+fn arrived_once_in_order(bed: &Bed, input: &str, stderr: &str) {
+    let expected: Vec<String> = input.lines().map(str::to_owned).collect();
+    let delivered = delivered_lines(bed);
+    let first_difference = delivered.iter().zip(&expected).position(|(d, e)| d != e);
+    assert!(
+        delivered.len() == expected.len() && first_difference.is_none(),
+        "every line once, in order: {} of {} delivered, first difference at {first_difference:?}\n{stderr}",
+        delivered.len(),
+        expected.len()
+    );
+    assert_eq!(
+        bed.requests().len(),
+        bed.delivered().len(),
+        "each sent once"
+    );
+}
+
 #[test]
 fn pipe_delivers_every_line_in_order_through_a_slow_destination() {
     let bed = Bed::start();
@@ -757,37 +792,15 @@ fn pipe_delivers_every_line_in_order_through_a_slow_destination() {
     let sandbox = setup("0s");
     // About 30 batches, nearly all beyond a --max-pending of 1 KiB: they go
     // to the spool as they close, and the pipe sends them from there.
-    let input = numbered_log(22_000);
     let url = bed.webhook("logs");
-    let out = feed(
-        pipe(&sandbox, &url, &["--max-pending", "1KiB"]),
-        input.as_bytes(),
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (input, code, stderr) = pipe_log(&sandbox, &url, 22_000, &["--max-pending", "1KiB"]);
     // A destination that takes every batch, however slowly, gets them all
     // from the pipe itself: nothing is left for a flush.
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert_eq!(
-        spooled(&sandbox),
-        Vec::<serde_json::Value>::new(),
-        "{stderr}"
-    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(spooled(&sandbox).is_empty(), "{stderr}");
     flush(&sandbox, &url);
-    let expected: Vec<String> = input.lines().map(str::to_owned).collect();
-    let delivered = delivered_lines(&bed);
-    let first_difference = delivered.iter().zip(&expected).position(|(d, e)| d != e);
-    assert!(
-        delivered.len() == expected.len() && first_difference.is_none(),
-        "every line once, in order: {} of {} delivered, first difference at {first_difference:?}\n{stderr}",
-        delivered.len(),
-        expected.len()
-    );
+    arrived_once_in_order(&bed, &input, &stderr);
     assert!(bed.delivered().len() > 20, "a stream of many batches");
-    assert_eq!(
-        bed.requests().len(),
-        bed.delivered().len(),
-        "each sent once"
-    );
     assert!(about_the_spool(&stderr).is_empty(), "{stderr}");
 }
 
@@ -799,38 +812,24 @@ fn a_slow_destination_is_said_once_and_the_stream_goes_on_at_its_pace() {
     bed.fault(Fault::Slow(Duration::from_millis(2300)));
     bed.fault(Fault::Slow(Duration::from_millis(2300)));
     let sandbox = setup("0s");
-    let input = numbered_log(9_000);
     let url = bed.webhook("logs");
-    let out = feed(
-        pipe(&sandbox, &url, &["--max-pending", "1KiB"]),
-        input.as_bytes(),
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (input, code, stderr) = pipe_log(&sandbox, &url, 9_000, &["--max-pending", "1KiB"]);
+    assert_eq!(code, 0, "{stderr}");
     let said = about_the_spool(&stderr);
     assert_eq!(said.len(), 1, "one line, not one per batch:\n{stderr}");
     assert!(
         said[0].starts_with("chime: pipe: log-hook is slow (a send took 2."),
         "{stderr}"
     );
-    let expected: Vec<String> = input.lines().map(str::to_owned).collect();
-    assert_eq!(delivered_lines(&bed), expected, "{stderr}");
+    arrived_once_in_order(&bed, &input, &stderr);
 }
 
 #[test]
 fn a_down_destination_says_why_once_and_what_it_queued_at_the_end() {
     let sandbox = setup("0s");
-    let input = numbered_log(22_000);
-    let out = feed(
-        pipe(
-            &sandbox,
-            DOWN,
-            &["--max-pending", "1KiB", "--timeout", "1s"],
-        ),
-        input.as_bytes(),
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    let args = ["--max-pending", "1KiB", "--timeout", "1s"];
+    let (_, code, stderr) = pipe_log(&sandbox, DOWN, 22_000, &args);
+    assert_eq!(code, 75, "{stderr}");
     let batches = spooled(&sandbox).len();
     assert!(batches > 20, "{batches} batches\n{stderr}");
     let said = about_the_spool(&stderr);
@@ -858,31 +857,15 @@ fn a_down_destination_with_a_bounded_max_pending_spools_every_batch_in_order() {
     let mut bed = Bed::down();
     bed.no_rate_limit();
     let sandbox = setup("0s");
-    // About 4 MB: sixty times --max-pending.
-    let input = numbered_log(80_000);
     let url = bed.webhook("logs");
-    let out = feed(
-        pipe(
-            &sandbox,
-            &url,
-            &["--max-pending", "64KiB", "--timeout", "1s"],
-        ),
-        input.as_bytes(),
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    // About 4 MB: sixty times --max-pending.
+    let args = ["--max-pending", "64KiB", "--timeout", "1s"];
+    let (input, code, stderr) = pipe_log(&sandbox, &url, 80_000, &args);
+    assert_eq!(code, 75, "{stderr}");
     assert!(spooled(&sandbox).len() > 60, "{stderr}");
     bed.come_up();
     flush(&sandbox, &url);
-    let expected: Vec<String> = input.lines().map(str::to_owned).collect();
-    let delivered = delivered_lines(&bed);
-    let first_difference = delivered.iter().zip(&expected).position(|(d, e)| d != e);
-    assert!(
-        delivered.len() == expected.len() && first_difference.is_none(),
-        "every line once, in order: {} of {} delivered, first difference at {first_difference:?}",
-        delivered.len(),
-        expected.len()
-    );
+    arrived_once_in_order(&bed, &input, &stderr);
     assert!(spooled(&sandbox).is_empty());
 }
 
@@ -891,36 +874,7 @@ fn two_channels_of_one_slow_destination_take_turns_and_never_blame_another_chime
     let bed = Bed::start();
     bed.no_rate_limit();
     bed.answer_after(Duration::from_millis(200));
-    bed.add_token("xoxb-1-pipe-test-notreal");
-    bed.add_channel("#general", true);
-    bed.add_channel("#incidents", true);
-    let sandbox = Sandbox::new();
-    sandbox.profile(&format!(
-        r##"
-[defaults]
-route = "chat"
-
-[destinations.bot]
-kind = "slack-api"
-token = "xoxb-1-pipe-test-notreal"
-channel = "#general"
-api_url = "{}"
-pace = "0s"
-
-[routes.chat]
-to = ["bot"]
-channel = "#general"
-
-[routes.pager]
-to = ["bot"]
-channel = "#incidents"
-
-[[rules]]
-when = "level in ['error', 'critical']"
-route = "pager"
-"##,
-        bed.api_url()
-    ));
+    let sandbox = two_channels(&bed);
     let input: String = (0..8_000)
         .map(|i| match i % 2 {
             0 => format!("all fine {i:05} {}\n", "x".repeat(30)),

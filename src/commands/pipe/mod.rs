@@ -35,13 +35,13 @@
 //! on disk under an id older than anything spilled after it.
 
 mod backlog;
+mod clock;
 mod lane;
 mod moves;
 mod reader;
 mod router;
 mod tell;
 
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,6 +61,7 @@ use crate::state::Threads;
 use crate::stream::journal::{self, Header, Journal};
 use crate::stream::lines::{Line, Unfinished};
 use backlog::Backlog;
+use clock::{Ending, Mark, Work};
 use lane::Lane;
 use moves::{close, spill, spool_all, start_sends};
 use reader::{Reader, ReaderHandle};
@@ -114,45 +115,6 @@ struct Crew<'a> {
     work: &'a Work,
 }
 
-/// Time as a send sees it. The main loop's own work (packing lines,
-/// rendering and spooling batches) is synchronous, and while it runs no
-/// request is polled: what it took is counted here and left out of what a
-/// send, or an entry of the spool, seems to take, so that a disk slow to
-/// take spilled batches is not called a slow destination.
-#[derive(Default)]
-struct Work(Cell<Duration>);
-
-/// A moment, on the wall and in the loop's work.
-#[derive(Clone, Copy)]
-struct Mark {
-    at: Instant,
-    work: Duration,
-}
-
-impl Work {
-    fn mark(&self) -> Mark {
-        self.mark_at(Instant::now())
-    }
-
-    fn mark_at(&self, at: Instant) -> Mark {
-        Mark {
-            at,
-            work: self.0.get(),
-        }
-    }
-
-    /// Counts the loop's work since `since`.
-    fn done_since(&self, since: Instant) {
-        self.0.set(self.0.get() + since.elapsed());
-    }
-
-    /// What the sends have had since `mark`.
-    fn since(&self, mark: Mark) -> Duration {
-        let worked = self.0.get().saturating_sub(mark.work);
-        mark.at.elapsed().saturating_sub(worked)
-    }
-}
-
 /// How a lane's send or slice of the spool ended.
 enum Done {
     /// A batch from memory, through the outbox.
@@ -162,34 +124,6 @@ enum Done {
 }
 
 type Sending<'a> = Pin<Box<dyn Future<Output = (usize, Done)> + 'a>>;
-
-/// When each lane's time is up at the end of the stream.
-#[derive(Clone, Copy)]
-struct Ending {
-    /// A signal came: every lane's time is up at this deadline.
-    stopping: Option<Instant>,
-    /// The input ended then.
-    input: Option<Instant>,
-    /// How long a lane whose destination is not taking batches still has
-    /// after the input ended (`--timeout`, else the default); after a
-    /// signal, how long every lane has.
-    grace: Duration,
-}
-
-impl Ending {
-    /// When what `lane` still holds goes to the spool. After a signal: the
-    /// stopping deadline. After EOF: one grace after the destination stopped
-    /// taking batches (or after EOF, if that was earlier), its retries due
-    /// within it tried; never while it takes them, however slowly: a working
-    /// destination gets every batch, its spooled ones included, at the pace
-    /// it can take them.
-    fn deadline(&self, lane: &Lane) -> Option<Instant> {
-        self.stopping.or_else(|| {
-            let ended = self.input?;
-            lane.failing.map(|since| since.max(ended) + self.grace)
-        })
-    }
-}
 
 pub fn run(pipe: Pipe) -> Result<ExitCode, Failure> {
     let runtime = deliver::runtime()?;

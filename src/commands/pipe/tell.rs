@@ -27,96 +27,96 @@ pub(super) struct Told {
     unusable: Cell<bool>,
 }
 
+/// Says what `text` makes on stderr the first time `said` is asked, unless
+/// `quiet` (errors are said even then).
+fn once(said: &Cell<bool>, quiet: bool, text: impl FnOnce() -> String) {
+    if !said.replace(true) && !quiet {
+        eprintln!("{}", text());
+    }
+}
+
 impl Told {
     /// The destination answered a batch in `took`, past what a prompt one takes.
     pub(super) fn slow(&self, destination: &Destination, took: Duration, output: Output) {
-        if self.slow.replace(true) || output.quiet {
-            return;
-        }
-        eprintln!(
-            "chime: pipe: {} is slow (a send took {:.1} s): batches beyond --max-pending go to \
-             the spool, and this pipe sends them from there, oldest first",
-            destination.name,
-            took.as_secs_f64()
-        );
+        once(&self.slow, output.quiet, || {
+            format!(
+                "chime: pipe: {} is slow (a send took {:.1} s): batches beyond --max-pending go \
+                 to the spool, and this pipe sends them from there, oldest first",
+                destination.name,
+                took.as_secs_f64()
+            )
+        });
     }
 
     /// A batch could not go (`why`) and is kept, or the oldest in the
     /// spool is not due yet: every later batch waits behind it, and the pipe
     /// tries again when it is due.
     pub(super) fn failing(&self, destination: &Destination, why: Option<&str>, output: Output) {
-        if self.failing.replace(true) || output.quiet {
-            return;
-        }
-        eprintln!(
-            "chime: pipe: {} is not taking batches ({}): they wait in the spool, in order, and \
-             this pipe tries them again when they are due",
-            destination.name,
-            why.unwrap_or("failed")
-        );
-    }
-
-    /// The destination refused `count` spooled messages, which are dead
-    /// letters now.
-    pub(super) fn dead_letters(&self, destination: &Destination, count: usize) {
-        if self.refused.replace(true) {
-            return;
-        }
-        eprintln!(
-            "chime: error: {} refused {count} spooled message(s), kept as dead letters: see \
-             `chime spool list --dead`",
-            destination.name
-        );
+        once(&self.failing, output.quiet, || {
+            format!(
+                "chime: pipe: {} is not taking batches ({}): they wait in the spool, in order, \
+                 and this pipe tries them again when they are due",
+                destination.name,
+                why.unwrap_or("failed")
+            )
+        });
     }
 
     /// Another process holds the destination's spool lock.
     pub(super) fn locked(&self, destination: &Destination, output: Output) {
-        if self.locked.replace(true) || output.quiet {
-            return;
-        }
-        eprintln!(
-            "chime: pipe: another chime is sending {}'s spooled messages: this pipe's batches \
-             wait in the spool behind them",
-            destination.name
-        );
+        once(&self.locked, output.quiet, || {
+            format!(
+                "chime: pipe: another chime is sending {}'s spooled messages: this pipe's \
+                 batches wait in the spool behind them",
+                destination.name
+            )
+        });
     }
 
     /// The spool cannot be used at all (`why`): batches go from memory.
     pub(super) fn unusable(&self, destination: &Destination, why: &str, output: Output) {
-        if self.unusable.replace(true) {
-            return;
+        if !self.unusable.replace(true) {
+            let text = format!(
+                "messages for {} wait in the spool, which cannot be used ({why}): this pipe's \
+                 batches go out from memory, before them",
+                destination.name
+            );
+            report::warning(output, &text);
         }
-        let text = format!(
-            "messages for {} wait in the spool, which cannot be used ({why}): this pipe's \
-             batches go out from memory, before them",
-            destination.name
-        );
-        report::warning(output, &text);
     }
 
-    /// A batch could not be written to the spool: it is lost. An error,
-    /// said even with `--quiet`; the summary counts them all.
+    /// A batch could not be written to the spool: it is lost (the summary
+    /// counts them all).
     pub(super) fn not_kept(&self, destination: &Destination, report: &Report) {
-        if self.not_kept.replace(true) {
-            return;
-        }
         let why = report.error.as_deref().unwrap_or("failed");
-        eprintln!(
-            "chime: error: a batch for {} was not kept: {why}",
-            destination.name
-        );
+        once(&self.not_kept, false, || {
+            format!(
+                "chime: error: a batch for {} was not kept: {why}",
+                destination.name
+            )
+        });
     }
 
-    /// The destination refused a batch, or it could not be kept.
+    /// The destination refused a batch (or it could not be kept).
     pub(super) fn refused(&self, destination: &Destination, report: &Report) {
-        if self.refused.replace(true) {
-            return;
-        }
         let why = report.error.as_deref().unwrap_or("failed");
-        eprintln!(
-            "chime: error: {} did not take a batch: {why}",
-            destination.name
-        );
+        once(&self.refused, false, || {
+            format!(
+                "chime: error: {} did not take a batch: {why}",
+                destination.name
+            )
+        });
+    }
+
+    /// The destination refused `count` spooled messages, dead letters now.
+    pub(super) fn dead_letters(&self, destination: &Destination, count: usize) {
+        once(&self.refused, false, || {
+            format!(
+                "chime: error: {} refused {count} spooled message(s), kept as dead letters: \
+                 see `chime spool list --dead`",
+                destination.name
+            )
+        });
     }
 }
 
