@@ -21,6 +21,7 @@ use crate::stream::batch::{Batch, Packer};
 use crate::stream::lines::Line;
 
 use super::backlog::Pulse;
+use super::kept::{Id, Kept};
 use super::tell::Told;
 use super::{Mark, SLOW_SEND, Work};
 
@@ -59,10 +60,8 @@ pub(super) struct Lane<'p> {
     pub(super) worst: Status,
     /// Batches made, whatever became of them.
     pub(super) messages: usize,
-    /// This stream's batches in the spool's pending entries, oldest first:
-    /// their ids and how many lines each holds. Forgotten once they leave
-    /// it, so this is bounded by what the spool holds, not by the input.
-    pub(super) kept: VecDeque<(Box<str>, usize)>,
+    /// This stream's batches in the spool's pending entries (`kept.rs`).
+    pub(super) kept: Kept,
     /// Batches neither delivered nor kept (the spool could not be written).
     pub(super) lost: usize,
     /// Batches the destination refused (dead-lettered).
@@ -115,7 +114,7 @@ impl<'p> Lane<'p> {
             lines: 0,
             worst: Status::Delivered,
             messages: 0,
-            kept: VecDeque::new(),
+            kept: Kept::default(),
             lost: 0,
             refused: 0,
             backlogged: false,
@@ -263,7 +262,7 @@ impl<'p> Lane<'p> {
         self.messages += 1;
         self.worst = self.worst.max(report.status);
         match (&report.spool_id, report.status) {
-            (Some(id), Status::Queued) => self.keep(id, lines),
+            (Some(id), Status::Queued) => self.kept.add(id, lines),
             _ => {
                 self.lost += 1;
                 self.told.not_kept(self.destination, report);
@@ -293,7 +292,7 @@ impl<'p> Lane<'p> {
             Status::Queued => {
                 let id = report.spool_id.as_deref();
                 if let Some(id) = id.or(sent.as_ref().map(|s| s.id.as_str())) {
-                    self.keep(id, sent.as_ref().map_or(0, |s| s.lines));
+                    self.kept.add(id, sent.as_ref().map_or(0, |s| s.lines));
                 }
                 self.told
                     .failing(self.destination, report.error.as_deref(), output);
@@ -328,52 +327,41 @@ impl<'p> Lane<'p> {
         self.told.slow(self.destination, took, output);
     }
 
-    /// Counts a batch of `lines` lines as kept in the spool under `id`, in
-    /// id order (a batch in flight took its id before those spilled behind
-    /// it, and may be kept after them).
-    fn keep(&mut self, id: &str, lines: usize) {
-        let at = self.kept.partition_point(|(kept, _)| &**kept < id);
-        self.kept.insert(at, (id.into(), lines));
-    }
-
     /// Forgets the batches of this stream that have left the spool's
     /// pending entries (delivered; or refused, which `died` asks to count),
-    /// and sees whether the destination still has a backlog. A drain goes
-    /// oldest first and stops where it cannot go on, so what is older than
-    /// the oldest pending entry has left, and the rest has not: one pass
-    /// over the folder, in constant memory, whatever the backlog.
+    /// and sees whether the destination still has a backlog: one pass over
+    /// the folder, in constant memory, whatever the backlog (`kept.rs`).
     pub(super) fn recount(&mut self, spool: &Spool, died: bool) {
         let name = &self.destination.name;
-        let Ok((oldest, _)) = spool.ids_between(name, None, None, 1) else {
-            self.backlogged = spool.has_pending(name, None);
-            return;
+        let oldest = match spool.ids_between(name, None, None, 1) {
+            Ok((oldest, _)) => oldest.into_iter().next(),
+            Err(_) => {
+                self.backlogged = spool.has_pending(name, None);
+                return;
+            }
         };
-        let oldest = oldest.into_iter().next();
-        let mut refused = 0;
-        while let Some((id, _)) = self.kept.front() {
-            if oldest.as_deref().is_some_and(|oldest| &**id >= oldest) {
-                break;
-            }
-            let named = || Entry {
-                id: id.to_string(),
-                ..Entry::new(name, Vec::new(), 0)
-            };
-            if died && spool.holds(State::Dead, &named()) {
-                refused += 1;
-            }
-            self.kept.pop_front();
-        }
+        self.backlogged = oldest.is_some() || spool.has_pending(name, None);
+        let oldest = match oldest.as_deref().map(Id::parse) {
+            // A name the spool did not make: nothing is known to be gone.
+            Some(None) => return,
+            parsed => parsed.flatten(),
+        };
+        let gone = self.kept.gone_before(oldest);
+        let dead = |id: &Id| Entry {
+            id: id.text(),
+            ..Entry::new(name, Vec::new(), 0)
+        };
+        let refused = match died {
+            true => gone
+                .iter()
+                .filter(|id| spool.holds(State::Dead, &dead(id)))
+                .count(),
+            false => 0,
+        };
         if refused > 0 {
             self.refused += refused;
             self.worst = self.worst.max(Status::Rejected);
         }
-        self.backlogged = oldest.is_some() || spool.has_pending(name, None);
-    }
-
-    /// This stream's batches still waiting in the spool, and their lines.
-    pub(super) fn queued(&self) -> (usize, usize) {
-        let lines = self.kept.iter().map(|(_, lines)| lines).sum();
-        (self.kept.len(), lines)
     }
 }
 

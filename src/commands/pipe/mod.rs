@@ -36,6 +36,7 @@
 
 mod backlog;
 mod clock;
+mod kept;
 mod lane;
 mod moves;
 mod reader;
@@ -232,7 +233,7 @@ fn outcome(pipe: &Pipe, mut router: Router, ended: Ended) -> ExitCode {
     // A batch queued mid-stream may have gone out since (the lane sends its
     // spool first): only what is still in the spool makes the stream "queued".
     for lane in &mut router.lanes {
-        if lane.worst == Status::Queued && lane.queued().0 == 0 && !lane.backlogged {
+        if lane.worst == Status::Queued && lane.kept.is_empty() && !lane.backlogged {
             lane.worst = Status::Delivered;
         }
     }

@@ -140,7 +140,7 @@ pub(super) fn summary(pipe: &Pipe, lanes: &[Lane]) {
             );
             continue;
         }
-        let (queued, lines) = lane.queued();
+        let (queued, lines) = lane.kept.count();
         if !(pipe.output.verbose || queued > 0 || lane.worst != Status::Delivered) {
             continue;
         }
