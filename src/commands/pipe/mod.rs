@@ -8,22 +8,36 @@
 //! batch closes when the next line would not fit one message (the kind's
 //! `batch_limit`), or `--interval` after its first line, so a lone line from
 //! `tail -f` goes out about one interval later. Closed batches go out one at a
-//! time at the destination's pace, through the outbox (backlog first, spool on
-//! failure). Batches waiting in memory are bounded: past `--max-pending`
-//! bytes the oldest go to the spool instead of RAM.
+//! time at the destination's pace, through the outbox (spool on failure).
 //!
-//! EOF or a first SIGINT/SIGTERM closes every batch and sends what is left
-//! (whatever cannot go within the timeout is spooled); a second SIGINT spools
-//! everything at once and exits 130. On a signal, the reader stops before its
-//! next read, and every line it has read (and so copied with `--tee`) is taken
-//! from it first, down to an unfinished last line, even while the reader
-//! waits for input that does not come: what chime has read is delivered or
-//! spooled. Only input that arrives more than [`QUIET`] after the signal, to
-//! a read already under way, is not. A line longer than 1 MiB is cut into
-//! pieces as it is read, and judged (`--grep`, level) by its first. When the
-//! time to send is up, sends still in flight are abandoned (each is on disk
-//! already, see `spool/inflight.rs`), so a batch is sent twice at most, never
-//! half, and chime exits on time.
+//! A destination that keeps up holds the reader back (backpressure: the
+//! producer waits a moment) rather than spool. One that is slow (a send over
+//! [`SLOW_SEND`]) or failing does not: its batches wait in memory up to
+//! `--max-pending` bytes (what they really hold, `stream/batch.rs`), and past
+//! it the oldest go to the spool, their memory freed. Once the spool holds
+//! anything for a destination, the lane sends from the spool, oldest first,
+//! as a flush would, until it is empty (`backlog.rs`): a slow destination gets
+//! a full batch whenever it can take one, and a later batch never goes before
+//! an earlier spooled one. Lanes of one destination (its channels) take turns.
+//! What stderr says about all this, it says once per cause (`tell.rs`).
+//!
+//! EOF closes every batch. A destination that takes batches then gets every
+//! one, from memory and from the spool, however slowly; one that is not taking
+//! them has the timeout from then (its retries due within it are tried), and
+//! what is left stays in the spool for `chime flush`, counted in the summary
+//! (`clock.rs`). A first SIGINT/SIGTERM closes every batch and gives all of
+//! them the timeout; a second SIGINT spools everything at once and exits 130.
+//! On a signal, the reader stops before its next read, and every line it has
+//! read (and so copied with `--tee`) is taken from it first, down to an
+//! unfinished last line, even while the reader waits for input that does not
+//! come: what chime has read is delivered or spooled. Only input that arrives
+//! more than [`QUIET`] after the signal, to a read already under way, is not.
+//! A line longer than 1 MiB is cut into pieces as it is read, and judged
+//! (`--grep`, level) by its first. When a signal's time to send is up, sends
+//! still in flight are abandoned (each is on disk already, see
+//! `spool/inflight.rs`), so a batch is sent twice at most, never half, and
+//! chime exits on time. After EOF, a lane whose time is up starts nothing more
+//! and lets what is in flight finish within its own timeout.
 //!
 //! What is read is journaled before anything else happens to it, and each
 //! lane says in the journal how far it has settled — a batch is settled once
