@@ -210,12 +210,26 @@ fn sigterm_while_lines_wait_in_memory_delivers_every_line_read_once() {
     });
     // The copy is read as it comes, as the next command in a pipeline would.
     let mut stdout = child.stdout.take().unwrap();
+    let teed_bytes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&teed_bytes);
     let tee = std::thread::spawn(move || {
-        let mut teed = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut teed).unwrap();
-        teed
+        let mut teed = Vec::new();
+        let mut chunk = [0; 64 * 1024];
+        while let Ok(n @ 1..) = std::io::Read::read(&mut stdout, &mut chunk) {
+            teed.extend_from_slice(&chunk[..n]);
+            counter.store(teed.len(), std::sync::atomic::Ordering::SeqCst);
+        }
+        String::from_utf8(teed).unwrap()
     });
-    std::thread::sleep(Duration::from_millis(1500));
+    // Stopped once a good part of the stream was read, however busy the
+    // machine is (a fixed pause raced the writer building its lines).
+    let started = Instant::now();
+    while teed_bytes.load(std::sync::atomic::Ordering::SeqCst) < 400_000
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     signal(&child, libc::SIGTERM);
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
