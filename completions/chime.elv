@@ -63,7 +63,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --dry-run 'Print the requests that would be sent (secrets redacted) and send nothing'
             cand --json 'Print one JSON object per destination on stdout'
             cand --broadcast 'Show a thread reply in the channel too'
-            cand --queue 'Write the message to the spool without trying to send it now'
+            cand --queue 'Write the message to the spool without trying to send it now (exit 0 once it is kept)'
             cand --no-spool 'Fail instead of keeping an undelivered message in the spool'
             cand -q 'Print nothing but errors'
             cand --quiet 'Print nothing but errors'

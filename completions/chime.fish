@@ -63,7 +63,7 @@ complete -c chime -n "__fish_chime_using_subcommand send" -l json-input -d 'Read
 complete -c chime -n "__fish_chime_using_subcommand send" -l dry-run -d 'Print the requests that would be sent (secrets redacted) and send nothing'
 complete -c chime -n "__fish_chime_using_subcommand send" -l json -d 'Print one JSON object per destination on stdout'
 complete -c chime -n "__fish_chime_using_subcommand send" -l broadcast -d 'Show a thread reply in the channel too'
-complete -c chime -n "__fish_chime_using_subcommand send" -l queue -d 'Write the message to the spool without trying to send it now'
+complete -c chime -n "__fish_chime_using_subcommand send" -l queue -d 'Write the message to the spool without trying to send it now (exit 0 once it is kept)'
 complete -c chime -n "__fish_chime_using_subcommand send" -l no-spool -d 'Fail instead of keeping an undelivered message in the spool'
 complete -c chime -n "__fish_chime_using_subcommand send" -s q -l quiet -d 'Print nothing but errors'
 complete -c chime -n "__fish_chime_using_subcommand send" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'

@@ -542,7 +542,7 @@ pub struct SendArgs {
     #[arg(long, help_heading = "Threads", requires = "thread")]
     pub broadcast: bool,
 
-    /// Write the message to the spool without trying to send it now
+    /// Write the message to the spool without trying to send it now (exit 0 once it is kept)
     #[arg(long, help_heading = "Delivery", conflicts_with_all = ["no_spool", "dry_run"])]
     pub queue: bool,
 

@@ -97,6 +97,13 @@ pub fn warning(output: Output, text: &str) {
     }
 }
 
+/// What became of a message (dead-lettered, quarantined): `chime: warning:`
+/// on stderr even under `-q`, which silences progress, never a message's
+/// fate — cron mails output, not exit codes.
+pub fn fate(output: Output, text: &str) {
+    eprintln!("chime: {}: {text}", paint(output, "warning", YELLOW));
+}
+
 /// A failure on stderr, `error:` in colour when that is wanted.
 pub fn failure(output: Output, failure: &Failure) {
     let text = failure.to_string();

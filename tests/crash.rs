@@ -1083,7 +1083,7 @@ fn kill_flushes(name: &str, rounds: usize, mut rng: Rng) -> Flushed {
     };
     for i in 0..100 {
         let tag = format!("{name} entry {i:03}");
-        run_within(chime(&sandbox, &url, &["send", "--queue", &tag]), HANG).code(75);
+        run_within(chime(&sandbox, &url, &["send", "--queue", &tag]), HANG).code(0);
         flushed.order.push(tag);
     }
     for round in 0..rounds {

@@ -625,7 +625,7 @@ fn a_backlog_is_drained_only_as_far_as_the_timeout_allows() {
     bed.no_rate_limit();
     let sandbox = setup(&bed);
     for i in 0..10 {
-        chime(&sandbox, &bed, &["send", "--queue", &format!("old {i}")]).code(75);
+        chime(&sandbox, &bed, &["send", "--queue", &format!("old {i}")]).code(0);
     }
     // Slack's pace is one a second: ten old messages would take ten.
     let started = Instant::now();
@@ -661,7 +661,7 @@ fn a_backlog_is_drained_only_as_far_as_the_timeout_allows() {
 fn an_older_message_refused_while_draining_the_backlog_is_reported() {
     let bed = Bed::start();
     let sandbox = setup(&bed);
-    chime(&sandbox, &bed, &["send", "--queue", "old"]).code(75);
+    chime(&sandbox, &bed, &["send", "--queue", "old"]).code(0);
     bed.fault(Fault::Status(404, "no_service"));
     chime(&sandbox, &bed, &["send", "new"])
         .code(0)
@@ -674,7 +674,7 @@ fn no_spool_still_sends_older_messages_first() {
     let bed = Bed::start();
     bed.no_rate_limit();
     let sandbox = setup(&bed);
-    chime(&sandbox, &bed, &["send", "--queue", "older"]).code(75);
+    chime(&sandbox, &bed, &["send", "--queue", "older"]).code(0);
     chime(&sandbox, &bed, &["send", "--no-spool", "newer"]).code(0);
     let texts: Vec<String> = bed
         .delivered()
@@ -710,4 +710,19 @@ fn a_duration_too_long_to_count_is_a_usage_error_not_a_panic() {
         .env("CHIME_TIMEOUT", "500000000000y");
     run(cmd).code(2).stderr_has("at most 100 years");
     assert!(bed.requests().is_empty());
+}
+
+#[test]
+fn a_delivered_message_whose_json_report_cannot_be_written_says_delivered_and_exits_0() {
+    // A script that retries on failure must not post it twice.
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let mut cmd = sandbox.chime(&["send", "--json", "once only"]);
+    cmd.env("OPS_WEBHOOK", bed.webhook("ops"));
+    cmd.stdout(std::fs::File::create("/dev/full").unwrap());
+    run(cmd)
+        .code(0)
+        .stderr_has("could not write the --json report")
+        .stderr_has("delivered to ops-hook");
+    assert_eq!(bed.delivered().len(), 1);
 }

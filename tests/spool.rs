@@ -261,7 +261,7 @@ fn a_flush_killed_midway_loses_nothing() {
             &url,
             &["send", "--queue", &format!("entry {i}")],
         ))
-        .code(75);
+        .code(0);
     }
     for _ in 0..60 {
         bed.fault(Fault::Slow(Duration::from_millis(40)));
@@ -298,9 +298,9 @@ fn damaged_files_are_quarantined_and_the_rest_delivered() {
             &url,
             &["send", "--queue", &format!("m{i}")],
         ))
-        .code(75);
+        .code(0);
     }
-    run(chime(&sandbox, &url, &["send", "--queue", "intact"])).code(75);
+    run(chime(&sandbox, &url, &["send", "--queue", "intact"])).code(0);
     let entries = pending(&sandbox);
     let mut flipped = std::fs::read(&entries[0]).unwrap();
     let at = flipped.len() - 10;
@@ -342,7 +342,7 @@ fn an_unreadable_entry_is_quarantined_and_the_others_still_flush() {
     bed.no_rate_limit();
     let sandbox = setup();
     for text in ["m0", "m1"] {
-        run(chime(&sandbox, &url, &["send", "--queue", text])).code(75);
+        run(chime(&sandbox, &url, &["send", "--queue", text])).code(0);
     }
     // Ids sort in arrival order: these come first and would block the rest.
     let listed_one = unreadable_entry(&sandbox, "000000000000000000000001");
@@ -371,7 +371,7 @@ fn an_unreadable_entry_that_cannot_be_moved_aside_is_skipped_not_blocking() {
     let mut bed = Bed::down();
     let url = bed.webhook("ops");
     let sandbox = setup();
-    run(chime(&sandbox, &url, &["send", "--queue", "m0"])).code(75);
+    run(chime(&sandbox, &url, &["send", "--queue", "m0"])).code(0);
     let stuck = unreadable_entry(&sandbox, "000000000000000000000001");
     std::fs::write(spool_dir(&sandbox).join("corrupt"), "in the way").unwrap();
     bed.come_up();
@@ -462,7 +462,7 @@ fn an_ambiguous_id_prefix_is_refused_and_nothing_is_deleted() {
     let sandbox = setup();
     let dead_id = dead_letters(&sandbox, &bed, &["dead one"]).remove(0);
     for text in ["pending one", "pending two"] {
-        run(chime(&sandbox, DOWN, &["send", "--queue", text])).code(75);
+        run(chime(&sandbox, DOWN, &["send", "--queue", text])).code(0);
     }
     let listed = list_json(&sandbox, &[]);
     let mut all: Vec<&str> = ids_of(&listed);
@@ -543,7 +543,7 @@ fn queue_writes_without_trying_and_no_spool_fails_without_writing() {
     let url = bed.webhook("ops");
     let sandbox = setup();
     run(chime(&sandbox, &url, &["send", "--queue", "later"]))
-        .code(75)
+        .code(0)
         .stderr_has("queued for ops-hook — id ");
     assert_eq!(pending(&sandbox).len(), 1);
     run(chime(
@@ -575,7 +575,7 @@ fn entries_past_max_age_go_to_dead_letter() {
     let sandbox = setup();
     let profile = std::fs::read_to_string(sandbox.profile_path()).unwrap();
     sandbox.profile(&format!("{profile}\n[spool]\nmax_age = \"1ms\"\n"));
-    run(chime(&sandbox, &url, &["send", "--queue", "stale"])).code(75);
+    run(chime(&sandbox, &url, &["send", "--queue", "stale"])).code(0);
     std::thread::sleep(Duration::from_millis(20));
     bed.come_up();
     run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])).code(65);
@@ -597,7 +597,7 @@ fn spool_list_show_drop_and_purge() {
         "an empty spool lists as []"
     );
     for text in ["one", "two", "three"] {
-        run(chime(&sandbox, DOWN, &["send", "--queue", text])).code(75);
+        run(chime(&sandbox, DOWN, &["send", "--queue", text])).code(0);
     }
     let listed = list_json(&sandbox, &[]);
     assert_eq!(listed.len(), 3);
@@ -699,7 +699,7 @@ fn a_flush_of_a_long_backlog_delivers_each_once_in_order_and_leaves_nothing_behi
     let count = 300;
     for i in 0..count {
         let text = format!("message {i:03}");
-        run(chime(&sandbox, &url, &["send", "--queue", "-q", &text])).code(75);
+        run(chime(&sandbox, &url, &["send", "--queue", "-q", &text])).code(0);
     }
     bed.come_up();
     run(chime(&sandbox, &url, &["flush", "--all", "-q"])).code(0);
@@ -739,7 +739,7 @@ fn queue(sandbox: &Sandbox, to: &[&str]) {
             DOWN,
             &["send", "--queue", "--to", dest, &text],
         ))
-        .code(75);
+        .code(0);
     }
 }
 
@@ -982,4 +982,29 @@ fn spool_list_quarantines_what_a_flush_would_and_still_lists_and_counts_the_rest
         (rows[0]["pending"].clone(), rows[0]["oldest_id"].clone()),
         (1.into(), fourth.into())
     );
+}
+
+#[test]
+fn flush_quiet_still_tells_each_message_it_dead_letters_or_quarantines() {
+    // Cron mails output, not exit codes: `-q` silences progress, never a fate.
+    let mut bed = Bed::down();
+    let url = bed.webhook("ops");
+    bed.no_rate_limit();
+    let sandbox = setup();
+    for text in ["damaged", "refused"] {
+        run(chime(&sandbox, &url, &["send", "--queue", text])).code(0);
+    }
+    let entries = pending(&sandbox);
+    let whole = std::fs::read(&entries[0]).unwrap();
+    std::fs::write(&entries[0], &whole[..whole.len() / 2]).unwrap();
+    bed.come_up();
+    bed.fault(Fault::Status(404, "no_service"));
+    let mut cmd = chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"]);
+    cmd.arg("-q");
+    run(cmd)
+        .code(65)
+        .stderr_has("damaged")
+        .stderr_has("dead-lettered")
+        .stderr_has("404 no_service")
+        .stderr_has("chime spool list --dead");
 }

@@ -191,7 +191,7 @@ fn a_state_directory_others_may_write_to_is_refused_and_keeps_what_was_queued() 
         &url,
         &["send", "--queue", "queued by root"],
     ))
-    .code(75);
+    .code(0);
     bed.come_up();
     let state = state_dir(&sandbox);
     // Anyone may now make folders in it: `nobody` leaves an entry where
@@ -320,7 +320,7 @@ fn a_profiles_folder_of_another_user_is_refused() {
         &url,
         &["send", "--queue", "queued by root"],
     ))
-    .code(75);
+    .code(0);
     bed.come_up();
     // `nobody` may rename what is in it: swap one profile's folder for another's.
     let profiles = state_dir(&sandbox).join("profiles");
@@ -349,7 +349,7 @@ fn a_profile_folder_that_is_a_link_is_refused() {
         &url,
         &["send", "--queue", "queued elsewhere"],
     ))
-    .code(75);
+    .code(0);
     bed.come_up();
     let folder = profile_state(&state_dir(&sandbox), "config");
     let elsewhere = sandbox.path().join("elsewhere");
@@ -382,7 +382,7 @@ fn a_destination_folder_that_is_a_link_is_not_sent_from() {
         &url,
         &["send", "--queue", "queued elsewhere"],
     ))
-    .code(75);
+    .code(0);
     bed.come_up();
     let folder = spool_dir(&sandbox).join("pending/ops-hook");
     let elsewhere = sandbox.path().join("elsewhere");
@@ -405,7 +405,7 @@ fn a_destination_folder_that_is_a_link_is_not_sent_from() {
 #[test]
 fn spool_commands_never_touch_files_through_a_linked_destination_folder() {
     let sandbox = setup();
-    go(chime(&sandbox, DOWN, &["send", "--queue", "waiting"])).code(75);
+    go(chime(&sandbox, DOWN, &["send", "--queue", "waiting"])).code(0);
     let outside = tempfile::tempdir().unwrap();
     let theirs = [
         (outside.path().join("notes.msg"), b"not chime's".to_vec()),
@@ -449,7 +449,7 @@ fn a_destination_folder_others_may_write_to_is_refused_and_one_they_may_read_is_
     let mut bed = Bed::down();
     let url = bed.webhook("ops");
     let sandbox = setup();
-    go(chime(&sandbox, &url, &["send", "--queue", "waiting"])).code(75);
+    go(chime(&sandbox, &url, &["send", "--queue", "waiting"])).code(0);
     bed.come_up();
     let folder = spool_dir(&sandbox).join("pending/ops-hook");
     chmod(&folder, 0o777);
@@ -485,13 +485,13 @@ fn each_command_gets_past(hazard: impl Fn(&Path)) -> (Sandbox, Vec<Run>) {
     bed.no_rate_limit();
     let url = bed.webhook("ops");
     let sandbox = setup();
-    go(chime(&sandbox, &url, &["send", "--queue", "first"])).code(75);
+    go(chime(&sandbox, &url, &["send", "--queue", "first"])).code(0);
     bed.come_up();
     let mut runs = Vec::new();
     let commands: [&[&str]; 3] = [&["spool", "list"], &["send", "second"], &["flush", "--all"]];
     for (n, args) in commands.into_iter().enumerate() {
         if n == 2 {
-            go(chime(&sandbox, &url, &["send", "--queue", "third"])).code(75);
+            go(chime(&sandbox, &url, &["send", "--queue", "third"])).code(0);
         }
         let id = planted(n as u32);
         hazard(&spool_dir(&sandbox).join(format!("pending/ops-hook/{id}.msg")));
@@ -586,7 +586,7 @@ fn a_lock_that_is_a_link_never_creates_its_target() {
     let mut bed = Bed::down();
     let url = bed.webhook("ops");
     let sandbox = setup();
-    go(chime(&sandbox, &url, &["send", "--queue", "waiting"])).code(75);
+    go(chime(&sandbox, &url, &["send", "--queue", "waiting"])).code(0);
     bed.come_up();
     let outside = tempfile::tempdir().unwrap();
     let target = outside.path().join("made-by-chime");
@@ -763,7 +763,7 @@ fn a_destination_folder_that_cannot_be_read_is_reported_and_the_others_still_flu
     std::fs::create_dir(&home).unwrap();
     chown(&home, NOBODY);
     for to in ["ops-hook", "side-hook"] {
-        go(nobody(&sandbox, &bed, &["send", "--queue", "--to", to, to])).code(75);
+        go(nobody(&sandbox, &bed, &["send", "--queue", "--to", to, to])).code(0);
     }
     let unreadable = profile_state(&home.join("chime"), "config").join("spool/pending/ops-hook");
     chmod(&unreadable, 0o000);
@@ -852,7 +852,7 @@ fn a_message_queued_under_one_profile_is_never_flushed_to_another_profiles_desti
     go(sandbox.chime(&["--profile", "lab", "send", "for lab"])).code(75);
     go(sandbox.chime(&["--profile", "other", "flush", "--all"])).code(0);
     assert!(bed.delivered().is_empty(), "{:?}", posted_to(&bed));
-    go(sandbox.chime(&["--profile", "other", "send", "--queue", "for other"])).code(75);
+    go(sandbox.chime(&["--profile", "other", "send", "--queue", "for other"])).code(0);
     let listed = list_json(sandbox.chime(&["spool", "list", "--json"]));
     let profiles: Vec<&str> = listed
         .iter()
@@ -895,7 +895,7 @@ fn profiles_chosen_by_path_keep_their_own_spools() {
         .collect();
     let config = |n: usize| files[n].to_str().unwrap();
     for (n, text) in ["for a", "for b"].into_iter().enumerate() {
-        go(sandbox.chime(&["--config", config(n), "send", "--queue", text])).code(75);
+        go(sandbox.chime(&["--config", config(n), "send", "--queue", text])).code(0);
     }
     let listed = list_json(sandbox.chime(&["spool", "list", "--json"]));
     let mut profiles: Vec<&str> = listed

@@ -254,6 +254,9 @@ fn tell(flush: &Flush, name: &str, drained: &Drained) {
     for warning in &drained.warnings {
         crate::report::warning(flush.output, warning);
     }
+    for fate in &drained.fates {
+        crate::report::fate(flush.output, fate);
+    }
     if let Some(err) = &drained.error {
         let text = format!("{name}: {err}; its messages wait as they were");
         crate::report::warning(flush.output, &text);

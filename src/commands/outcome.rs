@@ -63,18 +63,31 @@ pub fn dry_run(rendered: &[(&Destination, Vec<Payload>)], as_json: bool) -> Resu
 
 /// After delivery: JSON lines on stdout if asked, and a line per destination on stderr.
 pub fn deliveries(reports: &[Report], as_json: bool, output: Output) -> Result<(), Failure> {
+    let mut unwritten = false;
     if as_json {
         let mut text = String::new();
         for report in reports {
             text.push_str(&serde_json::to_string(report).unwrap_or_default());
             text.push('\n');
         }
-        report::text(&text)?;
+        // The sends are done: failing here would tell a script that retries
+        // on failure to post the message again. Say so, and let the exit code
+        // tell what became of the message.
+        if let Err(err) = report::text(&text) {
+            unwritten = true;
+            report::fate(
+                output,
+                &format!(
+                    "could not write the --json report ({}); what became of each message follows",
+                    err.message
+                ),
+            );
+        }
     }
     for report in reports {
         match report.status {
             Status::Delivered => {
-                if !output.quiet && (output.verbose || output.stderr_is_terminal) {
+                if unwritten || !output.quiet && (output.verbose || output.stderr_is_terminal) {
                     eprintln!(
                         "chime: delivered to {}{}",
                         report.destination,
@@ -83,7 +96,7 @@ pub fn deliveries(reports: &[Report], as_json: bool, output: Output) -> Result<(
                 }
             }
             Status::Queued => {
-                if !output.quiet {
+                if unwritten || !output.quiet {
                     eprintln!("{}", queued(report));
                 }
             }

@@ -59,7 +59,14 @@ pub fn run(mut send: Send) -> Result<ExitCode, Failure> {
     }
     let reports = deliver_all(&send, rendered, &threads)?;
     outcome::deliveries(&reports, send.json, send.output)?;
-    Ok(deliver::exit_code(reports.iter().map(|r| r.status)))
+    let code = deliver::exit_code(reports.iter().map(|r| r.status));
+    // `--queue` asked for the spool: a message kept there is what was asked
+    // for, and 75 would tell a script to try again (and queue it twice).
+    Ok(if send.queue && code == ExitCode::TempFail {
+        ExitCode::Ok
+    } else {
+        code
+    })
 }
 
 /// The message for one destination, composed and checked by its kind: a

@@ -34,11 +34,23 @@ pub struct Drained {
     pub blocked: Option<String>,
     /// When the first remaining entry is due.
     pub next_due: Option<SystemTime>,
-    /// Warnings worth a line on stderr (quarantined files).
+    /// Warnings worth a line on stderr (the platform's).
     pub warnings: Vec<String>,
+    /// One line per entry dead-lettered or quarantined: what happened to a
+    /// message is said even under `-q`, which silences progress only.
+    pub fates: Vec<String>,
     /// The spool could not be written (a full disk): the drain stopped, and
     /// the entry it was on is still pending as it was.
     pub error: Option<String>,
+}
+
+impl Drained {
+    fn dead_lettered(&mut self, id: &str, name: &str, reason: &str) {
+        self.dead += 1;
+        self.fates.push(format!(
+            "spool entry {id} for {name} dead-lettered: {reason}; see `chime spool list --dead`"
+        ));
+    }
 }
 
 /// Delivered entries taken out of the spool by one drain: unlinked by a
@@ -251,9 +263,10 @@ impl Step<'_, '_> {
         let entry = match self.ctx.spool.read(State::Pending, name, id) {
             Ok(Read::Entry(entry)) => entry,
             Ok(Read::Damaged(why)) => {
-                drained
-                    .warnings
-                    .push(format!("spool entry {id} for {name} is damaged: {why}"));
+                drained.fates.push(format!(
+                    "spool entry {id} for {name} is damaged: {why}; it was moved to the \
+                     spool's corrupt/ folder for a person to look at"
+                ));
                 return Ok(true);
             }
             Err(SpoolError::NotFound(_)) => return Ok(true),
@@ -283,9 +296,6 @@ impl Step<'_, '_> {
                  URL or credentials changed); `chime spool retry {}` sends it to `{name}` as it is now",
                 entry.id
             );
-            drained
-                .warnings
-                .push(format!("spool entry {}: {reason}", entry.id));
             reason
         } else if let Some(reason) = self.ctx.policy.expired(&entry, SystemTime::now()) {
             let last = entry.last_error.clone().unwrap_or_default();
@@ -293,8 +303,9 @@ impl Step<'_, '_> {
         } else {
             return Ok(Some(entry));
         };
-        self.ctx.spool.bury(entry, reason)?;
-        drained.dead += 1;
+        let id = entry.id.clone();
+        self.ctx.spool.bury(entry, reason.clone())?;
+        drained.dead_lettered(&id, name, &reason);
         Ok(None)
     }
 
@@ -369,8 +380,9 @@ impl Step<'_, '_> {
                 Ok(true)
             }
             Status::Rejected => {
-                ctx.spool.bury(entry, report.error.unwrap_or_default())?;
-                drained.dead += 1;
+                let (id, reason) = (entry.id.clone(), report.error.unwrap_or_default());
+                ctx.spool.bury(entry, reason.clone())?;
+                drained.dead_lettered(&id, &self.destination.name, &reason);
                 Ok(true)
             }
             Status::Failed | Status::Queued => {

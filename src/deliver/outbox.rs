@@ -350,6 +350,9 @@ impl Outbox<'_> {
         for warning in &drained.warnings {
             report::warning(self.output, warning);
         }
+        for fate in &drained.fates {
+            report::fate(self.output, fate);
+        }
         if drained.dead > 0 {
             let text = format!(
                 "{} older message(s) for {} were refused and kept as dead letters: see `chime spool list --dead`",

@@ -154,6 +154,9 @@ impl Lane<'_> {
         for warning in &drained.warnings {
             report::warning(output, warning);
         }
+        for fate in &drained.fates {
+            report::fate(output, fate);
+        }
         if drained.dead > 0 {
             self.told.dead_letters(self.destination, drained.dead);
         }
