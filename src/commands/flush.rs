@@ -182,9 +182,11 @@ async fn flush_one(
             ..Drained::default()
         };
     };
-    let lock = match lock(flush, spool, name, pending) {
-        Ok(lock) => lock,
-        Err(waiting) => return waiting,
+    let Some(lock) = lock(flush, spool, name) else {
+        return Drained {
+            remaining: pending,
+            ..Drained::default()
+        };
     };
     if let Some(bar) = bar {
         bar.set_message(name.to_owned());
@@ -222,29 +224,20 @@ async fn flush_one(
     drained
 }
 
-/// The destination's lock, or what its entries are when another chime
-/// holds it, or it cannot be taken.
-fn lock(
-    flush: &Flush,
-    spool: &Spool,
-    name: &str,
-    pending: usize,
-) -> Result<DestinationLock, Drained> {
-    let waiting = Drained {
-        remaining: pending,
-        ..Drained::default()
-    };
+/// The destination's lock; none, and said why, when another chime holds it
+/// or it cannot be taken: its entries wait.
+fn lock(flush: &Flush, spool: &Spool, name: &str) -> Option<DestinationLock> {
     match spool.try_lock(name) {
-        Ok(Some(lock)) => Ok(lock),
+        Ok(Some(lock)) => Some(lock),
         Ok(None) => {
             if flush.output.verbose {
                 eprintln!("chime: {name}: another chime is sending to it; skipped");
             }
-            Err(waiting)
+            None
         }
         Err(err) => {
             unreadable(flush, err);
-            Err(waiting)
+            None
         }
     }
 }
