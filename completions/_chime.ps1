@@ -159,7 +159,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List entries, oldest first')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one entry, payloads included')
-            [CompletionResult]::new('drop', 'drop', [CompletionResultType]::ParameterValue, 'Delete entries for good')
+            [CompletionResult]::new('drop', 'drop', [CompletionResultType]::ParameterValue, 'Delete entries for good, pending or dead-letter')
             [CompletionResult]::new('retry', 'retry', [CompletionResultType]::ParameterValue, 'Move dead-letter entries back to pending, due now')
             [CompletionResult]::new('purge', 'purge', [CompletionResultType]::ParameterValue, 'Delete every pending (or, with --dead, every dead-letter) entry')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -217,8 +217,8 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
@@ -241,7 +241,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
         'chime;spool;help' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List entries, oldest first')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one entry, payloads included')
-            [CompletionResult]::new('drop', 'drop', [CompletionResultType]::ParameterValue, 'Delete entries for good')
+            [CompletionResult]::new('drop', 'drop', [CompletionResultType]::ParameterValue, 'Delete entries for good, pending or dead-letter')
             [CompletionResult]::new('retry', 'retry', [CompletionResultType]::ParameterValue, 'Move dead-letter entries back to pending, due now')
             [CompletionResult]::new('purge', 'purge', [CompletionResultType]::ParameterValue, 'Delete every pending (or, with --dead, every dead-letter) entry')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -445,7 +445,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
         'chime;help;spool' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List entries, oldest first')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one entry, payloads included')
-            [CompletionResult]::new('drop', 'drop', [CompletionResultType]::ParameterValue, 'Delete entries for good')
+            [CompletionResult]::new('drop', 'drop', [CompletionResultType]::ParameterValue, 'Delete entries for good, pending or dead-letter')
             [CompletionResult]::new('retry', 'retry', [CompletionResultType]::ParameterValue, 'Move dead-letter entries back to pending, due now')
             [CompletionResult]::new('purge', 'purge', [CompletionResultType]::ParameterValue, 'Delete every pending (or, with --dead, every dead-letter) entry')
             break

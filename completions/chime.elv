@@ -151,7 +151,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --version 'Print version'
             cand list 'List entries, oldest first'
             cand show 'Show one entry, payloads included'
-            cand drop 'Delete entries for good'
+            cand drop 'Delete entries for good, pending or dead-letter'
             cand retry 'Move dead-letter entries back to pending, due now'
             cand purge 'Delete every pending (or, with --dead, every dead-letter) entry'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -205,8 +205,8 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --quiet 'Print nothing but errors'
             cand -v 'Log each request (secrets redacted) on stderr'
             cand --verbose 'Log each request (secrets redacted) on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -227,7 +227,7 @@ set edit:completion:arg-completer[chime] = {|@words|
         &'chime;spool;help'= {
             cand list 'List entries, oldest first'
             cand show 'Show one entry, payloads included'
-            cand drop 'Delete entries for good'
+            cand drop 'Delete entries for good, pending or dead-letter'
             cand retry 'Move dead-letter entries back to pending, due now'
             cand purge 'Delete every pending (or, with --dead, every dead-letter) entry'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -403,7 +403,7 @@ set edit:completion:arg-completer[chime] = {|@words|
         &'chime;help;spool'= {
             cand list 'List entries, oldest first'
             cand show 'Show one entry, payloads included'
-            cand drop 'Delete entries for good'
+            cand drop 'Delete entries for good, pending or dead-letter'
             cand retry 'Move dead-letter entries back to pending, due now'
             cand purge 'Delete every pending (or, with --dead, every dead-letter) entry'
         }

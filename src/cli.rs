@@ -385,17 +385,24 @@ pub enum SpoolCommand {
         /// Entry id, or a unique prefix of one
         id: String,
     },
-    /// Delete entries for good
-    #[command(after_help = "Examples:\n  chime spool drop 0193a5 0193a6")]
+    /// Delete entries for good, pending or dead-letter
+    #[command(
+        after_help = "Ids are those `chime spool list` (and `--dead`) shows.\n\nExamples:\n  chime spool drop 0193a5 0193a6"
+    )]
     Drop {
+        /// Entry ids, or a unique prefix of each (repeatable)
         #[arg(required = true, value_name = "ID")]
         ids: Vec<String>,
     },
     /// Move dead-letter entries back to pending, due now
+    ///
+    /// The entry keeps its id and its count of attempts; the next flush (or
+    /// send to its destination) tries it again.
     #[command(
-        after_help = "Examples:\n  chime spool retry 0193a5\n  chime spool retry --all && chime flush"
+        after_help = "Ids are those `chime spool list --dead` shows.\n\nExamples:\n  chime spool retry 0193a5\n  chime spool retry --all && chime flush"
     )]
     Retry {
+        /// Dead-letter entry ids, or a unique prefix of each (repeatable)
         #[arg(
             value_name = "ID",
             required_unless_present = "all",

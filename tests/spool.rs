@@ -412,7 +412,7 @@ fn spool_retry_id_moves_that_dead_entry_back_and_finishes_an_interrupted_retry()
         .stderr_has("is pending again");
     let listed = list_json(&sandbox, &[]);
     assert_eq!(ids_of(&listed), vec![ids[0].as_str()]);
-    assert_eq!(listed[0]["attempts"], 0);
+    assert_eq!(listed[0]["attempts"], 1, "a retry keeps the count of tries");
     assert_eq!(
         ids_of(&list_json(&sandbox, &["--dead"])),
         vec![ids[1].as_str()]
@@ -477,7 +477,7 @@ fn an_ambiguous_id_prefix_is_refused_and_nothing_is_deleted() {
     let prefix = &dead_id[..shared];
     for command in ["drop", "retry", "show"] {
         let out = run(sandbox.chime(&["spool", command, prefix]))
-            .code(1)
+            .code(2)
             .stderr_has(&format!("`{prefix}` is the start of 3 spool entries"))
             .stderr_has("give more characters");
         for id in &all {
@@ -613,7 +613,7 @@ fn spool_list_show_drop_and_purge() {
     run(sandbox.chime(&["spool", "drop", first])).code(0);
     assert_eq!(list_json(&sandbox, &[]).len(), 2);
     run(sandbox.chime(&["spool", "show", "ffffffff"]))
-        .code(1)
+        .code(2)
         .stderr_has("no spool entry");
     run(sandbox.chime(&["spool", "purge"]))
         .code(2)
@@ -1007,4 +1007,54 @@ fn flush_quiet_still_tells_each_message_it_dead_letters_or_quarantines() {
         .stderr_has("dead-lettered")
         .stderr_has("404 no_service")
         .stderr_has("chime spool list --dead");
+}
+
+#[test]
+fn an_unknown_spool_id_is_a_usage_error_that_says_how_to_list_ids() {
+    let sandbox = setup();
+    for args in [
+        &["spool", "show", "nosuchid"][..],
+        &["spool", "drop", "nosuchid"],
+        &["spool", "retry", "nosuchid"],
+    ] {
+        run(sandbox.chime(args))
+            .code(2)
+            .stderr_has("nosuchid")
+            .stderr_has("chime spool list");
+    }
+}
+
+#[test]
+fn purging_an_empty_spool_says_there_was_nothing_to_delete() {
+    let sandbox = setup();
+    run(sandbox.chime(&["spool", "purge", "--dead", "--yes"]))
+        .code(0)
+        .stderr_has("no dead-letter message(s) to delete");
+    run(sandbox.chime(&["spool", "purge", "--yes"]))
+        .code(0)
+        .stderr_has("no pending message(s) to delete");
+}
+
+#[test]
+fn spool_drop_and_retry_explain_their_ids_in_help() {
+    let sandbox = setup();
+    for command in ["drop", "retry"] {
+        run(sandbox.chime(&["spool", command, "--help"]))
+            .code(0)
+            .stdout_has("unique prefix")
+            .stdout_has("chime spool list");
+    }
+}
+
+#[test]
+fn every_try_counts_as_an_attempt_including_a_flush_refused_after_a_retry() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup();
+    let ids = dead_letters(&sandbox, &bed, &["refused twice"]);
+    run(sandbox.chime(&["spool", "retry", &ids[0]])).code(0);
+    bed.fault(Fault::Status(404, "no_service"));
+    run(chime(&sandbox, &bed.webhook("ops"), &["flush"])).code(65);
+    let listed = list_json(&sandbox, &["--dead"]);
+    assert_eq!(listed[0]["attempts"], 2, "the send's try and the flush's");
 }

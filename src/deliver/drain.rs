@@ -380,6 +380,7 @@ impl Step<'_, '_> {
                 Ok(true)
             }
             Status::Rejected => {
+                entry.attempts += 1;
                 let (id, reason) = (entry.id.clone(), report.error.unwrap_or_default());
                 ctx.spool.bury(entry, reason.clone())?;
                 drained.dead_lettered(&id, &self.destination.name, &reason);

@@ -17,7 +17,13 @@ pub struct Entry {
     pub destination: String,
     #[serde(with = "millis")]
     pub created: SystemTime,
+    /// Every try, by any chime, over the entry's life.
     pub attempts: u32,
+    /// The attempts spent before the last `chime spool retry`: `max_attempts`
+    /// counts the tries since, so a retried entry gets its full allowance
+    /// while `attempts` keeps its history.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retried_after: u32,
     #[serde(with = "millis")]
     pub next_attempt: SystemTime,
     pub last_error: Option<String>,
@@ -43,6 +49,7 @@ impl Entry {
             destination: destination.to_owned(),
             created: now,
             attempts: 0,
+            retried_after: 0,
             next_attempt: now,
             last_error: None,
             parts,
@@ -125,6 +132,10 @@ impl From<&Entry> for Outline {
             parts_left: entry.payloads.len(),
         }
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Counts a list of payloads, reading each as a [`Payload`] (so a malformed
@@ -235,6 +246,7 @@ mod tests {
             destination: "ops-hook".into(),
             created: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
             attempts: 2,
+            retried_after: 0,
             next_attempt: UNIX_EPOCH + Duration::from_millis(1_700_000_060_000),
             last_error: Some("503 Service Unavailable".into()),
             parts: 1,

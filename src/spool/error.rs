@@ -83,11 +83,11 @@ impl From<SpoolError> for Failure {
             "set CHIME_STATE_DIR to a writable directory".into(),
         ),
         SpoolError::NotFound(_) => (
-            ExitCode::Failure,
+            ExitCode::Usage,
             "list entries with `chime spool list` (and `--dead`)".into(),
         ),
         SpoolError::Ambiguous { .. } => (
-            ExitCode::Failure,
+            ExitCode::Usage,
             "give more characters of the id; `chime spool list` (and `--dead`) shows them in full"
                 .into(),
         ),

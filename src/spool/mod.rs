@@ -33,9 +33,13 @@
 //!
 //! ```text
 //! chime-spool 1 <crc32 of the rest, 8 hex digits> <length of the rest>\n
-//! <one JSON object: id, destination, created, attempts, next_attempt,
-//!  last_error, parts, payloads, identity>
+//! <one JSON object: id, destination, created, attempts, retried_after,
+//!  next_attempt, last_error, parts, payloads, identity>
 //! ```
+//!
+//! `attempts` counts every try over the entry's life; `retried_after` (absent
+//! when 0) is what it was at the last `chime spool retry`, so `max_attempts`
+//! counts the tries since while the history stays.
 //!
 //! `identity` is a hash of the kind, URL and credentials of the destination
 //! that accepted the message (`config::Destination::identity`): a drain
@@ -326,7 +330,7 @@ impl Spool {
         // it have changed since (see `Entry::identity`).
         let revived = Entry {
             next_attempt: SystemTime::now(),
-            attempts: 0,
+            retried_after: entry.attempts,
             identity: None,
             ..entry.clone()
         };

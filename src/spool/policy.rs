@@ -56,7 +56,9 @@ impl Policy {
             ));
         }
         match self.max_attempts {
-            Some(max) if entry.attempts >= max => Some(format!("gave up after {max} attempts")),
+            Some(max) if entry.attempts.saturating_sub(entry.retried_after) >= max => {
+                Some(format!("gave up after {max} attempts"))
+            }
             _ => None,
         }
     }

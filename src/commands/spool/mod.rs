@@ -281,6 +281,9 @@ fn purge(spools: &[Spool], state: State, yes: bool, output: Output) -> Result<Ex
         "pending"
     };
     if entries.is_empty() {
+        if !output.quiet {
+            eprintln!("chime: no {what} message(s) to delete");
+        }
         return Ok(ExitCode::Ok);
     }
     if !yes
