@@ -173,6 +173,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--dead', '--dead', [CompletionResultType]::ParameterName, 'The dead-letter entries instead of the pending ones')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'A JSON array, one object per entry (per destination with --summary)')
             [CompletionResult]::new('--summary', '--summary', [CompletionResultType]::ParameterName, 'One line per destination instead of one per entry: how many are pending, in flight and dead, how old the oldest is, when it is next tried')
+            [CompletionResult]::new('--quarantined', '--quarantined', [CompletionResultType]::ParameterName, 'The damaged files reads moved aside (the spool''s corrupt/ folder), never sent: path, size and when they were moved')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')

@@ -1165,7 +1165,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__spool__subcmd__list)
-            opts="-q -v -h -V --dead --json --dest --limit --summary --config --profile --quiet --verbose --help --version"
+            opts="-q -v -h -V --dead --json --dest --limit --summary --quarantined --config --profile --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

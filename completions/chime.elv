@@ -164,6 +164,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --dead 'The dead-letter entries instead of the pending ones'
             cand --json 'A JSON array, one object per entry (per destination with --summary)'
             cand --summary 'One line per destination instead of one per entry: how many are pending, in flight and dead, how old the oldest is, when it is next tried'
+            cand --quarantined 'The damaged files reads moved aside (the spool''s corrupt/ folder), never sent: path, size and when they were moved'
             cand -q 'Print nothing but errors'
             cand --quiet 'Print nothing but errors'
             cand -v 'Log each request (secrets redacted) on stderr'

@@ -137,6 +137,7 @@ complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subco
 complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -l dead -d 'The dead-letter entries instead of the pending ones'
 complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -l json -d 'A JSON array, one object per entry (per destination with --summary)'
 complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -l summary -d 'One line per destination instead of one per entry: how many are pending, in flight and dead, how old the oldest is, when it is next tried'
+complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -l quarantined -d 'The damaged files reads moved aside (the spool\'s corrupt/ folder), never sent: path, size and when they were moved'
 complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but errors'
 complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
 complete -c chime -n "__fish_chime_using_subcommand spool; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -337,7 +337,8 @@ Examples:
   chime spool list
   chime spool list --dead --json | jq length
   chime spool list --summary               # a line per destination
-  chime spool list --dest ops-hook --limit 20";
+  chime spool list --dest ops-hook --limit 20
+  chime spool list --quarantined           # damaged files moved aside";
 
 #[derive(Debug, Args)]
 pub struct SpoolListArgs {
@@ -367,6 +368,11 @@ pub struct SpoolListArgs {
     /// oldest dead letter.
     #[arg(long)]
     pub summary: bool,
+
+    /// The damaged files reads moved aside (the spool's corrupt/ folder),
+    /// never sent: path, size and when they were moved
+    #[arg(long, conflicts_with_all = ["dead", "summary", "dest", "limit"])]
+    pub quarantined: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -376,7 +382,7 @@ pub enum SpoolCommand {
     /// Entries are read and printed one at a time, so a spool of any size
     /// lists in the same small memory. Pending entries include messages in
     /// flight, shown with what is happening to them. A damaged entry is moved
-    /// to the spool's corrupt/ folder with a warning, never shown.
+    /// to the spool's corrupt/ folder with a warning; `--quarantined` lists those.
     #[command(after_help = SPOOL_LIST_EXAMPLES)]
     List(SpoolListArgs),
     /// Show one entry, payloads included

@@ -96,7 +96,11 @@ fn flush_without_all_waits_for_the_backoff() {
     run(chime(&sandbox, &bed.webhook("ops"), &["send", "x"]))
         .code(75)
         .stderr_has("429");
-    run(chime(&sandbox, &bed.webhook("ops"), &["flush"])).code(75);
+    run(chime(&sandbox, &bed.webhook("ops"), &["flush"]))
+        .code(75)
+        .stderr_has("wait out a backoff")
+        .stderr_has("next tried in")
+        .stderr_has("`chime flush --all` sends them now");
     assert_eq!(bed.requests().len(), 1, "not due yet: nothing was sent");
     let listed = list_json(&sandbox, &[]);
     assert_eq!(listed[0]["attempts"], 1);
@@ -318,8 +322,14 @@ fn damaged_files_are_quarantined_and_the_rest_delivered() {
         .code(0)
         .stderr_has("checksum mismatch")
         .stderr_has("truncated")
-        .stderr_has("no header line");
+        .stderr_has("no header line")
+        .stderr_has("chime spool list --quarantined");
     assert_eq!(texts(&bed), vec!["intact"]);
+    let listed = run(sandbox.chime(&["spool", "list", "--quarantined"]))
+        .code(0)
+        .stderr_has("4 damaged file(s), never sent");
+    assert_eq!(listed.stdout.lines().count(), 4, "{}", listed.stdout);
+    assert!(listed.stdout.contains("/corrupt/ops-hook."));
     assert_eq!(
         files(&spool_dir(&sandbox).join("corrupt")).len(),
         4,

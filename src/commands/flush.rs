@@ -20,6 +20,8 @@ struct Totals {
     delivered: usize,
     dead: usize,
     remaining: usize,
+    /// When the first remaining entry is due, if one waits out a backoff.
+    next_due: Option<SystemTime>,
 }
 
 pub fn run(flush: Flush) -> Result<ExitCode, Failure> {
@@ -33,6 +35,9 @@ pub fn run(flush: Flush) -> Result<ExitCode, Failure> {
             totals.delivered, totals.dead, totals.remaining
         );
     }
+    if !flush.output.quiet {
+        tell_backoff(&totals);
+    }
     Ok(if totals.dead > 0 {
         ExitCode::Rejected
     } else if totals.remaining > 0 {
@@ -40,6 +45,25 @@ pub fn run(flush: Flush) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::Ok
     })
+}
+
+/// Entries left because their next attempt is later: a person running
+/// `chime flush` by hand wants to know it, and how to send them now.
+fn tell_backoff(totals: &Totals) {
+    let Some(due) = totals.next_due else { return };
+    if totals.remaining == 0 {
+        return;
+    }
+    let wait = due
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .as_secs()
+        .max(1);
+    eprintln!(
+        "chime: entries wait out a backoff after failed tries (the first is next tried in {}); \
+         `chime flush --all` sends them now",
+        humantime::format_duration(Duration::from_secs(wait))
+    );
 }
 
 /// One destination of one profile.
@@ -77,6 +101,7 @@ async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
                 (a, b) => a.or(b),
             };
         }
+        totals.next_due = next_due.filter(|due| *due > SystemTime::now());
         let Some(wait) = flush.wait else { break };
         let left = wait.saturating_sub(started.elapsed());
         if totals.remaining == waiting || left.is_zero() {

@@ -264,8 +264,8 @@ impl Step<'_, '_> {
             Ok(Read::Entry(entry)) => entry,
             Ok(Read::Damaged(why)) => {
                 drained.fates.push(format!(
-                    "spool entry {id} for {name} is damaged: {why}; it was moved to the \
-                     spool's corrupt/ folder for a person to look at"
+                    "spool entry {id} for {name} is damaged: {why}; `chime spool list \
+                     --quarantined` shows it"
                 ));
                 return Ok(true);
             }

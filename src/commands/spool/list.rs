@@ -27,6 +27,9 @@ pub fn list(spools: &[Spool], args: &SpoolListArgs, output: Output) -> Result<Ex
     if args.summary {
         return super::summary::summary(spools, state, args, output);
     }
+    if args.quarantined {
+        return super::quarantined::list(spools, args.json, output);
+    }
     let mut merge = Merge::new(sources(spools, state, &args.dest, output));
     let mut printer = Printer::new(state, args.json, merge.profiles() > 1);
     let limit = args.limit.unwrap_or(usize::MAX);

@@ -17,6 +17,7 @@ use crate::settings::Output;
 use crate::spool::{DestinationLock, Entry, Outline, Read, Spool, SpoolError, State};
 
 mod list;
+mod quarantined;
 mod summary;
 
 pub fn run(spools: &[Spool], command: SpoolCommand, output: Output) -> Result<ExitCode, Failure> {
