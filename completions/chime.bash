@@ -1261,7 +1261,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__test)
-            opts="-q -v -h -V --timeout --config --profile --quiet --verbose --help --version"
+            opts="-q -v -h -V --timeout --json --config --profile --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

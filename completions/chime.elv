@@ -348,6 +348,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --timeout 'Give up on a destination after this long [env: CHIME_TIMEOUT]'
             cand --config 'Profile file to read [env: CHIME_CONFIG]'
             cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand --json 'One JSON object per destination on stdout, as `chime send --json`, instead of the table'
             cand -q 'Print nothing but errors'
             cand --quiet 'Print nothing but errors'
             cand -v 'Log each request (secrets redacted) on stderr'

@@ -227,6 +227,7 @@ complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subc
 complete -c chime -n "__fish_chime_using_subcommand test" -l timeout -d 'Give up on a destination after this long [env: CHIME_TIMEOUT]' -r
 complete -c chime -n "__fish_chime_using_subcommand test" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
 complete -c chime -n "__fish_chime_using_subcommand test" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand test" -l json -d 'One JSON object per destination on stdout, as `chime send --json`, instead of the table'
 complete -c chime -n "__fish_chime_using_subcommand test" -s q -l quiet -d 'Print nothing but errors'
 complete -c chime -n "__fish_chime_using_subcommand test" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
 complete -c chime -n "__fish_chime_using_subcommand test" -s h -l help -d 'Print help'

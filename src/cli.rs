@@ -210,6 +210,10 @@ pub struct TestArgs {
     /// Give up on a destination after this long [env: CHIME_TIMEOUT]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+
+    /// One JSON object per destination on stdout, as `chime send --json`, instead of the table
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn parse_regex(s: &str) -> Result<regex_lite::Regex, String> {

@@ -360,6 +360,32 @@ url = "{gone}"
 }
 
 #[test]
+fn chime_test_json_prints_a_line_per_destination_as_send_does() {
+    let bed = Bed::start();
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        "[destinations.good]\nkind = \"slack\"\nurl = \"{good}\"\n\n\
+         [destinations.gone]\nkind = \"slack\"\nurl = \"{gone}\"\n",
+        good = bed.webhook("good"),
+        gone = bed.webhook("gone"),
+    ));
+    bed.remove_hook("gone");
+    let out = run(sandbox.chime(&["test", "--json"])).code(65);
+    let lines = out.json_lines();
+    let status = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l["destination"] == name)
+            .unwrap_or_else(|| panic!("no line for {name}\n{out}"))["status"]
+            .clone()
+    };
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(status("good"), "delivered");
+    assert_eq!(status("gone"), "rejected");
+    assert!(!out.stdout.contains("DESTINATION"), "no table: {out}");
+}
+
+#[test]
 fn chime_test_on_an_unknown_destination_is_a_profile_error() {
     let sandbox = Sandbox::new();
     sandbox.profile("[destinations.ops-hook]\nkind = \"slack\"\nurl = \"http://127.0.0.1:9/x\"\n");

@@ -31,8 +31,14 @@ pub fn run(probe: Probe) -> Result<ExitCode, Failure> {
         .iter()
         .filter(|r| r.status != Status::Delivered)
         .count();
-    // With -q only failures show: `chime -q test` is a quiet health check.
-    if !probe.output.quiet || failed > 0 {
+    if probe.json {
+        let lines: Vec<String> = reports
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap_or_default() + "\n")
+            .collect();
+        report::text(&lines.concat())?;
+    } else if !probe.output.quiet || failed > 0 {
+        // With -q only failures show: `chime -q test` is a quiet health check.
         report::text(&table(&reports, probe.output.quiet))?;
     }
     let code = deliver::exit_code(reports.iter().map(|r| r.status));

@@ -9,6 +9,8 @@ pub struct Probe {
     pub destinations: Vec<String>,
     /// From `--timeout` or `CHIME_TIMEOUT`; overrides the destination's and the profile's.
     pub timeout: Option<Duration>,
+    /// `--json`: a line per destination instead of the table.
+    pub json: bool,
     pub output: Output,
 }
 
@@ -52,6 +54,7 @@ pub fn probe(global: &GlobalArgs, args: crate::cli::TestArgs) -> Result<Probe, F
         profile,
         destinations,
         timeout,
+        json: args.json,
         output: output(global),
     })
 }
