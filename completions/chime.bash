@@ -1354,18 +1354,21 @@ _chime_with_names() {
             ;;
         "pipe")
             case "$prev" in
+                --to) _chime_names destinations; return ;;
                 -r|--route) _chime_names routes; return ;;
             esac
             ;;
         "run")
             case "$prev" in
                 --template) _chime_names templates; return ;;
+                --to) _chime_names destinations; return ;;
                 -r|--route) _chime_names routes; return ;;
             esac
             ;;
         "send")
             case "$prev" in
                 --template) _chime_names templates; return ;;
+                --to) _chime_names destinations; return ;;
                 -r|--route) _chime_names routes; return ;;
             esac
             ;;

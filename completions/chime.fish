@@ -270,9 +270,12 @@ complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcom
 
 # Route, destination and template names from the current profile.
 complete -c chime -n "__fish_seen_subcommand_from send" -s r -l route -r -f -a "(chime config names routes 2>/dev/null)"
+complete -c chime -n "__fish_seen_subcommand_from send" -l to -r -f -a "(chime config names destinations 2>/dev/null)"
 complete -c chime -n "__fish_seen_subcommand_from send" -l template -r -f -a "(chime config names templates 2>/dev/null)"
 complete -c chime -n "__fish_seen_subcommand_from pipe" -s r -l route -r -f -a "(chime config names routes 2>/dev/null)"
+complete -c chime -n "__fish_seen_subcommand_from pipe" -l to -r -f -a "(chime config names destinations 2>/dev/null)"
 complete -c chime -n "__fish_seen_subcommand_from run" -s r -l route -r -f -a "(chime config names routes 2>/dev/null)"
+complete -c chime -n "__fish_seen_subcommand_from run" -l to -r -f -a "(chime config names destinations 2>/dev/null)"
 complete -c chime -n "__fish_seen_subcommand_from run" -l template -r -f -a "(chime config names templates 2>/dev/null)"
 complete -c chime -n "__fish_seen_subcommand_from flush" -l dest -r -f -a "(chime config names destinations 2>/dev/null)"
 complete -c chime -n "__fish_seen_subcommand_from list" -l dest -r -f -a "(chime config names destinations 2>/dev/null)"

@@ -132,7 +132,7 @@ pub struct Where {
     /// reads CHIME_URL again to deliver it.
     #[arg(
         long = "to",
-        value_name = "DEST|URL",
+        value_name = "DEST",
         help_heading = "Where",
         conflicts_with = "routes"
     )]

@@ -187,3 +187,35 @@ fn run_to_a_url_reports_the_command() {
     run(cmd).never_shows(&secret_of(&url));
     assert_eq!(bed.delivered().len(), 1);
 }
+
+#[test]
+fn chime_url_applies_only_when_neither_to_nor_route_is_given() {
+    let bed = Bed::start();
+    let sandbox = Sandbox::with_ops_hook("5s");
+    let (profiles, adhoc) = (bed.webhook("profiles"), bed.webhook("adhoc"));
+    for (args, expected) in [
+        (&["send", "--to", "ops-hook", "named"][..], &profiles),
+        (&["send", "-r", "ops", "routed"], &profiles),
+        (&["send", "plain"], &adhoc),
+    ] {
+        let mut cmd = sandbox.ops(&profiles, args);
+        cmd.env("CHIME_URL", &adhoc).env("CHIME_KIND", "slack");
+        run(cmd).code(0);
+        let last = bed.delivered().pop().unwrap();
+        assert!(
+            expected.ends_with(&last.path),
+            "{args:?} went to {}",
+            last.path
+        );
+    }
+}
+
+#[test]
+fn kind_without_a_url_is_a_usage_error() {
+    let sandbox = Sandbox::with_ops_hook("5s");
+    let cmd = sandbox.ops(
+        "http://127.0.0.1:9/x",
+        &["send", "--to", "ops-hook", "--kind", "slack", "x"],
+    );
+    run(cmd).code(2).stderr_has("--kind");
+}

@@ -121,8 +121,11 @@ pub fn flushing(name: &str, env: &EnvVars) -> Option<Result<Profile, Failure>> {
 /// `CHIME_URL` and `CHIME_KIND`.
 fn for_flush(env: &EnvVars) -> Result<Profile, Failure> {
     let missing = || {
-        Failure::config("messages were queued for the URL in CHIME_URL, which is not set")
-            .with_hint("set CHIME_URL (and CHIME_KIND if it was set) as when they were queued, then flush again; they wait until then")
+        Failure::config(
+            "they were queued for the URL in CHIME_URL, which is not set \
+             (or its kind cannot be told): set CHIME_URL and CHIME_KIND as when \
+             they were queued and flush again",
+        )
     };
     let url = env
         .get(URL_DEST)
