@@ -70,7 +70,7 @@ fn send_to_a_url_of_unknown_host_without_kind_is_a_usage_error_listing_kinds() {
 }
 
 #[test]
-fn send_to_a_telegram_url_says_what_is_missing() {
+fn send_to_a_telegram_url_without_a_chat_says_what_is_missing() {
     let sandbox = Sandbox::new();
     let url = "https://api.telegram.org/bot123:secrettoken/sendMessage";
     run(sandbox.chime(&["send", "--to", url, "hello"]))
@@ -218,4 +218,23 @@ fn kind_without_a_url_is_a_usage_error() {
         &["send", "--to", "ops-hook", "--kind", "slack", "x"],
     );
     run(cmd).code(2).stderr_has("--kind");
+}
+
+#[test]
+fn send_to_a_telegram_bot_url_takes_its_token_and_chat() {
+    use crate::support::telegram::{PREFIX, Telegram};
+    const TOKEN: &str = "123456789:AAFakeTelegramTokenForTests-notreal";
+    let bed = Bed::start();
+    let telegram = Telegram::new();
+    bed.mount(PREFIX, telegram.clone());
+    telegram.add_token(TOKEN);
+    telegram.add_chat(-1_001_234_567_890, None);
+    let sandbox = Sandbox::new();
+    let url = format!(
+        "{}/telegram/bot{TOKEN}/sendMessage?chat_id=-1001234567890",
+        bed.url()
+    );
+    let cmd = sandbox.chime(&["send", "--to", &url, "--kind", "telegram", "-v", "hello tg"]);
+    run(cmd).code(0).never_shows("AAFakeTelegramToken");
+    assert_eq!(telegram.posted().len(), 1);
 }

@@ -153,15 +153,34 @@ fn build(kind: &str, url: &str, origin: UrlOrigin, env: &EnvVars) -> Result<Prof
         return Err(Failure::usage(format!("unknown kind `{kind}`"))
             .with_hint(format!("one of: {}", crate::kinds::KNOWN.join(", "))));
     }
-    if let Some(missing) = needs_more(kind) {
-        return Err(Failure::usage(format!(
-            "a {kind} destination needs {missing} as well as a URL"
-        ))
-        .with_hint("write a profile for it: `chime config init`"));
-    }
     let mut env = env.clone();
-    env.insert(URL_DEST.to_owned(), url.to_owned());
-    let text = format!("[destinations.{URL_DEST}]\nkind = \"{kind}\"\nurl = \"${{{URL_DEST}}}\"\n");
+    let table = match kind {
+        "telegram" => {
+            let bot = telegram(url).ok_or_else(|| {
+                Failure::usage(format!(
+                    "the telegram URL {} needs a bot token and a chat id",
+                    origin_name(origin)
+                ))
+                .with_hint("give it as https://api.telegram.org/bot<TOKEN>/sendMessage?chat_id=<CHAT>, or write a profile")
+            })?;
+            env.insert(TOKEN_VAR.to_owned(), bot.token);
+            format!(
+                "token = \"${{{TOKEN_VAR}}}\"\nchat_id = \"{}\"\napi_url = \"{}\"\n",
+                bot.chat_id, bot.api_url
+            )
+        }
+        "slack-api" => {
+            return Err(Failure::usage(
+                "a slack-api destination needs a bot token and a channel as well as a URL",
+            )
+            .with_hint("use a Slack incoming webhook's URL (kind slack), or write a profile"));
+        }
+        _ => {
+            env.insert(URL_DEST.to_owned(), url.to_owned());
+            format!("url = \"${{{URL_DEST}}}\"\n")
+        }
+    };
+    let text = format!("[destinations.{URL_DEST}]\nkind = \"{kind}\"\n{table}");
     config::load_text(&location(URL_PROFILE), text, &env).map_err(|err| {
         Failure::usage(format!(
             "the URL {} does not make a {kind} destination",
@@ -171,13 +190,40 @@ fn build(kind: &str, url: &str, origin: UrlOrigin, env: &EnvVars) -> Result<Prof
     })
 }
 
-/// What a kind needs besides its URL, for the kinds whose URL is not enough.
-fn needs_more(kind: &str) -> Option<&'static str> {
-    match kind {
-        "telegram" => Some("a bot token and a chat id"),
-        "slack-api" => Some("a bot token and a channel"),
-        _ => None,
-    }
+/// The name a Telegram bot token taken from the URL is filled in under, in
+/// chime's own copy of the environment only.
+const TOKEN_VAR: &str = "CHIME_URL_TOKEN";
+
+/// What a Telegram Bot API URL holds.
+#[derive(Debug, PartialEq, Eq)]
+struct Bot {
+    api_url: String,
+    token: String,
+    chat_id: String,
+}
+
+/// `<api>/bot<TOKEN>[/method]?chat_id=<CHAT>`, the URL people paste from the
+/// Bot API's documentation; None unless both the token and the chat are in it.
+fn telegram(url: &str) -> Option<Bot> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let at = base.rfind("/bot")?;
+    let token = base[at + 4..].split('/').next()?;
+    let chat_id = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("chat_id="))?;
+    let plain = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_:@".contains(c))
+    };
+    let api_url = &base[..at];
+    let api_ok = !api_url.contains(['"', '\\', '\n']);
+    (!token.is_empty() && !chat_id.is_empty() && plain(token) && plain(chat_id) && api_ok).then(
+        || Bot {
+            api_url: api_url.to_owned(),
+            token: token.to_owned(),
+            chat_id: chat_id.to_owned(),
+        },
+    )
 }
 
 /// The kind a webhook URL's well-known host says, if it says one.
@@ -213,7 +259,30 @@ pub fn infer_kind(url: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::infer_kind;
+    use super::{Bot, infer_kind, telegram};
+
+    #[test]
+    fn a_telegram_url_gives_its_token_and_chat() {
+        let bot = telegram("https://api.telegram.org/bot123:AA-b_c/sendMessage?chat_id=-100123");
+        let expected = Bot {
+            api_url: "https://api.telegram.org".into(),
+            token: "123:AA-b_c".into(),
+            chat_id: "-100123".into(),
+        };
+        assert_eq!(bot, Some(expected));
+        assert_eq!(
+            telegram("https://api.telegram.org/bot123:AA/sendMessage"),
+            None
+        );
+        assert_eq!(
+            telegram("https://api.telegram.org/bot/sendMessage?chat_id=1"),
+            None
+        );
+        assert_eq!(
+            telegram("https://api.telegram.org/bot1:A/x?chat_id=1\"x"),
+            None
+        );
+    }
 
     #[test]
     fn well_known_hosts_name_their_kind() {
