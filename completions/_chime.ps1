@@ -46,7 +46,8 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
         'chime;send' {
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Route to send through (repeatable) [env: CHIME_ROUTE]')
             [CompletionResult]::new('--route', '--route', [CompletionResultType]::ParameterName, 'Route to send through (repeatable) [env: CHIME_ROUTE]')
-            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Destination to send to, bypassing routes (repeatable)')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Destination to send to, bypassing routes (repeatable), or a webhook URL [env: CHIME_URL]')
+            [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'The kind of a --to URL or CHIME_URL whose host does not tell it [env: CHIME_KIND]')
             [CompletionResult]::new('--channel', '--channel', [CompletionResultType]::ParameterName, 'Channel, overriding the route''s and the destination''s')
             [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Title shown as the message header')
             [CompletionResult]::new('--title', '--title', [CompletionResultType]::ParameterName, 'Title shown as the message header')
@@ -73,8 +74,8 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
@@ -82,7 +83,8 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
         'chime;pipe' {
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Route to send through (repeatable) [env: CHIME_ROUTE]')
             [CompletionResult]::new('--route', '--route', [CompletionResultType]::ParameterName, 'Route to send through (repeatable) [env: CHIME_ROUTE]')
-            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Destination to send to, bypassing routes (repeatable)')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Destination to send to, bypassing routes (repeatable), or a webhook URL [env: CHIME_URL]')
+            [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'The kind of a --to URL or CHIME_URL whose host does not tell it [env: CHIME_KIND]')
             [CompletionResult]::new('--channel', '--channel', [CompletionResultType]::ParameterName, 'Channel, overriding the route''s and the destination''s')
             [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Title of every message')
             [CompletionResult]::new('--title', '--title', [CompletionResultType]::ParameterName, 'Title of every message')
@@ -101,8 +103,8 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
@@ -110,7 +112,8 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
         'chime;run' {
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Route to send through (repeatable) [env: CHIME_ROUTE]')
             [CompletionResult]::new('--route', '--route', [CompletionResultType]::ParameterName, 'Route to send through (repeatable) [env: CHIME_ROUTE]')
-            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Destination to send to, bypassing routes (repeatable)')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Destination to send to, bypassing routes (repeatable), or a webhook URL [env: CHIME_URL]')
+            [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'The kind of a --to URL or CHIME_URL whose host does not tell it [env: CHIME_KIND]')
             [CompletionResult]::new('--channel', '--channel', [CompletionResultType]::ParameterName, 'Channel, overriding the route''s and the destination''s')
             [CompletionResult]::new('--on', '--on', [CompletionResultType]::ParameterName, 'When to report')
             [CompletionResult]::new('--tail', '--tail', [CompletionResultType]::ParameterName, 'Lines of output to keep for the report')
@@ -379,6 +382,8 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             break
         }
         'chime;test' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Test a webhook URL instead of the profile''s destinations [env: CHIME_URL]')
+            [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'The kind of the URL when its host does not tell it [env: CHIME_KIND]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on a destination after this long [env: CHIME_TIMEOUT]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Profile file to read [env: CHIME_CONFIG]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]')

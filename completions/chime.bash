@@ -809,7 +809,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__pipe)
-            opts="-r -t -l -q -v -h -V --route --to --channel --title --level --interval --no-code --tee --grep --level-from-line --max-pending --timeout --config --profile --quiet --verbose --help --version"
+            opts="-r -t -l -q -v -h -V --route --to --kind --channel --title --level --interval --no-code --tee --grep --level-from-line --max-pending --timeout --config --profile --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -824,6 +824,10 @@ _chime() {
                     return 0
                     ;;
                 --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kind)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -879,7 +883,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__run)
-            opts="-r -q -v -h -V --route --to --channel --on --tail --name --timeout --template --config --profile --quiet --verbose --help --version"
+            opts="-r -q -v -h -V --route --to --kind --channel --on --tail --name --timeout --template --config --profile --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -894,6 +898,10 @@ _chime() {
                     return 0
                     ;;
                 --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kind)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -937,7 +945,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__send)
-            opts="-r -t -l -f -q -v -h -V --route --to --channel --title --level --field --link --code --template --var --json-input --dry-run --json --thread --update --broadcast --queue --no-spool --timeout --config --profile --quiet --verbose --help --version"
+            opts="-r -t -l -f -q -v -h -V --route --to --kind --channel --title --level --field --link --code --template --var --json-input --dry-run --json --thread --update --broadcast --queue --no-spool --timeout --config --profile --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -952,6 +960,10 @@ _chime() {
                     return 0
                     ;;
                 --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kind)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1261,12 +1273,20 @@ _chime() {
             return 0
             ;;
         chime__subcmd__test)
-            opts="-q -v -h -V --timeout --json --config --profile --quiet --verbose --help --version"
+            opts="-q -v -h -V --to --kind --timeout --json --config --profile --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -42,7 +42,8 @@ set edit:completion:arg-completer[chime] = {|@words|
         &'chime;send'= {
             cand -r 'Route to send through (repeatable) [env: CHIME_ROUTE]'
             cand --route 'Route to send through (repeatable) [env: CHIME_ROUTE]'
-            cand --to 'Destination to send to, bypassing routes (repeatable)'
+            cand --to 'Destination to send to, bypassing routes (repeatable), or a webhook URL [env: CHIME_URL]'
+            cand --kind 'The kind of a --to URL or CHIME_URL whose host does not tell it [env: CHIME_KIND]'
             cand --channel 'Channel, overriding the route''s and the destination''s'
             cand -t 'Title shown as the message header'
             cand --title 'Title shown as the message header'
@@ -69,15 +70,16 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --quiet 'Print nothing but errors'
             cand -v 'Log each request (secrets redacted) on stderr'
             cand --verbose 'Log each request (secrets redacted) on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
         &'chime;pipe'= {
             cand -r 'Route to send through (repeatable) [env: CHIME_ROUTE]'
             cand --route 'Route to send through (repeatable) [env: CHIME_ROUTE]'
-            cand --to 'Destination to send to, bypassing routes (repeatable)'
+            cand --to 'Destination to send to, bypassing routes (repeatable), or a webhook URL [env: CHIME_URL]'
+            cand --kind 'The kind of a --to URL or CHIME_URL whose host does not tell it [env: CHIME_KIND]'
             cand --channel 'Channel, overriding the route''s and the destination''s'
             cand -t 'Title of every message'
             cand --title 'Title of every message'
@@ -96,15 +98,16 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --quiet 'Print nothing but errors'
             cand -v 'Log each request (secrets redacted) on stderr'
             cand --verbose 'Log each request (secrets redacted) on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
         &'chime;run'= {
             cand -r 'Route to send through (repeatable) [env: CHIME_ROUTE]'
             cand --route 'Route to send through (repeatable) [env: CHIME_ROUTE]'
-            cand --to 'Destination to send to, bypassing routes (repeatable)'
+            cand --to 'Destination to send to, bypassing routes (repeatable), or a webhook URL [env: CHIME_URL]'
+            cand --kind 'The kind of a --to URL or CHIME_URL whose host does not tell it [env: CHIME_KIND]'
             cand --channel 'Channel, overriding the route''s and the destination''s'
             cand --on 'When to report'
             cand --tail 'Lines of output to keep for the report'
@@ -345,6 +348,8 @@ set edit:completion:arg-completer[chime] = {|@words|
         &'chime;config;help;help'= {
         }
         &'chime;test'= {
+            cand --to 'Test a webhook URL instead of the profile''s destinations [env: CHIME_URL]'
+            cand --kind 'The kind of the URL when its host does not tell it [env: CHIME_KIND]'
             cand --timeout 'Give up on a destination after this long [env: CHIME_TIMEOUT]'
             cand --config 'Profile file to read [env: CHIME_CONFIG]'
             cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'

@@ -41,7 +41,8 @@ complete -c chime -n "__fish_chime_needs_command" -f -a "completions" -d 'Print 
 complete -c chime -n "__fish_chime_needs_command" -f -a "manpage" -d 'Print the man page (roff), as install.sh installs it'
 complete -c chime -n "__fish_chime_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chime -n "__fish_chime_using_subcommand send" -s r -l route -d 'Route to send through (repeatable) [env: CHIME_ROUTE]' -r
-complete -c chime -n "__fish_chime_using_subcommand send" -l to -d 'Destination to send to, bypassing routes (repeatable)' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l to -d 'Destination to send to, bypassing routes (repeatable), or a webhook URL [env: CHIME_URL]' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l kind -d 'The kind of a --to URL or CHIME_URL whose host does not tell it [env: CHIME_KIND]' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l channel -d 'Channel, overriding the route\'s and the destination\'s' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -s t -l title -d 'Title shown as the message header' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -s l -l level -d 'Level: sets the emoji, the colour and what rules match' -r -f -a "info\t''
@@ -67,10 +68,11 @@ complete -c chime -n "__fish_chime_using_subcommand send" -l queue -d 'Write the
 complete -c chime -n "__fish_chime_using_subcommand send" -l no-spool -d 'Fail instead of keeping an undelivered message in the spool'
 complete -c chime -n "__fish_chime_using_subcommand send" -s q -l quiet -d 'Print nothing but errors'
 complete -c chime -n "__fish_chime_using_subcommand send" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
-complete -c chime -n "__fish_chime_using_subcommand send" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c chime -n "__fish_chime_using_subcommand send" -s V -l version -d 'Print version'
 complete -c chime -n "__fish_chime_using_subcommand pipe" -s r -l route -d 'Route to send through (repeatable) [env: CHIME_ROUTE]' -r
-complete -c chime -n "__fish_chime_using_subcommand pipe" -l to -d 'Destination to send to, bypassing routes (repeatable)' -r
+complete -c chime -n "__fish_chime_using_subcommand pipe" -l to -d 'Destination to send to, bypassing routes (repeatable), or a webhook URL [env: CHIME_URL]' -r
+complete -c chime -n "__fish_chime_using_subcommand pipe" -l kind -d 'The kind of a --to URL or CHIME_URL whose host does not tell it [env: CHIME_KIND]' -r
 complete -c chime -n "__fish_chime_using_subcommand pipe" -l channel -d 'Channel, overriding the route\'s and the destination\'s' -r
 complete -c chime -n "__fish_chime_using_subcommand pipe" -s t -l title -d 'Title of every message' -r
 complete -c chime -n "__fish_chime_using_subcommand pipe" -s l -l level -d 'Level of every message (raised by --level-from-line)' -r -f -a "info\t''
@@ -89,10 +91,11 @@ complete -c chime -n "__fish_chime_using_subcommand pipe" -l tee -d 'Copy stdin 
 complete -c chime -n "__fish_chime_using_subcommand pipe" -l level-from-line -d 'Raise a message\'s level when a line looks like an error or a warning'
 complete -c chime -n "__fish_chime_using_subcommand pipe" -s q -l quiet -d 'Print nothing but errors'
 complete -c chime -n "__fish_chime_using_subcommand pipe" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
-complete -c chime -n "__fish_chime_using_subcommand pipe" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand pipe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c chime -n "__fish_chime_using_subcommand pipe" -s V -l version -d 'Print version'
 complete -c chime -n "__fish_chime_using_subcommand run" -s r -l route -d 'Route to send through (repeatable) [env: CHIME_ROUTE]' -r
-complete -c chime -n "__fish_chime_using_subcommand run" -l to -d 'Destination to send to, bypassing routes (repeatable)' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l to -d 'Destination to send to, bypassing routes (repeatable), or a webhook URL [env: CHIME_URL]' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l kind -d 'The kind of a --to URL or CHIME_URL whose host does not tell it [env: CHIME_KIND]' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l channel -d 'Channel, overriding the route\'s and the destination\'s' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l on -d 'When to report' -r -f -a "failure\t'Non-zero exit, killed by a signal, timed out, or could not start'
 success\t''
@@ -224,6 +227,8 @@ complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subc
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the profile as chime resolved it, secrets redacted'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "names" -d 'List the routes, destinations or templates the profile defines, one a line'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chime -n "__fish_chime_using_subcommand test" -l to -d 'Test a webhook URL instead of the profile\'s destinations [env: CHIME_URL]' -r
+complete -c chime -n "__fish_chime_using_subcommand test" -l kind -d 'The kind of the URL when its host does not tell it [env: CHIME_KIND]' -r
 complete -c chime -n "__fish_chime_using_subcommand test" -l timeout -d 'Give up on a destination after this long [env: CHIME_TIMEOUT]' -r
 complete -c chime -n "__fish_chime_using_subcommand test" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
 complete -c chime -n "__fish_chime_using_subcommand test" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r

@@ -124,7 +124,12 @@ pub struct Where {
     #[arg(short, long = "route", value_name = "ROUTE", help_heading = "Where")]
     pub routes: Vec<String>,
 
-    /// Destination to send to, bypassing routes (repeatable)
+    /// Destination to send to, bypassing routes (repeatable), or a webhook URL [env: CHIME_URL]
+    ///
+    /// A URL (https://…) needs no profile: its kind is told by its host
+    /// (Slack, Discord, Teams, Google Chat, ntfy.sh) or given with --kind. A
+    /// URL typed here is never queued; one in CHIME_URL is, and `chime flush`
+    /// reads CHIME_URL again to deliver it.
     #[arg(
         long = "to",
         value_name = "DEST",
@@ -132,6 +137,10 @@ pub struct Where {
         conflicts_with = "routes"
     )]
     pub to: Vec<String>,
+
+    /// The kind of a --to URL or CHIME_URL whose host does not tell it [env: CHIME_KIND]
+    #[arg(long, value_name = "KIND", help_heading = "Where")]
+    pub kind: Option<String>,
 
     /// Channel, overriding the route's and the destination's
     #[arg(long, value_name = "CHANNEL", help_heading = "Where")]
@@ -206,6 +215,14 @@ pub struct TestArgs {
     /// Destinations to test (default: all)
     #[arg(value_name = "DEST")]
     pub dests: Vec<String>,
+
+    /// Test a webhook URL instead of the profile's destinations [env: CHIME_URL]
+    #[arg(long, value_name = "URL", conflicts_with = "dests")]
+    pub to: Option<String>,
+
+    /// The kind of the URL when its host does not tell it [env: CHIME_KIND]
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
 
     /// Give up on a destination after this long [env: CHIME_TIMEOUT]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]

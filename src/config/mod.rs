@@ -266,6 +266,16 @@ fn read(location: &Location) -> Result<String, ConfigError> {
     })
 }
 
+/// Parses and validates `source`, a profile made by chime rather than read
+/// from a file (a profile-less send's, see `settings::url`).
+pub fn load_text(
+    location: &Location,
+    source: String,
+    env: &EnvVars,
+) -> Result<Profile, ConfigError> {
+    load_source(location, source, env)
+}
+
 /// Parses and validates `source`, the text of the profile at `location`.
 fn load_source(location: &Location, source: String, env: &EnvVars) -> Result<Profile, ConfigError> {
     let path = location.path.clone();

@@ -70,9 +70,15 @@ fn every_profile(global: &GlobalArgs, env: &EnvVars) -> Result<Vec<Flushable>, F
         if !(spool.has_any_pending() || is_default && default.path.is_file()) {
             continue;
         }
-        let profile = match state.location(env) {
-            Some(location) => config::load(&location, env).map_err(Failure::from),
-            None => Err(Failure::config("its profile file is not known")),
+        let location = state.location(env);
+        let adhoc = location.as_ref().and_then(|l| l.name.as_deref());
+        let profile = match (
+            adhoc.and_then(|name| super::url::flushing(name, env)),
+            location,
+        ) {
+            (Some(profile), _) => profile,
+            (None, Some(location)) => config::load(&location, env).map_err(Failure::from),
+            (None, None) => Err(Failure::config("its profile file is not known")),
         };
         if is_default && let Err(failure) = profile {
             return Err(failure);

@@ -22,6 +22,7 @@ mod probe;
 mod run;
 mod send;
 mod spool;
+mod url;
 
 pub use crate::config::DEFAULT_TIMEOUT;
 pub use flush::{Flush, Flushable, flush};
@@ -70,15 +71,45 @@ pub fn profile_and_spool(
 ) -> Result<(Profile, ProfileState), Failure> {
     let location = locate(global, env)?;
     let profile = config::load(&location, env)?;
-    let state = match StateDir::open(env).and_then(|dir| dir.profile(&location)) {
-        Ok(state) => state,
+    Ok((profile, open_state(&location, env)?))
+}
+
+/// The state of the profile at `location`, checked for trust.
+fn open_state(location: &config::Location, env: &EnvVars) -> Result<ProfileState, Failure> {
+    match StateDir::open(env).and_then(|dir| dir.profile(location)) {
+        Ok(state) => Ok(state),
         // Never use what someone else may have planted.
-        Err(err @ SpoolError::Untrusted { .. }) => return Err(Failure::from(err)),
+        Err(err @ SpoolError::Untrusted { .. }) => Err(Failure::from(err)),
         // A disk that is full or read-only must not stop a message that can
         // go now; what cannot go is then reported as not kept.
-        Err(err) => StateDir::unusable(env, &location).ok_or_else(|| Failure::from(err))?,
-    };
-    Ok((profile, state))
+        Err(err) => StateDir::unusable(env, location).ok_or_else(|| Failure::from(err)),
+    }
+}
+
+/// The profile, its state and where the message goes, for a command with
+/// `--to`/`--route`: a profile-less URL (see `url.rs`) or the profile's
+/// destinations. The flag is true when what cannot go now must not be kept
+/// (a URL typed on the command line cannot be found again by a flush).
+fn target(
+    global: &GlobalArgs,
+    env: &EnvVars,
+    target: &Where,
+    template: Option<&str>,
+) -> Result<(Profile, ProfileState, Selection, bool), Failure> {
+    if let Some(adhoc) = url::adhoc(&target.to, &target.routes, target.kind.as_deref(), env)? {
+        let selection = Selection::Destinations(vec![url::URL_DEST.to_owned()]);
+        check_names(&adhoc.profile, &selection, template)?;
+        let unkept = adhoc.origin == url::UrlOrigin::Args;
+        return Ok((adhoc.profile, adhoc.state, selection, unkept));
+    }
+    if target.kind.is_some() {
+        return Err(Failure::usage("--kind goes with --to URL or CHIME_URL")
+            .with_hint("a profile's destinations have their kind in the profile"));
+    }
+    let (profile, state) = profile_and_spool(global, env)?;
+    let selection = selection(target.to.clone(), target.routes.clone(), env);
+    check_names(&profile, &selection, template)?;
+    Ok((profile, state, selection, false))
 }
 
 fn locate(global: &GlobalArgs, env: &EnvVars) -> Result<config::Location, Failure> {

@@ -29,9 +29,9 @@ pub struct Pipe {
 pub fn pipe(global: &GlobalArgs, args: PipeArgs) -> Result<Pipe, Failure> {
     let env = environment();
     let timeout = timeout(args.timeout, &env)?;
-    let (profile, state) = profile_and_spool(global, &env)?;
-    let selection = selection(args.target.to, args.target.routes, &env);
-    check_names(&profile, &selection, None)?;
+    // A pipe to a URL typed on the command line still spills to the spool
+    // past --max-pending: the next pipe or send to the same URL drains it.
+    let (profile, state, selection, _) = target(global, &env, &args.target, None)?;
     Ok(Pipe {
         profile,
         spool: state.spool(),

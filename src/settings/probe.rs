@@ -27,6 +27,23 @@ impl Probe {
 pub fn probe(global: &GlobalArgs, args: crate::cli::TestArgs) -> Result<Probe, Failure> {
     let env = environment();
     let timeout = timeout(args.timeout, &env)?;
+    let adhoc = match args.dests.is_empty() {
+        true => url::adhoc(args.to.as_slice(), &[], args.kind.as_deref(), &env)?,
+        false => None,
+    };
+    if let Some(adhoc) = adhoc {
+        return Ok(Probe {
+            profile: adhoc.profile,
+            destinations: vec![url::URL_DEST.to_owned()],
+            timeout,
+            json: args.json,
+            output: output(global),
+        });
+    }
+    if args.to.is_some() || args.kind.is_some() {
+        return Err(Failure::usage("--to takes a webhook URL (https://…)")
+            .with_hint("name a profile's destinations without --to: `chime test DEST`"));
+    }
     let profile = profile(global, &env)?;
     if let Some(name) = args
         .dests

@@ -49,15 +49,14 @@ fn reporting(
     output: Output,
 ) -> Result<Reporting, Failure> {
     let env = environment();
-    let (profile, state) = profile_and_spool(global, &env)?;
-    let selection = selection(target.to, target.routes, &env);
-    check_names(&profile, &selection, template.as_deref())?;
+    let (profile, state, selection, unkept) =
+        super::target(global, &env, &target, template.as_deref())?;
     let send = Send {
         ci: Ci::detect(&env),
         thread: None,
         spool: state.spool(),
         queue: false,
-        no_spool: false,
+        no_spool: unkept,
         profile,
         selection,
         channel: target.channel,

@@ -64,9 +64,8 @@ impl Send {
 pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
     let env = environment();
     let timeout = timeout(args.timeout, &env)?;
-    let (profile, state) = profile_and_spool(global, &env)?;
-    let selection = selection(args.target.to, args.target.routes, &env);
-    check_names(&profile, &selection, args.template.as_deref())?;
+    let (profile, state, selection, unkept) =
+        target(global, &env, &args.target, args.template.as_deref())?;
     let mut input = Input {
         title: args.title,
         level: args.level.unwrap_or_default(),
@@ -119,7 +118,7 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
         thread,
         spool,
         queue: args.queue,
-        no_spool: args.no_spool,
+        no_spool: args.no_spool || unkept,
         profile,
         selection,
         channel: args.target.channel,

@@ -53,6 +53,16 @@
 //! parts still to send, in order; a partly delivered message is rewritten
 //! with only what is left.
 //!
+//! A profile-less send (`CHIME_URL`, see `settings/url.rs`) has a profile
+//! too, made by chime: `@url`, whose one destination `CHIME_URL` names its
+//! URL as `${CHIME_URL}`. Its entries are kept in `profiles/@url/` like any
+//! other's; `chime flush` builds that profile again from the environment, so
+//! the identity check sends an entry only to the webhook it was queued for,
+//! and without the variable the entries wait. A URL typed after `--to` is
+//! never queued by `send` or `run`; what a `pipe` to it spills is kept in a
+//! profile `@url-<identity>` that only a later send or pipe to the same URL
+//! drains.
+//!
 //! # Invariants
 //!
 //! 1. Every write is atomic and durable: write `.<name>.<random>.tmp` (created
