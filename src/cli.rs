@@ -195,7 +195,7 @@ pub struct PipeArgs {
     pub max_pending: usize,
 
     /// Give up on one batch after this long, retries included [env: CHIME_TIMEOUT]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
 }
 
@@ -225,7 +225,7 @@ pub struct TestArgs {
     pub kind: Option<String>,
 
     /// Give up on a destination after this long [env: CHIME_TIMEOUT]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
 
     /// One JSON object per destination on stdout, as `chime send --json`, instead of the table
@@ -294,7 +294,7 @@ pub struct RunArgs {
     pub name: Option<String>,
 
     /// Stop the command and all it started after this long (TERM, then KILL 5 s later)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
 
     /// Template from the profile's [templates] (variables: name, cmd, exit_code,
@@ -337,7 +337,7 @@ pub struct FlushArgs {
     pub wait: Option<std::time::Duration>,
 
     /// Per-destination timeout for each entry [env: CHIME_TIMEOUT]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
 }
 
@@ -585,7 +585,7 @@ pub struct SendArgs {
     pub no_spool: bool,
 
     /// Give up on a destination after this long, retries included (e.g. 5s, 1m) [env: CHIME_TIMEOUT]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Delivery")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout, help_heading = "Delivery")]
     pub timeout: Option<std::time::Duration>,
 }
 
@@ -608,6 +608,17 @@ fn parse_link(s: &str) -> Result<(String, String), String> {
         return Err("a link URL may be at most 3000 characters (Slack's limit)".into());
     }
     Ok((label, url))
+}
+
+/// A `--timeout`: a duration longer than zero, which would make every send
+/// give up at once and queue.
+pub fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    match parse_duration(s)? {
+        zero if zero.is_zero() => Err(format!(
+            "`{s}` must be longer than 0: every send would give up at once"
+        )),
+        timeout => Ok(timeout),
+    }
 }
 
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

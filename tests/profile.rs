@@ -317,3 +317,49 @@ fn config_path_prints_the_profile_chime_would_use() {
         .stderr_has("using profile from --profile");
     assert_eq!(out.stdout.lines().count(), 1, "only the path on stdout");
 }
+
+#[test]
+fn a_destination_timeout_written_as_a_bare_number_asks_for_a_duration_in_quotes() {
+    let sandbox = sandbox(&GOOD.replace("kind = \"slack\"", "kind = \"slack\"\ntimeout = 10"));
+    run(sandbox.chime(&["config", "check"]))
+        .code(78)
+        .stderr_has("`timeout` must be a duration in quotes")
+        .stderr_has("\"10s\"");
+}
+
+#[test]
+fn a_zero_timeout_is_refused_wherever_it_is_given() {
+    // Every send would give up at once and queue: never what was meant.
+    let in_destination = GOOD.replace("kind = \"slack\"", "kind = \"slack\"\ntimeout = \"0s\"");
+    let in_defaults = GOOD.replace("[defaults]", "[defaults]\ntimeout = \"0s\"");
+    for toml in [in_destination, in_defaults] {
+        run(sandbox(&toml).chime(&["config", "check"]))
+            .code(78)
+            .stderr_has("timeout` must be longer than 0");
+    }
+    let sandbox = sandbox(GOOD);
+    run(sandbox.chime(&["send", "--timeout", "0s", "hi"]))
+        .code(2)
+        .stderr_has("longer than 0");
+    let mut cmd = sandbox.chime(&["send", "hi"]);
+    cmd.env("CHIME_TIMEOUT", "0");
+    run(cmd).code(2).stderr_has("longer than 0");
+}
+
+#[test]
+fn a_profile_with_nothing_to_send_to_fails_check() {
+    let sandbox = sandbox("# nothing yet\n");
+    run(sandbox.chime(&["config", "check"]))
+        .code(78)
+        .stderr_has("defines no destinations")
+        .stderr_has("chime config init");
+}
+
+#[test]
+fn json_input_whose_text_is_not_a_string_says_so() {
+    let sandbox = sandbox(GOOD);
+    let mut cmd = sandbox.chime(&["send", "--json-input", "--dry-run"]);
+    cmd.stdin(std::process::Stdio::piped());
+    let run = crate::support::run_with_stdin(cmd, br#"{"text": 42}"#);
+    run.code(2).stderr_has("`text` must be a string");
+}

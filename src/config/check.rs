@@ -67,6 +67,16 @@ pub fn check(location: &Location, env: &EnvVars) -> Result<Summary, Failure> {
         return Err(failure);
     }
     let profile: Profile = profile.expect("a profile without problems loaded");
+    if profile.destinations.is_empty() {
+        return Err(Failure::config(format!(
+            "{} defines no destinations: there is nothing to send to",
+            location.path.display()
+        ))
+        .with_hint(
+            "add a [destinations.NAME] table (`chime config init` writes a commented example), \
+             or send without a profile with `--to URL` or CHIME_URL",
+        ));
+    }
     Ok(Summary {
         destinations: profile.destinations.len(),
         routes: profile.routes.len(),

@@ -80,7 +80,7 @@ pub(super) fn validate(
     let timeout = raw
         .defaults
         .timeout
-        .and_then(|t| duration(&t, "defaults.timeout", problems));
+        .and_then(|t| timeout(&t, "defaults.timeout", problems));
     let thread_ttl = raw
         .defaults
         .thread_ttl
@@ -126,8 +126,16 @@ fn destination(
     let mut table = table.into_inner();
     let mut duration_key = |key: &str| {
         table.remove(key).and_then(|t| {
-            let text = Spanned::new(t.span(), t.get_ref().as_str().unwrap_or("").to_owned());
-            duration(&text, key, problems)
+            let Some(text) = t.get_ref().as_str() else {
+                let message = format!("`{key}` must be a duration in quotes, like \"10s\"");
+                problems.push(Problem::new(Some(t.span()), message));
+                return None;
+            };
+            let text = Spanned::new(t.span(), text.to_owned());
+            match key {
+                "timeout" => timeout(&text, key, problems),
+                _ => duration(&text, key, problems),
+            }
         })
     };
     let timeout = duration_key("timeout");
@@ -297,6 +305,18 @@ fn spool_policy(raw: RawSpool, problems: &mut Vec<Problem>) -> spool::Policy {
         backoff_cap: get(raw.backoff_cap, "spool.backoff_cap", defaults.backoff_cap),
         max_attempts: raw.max_attempts,
     }
+}
+
+/// A duration, and not zero: a zero timeout would make every send give up
+/// at once and queue.
+fn timeout(text: &Spanned<String>, key: &str, problems: &mut Vec<Problem>) -> Option<Duration> {
+    let timeout = duration(text, key, problems)?;
+    if timeout.is_zero() {
+        let message = format!("`{key}` must be longer than 0: every send would give up at once");
+        problems.push(Problem::new(Some(text.span()), message).help("write it like \"10s\""));
+        return None;
+    }
+    Some(timeout)
 }
 
 fn duration(text: &Spanned<String>, key: &str, problems: &mut Vec<Problem>) -> Option<Duration> {

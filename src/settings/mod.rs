@@ -156,7 +156,7 @@ pub fn profile(global: &GlobalArgs, env: &EnvVars) -> Result<Profile, Failure> {
 fn timeout(flag: Option<Duration>, env: &EnvVars) -> Result<Option<Duration>, Failure> {
     match (flag, env.get("CHIME_TIMEOUT").filter(|v| !v.is_empty())) {
         (Some(timeout), _) => Ok(Some(timeout)),
-        (None, Some(text)) => crate::cli::parse_duration(text).map(Some).map_err(|e| {
+        (None, Some(text)) => crate::cli::parse_timeout(text).map(Some).map_err(|e| {
             Failure::usage(format!("CHIME_TIMEOUT: {e}"))
                 .with_hint("set it like CHIME_TIMEOUT=10s, or unset it to use the profile's")
         }),

@@ -192,6 +192,12 @@ fn json_vars(
     map: serde_json::Map<String, serde_json::Value>,
     level_given: bool,
 ) -> Result<(), Failure> {
+    for key in ["text", "title", "level"] {
+        if map.get(key).is_some_and(|v| !v.is_string() && !v.is_null()) {
+            return Err(Failure::usage(format!("stdin: `{key}` must be a string"))
+                .with_hint(format!("write it in quotes, like {{\"{key}\": \"…\"}}")));
+        }
+    }
     let string = |key: &str| map.get(key).and_then(|v| v.as_str()).map(str::to_owned);
     if let Some(text) = string("text") {
         input.text = text;
