@@ -784,3 +784,28 @@ fn send_refuses_a_link_that_is_not_an_absolute_http_url_with_exit_2_naming_it() 
     }
     assert!(bed.requests().is_empty());
 }
+
+#[test]
+fn slack_code_block_typed_in_plain_text_stays_code_in_every_section_a_split_makes() {
+    let bed = Bed::start();
+    let sandbox = Sandbox::with_ops_hook("5s");
+    let url = bed.webhook("ops");
+    let text = format!("intro\n```\n{}```\nafter *bold*", "line\n".repeat(1000));
+    run_with_stdin(sandbox.ops(&url, &["send", "-"]), text.as_bytes()).code(0);
+    let spans: Vec<(bool, String)> = bed
+        .delivered()
+        .iter()
+        .flat_map(|r| section_spans(&r.json()))
+        .flatten()
+        .collect();
+    let lines = |code: bool| -> usize {
+        let spans = spans.iter().filter(|(c, _)| *c == code);
+        spans.map(|(_, t)| t.matches("line").count()).sum()
+    };
+    assert!(spans.len() > 3, "the code block was not split: {spans:?}");
+    assert_eq!(lines(true), 1000);
+    assert_eq!(lines(false), 0, "code rendered as text");
+    let text_spans: Vec<&String> = spans.iter().filter(|(c, _)| !c).map(|(_, t)| t).collect();
+    assert_eq!(text_spans.len(), 2, "{text_spans:?}");
+    assert!(text_spans[0].contains("intro") && text_spans[1].contains("after *bold*"));
+}

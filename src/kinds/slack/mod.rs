@@ -295,6 +295,15 @@ fn text_sections(text: &str, code: bool) -> Vec<Block<'_>> {
     } else {
         SECTION_MAX
     };
+    // A fence the user typed is closed and reopened where a split cuts it.
+    if !code && text.contains("```") {
+        let pieces = split(text, max - crate::kinds::text::FENCE_ROOM);
+        return crate::kinds::text::close_fences(pieces)
+            .into_iter()
+            .filter(|part| !part.trim().is_empty())
+            .map(|part| Block::section(part, false))
+            .collect();
+    }
     split(text, max)
         .into_iter()
         .filter(|part| !part.trim().is_empty())
