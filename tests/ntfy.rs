@@ -494,3 +494,15 @@ fn ntfy_daily_quota_keeps_the_message_until_the_quota_resets_at_midnight_utc() {
         "not-before {next:?} is not just past the next midnight UTC"
     );
 }
+
+#[test]
+fn ntfy_click_url_is_sent_percent_encoded_as_plain_ascii() {
+    let (_bed, ntfy, sandbox) = setup("");
+    let link = "Graph=https://grafana.example/d/ü b";
+    chime(&sandbox, &["send", "--link", link, "disk at 95%"]).code(0);
+    let published = ntfy.published();
+    assert_eq!(
+        published[0].click.as_deref(),
+        Some("https://grafana.example/d/%C3%BC%20b")
+    );
+}
