@@ -35,12 +35,12 @@ impl Ci {
     /// In CI, a message says which run it comes from and links to it.
     pub fn annotate(&self, message: &mut Message) {
         message.context.push(self.context());
-        let linked = message.links.iter().any(|l| l.url == self.run_url);
-        if !self.run_url.is_empty() && !linked {
-            message.links.push(Link {
-                label: "View run".into(),
-                url: self.run_url.clone(),
-            });
+        // The run's URL comes from the environment: a link like any other.
+        let Ok(run) = Link::parse("View run", &self.run_url) else {
+            return;
+        };
+        if !message.links.iter().any(|l| l.url == run.url) {
+            message.links.push(run);
         }
     }
 

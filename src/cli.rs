@@ -600,14 +600,8 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 
 fn parse_link(s: &str) -> Result<(String, String), String> {
     let (label, url) = parse_pair(s).map_err(|_| format!("expected LABEL=URL, got `{s}`"))?;
-    let parsed = reqwest::Url::parse(&url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
-    if !matches!(parsed.scheme(), "http" | "https" | "mailto") {
-        return Err(format!("`{url}` must be an http, https or mailto URL"));
-    }
-    if url.chars().count() > 3000 {
-        return Err("a link URL may be at most 3000 characters (Slack's limit)".into());
-    }
-    Ok((label, url))
+    let link = crate::message::Link::parse(&label, &url)?;
+    Ok((link.label, link.url))
 }
 
 /// A `--timeout`: a duration longer than zero, which would make every send

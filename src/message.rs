@@ -92,7 +92,60 @@ impl Level {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Link {
     pub label: String,
+    /// An absolute http(s) URL with only RFC 3986 characters (see [`Link::parse`]).
     pub url: String,
+}
+
+/// The longest link URL: Slack's button limit, and short enough that every
+/// kind shows a link whole, in one embed, section or line (issue 12).
+pub const LINK_MAX: usize = 3000;
+
+impl Link {
+    /// A link whose URL every platform takes as it is. The URL is parsed as a
+    /// browser would (the `url` crate, WHATWG), so non-ASCII, spaces, quotes
+    /// and `<>` come out percent-encoded; what WHATWG lets through and
+    /// RFC 3986 does not (`|`, backticks, braces, `^`, brackets outside an IPv6
+    /// host) is encoded too, since Teams' schema checks RFC 3986 and markdown
+    /// and Slack's `<url|label>` would read them as markup; so are parentheses,
+    /// which end a markdown link, so that the length checked here is the
+    /// length every kind sends and a link is never cut. Line breaks and
+    /// tabs, which a browser silently drops, are refused: they are a mistake
+    /// in the link, not part of it.
+    pub fn parse(label: &str, url: &str) -> Result<Link, String> {
+        if url.contains(['\n', '\r', '\t']) {
+            return Err(format!(
+                "link `{}`: the URL has a line break or tab",
+                url.escape_debug()
+            ));
+        }
+        let parsed = url::Url::parse(url)
+            .map_err(|e| format!("link `{url}` is not an absolute URL: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!("link `{url}` must be an http or https URL"));
+        }
+        let host_end = parsed[..url::Position::AfterPort].len();
+        let (head, tail) = parsed.as_str().split_at(host_end);
+        let mut out = String::with_capacity(parsed.as_str().len());
+        out.push_str(head);
+        for c in tail.chars() {
+            match c {
+                '|' | '`' | '{' | '}' | '^' | '[' | ']' | '\\' | '"' | '<' | '>' | ' ' | '('
+                | ')' => {
+                    out.push_str(&format!("%{:02X}", c as u32));
+                }
+                c => out.push(c),
+            }
+        }
+        if out.chars().count() > LINK_MAX {
+            return Err(format!(
+                "link `{label}`: the URL may be at most {LINK_MAX} characters (Slack's limit)"
+            ));
+        }
+        Ok(Link {
+            label: label.to_owned(),
+            url: out,
+        })
+    }
 }
 
 /// One message, ready for a kind to render.
@@ -121,5 +174,33 @@ impl Message {
         self.text.trim().is_empty()
             && self.title.as_deref().is_none_or(|t| t.trim().is_empty())
             && self.fields.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_is_an_rfc_3986_http_url() {
+        let link = |url| Link::parse("x", url).map(|l| l.url);
+        assert_eq!(
+            link("https://example.com/a b|c`d<e>\"f{g}^[h]?q=é x|y#frag ment").unwrap(),
+            "https://example.com/a%20b%7Cc%60d%3Ce%3E%22f%7Bg%7D%5E%5Bh%5D?q=%C3%A9%20x%7Cy#frag%20ment"
+        );
+        assert_eq!(link("http://[::1]:8080/x").unwrap(), "http://[::1]:8080/x");
+        assert_eq!(
+            link("https://e.example/(a)").unwrap(),
+            "https://e.example/%28a%29"
+        );
+        assert_eq!(
+            link("https://bücher.example/").unwrap(),
+            "https://xn--bcher-kva.example/"
+        );
+        assert!(link("https://example.com/a\nb").is_err());
+        assert!(link("/relative").is_err());
+        assert!(link("javascript:alert(1)").is_err());
+        assert!(link("mailto:a@example.com").is_err());
+        assert!(link(&format!("https://example.com/{}", "a".repeat(3000))).is_err());
     }
 }

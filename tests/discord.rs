@@ -436,3 +436,38 @@ fn discord_update_of_a_deleted_message_posts_it_anew() {
     assert_eq!(bed.requests()[1].status, 404);
     assert_eq!(bed.delivered().len(), 3);
 }
+
+#[test]
+fn discord_long_link_arrives_whole_in_one_embed_or_is_refused_before_sending() {
+    let (bed, discord, sandbox) = setup();
+    // Parentheses grow threefold once encoded for the markdown link: as typed
+    // this fits 3,000 characters, as sent it would not.
+    let too_long = format!("Run=https://ci.example/{}", "(a)".repeat(990));
+    chime(
+        &sandbox,
+        &bed,
+        &discord,
+        &["send", "--link", &too_long, "x"],
+    )
+    .code(2)
+    .stderr_has("at most 3000 characters");
+    assert!(bed.requests().is_empty());
+
+    let url = format!("https://ci.example/{}", "(a)".repeat(400));
+    let link = format!("Run={url}");
+    chime(
+        &sandbox,
+        &bed,
+        &discord,
+        &["send", "--link", &link, "deployed"],
+    )
+    .code(0);
+    let sent = url.replace('(', "%28").replace(')', "%29");
+    let payloads: Vec<Value> = bed.delivered().iter().map(|r| r.json()).collect();
+    let whole = payloads
+        .iter()
+        .flat_map(descriptions)
+        .filter(|d| d.contains(&sent))
+        .count();
+    assert_eq!(whole, 1, "{payloads:#?}");
+}

@@ -342,3 +342,16 @@ fn google_chat_link_labels_too_long_for_a_button_arrive_whole_as_links() {
         "Logs"
     );
 }
+
+#[test]
+fn google_chat_code_keeps_monospace_and_indentation_in_a_pre_block() {
+    let bed = Bed::start();
+    let chat = GoogleChat::mount(&bed);
+    let url = chat.space(&bed, "ops");
+    let text = "fn main() {\n    if a < b {}\n}";
+    chime(&setup(), &url, &["send", "--code", text]).code(0);
+    assert_eq!(
+        paragraphs(&bed.delivered()[0]),
+        ["<pre>fn main() {<br>    if a &lt; b {}<br>}</pre>"]
+    );
+}

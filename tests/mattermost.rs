@@ -386,3 +386,15 @@ fn mattermost_fields_beyond_one_posts_properties_go_on_further_posts_whole() {
     assert!(got == wanted, "every field whole, in order");
     assert!(mm.posts().len() > 1, "spread over several posts");
 }
+
+#[test]
+fn mattermost_link_target_cannot_smuggle_a_slack_style_link() {
+    let (bed, mm, sandbox) = setup();
+    let link = "Logs=https://ci.example/42?next=<https://evil.example|click>";
+    chime(&sandbox, &bed, &mm, &["send", "--link", link, "all good"]).code(0);
+    let body = bed.delivered()[0].json();
+    assert_eq!(
+        body["text"],
+        "all good\n[Logs](https://ci.example/42?next=%3Chttps://evil.example%7Cclick%3E)"
+    );
+}

@@ -1,5 +1,6 @@
 //! `kind = "ntfy"` against the ntfy stand-in: what arrives, and what the exit code says.
 
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -460,4 +461,48 @@ fn ntfy_long_title_is_cut_in_the_header_so_phones_get_the_push_and_kept_whole_in
     assert!(bodies.starts_with(title), "the whole title opens the body");
     assert!(bodies.contains(&url), "the long link is in the body");
     assert_eq!(published[0].click, None, "too long for a push");
+}
+
+#[test]
+fn ntfy_daily_quota_keeps_the_message_until_the_quota_resets_at_midnight_utc() {
+    let (bed, _ntfy, sandbox) = setup("");
+    let body = error_body(429, 42908, "limit reached: daily message quota reached");
+    bed.fault(Fault::Json(429, Box::leak(body.into_boxed_str())));
+    let out = chime(&sandbox, &["send", "x"]).code(75);
+    assert_eq!(
+        out.stderr
+            .matches("resets daily quotas at 00:00 UTC")
+            .count(),
+        1,
+        "{out}"
+    );
+    let listed = chime(&sandbox, &["spool", "list", "--json"]).code(0);
+    let entries: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let next = entries[0]["next_attempt"].as_str().unwrap_or_default();
+    let next = humantime::parse_rfc3339(next).expect("an RFC 3339 time");
+    let secs = next
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let midnight = (now / 86_400 + 1) * 86_400;
+    assert!(
+        (midnight..=midnight + 120).contains(&secs),
+        "not-before {next:?} is not just past the next midnight UTC"
+    );
+}
+
+#[test]
+fn ntfy_click_url_is_sent_percent_encoded_as_plain_ascii() {
+    let (_bed, ntfy, sandbox) = setup("");
+    let link = "Graph=https://grafana.example/d/ü b";
+    chime(&sandbox, &["send", "--link", link, "disk at 95%"]).code(0);
+    let published = ntfy.published();
+    assert_eq!(
+        published[0].click.as_deref(),
+        Some("https://grafana.example/d/%C3%BC%20b")
+    );
 }

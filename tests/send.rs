@@ -726,3 +726,101 @@ fn a_delivered_message_whose_json_report_cannot_be_written_says_delivered_and_ex
         .stderr_has("delivered to ops-hook");
     assert_eq!(bed.delivered().len(), 1);
 }
+
+/// The `text` of each section in `payload`, as Slack renders it.
+fn section_spans(payload: &Value) -> Vec<Vec<(bool, String)>> {
+    let blocks = payload["blocks"].as_array().unwrap();
+    let sections = blocks.iter().filter(|b| b["type"] == "section");
+    let texts = sections.filter_map(|b| b["text"]["text"].as_str());
+    texts.map(crate::support::bed::mrkdwn_spans).collect()
+}
+
+#[test]
+fn slack_code_block_stays_one_code_span_when_the_text_holds_a_fence() {
+    let bed = Bed::start();
+    let sandbox = Sandbox::with_ops_hook("5s");
+    let url = bed.webhook("ops");
+    run(sandbox.ops(&url, &["send", "--code", "a ``` *b*"])).code(0);
+    let spans = section_spans(&bed.delivered()[0].json());
+    assert_eq!(spans.len(), 1, "{spans:?}");
+    assert_eq!(spans[0].len(), 1, "the code block closed early: {spans:?}");
+    let (code, text) = &spans[0][0];
+    assert!(code);
+    assert_eq!(text.replace('\u{200B}', ""), "\na ``` *b*\n");
+}
+
+#[test]
+fn slack_notification_text_has_no_stray_colon_without_a_title() {
+    let bed = Bed::start();
+    let sandbox = Sandbox::with_ops_hook("5s");
+    let url = bed.webhook("ops");
+    run(sandbox.ops(&url, &["send", "-l", "error", "plain error"])).code(0);
+    assert_eq!(bed.delivered()[0].json()["text"], ":x: plain error");
+}
+
+#[test]
+fn slack_split_message_shows_its_part_in_every_header() {
+    let bed = Bed::start();
+    let sandbox = Sandbox::with_ops_hook("5s");
+    let url = bed.webhook("ops");
+    let text = format!("{}\n", "y".repeat(2999)).repeat(60);
+    run_with_stdin(
+        sandbox.ops(&url, &["send", "-t", "Nightly", "-"]),
+        text.as_bytes(),
+    )
+    .code(0);
+    let headers: Vec<String> = bed
+        .delivered()
+        .iter()
+        .map(|r| {
+            r.json()["blocks"][0]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let count = headers.len();
+    assert!(count > 1);
+    let expected: Vec<String> = (1..=count)
+        .map(|i| format!("Nightly ({i}/{count})"))
+        .collect();
+    assert_eq!(headers, expected);
+}
+
+#[test]
+fn send_refuses_a_link_that_is_not_an_absolute_http_url_with_exit_2_naming_it() {
+    let bed = Bed::start();
+    let sandbox = Sandbox::with_ops_hook("5s");
+    let url = bed.webhook("ops");
+    for link in ["/runs/42", "ftp://ci.example/42", "https://ci.example/4\n2"] {
+        let out = run(sandbox.ops(&url, &["send", "--link", &format!("Run={link}"), "x"])).code(2);
+        let shown = link.escape_debug().to_string();
+        assert!(out.stderr.contains(&shown), "{link}: {}", out.stderr);
+    }
+    assert!(bed.requests().is_empty());
+}
+
+#[test]
+fn slack_code_block_typed_in_plain_text_stays_code_in_every_section_a_split_makes() {
+    let bed = Bed::start();
+    let sandbox = Sandbox::with_ops_hook("5s");
+    let url = bed.webhook("ops");
+    let text = format!("intro\n```\n{}```\nafter *bold*", "line\n".repeat(1000));
+    run_with_stdin(sandbox.ops(&url, &["send", "-"]), text.as_bytes()).code(0);
+    let spans: Vec<(bool, String)> = bed
+        .delivered()
+        .iter()
+        .flat_map(|r| section_spans(&r.json()))
+        .flatten()
+        .collect();
+    let lines = |code: bool| -> usize {
+        let spans = spans.iter().filter(|(c, _)| *c == code);
+        spans.map(|(_, t)| t.matches("line").count()).sum()
+    };
+    assert!(spans.len() > 3, "the code block was not split: {spans:?}");
+    assert_eq!(lines(true), 1000);
+    assert_eq!(lines(false), 0, "code rendered as text");
+    let text_spans: Vec<&String> = spans.iter().filter(|(c, _)| !c).map(|(_, t)| t).collect();
+    assert_eq!(text_spans.len(), 2, "{text_spans:?}");
+    assert!(text_spans[0].contains("intro") && text_spans[1].contains("after *bold*"));
+}

@@ -324,3 +324,29 @@ fn teams_ten_fields_of_3000_characters_are_split_into_cards_that_all_arrive_in_o
         .collect();
     assert_eq!(facts, wanted, "every fact whole, in order, each once");
 }
+
+#[test]
+fn teams_escapes_numbered_list_markers_in_user_text() {
+    let bed = Bed::start();
+    let teams = Teams::mount(&bed);
+    let url = teams.workflow(&bed, "ops");
+    chime(&setup(), &url, &["send", "1. one\n 22. two\nv1.2"]).code(0);
+    let card = card(&bed.delivered()[0]);
+    assert_eq!(text_blocks(&card), ["1\\. one\n 22\\. two\nv1.2"]);
+}
+
+#[test]
+fn teams_link_with_spaces_and_markup_arrives_as_a_valid_open_url() {
+    let bed = Bed::start();
+    let teams = Teams::mount(&bed);
+    let url = teams.workflow(&bed, "ops");
+    let link = "Run=https://ci.example/a b|c<d>\"e`f?q=ü";
+    chime(&setup(), &url, &["send", "--link", link, "deployed"]).code(0);
+    assert_eq!(teams.failed_runs(), Vec::<String>::new());
+    let card = card(&bed.delivered()[0]);
+    let card = card.to_string();
+    assert!(
+        card.contains(r#""url":"https://ci.example/a%20b%7Cc%3Cd%3E%22e%60f?q=%C3%BC""#),
+        "{card}"
+    );
+}

@@ -255,7 +255,10 @@ fn render(message: &Message, thread_key: Option<&str>) -> Vec<Value> {
     {
         widgets.extend(paragraphs(&format!("<b>{}</b>", escape(full))));
     }
-    widgets.extend(paragraphs(&message.text));
+    widgets.extend(match message.code {
+        true => code_paragraphs(&message.text),
+        false => paragraphs(&message.text),
+    });
     for (key, value) in &message.fields {
         widgets.extend(paragraphs(&format!(
             "<b>{}</b>\n{}",
@@ -291,6 +294,20 @@ fn paragraphs(html: &str) -> Vec<Widget> {
         .filter(|piece| !piece.trim().is_empty())
         .map(|piece| json!({"textParagraph": {"text": piece.replace('\n', "<br>")}}))
         .collect()
+}
+
+/// Text paragraphs in `<pre>`, card HTML's code block, which keeps the text
+/// monospace and its indentation; each paragraph closes and reopens it.
+/// (`<pre>` and `<code>` are in textParagraph's HTML subset beside `<b>`,
+/// `<i>`, `<font>` and `<a>`; dev.classmethod.jp, "Google Chat Bot cardsV2
+/// rich text formatting", 2026: Google's page lists only the older tags.)
+fn code_paragraphs(html: &str) -> Vec<Widget> {
+    let mut widgets = paragraphs(html);
+    for widget in &mut widgets {
+        let text = widget["textParagraph"]["text"].as_str().unwrap_or_default();
+        widget["textParagraph"]["text"] = Value::String(format!("<pre>{text}</pre>"));
+    }
+    widgets
 }
 
 /// Links become rows of buttons. A link whose label is longer than

@@ -15,7 +15,8 @@
 //! anything else is sent RFC 2047-encoded (`=?UTF-8?B?…?=`), which ntfy decodes.
 //! The topic URL is a secret: on a public server, whoever knows the topic can
 //! read it. 429 comes without `Retry-After`, so the delivery engine's own
-//! back-off applies, except for the daily quotas, which no short wait will cure.
+//! back-off applies, except for the daily quotas, which no short wait will cure:
+//! those wait in the spool until just past midnight UTC, when ntfy resets them.
 
 use std::time::Duration;
 
@@ -41,8 +42,13 @@ const TITLE_MAX: usize = 250;
 /// A longer first link is not sent as `X-Click`, for the same reason; it is
 /// in the body with every other link.
 const CLICK_MAX: usize = 1000;
-/// ntfy's daily quotas refill over a day; try again in an hour, from the spool.
-const QUOTA_WAIT: Duration = Duration::from_secs(3600);
+/// When ntfy resets a visitor's daily quotas: midnight UTC, its default
+/// `visitor-stats-reset-time` (binwiederhier/ntfy `server/config.go`,
+/// `DefaultVisitorStatsResetTime`), which ntfy.sh keeps. A server set to
+/// another time answers 429 again and the spool's backoff takes over.
+const QUOTA_RESET_SECS_OF_DAY: u64 = 0;
+/// After the reset, this much more: the server's clock may be behind ours.
+const QUOTA_RESET_MARGIN: Duration = Duration::from_secs(60);
 /// Line breaks a Markdown reader keeps: a single newline would join the lines.
 const HARD_BREAK: &str = "  \n";
 
@@ -300,9 +306,13 @@ impl Platform for Ntfy {
         let code = body["code"].as_u64().unwrap_or_default();
         let error = format!("{} {text} (ntfy {code})", answer.status);
         match answer.status {
+            // A daily quota (42908 messages, 42905 attachment bandwidth): no
+            // retry before it resets helps, so the message waits in the spool.
             429 if matches!(code, 42905 | 42908) => Verdict::Retry {
-                after: Some(QUOTA_WAIT),
-                error,
+                after: Some(until_quota_resets(std::time::SystemTime::now())),
+                error: format!(
+                    "{error}; ntfy resets daily quotas at 00:00 UTC, chime tries again then"
+                ),
             },
             429 | 408 | 500..=599 => Verdict::Retry {
                 after: answer.retry_after,
@@ -314,6 +324,16 @@ impl Platform for Ntfy {
             },
         }
     }
+}
+
+/// How long from `now` until ntfy's daily quotas have reset.
+fn until_quota_resets(now: std::time::SystemTime) -> Duration {
+    const DAY: u64 = 86_400;
+    let secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let into_day = (secs + DAY - QUOTA_RESET_SECS_OF_DAY) % DAY;
+    Duration::from_secs(DAY - into_day) + QUOTA_RESET_MARGIN
 }
 
 /// What the user can do about ntfy's refusals (§9).
@@ -554,6 +574,7 @@ fn base64(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
 
     #[test]

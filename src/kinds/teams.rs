@@ -124,7 +124,7 @@ const MARKDOWN: Markdown = Markdown {
     entities: &[('&', "&amp;"), ('<', "&lt;"), ('>', "&gt;")],
     inline: &['\\', '*', '_', '`', '[', ']', '~'],
     line_start: &['-', '+', '#'],
-    after_number: &[],
+    after_number: &['.'],
     tab_indents: false,
 };
 

@@ -139,6 +139,30 @@ fn cut_point(window: &str, max: usize, measure: Measure) -> (usize, usize) {
     }
 }
 
+/// What [`close_fences`] may add to a piece: "```\n" before, "\n```" after.
+pub const FENCE_ROOM: usize = 8;
+
+/// Pieces of a split text in which a ``` code block the user typed is closed
+/// at the end of a piece and reopened at the start of the next, so every
+/// piece renders as its author meant (issue 12). Split the text `FENCE_ROOM`
+/// short of the limit; pieces outside a code block stay borrowed.
+pub fn close_fences<'a>(pieces: Vec<&'a str>) -> Vec<std::borrow::Cow<'a, str>> {
+    let mut open = false;
+    pieces
+        .into_iter()
+        .map(|piece| {
+            let starts_open = open;
+            open ^= piece.matches("```").count() % 2 == 1;
+            match (starts_open, open) {
+                (false, false) => std::borrow::Cow::Borrowed(piece),
+                (true, true) => format!("```\n{piece}\n```").into(),
+                (true, false) => format!("```\n{piece}").into(),
+                (false, true) => format!("{piece}\n```").into(),
+            }
+        })
+        .collect()
+}
+
 /// [`split`] for markdown escaped with backslashes (Discord, Mattermost,
 /// Teams): a piece never ends in the backslash that escapes the next piece's
 /// first character, where it would escape nothing and that character would
@@ -178,6 +202,16 @@ fn entity_safe(window: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_code_block_cut_by_a_split_is_closed_and_reopened() {
+        let pieces = close_fences(vec!["a\n```\nb", "c", "d\n```\ne", "f"]);
+        assert_eq!(
+            pieces,
+            ["a\n```\nb\n```", "```\nc\n```", "```\nd\n```\ne", "f"]
+        );
+    }
+
     use super::*;
 
     #[test]

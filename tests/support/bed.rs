@@ -1248,3 +1248,14 @@ fn flood(writer: &mut impl Write, answer: &Answer, length: Option<u64>) -> io::R
     }
     writer.flush()
 }
+
+/// How Slack renders a mrkdwn text: the spans between ``` fences are code, the rest
+/// formatted text, in order (§1.4). A fence inside a code block ends it there, as Slack's
+/// renderer does, so a text whose code block closes early shows as several spans.
+pub fn mrkdwn_spans(text: &str) -> Vec<(bool, String)> {
+    text.split("```")
+        .enumerate()
+        .filter(|(_, span)| !span.is_empty())
+        .map(|(i, span)| (i % 2 == 1, span.to_owned()))
+        .collect()
+}

@@ -187,9 +187,35 @@ fn check_element(element: &Value) -> Result<(), String> {
 fn check_action(action: &Value) -> Result<(), String> {
     match action["type"].as_str() {
         Some("Action.OpenUrl") if action["url"].is_string() && action["title"].is_string() => {
-            Ok(())
+            let url = action["url"].as_str().unwrap_or_default();
+            if is_uri(url) {
+                Ok(())
+            } else {
+                Err(format!("Action.OpenUrl.url `{url}` is not a valid URI"))
+            }
         }
         Some("Action.Submit") => Err("Action.Submit is not supported".into()),
         other => Err(format!("unsupported action {other:?}")),
     }
+}
+
+/// What the Adaptive Card schema's `"format": "uri"` takes for `Action.OpenUrl.url`
+/// (adaptivecards.io/schemas/adaptive-card.json): an absolute RFC 3986 URI, only
+/// unreserved, reserved and `%XX` characters after a scheme.
+fn is_uri(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once(':') else {
+        return false;
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    let bytes = rest.as_bytes();
+    let chars_ok = bytes.iter().enumerate().all(|(i, &b)| match b {
+        b'%' => bytes
+            .get(i + 1..i + 3)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
+        _ => b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&b),
+    });
+    scheme_ok && chars_ok && !rest.is_empty()
 }

@@ -25,6 +25,8 @@ use crate::message::{Level, Message};
 
 /// Block Kit limits (https://docs.slack.dev/block-kit and the block references).
 const HEADER_MAX: usize = 150;
+/// What a part's marker takes in a header: " (1234/1234)".
+const MARKER_ROOM: usize = 12;
 const SECTION_MAX: usize = 3000;
 const FIELD_MAX: usize = 2000;
 const FIELDS_PER_SECTION: usize = 10;
@@ -204,24 +206,35 @@ fn payloads(message: &Message, extra: &Map<String, Value>, chars: usize) -> Vec<
 /// Renders `message` into one or more parts, each within Slack's limits and
 /// `chars` characters of block text and URLs, with `extra` (channel,
 /// username…) added to each, and hands each part to `each` as it is made.
-fn parts<T>(
-    message: &Message,
+fn parts<'m, T>(
+    message: &'m Message,
     extra: &Map<String, Value>,
     chars: usize,
     mut each: impl FnMut(Value) -> T,
 ) -> Vec<T> {
     let (header, title_cut) = header(message);
-    let mut body = Vec::new();
+    let mut body: Vec<Block<'m>> = Vec::new();
     if title_cut && let Some(title) = &message.title {
         body.extend(owned_sections(format!("*{}*", escape(title))));
     }
-    body.extend(text_sections(&message.text, message.code));
+    if message.code && message.text.contains("```") {
+        // Slack has no escape for a fence inside a code block: an invisible
+        // space breaks it, as Discord and Mattermost do (issue 12).
+        let broken = break_fences(&message.text);
+        body.extend(
+            text_sections(&broken, true)
+                .into_iter()
+                .map(|block| -> Block<'m> { block.into_owned() }),
+        );
+    } else {
+        body.extend(text_sections(&message.text, message.code));
+    }
     body.extend(field_sections(&message.fields));
     body.extend(link_blocks(message));
 
     let room = BLOCKS_MAX - usize::from(header.is_some());
     let header_chars = header.as_ref().map_or(0, |h| {
-        h["text"]["text"].as_str().map_or(0, |t| t.chars().count())
+        h["text"]["text"].as_str().map_or(0, |t| t.chars().count()) + MARKER_ROOM
     });
     let parts = pack(body, room, chars - header_chars);
     let count = parts.len();
@@ -249,7 +262,8 @@ fn header(message: &Message) -> (Option<Value>, bool) {
         Level::Info => title.to_owned(),
         level => format!("{} {title}", emoji(level)),
     };
-    let (text, cut) = cut(&text, HEADER_MAX);
+    // Room for the part's marker, shown in every part's header.
+    let (text, cut) = cut(&text, HEADER_MAX - MARKER_ROOM);
     let block =
         json!({"type": "header", "text": {"type": "plain_text", "text": text, "emoji": true}});
     (Some(block), cut)
@@ -264,6 +278,16 @@ fn split(text: &str, max: usize) -> Vec<&str> {
     split_by(text, max, Measure::Chars)
 }
 
+/// `text` with every ``` broken by a zero-width space, so it cannot end a
+/// code block early.
+fn break_fences(text: &str) -> String {
+    let mut text = text.to_owned();
+    while text.contains("```") {
+        text = text.replace("```", "`\u{200B}``");
+    }
+    text
+}
+
 /// Sections of `text`, each a borrowed piece of it.
 fn text_sections(text: &str, code: bool) -> Vec<Block<'_>> {
     let max = if code {
@@ -271,6 +295,15 @@ fn text_sections(text: &str, code: bool) -> Vec<Block<'_>> {
     } else {
         SECTION_MAX
     };
+    // A fence the user typed is closed and reopened where a split cuts it.
+    if !code && text.contains("```") {
+        let pieces = split(text, max - crate::kinds::text::FENCE_ROOM);
+        return crate::kinds::text::close_fences(pieces)
+            .into_iter()
+            .filter(|part| !part.trim().is_empty())
+            .map(|part| Block::section(part, false))
+            .collect();
+    }
     split(text, max)
         .into_iter()
         .filter(|part| !part.trim().is_empty())
@@ -401,6 +434,12 @@ fn assemble(
 ) -> Value {
     let fallback = fallback(message, &part, marker);
     let mut blocks: Vec<Value> = header.into_iter().cloned().collect();
+    if let (Some(header), Some(marker)) = (blocks.first_mut(), marker) {
+        // The fallback text is hidden once blocks show; the header is what
+        // tells one part from the next (issue 12).
+        let text = header["text"]["text"].as_str().unwrap_or_default();
+        header["text"]["text"] = Value::String(format!("{text} {marker}"));
+    }
     blocks.extend(part.into_iter().map(Block::into_json));
     let mut payload = Map::new();
     payload.insert("text".into(), Value::String(fallback));
@@ -422,13 +461,15 @@ fn fallback(message: &Message, part: &[Block], marker: Option<&str>) -> String {
         out.push_str(emoji(message.level));
         out.push(' ');
     }
-    if let Some(title) = message.title.as_deref().filter(|t| !t.trim().is_empty()) {
+    let title = message.title.as_deref().filter(|t| !t.trim().is_empty());
+    if let Some(title) = title {
         // A long title is whole in a section already; chat.update refuses a
         // `text` over 4,000 characters (msg_too_long).
         out.push_str(&escape(&cut(title, FALLBACK_MAX).0));
     }
     if let Some(text) = part.iter().find_map(Block::text) {
-        if !out.trim().is_empty() {
+        // Only a title is followed by ": "; an emoji alone by its space.
+        if title.is_some() {
             out.push_str(": ");
         }
         let first = split(&text, FALLBACK_MAX)
@@ -588,7 +629,7 @@ mod tests {
         m.title = Some("t".repeat(200));
         let p = &payloads(&m, &Map::new(), MESSAGE_CHARS_BUDGET)[0];
         let header = p["blocks"][0]["text"]["text"].as_str().unwrap();
-        assert_eq!(header.chars().count(), HEADER_MAX);
+        assert_eq!(header.chars().count(), HEADER_MAX - MARKER_ROOM);
         assert!(header.ends_with('…'));
         assert_eq!(
             p["blocks"][1]["text"]["text"],
