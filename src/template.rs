@@ -19,7 +19,7 @@ use minijinja::value::{Serde, Value};
 
 use crate::ci::Ci;
 use crate::fields::EnvVars;
-use minijinja::{AutoEscape, Environment, Error, ErrorKind, Template};
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, Template, UndefinedBehavior};
 
 /// Name under which text templates run; its auto-escape is the markup's.
 const TEXT: &str = "text";
@@ -115,6 +115,10 @@ pub struct Renderer {
 impl Renderer {
     pub fn new(escape: Escape) -> Renderer {
         let mut env = environment();
+        // A misspelt or missing variable printed is an error that names it,
+        // never a silent blank; `{% if ci.branch %}` and `| default("…")`
+        // still test for one.
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         env.set_auto_escape_callback(|name| match name {
             TEXT => AutoEscape::Custom("markup".into()),
             _ => AutoEscape::None,
@@ -150,7 +154,7 @@ impl Renderer {
             .env
             .template_from_named_str(name, source)
             .map_err(|e| describe(&e))?;
-        render(&template, vars).map_err(|e| describe(&e))
+        render(&template, vars).map_err(|e| describe_in(&e, source))
     }
 }
 
@@ -173,15 +177,44 @@ pub fn surroundings(env: &EnvVars, ci: Option<&Ci>) -> BTreeMap<String, Value> {
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     vars.insert("now".into(), Value::from(now));
     vars.insert("env".into(), Value::from(Serde(env)));
-    if let Some(ci) = ci {
-        vars.insert("ci".into(), Value::from(Serde(ci)));
-    }
+    // Outside CI `ci` is an empty object, so `{% if ci.branch %}` and
+    // `ci.branch | default("")` work anywhere, and printing `ci.branch` is
+    // an error naming it, not a blank.
+    let ci = match ci {
+        Some(ci) => Value::from(Serde(ci)),
+        None => Value::from(BTreeMap::<String, Value>::new()),
+    };
+    vars.insert("ci".into(), ci);
     vars
 }
 
 /// For destinations whose text is data, not markup: nothing to escape.
 pub fn plain(text: &str) -> String {
     text.to_owned()
+}
+
+/// [`describe`], naming the expression that was undefined: minijinja's own
+/// error does not say which.
+fn describe_in(err: &Error, source: &str) -> String {
+    let expression = err
+        .range()
+        .and_then(|range| source.get(range))
+        .filter(|_| err.kind() == ErrorKind::UndefinedError);
+    match expression {
+        Some(expression) => {
+            let mut text = format!(
+                "`{}` is undefined: check its spelling, or write `{{{{ {} | default(\"\") }}}}` \
+                 where it may be missing (as `ci.*` is outside CI)",
+                expression.trim(),
+                expression.trim()
+            );
+            if let Some(line) = err.line() {
+                text.push_str(&format!(" (template line {line})"));
+            }
+            text
+        }
+        None => describe(err),
+    }
 }
 
 /// One line: the error's kind and detail, and the line within the template.

@@ -526,3 +526,38 @@ fn run_by_hand_at_a_terminal_the_command_can_read_it() {
     assert!(out.stdout.contains("got:hello"), "{out}");
     assert_eq!(bed.delivered().len(), 1, "reported");
 }
+
+#[test]
+fn a_report_whose_template_fails_is_still_sent_as_the_default_report_with_a_warning() {
+    // Outside CI `ci` has no `branch`: the report must not be lost to it.
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let profile = std::fs::read_to_string(sandbox.profile_path()).unwrap();
+    sandbox.profile(&format!(
+        "{profile}\n[templates.ci]\ntext = \"{{{{ name }}}} on {{{{ ci.branch }}}}\"\n"
+    ));
+    chime_run(
+        &sandbox,
+        &[
+            "--template",
+            "ci",
+            "--name",
+            "nightly",
+            "--",
+            "sh",
+            "-c",
+            "exit 3",
+        ],
+    )
+    .code(3)
+    .stderr_has("template `ci`")
+    .stderr_has("`ci.branch` is undefined")
+    .stderr_has("the default report was sent instead");
+    let delivered = bed.delivered();
+    assert_eq!(delivered.len(), 1, "the report went");
+    assert!(
+        delivered[0].text().contains("nightly"),
+        "{}",
+        delivered[0].text()
+    );
+}

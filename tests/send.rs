@@ -824,3 +824,22 @@ fn slack_code_block_typed_in_plain_text_stays_code_in_every_section_a_split_make
     assert_eq!(text_spans.len(), 2, "{text_spans:?}");
     assert!(text_spans[0].contains("intro") && text_spans[1].contains("after *bold*"));
 }
+
+#[test]
+fn a_misspelt_template_variable_is_an_error_naming_it_and_the_template() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let profile = std::fs::read_to_string(sandbox.profile_path()).unwrap();
+    sandbox.profile(&format!(
+        "{profile}\n[templates.typo]\ntext = \"deployed {{{{ verison }}}}\"\n"
+    ));
+    chime(
+        &sandbox,
+        &bed,
+        &["send", "--template", "typo", "-f", "version=1.4", "x"],
+    )
+    .code(78)
+    .stderr_has("template `typo`")
+    .stderr_has("`verison` is undefined");
+    assert!(bed.requests().is_empty(), "nothing half-rendered was sent");
+}

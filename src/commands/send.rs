@@ -241,16 +241,34 @@ fn auto_route<'p>(profile: &'p Profile, vars: &Value) -> Result<&'p str, Failure
 }
 
 /// Renders the message for one destination's markup; `typed` is its text as
-/// the user gave it.
+/// the user gave it. A report that must not be lost (`chime run`'s) whose
+/// template fails goes as it would without the template, with a warning.
 fn compose(
     send: &Send,
     delivery: &Delivery,
     vars: &Value,
     typed: &str,
 ) -> Result<Message, Failure> {
+    let template = delivery.template.map(|name| &send.profile.templates[name]);
+    match compose_with(send, delivery, template, vars, typed) {
+        Err(failure) if send.template_fallback && template.is_some() => {
+            let text = format!("{}; the default report was sent instead", failure.message);
+            crate::report::fate(send.output, &text);
+            compose_with(send, delivery, None, vars, typed)
+        }
+        composed => composed,
+    }
+}
+
+fn compose_with(
+    send: &Send,
+    delivery: &Delivery,
+    template: Option<&crate::config::Template>,
+    vars: &Value,
+    typed: &str,
+) -> Result<Message, Failure> {
     let input: &Input = &send.input;
     let platform = &delivery.destination.platform;
-    let template = delivery.template.map(|name| &send.profile.templates[name]);
     let renderer = Renderer::new(platform.markup());
     let render_error = |part: &str, err: String| {
         let name = delivery.template.unwrap_or_default();

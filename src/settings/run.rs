@@ -53,6 +53,7 @@ fn reporting(
         super::target(global, &env, &target, template.as_deref())?;
     let send = Send {
         ci: Ci::detect(&env),
+        template_fallback: true,
         thread: None,
         spool: state.spool(),
         queue: false,

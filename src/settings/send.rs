@@ -39,6 +39,9 @@ pub struct Send {
     pub env: EnvVars,
     /// The CI run chime is part of, if any.
     pub ci: Option<Ci>,
+    /// A failing template falls back to the message without it, with a
+    /// warning: `chime run`'s report is never lost to a template.
+    pub template_fallback: bool,
 }
 
 /// How a send relates to earlier ones under the same key.
@@ -115,6 +118,7 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
     };
     Ok(Send {
         ci,
+        template_fallback: false,
         thread,
         spool,
         queue: args.queue,
