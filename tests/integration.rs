@@ -25,4 +25,5 @@ mod support;
 mod teams;
 mod telegram;
 mod threads;
+mod tls;
 mod webhook;

@@ -91,7 +91,7 @@ pub(super) fn validate(
     let declared: BTreeMap<String, ()> = raw.destinations.keys().map(|k| (k.clone(), ())).collect();
     let mut destinations = BTreeMap::new();
     for (name, table) in raw.destinations {
-        if let Some(dest) = destination(&name, table, env, problems) {
+        if let Some(dest) = destination(&name, table, &path, env, problems) {
             destinations.insert(name, dest);
         }
     }
@@ -119,6 +119,7 @@ pub(super) fn validate(
 fn destination(
     name: &str,
     table: Spanned<fields::Table>,
+    profile: &std::path::Path,
     env: &EnvVars,
     problems: &mut Vec<Problem>,
 ) -> Option<Destination> {
@@ -132,6 +133,9 @@ fn destination(
     };
     let timeout = duration_key("timeout");
     let pace = duration_key("pace");
+    let ca_file = table
+        .remove("ca_file")
+        .and_then(|value| super::trust::ca_file(name, &value, profile, problems));
     let Some(kind) = table.remove("kind") else {
         let help = format!("add `kind = \"…\"`, one of: {}", kinds::KNOWN.join(", "));
         problems.push(
@@ -167,6 +171,7 @@ fn destination(
         platform,
         timeout,
         pace,
+        ca_file,
         identity: std::sync::OnceLock::new(),
     })
 }

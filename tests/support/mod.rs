@@ -12,6 +12,7 @@ pub mod mattermost;
 pub mod ntfy;
 pub mod teams;
 pub mod telegram;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,0 +1,98 @@
+//! The HTTP clients a run sends through, and what a certificate failure means.
+//!
+//! Every client trusts the built-in (webpki) roots and the system's store,
+//! which `SSL_CERT_FILE` and `SSL_CERT_DIR` replace as OpenSSL's do
+//! (rustls-native-certs reads them). A destination with a `ca_file` trusts its
+//! CA too, in a client of its own: there is one client per distinct setting,
+//! built the first time a destination with that setting sends and kept for the
+//! whole run, so keep-alive holds across a flush or a pipe and a plain send
+//! builds one client, as before. Building is lazy because reading the system
+//! store costs a few milliseconds that a run that sends nothing need not pay.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use crate::config::CaFile;
+
+/// One client per `ca_file` setting, built on first use.
+#[derive(Default)]
+pub struct Clients {
+    built: Mutex<BTreeMap<Option<PathBuf>, reqwest::Client>>,
+}
+
+impl Clients {
+    pub fn new() -> Clients {
+        Clients::default()
+    }
+
+    /// The client for `destination`'s setting (a cheap handle on a shared pool).
+    pub fn get(&self, ca_file: Option<&CaFile>) -> Result<reqwest::Client, String> {
+        let key = ca_file.map(|ca| ca.path.clone());
+        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = built.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = build(ca_file)?;
+        built.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
+fn build(ca: Option<&CaFile>) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("chime/", env!("CARGO_PKG_VERSION")))
+        // A webhook that redirects is misconfigured, and following a POST
+        // redirect would turn it into a GET that posts nothing.
+        .redirect(reqwest::redirect::Policy::none());
+    for certificate in ca.map_or(&[][..], |ca| &ca.certificates) {
+        builder = builder.add_root_certificate(certificate.clone());
+    }
+    builder.build().map_err(|err| {
+        let detail = std::error::Error::source(&err).map_or(err.to_string(), |s| s.to_string());
+        format!("cannot set up TLS: {detail} (check SSL_CERT_FILE and SSL_CERT_DIR)")
+    })
+}
+
+/// What to do about a server certificate chime does not trust, for the
+/// destination `name` it happened on: `None` when `detail` is not about one.
+pub fn certificate_hint(detail: &str, name: &str, ca_file: Option<&CaFile>) -> Option<String> {
+    if !detail.contains("invalid peer certificate") {
+        return None;
+    }
+    let fix = match ca_file {
+        Some(ca) => format!(
+            "the server's certificate is not signed by the CA in {} (ca_file of `{name}`), \
+             the system's store or the built-in roots: point ca_file at the CA that signs it",
+            ca.path.display()
+        ),
+        None => format!(
+            "the server's certificate is not signed by a CA chime trusts (the system's store \
+             and the built-in roots): for a private CA, add `ca_file = \"/path/to/ca.pem\"` \
+             to destination `{name}`, or point SSL_CERT_FILE at a bundle that holds it"
+        ),
+    };
+    Some(fix)
+}
+
+/// Says what went wrong on the wire without the URL, which may be a secret.
+pub(super) fn describe(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let what = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    let mut cause = std::error::Error::source(&err);
+    let mut deepest = None;
+    while let Some(c) = cause {
+        deepest = Some(c.to_string());
+        cause = c.source();
+    }
+    match deepest {
+        Some(detail) => format!("{what}: {detail}"),
+        None => what.to_owned(),
+    }
+}
