@@ -14,6 +14,7 @@ mod mattermost;
 mod ntfy;
 mod pipe;
 mod profile;
+mod proxies;
 mod redaction;
 mod run;
 mod send;

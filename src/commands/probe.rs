@@ -75,6 +75,7 @@ async fn test_one(
         timeout: probe.timeout_for(destination),
         threads: None,
         ca_file: destination.ca_file.as_ref(),
+        proxy: destination.proxy.as_ref(),
     };
     deliver::deliver_one(client, job, probe.output.verbose).await
 }

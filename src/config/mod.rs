@@ -25,7 +25,7 @@ use crate::fields::{files, redact};
 pub use check::check;
 pub use show::show;
 pub use starter::init;
-pub use trust::CaFile;
+pub use trust::{CaFile, ProxyChoice};
 
 use crate::exit::Failure;
 use crate::kinds::{self, Platform};
@@ -55,6 +55,8 @@ pub struct Destination {
     pub pace: Duration,
     /// `ca_file`: a private CA trusted for this destination only.
     pub ca_file: Option<CaFile>,
+    /// `proxy`: this destination's own proxy, or none, whatever the environment says.
+    pub proxy: Option<ProxyChoice>,
     /// [`Destination::identity`], worked out once.
     pub identity: std::sync::OnceLock<String>,
 }

@@ -14,6 +14,46 @@ use toml::Spanned;
 
 use super::Problem;
 
+/// A destination's `proxy`, which overrides HTTPS_PROXY, HTTP_PROXY,
+/// ALL_PROXY and NO_PROXY for it: `""` or `"none"` sends it direct.
+#[derive(Clone, Debug)]
+pub enum ProxyChoice {
+    Direct,
+    /// The proxy URL, credentials and all: shown redacted.
+    Via(crate::secret::Secret),
+}
+
+impl ProxyChoice {
+    /// What tells two settings apart.
+    pub fn key(&self) -> &str {
+        match self {
+            ProxyChoice::Direct => "",
+            ProxyChoice::Via(url) => url.expose(),
+        }
+    }
+}
+
+/// Reads `proxy` for destination `name`.
+fn proxy(
+    name: &str,
+    value: &Spanned<toml::Value>,
+    problems: &mut Vec<Problem>,
+) -> Option<ProxyChoice> {
+    let written = value.get_ref().as_str().map(str::trim);
+    let choice = match written {
+        Some("" | "none") => return Some(ProxyChoice::Direct),
+        Some(url) if reqwest::Proxy::all(url).is_ok() && url.contains("://") => {
+            return Some(ProxyChoice::Via(crate::secret::Secret::url(url.to_owned())));
+        }
+        _ => None,
+    };
+    let message = format!(
+        "destination `{name}`: `proxy` must be a URL such as \"http://proxy.corp:3128\", or \"none\""
+    );
+    problems.push(Problem::new(Some(value.span()), message));
+    choice
+}
+
 /// A PEM bundle is a few KiB; a system bundle some hundred. More is a mistake.
 const MAX_CA_FILE: u64 = 4 << 20;
 
@@ -25,9 +65,26 @@ pub struct CaFile {
     pub certificates: Vec<reqwest::Certificate>,
 }
 
+/// Takes `ca_file` and `proxy`, which every kind has, out of destination
+/// `name`'s table.
+pub(super) fn settings(
+    name: &str,
+    table: &mut crate::fields::Table,
+    profile: &Path,
+    problems: &mut Vec<Problem>,
+) -> (Option<CaFile>, Option<ProxyChoice>) {
+    let ca = table
+        .remove("ca_file")
+        .and_then(|value| ca_file(name, &value, profile, problems));
+    let proxy = table
+        .remove("proxy")
+        .and_then(|value| proxy(name, &value, problems));
+    (ca, proxy)
+}
+
 /// Reads `ca_file` for destination `name`, recording a problem where it is
 /// when the file cannot be used.
-pub(super) fn ca_file(
+fn ca_file(
     name: &str,
     value: &Spanned<toml::Value>,
     profile: &Path,

@@ -133,9 +133,7 @@ fn destination(
     };
     let timeout = duration_key("timeout");
     let pace = duration_key("pace");
-    let ca_file = table
-        .remove("ca_file")
-        .and_then(|value| super::trust::ca_file(name, &value, profile, problems));
+    let (ca_file, proxy) = super::trust::settings(name, &mut table, profile, problems);
     let Some(kind) = table.remove("kind") else {
         let help = format!("add `kind = \"…\"`, one of: {}", kinds::KNOWN.join(", "));
         problems.push(
@@ -172,6 +170,7 @@ fn destination(
         timeout,
         pace,
         ca_file,
+        proxy,
         identity: std::sync::OnceLock::new(),
     })
 }

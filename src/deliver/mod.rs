@@ -84,6 +84,8 @@ pub struct Job<'a> {
     pub threads: Option<&'a Threads>,
     /// The destination's `ca_file`, which picks its client.
     pub ca_file: Option<&'a crate::config::CaFile>,
+    /// The destination's `proxy`, which picks its client too.
+    pub proxy: Option<&'a crate::config::ProxyChoice>,
 }
 
 /// Ordered by how bad the news is.
@@ -204,7 +206,7 @@ pub async fn deliver_returning(
     let started = Instant::now();
     let deadline = started + job.timeout;
     let mut report = Report::new(job.name, job.platform.kind(), job.payloads.len());
-    let client = match clients.get(job.ca_file) {
+    let client = match clients.get(job.ca_file, job.proxy) {
         Ok(client) => client,
         Err(error) => {
             report.status = Status::Failed;
@@ -499,8 +501,12 @@ fn log(
         Verdict::Retry { error, .. } => format!("not delivered: {error}"),
     };
     let status = status.map_or_else(|| "-".to_owned(), |s| s.to_string());
+    let via = match job.proxy {
+        Some(crate::config::ProxyChoice::Via(url)) => format!(" via proxy {url}"),
+        _ => String::new(),
+    };
     eprintln!(
-        "chime: {}: {} {} -> {status} {outcome} ({} ms)",
+        "chime: {}: {} {}{via} -> {status} {outcome} ({} ms)",
         job.name,
         request.method,
         request.url,

@@ -1,9 +1,11 @@
-//! The HTTP clients a run sends through, and what a certificate failure means.
+//! The HTTP clients a run sends through, and what a failure on the wire means.
 //!
 //! Every client trusts the built-in (webpki) roots and the system's store,
 //! which `SSL_CERT_FILE` and `SSL_CERT_DIR` replace as OpenSSL's do
 //! (rustls-native-certs reads them). A destination with a `ca_file` trusts its
-//! CA too, in a client of its own: there is one client per distinct setting,
+//! CA too, and one with a `proxy` goes through it (or direct, for `"none"`;
+//! without one, reqwest honours HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and
+//! NO_PROXY), each in a client of its own: one client per distinct setting,
 //! built the first time a destination with that setting sends and kept for the
 //! whole run, so keep-alive holds across a flush or a pipe and a plain send
 //! builds one client, as before. Building is lazy because reading the system
@@ -13,12 +15,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crate::config::CaFile;
+use crate::config::{CaFile, ProxyChoice};
 
-/// One client per `ca_file` setting, built on first use.
+/// A destination's `ca_file` and `proxy` settings, for its client.
+type Setting = (Option<PathBuf>, Option<String>);
+
+/// One client per (`ca_file`, `proxy`) setting, built on first use.
 #[derive(Default)]
 pub struct Clients {
-    built: Mutex<BTreeMap<Option<PathBuf>, reqwest::Client>>,
+    built: Mutex<BTreeMap<Setting, reqwest::Client>>,
 }
 
 impl Clients {
@@ -27,24 +32,41 @@ impl Clients {
     }
 
     /// The client for `destination`'s setting (a cheap handle on a shared pool).
-    pub fn get(&self, ca_file: Option<&CaFile>) -> Result<reqwest::Client, String> {
-        let key = ca_file.map(|ca| ca.path.clone());
+    pub fn get(
+        &self,
+        ca_file: Option<&CaFile>,
+        proxy: Option<&ProxyChoice>,
+    ) -> Result<reqwest::Client, String> {
+        let key = (
+            ca_file.map(|ca| ca.path.clone()),
+            proxy.map(|p| p.key().to_owned()),
+        );
         let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(client) = built.get(&key) {
             return Ok(client.clone());
         }
-        let client = build(ca_file)?;
+        let client = build(ca_file, proxy)?;
         built.insert(key, client.clone());
         Ok(client)
     }
 }
 
-fn build(ca: Option<&CaFile>) -> Result<reqwest::Client, String> {
+fn build(ca: Option<&CaFile>, proxy: Option<&ProxyChoice>) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("chime/", env!("CARGO_PKG_VERSION")))
         // A webhook that redirects is misconfigured, and following a POST
         // redirect would turn it into a GET that posts nothing.
         .redirect(reqwest::redirect::Policy::none());
+    // Without a setting of its own, reqwest reads HTTPS_PROXY, HTTP_PROXY,
+    // ALL_PROXY and NO_PROXY (either case; not in a CGI script).
+    builder = match proxy {
+        None => builder,
+        Some(ProxyChoice::Direct) => builder.no_proxy(),
+        Some(ProxyChoice::Via(url)) => match reqwest::Proxy::all(url.expose()) {
+            Ok(proxy) => builder.proxy(proxy),
+            Err(_) => return Err(format!("cannot use proxy {url}")),
+        },
+    };
     for certificate in ca.map_or(&[][..], |ca| &ca.certificates) {
         builder = builder.add_root_certificate(certificate.clone());
     }

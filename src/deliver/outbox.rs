@@ -192,6 +192,7 @@ impl Outbox<'_> {
             timeout,
             threads: Some(self.threads),
             ca_file: destination.ca_file.as_ref(),
+            proxy: destination.proxy.as_ref(),
         };
         let (mut report, mut rest) = deliver_returning(self.client, job, self.output.verbose).await;
         for warning in report.warnings.drain(..) {

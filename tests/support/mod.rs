@@ -10,6 +10,7 @@ pub mod google_chat;
 pub mod hook;
 pub mod mattermost;
 pub mod ntfy;
+pub mod proxy;
 pub mod teams;
 pub mod telegram;
 pub mod tls;
