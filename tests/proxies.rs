@@ -64,6 +64,16 @@ fn a_proxy_that_is_not_a_url_is_a_profile_error() {
 }
 
 #[test]
+fn proxy_credentials_are_masked_in_a_profile_error() {
+    let written = format!("proxy = \"chime:{PROXY_PASSWORD}@proxy.corp 3128\"");
+    let sandbox = setup("http://127.0.0.1:9", &written);
+    run(sandbox.chime(&["config", "check"]))
+        .code(78)
+        .stderr_has("`proxy` must be a URL")
+        .never_shows(PROXY_PASSWORD);
+}
+
+#[test]
 fn a_destinations_proxy_overrides_the_environment_and_keeps_its_credentials_secret() {
     let bed = Bed::start();
     Hook::mount(&bed);
