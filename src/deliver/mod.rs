@@ -206,7 +206,13 @@ pub async fn deliver_returning(
     let started = Instant::now();
     let deadline = started + job.timeout;
     let mut report = Report::new(job.name, job.platform.kind(), job.payloads.len());
-    let client = match clients.get(job.ca_file, job.proxy) {
+    // A proxy reached over TLS needs roots, even for an http:// destination.
+    let plain = job.payloads.first().is_some_and(|p| {
+        let url = job.platform.request(p).url;
+        url.expose().starts_with("http://")
+            && !job.proxy.is_some_and(|p| p.key().starts_with("https:"))
+    });
+    let client = match clients.get(job.ca_file, job.proxy, plain) {
         Ok(client) => client,
         Err(error) => {
             report.status = Status::Failed;

@@ -9,7 +9,8 @@
 //! built the first time a destination with that setting sends and kept for the
 //! whole run, so keep-alive holds across a flush or a pipe and a plain send
 //! builds one client, as before. Building is lazy because reading the system
-//! store costs a few milliseconds that a run that sends nothing need not pay.
+//! store costs a few milliseconds that a run that sends nothing need not pay;
+//! for the same reason an `http://` destination gets a client without roots.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,8 +18,9 @@ use std::sync::Mutex;
 
 use crate::config::{CaFile, ProxyChoice};
 
-/// A destination's `ca_file` and `proxy` settings, for its client.
-type Setting = (Option<PathBuf>, Option<String>);
+/// A destination's `ca_file` and `proxy` settings, for its client, and
+/// whether it needs roots at all.
+type Setting = (Option<PathBuf>, Option<String>, bool);
 
 /// One client per (`ca_file`, `proxy`) setting, built on first use.
 #[derive(Default)]
@@ -36,23 +38,32 @@ impl Clients {
         &self,
         ca_file: Option<&CaFile>,
         proxy: Option<&ProxyChoice>,
+        plain: bool,
     ) -> Result<reqwest::Client, String> {
         let key = (
             ca_file.map(|ca| ca.path.clone()),
             proxy.map(|p| p.key().to_owned()),
+            plain,
         );
         let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(client) = built.get(&key) {
             return Ok(client.clone());
         }
-        let client = build(ca_file, proxy)?;
+        let client = build(ca_file, proxy, plain)?;
         built.insert(key, client.clone());
         Ok(client)
     }
 }
 
-fn build(ca: Option<&CaFile>, proxy: Option<&ProxyChoice>) -> Result<reqwest::Client, String> {
+/// A `plain` client is for `http://` only, and loads no roots: reading the
+/// system's store costs more than the rest of a send to a local server.
+fn build(
+    ca: Option<&CaFile>,
+    proxy: Option<&ProxyChoice>,
+    plain: bool,
+) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
+        .tls_built_in_root_certs(!plain)
         .user_agent(concat!("chime/", env!("CARGO_PKG_VERSION")))
         // A webhook that redirects is misconfigured, and following a POST
         // redirect would turn it into a GET that posts nothing.
