@@ -74,7 +74,7 @@ struct Lane<'f> {
 }
 
 async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
-    let client = deliver::client();
+    let client = deliver::Clients::new();
     let started = Instant::now();
     let mut totals = Totals::default();
     let bar = progress_bar(flush);
@@ -183,7 +183,7 @@ fn lanes(flush: &Flush, output: Output) -> Vec<Lane<'_>> {
 async fn flush_one(
     flush: &Flush,
     lane: &Lane<'_>,
-    client: &reqwest::Client,
+    client: &deliver::Clients,
     bar: &Option<indicatif::ProgressBar>,
 ) -> Drained {
     let (name, spool, profile) = (lane.name.as_str(), lane.spool, lane.profile);

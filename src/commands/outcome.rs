@@ -127,12 +127,17 @@ fn partial(report: &Report) -> Option<String> {
 /// `chime: queued for ops-hook (503 Service Unavailable); will retry — id 0193…`
 fn queued(report: &Report) -> String {
     let id = report.spool_id.as_deref().unwrap_or("?");
-    match &report.error {
+    let line = match &report.error {
         Some(error) => format!(
             "chime: queued for {} ({error}); will retry — id {id}",
             report.destination
         ),
         None => format!("chime: queued for {} — id {id}", report.destination),
+    };
+    // A certificate chime does not trust will fail every retry: say what fixes it.
+    match &report.hint {
+        Some(hint) => format!("{line}\nhint: {hint}"),
+        None => line,
     }
 }
 

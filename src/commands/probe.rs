@@ -21,7 +21,7 @@ use crate::settings::Probe;
 pub fn run(probe: Probe) -> Result<ExitCode, Failure> {
     let message = message();
     let runtime = deliver::runtime()?;
-    let client = deliver::client();
+    let client = deliver::Clients::new();
     let jobs = probe.destinations.iter().map(|name| {
         let destination = &probe.profile.destinations[name];
         test_one(&probe, &client, destination, &message)
@@ -70,7 +70,7 @@ fn message() -> Message {
 
 async fn test_one(
     probe: &Probe,
-    client: &reqwest::Client,
+    client: &deliver::Clients,
     destination: &Destination,
     message: &Message,
 ) -> Report {
@@ -80,6 +80,8 @@ async fn test_one(
         payloads: destination.platform.render(message, &Target::default()),
         timeout: probe.timeout_for(destination),
         threads: None,
+        ca_file: destination.ca_file.as_ref(),
+        proxy: destination.proxy.as_ref(),
     };
     deliver::deliver_one(client, job, probe.output.verbose).await
 }

@@ -326,7 +326,7 @@ fn deliver_all(
     threads: &Threads,
 ) -> Result<Vec<Report>, Failure> {
     let runtime = deliver::runtime()?;
-    let client = deliver::client();
+    let client = deliver::Clients::new();
     let outbox = Outbox {
         client: &client,
         spool: &send.spool,

@@ -14,6 +14,7 @@ pub use validate::known_list;
 use validate::validate;
 mod show;
 mod starter;
+mod trust;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use crate::fields::{files, redact};
 pub use check::check;
 pub use show::show;
 pub use starter::init;
+pub use trust::{CaFile, ProxyChoice};
 
 use crate::exit::Failure;
 use crate::kinds::{self, Platform};
@@ -51,6 +53,10 @@ pub struct Destination {
     /// The pause between two messages when streaming or flushing: the
     /// profile's `pace`, else the platform's sustained rate.
     pub pace: Duration,
+    /// `ca_file`: a private CA trusted for this destination only.
+    pub ca_file: Option<CaFile>,
+    /// `proxy`: this destination's own proxy, or none, whatever the environment says.
+    pub proxy: Option<ProxyChoice>,
     /// [`Destination::identity`], worked out once.
     pub identity: std::sync::OnceLock<String>,
 }

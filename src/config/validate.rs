@@ -91,7 +91,7 @@ pub(super) fn validate(
     let declared: BTreeMap<String, ()> = raw.destinations.keys().map(|k| (k.clone(), ())).collect();
     let mut destinations = BTreeMap::new();
     for (name, table) in raw.destinations {
-        if let Some(dest) = destination(&name, table, env, problems) {
+        if let Some(dest) = destination(&name, table, &path, env, problems) {
             destinations.insert(name, dest);
         }
     }
@@ -119,6 +119,7 @@ pub(super) fn validate(
 fn destination(
     name: &str,
     table: Spanned<fields::Table>,
+    profile: &std::path::Path,
     env: &EnvVars,
     problems: &mut Vec<Problem>,
 ) -> Option<Destination> {
@@ -140,6 +141,7 @@ fn destination(
     };
     let timeout = duration_key("timeout");
     let pace = duration_key("pace");
+    let (ca_file, proxy) = super::trust::settings(name, &mut table, profile, problems);
     let Some(kind) = table.remove("kind") else {
         let help = format!("add `kind = \"…\"`, one of: {}", kinds::KNOWN.join(", "));
         problems.push(
@@ -175,6 +177,8 @@ fn destination(
         platform,
         timeout,
         pace,
+        ca_file,
+        proxy,
         identity: std::sync::OnceLock::new(),
     })
 }

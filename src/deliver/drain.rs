@@ -110,7 +110,7 @@ const SYNC_WITHIN: Duration = Duration::from_millis(25);
 
 /// Everything a drain needs besides the destination.
 pub struct Context<'a> {
-    pub client: &'a reqwest::Client,
+    pub client: &'a super::Clients,
     pub spool: &'a Spool,
     pub threads: &'a Threads,
     pub policy: &'a Policy,
@@ -368,6 +368,8 @@ impl Step<'_, '_> {
             payloads: std::mem::take(&mut entry.payloads),
             timeout: ctx.timeout,
             threads: Some(ctx.threads),
+            ca_file: self.destination.ca_file.as_ref(),
+            proxy: self.destination.proxy.as_ref(),
         };
         let (mut report, payloads) = super::deliver_returning(ctx.client, job, ctx.verbose).await;
         drained.warnings.append(&mut report.warnings);

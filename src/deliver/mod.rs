@@ -1,7 +1,7 @@
 //! Delivery: sending each destination's requests, concurrently, within its timeout.
 //!
-//! All destinations of a send share one HTTP client (keep-alive, rustls) and run
-//! at once; the parts of one destination go in order, one after another. A
+//! All destinations of a send share one HTTP client per `ca_file` setting
+//! (keep-alive, rustls; `net.rs`) and run at once; the parts of one destination go in order, one after another. A
 //! platform that throttles is waited on while its `Retry-After` fits in the
 //! destination's timeout; a transient failure (connect error, timeout, 5xx) gets a
 //! short jittered backoff and a retry or two. What the answers mean is the kind's
@@ -39,6 +39,7 @@
 //! A timeout of a try is the destination's whole remaining time, so a try that
 //! timed out is never followed by another in-process.
 mod drain;
+mod net;
 mod outbox;
 
 use std::time::{Duration, Instant};
@@ -50,6 +51,8 @@ use crate::kinds::{Answer, HttpRequest, Payload, Platform, Verdict, reason};
 use crate::state::Threads;
 
 pub use drain::{Context, Drained, Due, drain};
+pub use net::Clients;
+use net::describe;
 pub use outbox::{Outbox, Place};
 
 /// Tries per request for transient failures (not counting waits on 429).
@@ -79,6 +82,10 @@ pub struct Job<'a> {
     pub timeout: Duration,
     /// Where `--thread`/`--update` keys are remembered, for parts that carry one.
     pub threads: Option<&'a Threads>,
+    /// The destination's `ca_file`, which picks its client.
+    pub ca_file: Option<&'a crate::config::CaFile>,
+    /// The destination's `proxy`, which picks its client too.
+    pub proxy: Option<&'a crate::config::ProxyChoice>,
 }
 
 /// Ordered by how bad the news is.
@@ -184,35 +191,38 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::from(e).caused_by("cannot start the async runtime"))
 }
 
-/// Builds the one HTTP client a run uses.
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("chime/", env!("CARGO_PKG_VERSION")))
-        // A webhook that redirects is misconfigured, and following a POST
-        // redirect would turn it into a GET that posts nothing.
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("the TLS backend is compiled in")
-}
-
 /// Sends one destination's payloads in order, stopping at the first that fails.
-pub async fn deliver_one(client: &reqwest::Client, job: Job<'_>, verbose: bool) -> Report {
-    deliver_returning(client, job, verbose).await.0
+pub async fn deliver_one(clients: &Clients, job: Job<'_>, verbose: bool) -> Report {
+    deliver_returning(clients, job, verbose).await.0
 }
 
 /// [`deliver_one`], giving the payloads back: a caller that keeps what was
 /// not delivered needs no copy of them (issue 11).
 pub async fn deliver_returning(
-    client: &reqwest::Client,
+    clients: &Clients,
     job: Job<'_>,
     verbose: bool,
 ) -> (Report, Vec<Payload>) {
     let started = Instant::now();
     let deadline = started + job.timeout;
     let mut report = Report::new(job.name, job.platform.kind(), job.payloads.len());
+    // A proxy reached over TLS needs roots, even for an http:// destination.
+    let plain = job.payloads.first().is_some_and(|p| {
+        let url = job.platform.request(p).url;
+        url.expose().starts_with("http://")
+            && !job.proxy.is_some_and(|p| p.key().starts_with("https:"))
+    });
+    let client = match clients.get(job.ca_file, job.proxy, plain) {
+        Ok(client) => client,
+        Err(error) => {
+            report.status = Status::Failed;
+            report.error = Some(error);
+            return (report, job.payloads);
+        }
+    };
     for payload in &job.payloads {
         let (verdict, status) = send_part(
-            client,
+            &client,
             &job,
             payload,
             deadline,
@@ -235,6 +245,7 @@ pub async fn deliver_returning(
             }
             Verdict::Retry { error, after } => {
                 report.status = Status::Failed;
+                report.hint = net::certificate_hint(&error, job.name, job.ca_file);
                 report.error = Some(tame(error));
                 report.retry_after = after;
                 break;
@@ -471,28 +482,6 @@ fn tame(error: String) -> String {
     tamed
 }
 
-/// Says what went wrong on the wire without the URL, which may be a secret.
-fn describe(err: reqwest::Error) -> String {
-    let err = err.without_url();
-    let what = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    let mut cause = std::error::Error::source(&err);
-    let mut deepest = None;
-    while let Some(c) = cause {
-        deepest = Some(c.to_string());
-        cause = c.source();
-    }
-    match deepest {
-        Some(detail) => format!("{what}: {detail}"),
-        None => what.to_owned(),
-    }
-}
-
 /// `Retry-After` in seconds (Slack sends whole seconds; some send fractions).
 fn parse_retry_after(value: &str) -> Option<Duration> {
     let secs: f64 = value.trim().parse().ok()?;
@@ -518,8 +507,12 @@ fn log(
         Verdict::Retry { error, .. } => format!("not delivered: {error}"),
     };
     let status = status.map_or_else(|| "-".to_owned(), |s| s.to_string());
+    let via = match job.proxy {
+        Some(crate::config::ProxyChoice::Via(url)) => format!(" via proxy {url}"),
+        _ => String::new(),
+    };
     eprintln!(
-        "chime: {}: {} {} -> {status} {outcome} ({} ms)",
+        "chime: {}: {} {}{via} -> {status} {outcome} ({} ms)",
         job.name,
         request.method,
         request.url,

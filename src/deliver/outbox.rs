@@ -74,7 +74,7 @@ impl From<Option<InFlight>> for Place {
 }
 
 pub struct Outbox<'a> {
-    pub client: &'a reqwest::Client,
+    pub client: &'a super::Clients,
     pub spool: &'a Spool,
     pub threads: &'a Threads,
     pub policy: &'a Policy,
@@ -191,6 +191,8 @@ impl Outbox<'_> {
             payloads,
             timeout,
             threads: Some(self.threads),
+            ca_file: destination.ca_file.as_ref(),
+            proxy: destination.proxy.as_ref(),
         };
         let (mut report, mut rest) = deliver_returning(self.client, job, self.output.verbose).await;
         for warning in report.warnings.drain(..) {

@@ -339,7 +339,7 @@ fn normalise_key(key: &str) -> String {
 /// in the key once its separators are dropped (`webhook_url`, `X-Auth-Tok`).
 const SECRET_PARTS: &[&str] = &[
     "url", "uri", "tok", "tkn", "pass", "pwd", "secret", "key", "hook", "auth", "cred", "bearer",
-    "cookie", "session", "private", "sign",
+    "cookie", "session", "private", "sign", "proxy",
 ];
 
 /// Words that say the value is a secret even misspelt: a word of the key

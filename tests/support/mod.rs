@@ -10,8 +10,10 @@ pub mod google_chat;
 pub mod hook;
 pub mod mattermost;
 pub mod ntfy;
+pub mod proxy;
 pub mod teams;
 pub mod telegram;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
