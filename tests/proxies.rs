@@ -119,3 +119,28 @@ fn proxy_none_sends_direct_whatever_the_environment_says() {
     assert!(proxy.seen().is_empty(), "{:?}", proxy.seen());
     assert_eq!(bed.delivered().len(), 1);
 }
+
+#[test]
+fn a_ci_step_sends_without_a_profile_through_a_proxy_to_a_server_of_a_private_ca() {
+    // The whole set-up of a CI step: a few variables, no file.
+    let bed = Bed::start();
+    Hook::mount(&bed);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(dir.path(), "ca.pem");
+    let front = ca.front(&bed.url());
+    let proxy = Proxy::start();
+    let sandbox = Sandbox::new();
+    let mut cmd = sandbox.chime(&["send", "deployed from CI"]);
+    cmd.env("CHIME_URL", format!("{front}/hook/plain"))
+        .env("CHIME_KIND", "webhook")
+        .env("SSL_CERT_FILE", &ca.pem_path)
+        .env("HTTPS_PROXY", &proxy.url)
+        .env("GITHUB_ACTIONS", "true");
+    run(cmd).code(0).never_shows("/hook/plain");
+    let seen = proxy.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].line.starts_with("CONNECT 127.0.0.1:"), "{seen:?}");
+    let got = bed.delivered();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].json()["text"], "deployed from CI");
+}
