@@ -474,3 +474,18 @@ fn telegram_update_of_a_deleted_message_posts_it_anew() {
     assert_eq!(posted.len(), 2);
     assert!(posted[1].text.starts_with("three") && posted[1].edits == 1);
 }
+
+#[test]
+fn telegram_shows_slack_style_markup_from_a_template_as_text_instead_of_being_refused() {
+    let (bed, telegram, sandbox) = setup();
+    sandbox.profile(&format!(
+        "{}\n[templates.slacky]\ntext = \"<!here> {{{{ text }}}} <b>now</b>\"\n",
+        profile(&bed, &format!("chat_id = {CHAT}"))
+    ));
+    chime(&sandbox, &["send", "--template", "slacky", "disk full"]).code(0);
+    let bodies = bodies(&telegram);
+    assert_eq!(bodies.len(), 1);
+    // As Telegram shows it: the Slack markup as text, Telegram's own tag applied.
+    assert_eq!(bodies[0], "<!here> disk full now");
+    assert!(!bodies[0].contains("</!here>"));
+}

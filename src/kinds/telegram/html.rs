@@ -33,6 +33,60 @@ fn push_escaped(out: &mut String, c: char) {
     }
 }
 
+/// The tags Telegram's HTML parse mode takes (§5.2); any other is refused
+/// with "Unsupported start tag".
+const TAGS: [&str; 16] = [
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "tg-emoji",
+    "code",
+    "pre",
+    "blockquote",
+];
+
+/// Escapes every `<…>` that is not one of Telegram's [`TAGS`], so markup a
+/// template wrote for another platform (Slack's `<!here>`, `<@U123>`) shows
+/// as text instead of getting the message refused.
+pub(super) fn only_telegram_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find('>').filter(|end| !rest[1..*end].contains('<'));
+        let known = end.is_some_and(|end| {
+            let inner = rest[1..end].strip_prefix('/').unwrap_or(&rest[1..end]);
+            let name = inner
+                .split(|c: char| c.is_whitespace() || c == '/')
+                .next()
+                .unwrap_or_default();
+            TAGS.contains(&name.to_ascii_lowercase().as_str())
+        });
+        match end {
+            Some(end) if known => {
+                out.push_str(&rest[..=end]);
+                rest = &rest[end + 1..];
+            }
+            _ => {
+                out.push_str("&lt;");
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(&rest.replace('>', "&gt;"));
+    out
+}
+
 /// Escapes an attribute value, such as a link's URL, which sits between double quotes.
 pub(super) fn escape_attribute(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -4,7 +4,7 @@
 use crate::kinds::text::{Measure, cut};
 use crate::message::{Level, Message};
 
-use super::html::{chunks, escape, escape_attribute, visible};
+use super::html::{chunks, escape, escape_attribute, only_telegram_tags, visible};
 
 /// "1-4096 characters after entities parsing" (§5.1).
 const TEXT_MAX: usize = 4096;
@@ -85,16 +85,17 @@ fn blocks(message: &Message, title_cut: bool, budget: usize) -> Vec<Block> {
         add(&mut blocks, &title, PARAGRAPH, budget);
     }
     if !message.text.trim().is_empty() {
+        let text = only_telegram_tags(&message.text);
         if message.code {
             // Split first, then wrap each piece, so every part has a whole <pre>.
-            for (i, chunk) in chunks(&message.text, budget).into_iter().enumerate() {
+            for (i, chunk) in chunks(&text, budget).into_iter().enumerate() {
                 blocks.push(Block {
                     html: format!("<pre>{chunk}</pre>"),
                     separator: (i == 0).then_some(PARAGRAPH),
                 });
             }
         } else {
-            add(&mut blocks, &message.text, PARAGRAPH, budget);
+            add(&mut blocks, &text, PARAGRAPH, budget);
         }
     }
     let fields = message
