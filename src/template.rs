@@ -177,14 +177,11 @@ pub fn surroundings(env: &EnvVars, ci: Option<&Ci>) -> BTreeMap<String, Value> {
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     vars.insert("now".into(), Value::from(now));
     vars.insert("env".into(), Value::from(Serde(env)));
-    // Outside CI `ci` is an empty object, so `{% if ci.branch %}` and
-    // `ci.branch | default("")` work anywhere, and printing `ci.branch` is
-    // an error naming it, not a blank.
-    let ci = match ci {
-        Some(ci) => Value::from(Serde(ci)),
-        None => Value::from(BTreeMap::<String, Value>::new()),
-    };
-    vars.insert("ci".into(), ci);
+    // Outside CI `ci` is undefined, so `ci is defined` tells where chime runs
+    // (rules use it) and printing `ci.branch` is an error naming it.
+    if let Some(ci) = ci {
+        vars.insert("ci".into(), Value::from(Serde(ci)));
+    }
     vars
 }
 
@@ -203,9 +200,8 @@ fn describe_in(err: &Error, source: &str) -> String {
     match expression {
         Some(expression) => {
             let mut text = format!(
-                "`{}` is undefined: check its spelling, or write `{{{{ {} | default(\"\") }}}}` \
-                 where it may be missing (as `ci.*` is outside CI)",
-                expression.trim(),
+                "`{}` is undefined: check its spelling, or test for it where it may be \
+                 missing (`{{% if ci is defined %}}` outside CI)",
                 expression.trim()
             );
             if let Some(line) = err.line() {

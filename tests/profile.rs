@@ -363,3 +363,29 @@ fn json_input_whose_text_is_not_a_string_says_so() {
     let run = crate::support::run_with_stdin(cmd, br#"{"text": 42}"#);
     run.code(2).stderr_has("`text` must be a string");
 }
+
+#[test]
+fn a_profile_or_secret_file_other_users_may_read_draws_a_warning_naming_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = sandbox(GOOD);
+    let path = sandbox.profile_path();
+    let mode = |m| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(m)).unwrap();
+    mode(0o644);
+    run(sandbox.chime(&["config", "check"]))
+        .code(0)
+        .stderr_has("other users may read it: chmod 600");
+    mode(0o600);
+    let quiet = run(sandbox.chime(&["config", "check"])).code(0);
+    assert!(!quiet.stderr.contains("chmod"), "{quiet}");
+
+    let token = sandbox.path().join("token");
+    std::fs::write(&token, "https://hooks.example/secret\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    sandbox.profile(&format!(
+        "[destinations.ops-hook]\nkind = \"webhook\"\nurl = {{ file = \"{}\" }}\n",
+        token.display()
+    ));
+    run(sandbox.chime(&["send", "--to", "ops-hook", "--dry-run", "x"]))
+        .code(0)
+        .stderr_has("may be read by other users: chmod 600");
+}

@@ -25,6 +25,9 @@ pub fn command(global: &GlobalArgs, command: ConfigCommand) -> Result<ExitCode, 
         }
         ConfigCommand::Check => {
             let summary = check(&location, &env)?;
+            for warning in &summary.exposures {
+                report::warning(crate::settings::output(global), warning);
+            }
             if !global.quiet {
                 report::line(&format!("{}: ok ({summary})", location.path.display()))?;
             }

@@ -27,6 +27,8 @@ pub struct Summary {
     pub routes: usize,
     pub rules: usize,
     pub templates: usize,
+    /// Secrets other users may read (`Profile::exposures`): said, not failed.
+    pub exposures: Vec<String>,
 }
 
 /// "1 destination, 2 routes, 0 rules, 1 template"
@@ -82,6 +84,7 @@ pub fn check(location: &Location, env: &EnvVars) -> Result<Summary, Failure> {
         routes: profile.routes.len(),
         rules: profile.rules.len(),
         templates: profile.templates.len(),
+        exposures: profile.exposures(),
     })
 }
 

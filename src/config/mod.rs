@@ -53,6 +53,9 @@ pub struct Destination {
     /// The pause between two messages when streaming or flushing: the
     /// profile's `pace`, else the platform's sustained rate.
     pub pace: Duration,
+    /// Where its secrets may be read by other users, if their files let them
+    /// (`Profile::exposures`).
+    pub exposed: Vec<crate::fields::Exposure>,
     /// `ca_file`: a private CA trusted for this destination only.
     pub ca_file: Option<CaFile>,
     /// `proxy`: this destination's own proxy, or none, whatever the environment says.
@@ -62,6 +65,38 @@ pub struct Destination {
 }
 
 impl Profile {
+    /// Warnings for secrets other users of the machine can read: the profile
+    /// itself when it holds a secret in clear and its group or everyone may
+    /// read it, and every such secret file.
+    pub fn exposures(&self) -> Vec<String> {
+        use crate::fields::Exposure;
+        let mut warnings = Vec::new();
+        let path = self.path.display();
+        let mut profile_readable = crate::fields::others_may_read(&self.path);
+        for destination in self.destinations.values() {
+            for exposure in &destination.exposed {
+                match exposure {
+                    Exposure::InProfile { key } if profile_readable => {
+                        // Once: the fix is the same for every secret in it.
+                        profile_readable = false;
+                        warnings.push(format!(
+                            "{path} holds secrets (the `{key}` of destination `{}`) and other \
+                             users may read it: chmod 600 {path}",
+                            destination.name
+                        ));
+                    }
+                    Exposure::File { key, path: file } => warnings.push(format!(
+                        "{file} (the `{key}` of destination `{}`) may be read by other users: \
+                         chmod 600 {file}",
+                        destination.name
+                    )),
+                    Exposure::InProfile { .. } => {}
+                }
+            }
+        }
+        warnings
+    }
+
     /// The route of the first `[[rules]]` entry whose `when` is true for
     /// `vars`, if any. A rule that fails is named by its place and route,
     /// never quoted: its text may hold what the profile keeps secret.

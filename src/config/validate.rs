@@ -170,7 +170,7 @@ fn destination(
         fields.problem(problem);
         return None;
     };
-    fields.finish(&kind_name);
+    let exposed = fields.finish(&kind_name);
     let pace = pace.unwrap_or_else(|| platform.pace());
     Some(Destination {
         name: name.to_owned(),
@@ -179,6 +179,7 @@ fn destination(
         pace,
         ca_file,
         proxy,
+        exposed,
         identity: std::sync::OnceLock::new(),
     })
 }

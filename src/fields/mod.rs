@@ -35,6 +35,19 @@ pub struct Fields<'a> {
     env: &'a EnvVars,
     problems: &'a mut Vec<Problem>,
     known: Vec<&'static str>,
+    /// Where this destination's secrets could be read by other users: a
+    /// secret written in the profile itself, or a secret file others may
+    /// read (see [`Exposure`]).
+    exposed: Vec<Exposure>,
+}
+
+/// A secret other users of the machine might read, if its file lets them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exposure {
+    /// Written in the profile, in clear (not `${VAR}`, `{ env }` or `{ file }`).
+    InProfile { key: String },
+    /// A secret file readable by its group or by everyone.
+    File { key: String, path: String },
 }
 
 impl<'a> Fields<'a> {
@@ -52,6 +65,7 @@ impl<'a> Fields<'a> {
             env,
             problems,
             known: Vec::new(),
+            exposed: Vec::new(),
         }
     }
 
@@ -232,7 +246,14 @@ impl<'a> Fields<'a> {
 
     fn secret_from(&mut self, key: &str, value: toml::Value, span: Range<usize>) -> Option<String> {
         let raw = match value {
-            toml::Value::String(s) => return self.expand(&s, span),
+            toml::Value::String(s) => {
+                if !s.contains("${") {
+                    self.exposed.push(Exposure::InProfile {
+                        key: key.to_owned(),
+                    });
+                }
+                return self.expand(&s, span);
+            }
             toml::Value::Table(t) => t,
             _ => {
                 self.problems.push(secret_shape(self.name, key, span));
@@ -253,6 +274,12 @@ impl<'a> Fields<'a> {
     }
 
     fn read_secret_file(&mut self, key: &str, file: &str, span: Range<usize>) -> Option<String> {
+        if others_may_read(std::path::Path::new(file)) {
+            self.exposed.push(Exposure::File {
+                key: key.to_owned(),
+                path: file.to_owned(),
+            });
+        }
         match read_secret(std::path::Path::new(file)) {
             Ok(text) => Some(text.trim_end_matches(['\n', '\r']).to_owned()),
             Err(err) => {
@@ -352,8 +379,9 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Reports every key no kind took, suggesting the closest known one.
-    pub fn finish(self, kind: &str) {
+    /// Reports every key no kind took, suggesting the closest known one;
+    /// gives where the destination's secrets may be exposed.
+    pub fn finish(self, kind: &str) -> Vec<Exposure> {
         for (key, value) in self.table {
             let mut problem = Problem::new(
                 Some(value.span()),
@@ -368,7 +396,14 @@ impl<'a> Fields<'a> {
             };
             self.problems.push(problem);
         }
+        self.exposed
     }
+}
+
+/// Whether a file's group or everyone may read it.
+pub fn others_may_read(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o044 != 0)
 }
 
 fn secret_shape(name: &str, key: &str, span: Range<usize>) -> Problem {

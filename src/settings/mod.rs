@@ -70,8 +70,21 @@ pub fn profile_and_spool(
     env: &EnvVars,
 ) -> Result<(Profile, ProfileState), Failure> {
     let location = locate(global, env)?;
-    let profile = config::load(&location, env)?;
+    let profile = load(&location, env, global)?;
     Ok((profile, open_state(&location, env)?))
+}
+
+/// Loads the profile at `location`, warning of secrets other users may read.
+fn load(
+    location: &config::Location,
+    env: &EnvVars,
+    global: &GlobalArgs,
+) -> Result<Profile, Failure> {
+    let profile = config::load(location, env)?;
+    for warning in profile.exposures() {
+        crate::report::warning(output(global), &warning);
+    }
+    Ok(profile)
 }
 
 /// The state of the profile at `location`, checked for trust.
@@ -149,7 +162,7 @@ pub fn profile_named(global: &GlobalArgs, env: &EnvVars) -> bool {
 /// Loads the profile named by `--config`, `CHIME_CONFIG`, `--profile` or `CHIME_PROFILE`.
 pub fn profile(global: &GlobalArgs, env: &EnvVars) -> Result<Profile, Failure> {
     let location = config::locate(global.config.as_deref(), global.profile.as_deref(), env)?;
-    Ok(config::load(&location, env)?)
+    load(&location, env, global)
 }
 
 /// `--timeout`, else `CHIME_TIMEOUT`.
