@@ -42,7 +42,7 @@ Environment:
 #[command(
     name = "chime",
     version,
-    about = "Send notifications to Slack from scripts, cron jobs and CI",
+    about = "Send notifications from scripts, cron jobs and CI to Slack, Discord, Teams, Telegram, Mattermost, Google Chat, ntfy or a webhook, and never lose one",
     after_help = EXIT_CODES,
     propagate_version = true
 )]
@@ -158,7 +158,7 @@ pub struct PipeArgs {
     pub title: Option<String>,
 
     /// Level of every message (raised by --level-from-line)
-    #[arg(short, long, value_enum, help_heading = "What")]
+    #[arg(short, long, value_enum, ignore_case = true, help_heading = "What")]
     pub level: Option<Level>,
 
     /// Send a batch this long after its first line
@@ -487,7 +487,7 @@ pub struct SendArgs {
     pub title: Option<String>,
 
     /// Level: sets the emoji, the colour and what rules match
-    #[arg(short, long, value_enum, help_heading = "What")]
+    #[arg(short, long, value_enum, ignore_case = true, help_heading = "What")]
     pub level: Option<Level>,
 
     /// A field shown as a key/value pair, also a template variable (repeatable)
@@ -603,6 +603,25 @@ pub enum Names {
     Routes,
     Destinations,
     Templates,
+}
+
+/// Parses the command line; clap's usage errors are told as chime tells its
+/// own (`chime: error: ...`), and help and version are printed as they are.
+pub fn parse() -> Result<Cli, std::process::ExitCode> {
+    use clap::error::ErrorKind;
+    Cli::try_parse().map_err(|err| {
+        let code = err.exit_code().clamp(0, 255) as u8;
+        match err.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                // A closed stdout is not an error.
+                let _ = err.print();
+            }
+            _ => eprint!("chime: {}", err.render()),
+        }
+        std::process::ExitCode::from(code)
+    })
 }
 
 #[cfg(test)]

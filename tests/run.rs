@@ -147,7 +147,7 @@ fn a_command_that_is_not_found_exits_127_and_is_reported() {
 }
 
 #[test]
-fn a_command_killed_by_a_signal_exits_128_plus_the_signal() {
+fn a_command_killed_by_a_signal_exits_128_plus_the_signal_and_is_reported_by_the_signals_name() {
     let bed = Bed::start();
     let sandbox = setup(&bed);
     chime_run(
@@ -157,7 +157,7 @@ fn a_command_killed_by_a_signal_exits_128_plus_the_signal() {
     .code(137);
     assert_eq!(
         texts(&bed.delivered()[0].json())[0],
-        ":x: victim was killed by signal 9"
+        ":x: victim was killed by SIGKILL (9)"
     );
 }
 
@@ -473,7 +473,7 @@ fn ctrl_c_to_chime_reaches_the_job_in_its_own_process_group() {
     assert!(ends(grandchild), "sleep {grandchild} outlived chime\n{out}");
     assert_eq!(
         texts(&bed.delivered()[0].json())[0],
-        ":x: interrupted was killed by signal 2"
+        ":x: interrupted was killed by SIGINT (2)"
     );
 }
 

@@ -496,3 +496,27 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn usage_errors_start_with_chime_error_and_exit_2() {
+    let sandbox = Sandbox::new();
+    let out = run(sandbox.chime(&["send", "--no-such-flag"])).code(2);
+    assert!(out.stderr.starts_with("chime: error:"), "{out}");
+}
+
+#[test]
+fn levels_are_accepted_in_any_case() {
+    let sandbox = Sandbox::new();
+    for level in ["ERROR", "Warning", "info"] {
+        let out = run(sandbox.chime(&["send", "-l", level, "hi"]));
+        assert!(!out.stderr.contains("invalid value"), "{out}");
+    }
+}
+
+#[test]
+fn help_says_what_chime_is() {
+    let sandbox = Sandbox::new();
+    let out = run(sandbox.chime(&["--help"])).code(0);
+    assert!(!out.stdout.contains("to Slack from"), "{out}");
+    out.stdout_has("Discord");
+}

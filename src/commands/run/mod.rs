@@ -100,7 +100,7 @@ impl Outcome {
         match (self.exit_code, self.signal) {
             (Some(0), _) => "succeeded".to_owned(),
             (Some(code), _) => format!("failed (exit {code})"),
-            (None, Some(signal)) => format!("was killed by signal {signal}"),
+            (None, Some(signal)) => format!("was killed by {}", signal_name(signal)),
             _ => "ended".to_owned(),
         }
     }
@@ -191,7 +191,7 @@ fn fill(send: &mut crate::settings::Send, job: &What, outcome: &Outcome) {
     };
     match (outcome.exit_code, outcome.signal) {
         (Some(code), _) => input.fields.push(("exit code".into(), code.to_string())),
-        (None, Some(signal)) => input.fields.push(("signal".into(), signal.to_string())),
+        (None, Some(signal)) => input.fields.push(("signal".into(), signal_name(signal))),
         _ => {}
     }
     input.fields.push(("duration".into(), duration.clone()));
@@ -351,5 +351,30 @@ fn wait_until(child: &mut Child, deadline: Instant) -> std::io::Result<Option<Ex
             None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             None => return Ok(None),
         }
+    }
+}
+
+/// A signal as people know it: `SIGKILL (9)`; the number alone when unknown.
+fn signal_name(signal: i32) -> String {
+    const NAMES: [(libc::c_int, &str); 15] = [
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGILL, "SIGILL"),
+        (libc::SIGTRAP, "SIGTRAP"),
+        (libc::SIGABRT, "SIGABRT"),
+        (libc::SIGBUS, "SIGBUS"),
+        (libc::SIGFPE, "SIGFPE"),
+        (libc::SIGKILL, "SIGKILL"),
+        (libc::SIGUSR1, "SIGUSR1"),
+        (libc::SIGSEGV, "SIGSEGV"),
+        (libc::SIGUSR2, "SIGUSR2"),
+        (libc::SIGPIPE, "SIGPIPE"),
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGTERM, "SIGTERM"),
+    ];
+    match NAMES.iter().find(|(number, _)| *number == signal) {
+        Some((_, name)) => format!("{name} ({signal})"),
+        None => format!("signal {signal}"),
     }
 }
