@@ -277,7 +277,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented starter profile (0600) where chime looks for it')
-            [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the path of the profile chime would use, and how it was chosen')
+            [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the path of the profile chime would use (-v: how it was chosen)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the profile, its templates and rules; report every problem (exit 78 on any)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the profile as chime resolved it, secrets redacted')
             [CompletionResult]::new('names', 'names', [CompletionResultType]::ParameterValue, 'List the routes, destinations or templates the profile defines, one a line')
@@ -352,7 +352,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
         }
         'chime;config;help' {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented starter profile (0600) where chime looks for it')
-            [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the path of the profile chime would use, and how it was chosen')
+            [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the path of the profile chime would use (-v: how it was chosen)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the profile, its templates and rules; report every problem (exit 78 on any)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the profile as chime resolved it, secrets redacted')
             [CompletionResult]::new('names', 'names', [CompletionResultType]::ParameterValue, 'List the routes, destinations or templates the profile defines, one a line')
@@ -467,7 +467,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
         }
         'chime;help;config' {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented starter profile (0600) where chime looks for it')
-            [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the path of the profile chime would use, and how it was chosen')
+            [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the path of the profile chime would use (-v: how it was chosen)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the profile, its templates and rules; report every problem (exit 78 on any)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the profile as chime resolved it, secrets redacted')
             [CompletionResult]::new('names', 'names', [CompletionResultType]::ParameterValue, 'List the routes, destinations or templates the profile defines, one a line')

@@ -256,7 +256,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand init 'Write a commented starter profile (0600) where chime looks for it'
-            cand path 'Print the path of the profile chime would use, and how it was chosen'
+            cand path 'Print the path of the profile chime would use (-v: how it was chosen)'
             cand check 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
             cand show 'Print the profile as chime resolved it, secrets redacted'
             cand names 'List the routes, destinations or templates the profile defines, one a line'
@@ -325,7 +325,7 @@ set edit:completion:arg-completer[chime] = {|@words|
         }
         &'chime;config;help'= {
             cand init 'Write a commented starter profile (0600) where chime looks for it'
-            cand path 'Print the path of the profile chime would use, and how it was chosen'
+            cand path 'Print the path of the profile chime would use (-v: how it was chosen)'
             cand check 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
             cand show 'Print the profile as chime resolved it, secrets redacted'
             cand names 'List the routes, destinations or templates the profile defines, one a line'
@@ -419,7 +419,7 @@ set edit:completion:arg-completer[chime] = {|@words|
         }
         &'chime;help;config'= {
             cand init 'Write a commented starter profile (0600) where chime looks for it'
-            cand path 'Print the path of the profile chime would use, and how it was chosen'
+            cand path 'Print the path of the profile chime would use (-v: how it was chosen)'
             cand check 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
             cand show 'Print the profile as chime resolved it, secrets redacted'
             cand names 'List the routes, destinations or templates the profile defines, one a line'

@@ -438,8 +438,10 @@ pub enum ConfigCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Print the path of the profile chime would use, and how it was chosen
-    #[command(after_help = "Examples:\n  chime config path\n  $EDITOR \"$(chime config path)\"")]
+    /// Print the path of the profile chime would use (-v: how it was chosen)
+    #[command(
+        after_help = "Examples:\n  chime config path\n  chime -v config path     # and why that one\n  $EDITOR \"$(chime config path)\""
+    )]
     Path,
     /// Check the profile, its templates and rules; report every problem (exit 78 on any)
     #[command(

@@ -520,3 +520,17 @@ fn help_says_what_chime_is() {
     assert!(!out.stdout.contains("to Slack from"), "{out}");
     out.stdout_has("Discord");
 }
+
+#[test]
+fn config_path_prints_only_the_path_and_explains_it_under_verbose() {
+    let sandbox = Sandbox::new();
+    let out = run(sandbox.chime(&["config", "path"])).code(0);
+    assert_eq!(
+        (out.stdout.trim_end(), out.stderr.as_str()),
+        (sandbox.profile_path().display().to_string().as_str(), ""),
+        "{out}"
+    );
+    run(sandbox.chime(&["-v", "config", "path"]))
+        .code(0)
+        .stderr_has("looked for: --config PATH");
+}
