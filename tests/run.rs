@@ -526,3 +526,14 @@ fn run_by_hand_at_a_terminal_the_command_can_read_it() {
     assert!(out.stdout.contains("got:hello"), "{out}");
     assert_eq!(bed.delivered().len(), 1, "reported");
 }
+
+#[test]
+fn a_long_command_is_cut_in_the_title_and_the_outcome_kept_whole() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let long = "x".repeat(300);
+    chime_run(&sandbox, &["--", "sh", "-c", "exit 2", &long]).code(2);
+    let title = texts(&bed.delivered()[0].json())[0].clone();
+    assert!(title.ends_with("… failed (exit 2)"), "{title}");
+    assert!(title.starts_with(":x: sh -c exit 2 xxx"), "{title}");
+}

@@ -55,6 +55,10 @@ use tail::{Stream, Tail, copy};
 
 /// A line longer than this is kept cut, with an ellipsis: the tail stays small.
 const MAX_TAIL_LINE: usize = 2048;
+/// The longest title a report gets: Slack's header holds 150 characters, the
+/// level's emoji (`:white_check_mark: `, 19) included; past it the platform
+/// would cut the end, where the outcome is.
+const MAX_TITLE: usize = 130;
 /// How long a command may take to stop after SIGTERM before it gets SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
 /// What a terminal or a service manager sends to stop its foreground job.
@@ -176,7 +180,7 @@ fn fill(send: &mut crate::settings::Send, job: &What, outcome: &Outcome) {
     let input = &mut send.input;
     let ok = outcome.ok();
     input.level = if ok { Level::Success } else { Level::Error };
-    input.title = Some(format!("{} {}", job.name, outcome.describe(job.limit)));
+    input.title = Some(title(job.name, &outcome.describe(job.limit)));
     input.text = if outcome.tail.is_empty() {
         "(no output)".to_owned()
     } else {
@@ -209,6 +213,17 @@ fn fill(send: &mut crate::settings::Send, job: &What, outcome: &Outcome) {
     if let serde_json::Value::Object(map) = vars {
         input.json.extend(map);
     }
+}
+
+/// The report's title, `NAME OUTCOME`, within [`MAX_TITLE`]: a long name (the
+/// command line, by default) is cut, never the outcome, which is the news.
+fn title(name: &str, outcome: &str) -> String {
+    let room = MAX_TITLE.saturating_sub(outcome.chars().count() + 1);
+    if name.chars().count() <= room {
+        return format!("{name} {outcome}");
+    }
+    let kept: String = name.chars().take(room.saturating_sub(1)).collect();
+    format!("{}… {outcome}", kept.trim_end())
 }
 
 /// Runs the command to completion, passing its output through and keeping the tail.
