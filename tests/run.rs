@@ -537,3 +537,23 @@ fn a_long_command_is_cut_in_the_title_and_the_outcome_kept_whole() {
     assert!(title.ends_with("… failed (exit 2)"), "{title}");
     assert!(title.starts_with(":x: sh -c exit 2 xxx"), "{title}");
 }
+
+#[test]
+fn the_tail_in_the_report_has_no_colour_codes() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    chime_run(
+        &sandbox,
+        &[
+            "--on",
+            "always",
+            "--",
+            "printf",
+            "\\033[31;1mred\\033[0m plain\\n",
+        ],
+    )
+    .code(0);
+    let body = bed.delivered()[0].json().to_string();
+    assert!(body.contains("red plain"), "{body}");
+    assert!(!body.contains("\\u001b"), "{body}");
+}

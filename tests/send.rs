@@ -711,3 +711,15 @@ fn a_duration_too_long_to_count_is_a_usage_error_not_a_panic() {
     run(cmd).code(2).stderr_has("at most 100 years");
     assert!(bed.requests().is_empty());
 }
+
+#[test]
+fn send_code_strips_colour_codes_as_pipe_does() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let mut cmd = sandbox.chime(&["send", "--code", "-t", "coloured"]);
+    cmd.env("OPS_WEBHOOK", bed.webhook("ops"));
+    run_with_stdin(cmd, b"\x1b[31;1mred\x1b[0m plain\n").code(0);
+    let body = bed.delivered()[0].json().to_string();
+    assert!(body.contains("red plain"), "{body}");
+    assert!(!body.contains("\\u001b"), "{body}");
+}

@@ -87,6 +87,11 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
         args.template.is_some(),
         args.level.is_some(),
     )?;
+    if input.code {
+        // Output captured from a terminal program keeps its colours; a code
+        // block would show the escapes as text.
+        input.text = crate::stream::lines::plain(&input.text);
+    }
     let spool = state.spool();
     let ci = Ci::detect(&env);
     let thread = match (args.thread, args.update) {
