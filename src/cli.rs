@@ -38,10 +38,15 @@ Environment:
   CHIME_STATE_DIR where the spool lives (default: $XDG_STATE_HOME/chime);
                   it must be yours alone, or chime refuses it (78)";
 
+/// `--version`: the version, then the commit, its date and the target when
+/// known at build time (build.rs); `-V` and the man page show the version alone.
+const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("CHIME_BUILD"), ")");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "chime",
     version,
+    long_version = LONG_VERSION,
     about = "Send notifications from scripts, cron jobs and CI to Slack, Discord, Teams, Telegram, Mattermost, Google Chat, ntfy or a webhook, and never lose one",
     after_help = EXIT_CODES,
     propagate_version = true

@@ -534,3 +534,12 @@ fn config_path_prints_only_the_path_and_explains_it_under_verbose() {
         .code(0)
         .stderr_has("looked for: --config PATH");
 }
+
+#[test]
+fn long_version_names_the_target_it_was_built_for() {
+    let sandbox = Sandbox::new();
+    let out = run(sandbox.chime(&["--version"])).code(0);
+    let target = format!("{}-", std::env::consts::ARCH);
+    assert!(out.stdout.contains(&target), "{out}");
+    assert!(out.stdout.contains(std::env::consts::OS), "{out}");
+}

@@ -304,7 +304,8 @@ fn fish_names(uses: &[Use]) -> String {
 /// The man page: clap_mangen's page for `chime`, then a section for each
 /// subcommand with its synopsis, options and examples.
 pub fn manpage() -> String {
-    let mut cmd = Cli::command();
+    // The build's commit would make the committed page stale at every commit.
+    let mut cmd = Cli::command().long_version(None);
     cmd.build();
     let man = clap_mangen::Man::new(cmd.clone());
     let mut out = Vec::new();
