@@ -485,6 +485,32 @@ fn install_sh_installs_binary_man_page_and_completions_and_uninstall_leaves_noth
     install(&["--uninstall"]).code(0); // nothing to remove is fine too
 }
 
+#[test]
+fn install_sh_uninstall_keeps_directories_it_did_not_create() {
+    let prefix = tempfile::tempdir().unwrap();
+    let theirs = prefix.path().join("share/man/man1");
+    std::fs::create_dir_all(&theirs).unwrap();
+    let bin: PathBuf = assert_cmd::cargo::cargo_bin("chime");
+    let install = |args: &[&str]| {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg(repo().join("install.sh"))
+            .args(args)
+            .env("PREFIX", prefix.path())
+            .env("CHIME_BIN", &bin);
+        run(cmd).code(0)
+    };
+    install(&[]);
+    install(&[]);
+    let out = install(&["--uninstall"]);
+    assert!(theirs.is_dir(), "removed a directory it found\n{out}");
+    let left: Vec<_> = walk(prefix.path());
+    assert_eq!(
+        left,
+        ["share/man/man1", "share/man", "share"].map(|d| prefix.path().join(d)),
+        "{out}"
+    );
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
