@@ -437,7 +437,7 @@ fn timeout_kills_a_grandchild_that_ignores_sigterm_after_the_grace_period() {
 fn ctrl_c_to_chime_reaches_the_job_in_its_own_process_group() {
     let bed = Bed::start();
     let sandbox = setup(&bed);
-    let mut cmd = sandbox.chime(&[
+    let cmd = sandbox.chime(&[
         "run",
         "--name",
         "interrupted",
@@ -448,23 +448,8 @@ fn ctrl_c_to_chime_reaches_the_job_in_its_own_process_group() {
         // is not ignored as it is for `sleep 37 &`.
         "sh -c 'echo $$ > grandchild.pid; touch started; exec sleep 37'; echo after",
     ]);
-    // A group of its own, as a shell starts a job in a terminal.
-    cmd.process_group(0);
-    let started = sandbox.path().join("started");
     let clock = Instant::now();
-    let out = wait_to_files(cmd, &sandbox, |cmd| {
-        let child = cmd.spawn().expect("chime runs");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !started.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // As the terminal does on Ctrl-C: to the foreground group, chime's,
-        // which the job is not in.
-        // SAFETY: kill(2) has no memory effects.
-        unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGINT) };
-        child
-    })
-    .code(130);
+    let out = ctrl_c_once_started(cmd, &sandbox).code(130);
     // A shell waits for its foreground child before it dies of SIGINT: chime
     // ends long before `sleep 37` would only if the signal reached it.
     assert!(clock.elapsed() < Duration::from_secs(25), "{out}");
@@ -473,7 +458,7 @@ fn ctrl_c_to_chime_reaches_the_job_in_its_own_process_group() {
     assert!(ends(grandchild), "sleep {grandchild} outlived chime\n{out}");
     assert_eq!(
         texts(&bed.delivered()[0].json())[0],
-        ":x: interrupted was killed by SIGINT (2)"
+        ":warning: interrupted was interrupted (SIGINT)"
     );
 }
 
@@ -556,4 +541,49 @@ fn the_tail_in_the_report_has_no_colour_codes() {
     let body = bed.delivered()[0].json().to_string();
     assert!(body.contains("red plain"), "{body}");
     assert!(!body.contains("\\u001b"), "{body}");
+}
+
+/// Runs chime and, once its job has touched `started`, sends SIGINT to
+/// chime's group, as the terminal does on Ctrl-C: to the foreground group,
+/// chime's, which the job is not in.
+fn ctrl_c_once_started(mut cmd: std::process::Command, sandbox: &Sandbox) -> Run {
+    let started = sandbox.path().join("started");
+    let _ = std::fs::remove_file(&started);
+    // A group of its own, as a shell starts a job in a terminal.
+    cmd.process_group(0);
+    wait_to_files(cmd, sandbox, |cmd| {
+        let child = cmd.spawn().expect("chime runs");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !started.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: kill(2) has no memory effects.
+        unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGINT) };
+        child
+    })
+}
+
+#[test]
+fn a_ctrl_c_is_not_the_jobs_outcome_for_on_change() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let ok = || chime_run(&sandbox, &["--on", "change", "--name", "job", "--", "true"]).code(0);
+    ok();
+    let before = bed.delivered().len();
+    let job = sandbox.chime(&[
+        "run",
+        "--on",
+        "change",
+        "--name",
+        "job",
+        "--",
+        "sh",
+        "-c",
+        "touch started; exec sleep 37",
+    ]);
+    ctrl_c_once_started(job, &sandbox)
+        .code(130)
+        .stderr_has("chime: job was interrupted");
+    ok();
+    assert_eq!(bed.delivered().len(), before, "no failure, no recovery");
 }

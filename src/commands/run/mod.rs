@@ -31,6 +31,10 @@
 //! process group instead: it can read the terminal (a `sudo` prompt) and gets
 //! Ctrl-C from it directly, as it would without chime; chime then only passes
 //! on SIGTERM, and `--timeout` stops the command itself, not its children.
+//!
+//! A SIGINT to chime is a Ctrl-C, the user's doing: the job is reported as
+//! interrupted (a warning), and `--on change` leaves its record alone, so that
+//! the next run is neither a failure's repeat nor a recovery.
 
 mod group;
 mod tail;
@@ -68,6 +72,9 @@ struct Outcome {
     exit_code: Option<i32>,
     signal: Option<i32>,
     timed_out: bool,
+    /// chime was sent SIGINT (Ctrl-C at the terminal) while the command ran:
+    /// the user stopped it, which says nothing of how the job fares.
+    interrupted: bool,
     /// Why it could not start, with the shell's code for it.
     unstartable: Option<(String, u8)>,
     tail: String,
@@ -93,6 +100,9 @@ impl Outcome {
     fn describe(&self, limit: Option<Duration>) -> String {
         if let Some((why, _)) = &self.unstartable {
             return format!("could not start: {why}");
+        }
+        if self.interrupted {
+            return "was interrupted (SIGINT)".to_owned();
         }
         if self.timed_out {
             let limit = limit
@@ -129,6 +139,15 @@ fn send_report(job: Job, outcome: &Outcome) {
         On::Failure => !ok,
         On::Success => ok,
         On::Always => true,
+        // An interrupt is neither a failure nor a recovery: the record keeps
+        // the last real outcome, for the next run to compare with.
+        On::Change if outcome.interrupted => {
+            eprintln!(
+                "chime: {} was interrupted; not reported (--on change keeps the last outcome)",
+                job.name
+            );
+            false
+        }
         On::Change => reporting.runs.changed(&job.name, ok),
     };
     if !due {
@@ -179,7 +198,11 @@ struct What<'a> {
 fn fill(send: &mut crate::settings::Send, job: &What, outcome: &Outcome) {
     let input = &mut send.input;
     let ok = outcome.ok();
-    input.level = if ok { Level::Success } else { Level::Error };
+    input.level = match (ok, outcome.interrupted) {
+        (_, true) => Level::Warning,
+        (true, false) => Level::Success,
+        (false, false) => Level::Error,
+    };
     input.title = Some(title(job.name, &outcome.describe(job.limit)));
     input.text = if outcome.tail.is_empty() {
         "(no output)".to_owned()
@@ -231,7 +254,8 @@ fn execute(job: &Job) -> Outcome {
     // Listening before the command starts leaves no moment in which a Ctrl-C
     // would end chime and leave the command running unseen.
     let relay = Relay::start(job.output);
-    let outcome = supervise(job, &relay.group);
+    let mut outcome = supervise(job, &relay.group);
+    outcome.interrupted = relay.group.interrupted();
     relay.stop();
     outcome
 }
@@ -286,13 +310,13 @@ fn supervise(job: &Job, group: &Group) -> Outcome {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-    let tail = tail.lock().map(|mut t| t.text()).unwrap_or_default();
     Outcome {
         exit_code: status.as_ref().and_then(|s| s.code()),
         signal: status.as_ref().and_then(|s| s.signal()),
         timed_out,
+        interrupted: false,
         unstartable: None,
-        tail,
+        tail: tail.lock().map(|mut t| t.text()).unwrap_or_default(),
         started,
         took: clock.elapsed(),
     }
@@ -311,6 +335,7 @@ fn unstartable(job: &Job, err: &std::io::Error, started: SystemTime) -> Outcome 
         exit_code: None,
         signal: None,
         timed_out: false,
+        interrupted: false,
         unstartable: Some((why, code)),
         tail: String::new(),
         started,
