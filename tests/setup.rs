@@ -74,6 +74,20 @@ fn man_page_generates_with_a_section_per_subcommand() {
 }
 
 #[test]
+fn man_page_names_no_page_that_is_not_installed_and_says_where_chime_keeps_things() {
+    let out = run(Sandbox::new().chime(&["manpage"])).code(0);
+    assert!(!out.stdout.contains("chime\\-send(1)"), "{}", out.stdout);
+    for needle in [
+        ".SH FILES",
+        "config.toml",
+        "XDG_STATE_HOME",
+        "CHIME_STATE_DIR",
+    ] {
+        assert!(out.stdout.contains(needle), "man page lacks {needle:?}");
+    }
+}
+
+#[test]
 fn completion_scripts_complete_names_from_the_profile() {
     let sandbox = Sandbox::new();
     let bash = run(sandbox.chime(&["completions", "bash"])).code(0);
