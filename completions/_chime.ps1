@@ -119,6 +119,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'Template from the profile''s [templates] (variables: name, cmd, exit_code, signal, duration, started, tail, ok)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Profile file to read [env: CHIME_CONFIG]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Run the command, then print the report''s requests (secrets redacted): send nothing, spool nothing, and leave the --on change record alone')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')

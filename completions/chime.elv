@@ -113,6 +113,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --template 'Template from the profile''s [templates] (variables: name, cmd, exit_code, signal, duration, started, tail, ok)'
             cand --config 'Profile file to read [env: CHIME_CONFIG]'
             cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand --dry-run 'Run the command, then print the report''s requests (secrets redacted): send nothing, spool nothing, and leave the --on change record alone'
             cand -q 'Print nothing but errors'
             cand --quiet 'Print nothing but errors'
             cand -v 'Log each request (secrets redacted) on stderr'

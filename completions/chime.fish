@@ -104,6 +104,7 @@ complete -c chime -n "__fish_chime_using_subcommand run" -l timeout -d 'Stop the
 complete -c chime -n "__fish_chime_using_subcommand run" -l template -d 'Template from the profile\'s [templates] (variables: name, cmd, exit_code, signal, duration, started, tail, ok)' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
 complete -c chime -n "__fish_chime_using_subcommand run" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l dry-run -d 'Run the command, then print the report\'s requests (secrets redacted): send nothing, spool nothing, and leave the --on change record alone'
 complete -c chime -n "__fish_chime_using_subcommand run" -s q -l quiet -d 'Print nothing but errors'
 complete -c chime -n "__fish_chime_using_subcommand run" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
 complete -c chime -n "__fish_chime_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'

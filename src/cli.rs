@@ -286,6 +286,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "TEMPLATE", help_heading = "Templates")]
     pub template: Option<String>,
 
+    /// Run the command, then print the report's requests (secrets redacted):
+    /// send nothing, spool nothing, and leave the --on change record alone
+    #[arg(long)]
+    pub dry_run: bool,
+
     /// The command and its arguments
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,

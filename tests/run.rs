@@ -587,3 +587,31 @@ fn a_ctrl_c_is_not_the_jobs_outcome_for_on_change() {
     ok();
     assert_eq!(bed.delivered().len(), before, "no failure, no recovery");
 }
+
+#[test]
+fn run_dry_run_prints_the_report_sends_nothing_and_keeps_nothing() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let dry = [
+        "--dry-run",
+        "--on",
+        "change",
+        "--name",
+        "dry",
+        "--",
+        "false",
+    ];
+    chime_run(&sandbox, &dry)
+        .code(1)
+        .stdout_has("POST http://127.0.0.1:")
+        .stdout_has("dry failed (exit 1)");
+    chime_run(&sandbox, &dry).stdout_has("dry failed (exit 1)");
+    assert!(bed.requests().is_empty());
+    // The record was left alone: a real failing run is still news.
+    chime_run(
+        &sandbox,
+        &["--on", "change", "--name", "dry", "--", "false"],
+    )
+    .code(1);
+    assert_eq!(bed.delivered().len(), 1);
+}
