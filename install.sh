@@ -4,7 +4,9 @@
 #
 #   ./install.sh                 install to ~/.local (or /usr/local as root)
 #   PREFIX=/opt/chime ./install.sh
-#   ./install.sh --uninstall     remove exactly what an install put there
+#   ./install.sh --uninstall     remove exactly what an install put there: the
+#                                files, and the directories it had to create
+#                                (listed in PREFIX/share/chime/installed)
 #   CHIME_BIN=path ./install.sh  install an already built binary (no cargo build)
 #
 # Needs only cargo and the crate registry; running it twice is harmless.
@@ -23,6 +25,10 @@ completions/_chime share/zsh/site-functions/_chime 0644
 completions/chime.fish share/fish/vendor_completions.d/chime.fish 0644
 "
 
+# The directories an install created, one a line, so that --uninstall removes
+# those (once empty) and never one that was there before, such as /usr/local/share.
+record=share/chime/installed
+
 uninstall() {
   echo "$files" | while read -r _ dest _; do
     [ -n "$dest" ] || continue
@@ -30,13 +36,25 @@ uninstall() {
       rm -f "$PREFIX/$dest"
       echo "chime: removed $PREFIX/$dest"
     fi
-    # Directories an install created are removed once empty; others stay.
-    dir=$(dirname "$dest")
-    while [ "$dir" != . ]; do
-      rmdir "$PREFIX/$dir" 2>/dev/null || break
-      dir=$(dirname "$dir")
-    done
   done
+  [ -f "$PREFIX/$record" ] || return 0
+  dirs=$(sort -r "$PREFIX/$record")
+  rm -f "$PREFIX/$record"
+  # Deepest first: a child sorts after its parent.
+  echo "$dirs" | while read -r dir; do
+    [ -n "$dir" ] && rmdir "$PREFIX/$dir" 2>/dev/null || true
+  done
+}
+
+# Creates PREFIX/$1 and the directories above it that are missing, noting each.
+make_dir() {
+  dir=$1
+  while [ "$dir" != . ] && [ ! -d "$PREFIX/$dir" ]; do
+    created="$created
+$dir"
+    dir=$(dirname "$dir")
+  done
+  mkdir -p "$PREFIX/$1"
 }
 
 case "${1:-}" in
@@ -63,10 +81,18 @@ else
   bin_source=target/release/chime
 fi
 
+created=""
+make_dir "$(dirname "$record")"
+for dest in $(echo "$files" | while read -r _ dest _; do [ -n "$dest" ] && echo "$dest"; done); do
+  make_dir "$(dirname "$dest")"
+done
+# What an earlier install created stays recorded.
+{ [ -f "$PREFIX/$record" ] && cat "$PREFIX/$record"; echo "$created"; } | sed '/^$/d' | sort -u >"$PREFIX/$record.new"
+mv "$PREFIX/$record.new" "$PREFIX/$record"
+
 echo "$files" | while read -r source dest mode; do
   [ -n "$dest" ] || continue
   [ "$dest" = bin/chime ] && source=$bin_source
-  mkdir -p "$PREFIX/$(dirname "$dest")"
   install -m "$mode" "$source" "$PREFIX/$dest"
   echo "chime: installed $PREFIX/$dest"
 done

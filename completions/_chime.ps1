@@ -122,6 +122,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'Template from the profile''s [templates] (variables: name, cmd, exit_code, signal, duration, started, tail, ok)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Profile file to read [env: CHIME_CONFIG]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Run the command, then print the report''s requests (secrets redacted): send nothing, spool nothing, and leave the --on change record alone')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
@@ -281,7 +282,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented starter profile (0600) where chime looks for it')
-            [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the path of the profile chime would use, and how it was chosen')
+            [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the path of the profile chime would use (-v: how it was chosen)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the profile, its templates and rules; report every problem (exit 78 on any)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the profile as chime resolved it, secrets redacted')
             [CompletionResult]::new('names', 'names', [CompletionResultType]::ParameterValue, 'List the routes, destinations or templates the profile defines, one a line')
@@ -356,7 +357,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
         }
         'chime;config;help' {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented starter profile (0600) where chime looks for it')
-            [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the path of the profile chime would use, and how it was chosen')
+            [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the path of the profile chime would use (-v: how it was chosen)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the profile, its templates and rules; report every problem (exit 78 on any)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the profile as chime resolved it, secrets redacted')
             [CompletionResult]::new('names', 'names', [CompletionResultType]::ParameterValue, 'List the routes, destinations or templates the profile defines, one a line')
@@ -474,7 +475,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
         }
         'chime;help;config' {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented starter profile (0600) where chime looks for it')
-            [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the path of the profile chime would use, and how it was chosen')
+            [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the path of the profile chime would use (-v: how it was chosen)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the profile, its templates and rules; report every problem (exit 78 on any)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the profile as chime resolved it, secrets redacted')
             [CompletionResult]::new('names', 'names', [CompletionResultType]::ParameterValue, 'List the routes, destinations or templates the profile defines, one a line')

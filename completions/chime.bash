@@ -883,7 +883,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__run)
-            opts="-r -q -v -h -V --route --to --kind --channel --on --tail --name --timeout --template --config --profile --quiet --verbose --help --version"
+            opts="-r -q -v -h -V --route --to --kind --channel --on --tail --name --timeout --template --dry-run --config --profile --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -116,6 +116,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --template 'Template from the profile''s [templates] (variables: name, cmd, exit_code, signal, duration, started, tail, ok)'
             cand --config 'Profile file to read [env: CHIME_CONFIG]'
             cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand --dry-run 'Run the command, then print the report''s requests (secrets redacted): send nothing, spool nothing, and leave the --on change record alone'
             cand -q 'Print nothing but errors'
             cand --quiet 'Print nothing but errors'
             cand -v 'Log each request (secrets redacted) on stderr'
@@ -260,7 +261,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand init 'Write a commented starter profile (0600) where chime looks for it'
-            cand path 'Print the path of the profile chime would use, and how it was chosen'
+            cand path 'Print the path of the profile chime would use (-v: how it was chosen)'
             cand check 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
             cand show 'Print the profile as chime resolved it, secrets redacted'
             cand names 'List the routes, destinations or templates the profile defines, one a line'
@@ -329,7 +330,7 @@ set edit:completion:arg-completer[chime] = {|@words|
         }
         &'chime;config;help'= {
             cand init 'Write a commented starter profile (0600) where chime looks for it'
-            cand path 'Print the path of the profile chime would use, and how it was chosen'
+            cand path 'Print the path of the profile chime would use (-v: how it was chosen)'
             cand check 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
             cand show 'Print the profile as chime resolved it, secrets redacted'
             cand names 'List the routes, destinations or templates the profile defines, one a line'
@@ -426,7 +427,7 @@ set edit:completion:arg-completer[chime] = {|@words|
         }
         &'chime;help;config'= {
             cand init 'Write a commented starter profile (0600) where chime looks for it'
-            cand path 'Print the path of the profile chime would use, and how it was chosen'
+            cand path 'Print the path of the profile chime would use (-v: how it was chosen)'
             cand check 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
             cand show 'Print the profile as chime resolved it, secrets redacted'
             cand names 'List the routes, destinations or templates the profile defines, one a line'

@@ -107,6 +107,7 @@ complete -c chime -n "__fish_chime_using_subcommand run" -l timeout -d 'Stop the
 complete -c chime -n "__fish_chime_using_subcommand run" -l template -d 'Template from the profile\'s [templates] (variables: name, cmd, exit_code, signal, duration, started, tail, ok)' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
 complete -c chime -n "__fish_chime_using_subcommand run" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l dry-run -d 'Run the command, then print the report\'s requests (secrets redacted): send nothing, spool nothing, and leave the --on change record alone'
 complete -c chime -n "__fish_chime_using_subcommand run" -s q -l quiet -d 'Print nothing but errors'
 complete -c chime -n "__fish_chime_using_subcommand run" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
 complete -c chime -n "__fish_chime_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -185,7 +186,7 @@ complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_
 complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -s h -l help -d 'Print help'
 complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -s V -l version -d 'Print version'
 complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "init" -d 'Write a commented starter profile (0600) where chime looks for it'
-complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "path" -d 'Print the path of the profile chime would use, and how it was chosen'
+complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "path" -d 'Print the path of the profile chime would use (-v: how it was chosen)'
 complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "check" -d 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
 complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "show" -d 'Print the profile as chime resolved it, secrets redacted'
 complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "names" -d 'List the routes, destinations or templates the profile defines, one a line'
@@ -222,7 +223,7 @@ complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subc
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -s h -l help -d 'Print help'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -s V -l version -d 'Print version'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "init" -d 'Write a commented starter profile (0600) where chime looks for it'
-complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "path" -d 'Print the path of the profile chime would use, and how it was chosen'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "path" -d 'Print the path of the profile chime would use (-v: how it was chosen)'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the profile as chime resolved it, secrets redacted'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "names" -d 'List the routes, destinations or templates the profile defines, one a line'
@@ -265,7 +266,7 @@ complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcom
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "retry" -d 'Move dead-letter entries back to pending, due now'
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "purge" -d 'Delete every pending (or, with --dead, every dead-letter) entry'
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "init" -d 'Write a commented starter profile (0600) where chime looks for it'
-complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "path" -d 'Print the path of the profile chime would use, and how it was chosen'
+complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "path" -d 'Print the path of the profile chime would use (-v: how it was chosen)'
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the profile as chime resolved it, secrets redacted'
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "names" -d 'List the routes, destinations or templates the profile defines, one a line'

@@ -38,11 +38,16 @@ Environment:
   CHIME_STATE_DIR where the spool lives (default: $XDG_STATE_HOME/chime);
                   it must be yours alone, or chime refuses it (78)";
 
+/// `--version`: the version, then the commit, its date and the target when
+/// known at build time (build.rs); `-V` and the man page show the version alone.
+const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("CHIME_BUILD"), ")");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "chime",
     version,
-    about = "Send notifications to Slack from scripts, cron jobs and CI",
+    long_version = LONG_VERSION,
+    about = "Send notifications from scripts, cron jobs and CI to Slack, Discord, Teams, Telegram, Mattermost, Google Chat, ntfy or a webhook, and never lose one",
     after_help = EXIT_CODES,
     propagate_version = true
 )]
@@ -167,7 +172,7 @@ pub struct PipeArgs {
     pub title: Option<String>,
 
     /// Level of every message (raised by --level-from-line)
-    #[arg(short, long, value_enum, help_heading = "What")]
+    #[arg(short, long, value_enum, ignore_case = true, help_heading = "What")]
     pub level: Option<Level>,
 
     /// Send a batch this long after its first line
@@ -301,6 +306,11 @@ pub struct RunArgs {
     /// signal, duration, started, tail, ok)
     #[arg(long, value_name = "TEMPLATE", help_heading = "Templates")]
     pub template: Option<String>,
+
+    /// Run the command, then print the report's requests (secrets redacted):
+    /// send nothing, spool nothing, and leave the --on change record alone
+    #[arg(long)]
+    pub dry_run: bool,
 
     /// The command and its arguments
     #[arg(last = true, required = true, value_name = "COMMAND")]
@@ -472,8 +482,10 @@ pub enum ConfigCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Print the path of the profile chime would use, and how it was chosen
-    #[command(after_help = "Examples:\n  chime config path\n  $EDITOR \"$(chime config path)\"")]
+    /// Print the path of the profile chime would use (-v: how it was chosen)
+    #[command(
+        after_help = "Examples:\n  chime config path\n  chime -v config path     # and why that one\n  $EDITOR \"$(chime config path)\""
+    )]
     Path,
     /// Check the profile, its templates and rules; report every problem (exit 78 on any)
     #[command(
@@ -521,7 +533,7 @@ pub struct SendArgs {
     pub title: Option<String>,
 
     /// Level: sets the emoji, the colour and what rules match
-    #[arg(short, long, value_enum, help_heading = "What")]
+    #[arg(short, long, value_enum, ignore_case = true, help_heading = "What")]
     pub level: Option<Level>,
 
     /// A field shown as a key/value pair, also a template variable (repeatable)
@@ -642,6 +654,25 @@ pub enum Names {
     Routes,
     Destinations,
     Templates,
+}
+
+/// Parses the command line; clap's usage errors are told as chime tells its
+/// own (`chime: error: ...`), and help and version are printed as they are.
+pub fn parse() -> Result<Cli, std::process::ExitCode> {
+    use clap::error::ErrorKind;
+    Cli::try_parse().map_err(|err| {
+        let code = err.exit_code().clamp(0, 255) as u8;
+        match err.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                // A closed stdout is not an error.
+                let _ = err.print();
+            }
+            _ => eprint!("chime: {}", err.render()),
+        }
+        std::process::ExitCode::from(code)
+    })
 }
 
 #[cfg(test)]

@@ -33,14 +33,15 @@ mod state;
 mod stream;
 mod template;
 
-use clap::Parser;
-
 use crate::cli::{Cli, Command};
 use crate::exit::{ExitCode, Failure};
 
 fn main() -> std::process::ExitCode {
     report::quiet_panics();
-    let cli = Cli::parse();
+    let cli = match cli::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let output = settings::output(&cli.global);
     let code = match run(cli) {
         Ok(code) => code,

@@ -90,6 +90,15 @@ pub fn quiet_panics() {
     }));
 }
 
+/// Says, when stdin is a terminal, that chime waits for what is typed there:
+/// otherwise `chime pipe` typed by hand looks hung.
+pub fn reading_stdin(output: Output) {
+    use std::io::IsTerminal;
+    if !output.quiet && std::io::stdin().is_terminal() {
+        eprintln!("chime: reading from stdin; Ctrl-D to end");
+    }
+}
+
 /// `chime: warning: …` on stderr, unless `-q`.
 pub fn warning(output: Output, text: &str) {
     if !output.quiet {

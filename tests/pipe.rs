@@ -930,3 +930,51 @@ fn two_channels_of_one_slow_destination_take_turns_and_never_blame_another_chime
         "each sent once"
     );
 }
+
+/// Runs `cmd` with a pseudo-terminal for stdin, types `typed` and then Ctrl-D.
+fn at_a_terminal(mut cmd: Command, typed: &[u8]) -> std::process::Output {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty(3) writes two descriptors it opened into the two ints.
+    let opened = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(opened, 0, "openpty");
+    // SAFETY: both descriptors were just opened and belong to nobody else.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    cmd.stdin(Stdio::from(slave))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    drop(cmd);
+    let mut terminal = std::fs::File::from(master);
+    terminal.write_all(typed).unwrap();
+    terminal.write_all(b"\x04").unwrap();
+    let out = child.wait_with_output().unwrap();
+    drop(terminal);
+    out
+}
+
+#[test]
+fn pipe_and_send_dash_at_a_terminal_say_they_read_stdin() {
+    let bed = Bed::start();
+    let sandbox = setup("0s");
+    for args in [&["pipe"][..], &["send", "-"]] {
+        let mut cmd = sandbox.chime(args);
+        cmd.env("LOG_WEBHOOK", bed.webhook("logs"));
+        let out = at_a_terminal(cmd, b"typed by hand\n");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("chime: reading from stdin; Ctrl-D to end"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+    assert_eq!(bed.delivered().len(), 2);
+}

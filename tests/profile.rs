@@ -301,17 +301,17 @@ fn config_init_refuses_to_overwrite_without_force() {
 #[test]
 fn config_path_prints_the_profile_chime_would_use() {
     let sandbox = Sandbox::new();
-    run(sandbox.chime(&["config", "path"]))
+    run(sandbox.chime(&["-v", "config", "path"]))
         .code(0)
         .stdout_has(&sandbox.profile_path().display().to_string())
         .stderr_has("using the default profile; there is nothing there yet")
         .stderr_has("chime config init")
         .stderr_has("looked for: --config PATH, then $CHIME_CONFIG");
     sandbox.profile("");
-    run(sandbox.chime(&["config", "path"]))
+    run(sandbox.chime(&["-v", "config", "path"]))
         .code(0)
         .stderr_has("using the default profile; it exists");
-    let out = run(sandbox.chime(&["--profile", "work", "config", "path"]))
+    let out = run(sandbox.chime(&["-v", "--profile", "work", "config", "path"]))
         .code(0)
         .stdout_has("chime/work.toml")
         .stderr_has("using profile from --profile");

@@ -147,7 +147,7 @@ fn a_command_that_is_not_found_exits_127_and_is_reported() {
 }
 
 #[test]
-fn a_command_killed_by_a_signal_exits_128_plus_the_signal() {
+fn a_command_killed_by_a_signal_exits_128_plus_the_signal_and_is_reported_by_the_signals_name() {
     let bed = Bed::start();
     let sandbox = setup(&bed);
     chime_run(
@@ -157,7 +157,7 @@ fn a_command_killed_by_a_signal_exits_128_plus_the_signal() {
     .code(137);
     assert_eq!(
         texts(&bed.delivered()[0].json())[0],
-        ":x: victim was killed by signal 9"
+        ":x: victim was killed by SIGKILL (9)"
     );
 }
 
@@ -437,7 +437,7 @@ fn timeout_kills_a_grandchild_that_ignores_sigterm_after_the_grace_period() {
 fn ctrl_c_to_chime_reaches_the_job_in_its_own_process_group() {
     let bed = Bed::start();
     let sandbox = setup(&bed);
-    let mut cmd = sandbox.chime(&[
+    let cmd = sandbox.chime(&[
         "run",
         "--name",
         "interrupted",
@@ -448,23 +448,8 @@ fn ctrl_c_to_chime_reaches_the_job_in_its_own_process_group() {
         // is not ignored as it is for `sleep 37 &`.
         "sh -c 'echo $$ > grandchild.pid; touch started; exec sleep 37'; echo after",
     ]);
-    // A group of its own, as a shell starts a job in a terminal.
-    cmd.process_group(0);
-    let started = sandbox.path().join("started");
     let clock = Instant::now();
-    let out = wait_to_files(cmd, &sandbox, |cmd| {
-        let child = cmd.spawn().expect("chime runs");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !started.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // As the terminal does on Ctrl-C: to the foreground group, chime's,
-        // which the job is not in.
-        // SAFETY: kill(2) has no memory effects.
-        unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGINT) };
-        child
-    })
-    .code(130);
+    let out = ctrl_c_once_started(cmd, &sandbox).code(130);
     // A shell waits for its foreground child before it dies of SIGINT: chime
     // ends long before `sleep 37` would only if the signal reached it.
     assert!(clock.elapsed() < Duration::from_secs(25), "{out}");
@@ -473,7 +458,7 @@ fn ctrl_c_to_chime_reaches_the_job_in_its_own_process_group() {
     assert!(ends(grandchild), "sleep {grandchild} outlived chime\n{out}");
     assert_eq!(
         texts(&bed.delivered()[0].json())[0],
-        ":x: interrupted was killed by signal 2"
+        ":warning: interrupted was interrupted (SIGINT)"
     );
 }
 
@@ -560,4 +545,108 @@ fn a_report_whose_template_fails_is_still_sent_as_the_default_report_with_a_warn
         "{}",
         delivered[0].text()
     );
+}
+
+#[test]
+fn a_long_command_is_cut_in_the_title_and_the_outcome_kept_whole() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let long = "x".repeat(300);
+    chime_run(&sandbox, &["--", "sh", "-c", "exit 2", &long]).code(2);
+    let title = texts(&bed.delivered()[0].json())[0].clone();
+    assert!(title.ends_with("… failed (exit 2)"), "{title}");
+    assert!(title.starts_with(":x: sh -c exit 2 xxx"), "{title}");
+}
+
+#[test]
+fn the_tail_in_the_report_has_no_colour_codes() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    chime_run(
+        &sandbox,
+        &[
+            "--on",
+            "always",
+            "--",
+            "printf",
+            "\\033[31;1mred\\033[0m plain\\n",
+        ],
+    )
+    .code(0);
+    let body = bed.delivered()[0].json().to_string();
+    assert!(body.contains("red plain"), "{body}");
+    assert!(!body.contains("\\u001b"), "{body}");
+}
+
+/// Runs chime and, once its job has touched `started`, sends SIGINT to
+/// chime's group, as the terminal does on Ctrl-C: to the foreground group,
+/// chime's, which the job is not in.
+fn ctrl_c_once_started(mut cmd: std::process::Command, sandbox: &Sandbox) -> Run {
+    let started = sandbox.path().join("started");
+    let _ = std::fs::remove_file(&started);
+    // A group of its own, as a shell starts a job in a terminal.
+    cmd.process_group(0);
+    wait_to_files(cmd, sandbox, |cmd| {
+        let child = cmd.spawn().expect("chime runs");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !started.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: kill(2) has no memory effects.
+        unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGINT) };
+        child
+    })
+}
+
+#[test]
+fn a_ctrl_c_is_not_the_jobs_outcome_for_on_change() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let ok = || chime_run(&sandbox, &["--on", "change", "--name", "job", "--", "true"]).code(0);
+    ok();
+    let before = bed.delivered().len();
+    let job = sandbox.chime(&[
+        "run",
+        "--on",
+        "change",
+        "--name",
+        "job",
+        "--",
+        "sh",
+        "-c",
+        "touch started; exec sleep 37",
+    ]);
+    ctrl_c_once_started(job, &sandbox)
+        .code(130)
+        .stderr_has("chime: job was interrupted");
+    ok();
+    assert_eq!(bed.delivered().len(), before, "no failure, no recovery");
+}
+
+#[test]
+fn run_dry_run_prints_the_report_sends_nothing_and_keeps_nothing() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let dry = [
+        "--dry-run",
+        "--on",
+        "change",
+        "--name",
+        "dry",
+        "--",
+        "false",
+    ];
+    chime_run(&sandbox, &dry)
+        .code(1)
+        .stdout_has("POST http://127.0.0.1:")
+        .stdout_has("dry failed (exit 1)");
+    chime_run(&sandbox, &dry).stdout_has("dry failed (exit 1)");
+    assert!(bed.requests().is_empty());
+    // The record was left alone: a real failing run is still news.
+    chime_run(
+        &sandbox,
+        &["--on", "change", "--name", "dry", "--", "false"],
+    )
+    .code(1);
+    assert_eq!(bed.delivered().len(), 1);
 }

@@ -843,3 +843,15 @@ fn a_misspelt_template_variable_is_an_error_naming_it_and_the_template() {
     .stderr_has("`verison` is undefined");
     assert!(bed.requests().is_empty(), "nothing half-rendered was sent");
 }
+
+#[test]
+fn send_code_strips_colour_codes_as_pipe_does() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let mut cmd = sandbox.chime(&["send", "--code", "-t", "coloured"]);
+    cmd.env("OPS_WEBHOOK", bed.webhook("ops"));
+    run_with_stdin(cmd, b"\x1b[31;1mred\x1b[0m plain\n").code(0);
+    let body = bed.delivered()[0].json().to_string();
+    assert!(body.contains("red plain"), "{body}");
+    assert!(!body.contains("\\u001b"), "{body}");
+}

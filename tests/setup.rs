@@ -74,6 +74,20 @@ fn man_page_generates_with_a_section_per_subcommand() {
 }
 
 #[test]
+fn man_page_names_no_page_that_is_not_installed_and_says_where_chime_keeps_things() {
+    let out = run(Sandbox::new().chime(&["manpage"])).code(0);
+    assert!(!out.stdout.contains("chime\\-send(1)"), "{}", out.stdout);
+    for needle in [
+        ".SH FILES",
+        "config.toml",
+        "XDG_STATE_HOME",
+        "CHIME_STATE_DIR",
+    ] {
+        assert!(out.stdout.contains(needle), "man page lacks {needle:?}");
+    }
+}
+
+#[test]
 fn completion_scripts_complete_names_from_the_profile() {
     let sandbox = Sandbox::new();
     let bash = run(sandbox.chime(&["completions", "bash"])).code(0);
@@ -511,6 +525,32 @@ fn install_sh_installs_binary_man_page_and_completions_and_uninstall_leaves_noth
     install(&["--uninstall"]).code(0); // nothing to remove is fine too
 }
 
+#[test]
+fn install_sh_uninstall_keeps_directories_it_did_not_create() {
+    let prefix = tempfile::tempdir().unwrap();
+    let theirs = prefix.path().join("share/man/man1");
+    std::fs::create_dir_all(&theirs).unwrap();
+    let bin: PathBuf = assert_cmd::cargo::cargo_bin("chime");
+    let install = |args: &[&str]| {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg(repo().join("install.sh"))
+            .args(args)
+            .env("PREFIX", prefix.path())
+            .env("CHIME_BIN", &bin);
+        run(cmd).code(0)
+    };
+    install(&[]);
+    install(&[]);
+    let out = install(&["--uninstall"]);
+    assert!(theirs.is_dir(), "removed a directory it found\n{out}");
+    let left: Vec<_> = walk(prefix.path());
+    assert_eq!(
+        left,
+        ["share/man/man1", "share/man", "share"].map(|d| prefix.path().join(d)),
+        "{out}"
+    );
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -521,4 +561,51 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         out.push(path);
     }
     out
+}
+
+#[test]
+fn usage_errors_start_with_chime_error_and_exit_2() {
+    let sandbox = Sandbox::new();
+    let out = run(sandbox.chime(&["send", "--no-such-flag"])).code(2);
+    assert!(out.stderr.starts_with("chime: error:"), "{out}");
+}
+
+#[test]
+fn levels_are_accepted_in_any_case() {
+    let sandbox = Sandbox::new();
+    for level in ["ERROR", "Warning", "info"] {
+        let out = run(sandbox.chime(&["send", "-l", level, "hi"]));
+        assert!(!out.stderr.contains("invalid value"), "{out}");
+    }
+}
+
+#[test]
+fn help_says_what_chime_is() {
+    let sandbox = Sandbox::new();
+    let out = run(sandbox.chime(&["--help"])).code(0);
+    assert!(!out.stdout.contains("to Slack from"), "{out}");
+    out.stdout_has("Discord");
+}
+
+#[test]
+fn config_path_prints_only_the_path_and_explains_it_under_verbose() {
+    let sandbox = Sandbox::new();
+    let out = run(sandbox.chime(&["config", "path"])).code(0);
+    assert_eq!(
+        (out.stdout.trim_end(), out.stderr.as_str()),
+        (sandbox.profile_path().display().to_string().as_str(), ""),
+        "{out}"
+    );
+    run(sandbox.chime(&["-v", "config", "path"]))
+        .code(0)
+        .stderr_has("looked for: --config PATH");
+}
+
+#[test]
+fn long_version_names_the_target_it_was_built_for() {
+    let sandbox = Sandbox::new();
+    let out = run(sandbox.chime(&["--version"])).code(0);
+    let target = format!("{}-", std::env::consts::ARCH);
+    assert!(out.stdout.contains(&target), "{out}");
+    assert!(out.stdout.contains(std::env::consts::OS), "{out}");
 }

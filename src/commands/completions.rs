@@ -301,10 +301,21 @@ fn fish_names(uses: &[Use]) -> String {
     text
 }
 
+/// Where chime finds its profile and keeps its state, for the man page.
+const FILES: &str = r#".SH FILES
+.TP
+\fB$XDG_CONFIG_HOME/chime/\fR\fIPROFILE\fR\fB.toml\fR (\fB~/.config/chime/config.toml\fR)
+The profile: \fB\-\-config\fR PATH, else \fBCHIME_CONFIG\fR, else this file, where PROFILE is \fB\-\-profile\fR, else \fBCHIME_PROFILE\fR, else \fBconfig\fR. \fBchime config path\fR prints it; \fBchime config init\fR writes one.
+.TP
+\fB$XDG_STATE_HOME/chime/\fR (\fB~/.local/state/chime/\fR, or \fBCHIME_STATE_DIR\fR)
+The state directory, yours alone: \fBprofiles/\fR\fIPROFILE\fR\fB/\fR holds the spool (\fBspool/\fR), thread keys (\fBthreads/\fR), \fBchime run\fR outcomes (\fBruns/\fR) and \fBchime pipe\fR journals (\fBjournal/\fR).
+"#;
+
 /// The man page: clap_mangen's page for `chime`, then a section for each
 /// subcommand with its synopsis, options and examples.
 pub fn manpage() -> String {
-    let mut cmd = Cli::command();
+    // The build's commit would make the committed page stale at every commit.
+    let mut cmd = Cli::command().long_version(None);
     cmd.build();
     let man = clap_mangen::Man::new(cmd.clone());
     let mut out = Vec::new();
@@ -314,8 +325,24 @@ pub fn manpage() -> String {
     let _ = man.render_synopsis_section(&mut out);
     let _ = man.render_description_section(&mut out);
     let _ = man.render_options_section(&mut out);
-    let _ = man.render_subcommands_section(&mut out);
+    let mut list = Vec::new();
+    let _ = man.render_subcommands_section(&mut list);
+    // One page holds every subcommand: point at its section, not at a
+    // chime-send(1) that is not installed.
+    let mut list = String::from_utf8_lossy(&list).into_owned();
+    for sub in cmd.get_subcommands() {
+        let name = sub.get_name();
+        list = list.replace(
+            &format!("chime\\-{name}(1)"),
+            &format!(
+                "\\fBchime {name}\\fR (section CHIME {})",
+                name.to_uppercase()
+            ),
+        );
+    }
+    out.extend_from_slice(list.as_bytes());
     subcommand_sections(&cmd, &mut out);
+    out.extend_from_slice(FILES.as_bytes());
     let mut extra = Vec::new();
     let _ = man.render_extra_section(&mut extra);
     let extra =

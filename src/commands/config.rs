@@ -40,9 +40,10 @@ pub fn command(global: &GlobalArgs, command: ConfigCommand) -> Result<ExitCode, 
             completions::names(&location, what)?;
         }
         ConfigCommand::Path => {
-            // The path alone on stdout, for `$(chime config path)`; the why on stderr.
+            // The path alone, for `$(chime config path)`; the why, asked for
+            // with -v, on stderr.
             report::line(&location.path.display().to_string())?;
-            if !global.quiet {
+            if global.verbose && !global.quiet {
                 eprintln!("chime: {}", location.explain());
                 eprintln!("chime: looked for: {}", SEARCH_ORDER);
             }

@@ -31,7 +31,10 @@ pub fn job(global: &GlobalArgs, args: RunArgs) -> Job {
     let name = args.name.unwrap_or_else(|| args.command.join(" "));
     let output = output(global);
     Job {
-        report: reporting(global, args.target, args.template, output),
+        report: reporting(global, args.target, args.template, output).map(|mut r| {
+            r.send.dry_run = args.dry_run;
+            r
+        }),
         command: args.command,
         on: args.on,
         tail: args.tail,

@@ -88,6 +88,7 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
         args.json_input,
         args.template.is_some(),
         args.level.is_some(),
+        output(global),
     )?;
     let spool = state.spool();
     let ci = Ci::detect(&env);
@@ -143,12 +144,14 @@ fn read_text(
     json_input: bool,
     has_template: bool,
     level_given: bool,
+    output: Output,
 ) -> Result<(), Failure> {
     let wants_stdin = args == ["-"] || (args.is_empty() && !std::io::stdin().is_terminal());
     if !wants_stdin {
         input.text = args.join(" ");
         return Ok(());
     }
+    crate::report::reading_stdin(output);
     let mut bytes = Vec::new();
     std::io::stdin()
         .take(MAX_STDIN + 1)
@@ -185,7 +188,12 @@ fn read_text(
         }
     }
     text.truncate(text.trim_end_matches(['\n', '\r']).len());
-    input.text = text;
+    // A terminal program's output keeps its colours; a code block would show
+    // the escapes as text.
+    input.text = match input.code {
+        true => crate::stream::lines::plain(&text),
+        false => text,
+    };
     Ok(())
 }
 

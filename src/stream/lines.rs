@@ -130,11 +130,16 @@ impl Shaper {
 
 /// Text out of bytes: invalid UTF-8 replaced, ANSI escapes removed.
 fn clean(bytes: &[u8]) -> String {
-    let decoded = String::from_utf8_lossy(bytes);
-    if decoded.contains('\u{1b}') {
-        strip_ansi(&decoded)
+    plain(&String::from_utf8_lossy(bytes))
+}
+
+/// `text` without its ANSI escapes (colours, cursor moves, terminal titles):
+/// a chat shows them as garbage. `send --code` and `run`'s tail use it too.
+pub fn plain(text: &str) -> String {
+    if text.contains('\u{1b}') {
+        strip_ansi(text)
     } else {
-        decoded.into_owned()
+        text.to_owned()
     }
 }
 

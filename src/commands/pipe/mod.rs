@@ -141,6 +141,7 @@ enum Done {
 type Sending<'a> = Pin<Box<dyn Future<Output = (usize, Done)> + 'a>>;
 
 pub fn run(pipe: Pipe) -> Result<ExitCode, Failure> {
+    report::reading_stdin(pipe.output);
     let runtime = deliver::runtime()?;
     runtime.block_on(stream(&pipe))
 }

@@ -1,6 +1,7 @@
 //! The job's process group and the signals chime passes on to it while it
 //! runs; at a terminal, the job stays in chime's foreground group instead.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::report;
@@ -11,8 +12,11 @@ use super::RELAYED;
 /// The command's process group, as far as chime may signal it: from its
 /// start until chime has done waiting for it. Before the start, a relayed
 /// signal is kept, to be passed on as soon as there is a group.
+///
+/// It also remembers whether chime was sent SIGINT: a Ctrl-C by the user, not
+/// how the job went (see `Outcome::interrupted`).
 #[derive(Clone, Default)]
-pub(super) struct Group(Arc<Mutex<Target>>);
+pub(super) struct Group(Arc<Mutex<Target>>, Arc<AtomicBool>);
 
 #[derive(Default)]
 pub(super) enum Target {
@@ -55,6 +59,9 @@ impl Group {
     /// Passes on a signal chime received, and SIGCONT after it, as a shell's
     /// `kill %1` does, so that a job stopped for reading the terminal ends too.
     pub(super) fn relay(&self, signal: libc::c_int) {
+        if signal == libc::SIGINT {
+            self.1.store(true, Ordering::SeqCst);
+        }
         let Ok(mut target) = self.0.lock() else {
             return;
         };
@@ -71,6 +78,11 @@ impl Group {
             Target::Alone(_) => {}
             Target::Done => {}
         }
+    }
+
+    /// Whether chime was sent SIGINT while the command ran.
+    pub(super) fn interrupted(&self) -> bool {
+        self.1.load(Ordering::SeqCst)
     }
 
     pub(super) fn owns_group(&self) -> bool {

@@ -31,6 +31,10 @@
 //! process group instead: it can read the terminal (a `sudo` prompt) and gets
 //! Ctrl-C from it directly, as it would without chime; chime then only passes
 //! on SIGTERM, and `--timeout` stops the command itself, not its children.
+//!
+//! A SIGINT to chime is a Ctrl-C, the user's doing: the job is reported as
+//! interrupted (a warning), and `--on change` leaves its record alone, so that
+//! the next run is neither a failure's repeat nor a recovery.
 
 mod group;
 mod tail;
@@ -55,6 +59,10 @@ use tail::{Stream, Tail, copy};
 
 /// A line longer than this is kept cut, with an ellipsis: the tail stays small.
 const MAX_TAIL_LINE: usize = 2048;
+/// The longest title a report gets: Slack's header holds 150 characters, the
+/// level's emoji (`:white_check_mark: `, 19) included; past it the platform
+/// would cut the end, where the outcome is.
+const MAX_TITLE: usize = 130;
 /// How long a command may take to stop after SIGTERM before it gets SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
 /// What a terminal or a service manager sends to stop its foreground job.
@@ -64,6 +72,9 @@ struct Outcome {
     exit_code: Option<i32>,
     signal: Option<i32>,
     timed_out: bool,
+    /// chime was sent SIGINT (Ctrl-C at the terminal) while the command ran:
+    /// the user stopped it, which says nothing of how the job fares.
+    interrupted: bool,
     /// Why it could not start, with the shell's code for it.
     unstartable: Option<(String, u8)>,
     tail: String,
@@ -90,6 +101,9 @@ impl Outcome {
         if let Some((why, _)) = &self.unstartable {
             return format!("could not start: {why}");
         }
+        if self.interrupted {
+            return "was interrupted (SIGINT)".to_owned();
+        }
         if self.timed_out {
             let limit = limit
                 .map(humantime::format_duration)
@@ -100,7 +114,7 @@ impl Outcome {
         match (self.exit_code, self.signal) {
             (Some(0), _) => "succeeded".to_owned(),
             (Some(code), _) => format!("failed (exit {code})"),
-            (None, Some(signal)) => format!("was killed by signal {signal}"),
+            (None, Some(signal)) => format!("was killed by {}", signal_name(signal)),
             _ => "ended".to_owned(),
         }
     }
@@ -125,6 +139,18 @@ fn send_report(job: Job, outcome: &Outcome) {
         On::Failure => !ok,
         On::Success => ok,
         On::Always => true,
+        // An interrupt is neither a failure nor a recovery: the record keeps
+        // the last real outcome, for the next run to compare with.
+        On::Change if outcome.interrupted => {
+            eprintln!(
+                "chime: {} was interrupted; not reported (--on change keeps the last outcome)",
+                job.name
+            );
+            false
+        }
+        // A dry run keeps nothing: as when the record cannot be read, the
+        // report counts as wanted.
+        On::Change if reporting.send.dry_run => true,
         On::Change => reporting.runs.changed(&job.name, ok),
     };
     if !due {
@@ -175,8 +201,12 @@ struct What<'a> {
 fn fill(send: &mut crate::settings::Send, job: &What, outcome: &Outcome) {
     let input = &mut send.input;
     let ok = outcome.ok();
-    input.level = if ok { Level::Success } else { Level::Error };
-    input.title = Some(format!("{} {}", job.name, outcome.describe(job.limit)));
+    input.level = match (ok, outcome.interrupted) {
+        (_, true) => Level::Warning,
+        (true, false) => Level::Success,
+        (false, false) => Level::Error,
+    };
+    input.title = Some(title(job.name, &outcome.describe(job.limit)));
     input.text = if outcome.tail.is_empty() {
         "(no output)".to_owned()
     } else {
@@ -191,7 +221,7 @@ fn fill(send: &mut crate::settings::Send, job: &What, outcome: &Outcome) {
     };
     match (outcome.exit_code, outcome.signal) {
         (Some(code), _) => input.fields.push(("exit code".into(), code.to_string())),
-        (None, Some(signal)) => input.fields.push(("signal".into(), signal.to_string())),
+        (None, Some(signal)) => input.fields.push(("signal".into(), signal_name(signal))),
         _ => {}
     }
     input.fields.push(("duration".into(), duration.clone()));
@@ -211,12 +241,24 @@ fn fill(send: &mut crate::settings::Send, job: &What, outcome: &Outcome) {
     }
 }
 
+/// The report's title, `NAME OUTCOME`, within [`MAX_TITLE`]: a long name (the
+/// command line, by default) is cut, never the outcome, which is the news.
+fn title(name: &str, outcome: &str) -> String {
+    let room = MAX_TITLE.saturating_sub(outcome.chars().count() + 1);
+    if name.chars().count() <= room {
+        return format!("{name} {outcome}");
+    }
+    let kept: String = name.chars().take(room.saturating_sub(1)).collect();
+    format!("{}… {outcome}", kept.trim_end())
+}
+
 /// Runs the command to completion, passing its output through and keeping the tail.
 fn execute(job: &Job) -> Outcome {
     // Listening before the command starts leaves no moment in which a Ctrl-C
     // would end chime and leave the command running unseen.
     let relay = Relay::start(job.output);
-    let outcome = supervise(job, &relay.group);
+    let mut outcome = supervise(job, &relay.group);
+    outcome.interrupted = relay.group.interrupted();
     relay.stop();
     outcome
 }
@@ -271,13 +313,13 @@ fn supervise(job: &Job, group: &Group) -> Outcome {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-    let tail = tail.lock().map(|mut t| t.text()).unwrap_or_default();
     Outcome {
         exit_code: status.as_ref().and_then(|s| s.code()),
         signal: status.as_ref().and_then(|s| s.signal()),
         timed_out,
+        interrupted: false,
         unstartable: None,
-        tail,
+        tail: tail.lock().map(|mut t| t.text()).unwrap_or_default(),
         started,
         took: clock.elapsed(),
     }
@@ -296,6 +338,7 @@ fn unstartable(job: &Job, err: &std::io::Error, started: SystemTime) -> Outcome 
         exit_code: None,
         signal: None,
         timed_out: false,
+        interrupted: false,
         unstartable: Some((why, code)),
         tail: String::new(),
         started,
@@ -351,5 +394,30 @@ fn wait_until(child: &mut Child, deadline: Instant) -> std::io::Result<Option<Ex
             None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             None => return Ok(None),
         }
+    }
+}
+
+/// A signal as people know it: `SIGKILL (9)`; the number alone when unknown.
+fn signal_name(signal: i32) -> String {
+    const NAMES: [(libc::c_int, &str); 15] = [
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGILL, "SIGILL"),
+        (libc::SIGTRAP, "SIGTRAP"),
+        (libc::SIGABRT, "SIGABRT"),
+        (libc::SIGBUS, "SIGBUS"),
+        (libc::SIGFPE, "SIGFPE"),
+        (libc::SIGKILL, "SIGKILL"),
+        (libc::SIGUSR1, "SIGUSR1"),
+        (libc::SIGSEGV, "SIGSEGV"),
+        (libc::SIGUSR2, "SIGUSR2"),
+        (libc::SIGPIPE, "SIGPIPE"),
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGTERM, "SIGTERM"),
+    ];
+    match NAMES.iter().find(|(number, _)| *number == signal) {
+        Some((_, name)) => format!("{name} ({signal})"),
+        None => format!("signal {signal}"),
     }
 }

@@ -101,9 +101,8 @@ impl Tail {
 
     pub(super) fn end_line(&mut self, stream: Stream) {
         let partial = std::mem::take(&mut self.partial[stream as usize]);
-        let mut line = String::from_utf8_lossy(&partial.bytes)
-            .trim_end_matches('\r')
-            .to_owned();
+        let decoded = String::from_utf8_lossy(&partial.bytes);
+        let mut line = crate::stream::lines::plain(decoded.trim_end_matches('\r'));
         if partial.cut {
             line.push('…');
         }
