@@ -125,22 +125,8 @@ fn destination(
 ) -> Option<Destination> {
     let span = table.span();
     let mut table = table.into_inner();
-    let mut duration_key = |key: &str| {
-        table.remove(key).and_then(|t| {
-            let Some(text) = t.get_ref().as_str() else {
-                let message = format!("`{key}` must be a duration in quotes, like \"10s\"");
-                problems.push(Problem::new(Some(t.span()), message));
-                return None;
-            };
-            let text = Spanned::new(t.span(), text.to_owned());
-            match key {
-                "timeout" => timeout(&text, key, problems),
-                _ => duration(&text, key, problems),
-            }
-        })
-    };
-    let timeout = duration_key("timeout");
-    let pace = duration_key("pace");
+    let timeout = duration_field(&mut table, "timeout", problems);
+    let pace = duration_field(&mut table, "pace", problems);
     let (ca_file, proxy) = super::trust::settings(name, &mut table, profile, problems);
     let Some(kind) = table.remove("kind") else {
         let help = format!("add `kind = \"…\"`, one of: {}", kinds::KNOWN.join(", "));
@@ -309,6 +295,26 @@ fn spool_policy(raw: RawSpool, problems: &mut Vec<Problem>) -> spool::Policy {
         ),
         backoff_cap: get(raw.backoff_cap, "spool.backoff_cap", defaults.backoff_cap),
         max_attempts: raw.max_attempts,
+    }
+}
+
+/// A destination's duration key, taken out of its table; `timeout` may not
+/// be zero.
+fn duration_field(
+    table: &mut fields::Table,
+    key: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<Duration> {
+    let value = table.remove(key)?;
+    let Some(text) = value.get_ref().as_str() else {
+        let message = format!("`{key}` must be a duration in quotes, like \"10s\"");
+        problems.push(Problem::new(Some(value.span()), message));
+        return None;
+    };
+    let text = Spanned::new(value.span(), text.to_owned());
+    match key {
+        "timeout" => timeout(&text, key, problems),
+        _ => duration(&text, key, problems),
     }
 }
 

@@ -247,7 +247,10 @@ impl<'a> Fields<'a> {
     fn secret_from(&mut self, key: &str, value: toml::Value, span: Range<usize>) -> Option<String> {
         let raw = match value {
             toml::Value::String(s) => {
-                if !s.contains("${") {
+                if pieces(&s)
+                    .iter()
+                    .all(|piece| matches!(piece, Piece::Text(_)))
+                {
                     self.exposed.push(Exposure::InProfile {
                         key: key.to_owned(),
                     });
