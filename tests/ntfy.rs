@@ -506,3 +506,15 @@ fn ntfy_click_url_is_sent_percent_encoded_as_plain_ascii() {
         Some("https://grafana.example/d/%C3%BC%20b")
     );
 }
+
+#[test]
+fn ntfy_priority_error_points_at_its_line_and_column() {
+    let sandbox = crate::support::Sandbox::new();
+    sandbox.profile(
+        "[destinations.n]\nkind = \"ntfy\"\nurl = \"https://ntfy.example/ops\"\npriority = \"loudest\"\n",
+    );
+    crate::support::run(sandbox.chime(&["config", "check"]))
+        .code(78)
+        .stderr_has("config.toml:4:12")
+        .stderr_has("`priority` of destination `n` must be 1–5");
+}

@@ -55,7 +55,14 @@ impl Problem {
         let shown_len = shown.chars().count();
         let wanted = source[span].lines().next().unwrap_or("").chars().count();
         let len = wanted.clamp(1, shown_len.saturating_sub(at - 1).max(1));
-        let _ = writeln!(out, "{pad} | {}{}", " ".repeat(at - 1), "^".repeat(len));
+        // Tabs stay tabs under the line, so the caret lands where a terminal
+        // shows the column whatever its tab width.
+        let lead: String = shown
+            .chars()
+            .take(at - 1)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let _ = writeln!(out, "{pad} | {lead}{}", "^".repeat(len));
         if let Some(help) = help {
             let _ = writeln!(out, "{pad} = help: {help}");
         }
@@ -158,6 +165,19 @@ mod tests {
         assert!(text.contains("--> p.toml:2:7"), "{text}");
         assert!(text.contains("2 | to = [\"opz\"]"), "{text}");
         assert!(text.contains("|       ^^^^^"), "{text}");
+    }
+
+    #[test]
+    fn a_caret_under_a_tab_indented_line_keeps_its_tabs() {
+        let src = "[destinations.t]\n\tkind = \"slakc\"\n";
+        let start = src.find("\"slakc\"").unwrap();
+        let text = Problem::new(Some(start..start + 7), "unknown kind").render(
+            Path::new("p.toml"),
+            src,
+            &Redacted::new(src),
+        );
+        assert!(text.contains("2 | \tkind = \"slakc\""), "{text}");
+        assert!(text.contains("  | \t       ^^^^^^^"), "{text}");
     }
 
     #[test]

@@ -74,6 +74,12 @@ impl<'a> Fields<'a> {
         self.problems.push(problem);
     }
 
+    /// Where `key`'s value is in the profile, for a problem found once it
+    /// was read.
+    pub fn span_of(&self, key: &str) -> Option<Range<usize>> {
+        self.table.get(key).map(Spanned::span)
+    }
+
     fn take(&mut self, key: &'static str) -> Option<Spanned<toml::Value>> {
         self.known.push(key);
         self.table.remove(key)

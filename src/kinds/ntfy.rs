@@ -71,6 +71,7 @@ impl Ntfy {
             fields.problem(Problem::new(None, message).help(help));
         }
         let auth = auth(fields);
+        let priority_span = fields.span_of("priority");
         let priority = fields.id("priority").and_then(|p| {
             let parsed = parse_priority(&p);
             if parsed.is_none() {
@@ -78,7 +79,7 @@ impl Ntfy {
                     "`priority` of destination `{}` must be 1–5 or min, low, default, high, max, urgent",
                     fields.name
                 );
-                fields.problem(Problem::new(None, message));
+                fields.problem(Problem::new(priority_span, message));
             }
             parsed
         });
