@@ -263,9 +263,13 @@ impl Step<'_, '_> {
         let entry = match self.ctx.spool.read(State::Pending, name, id) {
             Ok(Read::Entry(entry)) => entry,
             Ok(Read::Damaged(why)) => {
+                // Moved aside, it is listed there; else `why` says where it stays.
+                let listed = match why.contains("moved to") {
+                    true => "; `chime spool list --quarantined` shows it",
+                    false => "",
+                };
                 drained.fates.push(format!(
-                    "spool entry {id} for {name} is damaged: {why}; `chime spool list \
-                     --quarantined` shows it"
+                    "spool entry {id} for {name} is damaged: {why}{listed}"
                 ));
                 return Ok(true);
             }
