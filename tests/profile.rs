@@ -135,6 +135,23 @@ fn unknown_kind_lists_the_known_ones() {
 }
 
 #[test]
+fn a_misspelt_kind_still_has_the_rest_of_its_destination_checked_as_the_kind_it_resembles() {
+    let sandbox = Sandbox::new();
+    sandbox.profile(
+        "[destinations.ops]\nkind = \"slak\"\nurl = \"${NOT_EXPORTED_URL}\"\ncolour = \"red\"\n",
+    );
+    run(sandbox.chime(&["config", "check"]))
+        .code(78)
+        .stderr_has("3 problems")
+        .stderr_has("unknown kind `slak`")
+        .stderr_has("did you mean `slack`?")
+        .stderr_has(
+            "`NOT_EXPORTED_URL` is not set (used by destination `ops`) (read as kind `slack`)",
+        )
+        .stderr_has("unknown key `colour` in destination `ops` (read as kind `slack`)");
+}
+
+#[test]
 fn unset_variable_is_named_and_no_secret_is_printed() {
     let profile = GOOD.replace(
         "url = \"http://127.0.0.1:9/services/T0/B0/notasecretatall\"",

@@ -142,18 +142,7 @@ fn destination(
     };
     let mut fields = Fields::new(name, table, span, env, problems);
     let Some(platform) = kinds::build(&kind_name, &mut fields) else {
-        let mut problem = Problem::new(
-            Some(kind_span),
-            format!("unknown kind `{kind_name}` for destination `{name}`"),
-        );
-        problem = match suggest(&kind_name, kinds::KNOWN.iter().copied()) {
-            Some(close) => problem.help(format!(
-                "did you mean `{close}`? known kinds: {}",
-                kinds::KNOWN.join(", ")
-            )),
-            None => problem.help(format!("known kinds: {}", kinds::KNOWN.join(", "))),
-        };
-        fields.problem(problem);
+        unknown_kind(name, &kind_name, kind_span, fields);
         return None;
     };
     let exposed = fields.finish(&kind_name);
@@ -168,6 +157,29 @@ fn destination(
         exposed,
         identity: std::sync::OnceLock::new(),
     })
+}
+
+/// An unknown kind, with the known ones; the rest of the destination is read
+/// as the closest of them, if one is close.
+fn unknown_kind(name: &str, kind: &str, span: std::ops::Range<usize>, mut fields: Fields) {
+    let close = suggest(kind, kinds::KNOWN.iter().copied());
+    let known = kinds::KNOWN.join(", ");
+    let help = match close {
+        Some(close) => format!("did you mean `{close}`? known kinds: {known}"),
+        None => format!("known kinds: {known}"),
+    };
+    fields.problem(
+        Problem::new(
+            Some(span),
+            format!("unknown kind `{kind}` for destination `{name}`"),
+        )
+        .help(help),
+    );
+    if let Some(close) = close {
+        fields.finish_as_guess(close, |fields| {
+            kinds::build(close, fields);
+        });
+    }
 }
 
 fn templates(

@@ -390,12 +390,31 @@ impl<'a> Fields<'a> {
 
     /// Reports every key no kind took, suggesting the closest known one;
     /// gives where the destination's secrets may be exposed.
-    pub fn finish(self, kind: &str) -> Vec<Exposure> {
-        for (key, value) in self.table {
+    pub fn finish(mut self, kind: &str) -> Vec<Exposure> {
+        self.unknown_keys(kind, &format!("kind {kind}"));
+        self.exposed
+    }
+
+    /// Checks the destination as if its `kind` were `guess`, the known kind
+    /// closest to the misspelt one, so that one `config check` tells every
+    /// mistake rather than one per run; each problem found says so.
+    pub fn finish_as_guess(mut self, guess: &str, build: impl FnOnce(&mut Fields<'a>)) {
+        let first = self.problems.len();
+        build(&mut self);
+        let read_as = format!("read as kind `{guess}`");
+        for problem in &mut self.problems[first..] {
+            problem.message.push_str(&format!(" ({read_as})"));
+        }
+        self.unknown_keys(guess, &read_as);
+    }
+
+    /// `label` says which kind's keys were expected, in the message's parentheses.
+    fn unknown_keys(&mut self, kind: &str, label: &str) {
+        for (key, value) in std::mem::take(&mut self.table) {
             let mut problem = Problem::new(
                 Some(value.span()),
                 format!(
-                    "unknown key `{key}` in destination `{}` (kind {kind})",
+                    "unknown key `{key}` in destination `{}` ({label})",
                     self.name
                 ),
             );
@@ -405,7 +424,6 @@ impl<'a> Fields<'a> {
             };
             self.problems.push(problem);
         }
-        self.exposed
     }
 }
 
