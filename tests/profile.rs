@@ -152,6 +152,19 @@ fn a_misspelt_kind_still_has_the_rest_of_its_destination_checked_as_the_kind_it_
 }
 
 #[test]
+fn a_snippet_shows_the_variables_and_comment_of_a_secret_line_and_hides_only_values() {
+    let sandbox = Sandbox::new();
+    sandbox.profile(concat!(
+        "[destinations.ops]\nkind = \"slack\"\n",
+        "url = \"https://hooks.slack.com/services/T0SECRET1/${OPS_HOOK}\" # the ops channel\n",
+    ));
+    run(sandbox.chime(&["config", "check"]))
+        .code(78)
+        .stderr_has("services/T…/${OPS_HOOK}\" # the ops channel")
+        .never_shows("T0SECRET1");
+}
+
+#[test]
 fn unset_variable_is_named_and_no_secret_is_printed() {
     let profile = GOOD.replace(
         "url = \"http://127.0.0.1:9/services/T0/B0/notasecretatall\"",

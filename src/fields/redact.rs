@@ -150,6 +150,9 @@ impl Masker {
         if value.is_empty() || is_reference(value) {
             return value.to_owned();
         }
+        if value.contains("${") {
+            return self.with_references(key, value);
+        }
         let whole_url = value.contains("://") && !value.contains(char::is_whitespace);
         let shown = if is_secret_key(key) || whole_url {
             if value.contains("://") {
@@ -162,6 +165,39 @@ impl Masker {
         };
         self.remember(value, &shown);
         shown
+    }
+
+    /// A value built from text and `${NAME}`s: the names are shown, since
+    /// they are no secret and say where the value comes from; the text
+    /// around them is masked as a value of its own. Before a reference, a
+    /// URL's text keeps its path, which is where a secret would be if the
+    /// reference were not.
+    fn with_references(&mut self, key: &str, value: &str) -> String {
+        let mut out = String::with_capacity(value.len());
+        for piece in super::pieces(value) {
+            let text = match piece {
+                super::Piece::Var(name) => {
+                    out.push_str(&format!("${{{name}}}"));
+                    continue;
+                }
+                super::Piece::Text(text) => text,
+            };
+            let shown = if text.chars().all(is_separator) {
+                text.to_owned()
+            } else if out.is_empty() && text.contains("://") {
+                let masked = secret::redact_url(&format!("{text}x"));
+                masked.strip_suffix("****").unwrap_or(&masked).to_owned()
+            } else if out.is_empty() && !is_secret_key(key) {
+                self.words(text)
+            } else {
+                "****".to_owned()
+            };
+            if shown != text {
+                self.remember(text, &shown);
+            }
+            out.push_str(&shown);
+        }
+        out
     }
 
     /// Free text: each URL and each token-shaped word in it is masked.
@@ -314,6 +350,11 @@ fn is_path(word: &str) -> bool {
 }
 
 /// `${NAME}`: a reference to a secret kept elsewhere, safe and useful to show.
+/// What joins the parts of a URL or a key, and tells nothing of a secret.
+fn is_separator(c: char) -> bool {
+    matches!(c, '/' | ':' | '.' | '-' | '_' | '?' | '&' | '=' | '@' | '$')
+}
+
 fn is_reference(value: &str) -> bool {
     value.starts_with("${") && value.ends_with('}') && !value[2..].contains(['$', '{'])
 }
@@ -447,6 +488,22 @@ mod tests {
             r#"token = "xoxb-****""#
         );
         assert_eq!(line(r#"url = "${HOOK}""#), r#"url = "${HOOK}""#);
+    }
+
+    #[test]
+    fn variable_names_and_comments_are_shown_and_only_the_text_around_them_masked() {
+        assert_eq!(
+            line(r#"url = "https://hooks.slack.com/services/${TEAM}/${HOOK}" # ops channel"#),
+            r#"url = "https://hooks.slack.com/services/${TEAM}/${HOOK}" # ops channel"#
+        );
+        assert_eq!(
+            line(r#"password = "RAWSECRET${SUFFIX}-x""#),
+            r#"password = "****${SUFFIX}****""#
+        );
+        assert_eq!(
+            line(r#"url = "https://ops:RAWSECRET@example.com/${PATH}?t=RAWSECRET""#),
+            r#"url = "https://****@example.com/${PATH}****""#
+        );
     }
 
     #[test]
