@@ -38,19 +38,27 @@ fn https_proxy_from_the_environment_carries_an_https_send() {
 }
 
 #[test]
-fn no_proxy_bypasses_the_environments_proxy() {
+fn no_proxy_bypasses_the_environments_proxy_and_v_names_the_one_used() {
     let bed = Bed::start();
     Hook::mount(&bed);
     let proxy = Proxy::start();
     let sandbox = setup(&bed.url(), "");
-    let mut proxied = sandbox.chime(&["send", "proxied"]);
-    proxied.env("http_proxy", &proxy.url);
-    run(proxied).code(0);
+    let mut proxied = sandbox.chime(&["-v", "send", "proxied"]);
+    let with_login = proxy
+        .url
+        .replace("http://", &format!("http://chime:{PROXY_PASSWORD}@"));
+    proxied.env("http_proxy", &with_login);
+    run(proxied)
+        .code(0)
+        .stderr_has("via proxy http://****@127.0.0.1:")
+        .stderr_has("(from http_proxy)")
+        .never_shows(PROXY_PASSWORD);
     assert_eq!(proxy.seen().len(), 1, "lower-case http_proxy is honoured");
-    let mut cmd = sandbox.chime(&["send", "direct"]);
+    let mut cmd = sandbox.chime(&["-v", "send", "direct"]);
     cmd.env("HTTP_PROXY", &proxy.url)
-        .env("NO_PROXY", "127.0.0.1");
-    run(cmd).code(0);
+        .env("NO_PROXY", "example.com, 127.0.0.1");
+    let direct = run(cmd).code(0);
+    assert!(!direct.stderr.contains("via proxy"), "{}", direct.stderr);
     assert_eq!(proxy.seen().len(), 1, "{:?}", proxy.seen());
     assert_eq!(bed.delivered().len(), 2);
 }

@@ -187,3 +187,23 @@ pace = "250ms"
         .stdout_has("pace = \"250ms\"\n")
         .never_shows("FAKESECRET");
 }
+
+#[test]
+fn config_show_gives_a_destinations_ca_file_and_proxy_with_its_credentials_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = crate::support::tls::TestCa::new(dir.path(), "ca.pem");
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        "[destinations.chat]\nkind = \"mattermost\"\nurl = \"https://chat.example/hooks/FAKESECRET1\"\n\
+         ca_file = \"{}\"\nproxy = \"http://chime:FAKESECRET2@proxy.corp:3128\"\n\n\
+         [destinations.direct]\nkind = \"ntfy\"\nurl = \"https://ntfy.example/alerts\"\nproxy = \"none\"\n",
+        ca.pem_path.display()
+    ));
+    run(sandbox.chime(&["config", "show"]))
+        .code(0)
+        .stdout_has(&format!("ca_file = \"{}\"\n", ca.pem_path.display()))
+        .stdout_has("proxy = \"http://****@proxy.corp:3128\"\n")
+        .stdout_has("proxy = \"none\"\n")
+        .never_shows("FAKESECRET1")
+        .never_shows("FAKESECRET2");
+}

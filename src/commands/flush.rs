@@ -279,7 +279,11 @@ fn tell(flush: &Flush, name: &str, drained: &Drained) {
         let text = format!("{name}: {err}; its messages wait as they were");
         crate::report::warning(flush.output, &text);
     }
-    if flush.output.verbose
+    if let (Some(why), Some(hint)) = (&drained.blocked, &drained.hint) {
+        // Retrying will not help until this is fixed: said without -v.
+        let text = format!("{name}: {why}; its messages wait\nhint: {hint}");
+        crate::report::warning(flush.output, &text);
+    } else if flush.output.verbose
         && let Some(why) = &drained.blocked
     {
         eprintln!("chime: {name}: {} left ({why})", drained.remaining);

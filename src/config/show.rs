@@ -34,6 +34,14 @@ pub fn show(profile: &Profile, location: &Location) -> String {
         }
         // Shown even when unset: the kind's own pace is what `pipe` and `flush` keep to.
         line(&mut out, "pace", &duration(destination.pace));
+        if let Some(ca) = &destination.ca_file {
+            line(&mut out, "ca_file", &quote(&ca.path.display().to_string()));
+        }
+        match &destination.proxy {
+            Some(super::ProxyChoice::Direct) => line(&mut out, "proxy", &quote("none")),
+            Some(super::ProxyChoice::Via(url)) => line(&mut out, "proxy", &quote(&url.to_string())),
+            None => {}
+        }
     }
     for (name, route) in &profile.routes {
         let _ = writeln!(out, "\n[routes.{}]", key(name));

@@ -32,6 +32,9 @@ pub struct Drained {
     pub remaining: usize,
     /// Why it stopped early, when it did.
     pub blocked: Option<String>,
+    /// What would fix the failure it stopped at, when chime knows (a
+    /// certificate it does not trust fails every retry until fixed).
+    pub hint: Option<String>,
     /// When the first remaining entry is due.
     pub next_due: Option<SystemTime>,
     /// Warnings worth a line on stderr (the platform's).
@@ -399,6 +402,7 @@ impl Step<'_, '_> {
                         .next_attempt(SystemTime::now(), entry.attempts, report.retry_after);
                 entry.last_error = report.error.clone();
                 drained.blocked = report.error;
+                drained.hint = report.hint;
                 drained.next_due = Some(entry.next_attempt);
                 ctx.spool.write(State::Pending, &entry)?;
                 Ok(false)

@@ -509,7 +509,9 @@ fn log(
     let status = status.map_or_else(|| "-".to_owned(), |s| s.to_string());
     let via = match job.proxy {
         Some(crate::config::ProxyChoice::Via(url)) => format!(" via proxy {url}"),
-        _ => String::new(),
+        Some(crate::config::ProxyChoice::Direct) => String::new(),
+        None => net::env_proxy(request.url.expose())
+            .map_or_else(String::new, |proxy| format!(" via proxy {proxy}")),
     };
     eprintln!(
         "chime: {}: {} {}{via} -> {status} {outcome} ({} ms)",

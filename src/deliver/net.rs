@@ -87,6 +87,53 @@ fn build(
     })
 }
 
+/// The proxy reqwest takes from the environment for `url`, for `-v`: its
+/// variable and its address, credentials masked. Read as reqwest reads them
+/// (`HTTPS_PROXY` or `HTTP_PROXY` by scheme, then `ALL_PROXY`, either case;
+/// `NO_PROXY` names hosts, domains with their subdomains, or `*`).
+pub fn env_proxy(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let host = parsed
+        .host_str()?
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let var = |name: &str| {
+        [name.to_owned(), name.to_lowercase()]
+            .into_iter()
+            .find_map(|n| {
+                std::env::var(&n)
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (n, v))
+            })
+    };
+    if var("NO_PROXY").is_some_and(|(_, list)| bypassed(host, &list)) {
+        return None;
+    }
+    let by_scheme = match parsed.scheme() {
+        "https" => "HTTPS_PROXY",
+        _ => "HTTP_PROXY",
+    };
+    let (name, proxy) = var(by_scheme).or_else(|| var("ALL_PROXY"))?;
+    Some(format!(
+        "{} (from {name})",
+        crate::secret::redact_url(&proxy)
+    ))
+}
+
+/// Whether `NO_PROXY`'s `list` sends `host` direct.
+fn bypassed(host: &str, list: &str) -> bool {
+    list.split(',').map(str::trim).any(|entry| {
+        let domain = entry.trim_start_matches("*.").trim_start_matches('.');
+        entry == "*"
+            || (!domain.is_empty()
+                && (host.eq_ignore_ascii_case(domain)
+                    || host
+                        .to_ascii_lowercase()
+                        .ends_with(&format!(".{}", domain.to_ascii_lowercase()))))
+    })
+}
+
 /// What to do about a server certificate chime does not trust, for the
 /// destination `name` it happened on: `None` when `detail` is not about one.
 pub fn certificate_hint(detail: &str, name: &str, ca_file: Option<&CaFile>) -> Option<String> {
