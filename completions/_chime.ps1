@@ -99,6 +99,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--no-code', '--no-code', [CompletionResultType]::ParameterName, 'Plain text instead of a code block')
             [CompletionResult]::new('--tee', '--tee', [CompletionResultType]::ParameterName, 'Copy stdin to stdout unchanged')
             [CompletionResult]::new('--level-from-line', '--level-from-line', [CompletionResultType]::ParameterName, 'Raise a message''s level when a line looks like an error or a warning')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print each batch''s requests as it closes (secrets redacted): send, spool and journal nothing')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')

@@ -94,6 +94,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --no-code 'Plain text instead of a code block'
             cand --tee 'Copy stdin to stdout unchanged'
             cand --level-from-line 'Raise a message''s level when a line looks like an error or a warning'
+            cand --dry-run 'Print each batch''s requests as it closes (secrets redacted): send, spool and journal nothing'
             cand -q 'Print nothing but errors'
             cand --quiet 'Print nothing but errors'
             cand -v 'Log each request (secrets redacted) on stderr'

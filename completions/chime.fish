@@ -89,6 +89,7 @@ complete -c chime -n "__fish_chime_using_subcommand pipe" -l profile -d 'Profile
 complete -c chime -n "__fish_chime_using_subcommand pipe" -l no-code -d 'Plain text instead of a code block'
 complete -c chime -n "__fish_chime_using_subcommand pipe" -l tee -d 'Copy stdin to stdout unchanged'
 complete -c chime -n "__fish_chime_using_subcommand pipe" -l level-from-line -d 'Raise a message\'s level when a line looks like an error or a warning'
+complete -c chime -n "__fish_chime_using_subcommand pipe" -l dry-run -d 'Print each batch\'s requests as it closes (secrets redacted): send, spool and journal nothing'
 complete -c chime -n "__fish_chime_using_subcommand pipe" -s q -l quiet -d 'Print nothing but errors'
 complete -c chime -n "__fish_chime_using_subcommand pipe" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
 complete -c chime -n "__fish_chime_using_subcommand pipe" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -202,6 +202,11 @@ pub struct PipeArgs {
     /// Give up on one batch after this long, retries included [env: CHIME_TIMEOUT]
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
+
+    /// Print each batch's requests as it closes (secrets redacted): send, spool and
+    /// journal nothing
+    #[arg(long, conflicts_with = "tee")]
+    pub dry_run: bool,
 }
 
 const TEST_EXAMPLES: &str = "\

@@ -978,3 +978,42 @@ fn pipe_and_send_dash_at_a_terminal_say_they_read_stdin() {
     }
     assert_eq!(bed.delivered().len(), 2);
 }
+
+#[test]
+fn a_dry_run_prints_every_batch_it_would_send_and_sends_spools_and_journals_nothing() {
+    let bed = Bed::start();
+    let sandbox = setup("0s");
+    let input: String = (0..6000)
+        .map(|i| format!("dry line {i:04} of the build log\n"))
+        .collect();
+    let out = feed(
+        pipe(&sandbox, &bed.webhook("logs"), &["--dry-run"]),
+        input.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let batches = stdout
+        .matches("# log-hook (slack), part 1 of 1\nPOST ")
+        .count();
+    let mut at = 0;
+    for i in 0..6000 {
+        let line = format!("dry line {i:04}");
+        at += stdout[at..]
+            .find(&line)
+            .unwrap_or_else(|| panic!("{line} missing or out of order"));
+    }
+    assert!(bed.requests().is_empty(), "nothing is sent");
+    // Nothing was kept either: no spool entry, and no journal for a flush to replay.
+    let mut flush = sandbox.chime(&["flush"]);
+    flush.env("LOG_WEBHOOK", bed.webhook("logs"));
+    run(flush).code(0);
+    assert!(bed.requests().is_empty(), "a flush finds nothing to send");
+    let mut list = sandbox.chime(&["spool", "list", "--json"]);
+    list.env("LOG_WEBHOOK", bed.webhook("logs"));
+    run(list).code(0).stdout_has("[]");
+    // The batches printed are the ones a real pipe sends.
+    let real = feed(pipe(&sandbox, &bed.webhook("logs"), &[]), input.as_bytes());
+    assert_eq!(real.status.code(), Some(0), "{real:?}");
+    assert!(batches > 1, "{batches} batches");
+    assert_eq!(bed.delivered().len(), batches);
+}

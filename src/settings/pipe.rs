@@ -17,6 +17,8 @@ pub struct Pipe {
     pub level_from_line: bool,
     pub max_pending: usize,
     pub timeout: Option<Duration>,
+    /// Print each batch's requests instead of sending them.
+    pub dry_run: bool,
     pub host: String,
     pub output: Output,
     /// The CI run the stream comes from, named in every message.
@@ -46,6 +48,7 @@ pub fn pipe(global: &GlobalArgs, args: PipeArgs) -> Result<Pipe, Failure> {
         level_from_line: args.level_from_line,
         max_pending: args.max_pending,
         timeout,
+        dry_run: args.dry_run,
         host: hostname(),
         output: output(global),
         ci: Ci::detect(&env),

@@ -50,6 +50,7 @@
 
 mod backlog;
 mod clock;
+mod dry;
 mod kept;
 mod lane;
 mod moves;
@@ -143,7 +144,10 @@ type Sending<'a> = Pin<Box<dyn Future<Output = (usize, Done)> + 'a>>;
 pub fn run(pipe: Pipe) -> Result<ExitCode, Failure> {
     report::reading_stdin(pipe.output);
     let runtime = deliver::runtime()?;
-    runtime.block_on(stream(&pipe))
+    match pipe.dry_run {
+        true => runtime.block_on(dry::run(&pipe)),
+        false => runtime.block_on(stream(&pipe)),
+    }
 }
 
 async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
