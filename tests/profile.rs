@@ -419,3 +419,30 @@ fn a_profile_or_secret_file_other_users_may_read_draws_a_warning_naming_the_fix(
         .code(0)
         .stderr_has("may be read by other users: chmod 600");
 }
+
+#[test]
+fn config_check_finds_a_template_that_prints_ci_variables_outside_ci_and_passes_one_that_tests_for_them()
+ {
+    let sandbox = Sandbox::new();
+    let profile = GOOD.replace(
+        "to = [\"ops-hook\"]",
+        "to = [\"ops-hook\"]\ntemplate = \"deploy\"",
+    );
+    sandbox.profile(&format!(
+        "{profile}\n[templates.deploy]\ntitle = \"Deploy {{{{ deploy.version }}}}\"\ntext = \"{{{{ text }}}} on {{{{ ci.branch }}}}\"\n"
+    ));
+    run(sandbox.chime(&["config", "check"]))
+        .code(78)
+        .stderr_has(
+            "template `deploy`: the text fails to render outside CI: `ci.branch` is undefined",
+        )
+        .stderr_has("{% if ci is defined %}");
+    // What check foretold: the send outside CI fails on it, naming it.
+    run(sandbox.chime(&["send", "hi"]))
+        .code(78)
+        .stderr_has("ci.branch");
+    sandbox.profile(&format!(
+        "{profile}\n[templates.deploy]\ntext = \"{{{{ text }}}}{{% if ci is defined %}} on {{{{ ci.branch }}}}{{% endif %}}\"\n"
+    ));
+    run(sandbox.chime(&["config", "check"])).code(0);
+}

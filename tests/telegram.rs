@@ -489,3 +489,26 @@ fn telegram_shows_slack_style_markup_from_a_template_as_text_instead_of_being_re
     assert_eq!(bodies[0], "<!here> disk full now");
     assert!(!bodies[0].contains("</!here>"));
 }
+
+#[test]
+fn config_check_renders_a_template_for_telegram_and_names_what_telegram_would_refuse() {
+    let (bed, telegram, sandbox) = setup();
+    let base = profile(&bed, &format!("chat_id = {CHAT}"));
+    // Slack markup shows as text on Telegram: a note, and the check passes.
+    sandbox.profile(&format!(
+        "{base}\n[templates.slacky]\ntext = \"<!here> {{{{ text }}}}\"\n"
+    ));
+    chime(&sandbox, &["config", "check"]).code(0).stderr_has(
+        "template `slacky` writes Slack markup `<!here>`, which `tg` (telegram) shows as text",
+    );
+    // A stray end tag is refused by Telegram: check says so before a send finds out.
+    sandbox.profile(&format!(
+        "{base}\n[templates.broken]\ntext = \"{{{{ text }}}}</b>\"\n"
+    ));
+    chime(&sandbox, &["config", "check"])
+        .code(78)
+        .stderr_has("template `broken`: what it renders cannot go to `tg` (telegram)")
+        .stderr_has("`</b>` has no start tag");
+    chime(&sandbox, &["send", "--template", "broken", "disk full"]).code(65);
+    assert!(bodies(&telegram).is_empty());
+}

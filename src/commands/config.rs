@@ -25,7 +25,7 @@ pub fn command(global: &GlobalArgs, command: ConfigCommand) -> Result<ExitCode, 
         }
         ConfigCommand::Check => {
             let summary = check(&location, &env)?;
-            for warning in &summary.exposures {
+            for warning in summary.exposures.iter().chain(&summary.notes) {
                 report::warning(crate::settings::output(global), warning);
             }
             if !global.quiet {

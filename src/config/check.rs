@@ -7,7 +7,9 @@
 //! filters and tests, wrong argument counts and type errors. Variables a
 //! template may get from `--var` or JSON on stdin are unknown here, so a
 //! missing one (even `deploy.version`) is not a problem: only what would fail
-//! whatever the variables are.
+//! whatever the variables are. A profile that passes all that is rehearsed
+//! (`rehearsal.rs`): each template rendered for each destination it may go
+//! to, in CI and outside it, as a send would.
 
 use std::collections::BTreeMap;
 
@@ -29,6 +31,9 @@ pub struct Summary {
     pub templates: usize,
     /// Secrets other users may read (`Profile::exposures`): said, not failed.
     pub exposures: Vec<String>,
+    /// What rendering the templates for their destinations noticed (markup
+    /// another platform's): said, not failed.
+    pub notes: Vec<String>,
 }
 
 /// "1 destination, 2 routes, 0 rules, 1 template"
@@ -58,6 +63,12 @@ pub fn check(location: &Location, env: &EnvVars) -> Result<Summary, Failure> {
         Err(other) => return Err(other.into()),
     };
     problems.extend(run_samples(&source, env));
+    let mut notes = Vec::new();
+    if let Some(profile) = profile.as_ref().filter(|_| problems.is_empty()) {
+        let rehearsal = super::rehearsal::rehearse(profile, &spans(&source), env);
+        problems.extend(rehearsal.problems);
+        notes = rehearsal.notes;
+    }
     if !problems.is_empty() {
         problems.sort_by_key(|p| p.span.as_ref().map_or(usize::MAX, |s| s.start));
         let mut failure = Failure::from(ConfigError::Invalid {
@@ -85,7 +96,21 @@ pub fn check(location: &Location, env: &EnvVars) -> Result<Summary, Failure> {
         rules: profile.rules.len(),
         templates: profile.templates.len(),
         exposures: profile.exposures(),
+        notes,
     })
+}
+
+/// Where each template's title and text are, for the rehearsal's problems.
+fn spans(source: &str) -> super::rehearsal::Spans {
+    let Ok(runnable) = toml::from_str::<Runnable>(source) else {
+        return Default::default();
+    };
+    let span = |part: &Option<Spanned<String>>| part.as_ref().map(Spanned::span);
+    runnable
+        .templates
+        .into_iter()
+        .map(|(name, t)| (name, [span(&t.title), span(&t.text)]))
+        .collect()
 }
 
 /// Just the parts of the profile that run, with their positions. Anything

@@ -7,6 +7,7 @@
 
 mod check;
 mod parse;
+mod rehearsal;
 mod validate;
 
 use parse::{induced, parse};

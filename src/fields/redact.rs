@@ -150,7 +150,7 @@ impl Masker {
         if value.is_empty() || is_reference(value) {
             return value.to_owned();
         }
-        if value.contains("${") {
+        if value.contains("$\u{7b}") {
             return self.with_references(key, value);
         }
         let whole_url = value.contains("://") && !value.contains(char::is_whitespace);
@@ -356,7 +356,7 @@ fn is_separator(c: char) -> bool {
 }
 
 fn is_reference(value: &str) -> bool {
-    value.starts_with("${") && value.ends_with('}') && !value[2..].contains(['$', '{'])
+    value.starts_with("$\u{7b}") && value.ends_with('}') && !value[2..].contains(['$', '\u{7b}'])
 }
 
 /// The key whose value starts at the end of `text`, lowercased.

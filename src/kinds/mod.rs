@@ -259,6 +259,12 @@ pub trait Platform: Send + Sync {
     fn check(&self, _message: &Message) -> Result<(), String> {
         Ok(())
     }
+    /// Why the platform would refuse `payload`, for `config check`, which
+    /// renders every template through every kind it may be sent with. Only
+    /// kinds whose text a template can make invalid say anything.
+    fn refusal(&self, _payload: &Payload) -> Option<String> {
+        None
+    }
     /// Whether a refused edit means the message to edit is gone (deleted, too
     /// old), so the part should be posted as a new message instead.
     fn edit_refused(&self, _verdict: &Verdict) -> bool {

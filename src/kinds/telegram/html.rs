@@ -87,6 +87,34 @@ pub(super) fn only_telegram_tags(html: &str) -> String {
     out
 }
 
+/// What Telegram's parser would say of tags that do not nest (an end tag
+/// with no start, or closing another's, or a tag left open); `None` when
+/// they do. Entities and attributes are not looked at: chime writes those.
+pub(super) fn nesting_error(html: &str) -> Option<String> {
+    let mut open: Vec<String> = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        let Some(len) = rest[start..].find('>') else {
+            return Some("a tag is not closed with `>`".to_owned());
+        };
+        let inner = &rest[start + 1..start + len];
+        rest = &rest[start + len + 1..];
+        let Some(name) = inner.strip_prefix('/') else {
+            let name = inner.split(char::is_whitespace).next().unwrap_or_default();
+            open.push(name.to_ascii_lowercase());
+            continue;
+        };
+        let name = name.trim().to_ascii_lowercase();
+        match open.pop() {
+            Some(top) if top == name => {}
+            Some(top) => return Some(format!("`</{name}>` closes `<{top}>`")),
+            None => return Some(format!("`</{name}>` has no start tag")),
+        }
+    }
+    open.last()
+        .map(|name| format!("`<{name}>` is never closed"))
+}
+
 /// Escapes an attribute value, such as a link's URL, which sits between double quotes.
 pub(super) fn escape_attribute(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -226,6 +254,23 @@ fn entity(s: &str) -> Option<(char, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_that_do_not_nest_are_what_telegram_refuses() {
+        assert_eq!(nesting_error("<b>a <i>b</i></b> &lt;c&gt;"), None);
+        assert_eq!(
+            nesting_error("a</b>").as_deref(),
+            Some("`</b>` has no start tag")
+        );
+        assert_eq!(
+            nesting_error("<b><i>x</b></i>").as_deref(),
+            Some("`</b>` closes `<i>`")
+        );
+        assert_eq!(
+            nesting_error("<a href=\"x\">x").as_deref(),
+            Some("`<a>` is never closed")
+        );
+    }
 
     #[test]
     fn visible_length_skips_tags_and_counts_entities_once() {

@@ -138,6 +138,14 @@ impl Platform for Telegram {
             .collect()
     }
 
+    /// Telegram parses the HTML and refuses the message when tags do not
+    /// nest: a template's stray `</b>` is its own, not chime's to repair.
+    fn refusal(&self, payload: &Payload) -> Option<String> {
+        let body: serde_json::Value = serde_json::from_str(&payload.body).ok()?;
+        let why = html::nesting_error(body["text"].as_str()?)?;
+        Some(format!("Telegram refuses its HTML: {why}"))
+    }
+
     /// `{api_url}/bot{token}/sendMessage`, or the method the part names.
     fn request(&self, payload: &Payload) -> HttpRequest {
         let method = if payload.op.is_empty() {
