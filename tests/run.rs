@@ -489,14 +489,21 @@ fn run_by_hand_at_a_terminal_the_command_can_read_it() {
     let chime = sandbox.chime(&[
         "run", "--on", "always", "--name", "prompt", "--", "sh", "-c", job,
     ]);
+    let cmd = at_a_terminal(&chime, &sandbox);
+    let out = crate::support::run_with_stdin(cmd, b"hello\n").code(0);
+    assert!(out.stdout.contains("got:hello"), "{out}");
+    assert_eq!(bed.delivered().len(), 1, "reported");
+}
+
+/// `script` with chime's command line, giving chime a terminal with chime in
+/// its foreground, as a person running it by hand would; `timeout` ends a job
+/// stopped for reading a terminal it does not own.
+fn at_a_terminal(chime: &std::process::Command, sandbox: &Sandbox) -> std::process::Command {
     let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
     let line: Vec<String> = std::iter::once(chime.get_program())
         .chain(chime.get_args())
         .map(quote)
         .collect();
-    // `script` gives chime a terminal, with chime in its foreground, as a
-    // person running it by hand would; `timeout` ends a job stopped for
-    // reading a terminal it does not own.
     let mut cmd = std::process::Command::new("timeout");
     let line = line.join(" ") + " </dev/null";
     cmd.args(["20", "script", "-qec", &line, "/dev/null"])
@@ -507,9 +514,51 @@ fn run_by_hand_at_a_terminal_the_command_can_read_it() {
             cmd.env(key, value);
         }
     }
-    let out = crate::support::run_with_stdin(cmd, b"hello\n").code(0);
-    assert!(out.stdout.contains("got:hello"), "{out}");
-    assert_eq!(bed.delivered().len(), 1, "reported");
+    cmd
+}
+
+#[test]
+fn a_timeout_at_a_terminal_stops_the_commands_children_too() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    // The grandchild ignores the hangup the terminal sends its foreground
+    // group when chime leaves it: only chime's timeout may stop it here.
+    let job = "(trap '' HUP; exec sleep 300) & echo $! > grandchild.pid; wait; echo after";
+    let chime = sandbox.chime(&[
+        "run",
+        "--timeout",
+        "1s",
+        "--name",
+        "tree",
+        "--",
+        "sh",
+        "-c",
+        job,
+    ]);
+    let cmd = at_a_terminal(&chime, &sandbox);
+    let out = crate::support::run_within(cmd, Duration::from_secs(30)).code(143);
+    assert!(!out.stdout.contains("after"), "{out}");
+    let grandchild = pid_in(&sandbox.path().join("grandchild.pid"));
+    assert!(ends(grandchild), "sleep {grandchild} outlived chime\n{out}");
+    assert_eq!(
+        texts(&bed.delivered()[0].json())[0],
+        ":x: tree timed out after 1s"
+    );
+}
+
+#[test]
+fn a_timeout_at_a_terminal_kills_a_grandchild_that_ignores_sigterm_after_the_grace_period() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    // Two levels down, under a subshell that outlives the command: the walk
+    // must go all the way, and SIGKILL must still find them once the
+    // command itself is gone.
+    let job = "(trap '' TERM HUP; sleep 300 & echo $! > grandchild.pid; wait) & wait";
+    let chime = sandbox.chime(&["run", "--timeout", "1s", "--", "sh", "-c", job]);
+    let cmd = at_a_terminal(&chime, &sandbox);
+    let out = crate::support::run_within(cmd, Duration::from_secs(30)).code(143);
+    let grandchild = pid_in(&sandbox.path().join("grandchild.pid"));
+    assert!(ends(grandchild), "sleep {grandchild} outlived chime\n{out}");
 }
 
 #[test]

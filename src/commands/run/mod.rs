@@ -30,7 +30,9 @@
 //! Run by hand at a terminal, in the foreground, the command stays in chime's
 //! process group instead: it can read the terminal (a `sudo` prompt) and gets
 //! Ctrl-C from it directly, as it would without chime; chime then only passes
-//! on SIGTERM, and `--timeout` stops the command itself, not its children.
+//! on SIGTERM. No group id names the job there, so `--timeout` stops the
+//! command and the descendants it finds under it in `/proc` (see [`Tree`]),
+//! with the same SIGTERM, SIGCONT and, after [`GRACE`], SIGKILL.
 //!
 //! A SIGINT to chime is a Ctrl-C, the user's doing: the job is reported as
 //! interrupted (a warning), and `--on change` leaves its record alone, so that
@@ -38,6 +40,7 @@
 
 mod group;
 mod tail;
+mod tree;
 
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -56,6 +59,7 @@ use crate::settings::Job;
 
 use group::{Group, Relay, at_the_terminal};
 use tail::{Stream, Tail, copy};
+use tree::Tree;
 
 /// A line longer than this is kept cut, with an ellipsis: the tail stays small.
 const MAX_TAIL_LINE: usize = 2048;
@@ -346,7 +350,7 @@ fn unstartable(job: &Job, err: &std::io::Error, started: SystemTime) -> Outcome 
     }
 }
 
-/// Waits for the command; past `limit`, stops its whole group (see [`stop`]).
+/// Waits for the command; past `limit`, stops it and all it started (see [`stop`]).
 fn wait(child: &mut Child, group: &Group, limit: Option<Duration>) -> (Option<ExitStatus>, bool) {
     let Some(limit) = limit else {
         return (child.wait().ok(), false);
@@ -358,27 +362,47 @@ fn wait(child: &mut Child, group: &Group, limit: Option<Duration>) -> (Option<Ex
     }
 }
 
-/// SIGTERM to the whole group; SIGKILL to what is left of it after [`GRACE`].
+/// SIGTERM to the whole job; SIGKILL to what is left of it after [`GRACE`].
 ///
-/// The group outlives its leader when a shell dies of the SIGTERM before the
+/// The job is the command's group or, at the terminal, where it shares
+/// chime's, the command and the [`Tree`] of what it started, found while the
+/// command is not yet reaped and found again before SIGKILL, for what it
+/// started meanwhile.
+///
+/// The job outlives the command when a shell dies of the SIGTERM before the
 /// children it waits for have finished cleaning up: they get the rest of the
-/// grace period. Once reaped, the leader no longer holds the group's id, but
-/// each live member does, so the id cannot name strangers until the group is
-/// empty, which is when chime stops signalling it.
+/// grace period. Once reaped, the command no longer holds its pid, but each
+/// live member of its group holds the group's id, and each member of the tree
+/// is held by a pidfd, so neither can name strangers.
 fn stop(child: &mut Child, group: &Group) -> Option<ExitStatus> {
-    group.signal(libc::SIGTERM);
+    let command = child.id() as libc::pid_t;
+    let mut tree = Tree::default();
+    if !group.owns_group() {
+        tree.grow(command);
+    }
     // A stopped process would only take the SIGTERM when woken.
-    group.signal(libc::SIGCONT);
+    for signal in [libc::SIGTERM, libc::SIGCONT] {
+        group.signal(signal);
+        tree.signal(signal);
+    }
     let grace = Instant::now() + GRACE;
     let Some(status) = wait_until(child, grace).ok().flatten() else {
+        if !group.owns_group() {
+            tree.grow(command);
+        }
         group.signal(libc::SIGKILL);
+        tree.signal(libc::SIGKILL);
         return child.wait().ok();
     };
-    // Alone in chime's group, the command took nothing with it to wait for,
-    // and its pid, reaped, may already be someone else's.
-    while group.owns_group() && group.signal(0) {
+    // The command's pid, reaped, may already be someone else's: only the
+    // group's id and the tree's pidfds still name the job.
+    let group_left = || group.owns_group() && group.signal(0);
+    while group_left() || tree.signal(0) {
         if Instant::now() >= grace {
-            group.signal(libc::SIGKILL);
+            if group.owns_group() {
+                group.signal(libc::SIGKILL);
+            }
+            tree.signal(libc::SIGKILL);
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
