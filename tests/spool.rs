@@ -1068,3 +1068,40 @@ fn every_try_counts_as_an_attempt_including_a_flush_refused_after_a_retry() {
     let listed = list_json(&sandbox, &["--dead"]);
     assert_eq!(listed[0]["attempts"], 2, "the send's try and the flush's");
 }
+
+#[test]
+fn a_spool_command_refused_while_a_flush_sends_names_that_flushs_pid() {
+    let mut bed = Bed::down();
+    let url = bed.webhook("ops");
+    let sandbox = setup();
+    for i in 0..3 {
+        run(chime(
+            &sandbox,
+            &url,
+            &["send", "--queue", &format!("entry {i}")],
+        ))
+        .code(0);
+    }
+    let listed = list_json(&sandbox, &[]);
+    let last = listed[2]["id"].as_str().unwrap().to_owned();
+    bed.fault(Fault::Slow(Duration::from_millis(1500)));
+    bed.come_up();
+    let mut flush = chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = spool_dir(&sandbox).join("pending/ops-hook/.lock");
+    let pid = flush.id().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&lock).unwrap_or_default() != pid {
+        assert!(Instant::now() < deadline, "the flush never took the lock");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run(chime(&sandbox, &url, &["spool", "drop", &last]))
+        .code(75)
+        .stderr_has(&format!(
+            "another chime (pid {pid}) is sending to ops-hook right now"
+        ));
+    flush.wait().unwrap();
+    assert_eq!(texts(&bed), ["entry 0", "entry 1", "entry 2"]);
+}

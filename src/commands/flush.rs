@@ -256,7 +256,8 @@ fn lock(flush: &Flush, spool: &Spool, name: &str) -> Option<DestinationLock> {
         Ok(Some(lock)) => Some(lock),
         Ok(None) => {
             if flush.output.verbose {
-                eprintln!("chime: {name}: another chime is sending to it; skipped");
+                let holder = spool.lock_holder(name);
+                eprintln!("chime: {name}: {holder} is sending to it; skipped");
             }
             None
         }

@@ -319,7 +319,10 @@ impl Outbox<'_> {
     ) -> Result<Option<DestinationLock>, String> {
         let lock = match self.spool.try_lock(&destination.name) {
             Ok(Some(lock)) => lock,
-            Ok(None) => return Err("another chime is sending them".into()),
+            Ok(None) => {
+                let holder = self.spool.lock_holder(&destination.name);
+                return Err(format!("{holder} is sending them"));
+            }
             Err(err) => {
                 let text = format!(
                     "older messages for {} wait in the spool, which cannot be used ({err}): \

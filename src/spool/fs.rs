@@ -427,11 +427,33 @@ impl FileLock {
     /// holds it. A lock that is a link, or not a regular file of ours, is
     /// refused rather than followed.
     pub fn try_at(path: &Path) -> Result<Option<FileLock>, SpoolError> {
-        let file = open_lock_file(path)?;
+        let mut file = open_lock_file(path)?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(FileLock { _file: file })),
+            Ok(()) => {
+                // Who holds it, for a message of whoever finds it taken: a
+                // hint, neither synced nor relied on.
+                let _ = file.set_len(0);
+                let _ = file.write_all(std::process::id().to_string().as_bytes());
+                Ok(Some(FileLock { _file: file }))
+            }
             Err(fs::TryLockError::WouldBlock) => Ok(None),
             Err(fs::TryLockError::Error(err)) => Err(SpoolError::io("lock", path, err)),
+        }
+    }
+
+    /// Who holds the destination's lock in `dir`, as it wrote when it took
+    /// it: "another chime (pid 4242)", or "this chime" when it is this
+    /// process (a pipe whose own earlier batches are being sent).
+    pub fn holder(dir: &Path) -> String {
+        let mut text = String::new();
+        let pid = File::open(dir.join(".lock"))
+            .and_then(|file| file.take(16).read_to_string(&mut text))
+            .ok()
+            .and_then(|_| text.trim().parse::<u32>().ok());
+        match pid {
+            Some(pid) if pid == std::process::id() => "this chime".to_owned(),
+            Some(pid) => format!("another chime (pid {pid})"),
+            None => "another chime".to_owned(),
         }
     }
 }
@@ -571,6 +593,7 @@ mod tests {
         let first = DestinationLock::try_acquire(dir.path()).unwrap();
         assert!(first.is_some());
         assert!(DestinationLock::try_acquire(dir.path()).unwrap().is_none());
+        assert_eq!(DestinationLock::holder(dir.path()), "this chime");
         drop(first);
         assert!(DestinationLock::try_acquire(dir.path()).unwrap().is_some());
     }

@@ -488,6 +488,12 @@ impl Spool {
         fs::DestinationLock::try_acquire(&dir)
     }
 
+    /// Who holds `destination`'s lock (see [`fs::FileLock::holder`]), for
+    /// a message saying why its entries wait.
+    pub fn lock_holder(&self, destination: &str) -> String {
+        fs::DestinationLock::holder(&self.dir(State::Pending, destination))
+    }
+
     /// Removes temp files a crash left behind, once they are old enough that no
     /// live writer can still own them.
     pub fn sweep(&self, destination: &str) {

@@ -45,8 +45,8 @@ const RETRY: Duration = Duration::from_secs(1);
 /// How a slice of the destination's spool ended.
 pub(super) enum Backlog {
     Drained(Drained),
-    /// Another process holds the destination's lock.
-    Locked,
+    /// Another process holds the destination's lock: who (see `Spool::lock_holder`).
+    Locked(String),
     /// The spool could not be locked or read (why).
     Unusable(String),
 }
@@ -97,7 +97,7 @@ async fn slice(
 ) -> Backlog {
     let lock = match outbox.spool.try_lock(&destination.name) {
         Ok(Some(lock)) => lock,
-        Ok(None) => return Backlog::Locked,
+        Ok(None) => return Backlog::Locked(outbox.spool.lock_holder(&destination.name)),
         Err(err) => return Backlog::Unusable(err.to_string()),
     };
     let ctx = Context {
@@ -132,8 +132,8 @@ impl Lane<'_> {
         let now = Instant::now();
         match backlog {
             Backlog::Drained(drained) => self.after_slice(&drained, pulse, spool, output),
-            Backlog::Locked => {
-                self.told.locked(self.destination, output);
+            Backlog::Locked(holder) => {
+                self.told.locked(self.destination, &holder, output);
                 self.next_send = now + RETRY;
             }
             Backlog::Unusable(why) => {

@@ -62,11 +62,11 @@ impl Told {
         });
     }
 
-    /// Another process holds the destination's spool lock.
-    pub(super) fn locked(&self, destination: &Destination, output: Output) {
+    /// Another process (`holder`) holds the destination's spool lock.
+    pub(super) fn locked(&self, destination: &Destination, holder: &str, output: Output) {
         once(&self.locked, output.quiet, || {
             format!(
-                "chime: pipe: another chime is sending {}'s spooled messages: this pipe's \
+                "chime: pipe: {holder} is sending {}'s spooled messages: this pipe's \
                  batches wait in the spool behind them",
                 destination.name
             )

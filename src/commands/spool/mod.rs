@@ -206,7 +206,10 @@ fn lock_for(
         Some(lock) => Ok(Some(lock)),
         None => Err(Failure::new(
             ExitCode::TempFail,
-            format!("another chime is sending to {destination} right now"),
+            format!(
+                "{} is sending to {destination} right now",
+                spool.lock_holder(destination)
+            ),
         )
         .with_hint("try again when it is done")),
     }
