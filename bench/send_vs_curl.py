@@ -8,10 +8,14 @@ p90 wall time of the whole process, the ratio of medians, and peak RSS (from
 GNU time, /usr/bin/time).
 
     python3 bench/send_vs_curl.py [--runs 200] [--chime target/release/chime]
-                                  [--compare NAME=PATH]...
+                                  [--compare NAME=PATH]... [--tls]
 
 --compare times other chime binaries (an earlier build, a variant) in the same
 interleaved run, so before and after are measured on the same machine moment.
+
+--tls serves HTTPS with a certificate of a CA made for the run (openssl): chime
+trusts it through `ca_file` (and still loads the system store and built-in roots, as
+every https send does), curl through --cacert.
 
 Budget (issue 2): chime's median ≤ 1.5 × curl's, peak RSS < 15 MiB.
 """
@@ -57,23 +61,49 @@ def summary(name, walls, rss):
     return median, rss
 
 
+def make_ca(directory):
+    """A CA and a certificate it signs for 127.0.0.1: (ca.pem, chain.pem, key.pem)."""
+    def openssl(*argv):
+        subprocess.run(["openssl", *argv], cwd=directory, check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=chime bench CA")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "key.pem", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(directory, "leaf.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext")
+    chain = os.path.join(directory, "chain.pem")
+    with open(chain, "w") as out:
+        for name in ["leaf.pem", "ca.pem"]:
+            with open(os.path.join(directory, name)) as f:
+                out.write(f.read())
+    return os.path.join(directory, "ca.pem"), chain, os.path.join(directory, "key.pem")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--chime", default="target/release/chime")
     parser.add_argument("--compare", action="append", default=[], metavar="NAME=PATH",
                         help="another chime binary to time in the same run")
+    parser.add_argument("--tls", action="store_true", help="HTTPS, with a CA made for the run")
     args = parser.parse_args()
     others = dict(item.split("=", 1) for item in args.compare)
 
-    stub = Stub()
-    url = stub.url()
-
     with tempfile.TemporaryDirectory() as home:
+        trust, cacert = "", []
+        if args.tls:
+            ca, chain, key = make_ca(home)
+            stub = Stub(tls=(chain, key))
+            trust, cacert = f'ca_file = "{ca}"\n', ["--cacert", ca]
+        else:
+            stub = Stub()
+        url = stub.url()
         profile = os.path.join(home, "bench.toml")
         with open(profile, "w") as f:
             f.write(f'[defaults]\nroute = "ops"\n[destinations.ops-hook]\nkind = "slack"\nurl = "{url}"\n'
-                    f'[routes.ops]\nto = ["ops-hook"]\n')
+                    f'{trust}[routes.ops]\nto = ["ops-hook"]\n')
         env = {"PATH": os.environ["PATH"], "HOME": home, "CHIME_CONFIG": profile}
         text = "backup finished: 12 GiB in 4m31s"
         chime = [args.chime, "send", "-t", "Nightly backup", text]
@@ -82,7 +112,7 @@ def main():
         with open(payload, "w") as f:
             json.dump(json.loads(dry.stdout)["body"], f)
         curl = ["curl", "-sS", "-o", "/dev/null", "-H", "content-type: application/json; charset=utf-8",
-                "--data-binary", f"@{payload}", url]
+                "--data-binary", f"@{payload}"] + cacert + [url]
 
         commands = {"chime": chime, "curl": curl}
         for name, path in others.items():

@@ -12,6 +12,7 @@ a connection still open, so a request its client gave up on is not delivered.
 """
 
 import asyncio
+import ssl
 import threading
 
 ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 2\r\n\r\nok"
@@ -52,16 +53,23 @@ class _Http(asyncio.Protocol):
 
 
 class Stub:
-    def __init__(self, delay=0.0):
+    """`tls=(cert, key)` serves HTTPS with that certificate chain and key (PEM files)."""
+
+    def __init__(self, delay=0.0, tls=None):
         self.count = 0
         self.delay = delay
+        self.scheme = "https" if tls else "http"
+        context = None
+        if tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
 
         def serve():
             asyncio.set_event_loop(self.loop)
             server = self.loop.run_until_complete(
-                self.loop.create_server(lambda: _Http(self), "127.0.0.1", 0))
+                self.loop.create_server(lambda: _Http(self), "127.0.0.1", 0, ssl=context))
             self.port = server.sockets[0].getsockname()[1]
             ready.set()
             self.loop.run_forever()
@@ -70,4 +78,4 @@ class Stub:
         ready.wait()
 
     def url(self):
-        return f"http://127.0.0.1:{self.port}/services/T0BENCH/B0BENCH/benchbenchbenchbench"
+        return f"{self.scheme}://127.0.0.1:{self.port}/services/T0BENCH/B0BENCH/benchbenchbenchbench"

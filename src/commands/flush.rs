@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::future::join_all;
 
-use crate::config::Profile;
+use crate::config::{Destination, Profile};
 use crate::deliver::{self, Context, Drained, Due, drain};
 use crate::exit::{ExitCode, Failure};
 use crate::settings::{Flush, Flushable, Output};
@@ -202,16 +202,10 @@ async fn flush_one(
                  they stay pending (restore the destination, or remove them with `chime spool drop`)"
             ),
         );
-        return Drained {
-            remaining: pending,
-            ..Drained::default()
-        };
+        return waiting(pending);
     };
     let Some(lock) = lock(flush, spool, name) else {
-        return Drained {
-            remaining: pending,
-            ..Drained::default()
-        };
+        return waiting(pending);
     };
     if let Some(bar) = bar {
         bar.set_message(name.to_owned());
@@ -222,11 +216,7 @@ async fn flush_one(
         spool,
         threads: &threads,
         policy: &profile.spool,
-        timeout: flush
-            .timeout
-            .or(destination.timeout)
-            .or(profile.timeout)
-            .unwrap_or(crate::settings::DEFAULT_TIMEOUT),
+        timeout: timeout(flush, profile, destination),
         deadline: None,
         older_than: None,
         verbose: flush.output.verbose,
@@ -247,6 +237,15 @@ async fn flush_one(
     };
     tell(flush, name, &drained);
     drained
+}
+
+/// Each entry's time to go: `--timeout`, else the destination's, else the profile's.
+fn timeout(flush: &Flush, profile: &Profile, destination: &Destination) -> Duration {
+    flush
+        .timeout
+        .or(destination.timeout)
+        .or(profile.timeout)
+        .unwrap_or(crate::settings::DEFAULT_TIMEOUT)
 }
 
 /// The destination's lock; none, and said why, when another chime holds it
@@ -288,6 +287,14 @@ fn tell(flush: &Flush, name: &str, drained: &Drained) {
         && let Some(why) = &drained.blocked
     {
         eprintln!("chime: {name}: {} left ({why})", drained.remaining);
+    }
+}
+
+/// A destination left alone this time, its `pending` entries waiting.
+fn waiting(pending: usize) -> Drained {
+    Drained {
+        remaining: pending,
+        ..Drained::default()
     }
 }
 

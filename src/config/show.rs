@@ -24,24 +24,7 @@ pub fn show(profile: &Profile, location: &Location) -> String {
     line(&mut out, "timeout", &duration(timeout));
     line(&mut out, "thread_ttl", &duration(profile.thread_ttl));
     for (name, destination) in &profile.destinations {
-        let _ = writeln!(out, "\n[destinations.{}]", key(name));
-        line(&mut out, "kind", &quote(destination.platform.kind()));
-        for (setting, value) in destination.platform.describe() {
-            line(&mut out, setting, &value.to_string());
-        }
-        if let Some(timeout) = destination.timeout {
-            line(&mut out, "timeout", &duration(timeout));
-        }
-        // Shown even when unset: the kind's own pace is what `pipe` and `flush` keep to.
-        line(&mut out, "pace", &duration(destination.pace));
-        if let Some(ca) = &destination.ca_file {
-            line(&mut out, "ca_file", &quote(&ca.path.display().to_string()));
-        }
-        match &destination.proxy {
-            Some(super::ProxyChoice::Direct) => line(&mut out, "proxy", &quote("none")),
-            Some(super::ProxyChoice::Via(url)) => line(&mut out, "proxy", &quote(&url.to_string())),
-            None => {}
-        }
+        show_destination(&mut out, name, destination);
     }
     for (name, route) in &profile.routes {
         let _ = writeln!(out, "\n[routes.{}]", key(name));
@@ -77,6 +60,28 @@ pub fn show(profile: &Profile, location: &Location) -> String {
     line(&mut out, "backoff_base", &duration(spool.backoff_base));
     line(&mut out, "backoff_cap", &duration(spool.backoff_cap));
     out
+}
+
+/// A destination's table: its kind's settings, then those every kind has.
+fn show_destination(out: &mut String, name: &str, destination: &super::Destination) {
+    let _ = writeln!(out, "\n[destinations.{}]", key(name));
+    line(out, "kind", &quote(destination.platform.kind()));
+    for (setting, value) in destination.platform.describe() {
+        line(out, setting, &value.to_string());
+    }
+    if let Some(timeout) = destination.timeout {
+        line(out, "timeout", &duration(timeout));
+    }
+    // Shown even when unset: the kind's own pace is what `pipe` and `flush` keep to.
+    line(out, "pace", &duration(destination.pace));
+    if let Some(ca) = &destination.ca_file {
+        line(out, "ca_file", &quote(&ca.path.display().to_string()));
+    }
+    match &destination.proxy {
+        Some(super::ProxyChoice::Direct) => line(out, "proxy", &quote("none")),
+        Some(super::ProxyChoice::Via(url)) => line(out, "proxy", &quote(&url.to_string())),
+        None => {}
+    }
 }
 
 fn line(out: &mut String, key: &str, value: &str) {

@@ -352,6 +352,18 @@ impl Outbox<'_> {
         if let Some(err) = &drained.error {
             return Err(err.clone());
         }
+        self.tell_drained(destination, &drained);
+        match drained.remaining {
+            0 => Ok(Some(lock)),
+            n => Err(format!(
+                "{n} still pending ({})",
+                drained.blocked.unwrap_or_default()
+            )),
+        }
+    }
+
+    /// What draining the backlog ahead of a send has to say on stderr.
+    fn tell_drained(&self, destination: &Destination, drained: &super::Drained) {
         for warning in &drained.warnings {
             report::warning(self.output, warning);
         }
@@ -364,13 +376,6 @@ impl Outbox<'_> {
                 drained.dead, destination.name
             );
             report::warning(self.output, &text);
-        }
-        match drained.remaining {
-            0 => Ok(Some(lock)),
-            n => Err(format!(
-                "{n} still pending ({})",
-                drained.blocked.unwrap_or_default()
-            )),
         }
     }
 
@@ -389,23 +394,17 @@ impl Outbox<'_> {
         report
     }
 
-    /// Writes `payloads` to the spool and says so in the report, under the
-    /// id of the message in flight when there is one, so it keeps its place.
-    /// A spool that cannot be written is reported loudly: the message is not
-    /// kept — unless its copy in flight can still be renamed into place.
-    fn keep(
+    /// The entry `report`'s message is kept as: under the id it has on disk
+    /// already, if any, due now or (a failed send) after a backoff.
+    fn kept_entry(
         &self,
         destination: &Destination,
         payloads: Vec<Payload>,
-        mut report: Report,
+        report: &Report,
+        state: State,
         retry_after: Option<Duration>,
-        kept: Kept,
-    ) -> Report {
-        let Kept {
-            state,
-            place,
-            noted,
-        } = kept;
+        place: &Place,
+    ) -> Entry {
         let now = SystemTime::now();
         let next = match state {
             State::Pending if report.error.is_some() => {
@@ -426,6 +425,27 @@ impl Outbox<'_> {
         if let Some(id) = place.id() {
             entry.id = id.to_owned();
         }
+        entry
+    }
+
+    /// Writes `payloads` to the spool and says so in the report, under the
+    /// id of the message in flight when there is one, so it keeps its place.
+    /// A spool that cannot be written is reported loudly: the message is not
+    /// kept — unless its copy in flight can still be renamed into place.
+    fn keep(
+        &self,
+        destination: &Destination,
+        payloads: Vec<Payload>,
+        mut report: Report,
+        retry_after: Option<Duration>,
+        kept: Kept,
+    ) -> Report {
+        let Kept {
+            state,
+            place,
+            noted,
+        } = kept;
+        let entry = self.kept_entry(destination, payloads, &report, state, retry_after, &place);
         let journal = match place {
             Place::OnDisk(journal) => {
                 self.in_flight.borrow_mut().remove(&destination.name);

@@ -92,31 +92,7 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
     )?;
     let spool = state.spool();
     let ci = Ci::detect(&env);
-    let thread = match (args.thread, args.update) {
-        (Some(key), _) if key.is_empty() => {
-            let ci = ci.as_ref().ok_or_else(|| {
-                Failure::usage("--thread needs a KEY outside CI").with_hint(
-                    "give one, e.g. --thread deploy-42; inside a CI run the run is the default",
-                )
-            })?;
-            Some(ThreadMode {
-                key: ci.thread_key(),
-                update: false,
-                broadcast: args.broadcast,
-            })
-        }
-        (Some(key), _) => Some(ThreadMode {
-            key,
-            update: false,
-            broadcast: args.broadcast,
-        }),
-        (None, Some(key)) => Some(ThreadMode {
-            key,
-            update: true,
-            broadcast: false,
-        }),
-        (None, None) => None,
-    };
+    let thread = thread_mode(args.thread, args.update, args.broadcast, ci.as_ref())?;
     Ok(Send {
         ci,
         template_fallback: false,
@@ -135,6 +111,41 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
         output: output(global),
         env,
     })
+}
+
+/// `--thread KEY` (or, empty, the CI run's key) or `--update KEY`.
+fn thread_mode(
+    thread: Option<String>,
+    update: Option<String>,
+    broadcast: bool,
+    ci: Option<&Ci>,
+) -> Result<Option<ThreadMode>, Failure> {
+    let mode = match (thread, update) {
+        (Some(key), _) if key.is_empty() => {
+            let ci = ci.ok_or_else(|| {
+                Failure::usage("--thread needs a KEY outside CI").with_hint(
+                    "give one, e.g. --thread deploy-42; inside a CI run the run is the default",
+                )
+            })?;
+            Some(ThreadMode {
+                key: ci.thread_key(),
+                update: false,
+                broadcast,
+            })
+        }
+        (Some(key), _) => Some(ThreadMode {
+            key,
+            update: false,
+            broadcast,
+        }),
+        (None, Some(key)) => Some(ThreadMode {
+            key,
+            update: true,
+            broadcast: false,
+        }),
+        (None, None) => None,
+    };
+    Ok(mode)
 }
 
 /// TEXT is the joined arguments; `-`, or no TEXT with stdin not a terminal, reads stdin.

@@ -144,6 +144,7 @@ mod error;
 pub(crate) mod fs;
 mod inflight;
 mod listing;
+pub(crate) mod lock;
 mod policy;
 mod reaper;
 
@@ -152,9 +153,9 @@ use std::time::{Duration, SystemTime};
 
 pub use entry::{Entry, Outline};
 pub use error::SpoolError;
-pub use fs::DestinationLock;
 pub use inflight::InFlight;
 pub use listing::{Kind, Name};
+pub use lock::DestinationLock;
 pub use policy::{Policy, jitter, when};
 pub use reaper::Reaper;
 
@@ -485,13 +486,13 @@ impl Spool {
     /// Takes `destination`'s lock if no one else holds it.
     pub fn try_lock(&self, destination: &str) -> Result<Option<DestinationLock>, SpoolError> {
         let dir = self.make_dir(State::Pending, destination)?;
-        fs::DestinationLock::try_acquire(&dir)
+        lock::DestinationLock::try_acquire(&dir)
     }
 
-    /// Who holds `destination`'s lock (see [`fs::FileLock::holder`]), for
+    /// Who holds `destination`'s lock (see [`lock::FileLock::holder`]), for
     /// a message saying why its entries wait.
     pub fn lock_holder(&self, destination: &str) -> String {
-        fs::DestinationLock::holder(&self.dir(State::Pending, destination))
+        lock::DestinationLock::holder(&self.dir(State::Pending, destination))
     }
 
     /// Removes temp files a crash left behind, once they are old enough that no

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::kinds::{Payload, Platform, Posted, ThreadRef};
-use crate::spool::fs::FileLock;
+use crate::spool::lock::FileLock;
 use crate::spool::{Spool, SpoolError, fs};
 
 /// How often a send waiting to start a thread looks whether it may.

@@ -57,7 +57,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::Profile;
 use crate::kinds::Target;
 use crate::message::{Level, Link, Message};
-use crate::spool::fs::{self, FileLock};
+use crate::spool::fs;
+use crate::spool::lock::FileLock;
 use crate::spool::{Spool, SpoolError};
 use crate::stream::lines::{Shaper, Unfinished};
 

@@ -6,7 +6,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Destination, Profile};
-use crate::spool::fs::{self, FileLock};
+use crate::spool::fs;
+use crate::spool::lock::FileLock;
 use crate::spool::{Entry, Spool, SpoolError, State};
 use crate::stream::batch::Packer;
 use crate::stream::lines::{Line, Unfinished};
