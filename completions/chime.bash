@@ -393,7 +393,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__config__subcmd__names)
-            opts="-q -v -h -V --config --profile --quiet --verbose --help --version routes destinations templates"
+            opts="-q -v -h -V --config --profile --quiet --verbose --help --version routes destinations templates ids"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1372,9 +1372,27 @@ _chime_with_names() {
                 -r|--route) _chime_names routes; return ;;
             esac
             ;;
+        "spool drop")
+            case "$cur" in
+                -*) ;;
+                *) _chime_names ids; return ;;
+            esac
+            ;;
         "spool list")
             case "$prev" in
                 --dest) _chime_names destinations; return ;;
+            esac
+            ;;
+        "spool retry")
+            case "$cur" in
+                -*) ;;
+                *) _chime_names ids; return ;;
+            esac
+            ;;
+        "spool show")
+            case "$cur" in
+                -*) ;;
+                *) _chime_names ids; return ;;
             esac
             ;;
         "test")

@@ -189,7 +189,7 @@ complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_
 complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "path" -d 'Print the path of the profile chime would use (-v: how it was chosen)'
 complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "check" -d 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
 complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "show" -d 'Print the profile as chime resolved it, secrets redacted'
-complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "names" -d 'List the routes, destinations or templates the profile defines, one a line'
+complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "names" -d 'List the routes, destinations or templates the profile defines, or the ids in its spool, one a line'
 complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from init" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from init" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
@@ -220,13 +220,13 @@ complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subc
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -s q -l quiet -d 'Print nothing but errors'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
-complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -s V -l version -d 'Print version'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "init" -d 'Write a commented starter profile (0600) where chime looks for it'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "path" -d 'Print the path of the profile chime would use (-v: how it was chosen)'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the profile as chime resolved it, secrets redacted'
-complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "names" -d 'List the routes, destinations or templates the profile defines, one a line'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "names" -d 'List the routes, destinations or templates the profile defines, or the ids in its spool, one a line'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chime -n "__fish_chime_using_subcommand test" -l to -d 'Test a webhook URL instead of the profile\'s destinations [env: CHIME_URL]' -r
 complete -c chime -n "__fish_chime_using_subcommand test" -l kind -d 'The kind of the URL when its host does not tell it [env: CHIME_KIND]' -r
@@ -269,7 +269,7 @@ complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcom
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "path" -d 'Print the path of the profile chime would use (-v: how it was chosen)'
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the profile as chime resolved it, secrets redacted'
-complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "names" -d 'List the routes, destinations or templates the profile defines, one a line'
+complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "names" -d 'List the routes, destinations or templates the profile defines, or the ids in its spool, one a line'
 
 # Route, destination and template names from the current profile.
 complete -c chime -n "__fish_seen_subcommand_from send" -s r -l route -r -f -a "(chime config names routes 2>/dev/null)"
@@ -282,4 +282,7 @@ complete -c chime -n "__fish_seen_subcommand_from run" -l to -r -f -a "(chime co
 complete -c chime -n "__fish_seen_subcommand_from run" -l template -r -f -a "(chime config names templates 2>/dev/null)"
 complete -c chime -n "__fish_seen_subcommand_from flush" -l dest -r -f -a "(chime config names destinations 2>/dev/null)"
 complete -c chime -n "__fish_seen_subcommand_from list" -l dest -r -f -a "(chime config names destinations 2>/dev/null)"
+complete -c chime -n "__fish_seen_subcommand_from show" -f -a "(chime config names ids 2>/dev/null)"
+complete -c chime -n "__fish_seen_subcommand_from drop" -f -a "(chime config names ids 2>/dev/null)"
+complete -c chime -n "__fish_seen_subcommand_from retry" -f -a "(chime config names ids 2>/dev/null)"
 complete -c chime -n "__fish_seen_subcommand_from test" -f -a "(chime config names destinations 2>/dev/null)"

@@ -2,11 +2,12 @@
 //!
 //! The static part of each completion script is clap_complete's. On top of it,
 //! bash, zsh and fish complete route, destination and template names from the
-//! current profile: every argument whose value name is `ROUTE`, `DEST` or
-//! `TEMPLATE` asks `chime config names KIND` when completed. Elvish and PowerShell get
-//! the static script only. The committed copies under `completions/` and
-//! `doc/chime.1` are checked against these functions by the integration tests,
-//! which also rewrite them (`CHIME_REGENERATE=1 cargo test --test integration generated`).
+//! current profile, and entry ids from its spool: every argument whose value
+//! name is `ROUTE`, `DEST`, `TEMPLATE` or `ID` asks `chime config names KIND`
+//! when completed. Elvish and PowerShell get the static script only. The
+//! committed copies under `completions/` and `doc/chime.1` are checked against
+//! these functions by the integration tests, which also rewrite them
+//! (`CHIME_REGENERATE=1 cargo test --test integration generated`).
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -14,11 +15,12 @@ use std::io::Write as _;
 use clap::{Arg, CommandFactory};
 use clap_complete::Shell;
 
-use crate::cli::Cli;
-use crate::cli::Names;
-use crate::config::Location;
+use crate::cli::{Cli, GlobalArgs, Names};
+use crate::commands::spool;
+use crate::config;
 use crate::exit::{ExitCode, Failure};
 use crate::report;
+use crate::settings;
 
 impl Names {
     /// The value name that marks an argument as taking one of these.
@@ -27,18 +29,27 @@ impl Names {
             Names::Routes => "ROUTE",
             Names::Destinations => "DEST",
             Names::Templates => "TEMPLATE",
+            Names::Ids => "ID",
         }
     }
 
-    fn table(self) -> &'static str {
+    /// The word after `chime config names`, which is also the profile's table
+    /// for the names a profile defines.
+    fn kind(self) -> &'static str {
         match self {
             Names::Routes => "routes",
             Names::Destinations => "destinations",
             Names::Templates => "templates",
+            Names::Ids => "ids",
         }
     }
 
-    const ALL: [Names; 3] = [Names::Routes, Names::Destinations, Names::Templates];
+    const ALL: [Names; 4] = [
+        Names::Routes,
+        Names::Destinations,
+        Names::Templates,
+        Names::Ids,
+    ];
 }
 
 /// `chime completions SHELL`.
@@ -53,23 +64,39 @@ pub fn print_manpage() -> Result<ExitCode, Failure> {
     Ok(ExitCode::Ok)
 }
 
-/// `chime config names KIND`: the names a profile defines, read leniently (no
-/// validation, no secrets resolved) so completion works while the profile is
-/// half-written or its variables are not exported in this shell.
-pub fn names(location: &Location, what: Names) -> Result<ExitCode, Failure> {
-    let Ok(source) = std::fs::read_to_string(&location.path) else {
-        return Ok(ExitCode::Ok);
+/// `chime config names KIND`, for shell completion: never an error, never a
+/// word on stderr, exit 0 whatever is missing — a <TAB> has no place to show
+/// either, and a half-written profile or an absent spool simply has no names.
+pub fn names(global: &GlobalArgs, what: Names) -> Result<ExitCode, Failure> {
+    let list: Vec<String> = match what {
+        Names::Ids => spool::ids(&settings::spools_if_there(global))
+            .into_iter()
+            .collect(),
+        table => profile_names(global, table),
     };
-    let Ok(table) = toml::from_str::<toml::Table>(&source) else {
-        return Ok(ExitCode::Ok);
-    };
-    if let Some(toml::Value::Table(items)) = table.get(what.table()) {
-        let list: Vec<&str> = items.keys().map(String::as_str).collect();
-        if !list.is_empty() {
-            report::line(&list.join("\n"))?;
-        }
+    if !list.is_empty() {
+        report::line(&list.join("\n"))?;
     }
     Ok(ExitCode::Ok)
+}
+
+/// The names in the profile's table for `what`, read leniently (no
+/// validation, no secrets resolved) so completion works while the profile is
+/// half-written or its variables are not exported in this shell.
+fn profile_names(global: &GlobalArgs, what: Names) -> Vec<String> {
+    let env = settings::environment();
+    let location = config::locate(global.config.as_deref(), global.profile.as_deref(), &env);
+    let read = |location: config::Location| std::fs::read_to_string(location.path).ok();
+    let Some(source) = location.ok().and_then(read) else {
+        return Vec::new();
+    };
+    match toml::from_str::<toml::Table>(&source) {
+        Ok(table) => match table.get(what.kind()) {
+            Some(toml::Value::Table(items)) => items.keys().cloned().collect(),
+            _ => Vec::new(),
+        },
+        Err(_) => Vec::new(),
+    }
 }
 
 /// The whole completion script for `shell`.
@@ -182,7 +209,7 @@ fn bash_arms(uses: &[Use]) -> BTreeMap<String, Vec<String>> {
     for u in uses {
         let key = u.path.join(" ");
         let arms = cases.entry(key).or_default();
-        let word = u.names.table();
+        let word = u.names.kind();
         if u.flags.is_empty() {
             arms.push(format!(
                 "            -*) ;;\n            *) _chime_names {word}; return ;;"
@@ -247,14 +274,14 @@ fn zsh_names(text: &str, uses: &[Use]) -> String {
         let mut line = line.to_owned();
         for names in Names::ALL {
             let from = format!(":{}:_default", names.value_name());
-            let to = format!(":{}:_chime_names {}", names.value_name(), names.table());
+            let to = format!(":{}:_chime_names {}", names.value_name(), names.kind());
             line = line.replace(&from, &to);
         }
         // Positional arguments appear as `'*::ID -- HELP:_default'`.
         for u in uses.iter().filter(|u| u.flags.is_empty()) {
             if line.contains(&format!(":{} -- ", u.id)) && line.ends_with(":_default' \\") {
                 let cut = line.len() - ":_default' \\".len();
-                line = format!("{}:_chime_names {}' \\", &line[..cut], u.names.table());
+                line = format!("{}:_chime_names {}' \\", &line[..cut], u.names.kind());
             }
         }
         if line.starts_with("if [ \"$funcstack[1]\" = \"_chime\" ]") {
@@ -294,7 +321,7 @@ fn fish_names(uses: &[Use]) -> String {
         }
         line.push_str(&format!(
             " -f -a \"(chime config names {} 2>/dev/null)\"\n",
-            u.names.table()
+            u.names.kind()
         ));
         text.push_str(&line);
     }
@@ -399,6 +426,15 @@ mod tests {
         assert!(find("send", "--to"));
         assert!(find("flush", "--dest"));
         assert!(find("test", ""));
+    }
+
+    #[test]
+    fn entry_id_arguments_complete_ids() {
+        let uses = uses(&mut Cli::command());
+        for path in ["spool show", "spool drop", "spool retry"] {
+            let found = uses.iter().find(|u| u.path.join(" ") == path);
+            assert!(found.is_some_and(|u| u.names == Names::Ids), "{path}");
+        }
     }
 
     #[test]
