@@ -271,18 +271,46 @@ complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcom
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the profile as chime resolved it, secrets redacted'
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "names" -d 'List the routes, destinations or templates the profile defines, or the ids in its spool, one a line'
 
-# Route, destination and template names from the current profile.
-complete -c chime -n "__fish_seen_subcommand_from send" -s r -l route -r -f -a "(chime config names routes 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from send" -l to -r -f -a "(chime config names destinations 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from send" -l template -r -f -a "(chime config names templates 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from pipe" -s r -l route -r -f -a "(chime config names routes 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from pipe" -l to -r -f -a "(chime config names destinations 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from run" -s r -l route -r -f -a "(chime config names routes 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from run" -l to -r -f -a "(chime config names destinations 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from run" -l template -r -f -a "(chime config names templates 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from flush" -l dest -r -f -a "(chime config names destinations 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from list" -l dest -r -f -a "(chime config names destinations 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from show" -f -a "(chime config names ids 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from drop" -f -a "(chime config names ids 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from retry" -f -a "(chime config names ids 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from test" -f -a "(chime config names destinations 2>/dev/null)"
+# Route, destination and template names from the current profile, and the
+# ids in its spool.
+function __chime_names
+    set -l typed (commandline -opc)
+    set -l flags
+    set -l i 1
+    while test $i -le (count $typed)
+        set -l value
+        switch $typed[$i]
+            case --config --profile
+                if test $i -lt (count $typed)
+                    set value $typed[(math $i + 1)]
+                    set -a flags $typed[$i]
+                    set i (math $i + 1)
+                end
+            case '--config=?*' '--profile=?*'
+                set -l parts (string split -m 1 = -- $typed[$i])
+                set -a flags $parts[1]
+                set value $parts[2]
+        end
+        if set -q value[1]
+            # A typed `~` reaches chime as it is: chime would take it literally.
+            set -a flags (string replace -r '^~/' "$HOME/" -- $value)
+        end
+        set i (math $i + 1)
+    end
+    chime $flags config names $argv[1] 2>/dev/null
+end
+
+complete -c chime -n "__fish_seen_subcommand_from send" -s r -l route -r -f -a "(__chime_names routes)"
+complete -c chime -n "__fish_seen_subcommand_from send" -l to -r -f -a "(__chime_names destinations)"
+complete -c chime -n "__fish_seen_subcommand_from send" -l template -r -f -a "(__chime_names templates)"
+complete -c chime -n "__fish_seen_subcommand_from pipe" -s r -l route -r -f -a "(__chime_names routes)"
+complete -c chime -n "__fish_seen_subcommand_from pipe" -l to -r -f -a "(__chime_names destinations)"
+complete -c chime -n "__fish_seen_subcommand_from run" -s r -l route -r -f -a "(__chime_names routes)"
+complete -c chime -n "__fish_seen_subcommand_from run" -l to -r -f -a "(__chime_names destinations)"
+complete -c chime -n "__fish_seen_subcommand_from run" -l template -r -f -a "(__chime_names templates)"
+complete -c chime -n "__fish_seen_subcommand_from flush" -l dest -r -f -a "(__chime_names destinations)"
+complete -c chime -n "__fish_seen_subcommand_from spool; and __fish_seen_subcommand_from list" -l dest -r -f -a "(__chime_names destinations)"
+complete -c chime -n "__fish_seen_subcommand_from spool; and __fish_seen_subcommand_from show" -f -a "(__chime_names ids)"
+complete -c chime -n "__fish_seen_subcommand_from spool; and __fish_seen_subcommand_from drop" -f -a "(__chime_names ids)"
+complete -c chime -n "__fish_seen_subcommand_from spool; and __fish_seen_subcommand_from retry" -f -a "(__chime_names ids)"
+complete -c chime -n "__fish_seen_subcommand_from test" -f -a "(__chime_names destinations)"

@@ -267,8 +267,8 @@ Examples:
   chime completions fish > ~/.config/fish/completions/chime.fish
 
 install.sh installs these for bash, zsh and fish. In those shells, route,
-destination and template names complete from the current profile, and spool
-entry ids from its spool.";
+destination and template names complete from the current profile (the one
+--profile or --config on the line names), and spool entry ids from its spool.";
 
 const RUN_EXAMPLES: &str = "\
 Examples:

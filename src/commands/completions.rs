@@ -4,9 +4,11 @@
 //! bash, zsh and fish complete route, destination and template names from the
 //! current profile, and entry ids from its spool: every argument whose value
 //! name is `ROUTE`, `DEST`, `TEMPLATE` or `ID` asks `chime config names KIND`
-//! when completed. Elvish and PowerShell get the static script only. The
-//! committed copies under `completions/` and `doc/chime.1` are checked against
-//! these functions by the integration tests, which also rewrite them
+//! when completed, passing on the `--profile` and `--config` found among the
+//! words typed, so the names are those of the profile the command will use.
+//! Elvish and PowerShell get the static script only. The committed copies
+//! under `completions/` and `doc/chime.1` are checked against these functions
+//! by the integration tests, which also rewrite them
 //! (`CHIME_REGENERATE=1 cargo test --test integration generated`).
 
 use std::collections::BTreeMap;
@@ -175,22 +177,42 @@ fn names_of(arg: &Arg) -> Option<Names> {
     Names::ALL.into_iter().find(|n| n.value_name() == value)
 }
 
+/// The flags that choose the profile (`cli::GlobalArgs`). Global, so typed
+/// before or after the subcommand; each script finds them among the words
+/// typed and passes them on to `chime config names`, so that
+/// `chime --profile work send -r <TAB>` lists the routes of `work`.
+const PROFILE_FLAGS: [&str; 2] = ["--config", "--profile"];
+
 /// Bash: a wrapper that answers for name-taking arguments and leaves the rest
 /// to clap_complete's `_chime`.
 fn bash_names(uses: &[Use], subcommands: &[(String, String)]) -> String {
-    let mut text = String::from(
-        "\n# Route, destination and template names from the current profile.\n\
-         _chime_names() {\n    \
-         local IFS=$'\\n'\n    \
-         COMPREPLY=($(compgen -W \"$(chime config names \"$1\" 2>/dev/null)\" -- \"${COMP_WORDS[COMP_CWORD]}\"))\n\
-         }\n\n\
-         _chime_with_names() {\n    \
-         local cur=\"${COMP_WORDS[COMP_CWORD]}\" prev=\"${COMP_WORDS[COMP_CWORD-1]}\" path=\"\" i\n    \
+    let flags = PROFILE_FLAGS.join("|");
+    let mut text = format!(
+        "\n# Route, destination and template names from the current profile, and the\n\
+         # ids in its spool: `_chime_names KIND [PROFILE FLAGS...]`.\n\
+         _chime_names() {{\n    \
+         local IFS=$'\\n' kind=\"$1\"\n    \
+         shift\n    \
+         COMPREPLY=($(compgen -W \"$(chime \"$@\" config names \"$kind\" 2>/dev/null)\" -- \"${{COMP_WORDS[COMP_CWORD]}}\"))\n\
+         }}\n\n\
+         _chime_with_names() {{\n    \
+         local cur=\"${{COMP_WORDS[COMP_CWORD]}}\" prev=\"${{COMP_WORDS[COMP_CWORD-1]}}\" path=\"\" word value i\n    \
+         local -a flags=()\n    \
          for ((i = 1; i < COMP_CWORD; i++)); do\n        \
-         case \"$path,${COMP_WORDS[i]}\" in\n",
+         word=\"${{COMP_WORDS[i]}}\"\n\
+         {profile_flags}\
+         case \"$path,$word\" in\n",
+        profile_flags = bash_profile_flags(),
     );
     bash_paths(subcommands, &mut text);
-    text.push_str("        esac\n    done\n    case \"$path\" in\n");
+    text.push_str(&format!(
+        "        esac\n    done\n    \
+         # A profile flag's value is clap_complete's to complete, not a positional argument.\n    \
+         case \"$prev\" in\n        \
+         {flags}|=) _chime \"$@\"; return ;;\n    \
+         esac\n    \
+         case \"$path\" in\n"
+    ));
     bash_cases(&bash_arms(uses), &mut text);
     text.push_str(
         "    esac\n    _chime \"$@\"\n}\n\n\
@@ -203,6 +225,36 @@ fn bash_names(uses: &[Use], subcommands: &[(String, String)]) -> String {
     text
 }
 
+/// The part of bash's loop over the words typed that collects the profile's
+/// flags into `flags` and skips their values, which are no subcommands.
+fn bash_profile_flags() -> String {
+    format!(
+        "        \
+         # The profile's flags go on to `chime config names`, their values\n        \
+         # skipped as subcommands; `--profile=NAME` is three words where `=`\n        \
+         # breaks words (it does by default), one where it does not.\n        \
+         value=\"\"\n        \
+         case \"$word\" in\n            \
+         {flags})\n                \
+         [[ \"${{COMP_WORDS[i+1]}}\" == \"=\" ]] && i=$((i + 1))\n                \
+         ((i + 1 < COMP_CWORD)) || continue\n                \
+         i=$((i + 1))\n                \
+         value=\"${{COMP_WORDS[i]}}\" ;;\n            \
+         {flags_eq})\n                \
+         value=\"${{word#*=}}\" word=\"${{word%%=*}}\" ;;\n        \
+         esac\n        \
+         if [[ -n \"$value\" ]]; then\n            \
+         # Bash leaves a typed `~` to the command; chime would take it literally.\n            \
+         [[ \"$value\" == \"~/\"* ]] && value=\"$HOME/${{value:2}}\"\n            \
+         flags+=(\"$word\" \"$value\")\n            \
+         continue\n        \
+         fi\n        \
+",
+        flags = PROFILE_FLAGS.join("|"),
+        flags_eq = PROFILE_FLAGS.map(|f| format!("{f}=?*")).join("|"),
+    )
+}
+
 /// The `case` arms completing names, per subcommand path: flags' arms first.
 fn bash_arms(uses: &[Use]) -> BTreeMap<String, Vec<String>> {
     let mut cases = BTreeMap::<String, Vec<String>>::new();
@@ -212,13 +264,13 @@ fn bash_arms(uses: &[Use]) -> BTreeMap<String, Vec<String>> {
         let word = u.names.kind();
         if u.flags.is_empty() {
             arms.push(format!(
-                "            -*) ;;\n            *) _chime_names {word}; return ;;"
+                "            -*) ;;\n            *) _chime_names {word} \"${{flags[@]}}\"; return ;;"
             ));
         } else {
             arms.insert(
                 0,
                 format!(
-                    "            {}) _chime_names {word}; return ;;",
+                    "            {}) _chime_names {word} \"${{flags[@]}}\"; return ;;",
                     u.flags.join("|")
                 ),
             );
@@ -285,14 +337,7 @@ fn zsh_names(text: &str, uses: &[Use]) -> String {
             }
         }
         if line.starts_with("if [ \"$funcstack[1]\" = \"_chime\" ]") {
-            out.push_str(
-                "(( $+functions[_chime_names] )) ||\n\
-                 _chime_names() {\n    \
-                 local -a names\n    \
-                 names=(${(f)\"$(chime config names $1 2>/dev/null)\"})\n    \
-                 compadd -a names\n\
-                 }\n\n",
-            );
+            out.push_str(&zsh_function());
         }
         out.push_str(&line);
         out.push('\n');
@@ -300,14 +345,50 @@ fn zsh_names(text: &str, uses: &[Use]) -> String {
     out
 }
 
-/// Fish: extra `complete` lines; fish merges them with clap_complete's.
+/// Zsh's `_chime_names KIND`. By the time it runs, `words` holds only the
+/// subcommand's words, so the profile's flags are looked for in the whole
+/// line left of the cursor, split and unquoted as the shell would.
+fn zsh_function() -> String {
+    let flags = PROFILE_FLAGS.join("|");
+    let flags_eq = PROFILE_FLAGS.map(|f| format!("{f}=?*")).join("|");
+    format!(
+        "(( $+functions[_chime_names] )) ||\n\
+         _chime_names() {{\n    \
+         local -a names flags typed\n    \
+         local i value\n    \
+         typed=(${{(Q)${{(z)LBUFFER}}}})\n    \
+         for (( i = 1; i <= $#typed; i++ )); do\n        \
+         value=\n        \
+         case $typed[i] in\n            \
+         (';'|'&&'|'||'|'|'|'&') flags=() ;;\n            \
+         ({flags}) (( i < $#typed )) && value=$typed[i+1] ;;\n            \
+         ({flags_eq}) value=${{typed[i]#*=}} ;;\n        \
+         esac\n        \
+         [[ -n $value ]] || continue\n        \
+         [[ $value == '~/'* ]] && value=$HOME/${{value#??}}\n        \
+         flags+=(${{typed[i]%%=*}} $value)\n        \
+         [[ $typed[i] == *=* ]] || (( i++ ))\n    \
+         done\n    \
+         names=(${{(f)\"$(chime $flags config names $1 2>/dev/null)\"}})\n    \
+         compadd -a names\n\
+         }}\n\n"
+    )
+}
+
+/// Fish: `__chime_names KIND`, then extra `complete` lines, which fish
+/// merges with clap_complete's.
 fn fish_names(uses: &[Use]) -> String {
-    let mut text =
-        String::from("\n# Route, destination and template names from the current profile.\n");
+    let mut text = fish_function();
     for u in uses {
-        let condition = match u.path.last() {
-            Some(last) => format!("__fish_seen_subcommand_from {last}"),
-            None => "true".to_owned(),
+        // Every word of the path: `show` alone is `config show` too.
+        let seen: Vec<String> = u
+            .path
+            .iter()
+            .map(|name| format!("__fish_seen_subcommand_from {name}"))
+            .collect();
+        let condition = match seen.is_empty() {
+            true => "true".to_owned(),
+            false => seen.join("; and "),
         };
         let mut line = format!("complete -c chime -n \"{condition}\"");
         for flag in &u.flags {
@@ -319,13 +400,47 @@ fn fish_names(uses: &[Use]) -> String {
         if !u.flags.is_empty() {
             line.push_str(" -r");
         }
-        line.push_str(&format!(
-            " -f -a \"(chime config names {} 2>/dev/null)\"\n",
-            u.names.kind()
-        ));
+        line.push_str(&format!(" -f -a \"(__chime_names {})\"\n", u.names.kind()));
         text.push_str(&line);
     }
     text
+}
+
+/// Fish's `__chime_names KIND`: the profile's flags found among the words of
+/// this command typed so far, passed on to `chime config names`.
+fn fish_function() -> String {
+    let flags = PROFILE_FLAGS.join(" ");
+    let flags_eq = PROFILE_FLAGS.map(|f| format!("'{f}=?*'")).join(" ");
+    format!(
+        "\n# Route, destination and template names from the current profile, and the\n\
+         # ids in its spool.\n\
+         function __chime_names\n    \
+         set -l typed (commandline -opc)\n    \
+         set -l flags\n    \
+         set -l i 1\n    \
+         while test $i -le (count $typed)\n        \
+         set -l value\n        \
+         switch $typed[$i]\n            \
+         case {flags}\n                \
+         if test $i -lt (count $typed)\n                    \
+         set value $typed[(math $i + 1)]\n                    \
+         set -a flags $typed[$i]\n                    \
+         set i (math $i + 1)\n                \
+         end\n            \
+         case {flags_eq}\n                \
+         set -l parts (string split -m 1 = -- $typed[$i])\n                \
+         set -a flags $parts[1]\n                \
+         set value $parts[2]\n        \
+         end\n        \
+         if set -q value[1]\n            \
+         # A typed `~` reaches chime as it is: chime would take it literally.\n            \
+         set -a flags (string replace -r '^~/' \"$HOME/\" -- $value)\n        \
+         end\n        \
+         set i (math $i + 1)\n    \
+         end\n    \
+         chime $flags config names $argv[1] 2>/dev/null\n\
+         end\n\n"
+    )
 }
 
 /// Where chime finds its profile and keeps its state, for the man page.
@@ -426,6 +541,20 @@ mod tests {
         assert!(find("send", "--to"));
         assert!(find("flush", "--dest"));
         assert!(find("test", ""));
+    }
+
+    #[test]
+    fn profile_flags_are_the_global_flags_that_choose_the_profile() {
+        let cmd = Cli::command();
+        for flag in PROFILE_FLAGS {
+            let long = flag.strip_prefix("--");
+            let arg = cmd.get_arguments().find(|a| a.get_long() == long);
+            let arg = arg.unwrap_or_else(|| panic!("no {flag} in cli.rs"));
+            assert!(arg.is_global_set(), "{flag} is not global");
+            // The scripts look for the long form only: a short one added in
+            // cli.rs must be added to them too.
+            assert_eq!(arg.get_short(), None, "{flag}");
+        }
     }
 
     #[test]
