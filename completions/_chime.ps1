@@ -286,7 +286,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the path of the profile chime would use (-v: how it was chosen)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the profile, its templates and rules; report every problem (exit 78 on any)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the profile as chime resolved it, secrets redacted')
-            [CompletionResult]::new('names', 'names', [CompletionResultType]::ParameterValue, 'List the routes, destinations or templates the profile defines, one a line')
+            [CompletionResult]::new('names', 'names', [CompletionResultType]::ParameterValue, 'List the routes, destinations or templates the profile defines, or the ids in its spool, one a line')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -350,8 +350,8 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
@@ -361,7 +361,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the path of the profile chime would use (-v: how it was chosen)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the profile, its templates and rules; report every problem (exit 78 on any)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the profile as chime resolved it, secrets redacted')
-            [CompletionResult]::new('names', 'names', [CompletionResultType]::ParameterValue, 'List the routes, destinations or templates the profile defines, one a line')
+            [CompletionResult]::new('names', 'names', [CompletionResultType]::ParameterValue, 'List the routes, destinations or templates the profile defines, or the ids in its spool, one a line')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -479,7 +479,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('path', 'path', [CompletionResultType]::ParameterValue, 'Print the path of the profile chime would use (-v: how it was chosen)')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check the profile, its templates and rules; report every problem (exit 78 on any)')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the profile as chime resolved it, secrets redacted')
-            [CompletionResult]::new('names', 'names', [CompletionResultType]::ParameterValue, 'List the routes, destinations or templates the profile defines, one a line')
+            [CompletionResult]::new('names', 'names', [CompletionResultType]::ParameterValue, 'List the routes, destinations or templates the profile defines, or the ids in its spool, one a line')
             break
         }
         'chime;help;config;init' {

@@ -393,7 +393,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__config__subcmd__names)
-            opts="-q -v -h -V --config --profile --quiet --verbose --help --version routes destinations templates"
+            opts="-q -v -h -V --config --profile --quiet --verbose --help --version routes destinations templates ids"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1315,16 +1315,39 @@ else
     complete -F _chime -o bashdefault -o default chime
 fi
 
-# Route, destination and template names from the current profile.
+# Route, destination and template names from the current profile, and the
+# ids in its spool: `_chime_names KIND [PROFILE FLAGS...]`.
 _chime_names() {
-    local IFS=$'\n'
-    COMPREPLY=($(compgen -W "$(chime config names "$1" 2>/dev/null)" -- "${COMP_WORDS[COMP_CWORD]}"))
+    local IFS=$'\n' kind="$1"
+    shift
+    COMPREPLY=($(compgen -W "$(chime "$@" config names "$kind" 2>/dev/null)" -- "${COMP_WORDS[COMP_CWORD]}"))
 }
 
 _chime_with_names() {
-    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}" path="" i
+    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}" path="" word value i
+    local -a flags=()
     for ((i = 1; i < COMP_CWORD; i++)); do
-        case "$path,${COMP_WORDS[i]}" in
+        word="${COMP_WORDS[i]}"
+        # The profile's flags go on to `chime config names`, their values
+        # skipped as subcommands; `--profile=NAME` is three words where `=`
+        # breaks words (it does by default), one where it does not.
+        value=""
+        case "$word" in
+            --config|--profile)
+                [[ "${COMP_WORDS[i+1]}" == "=" ]] && i=$((i + 1))
+                ((i + 1 < COMP_CWORD)) || continue
+                i=$((i + 1))
+                value="${COMP_WORDS[i]}" ;;
+            --config=?*|--profile=?*)
+                value="${word#*=}" word="${word%%=*}" ;;
+        esac
+        if [[ -n "$value" ]]; then
+            # Bash leaves a typed `~` to the command; chime would take it literally.
+            [[ "$value" == "~/"* ]] && value="$HOME/${value:2}"
+            flags+=("$word" "$value")
+            continue
+        fi
+        case "$path,$word" in
             ",send") path="send" ;;
             ",pipe") path="pipe" ;;
             ",run") path="run" ;;
@@ -1346,41 +1369,63 @@ _chime_with_names() {
             ",manpage") path="manpage" ;;
         esac
     done
+    # A profile flag's value is clap_complete's to complete, not a positional argument.
+    case "$prev" in
+        --config|--profile|=) _chime "$@"; return ;;
+    esac
     case "$path" in
         "flush")
             case "$prev" in
-                --dest) _chime_names destinations; return ;;
+                --dest) _chime_names destinations "${flags[@]}"; return ;;
             esac
             ;;
         "pipe")
             case "$prev" in
-                --to) _chime_names destinations; return ;;
-                -r|--route) _chime_names routes; return ;;
+                --to) _chime_names destinations "${flags[@]}"; return ;;
+                -r|--route) _chime_names routes "${flags[@]}"; return ;;
             esac
             ;;
         "run")
             case "$prev" in
-                --template) _chime_names templates; return ;;
-                --to) _chime_names destinations; return ;;
-                -r|--route) _chime_names routes; return ;;
+                --template) _chime_names templates "${flags[@]}"; return ;;
+                --to) _chime_names destinations "${flags[@]}"; return ;;
+                -r|--route) _chime_names routes "${flags[@]}"; return ;;
             esac
             ;;
         "send")
             case "$prev" in
-                --template) _chime_names templates; return ;;
-                --to) _chime_names destinations; return ;;
-                -r|--route) _chime_names routes; return ;;
+                --template) _chime_names templates "${flags[@]}"; return ;;
+                --to) _chime_names destinations "${flags[@]}"; return ;;
+                -r|--route) _chime_names routes "${flags[@]}"; return ;;
+            esac
+            ;;
+        "spool drop")
+            case "$cur" in
+                -*) ;;
+                *) _chime_names ids "${flags[@]}"; return ;;
             esac
             ;;
         "spool list")
             case "$prev" in
-                --dest) _chime_names destinations; return ;;
+                --dest) _chime_names destinations "${flags[@]}"; return ;;
+            esac
+            ;;
+        "spool retry")
+            case "$cur" in
+                -*) ;;
+                *) _chime_names ids "${flags[@]}"; return ;;
+            esac
+            ;;
+        "spool show")
+            case "$cur" in
+                -*) ;;
+                *) _chime_names ids "${flags[@]}"; return ;;
             esac
             ;;
         "test")
             case "$cur" in
                 -*) ;;
-                *) _chime_names destinations; return ;;
+                *) _chime_names destinations "${flags[@]}"; return ;;
             esac
             ;;
     esac

@@ -265,7 +265,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand path 'Print the path of the profile chime would use (-v: how it was chosen)'
             cand check 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
             cand show 'Print the profile as chime resolved it, secrets redacted'
-            cand names 'List the routes, destinations or templates the profile defines, one a line'
+            cand names 'List the routes, destinations or templates the profile defines, or the ids in its spool, one a line'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'chime;config;init'= {
@@ -324,8 +324,8 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --quiet 'Print nothing but errors'
             cand -v 'Log each request (secrets redacted) on stderr'
             cand --verbose 'Log each request (secrets redacted) on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -334,7 +334,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand path 'Print the path of the profile chime would use (-v: how it was chosen)'
             cand check 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
             cand show 'Print the profile as chime resolved it, secrets redacted'
-            cand names 'List the routes, destinations or templates the profile defines, one a line'
+            cand names 'List the routes, destinations or templates the profile defines, or the ids in its spool, one a line'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'chime;config;help;init'= {
@@ -431,7 +431,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand path 'Print the path of the profile chime would use (-v: how it was chosen)'
             cand check 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
             cand show 'Print the profile as chime resolved it, secrets redacted'
-            cand names 'List the routes, destinations or templates the profile defines, one a line'
+            cand names 'List the routes, destinations or templates the profile defines, or the ids in its spool, one a line'
         }
         &'chime;help;config;init'= {
         }

@@ -190,7 +190,7 @@ complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_
 complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "path" -d 'Print the path of the profile chime would use (-v: how it was chosen)'
 complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "check" -d 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
 complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "show" -d 'Print the profile as chime resolved it, secrets redacted'
-complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "names" -d 'List the routes, destinations or templates the profile defines, one a line'
+complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "names" -d 'List the routes, destinations or templates the profile defines, or the ids in its spool, one a line'
 complete -c chime -n "__fish_chime_using_subcommand config; and not __fish_seen_subcommand_from init path check show names help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from init" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from init" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
@@ -221,13 +221,13 @@ complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subc
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -s q -l quiet -d 'Print nothing but errors'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
-complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -s h -l help -d 'Print help'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from names" -s V -l version -d 'Print version'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "init" -d 'Write a commented starter profile (0600) where chime looks for it'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "path" -d 'Print the path of the profile chime would use (-v: how it was chosen)'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the profile as chime resolved it, secrets redacted'
-complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "names" -d 'List the routes, destinations or templates the profile defines, one a line'
+complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "names" -d 'List the routes, destinations or templates the profile defines, or the ids in its spool, one a line'
 complete -c chime -n "__fish_chime_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chime -n "__fish_chime_using_subcommand test" -l to -d 'Test a webhook URL instead of the profile\'s destinations [env: CHIME_URL]' -r
 complete -c chime -n "__fish_chime_using_subcommand test" -l kind -d 'The kind of the URL when its host does not tell it [env: CHIME_KIND]' -r
@@ -270,17 +270,48 @@ complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcom
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "path" -d 'Print the path of the profile chime would use (-v: how it was chosen)'
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Check the profile, its templates and rules; report every problem (exit 78 on any)'
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the profile as chime resolved it, secrets redacted'
-complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "names" -d 'List the routes, destinations or templates the profile defines, one a line'
+complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "names" -d 'List the routes, destinations or templates the profile defines, or the ids in its spool, one a line'
 
-# Route, destination and template names from the current profile.
-complete -c chime -n "__fish_seen_subcommand_from send" -s r -l route -r -f -a "(chime config names routes 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from send" -l to -r -f -a "(chime config names destinations 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from send" -l template -r -f -a "(chime config names templates 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from pipe" -s r -l route -r -f -a "(chime config names routes 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from pipe" -l to -r -f -a "(chime config names destinations 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from run" -s r -l route -r -f -a "(chime config names routes 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from run" -l to -r -f -a "(chime config names destinations 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from run" -l template -r -f -a "(chime config names templates 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from flush" -l dest -r -f -a "(chime config names destinations 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from list" -l dest -r -f -a "(chime config names destinations 2>/dev/null)"
-complete -c chime -n "__fish_seen_subcommand_from test" -f -a "(chime config names destinations 2>/dev/null)"
+# Route, destination and template names from the current profile, and the
+# ids in its spool.
+function __chime_names
+    set -l typed (commandline -opc)
+    set -l flags
+    set -l i 1
+    while test $i -le (count $typed)
+        set -l value
+        switch $typed[$i]
+            case --config --profile
+                if test $i -lt (count $typed)
+                    set value $typed[(math $i + 1)]
+                    set -a flags $typed[$i]
+                    set i (math $i + 1)
+                end
+            case '--config=?*' '--profile=?*'
+                set -l parts (string split -m 1 = -- $typed[$i])
+                set -a flags $parts[1]
+                set value $parts[2]
+        end
+        if set -q value[1]
+            # A typed `~` reaches chime as it is: chime would take it literally.
+            set -a flags (string replace -r '^~/' "$HOME/" -- $value)
+        end
+        set i (math $i + 1)
+    end
+    chime $flags config names $argv[1] 2>/dev/null
+end
+
+complete -c chime -n "__fish_seen_subcommand_from send" -s r -l route -r -f -a "(__chime_names routes)"
+complete -c chime -n "__fish_seen_subcommand_from send" -l to -r -f -a "(__chime_names destinations)"
+complete -c chime -n "__fish_seen_subcommand_from send" -l template -r -f -a "(__chime_names templates)"
+complete -c chime -n "__fish_seen_subcommand_from pipe" -s r -l route -r -f -a "(__chime_names routes)"
+complete -c chime -n "__fish_seen_subcommand_from pipe" -l to -r -f -a "(__chime_names destinations)"
+complete -c chime -n "__fish_seen_subcommand_from run" -s r -l route -r -f -a "(__chime_names routes)"
+complete -c chime -n "__fish_seen_subcommand_from run" -l to -r -f -a "(__chime_names destinations)"
+complete -c chime -n "__fish_seen_subcommand_from run" -l template -r -f -a "(__chime_names templates)"
+complete -c chime -n "__fish_seen_subcommand_from flush" -l dest -r -f -a "(__chime_names destinations)"
+complete -c chime -n "__fish_seen_subcommand_from spool; and __fish_seen_subcommand_from list" -l dest -r -f -a "(__chime_names destinations)"
+complete -c chime -n "__fish_seen_subcommand_from spool; and __fish_seen_subcommand_from show" -f -a "(__chime_names ids)"
+complete -c chime -n "__fish_seen_subcommand_from spool; and __fish_seen_subcommand_from drop" -f -a "(__chime_names ids)"
+complete -c chime -n "__fish_seen_subcommand_from spool; and __fish_seen_subcommand_from retry" -f -a "(__chime_names ids)"
+complete -c chime -n "__fish_seen_subcommand_from test" -f -a "(__chime_names destinations)"

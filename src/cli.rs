@@ -7,8 +7,9 @@
 //! with a flag the user did type. Nothing here looks at the profile.
 //!
 //! Arguments whose value names are `ROUTE`, `DEST` or `TEMPLATE` complete
-//! from the current profile in bash, zsh and fish (`completions.rs` finds them
-//! by those names), so new commands get that for free by using them.
+//! from the current profile in bash, zsh and fish, and those named `ID` from
+//! the ids in its spool (`completions.rs` finds them by those names), so new
+//! commands get that for free by using them.
 
 use std::path::PathBuf;
 
@@ -271,7 +272,8 @@ Examples:
   chime completions fish > ~/.config/fish/completions/chime.fish
 
 install.sh installs these for bash, zsh and fish. In those shells, route,
-destination and template names complete from the current profile.";
+destination and template names complete from the current profile (the one
+--profile or --config on the line names), and spool entry ids from its spool.";
 
 const RUN_EXAMPLES: &str = "\
 Examples:
@@ -425,6 +427,7 @@ pub enum SpoolCommand {
     #[command(after_help = "Examples:\n  chime spool show 0193a5")]
     Show {
         /// Entry id, or a unique prefix of one
+        #[arg(value_name = "ID")]
         id: String,
     },
     /// Delete entries for good, pending or dead-letter
@@ -502,9 +505,10 @@ pub enum ConfigCommand {
         after_help = "Examples:\n  chime config show\n  chime --profile work config show | less"
     )]
     Show,
-    /// List the routes, destinations or templates the profile defines, one a line
+    /// List the routes, destinations or templates the profile defines, or the
+    /// ids in its spool, one a line
     #[command(
-        after_help = "Examples:\n  chime config names destinations\n  for r in $(chime config names routes); do chime send -r \"$r\" hi; done\n\nThe profile is read leniently (nothing is checked or resolved): shell completion uses this."
+        after_help = "Examples:\n  chime config names destinations\n  for r in $(chime config names routes); do chime send -r \"$r\" hi; done\n  chime --profile work config names ids\n\nThe profile is read leniently (nothing is checked or resolved), and the spool\nonly listed (no entry is read); anything missing or unreadable lists nothing:\nshell completion uses this."
     )]
     Names {
         #[arg(value_enum)]
@@ -659,6 +663,9 @@ pub enum Names {
     Routes,
     Destinations,
     Templates,
+    /// The ids of the spool's pending and dead-letter entries, as `chime spool
+    /// list` shows them (every profile's when none is named, as there).
+    Ids,
 }
 
 /// Parses the command line; clap's usage errors are told as chime tells its

@@ -3,6 +3,7 @@
 
 mod bed_selftest;
 mod bounds;
+mod completion;
 mod crash;
 mod discord;
 mod disk;

@@ -101,7 +101,7 @@ fn completion_scripts_complete_names_from_the_profile() {
     let fish = run(sandbox.chime(&["completions", "fish"])).code(0);
     assert!(
         fish.stdout
-            .contains("-l to -r -f -a \"(chime config names destinations 2>/dev/null)\"")
+            .contains("-l to -r -f -a \"(__chime_names destinations)\"")
     );
 
     sandbox.profile(

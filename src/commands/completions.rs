@@ -2,11 +2,14 @@
 //!
 //! The static part of each completion script is clap_complete's. On top of it,
 //! bash, zsh and fish complete route, destination and template names from the
-//! current profile: every argument whose value name is `ROUTE`, `DEST` or
-//! `TEMPLATE` asks `chime config names KIND` when completed. Elvish and PowerShell get
-//! the static script only. The committed copies under `completions/` and
-//! `doc/chime.1` are checked against these functions by the integration tests,
-//! which also rewrite them (`CHIME_REGENERATE=1 cargo test --test integration generated`).
+//! current profile, and entry ids from its spool: every argument whose value
+//! name is `ROUTE`, `DEST`, `TEMPLATE` or `ID` asks `chime config names KIND`
+//! when completed, passing on the `--profile` and `--config` found among the
+//! words typed, so the names are those of the profile the command will use.
+//! Elvish and PowerShell get the static script only. The committed copies
+//! under `completions/` and `doc/chime.1` are checked against these functions
+//! by the integration tests, which also rewrite them
+//! (`CHIME_REGENERATE=1 cargo test --test integration generated`).
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -14,11 +17,12 @@ use std::io::Write as _;
 use clap::{Arg, CommandFactory};
 use clap_complete::Shell;
 
-use crate::cli::Cli;
-use crate::cli::Names;
-use crate::config::Location;
+use crate::cli::{Cli, GlobalArgs, Names};
+use crate::commands::spool;
+use crate::config;
 use crate::exit::{ExitCode, Failure};
 use crate::report;
+use crate::settings;
 
 impl Names {
     /// The value name that marks an argument as taking one of these.
@@ -27,18 +31,27 @@ impl Names {
             Names::Routes => "ROUTE",
             Names::Destinations => "DEST",
             Names::Templates => "TEMPLATE",
+            Names::Ids => "ID",
         }
     }
 
-    fn table(self) -> &'static str {
+    /// The word after `chime config names`, which is also the profile's table
+    /// for the names a profile defines.
+    fn kind(self) -> &'static str {
         match self {
             Names::Routes => "routes",
             Names::Destinations => "destinations",
             Names::Templates => "templates",
+            Names::Ids => "ids",
         }
     }
 
-    const ALL: [Names; 3] = [Names::Routes, Names::Destinations, Names::Templates];
+    const ALL: [Names; 4] = [
+        Names::Routes,
+        Names::Destinations,
+        Names::Templates,
+        Names::Ids,
+    ];
 }
 
 /// `chime completions SHELL`.
@@ -53,23 +66,39 @@ pub fn print_manpage() -> Result<ExitCode, Failure> {
     Ok(ExitCode::Ok)
 }
 
-/// `chime config names KIND`: the names a profile defines, read leniently (no
-/// validation, no secrets resolved) so completion works while the profile is
-/// half-written or its variables are not exported in this shell.
-pub fn names(location: &Location, what: Names) -> Result<ExitCode, Failure> {
-    let Ok(source) = std::fs::read_to_string(&location.path) else {
-        return Ok(ExitCode::Ok);
+/// `chime config names KIND`, for shell completion: never an error, never a
+/// word on stderr, exit 0 whatever is missing — a <TAB> has no place to show
+/// either, and a half-written profile or an absent spool simply has no names.
+pub fn names(global: &GlobalArgs, what: Names) -> Result<ExitCode, Failure> {
+    let list: Vec<String> = match what {
+        Names::Ids => spool::ids(&settings::spools_if_there(global))
+            .into_iter()
+            .collect(),
+        table => profile_names(global, table),
     };
-    let Ok(table) = toml::from_str::<toml::Table>(&source) else {
-        return Ok(ExitCode::Ok);
-    };
-    if let Some(toml::Value::Table(items)) = table.get(what.table()) {
-        let list: Vec<&str> = items.keys().map(String::as_str).collect();
-        if !list.is_empty() {
-            report::line(&list.join("\n"))?;
-        }
+    if !list.is_empty() {
+        report::line(&list.join("\n"))?;
     }
     Ok(ExitCode::Ok)
+}
+
+/// The names in the profile's table for `what`, read leniently (no
+/// validation, no secrets resolved) so completion works while the profile is
+/// half-written or its variables are not exported in this shell.
+fn profile_names(global: &GlobalArgs, what: Names) -> Vec<String> {
+    let env = settings::environment();
+    let location = config::locate(global.config.as_deref(), global.profile.as_deref(), &env);
+    let read = |location: config::Location| std::fs::read_to_string(location.path).ok();
+    let Some(source) = location.ok().and_then(read) else {
+        return Vec::new();
+    };
+    match toml::from_str::<toml::Table>(&source) {
+        Ok(table) => match table.get(what.kind()) {
+            Some(toml::Value::Table(items)) => items.keys().cloned().collect(),
+            _ => Vec::new(),
+        },
+        Err(_) => Vec::new(),
+    }
 }
 
 /// The whole completion script for `shell`.
@@ -148,22 +177,42 @@ fn names_of(arg: &Arg) -> Option<Names> {
     Names::ALL.into_iter().find(|n| n.value_name() == value)
 }
 
+/// The flags that choose the profile (`cli::GlobalArgs`). Global, so typed
+/// before or after the subcommand; each script finds them among the words
+/// typed and passes them on to `chime config names`, so that
+/// `chime --profile work send -r <TAB>` lists the routes of `work`.
+const PROFILE_FLAGS: [&str; 2] = ["--config", "--profile"];
+
 /// Bash: a wrapper that answers for name-taking arguments and leaves the rest
 /// to clap_complete's `_chime`.
 fn bash_names(uses: &[Use], subcommands: &[(String, String)]) -> String {
-    let mut text = String::from(
-        "\n# Route, destination and template names from the current profile.\n\
-         _chime_names() {\n    \
-         local IFS=$'\\n'\n    \
-         COMPREPLY=($(compgen -W \"$(chime config names \"$1\" 2>/dev/null)\" -- \"${COMP_WORDS[COMP_CWORD]}\"))\n\
-         }\n\n\
-         _chime_with_names() {\n    \
-         local cur=\"${COMP_WORDS[COMP_CWORD]}\" prev=\"${COMP_WORDS[COMP_CWORD-1]}\" path=\"\" i\n    \
+    let flags = PROFILE_FLAGS.join("|");
+    let mut text = format!(
+        "\n# Route, destination and template names from the current profile, and the\n\
+         # ids in its spool: `_chime_names KIND [PROFILE FLAGS...]`.\n\
+         _chime_names() {{\n    \
+         local IFS=$'\\n' kind=\"$1\"\n    \
+         shift\n    \
+         COMPREPLY=($(compgen -W \"$(chime \"$@\" config names \"$kind\" 2>/dev/null)\" -- \"${{COMP_WORDS[COMP_CWORD]}}\"))\n\
+         }}\n\n\
+         _chime_with_names() {{\n    \
+         local cur=\"${{COMP_WORDS[COMP_CWORD]}}\" prev=\"${{COMP_WORDS[COMP_CWORD-1]}}\" path=\"\" word value i\n    \
+         local -a flags=()\n    \
          for ((i = 1; i < COMP_CWORD; i++)); do\n        \
-         case \"$path,${COMP_WORDS[i]}\" in\n",
+         word=\"${{COMP_WORDS[i]}}\"\n\
+         {profile_flags}\
+         case \"$path,$word\" in\n",
+        profile_flags = bash_profile_flags(),
     );
     bash_paths(subcommands, &mut text);
-    text.push_str("        esac\n    done\n    case \"$path\" in\n");
+    text.push_str(&format!(
+        "        esac\n    done\n    \
+         # A profile flag's value is clap_complete's to complete, not a positional argument.\n    \
+         case \"$prev\" in\n        \
+         {flags}|=) _chime \"$@\"; return ;;\n    \
+         esac\n    \
+         case \"$path\" in\n"
+    ));
     bash_cases(&bash_arms(uses), &mut text);
     text.push_str(
         "    esac\n    _chime \"$@\"\n}\n\n\
@@ -176,22 +225,52 @@ fn bash_names(uses: &[Use], subcommands: &[(String, String)]) -> String {
     text
 }
 
+/// The part of bash's loop over the words typed that collects the profile's
+/// flags into `flags` and skips their values, which are no subcommands.
+fn bash_profile_flags() -> String {
+    format!(
+        "        \
+         # The profile's flags go on to `chime config names`, their values\n        \
+         # skipped as subcommands; `--profile=NAME` is three words where `=`\n        \
+         # breaks words (it does by default), one where it does not.\n        \
+         value=\"\"\n        \
+         case \"$word\" in\n            \
+         {flags})\n                \
+         [[ \"${{COMP_WORDS[i+1]}}\" == \"=\" ]] && i=$((i + 1))\n                \
+         ((i + 1 < COMP_CWORD)) || continue\n                \
+         i=$((i + 1))\n                \
+         value=\"${{COMP_WORDS[i]}}\" ;;\n            \
+         {flags_eq})\n                \
+         value=\"${{word#*=}}\" word=\"${{word%%=*}}\" ;;\n        \
+         esac\n        \
+         if [[ -n \"$value\" ]]; then\n            \
+         # Bash leaves a typed `~` to the command; chime would take it literally.\n            \
+         [[ \"$value\" == \"~/\"* ]] && value=\"$HOME/${{value:2}}\"\n            \
+         flags+=(\"$word\" \"$value\")\n            \
+         continue\n        \
+         fi\n        \
+",
+        flags = PROFILE_FLAGS.join("|"),
+        flags_eq = PROFILE_FLAGS.map(|f| format!("{f}=?*")).join("|"),
+    )
+}
+
 /// The `case` arms completing names, per subcommand path: flags' arms first.
 fn bash_arms(uses: &[Use]) -> BTreeMap<String, Vec<String>> {
     let mut cases = BTreeMap::<String, Vec<String>>::new();
     for u in uses {
         let key = u.path.join(" ");
         let arms = cases.entry(key).or_default();
-        let word = u.names.table();
+        let word = u.names.kind();
         if u.flags.is_empty() {
             arms.push(format!(
-                "            -*) ;;\n            *) _chime_names {word}; return ;;"
+                "            -*) ;;\n            *) _chime_names {word} \"${{flags[@]}}\"; return ;;"
             ));
         } else {
             arms.insert(
                 0,
                 format!(
-                    "            {}) _chime_names {word}; return ;;",
+                    "            {}) _chime_names {word} \"${{flags[@]}}\"; return ;;",
                     u.flags.join("|")
                 ),
             );
@@ -247,25 +326,18 @@ fn zsh_names(text: &str, uses: &[Use]) -> String {
         let mut line = line.to_owned();
         for names in Names::ALL {
             let from = format!(":{}:_default", names.value_name());
-            let to = format!(":{}:_chime_names {}", names.value_name(), names.table());
+            let to = format!(":{}:_chime_names {}", names.value_name(), names.kind());
             line = line.replace(&from, &to);
         }
         // Positional arguments appear as `'*::ID -- HELP:_default'`.
         for u in uses.iter().filter(|u| u.flags.is_empty()) {
             if line.contains(&format!(":{} -- ", u.id)) && line.ends_with(":_default' \\") {
                 let cut = line.len() - ":_default' \\".len();
-                line = format!("{}:_chime_names {}' \\", &line[..cut], u.names.table());
+                line = format!("{}:_chime_names {}' \\", &line[..cut], u.names.kind());
             }
         }
         if line.starts_with("if [ \"$funcstack[1]\" = \"_chime\" ]") {
-            out.push_str(
-                "(( $+functions[_chime_names] )) ||\n\
-                 _chime_names() {\n    \
-                 local -a names\n    \
-                 names=(${(f)\"$(chime config names $1 2>/dev/null)\"})\n    \
-                 compadd -a names\n\
-                 }\n\n",
-            );
+            out.push_str(&zsh_function());
         }
         out.push_str(&line);
         out.push('\n');
@@ -273,14 +345,50 @@ fn zsh_names(text: &str, uses: &[Use]) -> String {
     out
 }
 
-/// Fish: extra `complete` lines; fish merges them with clap_complete's.
+/// Zsh's `_chime_names KIND`. By the time it runs, `words` holds only the
+/// subcommand's words, so the profile's flags are looked for in the whole
+/// line left of the cursor, split and unquoted as the shell would.
+fn zsh_function() -> String {
+    let flags = PROFILE_FLAGS.join("|");
+    let flags_eq = PROFILE_FLAGS.map(|f| format!("{f}=?*")).join("|");
+    format!(
+        "(( $+functions[_chime_names] )) ||\n\
+         _chime_names() {{\n    \
+         local -a names flags typed\n    \
+         local i value\n    \
+         typed=(${{(Q)${{(z)LBUFFER}}}})\n    \
+         for (( i = 1; i <= $#typed; i++ )); do\n        \
+         value=\n        \
+         case $typed[i] in\n            \
+         (';'|'&&'|'||'|'|'|'&') flags=() ;;\n            \
+         ({flags}) (( i < $#typed )) && value=$typed[i+1] ;;\n            \
+         ({flags_eq}) value=${{typed[i]#*=}} ;;\n        \
+         esac\n        \
+         [[ -n $value ]] || continue\n        \
+         [[ $value == '~/'* ]] && value=$HOME/${{value#??}}\n        \
+         flags+=(${{typed[i]%%=*}} $value)\n        \
+         [[ $typed[i] == *=* ]] || (( i++ ))\n    \
+         done\n    \
+         names=(${{(f)\"$(chime $flags config names $1 2>/dev/null)\"}})\n    \
+         compadd -a names\n\
+         }}\n\n"
+    )
+}
+
+/// Fish: `__chime_names KIND`, then extra `complete` lines, which fish
+/// merges with clap_complete's.
 fn fish_names(uses: &[Use]) -> String {
-    let mut text =
-        String::from("\n# Route, destination and template names from the current profile.\n");
+    let mut text = fish_function();
     for u in uses {
-        let condition = match u.path.last() {
-            Some(last) => format!("__fish_seen_subcommand_from {last}"),
-            None => "true".to_owned(),
+        // Every word of the path: `show` alone is `config show` too.
+        let seen: Vec<String> = u
+            .path
+            .iter()
+            .map(|name| format!("__fish_seen_subcommand_from {name}"))
+            .collect();
+        let condition = match seen.is_empty() {
+            true => "true".to_owned(),
+            false => seen.join("; and "),
         };
         let mut line = format!("complete -c chime -n \"{condition}\"");
         for flag in &u.flags {
@@ -292,13 +400,47 @@ fn fish_names(uses: &[Use]) -> String {
         if !u.flags.is_empty() {
             line.push_str(" -r");
         }
-        line.push_str(&format!(
-            " -f -a \"(chime config names {} 2>/dev/null)\"\n",
-            u.names.table()
-        ));
+        line.push_str(&format!(" -f -a \"(__chime_names {})\"\n", u.names.kind()));
         text.push_str(&line);
     }
     text
+}
+
+/// Fish's `__chime_names KIND`: the profile's flags found among the words of
+/// this command typed so far, passed on to `chime config names`.
+fn fish_function() -> String {
+    let flags = PROFILE_FLAGS.join(" ");
+    let flags_eq = PROFILE_FLAGS.map(|f| format!("'{f}=?*'")).join(" ");
+    format!(
+        "\n# Route, destination and template names from the current profile, and the\n\
+         # ids in its spool.\n\
+         function __chime_names\n    \
+         set -l typed (commandline -opc)\n    \
+         set -l flags\n    \
+         set -l i 1\n    \
+         while test $i -le (count $typed)\n        \
+         set -l value\n        \
+         switch $typed[$i]\n            \
+         case {flags}\n                \
+         if test $i -lt (count $typed)\n                    \
+         set value $typed[(math $i + 1)]\n                    \
+         set -a flags $typed[$i]\n                    \
+         set i (math $i + 1)\n                \
+         end\n            \
+         case {flags_eq}\n                \
+         set -l parts (string split -m 1 = -- $typed[$i])\n                \
+         set -a flags $parts[1]\n                \
+         set value $parts[2]\n        \
+         end\n        \
+         if set -q value[1]\n            \
+         # A typed `~` reaches chime as it is: chime would take it literally.\n            \
+         set -a flags (string replace -r '^~/' \"$HOME/\" -- $value)\n        \
+         end\n        \
+         set i (math $i + 1)\n    \
+         end\n    \
+         chime $flags config names $argv[1] 2>/dev/null\n\
+         end\n\n"
+    )
 }
 
 /// Where chime finds its profile and keeps its state, for the man page.
@@ -399,6 +541,29 @@ mod tests {
         assert!(find("send", "--to"));
         assert!(find("flush", "--dest"));
         assert!(find("test", ""));
+    }
+
+    #[test]
+    fn profile_flags_are_the_global_flags_that_choose_the_profile() {
+        let cmd = Cli::command();
+        for flag in PROFILE_FLAGS {
+            let long = flag.strip_prefix("--");
+            let arg = cmd.get_arguments().find(|a| a.get_long() == long);
+            let arg = arg.unwrap_or_else(|| panic!("no {flag} in cli.rs"));
+            assert!(arg.is_global_set(), "{flag} is not global");
+            // The scripts look for the long form only: a short one added in
+            // cli.rs must be added to them too.
+            assert_eq!(arg.get_short(), None, "{flag}");
+        }
+    }
+
+    #[test]
+    fn entry_id_arguments_complete_ids() {
+        let uses = uses(&mut Cli::command());
+        for path in ["spool show", "spool drop", "spool retry"] {
+            let found = uses.iter().find(|u| u.path.join(" ") == path);
+            assert!(found.is_some_and(|u| u.names == Names::Ids), "{path}");
+        }
     }
 
     #[test]

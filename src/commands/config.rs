@@ -12,9 +12,11 @@ use crate::settings;
 
 pub fn command(global: &GlobalArgs, command: ConfigCommand) -> Result<ExitCode, Failure> {
     let env = settings::environment();
-    let location = locate(global.config.as_deref(), global.profile.as_deref(), &env)?;
+    // Located in each arm: completion locates leniently, on its own.
+    let located = || locate(global.config.as_deref(), global.profile.as_deref(), &env);
     match command {
         ConfigCommand::Init { force } => {
+            let location = located()?;
             init(&location, force)?;
             if !global.quiet {
                 eprintln!("chime: wrote {}", location.path.display());
@@ -24,6 +26,7 @@ pub fn command(global: &GlobalArgs, command: ConfigCommand) -> Result<ExitCode, 
             }
         }
         ConfigCommand::Check => {
+            let location = located()?;
             let summary = check(&location, &env)?;
             for warning in summary.exposures.iter().chain(&summary.notes) {
                 report::warning(crate::settings::output(global), warning);
@@ -33,13 +36,13 @@ pub fn command(global: &GlobalArgs, command: ConfigCommand) -> Result<ExitCode, 
             }
         }
         ConfigCommand::Show => {
+            let location = located()?;
             let profile = load(&location, &env)?;
             report::text(&show(&profile, &location))?;
         }
-        ConfigCommand::Names { what } => {
-            completions::names(&location, what)?;
-        }
+        ConfigCommand::Names { what } => return completions::names(global, what),
         ConfigCommand::Path => {
+            let location = located()?;
             // The path alone, for `$(chime config path)`; the why, asked for
             // with -v, on stderr.
             report::line(&location.path.display().to_string())?;

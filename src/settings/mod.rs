@@ -149,6 +149,24 @@ pub fn spools(global: &GlobalArgs) -> Result<Vec<Spool>, Failure> {
         .collect())
 }
 
+/// The spools `chime spool …` would look at, as far as they are there and
+/// can be trusted, for completing entry ids: nothing is created, and what
+/// fails is left out without a word.
+pub fn spools_if_there(global: &GlobalArgs) -> Vec<Spool> {
+    let env = environment();
+    let Some(dir) = StateDir::if_there(&env) else {
+        return Vec::new();
+    };
+    if profile_named(global, &env) {
+        let state = locate(global, &env)
+            .ok()
+            .and_then(|location| dir.profile_if_there(&location));
+        return state.iter().map(ProfileState::spool).collect();
+    }
+    let profiles = dir.profiles().unwrap_or_default();
+    profiles.iter().map(ProfileState::spool).collect()
+}
+
 /// True when the command line or the environment names the profile, so a
 /// flush or a spool command keeps to it; otherwise they cover every profile.
 pub fn profile_named(global: &GlobalArgs, env: &EnvVars) -> bool {

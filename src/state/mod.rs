@@ -148,6 +148,30 @@ impl StateDir {
         Ok(state)
     }
 
+    /// The state directory if it is there and can be trusted, with nothing
+    /// created or moved: a shell's <TAB> (`chime config names ids`) must not
+    /// leave a state directory behind, and has nothing to say when it fails.
+    pub fn if_there(env: &EnvVars) -> Option<StateDir> {
+        let root = locate(env).ok()?;
+        let meta = std::fs::symlink_metadata(&root).ok()?;
+        check_root(&root, &meta).ok()?;
+        check_parents(&root).ok()?;
+        fs::check_if_there(&root.join("profiles")).ok()?;
+        Some(StateDir { root })
+    }
+
+    /// The state of the profile found at `location` if it has kept anything,
+    /// created or recorded nothing: [`StateDir::if_there`]'s counterpart to
+    /// [`StateDir::profile`].
+    pub fn profile_if_there(&self, location: &Location) -> Option<ProfileState> {
+        let (key, _, _) = key_of(location);
+        let state = self.profile_dir(key);
+        let meta = std::fs::symlink_metadata(&state.dir).ok()?;
+        check_own_dir(&state.dir, &meta).ok()?;
+        state.check().ok()?;
+        Some(state)
+    }
+
     /// The state folder a profile would have under the state directory, for
     /// when the directory cannot be used at all (not there and not makeable,
     /// read-only): chime still sends, and says what it could not keep when
@@ -250,6 +274,11 @@ fn open_root(root: &Path) -> Result<(), SpoolError> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => create_root(root)?,
         Err(err) => return Err(SpoolError::io("inspect", root, err)),
     }
+    check_parents(root)
+}
+
+/// Checks every directory above the state directory ([`check_parent`]).
+fn check_parents(root: &Path) -> Result<(), SpoolError> {
     let parent = root.parent().unwrap_or(Path::new("/"));
     let parent = std::fs::canonicalize(parent).map_err(|e| SpoolError::io("resolve", parent, e))?;
     for ancestor in parent.ancestors() {

@@ -86,7 +86,25 @@ impl Sandbox {
 
     /// `chime ARGS…` in this sandbox, with an empty stdin and a clean environment.
     pub fn chime(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("chime").expect("the chime binary is built");
+        let cmd = Command::cargo_bin("chime").expect("the chime binary is built");
+        self.isolated(cmd, args)
+    }
+
+    /// `PROGRAM ARGS…` (a shell) in this sandbox as [`Sandbox::chime`] runs
+    /// chime, with the chime under test first on its PATH: for running the
+    /// completion scripts, which call `chime`.
+    pub fn with_chime_on_path(&self, program: &str, args: &[&str]) -> Command {
+        let chime = Command::cargo_bin("chime").expect("the chime binary is built");
+        let dir = Path::new(chime.get_program()).parent().unwrap().to_owned();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![dir];
+        dirs.extend(std::env::split_paths(&path));
+        let mut cmd = self.isolated(Command::new(program), args);
+        cmd.env("PATH", std::env::join_paths(dirs).unwrap());
+        cmd
+    }
+
+    fn isolated(&self, mut cmd: Command, args: &[&str]) -> Command {
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.path())

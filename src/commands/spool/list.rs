@@ -52,6 +52,31 @@ pub fn list(spools: &[Spool], args: &SpoolListArgs, output: Output) -> Result<Ex
     Ok(ExitCode::Ok)
 }
 
+/// An entry's id as the listing shows it, and as shell completion offers it
+/// (`ids`): one function, so the two cannot drift apart.
+fn shown_id(id: &str) -> &str {
+    id
+}
+
+/// The ids a `chime spool list` and a `chime spool list --dead` of `spools`
+/// would show, oldest first, each once (an entry being retried is in both
+/// states for a moment), for `chime config names ids`. Only the folders are
+/// listed: an entry's id is its file's name (a read refuses one whose
+/// contents say otherwise), so no entry is opened, and a big spool lists as
+/// fast as its directories. Nothing is said about what cannot be listed.
+pub fn ids(spools: &[Spool]) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for spool in spools {
+        for state in [State::Pending, State::Dead] {
+            for destination in spool.destinations(state).unwrap_or_default() {
+                let names = spool.names(state, &destination).unwrap_or_default();
+                ids.extend(names.iter().map(|name| shown_id(&name.id).to_owned()));
+            }
+        }
+    }
+    ids
+}
+
 /// Says on stderr that nothing was listed, or how much `--limit` left out.
 fn tell(state: State, args: &SpoolListArgs, shown: usize, left: usize) {
     if left > 0 {
@@ -308,7 +333,7 @@ impl Printer {
         };
         format!(
             "{profile}{:<24}  {:<16}  {:<20}  {:>8}  {:<12}  {}\n",
-            e.id,
+            shown_id(&e.id),
             e.destination,
             timestamp(e.created),
             e.attempts,

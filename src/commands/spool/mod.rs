@@ -20,6 +20,8 @@ mod list;
 mod quarantined;
 mod summary;
 
+pub use list::ids;
+
 pub fn run(spools: &[Spool], command: SpoolCommand, output: Output) -> Result<ExitCode, Failure> {
     match command {
         SpoolCommand::List(args) => list::list(spools, &args, output),
