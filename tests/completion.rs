@@ -1,12 +1,14 @@
 //! The completion scripts, run: bash's as bash runs it at a <TAB> (the
 //! script sourced, `COMP_WORDS` set, its function called, `COMPREPLY` read),
-//! calling the chime under test for the names. zsh and fish are not part of
-//! what the suite needs installed, so their scripts are checked as text.
+//! calling the chime under test for the names; fish's through its own
+//! `complete -C`; zsh's name function under a real zsh, with a stand-in for
+//! the `compadd` that only zsh's completion widget has. zsh and fish are
+//! installed when missing (`support::tools`).
 
 use std::path::Path;
 
 use crate::support::bed::{Bed, Fault};
-use crate::support::{Sandbox, run};
+use crate::support::{Sandbox, run, tools};
 
 /// A destination that refuses connections: `send --queue` never tries it.
 const DOWN: &str = "http://127.0.0.1:9/hook";
@@ -187,27 +189,88 @@ fn config_names_ids_lists_the_ids_spool_list_shows_pending_and_dead() {
     assert_eq!(names.stdout, format!("{}\n", ids.join("\n")));
 }
 
+/// What fish offers for `line` (the cursor at its end), through the real
+/// script and fish's own `complete -C`.
+fn fish_completes(sandbox: &Sandbox, line: &str) -> Vec<String> {
+    let fish = tools::require("fish", "fish");
+    let script = sandbox.path().join("chime.fish");
+    let text = run(sandbox.chime(&["completions", "fish"])).code(0).stdout;
+    std::fs::write(&script, text).unwrap();
+    let complete = format!("source {}; complete -C '{line}'", script.display());
+    let out =
+        run(sandbox.with_chime_on_path(fish.to_str().unwrap(), &["--no-config", "-c", &complete]))
+            .code(0);
+    // Each candidate, without the description fish puts after a tab.
+    let names = out
+        .stdout
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or(""));
+    names.filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
+/// What zsh's `_chime_names KIND` offers with `line` left of the cursor:
+/// the real script and function under a real zsh, with `compadd` (which
+/// only works inside zsh's completion widget) standing in to print what it
+/// is given.
+fn zsh_names(sandbox: &Sandbox, line: &str, kind: &str) -> Vec<String> {
+    let zsh = tools::require("zsh", "zsh");
+    let script = sandbox.path().join("_chime");
+    let text = run(sandbox.chime(&["completions", "zsh"])).code(0).stdout;
+    std::fs::write(&script, text).unwrap();
+    let body = format!(
+        "autoload -Uz compinit && compinit -u -D; source {}; \
+         compadd() {{ [[ $1 == -a ]] && print -rl -- ${{(P)2}} }}; \
+         LBUFFER='{line}'; _chime_names {kind}",
+        script.display()
+    );
+    let out = run(sandbox.with_chime_on_path(zsh.to_str().unwrap(), &["-f", "-c", &body])).code(0);
+    out.stdout.lines().map(str::to_owned).collect()
+}
+
 #[test]
-fn zsh_and_fish_scripts_pass_the_profile_flags_on_to_config_names() {
-    let sandbox = Sandbox::new();
-    let zsh = run(sandbox.chime(&["completions", "zsh"])).code(0).stdout;
-    for needle in [
-        "typed=(${(Q)${(z)LBUFFER}})",
-        "(--config|--profile) (( i < $#typed )) && value=$typed[i+1] ;;",
-        "(--config=?*|--profile=?*) value=${typed[i]#*=} ;;",
-        "chime $flags config names $1 2>/dev/null",
-        "*::ids -- Entry ids, or a unique prefix of each (repeatable):_chime_names ids",
-    ] {
-        assert!(zsh.contains(needle), "zsh script lacks {needle:?}");
-    }
-    let fish = run(sandbox.chime(&["completions", "fish"])).code(0).stdout;
-    for needle in [
-        "set -l typed (commandline -opc)",
-        "case --config --profile",
-        "case '--config=?*' '--profile=?*'",
-        "chime $flags config names $argv[1] 2>/dev/null",
-        "-n \"__fish_seen_subcommand_from spool; and __fish_seen_subcommand_from drop\" -f -a \"(__chime_names ids)\"",
-    ] {
-        assert!(fish.contains(needle), "fish script lacks {needle:?}");
-    }
+fn fish_completes_the_routes_of_the_profile_or_config_on_the_line_and_spool_ids() {
+    let sandbox = two_profiles();
+    assert_eq!(fish_completes(&sandbox, "chime send -r "), ["mine"]);
+    assert_eq!(
+        fish_completes(&sandbox, "chime --profile other send -r "),
+        ["theirs"]
+    );
+    assert_eq!(
+        fish_completes(&sandbox, "chime send --profile=other -r "),
+        ["theirs"]
+    );
+    let config = sandbox.path().join("config/chime/other.toml");
+    let line = format!("chime --config {} send -r ", config.display());
+    assert_eq!(fish_completes(&sandbox, &line), ["theirs"]);
+    run(sandbox.chime(&[
+        "--profile",
+        "other",
+        "send",
+        "--queue",
+        "hi",
+        "-r",
+        "theirs",
+    ]))
+    .code(0);
+    let ids = run(sandbox.chime(&["--profile", "other", "config", "names", "ids"])).code(0);
+    let drop = fish_completes(&sandbox, "chime --profile other spool drop ");
+    assert_eq!(drop, ids.stdout.lines().collect::<Vec<_>>());
+    assert_eq!(drop.len(), 1);
+}
+
+#[test]
+fn zsh_names_come_from_the_profile_or_config_on_the_line() {
+    let sandbox = two_profiles();
+    assert_eq!(zsh_names(&sandbox, "chime send -r ", "routes"), ["mine"]);
+    assert_eq!(
+        zsh_names(&sandbox, "chime --profile other send -r ", "routes"),
+        ["theirs"]
+    );
+    assert_eq!(
+        zsh_names(&sandbox, "chime send --profile=other -r ", "routes"),
+        ["theirs"]
+    );
+    let config = sandbox.path().join("config/chime/other.toml");
+    let line = format!("cd /tmp && chime --config {} send -r ", config.display());
+    assert_eq!(zsh_names(&sandbox, &line, "routes"), ["theirs"]);
 }

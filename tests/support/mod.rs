@@ -14,6 +14,7 @@ pub mod proxy;
 pub mod teams;
 pub mod telegram;
 pub mod tls;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
