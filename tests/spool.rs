@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::bed::{Bed, Fault};
-use crate::support::{Run, Sandbox, run};
+use crate::support::{Run, Sandbox, run, shown_id};
 
 /// Nothing listens here: connections are refused at once.
 const DOWN: &str = "http://127.0.0.1:1/services/T0TESTTEAM/BDOWN/fakesecretdownfakesecret";
@@ -364,7 +364,10 @@ fn an_unreadable_entry_is_quarantined_and_the_others_still_flush() {
     bed.come_up();
     run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"]))
         .code(0)
-        .stderr_has("000000000000000000000002 for ops-hook is damaged: it is not a regular file");
+        .stderr_has(&format!(
+            "{} for ops-hook is damaged: it is not a regular file",
+            shown_id("000000000000000000000002")
+        ));
     assert_eq!(texts(&bed), vec!["m0", "m1"]);
     assert!(!listed_one.exists() && !flushed_one.exists());
     let corrupt = spool_dir(&sandbox).join("corrupt");
@@ -407,6 +410,12 @@ fn dead_letters(sandbox: &Sandbox, bed: &Bed, texts: &[&str]) -> Vec<String> {
     ids
 }
 
+/// The file among `files` of the entry chime shows as `id`.
+fn file_of(files: &[PathBuf], id: &str) -> PathBuf {
+    let named = |path: &&PathBuf| shown_id(path.file_stem().unwrap().to_str().unwrap()) == id;
+    files.iter().find(named).expect("a file for the id").clone()
+}
+
 fn ids_of(listed: &[serde_json::Value]) -> Vec<&str> {
     listed.iter().map(|e| e["id"].as_str().unwrap()).collect()
 }
@@ -429,12 +438,9 @@ fn spool_retry_id_moves_that_dead_entry_back_and_finishes_an_interrupted_retry()
     );
     // A crash in the middle of a retry leaves the entry pending and dead at
     // once; retrying it again finishes the move instead of refusing.
-    let name = format!("ops-hook/{}.msg", ids[1]);
-    std::fs::copy(
-        spool_dir(&sandbox).join("dead").join(&name),
-        spool_dir(&sandbox).join("pending").join(&name),
-    )
-    .unwrap();
+    let file = file_of(&dead(&sandbox), &ids[1]);
+    let name = format!("ops-hook/{}", file.file_name().unwrap().to_str().unwrap());
+    std::fs::copy(&file, spool_dir(&sandbox).join("pending").join(&name)).unwrap();
     run(sandbox.chime(&["spool", "retry", &ids[1]])).code(0);
     assert!(dead(&sandbox).is_empty());
     run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])).code(0);
@@ -471,30 +477,38 @@ fn an_ambiguous_id_prefix_is_refused_and_nothing_is_deleted() {
     let bed = Bed::start();
     let sandbox = setup();
     let dead_id = dead_letters(&sandbox, &bed, &["dead one"]).remove(0);
-    for text in ["pending one", "pending two"] {
-        run(chime(&sandbox, DOWN, &["send", "--queue", text])).code(0);
+    // Seventeen ids: two share their first hex digit, whatever their hashes.
+    for n in 0..16 {
+        let text = format!("pending {n}");
+        run(chime(&sandbox, DOWN, &["send", "--queue", &text])).code(0);
     }
     let listed = list_json(&sandbox, &[]);
     let mut all: Vec<&str> = ids_of(&listed);
     all.push(&dead_id);
-    let shared = (0..24)
-        .take_while(|&i| {
-            all.iter()
-                .all(|id| id.as_bytes()[i] == all[0].as_bytes()[i])
-        })
-        .count();
-    assert!(shared > 0, "ids of one test share their leading digits");
-    let prefix = &dead_id[..shared];
+    let first = |id: &str| id[..1].to_owned();
+    let prefix = all
+        .iter()
+        .map(|id| first(id))
+        .find(|digit| all.iter().filter(|id| first(id) == *digit).count() > 1)
+        .expect("seventeen ids over sixteen digits");
+    let sharing: Vec<&str> = all
+        .iter()
+        .copied()
+        .filter(|id| first(id) == prefix)
+        .collect();
     for command in ["drop", "retry", "show"] {
-        let out = run(sandbox.chime(&["spool", command, prefix]))
+        let out = run(sandbox.chime(&["spool", command, &prefix]))
             .code(2)
-            .stderr_has(&format!("`{prefix}` is the start of 3 spool entries"))
+            .stderr_has(&format!(
+                "`{prefix}` is the start of {} spool entries",
+                sharing.len()
+            ))
             .stderr_has("give more characters");
-        for id in &all {
+        for id in &sharing {
             assert!(out.stderr.contains(id), "{id} is listed\n{out}");
         }
     }
-    assert_eq!(pending(&sandbox).len(), 2, "nothing deleted");
+    assert_eq!(pending(&sandbox).len(), 16, "nothing deleted");
     assert_eq!(dead(&sandbox).len(), 1, "nothing deleted");
 }
 
@@ -616,7 +630,7 @@ fn spool_list_show_drop_and_purge() {
         .code(0)
         .stdout_has(first)
         .stdout_has("ops-hook");
-    run(sandbox.chime(&["spool", "show", &first[..20]]))
+    run(sandbox.chime(&["spool", "show", &first[..5]]))
         .code(0)
         .stdout_has("\"destination\": \"ops-hook\"")
         .stdout_has("\"text\": \"one\"");
@@ -773,9 +787,14 @@ fn spool_list_is_in_arrival_order_across_destinations_and_dest_keeps_to_one() {
         ["ops-hook", "side-hook", "ops-hook", "side-hook"],
         "one list, oldest first, not one destination after the other"
     );
-    let mut sorted = ids_of(&all);
-    sorted.sort();
-    assert_eq!(ids_of(&all), sorted);
+    // Arrival order is the order of the files' names, whatever the ids shown.
+    let mut names: Vec<String> = pending(&sandbox)
+        .iter()
+        .map(|path| path.file_stem().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    let arrived: Vec<String> = names.iter().map(|name| shown_id(name)).collect();
+    assert_eq!(ids_of(&all), arrived);
     let side = list_json(&sandbox, &["--dest", "side-hook"]);
     assert_eq!(ids_of(&side), [ids_of(&all)[1], ids_of(&all)[3]]);
     let out = run(sandbox.chime(&["spool", "list", "--dest", "side-hook"])).code(0);
@@ -870,14 +889,14 @@ fn spool_list_summary_counts_pending_in_flight_and_dead_per_destination() {
     };
     assert_eq!(counts(&rows[0]), (2.into(), 1.into(), 1.into()));
     assert_eq!(counts(&rows[1]), (1.into(), 0.into(), 0.into()));
-    assert_eq!(rows[0]["oldest_id"], orphan.as_str());
+    assert_eq!(rows[0]["oldest_id"], shown_id(&orphan).as_str());
     assert_eq!(rows[0]["state"], "pending");
     assert!(rows[0]["next_attempt"].is_string(), "{out}");
     assert!(rows[0]["oldest_age_secs"].as_u64().unwrap() < 600, "{out}");
     let dead = run(sandbox.chime(&["spool", "list", "--summary", "--dead", "--json"])).code(0);
     let dead: Vec<serde_json::Value> = serde_json::from_str(&dead.stdout).unwrap();
     assert_eq!(destinations_of(&dead), ["ops-hook"]);
-    assert_eq!(dead[0]["oldest_id"], buried.as_str());
+    assert_eq!(dead[0]["oldest_id"], shown_id(&buried).as_str());
     assert!(dead[0]["next_attempt"].is_null());
     run(sandbox.chime(&["spool", "list", "--summary", "--dest", "side-hook"]))
         .code(0)
@@ -970,10 +989,10 @@ fn spool_list_quarantines_what_a_flush_would_and_still_lists_and_counts_the_rest
         .stderr_has("undecodable")
         .stderr_has("… and 1 more");
     let listed: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
-    let third = entries[2].file_stem().unwrap().to_str().unwrap();
+    let third = shown_id(entries[2].file_stem().unwrap().to_str().unwrap());
     assert_eq!(
         ids_of(&listed),
-        [third],
+        [third.as_str()],
         "the oldest that can be sent\n{out}"
     );
     assert_eq!(
@@ -987,7 +1006,7 @@ fn spool_list_quarantines_what_a_flush_would_and_still_lists_and_counts_the_rest
         .code(0)
         .stderr_has("no header line");
     let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
-    let fourth = entries[3].file_stem().unwrap().to_str().unwrap();
+    let fourth = shown_id(entries[3].file_stem().unwrap().to_str().unwrap());
     assert_eq!(
         (rows[0]["pending"].clone(), rows[0]["oldest_id"].clone()),
         (1.into(), fourth.into())
@@ -1104,4 +1123,44 @@ fn a_spool_command_refused_while_a_flush_sends_names_that_flushs_pid() {
         ));
     flush.wait().unwrap();
     assert_eq!(texts(&bed), ["entry 0", "entry 1", "entry 2"]);
+}
+
+#[test]
+fn ids_of_entries_made_together_differ_from_their_first_digit_and_a_few_digits_name_one() {
+    let sandbox = setup();
+    for n in 0..8 {
+        run(chime(
+            &sandbox,
+            DOWN,
+            &["send", "--queue", &format!("m{n}")],
+        ))
+        .code(0);
+    }
+    let listed = list_json(&sandbox, &[]);
+    let ids = ids_of(&listed);
+    assert!(ids.iter().all(|id| id.len() == 12), "{ids:?}");
+    // Made within a second by eight processes, their file names share most
+    // of their digits; the ids shown share none at the start (a chance of
+    // 16⁻⁷ that all eight do).
+    let firsts: HashSet<&str> = ids.iter().map(|id| &id[..1]).collect();
+    assert!(firsts.len() > 1, "{ids:?}");
+    // The shortest start of the first id that no other id shares names it.
+    let unique = (1..=12)
+        .map(|n| &ids[0][..n])
+        .find(|start| ids.iter().filter(|id| id.starts_with(start)).count() == 1)
+        .unwrap();
+    run(sandbox.chime(&["spool", "show", unique]))
+        .code(0)
+        .stdout_has("\"text\": \"m0\"");
+    // A script that kept a whole file id from an older chime still names it.
+    let name = pending(&sandbox)[1]
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    run(sandbox.chime(&["spool", "drop", &name]))
+        .code(0)
+        .stderr_has(&format!("dropped {}", shown_id(&name)));
+    assert_eq!(pending(&sandbox).len(), 7);
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::support::bed::Bed;
 use crate::support::{
-    NOBODY, Run, Sandbox, as_nobody, ops_profile, run_watched_within, run_within,
+    NOBODY, Run, Sandbox, as_nobody, ops_profile, run_watched_within, run_within, shown_id,
 };
 
 /// Nothing listens here: connections are refused at once.
@@ -497,7 +497,9 @@ fn each_command_gets_past(hazard: impl Fn(&Path)) -> (Sandbox, Vec<Run>) {
         hazard(&spool_dir(&sandbox).join(format!("pending/ops-hook/{id}.msg")));
         let (out, peak) = run_watched_within(chime(&sandbox, &url, args), LIMIT);
         eprintln!("chime {args:?}: exit {}, peak {} KiB", out.code, peak >> 10);
-        let out = out.code(0).stderr_has(&format!("spool entry {id}"));
+        let out = out
+            .code(0)
+            .stderr_has(&format!("spool entry {}", shown_id(&id)));
         // A run too quick to be sampled (peak 0) read nothing big either.
         assert!(peak < MEMORY_BOUND, "held {} MiB\n{out}", peak >> 20);
         runs.push(out);
@@ -730,8 +732,9 @@ fn an_entry_from_after_the_year_9999_is_damaged_not_a_panic() {
             // `show` refuses it; a list leaves it out.
             let code = if args[1] == "show" { 1 } else { 0 };
             let out = go(sandbox.chime(&args)).code(code);
-            let out = out.stderr_has(&format!("{id} is damaged"));
-            assert!(!out.stdout.contains(&id), "listed as an entry\n{out}");
+            let shown = shown_id(&id);
+            let out = out.stderr_has(&format!("{shown} is damaged"));
+            assert!(!out.stdout.contains(&shown), "listed as an entry\n{out}");
         }
     }
 }

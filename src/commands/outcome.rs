@@ -126,7 +126,10 @@ fn partial(report: &Report) -> Option<String> {
 
 /// `chime: queued for ops-hook (503 Service Unavailable); will retry — id 0193…`
 fn queued(report: &Report) -> String {
-    let id = report.spool_id.as_deref().unwrap_or("?");
+    let id = report
+        .spool_id
+        .as_deref()
+        .map_or_else(|| "?".to_owned(), crate::spool::short_id);
     let line = match &report.error {
         Some(error) => format!(
             "chime: queued for {} ({error}); will retry — id {id}",
@@ -153,7 +156,7 @@ fn rejected(report: &Report) -> Failure {
     if let Some(note) = partial(report) {
         failure = failure.caused_by(note);
     }
-    if let Some(id) = &report.spool_id {
+    if let Some(id) = report.spool_id.as_deref().map(crate::spool::short_id) {
         failure = failure.caused_by(format!(
             "kept in the dead-letter spool as {id}: `chime spool retry {id}` once fixed"
         ));

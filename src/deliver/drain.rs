@@ -50,6 +50,7 @@ pub struct Drained {
 impl Drained {
     fn dead_lettered(&mut self, id: &str, name: &str, reason: &str) {
         self.dead += 1;
+        let id = crate::spool::short_id(id);
         self.fates.push(format!(
             "spool entry {id} for {name} dead-lettered: {reason}; see `chime spool list --dead`"
         ));
@@ -271,6 +272,7 @@ impl Step<'_, '_> {
                     true => "; `chime spool list --quarantined` shows it",
                     false => "",
                 };
+                let id = crate::spool::short_id(id);
                 drained.fates.push(format!(
                     "spool entry {id} for {name} is damaged: {why}{listed}"
                 ));
@@ -301,7 +303,7 @@ impl Step<'_, '_> {
             let reason = format!(
                 "not sent: `{name}` is no longer the destination that accepted it (its kind, \
                  URL or credentials changed); `chime spool retry {}` sends it to `{name}` as it is now",
-                entry.id
+                crate::spool::short_id(&entry.id)
             );
             reason
         } else if let Some(reason) = self.ctx.policy.expired(&entry, SystemTime::now()) {

@@ -118,8 +118,12 @@ pub struct Report {
     pub parts: usize,
     pub parts_delivered: usize,
     pub elapsed_ms: u128,
-    /// The spool entry that now holds the message, when it was queued or dead-lettered.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The spool entry that now holds the message, when it was queued or
+    /// dead-lettered; shown as people see it ([`crate::spool::short_id`]).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "shown_spool_id"
+    )]
     pub spool_id: Option<String>,
     /// How long the platform asked us to wait, when it did.
     #[serde(skip)]
@@ -147,6 +151,11 @@ pub fn exit_code(statuses: impl IntoIterator<Item = Status>) -> ExitCode {
     statuses
         .into_iter()
         .fold(ExitCode::Ok, |code, status| code.worst(status.exit_code()))
+}
+
+fn shown_spool_id<S: serde::Serializer>(id: &Option<String>, out: S) -> Result<S::Ok, S::Error> {
+    let shown = id.as_deref().map(crate::spool::short_id);
+    serde::Serialize::serialize(&shown, out)
 }
 
 impl Report {

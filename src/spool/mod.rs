@@ -25,7 +25,9 @@
 //! long for a file name, its start and a hash, the whole name kept inside in
 //! `.name`. An id is 24 hex digits: milliseconds since the epoch, the process
 //! id and a per-process counter, so ids sort in arrival order and the parts a
-//! process writes keep their order. Every folder is checked before it is used
+//! process writes keep their order. People see, type and script with
+//! [`short_id`] instead, which differs from its first digit where these
+//! differ only at the end. Every folder is checked before it is used
 //! (`fs::check_own_dir`: ours, private, not a link) and every file is opened
 //! without following a link.
 //!
@@ -178,8 +180,27 @@ impl State {
 impl Found {
     /// `ID (state, destination)`, for a list of matches.
     fn describe(&self) -> String {
-        format!("{} ({}, {})", self.id, self.state.dir(), self.destination)
+        let id = short_id(&self.id);
+        format!("{id} ({}, {})", self.state.dir(), self.destination)
     }
+}
+
+/// How many hex digits of an id's hash people see: 48 bits, so that 50,000
+/// entries share one by chance about once in 200,000 spools.
+const SHORT_ID: usize = 12;
+
+/// An entry's id as people see and type it: the start of its hash, so that
+/// ids made a minute apart (or by one process) differ from the first digit,
+/// where the id itself, made to sort in arrival order (invariant 4), differs
+/// only at the end. [`Spool::find`] takes any unique start of it.
+pub fn short_id(id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(id.as_bytes());
+    let hex: String = hash[..SHORT_ID / 2]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    hex
 }
 
 /// A spool file read back (as an entry, or as an [`Outline`] of one), or
@@ -445,7 +466,8 @@ impl Spool {
         Read::Damaged(format!("{why}; moved to {}", target.display()))
     }
 
-    /// Finds the one entry whose id starts with `prefix`, pending or dead.
+    /// Finds the one entry whose id as shown ([`short_id`]) starts with
+    /// `prefix`, or whose whole id is `prefix`, pending or dead.
     ///
     /// Several ids matching is an error that lists them, never a guess. One id
     /// both pending and dead is what an interrupted move leaves (invariant 6);
@@ -459,7 +481,7 @@ impl Spool {
         for state in [State::Dead, State::Pending] {
             for destination in self.destinations(state)? {
                 for id in self.ids(state, &destination)? {
-                    if id.starts_with(prefix) {
+                    if short_id(&id).starts_with(prefix) || id == prefix {
                         found.push(Found {
                             state,
                             destination: destination.clone(),

@@ -429,3 +429,11 @@ pub fn run_or_kill(cmd: Command, limit: std::time::Duration) -> Result<Run, Stri
         (run, _, Some(why)) => Err(format!("{why}: {}", run.command)),
     }
 }
+
+/// An entry's id as chime shows it, from the id its file is named by: the
+/// first 12 hex digits of the name's SHA-256.
+pub fn shown_id(file_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(file_id.as_bytes());
+    hash[..6].iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -54,8 +54,8 @@ pub fn list(spools: &[Spool], args: &SpoolListArgs, output: Output) -> Result<Ex
 
 /// An entry's id as the listing shows it, and as shell completion offers it
 /// (`ids`): one function, so the two cannot drift apart.
-fn shown_id(id: &str) -> &str {
-    id
+fn shown_id(id: &str) -> String {
+    crate::spool::short_id(id)
 }
 
 /// The ids a `chime spool list` and a `chime spool list --dead` of `spools`
@@ -70,7 +70,7 @@ pub fn ids(spools: &[Spool]) -> BTreeSet<String> {
         for state in [State::Pending, State::Dead] {
             for destination in spool.destinations(state).unwrap_or_default() {
                 let names = spool.names(state, &destination).unwrap_or_default();
-                ids.extend(names.iter().map(|name| shown_id(&name.id).to_owned()));
+                ids.extend(names.iter().map(|name| shown_id(&name.id)));
             }
         }
     }
@@ -206,7 +206,7 @@ pub(super) fn read(
     match spool.read_outline(state, destination, &name.id) {
         Ok(Some(Read::Entry(entry))) => Some(entry),
         Ok(Some(Read::Damaged(why))) => {
-            let id = &name.id;
+            let id = shown_id(&name.id);
             report::warning(output, &format!("spool entry {id} is damaged: {why}"));
             None
         }

@@ -14,7 +14,7 @@ use crate::cli::SpoolCommand;
 use crate::exit::{ExitCode, Failure};
 use crate::report;
 use crate::settings::Output;
-use crate::spool::{DestinationLock, Entry, Outline, Read, Spool, SpoolError, State};
+use crate::spool::{DestinationLock, Entry, Outline, Read, Spool, SpoolError, State, short_id};
 
 mod list;
 mod quarantined;
@@ -65,6 +65,7 @@ fn entries(spools: &[Spool], state: State, output: Output) -> Vec<(&Spool, Entry
                 match spool.read(state, &destination, &id) {
                     Ok(Read::Entry(entry)) => out.push((spool, entry)),
                     Ok(Read::Damaged(why)) => {
+                        let id = short_id(&id);
                         report::warning(output, &format!("spool entry {id} is damaged: {why}"))
                     }
                     Err(SpoolError::NotFound(_)) => {}
@@ -109,7 +110,7 @@ fn timestamp(time: SystemTime) -> String {
 fn as_json(spool: &Spool, entry: &Outline, state: State) -> serde_json::Value {
     let time = timestamp;
     json!({
-        "id": entry.id,
+        "id": short_id(&entry.id),
         "profile": spool.profile(),
         "destination": entry.destination,
         "state": state_name(state),
@@ -161,7 +162,7 @@ fn find<'s>(spools: &'s [Spool], id: &str) -> Result<(&'s Spool, State, Entry), 
         Read::Entry(entry) => Ok((spool, hit.state, entry)),
         Read::Damaged(why) => Err(Failure::new(
             ExitCode::Failure,
-            format!("entry {} is damaged: {why}", hit.id),
+            format!("entry {} is damaged: {why}", short_id(&hit.id)),
         )),
     }
 }
@@ -189,7 +190,8 @@ fn drop_entries(spools: &[Spool], ids: &[String], output: Output) -> Result<Exit
         let _lock = lock_for(spool, state, &entry.destination)?;
         spool.remove(state, &entry).map_err(Failure::from)?;
         if !output.quiet {
-            eprintln!("chime: dropped {} ({})", entry.id, entry.destination);
+            let id = short_id(&entry.id);
+            eprintln!("chime: dropped {id} ({})", entry.destination);
         }
     }
     Ok(ExitCode::Ok)
@@ -228,7 +230,7 @@ fn retry(spools: &[Spool], ids: &[String], all: bool, output: Output) -> Result<
                 (_, State::Pending, entry) => {
                     return Err(Failure::usage(format!(
                         "{} is pending, not dead-lettered",
-                        entry.id
+                        short_id(&entry.id)
                     ))
                     .with_hint("`chime flush --all` tries pending entries now"));
                 }
@@ -243,7 +245,8 @@ fn retry(spools: &[Spool], ids: &[String], all: bool, output: Output) -> Result<
         if !output.quiet {
             eprintln!(
                 "chime: {} ({}) is pending again; `chime flush` will send it",
-                entry.id, entry.destination
+                short_id(&entry.id),
+                entry.destination
             );
         }
     }
@@ -256,15 +259,15 @@ fn revive_failure(spool: &Spool, entry: &Entry, err: SpoolError) -> Failure {
     if !spool.holds(State::Dead, entry) {
         return Failure::from(err);
     }
-    let what = format!("{} ({})", entry.id, entry.destination);
+    let id = short_id(&entry.id);
+    let what = format!("{id} ({})", entry.destination);
     let failure = if spool.holds(State::Pending, entry) {
         Failure::new(
             ExitCode::Failure,
             format!("{what} is pending again, but its dead-letter copy could not be removed"),
         )
         .with_hint(format!(
-            "`chime spool drop {}` removes the dead-letter copy; the pending one stays",
-            entry.id
+            "`chime spool drop {id}` removes the dead-letter copy; the pending one stays"
         ))
     } else {
         Failure::new(

@@ -126,7 +126,7 @@ impl<'s> Tally<'s> {
             "pending": self.pending,
             "in_flight": self.in_flight,
             "dead": self.dead,
-            "oldest_id": oldest.map(|o| &o.id),
+            "oldest_id": oldest.map(|o| crate::spool::short_id(&o.id)),
             "oldest_created": oldest.map(|o| timestamp(o.created)),
             "oldest_age_secs": self.age().map(|age| age.as_secs()),
             "next_attempt": self.next(state).map(timestamp),
