@@ -166,6 +166,9 @@ pub struct Message {
     /// Short plain lines about where the message comes from (a CI run's
     /// repo@branch and commit), for kinds with a context or footer line.
     pub context: Vec<String>,
+    /// Files that go with it (`--file`), for kinds that carry files; the
+    /// others name them in the text.
+    pub files: Vec<crate::kinds::FileRef>,
 }
 
 impl Message {

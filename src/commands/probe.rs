@@ -65,6 +65,7 @@ fn message() -> Message {
         host,
         time: std::time::SystemTime::now(),
         context: Vec::new(),
+        files: Vec::new(),
     }
 }
 

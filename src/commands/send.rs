@@ -307,6 +307,7 @@ fn compose_with(
             .unwrap_or_default(),
         time: std::time::SystemTime::now(),
         context: Vec::new(),
+        files: Vec::new(),
     };
     if let Some(ci) = &send.ci {
         ci.annotate(&mut message);

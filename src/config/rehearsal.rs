@@ -177,6 +177,7 @@ fn sample_message(title: Option<String>, text: String) -> Message {
         host: "db1".into(),
         time: std::time::SystemTime::now(),
         context: Vec::new(),
+        files: Vec::new(),
     }
 }
 

@@ -10,6 +10,7 @@
 //! network.
 
 mod discord;
+pub mod files;
 mod google_chat;
 mod markdown;
 mod mattermost;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::fields::Fields;
 use crate::message::Message;
 use crate::secret::Secret;
+pub use files::{FileRef, Upload};
 use crate::template::Escape;
 
 /// Every kind a profile may name.
@@ -125,6 +127,9 @@ pub struct Payload {
     /// so the spool and `--dry-run` keep the name, never the value.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretRef>,
+    /// The files this part carries, for kinds that carry files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileRef>,
 }
 
 /// A `${NAME}` at byte `at` of a payload's body, standing for a secret.
@@ -152,7 +157,14 @@ impl Payload {
             op: String::new(),
             thread: None,
             secrets: Vec::new(),
+            files: Vec::new(),
         }
+    }
+
+    /// The same part, carrying `files`.
+    pub fn with_files(mut self, files: &[FileRef]) -> Payload {
+        self.files = files.to_vec();
+        self
     }
 }
 
@@ -165,6 +177,8 @@ pub struct HttpRequest {
     pub url: Secret,
     pub headers: Vec<(String, Secret)>,
     pub body: Secret,
+    /// A body that carries files, streamed from disk in place of `body`.
+    pub upload: Option<Upload>,
 }
 
 impl HttpRequest {
@@ -182,7 +196,14 @@ impl HttpRequest {
             url,
             headers,
             body: Secret::public(&payload.body),
+            upload: None,
         }
+    }
+
+    /// The same request with `upload` as its body.
+    pub fn uploading(mut self, upload: Upload) -> HttpRequest {
+        self.upload = Some(upload);
+        self
     }
 
     pub fn header(mut self, name: &str, value: Secret) -> HttpRequest {
@@ -258,6 +279,12 @@ pub trait Platform: Send + Sync {
     /// fail (a profile's body template): a send stops before anything goes out.
     fn check(&self, _message: &Message) -> Result<(), String> {
         Ok(())
+    }
+    /// The largest file this kind carries, or `None` when it carries none:
+    /// a message's files are then named in its text instead. A profile's
+    /// `max_file_size` overrides it, for a server set up otherwise.
+    fn file_limit(&self) -> Option<u64> {
+        None
     }
     /// Why the platform would refuse `payload`, for `config check`, which
     /// renders every template through every kind it may be sent with. Only

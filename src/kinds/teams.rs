@@ -445,6 +445,7 @@ mod tests {
             host: "db1".into(),
             time: std::time::SystemTime::UNIX_EPOCH,
             context: Vec::new(),
+            files: Vec::new(),
         }
     }
 

@@ -262,6 +262,7 @@ impl<'p> Router<'p> {
             host: pipe.host.clone(),
             time: SystemTime::now(),
             context: Vec::new(),
+            files: Vec::new(),
         };
         if let Some(ci) = &pipe.ci {
             ci.annotate(&mut proto);

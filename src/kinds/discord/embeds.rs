@@ -296,6 +296,7 @@ mod tests {
             host: "db1".into(),
             time: SystemTime::UNIX_EPOCH,
             context: Vec::new(),
+            files: Vec::new(),
         }
     }
 

@@ -248,6 +248,7 @@ impl Platform for Ntfy {
                     op: String::new(),
                     thread: None,
                     secrets: Vec::new(),
+                    files: Vec::new(),
                 }
             })
             .collect()

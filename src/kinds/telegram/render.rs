@@ -183,6 +183,7 @@ mod tests {
             host: "web1".into(),
             time: SystemTime::UNIX_EPOCH,
             context: Vec::new(),
+            files: Vec::new(),
         }
     }
 

@@ -141,6 +141,7 @@ impl Platform for Webhook {
                 op: String::new(),
                 thread: None,
                 secrets: rendered.secrets,
+                files: Vec::new(),
             })
             .collect()
     }
@@ -173,6 +174,7 @@ impl Platform for Webhook {
             url: self.url.clone(),
             headers,
             body: Secret::shown_as(body, payload.body.clone()),
+            upload: None,
         }
     }
 
@@ -384,6 +386,7 @@ fn body(
         host: "host".into(),
         time: SystemTime::now(),
         context: Vec::new(),
+        files: Vec::new(),
     };
     let vars = variables(&sample, &sample.text, 1, 1);
     match Body::new(source, secrets, &vars) {

@@ -138,6 +138,7 @@ impl Header {
             host: self.host.clone(),
             time: std::time::SystemTime::now(),
             context: self.context.clone(),
+            files: Vec::new(),
         }
     }
 

@@ -1,0 +1,171 @@
+//! Files that go with a message: what a payload says of each (its name,
+//! its size, where its bytes are), and the bodies that carry them — the file
+//! as the whole body, or `multipart/form-data` — which the delivery engine
+//! streams from disk, so a file is never read whole into memory.
+//!
+//! A payload names where a file's bytes are: the user's file until the
+//! message is put on disk, then the spool's own copy (`spool/files.rs`), so
+//! a queued message still has its file when the original is gone.
+
+use std::path::PathBuf;
+
+use crate::secret::Secret;
+
+/// One file of a message, as a payload carries it (and the spool keeps it).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileRef {
+    /// Where its bytes are read from when the payload is sent.
+    pub path: PathBuf,
+    /// The name the channel shows (`--file-name`, else the file's own).
+    pub name: String,
+    /// What the channel shows above or beside it (`--file-title`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Its size when it was accepted: the bytes sent are exactly these many.
+    pub size: u64,
+}
+
+impl FileRef {
+    /// The content type its name suggests; octet-stream when it says nothing.
+    pub fn content_type(&self) -> &'static str {
+        let extension = self.name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        match extension.as_deref() {
+            Some("txt" | "log") => "text/plain; charset=utf-8",
+            Some("csv") => "text/csv",
+            Some("json") => "application/json",
+            Some("html" | "htm") => "text/html",
+            Some("xml") => "application/xml",
+            Some("pdf") => "application/pdf",
+            Some("png") => "image/png",
+            Some("jpg" | "jpeg") => "image/jpeg",
+            Some("gif") => "image/gif",
+            Some("svg") => "image/svg+xml",
+            Some("zip") => "application/zip",
+            Some("gz") => "application/gzip",
+            _ => "application/octet-stream",
+        }
+    }
+
+    /// "build.log (1.2 MiB)": what a kind that cannot carry files says instead.
+    pub fn described(&self) -> String {
+        format!("{} ({})", self.name, human_size(self.size))
+    }
+}
+
+/// A size as people read it: `812 B`, `4.0 KiB`, `1.2 MiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A request body that carries files, streamed from disk when sent.
+#[derive(Clone, Debug)]
+pub enum Upload {
+    /// The file's bytes are the whole body (ntfy's `PUT`, Slack's upload URL).
+    Raw(FileRef),
+    /// `multipart/form-data`, its parts in order.
+    Form(Vec<FormPart>),
+}
+
+/// One part of a form: a named text field or a file.
+#[derive(Clone, Debug)]
+pub struct FormPart {
+    pub name: String,
+    pub content: FormContent,
+}
+
+#[derive(Clone, Debug)]
+pub enum FormContent {
+    /// A field's value, with its content type when it is not plain text
+    /// (Discord's `payload_json` is JSON). Wrapped: a webhook's may hold a secret.
+    Text {
+        value: Secret,
+        content_type: Option<&'static str>,
+    },
+    File(FileRef),
+}
+
+impl FormPart {
+    pub fn text(name: &str, value: Secret) -> FormPart {
+        FormPart {
+            name: name.to_owned(),
+            content: FormContent::Text {
+                value,
+                content_type: None,
+            },
+        }
+    }
+
+    pub fn json(name: &str, value: Secret) -> FormPart {
+        FormPart {
+            name: name.to_owned(),
+            content: FormContent::Text {
+                value,
+                content_type: Some("application/json"),
+            },
+        }
+    }
+
+    pub fn file(name: &str, file: &FileRef) -> FormPart {
+        FormPart {
+            name: name.to_owned(),
+            content: FormContent::File(file.clone()),
+        }
+    }
+}
+
+impl Upload {
+    /// The files it reads, in order.
+    pub fn files(&self) -> Vec<&FileRef> {
+        match self {
+            Upload::Raw(file) => vec![file],
+            Upload::Form(parts) => parts
+                .iter()
+                .filter_map(|part| match &part.content {
+                    FormContent::File(file) => Some(file),
+                    FormContent::Text { .. } => None,
+                })
+                .collect(),
+        }
+    }
+
+    /// What `--dry-run` and `-v` show of it: each part's name and, for a
+    /// file, its name, size and type — never its bytes.
+    pub fn describe(&self) -> String {
+        let file = |f: &FileRef| format!("{} ({}, {})", f.name, human_size(f.size), f.content_type());
+        match self {
+            Upload::Raw(f) => format!("the bytes of {}", file(f)),
+            Upload::Form(parts) => {
+                let shown: Vec<String> = parts
+                    .iter()
+                    .map(|part| match &part.content {
+                        FormContent::File(f) => format!("{}: {}", part.name, file(f)),
+                        FormContent::Text { value, .. } => format!("{}: {value}", part.name),
+                    })
+                    .collect();
+                format!("multipart/form-data:\n{}", shown.join("\n"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(human_size(812), "812 B");
+        assert_eq!(human_size(4096), "4.0 KiB");
+        assert_eq!(human_size(5 * 1024 * 1024 + 200 * 1024), "5.2 MiB");
+    }
+}
