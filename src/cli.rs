@@ -248,21 +248,9 @@ fn parse_regex(s: &str) -> Result<regex_lite::Regex, String> {
     regex_lite::Regex::new(s).map_err(|e| e.to_string())
 }
 
-/// `64MiB`, `512KiB`, `1GiB`, `1000` (bytes); `MB`/`KB` are read as binary too.
+/// `64MiB`, `512KiB`, `1GiB`, `1000` (bytes).
 fn parse_size(s: &str) -> Result<usize, String> {
-    let s = s.trim();
-    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let number: usize = s[..digits]
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size like 64MiB"))?;
-    let unit = match s[digits..].trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        other => return Err(format!("unknown size unit `{other}`; use KiB, MiB or GiB")),
-    };
-    Ok(number.saturating_mul(unit))
+    crate::kinds::files::parse_size(s).map(|n| usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 const COMPLETIONS_EXAMPLES: &str = "\
@@ -556,6 +544,20 @@ pub struct SendArgs {
     /// Show the text as a code block
     #[arg(long, help_heading = "What")]
     pub code: bool,
+
+    /// Attach a file (repeatable; `-` reads it from stdin, the text then from
+    /// TEXT); kinds that take no files get its name and size in the text
+    #[arg(long = "file", value_name = "PATH", help_heading = "Files")]
+    pub files: Vec<std::path::PathBuf>,
+
+    /// The name the channel shows for the file (repeatable: the first names the
+    /// first --file, and so on)
+    #[arg(long = "file-name", value_name = "NAME", help_heading = "Files")]
+    pub file_names: Vec<String>,
+
+    /// A title shown with the file (repeatable, in --file order)
+    #[arg(long = "file-title", value_name = "TEXT", help_heading = "Files")]
+    pub file_titles: Vec<String>,
 
     /// Template from the profile's [templates] to render with
     #[arg(long, value_name = "TEMPLATE", help_heading = "Templates")]

@@ -177,6 +177,7 @@ impl Message {
         self.text.trim().is_empty()
             && self.title.as_deref().is_none_or(|t| t.trim().is_empty())
             && self.fields.is_empty()
+            && self.files.is_empty()
     }
 }
 

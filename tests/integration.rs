@@ -8,6 +8,7 @@ mod crash;
 mod discord;
 mod disk;
 mod every_kind;
+mod files;
 mod fuzz;
 mod google_chat;
 mod hostile;

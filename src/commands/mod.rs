@@ -4,6 +4,7 @@
 
 pub mod completions;
 pub mod config;
+mod files;
 pub mod flush;
 mod outcome;
 pub mod pipe;

@@ -16,8 +16,12 @@ pub fn dry_run(rendered: &[(&Destination, Vec<Payload>)], as_json: bool) -> Resu
     for (destination, payloads) in rendered {
         for (i, payload) in payloads.iter().enumerate() {
             let request = destination.platform.request(payload);
-            // What the body shows: a secret in it stays a `${NAME}`.
-            let shown = request.body.to_string();
+            // What the body shows: a secret in it stays a `${NAME}`; a file
+            // shows its name, size and type, never its bytes.
+            let shown = match &request.upload {
+                Some(upload) => upload.describe(),
+                None => request.body.to_string(),
+            };
             let body: serde_json::Value =
                 serde_json::from_str(&shown).unwrap_or(serde_json::Value::String(shown));
             if as_json {

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use minijinja::value::{Serde, Value};
 
-use super::outcome;
+use super::{files, outcome};
 use crate::config::{Destination, Profile};
 use crate::deliver::Outbox;
 use crate::deliver::{self, Report};
@@ -31,12 +31,31 @@ struct Delivery<'p> {
 }
 
 pub fn run(mut send: Send) -> Result<ExitCode, Failure> {
+    let stash = send.input.stash.take();
+    let result = send_all(send);
+    // What `--file -` read is the spool's copy's source only until the send ends.
+    if let Some(stash) = stash {
+        let _ = std::fs::remove_file(stash);
+    }
+    result
+}
+
+fn send_all(mut send: Send) -> Result<ExitCode, Failure> {
     // The text is held once, by the template variables and the composing
     // alike, and let go of once every destination's message is composed,
     // before any is rendered (issue 11: a long send held it seven times).
     let text: Arc<str> = Arc::from(std::mem::take(&mut send.input.text));
     let vars = variables(&send, &text);
     let mut deliveries = resolve(&send, &vars)?;
+    let files = &send.input.files;
+    let destinations: Vec<&Destination> = deliveries.iter().map(|d| d.destination).collect();
+    files::someone_carries(files, &destinations)?;
+    for destination in &destinations {
+        files::within_limit(files, destination)?;
+        if let Some(warning) = files::not_attached(destination, files) {
+            report::warning(send.output, &warning);
+        }
+    }
     let threads = Threads::beside(&send.spool, send.profile.thread_ttl);
     keys(&send, &mut deliveries);
     let mut messages = Vec::with_capacity(deliveries.len());
@@ -307,8 +326,9 @@ fn compose_with(
             .unwrap_or_default(),
         time: std::time::SystemTime::now(),
         context: Vec::new(),
-        files: Vec::new(),
+        files: input.files.clone(),
     };
+    super::files::name_in_text(&mut message, delivery.destination);
     if let Some(ci) = &send.ci {
         ci.annotate(&mut message);
     }

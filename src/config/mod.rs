@@ -61,6 +61,9 @@ pub struct Destination {
     pub ca_file: Option<CaFile>,
     /// `proxy`: this destination's own proxy, or none, whatever the environment says.
     pub proxy: Option<ProxyChoice>,
+    /// `max_file_size`: the largest file it takes, where its server is set
+    /// up otherwise than the kind's default.
+    pub max_file_size: Option<u64>,
     /// [`Destination::identity`], worked out once.
     pub identity: std::sync::OnceLock<String>,
 }
@@ -116,6 +119,16 @@ impl Profile {
             }
         }
         Ok(None)
+    }
+}
+
+impl Destination {
+    /// The largest file it takes: its `max_file_size`, else its kind's;
+    /// `None` when it takes no files.
+    pub fn file_limit(&self) -> Option<u64> {
+        self.platform
+            .file_limit()
+            .map(|limit| self.max_file_size.unwrap_or(limit))
     }
 }
 

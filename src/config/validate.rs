@@ -127,6 +127,7 @@ fn destination(
     let mut table = table.into_inner();
     let timeout = duration_field(&mut table, "timeout", problems);
     let pace = duration_field(&mut table, "pace", problems);
+    let max_file_size = size_field(&mut table, "max_file_size", problems);
     let (ca_file, proxy) = super::trust::settings(name, &mut table, profile, problems);
     let Some(kind) = table.remove("kind") else {
         let help = format!("add `kind = \"…\"`, one of: {}", kinds::KNOWN.join(", "));
@@ -154,6 +155,7 @@ fn destination(
         pace,
         ca_file,
         proxy,
+        max_file_size,
         exposed,
         identity: std::sync::OnceLock::new(),
     })
@@ -312,6 +314,24 @@ fn spool_policy(raw: RawSpool, problems: &mut Vec<Problem>) -> spool::Policy {
 
 /// A destination's duration key, taken out of its table; `timeout` may not
 /// be zero.
+/// A size: bytes, or a string like "25MiB".
+fn size_field(table: &mut fields::Table, key: &str, problems: &mut Vec<Problem>) -> Option<u64> {
+    let value = table.remove(key)?;
+    let parsed = match value.get_ref() {
+        toml::Value::Integer(n) => u64::try_from(*n).map_err(|_| "it is negative".to_owned()),
+        toml::Value::String(text) => crate::kinds::files::parse_size(text),
+        _ => Err("it is neither".to_owned()),
+    };
+    match parsed {
+        Ok(size) => Some(size),
+        Err(why) => {
+            let message = format!("`{key}` must be a size, like \"25MiB\" or 26214400: {why}");
+            problems.push(Problem::new(Some(value.span()), message));
+            None
+        }
+    }
+}
+
 fn duration_field(
     table: &mut fields::Table,
     key: &str,

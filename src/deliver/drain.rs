@@ -371,6 +371,7 @@ impl Step<'_, '_> {
         removals: &mut Removals,
     ) -> Result<bool, SpoolError> {
         let ctx = self.ctx;
+        let has_files = entry.payloads.iter().any(|p| !p.files.is_empty());
         let job = Job {
             name: &self.destination.name,
             platform: self.destination.platform.as_ref(),
@@ -387,6 +388,9 @@ impl Step<'_, '_> {
         match report.status {
             Status::Delivered => {
                 removals.delivered(ctx.spool, &entry)?;
+                if has_files {
+                    ctx.spool.forget_files(&entry.id);
+                }
                 drained.delivered += 1;
                 Ok(true)
             }

@@ -41,6 +41,7 @@
 mod drain;
 mod net;
 mod outbox;
+mod upload;
 
 use std::time::{Duration, Instant};
 
@@ -335,6 +336,9 @@ async fn send_with_retries(
         let sent = Instant::now();
         // Built anew for each try: a signature may carry the time it was made.
         let request = job.platform.request(payload);
+        if let Some(Err(error)) = request.upload.as_ref().map(upload::check) {
+            return (Verdict::Rejected { error, hint: None }, None);
+        }
         let reply = send(client, &request, remaining).await;
         let (verdict, status, doubtful) = judge(job, reply, warnings);
         if verbose {
@@ -428,11 +432,27 @@ fn capped(verdict: Verdict) -> Verdict {
 async fn send(client: &reqwest::Client, request: &HttpRequest, timeout: Duration) -> Reply {
     let mut builder = client
         .request(request.method.clone(), request.url.expose())
-        .timeout(timeout)
-        .body(request.body.expose().to_owned());
+        .timeout(timeout);
+    let streamed = request.upload.as_ref().map(upload::stream);
+    let form_type = streamed.as_ref().and_then(|s| s.content_type.clone());
     for (name, value) in &request.headers {
+        // A form's content type names the boundary the body was built with.
+        if form_type.is_some() && name.eq_ignore_ascii_case("content-type") {
+            continue;
+        }
         builder = builder.header(name, value.expose());
     }
+    builder = match streamed {
+        Some(streamed) => {
+            if let Some(content_type) = streamed.content_type {
+                builder = builder.header(reqwest::header::CONTENT_TYPE, content_type);
+            }
+            builder
+                .header(reqwest::header::CONTENT_LENGTH, streamed.length)
+                .body(streamed.body)
+        }
+        None => builder.body(request.body.expose().to_owned()),
+    };
     let mut response = match builder.send().await {
         Ok(response) => response,
         Err(err) if err.is_connect() => return Reply::NotSent(describe(err)),

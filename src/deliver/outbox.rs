@@ -157,7 +157,12 @@ impl Outbox<'_> {
         if let Some(id) = id {
             entry.id = id.to_owned();
         }
-        let journal = self.spool.begin(&entry).ok();
+        // Sent from the spool's copies from now on; without them (a full
+        // disk) it is sent from the user's files, and not put on disk.
+        let journal = match self.spool.keep_files(&entry.id, &mut entry.payloads) {
+            Ok(()) => self.spool.begin(&entry).ok(),
+            Err(_) => None,
+        };
         if let Some(journal) = &journal {
             self.in_flight
                 .borrow_mut()
@@ -202,6 +207,7 @@ impl Outbox<'_> {
         match report.status {
             Status::Delivered | Status::Queued => {
                 if let Place::OnDisk(journal) = place {
+                    self.spool.forget_files(journal.id());
                     journal.delivered();
                     self.in_flight.borrow_mut().remove(&destination.name);
                 }
@@ -445,7 +451,8 @@ impl Outbox<'_> {
             place,
             noted,
         } = kept;
-        let entry = self.kept_entry(destination, payloads, &report, state, retry_after, &place);
+        let mut entry = self.kept_entry(destination, payloads, &report, state, retry_after, &place);
+        let copied = self.spool.keep_files(&entry.id, &mut entry.payloads);
         let journal = match place {
             Place::OnDisk(journal) => {
                 self.in_flight.borrow_mut().remove(&destination.name);
@@ -453,10 +460,10 @@ impl Outbox<'_> {
             }
             _ => None,
         };
-        let kept = match self
-            .spool
-            .add_noting(state, entry, noted.unwrap_or(&mut || {}))
-        {
+        let kept = match copied.and_then(|()| {
+            self.spool
+                .add_noting(state, entry, noted.unwrap_or(&mut || {}))
+        }) {
             Ok(entry) => {
                 if let Some(journal) = journal {
                     journal.replaced();

@@ -28,7 +28,10 @@ pub struct FileRef {
 impl FileRef {
     /// The content type its name suggests; octet-stream when it says nothing.
     pub fn content_type(&self) -> &'static str {
-        let extension = self.name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        let extension = self
+            .name
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase());
         match extension.as_deref() {
             Some("txt" | "log") => "text/plain; charset=utf-8",
             Some("csv") => "text/csv",
@@ -50,6 +53,23 @@ impl FileRef {
     pub fn described(&self) -> String {
         format!("{} ({})", self.name, human_size(self.size))
     }
+}
+
+/// `64MiB`, `512KiB`, `1GiB`, `1000` (bytes); `MB`/`KB` are read as binary too.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let number: u64 = s[..digits]
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size like 64MiB"))?;
+    let unit = match s[digits..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit `{other}`; use KiB, MiB or GiB")),
+    };
+    Ok(number.saturating_mul(unit))
 }
 
 /// A size as people read it: `812 B`, `4.0 KiB`, `1.2 MiB`.
@@ -141,7 +161,8 @@ impl Upload {
     /// What `--dry-run` and `-v` show of it: each part's name and, for a
     /// file, its name, size and type — never its bytes.
     pub fn describe(&self) -> String {
-        let file = |f: &FileRef| format!("{} ({}, {})", f.name, human_size(f.size), f.content_type());
+        let file =
+            |f: &FileRef| format!("{} ({}, {})", f.name, human_size(f.size), f.content_type());
         match self {
             Upload::Raw(f) => format!("the bytes of {}", file(f)),
             Upload::Form(parts) => {

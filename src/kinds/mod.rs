@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 use crate::fields::Fields;
 use crate::message::Message;
 use crate::secret::Secret;
-pub use files::{FileRef, Upload};
 use crate::template::Escape;
+pub use files::{FileRef, Upload};
 
 /// Every kind a profile may name.
 pub const KNOWN: &[&str] = &[

@@ -16,6 +16,7 @@ use crate::message::{Level, Link};
 use crate::spool::{Spool, SpoolError};
 use crate::state::{ProfileState, StateDir};
 
+mod files;
 mod flush;
 mod pipe;
 mod probe;

@@ -15,6 +15,10 @@ pub struct Input {
     /// Variables from a JSON object on stdin.
     pub json: serde_json::Map<String, serde_json::Value>,
     pub code: bool,
+    /// `--file`s, in order.
+    pub files: Vec<crate::kinds::FileRef>,
+    /// What `--file -` read from stdin, kept until the send is done.
+    pub stash: Option<std::path::PathBuf>,
 }
 
 /// Everything `chime send` needs.
@@ -82,15 +86,23 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
         code: args.code,
         ..Input::default()
     };
-    read_text(
-        &mut input,
-        args.text,
-        args.json_input,
-        args.template.is_some(),
-        args.level.is_some(),
-        output(global),
-    )?;
     let spool = state.spool();
+    let stdin_is_a_file = args.files.iter().any(|p| p.as_os_str() == "-");
+    let attached =
+        super::files::attachments(&args.files, &args.file_names, &args.file_titles, &spool)?;
+    (input.files, input.stash) = (attached.files, attached.stash);
+    if !stdin_is_a_file {
+        read_text(
+            &mut input,
+            args.text,
+            args.json_input,
+            args.template.is_some(),
+            args.level.is_some(),
+            output(global),
+        )?;
+    } else {
+        input.text = args.text.join(" ");
+    }
     let ci = Ci::detect(&env);
     let thread = thread_mode(args.thread, args.update, args.broadcast, ci.as_ref())?;
     Ok(Send {

@@ -143,6 +143,7 @@
 mod backlog;
 mod entry;
 mod error;
+mod files;
 pub(crate) mod fs;
 mod inflight;
 mod listing;

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use super::bed::{Answer, Bed, Request, Surface};
+use super::multipart::{self, Part};
 
 pub const PREFIX: &str = "/discord/api/";
 
@@ -192,21 +193,32 @@ impl Surface for Discord {
             }
         }
         let content_type = request.header("content-type").unwrap_or("");
-        if !content_type
-            .to_ascii_lowercase()
-            .starts_with("application/json")
-        {
-            return error(400, 50035, "Invalid Form Body");
-        }
-        let message = match serde_json::from_slice::<Value>(&request.body) {
+        let (json, files) = match multipart::is_form(content_type) {
+            true => match form(request, content_type) {
+                Ok(form) => form,
+                Err(refused) => return refused,
+            },
+            false
+                if content_type
+                    .to_ascii_lowercase()
+                    .starts_with("application/json") =>
+            {
+                (request.body.clone(), Vec::new())
+            }
+            false => return error(400, 50035, "Invalid Form Body"),
+        };
+        let message = match serde_json::from_slice::<Value>(&json) {
             Ok(message @ Value::Object(_)) => message,
             _ => return error(400, 50109, "The request body contains invalid JSON."),
         };
+        if let Err(refused) = attachments_match(&message, &files) {
+            return refused;
+        }
         let errors = check(&message);
         if !errors.is_empty() {
             return form_error(versioned, &errors);
         }
-        if !shows_something(&message) {
+        if !shows_something(&message) && files.is_empty() {
             return error(400, 50006, "Cannot send an empty message");
         }
         let message_id = match edited {
@@ -253,6 +265,46 @@ impl Surface for Discord {
             .header("x-ratelimit-reset-after", &format!("{secs}.000"))
             .header("via", "1.1 google")
     }
+}
+
+/// What a webhook request may carry in all, since January 2025 (§4.5).
+pub const UPLOAD_LIMIT: usize = 10 << 20;
+
+/// A form's `payload_json` and its `files[n]` (§4.5); a 413 with code 40005
+/// past the upload limit, a 400 for a form Discord cannot read.
+fn form(request: &Request, content_type: &str) -> Result<(Vec<u8>, Vec<Part>), Answer> {
+    if request.body.len() > UPLOAD_LIMIT {
+        return Err(error(413, 40005, "Request entity too large"));
+    }
+    let parts = multipart::parse(content_type, &request.body)
+        .map_err(|_| error(400, 50035, "Invalid Form Body"))?;
+    let json = parts
+        .iter()
+        .find(|p| p.name == "payload_json")
+        .map(|p| p.data.clone())
+        .unwrap_or_else(|| b"{}".to_vec());
+    let files = parts
+        .into_iter()
+        .filter(|p| p.name.starts_with("files["))
+        .collect();
+    Ok((json, files))
+}
+
+/// Each `files[n]` needs a filename and, when `attachments` is given, the
+/// entry whose `id` is n (§4.5); more than ten is refused.
+fn attachments_match(message: &Value, files: &[Part]) -> Result<(), Answer> {
+    if files.len() > 10 {
+        return Err(error(400, 50035, "Invalid Form Body"));
+    }
+    let listed = message["attachments"].as_array();
+    for file in files {
+        let n = &file.name["files[".len()..file.name.len() - 1];
+        let named = listed.is_none_or(|list| list.iter().any(|a| a["id"].to_string() == n));
+        if file.filename.is_none() || !named {
+            return Err(error(400, 50035, "Invalid Form Body"));
+        }
+    }
+    Ok(())
 }
 
 fn parse_query(query: &str) -> HashMap<String, String> {

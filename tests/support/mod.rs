@@ -9,6 +9,7 @@ pub mod discord;
 pub mod google_chat;
 pub mod hook;
 pub mod mattermost;
+pub mod multipart;
 pub mod ntfy;
 pub mod proxy;
 pub mod teams;

@@ -35,6 +35,8 @@ pub struct Published {
     pub click: Option<String>,
     pub markdown: bool,
     pub message: String,
+    /// An attachment's name and bytes, on a server that takes attachments.
+    pub attachment: Option<(String, Vec<u8>)>,
 }
 
 #[derive(Default)]
@@ -42,6 +44,8 @@ struct State {
     /// Protected topics, with the Authorization values allowed to publish to each.
     protected: HashMap<String, Vec<String>>,
     published: Vec<Published>,
+    /// `attachment-file-size-limit`, on a server with an attachment cache.
+    attachments: Option<usize>,
 }
 
 #[derive(Default)]
@@ -64,6 +68,13 @@ impl Ntfy {
         self.lock().protected.insert(topic.to_owned(), allowed);
     }
 
+    /// Takes attachments up to `limit` bytes, as a server with an attachment
+    /// cache does (ntfy.sh: 15M): a `Filename` header, or a body over 4,096
+    /// bytes, makes the body a file; past the limit, 413 with code 41301.
+    pub fn take_attachments(&self, limit: usize) {
+        self.lock().attachments = Some(limit);
+    }
+
     /// Every message published so far, in order.
     pub fn published(&self) -> Vec<Published> {
         self.lock().published.clone()
@@ -81,12 +92,28 @@ impl Ntfy {
                 None => return fail(400, 40007, "invalid priority parameter"),
             },
         };
-        let Ok(message) = String::from_utf8(request.body.clone()) else {
-            return fail(400, 40014, "invalid request: attachments not allowed");
+        let filename = param(&["x-filename", "filename", "file", "f"]);
+        let as_file = filename.is_some() || request.body.len() > BODY_MAX;
+        let (message, attachment) = match (as_file, self.lock().attachments) {
+            (true, Some(limit)) if request.body.len() > limit => {
+                return fail(
+                    413,
+                    41301,
+                    "invalid request: attachment too large, or bandwidth limit reached",
+                );
+            }
+            (true, Some(_)) => {
+                let name = filename.unwrap_or_else(|| "attachment.bin".into());
+                let message = param(&["x-message", "message", "m"])
+                    .unwrap_or_else(|| format!("You received a file: {name}"));
+                (message, Some((name, request.body.clone())))
+            }
+            (true, None) => return fail(400, 40014, "invalid request: attachments not allowed"),
+            (false, _) => match String::from_utf8(request.body.clone()) {
+                Ok(message) => (message, None),
+                Err(_) => return fail(400, 40014, "invalid request: attachments not allowed"),
+            },
         };
-        if message.len() > BODY_MAX {
-            return fail(400, 40014, "invalid request: attachments not allowed");
-        }
         let markdown = param(&["x-markdown", "markdown", "md"])
             .is_some_and(|m| matches!(m.to_ascii_lowercase().as_str(), "yes" | "true" | "1"))
             || request
@@ -102,6 +129,7 @@ impl Ntfy {
             click: param(&["x-click", "click"]),
             markdown,
             message,
+            attachment,
         };
         let pushed = push_size(topic, &published) <= PUSH_MAX;
         let mut state = self.lock();

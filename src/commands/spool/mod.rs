@@ -188,13 +188,27 @@ fn drop_entries(spools: &[Spool], ids: &[String], output: Output) -> Result<Exit
         .collect::<Result<Vec<_>, _>>()?;
     for (spool, state, entry) in chosen {
         let _lock = lock_for(spool, state, &entry.destination)?;
-        spool.remove(state, &entry).map_err(Failure::from)?;
+        remove(spool, state, &entry)?;
         if !output.quiet {
             let id = short_id(&entry.id);
             eprintln!("chime: dropped {id} ({})", entry.destination);
         }
     }
     Ok(ExitCode::Ok)
+}
+
+/// Removes an entry, and its files unless its other copy (pending and dead
+/// at once, after an interrupted move) still needs them.
+fn remove(spool: &Spool, state: State, entry: &Entry) -> Result<(), Failure> {
+    spool.remove(state, entry).map_err(Failure::from)?;
+    let other = match state {
+        State::Pending => State::Dead,
+        State::Dead => State::Pending,
+    };
+    if !spool.holds(other, entry) {
+        spool.forget_files(&entry.id);
+    }
+    Ok(())
 }
 
 /// A pending entry may be in flight: take its destination's lock first.
@@ -307,7 +321,7 @@ fn purge(spools: &[Spool], state: State, yes: bool, output: Output) -> Result<Ex
     }
     for (spool, entry) in &entries {
         let _lock = lock_for(spool, state, &entry.destination)?;
-        spool.remove(state, entry).map_err(Failure::from)?;
+        remove(spool, state, entry)?;
     }
     if !output.quiet {
         eprintln!("chime: deleted {} {what} message(s)", entries.len());

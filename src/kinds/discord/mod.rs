@@ -25,13 +25,14 @@ mod markup;
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::fields::{Fields, Problem};
+use crate::kinds::files::FormPart;
 use crate::kinds::text::Measure;
 use crate::kinds::{
-    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Target, Threading, Verdict,
-    describe_identity,
+    Answer, FileRef, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Target, Threading, Upload,
+    Verdict, describe_identity,
 };
 use crate::message::Message;
 use crate::secret::Secret;
@@ -173,23 +174,52 @@ impl Platform for Discord {
     /// Discord webhooks post to the channel they were made for; a route's
     /// channel is meant for other kinds and does not apply here.
     fn render(&self, message: &Message, _target: &Target) -> Vec<Payload> {
-        embeds::payloads(message)
+        let mut payloads: Vec<Payload> = embeds::payloads(message)
             .into_iter()
             .map(|mut payload| {
                 payload.extend(self.identity.clone());
                 Payload::json(&Value::Object(payload))
             })
-            .collect()
+            .collect();
+        // The files go with the last part, as many as one message takes;
+        // the rest in messages of their own after it.
+        for (i, group) in upload_groups(&message.files).into_iter().enumerate() {
+            if i > 0 || payloads.is_empty() {
+                let mut only_files = Map::new();
+                only_files.extend(self.identity.clone());
+                payloads.push(Payload::json(&Value::Object(only_files)));
+            }
+            let last = payloads.last_mut().expect("one part at least");
+            *last = with_attachments(last, group);
+        }
+        payloads
     }
 
     fn request(&self, payload: &Payload) -> HttpRequest {
-        match payload.op.strip_prefix(EDIT) {
+        let request = match payload.op.strip_prefix(EDIT) {
             Some(message) => HttpRequest {
                 method: reqwest::Method::PATCH,
                 ..HttpRequest::post(message_url(&self.endpoint, message), payload, JSON_UTF8)
             },
             None => HttpRequest::post(self.endpoint.clone(), payload, JSON_UTF8),
+        };
+        if payload.files.is_empty() {
+            return request;
         }
+        // `payload_json` and `files[n]`, the n matching `attachments[].id` (§4.5).
+        let mut parts = vec![FormPart::json(
+            "payload_json",
+            Secret::public(&payload.body),
+        )];
+        for (n, file) in payload.files.iter().enumerate() {
+            parts.push(FormPart::file(&format!("files[{n}]"), file));
+        }
+        request.uploading(Upload::Form(parts))
+    }
+
+    /// A webhook's request, files and all, may be 10 MiB (§4.5).
+    fn file_limit(&self) -> Option<u64> {
+        Some(UPLOAD_LIMIT)
     }
 
     /// A webhook edits the messages it posted (`--update`); it cannot reply
@@ -249,6 +279,54 @@ impl Platform for Discord {
     fn classify(&self, answer: &Answer) -> Verdict {
         answer::classify(answer)
     }
+}
+
+/// What one webhook request may carry, files and JSON together: 10 MiB
+/// since January 2025 (§4.5); more is a 413 with code 40005.
+const UPLOAD_LIMIT: u64 = 10 << 20;
+/// The files one message takes (§4.5).
+const FILES_PER_MESSAGE: usize = 10;
+/// Room left in a request for its JSON and the form's own lines.
+const FORM_ROOM: u64 = 64 << 10;
+
+/// The files in groups that each fit one request.
+fn upload_groups(files: &[FileRef]) -> Vec<&[FileRef]> {
+    let mut groups = Vec::new();
+    let (mut start, mut bytes) = (0, FORM_ROOM);
+    for (i, file) in files.iter().enumerate() {
+        let full = i - start == FILES_PER_MESSAGE || bytes + file.size > UPLOAD_LIMIT;
+        if full && i > start {
+            groups.push(&files[start..i]);
+            (start, bytes) = (i, FORM_ROOM);
+        }
+        bytes += file.size;
+    }
+    if start < files.len() {
+        groups.push(&files[start..]);
+    }
+    groups
+}
+
+/// `payload` carrying `files`, named in its JSON's `attachments`.
+fn with_attachments(payload: &Payload, files: &[FileRef]) -> Payload {
+    let mut body: Value = serde_json::from_str(&payload.body).expect("rendered as JSON");
+    let attachments: Vec<Value> = files
+        .iter()
+        .enumerate()
+        .map(|(id, file)| {
+            let mut attachment = json!({"id": id, "filename": file.name});
+            if let Some(title) = &file.title {
+                attachment["description"] = json!(title);
+            }
+            attachment
+        })
+        .collect();
+    body["attachments"] = Value::Array(attachments);
+    Payload {
+        body: body.to_string(),
+        ..payload.clone()
+    }
+    .with_files(files)
 }
 
 #[cfg(test)]

@@ -29,7 +29,9 @@ use serde_json::Value;
 
 use crate::fields::{Fields, Problem};
 use crate::kinds::text::{Measure, cut};
-use crate::kinds::{Answer, HttpRequest, Payload, Platform, Target, Verdict, classify_http};
+use crate::kinds::{
+    Answer, FileRef, HttpRequest, Payload, Platform, Target, Upload, Verdict, classify_http,
+};
 use crate::message::{Level, Message};
 use crate::secret::Secret;
 use crate::template::{Escape, plain};
@@ -220,7 +222,7 @@ impl Platform for Ntfy {
             .into_iter()
             .chain(self.tags.iter().map(String::as_str))
             .collect();
-        bodies
+        let mut payloads: Vec<Payload> = bodies
             .into_iter()
             .enumerate()
             .map(|(i, body)| {
@@ -251,15 +253,32 @@ impl Platform for Ntfy {
                     files: Vec::new(),
                 }
             })
-            .collect()
+            .collect();
+        payloads.extend(
+            message
+                .files
+                .iter()
+                .map(|file| attachment(file, title, priority)),
+        );
+        payloads
     }
 
     fn request(&self, payload: &Payload) -> HttpRequest {
-        let request = HttpRequest::post(self.url.clone(), payload, "text/plain; charset=utf-8");
+        let mut request = HttpRequest::post(self.url.clone(), payload, "text/plain; charset=utf-8");
+        if let (ATTACH, Some(file)) = (payload.op.as_str(), payload.files.first()) {
+            request.method = reqwest::Method::PUT;
+            request = request.uploading(Upload::Raw(file.clone()));
+        }
         match &self.auth {
             Some(auth) => request.header("authorization", auth.header()),
             None => request,
         }
+    }
+
+    /// ntfy.sh's `attachment-file-size-limit`, also its server default (§9);
+    /// a server set up otherwise answers 413, and `max_file_size` says so.
+    fn file_limit(&self) -> Option<u64> {
+        Some(ATTACHMENT_LIMIT)
     }
 
     /// `markdown` is shown even when unset: a reader wondering why `**bold**`
@@ -333,6 +352,33 @@ impl Platform for Ntfy {
 }
 
 /// How long from `now` until ntfy's daily quotas have reset.
+/// The operation of a part that is a file: a `PUT` of its bytes (§9).
+const ATTACH: &str = "attach";
+/// The default `attachment-file-size-limit`, "15M" (§9).
+const ATTACHMENT_LIMIT: u64 = 15 << 20;
+
+/// A file as its own ntfy message: its bytes the body, its name in
+/// `Filename`, its title (or name and size) as the message.
+fn attachment(file: &FileRef, title: &str, priority: u8) -> Payload {
+    let message = file.title.clone().unwrap_or_else(|| file.described());
+    let mut headers = vec![
+        ("filename".to_owned(), header_value(&file.name)),
+        ("x-message".to_owned(), header_value(&message)),
+        ("x-priority".to_owned(), priority.to_string()),
+    ];
+    if !title.is_empty() {
+        headers.push(("x-title".to_owned(), header_value(title)));
+    }
+    Payload {
+        body: String::new(),
+        headers,
+        op: ATTACH.to_owned(),
+        thread: None,
+        secrets: Vec::new(),
+        files: vec![file.clone()],
+    }
+}
+
 fn until_quota_resets(now: std::time::SystemTime) -> Duration {
     const DAY: u64 = 86_400;
     let secs = now

@@ -1,0 +1,187 @@
+//! Request bodies that carry files, streamed from disk a slice at a time: a
+//! 5 GiB log costs the memory of one slice. The length is known before the
+//! first byte goes (every part's size is), so the body is sent with a
+//! `Content-Length`, as every platform's upload endpoint wants.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::path::PathBuf;
+
+use crate::kinds::Upload;
+use crate::kinds::files::FormContent;
+
+/// How much of a file is read at a time.
+const SLICE: usize = 64 * 1024;
+
+/// A body ready to stream: its length and, for a form, its content type.
+pub(super) struct Streamed {
+    pub body: reqwest::Body,
+    pub length: u64,
+    pub content_type: Option<String>,
+}
+
+/// Checks that every file is still there, as big as when it was accepted:
+/// a file that is gone or changed would be sent cut or padded, so the
+/// message is refused instead (a retry cannot bring it back).
+pub(super) fn check(upload: &Upload) -> Result<(), String> {
+    for file in upload.files() {
+        let size = std::fs::metadata(&file.path).map(|m| m.len());
+        match size {
+            Ok(size) if size == file.size => {}
+            Ok(size) => {
+                return Err(format!(
+                    "the file {} is {size} bytes now, not the {} it was when the message was accepted",
+                    file.name, file.size
+                ));
+            }
+            Err(err) => return Err(format!("the file {} cannot be read: {err}", file.name)),
+        }
+    }
+    Ok(())
+}
+
+/// The body of `upload`, to stream.
+pub(super) fn stream(upload: &Upload) -> Streamed {
+    let (pieces, content_type) = match upload {
+        Upload::Raw(file) => (
+            VecDeque::from([Piece::File(file.path.clone(), file.size)]),
+            None,
+        ),
+        Upload::Form(parts) => {
+            let boundary = boundary();
+            let mut pieces = VecDeque::new();
+            for part in parts {
+                pieces.push_back(Piece::Bytes(part_head(
+                    &boundary,
+                    &part.name,
+                    &part.content,
+                )));
+                match &part.content {
+                    FormContent::Text { value, .. } => {
+                        pieces.push_back(Piece::Bytes(value.expose().as_bytes().to_vec()));
+                    }
+                    FormContent::File(file) => {
+                        pieces.push_back(Piece::File(file.path.clone(), file.size));
+                    }
+                }
+                pieces.push_back(Piece::Bytes(b"\r\n".to_vec()));
+            }
+            pieces.push_back(Piece::Bytes(format!("--{boundary}--\r\n").into_bytes()));
+            let content_type = format!("multipart/form-data; boundary={boundary}");
+            (pieces, Some(content_type))
+        }
+    };
+    let length = pieces.iter().map(Piece::len).sum();
+    let stream =
+        futures_util::stream::unfold(Reading { pieces, open: None }, |mut reading| async {
+            let next = reading.next()?;
+            Some((next, reading))
+        });
+    Streamed {
+        body: reqwest::Body::wrap_stream(stream),
+        length,
+        content_type,
+    }
+}
+
+/// `--boundary` and the headers of one part.
+fn part_head(boundary: &str, name: &str, content: &FormContent) -> Vec<u8> {
+    let mut head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"",
+        quoted(name)
+    );
+    match content {
+        FormContent::File(file) => {
+            head.push_str(&format!("; filename=\"{}\"", quoted(&file.name)));
+            head.push_str(&format!("\r\nContent-Type: {}", file.content_type()));
+        }
+        FormContent::Text {
+            content_type: Some(content_type),
+            ..
+        } => head.push_str(&format!("\r\nContent-Type: {content_type}")),
+        FormContent::Text { .. } => {}
+    }
+    head.push_str("\r\n\r\n");
+    head.into_bytes()
+}
+
+/// A name in a `Content-Disposition` header: quotes and line breaks, which
+/// would end it early, percent-encoded as browsers do (WHATWG's HTML form
+/// encoding).
+fn quoted(name: &str) -> String {
+    name.replace('"', "%22")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A boundary no file's bytes will hold by chance: 32 random hex digits.
+fn boundary() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::from("chime-");
+    for _ in 0..2 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        out.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    out
+}
+
+enum Piece {
+    Bytes(Vec<u8>),
+    /// A file, and how many of its bytes to send.
+    File(PathBuf, u64),
+}
+
+impl Piece {
+    fn len(&self) -> u64 {
+        match self {
+            Piece::Bytes(bytes) => bytes.len() as u64,
+            Piece::File(_, size) => *size,
+        }
+    }
+}
+
+/// The body's pieces still to send, and the file being read, with what is
+/// left of it.
+struct Reading {
+    pieces: VecDeque<Piece>,
+    open: Option<(std::fs::File, u64)>,
+}
+
+impl Reading {
+    /// The next slice of the body; `None` at its end.
+    fn next(&mut self) -> Option<Result<Vec<u8>, std::io::Error>> {
+        loop {
+            if let Some((file, left)) = &mut self.open {
+                if *left == 0 {
+                    self.open = None;
+                    continue;
+                }
+                let mut slice = vec![0; SLICE.min(*left as usize)];
+                return Some(match file.read(&mut slice) {
+                    Ok(0) => Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the file ended before its size",
+                    )),
+                    Ok(n) => {
+                        slice.truncate(n);
+                        *left -= n as u64;
+                        Ok(slice)
+                    }
+                    Err(err) => Err(err),
+                });
+            }
+            match self.pieces.pop_front()? {
+                Piece::Bytes(bytes) => return Some(Ok(bytes)),
+                Piece::File(path, size) => match std::fs::File::open(&path) {
+                    Ok(file) => self.open = Some((file, size)),
+                    Err(err) => return Some(Err(err)),
+                },
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The spool's own copies of the files a message carries.
+//!
+//! ```text
+//! <profile>/spool/files/<id>/<n>     0600, file n of entry <id>, as it was accepted
+//! <profile>/spool/files/.stdin-…     0600, a `--file -` read from stdin, until sent
+//! ```
+//!
+//! A message with files is copied here before it is put on disk in flight,
+//! so that from then on it is sent from the copy: the original may be gone
+//! by the time a flush runs (a CI workspace, a rotated log), and a file that
+//! changed is not a message that changed. Each copy is written as an entry
+//! is — a temp file created anew, its bytes synced, renamed into place, the
+//! folder synced — and is as private. The copies of an entry live as long as
+//! it does, pending or dead (an id does not change between the two), and go
+//! when it is delivered, dropped or purged. A crash between the copy and the
+//! entry leaves a folder no entry names: harmless, and swept by age.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::{Spool, SpoolError, fs};
+use crate::kinds::Payload;
+
+impl Spool {
+    fn files_root(&self) -> PathBuf {
+        self.root().join("files")
+    }
+
+    /// Copies every file of `payloads` into the spool under entry `id`, and
+    /// points the payloads at the copies. Those already there are left.
+    pub fn keep_files(&self, id: &str, payloads: &mut [Payload]) -> Result<(), SpoolError> {
+        let dir = self.files_root().join(id);
+        let mut n = 0;
+        for file in payloads.iter_mut().flat_map(|p| p.files.iter_mut()) {
+            if file.path.starts_with(&dir) {
+                continue;
+            }
+            if n == 0 {
+                fs::create_private_dir(&dir)?;
+            }
+            let name = n.to_string();
+            copy_in(&file.path, file.size, &dir, &name)?;
+            file.path = dir.join(name);
+            n += 1;
+        }
+        if n > 0 {
+            fs::sync_dir(&dir)?;
+        }
+        Ok(())
+    }
+
+    /// Removes entry `id`'s copies, once it is delivered, dropped or purged.
+    pub fn forget_files(&self, id: &str) {
+        let dir = self.files_root().join(id);
+        if std::fs::remove_dir_all(&dir).is_ok() {
+            let _ = fs::sync_dir(&self.files_root());
+        }
+    }
+
+    /// Keeps what `reader` gives (stdin, for `--file -`) in a private file of
+    /// the spool, at most `max` bytes; its path and size. The caller removes
+    /// it once the message's own copies are made.
+    pub fn stash(&self, reader: impl Read, max: u64) -> Result<(PathBuf, u64), SpoolError> {
+        let root = self.files_root();
+        fs::create_private_dir(&root)?;
+        let (temp, mut file) = fs::create_temp(&root, "stdin")?;
+        let copied = std::io::copy(&mut reader.take(max + 1), &mut file)
+            .map_err(|e| SpoolError::io("write", &temp, e))?;
+        if copied > max {
+            let _ = std::fs::remove_file(&temp);
+            return Err(SpoolError::io(
+                "write",
+                &temp,
+                std::io::Error::other(format!("stdin holds more than {max} bytes")),
+            ));
+        }
+        Ok((temp, copied))
+    }
+}
+
+/// Copies `size` bytes of `from` into `dir/name`, durably: exactly the file
+/// as it was accepted, or an error (it shrank or grew since).
+fn copy_in(from: &Path, size: u64, dir: &Path, name: &str) -> Result<(), SpoolError> {
+    let mut source = File::open(from).map_err(|e| SpoolError::io("read", from, e))?;
+    let (temp, mut file) = fs::create_temp(dir, name)?;
+    let copied = std::io::copy(&mut (&mut source).take(size), &mut file);
+    let more = source.read(&mut [0u8; 1]).is_ok_and(|n| n > 0);
+    let written = match copied {
+        Ok(n) if n == size && !more => file.flush().and_then(|()| file.sync_all()),
+        Ok(n) => Err(std::io::Error::other(format!(
+            "it changed while being copied ({n}{} bytes, not {size})",
+            if more { " and more" } else { "" }
+        ))),
+        Err(err) => Err(err),
+    };
+    let placed = written.and_then(|()| std::fs::rename(&temp, dir.join(name)));
+    placed.map_err(|err| {
+        let _ = std::fs::remove_file(&temp);
+        SpoolError::io("copy", from, err)
+    })
+}

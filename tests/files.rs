@@ -1,0 +1,321 @@
+//! `--file`: each kind that takes files receives the exact bytes and names,
+//! through the spool and back; a kind that takes none names them; a file
+//! over the limit is refused before anything is sent.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::support::bed::{Bed, Fault, Request};
+use crate::support::discord::Discord;
+use crate::support::multipart::{self, Part};
+use crate::support::ntfy::{Ntfy, PREFIX as NTFY_PREFIX};
+use crate::support::{Run, Sandbox, run};
+
+/// Bytes no text encoding would leave alone: every byte value, then a
+/// pattern long enough to cross every read slice.
+fn awkward_bytes(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 256) as u8).collect()
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// The form parts of a request chime sent.
+fn parts(request: &Request) -> Vec<Part> {
+    let content_type = request.header("content-type").unwrap();
+    multipart::parse(content_type, &request.body).expect("a well-formed form")
+}
+
+/// A bed with Discord, and a sandbox whose route `chat` goes to it (`dc`)
+/// and, with `extra`, to more destinations.
+fn discord(extra: &str) -> (Bed, Arc<Discord>, Sandbox) {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let discord = Discord::mount(&bed);
+    let url = discord.hook(&bed, "ops");
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        "[defaults]\nroute = \"chat\"\ntimeout = \"5s\"\n\n[destinations.dc]\nkind = \"discord\"\n\
+         url = \"{url}\"\n{extra}\n[routes.chat]\nto = [\"dc\"]\n"
+    ));
+    (bed, discord, sandbox)
+}
+
+fn chime(sandbox: &Sandbox, args: &[&str]) -> Run {
+    run(sandbox.chime(args))
+}
+
+#[test]
+fn discord_gets_the_text_and_the_exact_bytes_and_name_of_each_file_in_one_message() {
+    let (bed, _discord, sandbox) = discord("");
+    let dir = tempfile::tempdir().unwrap();
+    let log = awkward_bytes(300_000);
+    let csv = b"day,errors\nmon,3\n".to_vec();
+    let log_path = write(dir.path(), "build.log", &log);
+    let csv_path = write(dir.path(), "r.csv", &csv);
+    chime(
+        &sandbox,
+        &[
+            "send",
+            "-t",
+            "Nightly",
+            "build finished",
+            "--file",
+            log_path.to_str().unwrap(),
+            "--file",
+            csv_path.to_str().unwrap(),
+            "--file-name",
+            "nightly.log",
+            "--file-title",
+            "the whole log",
+        ],
+    )
+    .code(0);
+    let got = bed.delivered();
+    assert_eq!(got.len(), 1, "text and files in one message");
+    let parts = parts(&got[0]);
+    let json: Value = serde_json::from_slice(&parts[0].data).unwrap();
+    assert_eq!(parts[0].name, "payload_json");
+    assert!(json.to_string().contains("build finished"), "{json}");
+    assert_eq!(json["attachments"][0]["filename"], "nightly.log");
+    assert_eq!(json["attachments"][0]["description"], "the whole log");
+    assert_eq!(json["attachments"][1]["filename"], "r.csv");
+    assert_eq!(parts[1].name, "files[0]");
+    assert_eq!(parts[1].filename.as_deref(), Some("nightly.log"));
+    assert!(parts[1].data == log, "the log arrives byte for byte");
+    assert_eq!(parts[2].filename.as_deref(), Some("r.csv"));
+    assert_eq!(parts[2].data, csv);
+}
+
+#[test]
+fn a_file_queued_while_discord_is_down_is_delivered_by_flush_after_the_original_is_gone() {
+    let (bed, _discord, sandbox) = discord("");
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = awkward_bytes(70_000);
+    let path = write(dir.path(), "report.bin", &bytes);
+    for _ in 0..4 {
+        bed.fault(Fault::Status(503, "upstream down"));
+    }
+    chime(
+        &sandbox,
+        &["send", "report attached", "--file", path.to_str().unwrap()],
+    )
+    .code(75);
+    // The CI workspace is gone by the time cron flushes.
+    std::fs::remove_file(&path).unwrap();
+    chime(&sandbox, &["flush", "--all"]).code(0);
+    let got = bed.delivered();
+    assert_eq!(got.len(), 1);
+    let parts = parts(&got[0]);
+    assert_eq!(parts[1].filename.as_deref(), Some("report.bin"));
+    assert!(parts[1].data == bytes);
+    // Delivered, the spool's copy goes too.
+    let files = sandbox
+        .path()
+        .join("state/chime/profiles/config/spool/files");
+    let left: Vec<_> = std::fs::read_dir(&files)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_file_over_discords_limit_is_refused_before_any_request() {
+    let (bed, _discord, sandbox) = discord("");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(11 << 20).unwrap();
+    chime(
+        &sandbox,
+        &["send", "too big", "--file", path.to_str().unwrap()],
+    )
+    .code(65)
+    .stderr_has("big.bin is 11.0 MiB, over the 10.0 MiB that is what discord takes")
+    .stderr_has("nothing was sent");
+    assert!(bed.requests().is_empty(), "{:?}", bed.requests());
+    chime(&sandbox, &["spool", "list", "--json"]).stdout_has("[]");
+}
+
+#[test]
+fn max_file_size_lowers_the_limit_for_a_server_set_up_so() {
+    let (bed, _discord, sandbox) = discord("max_file_size = \"1KiB\"\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "two.kib", &[b'x'; 2048]);
+    chime(&sandbox, &["send", "x", "--file", path.to_str().unwrap()])
+        .code(65)
+        .stderr_has("the max_file_size of `dc`");
+    assert!(bed.requests().is_empty());
+}
+
+#[test]
+fn a_kind_without_files_names_them_and_a_send_only_to_such_kinds_is_a_usage_error() {
+    let bed = Bed::start();
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        "[defaults]\nroute = \"ops\"\n\n[destinations.hook]\nkind = \"slack\"\n\
+         url = \"{}\"\n\n[routes.ops]\nto = [\"hook\"]\n",
+        bed.webhook("ops")
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "build.log", b"twelve bytes");
+    chime(
+        &sandbox,
+        &["send", "done", "--file", path.to_str().unwrap()],
+    )
+    .code(2)
+    .stderr_has("hook (slack) cannot carry files")
+    .stderr_has("nothing was sent");
+    assert!(bed.requests().is_empty());
+    // Beside a kind that takes it, the webhook's message names the file.
+    let discord = Discord::mount(&bed);
+    let url = discord.hook(&bed, "ops");
+    sandbox.profile(&format!(
+        "[defaults]\nroute = \"ops\"\n\n[destinations.hook]\nkind = \"slack\"\n\
+         url = \"{}\"\n\n[destinations.dc]\nkind = \"discord\"\nurl = \"{url}\"\n\n\
+         [routes.ops]\nto = [\"hook\", \"dc\"]\n",
+        bed.webhook("ops")
+    ));
+    chime(
+        &sandbox,
+        &["send", "done", "--file", path.to_str().unwrap()],
+    )
+    .code(0)
+    .stderr_has("hook (slack) cannot carry files: its message names the file");
+    let slack = bed
+        .delivered()
+        .into_iter()
+        .find(|r| r.path.starts_with("/services/"))
+        .unwrap();
+    assert!(
+        slack
+            .json()
+            .to_string()
+            .contains("build.log (12 B) (not attached)"),
+        "{}",
+        slack.json()
+    );
+}
+
+#[test]
+fn dry_run_shows_each_files_name_size_and_type_never_its_bytes() {
+    let (bed, _discord, sandbox) = discord("");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "secret-looking.txt", b"NEVERSHOWNBYTES");
+    chime(
+        &sandbox,
+        &["send", "--dry-run", "x", "--file", path.to_str().unwrap()],
+    )
+    .code(0)
+    .stdout_has("files[0]: secret-looking.txt (15 B, text/plain; charset=utf-8)")
+    .never_shows("NEVERSHOWNBYTES");
+    assert!(bed.requests().is_empty());
+}
+
+#[test]
+fn a_file_from_stdin_goes_with_text_from_the_arguments() {
+    let (bed, _discord, sandbox) = discord("");
+    let bytes = awkward_bytes(5000);
+    let out = crate::support::run_with_stdin(
+        sandbox.chime(&[
+            "send",
+            "from a pipe",
+            "--file",
+            "-",
+            "--file-name",
+            "dump.bin",
+        ]),
+        &bytes,
+    );
+    out.code(0);
+    let got = bed.delivered();
+    let parts = parts(&got[0]);
+    assert!(String::from_utf8_lossy(&parts[0].data).contains("from a pipe"));
+    assert_eq!(parts[1].filename.as_deref(), Some("dump.bin"));
+    assert!(parts[1].data == bytes);
+    let files = sandbox
+        .path()
+        .join("state/chime/profiles/config/spool/files");
+    let left: Vec<_> = std::fs::read_dir(&files)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "the stash and the copy are gone: {left:?}");
+}
+
+/// A bed with an ntfy server that takes attachments up to `limit`, and a
+/// sandbox whose default route publishes to its topic `ops-alerts`.
+fn ntfy(limit: usize, extra: &str) -> (Bed, Arc<Ntfy>, Sandbox) {
+    let bed = Bed::start();
+    let ntfy = Ntfy::new();
+    ntfy.take_attachments(limit);
+    bed.mount(NTFY_PREFIX, ntfy.clone());
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        "[defaults]\nroute = \"phone\"\ntimeout = \"5s\"\n\n[destinations.alerts]\nkind = \"ntfy\"\n\
+         url = \"{}/ntfy/ops-alerts\"\n{extra}\n[routes.phone]\nto = [\"alerts\"]\n",
+        bed.url()
+    ));
+    (bed, ntfy, sandbox)
+}
+
+#[test]
+fn ntfy_gets_the_text_then_each_file_as_an_attachment_with_its_name() {
+    let (_bed, ntfy, sandbox) = ntfy(15 << 20, "");
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = awkward_bytes(9000);
+    let path = write(dir.path(), "trace.bin", &bytes);
+    chime(
+        &sandbox,
+        &[
+            "send",
+            "-t",
+            "Crash",
+            "core dumped",
+            "--file",
+            path.to_str().unwrap(),
+            "--file-name",
+            "trace-ü.bin",
+        ],
+    )
+    .code(0);
+    let published = ntfy.published();
+    assert_eq!(published.len(), 2, "{published:?}");
+    assert_eq!(published[0].message, "core dumped");
+    let (name, got) = published[1].attachment.clone().expect("an attachment");
+    assert_eq!(name, "trace-ü.bin");
+    assert!(got == bytes);
+    assert_eq!(published[1].message, "trace-ü.bin (8.8 KiB)");
+    assert_eq!(published[1].title.as_deref(), Some("Crash"));
+}
+
+#[test]
+fn ntfy_refusing_a_file_over_its_servers_limit_is_a_dead_letter_and_max_file_size_catches_it_first()
+{
+    let (_bed, ntfy, sandbox) = ntfy(4096, "");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "big.log", &awkward_bytes(8000));
+    chime(&sandbox, &["send", "log", "--file", path.to_str().unwrap()])
+        .code(65)
+        .stderr_has("413");
+    assert_eq!(
+        ntfy.published().len(),
+        1,
+        "the text went, the file was refused"
+    );
+    sandbox.profile(
+        &std::fs::read_to_string(sandbox.profile_path())
+            .unwrap()
+            .replace(
+                "/ntfy/ops-alerts\"\n",
+                "/ntfy/ops-alerts\"\nmax_file_size = \"4KiB\"\n",
+            ),
+    );
+    chime(&sandbox, &["send", "log", "--file", path.to_str().unwrap()])
+        .code(65)
+        .stderr_has("the max_file_size of `alerts`");
+}
