@@ -81,7 +81,8 @@ fn discord_gets_the_text_and_the_exact_bytes_and_name_of_each_file_in_one_messag
     let parts = parts(&got[0]);
     let json: Value = serde_json::from_slice(&parts[0].data).unwrap();
     assert_eq!(parts[0].name, "payload_json");
-    assert!(json.to_string().contains("build finished"), "{json}");
+    assert!(parts[0].text().contains("build finished"), "{json}");
+    assert_eq!(parts[0].content_type.as_deref(), Some("application/json"));
     assert_eq!(json["attachments"][0]["filename"], "nightly.log");
     assert_eq!(json["attachments"][0]["description"], "the whole log");
     assert_eq!(json["attachments"][1]["filename"], "r.csv");
@@ -89,6 +90,7 @@ fn discord_gets_the_text_and_the_exact_bytes_and_name_of_each_file_in_one_messag
     assert_eq!(parts[1].filename.as_deref(), Some("nightly.log"));
     assert!(parts[1].data == log, "the log arrives byte for byte");
     assert_eq!(parts[2].filename.as_deref(), Some("r.csv"));
+    assert_eq!(parts[2].content_type.as_deref(), Some("text/csv"));
     assert_eq!(parts[2].data, csv);
 }
 

@@ -299,7 +299,8 @@ fn attachments_match(message: &Value, files: &[Part]) -> Result<(), Answer> {
     let listed = message["attachments"].as_array();
     for file in files {
         let n = &file.name["files[".len()..file.name.len() - 1];
-        let named = listed.is_none_or(|list| list.iter().any(|a| a["id"].to_string() == n));
+        let n: Option<u64> = n.parse().ok();
+        let named = listed.is_none_or(|list| list.iter().any(|a| a["id"].as_u64() == n));
         if file.filename.is_none() || !named {
             return Err(error(400, 50035, "Invalid Form Body"));
         }
