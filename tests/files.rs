@@ -11,6 +11,7 @@ use crate::support::bed::{Bed, Fault, Request};
 use crate::support::discord::Discord;
 use crate::support::multipart::{self, Part};
 use crate::support::ntfy::{Ntfy, PREFIX as NTFY_PREFIX};
+use crate::support::telegram::{PREFIX as TG_PREFIX, Telegram};
 use crate::support::{Run, Sandbox, run};
 
 /// Bytes no text encoding would leave alone: every byte value, then a
@@ -320,4 +321,71 @@ fn ntfy_refusing_a_file_over_its_servers_limit_is_a_dead_letter_and_max_file_siz
     chime(&sandbox, &["send", "log", "--file", path.to_str().unwrap()])
         .code(65)
         .stderr_has("the max_file_size of `alerts`");
+}
+
+const TG_TOKEN: &str = "123456789:AAFakeTelegramTokenForTests-notreal";
+const TG_CHAT: i64 = -1_001_234_567_890;
+
+fn telegram() -> (Bed, Arc<Telegram>, Sandbox) {
+    let bed = Bed::start();
+    let telegram = Telegram::new();
+    bed.mount(TG_PREFIX, telegram.clone());
+    telegram.add_token(TG_TOKEN);
+    telegram.add_chat(TG_CHAT, None);
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        "[defaults]\nroute = \"tg\"\ntimeout = \"5s\"\n\n[destinations.tg]\nkind = \"telegram\"\n\
+         token = \"{TG_TOKEN}\"\nchat_id = {TG_CHAT}\napi_url = \"{}/telegram\"\n\n\
+         [routes.tg]\nto = [\"tg\"]\n",
+        bed.url()
+    ));
+    std::fs::set_permissions(
+        sandbox.profile_path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    (bed, telegram, sandbox)
+}
+
+#[test]
+fn telegram_sends_each_file_as_a_document_with_its_title_as_caption_in_the_thread() {
+    let (_bed, telegram, sandbox) = telegram();
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = awkward_bytes(20_000);
+    let path = write(dir.path(), "dump.bin", &bytes);
+    chime(
+        &sandbox,
+        &["send", "--thread", "deploy-7", "deploy started"],
+    )
+    .code(0);
+    chime(
+        &sandbox,
+        &[
+            "send",
+            "--thread",
+            "deploy-7",
+            "deploy log",
+            "--file",
+            path.to_str().unwrap(),
+            "--file-title",
+            "<the> log",
+        ],
+    )
+    .code(0);
+    let posted = telegram.posted();
+    assert_eq!(posted.len(), 3, "{posted:?}");
+    let document = &posted[2];
+    let (name, got) = document.document.clone().expect("a document");
+    assert_eq!(name, "dump.bin");
+    assert!(got == bytes);
+    assert_eq!(
+        document.text, "<the> log",
+        "the caption, escaped and shown as typed"
+    );
+    assert_eq!(
+        document.reply_to,
+        Some(1),
+        "in the thread of the first message"
+    );
+    assert_eq!(posted[1].reply_to, Some(1));
 }

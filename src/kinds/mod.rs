@@ -141,11 +141,12 @@ pub struct SecretRef {
 
 impl Payload {
     /// The same part sent another way (`attach`): a new body for operation
-    /// `op`, under the same thread key.
+    /// `op`, under the same thread key, with the same files.
     pub fn reworked(&self, body: &serde_json::Value, op: impl Into<String>) -> Payload {
         Payload {
             op: op.into(),
             thread: self.thread.clone(),
+            files: self.files.clone(),
             ..Payload::json(body)
         }
     }

@@ -17,8 +17,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use serde_json::{Value, json};
 
 use super::bed::{Answer, Request, Surface};
+use super::multipart;
 
 pub const PREFIX: &str = "/telegram/";
+/// What a bot may upload (§5.6).
+const DOCUMENT_MAX: usize = 50 << 20;
 const TEXT_MAX: usize = 4096;
 /// The Bot API server refuses longer text before parsing it (§5.1).
 const RAW_MAX: usize = 32_768;
@@ -75,6 +78,8 @@ pub struct Posted {
     /// How many times it was edited.
     pub edits: usize,
     pub deleted: bool,
+    /// A `sendDocument`'s file: its name and bytes (its caption is `text`).
+    pub document: Option<(String, Vec<u8>)>,
 }
 
 #[derive(Default)]
@@ -232,12 +237,66 @@ impl Telegram {
             reply_to,
             edits: 0,
             deleted: false,
+            document: None,
         });
         let message_id = state.posted.len();
         let kind = if chat.id < 0 { "supergroup" } else { "private" };
         let result = json!({"message_id": message_id, "date": 1_700_000_000,
                             "chat": {"id": chat.id, "type": kind}, "text": text});
         Answer::json(&json!({"ok": true, "result": result})).delivered()
+    }
+
+    /// `sendDocument` as a form (§5.6): the parameters as fields, the file
+    /// as `document`, at most 50 MB; the caption checked as a text is, within
+    /// 1,024 characters.
+    fn send_document(
+        &self,
+        request: &Request,
+        limit: &mut dyn FnMut(&str) -> Result<(), u64>,
+    ) -> Answer {
+        let content_type = request.header("content-type").unwrap_or("");
+        let Ok(parts) = multipart::parse(content_type, &request.body) else {
+            return fail(400, "Bad Request: there is no document in the request");
+        };
+        let Some(document) = parts
+            .iter()
+            .find(|p| p.name == "document" && p.filename.is_some())
+        else {
+            return fail(400, "Bad Request: there is no document in the request");
+        };
+        if document.data.len() > DOCUMENT_MAX {
+            return fail(400, "Bad Request: file is too big");
+        }
+        let mut params = serde_json::Map::new();
+        for part in parts.iter().filter(|p| p.name != "document") {
+            let value =
+                serde_json::from_slice(&part.data).unwrap_or_else(|_| Value::String(part.text()));
+            params.insert(part.name.clone(), value);
+        }
+        if let Some(id) = params.get("chat_id").and_then(Value::as_i64) {
+            params.insert("chat_id".into(), json!(id));
+        }
+        let caption = params
+            .remove("caption")
+            .and_then(|c| c.as_str().map(str::to_owned));
+        params.insert(
+            "text".into(),
+            json!(caption.clone().unwrap_or_else(|| "document".into())),
+        );
+        let shown = Request {
+            body: Value::Object(params).to_string().into_bytes(),
+            ..request.clone()
+        };
+        let answer = self.send_message(&shown, limit, false);
+        let mut state = self.lock();
+        if let Some(posted) = state.posted.last_mut().filter(|_| answer.status == 200) {
+            let name = document.filename.clone().unwrap_or_default();
+            posted.document = Some((name, document.data.clone()));
+            if caption.is_none() {
+                (posted.html, posted.text) = (String::new(), String::new());
+            }
+        }
+        answer
     }
 
     fn chat(&self, wanted: &Value) -> Option<Chat> {
@@ -270,6 +329,8 @@ impl Surface for Telegram {
             self.send_message(request, limit, false)
         } else if method.eq_ignore_ascii_case("editMessageText") {
             self.send_message(request, limit, true)
+        } else if method.eq_ignore_ascii_case("sendDocument") {
+            self.send_document(request, limit)
         } else {
             fail(404, "Not Found: method not found")
         }

@@ -38,10 +38,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::fields::{Fields, Problem};
-use crate::kinds::text::Measure;
+use crate::kinds::files::FormPart;
+use crate::kinds::text::{Measure, cut};
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Target, Threading, Verdict,
 };
+use crate::kinds::{FileRef, Upload};
 use crate::message::Message;
 use crate::secret::Secret;
 use crate::template::Escape;
@@ -108,6 +110,51 @@ fn id_value(id: &str) -> Value {
         .map_or_else(|_| Value::from(id), Value::from)
 }
 
+/// A bot uploads files of up to 50 MB (§5.6); more is "file is too big".
+const DOCUMENT_LIMIT: u64 = 50 << 20;
+/// A caption holds 1,024 characters after entity parsing (§5.6).
+const CAPTION_MAX: usize = 1024;
+
+impl Telegram {
+    /// `sendDocument` of `file` to `chat`, its title the caption, in the
+    /// destination's topic; a reply under a thread key, as text is.
+    fn document(&self, chat: &Value, file: &FileRef) -> Payload {
+        let mut body = json!({"chat_id": chat, "parse_mode": "HTML"});
+        if let Some(title) = &file.title {
+            let (caption, _) = cut(title, CAPTION_MAX, Measure::Chars);
+            body["caption"] = escape(&caption).into();
+        }
+        if let Some(thread) = self.thread {
+            body["message_thread_id"] = thread.into();
+        }
+        Payload {
+            op: "sendDocument".into(),
+            ..Payload::json(&body)
+        }
+        .with_files(std::slice::from_ref(file))
+    }
+}
+
+/// A `sendDocument` as a form: each parameter a field (objects as JSON),
+/// then the file as `document`.
+fn document_form(payload: &Payload, file: &FileRef) -> Upload {
+    let body: Value = serde_json::from_str(&payload.body).unwrap_or(Value::Null);
+    let mut parts: Vec<FormPart> = body
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(key, value)| {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            FormPart::text(key, Secret::public(&text))
+        })
+        .collect();
+    parts.push(FormPart::file("document", file));
+    Upload::Form(parts)
+}
+
 impl Platform for Telegram {
     fn kind(&self) -> &'static str {
         "telegram"
@@ -120,22 +167,25 @@ impl Platform for Telegram {
     /// `--channel` and a route's `channel` name another chat for this send.
     fn render(&self, message: &Message, target: &Target) -> Vec<Payload> {
         let chat = id_value(target.channel.as_deref().unwrap_or(&self.chat_id));
-        render::parts(message)
-            .into_iter()
-            .map(|text| {
-                let mut body = json!({
-                    "chat_id": chat,
-                    "text": text,
-                    "parse_mode": "HTML",
-                    // A preview of a CI or dashboard link would bury the alert.
-                    "link_preview_options": {"is_disabled": true},
-                });
-                if let Some(thread) = self.thread {
-                    body["message_thread_id"] = thread.into();
-                }
-                Payload::json(&body)
-            })
-            .collect()
+        let documents = message.files.iter().map(|file| self.document(&chat, file));
+        let texts = render::parts(message).into_iter().map(|text| {
+            let mut body = json!({
+                "chat_id": chat,
+                "text": text,
+                "parse_mode": "HTML",
+                // A preview of a CI or dashboard link would bury the alert.
+                "link_preview_options": {"is_disabled": true},
+            });
+            if let Some(thread) = self.thread {
+                body["message_thread_id"] = thread.into();
+            }
+            Payload::json(&body)
+        });
+        // A message of files alone needs no text before them.
+        let texts = texts.filter(|_| {
+            !message.text.trim().is_empty() || message.files.is_empty() || message.title.is_some()
+        });
+        texts.chain(documents).collect()
     }
 
     /// Telegram parses the HTML and refuses the message when tags do not
@@ -158,7 +208,16 @@ impl Platform for Telegram {
             self.api_url.trim_end_matches('/'),
             self.token.expose()
         ));
-        HttpRequest::post(url, payload, JSON_UTF8)
+        let request = HttpRequest::post(url, payload, JSON_UTF8);
+        match payload.files.first() {
+            Some(file) => request.uploading(document_form(payload, file)),
+            None => request,
+        }
+    }
+
+    /// What a bot may upload (§5.6).
+    fn file_limit(&self) -> Option<u64> {
+        Some(DOCUMENT_LIMIT)
     }
 
     /// `--thread KEY` replies to the first message posted under KEY.
@@ -192,7 +251,8 @@ impl Platform for Telegram {
             return payload.clone();
         };
         fields.insert("chat_id".into(), id_value(&parent.channel));
-        let op = if thread.edit {
+        // A document is never an edit of text: it goes as a reply.
+        let op = if thread.edit && payload.op.is_empty() {
             fields.remove("message_thread_id");
             fields.insert("message_id".into(), id_value(&parent.ts));
             "editMessageText"
@@ -200,7 +260,7 @@ impl Platform for Telegram {
             let reply =
                 json!({"message_id": id_value(&parent.ts), "allow_sending_without_reply": true});
             fields.insert("reply_parameters".into(), reply);
-            ""
+            payload.op.as_str()
         };
         payload.reworked(&body, op)
     }
