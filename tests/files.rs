@@ -11,6 +11,7 @@ use crate::support::bed::{Bed, Fault, Request};
 use crate::support::discord::Discord;
 use crate::support::multipart::{self, Part};
 use crate::support::ntfy::{Ntfy, PREFIX as NTFY_PREFIX};
+use crate::support::slack_files::SlackFiles;
 use crate::support::telegram::{PREFIX as TG_PREFIX, Telegram};
 use crate::support::{Run, Sandbox, run};
 
@@ -388,4 +389,134 @@ fn telegram_sends_each_file_as_a_document_with_its_title_as_caption_in_the_threa
         "in the thread of the first message"
     );
     assert_eq!(posted[1].reply_to, Some(1));
+}
+
+const SLACK_TOKEN: &str = "xoxb-1-files-notreal";
+
+/// A bed with the Web API and its file upload, and a sandbox whose route
+/// goes to the bot `bot` in `#deploys`.
+fn slack_api() -> (Bed, Arc<SlackFiles>, Sandbox) {
+    let bed = Bed::start();
+    bed.add_token(SLACK_TOKEN);
+    bed.add_channel("#deploys", true);
+    bed.no_rate_limit();
+    let files = SlackFiles::mount(&bed, SLACK_TOKEN, &[&bed.channel_id("#deploys")]);
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        "[defaults]\nroute = \"ci\"\ntimeout = \"5s\"\n\n[destinations.bot]\nkind = \"slack-api\"\n\
+         token = \"{SLACK_TOKEN}\"\nchannel = \"#deploys\"\napi_url = \"{}\"\n\n\
+         [routes.ci]\nto = [\"bot\"]\n",
+        bed.api_url()
+    ));
+    std::fs::set_permissions(
+        sandbox.profile_path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    (bed, files, sandbox)
+}
+
+fn posts(bed: &Bed) -> usize {
+    bed.delivered()
+        .iter()
+        .filter(|r| r.path.ends_with("chat.postMessage"))
+        .count()
+}
+
+#[test]
+fn slack_api_posts_the_text_then_uploads_each_file_in_three_calls_into_the_channel_by_id() {
+    let (bed, files, sandbox) = slack_api();
+    let dir = tempfile::tempdir().unwrap();
+    let report = awkward_bytes(120_000);
+    let path = write(dir.path(), "junit.xml", &report);
+    let small = write(dir.path(), "summary.txt", b"all green\n");
+    chime(
+        &sandbox,
+        &[
+            "send",
+            "tests passed",
+            "--file",
+            path.to_str().unwrap(),
+            "--file-title",
+            "JUnit report",
+            "--file",
+            small.to_str().unwrap(),
+        ],
+    )
+    .code(0);
+    assert_eq!(posts(&bed), 1);
+    let shared = files.shared();
+    assert_eq!(shared.len(), 2, "{:?}", files.calls());
+    assert_eq!(shared[0].name, "junit.xml");
+    assert_eq!(shared[0].title.as_deref(), Some("JUnit report"));
+    assert!(shared[0].bytes == report);
+    assert_eq!(shared[1].bytes, b"all green\n");
+    assert_eq!(
+        shared[0].channel,
+        bed.channel_id("#deploys"),
+        "by ID, not #name"
+    );
+    assert_eq!(shared[0].thread_ts, None);
+    let calls = files.calls();
+    assert_eq!(
+        calls.len(),
+        5,
+        "two URLs, two uploads, one completion: {calls:?}"
+    );
+    assert!(
+        calls[4].ends_with("files.completeUploadExternal"),
+        "{calls:?}"
+    );
+}
+
+#[test]
+fn slack_api_files_go_into_the_thread_of_the_key() {
+    let (bed, files, sandbox) = slack_api();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "deploy.log", b"deployed\n");
+    chime(&sandbox, &["send", "--thread", "rel-9", "release 9"]).code(0);
+    chime(
+        &sandbox,
+        &[
+            "send",
+            "--thread",
+            "rel-9",
+            "log",
+            "--file",
+            path.to_str().unwrap(),
+        ],
+    )
+    .code(0);
+    let first = bed.delivered()[0].json();
+    let answered: Value = serde_json::from_str(&bed.delivered()[0].response).unwrap();
+    assert_eq!(first["text"], "release 9");
+    let shared = files.shared();
+    assert_eq!(shared.len(), 1);
+    assert_eq!(shared[0].thread_ts.as_deref(), answered["ts"].as_str());
+}
+
+#[test]
+fn slack_api_files_that_fail_after_the_text_went_are_uploaded_by_flush_without_posting_the_text_again()
+ {
+    let (bed, files, sandbox) = slack_api();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "nightly.csv", b"a,b\n1,2\n");
+    let complete = format!("{}/files.completeUploadExternal", bed.api_url());
+    for _ in 0..4 {
+        bed.fault_on(&complete, Fault::Status(503, "down for a moment"));
+    }
+    chime(
+        &sandbox,
+        &["send", "nightly report", "--file", path.to_str().unwrap()],
+    )
+    .code(75);
+    assert_eq!(posts(&bed), 1);
+    assert!(files.shared().is_empty());
+    std::fs::remove_file(&path).unwrap();
+    chime(&sandbox, &["flush", "--all"]).code(0);
+    assert_eq!(posts(&bed), 1, "the text is not posted again");
+    let shared = files.shared();
+    assert_eq!(shared.len(), 1, "the file is in the channel once");
+    assert_eq!(shared[0].bytes, b"a,b\n1,2\n");
+    assert_eq!(shared[0].channel, bed.channel_id("#deploys"));
 }

@@ -230,8 +230,14 @@ pub async fn deliver_returning(
             return (report, job.payloads);
         }
     };
-    for payload in &job.payloads {
-        let (verdict, status) = send_part(
+    let mut payloads = job.payloads;
+    let job = Job {
+        payloads: Vec::new(),
+        ..job
+    };
+    for at in 0..payloads.len() {
+        let payload = &payloads[at];
+        let sent = send_part(
             &client,
             &job,
             payload,
@@ -240,6 +246,11 @@ pub async fn deliver_returning(
             &mut report.warnings,
         )
         .await;
+        let (verdict, status, keep) = sent;
+        // What went of the part is not sent again (Slack's text before its files).
+        if let Some(keep) = keep {
+            payloads[at] = keep;
+        }
         report.http_status = status;
         match verdict {
             Verdict::Delivered { channel, ts } => {
@@ -263,12 +274,15 @@ pub async fn deliver_returning(
         }
     }
     report.elapsed_ms = started.elapsed().as_millis();
-    (report, job.payloads)
+    (report, payloads)
 }
 
-/// Sends one part as its thread key says now, and remembers where it went so
-/// the next part or send with that key finds it. An edit of a message that is
-/// gone is posted as a new message instead, as if it were the first.
+/// What a part's send came to: its verdict and status, and, when a later
+/// request of the part failed after an earlier one went, what the part is
+/// to be kept as instead.
+type Sent = (Verdict, Option<u16>, Option<Payload>);
+
+/// Sends one part, then the requests that follow it (`Platform::follow`).
 async fn send_part(
     client: &reqwest::Client,
     job: &Job<'_>,
@@ -276,7 +290,32 @@ async fn send_part(
     deadline: Instant,
     verbose: bool,
     warnings: &mut Vec<String>,
-) -> (Verdict, Option<u16>) {
+) -> Sent {
+    let (verdict, status, mut next) =
+        send_first(client, job, payload, deadline, verbose, warnings).await;
+    while let Some(step) = next.take() {
+        let (after, status, follows) =
+            send_with_retries(client, job, &step, deadline, verbose, warnings).await;
+        if !matches!(after, Verdict::Delivered { .. }) {
+            return (after, status, job.platform.restart(&step));
+        }
+        next = follows;
+    }
+    (verdict, status, None)
+}
+
+/// Sends a part's first request as its thread key says now, and remembers
+/// where it went so the next part or send with that key finds it. An edit of
+/// a message that is gone is posted as a new message instead, as if it were
+/// the first.
+async fn send_first(
+    client: &reqwest::Client,
+    job: &Job<'_>,
+    payload: &Payload,
+    deadline: Instant,
+    verbose: bool,
+    warnings: &mut Vec<String>,
+) -> Sent {
     let (Some(threads), Some(thread)) = (job.threads, &payload.thread) else {
         return send_with_retries(client, job, payload, deadline, verbose, warnings).await;
     };
@@ -288,10 +327,10 @@ async fn send_part(
     };
     let attached = threads.attach(job.name, job.platform, payload);
     let edit = thread.edit && attached != *payload;
-    let (mut verdict, mut status) =
+    let (mut verdict, mut status, mut next) =
         send_with_retries(client, job, &attached, deadline, verbose, warnings).await;
     if edit && job.platform.edit_refused(&verdict) {
-        (verdict, status) =
+        (verdict, status, next) =
             send_with_retries(client, job, payload, deadline, verbose, warnings).await;
     }
     match &verdict {
@@ -309,9 +348,11 @@ async fn send_part(
         )),
         _ => {}
     }
-    (verdict, status)
+    (verdict, status, next)
 }
 
+/// Sends one request, retrying within the deadline; delivered, it gives
+/// the request that follows it, if any.
 async fn send_with_retries(
     client: &reqwest::Client,
     job: &Job<'_>,
@@ -319,7 +360,7 @@ async fn send_with_retries(
     deadline: Instant,
     verbose: bool,
     warnings: &mut Vec<String>,
-) -> (Verdict, Option<u16>) {
+) -> Sent {
     let mut transient = 0;
     let mut throttled = 0;
     // Set once a try may have been posted unseen: the next failure is the last.
@@ -331,41 +372,46 @@ async fn send_with_retries(
                 "timed out after {}",
                 humantime::format_duration(job.timeout)
             );
-            return (Verdict::Retry { after: None, error }, None);
+            return (Verdict::Retry { after: None, error }, None, None);
         }
         let sent = Instant::now();
         // Built anew for each try: a signature may carry the time it was made.
         let request = job.platform.request(payload);
         if let Some(Err(error)) = request.upload.as_ref().map(upload::check) {
-            return (Verdict::Rejected { error, hint: None }, None);
+            return (Verdict::Rejected { error, hint: None }, None, None);
         }
         let reply = send(client, &request, remaining).await;
+        let follows = match &reply {
+            Reply::Answered(answer) => job.platform.follow(payload, answer),
+            _ => None,
+        };
         let (verdict, status, doubtful) = judge(job, reply, warnings);
         if verbose {
             log(job, &request, status, &verdict, sent.elapsed());
         }
         let Verdict::Retry { after, .. } = &verdict else {
-            return (verdict, status);
+            let follows = follows.filter(|_| matches!(verdict, Verdict::Delivered { .. }));
+            return (verdict, status, follows);
         };
         if unsure {
-            return (verdict, status);
+            return (verdict, status, None);
         }
         unsure = doubtful;
         let wait = if status == Some(429) {
             throttled += 1;
             if throttled >= MAX_THROTTLED_TRIES {
-                return (verdict, status);
+                return (verdict, status, None);
             }
             after.unwrap_or(THROTTLE_FIRST_WAIT * 2u32.pow(throttled - 1))
         } else {
             transient += 1;
             if transient >= MAX_TRANSIENT_TRIES {
-                return (verdict, status);
+                return (verdict, status, None);
             }
             after.unwrap_or_else(|| backoff(transient))
         };
         if Instant::now() + wait >= deadline {
-            return (verdict, status);
+            return (verdict, status, None);
         }
         tokio::time::sleep(wait).await;
     }

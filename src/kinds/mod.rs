@@ -281,6 +281,18 @@ pub trait Platform: Send + Sync {
     fn check(&self, _message: &Message) -> Result<(), String> {
         Ok(())
     }
+    /// The request that comes after `sent`, which `answer` delivered, when
+    /// one part takes several (Slack's file upload, `slack/upload.rs`): sent
+    /// at once, as part of the same part.
+    fn follow(&self, _sent: &Payload, _answer: &Answer) -> Option<Payload> {
+        None
+    }
+    /// What a part whose follow-up `step` failed keeps, so that a retry
+    /// does not repeat what went (Slack's text, before its files); `None`
+    /// keeps the part as it was.
+    fn restart(&self, _step: &Payload) -> Option<Payload> {
+        None
+    }
     /// The largest file this kind carries, or `None` when it carries none:
     /// a message's files are then named in its text instead. A profile's
     /// `max_file_size` overrides it, for a server set up otherwise.

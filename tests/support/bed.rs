@@ -601,7 +601,7 @@ impl Answer {
 
     /// Webhook 429s come with an empty body, as the SDK's mock server has it (§1.4; the real
     /// body is unconfirmed); the Web API's with `ratelimited` JSON (§2.5).
-    fn rate_limited(path: &str, secs: u64) -> Answer {
+    pub fn rate_limited(path: &str, secs: u64) -> Answer {
         let mut answer = if path.starts_with("/api/") {
             Answer::new(429, JSON, r#"{"ok":false,"error":"ratelimited"}"#)
         } else {

@@ -18,6 +18,8 @@ use crate::message::Message;
 use crate::secret::Secret;
 use crate::template::Escape;
 
+use super::upload;
+
 const DEFAULT_API_URL: &str = "https://slack.com/api";
 
 pub struct Api {
@@ -73,7 +75,24 @@ impl Platform for Api {
         let mut extra = self.identity.clone();
         let channel = target.channel.as_ref().unwrap_or(&self.channel);
         extra.insert("channel".into(), Value::String(channel.clone()));
-        super::render(message, &extra, super::API_CHARS_BUDGET)
+        let mut payloads = super::render(message, &extra, super::API_CHARS_BUDGET);
+        // The files follow the last part, in the channel it went to (`upload.rs`).
+        if let Some(last) = payloads.last_mut().filter(|_| !message.files.is_empty()) {
+            last.files = message.files.clone();
+        }
+        payloads
+    }
+
+    fn follow(&self, sent: &Payload, answer: &Answer) -> Option<Payload> {
+        upload::follow(sent, answer)
+    }
+
+    fn restart(&self, step: &Payload) -> Option<Payload> {
+        upload::restart(step)
+    }
+
+    fn file_limit(&self) -> Option<u64> {
+        Some(upload::LIMIT)
     }
 
     /// A reply carries the parent's `thread_ts`; an edit becomes chat.update
@@ -107,6 +126,9 @@ impl Platform for Api {
     }
 
     fn request(&self, payload: &Payload) -> HttpRequest {
+        if let Some(step) = upload::request(payload, &self.api_url, &self.token) {
+            return step;
+        }
         let method = if payload.op.is_empty() {
             "chat.postMessage"
         } else {
@@ -146,6 +168,10 @@ impl Platform for Api {
     }
 
     fn classify(&self, answer: &Answer) -> Verdict {
+        if upload::uploaded(answer) {
+            let (channel, ts) = (None, None);
+            return Verdict::Delivered { channel, ts };
+        }
         if let Some(verdict) = classify_http(answer) {
             return verdict;
         }

@@ -9,6 +9,7 @@
 //! that is split is closed and reopened so each part renders.
 
 mod api;
+mod upload;
 mod webhook;
 
 use std::borrow::Cow;
