@@ -235,8 +235,7 @@ pub async fn deliver_returning(
         payloads: Vec::new(),
         ..job
     };
-    for at in 0..payloads.len() {
-        let payload = &payloads[at];
+    for payload in payloads.iter_mut() {
         let sent = send_part(
             &client,
             &job,
@@ -249,7 +248,7 @@ pub async fn deliver_returning(
         let (verdict, status, keep) = sent;
         // What went of the part is not sent again (Slack's text before its files).
         if let Some(keep) = keep {
-            payloads[at] = keep;
+            *payload = keep;
         }
         report.http_status = status;
         match verdict {

@@ -113,7 +113,7 @@ impl SlackFiles {
         }
         let length = bytes.len();
         file.2 = Some(bytes);
-        Answer::new(200, "text/plain", &format!("OK - {length}"))
+        Answer::new(200, "text/plain", format!("OK - {length}"))
     }
 
     fn complete(&self, request: &Request) -> Answer {
