@@ -429,3 +429,36 @@ fn a_variable_named_in_the_message_text_is_never_filled_in() {
     assert_eq!(got[0].json()["text"], "${BODY_SECRET} ${HOME}");
     assert_eq!(got[0].json()["key"], BODY_SECRET);
 }
+
+#[test]
+fn a_signed_webhook_sends_files_as_a_form_and_signs_the_whole_form() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    Hook::mount(&bed);
+    let sandbox = setup(&bed);
+    let dir = tempfile::tempdir().unwrap();
+    let bytes: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+    let path = dir.path().join("dump.bin");
+    std::fs::write(&path, &bytes).unwrap();
+    let mut cmd = sandbox.chime(&[
+        "send",
+        "--to",
+        "signed",
+        "with a file",
+        "--file",
+        path.to_str().unwrap(),
+    ]);
+    cmd.env("SIGNING_SECRET", SIGNING_SECRET);
+    run(cmd).code(0);
+    let got = bed.delivered();
+    assert_eq!(got.len(), 1);
+    verify(&got[0], SIGNING_SECRET).unwrap();
+    let content_type = got[0].header("content-type").unwrap();
+    let parts = crate::support::multipart::parse(content_type, &got[0].body).unwrap();
+    assert_eq!(parts[0].name, "payload");
+    let json: serde_json::Value = serde_json::from_slice(&parts[0].data).unwrap();
+    assert_eq!(json["text"], "with a file");
+    assert_eq!(parts[1].name, "files[0]");
+    assert_eq!(parts[1].filename.as_deref(), Some("dump.bin"));
+    assert!(parts[1].data == bytes);
+}

@@ -5,10 +5,9 @@
 
 use std::collections::VecDeque;
 use std::io::Read;
-use std::path::PathBuf;
 
 use crate::kinds::Upload;
-use crate::kinds::files::FormContent;
+use crate::kinds::files::Piece;
 
 /// How much of a file is read at a time.
 const SLICE: usize = 64 * 1024;
@@ -42,35 +41,7 @@ pub(super) fn check(upload: &Upload) -> Result<(), String> {
 
 /// The body of `upload`, to stream.
 pub(super) fn stream(upload: &Upload) -> Streamed {
-    let (pieces, content_type) = match upload {
-        Upload::Raw(file) => (
-            VecDeque::from([Piece::File(file.path.clone(), file.size)]),
-            None,
-        ),
-        Upload::Form(parts) => {
-            let boundary = boundary();
-            let mut pieces = VecDeque::new();
-            for part in parts {
-                pieces.push_back(Piece::Bytes(part_head(
-                    &boundary,
-                    &part.name,
-                    &part.content,
-                )));
-                match &part.content {
-                    FormContent::Text { value, .. } => {
-                        pieces.push_back(Piece::Bytes(value.expose().as_bytes().to_vec()));
-                    }
-                    FormContent::File(file) => {
-                        pieces.push_back(Piece::File(file.path.clone(), file.size));
-                    }
-                }
-                pieces.push_back(Piece::Bytes(b"\r\n".to_vec()));
-            }
-            pieces.push_back(Piece::Bytes(format!("--{boundary}--\r\n").into_bytes()));
-            let content_type = format!("multipart/form-data; boundary={boundary}");
-            (pieces, Some(content_type))
-        }
-    };
+    let pieces: VecDeque<Piece> = upload.pieces().into();
     let length = pieces.iter().map(Piece::len).sum();
     let stream =
         futures_util::stream::unfold(Reading { pieces, open: None }, |mut reading| async {
@@ -80,68 +51,7 @@ pub(super) fn stream(upload: &Upload) -> Streamed {
     Streamed {
         body: reqwest::Body::wrap_stream(stream),
         length,
-        content_type,
-    }
-}
-
-/// `--boundary` and the headers of one part.
-fn part_head(boundary: &str, name: &str, content: &FormContent) -> Vec<u8> {
-    let mut head = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"",
-        quoted(name)
-    );
-    match content {
-        FormContent::File(file) => {
-            head.push_str(&format!("; filename=\"{}\"", quoted(&file.name)));
-            head.push_str(&format!("\r\nContent-Type: {}", file.content_type()));
-        }
-        FormContent::Text {
-            content_type: Some(content_type),
-            ..
-        } => head.push_str(&format!("\r\nContent-Type: {content_type}")),
-        FormContent::Text { .. } => {}
-    }
-    head.push_str("\r\n\r\n");
-    head.into_bytes()
-}
-
-/// A name in a `Content-Disposition` header: quotes and line breaks, which
-/// would end it early, percent-encoded as browsers do (WHATWG's HTML form
-/// encoding).
-fn quoted(name: &str) -> String {
-    name.replace('"', "%22")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// A boundary no file's bytes will hold by chance: 32 random hex digits.
-fn boundary() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = String::from("chime-");
-    for _ in 0..2 {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        out.push_str(&format!("{:016x}", hasher.finish()));
-    }
-    out
-}
-
-enum Piece {
-    Bytes(Vec<u8>),
-    /// A file, and how many of its bytes to send.
-    File(PathBuf, u64),
-}
-
-impl Piece {
-    fn len(&self) -> u64 {
-        match self {
-            Piece::Bytes(bytes) => bytes.len() as u64,
-            Piece::File(_, size) => *size,
-        }
+        content_type: upload.content_type(),
     }
 }
 

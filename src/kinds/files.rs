@@ -92,8 +92,11 @@ pub fn human_size(bytes: u64) -> String {
 pub enum Upload {
     /// The file's bytes are the whole body (ntfy's `PUT`, Slack's upload URL).
     Raw(FileRef),
-    /// `multipart/form-data`, its parts in order.
-    Form(Vec<FormPart>),
+    /// `multipart/form-data`, its parts in order, between `boundary`s.
+    Form {
+        parts: Vec<FormPart>,
+        boundary: String,
+    },
 }
 
 /// One part of a form: a named text field or a file.
@@ -143,12 +146,64 @@ impl FormPart {
     }
 }
 
+/// A piece of a body: bytes, or so many bytes of a file.
+pub enum Piece {
+    Bytes(Vec<u8>),
+    File(PathBuf, u64),
+}
+
+impl Piece {
+    pub fn len(&self) -> u64 {
+        match self {
+            Piece::Bytes(bytes) => bytes.len() as u64,
+            Piece::File(_, size) => *size,
+        }
+    }
+}
+
 impl Upload {
+    /// A form of `parts`, under a boundary no file's bytes will hold by chance.
+    pub fn form(parts: Vec<FormPart>) -> Upload {
+        Upload::Form {
+            parts,
+            boundary: boundary(),
+        }
+    }
+
+    /// The body's content type, when it is a form.
+    pub fn content_type(&self) -> Option<String> {
+        match self {
+            Upload::Raw(_) => None,
+            Upload::Form { boundary, .. } => {
+                Some(format!("multipart/form-data; boundary={boundary}"))
+            }
+        }
+    }
+
+    /// The body, in order: what to write and which files to read.
+    pub fn pieces(&self) -> Vec<Piece> {
+        let (parts, boundary) = match self {
+            Upload::Raw(file) => return vec![Piece::File(file.path.clone(), file.size)],
+            Upload::Form { parts, boundary } => (parts, boundary),
+        };
+        let mut pieces = Vec::with_capacity(parts.len() * 3 + 1);
+        for part in parts {
+            pieces.push(Piece::Bytes(part_head(boundary, part)));
+            pieces.push(match &part.content {
+                FormContent::Text { value, .. } => Piece::Bytes(value.expose().as_bytes().to_vec()),
+                FormContent::File(file) => Piece::File(file.path.clone(), file.size),
+            });
+            pieces.push(Piece::Bytes(b"\r\n".to_vec()));
+        }
+        pieces.push(Piece::Bytes(format!("--{boundary}--\r\n").into_bytes()));
+        pieces
+    }
+
     /// The files it reads, in order.
     pub fn files(&self) -> Vec<&FileRef> {
         match self {
             Upload::Raw(file) => vec![file],
-            Upload::Form(parts) => parts
+            Upload::Form { parts, .. } => parts
                 .iter()
                 .filter_map(|part| match &part.content {
                     FormContent::File(file) => Some(file),
@@ -165,7 +220,7 @@ impl Upload {
             |f: &FileRef| format!("{} ({}, {})", f.name, human_size(f.size), f.content_type());
         match self {
             Upload::Raw(f) => format!("the bytes of {}", file(f)),
-            Upload::Form(parts) => {
+            Upload::Form { parts, .. } => {
                 let shown: Vec<String> = parts
                     .iter()
                     .map(|part| match &part.content {
@@ -177,6 +232,50 @@ impl Upload {
             }
         }
     }
+}
+
+/// `--boundary` and the headers of one part.
+fn part_head(boundary: &str, part: &FormPart) -> Vec<u8> {
+    let name = quoted(&part.name);
+    let mut head = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"");
+    match &part.content {
+        FormContent::File(file) => {
+            head.push_str(&format!("; filename=\"{}\"", quoted(&file.name)));
+            head.push_str(&format!("\r\nContent-Type: {}", file.content_type()));
+        }
+        FormContent::Text {
+            content_type: Some(content_type),
+            ..
+        } => head.push_str(&format!("\r\nContent-Type: {content_type}")),
+        FormContent::Text { .. } => {}
+    }
+    head.push_str("\r\n\r\n");
+    head.into_bytes()
+}
+
+/// A name in a `Content-Disposition` header: quotes and line breaks, which
+/// would end it early, percent-encoded as browsers do (WHATWG's HTML form
+/// encoding).
+fn quoted(name: &str) -> String {
+    name.replace('"', "%22")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// 32 random hex digits after `chime-`.
+fn boundary() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::from("chime-");
+    for _ in 0..2 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        out.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -214,7 +214,7 @@ impl Platform for Discord {
         for (n, file) in payload.files.iter().enumerate() {
             parts.push(FormPart::file(&format!("files[{n}]"), file));
         }
-        request.uploading(Upload::Form(parts))
+        request.uploading(Upload::form(parts))
     }
 
     /// A webhook's request, files and all, may be 10 MiB (§4.5).

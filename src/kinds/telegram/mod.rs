@@ -152,7 +152,7 @@ fn document_form(payload: &Payload, file: &FileRef) -> Upload {
         })
         .collect();
     parts.push(FormPart::file("document", file));
-    Upload::Form(parts)
+    Upload::form(parts)
 }
 
 impl Platform for Telegram {

@@ -28,10 +28,12 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::fields::{Fields, Problem};
+use crate::kinds::files::{FormPart, Piece};
 use crate::kinds::text::{Measure, split};
 use crate::kinds::{
     Answer, HttpRequest, Payload, Platform, SecretRef, Target, Verdict, classify_http,
 };
+use crate::kinds::{FileRef, Upload};
 use crate::message::{Link, Message};
 use crate::secret::Secret;
 use crate::template::{Escape, plain};
@@ -132,8 +134,10 @@ impl Platform for Webhook {
         plain
     }
 
+    /// The files go with the last part.
     fn render(&self, message: &Message, _target: &Target) -> Vec<Payload> {
-        self.bodies(message)
+        let mut payloads: Vec<Payload> = self
+            .bodies(message)
             .into_iter()
             .map(|rendered| Payload {
                 body: rendered.body,
@@ -143,12 +147,20 @@ impl Platform for Webhook {
                 secrets: rendered.secrets,
                 files: Vec::new(),
             })
-            .collect()
+            .collect();
+        if let Some(last) = payloads.last_mut() {
+            last.files = message.files.clone();
+        }
+        payloads
     }
 
     /// The body is filled in here, as late as can be, and shows unfilled.
+    /// With files, the body is a form: the JSON as `payload`, each file as
+    /// `files[n]`, and the signature covers the whole form.
     fn request(&self, payload: &Payload) -> HttpRequest {
         let body = self.filled(&payload.body, &payload.secrets);
+        let upload =
+            (!payload.files.is_empty()).then(|| form(&body, &payload.body, &payload.files));
         let mut headers = Vec::with_capacity(self.headers.len() + 3);
         if !self.headers.iter().any(|(name, _)| name == "content-type") {
             headers.push((
@@ -162,7 +174,10 @@ impl Platform for Webhook {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs())
                 .to_string();
-            let signature = sign(secret.expose(), &timestamp, &body);
+            let signature = match &upload {
+                Some(upload) => sign_pieces(secret.expose(), &timestamp, &upload.pieces()),
+                None => sign(secret.expose(), &timestamp, &body),
+            };
             headers.push(("x-chime-timestamp".into(), Secret::public(&timestamp)));
             headers.push((
                 "x-chime-signature".into(),
@@ -174,8 +189,14 @@ impl Platform for Webhook {
             url: self.url.clone(),
             headers,
             body: Secret::shown_as(body, payload.body.clone()),
-            upload: None,
+            upload,
         }
+    }
+
+    /// What a receiver takes is its own business: as much as a request may
+    /// hold, unless `max_file_size` says less.
+    fn file_limit(&self) -> Option<u64> {
+        Some(FILE_LIMIT)
     }
 
     /// `method` is shown even when defaulted, since receivers differ on it.
@@ -272,6 +293,46 @@ impl Webhook {
 }
 
 /// The hex HMAC-SHA256 of `"{timestamp}.{body}"` under `secret`.
+/// The largest file a webhook sends unless `max_file_size` says otherwise.
+const FILE_LIMIT: u64 = 100 << 20;
+
+/// The form a message with files goes as: the JSON (`filled`, shown as
+/// `shown`) as `payload`, then each file as `files[n]`.
+fn form(filled: &str, shown: &str, files: &[FileRef]) -> Upload {
+    let json = Secret::shown_as(filled.to_owned(), shown.to_owned());
+    let mut parts = vec![FormPart::json("payload", json)];
+    for (n, file) in files.iter().enumerate() {
+        parts.push(FormPart::file(&format!("files[{n}]"), file));
+    }
+    Upload::form(parts)
+}
+
+/// [`sign`] over a body of pieces, its files read as they will be sent.
+fn sign_pieces(secret: &str, timestamp: &str, pieces: &[Piece]) -> String {
+    use std::io::Read;
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    for piece in pieces {
+        match piece {
+            Piece::Bytes(bytes) => mac.update(bytes),
+            Piece::File(path, size) => {
+                let Ok(file) = std::fs::File::open(path) else {
+                    continue;
+                };
+                let mut reader = file.take(*size);
+                let mut slice = vec![0; 64 * 1024];
+                while let Ok(n @ 1..) = reader.read(&mut slice) {
+                    mac.update(&slice[..n]);
+                }
+            }
+        }
+    }
+    let digest = mac.finalize().into_bytes();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub fn sign(secret: &str, timestamp: &str, body: &str) -> String {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
