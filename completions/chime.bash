@@ -945,7 +945,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__send)
-            opts="-r -t -l -f -q -v -h -V --route --to --kind --channel --title --level --field --link --code --template --var --json-input --dry-run --json --thread --update --broadcast --queue --no-spool --timeout --config --profile --quiet --verbose --help --version"
+            opts="-r -t -l -f -q -v -h -V --route --to --kind --channel --title --level --field --link --code --file --file-name --file-title --template --var --json-input --dry-run --json --thread --update --broadcast --queue --no-spool --timeout --config --profile --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -996,6 +996,18 @@ _chime() {
                     return 0
                     ;;
                 --link)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file-title)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
