@@ -74,6 +74,9 @@ fn show_destination(out: &mut String, name: &str, destination: &super::Destinati
     }
     // Shown even when unset: the kind's own pace is what `pipe` and `flush` keep to.
     line(out, "pace", &duration(destination.pace));
+    if let Some(size) = destination.max_file_size {
+        line(out, "max_file_size", &size.to_string());
+    }
     if let Some(ca) = &destination.ca_file {
         line(out, "ca_file", &quote(&ca.path.display().to_string()));
     }
