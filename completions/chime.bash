@@ -883,7 +883,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__run)
-            opts="-r -q -v -h -V --route --to --kind --channel --on --tail --name --timeout --template --dry-run --config --profile --quiet --verbose --help --version"
+            opts="-r -q -v -h -V --route --to --kind --channel --on --tail --name --timeout --attach-output --attach-max --template --dry-run --config --profile --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -922,6 +922,10 @@ _chime() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --attach-max)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

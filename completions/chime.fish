@@ -108,9 +108,11 @@ change\t'Only when the outcome differs from the previous run of the same --name'
 complete -c chime -n "__fish_chime_using_subcommand run" -l tail -d 'Lines of output to keep for the report' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l name -d 'The job\'s name in the report and for --on change [default: the command line]' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l timeout -d 'Stop the command and all it started after this long (TERM, then KILL 5 s later)' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l attach-max -d 'The most output --attach-output sends: the first and last halves of it, with a line where the middle was cut' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l template -d 'Template from the profile\'s [templates] (variables: name, cmd, exit_code, signal, duration, started, tail, ok)' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
 complete -c chime -n "__fish_chime_using_subcommand run" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l attach-output -d 'Send the job\'s whole output with the report, as a file (NAME-START.log), kept on disk while the job runs'
 complete -c chime -n "__fish_chime_using_subcommand run" -l dry-run -d 'Run the command, then print the report\'s requests (secrets redacted): send nothing, spool nothing, and leave the --on change record alone'
 complete -c chime -n "__fish_chime_using_subcommand run" -s q -l quiet -d 'Print nothing but errors'
 complete -c chime -n "__fish_chime_using_subcommand run" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'

@@ -297,6 +297,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
 
+    /// Send the job's whole output with the report, as a file (NAME-START.log), kept on
+    /// disk while the job runs
+    #[arg(long, help_heading = "Files")]
+    pub attach_output: bool,
+
+    /// The most output --attach-output sends: the first and last halves of it, with a
+    /// line where the middle was cut
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = parse_size, help_heading = "Files")]
+    pub attach_max: usize,
+
     /// Template from the profile's [templates] (variables: name, cmd, exit_code,
     /// signal, duration, started, tail, ok)
     #[arg(long, value_name = "TEMPLATE", help_heading = "Templates")]

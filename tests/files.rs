@@ -520,3 +520,58 @@ fn slack_api_files_that_fail_after_the_text_went_are_uploaded_by_flush_without_p
     assert_eq!(shared[0].bytes, b"a,b\n1,2\n");
     assert_eq!(shared[0].channel, bed.channel_id("#deploys"));
 }
+
+#[test]
+fn run_attach_output_sends_the_first_and_last_halves_of_a_long_output_in_flat_memory() {
+    let (bed, _discord, sandbox) = discord("");
+    let job = "echo FIRST-LINE; yes 'a line of the nightly job' | head -c 52428800; echo; echo LAST-LINE; exit 3";
+    let cmd = sandbox.chime(&[
+        "run",
+        "--name",
+        "nightly",
+        "--attach-output",
+        "--attach-max",
+        "1MiB",
+        "--",
+        "sh",
+        "-c",
+        job,
+    ]);
+    let (out, peak) = crate::support::run_watched(cmd);
+    let out = out.code(3);
+    assert!(peak < 40 << 20, "held {} MiB\n{out}", peak >> 20);
+    let got = bed.delivered();
+    assert_eq!(got.len(), 1);
+    let parts = parts(&got[0]);
+    let log = &parts[1];
+    let name = log.filename.clone().unwrap();
+    assert!(
+        name.starts_with("nightly-") && name.ends_with(".log"),
+        "{name}"
+    );
+    let text = log.text();
+    assert!(text.starts_with("FIRST-LINE\n"), "{}", &text[..40]);
+    assert!(
+        text.ends_with("LAST-LINE\n"),
+        "{}",
+        &text[text.len() - 40..]
+    );
+    assert!(text.contains("cut here: --attach-max keeps the first and last halves"));
+    assert!(log.data.len() < (1 << 20) + 200, "{} bytes", log.data.len());
+    // The report itself is as ever: the failure, with its tail.
+    assert!(
+        parts[0].text().contains("nightly failed (exit 3)"),
+        "{}",
+        parts[0].text()
+    );
+    let files = sandbox
+        .path()
+        .join("state/chime/profiles/config/spool/files");
+    let left: Vec<_> = std::fs::read_dir(&files)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "the captured output is gone once sent: {left:?}"
+    );
+}

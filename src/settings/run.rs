@@ -8,6 +8,8 @@ pub struct Job {
     pub command: Vec<String>,
     pub on: crate::cli::On,
     pub tail: usize,
+    /// `--attach-output`, with `--attach-max`.
+    pub attach: Option<u64>,
     pub name: String,
     pub timeout: Option<Duration>,
     pub output: Output,
@@ -38,6 +40,7 @@ pub fn job(global: &GlobalArgs, args: RunArgs) -> Job {
         command: args.command,
         on: args.on,
         tail: args.tail,
+        attach: args.attach_output.then_some(args.attach_max as u64),
         name,
         timeout: args.timeout,
         output,

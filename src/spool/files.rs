@@ -58,6 +58,23 @@ impl Spool {
         }
     }
 
+    /// A new private file of the spool to write and read back (`chime run
+    /// --attach-output` keeps the job's output in such files), named after
+    /// `label`; the caller removes it.
+    pub fn scratch(&self, label: &str) -> Result<(PathBuf, File), SpoolError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let root = self.files_root();
+        fs::create_private_dir(&root)?;
+        let (path, _) = fs::create_temp(&root, label)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(|e| SpoolError::io("open", &path, e))?;
+        Ok((path, file))
+    }
+
     /// Keeps what `reader` gives (stdin, for `--file -`) in a private file of
     /// the spool, at most `max` bytes; its path and size. The caller removes
     /// it once the message's own copies are made.

@@ -38,6 +38,7 @@
 //! interrupted (a warning), and `--on change` leaves its record alone, so that
 //! the next run is neither a failure's repeat nor a recovery.
 
+mod capture;
 mod group;
 mod tail;
 mod tree;
@@ -82,6 +83,8 @@ struct Outcome {
     /// Why it could not start, with the shell's code for it.
     unstartable: Option<(String, u8)>,
     tail: String,
+    /// The whole output, with `--attach-output`.
+    capture: Option<capture::Capture>,
     started: SystemTime,
     took: Duration,
 }
@@ -125,16 +128,18 @@ impl Outcome {
 }
 
 pub fn run(job: Job) -> Result<ExitCode, Failure> {
-    let outcome = execute(&job);
+    let mut outcome = execute(&job);
+    let capture = outcome.capture.take();
+    let code = outcome.code();
     match &job.report {
-        Ok(_) => send_report(job, &outcome),
+        Ok(_) => send_report(job, &outcome, capture),
         Err(failure) => unreported(&job, failure, &outcome),
     }
-    Ok(ExitCode::Command(outcome.code()))
+    Ok(ExitCode::Command(code))
 }
 
-/// Sends the report when `--on` wants it.
-fn send_report(job: Job, outcome: &Outcome) {
+/// Sends the report when `--on` wants it, with the output's file if captured.
+fn send_report(job: Job, outcome: &Outcome, capture: Option<capture::Capture>) {
     let Ok(mut reporting) = job.report else {
         return;
     };
@@ -166,10 +171,52 @@ fn send_report(job: Job, outcome: &Outcome) {
         limit: job.timeout,
     };
     fill(&mut reporting.send, &what, outcome);
+    let output =
+        capture.and_then(|capture| attached(capture, &reporting.send, job.name.as_str(), outcome));
+    if let Some(file) = &output {
+        reporting.send.input.files.push(file.clone());
+    }
     // Delivery trouble is reported on stderr and kept in the spool by send;
     // it never replaces the command's exit code.
     if let Err(failure) = send::run(reporting.send) {
         eprintln!("{failure}");
+    }
+    // The report's own copy is in the spool by now.
+    if let Some(file) = output {
+        let _ = std::fs::remove_file(file.path);
+    }
+}
+
+/// The captured output as the report's file `NAME-START.log`; `None`, said
+/// why, when it could not be kept.
+fn attached(
+    capture: capture::Capture,
+    send: &crate::settings::Send,
+    name: &str,
+    outcome: &Outcome,
+) -> Option<crate::kinds::FileRef> {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    let start = humantime::format_rfc3339_seconds(outcome.started)
+        .to_string()
+        .replace(':', "");
+    match capture.finish(&send.spool, format!("{safe}-{start}.log")) {
+        Ok(file) => Some(file),
+        Err(why) => {
+            let text =
+                format!("the job's output could not be kept ({why}): the report goes without it");
+            report::warning(send.output, &text);
+            None
+        }
     }
 }
 
@@ -271,7 +318,9 @@ fn execute(job: &Job) -> Outcome {
 fn supervise(job: &Job, group: &Group) -> Outcome {
     let started = SystemTime::now();
     let clock = Instant::now();
-    let tail = Arc::new(Mutex::new(Tail::new(job.tail)));
+    let mut kept = Tail::new(job.tail);
+    kept.capture = start_capture(job);
+    let tail = Arc::new(Mutex::new(kept));
     let mut command = Command::new(&job.command[0]);
     command
         .args(&job.command[1..])
@@ -324,8 +373,22 @@ fn supervise(job: &Job, group: &Group) -> Outcome {
         interrupted: false,
         unstartable: None,
         tail: tail.lock().map(|mut t| t.text()).unwrap_or_default(),
+        capture: tail.lock().ok().and_then(|mut t| t.capture.take()),
         started,
         took: clock.elapsed(),
+    }
+}
+
+/// The files `--attach-output` keeps the output in, in the report's spool.
+fn start_capture(job: &Job) -> Option<capture::Capture> {
+    let (max, reporting) = (job.attach?, job.report.as_ref().ok()?);
+    match capture::Capture::start(&reporting.send.spool, max) {
+        Ok(capture) => Some(capture),
+        Err(why) => {
+            let text = format!("cannot keep the job's output ({why}): the report goes without it");
+            report::warning(job.output, &text);
+            None
+        }
     }
 }
 
@@ -345,6 +408,7 @@ fn unstartable(job: &Job, err: &std::io::Error, started: SystemTime) -> Outcome 
         interrupted: false,
         unstartable: Some((why, code)),
         tail: String::new(),
+        capture: None,
         started,
         took: Duration::ZERO,
     }

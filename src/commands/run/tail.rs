@@ -56,6 +56,8 @@ pub(super) enum Stream {
 /// newest output of either stream. Each stream has its own unfinished line, so
 /// the two never splice into one.
 pub(super) struct Tail {
+    /// Where the whole output goes too, with `--attach-output`.
+    pub(super) capture: Option<super::capture::Capture>,
     keep: usize,
     arrived: u64,
     lines: VecDeque<(u64, String)>,
@@ -73,6 +75,7 @@ pub(super) struct Partial {
 impl Tail {
     pub(super) fn new(keep: usize) -> Tail {
         Tail {
+            capture: None,
             keep,
             arrived: 0,
             lines: VecDeque::with_capacity(keep + 1),
@@ -82,6 +85,9 @@ impl Tail {
     }
 
     pub(super) fn feed(&mut self, stream: Stream, bytes: &[u8]) {
+        if let Some(capture) = &mut self.capture {
+            capture.feed(bytes);
+        }
         for piece in bytes.split_inclusive(|b| *b == b'\n') {
             let (body, ended) = match piece.strip_suffix(b"\n") {
                 Some(body) => (body, true),
