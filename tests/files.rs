@@ -13,7 +13,7 @@ use crate::support::multipart::{self, Part};
 use crate::support::ntfy::{Ntfy, PREFIX as NTFY_PREFIX};
 use crate::support::slack_files::SlackFiles;
 use crate::support::telegram::{PREFIX as TG_PREFIX, Telegram};
-use crate::support::{Run, Sandbox, run};
+use crate::support::{Run, Sandbox, at_a_terminal, run};
 
 /// Bytes no text encoding would leave alone: every byte value, then a
 /// pattern long enough to cross every read slice.
@@ -574,4 +574,26 @@ fn run_attach_output_sends_the_first_and_last_halves_of_a_long_output_in_flat_me
         left.is_empty(),
         "the captured output is gone once sent: {left:?}"
     );
+}
+
+#[test]
+fn a_large_upload_shows_progress_at_a_terminal_and_nothing_in_cron_or_with_q() {
+    let (bed, _discord, sandbox) = discord("");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "big.bin", &awkward_bytes(5 << 20));
+    let path = path.to_str().unwrap();
+    // A terminal as people have one: TERM says what it is.
+    let at_terminal = |args: &[&str]| {
+        let mut cmd = sandbox.chime(args);
+        cmd.env("TERM", "xterm-256color");
+        run(at_a_terminal(&cmd, &sandbox))
+    };
+    let shown = at_terminal(&["send", "x", "--file", path]).code(0);
+    assert!(shown.stdout.contains("uploading big.bin ["), "{shown}");
+    let quiet = at_terminal(&["-q", "send", "x", "--file", path]).code(0);
+    assert!(!quiet.stdout.contains("uploading"), "{quiet}");
+    chime(&sandbox, &["send", "x", "--file", path])
+        .code(0)
+        .never_shows("uploading");
+    assert_eq!(bed.delivered().len(), 3);
 }

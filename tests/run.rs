@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support::bed::Bed;
-use crate::support::{Run, Sandbox, run};
+use crate::support::{Run, Sandbox, at_a_terminal, run};
 
 fn setup(bed: &Bed) -> Sandbox {
     bed.no_rate_limit();
@@ -493,28 +493,6 @@ fn run_by_hand_at_a_terminal_the_command_can_read_it() {
     let out = crate::support::run_with_stdin(cmd, b"hello\n").code(0);
     assert!(out.stdout.contains("got:hello"), "{out}");
     assert_eq!(bed.delivered().len(), 1, "reported");
-}
-
-/// `script` with chime's command line, giving chime a terminal with chime in
-/// its foreground, as a person running it by hand would; `timeout` ends a job
-/// stopped for reading a terminal it does not own.
-fn at_a_terminal(chime: &std::process::Command, sandbox: &Sandbox) -> std::process::Command {
-    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
-    let line: Vec<String> = std::iter::once(chime.get_program())
-        .chain(chime.get_args())
-        .map(quote)
-        .collect();
-    let mut cmd = std::process::Command::new("timeout");
-    let line = line.join(" ") + " </dev/null";
-    cmd.args(["20", "script", "-qec", &line, "/dev/null"])
-        .env_clear()
-        .current_dir(sandbox.path());
-    for (key, value) in chime.get_envs() {
-        if let Some(value) = value {
-            cmd.env(key, value);
-        }
-    }
-    cmd
 }
 
 #[test]

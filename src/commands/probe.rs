@@ -83,6 +83,7 @@ async fn test_one(
         threads: None,
         ca_file: destination.ca_file.as_ref(),
         proxy: destination.proxy.as_ref(),
+        progress: false,
     };
     deliver::deliver_one(client, job, probe.output.verbose).await
 }

@@ -347,7 +347,7 @@ fn deliver_all(
     threads: &Threads,
 ) -> Result<Vec<Report>, Failure> {
     let runtime = deliver::runtime()?;
-    let client = deliver::Clients::new();
+    let client = deliver::Clients::showing(send.output);
     let outbox = Outbox {
         client: &client,
         spool: &send.spool,

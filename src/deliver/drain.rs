@@ -380,6 +380,7 @@ impl Step<'_, '_> {
             threads: Some(ctx.threads),
             ca_file: self.destination.ca_file.as_ref(),
             proxy: self.destination.proxy.as_ref(),
+            progress: false,
         };
         let (mut report, payloads) = super::deliver_returning(ctx.client, job, ctx.verbose).await;
         drained.warnings.append(&mut report.warnings);

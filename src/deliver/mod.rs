@@ -87,6 +87,8 @@ pub struct Job<'a> {
     pub ca_file: Option<&'a crate::config::CaFile>,
     /// The destination's `proxy`, which picks its client too.
     pub proxy: Option<&'a crate::config::ProxyChoice>,
+    /// Whether a large upload shows a progress bar (`Clients::showing`).
+    pub progress: bool,
 }
 
 /// Ordered by how bad the news is.
@@ -379,7 +381,7 @@ async fn send_with_retries(
         if let Some(Err(error)) = request.upload.as_ref().map(upload::check) {
             return (Verdict::Rejected { error, hint: None }, None, None);
         }
-        let reply = send(client, &request, remaining).await;
+        let reply = send(client, &request, remaining, job.progress).await;
         let follows = match &reply {
             Reply::Answered(answer) => job.platform.follow(payload, answer),
             _ => None,
@@ -474,11 +476,16 @@ fn capped(verdict: Verdict) -> Verdict {
     }
 }
 
-async fn send(client: &reqwest::Client, request: &HttpRequest, timeout: Duration) -> Reply {
+async fn send(
+    client: &reqwest::Client,
+    request: &HttpRequest,
+    timeout: Duration,
+    progress: bool,
+) -> Reply {
     let mut builder = client
         .request(request.method.clone(), request.url.expose())
         .timeout(timeout);
-    let streamed = request.upload.as_ref().map(upload::stream);
+    let streamed = request.upload.as_ref().map(|u| upload::stream(u, progress));
     let form_type = streamed.as_ref().and_then(|s| s.content_type.clone());
     for (name, value) in &request.headers {
         // A form's content type names the boundary the body was built with.

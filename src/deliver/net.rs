@@ -26,11 +26,21 @@ type Setting = (Option<PathBuf>, Option<String>, bool);
 #[derive(Default)]
 pub struct Clients {
     built: Mutex<BTreeMap<Setting, reqwest::Client>>,
+    /// Whether a large upload shows a progress bar: at a terminal, not `-q`.
+    pub show_progress: bool,
 }
 
 impl Clients {
     pub fn new() -> Clients {
         Clients::default()
+    }
+
+    /// Clients whose large uploads show a progress bar when `output` allows.
+    pub fn showing(output: crate::report::Output) -> Clients {
+        Clients {
+            show_progress: !output.quiet && output.stderr_is_terminal,
+            ..Clients::default()
+        }
     }
 
     /// The client for `destination`'s setting (a cheap handle on a shared pool).

@@ -198,6 +198,7 @@ impl Outbox<'_> {
             threads: Some(self.threads),
             ca_file: destination.ca_file.as_ref(),
             proxy: destination.proxy.as_ref(),
+            progress: self.client.show_progress,
         };
         let (mut report, mut rest) = deliver_returning(self.client, job, self.output.verbose).await;
         for warning in report.warnings.drain(..) {

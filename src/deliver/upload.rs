@@ -39,15 +39,32 @@ pub(super) fn check(upload: &Upload) -> Result<(), String> {
     Ok(())
 }
 
-/// The body of `upload`, to stream.
-pub(super) fn stream(upload: &Upload) -> Streamed {
+/// Uploads this big show a progress bar, when the run may show one.
+const SHOWN_FROM: u64 = 4 << 20;
+
+/// The body of `upload`, to stream; with a progress bar on stderr when
+/// `progress` and the body is large.
+pub(super) fn stream(upload: &Upload, progress: bool) -> Streamed {
     let pieces: VecDeque<Piece> = upload.pieces().into();
     let length = pieces.iter().map(Piece::len).sum();
-    let stream =
-        futures_util::stream::unfold(Reading { pieces, open: None }, |mut reading| async {
-            let next = reading.next()?;
-            Some((next, reading))
-        });
+    let bar = (progress && length >= SHOWN_FROM).then(|| bar(upload, length));
+    let reading = Reading {
+        pieces,
+        open: None,
+        bar,
+    };
+    let stream = futures_util::stream::unfold(reading, |mut reading| async {
+        let next = reading.next();
+        if let (Some(bar), Some(Ok(slice))) = (&reading.bar, &next) {
+            bar.inc(slice.len() as u64);
+        }
+        if next.is_none()
+            && let Some(bar) = reading.bar.take()
+        {
+            bar.finish_and_clear();
+        }
+        Some((next?, reading))
+    });
     Streamed {
         body: reqwest::Body::wrap_stream(stream),
         length,
@@ -60,6 +77,22 @@ pub(super) fn stream(upload: &Upload) -> Streamed {
 struct Reading {
     pieces: VecDeque<Piece>,
     open: Option<(std::fs::File, u64)>,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+/// `uploading build.log [=====>    ] 2.1 MiB/5.0 MiB 12 MiB/s`
+fn bar(upload: &Upload, length: u64) -> indicatif::ProgressBar {
+    let names: Vec<&str> = upload.files().iter().map(|f| f.name.as_str()).collect();
+    let bar = indicatif::ProgressBar::new(length);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "uploading {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .expect("the template is valid")
+        .progress_chars("=> "),
+    );
+    bar.set_message(names.join(", "));
+    bar
 }
 
 impl Reading {

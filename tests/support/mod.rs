@@ -439,3 +439,25 @@ pub fn shown_id(file_id: &str) -> String {
     let hash = Sha256::digest(file_id.as_bytes());
     hash[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// `script` with chime's command line, giving chime a terminal with chime in
+/// its foreground, as a person running it by hand would; `timeout` ends a job
+/// stopped for reading a terminal it does not own.
+pub fn at_a_terminal(chime: &std::process::Command, sandbox: &Sandbox) -> std::process::Command {
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
+    let line: Vec<String> = std::iter::once(chime.get_program())
+        .chain(chime.get_args())
+        .map(quote)
+        .collect();
+    let mut cmd = std::process::Command::new("timeout");
+    let line = line.join(" ") + " </dev/null";
+    cmd.args(["20", "script", "-qec", &line, "/dev/null"])
+        .env_clear()
+        .current_dir(sandbox.path());
+    for (key, value) in chime.get_envs() {
+        if let Some(value) = value {
+            cmd.env(key, value);
+        }
+    }
+    cmd
+}
