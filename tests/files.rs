@@ -597,3 +597,58 @@ fn a_large_upload_shows_progress_at_a_terminal_and_nothing_in_cron_or_with_q() {
         .never_shows("uploading");
     assert_eq!(bed.delivered().len(), 3);
 }
+
+#[test]
+fn flush_sweeps_file_copies_no_entry_names_once_an_hour_old_and_keeps_the_rest() {
+    let (bed, _discord, sandbox) = discord("");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "kept.bin", b"still queued");
+    bed.fault(Fault::Status(503, "down"));
+    bed.fault(Fault::Status(503, "down"));
+    bed.fault(Fault::Status(503, "down"));
+    chime(
+        &sandbox,
+        &[
+            "send",
+            "--timeout",
+            "1s",
+            "x",
+            "--file",
+            path.to_str().unwrap(),
+        ],
+    );
+    let files = sandbox
+        .path()
+        .join("state/chime/profiles/config/spool/files");
+    let queued: Vec<_> = std::fs::read_dir(&files)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    // A crash's leftovers: a copy no entry names, a stash of stdin.
+    let orphan = files.join("0000000000000000000000aa");
+    std::fs::create_dir(&orphan).unwrap();
+    std::fs::write(orphan.join("0"), b"gone").unwrap();
+    let stash = files.join(".stdin.00000000.tmp");
+    std::fs::write(&stash, b"half read").unwrap();
+    let fresh = files.join("0000000000000000000000bb");
+    std::fs::create_dir(&fresh).unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    for old in [&orphan, &stash, &queued[0]] {
+        std::fs::File::open(old)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+    }
+    bed.fault(Fault::Status(503, "down"));
+    bed.fault(Fault::Status(503, "down"));
+    bed.fault(Fault::Status(503, "down"));
+    run(sandbox.chime(&["flush", "--all", "--timeout", "1s"]));
+    assert!(!orphan.exists() && !stash.exists(), "leftovers swept");
+    assert!(fresh.exists(), "too young to tell");
+    assert!(
+        queued[0].exists(),
+        "a queued message's copy stays, however old"
+    );
+}

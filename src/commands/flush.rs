@@ -84,6 +84,7 @@ async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
             Ok(profile) => recover_journals(flush, profile, &target.spool),
             Err(why) => waiting += tell_unloadable(flush, target, why),
         }
+        target.spool.sweep_files();
     }
     loop {
         let lanes = lanes(flush, flush.output);

@@ -20,6 +20,10 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Spool, SpoolError, fs};
+
+/// How old a leftover must be before a flush removes it: older than any
+/// send or run that could still be using it would have waited to start.
+const SWEEP_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 use crate::kinds::Payload;
 
 impl Spool {
@@ -56,6 +60,50 @@ impl Spool {
         if std::fs::remove_dir_all(&dir).is_ok() {
             let _ = fs::sync_dir(&self.files_root());
         }
+    }
+
+    /// Removes what no entry needs any more, once it is an hour old: the
+    /// copies of an entry that is gone (a crash between the copy and the
+    /// entry) and the scratch files of a send or run that was killed.
+    pub fn sweep_files(&self) {
+        let root = self.files_root();
+        let Ok(dir) = std::fs::read_dir(&root) else {
+            return;
+        };
+        let old = |meta: &std::fs::Metadata| {
+            meta.modified()
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= SWEEP_AFTER)
+        };
+        let mut live: Option<std::collections::HashSet<String>> = None;
+        for item in dir.flatten() {
+            let name = item.file_name().to_string_lossy().into_owned();
+            let Ok(meta) = item.metadata() else { continue };
+            if !old(&meta) {
+                continue;
+            }
+            if meta.is_file() && name.starts_with('.') {
+                let _ = std::fs::remove_file(item.path());
+            } else if meta.is_dir() {
+                let ids = live.get_or_insert_with(|| self.all_ids());
+                if !ids.contains(&name) {
+                    let _ = std::fs::remove_dir_all(item.path());
+                }
+            }
+        }
+    }
+
+    /// Every entry's id, pending, in flight or dead, of every destination.
+    fn all_ids(&self) -> std::collections::HashSet<String> {
+        let mut ids = std::collections::HashSet::new();
+        for state in [super::State::Pending, super::State::Dead] {
+            for destination in self.destinations(state).unwrap_or_default() {
+                let names = self.names(state, &destination).unwrap_or_default();
+                ids.extend(names.into_iter().map(|n| n.id));
+            }
+        }
+        ids
     }
 
     /// A new private file of the spool to write and read back (`chime run
