@@ -652,3 +652,39 @@ fn flush_sweeps_file_copies_no_entry_names_once_an_hour_old_and_keeps_the_rest()
         "a queued message's copy stays, however old"
     );
 }
+
+#[test]
+fn a_send_killed_in_the_middle_of_slacks_three_calls_leaves_the_file_for_flush_to_share_once() {
+    use std::os::unix::process::ExitStatusExt;
+    let (bed, files, sandbox) = slack_api();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "dump.bin", &awkward_bytes(40_000));
+    files.slow_uploads(std::time::Duration::from_secs(3));
+    let mut child = sandbox
+        .chime(&["send", "crash dump", "--file", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !files.calls().iter().any(|c| c.contains("/slack-upload/")) {
+        assert!(std::time::Instant::now() < deadline, "{:?}", files.calls());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    assert_eq!(child.wait().unwrap().signal(), Some(9));
+    files.slow_uploads(std::time::Duration::ZERO);
+    std::fs::remove_file(&path).unwrap();
+    chime(&sandbox, &["flush", "--all"]).code(0);
+    let shared = files.shared();
+    assert_eq!(
+        shared.len(),
+        1,
+        "the file is in the channel once: {:?}",
+        files.calls()
+    );
+    assert!(shared[0].bytes == awkward_bytes(40_000));
+    // What was in flight goes again whole: its text at most twice, as any
+    // message in flight when chime was killed.
+    assert!(posts(&bed) <= 2, "{}", posts(&bed));
+}

@@ -1164,3 +1164,36 @@ fn ids_of_entries_made_together_differ_from_their_first_digit_and_a_few_digits_n
         .stderr_has(&format!("dropped {}", shown_id(&name)));
     assert_eq!(pending(&sandbox).len(), 7);
 }
+
+#[test]
+fn a_send_killed_mid_request_with_nothing_else_queued_is_sent_by_the_next_flush() {
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let sandbox = setup();
+    bed.fault(Fault::Slow(Duration::from_secs(2)));
+    let mut send = chime(&sandbox, &bed.webhook("ops"), &["send", "only one"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while bed.requests().is_empty() && !on_the_wire(&bed) {
+        assert!(Instant::now() < deadline, "the send never reached the bed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    send.kill().unwrap();
+    send.wait().unwrap();
+    // Its message is on disk in flight, and nothing else is queued.
+    run(chime(&sandbox, &bed.webhook("ops"), &["flush", "--all"])).code(0);
+    let got = texts(&bed);
+    assert!(
+        !got.is_empty() && got.iter().all(|t| t == "only one"),
+        "{got:?}"
+    );
+    assert!(pending(&sandbox).is_empty());
+}
+
+/// Whether a request has arrived and is being answered (slowly).
+fn on_the_wire(bed: &Bed) -> bool {
+    bed.arrivals() > 0
+}

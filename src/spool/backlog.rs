@@ -6,6 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::inflight::SENDING;
 use super::{Spool, SpoolError, State, fs};
 
 /// Where a drain notes when a destination's oldest pending entry is due.
@@ -34,10 +35,14 @@ impl Spool {
     }
 
     /// How many entries `destination` has, counted without holding their
-    /// names.
+    /// names; pending ones include those in flight, whose sender may have
+    /// died: a flush must look at a destination that has only such a one.
     pub fn count(&self, state: State, destination: &str) -> Result<usize, SpoolError> {
         let names = fs::names(&self.checked_dir(state, destination)?)?;
-        Ok(names.filter(|name| name.ends_with(".msg")).count())
+        let counted = |name: &String| {
+            name.ends_with(".msg") || (state == State::Pending && name.ends_with(SENDING))
+        };
+        Ok(names.filter(counted).count())
     }
 
     /// The oldest `limit` of `destination`'s pending ids after `after` and

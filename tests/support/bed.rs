@@ -474,6 +474,11 @@ impl Bed {
         self.shared.lock().faults.clear();
     }
 
+    /// How many requests have arrived, those still being answered included.
+    pub fn arrivals(&self) -> u64 {
+        self.shared.lock().arrivals
+    }
+
     /// Every request received so far, faulted ones included, in arrival order.
     pub fn requests(&self) -> Vec<Request> {
         self.shared.lock().records(false)

@@ -39,6 +39,8 @@ struct State {
     completed: HashSet<String>,
     shared: Vec<Shared>,
     calls: Vec<String>,
+    /// How long the upload URL takes to answer.
+    upload_pause: std::time::Duration,
 }
 
 #[derive(Default)]
@@ -63,6 +65,11 @@ impl SlackFiles {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The upload URL answers `pause` after the bytes came, as a slow link does.
+    pub fn slow_uploads(&self, pause: std::time::Duration) {
+        self.lock().upload_pause = pause;
     }
 
     /// Every file shared, in order.
@@ -113,6 +120,9 @@ impl SlackFiles {
         }
         let length = bytes.len();
         file.2 = Some(bytes);
+        let pause = state.upload_pause;
+        drop(state);
+        std::thread::sleep(pause);
         Answer::new(200, "text/plain", format!("OK - {length}"))
     }
 
