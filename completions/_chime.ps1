@@ -95,6 +95,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--level', '--level', [CompletionResultType]::ParameterName, 'Level of every message (raised by --level-from-line)')
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Send a batch this long after its first line')
             [CompletionResult]::new('--grep', '--grep', [CompletionResultType]::ParameterName, 'Send only lines matching this regular expression (all still go to --tee)')
+            [CompletionResult]::new('--file-over', '--file-over', [CompletionResultType]::ParameterName, 'A batch whose text is over SIZE goes as one file, with a message naming its lines, to kinds that take files (e.g. 100KiB); others get it as messages')
             [CompletionResult]::new('--max-pending', '--max-pending', [CompletionResultType]::ParameterName, 'Batches kept in memory before the rest go to the spool (e.g. 64MiB)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on one batch after this long, retries included [env: CHIME_TIMEOUT]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Profile file to read [env: CHIME_CONFIG]')

@@ -809,7 +809,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__pipe)
-            opts="-r -t -l -q -v -h -V --route --to --kind --channel --title --level --interval --no-code --tee --grep --level-from-line --max-pending --timeout --dry-run --config --profile --quiet --verbose --help --version"
+            opts="-r -t -l -q -v -h -V --route --to --kind --channel --title --level --interval --no-code --tee --grep --level-from-line --file-over --max-pending --timeout --dry-run --config --profile --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -856,6 +856,10 @@ _chime() {
                     return 0
                     ;;
                 --grep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file-over)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

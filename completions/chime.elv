@@ -90,6 +90,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --level 'Level of every message (raised by --level-from-line)'
             cand --interval 'Send a batch this long after its first line'
             cand --grep 'Send only lines matching this regular expression (all still go to --tee)'
+            cand --file-over 'A batch whose text is over SIZE goes as one file, with a message naming its lines, to kinds that take files (e.g. 100KiB); others get it as messages'
             cand --max-pending 'Batches kept in memory before the rest go to the spool (e.g. 64MiB)'
             cand --timeout 'Give up on one batch after this long, retries included [env: CHIME_TIMEOUT]'
             cand --config 'Profile file to read [env: CHIME_CONFIG]'

@@ -85,6 +85,7 @@ error\t''
 critical\t''"
 complete -c chime -n "__fish_chime_using_subcommand pipe" -l interval -d 'Send a batch this long after its first line' -r
 complete -c chime -n "__fish_chime_using_subcommand pipe" -l grep -d 'Send only lines matching this regular expression (all still go to --tee)' -r
+complete -c chime -n "__fish_chime_using_subcommand pipe" -l file-over -d 'A batch whose text is over SIZE goes as one file, with a message naming its lines, to kinds that take files (e.g. 100KiB); others get it as messages' -r
 complete -c chime -n "__fish_chime_using_subcommand pipe" -l max-pending -d 'Batches kept in memory before the rest go to the spool (e.g. 64MiB)' -r
 complete -c chime -n "__fish_chime_using_subcommand pipe" -l timeout -d 'Give up on one batch after this long, retries included [env: CHIME_TIMEOUT]' -r
 complete -c chime -n "__fish_chime_using_subcommand pipe" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F

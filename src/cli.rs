@@ -196,6 +196,11 @@ pub struct PipeArgs {
     #[arg(long, help_heading = "What")]
     pub level_from_line: bool,
 
+    /// A batch whose text is over SIZE goes as one file, with a message naming its lines,
+    /// to kinds that take files (e.g. 100KiB); others get it as messages
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "What")]
+    pub file_over: Option<usize>,
+
     /// Batches kept in memory before the rest go to the spool (e.g. 64MiB)
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub max_pending: usize,

@@ -688,3 +688,40 @@ fn a_send_killed_in_the_middle_of_slacks_three_calls_leaves_the_file_for_flush_t
     // message in flight when chime was killed.
     assert!(posts(&bed) <= 2, "{}", posts(&bed));
 }
+
+#[test]
+fn pipe_file_over_sends_a_burst_as_one_file_of_its_lines_and_a_small_batch_as_text() {
+    let (bed, _discord, sandbox) = discord("");
+    let input: String = (1..=20_000)
+        .map(|i| format!("log line {i:05} <a&b>\n"))
+        .collect();
+    let out = crate::support::run_with_stdin(
+        sandbox.chime(&["pipe", "--file-over", "50KiB"]),
+        input.as_bytes(),
+    );
+    out.code(0);
+    let got = bed.delivered();
+    assert_eq!(got.len(), 1, "one message for the burst");
+    let parts = parts(&got[0]);
+    assert!(
+        parts[0].text().contains("lines 1–20000"),
+        "{}",
+        parts[0].text()
+    );
+    assert_eq!(parts[1].filename.as_deref(), Some("lines-1-20000.log"));
+    assert_eq!(parts[1].text(), input, "the lines as read, unescaped");
+    let small = crate::support::run_with_stdin(
+        sandbox.chime(&["pipe", "--file-over", "50KiB"]),
+        b"just one line\n",
+    );
+    small.code(0);
+    let got = bed.delivered();
+    assert_eq!(got.len(), 2);
+    assert!(
+        got[1]
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert!(got[1].json().to_string().contains("just one line"));
+}

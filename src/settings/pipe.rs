@@ -16,6 +16,8 @@ pub struct Pipe {
     pub grep: Option<regex_lite::Regex>,
     pub level_from_line: bool,
     pub max_pending: usize,
+    /// `--file-over`: a batch over this many bytes goes as a file.
+    pub file_over: Option<usize>,
     pub timeout: Option<Duration>,
     /// Print each batch's requests instead of sending them.
     pub dry_run: bool,
@@ -47,6 +49,7 @@ pub fn pipe(global: &GlobalArgs, args: PipeArgs) -> Result<Pipe, Failure> {
         grep: args.grep,
         level_from_line: args.level_from_line,
         max_pending: args.max_pending,
+        file_over: args.file_over,
         timeout,
         dry_run: args.dry_run,
         host: hostname(),

@@ -42,6 +42,9 @@ pub struct Batch {
 pub struct Packer {
     limit: usize,
     measure: Measure,
+    /// Lines kept as read, escaped only when sent (`chime pipe --file-over`:
+    /// a large batch goes as a file, which must hold the lines themselves).
+    raw: bool,
     open: String,
     open_len: usize,
     open_level: Level,
@@ -55,9 +58,20 @@ pub struct Packer {
 
 impl Packer {
     pub fn new(platform: &dyn Platform) -> Packer {
+        Packer::with(platform.batch_limit(), platform.measure(), false)
+    }
+
+    /// A packer of batches of up to `limit` bytes of lines as they were
+    /// read, escaped by whoever sends them.
+    pub fn raw(limit: usize) -> Packer {
+        Packer::with(limit.max(2), Measure::Bytes, true)
+    }
+
+    fn with(limit: usize, measure: Measure, raw: bool) -> Packer {
         Packer {
-            limit: platform.batch_limit(),
-            measure: platform.measure(),
+            limit,
+            measure,
+            raw,
             open: String::new(),
             open_len: 0,
             open_level: Level::Info,
@@ -69,10 +83,13 @@ impl Packer {
         }
     }
 
-    /// Appends one line, escaped by `platform`, closing the open batch first
-    /// when it would not fit.
+    /// Appends one line, escaped by `platform` (unless raw), closing the
+    /// open batch first when it would not fit.
     pub fn push(&mut self, platform: &dyn Platform, line: &Line) {
-        let escaped = platform.escape(&line.text);
+        let escaped = match self.raw {
+            true => line.text.clone(),
+            false => platform.escape(&line.text),
+        };
         // Bytes bound every measure from above: most lines need no splitting.
         if escaped.len() < self.limit {
             let len = self.measure.of(&escaped);

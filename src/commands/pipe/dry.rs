@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use crate::commands::outcome;
 use crate::exit::{ExitCode, Failure};
 use crate::settings::Pipe;
+use crate::spool::Spool;
+use crate::stream::journal::Header;
 
 use super::moves::render;
 use super::router::Router;
@@ -27,26 +29,26 @@ pub(super) async fn run(pipe: &Pipe) -> Result<ExitCode, Failure> {
                 Some(chunk) => router.ingest(chunk),
                 None => {
                     router.close_all();
-                    print_closed(&header, &mut router)?;
+                    print_closed(&header, &pipe.spool, &mut router)?;
                     return Ok(ExitCode::Ok);
                 }
             },
             () = tokio::time::sleep_until(wake.into()) => {}
         }
         router.close_due(pipe.interval, Instant::now());
-        print_closed(&header, &mut router)?;
+        print_closed(&header, &pipe.spool, &mut router)?;
     }
 }
 
 /// Prints every closed batch, and forgets it.
-fn print_closed(
-    header: &crate::stream::journal::Header,
-    router: &mut Router,
-) -> Result<(), Failure> {
+fn print_closed(header: &Header, spool: &Spool, router: &mut Router) -> Result<(), Failure> {
     for lane in &mut router.lanes {
         while let Some((batch, ticket)) = lane.take() {
-            let payloads = render(header, lane, batch);
+            let (payloads, scratch) = render(header, spool, lane, batch);
             outcome::dry_run(&[(lane.destination, payloads)], false)?;
+            if let Some(scratch) = scratch {
+                let _ = std::fs::remove_file(scratch);
+            }
             lane.settle(ticket);
         }
     }

@@ -57,6 +57,11 @@ pub(super) struct Lane<'p> {
     /// Every line of this lane ending at or before this offset is settled.
     pub(super) settled: u64,
     pub(super) lines: usize,
+    /// `--file-over`, when the destination takes files: its batches are
+    /// packed as read, and one over this size goes as a file.
+    pub(super) file_over: Option<usize>,
+    /// Lines rendered so far, to name a file's line range.
+    pub(super) numbered: usize,
     pub(super) worst: Status,
     /// Batches made, whatever became of them.
     pub(super) messages: usize,
@@ -94,12 +99,31 @@ pub(super) struct Sent {
     pub(super) lines: usize,
 }
 
+/// The largest batch `--file-over` packs, whatever the destination takes:
+/// it is held in memory until it is written to its file.
+const MAX_FILE_BATCH: u64 = 8 << 20;
+
 impl<'p> Lane<'p> {
-    pub(super) fn new(destination: &'p Destination, target: Target) -> Lane<'p> {
+    /// `file_over` (`--file-over`) applies to a destination that takes files.
+    pub(super) fn new(
+        destination: &'p Destination,
+        target: Target,
+        file_over: Option<usize>,
+    ) -> Lane<'p> {
+        let file_over = file_over.filter(|_| destination.file_limit().is_some());
+        let packer = match file_over {
+            // Batches as large as a file may be, within what memory should hold.
+            Some(_) => {
+                Packer::raw(destination.file_limit().unwrap_or(0).min(MAX_FILE_BATCH) as usize)
+            }
+            None => Packer::new(destination.platform.as_ref()),
+        };
         Lane {
             destination,
             target,
-            packer: Packer::new(destination.platform.as_ref()),
+            packer,
+            file_over,
+            numbered: 0,
             next_send: Instant::now(),
             busy: false,
             busy_since: None,

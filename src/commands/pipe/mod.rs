@@ -48,6 +48,7 @@
 //! they were read, through spills, failures and flushes: a batch in flight is
 //! on disk under an id older than anything spilled after it.
 
+mod attach;
 mod backlog;
 mod clock;
 mod dry;

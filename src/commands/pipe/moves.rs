@@ -9,6 +9,7 @@
 //! first. So what is in the spool is always older than what is in memory,
 //! and the channel sees the lines in the order they were read.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::stream::FuturesUnordered;
@@ -17,6 +18,7 @@ use crate::config::Destination;
 use crate::deliver::{Place, Report};
 use crate::kinds::Payload;
 use crate::settings::{DEFAULT_TIMEOUT, Pipe};
+use crate::spool::Spool;
 use crate::stream::batch::Batch;
 use crate::stream::journal::Header;
 
@@ -105,7 +107,7 @@ fn start_send<'a>(
     let (batch, ticket) = lane.take()?;
     lane.start(crew.work.mark_at(now));
     let lines = batch.lines;
-    let payloads = render(crew.header, lane, batch);
+    let (payloads, scratch) = render(crew.header, crew.outbox.spool, lane, batch);
     let (outbox, destination) = (crew.outbox, lane.destination);
     let id = crate::spool::fs::new_id(SystemTime::now());
     // A healthy lane's batch is kept by the journal while it is in flight;
@@ -131,14 +133,31 @@ fn start_send<'a>(
         let report = outbox
             .send_begun(destination, payloads, timeout, place)
             .await;
+        // Sent, or kept with its own copy.
+        if let Some(scratch) = scratch {
+            let _ = std::fs::remove_file(scratch);
+        }
         (index, Done::Sent(report))
     }))
 }
 
-/// The payloads that carry `batch` to `lane`'s destination.
-pub(super) fn render(header: &Header, lane: &Lane, batch: Batch) -> Vec<Payload> {
-    let message = header.message(batch.text, batch.level);
-    lane.destination.platform.render(&message, &lane.target)
+/// The payloads that carry `batch` to `lane`'s destination; a batch over
+/// `--file-over` goes as a file (`attach.rs`), whose scratch file is given
+/// for the caller to remove once the message is sent or kept.
+pub(super) fn render(
+    header: &Header,
+    spool: &Spool,
+    lane: &mut Lane,
+    batch: Batch,
+) -> (Vec<Payload>, Option<PathBuf>) {
+    let first = lane.numbered + 1;
+    lane.numbered += batch.lines;
+    let platform = lane.destination.platform.as_ref();
+    let (message, scratch) = match lane.file_over {
+        None => (header.message(batch.text, batch.level), None),
+        Some(over) => super::attach::message(header, spool, platform, batch, first, over),
+    };
+    (platform.render(&message, &lane.target), scratch)
 }
 
 /// Keeps batches waiting in memory under `--max-pending`: the oldest go to
@@ -171,8 +190,11 @@ fn spool_oldest(crew: Crew, index: usize, lane: &mut Lane) -> bool {
         crew.settler.settle(index, lane.settled);
     }
     let lines = batch.lines;
-    let payloads = render(crew.header, lane, batch);
+    let (payloads, scratch) = render(crew.header, crew.outbox.spool, lane, batch);
     let report = queue(crew, index, lane, payloads, Place::None, ticket);
+    if let Some(scratch) = scratch {
+        let _ = std::fs::remove_file(scratch);
+    }
     lane.spilled(&report, lines);
     true
 }

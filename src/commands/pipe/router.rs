@@ -97,13 +97,11 @@ impl<'p> Router<'p> {
             return i;
         }
         let destination = &self.pipe.profile.destinations[name];
-        let mut lane = Lane::new(
-            destination,
-            Target {
-                channel,
-                ..Target::default()
-            },
-        );
+        let target = Target {
+            channel,
+            ..Target::default()
+        };
+        let mut lane = Lane::new(destination, target, self.pipe.file_over);
         // What is said of a destination is said once for all its channels.
         if let Some(other) = self.lanes.iter().find(|l| l.destination.name == name) {
             lane.told = std::rc::Rc::clone(&other.told);
