@@ -168,7 +168,7 @@ pub struct Message {
     pub context: Vec<String>,
     /// Files that go with it (`--file`), for kinds that carry files; the
     /// others name them in the text.
-    pub files: Vec<crate::kinds::FileRef>,
+    pub files: Vec<FileRef>,
 }
 
 impl Message {
@@ -179,6 +179,65 @@ impl Message {
             && self.fields.is_empty()
             && self.files.is_empty()
     }
+}
+
+/// One file of a message, as a payload carries it (and the spool keeps it).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileRef {
+    /// Where its bytes are read from when the payload is sent.
+    pub path: std::path::PathBuf,
+    /// The name the channel shows (`--file-name`, else the file's own).
+    pub name: String,
+    /// What the channel shows above or beside it (`--file-title`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Its size when it was accepted: the bytes sent are exactly these many.
+    pub size: u64,
+}
+
+impl FileRef {
+    /// The content type its name suggests; octet-stream when it says nothing.
+    pub fn content_type(&self) -> &'static str {
+        let extension = self
+            .name
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase());
+        match extension.as_deref() {
+            Some("txt" | "log") => "text/plain; charset=utf-8",
+            Some("csv") => "text/csv",
+            Some("json") => "application/json",
+            Some("html" | "htm") => "text/html",
+            Some("xml") => "application/xml",
+            Some("pdf") => "application/pdf",
+            Some("png") => "image/png",
+            Some("jpg" | "jpeg") => "image/jpeg",
+            Some("gif") => "image/gif",
+            Some("svg") => "image/svg+xml",
+            Some("zip") => "application/zip",
+            Some("gz") => "application/gzip",
+            _ => "application/octet-stream",
+        }
+    }
+
+    /// "build.log (1.2 MiB)": what a kind that cannot carry files says instead.
+    pub fn described(&self) -> String {
+        format!("{} ({})", self.name, human_size(self.size))
+    }
+}
+
+/// A size as people read it: `812 B`, `4.0 KiB`, `1.2 MiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 #[cfg(test)]

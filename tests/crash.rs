@@ -803,6 +803,27 @@ fn a_stream_killed_while_its_destination_is_down_repeats_no_batch() {
     );
 }
 
+/// Every file under the state directory, for a failure to show where what
+/// was lost went.
+fn state_files(sandbox: &Sandbox) -> String {
+    fn walk(dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            match path.is_dir() {
+                true => walk(&path, out),
+                false => out.push(format!(
+                    "{} ({} bytes)",
+                    path.display(),
+                    entry.metadata().map_or(0, |m| m.len())
+                )),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&sandbox.path().join("state"), &mut out);
+    out.join("\n")
+}
+
 /// How many messages wait in the spool.
 fn on_disk_count(sandbox: &Sandbox) -> usize {
     let pending = sandbox
@@ -862,7 +883,12 @@ fn a_flush_killed_while_it_queues_what_a_killed_pipe_read_repeats_no_batch() {
         tally.duplicates,
     );
     let wrong = tally.faults("recovery");
-    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{}\nleft in the state directory:\n{}",
+        wrong.join("\n"),
+        state_files(&sandbox)
+    );
     assert_eq!(
         again, 0,
         "no request was ever answered before the last flush, yet {again} messages repeated lines"

@@ -42,19 +42,22 @@ mod drain;
 mod net;
 mod outbox;
 mod upload;
+mod wire;
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::exit::{ExitCode, Failure};
-use crate::kinds::{Answer, HttpRequest, Payload, Platform, Verdict, reason};
+use crate::kinds::{HttpRequest, Payload, Platform, Verdict, reason};
 use crate::state::Threads;
 
 pub use drain::{Context, Drained, Due, drain};
 pub use net::Clients;
-use net::describe;
 pub use outbox::{Outbox, Place};
+#[cfg(test)]
+use wire::parse_retry_after;
+use wire::{Reply, send};
 
 /// Tries per request for transient failures (not counting waits on 429).
 const MAX_TRANSIENT_TRIES: u32 = 3;
@@ -65,9 +68,6 @@ const BACKOFF_BASE: Duration = Duration::from_millis(250);
 /// own, doubling from this (ntfy never says how long; a fixed second would
 /// spend the destination's quota on retries that are refused anyway).
 const THROTTLE_FIRST_WAIT: Duration = Duration::from_secs(1);
-/// Platforms answer in bytes, not megabytes; a huge answer is not worth reading.
-/// A longer one is classified from this much, and the rest is never read.
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// The longest wait a platform may ask for: longer asks (a Telegram
 /// `retry_after` of 2⁶⁴ seconds) are taken as "not today", not as a date past
 /// the end of the clock.
@@ -218,13 +218,7 @@ pub async fn deliver_returning(
     let started = Instant::now();
     let deadline = started + job.timeout;
     let mut report = Report::new(job.name, job.platform.kind(), job.payloads.len());
-    // A proxy reached over TLS needs roots, even for an http:// destination.
-    let plain = job.payloads.first().is_some_and(|p| {
-        let url = job.platform.request(p).url;
-        url.expose().starts_with("http://")
-            && !job.proxy.is_some_and(|p| p.key().starts_with("https:"))
-    });
-    let client = match clients.get(job.ca_file, job.proxy, plain) {
+    let client = match client_for(clients, &job) {
         Ok(client) => client,
         Err(error) => {
             report.status = Status::Failed;
@@ -276,6 +270,17 @@ pub async fn deliver_returning(
     }
     report.elapsed_ms = started.elapsed().as_millis();
     (report, payloads)
+}
+
+/// The client for `job`'s destination. A plain-http destination needs no
+/// roots, unless a proxy reached over TLS stands between.
+fn client_for(clients: &Clients, job: &Job<'_>) -> Result<reqwest::Client, String> {
+    let plain = job.payloads.first().is_some_and(|p| {
+        let url = job.platform.request(p).url;
+        url.expose().starts_with("http://")
+            && !job.proxy.is_some_and(|p| p.key().starts_with("https:"))
+    });
+    clients.get(job.ca_file, job.proxy, plain)
 }
 
 /// What a part's send came to: its verdict and status, and, when a later
@@ -418,18 +423,6 @@ async fn send_with_retries(
     }
 }
 
-/// What one try came to, on the wire.
-enum Reply {
-    /// An answer, read to its end or to [`MAX_ANSWER_BYTES`].
-    Answered(Answer),
-    /// A status, and then the body broke off: the answer holds what came.
-    Cut(Answer, String),
-    /// No connection was made, so nothing was sent.
-    NotSent(String),
-    /// The request went out, in part or in full, and no status came back.
-    Unanswered(String),
-}
-
 /// What a try's reply means for the message, its status, and whether the
 /// platform may have posted it without saying so.
 fn judge(job: &Job<'_>, reply: Reply, warnings: &mut Vec<String>) -> (Verdict, Option<u16>, bool) {
@@ -476,72 +469,6 @@ fn capped(verdict: Verdict) -> Verdict {
     }
 }
 
-async fn send(
-    client: &reqwest::Client,
-    request: &HttpRequest,
-    timeout: Duration,
-    progress: bool,
-) -> Reply {
-    let mut builder = client
-        .request(request.method.clone(), request.url.expose())
-        .timeout(timeout);
-    let streamed = request.upload.as_ref().map(|u| upload::stream(u, progress));
-    let form_type = streamed.as_ref().and_then(|s| s.content_type.clone());
-    for (name, value) in &request.headers {
-        // A form's content type names the boundary the body was built with.
-        if form_type.is_some() && name.eq_ignore_ascii_case("content-type") {
-            continue;
-        }
-        builder = builder.header(name, value.expose());
-    }
-    builder = match streamed {
-        Some(streamed) => {
-            if let Some(content_type) = streamed.content_type {
-                builder = builder.header(reqwest::header::CONTENT_TYPE, content_type);
-            }
-            builder
-                .header(reqwest::header::CONTENT_LENGTH, streamed.length)
-                .body(streamed.body)
-        }
-        None => builder.body(request.body.expose().to_owned()),
-    };
-    let mut response = match builder.send().await {
-        Ok(response) => response,
-        Err(err) if err.is_connect() => return Reply::NotSent(describe(err)),
-        Err(err) => return Reply::Unanswered(describe(err)),
-    };
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
-    let mut bytes = Vec::new();
-    // Dropping the response unread closes its connection: the rest never comes.
-    let broke = loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = MAX_ANSWER_BYTES - bytes.len();
-                bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if bytes.len() == MAX_ANSWER_BYTES {
-                    break None;
-                }
-            }
-            Ok(None) => break None,
-            Err(err) => break Some(describe(err)),
-        }
-    };
-    let answer = Answer {
-        status,
-        retry_after,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    };
-    match broke {
-        None => Reply::Answered(answer),
-        Some(why) => Reply::Cut(answer, why),
-    }
-}
-
 /// A platform's words as a report may carry them: control characters (a
 /// terminal escape in an error page) shown escaped, and no longer than a
 /// paragraph.
@@ -561,12 +488,6 @@ fn tame(error: String) -> String {
         }
     }
     tamed
-}
-
-/// `Retry-After` in seconds (Slack sends whole seconds; some send fractions).
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    let secs: f64 = value.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
 }
 
 /// Exponential backoff with full jitter: a random wait up to base·2ⁿ.

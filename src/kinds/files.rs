@@ -9,51 +9,8 @@
 
 use std::path::PathBuf;
 
+pub use crate::message::{FileRef, human_size};
 use crate::secret::Secret;
-
-/// One file of a message, as a payload carries it (and the spool keeps it).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct FileRef {
-    /// Where its bytes are read from when the payload is sent.
-    pub path: PathBuf,
-    /// The name the channel shows (`--file-name`, else the file's own).
-    pub name: String,
-    /// What the channel shows above or beside it (`--file-title`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// Its size when it was accepted: the bytes sent are exactly these many.
-    pub size: u64,
-}
-
-impl FileRef {
-    /// The content type its name suggests; octet-stream when it says nothing.
-    pub fn content_type(&self) -> &'static str {
-        let extension = self
-            .name
-            .rsplit_once('.')
-            .map(|(_, e)| e.to_ascii_lowercase());
-        match extension.as_deref() {
-            Some("txt" | "log") => "text/plain; charset=utf-8",
-            Some("csv") => "text/csv",
-            Some("json") => "application/json",
-            Some("html" | "htm") => "text/html",
-            Some("xml") => "application/xml",
-            Some("pdf") => "application/pdf",
-            Some("png") => "image/png",
-            Some("jpg" | "jpeg") => "image/jpeg",
-            Some("gif") => "image/gif",
-            Some("svg") => "image/svg+xml",
-            Some("zip") => "application/zip",
-            Some("gz") => "application/gzip",
-            _ => "application/octet-stream",
-        }
-    }
-
-    /// "build.log (1.2 MiB)": what a kind that cannot carry files says instead.
-    pub fn described(&self) -> String {
-        format!("{} ({})", self.name, human_size(self.size))
-    }
-}
 
 /// `64MiB`, `512KiB`, `1GiB`, `1000` (bytes); `MB`/`KB` are read as binary too.
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -70,21 +27,6 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         other => return Err(format!("unknown size unit `{other}`; use KiB, MiB or GiB")),
     };
     Ok(number.saturating_mul(unit))
-}
-
-/// A size as people read it: `812 B`, `4.0 KiB`, `1.2 MiB`.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// A request body that carries files, streamed from disk when sent.

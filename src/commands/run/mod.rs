@@ -336,26 +336,7 @@ fn supervise(job: &Job, group: &Group) -> Outcome {
         Err(err) => return unstartable(job, &err, started),
     };
     group.started(child.id() as libc::pid_t, own_group);
-    let copiers = [
-        copy(
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-            Box::new(std::io::stdout()),
-            Stream::Out,
-            &tail,
-        ),
-        copy(
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-            Box::new(std::io::stderr()),
-            Stream::Err,
-            &tail,
-        ),
-    ];
+    let copiers = copiers(&mut child, &tail);
     let (status, timed_out) = wait(&mut child, group, job.timeout);
     group.done();
     // A grandchild may keep the pipes open after the command exits; give the
@@ -390,6 +371,26 @@ fn start_capture(job: &Job) -> Option<capture::Capture> {
             None
         }
     }
+}
+
+/// The threads passing the command's stdout and stderr through to ours,
+/// feeding the tail (and the capture).
+fn copiers(child: &mut Child, tail: &Arc<Mutex<Tail>>) -> [Option<std::thread::JoinHandle<()>>; 2] {
+    let boxed = |s: Box<dyn Read + Send>| s;
+    [
+        copy(
+            child.stdout.take().map(|s| boxed(Box::new(s))),
+            Box::new(std::io::stdout()),
+            Stream::Out,
+            tail,
+        ),
+        copy(
+            child.stderr.take().map(|s| boxed(Box::new(s))),
+            Box::new(std::io::stderr()),
+            Stream::Err,
+            tail,
+        ),
+    ]
 }
 
 /// The outcome of a command that could not be started, as a shell reports it.
