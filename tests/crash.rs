@@ -1334,3 +1334,61 @@ fn forty_sends_and_three_flushes_at_once_deliver_each_part_exactly_once_in_order
     );
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The newest segment of the one journal a killed pipe left.
+fn last_segment(sandbox: &Sandbox) -> std::path::PathBuf {
+    let journals = sandbox.path().join("state/chime/profiles/config/journal");
+    let journal = std::fs::read_dir(journals)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let mut segments: Vec<_> = std::fs::read_dir(journal)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    segments.sort();
+    segments.pop().unwrap()
+}
+
+#[test]
+fn a_torn_journal_segment_whose_replay_fails_midway_is_replayed_whole_by_the_next_flush() {
+    let mut bed = Bed::down();
+    bed.no_rate_limit();
+    let url = bed.webhook("ops");
+    let sandbox = setup("1s");
+    let name = ("torn".to_owned(), "64MiB");
+    let (written, teed) = kill_big_pipe(&sandbox, &url, name, (5_000_000, Duration::ZERO));
+    // A kill in the middle of a write leaves its record torn: a header
+    // promising more bytes than follow.
+    let segment = last_segment(&sandbox);
+    let mut torn = vec![b'D'];
+    torn.extend_from_slice(&1000u32.to_le_bytes());
+    torn.extend_from_slice(&[0u8; 4]);
+    torn.extend_from_slice(b"only part");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&segment)
+        .unwrap();
+    file.write_all(&torn).unwrap();
+    drop(file);
+    // A flush that cannot queue anything (the disk refuses the spool's
+    // writes) must leave what the journal holds where the next one finds it.
+    let mut failing = chime(&sandbox, &url, &["flush", "--all"]);
+    failing.env("CHIME_FAULT", "write:ENOSPC");
+    let _ = failing.output().unwrap();
+    bed.come_up();
+    clean_flush(&sandbox, &url, "after a replay the disk refused");
+    let got: Vec<String> = delivered_batches(&bed).into_iter().flatten().collect();
+    let tally = Tally::of(&written, &teed.into_iter().collect(), &got);
+    let wrong = tally.faults("torn");
+    assert!(
+        wrong.is_empty(),
+        "{}\n{}",
+        wrong.join("\n"),
+        state_files(&sandbox)
+    );
+}

@@ -237,7 +237,11 @@ fn record(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     (crc32fast::hash(payload) == crc).then(|| (kind, payload, &rest[8 + len..]))
 }
 
-/// Moves a damaged segment to the spool's `corrupt/`, for a human.
+/// Copies a damaged segment to the spool's `corrupt/`, for a human. The
+/// segment itself stays until the replay has queued what it could read of
+/// it: moved away, a replay cut short (a kill, a full disk) would leave the
+/// next one nothing to queue those lines from. A journal replayed whole goes
+/// with all its segments.
 fn quarantine(path: &Path, spool: &Spool) -> String {
     let corrupt = spool.root().join("corrupt");
     let name = path
@@ -247,14 +251,19 @@ fn quarantine(path: &Path, spool: &Spool) -> String {
         .unwrap_or_default()
         + &path.file_name().unwrap_or_default().to_string_lossy();
     let target = corrupt.join(name);
-    let moved = fs::create_private_dir(&corrupt)
-        .and_then(|()| std::fs::rename(path, &target).map_err(|e| SpoolError::io("move", path, e)));
-    match moved {
+    let copied = fs::create_private_dir(&corrupt).and_then(|()| {
+        std::fs::copy(path, &target)
+            .map(drop)
+            .map_err(|e| SpoolError::io("copy", path, e))
+    });
+    match copied {
         Ok(()) => format!(
-            "a pipe's journal segment is damaged; what was before the damage is queued, the segment moved to {}",
+            "a pipe's journal segment is damaged; what was before the damage is queued, and a copy kept in {}",
             target.display()
         ),
-        Err(err) => format!("a pipe's journal segment is damaged and cannot be moved aside: {err}"),
+        Err(err) => {
+            format!("a pipe's journal segment is damaged and cannot be copied aside: {err}")
+        }
     }
 }
 
