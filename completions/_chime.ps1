@@ -59,6 +59,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Attach a file (repeatable; `-` reads it from stdin, the text then from TEXT); kinds that take no files get its name and size in the text')
             [CompletionResult]::new('--file-name', '--file-name', [CompletionResultType]::ParameterName, 'The name the channel shows for the file (repeatable: the first names the first --file, and so on)')
             [CompletionResult]::new('--file-title', '--file-title', [CompletionResultType]::ParameterName, 'A title shown with the file (repeatable, in --file order)')
+            [CompletionResult]::new('--file-url', '--file-url', [CompletionResultType]::ParameterName, 'A file already online (repeatable): ntfy attaches it (Attach:), other kinds show a link to it')
             [CompletionResult]::new('--template', '--template', [CompletionResultType]::ParameterName, 'Template from the profile''s [templates] to render with')
             [CompletionResult]::new('--var', '--var', [CompletionResultType]::ParameterName, 'A template variable (repeatable)')
             [CompletionResult]::new('--thread', '--thread', [CompletionResultType]::ParameterName, 'Reply in the thread of the first message sent with KEY (slack-api; google-chat by key); in CI, KEY defaults to the run, so every step of a run shares a thread')

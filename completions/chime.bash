@@ -953,7 +953,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__send)
-            opts="-r -t -l -f -q -v -h -V --route --to --kind --channel --title --level --field --link --code --file --file-name --file-title --template --var --json-input --dry-run --json --thread --update --broadcast --queue --no-spool --timeout --config --profile --quiet --verbose --help --version"
+            opts="-r -t -l -f -q -v -h -V --route --to --kind --channel --title --level --field --link --code --file --file-name --file-title --file-url --template --var --json-input --dry-run --json --thread --update --broadcast --queue --no-spool --timeout --config --profile --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1016,6 +1016,10 @@ _chime() {
                     return 0
                     ;;
                 --file-title)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

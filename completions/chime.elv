@@ -55,6 +55,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --file 'Attach a file (repeatable; `-` reads it from stdin, the text then from TEXT); kinds that take no files get its name and size in the text'
             cand --file-name 'The name the channel shows for the file (repeatable: the first names the first --file, and so on)'
             cand --file-title 'A title shown with the file (repeatable, in --file order)'
+            cand --file-url 'A file already online (repeatable): ntfy attaches it (Attach:), other kinds show a link to it'
             cand --template 'Template from the profile''s [templates] to render with'
             cand --var 'A template variable (repeatable)'
             cand --thread 'Reply in the thread of the first message sent with KEY (slack-api; google-chat by key); in CI, KEY defaults to the run, so every step of a run shares a thread'

@@ -55,6 +55,7 @@ complete -c chime -n "__fish_chime_using_subcommand send" -l link -d 'A link sho
 complete -c chime -n "__fish_chime_using_subcommand send" -l file -d 'Attach a file (repeatable; `-` reads it from stdin, the text then from TEXT); kinds that take no files get its name and size in the text' -r -F
 complete -c chime -n "__fish_chime_using_subcommand send" -l file-name -d 'The name the channel shows for the file (repeatable: the first names the first --file, and so on)' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l file-title -d 'A title shown with the file (repeatable, in --file order)' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l file-url -d 'A file already online (repeatable): ntfy attaches it (Attach:), other kinds show a link to it' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l template -d 'Template from the profile\'s [templates] to render with' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l var -d 'A template variable (repeatable)' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l thread -d 'Reply in the thread of the first message sent with KEY (slack-api; google-chat by key); in CI, KEY defaults to the run, so every step of a run shares a thread' -r

@@ -574,6 +574,11 @@ pub struct SendArgs {
     #[arg(long = "file-title", value_name = "TEXT", help_heading = "Files")]
     pub file_titles: Vec<String>,
 
+    /// A file already online (repeatable): ntfy attaches it (Attach:), other kinds show a
+    /// link to it
+    #[arg(long = "file-url", value_name = "URL", value_parser = parse_file_url, help_heading = "Files")]
+    pub file_urls: Vec<(String, String)>,
+
     /// Template from the profile's [templates] to render with
     #[arg(long, value_name = "TEMPLATE", help_heading = "Templates")]
     pub template: Option<String>,
@@ -634,6 +639,18 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
         }
         _ => Err(format!("expected KEY=VALUE, got `{s}`")),
     }
+}
+
+/// A `--file-url`: an http(s) URL, named by the last part of its path.
+fn parse_file_url(s: &str) -> Result<(String, String), String> {
+    let path = s.split(['?', '#']).next().unwrap_or(s);
+    let name = path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("file");
+    let link = crate::message::Link::parse(&format!("📎 {name}"), s)?;
+    Ok((link.label, link.url))
 }
 
 fn parse_link(s: &str) -> Result<(String, String), String> {

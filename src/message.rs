@@ -169,6 +169,9 @@ pub struct Message {
     /// Files that go with it (`--file`), for kinds that carry files; the
     /// others name them in the text.
     pub files: Vec<FileRef>,
+    /// Files already online (`--file-url`): attached by kinds that can point
+    /// at one (ntfy's `Attach`), a link everywhere else.
+    pub file_urls: Vec<Link>,
 }
 
 impl Message {
@@ -178,6 +181,7 @@ impl Message {
             && self.title.as_deref().is_none_or(|t| t.trim().is_empty())
             && self.fields.is_empty()
             && self.files.is_empty()
+            && self.file_urls.is_empty()
     }
 }
 

@@ -725,3 +725,30 @@ fn pipe_file_over_sends_a_burst_as_one_file_of_its_lines_and_a_small_batch_as_te
     );
     assert!(got[1].json().to_string().contains("just one line"));
 }
+
+#[test]
+fn a_file_url_is_ntfys_attach_and_a_link_elsewhere() {
+    let (_bed, ntfy, sandbox) = ntfy(15 << 20, "");
+    let url = "https://files.example/builds/42/report.pdf?sig=abc";
+    chime(&sandbox, &["send", "report ready", "--file-url", url]).code(0);
+    let published = ntfy.published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].message, "report ready");
+    assert_eq!(
+        published[0].attach,
+        Some(("report.pdf".to_owned(), url.to_owned()))
+    );
+    let (bed, _discord, sandbox) = discord("");
+    chime(&sandbox, &["send", "report ready", "--file-url", url]).code(0);
+    let body = bed.delivered()[0].json().to_string();
+    assert!(
+        body.contains("📎 report.pdf") && body.contains("files.example/builds/42"),
+        "{body}"
+    );
+    chime(
+        &sandbox,
+        &["send", "x", "--file-url", "ftp://files.example/a"],
+    )
+    .code(2)
+    .stderr_has("ftp://files.example/a");
+}

@@ -71,6 +71,14 @@ pub fn name_in_text(message: &mut Message, destination: &Destination) {
     }
 }
 
+/// For a destination that cannot attach a file by its URL: the file is a link.
+pub fn urls_as_links(message: &mut Message, destination: &Destination) {
+    if !destination.platform.attaches_urls() {
+        let urls = std::mem::take(&mut message.file_urls);
+        message.links.extend(urls);
+    }
+}
+
 /// The warning for a destination whose message only names its files.
 pub fn not_attached(destination: &Destination, files: &[FileRef]) -> Option<String> {
     if files.is_empty() || destination.file_limit().is_some() {

@@ -66,6 +66,7 @@ fn message() -> Message {
         time: std::time::SystemTime::now(),
         context: Vec::new(),
         files: Vec::new(),
+        file_urls: Vec::new(),
     }
 }
 

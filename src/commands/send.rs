@@ -327,8 +327,10 @@ fn compose_with(
         time: std::time::SystemTime::now(),
         context: Vec::new(),
         files: input.files.clone(),
+        file_urls: input.file_urls.clone(),
     };
     super::files::name_in_text(&mut message, delivery.destination);
+    super::files::urls_as_links(&mut message, delivery.destination);
     if let Some(ci) = &send.ci {
         ci.annotate(&mut message);
     }

@@ -178,6 +178,7 @@ fn sample_message(title: Option<String>, text: String) -> Message {
         time: std::time::SystemTime::now(),
         context: Vec::new(),
         files: Vec::new(),
+        file_urls: Vec::new(),
     }
 }
 

@@ -293,6 +293,11 @@ pub trait Platform: Send + Sync {
     fn restart(&self, _step: &Payload) -> Option<Payload> {
         None
     }
+    /// Whether this kind attaches a file already online by its URL (ntfy's
+    /// `Attach`); the others show such a file as a link.
+    fn attaches_urls(&self) -> bool {
+        false
+    }
     /// The largest file this kind carries, or `None` when it carries none:
     /// a message's files are then named in its text instead. A profile's
     /// `max_file_size` overrides it, for a server set up otherwise.

@@ -446,6 +446,7 @@ mod tests {
             time: std::time::SystemTime::UNIX_EPOCH,
             context: Vec::new(),
             files: Vec::new(),
+            file_urls: Vec::new(),
         }
     }
 

@@ -17,6 +17,8 @@ pub struct Input {
     pub code: bool,
     /// `--file`s, in order.
     pub files: Vec<crate::kinds::FileRef>,
+    /// `--file-url`s: files already online.
+    pub file_urls: Vec<Link>,
     /// What `--file -` read from stdin, kept until the send is done.
     pub stash: Option<std::path::PathBuf>,
 }
@@ -84,6 +86,11 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
             .collect(),
         vars: args.vars,
         code: args.code,
+        file_urls: args
+            .file_urls
+            .into_iter()
+            .map(|(label, url)| Link { label, url })
+            .collect(),
         ..Input::default()
     };
     let spool = state.spool();

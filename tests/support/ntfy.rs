@@ -37,6 +37,8 @@ pub struct Published {
     pub message: String,
     /// An attachment's name and bytes, on a server that takes attachments.
     pub attachment: Option<(String, Vec<u8>)>,
+    /// A file already online (`Attach`), with its name (`Filename`).
+    pub attach: Option<(String, String)>,
 }
 
 #[derive(Default)]
@@ -93,7 +95,9 @@ impl Ntfy {
             },
         };
         let filename = param(&["x-filename", "filename", "file", "f"]);
-        let as_file = filename.is_some() || request.body.len() > BODY_MAX;
+        let attach = param(&["x-attach", "attach", "a"]);
+        // With `Attach`, the body is the message and `Filename` names the URL's file.
+        let as_file = attach.is_none() && (filename.is_some() || request.body.len() > BODY_MAX);
         let (message, attachment) = match (as_file, self.lock().attachments) {
             (true, Some(limit)) if request.body.len() > limit => {
                 return fail(
@@ -103,7 +107,7 @@ impl Ntfy {
                 );
             }
             (true, Some(_)) => {
-                let name = filename.unwrap_or_else(|| "attachment.bin".into());
+                let name = filename.clone().unwrap_or_else(|| "attachment.bin".into());
                 let message = param(&["x-message", "message", "m"])
                     .unwrap_or_else(|| format!("You received a file: {name}"));
                 (message, Some((name, request.body.clone())))
@@ -130,6 +134,7 @@ impl Ntfy {
             markdown,
             message,
             attachment,
+            attach: attach.map(|url| (filename.clone().unwrap_or_default(), url)),
         };
         let pushed = push_size(topic, &published) <= PUSH_MAX;
         let mut state = self.lock();

@@ -261,6 +261,7 @@ impl<'p> Router<'p> {
             time: SystemTime::now(),
             context: Vec::new(),
             files: Vec::new(),
+            file_urls: Vec::new(),
         };
         if let Some(ci) = &pipe.ci {
             ci.annotate(&mut proto);

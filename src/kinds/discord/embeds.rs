@@ -297,6 +297,7 @@ mod tests {
             time: SystemTime::UNIX_EPOCH,
             context: Vec::new(),
             files: Vec::new(),
+            file_urls: Vec::new(),
         }
     }
 

@@ -32,7 +32,7 @@ use crate::kinds::text::{Measure, cut};
 use crate::kinds::{
     Answer, FileRef, HttpRequest, Payload, Platform, Target, Upload, Verdict, classify_http,
 };
-use crate::message::{Level, Message};
+use crate::message::{Level, Link, Message};
 use crate::secret::Secret;
 use crate::template::{Escape, plain};
 
@@ -260,7 +260,13 @@ impl Platform for Ntfy {
                 .iter()
                 .map(|file| attachment(file, title, priority)),
         );
+        attach_urls(&mut payloads, &message.file_urls, title, priority);
         payloads
+    }
+
+    /// `Attach: URL`: ntfy shows the file at the URL as the message's attachment.
+    fn attaches_urls(&self) -> bool {
+        true
     }
 
     fn request(&self, payload: &Payload) -> HttpRequest {
@@ -352,6 +358,33 @@ impl Platform for Ntfy {
 }
 
 /// How long from `now` until ntfy's daily quotas have reset.
+/// Files already online: the first is the first message's `Attach`, each
+/// other one a message of its own naming it (§9: one attachment a message).
+fn attach_urls(payloads: &mut Vec<Payload>, urls: &[Link], title: &str, priority: u8) {
+    for (i, url) in urls.iter().enumerate() {
+        let name = url.label.trim_start_matches("📎 ");
+        let attach = [
+            ("x-attach".to_owned(), header_value(&url.url)),
+            ("x-filename".to_owned(), header_value(name)),
+        ];
+        match payloads.first_mut().filter(|_| i == 0) {
+            Some(first) => first.headers.extend(attach),
+            None => {
+                let mut headers = attach.to_vec();
+                headers.push(("x-priority".to_owned(), priority.to_string()));
+                if !title.is_empty() {
+                    headers.push(("x-title".to_owned(), header_value(title)));
+                }
+                payloads.push(Payload {
+                    body: url.label.clone(),
+                    headers,
+                    ..Payload::json(&Value::Null)
+                });
+            }
+        }
+    }
+}
+
 /// The operation of a part that is a file: a `PUT` of its bytes (§9).
 const ATTACH: &str = "attach";
 /// The default `attachment-file-size-limit`, "15M" (§9).

@@ -448,6 +448,7 @@ fn body(
         time: SystemTime::now(),
         context: Vec::new(),
         files: Vec::new(),
+        file_urls: Vec::new(),
     };
     let vars = variables(&sample, &sample.text, 1, 1);
     match Body::new(source, secrets, &vars) {

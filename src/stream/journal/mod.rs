@@ -139,6 +139,7 @@ impl Header {
             time: std::time::SystemTime::now(),
             context: self.context.clone(),
             files: Vec::new(),
+            file_urls: Vec::new(),
         }
     }
 
