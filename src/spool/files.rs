@@ -20,11 +20,11 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Spool, SpoolError, fs};
+use crate::kinds::Payload;
 
 /// How old a leftover must be before a flush removes it: older than any
 /// send or run that could still be using it would have waited to start.
 const SWEEP_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
-use crate::kinds::Payload;
 
 impl Spool {
     fn files_root(&self) -> PathBuf {
@@ -35,20 +35,23 @@ impl Spool {
     /// points the payloads at the copies. Those already there are left.
     pub fn keep_files(&self, id: &str, payloads: &mut [Payload]) -> Result<(), SpoolError> {
         let dir = self.files_root().join(id);
-        let mut n = 0;
-        for file in payloads.iter_mut().flat_map(|p| p.files.iter_mut()) {
+        let mut copied = false;
+        // Named by place among all the entry's files, so a copy made now
+        // never takes the name of one made earlier.
+        let files = payloads.iter_mut().flat_map(|p| p.files.iter_mut());
+        for (n, file) in files.enumerate() {
             if file.path.starts_with(&dir) {
                 continue;
             }
-            if n == 0 {
+            if !copied {
                 fs::create_private_dir(&dir)?;
+                copied = true;
             }
             let name = n.to_string();
             copy_in(&file.path, file.size, &dir, &name)?;
             file.path = dir.join(name);
-            n += 1;
         }
-        if n > 0 {
+        if copied {
             fs::sync_dir(&dir)?;
         }
         Ok(())

@@ -113,3 +113,39 @@ impl Drop for Capture {
         let _ = std::fs::remove_file(&self.ring.0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a capture of `max` bytes keeps of `output`, fed in pieces of `piece`.
+    fn kept(max: u64, output: &[u8], piece: usize) -> String {
+        let root = tempfile::tempdir().unwrap();
+        let spool = Spool::at(root.path().join("spool"), "test".into());
+        let mut capture = Capture::start(&spool, max).unwrap();
+        output.chunks(piece).for_each(|c| capture.feed(c));
+        let file = capture.finish(&spool, "job.log".into()).unwrap();
+        let text = std::fs::read_to_string(&file.path).unwrap();
+        assert_eq!(text.len() as u64, file.size);
+        text
+    }
+
+    #[test]
+    fn output_within_the_cap_is_kept_whole() {
+        assert_eq!(kept(20, b"0123456789", 3), "0123456789");
+        assert_eq!(kept(20, b"0123456789abcdefghij", 7), "0123456789abcdefghij");
+    }
+
+    #[test]
+    fn output_past_the_cap_keeps_its_first_and_last_halves_and_says_what_was_cut() {
+        let output: Vec<u8> = (b'a'..=b'z').collect();
+        for piece in [1, 4, 26] {
+            let text = kept(10, &output, piece);
+            assert!(
+                text.starts_with("abcde\n[… 16 B (16 bytes) cut here"),
+                "{text}"
+            );
+            assert!(text.ends_with("…]\nvwxyz"), "{text}");
+        }
+    }
+}
