@@ -68,6 +68,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Profile file to read [env: CHIME_CONFIG]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]')
             [CompletionResult]::new('--code', '--code', [CompletionResultType]::ParameterName, 'Show the text as a code block')
+            [CompletionResult]::new('--photo', '--photo', [CompletionResultType]::ParameterName, 'Send image files (JPEG, PNG, GIF, WebP) as pictures where the kind shows them inline (Telegram''s sendPhoto, up to 10 MB), not as documents')
             [CompletionResult]::new('--json-input', '--json-input', [CompletionResultType]::ParameterName, 'Read stdin as a JSON object whose keys become template variables')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the requests that would be sent (secrets redacted) and send nothing')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per destination on stdout')

@@ -64,6 +64,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --config 'Profile file to read [env: CHIME_CONFIG]'
             cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
             cand --code 'Show the text as a code block'
+            cand --photo 'Send image files (JPEG, PNG, GIF, WebP) as pictures where the kind shows them inline (Telegram''s sendPhoto, up to 10 MB), not as documents'
             cand --json-input 'Read stdin as a JSON object whose keys become template variables'
             cand --dry-run 'Print the requests that would be sent (secrets redacted) and send nothing'
             cand --json 'Print one JSON object per destination on stdout'

@@ -64,6 +64,7 @@ complete -c chime -n "__fish_chime_using_subcommand send" -l timeout -d 'Give up
 complete -c chime -n "__fish_chime_using_subcommand send" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
 complete -c chime -n "__fish_chime_using_subcommand send" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l code -d 'Show the text as a code block'
+complete -c chime -n "__fish_chime_using_subcommand send" -l photo -d 'Send image files (JPEG, PNG, GIF, WebP) as pictures where the kind shows them inline (Telegram\'s sendPhoto, up to 10 MB), not as documents'
 complete -c chime -n "__fish_chime_using_subcommand send" -l json-input -d 'Read stdin as a JSON object whose keys become template variables'
 complete -c chime -n "__fish_chime_using_subcommand send" -l dry-run -d 'Print the requests that would be sent (secrets redacted) and send nothing'
 complete -c chime -n "__fish_chime_using_subcommand send" -l json -d 'Print one JSON object per destination on stdout'

@@ -574,6 +574,11 @@ pub struct SendArgs {
     #[arg(long = "file-title", value_name = "TEXT", help_heading = "Files")]
     pub file_titles: Vec<String>,
 
+    /// Send image files (JPEG, PNG, GIF, WebP) as pictures where the kind shows them
+    /// inline (Telegram's sendPhoto, up to 10 MB), not as documents
+    #[arg(long, help_heading = "Files")]
+    pub photo: bool,
+
     /// A file already online (repeatable): ntfy attaches it (Attach:), other kinds show a
     /// link to it
     #[arg(long = "file-url", value_name = "URL", value_parser = parse_file_url, help_heading = "Files")]

@@ -197,6 +197,10 @@ pub struct FileRef {
     pub title: Option<String>,
     /// Its size when it was accepted: the bytes sent are exactly these many.
     pub size: u64,
+    /// `--photo`: an image shown as a picture where the kind can (Telegram's
+    /// sendPhoto), not as a document.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub as_photo: bool,
 }
 
 impl FileRef {
@@ -216,11 +220,18 @@ impl FileRef {
             Some("png") => "image/png",
             Some("jpg" | "jpeg") => "image/jpeg",
             Some("gif") => "image/gif",
+            Some("webp") => "image/webp",
             Some("svg") => "image/svg+xml",
             Some("zip") => "application/zip",
             Some("gz") => "application/gzip",
             _ => "application/octet-stream",
         }
+    }
+
+    /// Whether its name says it is a picture (JPEG, PNG, GIF, WebP).
+    pub fn is_image(&self) -> bool {
+        self.content_type().starts_with("image/")
+            && !self.name.to_ascii_lowercase().ends_with(".svg")
     }
 
     /// "build.log (1.2 MiB)": what a kind that cannot carry files says instead.

@@ -752,3 +752,35 @@ fn a_file_url_is_ntfys_attach_and_a_link_elsewhere() {
     .code(2)
     .stderr_has("ftp://files.example/a");
 }
+
+#[test]
+fn telegram_sends_a_picture_as_a_photo_when_asked_and_other_files_as_documents() {
+    let (_bed, telegram, sandbox) = telegram();
+    let dir = tempfile::tempdir().unwrap();
+    let png = write(
+        dir.path(),
+        "graph.png",
+        b"\x89PNG\r\n\x1a\nnot really a picture",
+    );
+    let log = write(dir.path(), "run.log", b"a log\n");
+    let (png, log) = (png.to_str().unwrap(), log.to_str().unwrap());
+    chime(
+        &sandbox,
+        &["send", "nightly", "--photo", "--file", png, "--file", log],
+    )
+    .code(0);
+    chime(&sandbox, &["send", "again", "--file", png]).code(0);
+    let posted = telegram.posted();
+    let files: Vec<(String, bool)> = posted
+        .iter()
+        .filter_map(|p| Some((p.document.clone()?.0, p.photo)))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("graph.png".to_owned(), true),
+            ("run.log".to_owned(), false),
+            ("graph.png".to_owned(), false),
+        ]
+    );
+}

@@ -19,10 +19,11 @@ pub struct Attachments {
     pub stash: Option<PathBuf>,
 }
 
+/// `photos`: images go as pictures where the kind can show them (`--photo`).
 pub fn attachments(
     paths: &[PathBuf],
-    names: &[String],
-    titles: &[String],
+    (names, titles): (&[String], &[String]),
+    photos: bool,
     spool: &Spool,
 ) -> Result<Attachments, Failure> {
     for (flag, count) in [("--file-name", names.len()), ("--file-title", titles.len())] {
@@ -57,11 +58,16 @@ pub fn attachments(
                 (path, size, name)
             }
         };
-        out.files.push(FileRef {
+        let file = FileRef {
             path,
             name: names.get(i).cloned().unwrap_or(name),
             title: titles.get(i).cloned(),
             size,
+            as_photo: false,
+        };
+        out.files.push(FileRef {
+            as_photo: photos && file.is_image(),
+            ..file
         });
     }
     Ok(out)

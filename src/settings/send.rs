@@ -95,8 +95,8 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
     };
     let spool = state.spool();
     let stdin_is_a_file = args.files.iter().any(|p| p.as_os_str() == "-");
-    let attached =
-        super::files::attachments(&args.files, &args.file_names, &args.file_titles, &spool)?;
+    let shown = (args.file_names.as_slice(), args.file_titles.as_slice());
+    let attached = super::files::attachments(&args.files, shown, args.photo, &spool)?;
     (input.files, input.stash) = (attached.files, attached.stash);
     if !stdin_is_a_file {
         read_text(

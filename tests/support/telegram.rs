@@ -22,6 +22,8 @@ use super::multipart;
 pub const PREFIX: &str = "/telegram/";
 /// What a bot may upload (§5.6).
 const DOCUMENT_MAX: usize = 50 << 20;
+/// A photo's limit (§5.6).
+const PHOTO_MAX: usize = 10 << 20;
 const TEXT_MAX: usize = 4096;
 /// The Bot API server refuses longer text before parsing it (§5.1).
 const RAW_MAX: usize = 32_768;
@@ -80,6 +82,8 @@ pub struct Posted {
     pub deleted: bool,
     /// A `sendDocument`'s file: its name and bytes (its caption is `text`).
     pub document: Option<(String, Vec<u8>)>,
+    /// It came by `sendPhoto`.
+    pub photo: bool,
 }
 
 #[derive(Default)]
@@ -238,6 +242,7 @@ impl Telegram {
             edits: 0,
             deleted: false,
             document: None,
+            photo: false,
         });
         let message_id = state.posted.len();
         let kind = if chat.id < 0 { "supergroup" } else { "private" };
@@ -246,13 +251,15 @@ impl Telegram {
         Answer::json(&json!({"ok": true, "result": result})).delivered()
     }
 
-    /// `sendDocument` as a form (§5.6): the parameters as fields, the file
-    /// as `document`, at most 50 MB; the caption checked as a text is, within
-    /// 1,024 characters.
+    /// `sendDocument` (`sendPhoto`) as a form (§5.6): the parameters as
+    /// fields, the file as `field`, at most `max`; the caption checked as a
+    /// text is, within 1,024 characters.
     fn send_document(
         &self,
         request: &Request,
         limit: &mut dyn FnMut(&str) -> Result<(), u64>,
+        field: &str,
+        max: usize,
     ) -> Answer {
         let content_type = request.header("content-type").unwrap_or("");
         let Ok(parts) = multipart::parse(content_type, &request.body) else {
@@ -260,15 +267,15 @@ impl Telegram {
         };
         let Some(document) = parts
             .iter()
-            .find(|p| p.name == "document" && p.filename.is_some())
+            .find(|p| p.name == field && p.filename.is_some())
         else {
             return fail(400, "Bad Request: there is no document in the request");
         };
-        if document.data.len() > DOCUMENT_MAX {
+        if document.data.len() > max {
             return fail(400, "Bad Request: file is too big");
         }
         let mut params = serde_json::Map::new();
-        for part in parts.iter().filter(|p| p.name != "document") {
+        for part in parts.iter().filter(|p| p.name != field) {
             let value =
                 serde_json::from_slice(&part.data).unwrap_or_else(|_| Value::String(part.text()));
             params.insert(part.name.clone(), value);
@@ -292,6 +299,7 @@ impl Telegram {
         if let Some(posted) = state.posted.last_mut().filter(|_| answer.status == 200) {
             let name = document.filename.clone().unwrap_or_default();
             posted.document = Some((name, document.data.clone()));
+            posted.photo = field == "photo";
             if caption.is_none() {
                 (posted.html, posted.text) = (String::new(), String::new());
             }
@@ -330,7 +338,9 @@ impl Surface for Telegram {
         } else if method.eq_ignore_ascii_case("editMessageText") {
             self.send_message(request, limit, true)
         } else if method.eq_ignore_ascii_case("sendDocument") {
-            self.send_document(request, limit)
+            self.send_document(request, limit, "document", DOCUMENT_MAX)
+        } else if method.eq_ignore_ascii_case("sendPhoto") {
+            self.send_document(request, limit, "photo", PHOTO_MAX)
         } else {
             fail(404, "Not Found: method not found")
         }

@@ -44,6 +44,7 @@ pub(super) fn message(
         name: format!("lines-{first}-{last}.log"),
         title: None,
         size,
+        as_photo: false,
     }];
     (message, Some(path))
 }

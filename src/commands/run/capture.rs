@@ -78,6 +78,7 @@ impl Capture {
             name,
             title: None,
             size,
+            as_photo: false,
         })
     }
 

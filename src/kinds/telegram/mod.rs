@@ -112,6 +112,8 @@ fn id_value(id: &str) -> Value {
 
 /// A bot uploads files of up to 50 MB (§5.6); more is "file is too big".
 const DOCUMENT_LIMIT: u64 = 50 << 20;
+/// A photo may be 10 MB; a larger picture goes as a document (§5.6).
+const PHOTO_LIMIT: u64 = 10 << 20;
 /// A caption holds 1,024 characters after entity parsing (§5.6).
 const CAPTION_MAX: usize = 1024;
 
@@ -127,16 +129,18 @@ impl Telegram {
         if let Some(thread) = self.thread {
             body["message_thread_id"] = thread.into();
         }
+        // A picture asked for (`--photo`) and small enough goes as a photo.
+        let photo = file.as_photo && file.size <= PHOTO_LIMIT;
         Payload {
-            op: "sendDocument".into(),
+            op: if photo { "sendPhoto" } else { "sendDocument" }.into(),
             ..Payload::json(&body)
         }
         .with_files(std::slice::from_ref(file))
     }
 }
 
-/// A `sendDocument` as a form: each parameter a field (objects as JSON),
-/// then the file as `document`.
+/// A `sendDocument` (or `sendPhoto`) as a form: each parameter a field
+/// (objects as JSON), then the file as `document` (or `photo`).
 fn document_form(payload: &Payload, file: &FileRef) -> Upload {
     let body: Value = serde_json::from_str(&payload.body).unwrap_or(Value::Null);
     let mut parts: Vec<FormPart> = body
@@ -151,7 +155,11 @@ fn document_form(payload: &Payload, file: &FileRef) -> Upload {
             FormPart::text(key, Secret::public(&text))
         })
         .collect();
-    parts.push(FormPart::file("document", file));
+    let field = match payload.op.as_str() {
+        "sendPhoto" => "photo",
+        _ => "document",
+    };
+    parts.push(FormPart::file(field, file));
     Upload::form(parts)
 }
 
