@@ -512,6 +512,18 @@ impl Spool {
         lock::DestinationLock::try_acquire(&dir)
     }
 
+    /// Whether an entry `id` of `destination` is on disk: pending, in
+    /// flight or dead.
+    pub fn has_id(&self, destination: &str, id: &str) -> bool {
+        let there = |state: State, suffix: &str| {
+            let path = self.dir(state, destination).join(format!("{id}{suffix}"));
+            std::fs::symlink_metadata(path).is_ok()
+        };
+        there(State::Pending, ".msg")
+            || there(State::Pending, inflight::SENDING)
+            || there(State::Dead, ".msg")
+    }
+
     /// Who holds `destination`'s lock (see [`lock::FileLock::holder`]), for
     /// a message saying why its entries wait.
     pub fn lock_holder(&self, destination: &str) -> String {

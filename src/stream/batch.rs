@@ -33,6 +33,9 @@ pub struct Batch {
     pub level: Level,
     /// The input's offset just past its last line.
     pub end: u64,
+    /// The offset just past the packer's batch before it (0 for the first):
+    /// this batch holds the packer's lines ending after it, up to `end`.
+    pub start: u64,
     /// The lines that start in it (a runaway line's pieces count once, where
     /// it starts).
     pub lines: usize,
@@ -50,6 +53,8 @@ pub struct Packer {
     open_level: Level,
     open_end: u64,
     open_lines: usize,
+    /// Where the last batch closed ended.
+    closed_end: u64,
     /// When the open batch got its first line; `None` when there is none.
     pub opened: Option<Instant>,
     ready: VecDeque<Batch>,
@@ -77,6 +82,7 @@ impl Packer {
             open_level: Level::Info,
             open_end: 0,
             open_lines: 0,
+            closed_end: 0,
             opened: None,
             ready: VecDeque::new(),
             ready_bytes: 0,
@@ -142,6 +148,7 @@ impl Packer {
             text,
             level,
             end: self.open_end,
+            start: std::mem::replace(&mut self.closed_end, self.open_end),
             lines: std::mem::take(&mut self.open_lines),
         });
         self.open_len = 0;

@@ -100,6 +100,21 @@ pub(super) struct Settler<'j> {
 }
 
 impl Settler<'_> {
+    /// Writes that `lane`'s batch of lines ending in `range` is about to go
+    /// on disk under spool id `id` (see the journal's invariant 2). A
+    /// journal the disk refuses is abandoned, said once.
+    pub(super) fn intend(&self, lane: usize, range: (u64, u64), id: &str) {
+        let Ok(mut guard) = self.journal.lock() else {
+            return;
+        };
+        let refused = guard
+            .as_mut()
+            .is_some_and(|j| j.intend(lane, range, id).is_err());
+        if refused && let Some(journal) = guard.take() {
+            report::warning(self.output, &journal.abandon());
+        }
+    }
+
     /// Writes that `lane` has settled everything through `through`. A
     /// journal the disk refuses is abandoned, said once.
     pub(super) fn settle(&self, lane: usize, through: u64) {

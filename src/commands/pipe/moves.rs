@@ -106,10 +106,12 @@ fn start_send<'a>(
 ) -> Option<Sending<'a>> {
     let (batch, ticket) = lane.take()?;
     lane.start(crew.work.mark_at(now));
-    let lines = batch.lines;
+    let (lines, range) = (batch.lines, (batch.start, batch.end));
     let (payloads, scratch) = render(crew.header, crew.outbox.spool, lane, batch);
     let (outbox, destination) = (crew.outbox, lane.destination);
     let id = crate::spool::fs::new_id(SystemTime::now());
+    // Said before it may reach the disk, whichever way it goes there.
+    crew.settler.intend(index, range, &id);
     // A healthy lane's batch is kept by the journal while it is in flight;
     // after a failure or a refusal, it goes on disk first.
     let place = match lane.healthy() {
@@ -189,9 +191,11 @@ fn spool_oldest(crew: Crew, index: usize, lane: &mut Lane) -> bool {
     if put_in_flight_on_disk(crew, lane) {
         crew.settler.settle(index, lane.settled);
     }
-    let lines = batch.lines;
+    let (lines, range) = (batch.lines, (batch.start, batch.end));
     let (payloads, scratch) = render(crew.header, crew.outbox.spool, lane, batch);
-    let report = queue(crew, index, lane, payloads, Place::None, ticket);
+    let id = crate::spool::fs::new_id(SystemTime::now());
+    crew.settler.intend(index, range, &id);
+    let report = queue(crew, index, lane, payloads, Place::Reserved(id), ticket);
     if let Some(scratch) = scratch {
         let _ = std::fs::remove_file(scratch);
     }

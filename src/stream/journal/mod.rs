@@ -23,6 +23,10 @@
 //! - `S` a lane settled: lane (u32 LE) and an offset (u64 LE); every line of
 //!   that lane ending at or before it is delivered or on disk in the spool
 //!   (in flight or queued).
+//! - `I` a lane's batch is about to go on disk: lane (u32 LE), the offsets
+//!   its lines end after and at (u64 LE each), and the spool id it goes
+//!   under. Written before the spool's write, it closes the window invariant
+//!   2 leaves: a replay skips the batch whose id is in the spool.
 //!
 //! # Invariants
 //!
@@ -30,8 +34,10 @@
 //!    are not fsync'd (a killed process's writes survive it; bench/README.md
 //!    has the cost), so only a power cut can lose the tail of a journal.
 //! 2. A lane's settle is written only once its batch is on disk elsewhere or
-//!    delivered, so a replay never misses a line, and repeats at most the
-//!    batches whose settle a kill cut off.
+//!    delivered, so a replay never misses a line. A kill between the two
+//!    would leave the batch both in the spool and unsettled; its intent
+//!    (`I`) names its spool id, so the replay finds it there and skips it.
+//!    Only a batch delivered before its settle was written can repeat.
 //! 3. A segment is deleted only when every lane has settled past its end.
 //!    Memory and disk stay bounded by what is unsettled (`--max-pending` and
 //!    the open batches) plus one segment.
@@ -226,6 +232,25 @@ impl Journal {
         self.write(
             b'S',
             &[&(lane as u32).to_le_bytes(), &through.to_le_bytes()],
+        )
+    }
+
+    /// Lane `lane`'s batch of lines ending after `start` and at or before
+    /// `end` is about to go on disk under spool id `id`.
+    pub fn intend(
+        &mut self,
+        lane: usize,
+        (start, end): (u64, u64),
+        id: &str,
+    ) -> std::io::Result<()> {
+        self.write(
+            b'I',
+            &[
+                &(lane as u32).to_le_bytes(),
+                &start.to_le_bytes(),
+                &end.to_le_bytes(),
+                id.as_bytes(),
+            ],
         )
     }
 

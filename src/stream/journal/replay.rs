@@ -73,7 +73,20 @@ pub fn replay(dir: &Path, profile: &Profile, spool: &Spool) -> Result<Replayed, 
             .ok_or_else(|| format!("the profile no longer defines `{}`", lane.destination))?;
         destinations.push(destination);
     }
-    let mut packers = pack_unsettled(header, &read, &destinations);
+    // A batch already in the spool under the id its intent named is there,
+    // whether or not its settle was written before the pipe died.
+    let kept: Vec<(usize, (u64, u64))> = read
+        .intents
+        .iter()
+        .filter(|(lane, _, id)| {
+            header
+                .lanes
+                .get(*lane)
+                .is_some_and(|l| spool.has_id(&l.destination, id))
+        })
+        .map(|(lane, range, _)| (*lane, *range))
+        .collect();
+    let mut packers = pack_unsettled(header, &read, &destinations, &kept);
     // Each batch queued is settled in the journal at once, so a replay cut
     // short by a kill is taken up where it stopped, not queued twice.
     let mut last = read.last.as_deref().and_then(|path| {
@@ -110,7 +123,12 @@ pub fn replay(dir: &Path, profile: &Profile, spool: &Spool) -> Result<Replayed, 
 
 /// The reads replayed into lines, and each lane's lines it had not settled
 /// packed as the pipe would have packed them.
-fn pack_unsettled(header: &Header, read: &Read, destinations: &[&Destination]) -> Vec<Packer> {
+fn pack_unsettled(
+    header: &Header,
+    read: &Read,
+    destinations: &[&Destination],
+    kept: &[(usize, (u64, u64))],
+) -> Vec<Packer> {
     let mut settled = header.settled.clone();
     settled.resize(header.lanes.len(), 0);
     for &(lane, through) in &read.settles {
@@ -128,9 +146,13 @@ fn pack_unsettled(header: &Header, read: &Read, destinations: &[&Destination]) -
         .iter()
         .map(|d| Packer::new(d.platform.as_ref()))
         .collect();
+    let in_spool = |lane: usize, end: u64| {
+        kept.iter()
+            .any(|&(l, (from, to))| l == lane && end > from && end <= to)
+    };
     let mut route = |line: &Line| {
         for &lane in header.lanes_for(line.level) {
-            if line.end > settled[lane] {
+            if line.end > settled[lane] && !in_spool(lane, line.end) {
                 packers[lane].push(destinations[lane].platform.as_ref(), line);
             }
         }
@@ -161,6 +183,8 @@ struct Read {
     carry: Vec<u8>,
     reads: Vec<(u64, Vec<u8>)>,
     settles: Vec<(usize, u64)>,
+    /// Batches about to go on disk: lane, the range of their lines' ends, spool id.
+    intents: Vec<(usize, (u64, u64), String)>,
 }
 
 fn read_segments(dir: &Path, spool: &Spool, warnings: &mut Vec<String>) -> Result<Read, String> {
@@ -213,6 +237,13 @@ fn read_records(mut bytes: &[u8], read: &mut Read) -> bool {
             b'D' if payload.len() >= 8 => {
                 let offset = u64::from_le_bytes(payload[..8].try_into().expect("8 bytes"));
                 read.reads.push((offset, payload[8..].to_vec()));
+            }
+            b'I' if payload.len() > 20 => {
+                let lane = u32::from_le_bytes(payload[..4].try_into().expect("4 bytes"));
+                let start = u64::from_le_bytes(payload[4..12].try_into().expect("8 bytes"));
+                let end = u64::from_le_bytes(payload[12..20].try_into().expect("8 bytes"));
+                let id = String::from_utf8_lossy(&payload[20..]).into_owned();
+                read.intents.push((lane as usize, (start, end), id));
             }
             b'S' if payload.len() == 12 => {
                 let lane = u32::from_le_bytes(payload[..4].try_into().expect("4 bytes"));
