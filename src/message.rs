@@ -201,6 +201,10 @@ pub struct FileRef {
     /// sendPhoto), not as a document.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub as_photo: bool,
+    /// The CRC-32 of the spool's copy, taken as it was made: a copy damaged
+    /// since is refused, never sent (`deliver/upload.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32: Option<u32>,
 }
 
 impl FileRef {

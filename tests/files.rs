@@ -784,3 +784,32 @@ fn telegram_sends_a_picture_as_a_photo_when_asked_and_other_files_as_documents()
         ]
     );
 }
+
+#[test]
+fn a_spool_copy_damaged_since_it_was_made_is_refused_not_sent() {
+    let (bed, _discord, sandbox) = discord("");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "data.bin", &awkward_bytes(10_000));
+    for _ in 0..4 {
+        bed.fault(Fault::Status(503, "down"));
+    }
+    chime(&sandbox, &["send", "x", "--file", path.to_str().unwrap()]).code(75);
+    let files = sandbox
+        .path()
+        .join("state/chime/profiles/config/spool/files");
+    let copy_dir = std::fs::read_dir(&files)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let copy = copy_dir.join("0");
+    let mut bytes = std::fs::read(&copy).unwrap();
+    bytes[5000] ^= 0xff;
+    std::fs::write(&copy, bytes).unwrap();
+    let before = bed.requests().len();
+    chime(&sandbox, &["flush", "--all"])
+        .code(65)
+        .stderr_has("the spool's copy of data.bin is damaged");
+    assert_eq!(bed.requests().len(), before, "nothing was sent");
+}

@@ -26,7 +26,7 @@ pub(super) fn check(upload: &Upload) -> Result<(), String> {
     for file in upload.files() {
         let size = std::fs::metadata(&file.path).map(|m| m.len());
         match size {
-            Ok(size) if size == file.size => {}
+            Ok(size) if size == file.size => unchanged(file)?,
             Ok(size) => {
                 return Err(format!(
                     "the file {} is {size} bytes now, not the {} it was when the message was accepted",
@@ -41,6 +41,31 @@ pub(super) fn check(upload: &Upload) -> Result<(), String> {
 
 /// Uploads this big show a progress bar, when the run may show one.
 const SHOWN_FROM: u64 = 4 << 20;
+
+/// A copy the spool summed must sum the same: a damaged one is refused.
+fn unchanged(file: &crate::kinds::FileRef) -> Result<(), String> {
+    let Some(expected) = file.crc32 else {
+        return Ok(());
+    };
+    let mut crc = crc32fast::Hasher::new();
+    let mut reader = std::fs::File::open(&file.path)
+        .map_err(|e| format!("the file {} cannot be read: {e}", file.name))?;
+    let mut slice = vec![0u8; SLICE];
+    loop {
+        match reader.read(&mut slice) {
+            Ok(0) => break,
+            Ok(n) => crc.update(&slice[..n]),
+            Err(e) => return Err(format!("the file {} cannot be read: {e}", file.name)),
+        }
+    }
+    match crc.finalize() == expected {
+        true => Ok(()),
+        false => Err(format!(
+            "the spool's copy of {} is damaged (its checksum no longer matches): it was not sent",
+            file.name
+        )),
+    }
+}
 
 /// The body of `upload`, to stream; with a progress bar on stderr when
 /// `progress` and the body is large.

@@ -64,6 +64,7 @@ pub fn attachments(
             title: titles.get(i).cloned(),
             size,
             as_photo: false,
+            crc32: None,
         };
         out.files.push(FileRef {
             as_photo: photos && file.is_image(),

@@ -48,7 +48,7 @@ impl Spool {
                 copied = true;
             }
             let name = n.to_string();
-            copy_in(&file.path, file.size, &dir, &name)?;
+            file.crc32 = Some(copy_in(&file.path, file.size, &dir, &name)?);
             file.path = dir.join(name);
         }
         if copied {
@@ -148,11 +148,13 @@ impl Spool {
 }
 
 /// Copies `size` bytes of `from` into `dir/name`, durably: exactly the file
-/// as it was accepted, or an error (it shrank or grew since).
-fn copy_in(from: &Path, size: u64, dir: &Path, name: &str) -> Result<(), SpoolError> {
+/// as it was accepted, or an error (it shrank or grew since). Gives the
+/// copy's CRC-32.
+fn copy_in(from: &Path, size: u64, dir: &Path, name: &str) -> Result<u32, SpoolError> {
     let mut source = File::open(from).map_err(|e| SpoolError::io("read", from, e))?;
     let (temp, mut file) = fs::create_temp(dir, name)?;
-    let copied = std::io::copy(&mut (&mut source).take(size), &mut file);
+    let mut crc = crc32fast::Hasher::new();
+    let copied = copy_summing(&mut (&mut source).take(size), &mut file, &mut crc);
     let more = source.read(&mut [0u8; 1]).is_ok_and(|n| n > 0);
     let written = match copied {
         Ok(n) if n == size && !more => file.flush().and_then(|()| file.sync_all()),
@@ -163,8 +165,32 @@ fn copy_in(from: &Path, size: u64, dir: &Path, name: &str) -> Result<(), SpoolEr
         Err(err) => Err(err),
     };
     let placed = written.and_then(|()| std::fs::rename(&temp, dir.join(name)));
-    placed.map_err(|err| {
-        let _ = std::fs::remove_file(&temp);
-        SpoolError::io("copy", from, err)
-    })
+    match placed {
+        Ok(()) => Ok(crc.finalize()),
+        Err(err) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(SpoolError::io("copy", from, err))
+        }
+    }
+}
+
+/// `std::io::copy`, summing what passes.
+fn copy_summing(
+    from: &mut impl Read,
+    to: &mut impl Write,
+    crc: &mut crc32fast::Hasher,
+) -> std::io::Result<u64> {
+    let mut slice = vec![0u8; 64 * 1024];
+    let mut total = 0;
+    loop {
+        let n = match from.read(&mut slice) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        to.write_all(&slice[..n])?;
+        crc.update(&slice[..n]);
+        total += n as u64;
+    }
 }

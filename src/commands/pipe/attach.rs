@@ -45,6 +45,7 @@ pub(super) fn message(
         title: None,
         size,
         as_photo: false,
+        crc32: None,
     }];
     (message, Some(path))
 }

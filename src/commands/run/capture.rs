@@ -79,6 +79,7 @@ impl Capture {
             title: None,
             size,
             as_photo: false,
+            crc32: None,
         })
     }
 
