@@ -549,10 +549,10 @@ mod tests {
         for flag in PROFILE_FLAGS {
             let long = flag.strip_prefix("--");
             let arg = cmd.get_arguments().find(|a| a.get_long() == long);
-            let arg = arg.unwrap_or_else(|| panic!("no {flag} in cli.rs"));
+            let arg = arg.unwrap_or_else(|| panic!("no {flag} in cli/"));
             assert!(arg.is_global_set(), "{flag} is not global");
             // The scripts look for the long form only: a short one added in
-            // cli.rs must be added to them too.
+            // cli/ must be added to them too.
             assert_eq!(arg.get_short(), None, "{flag}");
         }
     }
