@@ -60,7 +60,7 @@ pub fn follow(sent: &Payload, answer: &Answer) -> Option<Payload> {
         }
         UPLOAD => {
             let mut chain = chain_of(sent)?;
-            let file = &sent.files[chain.next];
+            let file = sent.files.get(chain.next)?;
             let mut done = json!({"id": chain.file_id.take()?});
             done["title"] = json!(file.title.clone().unwrap_or_else(|| file.name.clone()));
             chain.done.push(done);
