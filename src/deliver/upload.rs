@@ -11,6 +11,8 @@ use crate::kinds::files::Piece;
 
 /// How much of a file is read at a time.
 const SLICE: usize = 64 * 1024;
+/// Uploads this big show a progress bar, when the run may show one.
+const SHOWN_FROM: u64 = 4 << 20;
 
 /// A body ready to stream: its length and, for a form, its content type.
 pub(super) struct Streamed {
@@ -38,9 +40,6 @@ pub(super) fn check(upload: &Upload) -> Result<(), String> {
     }
     Ok(())
 }
-
-/// Uploads this big show a progress bar, when the run may show one.
-const SHOWN_FROM: u64 = 4 << 20;
 
 /// A copy the spool summed must sum the same: a damaged one is refused.
 fn unchanged(file: &crate::kinds::FileRef) -> Result<(), String> {
