@@ -48,6 +48,16 @@ fn discord(extra: &str) -> (Bed, Arc<Discord>, Sandbox) {
     (bed, discord, sandbox)
 }
 
+/// What the spool's file store holds (`spool/files/`).
+fn spool_files(sandbox: &Sandbox) -> Vec<std::ffi::OsString> {
+    let files = sandbox
+        .path()
+        .join("state/chime/profiles/config/spool/files");
+    std::fs::read_dir(files)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default()
+}
+
 fn chime(sandbox: &Sandbox, args: &[&str]) -> Run {
     run(sandbox.chime(args))
 }
@@ -119,12 +129,7 @@ fn a_file_queued_while_discord_is_down_is_delivered_by_flush_after_the_original_
     assert_eq!(parts[1].filename.as_deref(), Some("report.bin"));
     assert!(parts[1].data == bytes);
     // Delivered, the spool's copy goes too.
-    let files = sandbox
-        .path()
-        .join("state/chime/profiles/config/spool/files");
-    let left: Vec<_> = std::fs::read_dir(&files)
-        .map(|d| d.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default();
+    let left = spool_files(&sandbox);
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -242,12 +247,7 @@ fn a_file_from_stdin_goes_with_text_from_the_arguments() {
     assert!(String::from_utf8_lossy(&parts[0].data).contains("from a pipe"));
     assert_eq!(parts[1].filename.as_deref(), Some("dump.bin"));
     assert!(parts[1].data == bytes);
-    let files = sandbox
-        .path()
-        .join("state/chime/profiles/config/spool/files");
-    let left: Vec<_> = std::fs::read_dir(&files)
-        .map(|d| d.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default();
+    let left = spool_files(&sandbox);
     assert!(left.is_empty(), "the stash and the copy are gone: {left:?}");
 }
 
@@ -564,12 +564,7 @@ fn run_attach_output_sends_the_first_and_last_halves_of_a_long_output_in_flat_me
         "{}",
         parts[0].text()
     );
-    let files = sandbox
-        .path()
-        .join("state/chime/profiles/config/spool/files");
-    let left: Vec<_> = std::fs::read_dir(&files)
-        .map(|d| d.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default();
+    let left = spool_files(&sandbox);
     assert!(
         left.is_empty(),
         "the captured output is gone once sent: {left:?}"

@@ -202,20 +202,29 @@ const LEVELS: [Level; 5] = [
 
 /// The variables every send has, with plausible values.
 fn samples(env: &EnvVars, level: Level) -> Value {
-    let mut vars: BTreeMap<&str, Value> = BTreeMap::new();
-    vars.insert("text", Value::from("disk almost full on /var"));
-    vars.insert("title", Value::from("Sample title"));
-    vars.insert("level", Value::from(level.as_str()));
-    vars.insert("host", Value::from("db1"));
-    vars.insert("user", Value::from("deploy"));
-    vars.insert("cwd", Value::from("/srv/app"));
-    vars.insert("now", Value::from("2025-01-01T12:00:00Z"));
-    vars.insert("env", Value::from(Serde(env)));
-    vars.insert(
-        "fields",
-        Value::from(Serde(BTreeMap::from([("size", "12G")]))),
-    );
-    Value::from(Serde(vars))
+    Value::from(Serde(sample_map(env, level)))
+}
+
+/// [`samples`] as a map, for the rehearsal to add to.
+pub(super) fn sample_map(
+    env: &EnvVars,
+    level: Level,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut vars = serde_json::Map::new();
+    for (name, value) in [
+        ("text", "disk almost full on /var"),
+        ("title", "Sample title"),
+        ("level", level.as_str()),
+        ("host", "db1"),
+        ("user", "deploy"),
+        ("cwd", "/srv/app"),
+        ("now", "2025-01-01T12:00:00Z"),
+    ] {
+        vars.insert(name.into(), value.into());
+    }
+    vars.insert("env".into(), serde_json::json!(env));
+    vars.insert("fields".into(), serde_json::json!({"size": "12G"}));
+    vars
 }
 
 #[cfg(test)]

@@ -205,20 +205,7 @@ fn foreign_markup(text: &str, kind: &str) -> Option<String> {
 /// other path the template looks up (`deploy.version`), which a send may
 /// bring; `ci` only when `in_ci`.
 fn sample_vars(template: &Template, env: &EnvVars, in_ci: bool) -> Value {
-    let mut vars = Map::new();
-    for (name, value) in [
-        ("text", "disk almost full on /var"),
-        ("title", "Sample title"),
-        ("level", "error"),
-        ("host", "db1"),
-        ("user", "deploy"),
-        ("cwd", "/srv/app"),
-        ("now", "2025-01-01T12:00:00Z"),
-    ] {
-        vars.insert(name.into(), json!(value));
-    }
-    vars.insert("env".into(), json!(env));
-    vars.insert("fields".into(), json!({"size": "12G"}));
+    let mut vars = super::check::sample_map(env, Level::Error);
     if in_ci {
         vars.insert("ci".into(), sample_ci());
     }

@@ -130,9 +130,7 @@ impl Spool {
     /// the spool, at most `max` bytes; its path and size. The caller removes
     /// it once the message's own copies are made.
     pub fn stash(&self, reader: impl Read, max: u64) -> Result<(PathBuf, u64), SpoolError> {
-        let root = self.files_root();
-        fs::create_private_dir(&root)?;
-        let (temp, mut file) = fs::create_temp(&root, "stdin")?;
+        let (temp, mut file) = self.scratch("stdin")?;
         let copied = std::io::copy(&mut reader.take(max + 1), &mut file)
             .map_err(|e| SpoolError::io("write", &temp, e))?;
         if copied > max {

@@ -190,10 +190,12 @@ impl Platform for Telegram {
             Payload::json(&body)
         });
         // A message of files alone needs no text before them.
-        let texts = texts.filter(|_| {
-            !message.text.trim().is_empty() || message.files.is_empty() || message.title.is_some()
-        });
-        texts.chain(documents).collect()
+        let files_alone =
+            message.text.trim().is_empty() && message.title.is_none() && !message.files.is_empty();
+        match files_alone {
+            true => documents.collect(),
+            false => texts.chain(documents).collect(),
+        }
     }
 
     /// Telegram parses the HTML and refuses the message when tags do not
