@@ -887,7 +887,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__run)
-            opts="-r -q -v -h -V --route --to --kind --channel --on --tail --name --timeout --attach-output --attach-max --template --dry-run --config --profile --quiet --verbose --help --version"
+            opts="-r -q -v -h -V --route --to --kind --channel --on --tail --name --timeout --dedupe --dedupe-window --attach-output --attach-max --template --dry-run --config --profile --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -929,6 +929,14 @@ _chime() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dedupe)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dedupe-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --attach-max)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -953,7 +961,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__send)
-            opts="-r -t -l -f -q -v -h -V --route --to --kind --channel --title --level --field --link --code --file --file-name --file-title --photo --file-url --template --var --json-input --dry-run --json --thread --update --broadcast --queue --no-spool --timeout --config --profile --quiet --verbose --help --version"
+            opts="-r -t -l -f -q -v -h -V --route --to --kind --channel --title --level --field --link --code --file --file-name --file-title --photo --file-url --template --var --json-input --dry-run --json --thread --update --broadcast --at --in --dedupe --dedupe-window --queue --no-spool --timeout --config --profile --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1036,6 +1044,22 @@ _chime() {
                     return 0
                     ;;
                 --update)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --in)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dedupe)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dedupe-window)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

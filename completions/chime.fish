@@ -60,6 +60,10 @@ complete -c chime -n "__fish_chime_using_subcommand send" -l template -d 'Templa
 complete -c chime -n "__fish_chime_using_subcommand send" -l var -d 'A template variable (repeatable)' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l thread -d 'Reply in the thread of the first message sent with KEY (slack-api; google-chat by key); in CI, KEY defaults to the run, so every step of a run shares a thread' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l update -d 'Edit the message last posted with KEY instead of posting (slack-api)' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l at -d 'Send at TIME instead of now: 09:30 (today, or tomorrow once past), 2026-12-24 09:00 (local), or RFC 3339. slack-api and ntfy schedule it themselves; elsewhere it waits in the spool and goes with the first `chime flush` after TIME' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l in -d 'Send after DURATION instead of now (e.g. 2h, 30m); as --at' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l dedupe -d 'Post the first message with KEY once per window and count the repeats; the count goes when the window ends (the original edited where the platform edits)' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l dedupe-window -d 'The window --dedupe counts repeats in [default: the route\'s `dedupe`, else 1h]' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l timeout -d 'Give up on a destination after this long, retries included (e.g. 5s, 1m) [env: CHIME_TIMEOUT]' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
 complete -c chime -n "__fish_chime_using_subcommand send" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
@@ -111,6 +115,8 @@ change\t'Only when the outcome differs from the previous run of the same --name'
 complete -c chime -n "__fish_chime_using_subcommand run" -l tail -d 'Lines of output to keep for the report' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l name -d 'The job\'s name in the report and for --on change [default: the command line]' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l timeout -d 'Stop the command and all it started after this long (TERM, then KILL 5 s later)' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l dedupe -d 'Post a report once per window and count the repeats (a job failing every minute makes one message and a count); KEY defaults to the job\'s name' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l dedupe-window -d 'The window --dedupe counts repeats in [default: the route\'s `dedupe`, else 1h]' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l attach-max -d 'The most output --attach-output sends: the first and last halves of it, with a line where the middle was cut' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l template -d 'Template from the profile\'s [templates] (variables: name, cmd, exit_code, signal, duration, started, tail, ok)' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F

@@ -22,6 +22,7 @@ mod commands;
 
 // The domain.
 mod ci;
+mod clock;
 mod config;
 mod deliver;
 mod fields;
@@ -32,6 +33,7 @@ mod spool;
 mod state;
 mod stream;
 mod template;
+mod timing;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{ExitCode, Failure};

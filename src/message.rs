@@ -89,7 +89,7 @@ impl Level {
 }
 
 /// A button or link attached to a message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Link {
     pub label: String,
     /// An absolute http(s) URL with only RFC 3986 characters (see [`Link::parse`]).

@@ -29,5 +29,6 @@ mod support;
 mod teams;
 mod telegram;
 mod threads;
+mod timing;
 mod tls;
 mod webhook;

@@ -102,6 +102,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
 
+    /// Post a report once per window and count the repeats (a job failing every minute
+    /// makes one message and a count); KEY defaults to the job's name
+    #[arg(long, value_name = "KEY", num_args = 0..=1, default_missing_value = "")]
+    pub dedupe: Option<String>,
+
+    /// The window --dedupe counts repeats in [default: the route's `dedupe`, else 1h]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "dedupe")]
+    pub dedupe_window: Option<std::time::Duration>,
+
     /// Send the job's whole output with the report, as a file (NAME-START.log), kept on
     /// disk while the job runs
     #[arg(long, help_heading = "Files")]

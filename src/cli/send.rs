@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::Where;
-use super::values::{parse_file_url, parse_link, parse_pair, parse_timeout};
+use super::values::{parse_duration, parse_file_url, parse_link, parse_pair, parse_timeout};
 use crate::message::Level;
 
 pub(super) const SEND_EXAMPLES: &str = "\
@@ -14,6 +14,8 @@ Examples:
   chime send --to ops-hook --dry-run \"what would be sent?\"
   chime send --to bot --update \"ci-$RUN_ID\" \"deploying…\"   # later: --update \"ci-$RUN_ID\" \"✅ deployed\"
   chime send --to bot --thread \"ci-$RUN_ID\" \"step 2 done\"
+  chime send -r team --at 09:00 \"stand-up in 5 minutes\"
+  chime send -r ops --dedupe disk-full -l warning \"/var is 97% full\"
   echo '{\"service\":\"api\",\"version\":\"1.4\"}' | chime send --template deploy
 
 Environment: CHIME_ROUTE, CHIME_TIMEOUT, CHIME_CONFIG, CHIME_PROFILE, CHIME_STATE_DIR";
@@ -110,6 +112,30 @@ pub struct SendArgs {
     /// Show a thread reply in the channel too
     #[arg(long, help_heading = "Threads", requires = "thread")]
     pub broadcast: bool,
+
+    /// Send at TIME instead of now: 09:30 (today, or tomorrow once past), 2026-12-24 09:00
+    /// (local), or RFC 3339. slack-api and ntfy schedule it themselves; elsewhere it waits
+    /// in the spool and goes with the first `chime flush` after TIME
+    #[arg(
+        long,
+        value_name = "TIME",
+        help_heading = "When",
+        conflicts_with = "in_"
+    )]
+    pub at: Option<String>,
+
+    /// Send after DURATION instead of now (e.g. 2h, 30m); as --at
+    #[arg(long = "in", value_name = "DURATION", value_parser = parse_duration, help_heading = "When")]
+    pub in_: Option<std::time::Duration>,
+
+    /// Post the first message with KEY once per window and count the repeats; the count
+    /// goes when the window ends (the original edited where the platform edits)
+    #[arg(long, value_name = "KEY", help_heading = "When")]
+    pub dedupe: Option<String>,
+
+    /// The window --dedupe counts repeats in [default: the route's `dedupe`, else 1h]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "When", requires = "dedupe")]
+    pub dedupe_window: Option<std::time::Duration>,
 
     /// Write the message to the spool without trying to send it now (exit 0 once it is kept)
     #[arg(long, help_heading = "Delivery", conflicts_with_all = ["no_spool", "dry_run"])]

@@ -87,6 +87,13 @@ async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
         target.spool.sweep_files();
     }
     loop {
+        for target in &flush.profiles {
+            if let Ok(profile) = &target.profile {
+                for warning in super::timing::settle(profile, &target.spool) {
+                    crate::report::warning(flush.output, &warning);
+                }
+            }
+        }
         let lanes = lanes(flush, flush.output);
         let passes = lanes
             .iter()

@@ -12,3 +12,4 @@ pub mod probe;
 pub mod run;
 pub mod send;
 pub mod spool;
+mod timing;

@@ -104,6 +104,13 @@ pub fn deliveries(reports: &[Report], as_json: bool, output: Output) -> Result<(
                     eprintln!("{}", queued(report));
                 }
             }
+            Status::Held => {
+                if let Some(held) = &report.held
+                    && (unwritten || !output.quiet)
+                {
+                    eprintln!("chime: {}: {}", report.destination, held.note);
+                }
+            }
             Status::Rejected => eprintln!("{}\n", rejected(report)),
             Status::Failed => eprintln!("{}\n", failed(report)),
         }

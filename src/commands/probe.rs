@@ -171,6 +171,7 @@ mod tests {
             parts_delivered: 0,
             elapsed_ms: 3,
             spool_id: None,
+            held: None,
             retry_after: None,
             warnings: Vec::new(),
         }

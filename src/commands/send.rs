@@ -20,6 +20,9 @@ use crate::report;
 use crate::settings::{Input, Selection, Send};
 use crate::state::Threads;
 use crate::template::{self, Renderer};
+use crate::timing::Timing;
+
+use super::timing::{Asked, Deduped};
 
 /// One destination of this send, with what its route adds.
 struct Delivery<'p> {
@@ -28,6 +31,8 @@ struct Delivery<'p> {
     template: Option<&'p str>,
     /// The key its parts carry, for kinds that thread or edit by message.
     thread: Option<ThreadRef>,
+    /// The route it came by, and its timing.
+    route: Option<(&'p str, &'p Timing)>,
 }
 
 pub fn run(mut send: Send) -> Result<ExitCode, Failure> {
@@ -62,6 +67,10 @@ fn send_all(mut send: Send) -> Result<ExitCode, Failure> {
     for delivery in &deliveries {
         messages.push(checked(&send, delivery, &vars, &text)?);
     }
+    let mut timed = Timed::default();
+    if !send.dry_run {
+        timed = decide(&send, &mut deliveries, &messages, &vars, &text)?;
+    }
     drop((vars, text));
     let rendered: Vec<_> = deliveries
         .iter()
@@ -76,7 +85,7 @@ fn send_all(mut send: Send) -> Result<ExitCode, Failure> {
         outcome::dry_run(&shown.collect::<Vec<_>>(), send.json)?;
         return Ok(ExitCode::Ok);
     }
-    let reports = deliver_all(&send, rendered, &threads)?;
+    let (reports, _guards) = timed.deliver(&send, rendered, &threads)?;
     outcome::deliveries(&reports, send.json, send.output)?;
     let code = deliver::exit_code(reports.iter().map(|r| r.status));
     // `--queue` asked for the spool: a message kept there is what was asked
@@ -180,12 +189,14 @@ fn resolve<'p>(send: &'p Send, vars: &Value) -> Result<Vec<Delivery<'p>>, Failur
                 continue;
             }
             let destination = &profile.destinations[dest];
-            out.push(delivery(
+            let mut chosen = delivery(
                 send,
                 destination,
                 route.channel.as_deref(),
                 route.template.as_deref(),
-            ));
+            );
+            chosen.route = Some((name, &route.timing));
+            out.push(chosen);
         }
     }
     Ok(out)
@@ -206,6 +217,7 @@ fn delivery<'p>(
         },
         template: send.template.as_deref().or(route_template),
         thread: None,
+        route: None,
     }
 }
 
@@ -341,6 +353,142 @@ fn compose_with(
         );
     }
     Ok(message)
+}
+
+/// What timing decided for each destination: `done` holds the report of a
+/// message held or counted (which is not sent now); `guards` the dedupe keys
+/// held until the messages that opened their windows are on disk.
+#[derive(Default)]
+struct Timed {
+    done: Vec<Option<Report>>,
+    guards: Vec<crate::state::Guard>,
+    holds: Vec<Option<crate::spool::Hold>>,
+}
+
+/// Deduplication first, then `--at` and the route's quiet hours, digest and
+/// limit: see `timing/`.
+fn decide(
+    send: &Send,
+    deliveries: &mut [Delivery],
+    messages: &[Message],
+    vars: &Value,
+    typed: &str,
+) -> Result<Timed, Failure> {
+    let mut timed = Timed::default();
+    for (delivery, message) in deliveries.iter_mut().zip(messages) {
+        let (done, hold) = decide_one(send, delivery, message, vars, typed, &mut timed.guards)?;
+        timed.done.push(done);
+        timed.holds.push(hold);
+    }
+    Ok(timed)
+}
+
+fn decide_one(
+    send: &Send,
+    delivery: &mut Delivery,
+    message: &Message,
+    vars: &Value,
+    typed: &str,
+    guards: &mut Vec<crate::state::Guard>,
+) -> Result<(Option<Report>, Option<crate::spool::Hold>), Failure> {
+    let destination = delivery.destination;
+    let route = delivery.route;
+    let dedupe = route.and_then(|(_, t)| t.dedupe.as_ref());
+    let key = match (&send.dedupe, dedupe.and_then(|d| d.key.as_deref())) {
+        (Some(asked), _) => Some(asked.key.clone()),
+        (None, Some(template)) => Some(super::timing::key_from(template, vars).map_err(|e| {
+            Failure::config(format!("the route's `dedupe_key` failed to render: {e}"))
+        })?),
+        (None, None) => None,
+    };
+    if send.dedupe.is_some() || dedupe.is_some() {
+        let window = send.dedupe.as_ref().and_then(|d| d.window);
+        let asked = Asked {
+            key: key.as_deref(),
+            window: window.or(dedupe.map(|d| d.window)),
+        };
+        let spool = &send.spool;
+        match super::timing::dedupe(spool, destination, &delivery.target, message, asked) {
+            Ok(Deduped::Counted(report)) => return Ok((Some(*report), None)),
+            Ok(Deduped::Go(guard, thread)) => {
+                guards.extend(guard);
+                if delivery.thread.is_none() {
+                    delivery.thread = thread.map(|key| ThreadRef {
+                        key,
+                        edit: false,
+                        broadcast: false,
+                    });
+                }
+            }
+            Err(err) => {
+                let text = format!(
+                    "{}: cannot deduplicate ({err}); posting it",
+                    destination.name
+                );
+                report::warning(send.output, &text);
+            }
+        }
+    }
+    if let Some(until) = send.at {
+        let hold = crate::spool::Hold {
+            until,
+            why: crate::spool::Why::Scheduled,
+        };
+        return Ok((None, Some(hold)));
+    }
+    let Some(route) = route else {
+        return Ok((None, None));
+    };
+    let hold = super::timing::hold_for(
+        &send.spool,
+        destination,
+        route,
+        message,
+        typed,
+        &delivery.target,
+    )
+    .map_err(Failure::from)?;
+    Ok((None, hold))
+}
+
+impl Timed {
+    /// Keeps what is held, and delivers the rest; the reports in the
+    /// destinations' order.
+    fn deliver(
+        mut self,
+        send: &Send,
+        rendered: Vec<(&Destination, Vec<Payload>)>,
+        threads: &Threads,
+    ) -> Result<(Vec<Report>, Vec<crate::state::Guard>), Failure> {
+        self.done.resize_with(rendered.len(), || None);
+        self.holds.resize_with(rendered.len(), || None);
+        let mut going = Vec::new();
+        let mut order = Vec::new();
+        for (index, (destination, payloads)) in rendered.into_iter().enumerate() {
+            if self.done[index].is_some() {
+                continue;
+            }
+            match self.holds[index].take() {
+                Some(hold) => {
+                    let report = super::timing::keep_held(&send.spool, destination, payloads, hold)
+                        .map_err(Failure::from)?;
+                    self.done[index] = Some(report);
+                }
+                None => {
+                    order.push(index);
+                    going.push((destination, payloads));
+                }
+            }
+        }
+        let sent = match going.is_empty() {
+            true => Vec::new(),
+            false => deliver_all(send, going, threads)?,
+        };
+        for (index, report) in order.into_iter().zip(sent) {
+            self.done[index] = Some(report);
+        }
+        Ok((self.done.into_iter().flatten().collect(), self.guards))
+    }
 }
 
 fn deliver_all(

@@ -15,6 +15,7 @@ pub use validate::known_list;
 use validate::validate;
 mod show;
 mod starter;
+mod timing;
 mod trust;
 
 use std::collections::BTreeMap;
@@ -172,6 +173,8 @@ pub struct Route {
     pub to: Vec<String>,
     pub channel: Option<String>,
     pub template: Option<String>,
+    /// When its messages go, and whether alone (`timing/`).
+    pub timing: crate::timing::Timing,
 }
 
 /// `[[rules]]`: when the expression is true for a message, it goes to `route`.

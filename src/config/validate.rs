@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::timing::RawTiming;
 use super::{
     DEFAULT_TTL, Destination, EnvVars, Fields, MAX_DURATION, Problem, Profile, Route, Rule,
     Template, suggest,
@@ -55,6 +56,30 @@ struct RawRoute {
     to: Vec<Spanned<String>>,
     channel: Option<String>,
     template: Option<Spanned<String>>,
+    dedupe: Option<Spanned<String>>,
+    dedupe_key: Option<Spanned<String>>,
+    limit: Option<Spanned<String>>,
+    limit_levels: Option<Spanned<Vec<String>>>,
+    digest: Option<Spanned<String>>,
+    quiet: Option<Spanned<String>>,
+    quiet_levels: Option<Spanned<Vec<String>>>,
+    timezone: Option<Spanned<String>>,
+}
+
+impl RawRoute {
+    /// Its timing keys, apart.
+    fn timing(&mut self) -> RawTiming {
+        RawTiming {
+            dedupe: self.dedupe.take(),
+            dedupe_key: self.dedupe_key.take(),
+            limit: self.limit.take(),
+            limit_levels: self.limit_levels.take(),
+            digest: self.digest.take(),
+            quiet: self.quiet.take(),
+            quiet_levels: self.quiet_levels.take(),
+            timezone: self.timezone.take(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -214,7 +239,8 @@ fn routes(
     let mut out = BTreeMap::new();
     for (name, route) in raw {
         let span = route.span();
-        let route = route.into_inner();
+        let mut route = route.into_inner();
+        let timing = super::timing::timing(route.timing(), &format!("route `{name}`"), problems);
         if route.to.is_empty() {
             let message = format!("route `{name}` sends nowhere: `to` is empty");
             problems.push(Problem::new(Some(span), message).help("list at least one destination"));
@@ -232,6 +258,7 @@ fn routes(
                 to: route.to.into_iter().map(Spanned::into_inner).collect(),
                 channel: route.channel,
                 template: route.template.map(Spanned::into_inner),
+                timing,
             },
         );
     }

@@ -387,7 +387,7 @@ impl Step<'_, '_> {
         entry.payloads = payloads;
         entry.payloads.drain(..report.parts_delivered);
         match report.status {
-            Status::Delivered => {
+            Status::Delivered | Status::Held => {
                 removals.delivered(ctx.spool, &entry)?;
                 if has_files {
                     ctx.spool.forget_files(&entry.id);

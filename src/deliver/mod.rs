@@ -96,6 +96,9 @@ pub struct Job<'a> {
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Delivered,
+    /// Accepted to go later, or counted as a repeat: kept as asked (see
+    /// `Report::held`), nothing for a script to do.
+    Held,
     /// Not delivered for now, and kept in the spool to retry.
     Queued,
     /// Not delivered for now, and not kept (`--no-spool`, or the spool failed).
@@ -128,6 +131,9 @@ pub struct Report {
         serialize_with = "shown_spool_id"
     )]
     pub spool_id: Option<String>,
+    /// Why a held message waits, and until when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<Held>,
     /// How long the platform asked us to wait, when it did.
     #[serde(skip)]
     pub retry_after: Option<Duration>,
@@ -140,7 +146,7 @@ impl Status {
     /// What this outcome means to a script.
     pub fn exit_code(self) -> ExitCode {
         match self {
-            Status::Delivered => ExitCode::Ok,
+            Status::Delivered | Status::Held => ExitCode::Ok,
             Status::Queued => ExitCode::TempFail,
             Status::Failed => ExitCode::NotKept,
             Status::Rejected => ExitCode::Rejected,
@@ -188,10 +194,34 @@ impl Report {
             parts_delivered: 0,
             elapsed_ms: 0,
             spool_id: None,
+            held: None,
             retry_after: None,
             warnings: Vec::new(),
         }
     }
+
+    /// A message kept to go later, or counted: `held` says which.
+    pub fn held(destination: &crate::config::Destination, parts: usize, held: Held) -> Report {
+        let mut report = Report::new(&destination.name, destination.platform.kind(), parts);
+        report.status = Status::Held;
+        report.held = Some(held);
+        report
+    }
+}
+
+/// What became of a message that did not go now, for `--json` and stderr.
+#[derive(Clone, Debug, Serialize)]
+pub struct Held {
+    /// `scheduled`, `repeat`, `quiet`, `digest` or `limit`.
+    pub reason: &'static str,
+    /// When it goes (RFC 3339), when it waits in the spool.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// For a repeat: how many repeats its window has counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<u64>,
+    /// One line for people.
+    pub note: String,
 }
 
 /// The runtime every command delivers on: one thread, because a CLI that

@@ -206,7 +206,7 @@ impl Outbox<'_> {
         }
         rest.drain(..report.parts_delivered);
         match report.status {
-            Status::Delivered | Status::Queued => {
+            Status::Delivered | Status::Held | Status::Queued => {
                 if let Place::OnDisk(journal) = place {
                     self.spool.forget_files(journal.id());
                     journal.delivered();

@@ -67,7 +67,8 @@ fn every_profile(global: &GlobalArgs, env: &EnvVars) -> Result<Vec<Flushable>, F
     for state in dir.profiles().map_err(Failure::from)? {
         let spool = state.spool();
         let is_default = state.key == crate::state::DEFAULT_PROFILE;
-        if !(spool.has_any_pending() || is_default && default.path.is_file()) {
+        let waiting = spool.has_any_pending() || spool.has_any_held() || state.has_windows();
+        if !(waiting || is_default && default.path.is_file()) {
             continue;
         }
         let location = state.location(env);

@@ -35,6 +35,11 @@ pub fn job(global: &GlobalArgs, args: RunArgs) -> Job {
     Job {
         report: reporting(global, args.target, args.template, output).map(|mut r| {
             r.send.dry_run = args.dry_run;
+            // A job's reports are alike by its name unless a KEY says otherwise.
+            r.send.dedupe = args.dedupe.map(|key| super::send::DedupeAsk {
+                key: if key.is_empty() { name.clone() } else { key },
+                window: args.dedupe_window,
+            });
             r
         }),
         command: args.command,
@@ -61,6 +66,8 @@ fn reporting(
         ci: Ci::detect(&env),
         template_fallback: true,
         thread: None,
+        at: None,
+        dedupe: None,
         spool: state.spool(),
         queue: false,
         no_spool: unkept,

@@ -23,6 +23,13 @@ pub struct Input {
     pub stash: Option<std::path::PathBuf>,
 }
 
+/// `--dedupe KEY`, with the window it was given, if one was.
+#[derive(Clone, Debug)]
+pub struct DedupeAsk {
+    pub key: String,
+    pub window: Option<Duration>,
+}
+
 /// Everything `chime send` needs.
 pub struct Send {
     pub profile: Profile,
@@ -41,6 +48,10 @@ pub struct Send {
     pub spool: Spool,
     /// `--thread KEY` or `--update KEY`.
     pub thread: Option<ThreadMode>,
+    /// `--at` or `--in`: when the message is to go, if not now.
+    pub at: Option<std::time::SystemTime>,
+    /// `--dedupe KEY` (and its `--dedupe-window`).
+    pub dedupe: Option<DedupeAsk>,
     pub output: Output,
     pub env: EnvVars,
     /// The CI run chime is part of, if any.
@@ -112,7 +123,14 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
     }
     let ci = Ci::detect(&env);
     let thread = thread_mode(args.thread, args.update, args.broadcast, ci.as_ref())?;
+    let at = when(args.at.as_deref(), args.in_)?;
+    let dedupe = args.dedupe.map(|key| DedupeAsk {
+        key,
+        window: args.dedupe_window,
+    });
     Ok(Send {
+        at,
+        dedupe,
         ci,
         template_fallback: false,
         thread,
@@ -130,6 +148,21 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
         output: output(global),
         env,
     })
+}
+
+/// `--at TIME` or `--in DURATION` as a moment.
+fn when(
+    at: Option<&str>,
+    after: Option<Duration>,
+) -> Result<Option<std::time::SystemTime>, Failure> {
+    let now = crate::clock::now();
+    match (at, after) {
+        (Some(text), _) => crate::clock::parse_at(text, now)
+            .map(Some)
+            .map_err(|why| Failure::usage(format!("--at: {why}"))),
+        (None, Some(after)) => Ok(Some(now + after)),
+        (None, None) => Ok(None),
+    }
 }
 
 /// `--thread KEY` (or, empty, the CI run's key) or `--update KEY`.

@@ -38,6 +38,10 @@ pub struct Entry {
     /// accepted the destination as it is now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
+    /// Until when, and why, a held entry waits (`held.rs`); absent for
+    /// every other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<super::Hold>,
 }
 
 impl Entry {
@@ -55,6 +59,7 @@ impl Entry {
             parts,
             payloads,
             identity: None,
+            hold: None,
         }
     }
 
@@ -108,6 +113,8 @@ pub struct Outline {
     /// How many parts are still to send: the entry's `payloads`, counted.
     #[serde(rename = "payloads", deserialize_with = "count_payloads")]
     pub parts_left: usize,
+    #[serde(default)]
+    pub hold: Option<super::Hold>,
 }
 
 impl Outline {
@@ -130,6 +137,7 @@ impl From<&Entry> for Outline {
             last_error: entry.last_error.clone(),
             parts: entry.parts,
             parts_left: entry.payloads.len(),
+            hold: entry.hold.clone(),
         }
     }
 }
@@ -218,7 +226,7 @@ fn latest() -> SystemTime {
 }
 
 /// Milliseconds since the epoch, a number any tool can read.
-mod millis {
+pub(super) mod millis {
     use super::*;
 
     pub fn serialize<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
@@ -252,6 +260,7 @@ mod tests {
             parts: 1,
             payloads: vec![Payload::json(&serde_json::json!({"text": "hi"}))],
             identity: Some("0123456789abcdef".into()),
+            hold: None,
         }
     }
 

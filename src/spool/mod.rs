@@ -14,6 +14,7 @@
 //!     │   ├── <id>.msg                                 0600, one message for that destination
 //!     │   ├── .<id>.done                               delivered, being unlinked (reaper.rs)
 //!     │   └── <id>.sending                             0600, a message in flight (inflight.rs)
+//!     ├── held/<destination>/<id>.msg                  accepted to go later (held.rs)
 //!     ├── dead/<destination>/<id>.msg                  refused for good, too old, or its
 //!     │                                                destination is no longer the same
 //!     └── corrupt/<destination>.<id>.msg               damaged or unreadable; kept for a human
@@ -36,7 +37,7 @@
 //! ```text
 //! chime-spool 1 <crc32 of the rest, 8 hex digits> <length of the rest>\n
 //! <one JSON object: id, destination, created, attempts, retried_after,
-//!  next_attempt, last_error, parts, payloads, identity>
+//!  next_attempt, last_error, parts, payloads, identity, hold>
 //! ```
 //!
 //! `attempts` counts every try over the entry's life; `retried_after` (absent
@@ -145,6 +146,7 @@ mod entry;
 mod error;
 mod files;
 pub(crate) mod fs;
+mod held;
 mod inflight;
 mod listing;
 pub(crate) mod lock;
@@ -156,6 +158,7 @@ use std::time::{Duration, SystemTime};
 
 pub use entry::{Entry, Outline};
 pub use error::SpoolError;
+pub use held::{Heading, Hold, Note, Why};
 pub use inflight::InFlight;
 pub use listing::{Kind, Name};
 pub use lock::DestinationLock;
@@ -167,6 +170,8 @@ pub use reaper::Reaper;
 pub enum State {
     Pending,
     Dead,
+    /// Accepted to go later: see `held.rs`.
+    Held,
 }
 
 impl State {
@@ -174,6 +179,7 @@ impl State {
         match self {
             State::Pending => "pending",
             State::Dead => "dead",
+            State::Held => "held",
         }
     }
 }
@@ -479,7 +485,7 @@ impl Spool {
             return Err(SpoolError::NotFound(String::new()));
         }
         let mut found = Vec::new();
-        for state in [State::Dead, State::Pending] {
+        for state in [State::Dead, State::Pending, State::Held] {
             for destination in self.destinations(state)? {
                 for id in self.ids(state, &destination)? {
                     if short_id(&id).starts_with(prefix) || id == prefix {

@@ -10,7 +10,8 @@
 //!         ├── .name               a NAME too long for a file name, kept whole
 //!         ├── spool/              see spool/mod.rs
 //!         ├── threads/            see threads.rs
-//!         └── runs/               `chime run --on change` outcomes
+//!         ├── runs/               `chime run --on change` outcomes
+//!         └── windows/            dedupe windows and limit counts, see windows.rs
 //! ```
 //!
 //! Everything is kept per profile because destination names are the
@@ -43,11 +44,13 @@ use std::path::{Path, PathBuf};
 
 mod runs;
 mod threads;
+mod windows;
 
 use sha2::{Digest, Sha256};
 
 pub use runs::Runs;
 pub use threads::Threads;
+pub use windows::{Entered, Guard, Shown, Window, Windows};
 
 use crate::config::{EnvVars, Location};
 use crate::spool::fs::{self, check_own_dir};
@@ -87,11 +90,17 @@ impl ProfileState {
             "spool/corrupt",
             "threads",
             "runs",
+            "windows",
             "journal",
         ] {
             fs::check_if_there(&self.dir.join(sub))?;
         }
         Ok(())
+    }
+
+    /// Whether dedupe windows are open (a flush reports those that close).
+    pub fn has_windows(&self) -> bool {
+        std::fs::read_dir(self.dir.join("windows")).is_ok_and(|mut d| d.next().is_some())
     }
 
     /// What `chime run --on change` remembers.

@@ -312,7 +312,7 @@ impl<'p> Lane<'p> {
         self.messages += 1;
         self.worst = self.worst.max(status);
         match status {
-            Status::Delivered => self.answered(took.unwrap_or_default(), output),
+            Status::Delivered | Status::Held => self.answered(took.unwrap_or_default(), output),
             Status::Queued => {
                 let id = report.spool_id.as_deref();
                 if let Some(id) = id.or(sent.as_ref().map(|s| s.id.as_str())) {

@@ -30,14 +30,31 @@ pub fn list(spools: &[Spool], args: &SpoolListArgs, output: Output) -> Result<Ex
     if args.quarantined {
         return super::quarantined::list(spools, args.json, output);
     }
-    let mut merge = Merge::new(sources(spools, state, &args.dest, output));
+    let mut sources = sources(spools, state, &args.dest, output);
+    // Held messages (scheduled, or for a digest) are waiting too: they are
+    // listed among the pending, with when they go and why.
+    if state == State::Pending {
+        sources.extend(super::list::sources(
+            spools,
+            State::Held,
+            &args.dest,
+            output,
+        ));
+    }
+    let mut merge = Merge::new(sources);
     let mut printer = Printer::new(state, args.json, merge.profiles() > 1);
     let limit = args.limit.unwrap_or(usize::MAX);
     while printer.shown < limit
         && let Some((source, name)) = merge.pop()
     {
         let source = &merge.sources[source];
-        let Some(entry) = read(source.spool, &source.destination, state, &name, output) else {
+        let Some(entry) = read(
+            source.spool,
+            &source.destination,
+            source.state,
+            &name,
+            output,
+        ) else {
             continue;
         };
         if !printer.entry(source.spool, &entry)? {
@@ -67,7 +84,7 @@ fn shown_id(id: &str) -> String {
 pub fn ids(spools: &[Spool]) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
     for spool in spools {
-        for state in [State::Pending, State::Dead] {
+        for state in [State::Pending, State::Dead, State::Held] {
             for destination in spool.destinations(state).unwrap_or_default() {
                 let names = spool.names(state, &destination).unwrap_or_default();
                 ids.extend(names.iter().map(|name| shown_id(&name.id)));
@@ -120,6 +137,7 @@ fn thousands(n: usize) -> String {
 pub(super) struct Source<'s> {
     pub spool: &'s Spool,
     pub destination: String,
+    pub state: State,
     names: std::vec::IntoIter<Name>,
 }
 
@@ -140,6 +158,7 @@ fn sources<'s>(
                 sources.push(Source {
                     spool,
                     destination,
+                    state,
                     names,
                 });
             }
@@ -301,7 +320,12 @@ impl Printer {
         let first = self.shown == 0;
         self.shown += 1;
         let text = if self.json {
-            let value = as_json(spool, entry, self.state);
+            let state = if entry.hold.is_some() {
+                State::Held
+            } else {
+                self.state
+            };
+            let value = as_json(spool, entry, state);
             format!("{}{value}", if first { "[" } else { "," })
         } else if first {
             format!("{}{}", self.header(), self.row(spool, entry))
@@ -323,9 +347,10 @@ impl Printer {
     }
 
     fn row(&self, spool: &Spool, e: &Outline) -> String {
-        let next = match self.state {
-            State::Dead => "-".to_owned(),
-            State::Pending => when(e.next_attempt),
+        let (next, why) = match (&e.hold, self.state) {
+            (Some(hold), _) => (when(hold.until), Some(hold.describe())),
+            (None, State::Dead) => ("-".to_owned(), None),
+            (None, _) => (when(e.next_attempt), None),
         };
         let profile = match self.profile_column {
             true => format!("{:<12}  ", spool.profile()),
@@ -338,7 +363,7 @@ impl Printer {
             timestamp(e.created),
             e.attempts,
             next,
-            e.last_error.as_deref().unwrap_or("-")
+            why.as_deref().or(e.last_error.as_deref()).unwrap_or("-")
         )
     }
 

@@ -120,14 +120,18 @@ fn as_json(spool: &Spool, entry: &Outline, state: State) -> serde_json::Value {
         "last_error": entry.last_error,
         "parts": entry.parts,
         "parts_left": entry.parts_left,
+        "held": entry.hold.as_ref().map(|hold| json!({
+            "until": time(hold.until),
+            "why": hold.describe(),
+        })),
     })
 }
 
 fn state_name(state: State) -> &'static str {
-    if state == State::Dead {
-        "dead"
-    } else {
-        "pending"
+    match state {
+        State::Dead => "dead",
+        State::Pending => "pending",
+        State::Held => "held",
     }
 }
 
@@ -201,11 +205,12 @@ fn drop_entries(spools: &[Spool], ids: &[String], output: Output) -> Result<Exit
 /// at once, after an interrupted move) still needs them.
 fn remove(spool: &Spool, state: State, entry: &Entry) -> Result<(), Failure> {
     spool.remove(state, entry).map_err(Failure::from)?;
-    let other = match state {
-        State::Pending => State::Dead,
-        State::Dead => State::Pending,
+    let others = match state {
+        State::Pending => [State::Dead, State::Held],
+        State::Dead => [State::Pending, State::Held],
+        State::Held => [State::Pending, State::Dead],
     };
-    if !spool.holds(other, entry) {
+    if !others.iter().any(|other| spool.holds(*other, entry)) {
         spool.forget_files(&entry.id);
     }
     Ok(())
@@ -241,9 +246,10 @@ fn retry(spools: &[Spool], ids: &[String], all: bool, output: Output) -> Result<
         for id in ids {
             match find(spools, id)? {
                 (spool, State::Dead, entry) => chosen.push((spool, entry)),
-                (_, State::Pending, entry) => {
+                (_, state, entry) => {
+                    let state = state_name(state);
                     return Err(Failure::usage(format!(
-                        "{} is pending, not dead-lettered",
+                        "{} is {state}, not dead-lettered",
                         short_id(&entry.id)
                     ))
                     .with_hint("`chime flush --all` tries pending entries now"));

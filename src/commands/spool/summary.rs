@@ -88,8 +88,8 @@ impl<'s> Tally<'s> {
             // Damaged (now quarantined), or settled since it was listed.
             match (state, name.kind) {
                 (State::Dead, _) => tally.dead -= 1,
-                (State::Pending, Kind::InFlight) => tally.in_flight -= 1,
-                (State::Pending, Kind::Queued) => tally.pending -= 1,
+                (_, Kind::InFlight) => tally.in_flight -= 1,
+                (_, Kind::Queued) => tally.pending -= 1,
             }
         }
         tally
@@ -99,7 +99,7 @@ impl<'s> Tally<'s> {
     fn listed(&self, state: State) -> usize {
         match state {
             State::Dead => self.dead,
-            State::Pending => self.pending + self.in_flight,
+            State::Pending | State::Held => self.pending + self.in_flight,
         }
     }
 

@@ -1,0 +1,378 @@
+//! What `--at`, `--in`, `--dedupe` and a route's timing (`timing/`) decide
+//! for one destination's message in a send, and what a flush does with what
+//! they kept: closed dedupe windows reported, held messages released, held
+//! digests composed.
+
+use std::time::{Duration, SystemTime};
+
+use minijinja::Value;
+use sha2::{Digest, Sha256};
+
+use crate::clock;
+use crate::config::{Destination, Profile};
+use crate::deliver::{Held, Report};
+use crate::kinds::{Payload, Target, ThreadRef};
+use crate::message::Message;
+use crate::spool::{Entry, Heading, Hold, Spool, SpoolError, State, Why};
+use crate::state::{Entered, Guard, Shown, Window, Windows};
+use crate::timing::{self, Timing};
+
+/// The window `--dedupe KEY` opens when its route sets none.
+pub const DEFAULT_DEDUPE: Duration = Duration::from_secs(3600);
+
+/// A first message's text kept for an edit with its count only up to this;
+/// a longer one is reported in a message of its own.
+const MAX_SHOWN: usize = 64 << 10;
+
+/// What deduplication decided for one destination.
+pub enum Deduped {
+    /// Not deduplicated, or the first of its window: it goes, holding the
+    /// guard until it is on disk; `thread` is the key to edit it by later.
+    Go(Option<Guard>, Option<String>),
+    /// Counted as a repeat.
+    Counted(Box<Report>),
+}
+
+/// `--dedupe KEY` (with its window) or the route's `dedupe`.
+pub struct Asked<'a> {
+    pub key: Option<&'a str>,
+    pub window: Option<Duration>,
+}
+
+/// Counts `message` as a repeat, or opens its window. A window it ends is
+/// reported first, queued in the spool for the send to deliver before it.
+pub fn dedupe(
+    spool: &Spool,
+    destination: &Destination,
+    target: &Target,
+    message: &Message,
+    asked: Asked,
+) -> Result<Deduped, SpoolError> {
+    let windows = Windows::beside(spool);
+    let key = asked
+        .key
+        .map_or_else(|| default_key(&destination.name, message), str::to_owned);
+    let length = asked.window.unwrap_or(DEFAULT_DEDUPE);
+    let now = clock::now();
+    let edits = destination.platform.edits() && message.text.len() <= MAX_SHOWN;
+    let thread = edits.then(|| format!("chime-dedupe:{key}:{}", clock::epoch_secs(now)));
+    let window = Window {
+        key: key.clone(),
+        destination: destination.name.clone(),
+        level: message.level,
+        opened: now,
+        until: now,
+        repeats: 0,
+        last: now,
+        thread: thread.clone(),
+        shown: shown(message, target),
+    };
+    let mut report = |closed: &Window| queue_report(spool, destination, closed);
+    match windows.enter(window, length, &mut report)? {
+        Entered::First(guard) => Ok(Deduped::Go(Some(guard), thread)),
+        Entered::Repeat(open) => {
+            let note = format!(
+                "a repeat of a message posted at {} (repeat {} in this window); not posted — \
+                 the count goes when the window ends at {}",
+                clock::clock_time(open.opened, &clock::local()),
+                open.repeats,
+                clock::stamp(open.until),
+            );
+            let held = Held {
+                reason: "repeat",
+                until: Some(clock::stamp(open.until)),
+                repeats: Some(open.repeats),
+                note,
+            };
+            Ok(Deduped::Counted(Box::new(Report::held(
+                destination,
+                0,
+                held,
+            ))))
+        }
+    }
+}
+
+/// The key a message is deduplicated by when none was given: its
+/// destination, level, title and text.
+fn default_key(destination: &str, message: &Message) -> String {
+    let mut hash = Sha256::new();
+    for part in [
+        destination,
+        message.level.as_str(),
+        message.title.as_deref().unwrap_or(""),
+        &message.text,
+    ] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    hash.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A `dedupe_key` template rendered with the message's variables.
+pub fn key_from(template: &str, vars: &Value) -> Result<String, String> {
+    fn plain(text: &str) -> String {
+        text.to_owned()
+    }
+    crate::template::Renderer::new(plain).title(template, vars)
+}
+
+fn shown(message: &Message, target: &Target) -> Shown {
+    Shown {
+        title: message.title.clone(),
+        text: match message.text.len() <= MAX_SHOWN {
+            true => message.text.clone(),
+            false => String::new(),
+        },
+        line: timing::note_line(&message.text),
+        fields: message.fields.clone(),
+        links: message.links.clone(),
+        code: message.code,
+        channel: target.channel.clone(),
+    }
+}
+
+/// Queues the count of a closed window for `destination`: an edit of its
+/// first message (×37, last 10:42) where the kind edits, else a message of
+/// its own (repeated 36 times in the last 10 min).
+fn queue_report(
+    spool: &Spool,
+    destination: &Destination,
+    window: &Window,
+) -> Result<(), SpoolError> {
+    let zone = clock::local();
+    let last = clock::clock_time(window.last, &zone);
+    let platform = destination.platform.as_ref();
+    let shown = &window.shown;
+    let mut message = Message {
+        title: shown.title.clone(),
+        text: shown.text.clone(),
+        level: window.level,
+        fields: shown.fields.clone(),
+        links: shown.links.clone(),
+        code: shown.code,
+        host: gethostname::gethostname().to_string_lossy().into_owned(),
+        time: window.opened,
+        context: Vec::new(),
+        files: Vec::new(),
+        file_urls: Vec::new(),
+    };
+    let edit = window
+        .thread
+        .clone()
+        .filter(|_| !shown.text.is_empty() || shown.title.is_some());
+    if edit.is_some() {
+        let count = platform.escape(&format!("×{}, last {last}", window.repeats + 1));
+        message.text = match message.text.is_empty() {
+            true => count,
+            false => format!("{}\n\n{count}", message.text),
+        };
+    } else {
+        let span = window
+            .last
+            .duration_since(window.opened)
+            .unwrap_or_default();
+        let what = shown.title.clone().unwrap_or_else(|| shown.line.clone());
+        message.title = Some(format!("Repeated: {what}"));
+        message.text = platform.escape(&format!(
+            "repeated {} times in the last {} (last at {last})",
+            window.repeats,
+            clock::span(Duration::from_secs(span.as_secs().max(60)))
+        ));
+        message.fields.clear();
+        message.code = false;
+    }
+    let target = Target {
+        channel: shown.channel.clone(),
+        ..Target::default()
+    };
+    let mut payloads = platform.render(&message, &target);
+    if let Some(key) = edit {
+        for (i, part) in payloads.iter_mut().enumerate() {
+            part.thread = Some(ThreadRef {
+                key: key.clone(),
+                edit: i == 0,
+                broadcast: false,
+            });
+        }
+    }
+    spool.write(State::Pending, &entry(destination, payloads))
+}
+
+/// A new entry for `destination`, stamped with who accepted it.
+fn entry(destination: &Destination, payloads: Vec<Payload>) -> Entry {
+    let parts = payloads.len();
+    Entry {
+        identity: Some(destination.identity()),
+        ..Entry::new(&destination.name, payloads, parts)
+    }
+}
+
+/// Whether a route's quiet hours, digest or limit hold this message, and
+/// until when and how: `None` lets it go now.
+pub fn hold_for(
+    spool: &Spool,
+    destination: &Destination,
+    route: (&str, &Timing),
+    message: &Message,
+    typed: &str,
+    target: &Target,
+) -> Result<Option<Hold>, SpoolError> {
+    let (name, timing) = route;
+    let now = clock::now();
+    let held = |until: SystemTime, heading: Heading, group: String| {
+        let why = match message.files.is_empty() {
+            // Files do not fit in a digest's lines: such a message goes alone.
+            false => Why::Scheduled,
+            true => {
+                let title = message.title.as_deref();
+                let channel = target.channel.as_deref();
+                let note = timing::note(title, message.level, typed, channel, heading);
+                Why::Digest { group, note }
+            }
+        };
+        Some(Hold { until, why })
+    };
+    if let Some(quiet) = &timing.quiet
+        && let Some(until) = quiet.holds_until(message.level, now)
+    {
+        let heading = Heading::Quiet {
+            hours: quiet.hours.clone(),
+        };
+        let group = format!("quiet:{name}:{}", clock::epoch_secs(until));
+        return Ok(held(until, heading, group));
+    }
+    if let Some(interval) = timing.digest {
+        let (_, until) = timing::window(interval, now);
+        let heading = Heading::Interval {
+            secs: interval.as_secs(),
+        };
+        let group = format!("digest:{name}:{}", clock::epoch_secs(until));
+        return Ok(held(until, heading, group));
+    }
+    if let Some(limit) = timing
+        .limit
+        .as_ref()
+        .filter(|l| l.levels.contains(&message.level))
+    {
+        let windows = Windows::beside(spool);
+        let scope = format!("route:{name}");
+        if let Some(until) = windows.take(&destination.name, &scope, limit.count, limit.per, now)? {
+            let heading = Heading::Limit {
+                secs: limit.per.as_secs(),
+            };
+            let group = format!("limit:{name}:{}", clock::epoch_secs(until));
+            return Ok(held(until, heading, group));
+        }
+    }
+    Ok(None)
+}
+
+/// Keeps `payloads` held in the spool (their files copied in first).
+pub fn keep_held(
+    spool: &Spool,
+    destination: &Destination,
+    payloads: Vec<Payload>,
+    hold: Hold,
+) -> Result<Report, SpoolError> {
+    let mut entry = entry(destination, payloads);
+    spool.keep_files(&entry.id, &mut entry.payloads)?;
+    let parts = entry.parts;
+    let until = hold.until;
+    let (reason, note) = match &hold.why {
+        Why::Scheduled => (
+            "scheduled",
+            format!(
+                "scheduled for {} ({}); it waits in the spool, so a `chime flush` must run \
+                 then (cron `* * * * * chime flush`, or `chime flush --wait`)",
+                clock::stamp(until),
+                crate::spool::when(until)
+            ),
+        ),
+        Why::Digest { note, .. } => {
+            let reason = match note.heading {
+                Heading::Limit { .. } => "limit",
+                Heading::Interval { .. } => "digest",
+                Heading::Quiet { .. } => "quiet",
+            };
+            let text = format!(
+                "{}; it goes in one digest at {} with the next `chime flush`",
+                hold.describe(),
+                clock::stamp(until)
+            );
+            (reason, text)
+        }
+    };
+    let kept = spool.hold(entry, hold)?;
+    let held = Held {
+        reason,
+        until: Some(clock::stamp(until)),
+        repeats: None,
+        note,
+    };
+    let mut report = Report::held(destination, parts, held);
+    report.spool_id = Some(kept.id);
+    Ok(report)
+}
+
+/// For a flush: reports the profile's closed dedupe windows, and releases
+/// what its destinations hold that is due (`release` per destination, under
+/// its lock). Gives back warnings to tell.
+pub fn settle(profile: &Profile, spool: &Spool) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let now = clock::now();
+    let windows = Windows::beside(spool);
+    windows.close_due(now, &mut |window| {
+        match profile.destinations.get(&window.destination) {
+            Some(destination) => queue_report(spool, destination, window),
+            // Its destination is gone: nothing to report to.
+            None => Ok(()),
+        }
+    });
+    for name in spool.destinations(State::Held).unwrap_or_default() {
+        let Some(destination) = profile.destinations.get(&name) else {
+            continue;
+        };
+        let Ok(Some(_lock)) = spool.try_lock(&name) else {
+            continue;
+        };
+        if let Err(err) = release(spool, destination, now, &mut warnings) {
+            warnings.push(format!("{name}: {err}; its held messages wait"));
+        }
+    }
+    warnings
+}
+
+/// Moves `destination`'s due scheduled entries to pending, and makes each
+/// due digest one pending message in place of the entries it gathers.
+fn release(
+    spool: &Spool,
+    destination: &Destination,
+    now: SystemTime,
+    warnings: &mut Vec<String>,
+) -> Result<(), SpoolError> {
+    let due = spool.release_due(&destination.name, now)?;
+    warnings.extend(due.warnings);
+    let platform = destination.platform.as_ref();
+    for held in due.digests {
+        let notes: Vec<_> = held
+            .iter()
+            .filter_map(|entry| match &entry.hold.as_ref()?.why {
+                Why::Digest { note, .. } => Some(note),
+                Why::Scheduled => None,
+            })
+            .collect();
+        let Some(first) = notes.first() else { continue };
+        let target = Target {
+            channel: first.channel.clone(),
+            ..Target::default()
+        };
+        let message = timing::digest(&notes, &|text| platform.escape(text));
+        let digest = entry(destination, platform.render(&message, &target));
+        spool.settle_digest(&digest, &held)?;
+    }
+    Ok(())
+}

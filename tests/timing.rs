@@ -1,0 +1,314 @@
+//! When messages go: `--at`/`--in` held in the spool until a flush finds
+//! them due, `--dedupe` and a route's `dedupe` counting repeats, a route's
+//! `limit`, `digest` and `quiet` hours holding messages for one digest.
+//! Time is stood still or moved on with the test clock (`CHIME_NOW`, debug
+//! builds only), so nothing here sleeps through a window.
+
+use std::process::Command;
+
+use crate::support::bed::Bed;
+use crate::support::{Sandbox, run};
+
+/// 2026-12-03T10:00:00Z, a Thursday.
+const TEN: u64 = 1_796_292_000;
+
+/// `chime ARGS` at `at` (seconds since the epoch), in UTC.
+fn at(sandbox: &Sandbox, at: u64, args: &[&str]) -> Command {
+    let mut cmd = sandbox.chime(args);
+    cmd.env("CHIME_NOW", at.to_string()).env("TZ", "UTC");
+    cmd
+}
+
+fn hook_profile(bed: &Bed, route: &str) -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        r#"
+[destinations.hook]
+kind = "slack"
+url = "{hook}"
+
+[routes.ops]
+to = ["hook"]
+{route}
+"#,
+        hook = bed.webhook("ops"),
+    ));
+    sandbox
+}
+
+fn posted(bed: &Bed) -> Vec<String> {
+    bed.delivered().iter().map(|r| r.text()).collect()
+}
+
+#[test]
+fn a_message_sent_in_an_hour_is_not_delivered_by_a_flush_before_then_and_is_after() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "");
+    let sent = run(at(
+        &sandbox,
+        TEN,
+        &["send", "-r", "ops", "--in", "1h", "--json", "report"],
+    ));
+    let sent = sent.code(0).stderr_has("chime flush");
+    let line = &sent.json_lines()[0];
+    assert_eq!(line["status"], "held");
+    assert_eq!(line["held"]["reason"], "scheduled");
+    assert!(line["spool_id"].is_string(), "{line}");
+    assert!(bed.delivered().is_empty());
+    run(at(&sandbox, TEN + 1800, &["flush"])).code(0);
+    assert!(
+        bed.delivered().is_empty(),
+        "a flush before its time sends nothing"
+    );
+    run(at(&sandbox, TEN + 3600, &["flush"])).code(0);
+    let texts = posted(&bed);
+    assert_eq!(texts.len(), 1);
+    assert!(texts[0].contains("report"));
+}
+
+#[test]
+fn a_scheduled_message_is_listed_with_when_it_goes_and_can_be_dropped() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "");
+    run(at(
+        &sandbox,
+        TEN,
+        &["send", "-r", "ops", "--at", "11:30", "stand-up"],
+    ))
+    .code(0);
+    let list = run(at(&sandbox, TEN, &["spool", "list", "--json"])).code(0);
+    let entries: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let entry = &entries[0];
+    assert_eq!(entry["state"], "held");
+    assert!(
+        entry["held"]["until"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-12-03T11:30:00"),
+        "{entry}"
+    );
+    let id = entry["id"].as_str().unwrap();
+    run(at(&sandbox, TEN, &["spool", "drop", id])).code(0);
+    run(at(&sandbox, TEN + 7200, &["flush"])).code(0);
+    assert!(bed.delivered().is_empty(), "a dropped message never goes");
+}
+
+#[test]
+fn a_time_already_past_is_a_usage_error() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "");
+    run(at(
+        &sandbox,
+        TEN,
+        &["send", "-r", "ops", "--at", "2026-12-03T09:00:00Z", "x"],
+    ))
+    .code(2)
+    .stderr_has("in the past");
+}
+
+#[test]
+fn a_hundred_identical_sends_in_a_window_make_one_message_and_one_count() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "dedupe = \"10m\"");
+    for i in 0..100 {
+        let now = TEN + i * 3;
+        run(at(
+            &sandbox,
+            now,
+            &["send", "-r", "ops", "-l", "warning", "disk full"],
+        ))
+        .code(0);
+    }
+    assert_eq!(bed.delivered().len(), 1, "only the first is posted");
+    // The window closes: the next flush reports the count, once.
+    run(at(&sandbox, TEN + 601, &["flush"])).code(0);
+    run(at(&sandbox, TEN + 700, &["flush"])).code(0);
+    let texts = posted(&bed);
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[1].contains("repeated 99 times"), "{}", texts[1]);
+}
+
+#[test]
+fn a_different_level_is_news_and_posts_at_once() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "");
+    let send = |now, level| {
+        run(at(
+            &sandbox,
+            now,
+            &[
+                "send", "-r", "ops", "--dedupe", "db", "-l", level, "db slow",
+            ],
+        ))
+        .code(0)
+    };
+    send(TEN, "warning");
+    send(TEN + 10, "warning");
+    send(TEN + 20, "error");
+    let texts = posted(&bed);
+    // The warning, then the count of its window that the error ended, then the error.
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert!(texts[1].contains("repeated 1 times"), "{}", texts[1]);
+}
+
+#[test]
+fn fifty_concurrent_identical_sends_make_one_message_and_a_count_of_49() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "dedupe = \"10m\"");
+    let children: Vec<_> = (0..50)
+        .map(|_| {
+            at(
+                &sandbox,
+                TEN,
+                &["send", "-r", "ops", "-l", "error", "outage"],
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    assert_eq!(bed.delivered().len(), 1, "never two messages");
+    run(at(&sandbox, TEN + 601, &["flush"])).code(0);
+    let texts = posted(&bed);
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[1].contains("repeated 49 times"), "{}", texts[1]);
+}
+
+#[test]
+fn a_limit_of_ten_turns_forty_messages_into_ten_and_one_digest_of_the_other_thirty() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "limit = \"10/5m\"");
+    for i in 0..40 {
+        let text = format!("check {i} failed");
+        run(at(
+            &sandbox,
+            TEN + i,
+            &["send", "-r", "ops", "-l", "warning", &text],
+        ))
+        .code(0);
+    }
+    assert_eq!(bed.delivered().len(), 10);
+    run(at(&sandbox, TEN + 100, &["flush"])).code(0);
+    assert_eq!(
+        bed.delivered().len(),
+        10,
+        "the digest waits for the window's end"
+    );
+    run(at(&sandbox, TEN + 300, &["flush"])).code(0);
+    let texts = posted(&bed);
+    assert_eq!(texts.len(), 11, "{texts:?}");
+    let digest = &texts[10];
+    assert!(digest.contains("30 more in the last 5 min"), "{digest}");
+    for i in 10..40 {
+        assert!(digest.contains(&format!("check {i} failed")), "{digest}");
+    }
+}
+
+#[test]
+fn critical_passes_a_limit() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "limit = \"1/5m\"");
+    for i in 0..3 {
+        run(at(
+            &sandbox,
+            TEN + i,
+            &["send", "-r", "ops", "-l", "critical", "down"],
+        ))
+        .code(0);
+    }
+    assert_eq!(bed.delivered().len(), 3);
+}
+
+#[test]
+fn quiet_hours_hold_info_until_they_end_and_pass_errors() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "quiet = \"22:00-07:00\"\ntimezone = \"UTC\"");
+    let night = TEN + 13 * 3600; // 23:00 UTC
+    run(at(
+        &sandbox,
+        night,
+        &["send", "-r", "ops", "nightly backup done"],
+    ))
+    .code(0);
+    run(at(
+        &sandbox,
+        night + 60,
+        &["send", "-r", "ops", "-l", "success", "report sent"],
+    ))
+    .code(0);
+    run(at(
+        &sandbox,
+        night + 120,
+        &["send", "-r", "ops", "-l", "error", "disk failed"],
+    ))
+    .code(0);
+    let texts = posted(&bed);
+    assert_eq!(texts.len(), 1, "only the error goes at night: {texts:?}");
+    assert!(texts[0].contains("disk failed"));
+    run(at(&sandbox, night + 3600, &["flush"])).code(0);
+    assert_eq!(bed.delivered().len(), 1, "still quiet at midnight");
+    run(at(&sandbox, TEN + 21 * 3600, &["flush"])).code(0); // 07:00
+    let texts = posted(&bed);
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(
+        texts[1].contains("2 messages during quiet hours (22:00-07:00)"),
+        "{}",
+        texts[1]
+    );
+    assert!(texts[1].contains("nightly backup done") && texts[1].contains("report sent"));
+}
+
+#[test]
+fn an_hourly_digest_collects_everything_into_one_message() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "digest = \"1h\"");
+    for i in 0..5 {
+        run(at(
+            &sandbox,
+            TEN + i * 60,
+            &["send", "-r", "ops", &format!("signup {i}")],
+        ))
+        .code(0);
+    }
+    assert!(bed.delivered().is_empty());
+    run(at(&sandbox, TEN + 3600, &["flush"])).code(0);
+    let texts = posted(&bed);
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(
+        texts[0].contains("5 messages in the last 1 h"),
+        "{}",
+        texts[0]
+    );
+}
+
+#[test]
+fn a_job_failing_every_minute_with_dedupe_makes_one_message_and_a_count() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "");
+    for i in 0..5 {
+        let now = TEN + i * 60;
+        let args = [
+            "run", "-r", "ops", "--dedupe", "--name", "backup", "--", "false",
+        ];
+        run(at(&sandbox, now, &args)).code(1);
+    }
+    assert_eq!(bed.delivered().len(), 1);
+    run(at(&sandbox, TEN + 3601, &["flush"])).code(0);
+    let texts = posted(&bed);
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[1].contains("repeated 4 times"), "{}", texts[1]);
+}
+
+#[test]
+fn a_broken_timing_key_is_a_profile_error_where_it_is_written() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "limit = \"ten per minute\"\nquiet = \"22:00\"");
+    run(at(&sandbox, TEN, &["send", "-r", "ops", "x"]))
+        .code(78)
+        .stderr_has("10/5m")
+        .stderr_has("22:00-07:00");
+}
