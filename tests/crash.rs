@@ -1454,3 +1454,76 @@ fn a_batch_in_the_spool_whose_settle_a_kill_cut_off_is_not_replayed_again() {
         "a batch in the spool was queued again"
     );
 }
+
+/// Flushes that release held messages (scheduled ones, and a digest of
+/// forty), each killed at a random moment: whatever the moment, every
+/// scheduled message and every line of the digest arrives, at least once.
+#[test]
+fn flushes_killed_while_they_release_held_messages_lose_none_of_them() {
+    let mut rng = Rng::for_test("flushes_killed_while_they_release_held_messages");
+    let bed = Bed::start();
+    bed.answer_after(Duration::from_millis(3));
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        "[destinations.hook]\nkind = \"slack\"\nurl = \"{}\"\n\n[routes.ops]\nto = [\"hook\"]\n\n\
+         [routes.batch]\nto = [\"hook\"]\ndigest = \"1h\"\n",
+        bed.webhook("ops")
+    ));
+    let ten = "1796292000";
+    let later = "1796295600";
+    let send = |args: &[&str], now: &str| {
+        let mut cmd = sandbox.chime(args);
+        cmd.env("CHIME_NOW", now);
+        run_within(cmd, HANG).code(0);
+    };
+    for i in 0..20 {
+        send(
+            &[
+                "send",
+                "-r",
+                "ops",
+                "--in",
+                "30m",
+                &format!("scheduled {i:02}"),
+            ],
+            ten,
+        );
+    }
+    for i in 0..40 {
+        send(&["send", "-r", "batch", &format!("gathered {i:02}")], ten);
+    }
+    for _ in 0..12 {
+        let mut flush = sandbox.chime(&["flush"]);
+        flush.env("CHIME_NOW", later);
+        let mut child = flush
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        thread::sleep(rng.millis(1, 40));
+        kill9(&mut child);
+    }
+    let mut flush = sandbox.chime(&["flush", "--all"]);
+    flush.env("CHIME_NOW", later);
+    run_within(flush, HANG).code(0);
+    let all = bed
+        .delivered()
+        .iter()
+        .map(|r| r.text())
+        .collect::<Vec<_>>()
+        .join("\n");
+    for i in 0..20 {
+        assert!(
+            all.contains(&format!("scheduled {i:02}")),
+            "scheduled {i} lost"
+        );
+    }
+    for i in 0..40 {
+        assert!(
+            all.contains(&format!("gathered {i:02}")),
+            "gathered {i} lost from every digest"
+        );
+    }
+    let list = run_within(sandbox.chime(&["spool", "list", "--json"]), HANG).code(0);
+    assert_eq!(list.stdout.trim(), "[]", "nothing left held or pending");
+}

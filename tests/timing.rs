@@ -312,3 +312,94 @@ fn a_broken_timing_key_is_a_profile_error_where_it_is_written() {
         .stderr_has("10/5m")
         .stderr_has("22:00-07:00");
 }
+
+#[test]
+fn on_a_kind_that_edits_the_count_is_shown_in_the_first_message_itself() {
+    const TOKEN: &str = "xoxb-000-dedupe-test-notreal";
+    let bed = Bed::start();
+    bed.add_token(TOKEN);
+    bed.add_channel("#alerts", true);
+    bed.no_rate_limit();
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        r##"
+[destinations.bot]
+kind = "slack-api"
+token = "{TOKEN}"
+channel = "#alerts"
+api_url = "{api}"
+
+[routes.ops]
+to = ["bot"]
+dedupe = "10m"
+"##,
+        api = bed.api_url(),
+    ));
+    let first = run(at(
+        &sandbox,
+        TEN,
+        &["send", "-r", "ops", "--json", "queue stuck"],
+    ))
+    .code(0);
+    let ts = first.json_lines()[0]["ts"].as_str().unwrap().to_owned();
+    for i in 1..37 {
+        run(at(
+            &sandbox,
+            TEN + i * 10,
+            &["send", "-r", "ops", "queue stuck"],
+        ))
+        .code(0);
+    }
+    run(at(&sandbox, TEN + 601, &["flush"])).code(0);
+    let requests = bed.delivered();
+    assert_eq!(requests.len(), 2, "one post and one edit");
+    assert_eq!(requests[0].path, "/api/chat.postMessage");
+    assert_eq!(requests[1].path, "/api/chat.update");
+    let edit = requests[1].json();
+    assert_eq!(edit["ts"], ts.as_str(), "the first message is edited");
+    let text = edit["text"].as_str().unwrap();
+    assert!(
+        text.contains("queue stuck") && text.contains("×37, last 10:06"),
+        "{text}"
+    );
+}
+
+#[test]
+fn flush_wait_delivers_a_message_that_falls_due_while_it_waits() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "");
+    run(sandbox.chime(&["send", "-r", "ops", "--in", "2s", "soon"])).code(0);
+    run(sandbox.chime(&["flush"])).code(0);
+    assert!(bed.delivered().is_empty());
+    run(sandbox.chime(&["flush", "--wait", "20s"])).code(0);
+    assert_eq!(posted(&bed).len(), 1);
+}
+
+#[test]
+fn a_digest_whose_destination_is_down_waits_in_the_spool_and_goes_later() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "digest = \"1h\"");
+    for i in 0..3 {
+        run(at(
+            &sandbox,
+            TEN + i,
+            &["send", "-r", "ops", &format!("event {i}")],
+        ))
+        .code(0);
+    }
+    bed.break_hook("ops");
+    run(at(&sandbox, TEN + 3600, &["flush"])).code(75);
+    let list = run(at(&sandbox, TEN + 3600, &["spool", "list", "--json"])).code(0);
+    let entries: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(
+        entries.as_array().unwrap().len(),
+        1,
+        "one digest, pending: {entries}"
+    );
+    assert_eq!(entries[0]["state"], "pending");
+    bed.restore_hook("ops");
+    run(sandbox.chime(&["flush", "--all"])).code(0);
+    let texts = posted(&bed);
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].contains("3 messages in the last 1 h"));
+}

@@ -112,9 +112,16 @@ async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
         totals.next_due = next_due.filter(|due| *due > SystemTime::now());
         let Some(wait) = flush.wait else { break };
         let left = wait.saturating_sub(started.elapsed());
-        if totals.remaining == waiting || left.is_zero() {
+        // A held message due within the wait is waited for too.
+        let held = next_held(flush)
+            .filter(|due| due.duration_since(SystemTime::now()).unwrap_or_default() <= left);
+        if (totals.remaining == waiting && held.is_none()) || left.is_zero() {
             break;
         }
+        let next_due = match (next_due, held) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         // Sleep until the first entry is due (or a second, when another process
         // holds a destination), but never past --wait.
         let until_due = next_due
@@ -126,6 +133,15 @@ async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
         bar.finish_and_clear();
     }
     Ok(totals)
+}
+
+/// When the first held message of the profiles flushed is due.
+fn next_held(flush: &Flush) -> Option<SystemTime> {
+    flush
+        .profiles
+        .iter()
+        .filter_map(|t| t.spool.next_held())
+        .min()
 }
 
 /// Queues what `chime pipe`s that died had read and not settled, so this

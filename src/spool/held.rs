@@ -155,6 +155,26 @@ impl Spool {
         Ok(())
     }
 
+    /// When the first held entry of any destination is due, if one is held.
+    pub fn next_held(&self) -> Option<SystemTime> {
+        let mut next: Option<SystemTime> = None;
+        for destination in self.destinations(State::Held).unwrap_or_default() {
+            for id in self.ids(State::Held, &destination).unwrap_or_default() {
+                let Ok(Some(Read::Entry(outline))) =
+                    self.read_outline(State::Held, &destination, &id)
+                else {
+                    continue;
+                };
+                let until = outline.hold.map(|h| h.until);
+                next = match (next, until) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+        next
+    }
+
     /// True when any destination holds anything back.
     pub fn has_any_held(&self) -> bool {
         let names = self.destinations(State::Held).unwrap_or_default();
