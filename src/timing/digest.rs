@@ -13,7 +13,7 @@ use crate::spool::{Heading, Note};
 /// The digest of `notes` (oldest first, at least one), its text escaped by
 /// `escape` for the destination's markup.
 pub fn digest(notes: &[&Note], escape: &dyn Fn(&str) -> String) -> Message {
-    let zone = TimeZone::system();
+    let zone = clock::local();
     let level = notes.iter().map(|n| n.level).max().unwrap_or_default();
     let lines: Vec<String> = notes.iter().map(|note| line(note, &zone)).collect();
     Message {
