@@ -9,8 +9,9 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use minijinja::value::{Serde, Value};
 
-use super::{files, outcome};
-use crate::config::{Destination, Profile};
+use super::files;
+use super::outcome::{self, Dropped};
+use crate::config::{Action, Destination, Profile, Rule};
 use crate::deliver::Outbox;
 use crate::deliver::{self, Report};
 use crate::exit::{ExitCode, Failure};
@@ -46,7 +47,13 @@ fn send_all(mut send: Send) -> Result<ExitCode, Failure> {
     // before any is rendered (issue 11: a long send held it seven times).
     let text: Arc<str> = Arc::from(std::mem::take(&mut send.input.text));
     let vars = variables(&send, &text);
-    let mut deliveries = resolve(&send, &vars)?;
+    let mut deliveries = match resolve(&send, &vars)? {
+        Resolved::To(deliveries) => deliveries,
+        Resolved::Dropped(dropped) => {
+            outcome::dropped(&dropped, send.json, send.output)?;
+            return Ok(ExitCode::Ok);
+        }
+    };
     let files = &send.input.files;
     let destinations: Vec<&Destination> = deliveries.iter().map(|d| d.destination).collect();
     files::someone_carries(files, &destinations)?;
@@ -157,20 +164,33 @@ fn variables(send: &Send, text: &Arc<str>) -> Value {
     Value::from(vars)
 }
 
+/// Where a send goes, or the rule that dropped it.
+enum Resolved<'p> {
+    To(Vec<Delivery<'p>>),
+    Dropped(Dropped),
+}
+
 /// Picks the destinations: `--to`, else the routes named, else the first rule
 /// that matches, else the profile's default route. A destination reached by
 /// several routes gets the message once, with the first route's settings.
-fn resolve<'p>(send: &'p Send, vars: &Value) -> Result<Vec<Delivery<'p>>, Failure> {
+/// A drop rule is met only on the way through the rules: a route or
+/// destination named is sent to, whatever the rules say.
+fn resolve<'p>(send: &'p Send, vars: &Value) -> Result<Resolved<'p>, Failure> {
     let profile = &send.profile;
     let routes: Vec<&str> = match &send.selection {
         Selection::Destinations(names) => {
-            return Ok(names
-                .iter()
-                .map(|name| delivery(send, &profile.destinations[name], None, None))
-                .collect());
+            return Ok(Resolved::To(
+                names
+                    .iter()
+                    .map(|name| delivery(send, &profile.destinations[name], None, None))
+                    .collect(),
+            ));
         }
         Selection::Routes(names, _) => names.iter().map(String::as_str).collect(),
-        Selection::Auto => vec![auto_route(profile, vars)?],
+        Selection::Auto => match auto_route(profile, vars)? {
+            Ok(route) => vec![route],
+            Err(dropped) => return Ok(Resolved::Dropped(dropped)),
+        },
     };
     let mut out: Vec<Delivery> = Vec::new();
     for name in routes {
@@ -188,7 +208,7 @@ fn resolve<'p>(send: &'p Send, vars: &Value) -> Result<Vec<Delivery<'p>>, Failur
             ));
         }
     }
-    Ok(out)
+    Ok(Resolved::To(out))
 }
 
 fn delivery<'p>(
@@ -246,11 +266,24 @@ fn keys(send: &Send, deliveries: &mut [Delivery]) {
     }
 }
 
-fn auto_route<'p>(profile: &'p Profile, vars: &Value) -> Result<&'p str, Failure> {
-    if let Some(route) = profile.rule_route(vars)? {
-        return Ok(route);
+/// The route the rules pick, else the default route; or the drop rule that
+/// matched first.
+fn auto_route<'p>(profile: &'p Profile, vars: &Value) -> Result<Result<&'p str, Dropped>, Failure> {
+    match profile.first_rule(vars)? {
+        Some((
+            _,
+            Rule {
+                action: Action::Route(route),
+                ..
+            },
+        )) => return Ok(Ok(route)),
+        Some((rule, matched)) => {
+            let when = matched.shown_when();
+            return Ok(Err(Dropped { rule, when }));
+        }
+        None => {}
     }
-    profile.default_route.as_deref().ok_or_else(|| {
+    profile.default_route.as_deref().map(Ok).ok_or_else(|| {
         Failure::config(format!(
             "no route for this message: no rule matched and {} has no [defaults] route",
             profile.path.display()
