@@ -24,6 +24,7 @@ mod commands;
 mod ci;
 mod config;
 mod deliver;
+mod event;
 mod fields;
 mod kinds;
 mod message;

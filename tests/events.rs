@@ -1,4 +1,5 @@
-//! `[[rules]]` that drop what should not alert.
+//! Events: a JSON object on stdin or `--event NAME` shown as a title and
+//! fields, and `[[rules]]` that drop what should not alert.
 
 use serde_json::Value;
 
@@ -53,6 +54,12 @@ route = "growth"
     sandbox
 }
 
+fn send_stdin(sandbox: &Sandbox, args: &[&str], stdin: &str) -> Run {
+    let mut all = vec!["send"];
+    all.extend_from_slice(args);
+    run_with_stdin(sandbox.chime(&all), stdin.as_bytes())
+}
+
 fn send(sandbox: &Sandbox, args: &[&str]) -> Run {
     let mut all = vec!["send"];
     all.extend_from_slice(args);
@@ -70,6 +77,25 @@ fn only_message(bed: &Bed) -> (&'static str, Value) {
     (hook, got[0].json())
 }
 
+fn header(body: &Value) -> String {
+    body["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Every field of the message's field sections, as Slack shows them (`*key*\nvalue`).
+fn fields(body: &Value) -> Vec<String> {
+    body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["fields"].as_array())
+        .flatten()
+        .map(|f| f["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// No spool entry, pending or dead.
 fn spool_is_empty(sandbox: &Sandbox) {
     let listed = run(sandbox.chime(&["spool", "list", "--json"])).code(0);
@@ -77,28 +103,107 @@ fn spool_is_empty(sandbox: &Sandbox) {
     assert_eq!(entries, serde_json::json!([]), "{listed}");
 }
 
+const SIGNED_UP: &str = r#"{"event":"user.signed_up","email":"ada@acme.com","plan":"pro"}"#;
+
+#[test]
+fn a_json_event_on_stdin_renders_its_title_and_fields() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    send_stdin(&sandbox, &["-r", "growth"], &format!("{SIGNED_UP}\n")).code(0);
+    let (hook, body) = only_message(&bed);
+    assert_eq!(hook, "growth");
+    assert!(header(&body).ends_with("user.signed_up"), "{body}");
+    assert_eq!(fields(&body), ["*email*\nada@acme.com", "*plan*\npro"]);
+    assert!(!body.to_string().contains(r#"\"event\""#), "{body}");
+}
+
+#[test]
+fn a_json_events_fields_keep_the_order_they_were_written_in() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let event = r#"{"zone":"eu","event":"deploy","app":"api","build":42,"ok":true}"#;
+    send_stdin(&sandbox, &["-r", "growth"], event).code(0);
+    let (_, body) = only_message(&bed);
+    assert_eq!(
+        fields(&body),
+        ["*zone*\neu", "*app*\napi", "*build*\n42", "*ok*\ntrue"]
+    );
+}
+
+#[test]
+fn nested_values_of_a_json_event_are_fields_of_compact_json() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let event = r#"{"event": "order.paid", "items": ["a", "b"], "user": {"id": 7}}"#;
+    send_stdin(&sandbox, &["-r", "growth"], event).code(0);
+    let (_, body) = only_message(&bed);
+    assert_eq!(
+        fields(&body),
+        ["*items*\n[\"a\",\"b\"]", "*user*\n{\"id\":7}"]
+    );
+}
+
+#[test]
+fn an_event_flag_with_fields_sends_what_the_json_event_sends() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    send_stdin(&sandbox, &["-r", "growth"], SIGNED_UP).code(0);
+    let args = [
+        "-r",
+        "growth",
+        "--event",
+        "user.signed_up",
+        "-f",
+        "email=ada@acme.com",
+        "-f",
+        "plan=pro",
+    ];
+    send(&sandbox, &args).code(0);
+    let got = bed.delivered();
+    assert_eq!(got.len(), 2);
+    assert!(header(&got[1].json()).ends_with("user.signed_up"));
+    assert_eq!(got[0].json(), got[1].json());
+}
+
+#[test]
+fn a_json_events_level_sets_the_level_that_rules_see() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let event = r#"{"event":"db.down","level":"critical","host":"db1"}"#;
+    send_stdin(&sandbox, &[], event).code(0);
+    let (hook, body) = only_message(&bed);
+    assert_eq!(hook, "ops");
+    assert_eq!(fields(&body), ["*host*\ndb1"]);
+    assert_eq!(body["attachments"][0]["color"], "#8B0000");
+}
+
+#[test]
+fn a_json_events_text_key_is_its_text() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    let event = r#"{"event":"backup","text":"took 4m","size":"12G"}"#;
+    send_stdin(&sandbox, &["-r", "growth"], event).code(0);
+    let (_, body) = only_message(&bed);
+    assert_eq!(body["blocks"][1]["text"]["text"], "took 4m");
+    assert_eq!(fields(&body), ["*size*\n12G"]);
+}
+
 #[test]
 fn a_drop_rule_exits_0_and_nothing_is_sent_or_spooled() {
     let bed = Bed::start();
     let sandbox = setup(&bed);
-    let args = [
-        "--var",
-        "event=feature.used",
-        "--var",
-        "feature=search",
-        "x",
-    ];
-    let out = send(&sandbox, &args).code(0);
+    let event = r#"{"event":"feature.used","feature":"search"}"#;
+    let out = send_stdin(&sandbox, &[], event).code(0);
     assert_eq!(out.stderr, "", "{out}");
     assert!(bed.requests().is_empty());
     spool_is_empty(&sandbox);
 }
 
 #[test]
-fn a_drop_rule_drops_a_message_that_lacks_the_variable_it_tests() {
+fn a_drop_rule_drops_an_event_that_lacks_the_key_it_tests() {
     let bed = Bed::start();
     let sandbox = setup(&bed);
-    send(&sandbox, &["-v", "--var", "event=feature.used", "x"])
+    send_stdin(&sandbox, &["-v"], r#"{"event":"feature.used"}"#)
         .code(0)
         .stderr_has("rule 2 dropped");
     assert!(bed.requests().is_empty());
@@ -108,15 +213,8 @@ fn a_drop_rule_drops_a_message_that_lacks_the_variable_it_tests() {
 fn verbose_names_the_rule_that_dropped_the_message() {
     let bed = Bed::start();
     let sandbox = setup(&bed);
-    let args = [
-        "-v",
-        "--var",
-        "event=feature.used",
-        "--var",
-        "feature=search",
-        "x",
-    ];
-    send(&sandbox, &args)
+    let event = r#"{"event":"feature.used","feature":"search"}"#;
+    send_stdin(&sandbox, &["-v"], event)
         .code(0)
         .stderr_has("chime: rule 2 dropped this message (when = \"event == 'feature.used' and feature not in ['export', 'api']\")");
 }
@@ -125,14 +223,7 @@ fn verbose_names_the_rule_that_dropped_the_message() {
 fn json_output_says_the_message_was_dropped_and_by_which_rule() {
     let bed = Bed::start();
     let sandbox = setup(&bed);
-    let args = [
-        "--json",
-        "--var",
-        "event=feature.used",
-        "--var",
-        "feature=search",
-        "x",
-    ];
+    let args = ["--json", "--event", "feature.used", "-f", "feature=search"];
     let out = send(&sandbox, &args).code(0);
     let lines = out.json_lines();
     assert_eq!(lines.len(), 1, "{out}");
@@ -142,35 +233,59 @@ fn json_output_says_the_message_was_dropped_and_by_which_rule() {
 }
 
 #[test]
-fn a_message_the_drop_rule_lets_through_goes_by_the_next_rule() {
+fn an_event_the_drop_rule_lets_through_goes_by_the_next_rule() {
     let bed = Bed::start();
     let sandbox = setup(&bed);
-    let args = [
-        "--var",
-        "event=feature.used",
-        "--var",
-        "feature=export",
-        "x",
-    ];
-    send(&sandbox, &args).code(0);
-    assert_eq!(only_message(&bed).0, "growth");
+    let event = r#"{"event":"feature.used","feature":"export"}"#;
+    send_stdin(&sandbox, &[], event).code(0);
+    let (hook, body) = only_message(&bed);
+    assert_eq!(hook, "growth");
+    assert_eq!(fields(&body), ["*feature*\nexport"]);
+}
+
+#[test]
+fn the_event_flag_is_the_event_variable_rules_see() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    send(&sandbox, &["--event", "deploy", "-f", "app=api"]).code(0);
+    let (hook, body) = only_message(&bed);
+    assert_eq!(hook, "growth");
+    assert!(header(&body).ends_with("deploy"), "{body}");
+    send(
+        &sandbox,
+        &["--event", "feature.used", "-f", "feature=search"],
+    )
+    .code(0);
+    assert_eq!(bed.requests().len(), 1);
 }
 
 #[test]
 fn a_route_named_is_sent_to_whatever_the_drop_rules_say() {
     let bed = Bed::start();
     let sandbox = setup(&bed);
-    let args = [
-        "-r",
-        "growth",
-        "--var",
-        "event=feature.used",
-        "--var",
-        "feature=search",
-        "x",
-    ];
-    send(&sandbox, &args).code(0);
+    let event = r#"{"event":"feature.used","feature":"search"}"#;
+    send_stdin(&sandbox, &["-r", "growth"], event).code(0);
     assert_eq!(only_message(&bed).0, "growth");
+}
+
+#[test]
+fn a_log_line_that_starts_with_a_brace_but_is_not_json_goes_as_text() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    send_stdin(&sandbox, &[], "{oops} disk full on /var\n").code(0);
+    let (hook, body) = only_message(&bed);
+    assert_eq!(hook, "ops");
+    assert_eq!(body["text"], "{oops} disk full on /var");
+    assert!(fields(&body).is_empty());
+}
+
+#[test]
+fn json_that_is_not_an_object_goes_as_text() {
+    let bed = Bed::start();
+    let sandbox = setup(&bed);
+    send_stdin(&sandbox, &[], "[1, 2, 3]\n").code(0);
+    let (_, body) = only_message(&bed);
+    assert_eq!(body["text"], "[1, 2, 3]");
 }
 
 /// A profile whose one rule is `rule`, for the profile's checks.

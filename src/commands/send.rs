@@ -142,9 +142,10 @@ fn variables(send: &Send, text: &Arc<str>) -> Value {
     let input = &send.input;
     let mut vars = template::surroundings(&send.env, send.ci.as_ref());
     vars.insert("text".into(), Value::from(Arc::clone(text)));
+    let event_title = input.event.as_ref().and_then(|e| e.title.clone());
     vars.insert(
         "title".into(),
-        Value::from(input.title.clone().unwrap_or_default()),
+        Value::from(input.title.clone().or(event_title).unwrap_or_default()),
     );
     vars.insert("level".into(), Value::from(input.level.as_str()));
     let fields: BTreeMap<&str, &str> = input
@@ -157,6 +158,11 @@ fn variables(send: &Send, text: &Arc<str>) -> Value {
         if !matches!(key.as_str(), "text" | "title" | "level") {
             vars.insert(key.clone(), Value::from(Serde(value)));
         }
+    }
+    // `--event NAME` is the `event` a rule tests, as a JSON object's key is;
+    // a `-f event=…` or `--var event=…` typed with it says otherwise.
+    if let Some(name) = &input.event_name {
+        vars.insert("event".into(), Value::from(name.clone()));
     }
     for (key, value) in input.fields.iter().chain(&input.vars) {
         vars.insert(key.clone(), Value::from(value.clone()));
@@ -320,36 +326,16 @@ fn compose_with(
     typed: &str,
 ) -> Result<Message, Failure> {
     let input: &Input = &send.input;
-    let platform = &delivery.destination.platform;
-    let renderer = Renderer::new(platform.markup());
-    let render_error = |part: &str, err: String| {
-        let name = delivery.template.unwrap_or_default();
-        Failure::config(format!(
-            "template `{name}`: the {part} failed to render: {err}"
-        ))
-        .with_hint("fix the template in the profile, or check the variables it uses")
-    };
-    // User text is never interpreted as a template: a log line's template
-    // braces stay as they are.
-    let text = match template.and_then(|t| t.text.as_deref()) {
-        Some(source) => renderer
-            .text(source, vars)
-            .map_err(|e| render_error("text", e))?,
-        None => platform.escape(typed),
-    };
-    let title = match template.and_then(|t| t.title.as_deref()) {
-        Some(source) => Some(
-            renderer
-                .title(source, vars)
-                .map_err(|e| render_error("title", e))?,
-        ),
-        None => input.title.clone(),
-    };
+    // An event is shown as one only when no template renders the message.
+    let event = input.event.as_ref().filter(|_| template.is_none());
+    let (title, text) = title_and_text(send, delivery, template, vars, typed)?;
+    let mut fields = event.map(|e| e.fields.clone()).unwrap_or_default();
+    fields.extend(input.fields.iter().cloned());
     let mut message = Message {
         title: title.filter(|t| !t.trim().is_empty()),
         text,
         level: input.level,
-        fields: input.fields.clone(),
+        fields,
         links: input.links.clone(),
         code: input.code,
         host: vars
@@ -374,6 +360,52 @@ fn compose_with(
         );
     }
     Ok(message)
+}
+
+/// The message's title and text: the template's where it has them, else
+/// the input's (an event's title, and no text for an event without one).
+fn title_and_text(
+    send: &Send,
+    delivery: &Delivery,
+    template: Option<&crate::config::Template>,
+    vars: &Value,
+    typed: &str,
+) -> Result<(Option<String>, String), Failure> {
+    let input: &Input = &send.input;
+    let event = input.event.as_ref().filter(|_| template.is_none());
+    let platform = &delivery.destination.platform;
+    let renderer = Renderer::new(platform.markup());
+    let render_error = |part: &str, err: String| {
+        let name = delivery.template.unwrap_or_default();
+        Failure::config(format!(
+            "template `{name}`: the {part} failed to render: {err}"
+        ))
+        .with_hint("fix the template in the profile, or check the variables it uses")
+    };
+    // User text is never interpreted as a template: a log line's template
+    // braces stay as they are.
+    let text = match template.and_then(|t| t.text.as_deref()) {
+        Some(source) => renderer
+            .text(source, vars)
+            .map_err(|e| render_error("text", e))?,
+        // An event without text of its own shows its fields, not its JSON.
+        None if event.is_some_and(|e| !e.has_text) => String::new(),
+        None => platform.escape(typed),
+    };
+    let title = match template.and_then(|t| t.title.as_deref()) {
+        Some(source) => Some(
+            renderer
+                .title(source, vars)
+                .map_err(|e| render_error("title", e))?,
+        ),
+        // `--event NAME` names the message even through a template without a title.
+        None => input
+            .title
+            .clone()
+            .or_else(|| event.and_then(|e| e.title.clone()))
+            .or_else(|| input.event_name.clone()),
+    };
+    Ok((title, text))
 }
 
 fn deliver_all(
