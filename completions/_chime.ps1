@@ -55,6 +55,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--level', '--level', [CompletionResultType]::ParameterName, 'Level: sets the emoji, the colour and what rules match')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'A field shown as a key/value pair, also a template variable (repeatable)')
             [CompletionResult]::new('--field', '--field', [CompletionResultType]::ParameterName, 'A field shown as a key/value pair, also a template variable (repeatable)')
+            [CompletionResult]::new('--event', '--event', [CompletionResultType]::ParameterName, 'Send an event: NAME is the title and the `event` variable, -f its fields')
             [CompletionResult]::new('--link', '--link', [CompletionResultType]::ParameterName, 'A link shown as a button (repeatable)')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Attach a file (repeatable; `-` reads it from stdin, the text then from TEXT); kinds that take no files get its name and size in the text')
             [CompletionResult]::new('--file-name', '--file-name', [CompletionResultType]::ParameterName, 'The name the channel shows for the file (repeatable: the first names the first --file, and so on)')

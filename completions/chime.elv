@@ -51,6 +51,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --level 'Level: sets the emoji, the colour and what rules match'
             cand -f 'A field shown as a key/value pair, also a template variable (repeatable)'
             cand --field 'A field shown as a key/value pair, also a template variable (repeatable)'
+            cand --event 'Send an event: NAME is the title and the `event` variable, -f its fields'
             cand --link 'A link shown as a button (repeatable)'
             cand --file 'Attach a file (repeatable; `-` reads it from stdin, the text then from TEXT); kinds that take no files get its name and size in the text'
             cand --file-name 'The name the channel shows for the file (repeatable: the first names the first --file, and so on)'

@@ -51,6 +51,7 @@ warning\t''
 error\t''
 critical\t''"
 complete -c chime -n "__fish_chime_using_subcommand send" -s f -l field -d 'A field shown as a key/value pair, also a template variable (repeatable)' -r
+complete -c chime -n "__fish_chime_using_subcommand send" -l event -d 'Send an event: NAME is the title and the `event` variable, -f its fields' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l link -d 'A link shown as a button (repeatable)' -r
 complete -c chime -n "__fish_chime_using_subcommand send" -l file -d 'Attach a file (repeatable; `-` reads it from stdin, the text then from TEXT); kinds that take no files get its name and size in the text' -r -F
 complete -c chime -n "__fish_chime_using_subcommand send" -l file-name -d 'The name the channel shows for the file (repeatable: the first names the first --file, and so on)' -r

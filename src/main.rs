@@ -25,6 +25,7 @@ mod ci;
 mod clock;
 mod config;
 mod deliver;
+mod event;
 mod fields;
 mod kinds;
 mod message;

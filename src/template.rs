@@ -283,4 +283,17 @@ mod tests {
         assert!(!matches("level == 'info'", &vars).unwrap());
         assert!(check_expression("level in [").is_err());
     }
+
+    #[test]
+    fn a_rule_may_test_a_variable_the_event_lacks() {
+        let rule = "event == 'feature.used' and feature not in ['export', 'api']";
+        let lacking = Value::from(Serde(serde_json::json!({"event": "feature.used"})));
+        assert!(matches(rule, &lacking).unwrap());
+        let export = Value::from(Serde(
+            serde_json::json!({"event": "feature.used", "feature": "export"}),
+        ));
+        assert!(!matches(rule, &export).unwrap());
+        let other = Value::from(Serde(serde_json::json!({"level": "info"})));
+        assert!(!matches(rule, &other).unwrap());
+    }
 }

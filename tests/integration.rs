@@ -7,6 +7,7 @@ mod completion;
 mod crash;
 mod discord;
 mod disk;
+mod events;
 mod every_kind;
 mod files;
 mod fuzz;

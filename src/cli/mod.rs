@@ -146,6 +146,10 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct Where {
     /// Route to send through (repeatable) [env: CHIME_ROUTE]
+    ///
+    /// Without --route or --to, the profile's [[rules]] pick the route, and a
+    /// rule with `drop = true` drops the message (exit 0, nothing sent).
+    /// Rules, drop rules too, do not apply to a route or destination named.
     #[arg(short, long = "route", value_name = "ROUTE", help_heading = "Where")]
     pub routes: Vec<String>,
 

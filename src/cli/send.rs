@@ -17,6 +17,8 @@ Examples:
   chime send -r team --at 09:00 \"stand-up in 5 minutes\"
   chime send -r ops --dedupe disk-full -l warning \"/var is 97% full\"
   echo '{\"service\":\"api\",\"version\":\"1.4\"}' | chime send --template deploy
+  echo '{\"event\":\"user.signed_up\",\"plan\":\"pro\"}' | chime send -r growth   # titled, with fields
+  chime send --event user.signed_up -f plan=pro -r growth                        # the same, without JSON
 
 Environment: CHIME_ROUTE, CHIME_TIMEOUT, CHIME_CONFIG, CHIME_PROFILE, CHIME_STATE_DIR";
 
@@ -40,6 +42,16 @@ pub struct SendArgs {
     /// A field shown as a key/value pair, also a template variable (repeatable)
     #[arg(short, long = "field", value_name = "KEY=VALUE", value_parser = parse_pair, help_heading = "What")]
     pub fields: Vec<(String, String)>,
+
+    /// Send an event: NAME is the title and the `event` variable, -f its fields
+    ///
+    /// `--event user.signed_up -f email=ada@acme.com -f plan=pro` sends what
+    /// `{"event":"user.signed_up","email":"ada@acme.com","plan":"pro"}` on
+    /// stdin sends: a message titled NAME with a field for each key (a JSON
+    /// object on stdin with no template is shown so too). --title, if given,
+    /// is the title instead; rules see NAME as `event` either way.
+    #[arg(long, value_name = "NAME", help_heading = "What")]
+    pub event: Option<String>,
 
     /// A link shown as a button (repeatable)
     #[arg(long = "link", value_name = "LABEL=URL", value_parser = parse_link, help_heading = "What")]

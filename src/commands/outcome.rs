@@ -65,6 +65,29 @@ pub fn dry_run(rendered: &[(&Destination, Vec<Payload>)], as_json: bool) -> Resu
     report::text(&text)
 }
 
+/// A message a `drop = true` rule matched: the rule's place (from 1) and its
+/// `when`, masked as diagnostics are.
+pub struct Dropped {
+    pub rule: usize,
+    pub when: String,
+}
+
+/// A dropped message is a success, not news: said only with `-v` (stderr)
+/// or `--json` (stdout, so a script can tell it from a delivery).
+pub fn dropped(dropped: &Dropped, as_json: bool, output: Output) -> Result<(), Failure> {
+    if output.verbose {
+        eprintln!(
+            "chime: rule {} dropped this message ({})",
+            dropped.rule, dropped.when
+        );
+    }
+    if as_json {
+        let line = json!({"status": "dropped", "rule": dropped.rule, "when": dropped.when});
+        report::line(&line.to_string())?;
+    }
+    Ok(())
+}
+
 /// After delivery: JSON lines on stdout if asked, and a line per destination on stderr.
 pub fn deliveries(reports: &[Report], as_json: bool, output: Output) -> Result<(), Failure> {
     let mut unwritten = false;

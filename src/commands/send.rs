@@ -9,8 +9,9 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use minijinja::value::{Serde, Value};
 
-use super::{files, outcome};
-use crate::config::{Destination, Profile};
+use super::files;
+use super::outcome::{self, Dropped};
+use crate::config::{Action, Destination, Profile, Rule};
 use crate::deliver::Outbox;
 use crate::deliver::{self, Report};
 use crate::exit::{ExitCode, Failure};
@@ -51,7 +52,13 @@ fn send_all(mut send: Send) -> Result<ExitCode, Failure> {
     // before any is rendered (issue 11: a long send held it seven times).
     let text: Arc<str> = Arc::from(std::mem::take(&mut send.input.text));
     let vars = variables(&send, &text);
-    let mut deliveries = resolve(&send, &vars)?;
+    let mut deliveries = match resolve(&send, &vars)? {
+        Resolved::To(deliveries) => deliveries,
+        Resolved::Dropped(dropped) => {
+            outcome::dropped(&dropped, send.json, send.output)?;
+            return Ok(ExitCode::Ok);
+        }
+    };
     let files = &send.input.files;
     let destinations: Vec<&Destination> = deliveries.iter().map(|d| d.destination).collect();
     files::someone_carries(files, &destinations)?;
@@ -144,9 +151,10 @@ fn variables(send: &Send, text: &Arc<str>) -> Value {
     let input = &send.input;
     let mut vars = template::surroundings(&send.env, send.ci.as_ref());
     vars.insert("text".into(), Value::from(Arc::clone(text)));
+    let event_title = input.event.as_ref().and_then(|e| e.title.clone());
     vars.insert(
         "title".into(),
-        Value::from(input.title.clone().unwrap_or_default()),
+        Value::from(input.title.clone().or(event_title).unwrap_or_default()),
     );
     vars.insert("level".into(), Value::from(input.level.as_str()));
     let fields: BTreeMap<&str, &str> = input
@@ -160,26 +168,44 @@ fn variables(send: &Send, text: &Arc<str>) -> Value {
             vars.insert(key.clone(), Value::from(Serde(value)));
         }
     }
+    // `--event NAME` is the `event` a rule tests, as a JSON object's key is;
+    // a `-f event=…` or `--var event=…` typed with it says otherwise.
+    if let Some(name) = &input.event_name {
+        vars.insert("event".into(), Value::from(name.clone()));
+    }
     for (key, value) in input.fields.iter().chain(&input.vars) {
         vars.insert(key.clone(), Value::from(value.clone()));
     }
     Value::from(vars)
 }
 
+/// Where a send goes, or the rule that dropped it.
+enum Resolved<'p> {
+    To(Vec<Delivery<'p>>),
+    Dropped(Dropped),
+}
+
 /// Picks the destinations: `--to`, else the routes named, else the first rule
 /// that matches, else the profile's default route. A destination reached by
 /// several routes gets the message once, with the first route's settings.
-fn resolve<'p>(send: &'p Send, vars: &Value) -> Result<Vec<Delivery<'p>>, Failure> {
+/// A drop rule is met only on the way through the rules: a route or
+/// destination named is sent to, whatever the rules say.
+fn resolve<'p>(send: &'p Send, vars: &Value) -> Result<Resolved<'p>, Failure> {
     let profile = &send.profile;
     let routes: Vec<&str> = match &send.selection {
         Selection::Destinations(names) => {
-            return Ok(names
-                .iter()
-                .map(|name| delivery(send, &profile.destinations[name], None, None))
-                .collect());
+            return Ok(Resolved::To(
+                names
+                    .iter()
+                    .map(|name| delivery(send, &profile.destinations[name], None, None))
+                    .collect(),
+            ));
         }
         Selection::Routes(names, _) => names.iter().map(String::as_str).collect(),
-        Selection::Auto => vec![auto_route(profile, vars)?],
+        Selection::Auto => match auto_route(profile, vars)? {
+            Ok(route) => vec![route],
+            Err(dropped) => return Ok(Resolved::Dropped(dropped)),
+        },
     };
     let mut out: Vec<Delivery> = Vec::new();
     for name in routes {
@@ -199,7 +225,7 @@ fn resolve<'p>(send: &'p Send, vars: &Value) -> Result<Vec<Delivery<'p>>, Failur
             out.push(chosen);
         }
     }
-    Ok(out)
+    Ok(Resolved::To(out))
 }
 
 fn delivery<'p>(
@@ -258,11 +284,24 @@ fn keys(send: &Send, deliveries: &mut [Delivery]) {
     }
 }
 
-fn auto_route<'p>(profile: &'p Profile, vars: &Value) -> Result<&'p str, Failure> {
-    if let Some(route) = profile.rule_route(vars)? {
-        return Ok(route);
+/// The route the rules pick, else the default route; or the drop rule that
+/// matched first.
+fn auto_route<'p>(profile: &'p Profile, vars: &Value) -> Result<Result<&'p str, Dropped>, Failure> {
+    match profile.first_rule(vars)? {
+        Some((
+            _,
+            Rule {
+                action: Action::Route(route),
+                ..
+            },
+        )) => return Ok(Ok(route)),
+        Some((rule, matched)) => {
+            let when = matched.shown_when();
+            return Ok(Err(Dropped { rule, when }));
+        }
+        None => {}
     }
-    profile.default_route.as_deref().ok_or_else(|| {
+    profile.default_route.as_deref().map(Ok).ok_or_else(|| {
         Failure::config(format!(
             "no route for this message: no rule matched and {} has no [defaults] route",
             profile.path.display()
@@ -299,36 +338,16 @@ fn compose_with(
     typed: &str,
 ) -> Result<Message, Failure> {
     let input: &Input = &send.input;
-    let platform = &delivery.destination.platform;
-    let renderer = Renderer::new(platform.markup());
-    let render_error = |part: &str, err: String| {
-        let name = delivery.template.unwrap_or_default();
-        Failure::config(format!(
-            "template `{name}`: the {part} failed to render: {err}"
-        ))
-        .with_hint("fix the template in the profile, or check the variables it uses")
-    };
-    // User text is never interpreted as a template: a log line's template
-    // braces stay as they are.
-    let text = match template.and_then(|t| t.text.as_deref()) {
-        Some(source) => renderer
-            .text(source, vars)
-            .map_err(|e| render_error("text", e))?,
-        None => platform.escape(typed),
-    };
-    let title = match template.and_then(|t| t.title.as_deref()) {
-        Some(source) => Some(
-            renderer
-                .title(source, vars)
-                .map_err(|e| render_error("title", e))?,
-        ),
-        None => input.title.clone(),
-    };
+    // An event is shown as one only when no template renders the message.
+    let event = input.event.as_ref().filter(|_| template.is_none());
+    let (title, text) = title_and_text(send, delivery, template, vars, typed)?;
+    let mut fields = event.map(|e| e.fields.clone()).unwrap_or_default();
+    fields.extend(input.fields.iter().cloned());
     let mut message = Message {
         title: title.filter(|t| !t.trim().is_empty()),
         text,
         level: input.level,
-        fields: input.fields.clone(),
+        fields,
         links: input.links.clone(),
         code: input.code,
         host: vars
@@ -489,6 +508,52 @@ impl Timed {
         }
         Ok((self.done.into_iter().flatten().collect(), self.guards))
     }
+}
+
+/// The message's title and text: the template's where it has them, else
+/// the input's (an event's title, and no text for an event without one).
+fn title_and_text(
+    send: &Send,
+    delivery: &Delivery,
+    template: Option<&crate::config::Template>,
+    vars: &Value,
+    typed: &str,
+) -> Result<(Option<String>, String), Failure> {
+    let input: &Input = &send.input;
+    let event = input.event.as_ref().filter(|_| template.is_none());
+    let platform = &delivery.destination.platform;
+    let renderer = Renderer::new(platform.markup());
+    let render_error = |part: &str, err: String| {
+        let name = delivery.template.unwrap_or_default();
+        Failure::config(format!(
+            "template `{name}`: the {part} failed to render: {err}"
+        ))
+        .with_hint("fix the template in the profile, or check the variables it uses")
+    };
+    // User text is never interpreted as a template: a log line's template
+    // braces stay as they are.
+    let text = match template.and_then(|t| t.text.as_deref()) {
+        Some(source) => renderer
+            .text(source, vars)
+            .map_err(|e| render_error("text", e))?,
+        // An event without text of its own shows its fields, not its JSON.
+        None if event.is_some_and(|e| !e.has_text) => String::new(),
+        None => platform.escape(typed),
+    };
+    let title = match template.and_then(|t| t.title.as_deref()) {
+        Some(source) => Some(
+            renderer
+                .title(source, vars)
+                .map_err(|e| render_error("title", e))?,
+        ),
+        // `--event NAME` names the message even through a template without a title.
+        None => input
+            .title
+            .clone()
+            .or_else(|| event.and_then(|e| e.title.clone()))
+            .or_else(|| input.event_name.clone()),
+    };
+    Ok((title, text))
 }
 
 fn deliver_all(

@@ -102,21 +102,22 @@ impl Profile {
         warnings
     }
 
-    /// The route of the first `[[rules]]` entry whose `when` is true for
-    /// `vars`, if any. A rule that fails is named by its place and route,
-    /// never quoted: its text may hold what the profile keeps secret.
-    pub fn rule_route(&self, vars: &minijinja::Value) -> Result<Option<&str>, Failure> {
+    /// The first `[[rules]]` entry whose `when` is true for `vars`, if any,
+    /// with its place (from 1). A rule that fails is named by its place and
+    /// what it does, never quoted: its text may hold what the profile keeps
+    /// secret.
+    pub fn first_rule(&self, vars: &minijinja::Value) -> Result<Option<(usize, &Rule)>, Failure> {
         for (index, rule) in self.rules.iter().enumerate() {
             let matched = template::matches(&rule.when, vars).map_err(|e| {
-                Failure::config(format!(
-                    "rule {} (to route `{}`) failed: {e}",
-                    index + 1,
-                    rule.route
-                ))
-                .with_hint("fix the rule's `when` expression; `chime config check` shows it")
+                let what = match &rule.action {
+                    Action::Route(route) => format!("to route `{route}`"),
+                    Action::Drop => "to drop".to_owned(),
+                };
+                Failure::config(format!("rule {} ({what}) failed: {e}", index + 1))
+                    .with_hint("fix the rule's `when` expression; `chime config check` shows it")
             })?;
             if matched {
-                return Ok(Some(&rule.route));
+                return Ok(Some((index + 1, rule)));
             }
         }
         Ok(None)
@@ -177,10 +178,28 @@ pub struct Route {
     pub timing: crate::timing::Timing,
 }
 
-/// `[[rules]]`: when the expression is true for a message, it goes to `route`.
+/// `[[rules]]`: when the expression is true for a message, it goes to
+/// `route`, or nowhere (`drop = true`).
 pub struct Rule {
     pub when: String,
-    pub route: String,
+    pub action: Action,
+}
+
+/// What a rule that matches does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Route(String),
+    /// Sends nothing: a filter on what alerts, for automatic routing only.
+    Drop,
+}
+
+impl Rule {
+    /// `when = "…"` as a diagnostic may show it: what looks like a URL or
+    /// a token in it masked, as in any message about the profile.
+    pub fn shown_when(&self) -> String {
+        let line = format!("when = {}", toml::Value::String(self.when.clone()));
+        redact::Redacted::new(&line).line(1).to_owned()
+    }
 }
 
 /// `[templates.NAME]`: minijinja sources for the title and the text.

@@ -40,7 +40,10 @@ pub fn show(profile: &Profile, location: &Location) -> String {
     for rule in &profile.rules {
         out.push_str("\n[[rules]]\n");
         line(&mut out, "when", &quote(&rule.when));
-        line(&mut out, "route", &quote(&rule.route));
+        match &rule.action {
+            super::Action::Route(route) => line(&mut out, "route", &quote(route)),
+            super::Action::Drop => line(&mut out, "drop", "true"),
+        }
     }
     for (name, template) in &profile.templates {
         let _ = writeln!(out, "\n[templates.{}]", key(name));

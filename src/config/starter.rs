@@ -82,6 +82,10 @@ to = ["ops-hook"]
 # [[rules]]
 # when = "fields.env == 'prod' and level != 'info'"
 # route = "critical"
+#
+# [[rules]]                  # a rule may drop instead: nothing sent, exit 0
+# when = "event == 'feature.used' and feature not in ['export', 'api']"
+# drop = true                # (only when no --route/--to is given)
 
 # --- Templates: minijinja; values are escaped for the destination. ---
 

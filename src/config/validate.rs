@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use super::timing::RawTiming;
 use super::{
-    DEFAULT_TTL, Destination, EnvVars, Fields, MAX_DURATION, Problem, Profile, Route, Rule,
+    Action, DEFAULT_TTL, Destination, EnvVars, Fields, MAX_DURATION, Problem, Profile, Route, Rule,
     Template, suggest,
 };
 use crate::{fields, kinds, spool, template};
@@ -86,7 +86,8 @@ impl RawRoute {
 #[serde(deny_unknown_fields)]
 struct RawRule {
     when: Spanned<String>,
-    route: Spanned<String>,
+    route: Option<Spanned<String>>,
+    drop: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -278,10 +279,32 @@ fn rules(
                 "rules are minijinja expressions, e.g. when = \"level in ['error', 'critical']\"";
             problems.push(Problem::new(Some(rule.when.span()), message).help(help));
         }
-        check_known(&rule.route, "route", routes, "a rule names", problems);
+        let drop = rule.drop.as_ref().is_some_and(|d| *d.get_ref());
+        let action = match (rule.route, drop) {
+            (Some(route), false) => {
+                check_known(&route, "route", routes, "a rule names", problems);
+                Action::Route(route.into_inner())
+            }
+            (None, true) => Action::Drop,
+            (Some(route), true) => {
+                let message =
+                    "a rule has both `route` and `drop = true`: it either routes or drops";
+                let help =
+                    "keep `route` to send what it matches there, or `drop = true` to send nothing";
+                problems.push(Problem::new(Some(route.span()), message).help(help));
+                Action::Drop
+            }
+            (None, false) => {
+                let message = "a rule has neither `route` nor `drop = true`: it does nothing";
+                let help = "add `route = \"NAME\"` to send what it matches there, or `drop = true` to send nothing";
+                let span = rule.drop.map_or(rule.when.span(), |d| d.span());
+                problems.push(Problem::new(Some(span), message).help(help));
+                Action::Drop
+            }
+        };
         out.push(Rule {
             when: rule.when.into_inner(),
-            route: rule.route.into_inner(),
+            action,
         });
     }
     out

@@ -2,6 +2,7 @@
 //! where it goes, and how it relates to earlier ones (`--thread`).
 
 use super::*;
+use crate::event::{Event, Object};
 
 /// What the user wants to say, as typed.
 #[derive(Clone, Debug, Default)]
@@ -14,6 +15,11 @@ pub struct Input {
     pub vars: Vec<(String, String)>,
     /// Variables from a JSON object on stdin.
     pub json: serde_json::Map<String, serde_json::Value>,
+    /// What a JSON object on stdin, or `--event`, shows when no template
+    /// renders the message (`commands/send.rs` decides).
+    pub event: Option<crate::event::Event>,
+    /// `--event NAME`: the `event` variable, over a JSON object's.
+    pub event_name: Option<String>,
     pub code: bool,
     /// `--file`s, in order.
     pub files: Vec<crate::kinds::FileRef>,
@@ -90,18 +96,10 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
         title: args.title,
         level: args.level.unwrap_or_default(),
         fields: args.fields,
-        links: args
-            .links
-            .into_iter()
-            .map(|(label, url)| Link { label, url })
-            .collect(),
+        links: links(args.links),
         vars: args.vars,
         code: args.code,
-        file_urls: args
-            .file_urls
-            .into_iter()
-            .map(|(label, url)| Link { label, url })
-            .collect(),
+        file_urls: links(args.file_urls),
         ..Input::default()
     };
     let spool = state.spool();
@@ -120,6 +118,9 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
         )?;
     } else {
         input.text = args.text.join(" ");
+    }
+    if let Some(name) = args.event {
+        named_event(&mut input, name);
     }
     let ci = Ci::detect(&env);
     let thread = thread_mode(args.thread, args.update, args.broadcast, ci.as_ref())?;
@@ -163,6 +164,14 @@ fn when(
         (None, Some(after)) => Ok(Some(now + after)),
         (None, None) => Ok(None),
     }
+}
+
+/// `--link`s and `--file-url`s as clap read them.
+fn links(pairs: Vec<(String, String)>) -> Vec<Link> {
+    pairs
+        .into_iter()
+        .map(|(label, url)| Link { label, url })
+        .collect()
 }
 
 /// `--thread KEY` (or, empty, the CI run's key) or `--update KEY`.
@@ -249,6 +258,8 @@ fn read_text(
             }
             _ => {}
         }
+    } else if let Some(object) = Object::parse(&text) {
+        return event_input(input, object, text, level_given);
     }
     text.truncate(text.trim_end_matches(['\n', '\r']).len());
     // A terminal program's output keeps its colours; a code block would show
@@ -288,6 +299,42 @@ fn json_vars(
         })?;
     }
     input.json = map;
+    Ok(())
+}
+
+/// `--event NAME`: the title of the event a JSON object on stdin makes, or
+/// of one of its own.
+fn named_event(input: &mut Input, name: String) {
+    let event = input.event.get_or_insert_with(|| Event::named(&name));
+    event.title = Some(name.clone());
+    input.event_name = Some(name);
+}
+
+/// A JSON object on stdin with no template asked for: its keys are
+/// variables, a valid `level` the level and its `text` string the text, and
+/// what it shows as an event is kept for a send that no template renders. A
+/// route's template may still render it: the text it sees is then the raw
+/// JSON, as it was before events, unless the object has a `text`. Nothing in
+/// it is an error — a log record is no place for a usage error.
+fn event_input(
+    input: &mut Input,
+    object: Object,
+    raw: String,
+    level_given: bool,
+) -> Result<(), Failure> {
+    if !level_given && let Some(level) = object.level() {
+        input.level = level;
+    }
+    input.event = object.event();
+    input.text = match object.text() {
+        Some(text) => text.to_owned(),
+        None => {
+            let mut raw = raw;
+            raw.truncate(raw.trim_end_matches(['\n', '\r']).len());
+            raw
+        }
+    };
+    input.json = object.into_map();
     Ok(())
 }
 

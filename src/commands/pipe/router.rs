@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::config::{Action, Rule};
 use crate::exit::Failure;
 use crate::kinds::Target;
 use crate::message::{Level, Message};
@@ -28,6 +29,15 @@ pub(super) struct Router<'p> {
     pub(super) read: u64,
 }
 
+/// Where the lines of one level go.
+pub(super) enum Way<'p> {
+    Route(&'p str),
+    /// Nowhere: the rule at this place (from 1) drops them.
+    Dropped(usize),
+    /// Nowhere: no rule matched and the profile has no default route.
+    Unrouted,
+}
+
 impl<'p> Router<'p> {
     pub(super) fn new(pipe: &'p Pipe) -> Result<Router<'p>, Failure> {
         let mut router = Router {
@@ -45,10 +55,10 @@ impl<'p> Router<'p> {
             Selection::Routes(names, _) => {
                 Some(router.route_targets(names.iter().map(String::as_str)))
             }
-            Selection::Auto if profile.rules.is_empty() => {
-                let default = router.auto_route(pipe.level)?.ok_or_else(no_route)?;
-                Some(router.route_targets([default]))
-            }
+            Selection::Auto if profile.rules.is_empty() => match router.auto_route(pipe.level)? {
+                Way::Route(default) => Some(router.route_targets([default])),
+                _ => return Err(no_route()),
+            },
             Selection::Auto => {
                 router.route_levels()?;
                 None
@@ -124,12 +134,19 @@ impl<'p> Router<'p> {
         let mut unrouted = Vec::new();
         for level in levels {
             match self.auto_route(level)? {
-                Some(route) => {
+                Way::Route(route) => {
                     let targets = self.route_targets([route]);
                     let lanes = targets.into_iter().map(|(n, c)| self.lane(n, c)).collect();
                     self.by_level.insert(level as u8, lanes);
                 }
-                None => unrouted.push(level.as_str()),
+                // Dropped on purpose: no lane, and no warning of a level unrouted.
+                Way::Dropped(rule) => {
+                    if self.pipe.output.verbose {
+                        eprintln!("chime: rule {rule} drops lines at level {}", level.as_str());
+                    }
+                    self.by_level.insert(level as u8, Vec::new());
+                }
+                Way::Unrouted => unrouted.push(level.as_str()),
             }
         }
         if self.by_level.is_empty() {
@@ -147,7 +164,7 @@ impl<'p> Router<'p> {
 
     /// The route rules pick for a line of `level`, if any. In a stream, rules
     /// see the level (raised per line with --level-from-line), not the text.
-    pub(super) fn auto_route(&self, level: Level) -> Result<Option<&'p str>, Failure> {
+    pub(super) fn auto_route(&self, level: Level) -> Result<Way<'p>, Failure> {
         let profile = &self.pipe.profile;
         let mut vars = template::surroundings(&self.pipe.env, self.pipe.ci.as_ref());
         let empty: [(&str, &str); 0] = [];
@@ -159,10 +176,20 @@ impl<'p> Router<'p> {
         vars.insert("text".into(), "".into());
         vars.insert("fields".into(), minijinja::Value::from_iter(empty));
         let vars = minijinja::Value::from(vars);
-        match profile.rule_route(&vars)? {
-            Some(route) => Ok(Some(route)),
-            None => Ok(profile.default_route.as_deref()),
-        }
+        Ok(match profile.first_rule(&vars)? {
+            Some((
+                _,
+                Rule {
+                    action: Action::Route(route),
+                    ..
+                },
+            )) => Way::Route(route),
+            Some((rule, _)) => Way::Dropped(rule),
+            None => match profile.default_route.as_deref() {
+                Some(route) => Way::Route(route),
+                None => Way::Unrouted,
+            },
+        })
     }
 
     /// Where a line of `level` goes: settled when the stream started.
