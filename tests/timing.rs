@@ -403,3 +403,38 @@ fn a_digest_whose_destination_is_down_waits_in_the_spool_and_goes_later() {
     assert_eq!(texts.len(), 1, "{texts:?}");
     assert!(texts[0].contains("3 messages in the last 1 h"));
 }
+
+#[test]
+fn a_rule_with_dedupe_folds_the_repeats_of_what_it_routes() {
+    let bed = Bed::start();
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        r#"
+[destinations.hook]
+kind = "slack"
+url = "{hook}"
+
+[routes.ops]
+to = ["hook"]
+
+[[rules]]
+when = "level == 'error'"
+route = "ops"
+dedupe = "5m"
+dedupe_key = "{{{{ fields.check }}}}"
+"#,
+        hook = bed.webhook("ops"),
+    ));
+    for i in 0..4 {
+        let text = format!("failed at try {i}");
+        let args = ["send", "-l", "error", "-f", "check=api", &text];
+        run(at(&sandbox, TEN + i * 10, &args)).code(0);
+    }
+    let other = ["send", "-l", "error", "-f", "check=db", "failed"];
+    run(at(&sandbox, TEN + 50, &other)).code(0);
+    assert_eq!(bed.delivered().len(), 2, "one per check: the key is the template's");
+    run(at(&sandbox, TEN + 301, &["flush"])).code(0);
+    let texts = posted(&bed);
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert!(texts[2].contains("repeated 3 times"), "{}", texts[2]);
+}

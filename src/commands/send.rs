@@ -34,6 +34,8 @@ struct Delivery<'p> {
     thread: Option<ThreadRef>,
     /// The route it came by, and its timing.
     route: Option<(&'p str, &'p Timing)>,
+    /// Its rule's dedupe, else its route's.
+    dedupe: Option<&'p crate::timing::Dedupe>,
 }
 
 pub fn run(mut send: Send) -> Result<ExitCode, Failure> {
@@ -179,6 +181,9 @@ fn variables(send: &Send, text: &Arc<str>) -> Value {
     Value::from(vars)
 }
 
+/// A route picked by the rules, with the dedupe its rule sets.
+type Chosen<'p> = (&'p str, Option<&'p crate::timing::Dedupe>);
+
 /// Where a send goes, or the rule that dropped it.
 enum Resolved<'p> {
     To(Vec<Delivery<'p>>),
@@ -192,6 +197,7 @@ enum Resolved<'p> {
 /// destination named is sent to, whatever the rules say.
 fn resolve<'p>(send: &'p Send, vars: &Value) -> Result<Resolved<'p>, Failure> {
     let profile = &send.profile;
+    let mut rule_dedupe = None;
     let routes: Vec<&str> = match &send.selection {
         Selection::Destinations(names) => {
             return Ok(Resolved::To(
@@ -203,7 +209,10 @@ fn resolve<'p>(send: &'p Send, vars: &Value) -> Result<Resolved<'p>, Failure> {
         }
         Selection::Routes(names, _) => names.iter().map(String::as_str).collect(),
         Selection::Auto => match auto_route(profile, vars)? {
-            Ok(route) => vec![route],
+            Ok((route, dedupe)) => {
+                rule_dedupe = dedupe;
+                vec![route]
+            }
             Err(dropped) => return Ok(Resolved::Dropped(dropped)),
         },
     };
@@ -222,6 +231,7 @@ fn resolve<'p>(send: &'p Send, vars: &Value) -> Result<Resolved<'p>, Failure> {
                 route.template.as_deref(),
             );
             chosen.route = Some((name, &route.timing));
+            chosen.dedupe = rule_dedupe.or(route.timing.dedupe.as_ref());
             out.push(chosen);
         }
     }
@@ -244,6 +254,7 @@ fn delivery<'p>(
         template: send.template.as_deref().or(route_template),
         thread: None,
         route: None,
+        dedupe: None,
     }
 }
 
@@ -286,22 +297,24 @@ fn keys(send: &Send, deliveries: &mut [Delivery]) {
 
 /// The route the rules pick, else the default route; or the drop rule that
 /// matched first.
-fn auto_route<'p>(profile: &'p Profile, vars: &Value) -> Result<Result<&'p str, Dropped>, Failure> {
+fn auto_route<'p>(profile: &'p Profile, vars: &Value) -> Result<Result<Chosen<'p>, Dropped>, Failure> {
     match profile.first_rule(vars)? {
         Some((
             _,
             Rule {
                 action: Action::Route(route),
+                dedupe,
                 ..
             },
-        )) => return Ok(Ok(route)),
+        )) => return Ok(Ok((route, dedupe.as_ref()))),
         Some((rule, matched)) => {
             let when = matched.shown_when();
             return Ok(Err(Dropped { rule, when }));
         }
         None => {}
     }
-    profile.default_route.as_deref().map(Ok).ok_or_else(|| {
+    let route = profile.default_route.as_deref().map(|route| Ok((route, None)));
+    route.ok_or_else(|| {
         Failure::config(format!(
             "no route for this message: no rule matched and {} has no [defaults] route",
             profile.path.display()
@@ -412,7 +425,7 @@ fn decide_one(
 ) -> Result<(Option<Report>, Option<crate::spool::Hold>), Failure> {
     let destination = delivery.destination;
     let route = delivery.route;
-    let dedupe = route.and_then(|(_, t)| t.dedupe.as_ref());
+    let dedupe = delivery.dedupe;
     let key = match (&send.dedupe, dedupe.and_then(|d| d.key.as_deref())) {
         (Some(asked), _) => Some(asked.key.clone()),
         (None, Some(template)) => Some(super::timing::key_from(template, vars).map_err(|e| {

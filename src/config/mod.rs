@@ -183,6 +183,9 @@ pub struct Route {
 pub struct Rule {
     pub when: String,
     pub action: Action,
+    /// `dedupe = "10m"` (and `dedupe_key`) for what it routes, in place of
+    /// the route's.
+    pub dedupe: Option<crate::timing::Dedupe>,
 }
 
 /// What a rule that matches does.

@@ -88,6 +88,8 @@ struct RawRule {
     when: Spanned<String>,
     route: Option<Spanned<String>>,
     drop: Option<Spanned<bool>>,
+    dedupe: Option<Spanned<String>>,
+    dedupe_key: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -280,6 +282,12 @@ fn rules(
             problems.push(Problem::new(Some(rule.when.span()), message).help(help));
         }
         let drop = rule.drop.as_ref().is_some_and(|d| *d.get_ref());
+        let timing = RawTiming {
+            dedupe: rule.dedupe,
+            dedupe_key: rule.dedupe_key,
+            ..RawTiming::default()
+        };
+        let dedupe = super::timing::timing(timing, "a rule", problems).dedupe;
         let action = match (rule.route, drop) {
             (Some(route), false) => {
                 check_known(&route, "route", routes, "a rule names", problems);
@@ -305,6 +313,7 @@ fn rules(
         out.push(Rule {
             when: rule.when.into_inner(),
             action,
+            dedupe,
         });
     }
     out
