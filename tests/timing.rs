@@ -125,7 +125,11 @@ fn a_hundred_identical_sends_in_a_window_make_one_message_and_one_count() {
     run(at(&sandbox, TEN + 700, &["flush"])).code(0);
     let texts = posted(&bed);
     assert_eq!(texts.len(), 2, "{texts:?}");
-    assert!(texts[1].contains("repeated 99 times"), "{}", texts[1]);
+    assert!(
+        texts[1].contains("repeated 99 times in the last 10 min"),
+        "{}",
+        texts[1]
+    );
 }
 
 #[test]
@@ -432,9 +436,66 @@ dedupe_key = "{{{{ fields.check }}}}"
     }
     let other = ["send", "-l", "error", "-f", "check=db", "failed"];
     run(at(&sandbox, TEN + 50, &other)).code(0);
-    assert_eq!(bed.delivered().len(), 2, "one per check: the key is the template's");
+    assert_eq!(
+        bed.delivered().len(),
+        2,
+        "one per check: the key is the template's"
+    );
     run(at(&sandbox, TEN + 301, &["flush"])).code(0);
     let texts = posted(&bed);
     assert_eq!(texts.len(), 3, "{texts:?}");
     assert!(texts[2].contains("repeated 3 times"), "{}", texts[2]);
+}
+
+#[test]
+fn a_long_first_message_keeps_its_parts_out_of_threads_and_gets_its_count_as_a_follow_up() {
+    const TOKEN: &str = "xoxb-000-dedupe-long-notreal";
+    let bed = Bed::start();
+    bed.add_token(TOKEN);
+    bed.add_channel("#alerts", true);
+    bed.no_rate_limit();
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        "[destinations.bot]\nkind = \"slack-api\"\ntoken = \"{TOKEN}\"\nchannel = \"#alerts\"\n\
+         api_url = \"{}\"\n\n[routes.ops]\nto = [\"bot\"]\ndedupe = \"10m\"\n",
+        bed.api_url()
+    ));
+    let long: String = (0..3000)
+        .map(|i| format!("line {i:05} of the log\n"))
+        .collect();
+    for i in 0..3 {
+        let mut cmd = at(&sandbox, TEN + i, &["send", "-r", "ops", "-"]);
+        cmd.env("CHIME_NOW", (TEN + i).to_string());
+        crate::support::run_with_stdin(cmd, long.as_bytes()).code(0);
+    }
+    let parts = bed.delivered();
+    assert!(parts.len() > 1, "the log is split");
+    for part in &parts {
+        assert!(part.json().get("thread_ts").is_none(), "no part is a reply");
+    }
+    run(at(&sandbox, TEN + 601, &["flush"])).code(0);
+    let all = bed.delivered();
+    assert_eq!(all.len(), parts.len() + 1);
+    let last = all.last().unwrap();
+    assert_eq!(last.path, "/api/chat.postMessage");
+    assert!(
+        last.text().contains("repeated 2 times in the last 10 min"),
+        "{}",
+        last.text()
+    );
+}
+
+#[test]
+fn a_scheduled_send_to_a_url_that_keeps_nothing_is_refused() {
+    let bed = Bed::start();
+    let sandbox = Sandbox::new();
+    let url = bed.webhook("ops");
+    run(at(
+        &sandbox,
+        TEN,
+        &["send", "--to", &url, "--kind", "slack", "--in", "1h", "x"],
+    ))
+    .code(2)
+    .stderr_has("--no-spool");
+    assert!(bed.delivered().is_empty());
 }

@@ -139,11 +139,19 @@ fn render(delivery: &Delivery, message: Message) -> Vec<Payload> {
         .render(&message, &delivery.target);
     for (i, part) in parts.iter_mut().enumerate() {
         // Only the first part can replace the earlier message; the rest
-        // of a long edit go into its thread.
-        part.thread = delivery.thread.clone().map(|thread| ThreadRef {
-            edit: thread.edit && i == 0,
-            ..thread
-        });
+        // of a long edit go into its thread. A dedupe window's key marks
+        // only the first part, the one its count edits: the rest post as
+        // they would without it.
+        let thread = delivery.thread.clone();
+        let dedupe_only = thread
+            .as_ref()
+            .is_some_and(|t| t.key.starts_with(super::timing::THREAD_PREFIX));
+        part.thread = thread
+            .filter(|_| i == 0 || !dedupe_only)
+            .map(|thread| ThreadRef {
+                edit: thread.edit && i == 0,
+                ..thread
+            });
     }
     parts
 }
@@ -297,7 +305,10 @@ fn keys(send: &Send, deliveries: &mut [Delivery]) {
 
 /// The route the rules pick, else the default route; or the drop rule that
 /// matched first.
-fn auto_route<'p>(profile: &'p Profile, vars: &Value) -> Result<Result<Chosen<'p>, Dropped>, Failure> {
+fn auto_route<'p>(
+    profile: &'p Profile,
+    vars: &Value,
+) -> Result<Result<Chosen<'p>, Dropped>, Failure> {
     match profile.first_rule(vars)? {
         Some((
             _,
@@ -313,7 +324,10 @@ fn auto_route<'p>(profile: &'p Profile, vars: &Value) -> Result<Result<Chosen<'p
         }
         None => {}
     }
-    let route = profile.default_route.as_deref().map(|route| Ok((route, None)));
+    let route = profile
+        .default_route
+        .as_deref()
+        .map(|route| Ok((route, None)));
     route.ok_or_else(|| {
         Failure::config(format!(
             "no route for this message: no rule matched and {} has no [defaults] route",
@@ -461,6 +475,12 @@ fn decide_one(
             }
         }
     }
+    if send.at.is_some() && send.no_spool {
+        return Err(Failure::usage(
+            "--at and --in keep the message in the spool until it is due, and this send keeps nothing",
+        )
+        .with_hint("drop --no-spool, or send to a destination of the profile rather than a URL"));
+    }
     if let Some(until) = send.at {
         let hold = crate::spool::Hold {
             until,
@@ -468,7 +488,8 @@ fn decide_one(
         };
         return Ok((None, Some(hold)));
     }
-    let Some(route) = route else {
+    // `--no-spool` keeps nothing, so nothing is held back either.
+    let Some(route) = route.filter(|_| !send.no_spool) else {
         return Ok((None, None));
     };
     let hold = super::timing::hold_for(

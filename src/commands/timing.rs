@@ -17,6 +17,10 @@ use crate::spool::{Entry, Heading, Hold, Spool, SpoolError, State, Why};
 use crate::state::{Entered, Guard, Shown, Window, Windows};
 use crate::timing::{self, Timing};
 
+/// The start of the thread key a window's first message carries, so that
+/// its count can edit it later.
+pub const THREAD_PREFIX: &str = "chime-dedupe:";
+
 /// The window `--dedupe KEY` opens when its route sets none.
 pub const DEFAULT_DEDUPE: Duration = Duration::from_secs(3600);
 
@@ -55,7 +59,7 @@ pub fn dedupe(
     let length = asked.window.unwrap_or(DEFAULT_DEDUPE);
     let now = clock::now();
     let edits = destination.platform.edits() && message.text.len() <= MAX_SHOWN;
-    let thread = edits.then(|| format!("chime-dedupe:{key}:{}", clock::epoch_secs(now)));
+    let thread = edits.then(|| format!("{THREAD_PREFIX}{key}:{}", clock::epoch_secs(now)));
     let window = Window {
         key: key.clone(),
         destination: destination.name.clone(),
@@ -136,70 +140,95 @@ fn shown(message: &Message, target: &Target) -> Shown {
 }
 
 /// Queues the count of a closed window for `destination`: an edit of its
-/// first message (×37, last 10:42) where the kind edits, else a message of
-/// its own (repeated 36 times in the last 10 min).
+/// first message (×37, last 10:42) where the kind edits and the edit fits
+/// one part, else a message of its own (repeated 36 times in the last 10 min).
 fn queue_report(
     spool: &Spool,
     destination: &Destination,
     window: &Window,
 ) -> Result<(), SpoolError> {
-    let zone = clock::local();
-    let last = clock::clock_time(window.last, &zone);
     let platform = destination.platform.as_ref();
+    let target = Target {
+        channel: window.shown.channel.clone(),
+        ..Target::default()
+    };
+    let edit = window.thread.as_ref().and_then(|key| {
+        let mut parts = platform.render(&counted(window, platform), &target);
+        let part = parts.pop().filter(|_| parts.is_empty())?;
+        let thread = ThreadRef {
+            key: key.clone(),
+            edit: true,
+            broadcast: false,
+        };
+        Some(vec![Payload {
+            thread: Some(thread),
+            ..part
+        }])
+    });
+    let payloads = edit.unwrap_or_else(|| platform.render(&follow_up(window, platform), &target));
+    spool.write(State::Pending, &entry(destination, payloads))
+}
+
+/// The window's first message again, with its count below it.
+fn counted(window: &Window, platform: &dyn crate::kinds::Platform) -> Message {
+    let last = clock::clock_time(window.last, &clock::local());
+    let count = platform.escape(&format!("×{}, last {last}", window.repeats + 1));
     let shown = &window.shown;
-    let mut message = Message {
+    let text = match shown.text.is_empty() {
+        true => count,
+        false => format!("{}\n\n{count}", shown.text),
+    };
+    Message {
         title: shown.title.clone(),
-        text: shown.text.clone(),
-        level: window.level,
+        text,
         fields: shown.fields.clone(),
         links: shown.links.clone(),
-        code: shown.code,
+        code: false,
+        ..report_message(window)
+    }
+}
+
+/// "Repeated: disk full" — "repeated 36 times in the last 10 min (last at 10:42)".
+fn follow_up(window: &Window, platform: &dyn crate::kinds::Platform) -> Message {
+    let last = clock::clock_time(window.last, &clock::local());
+    // The window's length, or up to its last repeat when another level
+    // closed it early.
+    let over = clock::now() >= window.until;
+    let end = if over { window.until } else { window.last };
+    let span = end.duration_since(window.opened).unwrap_or_default();
+    let span = match over {
+        true => span.as_secs(),
+        false => span.as_secs().div_ceil(60).max(1) * 60,
+    };
+    let shown = &window.shown;
+    let what = shown.title.clone().unwrap_or_else(|| shown.line.clone());
+    Message {
+        title: Some(format!("Repeated: {what}")),
+        text: platform.escape(&format!(
+            "repeated {} times in the last {} (last at {last})",
+            window.repeats,
+            clock::span(Duration::from_secs(span))
+        )),
+        links: shown.links.clone(),
+        ..report_message(window)
+    }
+}
+
+/// What both reports of a window share: its level, and nothing else yet.
+fn report_message(window: &Window) -> Message {
+    Message {
+        title: None,
+        text: String::new(),
+        level: window.level,
+        fields: Vec::new(),
+        links: Vec::new(),
+        code: false,
         host: gethostname::gethostname().to_string_lossy().into_owned(),
-        time: window.opened,
+        time: clock::now(),
         context: Vec::new(),
         files: Vec::new(),
         file_urls: Vec::new(),
-    };
-    let edit = window
-        .thread
-        .clone()
-        .filter(|_| !shown.text.is_empty() || shown.title.is_some());
-    if edit.is_some() {
-        let count = platform.escape(&format!("×{}, last {last}", window.repeats + 1));
-        message.text = match message.text.is_empty() {
-            true => count,
-            false => format!("{}\n\n{count}", message.text),
-        };
-    } else {
-        let span = window
-            .last
-            .duration_since(window.opened)
-            .unwrap_or_default();
-        let what = shown.title.clone().unwrap_or_else(|| shown.line.clone());
-        message.title = Some(format!("Repeated: {what}"));
-        message.text = platform.escape(&format!(
-            "repeated {} times in the last {} (last at {last})",
-            window.repeats,
-            clock::span(Duration::from_secs(span.as_secs().max(60)))
-        ));
-        message.fields.clear();
-        message.code = false;
     }
-    let target = Target {
-        channel: shown.channel.clone(),
-        ..Target::default()
-    };
-    let mut payloads = platform.render(&message, &target);
-    if let Some(key) = edit {
-        for (i, part) in payloads.iter_mut().enumerate() {
-            part.thread = Some(ThreadRef {
-                key: key.clone(),
-                edit: i == 0,
-                broadcast: false,
-            });
-        }
-    }
-    spool.write(State::Pending, &entry(destination, payloads))
 }
 
 /// A new entry for `destination`, stamped with who accepted it.
