@@ -499,3 +499,19 @@ fn a_scheduled_send_to_a_url_that_keeps_nothing_is_refused() {
     .stderr_has("--no-spool");
     assert!(bed.delivered().is_empty());
 }
+
+#[test]
+fn config_show_tells_a_routes_timing_with_its_defaults() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(
+        &bed,
+        "dedupe = \"10m\"\nlimit = \"10/5m\"\nquiet = \"22:00-07:00\"\ntimezone = \"Europe/Berlin\"",
+    );
+    run(sandbox.chime(&["config", "show"]))
+        .code(0)
+        .stdout_has("dedupe = \"10m\"")
+        .stdout_has("limit = \"10/5m\"")
+        .stdout_has("limit_levels = [\"info\", \"success\", \"warning\", \"error\"]")
+        .stdout_has("timezone = \"Europe/Berlin\"")
+        .stdout_has("quiet_levels = [\"info\", \"success\"]");
+}

@@ -36,6 +36,7 @@ pub fn show(profile: &Profile, location: &Location) -> String {
         if let Some(template) = &route.template {
             line(&mut out, "template", &quote(template));
         }
+        show_timing(&mut out, &route.timing);
     }
     for rule in &profile.rules {
         out.push_str("\n[[rules]]\n");
@@ -43,6 +44,9 @@ pub fn show(profile: &Profile, location: &Location) -> String {
         match &rule.action {
             super::Action::Route(route) => line(&mut out, "route", &quote(route)),
             super::Action::Drop => line(&mut out, "drop", "true"),
+        }
+        if let Some(dedupe) = &rule.dedupe {
+            show_dedupe(&mut out, dedupe);
         }
     }
     for (name, template) in &profile.templates {
@@ -63,6 +67,37 @@ pub fn show(profile: &Profile, location: &Location) -> String {
     line(&mut out, "backoff_base", &duration(spool.backoff_base));
     line(&mut out, "backoff_cap", &duration(spool.backoff_cap));
     out
+}
+
+/// A route's timing keys, those it sets, with their defaults filled in.
+fn show_timing(out: &mut String, timing: &crate::timing::Timing) {
+    let levels = |levels: &[crate::message::Level]| {
+        let names: Vec<String> = levels.iter().map(|l| quote(l.as_str())).collect();
+        format!("[{}]", names.join(", "))
+    };
+    if let Some(dedupe) = &timing.dedupe {
+        show_dedupe(out, dedupe);
+    }
+    if let Some(limit) = &timing.limit {
+        let per = humantime::format_duration(limit.per);
+        line(out, "limit", &quote(&format!("{}/{per}", limit.count)));
+        line(out, "limit_levels", &levels(&limit.levels));
+    }
+    if let Some(digest) = timing.digest {
+        line(out, "digest", &duration(digest));
+    }
+    if let Some(quiet) = &timing.quiet {
+        line(out, "quiet", &quote(&quiet.hours));
+        line(out, "timezone", &quote(&quiet.zone_name()));
+        line(out, "quiet_levels", &levels(&quiet.levels));
+    }
+}
+
+fn show_dedupe(out: &mut String, dedupe: &crate::timing::Dedupe) {
+    line(out, "dedupe", &duration(dedupe.window));
+    if let Some(key) = &dedupe.key {
+        line(out, "dedupe_key", &quote(key));
+    }
 }
 
 /// A destination's table: its kind's settings, then those every kind has.

@@ -42,6 +42,11 @@ impl Quiet {
         })
     }
 
+    /// The zone its hours are read in, by name where it has one.
+    pub fn zone_name(&self) -> String {
+        self.zone.iana_name().unwrap_or("local").to_owned()
+    }
+
     /// When the quiet hours `now` falls in end, if it falls in them and
     /// `level` is one they hold.
     pub fn holds_until(&self, level: Level, now: SystemTime) -> Option<SystemTime> {
