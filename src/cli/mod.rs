@@ -38,7 +38,8 @@ pub use values::parse_timeout;
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0   delivered to every destination
+  0   delivered to every destination, or accepted to go later (--at, a
+      counted repeat, held for a digest), or dropped by a rule
   1   an unexpected error on chime's side
   2   usage error (bad flag, nothing to send)
   65  a destination rejected the message for good (kept as a dead letter)
