@@ -471,3 +471,25 @@ fn discord_long_link_arrives_whole_in_one_embed_or_is_refused_before_sending() {
         .count();
     assert_eq!(whole, 1, "{payloads:#?}");
 }
+
+#[test]
+fn discord_dedupe_edits_the_first_message_with_its_count_when_the_window_closes() {
+    let (bed, discord, sandbox) = setup();
+    let at = |now: u64, args: &[&str]| {
+        let mut cmd = command(&sandbox, &bed, &discord, args);
+        cmd.env("CHIME_NOW", now.to_string()).env("TZ", "UTC");
+        run(cmd)
+    };
+    let ten = 1_796_292_000;
+    for i in 0..5 {
+        at(ten + i * 60, &["send", "--dedupe", "disk", "disk full"]).code(0);
+    }
+    assert_eq!(bed.delivered().len(), 1);
+    at(ten + 3601, &["flush"]).code(0);
+    let got = bed.delivered();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].method, "PATCH", "the first message is edited");
+    assert!(got[1].path.starts_with(&got[0].path));
+    let edit = got[1].json().to_string();
+    assert!(edit.contains("disk full") && edit.contains("×5, last 10:04"), "{edit}");
+}
