@@ -66,6 +66,10 @@ url = "${SLACK_WEBHOOK_URL}"    # export SLACK_WEBHOOK_URL=https://hooks.slack.c
 
 [routes.ops]
 to = ["ops-hook"]
+# dedupe = "30m"           # repeats within 30 min are counted, not posted
+# limit = "10/5m"          # then at most 10 per 5 min; the rest in one digest
+# quiet = "22:00-07:00"    # info and success wait until 07:00 (timezone = "Europe/Berlin")
+# digest = "1h"            # everything in one message an hour
 
 # [routes.critical]
 # to = ["bot", "ops-hook"]
