@@ -491,5 +491,8 @@ fn discord_dedupe_edits_the_first_message_with_its_count_when_the_window_closes(
     assert_eq!(got[1].method, "PATCH", "the first message is edited");
     assert!(got[1].path.starts_with(&got[0].path));
     let edit = got[1].json().to_string();
-    assert!(edit.contains("disk full") && edit.contains("×5, last 10:04"), "{edit}");
+    assert!(
+        edit.contains("disk full") && edit.contains("×5, last 10:04"),
+        "{edit}"
+    );
 }

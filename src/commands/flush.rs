@@ -87,13 +87,7 @@ async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
         target.spool.sweep_files();
     }
     loop {
-        for target in &flush.profiles {
-            if let Ok(profile) = &target.profile {
-                for warning in super::timing::settle(profile, &target.spool) {
-                    crate::report::warning(flush.output, &warning);
-                }
-            }
-        }
+        settle_timing(flush);
         let lanes = lanes(flush, flush.output);
         let passes = lanes
             .iter()
@@ -133,6 +127,18 @@ async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
         bar.finish_and_clear();
     }
     Ok(totals)
+}
+
+/// Reports the dedupe windows that are over and releases the held messages
+/// that are due, of every profile flushed (`commands/timing.rs`).
+fn settle_timing(flush: &Flush) {
+    for target in &flush.profiles {
+        if let Ok(profile) = &target.profile {
+            for warning in super::timing::settle(profile, &target.spool) {
+                crate::report::warning(flush.output, &warning);
+            }
+        }
+    }
 }
 
 /// When the first held message of the profiles flushed is due.

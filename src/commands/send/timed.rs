@@ -1,0 +1,167 @@
+//! What timing decides for each destination of a send (see `timing/` and
+//! `commands/timing.rs`), and the send of what it lets through.
+
+use minijinja::value::Value;
+
+use super::super::timing::{self, Asked, Deduped};
+use super::{Delivery, deliver_all};
+use crate::config::Destination;
+use crate::deliver::Report;
+use crate::exit::Failure;
+use crate::kinds::{Payload, ThreadRef};
+use crate::message::Message;
+use crate::report;
+use crate::settings::Send;
+use crate::spool::{Hold, Why};
+use crate::state::{Guard, Threads};
+
+/// What timing decided for each destination: `done` holds the report of a
+/// message held or counted (which is not sent now); `guards` the dedupe keys
+/// held until the messages that opened their windows are on disk.
+#[derive(Default)]
+pub(super) struct Timed {
+    done: Vec<Option<Report>>,
+    guards: Vec<Guard>,
+    holds: Vec<Option<Hold>>,
+}
+
+/// Deduplication first, then `--at` and the route's quiet hours, digest and
+/// limit: see `timing/`.
+pub(super) fn decide(
+    send: &Send,
+    deliveries: &mut [Delivery],
+    messages: &[Message],
+    vars: &Value,
+    typed: &str,
+) -> Result<Timed, Failure> {
+    let mut timed = Timed::default();
+    for (delivery, message) in deliveries.iter_mut().zip(messages) {
+        let (done, hold) = decide_one(send, delivery, message, vars, typed, &mut timed.guards)?;
+        timed.done.push(done);
+        timed.holds.push(hold);
+    }
+    Ok(timed)
+}
+
+/// What becomes of one destination's message: a report when it is counted
+/// as a repeat, a hold when it is to wait, neither when it goes now.
+fn decide_one(
+    send: &Send,
+    delivery: &mut Delivery,
+    message: &Message,
+    vars: &Value,
+    typed: &str,
+    guards: &mut Vec<Guard>,
+) -> Result<(Option<Report>, Option<Hold>), Failure> {
+    if send.at.is_some() && send.no_spool {
+        return Err(Failure::usage(
+            "--at and --in keep the message in the spool until it is due, and this send keeps nothing",
+        )
+        .with_hint("drop --no-spool, or send to a destination of the profile rather than a URL"));
+    }
+    if let Some(counted) = deduplicate(send, delivery, message, vars, guards)? {
+        return Ok((Some(counted), None));
+    }
+    if let Some(until) = send.at {
+        let why = Why::Scheduled;
+        return Ok((None, Some(Hold { until, why })));
+    }
+    // `--no-spool` keeps nothing, so nothing is held back either.
+    let Some(route) = delivery.route.filter(|_| !send.no_spool) else {
+        return Ok((None, None));
+    };
+    let (spool, target) = (&send.spool, &delivery.target);
+    let hold = timing::hold_for(spool, delivery.destination, route, message, typed, target);
+    Ok((None, hold.map_err(Failure::from)?))
+}
+
+/// The report of a repeat, counted; `None` when the message goes, having
+/// opened its window (its lock kept in `guards`) or not being deduplicated.
+/// A window that cannot be had is said, and the message goes.
+fn deduplicate(
+    send: &Send,
+    delivery: &mut Delivery,
+    message: &Message,
+    vars: &Value,
+    guards: &mut Vec<Guard>,
+) -> Result<Option<Report>, Failure> {
+    let dedupe = delivery.dedupe;
+    if send.dedupe.is_none() && dedupe.is_none() {
+        return Ok(None);
+    }
+    let key = match (&send.dedupe, dedupe.and_then(|d| d.key.as_deref())) {
+        (Some(asked), _) => Some(asked.key.clone()),
+        (None, Some(template)) => Some(timing::key_from(template, vars).map_err(|e| {
+            Failure::config(format!("the `dedupe_key` failed to render: {e}"))
+                .with_hint("fix the template in the profile, or check the variables it uses")
+        })?),
+        (None, None) => None,
+    };
+    let window = send.dedupe.as_ref().and_then(|d| d.window);
+    let asked = Asked {
+        key: key.as_deref(),
+        window: window.or(dedupe.map(|d| d.window)),
+    };
+    let destination = delivery.destination;
+    match timing::dedupe(&send.spool, destination, &delivery.target, message, asked) {
+        Ok(Deduped::Counted(report)) => return Ok(Some(*report)),
+        Ok(Deduped::Go(guard, thread)) => {
+            guards.extend(guard);
+            if delivery.thread.is_none() {
+                delivery.thread = thread.map(|key| ThreadRef {
+                    key,
+                    edit: false,
+                    broadcast: false,
+                });
+            }
+        }
+        Err(err) => {
+            let text = format!(
+                "{}: cannot deduplicate ({err}); posting it",
+                destination.name
+            );
+            report::warning(send.output, &text);
+        }
+    }
+    Ok(None)
+}
+
+impl Timed {
+    /// Keeps what is held, and delivers the rest; the reports in the
+    /// destinations' order.
+    pub(super) fn deliver(
+        mut self,
+        send: &Send,
+        rendered: Vec<(&Destination, Vec<Payload>)>,
+        threads: &Threads,
+    ) -> Result<(Vec<Report>, Vec<Guard>), Failure> {
+        self.done.resize_with(rendered.len(), || None);
+        self.holds.resize_with(rendered.len(), || None);
+        let mut going = Vec::new();
+        let mut order = Vec::new();
+        for (index, (destination, payloads)) in rendered.into_iter().enumerate() {
+            if self.done[index].is_some() {
+                continue;
+            }
+            match self.holds[index].take() {
+                Some(hold) => {
+                    let report = timing::keep_held(&send.spool, destination, payloads, hold)
+                        .map_err(Failure::from)?;
+                    self.done[index] = Some(report);
+                }
+                None => {
+                    order.push(index);
+                    going.push((destination, payloads));
+                }
+            }
+        }
+        let sent = match going.is_empty() {
+            true => Vec::new(),
+            false => deliver_all(send, going, threads)?,
+        };
+        for (index, report) in order.into_iter().zip(sent) {
+            self.done[index] = Some(report);
+        }
+        Ok((self.done.into_iter().flatten().collect(), self.guards))
+    }
+}
