@@ -515,3 +515,45 @@ fn config_show_tells_a_routes_timing_with_its_defaults() {
         .stdout_has("timezone = \"Europe/Berlin\"")
         .stdout_has("quiet_levels = [\"info\", \"success\"]");
 }
+
+#[test]
+fn repeats_do_not_wait_for_a_slow_first_message_and_still_count() {
+    let bed = Bed::start();
+    // Slower than a repeat would ever wait for the key's lock.
+    bed.answer_after(std::time::Duration::from_secs(12));
+    let sandbox = hook_profile(&bed, "dedupe = \"10m\"");
+    let first = at(
+        &sandbox,
+        TEN,
+        &["send", "-r", "ops", "--timeout", "30s", "slow"],
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let repeats: Vec<_> = (0..20)
+        .map(|_| {
+            at(
+                &sandbox,
+                TEN + 1,
+                &["send", "-r", "ops", "--timeout", "30s", "slow"],
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for mut child in repeats.into_iter().chain([first]) {
+        assert!(child.wait().unwrap().success());
+    }
+    assert_eq!(bed.arrivals(), 1, "the repeats were counted, not posted");
+    bed.answer_after(std::time::Duration::ZERO);
+    run(at(&sandbox, TEN + 601, &["flush"])).code(0);
+    let texts = posted(&bed);
+    assert!(
+        texts.last().unwrap().contains("repeated 20 times"),
+        "{texts:?}"
+    );
+}

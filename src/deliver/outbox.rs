@@ -114,13 +114,17 @@ impl Outbox<'_> {
     ///
     /// The message is on disk, in flight (`spool/inflight.rs`), before
     /// anything is awaited, so a chime stopped at any moment loses nothing.
-    pub async fn send(
+    /// `until_on_disk` (a dedupe key's lock, which others wait on to count
+    /// their repeats) is let go of the moment it is, not once delivered.
+    pub async fn send<T>(
         &self,
         destination: &Destination,
         payloads: Vec<Payload>,
         timeout: Duration,
+        until_on_disk: T,
     ) -> Report {
         let (journal, payloads) = self.begin_owned(destination, payloads, None);
+        drop(until_on_disk);
         self.send_begun(destination, payloads, timeout, Place::from(journal))
             .await
     }

@@ -101,7 +101,7 @@ fn send_all(mut send: Send) -> Result<ExitCode, Failure> {
         outcome::dry_run(&shown.collect::<Vec<_>>(), send.json)?;
         return Ok(ExitCode::Ok);
     }
-    let (reports, _guards) = timed.deliver(&send, rendered, &threads)?;
+    let reports = timed.deliver(&send, rendered, &threads)?;
     outcome::deliveries(&reports, send.json, send.output)?;
     let code = deliver::exit_code(reports.iter().map(|r| r.status));
     // `--queue` asked for the spool: a message kept there is what was asked
@@ -196,9 +196,13 @@ fn variables(send: &Send, text: &Arc<str>) -> Value {
     Value::from(vars)
 }
 
+/// One destination's message to deliver, with the dedupe key's lock it
+/// holds until the message is on disk, if it opened a window.
+type Going<'p> = (&'p Destination, Vec<Payload>, Option<crate::state::Guard>);
+
 fn deliver_all(
     send: &Send,
-    rendered: Vec<(&Destination, Vec<Payload>)>,
+    rendered: Vec<Going>,
     threads: &Threads,
 ) -> Result<Vec<Report>, Failure> {
     let runtime = deliver::runtime()?;
@@ -212,18 +216,19 @@ fn deliver_all(
         no_spool: send.no_spool,
         in_flight: Default::default(),
     };
-    let targets: Vec<(&Destination, usize)> = rendered.iter().map(|(d, p)| (*d, p.len())).collect();
+    let targets: Vec<(&Destination, usize)> =
+        rendered.iter().map(|(d, p, _)| (*d, p.len())).collect();
     let sends: FuturesUnordered<_> = rendered
         .into_iter()
         .enumerate()
-        .map(|(index, (destination, payloads))| {
+        .map(|(index, (destination, payloads, guard))| {
             let timeout = send.timeout_for(destination);
             let outbox = &outbox;
             async move {
                 let report = if send.queue {
                     outbox.queue(destination, payloads)
                 } else {
-                    outbox.send(destination, payloads, timeout).await
+                    outbox.send(destination, payloads, timeout, guard).await
                 };
                 (index, report)
             }

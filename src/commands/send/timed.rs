@@ -16,12 +16,12 @@ use crate::spool::{Hold, Why};
 use crate::state::{Guard, Threads};
 
 /// What timing decided for each destination: `done` holds the report of a
-/// message held or counted (which is not sent now); `guards` the dedupe keys
-/// held until the messages that opened their windows are on disk.
+/// message held or counted (which is not sent now); `guards` the dedupe key's
+/// lock a message that opened its window holds until it is on disk.
 #[derive(Default)]
 pub(super) struct Timed {
     done: Vec<Option<Report>>,
-    guards: Vec<Guard>,
+    guards: Vec<Option<Guard>>,
     holds: Vec<Option<Hold>>,
 }
 
@@ -36,7 +36,9 @@ pub(super) fn decide(
 ) -> Result<Timed, Failure> {
     let mut timed = Timed::default();
     for (delivery, message) in deliveries.iter_mut().zip(messages) {
-        let (done, hold) = decide_one(send, delivery, message, vars, typed, &mut timed.guards)?;
+        let mut guard = None;
+        let (done, hold) = decide_one(send, delivery, message, vars, typed, &mut guard)?;
+        timed.guards.push(guard);
         timed.done.push(done);
         timed.holds.push(hold);
     }
@@ -51,7 +53,7 @@ fn decide_one(
     message: &Message,
     vars: &Value,
     typed: &str,
-    guards: &mut Vec<Guard>,
+    guard: &mut Option<Guard>,
 ) -> Result<(Option<Report>, Option<Hold>), Failure> {
     if send.at.is_some() && send.no_spool {
         return Err(Failure::usage(
@@ -59,7 +61,7 @@ fn decide_one(
         )
         .with_hint("drop --no-spool, or send to a destination of the profile rather than a URL"));
     }
-    if let Some(counted) = deduplicate(send, delivery, message, vars, guards)? {
+    if let Some(counted) = deduplicate(send, delivery, message, vars, guard)? {
         return Ok((Some(counted), None));
     }
     if let Some(until) = send.at {
@@ -76,14 +78,14 @@ fn decide_one(
 }
 
 /// The report of a repeat, counted; `None` when the message goes, having
-/// opened its window (its lock kept in `guards`) or not being deduplicated.
+/// opened its window (its lock kept in `guard`) or not being deduplicated.
 /// A window that cannot be had is said, and the message goes.
 fn deduplicate(
     send: &Send,
     delivery: &mut Delivery,
     message: &Message,
     vars: &Value,
-    guards: &mut Vec<Guard>,
+    guard: &mut Option<Guard>,
 ) -> Result<Option<Report>, Failure> {
     let dedupe = delivery.dedupe;
     if send.dedupe.is_none() && dedupe.is_none() {
@@ -105,8 +107,8 @@ fn deduplicate(
     let destination = delivery.destination;
     match timing::dedupe(&send.spool, destination, &delivery.target, message, asked) {
         Ok(Deduped::Counted(report)) => return Ok(Some(*report)),
-        Ok(Deduped::Go(guard, thread)) => {
-            guards.extend(guard);
+        Ok(Deduped::Go(lock, thread)) => {
+            *guard = lock;
             if delivery.thread.is_none() {
                 delivery.thread = thread.map(|key| ThreadRef {
                     key,
@@ -134,9 +136,10 @@ impl Timed {
         send: &Send,
         rendered: Vec<(&Destination, Vec<Payload>)>,
         threads: &Threads,
-    ) -> Result<(Vec<Report>, Vec<Guard>), Failure> {
+    ) -> Result<Vec<Report>, Failure> {
         self.done.resize_with(rendered.len(), || None);
         self.holds.resize_with(rendered.len(), || None);
+        self.guards.resize_with(rendered.len(), || None);
         let mut going = Vec::new();
         let mut order = Vec::new();
         for (index, (destination, payloads)) in rendered.into_iter().enumerate() {
@@ -151,7 +154,7 @@ impl Timed {
                 }
                 None => {
                     order.push(index);
-                    going.push((destination, payloads));
+                    going.push((destination, payloads, self.guards[index].take()));
                 }
             }
         }
@@ -162,6 +165,6 @@ impl Timed {
         for (index, report) in order.into_iter().zip(sent) {
             self.done[index] = Some(report);
         }
-        Ok((self.done.into_iter().flatten().collect(), self.guards))
+        Ok(self.done.into_iter().flatten().collect())
     }
 }
