@@ -557,3 +557,48 @@ fn repeats_do_not_wait_for_a_slow_first_message_and_still_count() {
         "{texts:?}"
     );
 }
+
+#[test]
+fn held_messages_whose_destination_changed_since_are_dead_lettered_not_sent_elsewhere() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "digest = \"1h\"");
+    for i in 0..3 {
+        run(at(
+            &sandbox,
+            TEN + i,
+            &["send", "-r", "ops", &format!("event {i}")],
+        ))
+        .code(0);
+    }
+    // `hook` now names another webhook.
+    sandbox.profile(&format!(
+        "[destinations.hook]\nkind = \"slack\"\nurl = \"{}\"\n\n[routes.ops]\nto = [\"hook\"]\n",
+        bed.webhook("elsewhere")
+    ));
+    run(at(&sandbox, TEN + 3600, &["flush"])).code(65);
+    assert_eq!(bed.arrivals(), 0, "nothing reaches the new webhook");
+    let dead = run(sandbox.chime(&["spool", "list", "--dead", "--json"])).code(0);
+    let dead: serde_json::Value = serde_json::from_str(&dead.stdout).unwrap();
+    assert_eq!(dead.as_array().unwrap().len(), 3, "{dead}");
+    assert!(
+        dead[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("no longer the destination")
+    );
+}
+
+#[test]
+fn a_purge_of_pending_messages_takes_held_ones_too() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "");
+    run(at(
+        &sandbox,
+        TEN,
+        &["send", "-r", "ops", "--in", "1h", "later"],
+    ))
+    .code(0);
+    run(sandbox.chime(&["spool", "purge", "--yes"])).code(0);
+    let list = run(sandbox.chime(&["spool", "list", "--json"])).code(0);
+    assert_eq!(list.stdout.trim(), "[]");
+}

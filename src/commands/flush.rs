@@ -87,7 +87,7 @@ async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
         target.spool.sweep_files();
     }
     loop {
-        settle_timing(flush);
+        totals.dead += settle_timing(flush);
         let lanes = lanes(flush, flush.output);
         let passes = lanes
             .iter()
@@ -131,14 +131,19 @@ async fn flush_all(flush: &Flush) -> Result<Totals, Failure> {
 
 /// Reports the dedupe windows that are over and releases the held messages
 /// that are due, of every profile flushed (`commands/timing.rs`).
-fn settle_timing(flush: &Flush) {
+/// Gives how many held messages were dead-lettered.
+fn settle_timing(flush: &Flush) -> usize {
+    let mut dead = 0;
     for target in &flush.profiles {
         if let Ok(profile) = &target.profile {
-            for warning in super::timing::settle(profile, &target.spool) {
-                crate::report::warning(flush.output, &warning);
+            let settled = super::timing::settle(profile, &target.spool);
+            for warning in &settled.warnings {
+                crate::report::warning(flush.output, warning);
             }
+            dead += settled.dead;
         }
     }
+    dead
 }
 
 /// When the first held message of the profiles flushed is due.

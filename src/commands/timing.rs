@@ -349,9 +349,9 @@ pub fn keep_held(
 
 /// For a flush: reports the profile's closed dedupe windows, and releases
 /// what its destinations hold that is due (`release` per destination, under
-/// its lock). Gives back warnings to tell.
-pub fn settle(profile: &Profile, spool: &Spool) -> Vec<String> {
-    let mut warnings = Vec::new();
+/// its lock).
+pub fn settle(profile: &Profile, spool: &Spool) -> Settled {
+    let mut settled = Settled::default();
     let now = clock::now();
     let windows = Windows::beside(spool);
     windows.close_due(now, &mut |window| {
@@ -368,11 +368,20 @@ pub fn settle(profile: &Profile, spool: &Spool) -> Vec<String> {
         let Ok(Some(_lock)) = spool.try_lock(&name) else {
             continue;
         };
-        if let Err(err) = release(spool, destination, now, &mut warnings) {
-            warnings.push(format!("{name}: {err}; its held messages wait"));
+        if let Err(err) = release(spool, destination, now, &mut settled) {
+            let text = format!("{name}: {err}; its held messages wait");
+            settled.warnings.push(text);
         }
     }
-    warnings
+    settled
+}
+
+/// What settling a profile's timing has to tell.
+#[derive(Default)]
+pub struct Settled {
+    pub warnings: Vec<String>,
+    /// Held messages dead-lettered, their destination changed since.
+    pub dead: usize,
 }
 
 /// Moves `destination`'s due scheduled entries to pending, and makes each
@@ -381,12 +390,27 @@ fn release(
     spool: &Spool,
     destination: &Destination,
     now: SystemTime,
-    warnings: &mut Vec<String>,
+    settled: &mut Settled,
 ) -> Result<(), SpoolError> {
     let due = spool.release_due(&destination.name, now)?;
-    warnings.extend(due.warnings);
+    settled.warnings.extend(due.warnings);
     let platform = destination.platform.as_ref();
+    let identity = destination.identity();
     for held in due.digests {
+        // A message accepted by what the destination's name meant then goes
+        // nowhere else: dead-lettered, as a drain would.
+        let (held, changed): (Vec<Entry>, Vec<Entry>) = held
+            .into_iter()
+            .partition(|entry| entry.identity.as_deref().is_none_or(|id| id == identity));
+        for entry in changed {
+            let reason = format!(
+                "not sent: `{}` is no longer the destination that accepted it (its kind, URL \
+                 or credentials changed)",
+                destination.name
+            );
+            spool.bury_held(entry, reason)?;
+            settled.dead += 1;
+        }
         let notes: Vec<_> = held
             .iter()
             .filter_map(|entry| match &entry.hold.as_ref()?.why {

@@ -143,6 +143,14 @@ impl Spool {
         self.remove(State::Held, &entry)
     }
 
+    /// Moves a held entry to dead, recording why: the dead copy first.
+    pub fn bury_held(&self, mut entry: Entry, reason: String) -> Result<(), SpoolError> {
+        entry.last_error = Some(reason);
+        entry.hold = None;
+        self.write(State::Dead, &entry)?;
+        self.remove(State::Held, &entry)
+    }
+
     /// Queues `digest` (pending) in place of the held entries it stands
     /// for, which go once it is on disk.
     pub fn settle_digest(&self, digest: &Entry, held: &[Entry]) -> Result<(), SpoolError> {

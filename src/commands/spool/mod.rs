@@ -216,7 +216,8 @@ fn remove(spool: &Spool, state: State, entry: &Entry) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A pending entry may be in flight: take its destination's lock first.
+/// A pending entry may be in flight, and a held one being released: take
+/// its destination's lock first.
 fn lock_for(
     spool: &Spool,
     state: State,
@@ -303,7 +304,19 @@ fn revive_failure(spool: &Spool, entry: &Entry, err: SpoolError) -> Failure {
 }
 
 fn purge(spools: &[Spool], state: State, yes: bool, output: Output) -> Result<ExitCode, Failure> {
-    let entries = entries(spools, state, output);
+    let mut chosen: Vec<_> = entries(spools, state, output)
+        .into_iter()
+        .map(|(spool, entry)| (spool, state, entry))
+        .collect();
+    // Held messages wait to go as pending ones do, and go with them.
+    if state == State::Pending {
+        let held = entries(spools, State::Held, output);
+        chosen.extend(
+            held.into_iter()
+                .map(|(spool, entry)| (spool, State::Held, entry)),
+        );
+    }
+    let entries = chosen;
     let what = if state == State::Dead {
         "dead-letter"
     } else {
@@ -325,9 +338,9 @@ fn purge(spools: &[Spool], state: State, yes: bool, output: Output) -> Result<Ex
             Failure::usage("nothing deleted").with_hint("pass --yes to purge without asking")
         );
     }
-    for (spool, entry) in &entries {
-        let _lock = lock_for(spool, state, &entry.destination)?;
-        remove(spool, state, entry)?;
+    for (spool, state, entry) in &entries {
+        let _lock = lock_for(spool, *state, &entry.destination)?;
+        remove(spool, *state, entry)?;
     }
     if !output.quiet {
         eprintln!("chime: deleted {} {what} message(s)", entries.len());
