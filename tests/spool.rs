@@ -900,7 +900,7 @@ fn spool_list_summary_counts_pending_in_flight_and_dead_per_destination() {
     assert!(dead[0]["next_attempt"].is_null());
     run(sandbox.chime(&["spool", "list", "--summary", "--dest", "side-hook"]))
         .code(0)
-        .stdout_has("PENDING  IN FLIGHT    DEAD  OLDEST")
+        .stdout_has("PENDING  IN FLIGHT    DEAD    HELD  OLDEST")
         .stdout_has("side-hook");
     let out = run(sandbox.chime(&["spool", "list", "--summary"])).code(0);
     let row = out

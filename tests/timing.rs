@@ -87,6 +87,9 @@ fn a_scheduled_message_is_listed_with_when_it_goes_and_can_be_dropped() {
             .starts_with("2026-12-03T11:30:00"),
         "{entry}"
     );
+    let summary = run(at(&sandbox, TEN, &["spool", "list", "--summary", "--json"])).code(0);
+    let summary: serde_json::Value = serde_json::from_str(&summary.stdout).unwrap();
+    assert_eq!(summary[0]["held"], 1, "{summary}");
     let id = entry["id"].as_str().unwrap();
     run(at(&sandbox, TEN, &["spool", "drop", id])).code(0);
     run(at(&sandbox, TEN + 7200, &["flush"])).code(0);

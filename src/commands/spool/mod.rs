@@ -109,7 +109,7 @@ fn timestamp(time: SystemTime) -> String {
 /// payloads added).
 fn as_json(spool: &Spool, entry: &Outline, state: State) -> serde_json::Value {
     let time = timestamp;
-    json!({
+    let mut value = json!({
         "id": short_id(&entry.id),
         "profile": spool.profile(),
         "destination": entry.destination,
@@ -120,11 +120,12 @@ fn as_json(spool: &Spool, entry: &Outline, state: State) -> serde_json::Value {
         "last_error": entry.last_error,
         "parts": entry.parts,
         "parts_left": entry.parts_left,
-        "held": entry.hold.as_ref().map(|hold| json!({
-            "until": time(hold.until),
-            "why": hold.describe(),
-        })),
-    })
+    });
+    // Only a held entry has it: the fields a script reads stay as they were.
+    if let Some(hold) = &entry.hold {
+        value["held"] = json!({ "until": time(hold.until), "why": hold.describe() });
+    }
+    value
 }
 
 fn state_name(state: State) -> &'static str {

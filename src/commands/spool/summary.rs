@@ -29,6 +29,7 @@ pub fn summary(
     for spool in spools {
         let mut shown = destinations(spool, State::Pending, &args.dest, output);
         shown.extend(destinations(spool, State::Dead, &args.dest, output));
+        shown.extend(destinations(spool, State::Held, &args.dest, output));
         shown.sort();
         shown.dedup();
         for destination in shown {
@@ -57,6 +58,8 @@ struct Tally<'s> {
     destination: String,
     pending: usize,
     in_flight: usize,
+    /// Held to go later (`spool/held.rs`): counted, never the oldest.
+    held: usize,
     dead: usize,
     /// The oldest readable entry in the state listed.
     oldest: Option<Outline>,
@@ -71,6 +74,7 @@ impl<'s> Tally<'s> {
             spool,
             pending: pending.len() - in_flight,
             in_flight,
+            held: listed(State::Held).len(),
             dead: dead.len(),
             oldest: None,
             destination,
@@ -99,7 +103,7 @@ impl<'s> Tally<'s> {
     fn listed(&self, state: State) -> usize {
         match state {
             State::Dead => self.dead,
-            State::Pending | State::Held => self.pending + self.in_flight,
+            State::Pending | State::Held => self.pending + self.in_flight + self.held,
         }
     }
 
@@ -125,6 +129,7 @@ impl<'s> Tally<'s> {
             "state": state_name(state),
             "pending": self.pending,
             "in_flight": self.in_flight,
+            "held": self.held,
             "dead": self.dead,
             "oldest_id": oldest.map(|o| crate::spool::short_id(&o.id)),
             "oldest_created": oldest.map(|o| timestamp(o.created)),
@@ -144,22 +149,24 @@ fn table(tallies: &[Tally], state: State) -> String {
         false => String::new(),
     };
     let mut text = format!(
-        "{}{:<16}  {:>8}  {:>9}  {:>6}  {:<16}  NEXT\n",
+        "{}{:<16}  {:>8}  {:>9}  {:>6}  {:>6}  {:<16}  NEXT\n",
         profile("PROFILE"),
         "DESTINATION",
         "PENDING",
         "IN FLIGHT",
         "DEAD",
+        "HELD",
         "OLDEST"
     );
     for t in tallies {
         text.push_str(&format!(
-            "{}{:<16}  {:>8}  {:>9}  {:>6}  {:<16}  {}\n",
+            "{}{:<16}  {:>8}  {:>9}  {:>6}  {:>6}  {:<16}  {}\n",
             profile(t.spool.profile()),
             t.destination,
             t.pending,
             t.in_flight,
             t.dead,
+            t.held,
             t.age().map_or("-".to_owned(), ago),
             t.next(state).map_or("-".to_owned(), when),
         ));
