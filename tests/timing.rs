@@ -605,3 +605,14 @@ fn a_purge_of_pending_messages_takes_held_ones_too() {
     let list = run(sandbox.chime(&["spool", "list", "--json"])).code(0);
     assert_eq!(list.stdout.trim(), "[]");
 }
+
+#[test]
+fn a_route_deduplicates_run_reports_by_the_jobs_name() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "dedupe = \"1h\"\ndedupe_key = \"{{ name }}\"");
+    for i in 0..3 {
+        let args = ["run", "-r", "ops", "--name", "sync", "--", "sh", "-c", "echo try; exit 3"];
+        run(at(&sandbox, TEN + i * 60, &args)).code(3);
+    }
+    assert_eq!(bed.delivered().len(), 1);
+}
