@@ -611,8 +611,34 @@ fn a_route_deduplicates_run_reports_by_the_jobs_name() {
     let bed = Bed::start();
     let sandbox = hook_profile(&bed, "dedupe = \"1h\"\ndedupe_key = \"{{ name }}\"");
     for i in 0..3 {
-        let args = ["run", "-r", "ops", "--name", "sync", "--", "sh", "-c", "echo try; exit 3"];
+        let args = [
+            "run",
+            "-r",
+            "ops",
+            "--name",
+            "sync",
+            "--",
+            "sh",
+            "-c",
+            "echo try; exit 3",
+        ];
         run(at(&sandbox, TEN + i * 60, &args)).code(3);
     }
     assert_eq!(bed.delivered().len(), 1);
+}
+
+#[test]
+fn on_a_full_disk_a_scheduled_message_is_said_not_kept_and_a_held_one_goes_at_once() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "digest = \"1h\"");
+    let mut scheduled = at(&sandbox, TEN, &["send", "-r", "ops", "--in", "1h", "later"]);
+    scheduled.env("CHIME_FAULT", "write:ENOSPC");
+    run(scheduled)
+        .code(74)
+        .stderr_has("cannot keep it until its time");
+    assert_eq!(bed.arrivals(), 0, "a scheduled message never goes early");
+    let mut digest = at(&sandbox, TEN, &["send", "-r", "ops", "signup"]);
+    digest.env("CHIME_FAULT", "write:ENOSPC");
+    run(digest).code(0).stderr_has("sending it now");
+    assert_eq!(posted(&bed).len(), 1, "better early than lost");
 }

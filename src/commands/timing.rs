@@ -183,7 +183,7 @@ fn counted(window: &Window, platform: &dyn crate::kinds::Platform) -> Message {
         text,
         fields: shown.fields.clone(),
         links: shown.links.clone(),
-        code: false,
+        code: shown.code,
         ..report_message(window)
     }
 }

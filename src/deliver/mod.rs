@@ -200,6 +200,14 @@ impl Report {
         }
     }
 
+    /// A message neither sent nor kept, for `why`.
+    pub fn not_kept(destination: &crate::config::Destination, parts: usize, why: String) -> Report {
+        let mut report = Report::new(&destination.name, destination.platform.kind(), parts);
+        report.status = Status::Failed;
+        report.error = Some(why);
+        report
+    }
+
     /// A message kept to go later, or counted: `held` says which.
     pub fn held(destination: &crate::config::Destination, parts: usize, held: Held) -> Report {
         let mut report = Report::new(&destination.name, destination.platform.kind(), parts);

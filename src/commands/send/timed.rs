@@ -146,11 +146,26 @@ impl Timed {
             if self.done[index].is_some() {
                 continue;
             }
-            match self.holds[index].take() {
-                Some(hold) => {
-                    let report = timing::keep_held(&send.spool, destination, payloads, hold)
-                        .map_err(Failure::from)?;
-                    self.done[index] = Some(report);
+            let hold = self.holds[index].take();
+            let scheduled = hold.as_ref().is_some_and(|h| h.why == Why::Scheduled);
+            let held = hold
+                .map(|hold| timing::keep_held(&send.spool, destination, payloads.clone(), hold));
+            match held {
+                Some(Ok(report)) => self.done[index] = Some(report),
+                // Not kept until its time: nothing went, and the script is told.
+                Some(Err(err)) if scheduled => {
+                    let why = format!("cannot keep it until its time: {err}");
+                    self.done[index] = Some(Report::not_kept(destination, payloads.len(), why));
+                }
+                // A limit or quiet hours are a courtesy: better early than lost.
+                Some(Err(err)) => {
+                    let text = format!(
+                        "{}: cannot hold it ({err}); sending it now",
+                        destination.name
+                    );
+                    report::warning(send.output, &text);
+                    order.push(index);
+                    going.push((destination, payloads, self.guards[index].take()));
                 }
                 None => {
                     order.push(index);
