@@ -472,6 +472,7 @@ impl Timed {
                 Some(hold) => {
                     let report = super::timing::keep_held(&send.spool, destination, payloads, hold)
                         .map_err(Failure::from)?;
+                    let report = super::native::hand_over(send, destination, report, threads);
                     self.done[index] = Some(report);
                 }
                 None => {
