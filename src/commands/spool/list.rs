@@ -66,23 +66,34 @@ pub fn list(spools: &[Spool], args: &SpoolListArgs, output: Output) -> Result<Ex
             return Ok(ExitCode::Ok);
         }
     }
-    // Then what platforms hold for chime (`state::Scheduled`): no spool
-    // entry stands for it, but it still waits to be posted.
-    if state == State::Pending {
-        for (spool, record) in super::scheduled::records(spools, &args.dest) {
-            if printer.shown >= limit {
-                break;
-            }
-            if !printer.scheduled(spool, &record)? {
-                return Ok(ExitCode::Ok);
-            }
-        }
+    if state == State::Pending && !scheduled(spools, &args.dest, &mut printer, limit)? {
+        return Ok(ExitCode::Ok);
     }
     let shown = printer.finish()?;
     if !output.quiet {
         tell(state, args, shown, merge.left());
     }
     Ok(ExitCode::Ok)
+}
+
+/// Then what platforms hold for chime (`state::Scheduled`): no spool entry
+/// stands for it, but it still waits to be posted. False once the reader
+/// has gone.
+fn scheduled(
+    spools: &[Spool],
+    only: &[String],
+    printer: &mut Printer,
+    limit: usize,
+) -> Result<bool, Failure> {
+    for (spool, record) in super::scheduled::records(spools, only) {
+        if printer.shown >= limit {
+            break;
+        }
+        if !printer.scheduled(spool, &record)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// An entry's id as the listing shows it, and as shell completion offers it
