@@ -65,7 +65,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Spool(command) => {
             let spools = settings::spools(&cli.global)?;
             settings::check_dest(&cli.global, &spools, &command)?;
-            commands::spool::run(&spools, command, settings::output(&cli.global))
+            let output = settings::output(&cli.global);
+            commands::spool::run(&spools, command, output, &settings::profile_of)
         }
         Command::Config(command) => commands::config::command(&cli.global, command),
         Command::Test(args) => commands::probe::run(settings::probe(&cli.global, args)?),

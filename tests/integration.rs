@@ -21,6 +21,7 @@ mod profileless;
 mod proxies;
 mod redaction;
 mod run;
+mod scheduling;
 mod send;
 mod setup;
 mod show;

@@ -6,6 +6,7 @@ pub mod completions;
 pub mod config;
 mod files;
 pub mod flush;
+mod native;
 mod outcome;
 pub mod pipe;
 pub mod probe;

@@ -86,6 +86,7 @@ pub fn dedupe(
                 reason: "repeat",
                 until: Some(clock::stamp(open.until)),
                 repeats: Some(open.repeats),
+                scheduled_message_id: None,
                 note,
             };
             Ok(Deduped::Counted(Box::new(Report::held(
@@ -340,6 +341,7 @@ pub fn keep_held(
         reason,
         until: Some(clock::stamp(until)),
         repeats: None,
+        scheduled_message_id: None,
         note,
     };
     let mut report = Report::held(destination, parts, held);

@@ -228,6 +228,12 @@ pub struct Held {
     /// For a repeat: how many repeats its window has counted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repeats: Option<u64>,
+    /// For a message the platform holds itself (Slack's
+    /// chat.scheduleMessage): the id it gave, which with the report's
+    /// `channel` cancels it there; the report's `spool_id` is what
+    /// `chime spool drop` takes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_message_id: Option<String>,
     /// One line for people.
     pub note: String,
 }

@@ -91,6 +91,19 @@ pub struct Target {
     pub thread_key: Option<String>,
 }
 
+/// How far ahead a platform holds a message to post it later itself
+/// (`--at`, `--in`): a message due within these bounds is handed to the
+/// platform at once, rather than kept in the spool for a flush.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedules {
+    /// The least time ahead the platform takes (ntfy refuses under 10 s).
+    pub min: Duration,
+    /// The most: Slack's 120 days, ntfy's default `message-delay-limit`.
+    pub max: Duration,
+    /// Who holds it, for the note: "Slack".
+    pub holder: &'static str,
+}
+
 /// How a kind can honour `--thread KEY`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Threading {
@@ -262,6 +275,23 @@ pub trait Platform: Send + Sync {
     /// for a platform that refuses inside a 2xx (Slack's Web API, `ok: false`).
     fn posted_by_status(&self, status: u16) -> bool {
         (200..300).contains(&status)
+    }
+    /// Whether the platform posts a message later on its own, and within
+    /// which bounds; `None` keeps every `--at` message in the spool.
+    fn schedules(&self) -> Option<Schedules> {
+        None
+    }
+    /// `payload` as the request that has the platform post it at `post_at`
+    /// (seconds since the epoch), or why this part cannot be scheduled so
+    /// (files, an edit): it then waits in the spool.
+    fn schedule(&self, _payload: &Payload, _post_at: u64) -> Result<Payload, String> {
+        Err("the platform does not schedule messages".into())
+    }
+    /// The request that cancels a message the platform holds, by the
+    /// channel and id it gave when it took it; `None` when it cannot be
+    /// cancelled (chime then does not remember it).
+    fn unschedule(&self, _channel: &str, _id: &str) -> Option<Payload> {
+        None
     }
     /// How this kind honours `--thread`.
     fn threading(&self) -> Threading {

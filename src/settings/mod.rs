@@ -150,6 +150,26 @@ pub fn spools(global: &GlobalArgs) -> Result<Vec<Spool>, Failure> {
         .collect())
 }
 
+/// The profile whose state holds `spool`, for `chime spool drop` of a
+/// message a platform holds (its cancelling needs the destination's
+/// credentials): loaded as a flush of every profile loads it.
+pub fn profile_of(spool: &Spool) -> Result<Profile, Failure> {
+    let env = environment();
+    let dir = spool.root().parent().unwrap_or(spool.root()).to_path_buf();
+    let key = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+    let state = ProfileState {
+        key: key.unwrap_or_default(),
+        dir,
+    };
+    let location = state.location(&env);
+    let adhoc = location.as_ref().and_then(|l| l.name.as_deref());
+    match (adhoc.and_then(|name| url::flushing(name, &env)), location) {
+        (Some(profile), _) => profile,
+        (None, Some(location)) => config::load(&location, &env).map_err(Failure::from),
+        (None, None) => Err(Failure::config("its profile file is not known")),
+    }
+}
+
 /// The spools `chime spool …` would look at, as far as they are there and
 /// can be trusted, for completing entry ids: nothing is created, and what
 /// fails is left out without a word.

@@ -11,6 +11,7 @@
 //!         ├── spool/              see spool/mod.rs
 //!         ├── threads/            see threads.rs
 //!         ├── runs/               `chime run --on change` outcomes
+//!         ├── scheduled/          messages a platform holds to post later, see scheduled.rs
 //!         └── windows/            dedupe windows and limit counts, see windows.rs
 //! ```
 //!
@@ -43,12 +44,14 @@
 use std::path::{Path, PathBuf};
 
 mod runs;
+mod scheduled;
 mod threads;
 mod windows;
 
 use sha2::{Digest, Sha256};
 
 pub use runs::Runs;
+pub use scheduled::{Record, Scheduled};
 pub use threads::Threads;
 pub use windows::{Entered, Guard, Shown, Window, Windows};
 
@@ -90,6 +93,7 @@ impl ProfileState {
             "spool/corrupt",
             "threads",
             "runs",
+            "scheduled",
             "windows",
             "journal",
         ] {

@@ -18,6 +18,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+mod scheduled;
+pub use scheduled::Held;
+
 /// Slack posts longer `text` cut to this many characters, with a warning (§1.5, §2.6).
 const MAX_TEXT: usize = 40_000;
 /// chat.postMessage refuses blocks whose text adds up to more, with `msg_blocks_too_long`:
@@ -225,6 +228,8 @@ struct State {
     messages: HashSet<(String, String)>,
     /// Other platforms, by path prefix.
     surfaces: Vec<(String, Arc<dyn Surface>)>,
+    /// Messages chat.scheduleMessage holds (`scheduled.rs`).
+    scheduled: Vec<Held>,
 }
 
 /// Another platform served by the same bed under its own path prefix. Faults,
@@ -404,6 +409,11 @@ impl Bed {
     /// `message_not_found`, as Slack does for a message someone removed.
     pub fn delete_messages(&self) {
         self.shared.lock().messages.clear();
+    }
+
+    /// The messages chat.scheduleMessage holds now, oldest first.
+    pub fn scheduled(&self) -> Vec<Held> {
+        self.shared.lock().scheduled.clone()
     }
 
     /// Makes `token` a valid bot token for the Web API.
@@ -761,6 +771,8 @@ fn route(shared: &Shared, request: &Request) -> Answer {
         Some(method @ ("chat.postMessage" | "chat.update")) => {
             post_message(&mut state, request, method == "chat.update")
         }
+        Some("chat.scheduleMessage") => scheduled::schedule(&mut state, request),
+        Some("chat.deleteScheduledMessage") => scheduled::delete(&mut state, request),
         Some(_) => Answer::json(&json!({"ok": false, "error": "unknown_method"})),
         None if request.path.starts_with("/services/") => webhook(&mut state, request),
         None => Answer::new(404, PLAIN, "not found"),

@@ -39,6 +39,47 @@ pub struct Published {
     pub attachment: Option<(String, Vec<u8>)>,
     /// A file already online (`Attach`), with its name (`Filename`).
     pub attach: Option<(String, String)>,
+    /// When a scheduled message (`At`, `Delay`, `In`) is to go out, in seconds since the epoch.
+    pub at: Option<u64>,
+}
+
+/// ntfy's `DefaultMinDelay` and `DefaultMaxDelay` (`message-delay-limit`), in seconds.
+const MIN_DELAY: u64 = 10;
+const MAX_DELAY: u64 = 3 * 86_400;
+
+/// A scheduled message's time (`server.go` `parsePublishParams`): a unix timestamp here, as
+/// chime sends it; ntfy also reads durations and natural times, which chime never sends.
+fn delay(request: &Request) -> Result<Option<u64>, Answer> {
+    let names = ["x-at", "at", "x-in", "in", "x-delay", "delay"];
+    let Some(value) = names.iter().find_map(|n| request.header(n)) else {
+        return Ok(None);
+    };
+    let Ok(at) = value.trim().parse::<u64>() else {
+        return Err(fail(
+            400,
+            40004,
+            "invalid delay parameter: unable to parse delay",
+        ));
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    if at < now + MIN_DELAY {
+        return Err(fail(
+            400,
+            40005,
+            "invalid delay parameter: too small, please refer to the docs",
+        ));
+    }
+    if at > now + MAX_DELAY {
+        return Err(fail(
+            400,
+            40006,
+            "invalid delay parameter: too large, please refer to the docs",
+        ));
+    }
+    Ok(Some(at))
 }
 
 #[derive(Default)]
@@ -94,6 +135,10 @@ impl Ntfy {
                 None => return fail(400, 40007, "invalid priority parameter"),
             },
         };
+        let at = match delay(request) {
+            Ok(at) => at,
+            Err(refused) => return refused,
+        };
         let filename = param(&["x-filename", "filename", "file", "f"]);
         let attach = param(&["x-attach", "attach", "a"]);
         // With `Attach`, the body is the message and `Filename` names the URL's file.
@@ -135,12 +180,13 @@ impl Ntfy {
             message,
             attachment,
             attach: attach.map(|url| (filename.clone().unwrap_or_default(), url)),
+            at,
         };
         let pushed = push_size(topic, &published) <= PUSH_MAX;
         let mut state = self.lock();
         state.published.push(published.clone());
         let id = format!("msg{:09}", state.published.len());
-        let mut body = json!({"id": id, "time": 1_700_000_000, "expires": 1_700_043_200,
+        let mut body = json!({"id": id, "time": at.unwrap_or(1_700_000_000), "expires": 1_700_043_200,
             "event": "message", "topic": topic, "message": published.message});
         if let Some(title) = &published.title {
             body["title"] = title.as_str().into();

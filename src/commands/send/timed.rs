@@ -3,6 +3,7 @@
 
 use minijinja::value::Value;
 
+use super::super::native;
 use super::super::timing::{self, Asked, Deduped};
 use super::{Delivery, deliver_all};
 use crate::config::Destination;
@@ -151,7 +152,10 @@ impl Timed {
             let held = hold
                 .map(|hold| timing::keep_held(&send.spool, destination, payloads.clone(), hold));
             match held {
-                Some(Ok(report)) => self.done[index] = Some(report),
+                Some(Ok(report)) => {
+                    let report = native::hand_over(send, destination, report, threads);
+                    self.done[index] = Some(report);
+                }
                 // Not kept until its time: nothing went, and the script is told.
                 Some(Err(err)) if scheduled => {
                     let why = format!("cannot keep it until its time: {err}");

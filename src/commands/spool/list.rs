@@ -11,12 +11,16 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde_json::json;
 
 use super::{as_json, timestamp};
 use crate::cli::SpoolListArgs;
 use crate::exit::{ExitCode, Failure};
 use crate::report::{self, Output, Stream};
 use crate::spool::{Kind, Name, Outline, Read, Spool, State, when};
+use crate::state::Record;
 
 pub fn list(spools: &[Spool], args: &SpoolListArgs, output: Output) -> Result<ExitCode, Failure> {
     let state = if args.dead {
@@ -62,11 +66,34 @@ pub fn list(spools: &[Spool], args: &SpoolListArgs, output: Output) -> Result<Ex
             return Ok(ExitCode::Ok);
         }
     }
+    if state == State::Pending && !scheduled(spools, &args.dest, &mut printer, limit)? {
+        return Ok(ExitCode::Ok);
+    }
     let shown = printer.finish()?;
     if !output.quiet {
         tell(state, args, shown, merge.left());
     }
     Ok(ExitCode::Ok)
+}
+
+/// Then what platforms hold for chime (`state::Scheduled`): no spool entry
+/// stands for it, but it still waits to be posted. False once the reader
+/// has gone.
+fn scheduled(
+    spools: &[Spool],
+    only: &[String],
+    printer: &mut Printer,
+    limit: usize,
+) -> Result<bool, Failure> {
+    for (spool, record) in super::scheduled::records(spools, only) {
+        if printer.shown >= limit {
+            break;
+        }
+        if !printer.scheduled(spool, &record)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// An entry's id as the listing shows it, and as shell completion offers it
@@ -331,6 +358,46 @@ impl Printer {
             format!("{}{}", self.header(), self.row(spool, entry))
         } else {
             self.row(spool, entry)
+        };
+        self.out.write(&text)
+    }
+
+    /// Writes one message a platform holds; false once the reader has gone.
+    fn scheduled(&mut self, spool: &Spool, record: &Record) -> Result<bool, Failure> {
+        let first = self.shown == 0;
+        self.shown += 1;
+        let post_at = UNIX_EPOCH + Duration::from_secs(record.post_at);
+        let created = UNIX_EPOCH + Duration::from_secs(record.created);
+        let text = if self.json {
+            let value = json!({
+                "id": shown_id(&record.id),
+                "profile": spool.profile(),
+                "destination": record.destination,
+                "state": "scheduled",
+                "created": timestamp(created),
+                "post_at": timestamp(post_at),
+                "channel": record.channel,
+                "scheduled_message_id": record.scheduled_message_id,
+            });
+            format!("{}{value}", if first { "[" } else { "," })
+        } else {
+            let profile = match self.profile_column {
+                true => format!("{:<12}  ", spool.profile()),
+                false => String::new(),
+            };
+            let row = format!(
+                "{profile}{:<24}  {:<16}  {:<20}  {:>8}  {:<12}  scheduled on {}\n",
+                shown_id(&record.id),
+                record.destination,
+                timestamp(created),
+                0,
+                when(post_at),
+                record.holder,
+            );
+            match first {
+                true => format!("{}{row}", self.header()),
+                false => row,
+            }
         };
         self.out.write(&text)
     }

@@ -18,15 +18,23 @@ use crate::spool::{DestinationLock, Entry, Outline, Read, Spool, SpoolError, Sta
 
 mod list;
 mod quarantined;
+mod scheduled;
 mod summary;
 
 pub use list::ids;
 
-pub fn run(spools: &[Spool], command: SpoolCommand, output: Output) -> Result<ExitCode, Failure> {
+pub use scheduled::Loader;
+
+pub fn run(
+    spools: &[Spool],
+    command: SpoolCommand,
+    output: Output,
+    load: Loader,
+) -> Result<ExitCode, Failure> {
     match command {
         SpoolCommand::List(args) => list::list(spools, &args, output),
         SpoolCommand::Show { id } => show(spools, &id),
-        SpoolCommand::Drop { ids } => drop_entries(spools, &ids, output),
+        SpoolCommand::Drop { ids } => drop_entries(spools, &ids, output, load),
         SpoolCommand::Retry { ids, all } => retry(spools, &ids, all, output),
         SpoolCommand::Purge { dead, yes } => purge(spools, state(dead), yes, output),
     }
@@ -185,13 +193,37 @@ fn show(spools: &[Spool], id: &str) -> Result<ExitCode, Failure> {
     Ok(ExitCode::Ok)
 }
 
-fn drop_entries(spools: &[Spool], ids: &[String], output: Output) -> Result<ExitCode, Failure> {
+/// An id `spool drop` was given: a spool entry, or a message a platform holds.
+enum Chosen<'s> {
+    Entry(&'s Spool, State, Entry),
+    Scheduled(&'s Spool, crate::state::Record),
+}
+
+fn drop_entries(
+    spools: &[Spool],
+    ids: &[String],
+    output: Output,
+    load: Loader,
+) -> Result<ExitCode, Failure> {
     // Every id resolved before any is dropped: one typo deletes nothing.
-    let chosen = ids
-        .iter()
-        .map(|id| find(spools, id))
-        .collect::<Result<Vec<_>, _>>()?;
-    for (spool, state, entry) in chosen {
+    let mut chosen = Vec::new();
+    for id in ids {
+        chosen.push(match find(spools, id) {
+            Ok((spool, state, entry)) => Chosen::Entry(spool, state, entry),
+            Err(failure) => match scheduled::find(spools, id)? {
+                Some((spool, record)) => Chosen::Scheduled(spool, record),
+                None => return Err(failure),
+            },
+        });
+    }
+    for chosen in chosen {
+        let (spool, state, entry) = match chosen {
+            Chosen::Entry(spool, state, entry) => (spool, state, entry),
+            Chosen::Scheduled(spool, record) => {
+                scheduled::cancel(spool, &record, load, output)?;
+                continue;
+            }
+        };
         let _lock = lock_for(spool, state, &entry.destination)?;
         remove(spool, state, &entry)?;
         if !output.quiet {

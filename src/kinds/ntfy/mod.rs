@@ -30,7 +30,8 @@ use serde_json::Value;
 use crate::fields::{Fields, Problem};
 use crate::kinds::text::{Measure, cut};
 use crate::kinds::{
-    Answer, FileRef, HttpRequest, Payload, Platform, Target, Upload, Verdict, classify_http,
+    Answer, FileRef, HttpRequest, Payload, Platform, Schedules, Target, Upload, Verdict,
+    classify_http,
 };
 use crate::message::{Level, Link, Message};
 use crate::secret::Secret;
@@ -55,6 +56,11 @@ const CLICK_MAX: usize = 1000;
 const QUOTA_RESET_SECS_OF_DAY: u64 = 0;
 /// After the reset, this much more: the server's clock may be behind ours.
 const QUOTA_RESET_MARGIN: Duration = Duration::from_secs(60);
+/// ntfy's scheduled delivery (`At:`) takes a time between its server's
+/// `MinDelay` (10 s) and `message-delay-limit` (3 days by default, ntfy.sh
+/// too); outside them it answers 400 with 40005/40006 (PLATFORMS.md §9).
+const SCHEDULE_MIN: Duration = Duration::from_secs(10);
+const SCHEDULE_MAX: Duration = Duration::from_secs(3 * 86_400);
 /// Line breaks a Markdown reader keeps: a single newline would join the lines.
 const HARD_BREAK: &str = "  \n";
 
@@ -262,6 +268,28 @@ impl Platform for Ntfy {
         );
         attach_urls(&mut payloads, &message.file_urls, title, priority);
         payloads
+    }
+
+    fn schedules(&self) -> Option<Schedules> {
+        Some(Schedules {
+            min: SCHEDULE_MIN,
+            max: SCHEDULE_MAX,
+            holder: "the ntfy server",
+        })
+    }
+
+    /// `At: <seconds since the epoch>`: ntfy keeps the message until then.
+    /// An upload is not scheduled, so that a file never waits on the
+    /// server's attachment cache, which may expire it first.
+    fn schedule(&self, payload: &Payload, post_at: u64) -> Result<Payload, String> {
+        if !payload.files.is_empty() {
+            return Err("a file is not scheduled on the ntfy server".into());
+        }
+        let mut scheduled = payload.clone();
+        scheduled
+            .headers
+            .push(("at".to_owned(), post_at.to_string()));
+        Ok(scheduled)
     }
 
     /// `Attach: URL`: ntfy shows the file at the URL as the message's attachment.

@@ -7,12 +7,14 @@
 //! one it can be longer than the part of an answer chime reads; such an answer
 //! is read as far as it goes (see [`cut_answer`]).
 
-use serde_json::{Map, Value};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
 
 use crate::fields::Fields;
 use crate::kinds::{
-    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Target, Threading, Verdict,
-    classify_http, describe_identity,
+    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Schedules, Target, Threading,
+    Verdict, classify_http, describe_identity,
 };
 use crate::message::Message;
 use crate::secret::Secret;
@@ -21,6 +23,15 @@ use crate::template::Escape;
 use super::upload;
 
 const DEFAULT_API_URL: &str = "https://slack.com/api";
+
+/// chat.scheduleMessage takes a `post_at` up to 120 days ahead
+/// (`time_too_far` past it; PLATFORMS.md §2.7).
+const SCHEDULE_MAX: Duration = Duration::from_secs(120 * 86_400);
+/// A `post_at` must still be ahead when Slack reads it (`time_in_past`):
+/// a message due sooner waits in the spool, whose flush is as good.
+const SCHEDULE_MIN: Duration = Duration::from_secs(10);
+pub const SCHEDULE: &str = "chat.scheduleMessage";
+const UNSCHEDULE: &str = "chat.deleteScheduledMessage";
 
 pub struct Api {
     token: Secret,
@@ -120,6 +131,41 @@ impl Platform for Api {
         payload.reworked(&body, op)
     }
 
+    fn schedules(&self) -> Option<Schedules> {
+        Some(Schedules {
+            min: SCHEDULE_MIN,
+            max: SCHEDULE_MAX,
+            holder: "Slack",
+        })
+    }
+
+    /// chat.scheduleMessage takes what chat.postMessage takes, with
+    /// `post_at`. A reply is scheduled once its parent is attached (the
+    /// caller does that); an edit or a part with files cannot be (Slack
+    /// schedules neither chat.update nor uploads).
+    fn schedule(&self, payload: &Payload, post_at: u64) -> Result<Payload, String> {
+        if !payload.files.is_empty() {
+            return Err("Slack does not schedule files".into());
+        }
+        if payload.thread.is_some() || !payload.op.is_empty() {
+            return Err("Slack schedules new messages and replies, not edits".into());
+        }
+        let mut body: Value = serde_json::from_str(&payload.body).expect("rendered as JSON");
+        let Some(fields) = body.as_object_mut() else {
+            return Err("not a Slack message".into());
+        };
+        // "Messages scheduled with chat.scheduleMessage will not post if the
+        // metadata parameter is used" (its docs' bug alert).
+        fields.remove("metadata");
+        fields.insert("post_at".into(), Value::from(post_at));
+        Ok(payload.reworked(&body, SCHEDULE))
+    }
+
+    fn unschedule(&self, channel: &str, id: &str) -> Option<Payload> {
+        let body = json!({"channel": channel, "scheduled_message_id": id});
+        Some(Payload::json(&body).reworked(&body, UNSCHEDULE))
+    }
+
     fn edit_refused(&self, verdict: &Verdict) -> bool {
         matches!(verdict, Verdict::Rejected { error, .. }
             if matches!(error.as_str(), "message_not_found" | "cant_update_message" | "edit_window_closed"))
@@ -187,9 +233,11 @@ impl Platform for Api {
         };
         if body["ok"] == Value::Bool(true) {
             let field = |key: &str| body[key].as_str().map(str::to_owned);
+            // A scheduled message has no `ts` until it posts: the id Slack
+            // gives in its place is what cancels it (`spool drop`).
             return Verdict::Delivered {
                 channel: field("channel"),
-                ts: field("ts"),
+                ts: field("ts").or_else(|| field("scheduled_message_id")),
             };
         }
         let code = body["error"].as_str().unwrap_or("unknown_error").to_owned();
@@ -309,6 +357,9 @@ fn hint(code: &str) -> Option<&'static str> {
         "is_archived" => "the channel is archived: unarchive it, or pick another channel",
         "restricted_action" | "restricted_action_read_only_channel" => {
             "a workspace admin restricted posting here: ask them, or use another channel"
+        }
+        "time_too_far" | "time_in_past" | "restricted_too_many" => {
+            "Slack would not schedule it: it waits in the spool for a `chime flush` instead"
         }
         "invalid_blocks"
         | "invalid_blocks_format"
