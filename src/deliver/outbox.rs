@@ -110,12 +110,11 @@ impl Outbox<'_> {
         self.keep(destination, payloads, report, None, kept)
     }
 
-    /// Delivers the destination's backlog, then the message; keeps what cannot go.
-    ///
-    /// The message is on disk, in flight (`spool/inflight.rs`), before
-    /// anything is awaited, so a chime stopped at any moment loses nothing.
-    /// `until_on_disk` (a dedupe key's lock, which others wait on to count
-    /// their repeats) is let go of the moment it is, not once delivered.
+    /// Delivers the destination's backlog, then the message; keeps what
+    /// cannot go. The message is on disk, in flight (`spool/inflight.rs`),
+    /// before anything is awaited, so a chime stopped at any moment loses
+    /// nothing; `until_on_disk` (a dedupe key's lock, which others wait on to
+    /// count their repeats) is let go of then, not once delivered.
     pub async fn send<T>(
         &self,
         destination: &Destination,

@@ -153,7 +153,10 @@ impl Timed {
                 .map(|hold| timing::keep_held(&send.spool, destination, payloads.clone(), hold));
             match held {
                 Some(Ok(report)) => {
-                    let report = native::hand_over(send, destination, report, threads);
+                    let mut report = native::hand_over(send, destination, report, threads);
+                    for warning in report.warnings.drain(..) {
+                        report::warning(send.output, &warning);
+                    }
                     self.done[index] = Some(report);
                 }
                 // Not kept until its time: nothing went, and the script is told.
