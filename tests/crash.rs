@@ -1527,3 +1527,41 @@ fn flushes_killed_while_they_release_held_messages_lose_none_of_them() {
     let list = run_within(sandbox.chime(&["spool", "list", "--json"]), HANG).code(0);
     assert_eq!(list.stdout.trim(), "[]", "nothing left held or pending");
 }
+
+/// Sends under one dedupe key, each killed at a random moment, then one
+/// that is not: a window is open only once its first message is on disk,
+/// so whatever the moments, the alert is posted at least once.
+#[test]
+fn deduplicated_sends_killed_at_random_moments_still_post_the_alert() {
+    let mut rng = Rng::for_test("deduplicated_sends_killed_at_random_moments");
+    for round in 0..16 {
+        let bed = Bed::start();
+        let sandbox = Sandbox::new();
+        sandbox.profile(&format!(
+            "[destinations.hook]\nkind = \"slack\"\nurl = \"{}\"\n\n[routes.ops]\nto = [\"hook\"]\n",
+            bed.webhook("ops")
+        ));
+        let send = || {
+            let mut cmd = sandbox.chime(&["send", "-r", "ops", "--dedupe", "outage", "down"]);
+            cmd.env("CHIME_NOW", "1796292000");
+            cmd
+        };
+        for _ in 0..8 {
+            let mut child = send()
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            thread::sleep(rng.millis(0, 12));
+            kill9(&mut child);
+        }
+        run_within(send(), HANG).code(0);
+        let mut flush = sandbox.chime(&["flush", "--all"]);
+        flush.env("CHIME_NOW", "1796292000");
+        run_within(flush, HANG).code(0);
+        assert!(
+            bed.arrivals() >= 1,
+            "round {round}: the alert was never posted"
+        );
+    }
+}

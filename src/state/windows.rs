@@ -68,16 +68,31 @@ pub struct Shown {
 
 /// What [`Windows::enter`] decided.
 pub enum Entered {
-    /// The first message of a new window: post it, holding `guard` until it
-    /// is on disk.
+    /// The first message of a new window: post it, holding the guard until
+    /// it is on disk (the window opens then).
     First(Guard),
     /// A repeat inside the window, counted; `window` as it is now.
     Repeat(Box<Window>),
 }
 
-/// A key's lock, held while its first message goes on disk.
+/// A key's lock, held while its first message goes on disk; the window
+/// opens, written, when it is let go of. So a chime killed before its
+/// message was on disk leaves no window, and the next message under the key
+/// is a first one: posted twice perhaps, never counted against a message
+/// that never went.
 pub struct Guard {
+    opens: Option<(PathBuf, String, Window)>,
+    /// Let go of after `drop` has written the window.
     _lock: FileLock,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some((dir, file, window)) = self.opens.take() {
+            // Unwritten, the window is not open: the next message posts.
+            let _ = write(&dir, &file, &window);
+        }
+    }
 }
 
 /// A limit's count in its current window.
@@ -123,12 +138,18 @@ impl Windows {
             write(&dir, &file, &open)?;
             return Ok(Entered::Repeat(Box::new(open)));
         }
-        if let Some(closed) = open.filter(|w| w.repeats > 0) {
-            report(&closed)?;
+        if let Some(closed) = open {
+            if closed.repeats > 0 {
+                report(&closed)?;
+            }
+            // Reported: a kill from here on must not report it again.
+            fs::remove_durably(&dir, &file)?;
         }
         window.until = now + length;
-        write(&dir, &file, &window)?;
-        Ok(Entered::First(Guard { _lock: lock }))
+        Ok(Entered::First(Guard {
+            _lock: lock,
+            opens: Some((dir, file, window)),
+        }))
     }
 
     /// Closes every window over by `now`: one with repeats is handed to
