@@ -81,14 +81,15 @@ pub enum Entered {
 /// is a first one: posted twice perhaps, never counted against a message
 /// that never went.
 pub struct Guard {
-    opens: Option<(PathBuf, String, Window)>,
+    opens: Option<Box<(PathBuf, String, Window)>>,
     /// Let go of after `drop` has written the window.
     _lock: FileLock,
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if let Some((dir, file, window)) = self.opens.take() {
+        if let Some(opens) = self.opens.take() {
+            let (dir, file, window) = *opens;
             // Unwritten, the window is not open: the next message posts.
             let _ = write(&dir, &file, &window);
         }
@@ -148,7 +149,7 @@ impl Windows {
         window.until = now + length;
         Ok(Entered::First(Guard {
             _lock: lock,
-            opens: Some((dir, file, window)),
+            opens: Some(Box::new((dir, file, window))),
         }))
     }
 
