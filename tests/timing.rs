@@ -642,3 +642,16 @@ fn on_a_full_disk_a_scheduled_message_is_said_not_kept_and_a_held_one_goes_at_on
     run(digest).code(0).stderr_has("sending it now");
     assert_eq!(posted(&bed).len(), 1, "better early than lost");
 }
+
+#[test]
+fn a_misspelt_time_zone_is_a_profile_error_at_its_own_line() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(
+        &bed,
+        "quiet = \"22:00-07:00\"\ntimezone = \"Europe/Berlim\"",
+    );
+    run(at(&sandbox, TEN, &["config", "check"]))
+        .code(78)
+        .stderr_has("`Europe/Berlim` is not a time zone")
+        .stderr_has("timezone = \"Europe/Berlim\"");
+}

@@ -56,6 +56,13 @@ pub(super) fn timing(raw: RawTiming, what: &str, problems: &mut Vec<Problem>) ->
     }
     let quiet_levels = levels(raw.quiet_levels, "quiet_levels", what, problems);
     let zone = raw.timezone.as_ref().map(|z| z.get_ref().as_str());
+    // A misspelt zone is told where it is written, and the hours not read.
+    if let Some(named) = &raw.timezone
+        && let Err(why) = crate::clock::zone(zone)
+    {
+        push(problems, named.span(), what, why, QUIET_HELP);
+        return timing;
+    }
     if let Some(quiet) = &raw.quiet {
         match Quiet::parse(quiet.get_ref(), zone, quiet_levels) {
             Ok(quiet) => timing.quiet = Some(quiet),
