@@ -512,3 +512,33 @@ fn config_check_renders_a_template_for_telegram_and_names_what_telegram_would_re
     chime(&sandbox, &["send", "--template", "broken", "disk full"]).code(65);
     assert!(bodies(&telegram).is_empty());
 }
+
+#[test]
+fn telegram_dedupe_edits_the_first_message_with_its_count_when_the_window_closes() {
+    let (_bed, telegram, sandbox) = setup();
+    let at = |now: u64, args: &[&str]| {
+        let mut cmd = sandbox.chime(args);
+        cmd.env("TG_TOKEN", TOKEN)
+            .env("CHIME_NOW", now.to_string())
+            .env("TZ", "UTC");
+        run(cmd)
+    };
+    let ten = 1_796_292_000;
+    for i in 0..4 {
+        at(
+            ten + i * 60,
+            &["send", "--dedupe", "backup", "backup failed"],
+        )
+        .code(0);
+    }
+    assert_eq!(telegram.posted().len(), 1);
+    at(ten + 3601, &["flush"]).code(0);
+    let posted = telegram.posted();
+    assert_eq!(posted.len(), 1, "still one message, edited");
+    assert_eq!(posted[0].edits, 1);
+    assert!(
+        posted[0].text.contains("×4, last 10:03"),
+        "{}",
+        posted[0].text
+    );
+}
