@@ -169,6 +169,8 @@ impl Windows {
             for file in fs::list(&dir).unwrap_or_default() {
                 if file.ends_with(".json") && !file.starts_with("limit-") {
                     reported += usize::from(close(&dir, &file, now, report));
+                } else if let Some(record) = file.strip_suffix(".lock") {
+                    forget_lock(&dir, &file, record);
                 }
             }
         }
@@ -229,6 +231,22 @@ fn close(
         let _ = fs::remove_durably(dir, file);
     }
     reported
+}
+
+/// Removes the lock of a record that is gone, once it is a day old and
+/// free, so that a key per CI run does not leave a file each forever. A
+/// day after its record went, nobody is still waiting on it.
+fn forget_lock(dir: &Path, lock: &str, record: &str) {
+    let path = dir.join(lock);
+    let old = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(86_400));
+    if old
+        && !dir.join(record).exists()
+        && let Ok(Some(_free)) = FileLock::try_at(&path)
+    {
+        let _ = std::fs::remove_file(&path);
+    }
 }
 
 /// The lock of the record `file` in `dir`, waited for up to [`LOCK_WAIT`].
