@@ -655,3 +655,33 @@ fn a_misspelt_time_zone_is_a_profile_error_at_its_own_line() {
         .stderr_has("`Europe/Berlim` is not a time zone")
         .stderr_has("timezone = \"Europe/Berlim\"");
 }
+
+#[test]
+fn the_next_send_after_a_limits_window_delivers_its_digest_first() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "limit = \"2/5m\"");
+    for i in 0..5 {
+        let text = format!("check {i} failed");
+        run(at(
+            &sandbox,
+            TEN + i,
+            &["send", "-r", "ops", "-l", "warning", &text],
+        ))
+        .code(0);
+    }
+    assert_eq!(bed.delivered().len(), 2);
+    run(at(
+        &sandbox,
+        TEN + 400,
+        &["send", "-r", "ops", "-l", "warning", "all clear"],
+    ))
+    .code(0);
+    let texts = posted(&bed);
+    assert_eq!(texts.len(), 4, "{texts:?}");
+    assert!(
+        texts[2].contains("3 more in the last 5 min"),
+        "{}",
+        texts[2]
+    );
+    assert!(texts[3].contains("all clear"));
+}

@@ -364,18 +364,43 @@ pub fn settle(profile: &Profile, spool: &Spool) -> Settled {
         }
     });
     for name in spool.destinations(State::Held).unwrap_or_default() {
-        let Some(destination) = profile.destinations.get(&name) else {
-            continue;
-        };
-        let Ok(Some(_lock)) = spool.try_lock(&name) else {
-            continue;
-        };
-        if let Err(err) = release(spool, destination, now, &mut settled) {
-            let text = format!("{name}: {err}; its held messages wait");
-            settled.warnings.push(text);
+        if let Some(destination) = profile.destinations.get(&name) {
+            release_locked(spool, destination, now, &mut settled);
         }
     }
     settled
+}
+
+/// For a send: releases what `destination` holds that is due, when the
+/// hint says something is, so that the send delivers it first (a digest
+/// whose window ended goes with the next message, not only the next flush).
+pub fn release_for_send(spool: &Spool, destination: &Destination) -> Settled {
+    let mut settled = Settled::default();
+    let now = clock::now();
+    if spool
+        .next_due_hint(&destination.name)
+        .is_some_and(|next| next <= now)
+    {
+        release_locked(spool, destination, now, &mut settled);
+    }
+    settled
+}
+
+/// [`release`] under the destination's lock; left to its holder (a flush
+/// or a send at it) when another has it.
+fn release_locked(
+    spool: &Spool,
+    destination: &Destination,
+    now: SystemTime,
+    settled: &mut Settled,
+) {
+    let Ok(Some(_lock)) = spool.try_lock(&destination.name) else {
+        return;
+    };
+    if let Err(err) = release(spool, destination, now, settled) {
+        let text = format!("{}: {err}; its held messages wait", destination.name);
+        settled.warnings.push(text);
+    }
 }
 
 /// What settling a profile's timing has to tell.
@@ -410,6 +435,10 @@ fn release(
                  or credentials changed)",
                 destination.name
             );
+            let id = crate::spool::short_id(&entry.id);
+            settled
+                .warnings
+                .push(format!("held message {id}: {reason}; dead-lettered"));
             spool.bury_held(entry, reason)?;
             settled.dead += 1;
         }

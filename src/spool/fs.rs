@@ -238,23 +238,6 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SpoolErr
     write_atomic_noting(dir, name, bytes, &mut || {})
 }
 
-/// [`write_atomic`] without the fsyncs: atomic against a kill (a reader
-/// sees the old file or the new one), not against a power cut. For records
-/// worth less than a disk flush each time (a dedupe count).
-pub fn write_atomic_unsynced(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SpoolError> {
-    let (temp, mut file) = create_temp(dir, name)?;
-    let written = match injected("write") {
-        Some(err) => Err(err),
-        None => file.write_all(bytes),
-    };
-    let target = dir.join(name);
-    if let Err(err) = written.and_then(|()| fs::rename(&temp, &target)) {
-        let _ = fs::remove_file(&temp);
-        return Err(SpoolError::io("write", &temp, err));
-    }
-    Ok(())
-}
-
 /// [`write_atomic`], calling `noted` the moment the file has its name, before
 /// the directory's fsync: what the caller notes elsewhere (a journal's
 /// settle) then follows the file within microseconds, not a disk's flush.

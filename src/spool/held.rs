@@ -81,6 +81,9 @@ impl Hold {
     }
 }
 
+/// The hint of when a destination's first held entry is due.
+const NEXT_FILE: &str = ".next";
+
 /// What a release took out of `held/`: scheduled entries now pending, and
 /// the held entries of each digest that is due, grouped, oldest first.
 #[derive(Default)]
@@ -93,9 +96,33 @@ pub struct Due {
 impl Spool {
     /// Holds `entry` until `hold.until`.
     pub fn hold(&self, mut entry: Entry, hold: Hold) -> Result<Entry, SpoolError> {
+        let until = hold.until;
         entry.hold = Some(hold);
         self.write(State::Held, &entry)?;
+        let next = self.next_due_hint(&entry.destination);
+        self.note_next(&entry.destination, next.map_or(until, |n| n.min(until)));
         Ok(entry)
+    }
+
+    /// When `destination`'s first held entry is due, as the last hold or
+    /// release noted it (`.next`): a hint, so that a send can tell in one
+    /// small read whether anything held is due. Lost or stale, it only
+    /// leaves a release to the next flush, which reads every held entry.
+    pub fn next_due_hint(&self, destination: &str) -> Option<SystemTime> {
+        let path = self.dir(State::Held, destination).join(NEXT_FILE);
+        let text = String::from_utf8(super::fs::read_bounded(&path, 64).ok()?).ok()?;
+        let ms: u64 = text.trim().parse().ok()?;
+        std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(ms))
+    }
+
+    fn note_next(&self, destination: &str, next: SystemTime) {
+        let Ok(dir) = self.checked_dir(State::Held, destination) else {
+            return;
+        };
+        let ms = next
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let _ = super::fs::write_quick(&dir, NEXT_FILE, ms.to_string().as_bytes());
     }
 
     /// Releases what is due in `destination`'s held entries at `now`: a
@@ -105,6 +132,8 @@ impl Spool {
     pub fn release_due(&self, destination: &str, now: SystemTime) -> Result<Due, SpoolError> {
         let mut due = Due::default();
         let mut groups: Vec<(String, Vec<Entry>)> = Vec::new();
+        // When the first entry left held is due, for the hint.
+        let mut next: Option<SystemTime> = None;
         for id in self.ids(State::Held, destination)? {
             let entry = match self.read(State::Held, destination, &id)? {
                 Read::Entry(entry) => entry,
@@ -113,9 +142,13 @@ impl Spool {
                     continue;
                 }
             };
-            let Some(hold) = entry.hold.clone().filter(|h| h.until <= now) else {
+            let Some(hold) = entry.hold.clone() else {
                 continue;
             };
+            if hold.until > now {
+                next = Some(next.map_or(hold.until, |n: SystemTime| n.min(hold.until)));
+                continue;
+            }
             match hold.why {
                 Why::Scheduled => {
                     self.unhold(entry)?;
@@ -128,6 +161,13 @@ impl Spool {
             }
         }
         due.digests = groups.into_iter().map(|(_, entries)| entries).collect();
+        match next {
+            Some(next) => self.note_next(destination, next),
+            None => {
+                let path = self.dir(State::Held, destination).join(NEXT_FILE);
+                let _ = std::fs::remove_file(path);
+            }
+        }
         Ok(due)
     }
 

@@ -276,7 +276,7 @@ fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
 
 fn write<T: Serialize>(dir: &Path, file: &str, record: &T) -> Result<(), SpoolError> {
     let json = serde_json::to_vec(record).expect("a window always serialises");
-    fs::write_atomic_unsynced(dir, file, &json)
+    fs::write_quick(dir, file, &json)
 }
 
 /// Seconds since the epoch, as the other records keep time.

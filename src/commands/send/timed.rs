@@ -180,6 +180,12 @@ impl Timed {
                 }
             }
         }
+        for (destination, _, _) in &going {
+            let settled = timing::release_for_send(&send.spool, destination);
+            for warning in &settled.warnings {
+                report::warning(send.output, warning);
+            }
+        }
         let sent = match going.is_empty() {
             true => Vec::new(),
             false => deliver_all(send, going, threads)?,
