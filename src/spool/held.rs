@@ -7,7 +7,7 @@
 //! kept apart from `pending/` so that it stands outside the destination's
 //! order (invariant 4): a message scheduled for tomorrow does not make
 //! today's wait behind it. Once due, the holder of the destination's lock
-//! (a flush) releases it: a scheduled entry moves to `pending/` whole, keeping
+//! (a flush, or a send whose `.next` hint says something is due) releases it: a scheduled entry moves to `pending/` whole, keeping
 //! its id (so it goes before anything queued after it was accepted), the new
 //! copy written before the held one is removed (invariant 6); the entries of
 //! one digest become one pending entry, written before they are removed. A

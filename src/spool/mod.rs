@@ -15,6 +15,7 @@
 //!     │   ├── .<id>.done                               delivered, being unlinked (reaper.rs)
 //!     │   └── <id>.sending                             0600, a message in flight (inflight.rs)
 //!     ├── held/<destination>/<id>.msg                  accepted to go later (held.rs)
+//!     │   └── .next                                    when the first is due (a hint)
 //!     ├── dead/<destination>/<id>.msg                  refused for good, too old, or its
 //!     │                                                destination is no longer the same
 //!     └── corrupt/<destination>.<id>.msg               damaged or unreadable; kept for a human
