@@ -181,6 +181,11 @@ fn ntfy_gets_the_time_in_an_at_header_and_beyond_its_limit_the_spool_keeps_it() 
     let published = ntfy.published();
     assert_eq!(published.len(), 1);
     assert!(published[0].at.unwrap().abs_diff(before + 3600) <= 5);
+    let id = report["held"]["scheduled_message_id"].as_str();
+    assert!(
+        id.is_some_and(|id| !id.is_empty()),
+        "ntfy's id for a script: {report}"
+    );
     assert!(
         listed(&sandbox).is_empty(),
         "ntfy holds it, the spool does not"
@@ -188,4 +193,28 @@ fn ntfy_gets_the_time_in_an_at_header_and_beyond_its_limit_the_spool_keeps_it() 
     run(sandbox.chime(&["send", "--to", "phone", "--in", "4d", "later"])).code(0);
     assert_eq!(ntfy.published().len(), 1, "past ntfy's 3 days");
     assert_eq!(listed(&sandbox)[0]["state"], "held");
+}
+
+#[test]
+fn a_message_scheduled_with_another_token_is_not_cancelled_with_this_one() {
+    let bed = Bed::start();
+    let sandbox = slack(&bed);
+    run(sandbox.chime(&["send", "--to", "bot", "--in", "3h", "retro"])).code(0);
+    let id = listed(&sandbox)[0]["id"].as_str().unwrap().to_owned();
+    let other = "xoxb-000-another-workspace-notreal";
+    bed.add_token(other);
+    sandbox.profile(&format!(
+        "[destinations.bot]\nkind = \"slack-api\"\ntoken = \"{other}\"\nchannel = \"#deploys\"\n\
+         api_url = \"{}\"\n",
+        bed.api_url()
+    ));
+    run(sandbox.chime(&["spool", "drop", &id]))
+        .code(78)
+        .stderr_has("no longer the destination that scheduled it");
+    assert_eq!(
+        bed.scheduled().len(),
+        1,
+        "still scheduled, and still listed"
+    );
+    assert_eq!(listed(&sandbox).len(), 1);
 }

@@ -155,7 +155,7 @@ fn a_different_level_is_news_and_posts_at_once() {
     let texts = posted(&bed);
     // The warning, then the count of its window that the error ended, then the error.
     assert_eq!(texts.len(), 3, "{texts:?}");
-    assert!(texts[1].contains("repeated 1 times"), "{}", texts[1]);
+    assert!(texts[1].contains("repeated once"), "{}", texts[1]);
 }
 
 #[test]
@@ -482,7 +482,7 @@ fn a_long_first_message_keeps_its_parts_out_of_threads_and_gets_its_count_as_a_f
     let last = all.last().unwrap();
     assert_eq!(last.path, "/api/chat.postMessage");
     assert!(
-        last.text().contains("repeated 2 times in the last 10 min"),
+        last.text().contains("repeated twice in the last 10 min"),
         "{}",
         last.text()
     );
@@ -684,4 +684,176 @@ fn the_next_send_after_a_limits_window_delivers_its_digest_first() {
         texts[2]
     );
     assert!(texts[3].contains("all clear"));
+}
+
+#[test]
+fn a_first_message_neither_sent_nor_kept_opens_no_window() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "");
+    bed.break_hook("ops");
+    let args = [
+        "send",
+        "-r",
+        "ops",
+        "--no-spool",
+        "--dedupe",
+        "disk",
+        "disk full",
+    ];
+    run(at(&sandbox, TEN, &args)).code(74);
+    bed.restore_hook("ops");
+    run(at(&sandbox, TEN + 10, &args)).code(0);
+    assert_eq!(
+        posted(&bed).len(),
+        1,
+        "the retry is a first message, posted"
+    );
+}
+
+#[test]
+fn a_scheduled_first_message_the_disk_would_not_keep_opens_no_window() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "");
+    let args = [
+        "send", "-r", "ops", "--in", "1h", "--dedupe", "k", "--json", "later",
+    ];
+    let mut full = at(&sandbox, TEN, &args);
+    full.env("CHIME_FAULT", "write:ENOSPC");
+    run(full).code(74);
+    let again = run(at(&sandbox, TEN + 10, &args)).code(0);
+    assert_eq!(
+        again.json_lines()[0]["held"]["reason"],
+        "scheduled",
+        "not a repeat"
+    );
+}
+
+#[test]
+fn the_same_text_for_two_channels_is_two_messages_and_their_digests_stay_apart() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(
+        &bed,
+        "dedupe = \"10m\"\nquiet = \"22:00-07:00\"\ntimezone = \"UTC\"",
+    );
+    let night = TEN + 13 * 3600;
+    for (i, channel) in ["#team-a", "#team-b"].iter().enumerate() {
+        let args = [
+            "send",
+            "-r",
+            "ops",
+            "--channel",
+            channel,
+            "-l",
+            "error",
+            "build broke",
+        ];
+        run(at(&sandbox, TEN + i as u64, &args)).code(0);
+        let args = [
+            "send",
+            "-r",
+            "ops",
+            "--channel",
+            channel,
+            &format!("for {channel}"),
+        ];
+        run(at(&sandbox, night + i as u64, &args)).code(0);
+    }
+    assert_eq!(
+        bed.delivered().len(),
+        2,
+        "one error per channel, none counted"
+    );
+    run(at(&sandbox, TEN + 21 * 3600, &["flush"])).code(0);
+    let got = bed.delivered();
+    assert_eq!(got.len(), 4, "one digest per channel");
+    for digest in &got[2..] {
+        let body = digest.json();
+        let channel = body["channel"].as_str().unwrap().to_owned();
+        assert!(
+            digest.text().contains(&format!("for {channel}")),
+            "{}",
+            digest.text()
+        );
+        let other = if channel == "#team-a" {
+            "#team-b"
+        } else {
+            "#team-a"
+        };
+        assert!(!digest.text().contains(&format!("for {other}")));
+    }
+}
+
+#[test]
+fn events_with_other_fields_are_not_repeats_of_each_other() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "dedupe = \"10m\"");
+    for email in ["ada@acme.com", "bob@acme.com", "ada@acme.com"] {
+        let field = format!("email={email}");
+        run(at(
+            &sandbox,
+            TEN,
+            &[
+                "send",
+                "-r",
+                "ops",
+                "--event",
+                "user.signed_up",
+                "-f",
+                &field,
+            ],
+        ))
+        .code(0);
+    }
+    assert_eq!(bed.delivered().len(), 2, "Ada once, Bob once");
+}
+
+#[test]
+fn a_dedupe_key_named_like_a_limit_is_a_window_like_any_other() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "limit = \"5/5m\"");
+    for i in 0..3 {
+        let args = [
+            "send",
+            "-r",
+            "ops",
+            "--dedupe",
+            "limit-route:ops",
+            "--dedupe-window",
+            "5m",
+            "x",
+        ];
+        run(at(&sandbox, TEN + i, &args)).code(0);
+    }
+    run(at(&sandbox, TEN + 301, &["flush"])).code(0);
+    let texts = posted(&bed);
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[1].contains("repeated twice"), "{}", texts[1]);
+}
+
+#[test]
+fn a_count_is_not_told_to_a_destination_that_changed_since_its_window_opened() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "dedupe = \"10m\"");
+    for i in 0..3 {
+        run(at(&sandbox, TEN + i, &["send", "-r", "ops", "disk full"])).code(0);
+    }
+    sandbox.profile(&format!(
+        "[destinations.hook]\nkind = \"slack\"\nurl = \"{}\"\n\n[routes.ops]\nto = [\"hook\"]\n",
+        bed.webhook("elsewhere")
+    ));
+    run(at(&sandbox, TEN + 601, &["flush"])).code(0);
+    assert_eq!(
+        bed.delivered().len(),
+        1,
+        "only the first message, to the old webhook"
+    );
+}
+
+#[test]
+fn a_dedupe_key_without_a_window_is_a_profile_error() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "dedupe_key = \"{{ fields.check }}\"");
+    run(at(&sandbox, TEN, &["config", "check"]))
+        .code(78)
+        .stderr_has("`dedupe_key` without `dedupe`");
 }

@@ -176,6 +176,7 @@ fn scheduled(
             post_at: clock::epoch_secs(until),
             created: now,
             holder: bounds.holder.to_owned(),
+            identity: destination.identity(),
         };
         match Scheduled::beside(&send.spool).add(&record) {
             Ok(()) => report.spool_id = Some(record.id),
@@ -192,7 +193,8 @@ fn scheduled(
             crate::spool::when(until),
             bounds.holder
         );
-        held.scheduled_message_id = cancels.then_some(id);
+        // The platform's own id, for a script, whether or not chime can cancel it.
+        held.scheduled_message_id = Some(id).filter(|id| !id.is_empty());
     }
     report.channel = Some(channel).filter(|c| !c.is_empty());
     report

@@ -41,6 +41,10 @@ pub enum Deduped {
 pub struct Asked<'a> {
     pub key: Option<&'a str>,
     pub window: Option<Duration>,
+    /// Whether the first message may carry a key of the window's own, to
+    /// edit it with its count: not when it carries `--thread`/`--update`'s,
+    /// nor when it is scheduled (a platform schedules no edit).
+    pub may_edit: bool,
 }
 
 /// Counts `message` as a repeat, or opens its window. A window it ends is
@@ -53,12 +57,13 @@ pub fn dedupe(
     asked: Asked,
 ) -> Result<Deduped, SpoolError> {
     let windows = Windows::beside(spool);
-    let key = asked
-        .key
-        .map_or_else(|| default_key(&destination.name, message), str::to_owned);
+    let key = asked.key.map_or_else(
+        || default_key(&destination.name, target, message),
+        str::to_owned,
+    );
     let length = asked.window.unwrap_or(DEFAULT_DEDUPE);
     let now = clock::now();
-    let edits = destination.platform.edits() && message.text.len() <= MAX_SHOWN;
+    let edits = asked.may_edit && destination.platform.edits() && message.text.len() <= MAX_SHOWN;
     let thread = edits.then(|| format!("{THREAD_PREFIX}{key}:{}", clock::epoch_secs(now)));
     let window = Window {
         key: key.clone(),
@@ -70,6 +75,7 @@ pub fn dedupe(
         last: now,
         thread: thread.clone(),
         shown: shown(message, target),
+        identity: destination.identity(),
     };
     let mut report = |closed: &Window| queue_report(spool, destination, closed);
     match windows.enter(window, length, &mut report)? {
@@ -98,16 +104,24 @@ pub fn dedupe(
     }
 }
 
-/// The key a message is deduplicated by when none was given: its
-/// destination, level, title and text.
-fn default_key(destination: &str, message: &Message) -> String {
+/// The key a message is deduplicated by when none was given: where it
+/// goes (destination, channel, thread) and what it says (title, text,
+/// fields). Not its level: a message like the last but of another level
+/// ends the window (an error after warnings is news).
+fn default_key(destination: &str, target: &Target, message: &Message) -> String {
     let mut hash = Sha256::new();
-    for part in [
+    let fields = message
+        .fields
+        .iter()
+        .flat_map(|(k, v)| [k.as_str(), v.as_str()]);
+    let parts = [
         destination,
-        message.level.as_str(),
+        target.channel.as_deref().unwrap_or(""),
+        target.thread_key.as_deref().unwrap_or(""),
         message.title.as_deref().unwrap_or(""),
         &message.text,
-    ] {
+    ];
+    for part in parts.into_iter().chain(fields) {
         hash.update(part.as_bytes());
         hash.update([0]);
     }
@@ -148,6 +162,10 @@ fn queue_report(
     destination: &Destination,
     window: &Window,
 ) -> Result<(), SpoolError> {
+    // The count of messages another destination took is not this one's to tell.
+    if window.identity != destination.identity() {
+        return Ok(());
+    }
     let platform = destination.platform.as_ref();
     let target = Target {
         channel: window.shown.channel.clone(),
@@ -206,12 +224,21 @@ fn follow_up(window: &Window, platform: &dyn crate::kinds::Platform) -> Message 
     Message {
         title: Some(format!("Repeated: {what}")),
         text: platform.escape(&format!(
-            "repeated {} times in the last {} (last at {last})",
-            window.repeats,
+            "repeated {} in the last {} (last at {last})",
+            times(window.repeats),
             clock::span(Duration::from_secs(span))
         )),
         links: shown.links.clone(),
         ..report_message(window)
+    }
+}
+
+/// "once", "twice", "36 times".
+fn times(count: u64) -> String {
+    match count {
+        1 => "once".to_owned(),
+        2 => "twice".to_owned(),
+        n => format!("{n} times"),
     }
 }
 
@@ -253,6 +280,8 @@ pub fn hold_for(
 ) -> Result<Option<Hold>, SpoolError> {
     let (name, timing) = route;
     let now = clock::now();
+    // Messages for different channels never share a digest.
+    let channel = target.channel.as_deref().unwrap_or("");
     let held = |until: SystemTime, heading: Heading, group: String| {
         let why = match message.files.is_empty() {
             // Files do not fit in a digest's lines: such a message goes alone.
@@ -272,7 +301,7 @@ pub fn hold_for(
         let heading = Heading::Quiet {
             hours: quiet.hours.clone(),
         };
-        let group = format!("quiet:{name}:{}", clock::epoch_secs(until));
+        let group = format!("quiet:{name}:{channel}:{}", clock::epoch_secs(until));
         return Ok(held(until, heading, group));
     }
     if let Some(interval) = timing.digest {
@@ -280,7 +309,7 @@ pub fn hold_for(
         let heading = Heading::Interval {
             secs: interval.as_secs(),
         };
-        let group = format!("digest:{name}:{}", clock::epoch_secs(until));
+        let group = format!("digest:{name}:{channel}:{}", clock::epoch_secs(until));
         return Ok(held(until, heading, group));
     }
     if let Some(limit) = timing
@@ -294,7 +323,7 @@ pub fn hold_for(
             let heading = Heading::Limit {
                 secs: limit.per.as_secs(),
             };
-            let group = format!("limit:{name}:{}", clock::epoch_secs(until));
+            let group = format!("limit:{name}:{channel}:{}", clock::epoch_secs(until));
             return Ok(held(until, heading, group));
         }
     }

@@ -25,19 +25,19 @@ pub(super) struct RawTiming {
 
 /// Reads `raw` for the route called `what` (`route \`ops\``).
 pub(super) fn timing(raw: RawTiming, what: &str, problems: &mut Vec<Problem>) -> Timing {
-    let mut report = |span: std::ops::Range<usize>, message: String, help: &str| {
-        problems.push(Problem::new(Some(span), format!("{what}: {message}")).help(help));
-    };
-    let mut span_of = |text: &Spanned<String>, key: &str| {
-        let parsed = humantime::parse_duration(text.get_ref().trim());
-        parsed.ok().filter(|d| !d.is_zero()).or_else(|| {
-            let message = format!("`{key}` is not a duration: `{}`", text.get_ref());
-            report(text.span(), message, "write it like \"10m\" or \"1h\"");
-            None
-        })
-    };
-    let dedupe = raw.dedupe.as_ref().and_then(|d| span_of(d, "dedupe"));
-    let digest = raw.digest.as_ref().and_then(|d| span_of(d, "digest"));
+    let dedupe = raw
+        .dedupe
+        .as_ref()
+        .and_then(|d| span_of(d, "dedupe", what, problems));
+    let digest = raw
+        .digest
+        .as_ref()
+        .and_then(|d| span_of(d, "digest", what, problems));
+    if let (None, Some(key)) = (&raw.dedupe, &raw.dedupe_key) {
+        let why = "`dedupe_key` without `dedupe`: no window to count repeats in".to_owned();
+        let help = "add dedupe = \"10m\" (or how long a window lasts)";
+        push(problems, key.span(), what, why, help);
+    }
     let dedupe = dedupe.map(|window| Dedupe {
         window,
         key: raw.dedupe_key.map(Spanned::into_inner),
@@ -73,6 +73,27 @@ pub(super) fn timing(raw: RawTiming, what: &str, problems: &mut Vec<Problem>) ->
         push(problems, zone.span(), what, why, QUIET_HELP);
     }
     timing
+}
+
+/// A window's length: a duration, and not zero.
+fn span_of(
+    text: &Spanned<String>,
+    key: &str,
+    what: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<std::time::Duration> {
+    let parsed = humantime::parse_duration(text.get_ref().trim());
+    parsed.ok().filter(|d| !d.is_zero()).or_else(|| {
+        let why = format!("`{key}` is not a duration: `{}`", text.get_ref());
+        push(
+            problems,
+            text.span(),
+            what,
+            why,
+            "write it like \"10m\" or \"1h\"",
+        );
+        None
+    })
 }
 
 const QUIET_HELP: &str =

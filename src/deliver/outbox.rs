@@ -25,7 +25,7 @@ use crate::kinds::Payload;
 use crate::report;
 use crate::report::Output;
 use crate::spool::{DestinationLock, Entry, InFlight, Policy, Spool, State, when};
-use crate::state::Threads;
+use crate::state::{Guard, Threads};
 
 /// A message's place in its destination's order, taken before anything is
 /// awaited, so that whatever becomes of it, it keeps that place.
@@ -113,19 +113,32 @@ impl Outbox<'_> {
     /// Delivers the destination's backlog, then the message; keeps what
     /// cannot go. The message is on disk, in flight (`spool/inflight.rs`),
     /// before anything is awaited, so a chime stopped at any moment loses
-    /// nothing; `until_on_disk` (a dedupe key's lock, which others wait on to
-    /// count their repeats) is let go of then, not once delivered.
-    pub async fn send<T>(
+    /// nothing. `window` (a dedupe key's, which others wait on to count their
+    /// repeats) is opened the moment the message is on disk, or once it is
+    /// delivered when it cannot be put there; never for a message lost.
+    pub async fn send(
         &self,
         destination: &Destination,
         payloads: Vec<Payload>,
         timeout: Duration,
-        until_on_disk: T,
+        window: Option<Guard>,
     ) -> Report {
         let (journal, payloads) = self.begin_owned(destination, payloads, None);
-        drop(until_on_disk);
-        self.send_begun(destination, payloads, timeout, Place::from(journal))
-            .await
+        let mut window = window;
+        if journal.is_some()
+            && let Some(window) = window.take()
+        {
+            window.open();
+        }
+        let report = self
+            .send_begun(destination, payloads, timeout, Place::from(journal))
+            .await;
+        if let Some(window) = window
+            && report.status == Status::Delivered
+        {
+            window.open();
+        }
+        report
     }
 
     /// Puts the message on disk in flight, before anything is awaited, under

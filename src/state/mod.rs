@@ -104,7 +104,12 @@ impl ProfileState {
 
     /// Whether dedupe windows are open (a flush reports those that close).
     pub fn has_windows(&self) -> bool {
-        std::fs::read_dir(self.dir.join("windows")).is_ok_and(|mut d| d.next().is_some())
+        let Ok(dirs) = std::fs::read_dir(self.dir.join("windows")) else {
+            return false;
+        };
+        dirs.flatten().any(|dir| {
+            fs::list(&dir.path()).is_ok_and(|files| files.iter().any(|f| windows::is_window(f)))
+        })
     }
 
     /// What `chime run --on change` remembers.

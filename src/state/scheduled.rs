@@ -34,6 +34,10 @@ pub struct Record {
     pub created: u64,
     /// Who holds it, for people: "Slack".
     pub holder: String,
+    /// Who took it (`config::Destination::identity`): only the same
+    /// destination, with the same credentials, may cancel it.
+    #[serde(default)]
+    pub identity: String,
 }
 
 /// The records of one profile.
@@ -112,6 +116,7 @@ mod tests {
             post_at,
             created: 1,
             holder: "Slack".into(),
+            identity: String::new(),
         }
     }
 

@@ -28,6 +28,11 @@ const LOCK_WAIT: Duration = Duration::from_secs(10);
 const LOCK_POLL: Duration = Duration::from_millis(2);
 const MAX_RECORD_BYTES: u64 = 256 << 10;
 
+/// How a dedupe window's record is named, and a limit's count, so that no
+/// key of one can name the other's file.
+const DEDUPE: &str = "dedupe-";
+const LIMIT: &str = "limit-";
+
 /// The windows kept for one profile.
 pub struct Windows {
     root: PathBuf,
@@ -50,6 +55,9 @@ pub struct Window {
     /// The thread key the first message carried, for an edit of it.
     pub thread: Option<String>,
     pub shown: Shown,
+    /// Who took the first message (`config::Destination::identity`): the
+    /// count goes to no other.
+    pub identity: String,
 }
 
 /// What a window's first message said, to say it again with its count.
@@ -68,31 +76,31 @@ pub struct Shown {
 
 /// What [`Windows::enter`] decided.
 pub enum Entered {
-    /// The first message of a new window: post it, holding the guard until
-    /// it is on disk (the window opens then).
+    /// The first message of a new window: post it, and open the window
+    /// with the guard once it is kept or delivered.
     First(Guard),
     /// A repeat inside the window, counted; `window` as it is now.
     Repeat(Box<Window>),
 }
 
-/// A key's lock, held while its first message goes on disk; the window
-/// opens, written, when it is let go of. So a chime killed before its
-/// message was on disk leaves no window, and the next message under the key
-/// is a first one: posted twice perhaps, never counted against a message
-/// that never went.
+/// A key's lock, held while its first message goes on disk. The window
+/// opens only when [`Guard::open`] is called, once the message is kept or
+/// delivered; a guard dropped without it (a kill, a failure, a message
+/// neither sent nor kept) leaves no window, and the next message under the
+/// key is a first one: posted twice perhaps, never counted against a
+/// message that never went.
 pub struct Guard {
-    opens: Option<Box<(PathBuf, String, Window)>>,
-    /// Let go of after `drop` has written the window.
+    opens: Box<(PathBuf, String, Window)>,
     _lock: FileLock,
 }
 
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(opens) = self.opens.take() {
-            let (dir, file, window) = *opens;
-            // Unwritten, the window is not open: the next message posts.
-            let _ = write(&dir, &file, &window);
-        }
+impl Guard {
+    /// Opens the window, now that its first message is safe, and lets go
+    /// of the key. A window that cannot be written is not open: the next
+    /// message under the key posts.
+    pub fn open(self) {
+        let (dir, file, window) = &*self.opens;
+        let _ = write(dir, file, window);
     }
 }
 
@@ -125,7 +133,7 @@ impl Windows {
     ) -> Result<Entered, SpoolError> {
         let (dir, file) = (
             self.dir(&window.destination),
-            fs::json_file_name(&window.key),
+            fs::json_file_name(&format!("{DEDUPE}{}", window.key)),
         );
         let lock = lock(&dir, &file)?;
         let open: Option<Window> = read(&dir.join(&file));
@@ -149,7 +157,7 @@ impl Windows {
         window.until = now + length;
         Ok(Entered::First(Guard {
             _lock: lock,
-            opens: Some(Box::new((dir, file, window))),
+            opens: Box::new((dir, file, window)),
         }))
     }
 
@@ -167,7 +175,7 @@ impl Windows {
         let mut reported = 0;
         for dir in dirs.flatten().map(|d| d.path()) {
             for file in fs::list(&dir).unwrap_or_default() {
-                if file.ends_with(".json") && !file.starts_with("limit-") {
+                if is_window(&file) {
                     reported += usize::from(close(&dir, &file, now, report));
                 } else if let Some(record) = file.strip_suffix(".lock") {
                     forget_lock(&dir, &file, record);
@@ -188,7 +196,7 @@ impl Windows {
         now: SystemTime,
     ) -> Result<Option<SystemTime>, SpoolError> {
         let dir = self.dir(destination);
-        let file = format!("limit-{}", fs::json_file_name(scope));
+        let file = fs::json_file_name(&format!("{LIMIT}{scope}"));
         let _lock = lock(&dir, &file)?;
         let mut counter = read::<Counter>(&dir.join(&file))
             .filter(|c| now < c.start + per)
@@ -207,6 +215,11 @@ impl Windows {
     fn dir(&self, destination: &str) -> PathBuf {
         self.root.join(fs::dir_name(destination))
     }
+}
+
+/// Whether `file` is a dedupe window's record.
+pub fn is_window(file: &str) -> bool {
+    file.ends_with(".json") && file.starts_with(DEDUPE)
 }
 
 /// Closes the window in `dir/file` under its lock if it is over by `now`;

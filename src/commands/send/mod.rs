@@ -14,7 +14,7 @@ use super::files;
 use super::outcome;
 use crate::config::Destination;
 use crate::deliver::Outbox;
-use crate::deliver::{self, Report};
+use crate::deliver::{self, Report, Status};
 use crate::exit::{ExitCode, Failure};
 use crate::kinds::{Payload, Target, ThreadRef};
 use crate::message::Message;
@@ -226,7 +226,13 @@ fn deliver_all(
             let outbox = &outbox;
             async move {
                 let report = if send.queue {
-                    outbox.queue(destination, payloads)
+                    let report = outbox.queue(destination, payloads);
+                    if report.status == Status::Queued
+                        && let Some(window) = guard
+                    {
+                        window.open();
+                    }
+                    report
                 } else {
                     outbox.send(destination, payloads, timeout, guard).await
                 };

@@ -62,7 +62,7 @@ fn decide_one(
         )
         .with_hint("drop --no-spool, or send to a destination of the profile rather than a URL"));
     }
-    if let Some(counted) = deduplicate(send, delivery, message, vars, guard)? {
+    if let Some(counted) = deduplicate(send, delivery, message, vars, guard) {
         return Ok((Some(counted), None));
     }
     if let Some(until) = send.at {
@@ -87,36 +87,42 @@ fn deduplicate(
     message: &Message,
     vars: &Value,
     guard: &mut Option<Guard>,
-) -> Result<Option<Report>, Failure> {
+) -> Option<Report> {
     let dedupe = delivery.dedupe;
     if send.dedupe.is_none() && dedupe.is_none() {
-        return Ok(None);
+        return None;
     }
+    let destination = delivery.destination;
+    // A key template that fails is said, and the message is keyed as if
+    // the route gave none: a report must not be lost to a typo.
     let key = match (&send.dedupe, dedupe.and_then(|d| d.key.as_deref())) {
         (Some(asked), _) => Some(asked.key.clone()),
-        (None, Some(template)) => Some(timing::key_from(template, vars).map_err(|e| {
-            Failure::config(format!("the `dedupe_key` failed to render: {e}"))
-                .with_hint("fix the template in the profile, or check the variables it uses")
-        })?),
+        (None, Some(template)) => timing::key_from(template, vars)
+            .map_err(|e| {
+                let text = format!(
+                    "{}: the `dedupe_key` failed to render ({e}); deduplicating by the message",
+                    destination.name
+                );
+                report::warning(send.output, &text);
+            })
+            .ok(),
         (None, None) => None,
     };
     let window = send.dedupe.as_ref().and_then(|d| d.window);
     let asked = Asked {
         key: key.as_deref(),
         window: window.or(dedupe.map(|d| d.window)),
+        may_edit: delivery.thread.is_none() && send.at.is_none(),
     };
-    let destination = delivery.destination;
     match timing::dedupe(&send.spool, destination, &delivery.target, message, asked) {
-        Ok(Deduped::Counted(report)) => return Ok(Some(*report)),
+        Ok(Deduped::Counted(report)) => return Some(*report),
         Ok(Deduped::Go(lock, thread)) => {
             *guard = lock;
-            if delivery.thread.is_none() {
-                delivery.thread = thread.map(|key| ThreadRef {
-                    key,
-                    edit: false,
-                    broadcast: false,
-                });
-            }
+            delivery.thread = delivery.thread.take().or(thread.map(|key| ThreadRef {
+                key,
+                edit: false,
+                broadcast: false,
+            }));
         }
         Err(err) => {
             let text = format!(
@@ -126,7 +132,7 @@ fn deduplicate(
             report::warning(send.output, &text);
         }
     }
-    Ok(None)
+    None
 }
 
 impl Timed {
@@ -153,6 +159,10 @@ impl Timed {
                 .map(|hold| timing::keep_held(&send.spool, destination, payloads.clone(), hold));
             match held {
                 Some(Ok(report)) => {
+                    // Kept: its dedupe window opens before the hand-over's round trip.
+                    if let Some(window) = self.guards[index].take() {
+                        window.open();
+                    }
                     let mut report = native::hand_over(send, destination, report, threads);
                     for warning in report.warnings.drain(..) {
                         report::warning(send.output, &warning);

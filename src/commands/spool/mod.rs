@@ -281,12 +281,16 @@ fn retry(spools: &[Spool], ids: &[String], all: bool, output: Output) -> Result<
             match find(spools, id)? {
                 (spool, State::Dead, entry) => chosen.push((spool, entry)),
                 (_, state, entry) => {
+                    let hint = match state {
+                        State::Held => "it goes at its time; `chime spool drop` cancels it",
+                        _ => "`chime flush --all` tries pending entries now",
+                    };
                     let state = state_name(state);
                     return Err(Failure::usage(format!(
                         "{} is {state}, not dead-lettered",
                         short_id(&entry.id)
                     ))
-                    .with_hint("`chime flush --all` tries pending entries now"));
+                    .with_hint(hint));
                 }
             }
         }

@@ -58,6 +58,19 @@ pub fn cancel(spool: &Spool, record: &Record, load: Loader, output: Output) -> R
             record.destination
         )));
     };
+    // Another workspace or token would not know the message, and its answer
+    // would make chime forget one that still posts.
+    if record.identity != destination.identity() {
+        return Err(Failure::config(format!(
+            "cannot cancel {id}: `{}` is no longer the destination that scheduled it \
+             (its kind, URL or credentials changed)",
+            record.destination
+        ))
+        .with_hint(format!(
+            "delete it in {} itself; chime forgets it once its time has passed",
+            record.holder
+        )));
+    }
     let platform = destination.platform.as_ref();
     let Some(payload) = platform.unschedule(&record.channel, &record.scheduled_message_id) else {
         return Err(Failure::config(format!(
