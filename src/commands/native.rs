@@ -119,16 +119,7 @@ fn schedule(
 ) -> Result<(String, String), String> {
     let runtime = deliver::runtime().map_err(|f| f.message)?;
     let clients = deliver::Clients::showing(send.output);
-    let job = Job {
-        name: &destination.name,
-        platform: destination.platform.as_ref(),
-        payloads: vec![payload],
-        timeout: send.timeout_for(destination),
-        threads: None,
-        ca_file: destination.ca_file.as_ref(),
-        proxy: destination.proxy.as_ref(),
-        progress: false,
-    };
+    let job = Job::alone(destination, vec![payload], send.timeout_for(destination));
     let sent = runtime.block_on(deliver::deliver_one(&clients, job, send.output.verbose));
     match sent.status {
         Status::Delivered => Ok((

@@ -76,16 +76,8 @@ async fn test_one(
     destination: &Destination,
     message: &Message,
 ) -> Report {
-    let job = Job {
-        name: &destination.name,
-        platform: destination.platform.as_ref(),
-        payloads: destination.platform.render(message, &Target::default()),
-        timeout: probe.timeout_for(destination),
-        threads: None,
-        ca_file: destination.ca_file.as_ref(),
-        proxy: destination.proxy.as_ref(),
-        progress: false,
-    };
+    let payloads = destination.platform.render(message, &Target::default());
+    let job = Job::alone(destination, payloads, probe.timeout_for(destination));
     deliver::deliver_one(client, job, probe.output.verbose).await
 }
 

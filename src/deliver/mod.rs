@@ -91,6 +91,28 @@ pub struct Job<'a> {
     pub progress: bool,
 }
 
+impl<'a> Job<'a> {
+    /// A job of `payloads` for `destination`, with its client settings, no
+    /// thread keys and no progress bar: a request of its own (a test, a
+    /// schedule or its cancel), not a message of the outbox.
+    pub fn alone(
+        destination: &'a crate::config::Destination,
+        payloads: Vec<Payload>,
+        timeout: Duration,
+    ) -> Job<'a> {
+        Job {
+            name: &destination.name,
+            platform: destination.platform.as_ref(),
+            payloads,
+            timeout,
+            threads: None,
+            ca_file: destination.ca_file.as_ref(),
+            proxy: destination.proxy.as_ref(),
+            progress: false,
+        }
+    }
+}
+
 /// Ordered by how bad the news is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

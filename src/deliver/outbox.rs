@@ -27,51 +27,10 @@ use crate::report::Output;
 use crate::spool::{DestinationLock, Entry, InFlight, Policy, Spool, State, when};
 use crate::state::{Guard, Threads};
 
-/// A message's place in its destination's order, taken before anything is
-/// awaited, so that whatever becomes of it, it keeps that place.
-pub enum Place {
-    /// On disk in flight (`spool/inflight.rs`): a kill loses nothing.
-    OnDisk(InFlight),
-    /// Only an id, for a message something else keeps safe meanwhile (a
-    /// stream's journal): should it have to be kept, it is kept under it.
-    Reserved(String),
-    /// Nowhere: `--no-spool`, or a disk that would not take it.
-    None,
-}
+mod place;
 
-impl Place {
-    fn id(&self) -> Option<&str> {
-        match self {
-            Place::OnDisk(journal) => Some(journal.id()),
-            Place::Reserved(id) => Some(id),
-            Place::None => None,
-        }
-    }
-}
-
-/// Where and how [`Outbox::keep`] keeps a message.
-struct Kept<'n> {
-    state: State,
-    place: Place,
-    /// Called the moment the entry is on disk.
-    noted: Option<&'n mut dyn FnMut()>,
-}
-
-impl Kept<'_> {
-    fn new(state: State, place: Place) -> Kept<'static> {
-        Kept {
-            state,
-            place,
-            noted: None,
-        }
-    }
-}
-
-impl From<Option<InFlight>> for Place {
-    fn from(journal: Option<InFlight>) -> Place {
-        journal.map_or(Place::None, Place::OnDisk)
-    }
-}
+use place::Kept;
+pub use place::Place;
 
 pub struct Outbox<'a> {
     pub client: &'a super::Clients,

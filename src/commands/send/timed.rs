@@ -153,41 +153,13 @@ impl Timed {
             if self.done[index].is_some() {
                 continue;
             }
-            let hold = self.holds[index].take();
-            let scheduled = hold.as_ref().is_some_and(|h| h.why == Why::Scheduled);
-            let held = hold
-                .map(|hold| timing::keep_held(&send.spool, destination, payloads.clone(), hold));
-            match held {
-                Some(Ok(report)) => {
-                    // Kept: its dedupe window opens before the hand-over's round trip.
-                    if let Some(window) = self.guards[index].take() {
-                        window.open();
-                    }
-                    let mut report = native::hand_over(send, destination, report, threads);
-                    for warning in report.warnings.drain(..) {
-                        report::warning(send.output, &warning);
-                    }
-                    self.done[index] = Some(report);
-                }
-                // Not kept until its time: nothing went, and the script is told.
-                Some(Err(err)) if scheduled => {
-                    let why = format!("cannot keep it until its time: {err}");
-                    self.done[index] = Some(Report::not_kept(destination, payloads.len(), why));
-                }
-                // A limit or quiet hours are a courtesy: better early than lost.
-                Some(Err(err)) => {
-                    let text = format!(
-                        "{}: cannot hold it ({err}); sending it now",
-                        destination.name
-                    );
-                    report::warning(send.output, &text);
-                    order.push(index);
-                    going.push((destination, payloads, self.guards[index].take()));
-                }
-                None => {
-                    order.push(index);
-                    going.push((destination, payloads, self.guards[index].take()));
-                }
+            let payloads = match self.holds[index].take() {
+                Some(hold) => self.keep(index, send, destination, payloads, hold, threads),
+                None => Some(payloads),
+            };
+            if let Some(payloads) = payloads {
+                order.push(index);
+                going.push((destination, payloads, self.guards[index].take()));
             }
         }
         for (destination, _, _) in &going {
@@ -204,5 +176,49 @@ impl Timed {
             self.done[index] = Some(report);
         }
         Ok(self.done.into_iter().flatten().collect())
+    }
+
+    /// Keeps destination `index`'s message held (handed to its platform
+    /// where it schedules); gives the payloads back when it is to go now
+    /// after all.
+    fn keep(
+        &mut self,
+        index: usize,
+        send: &Send,
+        destination: &Destination,
+        payloads: Vec<Payload>,
+        hold: Hold,
+        threads: &Threads,
+    ) -> Option<Vec<Payload>> {
+        let scheduled = hold.why == Why::Scheduled;
+        match timing::keep_held(&send.spool, destination, payloads.clone(), hold) {
+            Ok(report) => {
+                // Kept: its dedupe window opens before the hand-over's round trip.
+                if let Some(window) = self.guards[index].take() {
+                    window.open();
+                }
+                let mut report = native::hand_over(send, destination, report, threads);
+                for warning in report.warnings.drain(..) {
+                    report::warning(send.output, &warning);
+                }
+                self.done[index] = Some(report);
+                None
+            }
+            // Not kept until its time: nothing went, and the script is told.
+            Err(err) if scheduled => {
+                let why = format!("cannot keep it until its time: {err}");
+                self.done[index] = Some(Report::not_kept(destination, payloads.len(), why));
+                None
+            }
+            // A limit or quiet hours are a courtesy: better early than lost.
+            Err(err) => {
+                let text = format!(
+                    "{}: cannot hold it ({err}); sending it now",
+                    destination.name
+                );
+                report::warning(send.output, &text);
+                Some(payloads)
+            }
+        }
     }
 }

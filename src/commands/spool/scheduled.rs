@@ -78,22 +78,8 @@ pub fn cancel(spool: &Spool, record: &Record, load: Loader, output: Output) -> R
             record.holder
         )));
     };
-    let runtime = deliver::runtime()?;
-    let clients = deliver::Clients::showing(output);
-    let job = Job {
-        name: &destination.name,
-        platform,
-        payloads: vec![payload],
-        timeout: destination
-            .timeout
-            .or(profile.timeout)
-            .unwrap_or(crate::config::DEFAULT_TIMEOUT),
-        threads: None,
-        ca_file: destination.ca_file.as_ref(),
-        proxy: destination.proxy.as_ref(),
-        progress: false,
-    };
-    let report = runtime.block_on(deliver::deliver_one(&clients, job, output.verbose));
+    let timeout = destination.timeout.or(profile.timeout);
+    let report = send_one(destination, payload, timeout, output)?;
     let gone = report.error.as_deref() == Some("invalid_scheduled_message_id");
     if report.status != Status::Delivered && !gone {
         let error = report.error.unwrap_or_default();
@@ -114,4 +100,19 @@ pub fn cancel(spool: &Spool, record: &Record, load: Loader, output: Output) -> R
         eprintln!("chime: dropped {id} ({}): {what}", record.destination);
     }
     Ok(())
+}
+
+/// Sends the one request that cancels a message, with the destination's
+/// own client settings, and gives how it fared.
+fn send_one(
+    destination: &crate::config::Destination,
+    payload: crate::kinds::Payload,
+    timeout: Option<std::time::Duration>,
+    output: Output,
+) -> Result<deliver::Report, Failure> {
+    let runtime = deliver::runtime()?;
+    let clients = deliver::Clients::showing(output);
+    let timeout = timeout.unwrap_or(crate::config::DEFAULT_TIMEOUT);
+    let job = Job::alone(destination, vec![payload], timeout);
+    Ok(runtime.block_on(deliver::deliver_one(&clients, job, output.verbose)))
 }
