@@ -857,3 +857,18 @@ fn a_dedupe_key_without_a_window_is_a_profile_error() {
         .code(78)
         .stderr_has("`dedupe_key` without `dedupe`");
 }
+
+#[test]
+fn a_message_scheduled_further_ahead_than_the_spools_max_age_still_goes() {
+    let bed = Bed::start();
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        "[destinations.hook]\nkind = \"slack\"\nurl = \"{}\"\n\n[routes.ops]\nto = [\"hook\"]\n\n\
+         [spool]\nmax_age = \"1s\"\n",
+        bed.webhook("ops")
+    ));
+    run(sandbox.chime(&["send", "-r", "ops", "--in", "3s", "quarterly"])).code(0);
+    run(sandbox.chime(&["flush", "--wait", "20s"])).code(0);
+    let texts = posted(&bed);
+    assert_eq!(texts.len(), 1, "not dead-lettered as too old: {texts:?}");
+}

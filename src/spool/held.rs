@@ -142,9 +142,11 @@ impl Spool {
                     continue;
                 }
             };
-            let Some(hold) = entry.hold.clone() else {
-                continue;
-            };
+            // A held entry without its hold (not one chime wrote) goes now.
+            let hold = entry.hold.clone().unwrap_or(Hold {
+                until: now,
+                why: Why::Scheduled,
+            });
             if hold.until > now {
                 next = Some(next.map_or(hold.until, |n: SystemTime| n.min(hold.until)));
                 continue;
@@ -171,11 +173,16 @@ impl Spool {
         Ok(due)
     }
 
-    /// Moves a held entry to pending, due now: the pending copy first.
+    /// Moves a held entry to pending, due now: the pending copy first. Its
+    /// age counts from now: a message scheduled further ahead than the
+    /// spool's `max_age` is not too old the moment it is due. Its id keeps
+    /// its place, ahead of what was queued after it was accepted.
     fn unhold(&self, entry: Entry) -> Result<(), SpoolError> {
+        let now = SystemTime::now();
         let released = Entry {
             hold: None,
-            next_attempt: SystemTime::now(),
+            created: now,
+            next_attempt: now,
             ..entry.clone()
         };
         self.write(State::Pending, &released)?;
