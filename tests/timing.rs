@@ -872,3 +872,19 @@ fn a_message_scheduled_further_ahead_than_the_spools_max_age_still_goes() {
     let texts = posted(&bed);
     assert_eq!(texts.len(), 1, "not dead-lettered as too old: {texts:?}");
 }
+
+#[test]
+fn a_repeat_for_a_destination_that_changed_inside_the_window_is_posted_there() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "dedupe = \"10m\"");
+    run(at(&sandbox, TEN, &["send", "-r", "ops", "disk full"])).code(0);
+    sandbox.profile(&format!(
+        "[destinations.hook]\nkind = \"slack\"\nurl = \"{}\"\n\n[routes.ops]\nto = [\"hook\"]\n\
+         dedupe = \"10m\"\n",
+        bed.webhook("elsewhere")
+    ));
+    run(at(&sandbox, TEN + 5, &["send", "-r", "ops", "disk full"])).code(0);
+    let paths: Vec<String> = bed.delivered().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths.len(), 2, "the new webhook saw it too: {paths:?}");
+    assert_ne!(paths[0], paths[1]);
+}

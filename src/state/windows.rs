@@ -141,6 +141,8 @@ impl Windows {
         if let Some(mut open) = open.clone()
             && now < open.until
             && open.level == window.level
+            // A destination that changed since is not the one that posted.
+            && open.identity == window.identity
         {
             open.repeats += 1;
             open.last = now;
