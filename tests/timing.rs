@@ -888,3 +888,13 @@ fn a_repeat_for_a_destination_that_changed_inside_the_window_is_posted_there() {
     assert_eq!(paths.len(), 2, "the new webhook saw it too: {paths:?}");
     assert_ne!(paths[0], paths[1]);
 }
+
+#[test]
+fn flush_v_tells_of_messages_held_to_go_later() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "");
+    run(sandbox.chime(&["send", "-r", "ops", "--in", "2h", "later"])).code(0);
+    run(sandbox.chime(&["-v", "flush"]))
+        .code(0)
+        .stderr_has("1 message(s) held to go later, the first in 1h");
+}

@@ -38,6 +38,9 @@ pub fn run(flush: Flush) -> Result<ExitCode, Failure> {
     if !flush.output.quiet {
         tell_backoff(&totals);
     }
+    if flush.output.verbose || flush.output.stderr_is_terminal && !flush.output.quiet {
+        tell_held(&flush);
+    }
     Ok(if totals.dead > 0 {
         ExitCode::Rejected
     } else if totals.remaining > 0 {
@@ -144,6 +147,30 @@ fn settle_timing(flush: &Flush) -> usize {
         }
     }
     dead
+}
+
+/// Messages held to go later: a person running `chime flush` by hand
+/// wants to know they are there, and that this flush did not forget them.
+fn tell_held(flush: &Flush) {
+    let count: usize = flush
+        .profiles
+        .iter()
+        .map(|target| {
+            let spool = &target.spool;
+            let names = spool.destinations(State::Held).unwrap_or_default();
+            names
+                .iter()
+                .map(|n| spool.count(State::Held, n).unwrap_or(0))
+                .sum::<usize>()
+        })
+        .sum();
+    let Some(first) = next_held(flush).filter(|_| count > 0) else {
+        return;
+    };
+    eprintln!(
+        "chime: {count} message(s) held to go later, the first {}; `chime spool list` shows them",
+        crate::spool::when(first)
+    );
 }
 
 /// When the first held message of the profiles flushed is due.

@@ -124,12 +124,12 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
     }
     let ci = Ci::detect(&env);
     let thread = thread_mode(args.thread, args.update, args.broadcast, ci.as_ref())?;
-    let at = when(args.at.as_deref(), args.in_)?;
-    let dedupe =
-        (args.dedupe.zip(Some(args.dedupe_window))).map(|(key, window)| DedupeAsk { key, window });
     Ok(Send {
-        at,
-        dedupe,
+        at: when(args.at.as_deref(), args.in_)?,
+        dedupe: args.dedupe.map(|key| DedupeAsk {
+            key,
+            window: args.dedupe_window,
+        }),
         ci,
         template_fallback: false,
         thread,
