@@ -898,3 +898,21 @@ fn flush_v_tells_of_messages_held_to_go_later() {
         .code(0)
         .stderr_has("1 message(s) held to go later, the first in 1h");
 }
+
+#[test]
+fn a_dry_run_of_a_scheduled_send_says_when_it_would_go_and_keeps_nothing() {
+    let bed = Bed::start();
+    let sandbox = hook_profile(&bed, "dedupe = \"10m\"");
+    run(at(
+        &sandbox,
+        TEN,
+        &["send", "-r", "ops", "--in", "1h", "--dry-run", "later"],
+    ))
+    .code(0)
+    .stdout_has("POST ")
+    .stderr_has("would wait until 2026-12-03T11:00:00");
+    let list = run(sandbox.chime(&["spool", "list", "--json"])).code(0);
+    assert_eq!(list.stdout.trim(), "[]");
+    run(at(&sandbox, TEN + 1, &["send", "-r", "ops", "later"])).code(0);
+    assert_eq!(posted(&bed).len(), 1, "the dry run opened no window");
+}

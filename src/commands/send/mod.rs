@@ -99,6 +99,14 @@ fn send_all(mut send: Send) -> Result<ExitCode, Failure> {
             (*destination, parts.iter().map(attach).collect())
         });
         outcome::dry_run(&shown.collect::<Vec<_>>(), send.json)?;
+        // A dry run decides nothing about timing: no window, no hold.
+        if let Some(until) = send.at {
+            let text = format!(
+                "--dry-run: sent for real, this would wait until {}; shown as it would go then",
+                crate::clock::stamp(until)
+            );
+            report::warning(send.output, &text);
+        }
         return Ok(ExitCode::Ok);
     }
     let reports = timed.deliver(&send, rendered, &threads)?;
