@@ -6,7 +6,7 @@
 //! `name`) the title, a valid `level` the level, a `text` string the text, and
 //! every other key a field — scalars as written, nested values as compact
 //! JSON, nulls left out. Whether the event is shown at all is the send's
-//! call (`commands/send.rs`): a template, when one is in play, shows what it
+//! call (`commands/send/compose.rs`): a template, when one is in play, shows what it
 //! likes, and sees the keys as variables either way.
 //!
 //! Fields are bounded here, before any kind sees them: an object is data a
