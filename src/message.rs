@@ -175,6 +175,24 @@ pub struct Message {
 }
 
 impl Message {
+    /// A message chime writes itself (a digest, a dedupe count): from this
+    /// host, now, with nothing but its level, title and text.
+    pub fn of_chime(level: Level, title: Option<String>, text: String) -> Message {
+        Message {
+            title,
+            text,
+            level,
+            fields: Vec::new(),
+            links: Vec::new(),
+            code: false,
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            time: crate::clock::now(),
+            context: Vec::new(),
+            files: Vec::new(),
+            file_urls: Vec::new(),
+        }
+    }
+
     /// True when there is nothing a reader would see.
     pub fn is_empty(&self) -> bool {
         self.text.trim().is_empty()

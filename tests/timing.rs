@@ -21,19 +21,50 @@ fn at(sandbox: &Sandbox, at: u64, args: &[&str]) -> Command {
 
 fn hook_profile(bed: &Bed, route: &str) -> Sandbox {
     let sandbox = Sandbox::new();
+    write_hook_profile(&sandbox, &bed.webhook("ops"), route);
+    sandbox
+}
+
+/// The profile of one Slack webhook `hook` at `url`, and a route `ops` to
+/// it with the keys `route`; written again, it points `hook` elsewhere.
+fn write_hook_profile(sandbox: &Sandbox, url: &str, route: &str) {
     sandbox.profile(&format!(
         r#"
 [destinations.hook]
 kind = "slack"
-url = "{hook}"
+url = "{url}"
 
 [routes.ops]
 to = ["hook"]
 {route}
-"#,
-        hook = bed.webhook("ops"),
+"#
     ));
-    sandbox
+}
+
+/// A Slack Web API destination `bot` (a kind that edits) behind a route
+/// `ops` that deduplicates for 10 minutes.
+fn deduping_bot() -> (Bed, Sandbox) {
+    const TOKEN: &str = "xoxb-000-dedupe-test-notreal";
+    let bed = Bed::start();
+    bed.add_token(TOKEN);
+    bed.add_channel("#alerts", true);
+    bed.no_rate_limit();
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        r##"
+[destinations.bot]
+kind = "slack-api"
+token = "{TOKEN}"
+channel = "#alerts"
+api_url = "{api}"
+
+[routes.ops]
+to = ["bot"]
+dedupe = "10m"
+"##,
+        api = bed.api_url(),
+    ));
+    (bed, sandbox)
 }
 
 fn posted(bed: &Bed) -> Vec<String> {
@@ -322,26 +353,7 @@ fn a_broken_timing_key_is_a_profile_error_where_it_is_written() {
 
 #[test]
 fn on_a_kind_that_edits_the_count_is_shown_in_the_first_message_itself() {
-    const TOKEN: &str = "xoxb-000-dedupe-test-notreal";
-    let bed = Bed::start();
-    bed.add_token(TOKEN);
-    bed.add_channel("#alerts", true);
-    bed.no_rate_limit();
-    let sandbox = Sandbox::new();
-    sandbox.profile(&format!(
-        r##"
-[destinations.bot]
-kind = "slack-api"
-token = "{TOKEN}"
-channel = "#alerts"
-api_url = "{api}"
-
-[routes.ops]
-to = ["bot"]
-dedupe = "10m"
-"##,
-        api = bed.api_url(),
-    ));
+    let (bed, sandbox) = deduping_bot();
     let first = run(at(
         &sandbox,
         TEN,
@@ -452,23 +464,12 @@ dedupe_key = "{{{{ fields.check }}}}"
 
 #[test]
 fn a_long_first_message_keeps_its_parts_out_of_threads_and_gets_its_count_as_a_follow_up() {
-    const TOKEN: &str = "xoxb-000-dedupe-long-notreal";
-    let bed = Bed::start();
-    bed.add_token(TOKEN);
-    bed.add_channel("#alerts", true);
-    bed.no_rate_limit();
-    let sandbox = Sandbox::new();
-    sandbox.profile(&format!(
-        "[destinations.bot]\nkind = \"slack-api\"\ntoken = \"{TOKEN}\"\nchannel = \"#alerts\"\n\
-         api_url = \"{}\"\n\n[routes.ops]\nto = [\"bot\"]\ndedupe = \"10m\"\n",
-        bed.api_url()
-    ));
+    let (bed, sandbox) = deduping_bot();
     let long: String = (0..3000)
         .map(|i| format!("line {i:05} of the log\n"))
         .collect();
     for i in 0..3 {
-        let mut cmd = at(&sandbox, TEN + i, &["send", "-r", "ops", "-"]);
-        cmd.env("CHIME_NOW", (TEN + i).to_string());
+        let cmd = at(&sandbox, TEN + i, &["send", "-r", "ops", "-"]);
         crate::support::run_with_stdin(cmd, long.as_bytes()).code(0);
     }
     let parts = bed.delivered();
@@ -574,10 +575,7 @@ fn held_messages_whose_destination_changed_since_are_dead_lettered_not_sent_else
         .code(0);
     }
     // `hook` now names another webhook.
-    sandbox.profile(&format!(
-        "[destinations.hook]\nkind = \"slack\"\nurl = \"{}\"\n\n[routes.ops]\nto = [\"hook\"]\n",
-        bed.webhook("elsewhere")
-    ));
+    write_hook_profile(&sandbox, &bed.webhook("elsewhere"), "");
     run(at(&sandbox, TEN + 3600, &["flush"])).code(65);
     assert_eq!(bed.arrivals(), 0, "nothing reaches the new webhook");
     let dead = run(sandbox.chime(&["spool", "list", "--dead", "--json"])).code(0);
@@ -837,10 +835,7 @@ fn a_count_is_not_told_to_a_destination_that_changed_since_its_window_opened() {
     for i in 0..3 {
         run(at(&sandbox, TEN + i, &["send", "-r", "ops", "disk full"])).code(0);
     }
-    sandbox.profile(&format!(
-        "[destinations.hook]\nkind = \"slack\"\nurl = \"{}\"\n\n[routes.ops]\nto = [\"hook\"]\n",
-        bed.webhook("elsewhere")
-    ));
+    write_hook_profile(&sandbox, &bed.webhook("elsewhere"), "");
     run(at(&sandbox, TEN + 601, &["flush"])).code(0);
     assert_eq!(
         bed.delivered().len(),
@@ -861,12 +856,7 @@ fn a_dedupe_key_without_a_window_is_a_profile_error() {
 #[test]
 fn a_message_scheduled_further_ahead_than_the_spools_max_age_still_goes() {
     let bed = Bed::start();
-    let sandbox = Sandbox::new();
-    sandbox.profile(&format!(
-        "[destinations.hook]\nkind = \"slack\"\nurl = \"{}\"\n\n[routes.ops]\nto = [\"hook\"]\n\n\
-         [spool]\nmax_age = \"1s\"\n",
-        bed.webhook("ops")
-    ));
+    let sandbox = hook_profile(&bed, "\n[spool]\nmax_age = \"1s\"");
     run(sandbox.chime(&["send", "-r", "ops", "--in", "3s", "quarterly"])).code(0);
     run(sandbox.chime(&["flush", "--wait", "20s"])).code(0);
     let texts = posted(&bed);
@@ -878,11 +868,7 @@ fn a_repeat_for_a_destination_that_changed_inside_the_window_is_posted_there() {
     let bed = Bed::start();
     let sandbox = hook_profile(&bed, "dedupe = \"10m\"");
     run(at(&sandbox, TEN, &["send", "-r", "ops", "disk full"])).code(0);
-    sandbox.profile(&format!(
-        "[destinations.hook]\nkind = \"slack\"\nurl = \"{}\"\n\n[routes.ops]\nto = [\"hook\"]\n\
-         dedupe = \"10m\"\n",
-        bed.webhook("elsewhere")
-    ));
+    write_hook_profile(&sandbox, &bed.webhook("elsewhere"), "dedupe = \"10m\"");
     run(at(&sandbox, TEN + 5, &["send", "-r", "ops", "disk full"])).code(0);
     let paths: Vec<String> = bed.delivered().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths.len(), 2, "the new webhook saw it too: {paths:?}");

@@ -155,14 +155,7 @@ fn tell_held(flush: &Flush) {
     let count: usize = flush
         .profiles
         .iter()
-        .map(|target| {
-            let spool = &target.spool;
-            let names = spool.destinations(State::Held).unwrap_or_default();
-            names
-                .iter()
-                .map(|n| spool.count(State::Held, n).unwrap_or(0))
-                .sum::<usize>()
-        })
+        .map(|target| count_in(&target.spool, State::Held))
         .sum();
     let Some(first) = next_held(flush).filter(|_| count > 0) else {
         return;
@@ -194,7 +187,7 @@ fn recover_journals(flush: &Flush, profile: &Profile, spool: &Spool) {
 /// Says why a profile's messages wait; gives how many do.
 fn tell_unloadable(flush: &Flush, broken: &Flushable, why: &Failure) -> usize {
     let spool = &broken.spool;
-    let count = pending_count(spool);
+    let count = count_in(spool, State::Pending);
     if count > 0 {
         let text = format!(
             "{count} message(s) queued under the profile {} wait, as it cannot be loaded: {}",
@@ -206,9 +199,10 @@ fn tell_unloadable(flush: &Flush, broken: &Flushable, why: &Failure) -> usize {
     count
 }
 
-fn pending_count(spool: &Spool) -> usize {
-    let names = spool.destinations(State::Pending).unwrap_or_default();
-    let count = |name: &String| spool.count(State::Pending, name).unwrap_or(0);
+/// How many entries `spool` has in `state`, every destination counted.
+fn count_in(spool: &Spool, state: State) -> usize {
+    let names = spool.destinations(state).unwrap_or_default();
+    let count = |name: &String| spool.count(state, name).unwrap_or(0);
     names.iter().map(count).sum()
 }
 

@@ -185,7 +185,7 @@ fn queue_report(
         }])
     });
     let payloads = edit.unwrap_or_else(|| platform.render(&follow_up(window, platform), &target));
-    spool.write(State::Pending, &entry(destination, payloads))
+    spool.write(State::Pending, &destination.entry(payloads))
 }
 
 /// The window's first message again, with its count below it.
@@ -244,28 +244,7 @@ fn times(count: u64) -> String {
 
 /// What both reports of a window share: its level, and nothing else yet.
 fn report_message(window: &Window) -> Message {
-    Message {
-        title: None,
-        text: String::new(),
-        level: window.level,
-        fields: Vec::new(),
-        links: Vec::new(),
-        code: false,
-        host: gethostname::gethostname().to_string_lossy().into_owned(),
-        time: clock::now(),
-        context: Vec::new(),
-        files: Vec::new(),
-        file_urls: Vec::new(),
-    }
-}
-
-/// A new entry for `destination`, stamped with who accepted it.
-fn entry(destination: &Destination, payloads: Vec<Payload>) -> Entry {
-    let parts = payloads.len();
-    Entry {
-        identity: Some(destination.identity()),
-        ..Entry::new(&destination.name, payloads, parts)
-    }
+    Message::of_chime(window.level, None, String::new())
 }
 
 /// Whether a route's quiet hours, digest or limit hold this message, and
@@ -337,7 +316,7 @@ pub fn keep_held(
     payloads: Vec<Payload>,
     hold: Hold,
 ) -> Result<Report, SpoolError> {
-    let mut entry = entry(destination, payloads);
+    let mut entry = destination.entry(payloads);
     spool.keep_files(&entry.id, &mut entry.payloads)?;
     let parts = entry.parts;
     let until = hold.until;
@@ -484,7 +463,7 @@ fn release(
             ..Target::default()
         };
         let message = timing::digest(&notes, &|text| platform.escape(text));
-        let digest = entry(destination, platform.render(&message, &target));
+        let digest = destination.entry(platform.render(&message, &target));
         spool.settle_digest(&digest, &held)?;
     }
     Ok(())

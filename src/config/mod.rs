@@ -132,6 +132,16 @@ impl Destination {
             .file_limit()
             .map(|limit| self.max_file_size.unwrap_or(limit))
     }
+
+    /// A new spool entry of `payloads` for this destination, stamped with
+    /// who accepted it ([`Destination::identity`]).
+    pub fn entry(&self, payloads: Vec<crate::kinds::Payload>) -> spool::Entry {
+        let parts = payloads.len();
+        spool::Entry {
+            identity: Some(self.identity()),
+            ..spool::Entry::new(&self.name, payloads, parts)
+        }
+    }
 }
 
 impl Destination {

@@ -128,7 +128,7 @@ impl Outbox<'_> {
         if self.no_spool {
             return (None, payloads);
         }
-        let mut entry = self.entry(destination, payloads);
+        let mut entry = destination.entry(payloads);
         if let Some(id) = id {
             entry.id = id.to_owned();
         }
@@ -278,15 +278,6 @@ impl Outbox<'_> {
         (wait > timeout).then(|| format!("next attempt {}", when(due)))
     }
 
-    /// A new entry for `payloads`, stamped with who accepted it.
-    fn entry(&self, destination: &Destination, payloads: Vec<Payload>) -> Entry {
-        let parts = payloads.len();
-        Entry {
-            identity: Some(destination.identity()),
-            ..Entry::new(&destination.name, payloads, parts)
-        }
-    }
-
     /// Tries the destination's messages older than this one (`own`, when it
     /// is on disk) first; gives back its lock when they all went (`None`
     /// when the spool's lock cannot even be taken, as on a read-only disk:
@@ -401,7 +392,7 @@ impl Outbox<'_> {
             attempts: u32::from(report.status != Status::Queued),
             next_attempt: next,
             last_error: report.error.clone(),
-            ..self.entry(destination, payloads)
+            ..destination.entry(payloads)
         };
         entry.parts = report.parts;
         if let Some(id) = place.id() {

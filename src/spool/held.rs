@@ -84,11 +84,11 @@ impl Hold {
 /// The hint of when a destination's first held entry is due.
 const NEXT_FILE: &str = ".next";
 
-/// What a release took out of `held/`: scheduled entries now pending, and
-/// the held entries of each digest that is due, grouped, oldest first.
+/// What a release took out of `held/` besides the scheduled entries it
+/// moved to pending: the held entries of each digest that is due, grouped,
+/// oldest first.
 #[derive(Default)]
 pub struct Due {
-    pub moved: usize,
     pub digests: Vec<Vec<Entry>>,
     pub warnings: Vec<String>,
 }
@@ -152,10 +152,7 @@ impl Spool {
                 continue;
             }
             match hold.why {
-                Why::Scheduled => {
-                    self.unhold(entry)?;
-                    due.moved += 1;
-                }
+                Why::Scheduled => self.unhold(entry)?,
                 Why::Digest { group, .. } => match groups.iter_mut().find(|(g, _)| *g == group) {
                     Some((_, entries)) => entries.push(entry),
                     None => groups.push((group, vec![entry])),
@@ -233,11 +230,7 @@ impl Spool {
     /// True when any destination holds anything back.
     pub fn has_any_held(&self) -> bool {
         let names = self.destinations(State::Held).unwrap_or_default();
-        names.iter().any(|name| self.has_held(name))
-    }
-
-    /// True when `destination` holds anything back.
-    pub fn has_held(&self, destination: &str) -> bool {
-        self.count(State::Held, destination).unwrap_or(0) > 0
+        let holds = |name: &String| self.count(State::Held, name).unwrap_or(0) > 0;
+        names.iter().any(holds)
     }
 }

@@ -16,19 +16,7 @@ pub fn digest(notes: &[&Note], escape: &dyn Fn(&str) -> String) -> Message {
     let zone = clock::local();
     let level = notes.iter().map(|n| n.level).max().unwrap_or_default();
     let lines: Vec<String> = notes.iter().map(|note| line(note, &zone)).collect();
-    Message {
-        title: Some(heading(notes)),
-        text: escape(&lines.join("\n")),
-        level,
-        fields: Vec::new(),
-        links: Vec::new(),
-        code: false,
-        host: gethostname::gethostname().to_string_lossy().into_owned(),
-        time: clock::now(),
-        context: Vec::new(),
-        files: Vec::new(),
-        file_urls: Vec::new(),
-    }
+    Message::of_chime(level, Some(heading(notes)), escape(&lines.join("\n")))
 }
 
 /// "37 more in the last 5 min", "12 messages in the last 1 h", "9 messages

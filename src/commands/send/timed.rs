@@ -16,14 +16,22 @@ use crate::settings::Send;
 use crate::spool::{Hold, Why};
 use crate::state::{Guard, Threads};
 
-/// What timing decided for each destination: `done` holds the report of a
-/// message held or counted (which is not sent now); `guards` the dedupe key's
-/// lock a message that opened its window holds until it is on disk.
+/// What timing decided for each destination of a send, in their order.
 #[derive(Default)]
 pub(super) struct Timed {
-    done: Vec<Option<Report>>,
-    guards: Vec<Option<Guard>>,
-    holds: Vec<Option<Hold>>,
+    fates: Vec<Fate>,
+}
+
+/// What timing decided for one destination.
+#[derive(Default)]
+struct Fate {
+    /// The report of a message not sent now: counted, held, or not kept.
+    report: Option<Report>,
+    /// Until when, and why, it is to wait.
+    hold: Option<Hold>,
+    /// The dedupe key's lock a message that opened its window holds until
+    /// it is kept or delivered.
+    window: Option<Guard>,
 }
 
 /// Deduplication first, then `--at` and the route's quiet hours, digest and
@@ -37,11 +45,9 @@ pub(super) fn decide(
 ) -> Result<Timed, Failure> {
     let mut timed = Timed::default();
     for (delivery, message) in deliveries.iter_mut().zip(messages) {
-        let mut guard = None;
-        let (done, hold) = decide_one(send, delivery, message, vars, typed, &mut guard)?;
-        timed.guards.push(guard);
-        timed.done.push(done);
-        timed.holds.push(hold);
+        timed
+            .fates
+            .push(decide_one(send, delivery, message, vars, typed)?);
     }
     Ok(timed)
 }
@@ -54,28 +60,31 @@ fn decide_one(
     message: &Message,
     vars: &Value,
     typed: &str,
-    guard: &mut Option<Guard>,
-) -> Result<(Option<Report>, Option<Hold>), Failure> {
+) -> Result<Fate, Failure> {
     if send.at.is_some() && send.no_spool {
         return Err(Failure::usage(
             "--at and --in keep the message in the spool until it is due, and this send keeps nothing",
         )
         .with_hint("drop --no-spool, or send to a destination of the profile rather than a URL"));
     }
-    if let Some(counted) = deduplicate(send, delivery, message, vars, guard) {
-        return Ok((Some(counted), None));
+    let mut fate = Fate::default();
+    fate.report = deduplicate(send, delivery, message, vars, &mut fate.window);
+    if fate.report.is_some() {
+        return Ok(fate);
     }
     if let Some(until) = send.at {
         let why = Why::Scheduled;
-        return Ok((None, Some(Hold { until, why })));
+        fate.hold = Some(Hold { until, why });
+        return Ok(fate);
     }
     // `--no-spool` keeps nothing, so nothing is held back either.
     let Some(route) = delivery.route.filter(|_| !send.no_spool) else {
-        return Ok((None, None));
+        return Ok(fate);
     };
     let (spool, target) = (&send.spool, &delivery.target);
     let hold = timing::hold_for(spool, delivery.destination, route, message, typed, target);
-    Ok((None, hold.map_err(Failure::from)?))
+    fate.hold = hold.map_err(Failure::from)?;
+    Ok(fate)
 }
 
 /// The report of a repeat, counted; `None` when the message goes, having
@@ -144,22 +153,21 @@ impl Timed {
         rendered: Vec<(&Destination, Vec<Payload>)>,
         threads: &Threads,
     ) -> Result<Vec<Report>, Failure> {
-        self.done.resize_with(rendered.len(), || None);
-        self.holds.resize_with(rendered.len(), || None);
-        self.guards.resize_with(rendered.len(), || None);
+        self.fates.resize_with(rendered.len(), Fate::default);
         let mut going = Vec::new();
         let mut order = Vec::new();
         for (index, (destination, payloads)) in rendered.into_iter().enumerate() {
-            if self.done[index].is_some() {
+            let fate = &mut self.fates[index];
+            if fate.report.is_some() {
                 continue;
             }
-            let payloads = match self.holds[index].take() {
-                Some(hold) => self.keep(index, send, destination, payloads, hold, threads),
+            let payloads = match fate.hold.take() {
+                Some(hold) => fate.keep(send, destination, payloads, hold, threads),
                 None => Some(payloads),
             };
             if let Some(payloads) = payloads {
                 order.push(index);
-                going.push((destination, payloads, self.guards[index].take()));
+                going.push((destination, payloads, fate.window.take()));
             }
         }
         for (destination, _, _) in &going {
@@ -173,17 +181,17 @@ impl Timed {
             false => deliver_all(send, going, threads)?,
         };
         for (index, report) in order.into_iter().zip(sent) {
-            self.done[index] = Some(report);
+            self.fates[index].report = Some(report);
         }
-        Ok(self.done.into_iter().flatten().collect())
+        Ok(self.fates.into_iter().filter_map(|f| f.report).collect())
     }
+}
 
-    /// Keeps destination `index`'s message held (handed to its platform
-    /// where it schedules); gives the payloads back when it is to go now
-    /// after all.
+impl Fate {
+    /// Keeps the message held (handed to its platform where it schedules);
+    /// gives the payloads back when it is to go now after all.
     fn keep(
         &mut self,
-        index: usize,
         send: &Send,
         destination: &Destination,
         payloads: Vec<Payload>,
@@ -194,20 +202,20 @@ impl Timed {
         match timing::keep_held(&send.spool, destination, payloads.clone(), hold) {
             Ok(report) => {
                 // Kept: its dedupe window opens before the hand-over's round trip.
-                if let Some(window) = self.guards[index].take() {
+                if let Some(window) = self.window.take() {
                     window.open();
                 }
                 let mut report = native::hand_over(send, destination, report, threads);
                 for warning in report.warnings.drain(..) {
                     report::warning(send.output, &warning);
                 }
-                self.done[index] = Some(report);
+                self.report = Some(report);
                 None
             }
             // Not kept until its time: nothing went, and the script is told.
             Err(err) if scheduled => {
                 let why = format!("cannot keep it until its time: {err}");
-                self.done[index] = Some(Report::not_kept(destination, payloads.len(), why));
+                self.report = Some(Report::not_kept(destination, payloads.len(), why));
                 None
             }
             // A limit or quiet hours are a courtesy: better early than lost.
