@@ -36,10 +36,10 @@ pub fn job(global: &GlobalArgs, args: RunArgs) -> Job {
         report: reporting(global, args.target, args.template, output).map(|mut r| {
             r.send.dry_run = args.dry_run;
             // A job's reports are alike by its name unless a KEY says otherwise.
-            r.send.dedupe = args.dedupe.map(|key| super::send::DedupeAsk {
-                key: if key.is_empty() { name.clone() } else { key },
-                window: args.dedupe_window,
-            });
+            let key = args
+                .dedupe
+                .map(|key| if key.is_empty() { name.clone() } else { key });
+            r.send.dedupe = super::send::DedupeAsk::of(key, args.dedupe_window);
             r
         }),
         command: args.command,

@@ -36,6 +36,13 @@ pub struct DedupeAsk {
     pub window: Option<Duration>,
 }
 
+impl DedupeAsk {
+    /// `--dedupe KEY` with its `--dedupe-window`, if KEY was given.
+    pub fn of(key: Option<String>, window: Option<Duration>) -> Option<DedupeAsk> {
+        key.map(|key| DedupeAsk { key, window })
+    }
+}
+
 /// Everything `chime send` needs.
 pub struct Send {
     pub profile: Profile,
@@ -126,10 +133,7 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
     let thread = thread_mode(args.thread, args.update, args.broadcast, ci.as_ref())?;
     Ok(Send {
         at: when(args.at.as_deref(), args.in_)?,
-        dedupe: args.dedupe.map(|key| DedupeAsk {
-            key,
-            window: args.dedupe_window,
-        }),
+        dedupe: DedupeAsk::of(args.dedupe, args.dedupe_window),
         ci,
         template_fallback: false,
         thread,

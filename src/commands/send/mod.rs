@@ -94,20 +94,7 @@ fn send_all(mut send: Send) -> Result<ExitCode, Failure> {
         .map(|(delivery, message)| (delivery.destination, render(delivery, message)))
         .collect();
     if send.dry_run {
-        let shown = rendered.iter().map(|(destination, parts)| {
-            let attach = |p| threads.attach(&destination.name, destination.platform.as_ref(), p);
-            (*destination, parts.iter().map(attach).collect())
-        });
-        outcome::dry_run(&shown.collect::<Vec<_>>(), send.json)?;
-        // A dry run decides nothing about timing: no window, no hold.
-        if let Some(until) = send.at {
-            let text = format!(
-                "--dry-run: sent for real, this would wait until {}; shown as it would go then",
-                crate::clock::stamp(until)
-            );
-            report::warning(send.output, &text);
-        }
-        return Ok(ExitCode::Ok);
+        return dry_run(&send, &rendered, &threads);
     }
     let reports = timed.deliver(&send, rendered, &threads)?;
     outcome::deliveries(&reports, send.json, send.output)?;
@@ -119,6 +106,28 @@ fn send_all(mut send: Send) -> Result<ExitCode, Failure> {
     } else {
         code
     })
+}
+
+/// `--dry-run`: the requests as they would go, threads attached. It
+/// decides nothing about timing: no window, no hold.
+fn dry_run(
+    send: &Send,
+    rendered: &[(&Destination, Vec<Payload>)],
+    threads: &Threads,
+) -> Result<ExitCode, Failure> {
+    let shown = rendered.iter().map(|(destination, parts)| {
+        let attach = |p| threads.attach(&destination.name, destination.platform.as_ref(), p);
+        (*destination, parts.iter().map(attach).collect())
+    });
+    outcome::dry_run(&shown.collect::<Vec<_>>(), send.json)?;
+    if let Some(until) = send.at {
+        let text = format!(
+            "--dry-run: sent for real, this would wait until {}; shown as it would go then",
+            crate::clock::stamp(until)
+        );
+        report::warning(send.output, &text);
+    }
+    Ok(ExitCode::Ok)
 }
 
 /// The message for one destination, composed and checked by its kind: a
