@@ -29,6 +29,12 @@ pub enum ExitCode {
     Interrupted,
     /// `chime run`: the wrapped command's own code, so chime stays transparent.
     Command(u8),
+    /// `chime ask`: an answer other than the first option (1, as `test` says false).
+    Declined,
+    /// `chime ask`: nobody answered in time (124, as `timeout(1)` exits).
+    TimedOut,
+    /// `chime ask`: stopped by this signal before an answer came (128 + its number).
+    Signalled(u8),
 }
 
 impl ExitCode {
@@ -45,7 +51,11 @@ impl ExitCode {
             ExitCode::Failure => 4,
             ExitCode::Usage => 5,
             ExitCode::Config => 6,
-            ExitCode::Interrupted | ExitCode::Command(_) => 7,
+            ExitCode::Interrupted
+            | ExitCode::Command(_)
+            | ExitCode::Declined
+            | ExitCode::TimedOut
+            | ExitCode::Signalled(_) => 7,
         }
     }
 
@@ -68,6 +78,9 @@ impl ExitCode {
             ExitCode::Config => 78,
             ExitCode::Interrupted => 130,
             ExitCode::Command(code) => code,
+            ExitCode::Declined => 1,
+            ExitCode::TimedOut => 124,
+            ExitCode::Signalled(signal) => 128 + signal,
         }
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! 1. `cli` (what was typed) and `settings` (it, the environment and the profile, resolved once);
 //! 2. `commands`: one module per subcommand, turning its settings into calls of the domain;
-//! 3. the domain: `deliver` (sending, the outbox, draining a backlog) and `stream` (pipe's lines);
+//! 3. the domain: `deliver` (sending, the outbox, draining a backlog), `stream` (pipe's lines) and `ask` (a person's answer);
 //! 4. `config` (the profile), `kinds` (one per platform), `spool`, `state` (keyed memory);
 //! 5. the ground: `message`, `template`, `fields`, `ci`, `secret`, and the edges `report`, `exit`.
 //!
@@ -21,6 +21,7 @@ mod settings;
 mod commands;
 
 // The domain.
+mod ask;
 mod ci;
 mod clock;
 mod config;
@@ -59,6 +60,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Send(args) => commands::send::run(settings::send(&cli.global, *args)?),
+        Command::Ask(args) => commands::ask::run(settings::ask(&cli.global, *args)?),
         Command::Run(args) => commands::run::run(settings::job(&cli.global, args)),
         Command::Pipe(args) => commands::pipe::run(settings::pipe(&cli.global, args)?),
         Command::Flush(args) => commands::flush::run(settings::flush(&cli.global, args)?),

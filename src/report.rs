@@ -106,6 +106,13 @@ pub fn warning(output: Output, text: &str) {
     }
 }
 
+/// `chime: …` on stderr with `-v` only: what a person debugging wants to see.
+pub fn verbose(output: Output, text: &str) {
+    if output.verbose {
+        eprintln!("chime: {text}");
+    }
+}
+
 /// What became of a message (dead-lettered, quarantined): `chime: warning:`
 /// on stderr even under `-q`, which silences progress, never a message's
 /// fate — cron mails output, not exit codes.

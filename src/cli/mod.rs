@@ -20,12 +20,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod ask;
 mod jobs;
 mod send;
 mod setup;
 mod spool;
 mod values;
 
+use ask::ASK_EXAMPLES;
+pub use ask::AskArgs;
 pub use jobs::{On, PipeArgs, RunArgs};
 use jobs::{PIPE_EXAMPLES, RUN_EXAMPLES};
 use send::{SEND_EXAMPLES, TEST_EXAMPLES};
@@ -49,7 +52,8 @@ Exit codes:
       delivers it later
   78  configuration error (missing or invalid profile, unknown route)
   130 interrupted twice (chime pipe): what was left is in the spool
-  chime run exits with the command's own code instead
+  chime run exits with the command's own code instead; chime ask has its
+  own (see `chime ask --help`)
 
 Environment:
   CHIME_CONFIG    profile file to use (like --config)
@@ -105,6 +109,10 @@ pub enum Command {
     #[command(after_help = SEND_EXAMPLES)]
     Send(Box<SendArgs>),
 
+    /// Ask a question with buttons and wait for a person's answer
+    #[command(after_help = ASK_EXAMPLES)]
+    Ask(Box<AskArgs>),
+
     /// Stream stdin into a channel, lines packed into as few messages as allowed
     #[command(after_help = PIPE_EXAMPLES)]
     Pipe(PipeArgs),
@@ -143,7 +151,7 @@ pub enum Command {
     Manpage,
 }
 
-/// Where a message goes; shared by send, pipe and run.
+/// Where a message goes; shared by send, ask, pipe and run.
 #[derive(Debug, Args)]
 pub struct Where {
     /// Route to send through (repeatable) [env: CHIME_ROUTE]

@@ -2,6 +2,7 @@
 //! calls of the domain below and says how it went. Nothing below imports
 //! them.
 
+pub mod ask;
 pub mod completions;
 pub mod config;
 mod files;

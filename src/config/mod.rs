@@ -65,6 +65,8 @@ pub struct Destination {
     /// `max_file_size`: the largest file it takes, where its server is set
     /// up otherwise than the kind's default.
     pub max_file_size: Option<u64>,
+    /// `approvers`: who may answer `chime ask` here.
+    pub approvers: Vec<String>,
     /// [`Destination::identity`], worked out once.
     pub identity: std::sync::OnceLock<String>,
 }
@@ -186,6 +188,8 @@ pub struct Route {
     pub template: Option<String>,
     /// When its messages go, and whether alone (`timing/`).
     pub timing: crate::timing::Timing,
+    /// Who may answer `chime ask` through it, beside the destination's.
+    pub approvers: Vec<String>,
 }
 
 /// `[[rules]]`: when the expression is true for a message, it goes to

@@ -64,6 +64,8 @@ struct RawRoute {
     quiet: Option<Spanned<String>>,
     quiet_levels: Option<Spanned<Vec<String>>>,
     timezone: Option<Spanned<String>>,
+    #[serde(default)]
+    approvers: Vec<String>,
 }
 
 impl RawRoute {
@@ -156,6 +158,7 @@ fn destination(
     let timeout = duration_field(&mut table, "timeout", problems);
     let pace = duration_field(&mut table, "pace", problems);
     let max_file_size = size_field(&mut table, "max_file_size", problems);
+    let approvers = strings_field(&mut table, "approvers", problems);
     let (ca_file, proxy) = super::trust::settings(name, &mut table, profile, problems);
     let Some(kind) = table.remove("kind") else {
         let help = format!("add `kind = \"…\"`, one of: {}", kinds::KNOWN.join(", "));
@@ -184,8 +187,27 @@ fn destination(
         ca_file,
         proxy,
         max_file_size,
+        approvers,
         exposed,
         identity: std::sync::OnceLock::new(),
+    })
+}
+
+/// A list of strings, like `approvers = ["U0123ABCD", "@ada"]`.
+fn strings_field(table: &mut fields::Table, key: &str, problems: &mut Vec<Problem>) -> Vec<String> {
+    let Some(value) = table.remove(key) else {
+        return Vec::new();
+    };
+    let strings: Option<Vec<String>> = value.get_ref().as_array().and_then(|items| {
+        items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect()
+    });
+    strings.unwrap_or_else(|| {
+        let message = format!("`{key}` must be a list of strings, like [\"U0123ABCD\", \"@ada\"]");
+        problems.push(Problem::new(Some(value.span()), message));
+        Vec::new()
     })
 }
 
@@ -262,6 +284,7 @@ fn routes(
                 channel: route.channel,
                 template: route.template.map(Spanned::into_inner),
                 timing,
+                approvers: route.approvers,
             },
         );
     }

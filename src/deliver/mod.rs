@@ -38,6 +38,7 @@
 //!
 //! A timeout of a try is the destination's whole remaining time, so a try that
 //! timed out is never followed by another in-process.
+mod call;
 mod drain;
 mod net;
 mod outbox;
@@ -52,6 +53,7 @@ use crate::exit::{ExitCode, Failure};
 use crate::kinds::{HttpRequest, Payload, Platform, Verdict, reason};
 use crate::state::Threads;
 
+pub use call::{call, client};
 pub use drain::{Context, Drained, Due, drain};
 pub use net::Clients;
 pub use outbox::{Outbox, Place};

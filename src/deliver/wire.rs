@@ -31,6 +31,18 @@ pub(super) async fn send(
     timeout: Duration,
     progress: bool,
 ) -> Reply {
+    send_reading(client, request, timeout, progress, MAX_ANSWER_BYTES).await
+}
+
+/// [`send`], keeping up to `max` bytes of the answer: a read of many
+/// records (Slack's users.list) is longer than any answer to a post.
+pub(super) async fn send_reading(
+    client: &reqwest::Client,
+    request: &HttpRequest,
+    timeout: Duration,
+    progress: bool,
+    max: usize,
+) -> Reply {
     let builder = client
         .request(request.method.clone(), request.url.expose())
         .timeout(timeout);
@@ -50,9 +62,9 @@ pub(super) async fn send(
     let broke = loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                let room = MAX_ANSWER_BYTES - bytes.len();
+                let room = max - bytes.len();
                 bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if bytes.len() == MAX_ANSWER_BYTES {
+                if bytes.len() == max {
                     break None;
                 }
             }

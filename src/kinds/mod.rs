@@ -61,6 +61,28 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
     }
 }
 
+/// What `chime ask` needs of a kind that can ask a person and hear the
+/// answer (`ask/`): the credentials and addresses beyond posting. Nothing
+/// here touches the network either.
+pub enum Asking {
+    /// Slack's Web API, with the app-level token that opens Socket Mode.
+    Slack {
+        api_url: String,
+        token: Secret,
+        app_token: Secret,
+    },
+    /// Telegram's Bot API: every method goes through [`Platform::request`]
+    /// with the method as the payload's `op`.
+    Telegram,
+    /// An ntfy topic: `url` publishes to it, `auth` (read access too) lets
+    /// chime subscribe to the topic the answers come back on.
+    Ntfy {
+        url: Secret,
+        auth: Option<Secret>,
+        reply_topic: Option<String>,
+    },
+}
+
 /// The key a part is sent under, as `--thread` or `--update` gave it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadRef {
@@ -292,6 +314,15 @@ pub trait Platform: Send + Sync {
     /// cancelled (chime then does not remember it).
     fn unschedule(&self, _channel: &str, _id: &str) -> Option<Payload> {
         None
+    }
+    /// How this kind asks a person (`chime ask`), or why it cannot, and
+    /// what it would take.
+    fn asking(&self) -> Result<Asking, String> {
+        Err(format!(
+            "{} posts through a webhook, which cannot hear a click; `chime ask` needs a kind \
+             that can: slack-api with an app_token (Socket Mode), telegram or ntfy",
+            self.kind()
+        ))
     }
     /// How this kind honours `--thread`.
     fn threading(&self) -> Threading {

@@ -16,6 +16,7 @@ use crate::message::{Level, Link};
 use crate::spool::{Spool, SpoolError};
 use crate::state::{ProfileState, StateDir};
 
+mod ask;
 mod files;
 mod flush;
 mod pipe;
@@ -26,6 +27,7 @@ mod spool;
 mod url;
 
 pub use crate::config::DEFAULT_TIMEOUT;
+pub use ask::{Ask, ask};
 pub use flush::{Flush, Flushable, flush};
 pub use pipe::{Pipe, pipe};
 pub use probe::{Probe, probe};

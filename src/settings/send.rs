@@ -169,7 +169,7 @@ fn when(
 }
 
 /// `--link`s and `--file-url`s as clap read them.
-fn links(pairs: Vec<(String, String)>) -> Vec<Link> {
+pub(super) fn links(pairs: Vec<(String, String)>) -> Vec<Link> {
     pairs
         .into_iter()
         .map(|(label, url)| Link { label, url })
@@ -177,7 +177,7 @@ fn links(pairs: Vec<(String, String)>) -> Vec<Link> {
 }
 
 /// `--thread KEY` (or, empty, the CI run's key) or `--update KEY`.
-fn thread_mode(
+pub(super) fn thread_mode(
     thread: Option<String>,
     update: Option<String>,
     broadcast: bool,
@@ -212,7 +212,7 @@ fn thread_mode(
 }
 
 /// TEXT is the joined arguments; `-`, or no TEXT with stdin not a terminal, reads stdin.
-fn read_text(
+pub(super) fn read_text(
     input: &mut Input,
     args: Vec<String>,
     json_input: bool,

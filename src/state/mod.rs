@@ -43,6 +43,7 @@
 
 use std::path::{Path, PathBuf};
 
+mod asks;
 mod runs;
 mod scheduled;
 mod threads;
@@ -50,6 +51,7 @@ mod windows;
 
 use sha2::{Digest, Sha256};
 
+pub use asks::Asks;
 pub use runs::Runs;
 pub use scheduled::{Record, Scheduled};
 pub use threads::Threads;
@@ -96,6 +98,7 @@ impl ProfileState {
             "scheduled",
             "windows",
             "journal",
+            "asks",
         ] {
             fs::check_if_there(&self.dir.join(sub))?;
         }

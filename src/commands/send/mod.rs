@@ -108,6 +108,50 @@ fn send_all(mut send: Send) -> Result<ExitCode, Failure> {
     })
 }
 
+/// One destination a question (`chime ask`) may go to: its message composed
+/// as a send would compose it, and who its route lets answer.
+pub struct Composed<'p> {
+    pub destination: &'p Destination,
+    pub target: Target,
+    pub thread: Option<ThreadRef>,
+    pub message: Message,
+    pub route_approvers: &'p [String],
+}
+
+/// The destinations `send` would go to, each with its message composed:
+/// what `chime ask` posts, with buttons, to the one that can ask.
+pub fn composed(send: &Send) -> Result<Vec<Composed<'_>>, Failure> {
+    let text: Arc<str> = Arc::from(send.input.text.as_str());
+    let vars = variables(send, &text);
+    let mut deliveries = match resolve(send, &vars)? {
+        Resolved::To(deliveries) => deliveries,
+        Resolved::Dropped(dropped) => {
+            return Err(Failure::usage(format!(
+                "rule {} (`{}`) drops this question, so there is no one to ask",
+                dropped.rule, dropped.when
+            ))
+            .with_hint("name a route with -r or a destination with --to"));
+        }
+    };
+    keys(send, &mut deliveries);
+    let mut out = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        let message = checked(send, &delivery, &vars, &text)?;
+        let route_approvers = match delivery.route {
+            Some((name, _)) => send.profile.routes[name].approvers.as_slice(),
+            None => &[],
+        };
+        out.push(Composed {
+            destination: delivery.destination,
+            target: delivery.target,
+            thread: delivery.thread,
+            message,
+            route_approvers,
+        });
+    }
+    Ok(out)
+}
+
 /// `--dry-run`: the requests as they would go, threads attached. It
 /// decides nothing about timing: no window, no hold.
 fn dry_run(

@@ -70,6 +70,9 @@ pub struct Ntfy {
     priority: Option<u8>,
     tags: Vec<String>,
     markdown: bool,
+    /// `reply_topic`: where `chime ask`'s buttons publish the answer, when
+    /// not a topic of its own per question.
+    reply_topic: Option<String>,
 }
 
 impl Ntfy {
@@ -111,8 +114,29 @@ impl Ntfy {
             priority,
             tags,
             markdown: fields.boolean("markdown").unwrap_or(false),
+            reply_topic: reply_topic(fields),
         }
     }
+}
+
+/// `reply_topic`, if set: a topic name as ntfy takes one (1–64 of
+/// `A-Za-z0-9_-`), on the same server.
+fn reply_topic(fields: &mut Fields) -> Option<String> {
+    let span = fields.span_of("reply_topic");
+    let topic = fields.string("reply_topic")?;
+    let valid = (1..=64).contains(&topic.len())
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !valid {
+        let message = format!(
+            "`reply_topic` of destination `{}` must be a topic name: 1 to 64 letters, digits, `_` or `-`",
+            fields.name
+        );
+        fields.problem(Problem::new(span, message));
+        return None;
+    }
+    Some(topic)
 }
 
 fn has_topic(url: &str) -> bool {
@@ -295,6 +319,16 @@ impl Platform for Ntfy {
     /// `Attach: URL`: ntfy shows the file at the URL as the message's attachment.
     fn attaches_urls(&self) -> bool {
         true
+    }
+
+    /// Buttons are `http` actions that publish the answer to a reply topic,
+    /// which chime subscribes to.
+    fn asking(&self) -> Result<crate::kinds::Asking, String> {
+        Ok(crate::kinds::Asking::Ntfy {
+            url: self.url.clone(),
+            auth: self.auth.as_ref().map(Auth::header),
+            reply_topic: self.reply_topic.clone(),
+        })
     }
 
     fn request(&self, payload: &Payload) -> HttpRequest {

@@ -13,8 +13,8 @@ use serde_json::{Map, Value, json};
 
 use crate::fields::Fields;
 use crate::kinds::{
-    Answer, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Schedules, Target, Threading,
-    Verdict, classify_http, describe_identity,
+    Answer, Asking, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Schedules, Target,
+    Threading, Verdict, classify_http, describe_identity,
 };
 use crate::message::Message;
 use crate::secret::Secret;
@@ -35,6 +35,8 @@ const UNSCHEDULE: &str = "chat.deleteScheduledMessage";
 
 pub struct Api {
     token: Secret,
+    /// The app-level token (xapp-…) that opens Socket Mode, for `chime ask`.
+    app_token: Option<Secret>,
     channel: String,
     api_url: String,
     identity: Map<String, Value>,
@@ -57,6 +59,7 @@ impl Api {
             .url("api_url")
             .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
         let api_url = api_url.trim_end_matches('/').to_owned();
+        let app_token = fields.optional_secret_token("app_token", "slack-api");
         let mut identity = Map::new();
         for key in ["username", "icon_emoji", "icon_url"] {
             if let Some(value) = fields.string(key) {
@@ -65,6 +68,7 @@ impl Api {
         }
         Api {
             token,
+            app_token,
             channel,
             api_url,
             identity,
@@ -186,12 +190,31 @@ impl Platform for Api {
             .header("authorization", Secret::bearer(&self.token))
     }
 
+    fn asking(&self) -> Result<Asking, String> {
+        let Some(app_token) = &self.app_token else {
+            return Err(
+                "slack-api hears clicks through Socket Mode, which needs an \
+                        app-level token: set `app_token` (xapp-…, with connections:write) \
+                        and turn on Socket Mode and Interactivity in the app's settings"
+                    .into(),
+            );
+        };
+        Ok(Asking::Slack {
+            api_url: self.api_url.clone(),
+            token: self.token.clone(),
+            app_token: app_token.clone(),
+        })
+    }
+
     fn describe(&self) -> Vec<(&'static str, toml::Value)> {
         let mut out = vec![
             ("token", self.token.to_string().into()),
             ("channel", self.channel.as_str().into()),
             ("api_url", self.api_url.as_str().into()),
         ];
+        if let Some(app_token) = &self.app_token {
+            out.push(("app_token", app_token.to_string().into()));
+        }
         describe_identity(&self.identity, &super::IDENTITY, &mut out);
         out
     }

@@ -239,6 +239,11 @@ impl Platform for Telegram {
         true
     }
 
+    /// Buttons are an inline keyboard; clicks come by `getUpdates`.
+    fn asking(&self) -> Result<crate::kinds::Asking, String> {
+        Ok(crate::kinds::Asking::Telegram)
+    }
+
     /// One message a second in a private chat, but 20 a minute in a group,
     /// and a channel is addressed like one (PLATFORMS.md §5.4): a chat with a
     /// positive ID is a person.

@@ -1,0 +1,229 @@
+//! One Socket Mode connection: `apps.connections.open` with the app-level
+//! token gives a WebSocket URL for one connection; Slack says `hello`, then
+//! sends envelopes, each to be acknowledged within 3 seconds or sent again,
+//! and a `disconnect` when it wants the client to reconnect (PLATFORMS.md
+//! §2.8).
+//!
+//! The WebSocket goes through the destination's own HTTP client (its
+//! `ca_file`, its proxy): the URL is opened as an HTTP/1.1 upgrade and the
+//! upgraded connection handed to tungstenite. A `ws://` URL is taken only
+//! from an `api_url` that is itself `http://` (a test bed, a local relay):
+//! from Slack it would mean clicks in clear.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::handshake::client::generate_key;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+use crate::ask::Context;
+use crate::kinds::HttpRequest;
+use crate::secret::Secret;
+
+/// A frame larger than this is no envelope of Slack's (a block_actions
+/// payload with the whole message is some tens of KiB).
+const MAX_FRAME: usize = 1 << 20;
+
+/// What opening a connection came to, when it did not.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Slack refused the token or the app: `error` is its code.
+    Refused(String),
+    /// The network or Slack failed: worth trying again.
+    Failed(String),
+}
+
+/// What the connection brought.
+pub enum Event {
+    /// An envelope, already acknowledged: its type and payload.
+    Envelope { kind: String, payload: Value },
+    /// Slack asks for a new connection (`refresh_requested`, `warning`), or
+    /// has turned Socket Mode off (`link_disabled`).
+    Disconnect(String),
+    /// The connection ended, or broke.
+    Closed(String),
+}
+
+pub struct Socket {
+    ws: WebSocketStream<reqwest::Upgraded>,
+    /// Envelope ids seen, so a retry of one already handled is only acknowledged.
+    seen: Vec<String>,
+}
+
+/// Opens a connection and waits for Slack's `hello`.
+pub async fn open(
+    ctx: &Context<'_>,
+    api_url: &str,
+    app_token: &Secret,
+) -> Result<Socket, OpenError> {
+    let url = connection_url(ctx, api_url, app_token).await?;
+    let http_url = match url.split_once("://") {
+        Some(("wss", rest)) => format!("https://{rest}"),
+        Some(("ws", rest)) if api_url.starts_with("http://") => format!("http://{rest}"),
+        _ => {
+            return Err(OpenError::Refused(format!(
+                "unexpected URL from Slack: {url}"
+            )));
+        }
+    };
+    let client = crate::deliver::client(ctx.clients, ctx.destination, &http_url)
+        .map_err(OpenError::Failed)?;
+    let key = generate_key();
+    let response = client
+        .get(&http_url)
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", &key)
+        .timeout(ctx.timeout)
+        .send()
+        .await
+        .map_err(|e| OpenError::Failed(format!("cannot reach Socket Mode: {e}")))?;
+    let accepted = response
+        .headers()
+        .get("sec-websocket-accept")
+        .and_then(|v| v.to_str().ok())
+        == Some(derive_accept_key(key.as_bytes()).as_str());
+    if response.status() != reqwest::StatusCode::SWITCHING_PROTOCOLS || !accepted {
+        let status = response.status();
+        return Err(OpenError::Failed(format!(
+            "Socket Mode answered {status}, not a WebSocket"
+        )));
+    }
+    let upgraded = response
+        .upgrade()
+        .await
+        .map_err(|e| OpenError::Failed(format!("Socket Mode upgrade failed: {e}")))?;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME))
+        .max_frame_size(Some(MAX_FRAME));
+    let ws = WebSocketStream::from_raw_socket(upgraded, Role::Client, Some(config)).await;
+    let mut socket = Socket {
+        ws,
+        seen: Vec::new(),
+    };
+    socket.hello(ctx.timeout).await?;
+    Ok(socket)
+}
+
+/// `apps.connections.open`: the URL of a new connection.
+async fn connection_url(
+    ctx: &Context<'_>,
+    api_url: &str,
+    app_token: &Secret,
+) -> Result<String, OpenError> {
+    let request = HttpRequest {
+        method: reqwest::Method::POST,
+        url: Secret::public(&format!("{api_url}/apps.connections.open")),
+        headers: vec![
+            (
+                "content-type".into(),
+                Secret::public("application/x-www-form-urlencoded"),
+            ),
+            ("authorization".into(), Secret::bearer(app_token)),
+        ],
+        body: Secret::public(""),
+        upload: None,
+    };
+    let answer = ctx.call(&request).await.map_err(OpenError::Failed)?;
+    if answer.status == 429 || answer.status >= 500 {
+        return Err(OpenError::Failed(format!(
+            "apps.connections.open answered {}",
+            answer.status
+        )));
+    }
+    let body: Value = serde_json::from_str(&answer.body).unwrap_or_default();
+    match body["url"].as_str() {
+        Some(url) if body["ok"] == true => Ok(url.to_owned()),
+        _ => {
+            let code = body["error"].as_str().unwrap_or("not a Slack API answer");
+            Err(OpenError::Refused(code.to_owned()))
+        }
+    }
+}
+
+impl Socket {
+    async fn hello(&mut self, timeout: Duration) -> Result<(), OpenError> {
+        let waited = tokio::time::timeout(timeout, async {
+            loop {
+                match self.frame().await {
+                    Ok(Some(value)) if value["type"] == "hello" => return Ok(()),
+                    Ok(Some(_)) => continue,
+                    Ok(None) => return Err("closed before hello".to_owned()),
+                    Err(why) => return Err(why),
+                }
+            }
+        })
+        .await;
+        match waited {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(OpenError::Failed(format!("Socket Mode: {why}"))),
+            Err(_) => Err(OpenError::Failed("Socket Mode sent no hello".into())),
+        }
+    }
+
+    /// The next thing that happens on the connection. Every envelope is
+    /// acknowledged the moment it arrives, before anything is done about
+    /// it: Slack sends it again after 3 seconds otherwise, and a click
+    /// handled twice would be settled twice.
+    pub async fn next(&mut self) -> Event {
+        loop {
+            let value = match self.frame().await {
+                Ok(Some(value)) => value,
+                Ok(None) => return Event::Closed("Slack closed the connection".into()),
+                Err(why) => return Event::Closed(why),
+            };
+            if value["type"] == "disconnect" {
+                let reason = value["reason"].as_str().unwrap_or("unknown");
+                return Event::Disconnect(reason.to_owned());
+            }
+            let Some(id) = value["envelope_id"].as_str() else {
+                continue;
+            };
+            if let Err(why) = self.ack(id).await {
+                return Event::Closed(why);
+            }
+            if self.seen.iter().any(|seen| seen == id) {
+                continue;
+            }
+            self.seen.push(id.to_owned());
+            let kind = value["type"].as_str().unwrap_or_default().to_owned();
+            return Event::Envelope {
+                kind,
+                payload: value["payload"].clone(),
+            };
+        }
+    }
+
+    async fn ack(&mut self, id: &str) -> Result<(), String> {
+        let ack = json!({ "envelope_id": id }).to_string();
+        self.ws
+            .send(Frame::text(ack))
+            .await
+            .map_err(|e| format!("cannot acknowledge: {e}"))
+    }
+
+    /// The next text frame as JSON; pings are answered by tungstenite as
+    /// it reads.
+    async fn frame(&mut self) -> Result<Option<Value>, String> {
+        loop {
+            match self.ws.next().await {
+                None | Some(Ok(Frame::Close(_))) => return Ok(None),
+                Some(Ok(Frame::Text(text))) => {
+                    return Ok(Some(serde_json::from_str(&text).unwrap_or_default()));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(err)) => return Err(format!("Socket Mode connection broke: {err}")),
+            }
+        }
+    }
+
+    /// Closes the connection politely; a failure to is no concern.
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
+    }
+}
