@@ -32,6 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send a message to routes or destinations')
+            [CompletionResult]::new('ask', 'ask', [CompletionResultType]::ParameterValue, 'Ask a question with buttons and wait for a person''s answer')
             [CompletionResult]::new('pipe', 'pipe', [CompletionResultType]::ParameterValue, 'Stream stdin into a channel, lines packed into as few messages as allowed')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a command as cron would, and report how it went')
             [CompletionResult]::new('flush', 'flush', [CompletionResultType]::ParameterValue, 'Deliver what the spool holds')
@@ -80,6 +81,37 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--broadcast', '--broadcast', [CompletionResultType]::ParameterName, 'Show a thread reply in the channel too')
             [CompletionResult]::new('--queue', '--queue', [CompletionResultType]::ParameterName, 'Write the message to the spool without trying to send it now (exit 0 once it is kept)')
             [CompletionResult]::new('--no-spool', '--no-spool', [CompletionResultType]::ParameterName, 'Fail instead of keeping an undelivered message in the spool')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chime;ask' {
+            [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Route to send through (repeatable) [env: CHIME_ROUTE]')
+            [CompletionResult]::new('--route', '--route', [CompletionResultType]::ParameterName, 'Route to send through (repeatable) [env: CHIME_ROUTE]')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Destination to send to, bypassing routes (repeatable), or a webhook URL [env: CHIME_URL]')
+            [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'The kind of a --to URL or CHIME_URL whose host does not tell it [env: CHIME_KIND]')
+            [CompletionResult]::new('--channel', '--channel', [CompletionResultType]::ParameterName, 'Channel, overriding the route''s and the destination''s')
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Title shown as the message header')
+            [CompletionResult]::new('--title', '--title', [CompletionResultType]::ParameterName, 'Title shown as the message header')
+            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Level: sets the emoji, the colour and what rules match')
+            [CompletionResult]::new('--level', '--level', [CompletionResultType]::ParameterName, 'Level: sets the emoji, the colour and what rules match')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'A field shown as a key/value pair (repeatable)')
+            [CompletionResult]::new('--field', '--field', [CompletionResultType]::ParameterName, 'A field shown as a key/value pair (repeatable)')
+            [CompletionResult]::new('--link', '--link', [CompletionResultType]::ParameterName, 'A link shown with the question (repeatable)')
+            [CompletionResult]::new('--option', '--option', [CompletionResultType]::ParameterName, 'An answer to offer, as a button (repeatable, at most 5; ntfy shows 3) [default: Approve, Reject]')
+            [CompletionResult]::new('--approver', '--approver', [CompletionResultType]::ParameterName, 'Who may answer (repeatable): a Slack user ID (U…), @handle or user group (S…); a Telegram user ID or username')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for an answer (e.g. 30m, 2h) [default: 30m]')
+            [CompletionResult]::new('--thread', '--thread', [CompletionResultType]::ParameterName, 'Ask in the thread of the first message sent with KEY; in CI, KEY defaults to the run')
+            [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'The time one request may take, not the wait (e.g. 10s) [env: CHIME_TIMEOUT]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Profile file to read [env: CHIME_CONFIG]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the answer as JSON: the option, who chose it and when, where the question is')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log each request (secrets redacted) on stderr')
@@ -443,6 +475,7 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
         }
         'chime;help' {
             [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Send a message to routes or destinations')
+            [CompletionResult]::new('ask', 'ask', [CompletionResultType]::ParameterValue, 'Ask a question with buttons and wait for a person''s answer')
             [CompletionResult]::new('pipe', 'pipe', [CompletionResultType]::ParameterValue, 'Stream stdin into a channel, lines packed into as few messages as allowed')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a command as cron would, and report how it went')
             [CompletionResult]::new('flush', 'flush', [CompletionResultType]::ParameterValue, 'Deliver what the spool holds')
@@ -455,6 +488,9 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             break
         }
         'chime;help;send' {
+            break
+        }
+        'chime;help;ask' {
             break
         }
         'chime;help;pipe' {

@@ -16,6 +16,9 @@ _chime() {
             ",$1")
                 cmd="chime"
                 ;;
+            chime,ask)
+                cmd="chime__subcmd__ask"
+                ;;
             chime,completions)
                 cmd="chime__subcmd__completions"
                 ;;
@@ -81,6 +84,9 @@ _chime() {
                 ;;
             chime__subcmd__config__subcmd__help,show)
                 cmd="chime__subcmd__config__subcmd__help__subcmd__show"
+                ;;
+            chime__subcmd__help,ask)
+                cmd="chime__subcmd__help__subcmd__ask"
                 ;;
             chime__subcmd__help,completions)
                 cmd="chime__subcmd__help__subcmd__completions"
@@ -185,12 +191,102 @@ _chime() {
 
     case "${cmd}" in
         chime)
-            opts="-q -v -h -V --config --profile --quiet --verbose --help --version send pipe run flush spool config test completions manpage help"
+            opts="-q -v -h -V --config --profile --quiet --verbose --help --version send ask pipe run flush spool config test completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chime__subcmd__ask)
+            opts="-r -t -l -f -q -v -h -V --route --to --kind --channel --title --level --field --link --option --approver --timeout --thread --json --request-timeout --config --profile --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --route)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --channel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --title)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --level)
+                    COMPREPLY=($(compgen -W "info success warning error critical" -- "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -W "info success warning error critical" -- "${cur}"))
+                    return 0
+                    ;;
+                --field)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --link)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --option)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --approver)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --thread)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -493,8 +589,22 @@ _chime() {
             return 0
             ;;
         chime__subcmd__help)
-            opts="send pipe run flush spool config test completions manpage help"
+            opts="send ask pipe run flush spool config test completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chime__subcmd__help__subcmd__ask)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1401,6 +1511,7 @@ _chime_with_names() {
         fi
         case "$path,$word" in
             ",send") path="send" ;;
+            ",ask") path="ask" ;;
             ",pipe") path="pipe" ;;
             ",run") path="run" ;;
             ",flush") path="flush" ;;
@@ -1426,6 +1537,12 @@ _chime_with_names() {
         --config|--profile|=) _chime "$@"; return ;;
     esac
     case "$path" in
+        "ask")
+            case "$prev" in
+                --to) _chime_names destinations "${flags[@]}"; return ;;
+                -r|--route) _chime_names routes "${flags[@]}"; return ;;
+            esac
+            ;;
         "flush")
             case "$prev" in
                 --dest) _chime_names destinations "${flags[@]}"; return ;;

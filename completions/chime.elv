@@ -29,6 +29,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand send 'Send a message to routes or destinations'
+            cand ask 'Ask a question with buttons and wait for a person''s answer'
             cand pipe 'Stream stdin into a channel, lines packed into as few messages as allowed'
             cand run 'Run a command as cron would, and report how it went'
             cand flush 'Deliver what the spool holds'
@@ -76,6 +77,36 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --broadcast 'Show a thread reply in the channel too'
             cand --queue 'Write the message to the spool without trying to send it now (exit 0 once it is kept)'
             cand --no-spool 'Fail instead of keeping an undelivered message in the spool'
+            cand -q 'Print nothing but errors'
+            cand --quiet 'Print nothing but errors'
+            cand -v 'Log each request (secrets redacted) on stderr'
+            cand --verbose 'Log each request (secrets redacted) on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'chime;ask'= {
+            cand -r 'Route to send through (repeatable) [env: CHIME_ROUTE]'
+            cand --route 'Route to send through (repeatable) [env: CHIME_ROUTE]'
+            cand --to 'Destination to send to, bypassing routes (repeatable), or a webhook URL [env: CHIME_URL]'
+            cand --kind 'The kind of a --to URL or CHIME_URL whose host does not tell it [env: CHIME_KIND]'
+            cand --channel 'Channel, overriding the route''s and the destination''s'
+            cand -t 'Title shown as the message header'
+            cand --title 'Title shown as the message header'
+            cand -l 'Level: sets the emoji, the colour and what rules match'
+            cand --level 'Level: sets the emoji, the colour and what rules match'
+            cand -f 'A field shown as a key/value pair (repeatable)'
+            cand --field 'A field shown as a key/value pair (repeatable)'
+            cand --link 'A link shown with the question (repeatable)'
+            cand --option 'An answer to offer, as a button (repeatable, at most 5; ntfy shows 3) [default: Approve, Reject]'
+            cand --approver 'Who may answer (repeatable): a Slack user ID (U…), @handle or user group (S…); a Telegram user ID or username'
+            cand --timeout 'How long to wait for an answer (e.g. 30m, 2h) [default: 30m]'
+            cand --thread 'Ask in the thread of the first message sent with KEY; in CI, KEY defaults to the run'
+            cand --request-timeout 'The time one request may take, not the wait (e.g. 10s) [env: CHIME_TIMEOUT]'
+            cand --config 'Profile file to read [env: CHIME_CONFIG]'
+            cand --profile 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]'
+            cand --json 'Print the answer as JSON: the option, who chose it and when, where the question is'
             cand -q 'Print nothing but errors'
             cand --quiet 'Print nothing but errors'
             cand -v 'Log each request (secrets redacted) on stderr'
@@ -406,6 +437,7 @@ set edit:completion:arg-completer[chime] = {|@words|
         }
         &'chime;help'= {
             cand send 'Send a message to routes or destinations'
+            cand ask 'Ask a question with buttons and wait for a person''s answer'
             cand pipe 'Stream stdin into a channel, lines packed into as few messages as allowed'
             cand run 'Run a command as cron would, and report how it went'
             cand flush 'Deliver what the spool holds'
@@ -417,6 +449,8 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'chime;help;send'= {
+        }
+        &'chime;help;ask'= {
         }
         &'chime;help;pipe'= {
         }

@@ -31,6 +31,7 @@ complete -c chime -n "__fish_chime_needs_command" -s v -l verbose -d 'Log each r
 complete -c chime -n "__fish_chime_needs_command" -s h -l help -d 'Print help'
 complete -c chime -n "__fish_chime_needs_command" -s V -l version -d 'Print version'
 complete -c chime -n "__fish_chime_needs_command" -f -a "send" -d 'Send a message to routes or destinations'
+complete -c chime -n "__fish_chime_needs_command" -f -a "ask" -d 'Ask a question with buttons and wait for a person\'s answer'
 complete -c chime -n "__fish_chime_needs_command" -f -a "pipe" -d 'Stream stdin into a channel, lines packed into as few messages as allowed'
 complete -c chime -n "__fish_chime_needs_command" -f -a "run" -d 'Run a command as cron would, and report how it went'
 complete -c chime -n "__fish_chime_needs_command" -f -a "flush" -d 'Deliver what the spool holds'
@@ -80,6 +81,30 @@ complete -c chime -n "__fish_chime_using_subcommand send" -s q -l quiet -d 'Prin
 complete -c chime -n "__fish_chime_using_subcommand send" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
 complete -c chime -n "__fish_chime_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c chime -n "__fish_chime_using_subcommand send" -s V -l version -d 'Print version'
+complete -c chime -n "__fish_chime_using_subcommand ask" -s r -l route -d 'Route to send through (repeatable) [env: CHIME_ROUTE]' -r
+complete -c chime -n "__fish_chime_using_subcommand ask" -l to -d 'Destination to send to, bypassing routes (repeatable), or a webhook URL [env: CHIME_URL]' -r
+complete -c chime -n "__fish_chime_using_subcommand ask" -l kind -d 'The kind of a --to URL or CHIME_URL whose host does not tell it [env: CHIME_KIND]' -r
+complete -c chime -n "__fish_chime_using_subcommand ask" -l channel -d 'Channel, overriding the route\'s and the destination\'s' -r
+complete -c chime -n "__fish_chime_using_subcommand ask" -s t -l title -d 'Title shown as the message header' -r
+complete -c chime -n "__fish_chime_using_subcommand ask" -s l -l level -d 'Level: sets the emoji, the colour and what rules match' -r -f -a "info\t''
+success\t''
+warning\t''
+error\t''
+critical\t''"
+complete -c chime -n "__fish_chime_using_subcommand ask" -s f -l field -d 'A field shown as a key/value pair (repeatable)' -r
+complete -c chime -n "__fish_chime_using_subcommand ask" -l link -d 'A link shown with the question (repeatable)' -r
+complete -c chime -n "__fish_chime_using_subcommand ask" -l option -d 'An answer to offer, as a button (repeatable, at most 5; ntfy shows 3) [default: Approve, Reject]' -r
+complete -c chime -n "__fish_chime_using_subcommand ask" -l approver -d 'Who may answer (repeatable): a Slack user ID (U…), @handle or user group (S…); a Telegram user ID or username' -r
+complete -c chime -n "__fish_chime_using_subcommand ask" -l timeout -d 'How long to wait for an answer (e.g. 30m, 2h) [default: 30m]' -r
+complete -c chime -n "__fish_chime_using_subcommand ask" -l thread -d 'Ask in the thread of the first message sent with KEY; in CI, KEY defaults to the run' -r
+complete -c chime -n "__fish_chime_using_subcommand ask" -l request-timeout -d 'The time one request may take, not the wait (e.g. 10s) [env: CHIME_TIMEOUT]' -r
+complete -c chime -n "__fish_chime_using_subcommand ask" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F
+complete -c chime -n "__fish_chime_using_subcommand ask" -l profile -d 'Profile name: reads <config dir>/chime/NAME.toml [env: CHIME_PROFILE] [default: config]' -r
+complete -c chime -n "__fish_chime_using_subcommand ask" -l json -d 'Print the answer as JSON: the option, who chose it and when, where the question is'
+complete -c chime -n "__fish_chime_using_subcommand ask" -s q -l quiet -d 'Print nothing but errors'
+complete -c chime -n "__fish_chime_using_subcommand ask" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
+complete -c chime -n "__fish_chime_using_subcommand ask" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chime -n "__fish_chime_using_subcommand ask" -s V -l version -d 'Print version'
 complete -c chime -n "__fish_chime_using_subcommand pipe" -s r -l route -d 'Route to send through (repeatable) [env: CHIME_ROUTE]' -r
 complete -c chime -n "__fish_chime_using_subcommand pipe" -l to -d 'Destination to send to, bypassing routes (repeatable), or a webhook URL [env: CHIME_URL]' -r
 complete -c chime -n "__fish_chime_using_subcommand pipe" -l kind -d 'The kind of a --to URL or CHIME_URL whose host does not tell it [env: CHIME_KIND]' -r
@@ -266,16 +291,17 @@ complete -c chime -n "__fish_chime_using_subcommand manpage" -s q -l quiet -d 'P
 complete -c chime -n "__fish_chime_using_subcommand manpage" -s v -l verbose -d 'Log each request (secrets redacted) on stderr'
 complete -c chime -n "__fish_chime_using_subcommand manpage" -s h -l help -d 'Print help'
 complete -c chime -n "__fish_chime_using_subcommand manpage" -s V -l version -d 'Print version'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "send" -d 'Send a message to routes or destinations'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "pipe" -d 'Stream stdin into a channel, lines packed into as few messages as allowed'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "run" -d 'Run a command as cron would, and report how it went'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "flush" -d 'Deliver what the spool holds'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "spool" -d 'Look at and manage the spool of undelivered messages'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "config" -d 'Create, locate, check or show the profile'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "test" -d 'Send a short test message to each destination and show what happened'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "completions" -d 'Print a shell completion script'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "manpage" -d 'Print the man page (roff), as install.sh installs it'
-complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send pipe run flush spool config test completions manpage help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send ask pipe run flush spool config test completions manpage help" -f -a "send" -d 'Send a message to routes or destinations'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send ask pipe run flush spool config test completions manpage help" -f -a "ask" -d 'Ask a question with buttons and wait for a person\'s answer'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send ask pipe run flush spool config test completions manpage help" -f -a "pipe" -d 'Stream stdin into a channel, lines packed into as few messages as allowed'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send ask pipe run flush spool config test completions manpage help" -f -a "run" -d 'Run a command as cron would, and report how it went'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send ask pipe run flush spool config test completions manpage help" -f -a "flush" -d 'Deliver what the spool holds'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send ask pipe run flush spool config test completions manpage help" -f -a "spool" -d 'Look at and manage the spool of undelivered messages'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send ask pipe run flush spool config test completions manpage help" -f -a "config" -d 'Create, locate, check or show the profile'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send ask pipe run flush spool config test completions manpage help" -f -a "test" -d 'Send a short test message to each destination and show what happened'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send ask pipe run flush spool config test completions manpage help" -f -a "completions" -d 'Print a shell completion script'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send ask pipe run flush spool config test completions manpage help" -f -a "manpage" -d 'Print the man page (roff), as install.sh installs it'
+complete -c chime -n "__fish_chime_using_subcommand help; and not __fish_seen_subcommand_from send ask pipe run flush spool config test completions manpage help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "list" -d 'List entries, oldest first'
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "show" -d 'Show one entry, payloads included'
 complete -c chime -n "__fish_chime_using_subcommand help; and __fish_seen_subcommand_from spool" -f -a "drop" -d 'Delete entries for good, pending or dead-letter'
@@ -319,6 +345,8 @@ end
 complete -c chime -n "__fish_seen_subcommand_from send" -s r -l route -r -f -a "(__chime_names routes)"
 complete -c chime -n "__fish_seen_subcommand_from send" -l to -r -f -a "(__chime_names destinations)"
 complete -c chime -n "__fish_seen_subcommand_from send" -l template -r -f -a "(__chime_names templates)"
+complete -c chime -n "__fish_seen_subcommand_from ask" -s r -l route -r -f -a "(__chime_names routes)"
+complete -c chime -n "__fish_seen_subcommand_from ask" -l to -r -f -a "(__chime_names destinations)"
 complete -c chime -n "__fish_seen_subcommand_from pipe" -s r -l route -r -f -a "(__chime_names routes)"
 complete -c chime -n "__fish_seen_subcommand_from pipe" -l to -r -f -a "(__chime_names destinations)"
 complete -c chime -n "__fish_seen_subcommand_from run" -s r -l route -r -f -a "(__chime_names routes)"

@@ -1,6 +1,7 @@
 //! chime's integration tests: the real binary against a local stand-in for Slack.
 //! One test binary (see `autotests = false` in Cargo.toml), so the suite links once.
 
+mod ask;
 mod bed_selftest;
 mod bounds;
 mod completion;

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
+use crate::ask::Context;
 use crate::config::Destination;
 use crate::deliver::{self, Job, Report, Status};
 use crate::exit::{ExitCode, Failure};
-use crate::kinds::Target;
+use crate::kinds::{Asking, Target};
 use crate::message::{Level, Message};
 use crate::report;
 use crate::settings::Probe;
@@ -77,8 +78,34 @@ async fn test_one(
     message: &Message,
 ) -> Report {
     let payloads = destination.platform.render(message, &Target::default());
-    let job = Job::alone(destination, payloads, probe.timeout_for(destination));
-    deliver::deliver_one(client, job, probe.output.verbose).await
+    let timeout = probe.timeout_for(destination);
+    let job = Job::alone(destination, payloads, timeout);
+    let mut report = deliver::deliver_one(client, job, probe.output.verbose).await;
+    if report.status == Status::Delivered
+        && let Ok(Asking::Slack {
+            api_url,
+            token,
+            app_token,
+        }) = destination.platform.asking()
+    {
+        let ctx = Context {
+            clients: client,
+            destination,
+            timeout,
+            output: probe.output,
+        };
+        // `chime ask` listens through Socket Mode: a test that posts but
+        // cannot connect would promise approvals that never come.
+        if let Err(failure) = crate::ask::slack::check(&ctx, api_url, token, app_token).await {
+            report.status = match failure.code {
+                ExitCode::TempFail => Status::Failed,
+                _ => Status::Rejected,
+            };
+            report.error = Some(failure.message);
+            report.hint = failure.hint;
+        }
+    }
+    report
 }
 
 /// The word for the result column; nothing is queued by a test, so a

@@ -115,6 +115,12 @@ fn show_destination(out: &mut String, name: &str, destination: &super::Destinati
     if let Some(size) = destination.max_file_size {
         line(out, "max_file_size", &size.to_string());
     }
+    if !destination.approvers.is_empty() {
+        let approvers = toml::Value::Array(
+            destination.approvers.iter().map(|a| a.as_str().into()).collect(),
+        );
+        line(out, "approvers", &approvers.to_string());
+    }
     if let Some(ca) = &destination.ca_file {
         line(out, "ca_file", &quote(&ca.path.display().to_string()));
     }

@@ -29,6 +29,8 @@ url = "${SLACK_WEBHOOK_URL}"    # export SLACK_WEBHOOK_URL=https://hooks.slack.c
 # kind = "slack-api"                           # chat.postMessage with a bot token
 # token = { file = "/run/secrets/slack_bot" }  # or "${SLACK_BOT_TOKEN}"
 # channel = "#deploys"
+# app_token = "${SLACK_APP_TOKEN}"             # optional: xapp-…, for `chime ask` (Socket Mode)
+# approvers = ["U0123ABCD", "@ada", "S0456OPS"] # optional: who may answer `chime ask`
 
 # [destinations.discord-ops]
 # kind = "discord"                             # Edit Channel → Integrations → Webhooks
@@ -56,6 +58,7 @@ url = "${SLACK_WEBHOOK_URL}"    # export SLACK_WEBHOOK_URL=https://hooks.slack.c
 # [destinations.phone]
 # kind = "ntfy"                                # server + a hard-to-guess topic
 # url = "https://ntfy.sh/ops-alerts-7f3k9"
+# reply_topic = "ops-answers-2m8q"              # optional: where `chime ask`'s buttons answer
 
 # [destinations.alerts-api]
 # kind = "webhook"                             # any HTTP endpoint

@@ -204,6 +204,16 @@ impl std::fmt::Display for Run {
 }
 
 impl Run {
+    /// A run from what a process printed and its exit code.
+    pub fn from_parts(command: String, code: i32, stdout: String, stderr: String) -> Run {
+        Run {
+            code,
+            stdout,
+            stderr,
+            command,
+        }
+    }
+
     /// A run from a finished process's output, for tests that spawn it themselves.
     pub fn from_output(command: String, output: Output) -> Run {
         Run {
@@ -296,7 +306,7 @@ pub fn run_watched(mut cmd: Command) -> (Run, u64) {
 }
 
 /// Reads `pipe` to its end on a thread of its own, so a chatty child never blocks.
-fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+pub fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
         let mut bytes = Vec::new();
         let _ = pipe.read_to_end(&mut bytes);

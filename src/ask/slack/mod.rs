@@ -67,6 +67,27 @@ struct Approvers {
     groups: Vec<String>,
 }
 
+/// Whether Socket Mode opens for `app_token` (`chime test`): a connection
+/// that says hello, closed at once.
+pub async fn check(
+    ctx: &Context<'_>,
+    api_url: String,
+    token: Secret,
+    app_token: Secret,
+) -> Result<(), Failure> {
+    let slack = Slack {
+        api_url,
+        token,
+        app_token,
+        socket: None,
+        approvers: Approvers::default(),
+        members: HashMap::new(),
+        watching: false,
+    };
+    slack.connect(ctx).await?.close().await;
+    Ok(())
+}
+
 pub struct Slack {
     api_url: String,
     token: Secret,

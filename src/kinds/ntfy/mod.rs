@@ -363,6 +363,9 @@ impl Platform for Ntfy {
             out.push(("tags", self.tags.join(",").into()));
         }
         out.push(("markdown", self.markdown.into()));
+        if let Some(topic) = &self.reply_topic {
+            out.push(("reply_topic", topic.as_str().into()));
+        }
         out
     }
 
