@@ -134,9 +134,11 @@ fn options_are_checked_before_anything_is_asked() {
     args.extend(six.iter().map(String::as_str));
     args.push("Which?");
     run(sandbox.chime(&args)).code(2).stderr_has("at most 5");
-    run(sandbox.chime(&["ask", "--to", "bot", "--option", "A", "--option", "A", "Which?"]))
-        .code(2)
-        .stderr_has("given twice");
+    run(sandbox.chime(&[
+        "ask", "--to", "bot", "--option", "A", "--option", "A", "Which?",
+    ]))
+    .code(2)
+    .stderr_has("given twice");
     run(sandbox.chime(&["ask", "--to", "bot", "--timeout", "0s", "Which?"])).code(2);
     assert_eq!(bed.arrivals(), 0);
 }

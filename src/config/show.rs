@@ -117,7 +117,11 @@ fn show_destination(out: &mut String, name: &str, destination: &super::Destinati
     }
     if !destination.approvers.is_empty() {
         let approvers = toml::Value::Array(
-            destination.approvers.iter().map(|a| a.as_str().into()).collect(),
+            destination
+                .approvers
+                .iter()
+                .map(|a| a.as_str().into())
+                .collect(),
         );
         line(out, "approvers", &approvers.to_string());
     }

@@ -83,6 +83,7 @@ pub async fn check(
         approvers: Approvers::default(),
         members: HashMap::new(),
         watching: false,
+        unsettled: None,
     };
     slack.connect(ctx).await?.close().await;
     Ok(())
@@ -98,6 +99,9 @@ pub struct Slack {
     members: HashMap<String, Vec<String>>,
     /// Whether the channel's history can be read, to see answers another ask settled.
     watching: bool,
+    /// The edit that settles this ask's own answer, when it failed: the
+    /// close tries it once more, so the buttons do not outlive the answer.
+    unsettled: Option<Value>,
 }
 
 impl Slack {
@@ -118,6 +122,7 @@ impl Slack {
             approvers: Approvers::default(),
             members: HashMap::new(),
             watching: true,
+            unsettled: None,
         };
         slack.approvers = slack.resolve(ctx, &question.approvers).await?;
         slack.socket = Some(slack.connect(ctx).await?);
@@ -225,7 +230,14 @@ impl Slack {
             socket.close().await;
         }
         if matches!(ending, Ending::Answered(_)) {
-            return Ok(());
+            return match self.unsettled.take() {
+                Some(edit) => self
+                    .post(ctx, "chat.update", &edit)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                None => Ok(()),
+            };
         }
         let body: Value = serde_json::from_str(&asked.body).unwrap_or_default();
         let line = ctx.destination.platform.escape(&ending.line());
