@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 
 use crate::support::bed::{Bed, Fault};
 
+mod ntfy_bed;
+mod telegram_bed;
+
 const TOKEN: &str = "xoxb-bed-selftest";
 const JSON_UTF8: &str = "application/json; charset=utf-8";
 

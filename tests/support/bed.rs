@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -40,6 +41,8 @@ const JSON: &str = "application/json; charset=utf-8";
 /// hooks.slack.com's content type is unconfirmed (§1.2); `text/html` is what is commonly seen.
 const HOOK_TYPE: &str = "text/html";
 const PLAIN: &str = "text/plain; charset=utf-8";
+/// How often a stream with nothing to send looks whether its client hung up.
+const HANGUP_CHECK: Duration = Duration::from_millis(50);
 
 /// A failure a test queues ahead of the bed's normal answer; each is used by one request.
 #[derive(Clone, Debug, PartialEq)]
@@ -243,6 +246,18 @@ pub trait Surface: Send + Sync {
     /// The answer to a queued `Fault::RateLimit(secs)` on this surface.
     fn throttled(&self, secs: u64) -> Answer {
         Answer::new(429, PLAIN, "").retry_after(secs)
+    }
+
+    /// Answers a request that waits (a long poll) or streams ([`Answer::stream`]), without
+    /// the bed's lock held, so other requests are served meanwhile; `None` leaves the
+    /// request to [`Surface::answer`]. Called first for every request under the prefix
+    /// that no fault takes; `limit` is as for `answer`.
+    fn answer_unlocked(
+        &self,
+        _request: &Request,
+        _limit: &mut dyn FnMut(&str) -> Result<(), u64>,
+    ) -> Option<Answer> {
+        None
     }
 }
 
@@ -573,6 +588,9 @@ pub struct Answer {
     pub headers: Vec<(String, String)>,
     /// True when the platform would have posted the message.
     pub delivered: bool,
+    /// More of the body, a piece at a time: written chunked after `body` as each arrives,
+    /// until the surface drops its sender or the client hangs up ([`Answer::stream`]).
+    pub stream: Option<Receiver<String>>,
 }
 
 impl Answer {
@@ -585,6 +603,22 @@ impl Answer {
             retry_after: None,
             headers: Vec::new(),
             delivered: false,
+            stream: None,
+        }
+    }
+
+    /// This status with `first` as the body's start and then whatever `rest` brings, as a
+    /// chunked body that ends when the surface drops the sender. An empty piece writes
+    /// nothing, so a surface may send `""` to learn whether the client is still there.
+    pub fn stream(
+        status: u16,
+        content_type: &'static str,
+        first: impl Into<String>,
+        rest: Receiver<String>,
+    ) -> Answer {
+        Answer {
+            stream: Some(rest),
+            ..Answer::new(status, content_type, first)
         }
     }
 
@@ -650,8 +684,12 @@ fn serve(stream: &TcpStream, shared: &Shared) {
         // Recorded before the answer leaves, so a client that has its answer finds the record.
         shared.record(seq, request, delivered);
         match reply {
-            Wire::Whole(answer) => {
-                if write_answer(&mut writer, &answer, keep_alive).is_err() || !keep_alive {
+            Wire::Whole(mut answer) => {
+                let written = match answer.stream.take() {
+                    Some(rest) => write_stream(stream, &mut writer, &answer, &rest, keep_alive),
+                    None => write_answer(&mut writer, &answer, keep_alive),
+                };
+                if written.is_err() || !keep_alive {
                     break;
                 }
             }
@@ -726,11 +764,11 @@ fn respond(shared: &Shared, request: &Request) -> Wire {
     Wire::Whole(match fault {
         None => {
             thread::sleep(pause.unwrap_or_default());
-            route(shared, request)
+            answer(shared, request)
         }
         Some(Fault::Slow(pause)) => {
             thread::sleep(pause);
-            route(shared, request)
+            answer(shared, request)
         }
         Some(Fault::Drop) => {
             return Wire::Hangup {
@@ -739,13 +777,13 @@ fn respond(shared: &Shared, request: &Request) -> Wire {
             };
         }
         Some(Fault::Reset) => {
-            let delivered = route(shared, request).delivered;
+            let delivered = answer(shared, request).delivered;
             return Wire::Hangup {
                 reset: true,
                 delivered,
             };
         }
-        Some(Fault::ResetMidBody) => return Wire::Cut(route(shared, request)),
+        Some(Fault::ResetMidBody) => return Wire::Cut(answer(shared, request)),
         Some(Fault::Endless(status, text)) => {
             return Wire::Flood(Answer::new(status, PLAIN, text), None);
         }
@@ -759,6 +797,15 @@ fn respond(shared: &Shared, request: &Request) -> Wire {
             None => Answer::rate_limited(&request.path, secs),
         },
     })
+}
+
+/// A surface's answer that may wait or stream, found without the bed's lock held; else
+/// the bed's own answer.
+fn answer(shared: &Shared, request: &Request) -> Answer {
+    let surface = shared.lock().surface(&request.path);
+    let mut limit = |key: &str| shared.lock().take(key);
+    let unlocked = surface.and_then(|s| s.answer_unlocked(request, &mut limit));
+    unlocked.unwrap_or_else(|| route(shared, request))
 }
 
 fn route(shared: &Shared, request: &Request) -> Answer {
@@ -1225,6 +1272,60 @@ fn head(answer: &Answer, framing: &str, keep_alive: bool) -> String {
     let connection = if keep_alive { "keep-alive" } else { "close" };
     head.push_str(&format!("connection: {connection}\r\n\r\n"));
     head
+}
+
+/// The head of `answer`, its body, then each piece `rest` brings, chunked; the body ends
+/// when the surface drops its sender, and an error says the client hung up.
+fn write_stream(
+    stream: &TcpStream,
+    writer: &mut impl Write,
+    answer: &Answer,
+    rest: &Receiver<String>,
+    keep_alive: bool,
+) -> io::Result<()> {
+    let head = head(answer, "transfer-encoding: chunked", keep_alive);
+    writer.write_all(head.as_bytes())?;
+    write_chunk(writer, &answer.body)?;
+    loop {
+        // A client that hangs up on a quiet stream is seen soon, not at the next write, so
+        // a surface that counts its listeners (with empty pieces) is soon right.
+        let quiet = match rest.recv_timeout(HANGUP_CHECK) {
+            Ok(piece) if piece.is_empty() => true,
+            Ok(piece) => {
+                write_chunk(writer, &piece)?;
+                false
+            }
+            Err(RecvTimeoutError::Timeout) => true,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if quiet && hung_up(stream) {
+            return Err(io::ErrorKind::ConnectionAborted.into());
+        }
+    }
+    writer.write_all(b"0\r\n\r\n")?;
+    writer.flush()
+}
+
+fn write_chunk(writer: &mut impl Write, piece: &str) -> io::Result<()> {
+    // An empty chunk would end the body.
+    if piece.is_empty() {
+        return Ok(());
+    }
+    writer.write_all(format!("{:x}\r\n{piece}\r\n", piece.len()).as_bytes())?;
+    writer.flush()
+}
+
+/// True once the client has closed its end: the socket reads as ended, or fails.
+fn hung_up(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let peeked = stream.peek(&mut [0; 1]);
+    let _ = stream.set_nonblocking(false);
+    match peeked {
+        Ok(read) => read == 0,
+        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+    }
 }
 
 /// The head of `answer` and the first half of its body (at least one byte short of the

@@ -9,13 +9,23 @@
 //! phones, which a long title or click URL alone can fill: such a message is published
 //! but never reaches a phone, so it is not recorded as delivered. Errors are ntfy's
 //! `{code, http, error, link}` JSON; a 429 carries no `Retry-After`, as ntfy sends none.
+//!
+//! For questions asked through ntfy it also owns action buttons (`actions.rs`) and the
+//! other direction: subscriptions that stream what is published (`subscribe.rs`), read
+//! access to protected topics, and the phone app's press of an `http` action.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::bed::{Answer, Request, Surface};
+
+mod actions;
+mod subscribe;
+
+pub use actions::Action;
 
 pub const PREFIX: &str = "/ntfy/";
 const BODY_MAX: usize = 4096;
@@ -41,6 +51,43 @@ pub struct Published {
     pub attach: Option<(String, String)>,
     /// When a scheduled message (`At`, `Delay`, `In`) is to go out, in seconds since the epoch.
     pub at: Option<u64>,
+    /// Its action buttons (`Actions`), at most three.
+    pub actions: Vec<Action>,
+    /// Its message ID, 12 characters as ntfy's are.
+    pub id: String,
+    /// When it was published (or is due), in seconds since the epoch.
+    pub time: u64,
+}
+
+/// `DefaultCacheDuration`: a message's `expires` is this long after its time.
+const CACHE_SECS: u64 = 12 * 3600;
+
+impl Published {
+    /// The message as ntfy answers its publish and sends it to subscribers (`message` in
+    /// `types.go`, `omitempty` fields left out).
+    pub fn event(&self) -> Value {
+        let mut body = json!({"id": self.id, "time": self.time, "expires": self.time + CACHE_SECS,
+            "event": "message", "topic": self.topic, "message": self.message});
+        if let Some(title) = &self.title {
+            body["title"] = title.as_str().into();
+        }
+        if self.priority != 3 {
+            body["priority"] = self.priority.into();
+        }
+        if !self.tags.is_empty() {
+            body["tags"] = json!(self.tags);
+        }
+        if let Some(click) = &self.click {
+            body["click"] = click.as_str().into();
+        }
+        if !self.actions.is_empty() {
+            body["actions"] = self.actions.iter().map(Action::json).collect();
+        }
+        if self.markdown {
+            body["content_type"] = "text/markdown".into();
+        }
+        body
+    }
 }
 
 /// ntfy's `DefaultMinDelay` and `DefaultMaxDelay` (`message-delay-limit`), in seconds.
@@ -84,11 +131,20 @@ fn delay(request: &Request) -> Result<Option<u64>, Answer> {
 
 #[derive(Default)]
 struct State {
-    /// Protected topics, with the Authorization values allowed to publish to each.
-    protected: HashMap<String, Vec<String>>,
+    /// Protected topics, with the Authorization values allowed to read and to write each.
+    protected: HashMap<String, Access>,
     published: Vec<Published>,
     /// `attachment-file-size-limit`, on a server with an attachment cache.
     attachments: Option<usize>,
+    subscribers: Vec<Arc<subscribe::Subscriber>>,
+    /// `keepalive-interval`; `None`: ntfy's default.
+    keepalive: Option<Duration>,
+}
+
+#[derive(Default)]
+struct Access {
+    read: Vec<String>,
+    write: Vec<String>,
 }
 
 #[derive(Default)]
@@ -105,10 +161,41 @@ impl Ntfy {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Only these `Authorization` values (`Bearer tk_…`, `Basic …`) may publish to `topic`.
+    /// Only these `Authorization` values (`Bearer tk_…`, `Basic …`) may publish to `topic`
+    /// or subscribe to it (ntfy's `rw` access).
     pub fn protect(&self, topic: &str, allowed: &[&str]) {
-        let allowed = allowed.iter().map(|a| (*a).to_owned()).collect();
-        self.lock().protected.insert(topic.to_owned(), allowed);
+        self.protect_access(topic, allowed, allowed);
+    }
+
+    /// `topic` may be read by `read` and written by `write` only, as ntfy's `ro` and `wo`
+    /// access entries allow.
+    pub fn protect_access(&self, topic: &str, read: &[&str], write: &[&str]) {
+        let owned = |list: &[&str]| list.iter().map(|a| (*a).to_owned()).collect();
+        let access = Access {
+            read: owned(read),
+            write: owned(write),
+        };
+        self.lock().protected.insert(topic.to_owned(), access);
+    }
+
+    /// 401 for credentials ntfy does not know, 403 for a user (or anonymous) without
+    /// `read` (or write) access to a protected `topic`.
+    fn authorize(&self, request: &Request, topic: &str, write: bool) -> Result<(), Answer> {
+        let auth = request.header("authorization");
+        let state = self.lock();
+        let everyone = state.protected.values();
+        let mut known = everyone.flat_map(|a| a.read.iter().chain(&a.write));
+        if auth.is_some_and(|a| !known.any(|v| v == a)) {
+            return Err(fail(401, 40101, "unauthorized"));
+        }
+        let allowed = state.protected.get(topic).is_none_or(|access| {
+            let list = if write { &access.write } else { &access.read };
+            auth.is_some_and(|a| list.iter().any(|v| v == a))
+        });
+        if !allowed {
+            return Err(fail(403, 40301, "forbidden"));
+        }
+        Ok(())
     }
 
     /// Takes attachments up to `limit` bytes, as a server with an attachment
@@ -138,6 +225,16 @@ impl Ntfy {
         let at = match delay(request) {
             Ok(at) => at,
             Err(refused) => return refused,
+        };
+        let actions = match param(&["x-actions", "actions", "action"]) {
+            None => vec![],
+            Some(value) => match actions::parse(&value) {
+                Ok(actions) => actions,
+                Err(why) => {
+                    let error = format!("invalid request: actions invalid; {why}");
+                    return fail_at(400, 40018, &error, ACTIONS_LINK);
+                }
+            },
         };
         let filename = param(&["x-filename", "filename", "file", "f"]);
         let attach = param(&["x-attach", "attach", "a"]);
@@ -181,28 +278,21 @@ impl Ntfy {
             attachment,
             attach: attach.map(|url| (filename.clone().unwrap_or_default(), url)),
             at,
+            actions,
+            id: String::new(),
+            time: at.unwrap_or_else(subscribe::unix_now),
         };
         let pushed = push_size(topic, &published) <= PUSH_MAX;
-        let mut state = self.lock();
-        state.published.push(published.clone());
-        let id = format!("msg{:09}", state.published.len());
-        let mut body = json!({"id": id, "time": at.unwrap_or(1_700_000_000), "expires": 1_700_043_200,
-            "event": "message", "topic": topic, "message": published.message});
-        if let Some(title) = &published.title {
-            body["title"] = title.as_str().into();
-        }
-        if priority != 3 {
-            body["priority"] = priority.into();
-        }
-        if !published.tags.is_empty() {
-            body["tags"] = json!(published.tags);
-        }
-        if let Some(click) = &published.click {
-            body["click"] = click.as_str().into();
-        }
-        if markdown {
-            body["content_type"] = "text/markdown".into();
-        }
+        let body = {
+            let mut state = self.lock();
+            let mut published = published;
+            published.id = format!("msg{:09}", state.published.len() + 1);
+            let body = published.event();
+            state.published.push(published.clone());
+            drop(state);
+            self.fan_out(&published);
+            body
+        };
         // Published, and shown in the web app, but a phone never gets it.
         if pushed {
             Answer::json(&body).delivered()
@@ -229,33 +319,39 @@ fn push_size(topic: &str, published: &Published) -> usize {
 impl Surface for Ntfy {
     fn answer(&self, request: &Request, limit: &mut dyn FnMut(&str) -> Result<(), u64>) -> Answer {
         let topic = request.path.strip_prefix(PREFIX).unwrap_or_default();
-        let valid = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-        if topic.is_empty() || topic.len() > 64 || !topic.bytes().all(valid) {
+        if !valid_topic(topic) {
             return fail(400, 40009, "invalid request: topic invalid");
         }
         if !matches!(request.method.as_str(), "POST" | "PUT") {
             return fail(405, 40501, "method not allowed");
         }
-        let auth = request.header("authorization");
-        let (known, allowed) = {
-            let state = self.lock();
-            let known = auth.is_none_or(|a| state.protected.values().flatten().any(|v| v == a));
-            let allowed = state
-                .protected
-                .get(topic)
-                .is_none_or(|list| auth.is_some_and(|a| list.iter().any(|v| v == a)));
-            (known, allowed)
-        };
-        if !known {
-            return fail(401, 40101, "unauthorized");
-        }
-        if !allowed {
-            return fail(403, 40301, "forbidden");
+        if let Err(refused) = self.authorize(request, topic, true) {
+            return refused;
         }
         if limit("ntfy visitor").is_err() {
             return self.throttled(0);
         }
         self.publish(request, topic)
+    }
+
+    /// A subscription streams for as long as its client listens.
+    fn answer_unlocked(
+        &self,
+        request: &Request,
+        limit: &mut dyn FnMut(&str) -> Result<(), u64>,
+    ) -> Option<Answer> {
+        let rest = request.path.strip_prefix(PREFIX)?;
+        let topic = rest.strip_suffix("/json").filter(|t| valid_topic(t))?;
+        if request.method != "GET" {
+            return None;
+        }
+        let refused = self.authorize(request, topic, false).err();
+        let limited = || limit("ntfy visitor").is_err().then(|| self.throttled(0));
+        Some(
+            refused
+                .or_else(limited)
+                .unwrap_or_else(|| self.subscribe(request, topic)),
+        )
     }
 
     /// ntfy sets no `Retry-After` (§9): a client must back off on its own.
@@ -269,6 +365,20 @@ pub fn error_body(status: u16, code: u32, error: &str) -> String {
     let body = json!({"code": code, "http": status, "error": error,
                       "link": "https://ntfy.sh/docs/publish/"});
     format!("{body}\n")
+}
+
+fn valid_topic(topic: &str) -> bool {
+    let valid = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    !topic.is_empty() && topic.len() <= 64 && topic.bytes().all(valid)
+}
+
+const ACTIONS_LINK: &str = "https://ntfy.sh/docs/publish/#action-buttons";
+
+/// ntfy's error JSON with the error's own documentation link (`errors.go`).
+fn fail_at(status: u16, code: u32, error: &str, link: &str) -> Answer {
+    let body = json!({"code": code, "http": status, "error": error, "link": link});
+    Answer::new(status, "application/json", format!("{body}\n"))
+        .header("access-control-allow-origin", "*")
 }
 
 fn fail(status: u16, code: u32, error: &str) -> Answer {

@@ -11,20 +11,41 @@
 //! limit counted on the text after entity parsing, in code points as TDLib counts them.
 //! Answers are `{"ok": …}` JSON with the HTTP status equal to `error_code`; flood control is
 //! 429 with `Retry-After` and `parameters.retry_after`.
+//!
+//! For questions with buttons it also owns each message's inline keyboard (`keyboard.rs`:
+//! `reply_markup` on sendMessage, editMessageText and editMessageReplyMarkup; an edit
+//! without one removes it, as Telegram does), `getMe`, and what comes back from people
+//! (`updates.rs`: getUpdates long polls, webhooks, callback queries and their answers).
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
 use super::bed::{Answer, Request, Surface};
 use super::multipart;
 
+mod keyboard;
+mod updates;
+
+pub use keyboard::Keyboard;
+
 pub const PREFIX: &str = "/telegram/";
+const NOT_MODIFIED: &str = "Bad Request: message is not modified: specified new message content \
+                            and reply markup are exactly the same as a current content and reply \
+                            markup of the message";
 /// What a bot may upload (§5.6).
 const DOCUMENT_MAX: usize = 50 << 20;
 /// A photo's limit (§5.6).
 const PHOTO_MAX: usize = 10 << 20;
 const TEXT_MAX: usize = 4096;
+impl Posted {
+    fn set_keyboard(&mut self, keyboard: Keyboard) {
+        self.keyboard = keyboard.pairs();
+        self.markup = keyboard;
+    }
+}
+
 /// The Bot API server refuses longer text before parsing it (§5.1).
 const RAW_MAX: usize = 32_768;
 const TAGS: &[&str] = &[
@@ -69,6 +90,8 @@ struct Chat {
 /// One message Telegram would have posted.
 #[derive(Clone, Debug)]
 pub struct Posted {
+    /// Its `message_id`: its position in [`Telegram::posted`], counting from 1.
+    pub id: i64,
     pub chat_id: i64,
     pub thread: Option<i64>,
     /// The text as sent, with its HTML.
@@ -84,6 +107,13 @@ pub struct Posted {
     pub document: Option<(String, Vec<u8>)>,
     /// It came by `sendPhoto`.
     pub photo: bool,
+    /// The inline keyboard it shows now: (text, callback_data) per button, by row; a
+    /// button of another kind (a URL) has empty data. Empty: no buttons.
+    pub keyboard: Vec<Vec<(String, String)>>,
+    /// The same keyboard as Telegram echoes it in the message's `reply_markup`.
+    pub markup: Keyboard,
+    /// Unix seconds when it was sent.
+    pub date: i64,
 }
 
 #[derive(Default)]
@@ -91,11 +121,59 @@ struct State {
     tokens: Vec<String>,
     chats: Vec<Chat>,
     posted: Vec<Posted>,
+    updates: updates::Updates,
+}
+
+impl State {
+    /// The bot's user ID: the digits of its first token, as Telegram's tokens begin.
+    fn bot_id(&self) -> i64 {
+        let token = self.tokens.first().map_or("", String::as_str);
+        token
+            .split(':')
+            .next()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or(1)
+    }
 }
 
 #[derive(Default)]
 pub struct Telegram {
     state: Mutex<State>,
+    /// Wakes a waiting getUpdates: an update came, or another request ended its wait.
+    woken: Condvar,
+}
+
+const BOT_NAME: &str = "Chime Bed";
+const BOT_USERNAME: &str = "chime_bed_bot";
+
+fn now() -> i64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH);
+    since.map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `message` as the Bot API shows a bot's text message (`JsonMessage`): in a send's or an
+/// edit's result and in a callback query.
+fn message_json(message: &Posted, bot_id: i64) -> Value {
+    let id = message.chat_id;
+    let chat = if id < 0 {
+        json!({"id": id, "type": "supergroup", "title": "Bed Group"})
+    } else {
+        json!({"id": id, "type": "private", "first_name": "Tester"})
+    };
+    let from = json!({"id": bot_id, "is_bot": true, "first_name": BOT_NAME,
+                      "username": BOT_USERNAME});
+    let mut shown = json!({"message_id": message.id, "from": from, "chat": chat,
+                           "date": message.date, "text": message.text});
+    if message.edits > 0 {
+        shown["edit_date"] = now().max(message.date).into();
+    }
+    if let Some(thread) = message.thread {
+        shown["message_thread_id"] = thread.into();
+    }
+    if let Some(markup) = message.markup.markup() {
+        shown["reply_markup"] = markup;
+    }
+    shown
 }
 
 impl Telegram {
@@ -105,6 +183,11 @@ impl Telegram {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wait<'a>(&self, state: MutexGuard<'a, State>, left: Duration) -> MutexGuard<'a, State> {
+        let waited = self.woken.wait_timeout(state, left);
+        waited.unwrap_or_else(PoisonError::into_inner).0
     }
 
     /// Makes `token` a valid bot token.
@@ -209,20 +292,28 @@ impl Telegram {
             if !exists(&state, id) {
                 return fail(400, "Bad Request: message to edit not found");
             }
+            let keyboard = match keyboard::parse(&params["reply_markup"]) {
+                Ok(keyboard) => keyboard,
+                Err(why) => return fail(400, &why),
+            };
+            let bot_id = state.bot_id();
             let message = &mut state.posted[id as usize - 1];
-            if message.html == html {
-                return fail(
-                    400,
-                    "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
-                );
+            // An edit without `reply_markup` removes the keyboard: only text and markup
+            // both unchanged is no change.
+            if message.html == html && message.markup == keyboard {
+                return fail(400, NOT_MODIFIED);
             }
             message.html = html.to_owned();
             message.text = text.clone();
+            message.set_keyboard(keyboard);
             message.edits += 1;
-            let result = json!({"message_id": id, "date": 1_700_000_000, "edit_date": 1_700_000_001,
-                                "chat": {"id": chat.id}, "text": text});
-            return Answer::json(&json!({"ok": true, "result": result})).delivered();
+            let shown = message_json(message, bot_id);
+            return Answer::json(&json!({"ok": true, "result": shown})).delivered();
         }
+        let keyboard = match keyboard::parse(&params["reply_markup"]) {
+            Ok(keyboard) => keyboard,
+            Err(why) => return fail(400, &why),
+        };
         let reply = &params["reply_parameters"];
         let reply_to = reply["message_id"].as_i64();
         let lenient = reply["allow_sending_without_reply"] == Value::Bool(true);
@@ -233,7 +324,7 @@ impl Telegram {
             return fail(400, "Bad Request: message to be replied not found");
         }
         let reply_to = reply_to.filter(|id| exists(&state, *id));
-        state.posted.push(Posted {
+        let mut posted = Posted {
             chat_id: chat.id,
             thread,
             html: html.to_owned(),
@@ -243,12 +334,67 @@ impl Telegram {
             deleted: false,
             document: None,
             photo: false,
-        });
-        let message_id = state.posted.len();
-        let kind = if chat.id < 0 { "supergroup" } else { "private" };
-        let result = json!({"message_id": message_id, "date": 1_700_000_000,
-                            "chat": {"id": chat.id, "type": kind}, "text": text});
-        Answer::json(&json!({"ok": true, "result": result})).delivered()
+            keyboard: vec![],
+            markup: Keyboard::default(),
+            date: now(),
+            id: state.posted.len() as i64 + 1,
+        };
+        posted.set_keyboard(keyboard);
+        let shown = message_json(&posted, state.bot_id());
+        state.posted.push(posted);
+        Answer::json(&json!({"ok": true, "result": shown})).delivered()
+    }
+
+    /// `editMessageReplyMarkup`: the keyboard alone; without `reply_markup`, none.
+    fn edit_markup(&self, request: &Request) -> Answer {
+        let params = updates::params(request);
+        let Some(chat) = self.chat(&params["chat_id"]) else {
+            return fail(400, "Bad Request: chat not found");
+        };
+        let keyboard = match keyboard::parse(&params["reply_markup"]) {
+            Ok(keyboard) => keyboard,
+            Err(why) => return fail(400, &why),
+        };
+        let id = updates::integer(&params["message_id"]).unwrap_or(0);
+        let mut state = self.lock();
+        let bot_id = state.bot_id();
+        let index = usize::try_from(id - 1).ok();
+        let message = index.and_then(|i| state.posted.get_mut(i));
+        let Some(message) = message.filter(|m| m.chat_id == chat.id && !m.deleted) else {
+            return fail(400, "Bad Request: message to edit not found");
+        };
+        if message.markup == keyboard {
+            return fail(400, NOT_MODIFIED);
+        }
+        message.set_keyboard(keyboard);
+        message.edits += 1;
+        let shown = message_json(message, bot_id);
+        Answer::json(&json!({"ok": true, "result": shown})).delivered()
+    }
+
+    /// `getMe` (`JsonUser` with full bot info).
+    fn get_me(&self) -> Answer {
+        let id = self.lock().bot_id();
+        let me = json!({"id": id, "is_bot": true, "first_name": BOT_NAME,
+            "username": BOT_USERNAME, "can_join_groups": true,
+            "can_read_all_group_messages": false, "supports_inline_queries": false,
+            "can_connect_to_business": false, "has_main_web_app": false});
+        Answer::json(&json!({"ok": true, "result": me}))
+    }
+
+    /// The token checked and the method named by `request`'s path, or the refusal.
+    fn method<'a>(&self, request: &'a Request) -> Result<&'a str, Answer> {
+        let rest = request.path.strip_prefix(PREFIX).unwrap_or_default();
+        let Some((token, method)) = rest.strip_prefix("bot").and_then(|r| r.split_once('/')) else {
+            return Err(fail(404, "Not Found"));
+        };
+        if !well_formed(token) {
+            return Err(fail(401, "Unauthorized: invalid token specified"));
+        }
+        if !self.lock().tokens.iter().any(|t| t == token) {
+            return Err(fail(401, "Unauthorized"));
+        }
+        Ok(method)
     }
 
     /// `sendDocument` (`sendPhoto`) as a form (§5.6): the parameters as
@@ -323,27 +469,35 @@ impl Telegram {
 
 impl Surface for Telegram {
     fn answer(&self, request: &Request, limit: &mut dyn FnMut(&str) -> Result<(), u64>) -> Answer {
-        let rest = request.path.strip_prefix(PREFIX).unwrap_or_default();
-        let Some((token, method)) = rest.strip_prefix("bot").and_then(|r| r.split_once('/')) else {
-            return fail(404, "Not Found");
+        let method = match self.method(request) {
+            Ok(method) => method.to_ascii_lowercase(),
+            Err(refused) => return refused,
         };
-        if !well_formed(token) {
-            return fail(401, "Unauthorized: invalid token specified");
+        match method.as_str() {
+            "sendmessage" => self.send_message(request, limit, false),
+            "editmessagetext" => self.send_message(request, limit, true),
+            "editmessagereplymarkup" => self.edit_markup(request),
+            "senddocument" => self.send_document(request, limit, "document", DOCUMENT_MAX),
+            "sendphoto" => self.send_document(request, limit, "photo", PHOTO_MAX),
+            "getme" => self.get_me(),
+            "answercallbackquery" => self.answer_callback(request),
+            "setwebhook" => self.set_webhook_method(request, false),
+            "deletewebhook" => self.set_webhook_method(request, true),
+            "getwebhookinfo" => self.webhook_info(),
+            _ => fail(404, "Not Found: method not found"),
         }
-        if !self.lock().tokens.iter().any(|t| t == token) {
-            return fail(401, "Unauthorized");
-        }
-        if method.eq_ignore_ascii_case("sendMessage") {
-            self.send_message(request, limit, false)
-        } else if method.eq_ignore_ascii_case("editMessageText") {
-            self.send_message(request, limit, true)
-        } else if method.eq_ignore_ascii_case("sendDocument") {
-            self.send_document(request, limit, "document", DOCUMENT_MAX)
-        } else if method.eq_ignore_ascii_case("sendPhoto") {
-            self.send_document(request, limit, "photo", PHOTO_MAX)
-        } else {
-            fail(404, "Not Found: method not found")
-        }
+    }
+
+    /// getUpdates waits for updates without holding the bed.
+    fn answer_unlocked(
+        &self,
+        request: &Request,
+        _limit: &mut dyn FnMut(&str) -> Result<(), u64>,
+    ) -> Option<Answer> {
+        let method = self.method(request).ok()?;
+        method
+            .eq_ignore_ascii_case("getUpdates")
+            .then(|| self.get_updates(request))
     }
 
     fn throttled(&self, secs: u64) -> Answer {
