@@ -142,3 +142,499 @@ fn options_are_checked_before_anything_is_asked() {
     run(sandbox.chime(&["ask", "--to", "bot", "--timeout", "0s", "Which?"])).code(2);
     assert_eq!(bed.arrivals(), 0);
 }
+
+mod slack {
+    use serde_json::Value;
+
+    use super::*;
+    use crate::support::bed::Via;
+
+    const TOKEN: &str = "xoxb-000-ask-test-notreal";
+    const APP_TOKEN: &str = "xapp-1-A0TESTAPP-000-ask-notreal";
+    const ALICE: &str = "U0ALICE01";
+    const BOB: &str = "U0BOBBY01";
+
+    /// A bed that answers as Slack does for an app with Socket Mode on,
+    /// and a profile whose `bot` asks in #deploys; `extra` adds to it.
+    fn setup(extra: &str) -> (Bed, Sandbox) {
+        let bed = Bed::start();
+        bed.add_token(TOKEN);
+        bed.add_app_token(APP_TOKEN);
+        bed.add_channel("#deploys", true);
+        bed.no_rate_limit();
+        bed.add_user(ALICE, "alice", "Alice Liddell");
+        bed.add_user(BOB, "bob", "Bob Dylan");
+        let sandbox = Sandbox::new();
+        sandbox.profile(&format!(
+            r##"
+[destinations.bot]
+kind = "slack-api"
+token = "{TOKEN}"
+app_token = "{APP_TOKEN}"
+channel = "#deploys"
+api_url = "{api}"
+timeout = "5s"
+{extra}
+"##,
+            api = bed.api_url(),
+        ));
+        (bed, sandbox)
+    }
+
+    fn ask(sandbox: &Sandbox, args: &[&str]) -> Waiting {
+        let mut all = vec!["ask", "--to", "bot"];
+        all.extend_from_slice(args);
+        Waiting::start(sandbox.chime(&all))
+    }
+
+    /// The `n`th question posted (from 1), once it is: its channel and ts.
+    fn question(bed: &Bed, n: usize) -> (String, String) {
+        eventually(&format!("question {n} is posted"), || {
+            bed.questions().get(n - 1).cloned()
+        })
+    }
+
+    fn buttons(message: &Value) -> usize {
+        let blocks = message["blocks"].as_array().cloned().unwrap_or_default();
+        let actions = blocks.iter().filter(|b| b["type"] == "actions");
+        actions.map(|b| b["elements"].as_array().map_or(0, Vec::len)).sum()
+    }
+
+    /// The message's text and blocks as one string, to look for a decision in.
+    fn shown(message: &Value) -> String {
+        format!("{} {}", message["text"], message["blocks"])
+    }
+
+    #[test]
+    fn approve_exits_0_with_the_label_on_stdout_and_the_question_shows_who_decided() {
+        let (bed, sandbox) = setup("");
+        let waiting = ask(&sandbox, &["-t", "Deploy 1.4 to prod?", "-f", "commit=abc123", "the release"]);
+        let (channel, ts) = question(&bed, 1);
+        let asked = bed.message(&channel, &ts).unwrap();
+        assert_eq!(buttons(&asked), 2, "Approve and Reject: {asked}");
+        assert!(shown(&asked).contains("abc123"), "the question is a chime message: {asked}");
+        let envelope = bed.click(&channel, &ts, "Approve", ALICE, Via::Any);
+        let run = waiting.finish().code(0);
+        assert_eq!(run.stdout.trim(), "Approve");
+        assert!(bed.acked(&envelope));
+        let decided = bed.message(&channel, &ts).unwrap();
+        assert_eq!(buttons(&decided), 0, "the buttons are gone: {decided}");
+        assert!(shown(&decided).contains("Approve"), "{decided}");
+        assert!(shown(&decided).contains("alice"), "by whom: {decided}");
+        assert!(shown(&decided).contains("abc123"), "the question is still there: {decided}");
+        assert_eq!(decided["metadata"]["event_type"], "chime_ask_answered");
+        assert!(bed.late_acks().is_empty(), "{:?}", bed.late_acks());
+    }
+
+    #[test]
+    fn reject_exits_1_and_json_says_who_chose_what_where() {
+        let (bed, sandbox) = setup("");
+        let waiting = ask(&sandbox, &["--json", "Deploy?"]);
+        let (channel, ts) = question(&bed, 1);
+        bed.click(&channel, &ts, "Reject", BOB, Via::Any);
+        let run = waiting.finish().code(1);
+        let shown: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        assert_eq!(shown["status"], "answered");
+        assert_eq!(shown["option"], "Reject");
+        assert_eq!(shown["index"], 1);
+        assert_eq!(shown["by"]["id"], BOB);
+        assert_eq!(shown["by"]["name"], "bob");
+        assert_eq!(shown["channel"], channel.as_str());
+        assert_eq!(shown["ts"], ts.as_str());
+        assert!(shown["at"].as_str().is_some_and(|at| at.contains('T')), "{shown}");
+    }
+
+    #[test]
+    fn no_answer_in_time_exits_124_and_the_question_says_so_without_buttons() {
+        let (bed, sandbox) = setup("");
+        let run = ask(&sandbox, &["--timeout", "2s", "Deploy?"]).finish().code(124);
+        assert!(run.stdout.is_empty(), "{run}");
+        let (channel, ts) = question(&bed, 1);
+        let closed = bed.message(&channel, &ts).unwrap();
+        assert_eq!(buttons(&closed), 0, "{closed}");
+        assert!(shown(&closed).contains("No answer after 2 s"), "{closed}");
+    }
+
+    #[test]
+    fn sigterm_exits_143_and_the_question_says_it_was_cancelled() {
+        let (bed, sandbox) = setup("");
+        let waiting = ask(&sandbox, &["Deploy?"]);
+        let (channel, ts) = question(&bed, 1);
+        waiting.signal(libc::SIGTERM);
+        waiting.finish().code(143);
+        let closed = bed.message(&channel, &ts).unwrap();
+        assert_eq!(buttons(&closed), 0, "{closed}");
+        assert!(shown(&closed).contains("Cancelled"), "{closed}");
+    }
+
+    #[test]
+    fn a_click_by_someone_not_an_approver_is_refused_to_them_and_the_approvers_counts() {
+        let (bed, sandbox) = setup("");
+        let waiting = ask(&sandbox, &["--approver", "@bob", "Deploy?"]);
+        let (channel, ts) = question(&bed, 1);
+        let envelope = bed.click(&channel, &ts, "Approve", ALICE, Via::Any);
+        eventually("alice is told she may not answer", || {
+            bed.ephemerals().into_iter().find(|(_, user, _)| user == ALICE)
+        });
+        assert!(bed.acked(&envelope));
+        let still = bed.message(&channel, &ts).unwrap();
+        assert_eq!(buttons(&still), 2, "alice's click changed nothing: {still}");
+        bed.click(&channel, &ts, "Reject", BOB, Via::Any);
+        let run = waiting.finish().code(1);
+        assert_eq!(run.stdout.trim(), "Reject");
+        let (_, _, text) = &bed.ephemerals()[0];
+        assert!(text.contains("not an approver"), "{text}");
+        assert!(text.contains(BOB), "it says who may: {text}");
+    }
+
+    #[test]
+    fn a_user_group_approves_through_its_members_read_from_slack() {
+        let (bed, sandbox) = setup(r#"approvers = ["S0RELEASE"]"#);
+        bed.add_usergroup("S0RELEASE", &[BOB]);
+        let waiting = ask(&sandbox, &["Deploy?"]);
+        let (channel, ts) = question(&bed, 1);
+        bed.click(&channel, &ts, "Approve", ALICE, Via::Any);
+        eventually("alice is refused", || bed.ephemerals().pop());
+        bed.click(&channel, &ts, "Approve", BOB, Via::Any);
+        waiting.finish().code(0);
+    }
+
+    #[test]
+    fn a_handle_no_one_has_is_a_profile_error_before_anything_is_posted() {
+        let (bed, sandbox) = setup("");
+        ask(&sandbox, &["--approver", "@nobody-here", "Deploy?"])
+            .finish()
+            .code(78)
+            .stderr_has("@nobody-here");
+        assert!(bed.questions().is_empty());
+    }
+
+    #[test]
+    fn two_asks_on_one_app_whose_clicks_go_to_the_wrong_connection_each_get_their_own_answer() {
+        let (bed, sandbox) = setup("");
+        let first = ask(&sandbox, &["--option", "Blue", "--option", "Green", "Pool for A?"]);
+        let (channel_a, ts_a) = question(&bed, 1);
+        bed.wait_connections(1, Duration::from_secs(10));
+        let second = ask(&sandbox, &["--option", "Blue", "--option", "Green", "Pool for B?"]);
+        let (channel_b, ts_b) = question(&bed, 2);
+        assert_eq!(bed.wait_connections(2, Duration::from_secs(10)).len(), 2);
+        // Slack hands each click to the other ask's connection.
+        bed.click(&channel_a, &ts_a, "Green", ALICE, Via::Connection(1));
+        bed.click(&channel_b, &ts_b, "Blue", BOB, Via::Connection(0));
+        let (a, b) = (first.finish(), second.finish());
+        let a = a.code(1);
+        let b = b.code(0);
+        assert_eq!(a.stdout.trim(), "Green", "{a}");
+        assert_eq!(b.stdout.trim(), "Blue", "{b}");
+        for (channel, ts) in [(&channel_a, &ts_a), (&channel_b, &ts_b)] {
+            assert_eq!(buttons(&bed.message(channel, ts).unwrap()), 0);
+        }
+    }
+
+    #[test]
+    fn a_reconnect_slack_asks_for_in_the_middle_of_the_wait_loses_no_click() {
+        let (bed, sandbox) = setup("");
+        let waiting = ask(&sandbox, &["Deploy?"]);
+        let (channel, ts) = question(&bed, 1);
+        bed.wait_connections(1, Duration::from_secs(10));
+        bed.disconnect(0, "refresh_requested");
+        eventually("a new connection opens", || {
+            bed.connections().contains(&1).then_some(())
+        });
+        let envelope = bed.click(&channel, &ts, "Approve", ALICE, Via::Any);
+        waiting.finish().code(0);
+        assert_eq!(bed.delivered_on(&envelope), vec![1]);
+        assert!(bed.late_acks().is_empty(), "{:?}", bed.late_acks());
+    }
+
+    #[test]
+    fn other_envelopes_are_acknowledged_at_once_and_change_nothing() {
+        let (bed, sandbox) = setup("");
+        let waiting = ask(&sandbox, &["--timeout", "3s", "Deploy?"]);
+        question(&bed, 1);
+        bed.wait_connections(1, Duration::from_secs(10));
+        let event = serde_json::json!({"type": "events_api", "accepts_response_payload": false,
+            "retry_attempt": 0, "retry_reason": "",
+            "payload": {"type": "event_callback", "event": {"type": "app_mention", "text": "hi"}}});
+        let envelope = bed.send_envelope(Via::Any, event);
+        assert!(bed.wait_acked(&envelope, Duration::from_secs(3)));
+        waiting.finish().code(124);
+    }
+
+    #[test]
+    fn without_history_scope_it_says_once_that_answers_to_other_connections_are_not_seen() {
+        let (bed, sandbox) = setup("");
+        bed.deny_scope("channels:history");
+        let waiting = ask(&sandbox, &["Deploy?"]);
+        let (channel, ts) = question(&bed, 1);
+        std::thread::sleep(Duration::from_secs(6));
+        bed.click(&channel, &ts, "Approve", ALICE, Via::Any);
+        let run = waiting.finish().code(0).stderr_has("channels:history");
+        let said = run.stderr.matches("cannot read the channel's history").count();
+        assert_eq!(said, 1, "said once: {run}");
+    }
+
+    #[test]
+    fn socket_mode_turned_off_or_a_bot_token_in_app_token_is_a_profile_error_before_posting() {
+        let (bed, sandbox) = setup("");
+        bed.disable_socket_mode();
+        ask(&sandbox, &["Deploy?"]).finish().code(78).stderr_has("Socket Mode");
+        let (bed2, sandbox2) = setup("");
+        sandbox2.profile(
+            &std::fs::read_to_string(sandbox2.profile_path())
+                .unwrap()
+                .replace(APP_TOKEN, TOKEN),
+        );
+        ask(&sandbox2, &["Deploy?"])
+            .finish()
+            .code(78)
+            .stderr_has("app-level token");
+        assert!(bed.questions().is_empty() && bed2.questions().is_empty());
+    }
+
+    #[test]
+    fn chime_test_checks_the_socket_mode_connection_too() {
+        let (bed, sandbox) = setup("");
+        run(sandbox.chime(&["test", "bot"])).code(0);
+        assert!(bed.requests().iter().any(|r| r.path.ends_with("apps.connections.open")));
+        bed.disable_socket_mode();
+        run(sandbox.chime(&["test", "bot"]))
+            .code(65)
+            .stdout_has("Socket Mode");
+    }
+}
+
+/// POSTs `body` to `url` on the bed, as another program would (a second
+/// poller, a forger): the status it answered, once it answers.
+fn post(url: &str, body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("a bed URL");
+    let (host, path) = rest.split_once('/').expect("a path");
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    let request = format!(
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+mod telegram {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::support::telegram::{PREFIX, Posted, Telegram};
+
+    const TOKEN: &str = "123456789:AAFakeTelegramTokenForAskTests-notreal";
+    const CHAT: i64 = -1_001_234_567_890;
+    const ADA: i64 = 111_111;
+    const BOB: i64 = 222_222;
+
+    fn setup(extra: &str) -> (Bed, Arc<Telegram>, Sandbox) {
+        let bed = Bed::start();
+        let telegram = Telegram::new();
+        bed.mount(PREFIX, telegram.clone());
+        telegram.add_token(TOKEN);
+        telegram.add_chat(CHAT, None);
+        let sandbox = Sandbox::new();
+        sandbox.profile(&format!(
+            r#"
+[destinations.tg]
+kind = "telegram"
+token = "{TOKEN}"
+chat_id = {CHAT}
+api_url = "{}/telegram"
+timeout = "5s"
+{extra}
+"#,
+            bed.url()
+        ));
+        (bed, telegram, sandbox)
+    }
+
+    fn ask(sandbox: &Sandbox, args: &[&str]) -> Waiting {
+        let mut all = vec!["ask", "--to", "tg"];
+        all.extend_from_slice(args);
+        Waiting::start(sandbox.chime(&all))
+    }
+
+    /// The `n`th question posted (from 1), as it is now.
+    fn question(telegram: &Telegram, n: usize) -> Posted {
+        eventually(&format!("question {n} is posted"), || {
+            telegram.posted().into_iter().nth(n - 1)
+        })
+    }
+
+    fn now(telegram: &Telegram, id: i64) -> Posted {
+        telegram.posted().into_iter().find(|p| p.id == id).unwrap()
+    }
+
+    #[test]
+    fn approve_is_answered_at_once_and_the_question_is_edited_without_its_keyboard() {
+        let (_bed, telegram, sandbox) = setup("");
+        let waiting = ask(&sandbox, &["-t", "Deploy 1.4?", "the release"]);
+        let asked = question(&telegram, 1);
+        assert_eq!(asked.keyboard[0].len(), 2, "{:?}", asked.keyboard);
+        let query = telegram.click(CHAT, asked.id, "Approve", ADA, Some("ada"));
+        let run = waiting.finish().code(0);
+        assert_eq!(run.stdout.trim(), "Approve");
+        let answers = telegram.callback_answers();
+        let (_, text, _) = answers.iter().find(|(id, ..)| *id == query).expect("the click was answered");
+        assert!(text.as_deref().unwrap_or("").contains("Approve"), "{answers:?}");
+        let decided = now(&telegram, asked.id);
+        assert!(decided.keyboard.is_empty(), "{:?}", decided.keyboard);
+        assert!(decided.text.contains("Approve") && decided.text.contains("@ada"), "{}", decided.text);
+        assert!(decided.text.contains("the release"), "{}", decided.text);
+    }
+
+    #[test]
+    fn a_click_by_someone_not_an_approver_gets_a_notice_and_is_not_counted() {
+        let (_bed, telegram, sandbox) = setup("approvers = [\"@bob\"]");
+        let waiting = ask(&sandbox, &["Deploy?"]);
+        let asked = question(&telegram, 1);
+        let refused = telegram.click(CHAT, asked.id, "Approve", ADA, Some("ada"));
+        eventually("ada is told", || {
+            telegram.callback_answers().into_iter().find(|(id, ..)| *id == refused)
+        });
+        let (_, text, alert) = telegram.callback_answers().into_iter().find(|(id, ..)| *id == refused).unwrap();
+        assert!(text.unwrap().contains("not an approver") && alert);
+        assert!(!now(&telegram, asked.id).keyboard.is_empty(), "still open");
+        telegram.click(CHAT, asked.id, "Reject", BOB, Some("bob"));
+        assert_eq!(waiting.finish().code(1).stdout.trim(), "Reject");
+    }
+
+    #[test]
+    fn no_answer_in_time_exits_124_and_the_keyboard_goes() {
+        let (_bed, telegram, sandbox) = setup("");
+        ask(&sandbox, &["--timeout", "2s", "Deploy?"]).finish().code(124);
+        let asked = question(&telegram, 1);
+        assert!(asked.keyboard.is_empty() && asked.text.contains("No answer after 2 s"), "{}", asked.text);
+    }
+
+    #[test]
+    fn two_asks_on_one_bot_share_its_updates_and_each_gets_its_own_answer() {
+        let (_bed, telegram, sandbox) = setup("");
+        let first = ask(&sandbox, &["Deploy A?"]);
+        let a = question(&telegram, 1);
+        let second = ask(&sandbox, &["Deploy B?"]);
+        let b = question(&telegram, 2);
+        telegram.click(CHAT, b.id, "Reject", BOB, Some("bob"));
+        telegram.click(CHAT, a.id, "Approve", ADA, Some("ada"));
+        let (first, second) = (first.finish(), second.finish());
+        assert_eq!(first.code(0).stdout.trim(), "Approve");
+        assert_eq!(second.code(1).stdout.trim(), "Reject");
+    }
+
+    #[test]
+    fn a_bot_with_a_webhook_is_refused_with_the_fix_before_anything_is_posted() {
+        let (_bed, telegram, sandbox) = setup("");
+        telegram.set_webhook(Some("https://example.invalid/hook"));
+        ask(&sandbox, &["Deploy?"])
+            .finish()
+            .code(78)
+            .stderr_has("webhook")
+            .stderr_has("deleteWebhook");
+        assert!(telegram.posted().is_empty());
+    }
+
+    #[test]
+    fn another_program_polling_the_bot_is_explained_and_the_question_loses_its_buttons() {
+        let (bed, telegram, sandbox) = setup("");
+        let waiting = ask(&sandbox, &["Deploy?"]);
+        let asked = question(&telegram, 1);
+        assert!(telegram.wait_for_poll(Duration::from_secs(10)));
+        let url = format!("{}/telegram/bot{TOKEN}/getUpdates", bed.url());
+        let other = std::thread::spawn(move || post(&url, r#"{"timeout": 5}"#));
+        waiting
+            .finish()
+            .code(78)
+            .stderr_has("409")
+            .stderr_has("only one poll at a time");
+        let _ = other.join();
+        assert!(now(&telegram, asked.id).keyboard.is_empty());
+    }
+}
+
+mod ntfy {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::support::ntfy::{Ntfy, PREFIX};
+
+    fn setup() -> (Bed, Arc<Ntfy>, Sandbox) {
+        let bed = Bed::start();
+        let ntfy = Ntfy::new();
+        bed.mount(PREFIX, ntfy.clone());
+        let sandbox = Sandbox::new();
+        sandbox.profile(&format!(
+            r#"
+[destinations.phone]
+kind = "ntfy"
+url = "{}/ntfy/ops-alerts"
+timeout = "5s"
+"#,
+            bed.url()
+        ));
+        (bed, ntfy, sandbox)
+    }
+
+    fn ask(sandbox: &Sandbox, args: &[&str]) -> Waiting {
+        let mut all = vec!["ask", "--to", "phone"];
+        all.extend_from_slice(args);
+        Waiting::start(sandbox.chime(&all))
+    }
+
+    #[test]
+    fn a_press_publishes_the_answer_chime_hears_and_the_decision_follows_up() {
+        let (_bed, ntfy, sandbox) = setup();
+        let waiting = ask(&sandbox, &["-t", "Deploy 1.4?", "the release"]);
+        let asked = eventually("the question is published", || ntfy.published().into_iter().next());
+        assert_eq!(asked.actions.len(), 2);
+        assert!(asked.actions.iter().all(|a| a.action == "http" && a.clear));
+        ntfy.press("ops-alerts", 0, "Approve");
+        assert_eq!(waiting.finish().code(0).stdout.trim(), "Approve");
+        let follow_up = eventually("the decision follows", || {
+            ntfy.published().into_iter().filter(|p| p.topic == "ops-alerts").nth(1)
+        });
+        assert!(follow_up.message.contains("Approve"), "{}", follow_up.message);
+        assert!(follow_up.actions.is_empty());
+    }
+
+    #[test]
+    fn an_answer_without_the_questions_secret_is_ignored() {
+        let (bed, ntfy, sandbox) = setup();
+        let waiting = ask(&sandbox, &["Deploy?"]);
+        let asked = eventually("the question is published", || ntfy.published().into_iter().next());
+        let approve = &asked.actions[0];
+        let url = approve.url.clone().unwrap();
+        let body = approve.body.clone().unwrap();
+        let (nonce, _) = body.split_once(' ').unwrap();
+        let forged = format!("{nonce} 0 0123456789abcdef");
+        let topic = url.rsplit('/').next().unwrap();
+        let path = format!("{}/ntfy/{topic}", bed.url());
+        assert_eq!(post(&path, &forged), 200);
+        ntfy.press("ops-alerts", 0, "Reject");
+        let run = waiting.finish().code(1);
+        assert_eq!(run.stdout.trim(), "Reject");
+        assert!(run.stderr.contains("without the question's secret"), "{run}");
+    }
+
+    #[test]
+    fn approvers_and_more_than_three_options_cannot_be_asked_on_ntfy() {
+        let (_bed, ntfy, sandbox) = setup();
+        ask(&sandbox, &["--approver", "@ada", "Deploy?"])
+            .finish()
+            .code(2)
+            .stderr_has("does not say who pressed");
+        let args = ["--option", "a", "--option", "b", "--option", "c", "--option", "d", "Which?"];
+        ask(&sandbox, &args).finish().code(2).stderr_has("at most 3");
+        assert!(ntfy.published().is_empty());
+    }
+}
