@@ -1283,6 +1283,9 @@ fn chat_update_keeps_what_it_does_not_name_and_metadata_is_checked() {
     let replaced = json!({"channel": "C0DEPLOYS", "ts": ts, "text": "x", "metadata": other});
     assert_eq!(api(&update, &replaced)["ok"], true);
     assert_eq!(bed.message("C0DEPLOYS", &ts).unwrap()["metadata"], other);
+    let removed = json!({"channel": "C0DEPLOYS", "ts": ts, "text": "x", "metadata": {}});
+    assert_eq!(api(&update, &removed)["ok"], true);
+    assert_eq!(bed.message("C0DEPLOYS", &ts).unwrap().get("metadata"), None);
     let bad = json!({"channel": "#deploys", "text": "x", "metadata": {"event_payload": {}}});
     assert_eq!(api(&url, &bad)["error"], "invalid_metadata_format");
     assert_eq!(bed.message("C0DEPLOYS", "1.000001"), None);

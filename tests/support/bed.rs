@@ -6,9 +6,10 @@
 //! the Web API's `chat.postMessage` under `/api/`), Block Kit limits, token-bucket rate
 //! limits, injected faults, and a record of every request. What the workspace remembers and
 //! the methods that read it are `bed/slack_reads.rs`'s; Socket Mode, its WebSocket and
-//! button clicks are `bed/socket_mode.rs`'s; both add their own methods to [`Bed`]. Statuses, bodies and limits
-//! follow PLATFORMS.md §1–3; where that file marks something unconfirmed, the choice is
-//! noted beside the code. What chime should *do* with each answer belongs to the tests.
+//! button clicks are `bed/socket_mode.rs`'s; both add their own methods to [`Bed`].
+//! Statuses, bodies and limits follow PLATFORMS.md §1–3; where that file marks something
+//! unconfirmed, the choice is noted beside the code. What chime should *do* with each
+//! answer belongs to the tests.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -973,7 +974,7 @@ fn check_message(message: &Value) -> Result<(), (&'static str, Vec<String>)> {
 }
 
 /// Block Kit errors in Slack's words, `<what> [json-pointer:<where>]` (§2.2), and the
-/// action IDs seen so far, which must be unique within a message (§3). Absent keys index
+/// action IDs seen so far, which must be unique within a message (§2.8). Absent keys index
 /// as `null`, so a missing field fails the same way as a mistyped one.
 struct Check(Vec<String>, HashSet<String>);
 
@@ -1093,7 +1094,8 @@ impl Check {
         if let Some(id) = element["action_id"].as_str()
             && !self.1.insert(id.to_owned())
         {
-            // Slack's wording for a repeated action_id is unconfirmed (§3).
+            // Slack's wording, and whether it counts per block or per message, are
+            // unconfirmed (§2.8).
             self.fail(
                 "must be unique within the message",
                 &format!("{at}/action_id"),
@@ -1101,7 +1103,7 @@ impl Check {
         }
     }
 
-    /// A button is `primary`, `danger`, or has no style at all (§3).
+    /// A button is `primary`, `danger`, or has no style at all (§2.8; the wording is the bed's).
     fn button_style(&mut self, style: &Value, at: &str) {
         if !style.is_null() && !matches!(style.as_str(), Some("primary" | "danger")) {
             self.fail("must be one of primary, danger", at);

@@ -88,11 +88,17 @@ impl Messages {
                         stored.message[key] = message[key].clone();
                     }
                 }
-                stored.metadata = metadata.or(stored.metadata.take());
+                // chat.update's `metadata: {}` removes it; no `metadata` keeps it.
+                stored.metadata = match metadata {
+                    Some(m) if m.as_object().is_some_and(|o| o.is_empty()) => None,
+                    Some(m) => Some(m),
+                    None => stored.metadata.take(),
+                };
                 stored.message.clone()
             }
             None => {
                 let channel = channel.to_owned();
+                let metadata = metadata.filter(|m| m.as_object().is_none_or(|o| !o.is_empty()));
                 self.0.push(Stored {
                     channel,
                     message: message.clone(),
@@ -167,13 +173,17 @@ fn fill_ids(message: &mut Value) {
 }
 
 /// A message's `metadata` argument: `{event_type, event_payload}` as an object, or as a
-/// string of one (how a form body carries it). `Err` is `invalid_metadata_format`.
+/// string of one (how a form body carries it); `{}` is chat.update's way to remove it.
+/// `Err` is `invalid_metadata_format`.
 pub fn metadata(request: &Value) -> Result<Option<Value>, &'static str> {
     let value = match &request["metadata"] {
         Value::Null => return Ok(None),
         Value::String(s) => serde_json::from_str(s).map_err(|_| "invalid_metadata_format")?,
         other => other.clone(),
     };
+    if value.as_object().is_some_and(|o| o.is_empty()) {
+        return Ok(Some(value));
+    }
     let typed = value["event_type"].as_str().is_some_and(|t| !t.is_empty());
     if !typed || !value["event_payload"].is_object() {
         return Err("invalid_metadata_format");
@@ -508,23 +518,22 @@ fn group_members(slack: &Directory, args: &Map<String, Value>) -> Result<Value, 
 /// chat.postEphemeral: shown to one user in the channel, kept nowhere a read finds it.
 fn ephemeral(state: &mut State, args: &Map<String, Value>) -> Answer {
     let message = Value::Object(args.clone());
-    let refused = refuse;
     let channel = match readable(state, args) {
         Ok(channel) => channel,
-        Err(code) => return refused(code),
+        Err(code) => return refuse(code),
     };
     let Some(user) = arg(args, "user") else {
-        return refused("user_not_found");
+        return refuse("user_not_found");
     };
     if state
         .slack
         .outside
         .contains(&(channel.clone(), user.clone()))
     {
-        return refused("user_not_in_channel");
+        return refuse("user_not_in_channel");
     }
     if let Err((code, _)) = check_message(&parsed_blocks(message)) {
-        return refused(code);
+        return refuse(code);
     }
     let text = arg(args, "text").unwrap_or_default();
     state.slack.ephemerals.push((channel, user, text));
