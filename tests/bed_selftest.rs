@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::bed::{Bed, Fault};
+use crate::support::bed::{Bed, Fault, Via};
 
 mod ntfy_bed;
 mod telegram_bed;
@@ -862,4 +862,680 @@ fn chat_update_edits_a_posted_message_and_refuses_an_unknown_one() {
         &json!({"channel": "#deploys", "ts": "1.000001", "text": "x"}),
     );
     assert_eq!(missing["error"], "message_not_found");
+}
+
+// The Slack side of `chime ask`: reads, buttons, Socket Mode (PLATFORMS.md §2.8).
+
+const APP_TOKEN: &str = "xapp-1-A0TESTAPP-bed-selftest";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// A Web API method's answer to a form body (`a=b&c=d`) with the bot token.
+fn call(bed: &Bed, method: &str, form: &str) -> Value {
+    let url = format!("{}/{method}", bed.api_url());
+    post(&url, FORM, form.as_bytes(), Some(TOKEN)).json()
+}
+
+/// Posts a question with Approve and Deny buttons to #deploys; answers its ts.
+fn question(url: &str, extra: Value) -> String {
+    let actions = json!({"type": "actions", "block_id": "decide", "elements": [
+        {"type": "button", "text": plain("Approve"), "action_id": "approve", "value": "yes",
+         "style": "primary"},
+        {"type": "button", "text": plain("Deny"), "action_id": "deny", "value": "no",
+         "style": "danger"}]});
+    let mut message = json!({"channel": "#deploys", "text": "Deploy?",
+                             "blocks": [section("Deploy?"), actions]});
+    message
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let answer = api(url, &message);
+    assert_eq!(answer["ok"], true, "{answer}");
+    answer["ts"].as_str().unwrap().to_owned()
+}
+
+type Socket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
+
+/// The bed's API bed with an app token and no rate limit.
+fn socket_bed() -> (Bed, String) {
+    let (bed, url) = api_bed();
+    bed.no_rate_limit();
+    bed.add_app_token(APP_TOKEN);
+    (bed, url)
+}
+
+/// apps.connections.open's WebSocket URL for the app token.
+fn socket_url(bed: &Bed) -> String {
+    let url = format!("{}/apps.connections.open", bed.api_url());
+    let answer = post(&url, FORM, b"", Some(APP_TOKEN)).json();
+    let found = answer["url"].as_str();
+    found
+        .unwrap_or_else(|| panic!("no url: {answer}"))
+        .to_owned()
+}
+
+/// A new Socket Mode connection, its `hello` read.
+fn connect(bed: &Bed) -> (Socket, Value) {
+    let (mut ws, _) = tungstenite::connect(socket_url(bed)).unwrap();
+    let hello = frame(&mut ws, Duration::from_secs(5)).expect("a hello");
+    (ws, hello)
+}
+
+/// The next text frame as JSON, or `None` when `wait` passes first or the bed closed.
+fn frame(ws: &mut Socket, wait: Duration) -> Option<Value> {
+    let tungstenite::stream::MaybeTlsStream::Plain(stream) = ws.get_mut() else {
+        unreachable!("the bed's WebSocket is plain ws://")
+    };
+    stream.set_read_timeout(Some(wait)).unwrap();
+    loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Text(text)) => {
+                return Some(serde_json::from_str(&text).unwrap());
+            }
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+fn ack(ws: &mut Socket, envelope: &Value) {
+    let ack = json!({"envelope_id": envelope["envelope_id"]}).to_string();
+    ws.send(tungstenite::Message::text(ack)).unwrap();
+}
+
+/// Waits up to 5 s for the open connections to be exactly `open`.
+fn await_connections(bed: &Bed, open: &[usize]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while bed.connections() != open && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(bed.connections(), open);
+}
+
+#[test]
+fn apps_connections_open_gives_app_tokens_a_one_time_websocket_url_and_refuses_others() {
+    let (bed, _) = socket_bed();
+    let url = format!("{}/apps.connections.open", bed.api_url());
+    let first = socket_url(&bed);
+    let (host, rest) = first
+        .strip_prefix("ws://127.0.0.1:")
+        .unwrap()
+        .split_once('/')
+        .unwrap();
+    assert!(host.parse::<u16>().is_ok(), "{first}");
+    assert!(
+        rest.starts_with("link/?ticket=") && rest.ends_with("&app_id=A0TESTAPP"),
+        "{first}"
+    );
+    assert_ne!(socket_url(&bed), first, "every ticket is new");
+    let error = |token| post(&url, FORM, b"", token).json();
+    assert_eq!(
+        error(Some(TOKEN)),
+        json!({"ok": false, "error": "not_allowed_token_type"})
+    );
+    assert_eq!(error(Some("xapp-1-unknown"))["error"], "invalid_auth");
+    assert_eq!(error(None)["error"], "not_authed");
+    let (_ws, _) = tungstenite::connect(first.as_str()).unwrap();
+    assert!(
+        tungstenite::connect(first.as_str()).is_err(),
+        "a ticket opens one connection"
+    );
+    bed.disable_socket_mode();
+    let off = error(Some(APP_TOKEN));
+    assert_eq!(
+        off,
+        json!({"ok": false, "error": "socket_mode_not_enabled"})
+    );
+    let opens = bed
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/apps.connections.open");
+    assert_eq!(opens.count(), 6);
+}
+
+#[test]
+fn socket_mode_says_hello_and_numbers_connections_in_the_order_they_open() {
+    let (bed, _) = socket_bed();
+    let (mut first, hello) = connect(&bed);
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["num_connections"], 1);
+    assert_eq!(hello["connection_info"], json!({"app_id": "A0TESTAPP"}));
+    assert_eq!(hello["debug_info"]["approximate_connection_time"], 18060);
+    assert!(
+        hello["debug_info"]["host"]
+            .as_str()
+            .unwrap()
+            .starts_with("applink-")
+    );
+    assert!(hello["debug_info"]["build_number"].is_number());
+    let (_second, hello) = connect(&bed);
+    assert_eq!(hello["num_connections"], 2);
+    assert_eq!(bed.wait_connections(2, Duration::from_secs(5)), [0, 1]);
+    first.close(None).unwrap();
+    await_connections(&bed, &[1]);
+    let (_third, hello) = connect(&bed);
+    assert_eq!(hello["num_connections"], 2);
+    await_connections(&bed, &[1, 2]);
+}
+
+#[test]
+fn a_click_goes_to_the_connection_asked_for_as_slacks_block_actions_envelope() {
+    let (bed, url) = socket_bed();
+    bed.add_user("U0ALICE", "alice", "Alice Liddell");
+    let ts = question(&url, json!({}));
+    let (mut first, _) = connect(&bed);
+    let (mut second, _) = connect(&bed);
+    let id = bed.click("C0DEPLOYS", &ts, "Approve", "U0ALICE", Via::Connection(1));
+    let envelope = frame(&mut second, Duration::from_secs(5)).expect("the click");
+    assert_eq!(frame(&mut first, Duration::from_millis(200)), None);
+    assert_eq!(envelope["envelope_id"], id);
+    let outer = [
+        "type",
+        "accepts_response_payload",
+        "retry_attempt",
+        "retry_reason",
+    ];
+    let outer: Vec<&Value> = outer.iter().map(|k| &envelope[k]).collect();
+    assert_eq!(
+        outer,
+        [&json!("interactive"), &json!(false), &json!(0), &json!("")]
+    );
+    let payload = &envelope["payload"];
+    assert_eq!(payload["type"], "block_actions");
+    assert_eq!(
+        payload["user"],
+        json!({"id": "U0ALICE", "username": "alice", "name": "alice", "team_id": "T0TESTTEAM"})
+    );
+    assert_eq!(payload["api_app_id"], "A0TESTAPP");
+    let container = json!({"type": "message", "message_ts": ts, "channel_id": "C0DEPLOYS",
+                           "is_ephemeral": false});
+    assert_eq!(payload["container"], container);
+    assert_eq!(
+        payload["channel"],
+        json!({"id": "C0DEPLOYS", "name": "deploys"})
+    );
+    assert_eq!(payload["team"]["id"], "T0TESTTEAM");
+    assert_eq!(payload["message"]["ts"], ts.as_str());
+    assert_eq!(
+        payload["message"]["blocks"][1]["elements"][0]["action_id"],
+        "approve"
+    );
+    assert!(
+        payload["response_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://")
+    );
+    assert!(payload["trigger_id"].is_string() && payload["token"].is_string());
+    assert_eq!(payload["state"], json!({"values": {}}));
+    let action = &payload["actions"][0];
+    assert!(action["action_ts"].is_string());
+    let expected = json!({"action_id": "approve", "block_id": "decide", "text": plain("Approve"),
+                          "value": "yes", "style": "primary", "type": "button",
+                          "action_ts": action["action_ts"]});
+    assert_eq!(action, &expected);
+    assert!(!bed.acked(&id));
+    ack(&mut second, &envelope);
+    assert!(bed.wait_acked(&id, Duration::from_secs(5)));
+    assert!(bed.acked_after(&id).unwrap() < Duration::from_secs(3));
+    assert_eq!(bed.delivered_on(&id), [1]);
+    assert!(bed.late_acks().is_empty());
+}
+
+#[test]
+fn an_ack_on_another_connection_does_not_count() {
+    let (bed, url) = socket_bed();
+    let ts = question(&url, json!({}));
+    let (mut first, _) = connect(&bed);
+    let (mut second, _) = connect(&bed);
+    let id = bed.click("C0DEPLOYS", &ts, "Deny", "U0BOB", Via::Connection(0));
+    let envelope = frame(&mut first, Duration::from_secs(5)).unwrap();
+    assert_eq!(envelope["payload"]["user"]["username"], "u0bob");
+    assert_eq!(envelope["payload"]["actions"][0]["style"], "danger");
+    ack(&mut second, &envelope);
+    assert!(!bed.wait_acked(&id, Duration::from_millis(300)));
+}
+
+#[test]
+fn an_unacknowledged_click_is_delivered_again_after_3_seconds_then_counts_as_late() {
+    let (bed, url) = socket_bed();
+    let ts = question(&url, json!({}));
+    let (mut ws, _) = connect(&bed);
+    let id = bed.click("C0DEPLOYS", &ts, "Approve", "U0ALICE", Via::Any);
+    let first = frame(&mut ws, Duration::from_secs(5)).unwrap();
+    let sent = Instant::now();
+    assert_eq!(first["retry_attempt"], 0);
+    let again = frame(&mut ws, Duration::from_secs(5)).expect("a retry");
+    let waited = sent.elapsed();
+    assert!(
+        waited >= Duration::from_millis(2900) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    assert_eq!(
+        (&again["envelope_id"], &again["retry_attempt"]),
+        (&json!(id), &json!(1))
+    );
+    assert_eq!(again["retry_reason"], "timeout");
+    assert_eq!(again["payload"], first["payload"]);
+    assert_eq!(bed.late_acks(), std::slice::from_ref(&id));
+    ack(&mut ws, &again);
+    assert!(bed.wait_acked(&id, Duration::from_secs(5)));
+    assert_eq!(bed.delivered_on(&id), [0, 0]);
+}
+
+#[test]
+fn a_disconnect_warns_closes_after_a_second_and_the_click_moves_to_the_next_connection() {
+    let (bed, url) = socket_bed();
+    let ts = question(&url, json!({}));
+    let (mut old, _) = connect(&bed);
+    let id = bed.click("C0DEPLOYS", &ts, "Approve", "U0ALICE", Via::Any);
+    let envelope = frame(&mut old, Duration::from_secs(5)).unwrap();
+    bed.disconnect(0, "refresh_requested");
+    let warned = Instant::now();
+    let warning = frame(&mut old, Duration::from_secs(5)).unwrap();
+    assert_eq!(warning["type"], "disconnect");
+    assert_eq!(warning["reason"], "refresh_requested");
+    assert!(warning["debug_info"]["host"].is_string());
+    assert_eq!(
+        frame(&mut old, Duration::from_secs(3)),
+        None,
+        "closed, nothing more"
+    );
+    let closed = warned.elapsed();
+    assert!(
+        closed >= Duration::from_millis(900) && closed < Duration::from_secs(2),
+        "{closed:?}"
+    );
+    await_connections(&bed, &[]);
+    let (mut new, hello) = connect(&bed);
+    assert_eq!(hello["num_connections"], 1);
+    let again = frame(&mut new, Duration::from_secs(5)).expect("the click, moved");
+    assert_eq!(again["envelope_id"], envelope["envelope_id"]);
+    ack(&mut new, &again);
+    assert!(bed.wait_acked(&id, Duration::from_secs(5)));
+    assert_eq!(bed.delivered_on(&id), [0, 1]);
+    assert!(bed.late_acks().is_empty());
+}
+
+#[test]
+fn a_click_on_a_connection_the_client_closes_unacknowledged_goes_to_another() {
+    let (bed, url) = socket_bed();
+    let ts = question(&url, json!({}));
+    let (mut first, _) = connect(&bed);
+    let (mut second, _) = connect(&bed);
+    let id = bed.click("C0DEPLOYS", &ts, "Approve", "U0ALICE", Via::Connection(0));
+    frame(&mut first, Duration::from_secs(5)).unwrap();
+    first.close(None).unwrap();
+    let moved = frame(&mut second, Duration::from_secs(5)).expect("the click, moved");
+    assert_eq!(moved["envelope_id"], id);
+    assert_eq!(bed.delivered_on(&id), [0, 1]);
+}
+
+#[test]
+fn send_envelope_delivers_other_envelope_types_as_written() {
+    let (bed, _) = socket_bed();
+    let (mut ws, _) = connect(&bed);
+    let event = json!({"envelope_id": "e-1", "type": "events_api",
+                       "accepts_response_payload": false, "retry_attempt": 0, "retry_reason": "",
+                       "payload": {"type": "event_callback", "event": {"type": "app_mention"}}});
+    assert_eq!(bed.send_envelope(Via::Any, event.clone()), "e-1");
+    assert_eq!(frame(&mut ws, Duration::from_secs(5)), Some(event.clone()));
+    let command = json!({"type": "slash_commands", "accepts_response_payload": true,
+                         "payload": {"command": "/chime"}});
+    let id = bed.send_envelope(Via::Connection(0), command);
+    let sent = frame(&mut ws, Duration::from_secs(5)).unwrap();
+    assert_eq!(sent["envelope_id"], id);
+    ack(&mut ws, &event);
+    assert!(bed.wait_acked("e-1", Duration::from_secs(5)));
+    assert!(!bed.acked(&id));
+}
+
+#[test]
+#[should_panic(
+    expected = "has no button \"Maybe\"; its buttons: [String(\"Approve\"), String(\"Deny\")]"
+)]
+fn click_panics_naming_the_buttons_there_are_when_the_label_is_not_one() {
+    let (bed, url) = socket_bed();
+    let ts = question(&url, json!({}));
+    bed.click("C0DEPLOYS", &ts, "Maybe", "U0ALICE", Via::Any);
+}
+
+#[test]
+fn api_refuses_buttons_as_slack_does_and_keeps_generated_ids_for_history() {
+    let (bed, url) = api_bed();
+    bed.no_rate_limit();
+    let errors = |elements: Value| {
+        let blocks = json!([{"type": "actions", "elements": elements}]);
+        api(&url, &json!({"channel": "#deploys", "blocks": blocks}))["errors"].clone()
+    };
+    let styled = json!([{"type": "button", "text": plain("b"), "style": "secondary"}]);
+    assert_eq!(
+        errors(styled),
+        json!(["must be one of primary, danger [json-pointer:/blocks/0/elements/0/style]"])
+    );
+    let twice = json!([{"type": "button", "text": plain("a"), "action_id": "x"},
+                       {"type": "button", "text": plain("b"), "action_id": "x"}]);
+    assert_eq!(
+        errors(twice),
+        json!(["must be unique within the message [json-pointer:/blocks/0/elements/1/action_id]"])
+    );
+    let long = |n| "x".repeat(n);
+    let sizes = json!([{"type": "button", "text": plain("a"), "value": long(2001),
+                        "action_id": long(256)}]);
+    let sizes = errors(sizes);
+    assert!(
+        sizes[0]
+            .as_str()
+            .unwrap()
+            .ends_with("/blocks/0/elements/0/value]"),
+        "{sizes}"
+    );
+    assert!(
+        sizes[1]
+            .as_str()
+            .unwrap()
+            .ends_with("/blocks/0/elements/0/action_id]"),
+        "{sizes}"
+    );
+    let context = json!({"type": "context", "elements": [{"type": "mrkdwn", "text": "*a*"},
+                                                          plain("b")]});
+    let ok = json!([{"type": "button", "text": plain("a"), "value": long(2000)},
+                    {"type": "button", "text": plain("b")}]);
+    let blocks = json!([{"type": "actions", "elements": ok}, context]);
+    let posted = api(&url, &json!({"channel": "#deploys", "blocks": blocks}));
+    assert_eq!(posted["ok"], true, "{posted}");
+    let stored = bed
+        .message("C0DEPLOYS", posted["ts"].as_str().unwrap())
+        .unwrap();
+    let elements = &stored["blocks"][0]["elements"];
+    assert!(
+        stored["blocks"][0]["block_id"].is_string() && stored["blocks"][1]["block_id"].is_string()
+    );
+    assert!(elements[0]["action_id"].is_string());
+    assert_ne!(elements[0]["action_id"], elements[1]["action_id"]);
+}
+
+#[test]
+fn chat_update_keeps_what_it_does_not_name_and_metadata_is_checked() {
+    let (bed, url) = api_bed();
+    bed.no_rate_limit();
+    let metadata = json!({"event_type": "chime_ask", "event_payload": {"question": "q1"}});
+    let ts = question(&url, json!({"metadata": metadata}));
+    let update = url.replace("postMessage", "update");
+    let edited = api(
+        &update,
+        &json!({"channel": "C0DEPLOYS", "ts": ts, "text": "Approved"}),
+    );
+    assert_eq!(edited["message"]["text"], "Approved");
+    let stored = bed.message("C0DEPLOYS", &ts).unwrap();
+    assert_eq!(
+        (&stored["text"], &stored["metadata"]),
+        (&json!("Approved"), &metadata)
+    );
+    assert_eq!(stored["blocks"][1]["type"], "actions");
+    let decided = json!([section("Approved by <@U0ALICE>")]);
+    let blocks = json!({"channel": "C0DEPLOYS", "ts": ts, "blocks": decided});
+    assert_eq!(api(&update, &blocks)["ok"], true);
+    let stored = bed.message("C0DEPLOYS", &ts).unwrap();
+    let shown = (
+        &stored["blocks"][0]["text"],
+        stored["blocks"].as_array().unwrap().len(),
+    );
+    assert_eq!(shown, (&decided[0]["text"], 1));
+    assert_eq!(stored["text"], "Approved");
+    let other = json!({"event_type": "chime_ask", "event_payload": {"decided": true}});
+    let replaced = json!({"channel": "C0DEPLOYS", "ts": ts, "text": "x", "metadata": other});
+    assert_eq!(api(&update, &replaced)["ok"], true);
+    assert_eq!(bed.message("C0DEPLOYS", &ts).unwrap()["metadata"], other);
+    let removed = json!({"channel": "C0DEPLOYS", "ts": ts, "text": "x", "metadata": {}});
+    assert_eq!(api(&update, &removed)["ok"], true);
+    assert_eq!(bed.message("C0DEPLOYS", &ts).unwrap().get("metadata"), None);
+    let bad = json!({"channel": "#deploys", "text": "x", "metadata": {"event_payload": {}}});
+    assert_eq!(api(&url, &bad)["error"], "invalid_metadata_format");
+    assert_eq!(bed.message("C0DEPLOYS", "1.000001"), None);
+}
+
+#[test]
+fn history_lists_top_level_messages_newest_first_with_metadata_only_when_asked() {
+    let (bed, url) = api_bed();
+    bed.no_rate_limit();
+    let metadata = json!({"event_type": "chime_ask", "event_payload": {"question": "q1"}});
+    let asked = question(&url, json!({"metadata": metadata}));
+    let reply = api(
+        &url,
+        &json!({"channel": "#deploys", "text": "r", "thread_ts": asked}),
+    );
+    let reply = reply["ts"].as_str().unwrap().to_owned();
+    let later = api(&url, &json!({"channel": "#deploys", "text": "later"}));
+    let later = later["ts"].as_str().unwrap().to_owned();
+    let history = call(&bed, "conversations.history", "channel=C0DEPLOYS");
+    let ts: Vec<&Value> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["ts"])
+        .collect();
+    assert_eq!(ts, [&json!(later), &json!(asked)]);
+    assert_eq!(
+        (&history["ok"], &history["has_more"]),
+        (&json!(true), &json!(false))
+    );
+    let parent = &history["messages"][1];
+    assert_eq!(parent.get("metadata"), None);
+    assert_eq!(
+        (&parent["thread_ts"], &parent["reply_count"]),
+        (&json!(asked), &json!(1))
+    );
+    assert_eq!(parent["latest_reply"], reply.as_str());
+    // A GET with the query string, as curl would, and a JSON body: the same arguments.
+    let get = format!(
+        "{}/conversations.history?channel=C0DEPLOYS&include_all_metadata=true",
+        bed.api_url()
+    );
+    let bearer = format!("Bearer {TOKEN}");
+    let got = Client::to(&get)
+        .send("GET", &get, &[("authorization", &bearer)], b"")
+        .unwrap();
+    assert_eq!(got.json()["messages"][1]["metadata"], metadata);
+    let body = json!({"channel": "C0DEPLOYS", "include_all_metadata": true, "limit": 1});
+    let url_of = format!("{}/conversations.history", bed.api_url());
+    let first = post(&url_of, JSON_UTF8, body.to_string().as_bytes(), Some(TOKEN)).json();
+    assert_eq!(first["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(first["has_more"], true);
+    let cursor = first["response_metadata"]["next_cursor"].as_str().unwrap();
+    let rest = call(
+        &bed,
+        "conversations.history",
+        &format!("channel=C0DEPLOYS&limit=1&cursor={cursor}"),
+    );
+    assert_eq!(
+        (&rest["messages"][0]["ts"], &rest["has_more"]),
+        (&json!(asked), &json!(false))
+    );
+    let window = |args: &str| {
+        call(
+            &bed,
+            "conversations.history",
+            &format!("channel=C0DEPLOYS&{args}"),
+        )
+    };
+    assert_eq!(
+        window(&format!("oldest={asked}"))["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        window(&format!("oldest={asked}&inclusive=true"))["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        window(&format!("latest={later}"))["messages"][0]["ts"],
+        asked.as_str()
+    );
+    let thread = call(
+        &bed,
+        "conversations.replies",
+        &format!("channel=C0DEPLOYS&ts={reply}"),
+    );
+    let ts: Vec<&Value> = thread["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["ts"])
+        .collect();
+    assert_eq!(ts, [&json!(asked), &json!(reply)]);
+    assert_eq!(thread["messages"][0].get("metadata"), None);
+    let with = call(
+        &bed,
+        "conversations.replies",
+        &format!("channel=C0DEPLOYS&ts={asked}&include_all_metadata=true"),
+    );
+    assert_eq!(with["messages"][0]["metadata"], metadata);
+    let missing = call(
+        &bed,
+        "conversations.replies",
+        "channel=C0DEPLOYS&ts=1.000001",
+    );
+    assert_eq!(missing, json!({"ok": false, "error": "thread_not_found"}));
+    assert_eq!(
+        call(&bed, "conversations.history", "channel=C0QUIET")["error"],
+        "not_in_channel"
+    );
+    assert_eq!(
+        call(&bed, "conversations.history", "channel=C0NOWHERE")["error"],
+        "channel_not_found"
+    );
+}
+
+#[test]
+fn users_list_pages_with_next_cursor_until_it_is_empty() {
+    let (bed, _) = api_bed();
+    bed.no_rate_limit();
+    bed.add_user("U0ALICE", "alice", "Alice Liddell");
+    bed.add_user("U0BOB", "bob", "Bob Dylan");
+    bed.add_user("U0CAROL", "carol", "Carol King");
+    let first = call(&bed, "users.list", "limit=2");
+    let names = |page: &Value| {
+        let members = page["members"].as_array().unwrap().iter();
+        members
+            .map(|m| m["name"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&first), ["alice", "bob"]);
+    let alice = json!({"id": "U0ALICE", "team_id": "T0TESTTEAM", "name": "alice", "deleted": false,
+                       "real_name": "Alice Liddell", "is_bot": false,
+                       "profile": {"display_name": "alice", "real_name": "Alice Liddell"}});
+    assert_eq!(first["members"][0], alice);
+    let cursor = first["response_metadata"]["next_cursor"].as_str().unwrap();
+    assert!(!cursor.is_empty());
+    let last = call(
+        &bed,
+        "users.list",
+        &format!("limit=2&cursor={}", cursor.replace('=', "%3D")),
+    );
+    assert_eq!(names(&last), ["carol"]);
+    assert_eq!(last["response_metadata"]["next_cursor"], "");
+    assert_eq!(
+        names(&call(&bed, "users.list", "")),
+        ["alice", "bob", "carol"]
+    );
+    assert_eq!(
+        call(&bed, "users.list", "cursor=bogus")["error"],
+        "invalid_cursor"
+    );
+    assert_eq!(call(&bed, "users.info", "user=U0ALICE")["user"], alice);
+    assert_eq!(
+        call(&bed, "users.info", "user=U0NOBODY")["error"],
+        "user_not_found"
+    );
+}
+
+#[test]
+fn usergroups_users_list_answers_the_members_or_no_such_subteam() {
+    let (bed, _) = api_bed();
+    bed.add_usergroup("S0ONCALL", &["U0ALICE", "U0BOB"]);
+    let group = call(&bed, "usergroups.users.list", "usergroup=S0ONCALL");
+    assert_eq!(group, json!({"ok": true, "users": ["U0ALICE", "U0BOB"]}));
+    let unknown = call(&bed, "usergroups.users.list", "usergroup=S0NONE");
+    assert_eq!(unknown, json!({"ok": false, "error": "no_such_subteam"}));
+}
+
+#[test]
+fn read_methods_answer_missing_scope_naming_the_scope_needed_and_check_the_token() {
+    let (bed, _) = api_bed();
+    bed.no_rate_limit();
+    bed.deny_scope("users:read");
+    let refused = json!({"ok": false, "error": "missing_scope", "needed": "users:read",
+                         "provided": "chat:write,channels:history,usergroups:read"});
+    assert_eq!(call(&bed, "users.list", ""), refused);
+    assert_eq!(call(&bed, "users.info", "user=U0ALICE"), refused);
+    assert_eq!(
+        call(&bed, "conversations.history", "channel=C0DEPLOYS")["ok"],
+        true
+    );
+    bed.deny_scope("conversations.history");
+    let replies = call(&bed, "conversations.replies", "channel=C0DEPLOYS&ts=1.1");
+    assert_eq!(replies["needed"], "channels:history");
+    assert_eq!(replies["provided"], "chat:write,usergroups:read");
+    let url = format!("{}/usergroups.users.list", bed.api_url());
+    assert_eq!(
+        post(&url, FORM, b"usergroup=S0X", None).json()["error"],
+        "not_authed"
+    );
+    let stranger = post(&url, FORM, b"usergroup=S0X", Some("xoxb-stranger")).json();
+    assert_eq!(stranger["error"], "invalid_auth");
+}
+
+#[test]
+fn read_methods_spend_a_rate_token_from_their_own_bucket() {
+    let (bed, _) = api_bed();
+    bed.set_rate(1, 0.5);
+    assert_eq!(call(&bed, "users.list", "")["ok"], true);
+    let url = format!("{}/users.list", bed.api_url());
+    let throttled = post(&url, FORM, b"", Some(TOKEN));
+    assert_eq!(
+        throttled.said(),
+        (429, r#"{"ok":false,"error":"ratelimited"}"#)
+    );
+    assert_eq!(throttled.header("retry-after"), Some("2"));
+    assert_eq!(
+        call(&bed, "usergroups.users.list", "usergroup=S0X")["error"],
+        "no_such_subteam"
+    );
+}
+
+#[test]
+fn post_ephemeral_answers_a_message_ts_and_refuses_a_user_not_in_the_channel() {
+    let (bed, _) = api_bed();
+    bed.no_rate_limit();
+    let posted = call(
+        &bed,
+        "chat.postEphemeral",
+        "channel=C0DEPLOYS&user=U0ALICE&text=only+you",
+    );
+    assert_eq!(posted["ok"], true, "{posted}");
+    assert!(posted["message_ts"].as_str().unwrap().contains('.'));
+    assert_eq!(
+        bed.ephemerals(),
+        [("C0DEPLOYS".into(), "U0ALICE".into(), "only you".into())]
+    );
+    bed.remove_member("C0DEPLOYS", "U0ALICE");
+    let refused = call(
+        &bed,
+        "chat.postEphemeral",
+        "channel=C0DEPLOYS&user=U0ALICE&text=x",
+    );
+    assert_eq!(
+        refused,
+        json!({"ok": false, "error": "user_not_in_channel"})
+    );
+    assert_eq!(
+        call(&bed, "chat.postEphemeral", "channel=C0DEPLOYS&user=U0BOB")["error"],
+        "no_text"
+    );
+    assert_eq!(bed.ephemerals().len(), 1);
 }

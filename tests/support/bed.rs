@@ -4,9 +4,12 @@
 //! It owns the wire (keep-alive, `Connection: close`, Content-Length and chunked request
 //! bodies), the two Slack surfaces chime talks to (incoming webhooks under `/services/` and
 //! the Web API's `chat.postMessage` under `/api/`), Block Kit limits, token-bucket rate
-//! limits, injected faults, and a record of every request. Statuses, bodies and limits
-//! follow PLATFORMS.md §1–3; where that file marks something unconfirmed, the choice is
-//! noted beside the code. What chime should *do* with each answer belongs to the tests.
+//! limits, injected faults, and a record of every request. What the workspace remembers and
+//! the methods that read it are `bed/slack_reads.rs`'s; Socket Mode, its WebSocket and
+//! button clicks are `bed/socket_mode.rs`'s; both add their own methods to [`Bed`].
+//! Statuses, bodies and limits follow PLATFORMS.md §1–3; where that file marks something
+//! unconfirmed, the choice is noted beside the code. What chime should *do* with each
+//! answer belongs to the tests.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -20,7 +23,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 mod scheduled;
+mod slack_reads;
+mod socket_mode;
 pub use scheduled::Held;
+pub use socket_mode::Via;
 
 /// Slack posts longer `text` cut to this many characters, with a warning (§1.5, §2.6).
 const MAX_TEXT: usize = 40_000;
@@ -227,8 +233,12 @@ struct State {
     pause: Option<Duration>,
     last_ts: u128,
     conns: HashMap<u64, TcpStream>,
-    /// Web API messages posted, as (channel id, ts), so chat.update can find them.
-    messages: HashSet<(String, String)>,
+    /// Web API messages posted, content and metadata, for chat.update and the reads.
+    messages: slack_reads::Messages,
+    /// The workspace's people and groups, and the scopes a test took away.
+    slack: slack_reads::Directory,
+    /// Socket Mode's tokens, connections and envelopes.
+    socket: socket_mode::Links,
     /// Other platforms, by path prefix.
     surfaces: Vec<(String, Arc<dyn Surface>)>,
     /// Messages chat.scheduleMessage holds (`scheduled.rs`).
@@ -820,6 +830,10 @@ fn route(shared: &Shared, request: &Request) -> Answer {
         }
         Some("chat.scheduleMessage") => scheduled::schedule(&mut state, request),
         Some("chat.deleteScheduledMessage") => scheduled::delete(&mut state, request),
+        Some("apps.connections.open") => socket_mode::open(&mut state, request),
+        Some(method) if slack_reads::serves(method) => {
+            slack_reads::answer(&mut state, request, method)
+        }
         Some(_) => Answer::json(&json!({"ok": false, "error": "unknown_method"})),
         None if request.path.starts_with("/services/") => webhook(&mut state, request),
         None => Answer::new(404, PLAIN, "not found"),
@@ -926,9 +940,12 @@ fn post(state: &mut State, request: &Request, warnings: &mut Vec<&str>, update: 
     if blocks_text(&message["blocks"]) > MAX_BLOCKS_TEXT {
         return refuse("msg_blocks_too_long");
     }
+    if let Err(code) = slack_reads::metadata(&message) {
+        return refuse(code);
+    }
     let ts = if update {
         let ts = message["ts"].as_str().unwrap_or("").to_owned();
-        if !state.messages.contains(&(channel.id.clone(), ts.clone())) {
+        if !state.messages.contains(&channel.id, &ts) {
             return refuse("message_not_found");
         }
         // chat.update does not truncate as chat.postMessage does (§2.4).
@@ -939,7 +956,6 @@ fn post(state: &mut State, request: &Request, warnings: &mut Vec<&str>, update: 
     } else {
         state.next_ts()
     };
-    state.messages.insert((channel.id.clone(), ts.clone()));
     let mut text = message["text"].as_str().unwrap_or("").to_owned();
     let truncated = text.chars().count() > MAX_TEXT;
     if truncated {
@@ -953,7 +969,10 @@ fn post(state: &mut State, request: &Request, warnings: &mut Vec<&str>, update: 
             posted[key] = message[key].clone();
         }
     }
-    let mut body = json!({"ok": true, "channel": channel.id, "ts": ts, "message": posted});
+    let saved = state.messages.save(&channel.id, &message, &posted, update);
+    // An update answers the message as it now stands; a post, as it was sent.
+    let shown = if update { saved } else { posted };
+    let mut body = json!({"ok": true, "channel": channel.id, "ts": ts, "message": shown});
     if truncated {
         body["response_metadata"]["messages"] = json!([TRUNCATED]);
     }
@@ -990,7 +1009,7 @@ fn check_message(message: &Value) -> Result<(), (&'static str, Vec<String>)> {
     if attachments.len() > 100 {
         return Err(("too_many_attachments", vec![]));
     }
-    let mut check = Check(vec![]);
+    let mut check = Check(vec![], HashSet::new());
     check.blocks(message, "");
     for (i, attachment) in attachments.iter().enumerate() {
         check.blocks(attachment, &format!("/attachments/{i}"));
@@ -1001,9 +1020,10 @@ fn check_message(message: &Value) -> Result<(), (&'static str, Vec<String>)> {
     }
 }
 
-/// Block Kit errors in Slack's words, `<what> [json-pointer:<where>]` (§2.2). Absent keys
-/// index as `null`, so a missing field fails the same way as a mistyped one.
-struct Check(Vec<String>);
+/// Block Kit errors in Slack's words, `<what> [json-pointer:<where>]` (§2.2), and the
+/// action IDs seen so far, which must be unique within a message (§2.8). Absent keys index
+/// as `null`, so a missing field fails the same way as a mistyped one.
+struct Check(Vec<String>, HashSet<String>);
 
 impl Check {
     fn fail(&mut self, what: impl std::fmt::Display, at: &str) {
@@ -1116,6 +1136,24 @@ impl Check {
             self.text(&element["text"], &format!("{at}/text"), 75, true);
             let limits = [("url", 3000), ("value", 2000), ("action_id", 255)];
             self.limits(element, at, &limits);
+            self.button_style(&element["style"], &format!("{at}/style"));
+        }
+        if let Some(id) = element["action_id"].as_str()
+            && !self.1.insert(id.to_owned())
+        {
+            // Slack's wording, and whether it counts per block or per message, are
+            // unconfirmed (§2.8).
+            self.fail(
+                "must be unique within the message",
+                &format!("{at}/action_id"),
+            );
+        }
+    }
+
+    /// A button is `primary`, `danger`, or has no style at all (§2.8; the wording is the bed's).
+    fn button_style(&mut self, style: &Value, at: &str) {
+        if !style.is_null() && !matches!(style.as_str(), Some("primary" | "danger")) {
+            self.fail("must be one of primary, danger", at);
         }
     }
 }
