@@ -296,10 +296,11 @@ async fn method(ctx: &Context<'_>, name: &str, body: &Value) -> Result<Value, Fa
     if answer.status == 200 && value["ok"] == true {
         return Ok(value);
     }
-    let description = value["description"]
-        .as_str()
-        .unwrap_or("no description")
-        .to_owned();
+    let description = format!(
+        "{} {}",
+        answer.status,
+        value["description"].as_str().unwrap_or("no description")
+    );
     match answer.status {
         409 if description.contains("webhook") => Err(webhook_failure("it")),
         409 => Err(Failure::config(format!("Telegram {name}: {description}"))

@@ -131,6 +131,21 @@ impl Messages {
         self.find(channel, ts).map(|s| self.shown(s, true))
     }
 
+    /// Where each message chime posted as a question went, in posting order:
+    /// those whose metadata is `chime_ask`'s, before or after it was settled.
+    pub fn questions(&self) -> Vec<(String, String)> {
+        let asked = self.0.iter().filter(|s| {
+            s.metadata.as_ref().is_some_and(|m| {
+                m["event_type"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("chime_ask"))
+            })
+        });
+        asked
+            .map(|s| (s.channel.clone(), s.ts().to_owned()))
+            .collect()
+    }
+
     /// The stored message as Slack hands it to an app in a click's payload.
     pub fn raw(&self, channel: &str, ts: &str) -> Option<Value> {
         self.find(channel, ts).map(|s| s.message.clone())
@@ -588,6 +603,11 @@ impl Bed {
     /// `include_all_metadata`: content after every chat.update, thread fields, metadata.
     pub fn message(&self, channel_id: &str, ts: &str) -> Option<Value> {
         self.shared.lock().messages.read(channel_id, ts)
+    }
+
+    /// The questions `chime ask` posted, as (channel id, ts), in posting order.
+    pub fn questions(&self) -> Vec<(String, String)> {
+        self.shared.lock().messages.questions()
     }
 
     /// Adds a person to the workspace (`U0ALICE`, `alice`, `Alice Liddell`), listed by
