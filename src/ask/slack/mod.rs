@@ -315,7 +315,12 @@ impl Slack {
             self.refuse(ctx, &click).await;
             return None;
         }
-        let answer = click.answer();
+        let mut answer = click.answer();
+        if let Some(person) = answer.by.as_mut()
+            && let Some(name) = self.display_name(ctx, &person.id).await
+        {
+            person.name = Some(name);
+        }
         let line = ctx
             .destination
             .platform
@@ -330,7 +335,7 @@ impl Slack {
                 "option": answer.index,
                 "label": answer.label,
                 "user": click.user,
-                "name": click.name,
+                "name": answer.by.as_ref().and_then(|p| p.name.clone()),
                 "at": epoch(answer.at),
             }},
         });
@@ -341,6 +346,16 @@ impl Slack {
             );
         }
         (click.nonce == question.nonce).then_some(answer)
+    }
+
+    /// How Slack shows `user`: their display name, else their full name
+    /// (users.info, with `users:read`); `None` leaves the handle the click
+    /// carried.
+    async fn display_name(&self, ctx: &Context<'_>, user: &str) -> Option<String> {
+        let body = self.read(ctx, "users.info", &[("user", user)]).await.ok()?;
+        let profile = &body["user"]["profile"];
+        let named = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+        named(&profile["display_name"]).or_else(|| named(&profile["real_name"]))
     }
 
     async fn may_answer(&mut self, ctx: &Context<'_>, click: &Click) -> bool {
