@@ -429,6 +429,46 @@ timeout = "5s"
     }
 
     #[test]
+    fn a_question_with_a_thread_key_is_asked_in_that_thread_and_answered_there() {
+        let (bed, sandbox) = setup("");
+        run(sandbox.chime(&[
+            "send",
+            "--to",
+            "bot",
+            "--thread",
+            "deploy-7",
+            "deploying 1.4",
+        ]))
+        .code(0);
+        let waiting = ask(&sandbox, &["--thread", "deploy-7", "Go on to prod?"]);
+        let (channel, ts) = question(&bed, 1);
+        let asked = bed.message(&channel, &ts).unwrap();
+        let parent = asked["thread_ts"].as_str().expect("a reply");
+        assert_ne!(parent, ts, "{asked}");
+        bed.click(&channel, &ts, "Approve", ALICE, Via::Any);
+        waiting.finish().code(0);
+    }
+
+    #[test]
+    fn the_routes_approvers_count_and_config_show_never_shows_the_app_token() {
+        let (bed, sandbox) = setup("");
+        let profile = std::fs::read_to_string(sandbox.profile_path()).unwrap();
+        sandbox.profile(&format!(
+            "{profile}\n[routes.deploys]\nto = [\"bot\"]\napprovers = [\"{BOB}\"]\n"
+        ));
+        run(sandbox.chime(&["config", "show"]))
+            .code(0)
+            .never_shows(APP_TOKEN)
+            .stdout_has("app_token");
+        let waiting = Waiting::start(sandbox.chime(&["ask", "-r", "deploys", "Deploy?"]));
+        let (channel, ts) = question(&bed, 1);
+        bed.click(&channel, &ts, "Approve", ALICE, Via::Any);
+        eventually("alice is refused", || bed.ephemerals().pop());
+        bed.click(&channel, &ts, "Approve", BOB, Via::Any);
+        waiting.finish().code(0);
+    }
+
+    #[test]
     fn chime_test_checks_the_socket_mode_connection_too() {
         let (bed, sandbox) = setup("");
         run(sandbox.chime(&["test", "bot"])).code(0);
