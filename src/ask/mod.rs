@@ -247,8 +247,8 @@ pub enum Asker {
 
 impl Asker {
     /// Gets ready to hear answers before anything is posted: resolves who
-    /// may answer, connects or subscribes, records the question where the
-    /// asks of this machine share them (`asks`, for Telegram).
+    /// may answer, connects or subscribes (`asks` is where the asks of this
+    /// machine share Telegram's updates).
     pub async fn prepare(
         ctx: &Context<'_>,
         asking: crate::kinds::Asking,
@@ -265,9 +265,7 @@ impl Asker {
                 slack::Slack::prepare(ctx, api_url, token, app_token, question).await?,
             )),
             Asking::Telegram => {
-                let telegram = telegram::Telegram::prepare(ctx, asks, question).await?;
-                telegram.register(question)?;
-                Asker::Telegram(telegram)
+                Asker::Telegram(telegram::Telegram::prepare(ctx, asks, question).await?)
             }
             Asking::Ntfy {
                 url,
@@ -292,6 +290,16 @@ impl Asker {
         }
     }
 
+    /// Once the question is posted: records it where the asks of this
+    /// machine judge its clicks (Telegram). A click that comes before is
+    /// not lost: it waits, unconfirmed, for the poll after.
+    pub fn asked(&self, question: &Question) -> Result<(), Failure> {
+        match self {
+            Asker::Telegram(telegram) => telegram.register(question),
+            Asker::Slack(_) | Asker::Ntfy(_) => Ok(()),
+        }
+    }
+
     /// Waits for an authorised answer to the question posted at `posted`.
     pub async fn wait(
         &mut self,
@@ -303,6 +311,22 @@ impl Asker {
             Asker::Slack(slack) => slack.wait(ctx, question, posted).await,
             Asker::Telegram(telegram) => telegram.wait(ctx, question).await,
             Asker::Ntfy(ntfy) => ntfy.wait(ctx, question).await,
+        }
+    }
+
+    /// An answer recorded for the question since the wait last looked,
+    /// once the wait is over: a question answered at the last moment is
+    /// not closed as unanswered.
+    pub async fn last_look(
+        &mut self,
+        ctx: &Context<'_>,
+        question: &Question,
+        posted: &Posted,
+    ) -> Option<Answer> {
+        match self {
+            Asker::Slack(slack) => slack.last_look(ctx, question, posted).await,
+            Asker::Telegram(telegram) => telegram.recorded(question),
+            Asker::Ntfy(_) => None,
         }
     }
 

@@ -35,8 +35,10 @@ pub struct Ntfy {
     stream: Option<reqwest::Response>,
     /// What the stream has read that is not a whole line yet.
     pending: Vec<u8>,
-    /// The last event read, to resume from after a reconnect.
+    /// The last event read, to resume from after a reconnect, and when
+    /// the first subscription opened (seconds since the epoch).
     last_id: Option<String>,
+    listening_since: u64,
 }
 
 impl Ntfy {
@@ -50,7 +52,7 @@ impl Ntfy {
         question: &Question,
     ) -> Result<Ntfy, Failure> {
         if !question.approvers.is_empty() {
-            return Err(Failure::usage(
+            return Err(Failure::config(
                 "ntfy does not say who pressed a button, so approvers cannot be checked there",
             )
             .with_hint("drop --approver (and `approvers`) for this destination, or ask on Slack or Telegram"));
@@ -69,6 +71,7 @@ impl Ntfy {
             stream: None,
             pending: Vec::new(),
             last_id: None,
+            listening_since: 0,
         };
         ntfy.subscribe(ctx).await?;
         Ok(ntfy)
@@ -120,12 +123,11 @@ impl Ntfy {
             let Ok(event) = serde_json::from_slice::<Value>(&line) else {
                 continue;
             };
-            if let Some(id) = event["id"].as_str() {
-                self.last_id = Some(id.to_owned());
-            }
+            // Only a message's id is in ntfy's cache for `since=` to find.
             if event["event"] != "message" {
                 continue;
             }
+            self.last_id = event["id"].as_str().map(str::to_owned);
             let text = event["message"].as_str().unwrap_or_default();
             match self.read_answer(text, question) {
                 Some(answer) => return Ok(answer),
@@ -208,8 +210,14 @@ impl Ntfy {
     /// Opens the subscription and reads up to its `open` event.
     async fn subscribe(&mut self, ctx: &Context<'_>) -> Result<(), Failure> {
         let mut url = format!("{}/{}/json", self.server, self.reply_topic);
-        if let Some(id) = &self.last_id {
-            url.push_str(&format!("?since={id}"));
+        // Again after a break: from the last event read, else from when
+        // chime first listened, so that a press in the gap is not lost.
+        match &self.last_id {
+            Some(id) => url.push_str(&format!("?since={id}")),
+            None if self.listening_since > 0 => {
+                url.push_str(&format!("?since={}", self.listening_since))
+            }
+            None => self.listening_since = crate::clock::epoch_secs(crate::clock::now()),
         }
         let mut request = HttpRequest {
             method: reqwest::Method::GET,
@@ -249,7 +257,7 @@ impl Ntfy {
                     self.reply_topic,
                     response.status()
                 ))
-                .with_hint("give the destination's credentials read access to it, or set `reply_topic` to a topic they can read and anyone who gets the notification can write"));
+                .with_hint("give the destination's credentials read access to it, or set `reply_topic` to a topic they can read; the phones press without credentials, so anyone must be able to write to it"));
             }
             status => {
                 return Err(Failure::new(

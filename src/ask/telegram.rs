@@ -5,13 +5,18 @@
 //! (`editMessageText` without a keyboard, which takes the buttons away).
 //!
 //! Telegram lets one process poll a bot: a second `getUpdates` ends the
-//! first with 409 Conflict, as a webhook does every poll. So the asks of
-//! one machine take turns (`state::Asks`): whoever has the turn polls for
-//! all of them, judges each click by the question's record, and leaves the
-//! answer beside it; every ask watches for its own answer there. A poll
-//! that still meets 409 means another program, or a chime on another
-//! machine, polls the same bot: that is said with the fix, and the ask
-//! gives up rather than fight over the updates.
+//! first with 409 Conflict, and a webhook ends every poll so. So the asks
+//! of one machine take turns (`state::Asks`): whoever has the turn polls
+//! for all of them, judges each click by the question's record, and leaves
+//! the answer beside it; every ask watches for its own answer there.
+//!
+//! Asks on other machines (the jobs of one pipeline on several runners)
+//! poll the same bot too, and their polls end each other's now and then:
+//! that 409 is said once and the poll tried again. A click on a question
+//! this machine did not ask is not confirmed: the offset stops short of
+//! it, so the machine that asked still receives it (and the updates after
+//! it come back with it; each is handled once). A webhook makes polling
+//! impossible: that ends the ask, with the fix.
 
 use std::time::Duration;
 
@@ -31,10 +36,18 @@ const POLL_SECONDS: u64 = 2;
 const LOOK_EVERY: Duration = Duration::from_millis(250);
 /// `callback_data` holds 1–64 bytes.
 const DATA_PREFIX: &str = "chime:";
+/// Updates one poll reads: a page of clicks, well within a bounded answer.
+const POLL_LIMIT: u64 = 20;
+/// What the Bot API says when a second poll ends this one.
+const OTHER_POLLER: &str = "terminated by other getUpdates request";
+/// The records' format: a later chime reading an older one knows it.
+const RECORD_VERSION: u32 = 1;
 
 /// What a poller needs to judge a click on an open question.
 #[derive(Serialize, Deserialize)]
 struct Record {
+    #[serde(default)]
+    version: u32,
     labels: Vec<String>,
     /// User IDs and usernames (without `@`); none: anyone.
     approvers: Vec<String>,
@@ -43,6 +56,8 @@ struct Record {
 /// An answer as recorded for its question's owner.
 #[derive(Serialize, Deserialize)]
 struct Recorded {
+    #[serde(default)]
+    version: u32,
     index: usize,
     label: String,
     id: String,
@@ -53,6 +68,11 @@ struct Recorded {
 pub struct Telegram {
     asks: Asks,
     turn: Option<crate::spool::lock::FileLock>,
+    /// Updates this process handled, so one held back for another machine
+    /// (and those after it, which come back with it) are handled once.
+    handled: std::collections::HashSet<i64>,
+    /// Whether another poller was said already.
+    warned: bool,
 }
 
 impl Telegram {
@@ -77,7 +97,12 @@ impl Telegram {
         {
             return Err(failure);
         }
-        Ok(Telegram { asks, turn: None })
+        Ok(Telegram {
+            asks,
+            turn: None,
+            handled: Default::default(),
+            warned: false,
+        })
     }
 
     /// The rendered message with one row of buttons.
@@ -98,6 +123,7 @@ impl Telegram {
     /// Records the posted question for whoever polls.
     pub fn register(&self, question: &Question) -> Result<(), Failure> {
         let record = Record {
+            version: RECORD_VERSION,
             labels: question.options.iter().map(|c| c.label.clone()).collect(),
             approvers: question
                 .approvers
@@ -149,8 +175,11 @@ impl Telegram {
             "message_id": id_value(&posted.ts),
             "text": format!("{}\n\n{line}", body["text"].as_str().unwrap_or_default()),
             "parse_mode": "HTML",
-            "link_preview_options": body["link_preview_options"],
         });
+        let mut edit = edit;
+        if !body["link_preview_options"].is_null() {
+            edit["link_preview_options"] = body["link_preview_options"].clone();
+        }
         match method(ctx, "editMessageText", &edit).await {
             Ok(_) => Ok(()),
             // Too long with the line, or gone: at least take the buttons away.
@@ -164,55 +193,98 @@ impl Telegram {
         }
     }
 
+    /// The answer someone recorded for the question, if one did.
+    pub fn recorded(&self, question: &Question) -> Option<Answer> {
+        let recorded = self.asks.answer::<Recorded>(&question.nonce)?;
+        Some(recorded.into_answer())
+    }
+
     /// One poll: the updates since the last, each click judged and
-    /// answered, the answers recorded.
+    /// answered, the answers recorded. A click on a question this machine
+    /// does not know is left unconfirmed, for the machine that asked it:
+    /// the offset stops short of it, so its poll still gets it.
     async fn poll(&mut self, ctx: &Context<'_>) -> Result<(), Failure> {
         let offset = self.asks.offset();
-        let body = json!({"offset": offset, "timeout": POLL_SECONDS, "allowed_updates": ["callback_query"]});
+        let body = json!({"offset": offset, "limit": POLL_LIMIT, "timeout": POLL_SECONDS,
+                          "allowed_updates": ["callback_query"]});
         let long = Context {
             timeout: ctx.timeout + Duration::from_secs(POLL_SECONDS),
             ..*ctx
         };
         let updates = match method(&long, "getUpdates", &body).await {
             Ok(updates) => updates,
-            Err(failure) if failure.code == ExitCode::TempFail => {
-                report::verbose(ctx.output, &failure.message);
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                return Ok(());
-            }
-            Err(failure) => return Err(failure),
+            Err(failure) => return self.poll_failed(ctx, failure).await,
         };
+        let mut confirmed = offset;
+        let mut held = false;
+        let mut fresh = false;
         for update in updates["result"].as_array().into_iter().flatten() {
-            if let Some(query) = update.get("callback_query") {
-                self.click(ctx, query).await;
+            let Some(id) = update["update_id"].as_i64() else {
+                continue;
+            };
+            let query = &update["callback_query"];
+            let handled = !self.handled.insert(id);
+            match (handled, self.judge(query)) {
+                (_, Judged::Foreign) => held = true,
+                (true, _) => {}
+                (false, judged) => {
+                    fresh = true;
+                    self.act(ctx, query, judged).await;
+                }
             }
-            if let Some(id) = update["update_id"].as_i64() {
-                self.asks.set_offset(id + 1);
+            if !held {
+                confirmed = id + 1;
             }
+        }
+        if confirmed != offset {
+            self.asks.set_offset(confirmed);
+        }
+        // Only updates held for another machine came back, at once: they
+        // come back at once every time, so the next poll waits a while.
+        if held && !fresh {
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
         Ok(())
     }
 
-    async fn click(&self, ctx: &Context<'_>, query: &Value) {
-        let id = query["id"].as_str().unwrap_or_default();
+    /// A failed poll: another poller is said once and waited out (it may
+    /// be another machine's `chime ask` on the same bot, which gets its
+    /// turn so); a webhook or a refusal ends the wait.
+    async fn poll_failed(&mut self, ctx: &Context<'_>, failure: Failure) -> Result<(), Failure> {
+        match failure.code {
+            ExitCode::TempFail => report::verbose(ctx.output, &failure.message),
+            _ if failure.message.contains(OTHER_POLLER) => {
+                if !self.warned {
+                    let text = format!("{}: {}", failure.message, failure.hint.unwrap_or_default());
+                    report::warning(ctx.output, &text);
+                    self.warned = true;
+                }
+            }
+            _ => return Err(failure),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Ok(())
+    }
+
+    /// What a callback query is to this machine.
+    fn judge(&self, query: &Value) -> Judged {
         let data = query["data"].as_str().unwrap_or_default();
         let Some((nonce, index)) = data
             .strip_prefix(DATA_PREFIX)
             .and_then(|d| d.split_once(':'))
         else {
-            return;
+            return Judged::NotChimes;
+        };
+        // A nonce names files: only what chime makes is one.
+        if nonce.len() != 16 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Judged::NotChimes;
+        }
+        let Some(record) = self.asks.question::<Record>(nonce) else {
+            return Judged::Foreign;
         };
         let index: usize = index.parse().unwrap_or(usize::MAX);
-        let record: Option<Record> = self.asks.question(nonce);
-        let Some(record) = record.filter(|r| index < r.labels.len()) else {
-            answer_query(
-                ctx,
-                id,
-                "This question is no longer waiting for an answer.",
-                true,
-            )
-            .await;
-            return;
+        let Some(label) = record.labels.get(index).cloned() else {
+            return Judged::NotChimes;
         };
         let from = &query["from"];
         let user_id = from["id"]
@@ -225,36 +297,67 @@ impl Telegram {
                 *a == user_id || (!username.is_empty() && a.eq_ignore_ascii_case(username))
             });
         if !allowed {
-            answer_query(
-                ctx,
-                id,
-                "You are not an approver of this question: your answer was not counted.",
-                true,
-            )
-            .await;
-            return;
+            return Judged::Refused;
         }
         let name = from["username"]
             .as_str()
             .map(|u| format!("@{u}"))
             .or_else(|| from["first_name"].as_str().map(str::to_owned));
-        let recorded = Recorded {
-            index,
-            label: record.labels[index].clone(),
-            id: user_id,
-            name,
-            at: crate::clock::epoch_secs(crate::clock::now()),
-        };
-        let text = match self.asks.settle(nonce, &recorded) {
-            Ok(true) => format!("Recorded: {}", recorded.label),
-            Ok(false) => "This question was answered already.".to_owned(),
-            Err(err) => {
-                report::warning(ctx.output, &format!("cannot record an answer: {err}"));
-                "chime could not record your answer: try again.".to_owned()
-            }
-        };
-        answer_query(ctx, id, &text, false).await;
+        Judged::Answer(
+            nonce.to_owned(),
+            Recorded {
+                version: RECORD_VERSION,
+                index,
+                label,
+                id: user_id,
+                name,
+                at: crate::clock::epoch_secs(crate::clock::now()),
+            },
+        )
     }
+
+    /// Answers the clicker, and records an answer for its question's owner.
+    async fn act(&self, ctx: &Context<'_>, query: &Value, judged: Judged) {
+        let id = query["id"].as_str().unwrap_or_default();
+        let (text, alert) = match judged {
+            Judged::Foreign => return,
+            Judged::NotChimes => (
+                "This question is no longer waiting for an answer.".into(),
+                true,
+            ),
+            Judged::Refused => (
+                "You are not an approver of this question: your answer was not counted.".into(),
+                true,
+            ),
+            Judged::Answer(nonce, recorded) => match self.asks.settle(&nonce, &recorded) {
+                Ok(true) => (format!("Recorded: {}", recorded.label), false),
+                Ok(false) => ("This question was answered already.".into(), false),
+                Err(err) => {
+                    report::warning(ctx.output, &format!("cannot record an answer: {err}"));
+                    (
+                        "chime could not record your answer: try again.".into(),
+                        true,
+                    )
+                }
+            },
+        };
+        let body = json!({"callback_query_id": id, "text": text, "show_alert": alert});
+        if let Err(failure) = method(ctx, "answerCallbackQuery", &body).await {
+            report::verbose(ctx.output, &failure.message);
+        }
+    }
+}
+
+/// What a callback query is to the asks of this machine.
+enum Judged {
+    /// An answer to one of its questions, to record.
+    Answer(String, Recorded),
+    /// A click by someone who may not answer.
+    Refused,
+    /// A chime question this machine did not ask: another machine's.
+    Foreign,
+    /// Not a chime question's, or not one that is waiting.
+    NotChimes,
 }
 
 impl Recorded {
@@ -268,15 +371,6 @@ impl Recorded {
             }),
             at: std::time::UNIX_EPOCH + Duration::from_secs(self.at),
         }
-    }
-}
-
-/// Stops the clicker's spinner, with a notice; a failure is only worth a
-/// word with `-v` (the query may have expired).
-async fn answer_query(ctx: &Context<'_>, id: &str, text: &str, alert: bool) {
-    let body = json!({"callback_query_id": id, "text": text, "show_alert": alert});
-    if let Err(failure) = method(ctx, "answerCallbackQuery", &body).await {
-        report::verbose(ctx.output, &failure.message);
     }
 }
 
@@ -304,7 +398,7 @@ async fn method(ctx: &Context<'_>, name: &str, body: &Value) -> Result<Value, Fa
     match answer.status {
         409 if description.contains("webhook") => Err(webhook_failure("it")),
         409 => Err(Failure::config(format!("Telegram {name}: {description}"))
-            .with_hint("another program (or a chime ask on another machine) is polling this bot with getUpdates, and Telegram lets only one poll at a time: stop it, or give chime ask a bot of its own")),
+            .with_hint("another program, or a chime ask on another machine, polls this bot with getUpdates, and Telegram lets one poll at a time: chime takes turns with it, but a program that is not chime takes the clicks it reads; stop it, or give chime ask a bot of its own")),
         429 | 500..=599 => Err(Failure::new(ExitCode::TempFail, format!("Telegram {name}: {description}"))),
         _ => Err(Failure::new(ExitCode::Rejected, format!("Telegram {name}: {description}"))),
     }

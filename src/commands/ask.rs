@@ -107,6 +107,12 @@ async fn asking_on(
     };
     let asked = asker.question(&payload, question)?;
     let posted = post(&ctx, send, &asked).await?;
+    if let Err(failure) = asker.asked(question) {
+        let _ = asker
+            .close(&ctx, question, &posted, &asked, &Ending::Abandoned)
+            .await;
+        return Err(failure);
+    }
     let (ending, failure) = tokio::select! {
         answer = asker.wait(&ctx, question, &posted) => match answer {
             Ok(answer) => (Ending::Answered(answer), None),
@@ -115,7 +121,22 @@ async fn asking_on(
         _ = tokio::time::sleep(question.wait) => (Ending::TimedOut(question.wait), None),
         signal = stop.signal() => (Ending::Stopped(signal), None),
     };
-    if let Err(why) = asker.close(&ctx, question, &posted, &asked, &ending).await {
+    let ending = match ending {
+        Ending::TimedOut(_) | Ending::Stopped(_) => {
+            match asker.last_look(&ctx, question, &posted).await {
+                Some(answer) => Ending::Answered(answer),
+                None => ending,
+            }
+        }
+        _ => ending,
+    };
+    // Bounded: a stopped CI job is killed soon after its SIGTERM, and a
+    // throttled platform must not hold the exit past the destination's time.
+    let closing = asker.close(&ctx, question, &posted, &asked, &ending);
+    let closed = tokio::time::timeout(ctx.timeout, closing)
+        .await
+        .unwrap_or_else(|_| Err("it took longer than the destination's timeout".into()));
+    if let Err(why) = closed {
         report::warning(
             send.output,
             &format!("the question could not be closed: {why}"),

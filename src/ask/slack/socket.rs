@@ -10,10 +10,12 @@
 //! from an `api_url` that is itself `http://` (a test bed, a local relay):
 //! from Slack it would mean clicks in clear.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
@@ -27,6 +29,12 @@ use crate::secret::Secret;
 /// A frame larger than this is no envelope of Slack's (a block_actions
 /// payload with the whole message is some tens of KiB).
 const MAX_FRAME: usize = 1 << 20;
+/// How often chime pings a quiet connection; one that stays silent for
+/// two of these (no pong, no frame) is taken for broken, as a half-open
+/// TCP connection would otherwise wait out the whole question.
+const PING_EVERY: Duration = Duration::from_secs(30);
+/// How many envelope ids are remembered to tell a retry from a new one.
+const SEEN: usize = 256;
 
 /// What opening a connection came to, when it did not.
 #[derive(Debug)]
@@ -50,8 +58,37 @@ pub enum Event {
 
 pub struct Socket {
     ws: WebSocketStream<reqwest::Upgraded>,
-    /// Envelope ids seen, so a retry of one already handled is only acknowledged.
-    seen: Vec<String>,
+    /// The last envelope ids seen, so a retry of one already handled is
+    /// only acknowledged; Slack retries within seconds, so a few hundred
+    /// cover it, and an app that also receives events grows nothing.
+    seen: std::collections::VecDeque<String>,
+    /// When the last frame of any kind arrived, and when chime last pinged.
+    heard: Instant,
+    pinged: Instant,
+}
+
+/// An event, and the connection (numbered by the asker) it came on.
+pub type Tagged = (u64, Event);
+
+/// Reads `socket` in a task of its own until it closes, handing each event
+/// to `events`: envelopes are acknowledged there the moment they arrive,
+/// whatever the asker is busy with (a call waiting out a rate limit), and
+/// no frame is lost to a wait that ends for another reason.
+pub fn listen(
+    mut socket: Socket,
+    id: u64,
+    events: mpsc::UnboundedSender<Tagged>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let event = socket.next().await;
+            let closed = matches!(event, Event::Closed(_));
+            if events.send((id, event)).is_err() || closed {
+                break;
+            }
+        }
+        socket.close().await;
+    })
 }
 
 /// Opens a connection and waits for Slack's `hello`.
@@ -82,7 +119,7 @@ pub async fn open(
         .timeout(ctx.timeout)
         .send()
         .await
-        .map_err(|e| OpenError::Failed(format!("cannot reach Socket Mode: {e}")))?;
+        .map_err(|e| OpenError::Failed(format!("cannot reach Socket Mode: {}", e.without_url())))?;
     let accepted = response
         .headers()
         .get("sec-websocket-accept")
@@ -94,17 +131,18 @@ pub async fn open(
             "Socket Mode answered {status}, not a WebSocket"
         )));
     }
-    let upgraded = response
-        .upgrade()
-        .await
-        .map_err(|e| OpenError::Failed(format!("Socket Mode upgrade failed: {e}")))?;
+    let upgraded = response.upgrade().await.map_err(|e| {
+        OpenError::Failed(format!("Socket Mode upgrade failed: {}", e.without_url()))
+    })?;
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME))
         .max_frame_size(Some(MAX_FRAME));
     let ws = WebSocketStream::from_raw_socket(upgraded, Role::Client, Some(config)).await;
     let mut socket = Socket {
         ws,
-        seen: Vec::new(),
+        seen: std::collections::VecDeque::new(),
+        heard: Instant::now(),
+        pinged: Instant::now(),
     };
     socket.hello(ctx.timeout).await?;
     Ok(socket)
@@ -190,7 +228,10 @@ impl Socket {
             if self.seen.iter().any(|seen| seen == id) {
                 continue;
             }
-            self.seen.push(id.to_owned());
+            if self.seen.len() == SEEN {
+                self.seen.pop_front();
+            }
+            self.seen.push_back(id.to_owned());
             let kind = value["type"].as_str().unwrap_or_default().to_owned();
             return Event::Envelope {
                 kind,
@@ -207,11 +248,24 @@ impl Socket {
             .map_err(|e| format!("cannot acknowledge: {e}"))
     }
 
-    /// The next text frame as JSON; pings are answered by tungstenite as
-    /// it reads.
+    /// The next text frame as JSON; Slack's pings are answered by
+    /// tungstenite as it reads, and a quiet connection is pinged.
     async fn frame(&mut self) -> Result<Option<Value>, String> {
         loop {
-            match self.ws.next().await {
+            let quiet = tokio::time::sleep_until((self.heard.max(self.pinged) + PING_EVERY).into());
+            let next = tokio::select! {
+                next = self.ws.next() => next,
+                () = quiet => {
+                    if self.heard.elapsed() >= PING_EVERY * 2 {
+                        return Err("Socket Mode went quiet: no answer to a ping".into());
+                    }
+                    self.pinged = Instant::now();
+                    let _ = self.ws.send(Frame::Ping(Vec::new().into())).await;
+                    continue;
+                }
+            };
+            self.heard = Instant::now();
+            match next {
                 None | Some(Ok(Frame::Close(_))) => return Ok(None),
                 Some(Ok(Frame::Text(text))) => {
                     return Ok(Some(serde_json::from_str(&text).unwrap_or_default()));
