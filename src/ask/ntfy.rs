@@ -17,12 +17,14 @@ use serde_json::{Value, json};
 
 use super::{Answer, Context, Ending, Question};
 use crate::exit::{ExitCode, Failure};
-use crate::kinds::{HttpRequest, Payload};
+use crate::kinds::Payload;
 use crate::report;
 use crate::secret::Secret;
 
 /// ntfy shows at most three actions on a notification.
 const MAX_ACTIONS: usize = 3;
+/// Two of ntfy's 45 s keepalives, and some.
+const QUIET: Duration = Duration::from_secs(100);
 /// A line of the stream longer than this is no event of ntfy's.
 const MAX_LINE: usize = 64 << 10;
 
@@ -192,7 +194,12 @@ impl Ntfy {
             return Some(self.pending.drain(..=at).collect());
         }
         let stream = self.stream.as_mut()?;
-        match stream.chunk().await {
+        // ntfy sends a keepalive every 45 s: a stream quiet for longer
+        // than two is a broken one, whatever TCP says.
+        match tokio::time::timeout(QUIET, stream.chunk())
+            .await
+            .unwrap_or(Ok(None))
+        {
             Ok(Some(chunk)) => {
                 self.pending.extend_from_slice(&chunk);
                 if self.pending.len() > MAX_LINE && !self.pending.contains(&b'\n') {
@@ -209,63 +216,8 @@ impl Ntfy {
 
     /// Opens the subscription and reads up to its `open` event.
     async fn subscribe(&mut self, ctx: &Context<'_>) -> Result<(), Failure> {
-        let mut url = format!("{}/{}/json", self.server, self.reply_topic);
-        // Again after a break: from the last event read, else from when
-        // chime first listened, so that a press in the gap is not lost.
-        match &self.last_id {
-            Some(id) => url.push_str(&format!("?since={id}")),
-            None if self.listening_since > 0 => {
-                url.push_str(&format!("?since={}", self.listening_since))
-            }
-            None => self.listening_since = crate::clock::epoch_secs(crate::clock::now()),
-        }
-        let mut request = HttpRequest {
-            method: reqwest::Method::GET,
-            url: Secret::url(url.clone()),
-            headers: Vec::new(),
-            body: Secret::public(""),
-            upload: None,
-        };
-        if let Some(auth) = &self.auth {
-            request = request.header("authorization", auth.clone());
-        }
-        let client = crate::deliver::client(ctx.clients, ctx.destination, &url)
-            .map_err(|why| Failure::new(ExitCode::TempFail, why))?;
-        let mut builder = client.get(request.url.expose());
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value.expose());
-        }
-        let response = tokio::time::timeout(ctx.timeout, builder.send())
-            .await
-            .map_err(|_| {
-                Failure::new(
-                    ExitCode::TempFail,
-                    "ntfy did not answer the subscription in time",
-                )
-            })?
-            .map_err(|e| {
-                Failure::new(
-                    ExitCode::TempFail,
-                    format!("cannot subscribe to the reply topic: {e}"),
-                )
-            })?;
-        match response.status().as_u16() {
-            200 => {}
-            401 | 403 => {
-                return Err(Failure::config(format!(
-                    "ntfy refused to let chime read the reply topic `{}` ({})",
-                    self.reply_topic,
-                    response.status()
-                ))
-                .with_hint("give the destination's credentials read access to it, or set `reply_topic` to a topic they can read; the phones press without credentials, so anyone must be able to write to it"));
-            }
-            status => {
-                return Err(Failure::new(
-                    ExitCode::TempFail,
-                    format!("ntfy answered the subscription with {status}"),
-                ));
-            }
-        }
+        let url = self.subscription_url();
+        let response = self.open_stream(ctx, &url).await?;
         self.stream = Some(response);
         self.pending.clear();
         let opened = tokio::time::timeout(ctx.timeout, async {
@@ -288,6 +240,54 @@ impl Ntfy {
                 ExitCode::TempFail,
                 "the ntfy subscription did not open",
             )),
+        }
+    }
+
+    /// The reply topic's stream; again after a break, from the last
+    /// message read, else from when chime first listened, so that a press
+    /// in the gap is not lost.
+    fn subscription_url(&mut self) -> String {
+        let mut url = format!("{}/{}/json", self.server, self.reply_topic);
+        match &self.last_id {
+            Some(id) => url.push_str(&format!("?since={id}")),
+            None if self.listening_since > 0 => {
+                url.push_str(&format!("?since={}", self.listening_since))
+            }
+            None => self.listening_since = crate::clock::epoch_secs(crate::clock::now()),
+        }
+        url
+    }
+
+    async fn open_stream(
+        &self,
+        ctx: &Context<'_>,
+        url: &str,
+    ) -> Result<reqwest::Response, Failure> {
+        let temporary = |why: String| Failure::new(ExitCode::TempFail, why);
+        let client =
+            crate::deliver::client(ctx.clients, ctx.destination, url).map_err(temporary)?;
+        let mut request = client.get(url);
+        if let Some(auth) = &self.auth {
+            request = request.header("authorization", auth.expose());
+        }
+        let response = tokio::time::timeout(ctx.timeout, request.send())
+            .await
+            .map_err(|_| temporary("ntfy did not answer the subscription in time".into()))?
+            .map_err(|e| {
+                temporary(format!(
+                    "cannot subscribe to the reply topic: {}",
+                    e.without_url()
+                ))
+            })?;
+        match response.status().as_u16() {
+            200 => Ok(response),
+            401 | 403 => Err(Failure::config(format!(
+                "ntfy refused to let chime read the reply topic `{}` ({})",
+                self.reply_topic,
+                response.status()
+            ))
+            .with_hint("give the destination's credentials read access to it, or set `reply_topic` to a topic they can read; the phones press without credentials, so anyone must be able to write to it")),
+            status => Err(temporary(format!("ntfy answered the subscription with {status}"))),
         }
     }
 }

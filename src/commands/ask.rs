@@ -108,45 +108,75 @@ async fn asking_on(
     let asked = asker.question(&payload, question)?;
     let posted = post(&ctx, send, &asked).await?;
     if let Err(failure) = asker.asked(question) {
-        let _ = asker
-            .close(&ctx, question, &posted, &asked, &Ending::Abandoned)
-            .await;
+        close(
+            &mut asker,
+            &ctx,
+            question,
+            &posted,
+            &asked,
+            &Ending::Abandoned,
+        )
+        .await;
         return Err(failure);
     }
-    let (ending, failure) = tokio::select! {
-        answer = asker.wait(&ctx, question, &posted) => match answer {
-            Ok(answer) => (Ending::Answered(answer), None),
-            Err(failure) => (Ending::Abandoned, Some(failure)),
-        },
-        _ = tokio::time::sleep(question.wait) => (Ending::TimedOut(question.wait), None),
-        signal = stop.signal() => (Ending::Stopped(signal), None),
-    };
-    let ending = match ending {
-        Ending::TimedOut(_) | Ending::Stopped(_) => {
-            match asker.last_look(&ctx, question, &posted).await {
-                Some(answer) => Ending::Answered(answer),
-                None => ending,
-            }
-        }
-        _ => ending,
-    };
-    // Bounded: a stopped CI job is killed soon after its SIGTERM, and a
-    // throttled platform must not hold the exit past the destination's time.
-    let closing = asker.close(&ctx, question, &posted, &asked, &ending);
-    let closed = tokio::time::timeout(ctx.timeout, closing)
-        .await
-        .unwrap_or_else(|_| Err("it took longer than the destination's timeout".into()));
-    if let Err(why) = closed {
-        report::warning(
-            send.output,
-            &format!("the question could not be closed: {why}"),
-        );
-    }
+    let (ending, failure) = outcome(&mut asker, &ctx, question, &posted, &mut stop).await;
+    close(&mut asker, &ctx, question, &posted, &asked, &ending).await;
     if let Some(failure) = failure {
         return Err(failure);
     }
     tell(ask, destination, &posted, &ending)?;
     Ok(ending.exit_code())
+}
+
+/// How the wait ends: an answer, the timeout, a signal, or a failure to go
+/// on waiting. An answer recorded at the last moment still counts.
+async fn outcome(
+    asker: &mut Asker,
+    ctx: &Context<'_>,
+    question: &Question,
+    posted: &Posted,
+    stop: &mut Stop,
+) -> (Ending, Option<Failure>) {
+    let ending = tokio::select! {
+        answer = asker.wait(ctx, question, posted) => match answer {
+            Ok(answer) => Ending::Answered(answer),
+            Err(failure) => return (Ending::Abandoned, Some(failure)),
+        },
+        _ = tokio::time::sleep(question.wait) => Ending::TimedOut(question.wait),
+        signal = stop.signal() => Ending::Stopped(signal),
+    };
+    match ending {
+        Ending::TimedOut(_) | Ending::Stopped(_) => {
+            match asker.last_look(ctx, question, posted).await {
+                Some(answer) => (Ending::Answered(answer), None),
+                None => (ending, None),
+            }
+        }
+        _ => (ending, None),
+    }
+}
+
+/// Leaves the question saying how it ended, within the destination's
+/// time: a stopped CI job is killed soon after its SIGTERM, and a
+/// throttled platform must not hold the exit.
+async fn close(
+    asker: &mut Asker,
+    ctx: &Context<'_>,
+    question: &Question,
+    posted: &Posted,
+    asked: &Payload,
+    ending: &Ending,
+) {
+    let closing = asker.close(ctx, question, posted, asked, ending);
+    let closed = tokio::time::timeout(ctx.timeout, closing)
+        .await
+        .unwrap_or_else(|_| Err("it took longer than the destination's timeout".into()));
+    if let Err(why) = closed {
+        report::warning(
+            ctx.output,
+            &format!("the question could not be closed: {why}"),
+        );
+    }
 }
 
 /// Posts the question, into its thread if it has one; a question is not

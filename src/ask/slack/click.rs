@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use super::approvers::{Approvers, strings};
-use crate::ask::{Answer, Person};
+use crate::ask::{Answer, Person, Question, Style};
 
 /// Marks a block, and the `action_id`s of its buttons, as a question's.
 pub const MARK: &str = "chime_ask";
@@ -93,6 +93,31 @@ impl Click {
             at: crate::clock::now(),
         }
     }
+}
+
+/// The question's buttons, one per option, each carrying `value` (its
+/// nonce and who may answer).
+pub fn buttons(question: &Question, value: &str) -> Value {
+    let buttons: Vec<Value> = question
+        .options
+        .iter()
+        .enumerate()
+        .map(|(i, choice)| {
+            let mut button = json!({
+                "type": "button",
+                "text": {"type": "plain_text", "text": choice.label, "emoji": true},
+                "action_id": format!("{MARK}:{}:{i}", question.nonce),
+                "value": value,
+            });
+            match choice.style {
+                Style::Primary => button["style"] = "primary".into(),
+                Style::Danger => button["style"] = "danger".into(),
+                Style::Plain => {}
+            }
+            button
+        })
+        .collect();
+    json!({"type": "actions", "block_id": format!("{MARK}:{}", question.nonce), "elements": buttons})
 }
 
 /// The chat.update that settles `nonce` with `answer`: the question

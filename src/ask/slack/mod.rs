@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{Answer, Context, Ending, Posted, Question, Style, WATCH_EVERY};
+use super::{Answer, Context, Ending, Posted, Question, WATCH_EVERY};
 use crate::exit::{ExitCode, Failure};
 use crate::kinds::Payload;
 use crate::report;
@@ -137,26 +137,7 @@ impl Slack {
             )
             .with_hint("name a user group (S…) instead of its members"));
         }
-        let buttons: Vec<Value> = question
-            .options
-            .iter()
-            .enumerate()
-            .map(|(i, choice)| {
-                let mut button = json!({
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": choice.label, "emoji": true},
-                    "action_id": format!("{MARK}:{}:{i}", question.nonce),
-                    "value": value,
-                });
-                match choice.style {
-                    Style::Primary => button["style"] = "primary".into(),
-                    Style::Danger => button["style"] = "danger".into(),
-                    Style::Plain => {}
-                }
-                button
-            })
-            .collect();
-        let block = json!({"type": "actions", "block_id": format!("{MARK}:{}", question.nonce), "elements": buttons});
+        let block = click::buttons(question, &value);
         match body["blocks"].as_array_mut() {
             Some(blocks) => blocks.push(block),
             None => body["blocks"] = json!([section(body["text"].as_str().unwrap_or("")), block]),
