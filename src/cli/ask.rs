@@ -15,9 +15,10 @@ Examples:
 
 Exit codes: 0 the first option was chosen, 1 another one, 124 no answer in
 time, 130/143 interrupted (SIGINT/SIGTERM: the question says it was
-cancelled), 65 the platform refused the question, 75 it could not be posted
-now (a question is not queued: it needs a live answer), 78 the destination
-cannot ask or the profile is wrong.
+cancelled), 129 SIGHUP, 65 the platform refused the question, 75 it could
+not be posted now (a question is not queued: it needs a live answer), 78 the
+destination cannot ask (a webhook kind; approvers on ntfy) or the profile is
+wrong.
 
 Environment: CHIME_ROUTE, CHIME_TIMEOUT (for each request), CHIME_CONFIG, CHIME_PROFILE";
 
