@@ -695,6 +695,20 @@ timeout = "5s"
     }
 
     #[test]
+    fn the_turn_to_poll_passes_on_when_the_ask_that_had_it_is_answered() {
+        let (_bed, telegram, sandbox) = setup("");
+        let first = ask(&sandbox, &["Deploy A?"]);
+        let a = question(&telegram, 1);
+        assert!(telegram.wait_for_poll(Duration::from_secs(10)));
+        let second = ask(&sandbox, &["Deploy B?"]);
+        let b = question(&telegram, 2);
+        telegram.click(CHAT, a.id, "Approve", ADA, Some("ada"));
+        assert_eq!(first.finish().code(0).stdout.trim(), "Approve");
+        telegram.click(CHAT, b.id, "Reject", BOB, Some("bob"));
+        assert_eq!(second.finish().code(1).stdout.trim(), "Reject");
+    }
+
+    #[test]
     fn asks_on_two_machines_sharing_one_bot_each_get_their_own_click() {
         let (_bed, telegram, one) = setup("");
         let two = Sandbox::new();
@@ -782,6 +796,27 @@ timeout = "5s"
             follow_up.message
         );
         assert!(follow_up.actions.is_empty());
+    }
+
+    #[test]
+    fn a_press_while_the_subscription_is_down_is_read_when_chime_subscribes_again() {
+        let (_bed, ntfy, sandbox) = setup();
+        let waiting = ask(&sandbox, &["Deploy?"]);
+        let asked = eventually("the question is published", || {
+            ntfy.published().into_iter().next()
+        });
+        let reply_topic = asked.actions[0]
+            .url
+            .clone()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        assert!(ntfy.wait_for_subscribers(&reply_topic, 1, Duration::from_secs(10)));
+        ntfy.end_subscriptions(&reply_topic);
+        ntfy.press("ops-alerts", 0, "Approve");
+        assert_eq!(waiting.finish().code(0).stdout.trim(), "Approve");
     }
 
     #[test]

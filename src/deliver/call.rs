@@ -27,9 +27,10 @@ pub async fn call(
     match send_reading(&client, request, timeout, false, MAX_READ_BYTES).await {
         // A read cut at the bound is no answer to act on: half a list of
         // updates would confirm what was never read.
-        Reply::Answered(answer) if answer.body.len() >= MAX_READ_BYTES => {
-            Err(format!("the answer is longer than {} KiB", MAX_READ_BYTES >> 10))
-        }
+        Reply::Answered(answer) if answer.body.len() >= MAX_READ_BYTES => Err(format!(
+            "the answer is longer than {} KiB",
+            MAX_READ_BYTES >> 10
+        )),
         Reply::Answered(answer) => Ok(answer),
         Reply::Cut(_, why) | Reply::NotSent(why) | Reply::Unanswered(why) => Err(why),
     }
