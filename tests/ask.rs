@@ -67,6 +67,13 @@ impl Waiting {
     }
 }
 
+/// `chime ask --to DEST ARGS…`, started.
+fn ask_to(sandbox: &Sandbox, dest: &str, args: &[&str]) -> Waiting {
+    let mut all = vec!["ask", "--to", dest];
+    all.extend_from_slice(args);
+    Waiting::start(sandbox.chime(&all))
+}
+
 /// Waits until `ready` says so, or fails the test with `what`.
 #[track_caller]
 pub fn eventually<T>(what: &str, mut ready: impl FnMut() -> Option<T>) -> T {
@@ -182,9 +189,7 @@ timeout = "5s"
     }
 
     fn ask(sandbox: &Sandbox, args: &[&str]) -> Waiting {
-        let mut all = vec!["ask", "--to", "bot"];
-        all.extend_from_slice(args);
-        Waiting::start(sandbox.chime(&all))
+        ask_to(sandbox, "bot", args)
     }
 
     /// The `n`th question posted (from 1), once it is: its channel and ts.
@@ -570,9 +575,7 @@ timeout = "5s"
     }
 
     fn ask(sandbox: &Sandbox, args: &[&str]) -> Waiting {
-        let mut all = vec!["ask", "--to", "tg"];
-        all.extend_from_slice(args);
-        Waiting::start(sandbox.chime(&all))
+        ask_to(sandbox, "tg", args)
     }
 
     /// The `n`th question posted (from 1), as it is now.
@@ -768,9 +771,7 @@ timeout = "5s"
     }
 
     fn ask(sandbox: &Sandbox, args: &[&str]) -> Waiting {
-        let mut all = vec!["ask", "--to", "phone"];
-        all.extend_from_slice(args);
-        Waiting::start(sandbox.chime(&all))
+        ask_to(sandbox, "phone", args)
     }
 
     #[test]
