@@ -17,10 +17,13 @@ use crate::state::{Asks, Threads};
 pub fn run(ask: Ask) -> Result<ExitCode, Failure> {
     let destinations = composed(&ask.send)?;
     let (chosen, asking) = one_that_asks(destinations)?;
-    let mut approvers = chosen.destination.approvers.clone();
-    approvers.extend(chosen.route_approvers.iter().cloned());
-    approvers.extend(ask.approvers.iter().cloned());
-    approvers.dedup();
+    let mut approvers: Vec<String> = Vec::new();
+    let named = chosen.destination.approvers.iter();
+    for name in named.chain(chosen.route_approvers).chain(&ask.approvers) {
+        if !approvers.contains(name) {
+            approvers.push(name.clone());
+        }
+    }
     let question = Question {
         nonce: crate::ask::nonce()?,
         options: Question::choices(&ask.options),
