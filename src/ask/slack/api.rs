@@ -81,6 +81,21 @@ impl Api {
             .await
     }
 
+    /// The POST of `body` to `method` with the token: also how Socket Mode
+    /// is opened, with the app-level token in place of the bot's.
+    pub fn request(&self, method: &str, body: &str, content_type: &str) -> HttpRequest {
+        HttpRequest {
+            method: reqwest::Method::POST,
+            url: Secret::public(&format!("{}/{method}", self.url)),
+            headers: vec![
+                ("content-type".into(), Secret::public(content_type)),
+                ("authorization".into(), Secret::bearer(&self.token)),
+            ],
+            body: Secret::public(body),
+            upload: None,
+        }
+    }
+
     async fn call(
         &self,
         ctx: &Context<'_>,
@@ -89,16 +104,7 @@ impl Api {
         content_type: &str,
         patience: Patience,
     ) -> Result<Value, CallError> {
-        let request = HttpRequest {
-            method: reqwest::Method::POST,
-            url: Secret::public(&format!("{}/{method}", self.url)),
-            headers: vec![
-                ("content-type".into(), Secret::public(content_type)),
-                ("authorization".into(), Secret::bearer(&self.token)),
-            ],
-            body: Secret::public(&body),
-            upload: None,
-        };
+        let request = self.request(method, &body, content_type);
         let mut waited = Duration::ZERO;
         loop {
             let answer = ctx.call(&request).await.map_err(CallError::Failed)?;

@@ -23,7 +23,6 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::ask::Context;
-use crate::kinds::HttpRequest;
 use crate::secret::Secret;
 
 /// A frame larger than this is no envelope of Slack's (a block_actions
@@ -154,19 +153,12 @@ async fn connection_url(
     api_url: &str,
     app_token: &Secret,
 ) -> Result<String, OpenError> {
-    let request = HttpRequest {
-        method: reqwest::Method::POST,
-        url: Secret::public(&format!("{api_url}/apps.connections.open")),
-        headers: vec![
-            (
-                "content-type".into(),
-                Secret::public("application/x-www-form-urlencoded"),
-            ),
-            ("authorization".into(), Secret::bearer(app_token)),
-        ],
-        body: Secret::public(""),
-        upload: None,
+    let app = super::api::Api {
+        url: api_url.to_owned(),
+        token: app_token.clone(),
     };
+    let form = "application/x-www-form-urlencoded";
+    let request = app.request("apps.connections.open", "", form);
     let answer = ctx.call(&request).await.map_err(OpenError::Failed)?;
     if answer.status == 429 || answer.status >= 500 {
         return Err(OpenError::Failed(format!(
