@@ -223,11 +223,11 @@ impl Telegram {
                 continue;
             };
             let query = &update["callback_query"];
-            let handled = !self.handled.insert(id);
-            match (handled, self.judge(query)) {
-                (_, Judged::Foreign) => held = true,
-                (true, _) => {}
-                (false, judged) => {
+            let judged = self.judge(query);
+            match self.step(id, &judged) {
+                Step::Hold => held = true,
+                Step::Skip => {}
+                Step::Act => {
                     fresh = true;
                     self.act(ctx, query, judged).await;
                 }
@@ -245,6 +245,18 @@ impl Telegram {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         Ok(())
+    }
+
+    /// What one poll does with update `id`, judged so. An update held for
+    /// another machine (or for a question whose record is not written yet:
+    /// a click the moment it was posted) is not handled, so that it is
+    /// acted on when it comes back; any other is acted on once.
+    fn step(&mut self, id: i64, judged: &Judged) -> Step {
+        match judged {
+            Judged::Foreign => Step::Hold,
+            _ if self.handled.insert(id) => Step::Act,
+            _ => Step::Skip,
+        }
     }
 
     /// A failed poll: another poller is said once and waited out (it may
@@ -348,6 +360,16 @@ impl Telegram {
     }
 }
 
+/// What a poll does with one update.
+#[derive(Debug, PartialEq)]
+enum Step {
+    /// Leave it unconfirmed, for another machine, or for later.
+    Hold,
+    /// Handled already.
+    Skip,
+    Act,
+}
+
 /// What a callback query is to the asks of this machine.
 enum Judged {
     /// An answer to one of its questions, to record.
@@ -415,4 +437,46 @@ fn webhook_failure(url: &str) -> Failure {
 fn id_value(id: &str) -> Value {
     id.parse::<i64>()
         .map_or_else(|_| Value::from(id), Value::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn poller() -> Telegram {
+        Telegram {
+            asks: Asks::at(std::env::temp_dir().join("chime-unused")),
+            turn: None,
+            handled: Default::default(),
+            warned: false,
+        }
+    }
+
+    fn answer() -> Judged {
+        let recorded = Recorded {
+            version: RECORD_VERSION,
+            index: 0,
+            label: "Approve".into(),
+            id: "1".into(),
+            name: None,
+            at: 0,
+        };
+        Judged::Answer("0123456789abcdef".into(), recorded)
+    }
+
+    #[test]
+    fn a_click_held_before_its_question_was_recorded_is_acted_on_when_it_comes_back() {
+        let mut poller = poller();
+        assert_eq!(poller.step(7, &Judged::Foreign), Step::Hold);
+        assert_eq!(poller.step(7, &answer()), Step::Act);
+    }
+
+    #[test]
+    fn an_update_that_comes_back_after_a_held_one_is_acted_on_once() {
+        let mut poller = poller();
+        assert_eq!(poller.step(8, &answer()), Step::Act);
+        assert_eq!(poller.step(8, &answer()), Step::Skip);
+        assert_eq!(poller.step(9, &Judged::Refused), Step::Act);
+        assert_eq!(poller.step(9, &Judged::Refused), Step::Skip);
+    }
 }

@@ -41,6 +41,11 @@ impl Asks {
         }
     }
 
+    #[cfg(test)]
+    pub fn at(dir: PathBuf) -> Asks {
+        Asks { dir }
+    }
+
     /// Records an open question.
     pub fn open(&self, nonce: &str, question: &impl Serialize) -> Result<(), SpoolError> {
         fs::create_private_dir(&self.dir)?;
