@@ -27,7 +27,10 @@ pub fn run(probe: Probe) -> Result<ExitCode, Failure> {
         let destination = &probe.profile.destinations[name];
         test_one(&probe, &client, destination, &message)
     });
-    let reports = runtime.block_on(join_all(jobs));
+    let mut reports = runtime.block_on(join_all(jobs));
+    if let Some(server) = &probe.profile.state {
+        reports.push(test_state(server));
+    }
     let failed = reports
         .iter()
         .filter(|r| r.status != Status::Delivered)
@@ -103,6 +106,39 @@ async fn test_one(
             };
             report.error = Some(failure.message);
             report.hint = failure.hint;
+        }
+    }
+    report
+}
+
+/// The state server's row: does it answer chime, and how fast. One that
+/// cannot be reached costs coordination, not messages, but a test is where
+/// that must show.
+fn test_state(server: &crate::config::StateServer) -> Report {
+    let mut report = Report::new("state server", "redis", 1);
+    match crate::state::shared::Shared::check(server) {
+        Ok(took) => {
+            report.status = Status::Delivered;
+            report.parts_delivered = 1;
+            report.elapsed_ms = took.as_millis();
+        }
+        Err(why) => {
+            let refused =
+                why.contains("WRONGPASS") || why.contains("NOAUTH") || why.contains("NOPERM");
+            report.status = if refused {
+                Status::Rejected
+            } else {
+                Status::Failed
+            };
+            report.error = Some(format!("{} ({}): {why}", server.shown(), server.origin));
+            report.hint = Some(match refused {
+                true => "check the [state] user and password".into(),
+                false => format!(
+                    "start it, or check the URL and the network; meanwhile each host keeps its \
+                     own state (connect_timeout {})",
+                    humantime::format_duration(server.connect_timeout)
+                ),
+            });
         }
     }
     report

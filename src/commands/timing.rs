@@ -298,7 +298,7 @@ pub fn hold_for(
     {
         let windows = Windows::beside(spool);
         let scope = format!("route:{name}");
-        if let Some(until) = windows.take(&destination.name, &scope, limit.count, limit.per, now)? {
+        if let Some(until) = windows.take(destination, &scope, limit.count, limit.per, now)? {
             let heading = Heading::Limit {
                 secs: limit.per.as_secs(),
             };
@@ -363,7 +363,7 @@ pub fn keep_held(
 pub fn settle(profile: &Profile, spool: &Spool) -> Settled {
     let mut settled = Settled::default();
     let now = clock::now();
-    let windows = Windows::beside(spool);
+    let windows = Windows::of_profile(spool, profile);
     windows.close_due(now, &mut |window| {
         match profile.destinations.get(&window.destination) {
             Some(destination) => queue_report(spool, destination, window),

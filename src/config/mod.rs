@@ -15,6 +15,7 @@ pub use validate::known_list;
 use validate::validate;
 mod show;
 mod starter;
+mod state;
 mod timing;
 mod trust;
 
@@ -27,6 +28,7 @@ use crate::fields::{files, redact};
 pub use check::check;
 pub use show::show;
 pub use starter::init;
+pub use state::StateServer;
 pub use trust::{CaFile, ProxyChoice};
 
 use crate::exit::Failure;
@@ -46,6 +48,8 @@ pub struct Profile {
     pub spool: spool::Policy,
     /// How long `--thread`/`--update` keys are remembered.
     pub thread_ttl: Duration,
+    /// `[state]` or `CHIME_STATE_URL`: the state server hosts share.
+    pub state: Option<StateServer>,
 }
 
 pub struct Destination {

@@ -66,7 +66,27 @@ pub fn show(profile: &Profile, location: &Location) -> String {
     }
     line(&mut out, "backoff_base", &duration(spool.backoff_base));
     line(&mut out, "backoff_cap", &duration(spool.backoff_cap));
+    if let Some(state) = &profile.state {
+        show_state(&mut out, state);
+    }
     out
+}
+
+/// The state server, its password redacted wherever it was given.
+fn show_state(out: &mut String, state: &super::StateServer) {
+    let _ = writeln!(out, "\n[state]  # url from {}", state.origin);
+    line(out, "url", &quote(&state.shown()));
+    if let Some(user) = &state.user {
+        line(out, "user", &quote(user));
+    }
+    if state.password.is_some() {
+        line(out, "password", &quote("****"));
+    }
+    line(out, "prefix", &quote(&state.prefix));
+    line(out, "connect_timeout", &duration(state.connect_timeout));
+    if let Some(ca) = &state.ca_file {
+        line(out, "ca_file", &quote(&ca.path.display().to_string()));
+    }
 }
 
 /// A route's timing keys, those it sets, with their defaults filled in.

@@ -73,25 +73,26 @@ pub(super) fn settings(
     profile: &Path,
     problems: &mut Vec<Problem>,
 ) -> (Option<CaFile>, Option<ProxyChoice>) {
+    let whose = format!("destination `{name}`");
     let ca = table
         .remove("ca_file")
-        .and_then(|value| ca_file(name, &value, profile, problems));
+        .and_then(|value| ca_file(&whose, &value, profile, problems));
     let proxy = table
         .remove("proxy")
         .and_then(|value| proxy(name, &value, problems));
     (ca, proxy)
 }
 
-/// Reads `ca_file` for destination `name`, recording a problem where it is
-/// when the file cannot be used.
-fn ca_file(
-    name: &str,
+/// Reads `ca_file` for `whose` ("destination `ops`"), recording a problem
+/// where it is when the file cannot be used.
+pub(super) fn ca_file(
+    whose: &str,
     value: &Spanned<toml::Value>,
     profile: &Path,
     problems: &mut Vec<Problem>,
 ) -> Option<CaFile> {
     let Some(written) = value.get_ref().as_str() else {
-        let message = format!("destination `{name}`: `ca_file` must be a path, as a string");
+        let message = format!("{whose}: `ca_file` must be a path, as a string");
         problems.push(Problem::new(Some(value.span()), message));
         return None;
     };
@@ -100,10 +101,7 @@ fn ca_file(
     match read(&path) {
         Ok(certificates) => Some(CaFile { path, certificates }),
         Err(why) => {
-            let message = format!(
-                "destination `{name}`: cannot use ca_file {}: {why}",
-                path.display()
-            );
+            let message = format!("{whose}: cannot use ca_file {}: {why}", path.display());
             let help = "give the PEM file of the CA that signs the server's certificate \
                         (a relative path is relative to the profile's directory)";
             problems.push(Problem::new(Some(value.span()), message).help(help));

@@ -31,6 +31,7 @@ pub(super) struct RawProfile {
     templates: BTreeMap<String, RawTemplate>,
     #[serde(default)]
     spool: RawSpool,
+    state: Option<Spanned<fields::Table>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -133,6 +134,7 @@ pub(super) fn validate(
         route.into_inner()
     });
     let spool = spool_policy(raw.spool, problems);
+    let state = super::state::read(raw.state, &path, env, problems);
     Some(Profile {
         path,
         default_route,
@@ -143,6 +145,7 @@ pub(super) fn validate(
         templates,
         spool,
         thread_ttl,
+        state,
     })
 }
 
@@ -414,7 +417,7 @@ fn size_field(table: &mut fields::Table, key: &str, problems: &mut Vec<Problem>)
     }
 }
 
-fn duration_field(
+pub(super) fn duration_field(
     table: &mut fields::Table,
     key: &str,
     problems: &mut Vec<Problem>,

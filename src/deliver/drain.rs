@@ -381,6 +381,7 @@ impl Step<'_, '_> {
             ca_file: self.destination.ca_file.as_ref(),
             proxy: self.destination.proxy.as_ref(),
             progress: false,
+            pace: self.destination.pace,
         };
         let (mut report, payloads) = super::deliver_returning(ctx.client, job, ctx.verbose).await;
         drained.warnings.append(&mut report.warnings);

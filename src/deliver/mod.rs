@@ -91,6 +91,9 @@ pub struct Job<'a> {
     pub proxy: Option<&'a crate::config::ProxyChoice>,
     /// Whether a large upload shows a progress bar (`Clients::showing`).
     pub progress: bool,
+    /// The destination's `pace`: with a state server, every request waits
+    /// for the fleet's turn under it (`Threads::fleet_turn`).
+    pub pace: Duration,
 }
 
 impl<'a> Job<'a> {
@@ -111,6 +114,7 @@ impl<'a> Job<'a> {
             ca_file: destination.ca_file.as_ref(),
             proxy: destination.proxy.as_ref(),
             progress: false,
+            pace: destination.pace,
         }
     }
 }
@@ -204,7 +208,8 @@ impl Report {
         report
     }
 
-    fn new(name: &str, kind: &'static str, parts: usize) -> Report {
+    /// A report of `parts` for `name`, delivered until said otherwise.
+    pub fn new(name: &str, kind: &'static str, parts: usize) -> Report {
         Report {
             destination: name.to_owned(),
             kind,
@@ -448,6 +453,9 @@ async fn send_with_retries(
             );
             return (Verdict::Retry { after: None, error }, None, None);
         }
+        if let Err(verdict) = fleet_turn(job, payload, remaining).await {
+            return (verdict, None, None);
+        }
         let sent = Instant::now();
         // Built anew for each try: a signature may carry the time it was made.
         let request = job.platform.request(payload);
@@ -489,6 +497,48 @@ async fn send_with_retries(
         }
         tokio::time::sleep(wait).await;
     }
+}
+
+/// Waits for the fleet's turn to send `payload`, when the destination's
+/// pace is shared through a state server: one bucket per destination and
+/// channel. A turn further off than `remaining` is not taken, and the
+/// message waits in the spool for it instead.
+async fn fleet_turn(job: &Job<'_>, payload: &Payload, remaining: Duration) -> Result<(), Verdict> {
+    let Some(threads) = job.threads else {
+        return Ok(());
+    };
+    let channel = channel_of(&payload.body);
+    match threads.fleet_turn(job.name, &channel, job.pace, remaining) {
+        None | Some(Ok(Duration::ZERO)) => Ok(()),
+        Some(Ok(wait)) => {
+            tokio::time::sleep(wait).await;
+            Ok(())
+        }
+        Some(Err(wait)) => Err(Verdict::Retry {
+            after: Some(wait),
+            error: format!(
+                "the destination's pace, shared by every host, has no turn for {} within the timeout",
+                humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)))
+            ),
+        }),
+    }
+}
+
+/// The channel a request names (`channel`, `chat_id`), which has a pace of
+/// its own on platforms that pace by channel; none for a webhook, whose URL
+/// is its channel.
+fn channel_of(body: &str) -> String {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return String::new();
+    };
+    ["channel", "chat_id"]
+        .iter()
+        .find_map(|k| match &value[k] {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 /// What a try's reply means for the message, its status, and whether the

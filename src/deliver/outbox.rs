@@ -174,6 +174,7 @@ impl Outbox<'_> {
             ca_file: destination.ca_file.as_ref(),
             proxy: destination.proxy.as_ref(),
             progress: self.client.show_progress,
+            pace: destination.pace,
         };
         let (mut report, mut rest) = deliver_returning(self.client, job, self.output.verbose).await;
         for warning in report.warnings.drain(..) {

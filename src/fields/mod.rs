@@ -30,6 +30,8 @@ pub type Table = BTreeMap<String, Spanned<toml::Value>>;
 /// The keys of one destination table, consumed by its kind.
 pub struct Fields<'a> {
     pub name: &'a str,
+    /// What the table is, as messages name it: "destination `ops`".
+    whose: String,
     table: Table,
     span: Range<usize>,
     env: &'a EnvVars,
@@ -60,12 +62,28 @@ impl<'a> Fields<'a> {
     ) -> Fields<'a> {
         Fields {
             name,
+            whose: format!("destination `{name}`"),
             table,
             span,
             env,
             problems,
             known: Vec::new(),
             exposed: Vec::new(),
+        }
+    }
+
+    /// The keys of a table that is not a destination's, such as `[state]`,
+    /// which messages call `whose`.
+    pub fn of_table(
+        whose: &str,
+        table: Table,
+        span: Range<usize>,
+        env: &'a EnvVars,
+        problems: &'a mut Vec<Problem>,
+    ) -> Fields<'a> {
+        Fields {
+            whose: whose.to_owned(),
+            ..Fields::new("", table, span, env, problems)
         }
     }
 
@@ -86,7 +104,7 @@ impl<'a> Fields<'a> {
     }
 
     fn missing(&mut self, key: &str, kind: &str, help: &str) {
-        let message = format!("destination `{}` (kind {kind}) needs `{key}`", self.name);
+        let message = format!("{} (kind {kind}) needs `{key}`", self.whose);
         let span = Some(self.span.clone());
         self.problems
             .push(Problem::new(span, message).help(help.to_owned()));
@@ -100,8 +118,8 @@ impl<'a> Fields<'a> {
             toml::Value::String(s) => self.expand(&s, span),
             other => {
                 let message = format!(
-                    "`{key}` of destination `{}` must be a string, not {}",
-                    self.name,
+                    "`{key}` of {} must be a string, not {}",
+                    self.whose,
                     other.type_str()
                 );
                 self.problems.push(Problem::new(Some(span), message));
@@ -175,8 +193,8 @@ impl<'a> Fields<'a> {
             toml::Value::Boolean(b) => Some(b),
             other => {
                 let message = format!(
-                    "`{key}` of destination `{}` must be true or false, not {}",
-                    self.name,
+                    "`{key}` of {} must be true or false, not {}",
+                    self.whose,
                     other.type_str()
                 );
                 self.problems.push(Problem::new(Some(span), message));
@@ -193,8 +211,8 @@ impl<'a> Fields<'a> {
             toml::Value::Integer(n) if n >= 0 => u64::try_from(n).ok(),
             _ => {
                 let message = format!(
-                    "`{key}` of destination `{}` must be a whole number of at least 0",
-                    self.name
+                    "`{key}` of {} must be a whole number of at least 0",
+                    self.whose
                 );
                 self.problems.push(Problem::new(Some(span), message));
                 None
@@ -211,8 +229,8 @@ impl<'a> Fields<'a> {
         let span = value.span();
         let toml::Value::Table(table) = value.into_inner() else {
             let message = format!(
-                "`{key}` of destination `{}` must be a table, like {key} = {{ Name = \"value\" }}",
-                self.name
+                "`{key}` of {} must be a table, like {key} = {{ Name = \"value\" }}",
+                self.whose
             );
             self.problems.push(Problem::new(Some(span), message));
             return Vec::new();
@@ -265,7 +283,7 @@ impl<'a> Fields<'a> {
             }
             toml::Value::Table(t) => t,
             _ => {
-                self.problems.push(secret_shape(self.name, key, span));
+                self.problems.push(secret_shape(&self.whose, key, span));
                 return None;
             }
         };
@@ -276,7 +294,7 @@ impl<'a> Fields<'a> {
             }
             (None, Some(toml::Value::String(var)), 1) => self.lookup(var, span),
             _ => {
-                self.problems.push(secret_shape(self.name, key, span));
+                self.problems.push(secret_shape(&self.whose, key, span));
                 None
             }
         }
@@ -293,8 +311,8 @@ impl<'a> Fields<'a> {
             Ok(text) => Some(text.trim_end_matches(['\n', '\r']).to_owned()),
             Err(err) => {
                 let message = format!(
-                    "cannot read the `{key}` of destination `{}` from `{file}`: {err}",
-                    self.name
+                    "cannot read the `{key}` of {} from `{file}`: {err}",
+                    self.whose
                 );
                 let help = match err {
                     ReadError::Io(_) => "check the path and that this user may read the file",
@@ -317,8 +335,8 @@ impl<'a> Fields<'a> {
                     "is not set"
                 };
                 let message = format!(
-                    "environment variable `{var}` {state} (used by destination `{}`)",
-                    self.name
+                    "environment variable `{var}` {state} (used by {})",
+                    self.whose
                 );
                 let help =
                     format!("export {var}=… before running chime, or put the value in the profile");
@@ -357,7 +375,7 @@ impl<'a> Fields<'a> {
         let value = self.take(key)?;
         let span = value.span();
         let toml::Value::String(source) = value.into_inner() else {
-            let message = format!("`{key}` of destination `{}` must be a string", self.name);
+            let message = format!("`{key}` of {} must be a string", self.whose);
             self.problems.push(Problem::new(Some(span), message));
             return None;
         };
@@ -379,8 +397,8 @@ impl<'a> Fields<'a> {
             result => {
                 let why = result.map_or_else(|e| e.to_string(), |_| "not http or https".into());
                 let message = format!(
-                    "the `{key}` of destination `{}` is not a valid http(s) URL ({why})",
-                    self.name
+                    "the `{key}` of {} is not a valid http(s) URL ({why})",
+                    self.whose
                 );
                 self.problems.push(Problem::new(span, message));
                 false
@@ -413,10 +431,7 @@ impl<'a> Fields<'a> {
         for (key, value) in std::mem::take(&mut self.table) {
             let mut problem = Problem::new(
                 Some(value.span()),
-                format!(
-                    "unknown key `{key}` in destination `{}` ({label})",
-                    self.name
-                ),
+                format!("unknown key `{key}` in {} ({label})", self.whose),
             );
             problem = match suggest(&key, self.known.iter().copied()) {
                 Some(close) => problem.help(format!("did you mean `{close}`?")),
@@ -433,11 +448,11 @@ pub fn others_may_read(path: &std::path::Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o044 != 0)
 }
 
-fn secret_shape(name: &str, key: &str, span: Range<usize>) -> Problem {
+fn secret_shape(whose: &str, key: &str, span: Range<usize>) -> Problem {
     Problem::new(
         Some(span),
         format!(
-            "`{key}` of destination `{name}` must be a string, {{ file = \"PATH\" }} or {{ env = \"NAME\" }}"
+            "`{key}` of {whose} must be a string, {{ file = \"PATH\" }} or {{ env = \"NAME\" }}"
         ),
     )
 }

@@ -84,6 +84,9 @@ fn every_profile(global: &GlobalArgs, env: &EnvVars) -> Result<Vec<Flushable>, F
         if is_default && let Err(failure) = profile {
             return Err(failure);
         }
+        if let Ok(profile) = &profile {
+            super::share(&state, profile);
+        }
         found.push(Flushable { spool, profile });
     }
     if found.is_empty() && default.path.is_file() {

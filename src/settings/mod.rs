@@ -74,7 +74,14 @@ pub fn profile_and_spool(
 ) -> Result<(Profile, ProfileState), Failure> {
     let location = locate(global, env)?;
     let profile = load(&location, env, global)?;
-    Ok((profile, open_state(&location, env)?))
+    let state = open_state(&location, env)?;
+    share(&state, &profile);
+    Ok((profile, state))
+}
+
+/// Says where the profile's state is shared with other hosts, if it is.
+fn share(state: &ProfileState, profile: &Profile) {
+    crate::state::shared::attach(&state.dir, profile.state.as_ref());
 }
 
 /// Loads the profile at `location`, warning of secrets other users may read.

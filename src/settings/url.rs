@@ -89,6 +89,7 @@ pub fn adhoc(
         }
     };
     let state = open_state(&location, env)?;
+    super::share(&state, &profile);
     Ok(Some(Adhoc {
         profile,
         state,

@@ -46,6 +46,7 @@ use std::path::{Path, PathBuf};
 mod asks;
 mod runs;
 mod scheduled;
+pub mod shared;
 mod threads;
 mod windows;
 
@@ -117,7 +118,7 @@ impl ProfileState {
 
     /// What `chime run --on change` remembers.
     pub fn runs(&self) -> Runs {
-        Runs::at(self.dir.join("runs"))
+        Runs::at(self.dir.join("runs"), shared::of(&self.dir))
     }
 
     /// The profile as people name it: `config`, `lab`, or a --config path.

@@ -1,21 +1,34 @@
 //! What `chime run --on change` remembers: each job's last outcome, by
-//! name, in the profile's `runs/` folder, written atomically like the rest
-//! of the state.
+//! name, on the profile's state server when it shares one (so that the
+//! host that runs a job next sees how it ended on another), else in the
+//! profile's `runs/` folder, written atomically like the rest of the state.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
+use super::shared::Shared;
 use crate::spool::fs;
 
 /// The outcomes of one profile's jobs.
 pub struct Runs {
     dir: PathBuf,
+    shared: Option<Arc<Shared>>,
 }
 
 impl Runs {
-    pub fn at(dir: PathBuf) -> Runs {
-        Runs { dir }
+    pub fn at(dir: PathBuf, shared: Option<Arc<Shared>>) -> Runs {
+        Runs { dir, shared }
+    }
+
+    /// The last outcome of `name` on the state server, the new one recorded
+    /// in the same step: `None` when there is no server or it failed.
+    fn swap_shared(&self, name: &str, ok: bool) -> Option<Option<bool>> {
+        let shared = self.shared.as_deref()?;
+        let key = shared.key("run", "job", name);
+        let previous = shared.swap::<Value>(&key, &json!({ "ok": ok }))?;
+        Some(previous.and_then(|v| v["ok"].as_bool()))
     }
 
     /// Whether `ok` differs from the last recorded outcome of the job `name`
@@ -23,10 +36,13 @@ impl Runs {
     /// recording the new one. A record that cannot be written is said, and
     /// the answer stands.
     pub fn changed(&self, name: &str, ok: bool) -> bool {
+        if let Some(previous) = self.swap_shared(name, ok) {
+            return previous.map_or(!ok, |was| was != ok);
+        }
         let file = fs::json_file_name(name);
         let previous = fs::read_bounded(&self.dir.join(&file), 64 << 10)
             .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
             .and_then(|v| v["ok"].as_bool());
         let record = serde_json::to_vec(&json!({ "ok": ok })).expect("a bool serialises");
         let written = fs::create_private_dir(&self.dir)

@@ -15,10 +15,19 @@
 //! into its thread. The first post under a key holds a lock on the key
 //! ([`Threads::claim`]) until it is remembered, so sends racing to start the
 //! same thread (the jobs of one CI run) make one thread.
+//!
+//! On a state server (`shared.rs`) the records and the locks are the
+//! fleet's, and so is one more thing a delivery asks of the keyed state:
+//! the turn of each request under a destination's `pace`
+//! ([`Threads::fleet_turn`]).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::shared::{self, Shared};
+use crate::config::Profile;
 use crate::kinds::{Payload, Platform, Posted, ThreadRef};
 use crate::spool::lock::FileLock;
 use crate::spool::{Spool, SpoolError, fs};
@@ -29,20 +38,64 @@ const CLAIM_POLL: Duration = Duration::from_millis(20);
 /// A record is a channel and a `ts`: a file bigger than this is not one.
 const MAX_RECORD_BYTES: u64 = 64 << 10;
 
-/// The remembered keys under one state directory.
+/// The remembered keys of one profile: on its state server when it shares
+/// one (and it answers), else in its state directory.
 pub struct Threads {
     root: PathBuf,
     ttl: Duration,
+    shared: Option<Arc<Shared>>,
+    /// Each destination's identity, which names its keys on the server.
+    identities: HashMap<String, String>,
+}
+
+/// The right to start a key's thread, held until it is remembered: a lock
+/// of the host's or of the state server's, let go of when dropped.
+pub struct Claim {
+    _local: Option<FileLock>,
+    _shared: Option<shared::Lock>,
 }
 
 impl Threads {
-    /// The keys kept in the state directory that holds `spool`.
-    pub fn beside(spool: &Spool, ttl: Duration) -> Threads {
+    /// The keys of `profile`, whose state directory holds `spool`.
+    pub fn beside(spool: &Spool, profile: &Profile) -> Threads {
         let state_dir = spool.root().parent().unwrap_or(spool.root());
+        let identities = profile
+            .destinations
+            .iter()
+            .map(|(name, d)| (name.clone(), d.identity()))
+            .collect();
         Threads {
             root: state_dir.join("threads"),
-            ttl,
+            ttl: profile.thread_ttl,
+            shared: shared::of(state_dir),
+            identities,
         }
+    }
+
+    /// The state server and the name of `key`'s record on it, while it answers.
+    fn on_server(&self, what: &str, destination: &str, key: &str) -> Option<(&Shared, String)> {
+        let shared = self.shared.as_deref().filter(|s| s.is_up())?;
+        let identity = self.identities.get(destination)?;
+        Some((shared, shared.key(what, identity, key)))
+    }
+
+    /// The fleet's turn for one request to `destination`'s `channel`, one
+    /// per `pace` for every host that shares the state server: `Ok(wait)`
+    /// until it is this request's, `Err(wait)` when the next turn is beyond
+    /// `within`; `None` without a state server (or once it failed), when
+    /// each host keeps its own pace.
+    pub fn fleet_turn(
+        &self,
+        destination: &str,
+        channel: &str,
+        pace: Duration,
+        within: Duration,
+    ) -> Option<Result<Duration, Duration>> {
+        if pace.is_zero() {
+            return None;
+        }
+        let (shared, name) = self.on_server("pace", destination, channel)?;
+        shared.take_turn(&name, pace, within)
     }
 
     /// `payload` as it is sent now: into the thread of, or in place of, the
@@ -62,7 +115,46 @@ impl Threads {
     /// key nobody has posted under yet, so that two chimes starting it at
     /// once (the jobs of one CI run) make one thread, not two. `None` when
     /// it cannot be had in time: the post then goes ahead unguarded.
-    pub async fn claim(&self, destination: &str, key: &str, deadline: Instant) -> Option<FileLock> {
+    pub async fn claim(&self, destination: &str, key: &str, deadline: Instant) -> Option<Claim> {
+        if let Some(claim) = self.claim_shared(destination, key, deadline).await {
+            return claim.map(|lock| Claim {
+                _local: None,
+                _shared: Some(lock),
+            });
+        }
+        let lock = self.claim_local(destination, key, deadline).await?;
+        Some(Claim {
+            _local: Some(lock),
+            _shared: None,
+        })
+    }
+
+    /// [`Threads::claim`] on the state server: `None` when it has failed.
+    async fn claim_shared(
+        &self,
+        destination: &str,
+        key: &str,
+        deadline: Instant,
+    ) -> Option<Option<shared::Lock>> {
+        let (_, name) = self.on_server("thread-claim", destination, key)?;
+        let shared = self.shared.as_ref()?;
+        loop {
+            match shared.lock(&name, Instant::now())? {
+                Some(lock) => return Some(Some(lock)),
+                None if Instant::now() + CLAIM_POLL < deadline => {
+                    tokio::time::sleep(CLAIM_POLL).await;
+                }
+                None => return Some(None),
+            }
+        }
+    }
+
+    async fn claim_local(
+        &self,
+        destination: &str,
+        key: &str,
+        deadline: Instant,
+    ) -> Option<FileLock> {
         let dir = self.dir(destination);
         fs::create_private_dir(&dir).ok()?;
         let path = dir.join(Threads::lock_file(key));
@@ -110,6 +202,11 @@ impl Threads {
 
     /// What `key` points at on `destination`, unless unknown or expired.
     pub fn get(&self, destination: &str, key: &str) -> Option<Posted> {
+        if let Some((shared, name)) = self.on_server("thread", destination, key)
+            && let Some(found) = shared.get::<Posted>(&name)
+        {
+            return found;
+        }
         let path = self.dir(destination).join(Threads::file(key));
         let bytes = fs::read_bounded(&path, MAX_RECORD_BYTES).ok()?;
         let posted: Posted = serde_json::from_slice(&bytes).ok()?;
@@ -125,13 +222,18 @@ impl Threads {
         channel: &str,
         ts: &str,
     ) -> Result<(), SpoolError> {
-        let dir = self.dir(destination);
-        fs::create_private_dir(&dir)?;
         let posted = Posted {
             channel: channel.to_owned(),
             ts: ts.to_owned(),
             at: now_secs(),
         };
+        if let Some((shared, name)) = self.on_server("thread", destination, key)
+            && shared.put(&name, &posted, Some(self.ttl)).is_some()
+        {
+            return Ok(());
+        }
+        let dir = self.dir(destination);
+        fs::create_private_dir(&dir)?;
         let json = serde_json::to_vec(&posted).expect("a thread record always serialises");
         let file = Threads::file(key);
         fs::write_atomic(&dir, &file, &json)?;

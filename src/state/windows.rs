@@ -8,16 +8,25 @@
 //! forty-nine count. The record is written atomically but not fsync'd: a power
 //! cut may cost a count, a kill never does, and a repeat costs no disk flush.
 //!
+//! With a state server (`shared.rs`), the records are kept there instead,
+//! each changed under a lock of the server's (`SET NX PX`), and a limit's
+//! count is one script on the server: the hosts of a fleet share one window
+//! per alert and one count per route.
+//!
 //! A dedupe window keeps what its first message said ([`Shown`]), so that
 //! whoever closes the window — the next send under the key once it is over,
 //! or a flush — can report the count: by editing the first message where the
 //! kind edits, or in a message of its own.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use super::shared::{self, Shared};
+use crate::config::Profile;
 use crate::message::{Level, Link};
 use crate::spool::lock::FileLock;
 use crate::spool::{Spool, SpoolError, fs};
@@ -30,12 +39,95 @@ const MAX_RECORD_BYTES: u64 = 256 << 10;
 
 /// How a dedupe window's record is named, and a limit's count, so that no
 /// key of one can name the other's file.
-const DEDUPE: &str = "dedupe-";
-const LIMIT: &str = "limit-";
+const DEDUPE: &str = "dedupe";
+const LIMIT: &str = "limit";
+
+/// A window a host opened stays on the state server this long past its end
+/// at most, for a flush to report; then the server forgets it.
+const SHARED_KEEP: Duration = Duration::from_secs(7 * 86_400);
 
 /// The windows kept for one profile.
 pub struct Windows {
     root: PathBuf,
+    shared: Option<Arc<Shared>>,
+    /// The profile's destinations by identity, which names their records on
+    /// the server: a host names a destination as its profile does.
+    names: HashMap<String, String>,
+}
+
+/// Where one record is kept.
+enum Place {
+    File { dir: PathBuf, file: String },
+    Server { shared: Arc<Shared>, key: String },
+}
+
+/// A record's lock, held while it is read, decided on and written, and let
+/// go of when dropped.
+struct Held {
+    _file: Option<FileLock>,
+    _server: Option<shared::Lock>,
+}
+
+impl Place {
+    fn read<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        match self {
+            Place::File { dir, file } => read(&dir.join(file)),
+            Place::Server { shared, key } => shared.get(key).flatten(),
+        }
+    }
+
+    /// Writes `record`; on the server, kept until `until` and a week more.
+    /// A server that fails has said so, and the record is lost with it.
+    fn write<T: Serialize>(&self, record: &T, until: SystemTime) -> Result<(), SpoolError> {
+        match self {
+            Place::File { dir, file } => write(dir, file, record),
+            Place::Server { shared, key } => {
+                let left = until.duration_since(SystemTime::now()).unwrap_or_default();
+                let _ = shared.put(key, record, Some(left + SHARED_KEEP));
+                Ok(())
+            }
+        }
+    }
+
+    fn remove(&self) -> Result<(), SpoolError> {
+        match self {
+            Place::File { dir, file } => fs::remove_durably(dir, file),
+            Place::Server { shared, key } => {
+                let _ = shared.remove(key);
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes the record's lock, waited for up to [`LOCK_WAIT`].
+    fn lock(&self) -> Result<Held, SpoolError> {
+        match self {
+            Place::File { dir, file } => lock(dir, file).map(|lock| Held {
+                _file: Some(lock),
+                _server: None,
+            }),
+            Place::Server { shared, key } => {
+                let lock_key = format!("{key}:lock");
+                match shared.lock(&lock_key, Instant::now() + LOCK_WAIT) {
+                    Some(Some(lock)) => Ok(Held {
+                        _file: None,
+                        _server: Some(lock),
+                    }),
+                    Some(None) => Err(SpoolError::io(
+                        "lock",
+                        Path::new(&lock_key),
+                        std::io::Error::new(std::io::ErrorKind::TimedOut, "held by another chime"),
+                    )),
+                    // Gone since: the caller goes on without the window.
+                    None => Err(SpoolError::io(
+                        "lock",
+                        Path::new(&lock_key),
+                        std::io::Error::other("the state server failed"),
+                    )),
+                }
+            }
+        }
+    }
 }
 
 /// An open dedupe window.
@@ -90,8 +182,8 @@ pub enum Entered {
 /// key is a first one: posted twice perhaps, never counted against a
 /// message that never went.
 pub struct Guard {
-    opens: Box<(PathBuf, String, Window)>,
-    _lock: FileLock,
+    opens: Box<(Place, Window)>,
+    _lock: Held,
 }
 
 impl Guard {
@@ -99,8 +191,8 @@ impl Guard {
     /// of the key. A window that cannot be written is not open: the next
     /// message under the key posts.
     pub fn open(self) {
-        let (dir, file, window) = &*self.opens;
-        let _ = write(dir, file, window);
+        let (place, window) = &*self.opens;
+        let _ = place.write(window, window.until);
     }
 }
 
@@ -113,10 +205,44 @@ struct Counter {
 }
 
 impl Windows {
+    /// The windows kept in the state directory that holds `spool`, or on
+    /// its profile's state server.
     pub fn beside(spool: &Spool) -> Windows {
         let state_dir = spool.root().parent().unwrap_or(spool.root());
         Windows {
             root: state_dir.join("windows"),
+            shared: shared::of(state_dir),
+            names: HashMap::new(),
+        }
+    }
+
+    /// [`Windows::beside`], knowing `profile`'s destinations, so that
+    /// [`Windows::close_due`] closes theirs on the state server too.
+    pub fn of_profile(spool: &Spool, profile: &Profile) -> Windows {
+        let names = profile
+            .destinations
+            .iter()
+            .map(|(name, d)| (d.identity(), name.clone()))
+            .collect();
+        Windows {
+            names,
+            ..Windows::beside(spool)
+        }
+    }
+
+    /// Where the record `key` of kind `what` for the destination `identity`
+    /// (named `destination` here) is kept: on the state server while it
+    /// answers, else in a file named `prefix` and the key.
+    fn place(&self, what: &str, identity: &str, destination: &str, key: &str) -> Place {
+        match self.shared.as_ref().filter(|s| s.is_up()) {
+            Some(shared) => Place::Server {
+                key: shared.key(what, identity, key),
+                shared: shared.clone(),
+            },
+            None => Place::File {
+                dir: self.dir(destination),
+                file: fs::json_file_name(&format!("{what}-{key}")),
+            },
         }
     }
 
@@ -131,12 +257,9 @@ impl Windows {
         length: Duration,
         report: &mut dyn FnMut(&Window) -> Result<(), SpoolError>,
     ) -> Result<Entered, SpoolError> {
-        let (dir, file) = (
-            self.dir(&window.destination),
-            fs::json_file_name(&format!("{DEDUPE}{}", window.key)),
-        );
-        let lock = lock(&dir, &file)?;
-        let open: Option<Window> = read(&dir.join(&file));
+        let place = self.place(DEDUPE, &window.identity, &window.destination, &window.key);
+        let lock = place.lock()?;
+        let open: Option<Window> = place.read();
         let now = window.opened;
         if let Some(mut open) = open.clone()
             && now < open.until
@@ -146,7 +269,7 @@ impl Windows {
         {
             open.repeats += 1;
             open.last = now;
-            write(&dir, &file, &open)?;
+            place.write(&open, open.until)?;
             return Ok(Entered::Repeat(Box::new(open)));
         }
         if let Some(closed) = open {
@@ -154,12 +277,12 @@ impl Windows {
                 report(&closed)?;
             }
             // Reported: a kill from here on must not report it again.
-            fs::remove_durably(&dir, &file)?;
+            place.remove()?;
         }
         window.until = now + length;
         Ok(Entered::First(Guard {
             _lock: lock,
-            opens: Box::new((dir, file, window)),
+            opens: Box::new((place, window)),
         }))
     }
 
@@ -171,10 +294,10 @@ impl Windows {
         now: SystemTime,
         report: &mut dyn FnMut(&Window) -> Result<(), SpoolError>,
     ) -> usize {
+        let mut reported = self.close_due_shared(now, report);
         let Ok(dirs) = std::fs::read_dir(&self.root) else {
-            return 0;
+            return reported;
         };
-        let mut reported = 0;
         for dir in dirs.flatten().map(|d| d.path()) {
             for file in fs::list(&dir).unwrap_or_default() {
                 if is_window(&file) {
@@ -191,14 +314,24 @@ impl Windows {
     /// on `destination`: `None` when there was one, else when the window ends.
     pub fn take(
         &self,
-        destination: &str,
+        destination: &crate::config::Destination,
         scope: &str,
         count: u32,
         per: Duration,
         now: SystemTime,
     ) -> Result<Option<SystemTime>, SpoolError> {
-        let dir = self.dir(destination);
-        let file = fs::json_file_name(&format!("{LIMIT}{scope}"));
+        let identity = destination.identity();
+        let (dir, file) = match self.place(LIMIT, &identity, &destination.name, scope) {
+            Place::Server { shared, key } => match shared.count(&key, count, per) {
+                Some(left) => return Ok(left.map(|left| now + left)),
+                // Failed just now: counted here from now on.
+                None => (
+                    self.dir(&destination.name),
+                    fs::json_file_name(&format!("{LIMIT}-{scope}")),
+                ),
+            },
+            Place::File { dir, file } => (dir, file),
+        };
         let _lock = lock(&dir, &file)?;
         let mut counter = read::<Counter>(&dir.join(&file))
             .filter(|c| now < c.start + per)
@@ -217,11 +350,46 @@ impl Windows {
     fn dir(&self, destination: &str) -> PathBuf {
         self.root.join(fs::dir_name(destination))
     }
+
+    /// [`Windows::close_due`] on the state server, for the windows of this
+    /// profile's destinations, whichever host opened them: each is reported
+    /// to the destination as this profile names it.
+    fn close_due_shared(
+        &self,
+        now: SystemTime,
+        report: &mut dyn FnMut(&Window) -> Result<(), SpoolError>,
+    ) -> usize {
+        let Some(shared) = self.shared.as_ref().filter(|s| s.is_up()) else {
+            return 0;
+        };
+        let mut reported = 0;
+        for (identity, name) in &self.names {
+            let pattern = shared.pattern(DEDUPE, identity);
+            let keys = shared
+                .keys(&pattern, MAX_SHARED_WINDOWS)
+                .unwrap_or_default();
+            for key in keys.into_iter().filter(|k| !k.ends_with(":lock")) {
+                let place = Place::Server {
+                    shared: shared.clone(),
+                    key,
+                };
+                reported += usize::from(close_at(&place, now, Some(name), report));
+            }
+        }
+        reported
+    }
 }
+
+/// The windows one flush closes on a state server at most, per destination:
+/// the rest wait for the next.
+const MAX_SHARED_WINDOWS: usize = 1000;
 
 /// Whether `file` is a dedupe window's record.
 pub fn is_window(file: &str) -> bool {
-    file.ends_with(".json") && file.starts_with(DEDUPE)
+    file.ends_with(".json")
+        && file
+            .strip_prefix(DEDUPE)
+            .is_some_and(|rest| rest.starts_with('-'))
 }
 
 /// Closes the window in `dir/file` under its lock if it is over by `now`;
@@ -232,18 +400,36 @@ fn close(
     now: SystemTime,
     report: &mut dyn FnMut(&Window) -> Result<(), SpoolError>,
 ) -> bool {
-    let Ok(_lock) = lock(dir, file) else {
+    let place = Place::File {
+        dir: dir.to_owned(),
+        file: file.to_owned(),
+    };
+    close_at(&place, now, None, report)
+}
+
+/// [`close`] for a record wherever it is; `name`, when given, is what the
+/// window's destination is called here.
+fn close_at(
+    place: &Place,
+    now: SystemTime,
+    name: Option<&str>,
+    report: &mut dyn FnMut(&Window) -> Result<(), SpoolError>,
+) -> bool {
+    let Ok(_lock) = place.lock() else {
         return false;
     };
-    let Some(window) = read::<Window>(&dir.join(file)) else {
+    let Some(mut window) = place.read::<Window>() else {
         return false;
     };
     if window.until > now {
         return false;
     }
+    if let Some(name) = name {
+        window.destination = name.to_owned();
+    }
     let reported = window.repeats > 0 && report(&window).is_ok();
     if reported || window.repeats == 0 {
-        let _ = fs::remove_durably(dir, file);
+        let _ = place.remove();
     }
     reported
 }

@@ -168,7 +168,7 @@ pub fn run(pipe: Pipe) -> Result<ExitCode, Failure> {
 
 async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
     let client = deliver::Clients::new();
-    let threads = Threads::beside(&pipe.spool, pipe.profile.thread_ttl);
+    let threads = Threads::beside(&pipe.spool, &pipe.profile);
     let outbox = Outbox {
         client: &client,
         spool: &pipe.spool,

@@ -77,7 +77,7 @@ fn send_all(mut send: Send) -> Result<ExitCode, Failure> {
             report::warning(send.output, &warning);
         }
     }
-    let threads = Threads::beside(&send.spool, send.profile.thread_ttl);
+    let threads = Threads::beside(&send.spool, &send.profile);
     keys(&send, &mut deliveries);
     let mut messages = Vec::with_capacity(deliveries.len());
     for delivery in &deliveries {
