@@ -404,8 +404,15 @@ async fn send_first(
         false => None,
         true => threads.claim(job.name, &thread.key, deadline).await,
     };
+    if first && threads.get(job.name, &thread.key).is_none() {
+        search_thread(client, job, payload, deadline, warnings).await;
+    }
     let attached = threads.attach(job.name, job.platform, payload);
     let edit = thread.edit && attached != *payload;
+    let attached = match attached == *payload {
+        true => job.platform.mark_first(payload),
+        false => attached,
+    };
     let (mut verdict, mut status, mut next) =
         send_with_retries(client, job, &attached, deadline, verbose, warnings).await;
     if edit && job.platform.edit_refused(&verdict) {
@@ -428,6 +435,47 @@ async fn send_first(
         _ => {}
     }
     (verdict, status, next)
+}
+
+/// Looks on the platform for the first message under `payload`'s key, for
+/// a key neither this host nor the state server remembers (a runner with an
+/// empty disk), and remembers what it finds. A look that fails is said once
+/// in a process, and the message starts a thread of its own.
+async fn search_thread(
+    client: &reqwest::Client,
+    job: &Job<'_>,
+    payload: &Payload,
+    deadline: Instant,
+    warnings: &mut Vec<String>,
+) {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let (Some(threads), Some(thread)) = (job.threads, &payload.thread) else {
+        return;
+    };
+    let Some(search) = job.platform.thread_search(payload, threads.oldest()) else {
+        return;
+    };
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let request = job.platform.request(&search);
+    let found = match send(client, &request, remaining, false).await {
+        Reply::Answered(answer) => job.platform.thread_found(&search, &answer),
+        Reply::NotSent(why) | Reply::Unanswered(why) | Reply::Cut(_, why) => Err(why),
+    };
+    match found {
+        Ok(Some(parent)) => {
+            if let Err(err) = threads.settle(job.name, thread, &parent.channel, &parent.ts) {
+                warnings.push(format!("cannot remember thread `{}`: {err}", thread.key));
+            }
+        }
+        Ok(None) => {}
+        Err(why) if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) => {
+            warnings.push(format!(
+                "{}: cannot look for thread `{}` in the channel ({why}): it starts a new thread",
+                job.name, thread.key
+            ));
+        }
+        Err(_) => {}
+    }
 }
 
 /// Sends one request, retrying within the deadline; delivered, it gives

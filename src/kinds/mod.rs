@@ -337,6 +337,24 @@ pub trait Platform: Send + Sync {
     fn attach(&self, payload: &Payload, _parent: &Posted) -> Payload {
         payload.clone()
     }
+    /// `payload`, the first message under its thread key, marked so that a
+    /// host that does not remember the key can find it
+    /// ([`Platform::thread_search`]).
+    fn mark_first(&self, payload: &Payload) -> Payload {
+        payload.clone()
+    }
+    /// For a thread key neither this host nor the state server remembers:
+    /// the request that looks, in the channel `payload` goes to, for the
+    /// message posted first under its key since `oldest` (seconds since
+    /// the epoch). `None`: the kind keeps no mark to look for.
+    fn thread_search(&self, _payload: &Payload, _oldest: u64) -> Option<Payload> {
+        None
+    }
+    /// Where the message `search` looked for is, if its `answer` found it;
+    /// `Err` says why it could not look.
+    fn thread_found(&self, _search: &Payload, _answer: &Answer) -> Result<Option<Posted>, String> {
+        Ok(None)
+    }
     /// Whether `message` can be rendered at all, for kinds whose rendering can
     /// fail (a profile's body template): a send stops before anything goes out.
     fn check(&self, _message: &Message) -> Result<(), String> {

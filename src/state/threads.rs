@@ -72,6 +72,12 @@ impl Threads {
         }
     }
 
+    /// The oldest a remembered key's first message can be, in seconds since
+    /// the epoch: a look for one on the platform goes back no further.
+    pub fn oldest(&self) -> u64 {
+        now_secs().saturating_sub(self.ttl.as_secs())
+    }
+
     /// The state server and the name of `key`'s record on it, while it answers.
     fn on_server(&self, what: &str, destination: &str, key: &str) -> Option<(&Shared, String)> {
         let shared = self.shared.as_deref().filter(|s| s.is_up())?;

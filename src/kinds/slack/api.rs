@@ -32,6 +32,14 @@ const SCHEDULE_MAX: Duration = Duration::from_secs(120 * 86_400);
 const SCHEDULE_MIN: Duration = Duration::from_secs(10);
 pub const SCHEDULE: &str = "chat.scheduleMessage";
 const UNSCHEDULE: &str = "chat.deleteScheduledMessage";
+/// Where a key no host remembers is looked for (PLATFORMS.md §2.9).
+const HISTORY: &str = "conversations.history";
+/// How many of the channel's latest messages that look reads: one page.
+const HISTORY_PAGE: &str = "100";
+/// The metadata event that marks the first message under a thread key.
+const THREAD_EVENT: &str = "chime_thread";
+/// Slack's read methods take a form, not JSON.
+const FORM: &str = "application/x-www-form-urlencoded";
 
 pub struct Api {
     token: Secret,
@@ -135,6 +143,73 @@ impl Platform for Api {
         payload.reworked(&body, op)
     }
 
+    /// Message metadata carries the key, so that a runner with an empty
+    /// disk finds the thread in the channel's history; a part that has
+    /// metadata of its own (a `chime ask` question) keeps it.
+    fn mark_first(&self, payload: &Payload) -> Payload {
+        let Some(thread) = payload.thread.as_ref().filter(|_| payload.op.is_empty()) else {
+            return payload.clone();
+        };
+        let Ok(mut body) = serde_json::from_str::<Value>(&payload.body) else {
+            return payload.clone();
+        };
+        let Some(fields) = body.as_object_mut().filter(|f| !f.contains_key("metadata")) else {
+            return payload.clone();
+        };
+        let metadata = json!({"event_type": THREAD_EVENT, "event_payload": {"key": thread.key}});
+        fields.insert("metadata".into(), metadata);
+        payload.reworked(&body, "")
+    }
+
+    fn thread_search(&self, payload: &Payload, oldest: u64) -> Option<Payload> {
+        let thread = payload.thread.as_ref()?;
+        let body: Value = serde_json::from_str(&payload.body).ok()?;
+        // conversations.history takes IDs only: a channel given by name is
+        // not looked in (finding its ID would need channels:read as well).
+        let channel = body["channel"].as_str().filter(|c| is_channel_id(c))?;
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("channel", channel)
+            .append_pair("include_all_metadata", "true")
+            .append_pair("oldest", &oldest.to_string())
+            .append_pair("limit", HISTORY_PAGE)
+            .finish();
+        Some(Payload {
+            body: form,
+            op: HISTORY.into(),
+            thread: Some(thread.clone()),
+            ..Payload::json(&Value::Null)
+        })
+    }
+
+    fn thread_found(&self, search: &Payload, answer: &Answer) -> Result<Option<Posted>, String> {
+        let key = search.thread.as_ref().map(|t| t.key.as_str());
+        if answer.status == 429 {
+            return Err(format!("{HISTORY} is rate limited"));
+        }
+        let body: Value = serde_json::from_str(&answer.body)
+            .map_err(|_| format!("{HISTORY} answered {} without JSON", answer.status))?;
+        if body["ok"] != true {
+            let code = body["error"].as_str().unwrap_or("unknown_error");
+            return Err(match body["needed"].as_str() {
+                Some(scope) => format!("{HISTORY}: {code} (the token needs {scope})"),
+                None => format!("{HISTORY}: {code}"),
+            });
+        }
+        let channel = url::form_urlencoded::parse(search.body.as_bytes())
+            .find(|(k, _)| k == "channel")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        let marked = body["messages"].as_array().into_iter().flatten().find(|m| {
+            m["metadata"]["event_type"] == THREAD_EVENT
+                && m["metadata"]["event_payload"]["key"].as_str() == key
+        });
+        Ok(marked.and_then(|m| {
+            let ts = m["ts"].as_str()?.to_owned();
+            let at = ts.split('.').next()?.parse().ok()?;
+            Some(Posted { channel, ts, at })
+        }))
+    }
+
     fn schedules(&self) -> Option<Schedules> {
         Some(Schedules {
             min: SCHEDULE_MIN,
@@ -186,7 +261,8 @@ impl Platform for Api {
         };
         let url = Secret::public(&format!("{}/{method}", self.api_url));
         // Without the charset Slack answers with a `missing_charset` warning.
-        HttpRequest::post(url, payload, JSON_UTF8)
+        let content_type = if method == HISTORY { FORM } else { JSON_UTF8 };
+        HttpRequest::post(url, payload, content_type)
             .header("authorization", Secret::bearer(&self.token))
     }
 
@@ -280,6 +356,15 @@ impl Platform for Api {
             },
         }
     }
+}
+
+/// `C0123ABCD`, `G…`, `D…`: a conversation's ID rather than its name.
+fn is_channel_id(channel: &str) -> bool {
+    channel.len() >= 9
+        && channel.starts_with(['C', 'G', 'D'])
+        && channel
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// chime reads the first 64 KiB of an answer, and chat.postMessage answers
