@@ -106,6 +106,14 @@ text = "{{ text }}"
 # max_age = "3d"
 # backoff_base = "2s"
 # backoff_cap = "15m"
+
+# --- Many machines: threads, job outcomes, dedupe and pacing shared through a
+# Redis or Valkey (or CHIME_STATE_URL). The spool stays on each machine. ---
+
+# [state]
+# url = "redis://state.internal:6379"       # rediss:// for TLS
+# password = { env = "CHIME_STATE_PASSWORD" }
+# prefix = "chime"
 "##;
 
 /// Writes the starter profile, private to its owner, refusing to overwrite one
