@@ -552,7 +552,7 @@ async fn send_with_retries(
 /// channel. A turn further off than `remaining` is not taken, and the
 /// message waits in the spool for it instead.
 async fn fleet_turn(job: &Job<'_>, payload: &Payload, remaining: Duration) -> Result<(), Verdict> {
-    let Some(threads) = job.threads else {
+    let Some(threads) = job.threads.filter(|t| t.is_shared()) else {
         return Ok(());
     };
     let channel = channel_of(&payload.body);

@@ -85,7 +85,7 @@ fn every_profile(global: &GlobalArgs, env: &EnvVars) -> Result<Vec<Flushable>, F
             return Err(failure);
         }
         if let Ok(profile) = &profile {
-            super::share(&state, profile);
+            super::share(&state, profile, global);
         }
         found.push(Flushable { spool, profile });
     }

@@ -75,13 +75,13 @@ pub fn profile_and_spool(
     let location = locate(global, env)?;
     let profile = load(&location, env, global)?;
     let state = open_state(&location, env)?;
-    share(&state, &profile);
+    share(&state, &profile, global);
     Ok((profile, state))
 }
 
 /// Says where the profile's state is shared with other hosts, if it is.
-fn share(state: &ProfileState, profile: &Profile) {
-    crate::state::shared::attach(&state.dir, profile.state.as_ref());
+fn share(state: &ProfileState, profile: &Profile, global: &GlobalArgs) {
+    crate::state::shared::attach(&state.dir, profile.state.as_ref(), global.quiet);
 }
 
 /// Loads the profile at `location`, warning of secrets other users may read.
@@ -122,6 +122,7 @@ fn target(
     if let Some(adhoc) = url::adhoc(&target.to, &target.routes, target.kind.as_deref(), env)? {
         let selection = Selection::Destinations(vec![url::URL_DEST.to_owned()]);
         check_names(&adhoc.profile, &selection, template)?;
+        share(&adhoc.state, &adhoc.profile, global);
         let unkept = adhoc.origin == url::UrlOrigin::Args;
         return Ok((adhoc.profile, adhoc.state, selection, unkept));
     }

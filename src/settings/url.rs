@@ -89,7 +89,6 @@ pub fn adhoc(
         }
     };
     let state = open_state(&location, env)?;
-    super::share(&state, &profile);
     Ok(Some(Adhoc {
         profile,
         state,

@@ -53,8 +53,9 @@ static SERVERS: LazyLock<Mutex<HashMap<PathBuf, Arc<Shared>>>> = LazyLock::new(D
 static BY_SERVER: LazyLock<Mutex<HashMap<String, Arc<Shared>>>> = LazyLock::new(Default::default);
 
 /// Says that the profile whose state is in `profile_dir` shares it through
-/// `server`. Nothing is connected until a first call needs it.
-pub fn attach(profile_dir: &Path, server: Option<&StateServer>) {
+/// `server`; `quiet` (`-q`) keeps its failure unsaid. Nothing is connected
+/// until a first call needs it.
+pub fn attach(profile_dir: &Path, server: Option<&StateServer>, quiet: bool) {
     let Some(server) = server else {
         return;
     };
@@ -62,7 +63,7 @@ pub fn attach(profile_dir: &Path, server: Option<&StateServer>) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .entry(server.key())
-        .or_insert_with(|| Arc::new(Shared::new(server.clone())))
+        .or_insert_with(|| Arc::new(Shared::new(server.clone(), quiet)))
         .clone();
     SERVERS
         .lock()
@@ -84,14 +85,16 @@ pub struct Shared {
     /// Set by the first failure: from then on this process keeps its
     /// state on the host, and says so once.
     down: AtomicBool,
+    quiet: bool,
 }
 
 impl Shared {
-    fn new(server: StateServer) -> Shared {
+    fn new(server: StateServer, quiet: bool) -> Shared {
         Shared {
             server,
             connection: Mutex::new(None),
             down: AtomicBool::new(false),
+            quiet,
         }
     }
 
@@ -218,7 +221,7 @@ impl Shared {
 
     /// For `chime test`: whether the server answers, as whom, and how fast.
     pub fn check(server: &StateServer) -> Result<Duration, String> {
-        let shared = Shared::new(server.clone());
+        let shared = Shared::new(server.clone(), true);
         let started = Instant::now();
         let mut connection = shared.connect().map_err(|e| describe(&e))?;
         redis::cmd("PING")
@@ -280,7 +283,7 @@ impl Shared {
     }
 
     fn failed<T>(&self, err: &redis::RedisError) -> Option<T> {
-        if !self.down.swap(true, Ordering::Relaxed) {
+        if !self.down.swap(true, Ordering::Relaxed) && !self.quiet {
             eprintln!(
                 "chime: warning: the state server {} failed ({}): this run keeps its state on this \
                  host from now on, so a thread may fork, a repeat may pass a dedupe window, and \

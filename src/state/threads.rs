@@ -72,6 +72,11 @@ impl Threads {
         }
     }
 
+    /// Whether the keys are the fleet's, on a state server that answers.
+    pub fn is_shared(&self) -> bool {
+        self.shared.as_ref().is_some_and(|s| s.is_up())
+    }
+
     /// The oldest a remembered key's first message can be, in seconds since
     /// the epoch: a look for one on the platform goes back no further.
     pub fn oldest(&self) -> u64 {
