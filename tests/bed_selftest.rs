@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::support::bed::{Bed, Fault, Via};
 
 mod ntfy_bed;
+mod redis_bed;
 mod telegram_bed;
 
 const TOKEN: &str = "xoxb-bed-selftest";

@@ -25,6 +25,7 @@ mod run;
 mod scheduling;
 mod send;
 mod setup;
+mod shared_state;
 mod show;
 mod spool;
 mod state;
