@@ -622,7 +622,7 @@ fn redis_and_slack_both_down_spool_the_message_and_a_flush_delivers_it_once() {
     redis.stop();
     let mut fleet = Fleet::with(Bed::down(), redis, 1, "");
     let sent = fleet
-        .go(0, &["send", "--to", "hook", "disk full on db-1"])
+        .go(0, &["send", "--to", "paced-hook", "disk full on db-1"])
         .code(75);
     warned_once(sent);
     fleet.bed.come_up();
@@ -636,10 +636,11 @@ fn redis_and_slack_both_down_spool_the_message_and_a_flush_delivers_it_once() {
 #[test]
 fn redis_stopped_during_a_pipe_warns_once_and_every_line_arrives_once() {
     let mut fleet = Fleet::new(1);
+    // The paced webhook: every batch takes the fleet's turn from the server.
     let args = [
         "pipe",
         "--to",
-        "hook",
+        "paced-hook",
         "--interval",
         "200ms",
         "--timeout",
@@ -792,7 +793,8 @@ fn a_rediss_state_server_is_trusted_through_the_tables_ca_file() {
     // The same server to a host without the CA: not trusted, so not used,
     // and the message goes all the same.
     let sandbox = host(&profile(&fleet.bed, ""));
-    let mut cmd = sandbox.chime(&["send", "--to", "hook", "three"]);
+    // The paced webhook, whose turn is the fleet's: the send asks the server.
+    let mut cmd = sandbox.chime(&["send", "--to", "paced-hook", "three"]);
     cmd.env("CHIME_STATE_URL", fleet.redis.url());
     warned_once(run_within(cmd, LIMIT).code(0));
     assert_eq!(texts(&fleet.bed).last().map(String::as_str), Some("three"));
@@ -839,7 +841,7 @@ fn nothing_in_redis_contains_a_destinations_token_or_webhook_url() {
 // `chime test` and `chime config show`.
 
 #[test]
-fn chime_test_says_the_state_server_is_ok_when_it_answers_and_exits_75_when_not() {
+fn chime_test_says_the_state_server_is_ok_when_it_answers_and_exits_74_when_not() {
     let mut fleet = Fleet::new(1);
     let state_rows = |run: &Run| -> Vec<String> {
         let lines = run.stdout.lines().filter(|l| l.contains(WARNING));
@@ -854,7 +856,8 @@ fn chime_test_says_the_state_server_is_ok_when_it_answers_and_exits_75_when_not(
     );
     let tested = fleet.bed.delivered().len();
     fleet.redis.stop();
-    let down = fleet.go(0, &["test"]).code(75);
+    // A test keeps nothing: not delivered and not kept.
+    let down = fleet.go(0, &["test"]).code(74);
     assert!(
         down.stdout.contains(WARNING) || down.stderr.contains(WARNING),
         "{down}"
@@ -982,6 +985,43 @@ fn a_host_that_remembers_nothing_finds_the_thread_through_history_metadata() {
             .iter()
             .map(|r| (&r.query, r.text()))
             .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_channel_given_by_name_is_found_in_the_channel_list_once_then_its_history_is_read_by_id() {
+    let (bed, hosts) = without_redis(2);
+    for key in ["deploy-1", "deploy-2"] {
+        send(
+            &hosts[0],
+            &["send", "--to", "bot", "--thread", key, "start"],
+        )
+        .code(0);
+    }
+    for key in ["deploy-1", "deploy-2"] {
+        send(&hosts[1], &["send", "--to", "bot", "--thread", key, "more"]).code(0);
+    }
+    let posts = posts(&bed);
+    assert_eq!(thread_of(&posts[2]), Some(ts(&posts[0])));
+    assert_eq!(thread_of(&posts[3]), Some(ts(&posts[1])));
+    let calls = |method: &str| -> Vec<Request> {
+        let path = format!("/api/{method}");
+        bed.requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
+    };
+    // Host A started both threads and remembers them: it looked once per
+    // key, finding nothing; host B found the ID on its first look only.
+    assert_eq!(calls("conversations.list").len(), 2, "one list per host");
+    let histories = calls("conversations.history");
+    assert_eq!(histories.len(), 4, "one history per new key on each host");
+    let id = bed.channel_id("#deploys");
+    assert!(
+        histories
+            .iter()
+            .all(|r| argument(r, "channel").as_deref() == Some(id.as_str())),
+        "the history is read by ID"
     );
 }
 

@@ -50,7 +50,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::exit::{ExitCode, Failure};
-use crate::kinds::{HttpRequest, Payload, Platform, Verdict, reason};
+use crate::kinds::{HttpRequest, Payload, Platform, Search, Verdict, reason};
 use crate::state::Threads;
 
 pub use call::{call, client};
@@ -437,6 +437,10 @@ async fn send_first(
     (verdict, status, next)
 }
 
+/// The requests one look for a thread makes at most: pages of a channel
+/// list, then the channel's history.
+const MAX_SEARCH_STEPS: usize = 6;
+
 /// Looks on the platform for the first message under `payload`'s key, for
 /// a key neither this host nor the state server remembers (a runner with an
 /// empty disk), and remembers what it finds. A look that fails is said once
@@ -452,15 +456,41 @@ async fn search_thread(
     let (Some(threads), Some(thread)) = (job.threads, &payload.thread) else {
         return;
     };
-    let Some(search) = job.platform.thread_search(payload, threads.oldest()) else {
-        return;
-    };
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    let request = job.platform.request(&search);
-    let found = match send(client, &request, remaining, false).await {
-        Reply::Answered(answer) => job.platform.thread_found(&search, &answer),
-        Reply::NotSent(why) | Reply::Unanswered(why) | Reply::Cut(_, why) => Err(why),
-    };
+    let oldest = threads.oldest();
+    let channel = channel_of(&payload.body);
+    let known = threads.channel_id(job.name, &channel);
+    let mut next = job
+        .platform
+        .thread_search(payload, oldest, known.as_deref());
+    let mut found = Ok(None);
+    for _ in 0..MAX_SEARCH_STEPS {
+        let Some(search) = next.take() else {
+            break;
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let request = job.platform.request(&search);
+        let step = match send(client, &request, remaining, false).await {
+            Reply::Answered(answer) => job.platform.thread_found(payload, &search, &answer, oldest),
+            Reply::NotSent(why) | Reply::Unanswered(why) | Reply::Cut(_, why) => Err(why),
+        };
+        found = match step {
+            Ok(Search::Found(parent)) => Ok(Some(parent)),
+            Ok(Search::Missing) => Ok(None),
+            Ok(Search::Next(step)) => {
+                next = Some(step);
+                Ok(None)
+            }
+            Ok(Search::ChannelId(id, step)) => {
+                threads.remember_channel(job.name, &channel, &id);
+                next = Some(step);
+                Ok(None)
+            }
+            Err(why) => Err(why),
+        };
+        if !matches!(found, Ok(None)) {
+            break;
+        }
+    }
     match found {
         Ok(Some(parent)) => {
             if let Err(err) = threads.settle(job.name, thread, &parent.channel, &parent.ts) {

@@ -104,6 +104,19 @@ pub struct Posted {
     pub at: u64,
 }
 
+/// What one step of a look for a thread's first message found
+/// ([`Platform::thread_found`]).
+#[derive(Debug)]
+pub enum Search {
+    Found(Posted),
+    Missing,
+    /// Another request to make: the next page of a list.
+    Next(Payload),
+    /// The ID of the channel the message goes to (given by name), worth
+    /// remembering, and the request to make next.
+    ChannelId(String, Payload),
+}
+
 /// What one send adds to a destination's own settings.
 #[derive(Clone, Debug, Default)]
 pub struct Target {
@@ -346,14 +359,27 @@ pub trait Platform: Send + Sync {
     /// For a thread key neither this host nor the state server remembers:
     /// the request that looks, in the channel `payload` goes to, for the
     /// message posted first under its key since `oldest` (seconds since
-    /// the epoch). `None`: the kind keeps no mark to look for.
-    fn thread_search(&self, _payload: &Payload, _oldest: u64) -> Option<Payload> {
+    /// the epoch); `channel_id` is that channel's ID when an earlier look
+    /// found it. `None`: the kind keeps no mark to look for.
+    fn thread_search(
+        &self,
+        _payload: &Payload,
+        _oldest: u64,
+        _channel_id: Option<&str>,
+    ) -> Option<Payload> {
         None
     }
-    /// Where the message `search` looked for is, if its `answer` found it;
+    /// What the `answer` to `search`, a step of the look for `payload`'s
+    /// thread, found: its first message, nothing, or the next step to take;
     /// `Err` says why it could not look.
-    fn thread_found(&self, _search: &Payload, _answer: &Answer) -> Result<Option<Posted>, String> {
-        Ok(None)
+    fn thread_found(
+        &self,
+        _payload: &Payload,
+        _search: &Payload,
+        _answer: &Answer,
+        _oldest: u64,
+    ) -> Result<Search, String> {
+        Ok(Search::Missing)
     }
     /// Whether `message` can be rendered at all, for kinds whose rendering can
     /// fail (a profile's body template): a send stops before anything goes out.

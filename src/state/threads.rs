@@ -77,6 +77,18 @@ impl Threads {
         self.shared.as_ref().is_some_and(|s| s.is_up())
     }
 
+    /// The ID a look for a thread found for the channel `name` of
+    /// `destination`, so that the next look goes straight to its history.
+    pub fn channel_id(&self, destination: &str, name: &str) -> Option<String> {
+        self.get(destination, &channel_key(name)).map(|p| p.channel)
+    }
+
+    /// Remembers, as long as a key, the ID of the channel `name`; a record
+    /// that cannot be kept costs the next look a channel list.
+    pub fn remember_channel(&self, destination: &str, name: &str, id: &str) {
+        let _ = self.remember(destination, &channel_key(name), id, "");
+    }
+
     /// The oldest a remembered key's first message can be, in seconds since
     /// the epoch: a look for one on the platform goes back no further.
     pub fn oldest(&self) -> u64 {
@@ -285,6 +297,12 @@ impl Threads {
             }
         }
     }
+}
+
+/// The record of a channel's ID among the keys: a control character
+/// starts it, which no key typed on a command line does.
+fn channel_key(name: &str) -> String {
+    format!("\u{1}channel {name}")
 }
 
 fn now_secs() -> u64 {

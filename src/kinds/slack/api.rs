@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use crate::fields::Fields;
 use crate::kinds::{
-    Answer, Asking, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Schedules, Target,
+    Answer, Asking, HttpRequest, JSON_UTF8, Payload, Platform, Posted, Schedules, Search, Target,
     Threading, Verdict, classify_http, describe_identity,
 };
 use crate::message::Message;
@@ -36,6 +36,10 @@ const UNSCHEDULE: &str = "chat.deleteScheduledMessage";
 const HISTORY: &str = "conversations.history";
 /// How many of the channel's latest messages that look reads: one page.
 const HISTORY_PAGE: &str = "100";
+/// Where a channel given by name is found (§2.7), a page at a time.
+const LIST: &str = "conversations.list";
+/// "Must be an integer under 1000."
+const LIST_PAGE: &str = "999";
 /// The metadata event that marks the first message under a thread key.
 const THREAD_EVENT: &str = "chime_thread";
 /// Slack's read methods take a form, not JSON.
@@ -161,53 +165,50 @@ impl Platform for Api {
         payload.reworked(&body, "")
     }
 
-    fn thread_search(&self, payload: &Payload, oldest: u64) -> Option<Payload> {
-        let thread = payload.thread.as_ref()?;
+    /// In the channel by ID; a channel given by name is found first in
+    /// conversations.list, since conversations.history takes IDs only.
+    fn thread_search(
+        &self,
+        payload: &Payload,
+        oldest: u64,
+        channel_id: Option<&str>,
+    ) -> Option<Payload> {
+        payload.thread.as_ref()?;
         let body: Value = serde_json::from_str(&payload.body).ok()?;
-        // conversations.history takes IDs only: a channel given by name is
-        // not looked in (finding its ID would need channels:read as well).
-        let channel = body["channel"].as_str().filter(|c| is_channel_id(c))?;
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("channel", channel)
-            .append_pair("include_all_metadata", "true")
-            .append_pair("oldest", &oldest.to_string())
-            .append_pair("limit", HISTORY_PAGE)
-            .finish();
-        Some(Payload {
-            body: form,
-            op: HISTORY.into(),
-            thread: Some(thread.clone()),
-            ..Payload::json(&Value::Null)
+        let channel = body["channel"].as_str()?;
+        Some(match channel_id {
+            Some(id) => history(id, oldest),
+            None if is_channel_id(channel) => history(channel, oldest),
+            None => channels(""),
         })
     }
 
-    fn thread_found(&self, search: &Payload, answer: &Answer) -> Result<Option<Posted>, String> {
-        let key = search.thread.as_ref().map(|t| t.key.as_str());
-        if answer.status == 429 {
-            return Err(format!("{HISTORY} is rate limited"));
+    fn thread_found(
+        &self,
+        payload: &Payload,
+        search: &Payload,
+        answer: &Answer,
+        oldest: u64,
+    ) -> Result<Search, String> {
+        let body = read_answer(&search.op, answer)?;
+        if search.op == LIST {
+            let wanted: Value = serde_json::from_str(&payload.body).unwrap_or_default();
+            let wanted = wanted["channel"].as_str().unwrap_or_default();
+            return Ok(channel_found(&body, wanted, oldest));
         }
-        let body: Value = serde_json::from_str(&answer.body)
-            .map_err(|_| format!("{HISTORY} answered {} without JSON", answer.status))?;
-        if body["ok"] != true {
-            let code = body["error"].as_str().unwrap_or("unknown_error");
-            return Err(match body["needed"].as_str() {
-                Some(scope) => format!("{HISTORY}: {code} (the token needs {scope})"),
-                None => format!("{HISTORY}: {code}"),
-            });
-        }
-        let channel = url::form_urlencoded::parse(search.body.as_bytes())
-            .find(|(k, _)| k == "channel")
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default();
+        let key = payload.thread.as_ref().map(|t| t.key.as_str());
+        let channel = form_value(&search.body, "channel");
         let marked = body["messages"].as_array().into_iter().flatten().find(|m| {
             m["metadata"]["event_type"] == THREAD_EVENT
                 && m["metadata"]["event_payload"]["key"].as_str() == key
         });
-        Ok(marked.and_then(|m| {
-            let ts = m["ts"].as_str()?.to_owned();
-            let at = ts.split('.').next()?.parse().ok()?;
-            Some(Posted { channel, ts, at })
-        }))
+        Ok(marked
+            .and_then(|m| {
+                let ts = m["ts"].as_str()?.to_owned();
+                let at = ts.split('.').next()?.parse().ok()?;
+                Some(Search::Found(Posted { channel, ts, at }))
+            })
+            .unwrap_or(Search::Missing))
     }
 
     fn schedules(&self) -> Option<Schedules> {
@@ -261,7 +262,10 @@ impl Platform for Api {
         };
         let url = Secret::public(&format!("{}/{method}", self.api_url));
         // Without the charset Slack answers with a `missing_charset` warning.
-        let content_type = if method == HISTORY { FORM } else { JSON_UTF8 };
+        let content_type = match method {
+            HISTORY | LIST => FORM,
+            _ => JSON_UTF8,
+        };
         HttpRequest::post(url, payload, content_type)
             .header("authorization", Secret::bearer(&self.token))
     }
@@ -356,6 +360,81 @@ impl Platform for Api {
             },
         }
     }
+}
+
+/// One page of the channel's latest messages since `oldest`, with their
+/// metadata.
+fn history(channel: &str, oldest: u64) -> Payload {
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("channel", channel)
+        .append_pair("include_all_metadata", "true")
+        .append_pair("oldest", &oldest.to_string())
+        .append_pair("limit", HISTORY_PAGE)
+        .finish();
+    read_method(HISTORY, form)
+}
+
+/// A page of the channels the bot can see, from `cursor`.
+fn channels(cursor: &str) -> Payload {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("types", "public_channel,private_channel")
+        .append_pair("exclude_archived", "true")
+        .append_pair("limit", LIST_PAGE);
+    if !cursor.is_empty() {
+        form.append_pair("cursor", cursor);
+    }
+    read_method(LIST, form.finish())
+}
+
+fn read_method(method: &str, form: String) -> Payload {
+    Payload {
+        body: form,
+        op: method.into(),
+        ..Payload::json(&Value::Null)
+    }
+}
+
+/// What a page of conversations.list says of the channel `wanted` (a
+/// name, with or without `#`): its history is the next step, or the next
+/// page is.
+fn channel_found(body: &Value, wanted: &str, oldest: u64) -> Search {
+    let name = wanted.trim_start_matches('#');
+    let found = body["channels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"].as_str() == Some(name));
+    if let Some(id) = found.and_then(|c| c["id"].as_str()) {
+        return Search::ChannelId(id.to_owned(), history(id, oldest));
+    }
+    match body["response_metadata"]["next_cursor"].as_str() {
+        Some(cursor) if !cursor.is_empty() => Search::Next(channels(cursor)),
+        _ => Search::Missing,
+    }
+}
+
+/// A read method's `{"ok": true}` answer, or why it is not one.
+fn read_answer(method: &str, answer: &Answer) -> Result<Value, String> {
+    if answer.status == 429 {
+        return Err(format!("{method} is rate limited"));
+    }
+    let body: Value = serde_json::from_str(&answer.body)
+        .map_err(|_| format!("{method} answered {} without JSON", answer.status))?;
+    if body["ok"] == true {
+        return Ok(body);
+    }
+    let code = body["error"].as_str().unwrap_or("unknown_error");
+    Err(match body["needed"].as_str() {
+        Some(scope) => format!("{method}: {code} (the token needs {scope})"),
+        None => format!("{method}: {code}"),
+    })
+}
+
+fn form_value(form: &str, key: &str) -> String {
+    url::form_urlencoded::parse(form.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 /// `C0123ABCD`, `G…`, `D…`: a conversation's ID rather than its name.

@@ -17,14 +17,17 @@ use serde_json::{Map, Value, json};
 use super::{Answer, Bed, Request, State, check_message};
 
 /// Every scope the bed's bot token holds, in the order `provided` lists them.
-const SCOPES: [&str; 4] = [
+const SCOPES: [&str; 5] = [
     "chat:write",
     "channels:history",
+    "channels:read",
     "users:read",
     "usergroups:read",
 ];
-/// conversations.history's default and largest `limit` (§2.8).
+/// conversations.history's default and largest `limit` (§2.7).
 const HISTORY_LIMIT: (usize, usize) = (100, 999);
+/// conversations.list's: "Must be an integer under 1000" (§2.7).
+const LIST_LIMIT: (usize, usize) = (100, 999);
 /// The workspace every user and click belongs to, as the webhook paths name it.
 pub const TEAM: &str = "T0TESTTEAM";
 
@@ -274,6 +277,7 @@ impl Directory {
 fn scope_of(method: &str) -> Option<&'static str> {
     Some(match method {
         "conversations.history" | "conversations.replies" => "channels:history",
+        "conversations.list" => "channels:read",
         "users.list" | "users.info" => "users:read",
         "usergroups.users.list" => "usergroups:read",
         "chat.postEphemeral" => "chat:write",
@@ -309,6 +313,7 @@ pub fn answer(state: &mut State, request: &Request, method: &str) -> Answer {
     let body = match method {
         "conversations.history" => history(state, &args),
         "conversations.replies" => replies(state, &args),
+        "conversations.list" => channels_list(state, &args),
         "users.list" => users_list(&state.slack, &args),
         "users.info" => users_info(&state.slack, &args),
         "usergroups.users.list" => group_members(&state.slack, &args),
@@ -403,10 +408,14 @@ fn ts_key(ts: &str) -> (u64, u64) {
 }
 
 /// The conversation's ID, once the bot can read it: Slack answers `not_in_channel` for a
-/// conversation the bot is not a member of.
+/// conversation the bot is not a member of. The reads take an ID, never a name: `#deploys`
+/// is `channel_not_found` (§2.7), as chat.postMessage alone resolves names.
 fn readable(state: &State, args: &Map<String, Value>) -> Result<String, &'static str> {
     let wanted = arg(args, "channel").ok_or("channel_not_found")?;
     let channel = state.channel(&wanted).ok_or("channel_not_found")?;
+    if channel.id != wanted {
+        return Err("channel_not_found");
+    }
     if !channel.member {
         return Err("not_in_channel");
     }
@@ -451,6 +460,34 @@ fn history(state: &State, args: &Map<String, Value>) -> Result<Value, &'static s
         body["response_metadata"] = json!({"next_cursor": next});
     }
     Ok(body)
+}
+
+/// conversations.list: the channels, a page at a time (`limit` 100 by default, under 1000),
+/// with the cursor of the next page; every channel of the bed is public and unarchived.
+fn channels_list(state: &State, args: &Map<String, Value>) -> Result<Value, &'static str> {
+    let limit = limit(args, LIST_LIMIT.0, LIST_LIMIT.1)?;
+    let public =
+        arg(args, "types").is_none_or(|t| t.split(',').any(|t| t.trim() == "public_channel"));
+    let channels: Vec<Value> = state
+        .channels
+        .iter()
+        .filter(|_| public)
+        .map(|c| {
+            json!({"id": c.id, "name": c.name, "is_channel": true, "is_private": false,
+                   "is_archived": false, "is_member": c.member})
+        })
+        .collect();
+    let start = match arg(args, "cursor") {
+        None => 0,
+        Some(cursor) => (0..channels.len())
+            .find(|i| encode(&format!("next_index:{i}")) == cursor)
+            .ok_or("invalid_cursor")?,
+    };
+    let page: Vec<Value> = channels.iter().skip(start).take(limit).cloned().collect();
+    let next = (start + limit < channels.len())
+        .then(|| encode(&format!("next_index:{}", start + limit)))
+        .unwrap_or_default();
+    Ok(json!({"ok": true, "channels": page, "response_metadata": {"next_cursor": next}}))
 }
 
 /// Where a history cursor (`next_ts:<ts>`, base64, as Slack's are) resumes.
