@@ -484,9 +484,10 @@ fn channels_list(state: &State, args: &Map<String, Value>) -> Result<Value, &'st
             .ok_or("invalid_cursor")?,
     };
     let page: Vec<Value> = channels.iter().skip(start).take(limit).cloned().collect();
-    let next = (start + limit < channels.len())
-        .then(|| encode(&format!("next_index:{}", start + limit)))
-        .unwrap_or_default();
+    let next = match start + limit < channels.len() {
+        true => encode(&format!("next_index:{}", start + limit)),
+        false => String::new(),
+    };
     Ok(json!({"ok": true, "channels": page, "response_metadata": {"next_cursor": next}}))
 }
 
