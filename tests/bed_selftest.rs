@@ -1456,6 +1456,38 @@ fn users_list_pages_with_next_cursor_until_it_is_empty() {
 }
 
 #[test]
+fn conversations_list_pages_the_channels_and_the_history_takes_an_id_never_a_name() {
+    let (bed, _) = api_bed();
+    bed.no_rate_limit();
+    bed.add_channel("#builds", true);
+    let first = call(&bed, "conversations.list", "limit=1");
+    assert_eq!(first["channels"].as_array().map(Vec::len), Some(1));
+    let cursor = first["response_metadata"]["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!cursor.is_empty());
+    let rest = call(&bed, "conversations.list", &format!("cursor={cursor}"));
+    let names: Vec<&str> = [&first, &rest]
+        .iter()
+        .flat_map(|page| page["channels"].as_array().unwrap())
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"builds") && names.contains(&"deploys"),
+        "{names:?}"
+    );
+    assert_eq!(rest["response_metadata"]["next_cursor"], "");
+    let by_name = call(&bed, "conversations.history", "channel=%23deploys");
+    assert_eq!(by_name["error"], "channel_not_found");
+    bed.deny_scope("channels:read");
+    assert_eq!(
+        call(&bed, "conversations.list", "")["needed"],
+        "channels:read"
+    );
+}
+
+#[test]
 fn usergroups_users_list_answers_the_members_or_no_such_subteam() {
     let (bed, _) = api_bed();
     bed.add_usergroup("S0ONCALL", &["U0ALICE", "U0BOB"]);
@@ -1471,7 +1503,7 @@ fn read_methods_answer_missing_scope_naming_the_scope_needed_and_check_the_token
     bed.no_rate_limit();
     bed.deny_scope("users:read");
     let refused = json!({"ok": false, "error": "missing_scope", "needed": "users:read",
-                         "provided": "chat:write,channels:history,usergroups:read"});
+                         "provided": "chat:write,channels:history,channels:read,usergroups:read"});
     assert_eq!(call(&bed, "users.list", ""), refused);
     assert_eq!(call(&bed, "users.info", "user=U0ALICE"), refused);
     assert_eq!(
@@ -1481,7 +1513,10 @@ fn read_methods_answer_missing_scope_naming_the_scope_needed_and_check_the_token
     bed.deny_scope("conversations.history");
     let replies = call(&bed, "conversations.replies", "channel=C0DEPLOYS&ts=1.1");
     assert_eq!(replies["needed"], "channels:history");
-    assert_eq!(replies["provided"], "chat:write,usergroups:read");
+    assert_eq!(
+        replies["provided"],
+        "chat:write,channels:read,usergroups:read"
+    );
     let url = format!("{}/usergroups.users.list", bed.api_url());
     assert_eq!(
         post(&url, FORM, b"usergroup=S0X", None).json()["error"],

@@ -917,6 +917,14 @@ fn send(host: &Sandbox, args: &[&str]) -> Run {
     run_within(host.chime(args), LIMIT)
 }
 
+/// [`send`] in a CI job, where a key nobody remembers is looked for in the
+/// channel: each job of a run starts on an empty disk.
+fn send_in_ci(host: &Sandbox, args: &[&str]) -> Run {
+    let mut cmd = host.chime(args);
+    cmd.env("GITHUB_ACTIONS", "true").env("GITHUB_RUN_ID", "77");
+    run_within(cmd, LIMIT)
+}
+
 #[test]
 fn the_first_message_under_a_thread_key_carries_chime_thread_metadata_with_the_key() {
     let (bed, hosts) = without_redis(1);
@@ -944,20 +952,20 @@ fn the_first_message_under_a_thread_key_carries_chime_thread_metadata_with_the_k
 #[test]
 fn a_host_that_remembers_nothing_finds_the_thread_through_history_metadata() {
     let (bed, hosts) = without_redis(2);
-    send(
+    send_in_ci(
         &hosts[0],
         &["send", "--to", "bot", "--thread", "deploy-9", "deploying"],
     )
     .code(0);
     // Newer messages in the channel, another thread's parent among them, so
     // only the key in the metadata can tell which is the thread.
-    send(
+    send_in_ci(
         &hosts[0],
         &["send", "--to", "bot", "--thread", "other", "unrelated"],
     )
     .code(0);
-    send(&hosts[0], &["send", "--to", "bot", "noise"]).code(0);
-    send(
+    send_in_ci(&hosts[0], &["send", "--to", "bot", "noise"]).code(0);
+    send_in_ci(
         &hosts[1],
         &["send", "--to", "bot", "--thread", "deploy-9", "deployed"],
     )
@@ -989,17 +997,35 @@ fn a_host_that_remembers_nothing_finds_the_thread_through_history_metadata() {
 }
 
 #[test]
+fn outside_ci_a_key_this_host_does_not_remember_starts_a_thread_without_reading_the_channel() {
+    let (bed, hosts) = without_redis(2);
+    send(
+        &hosts[0],
+        &["send", "--to", "bot", "--thread", "deploy-9", "deploying"],
+    )
+    .code(0);
+    send(
+        &hosts[1],
+        &["send", "--to", "bot", "--thread", "deploy-9", "deployed"],
+    )
+    .code(0);
+    let paths: Vec<String> = bed.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/api/chat.postMessage", "/api/chat.postMessage"]);
+    assert_eq!(thread_of(&posts(&bed)[1]), None, "a thread of its own");
+}
+
+#[test]
 fn a_channel_given_by_name_is_found_in_the_channel_list_once_then_its_history_is_read_by_id() {
     let (bed, hosts) = without_redis(2);
     for key in ["deploy-1", "deploy-2"] {
-        send(
+        send_in_ci(
             &hosts[0],
             &["send", "--to", "bot", "--thread", key, "start"],
         )
         .code(0);
     }
     for key in ["deploy-1", "deploy-2"] {
-        send(&hosts[1], &["send", "--to", "bot", "--thread", key, "more"]).code(0);
+        send_in_ci(&hosts[1], &["send", "--to", "bot", "--thread", key, "more"]).code(0);
     }
     let posts = posts(&bed);
     assert_eq!(thread_of(&posts[2]), Some(ts(&posts[0])));
@@ -1029,12 +1055,12 @@ fn a_channel_given_by_name_is_found_in_the_channel_list_once_then_its_history_is
 fn without_the_history_scope_a_host_that_remembers_nothing_warns_once_and_starts_a_new_thread() {
     let (bed, hosts) = without_redis(2);
     bed.deny_scope("channels:history");
-    send(
+    send_in_ci(
         &hosts[0],
         &["send", "--to", "bot", "--thread", "deploy-9", "deploying"],
     )
     .code(0);
-    let first = send(
+    let first = send_in_ci(
         &hosts[1],
         &["send", "--to", "bot", "--thread", "deploy-9", "deployed"],
     )
@@ -1049,7 +1075,7 @@ fn without_the_history_scope_a_host_that_remembers_nothing_warns_once_and_starts
     assert_eq!(posts_now.len(), 2);
     assert_eq!(thread_of(&posts_now[1]), None, "a new thread");
     // Host B now remembers its own thread: no lookup, no warning.
-    let second = send(
+    let second = send_in_ci(
         &hosts[1],
         &["send", "--to", "bot", "--thread", "deploy-9", "verified"],
     )

@@ -189,7 +189,7 @@ async fn post(
     send: &crate::settings::Send,
     asked: &Payload,
 ) -> Result<Posted, Failure> {
-    let threads = Threads::beside(&send.spool, &send.profile);
+    let threads = Threads::beside(&send.spool, &send.profile).searching(send.ci.is_some());
     let job = Job {
         threads: Some(&threads),
         ..Job::alone(ctx.destination, vec![asked.clone()], ctx.timeout)

@@ -266,7 +266,7 @@ async fn flush_one(
     if let Some(bar) = bar {
         bar.set_message(name.to_owned());
     }
-    let threads = Threads::beside(spool, profile);
+    let threads = Threads::beside(spool, profile).searching(flush.in_ci);
     let ctx = Context {
         client,
         spool,

@@ -84,22 +84,28 @@ impl Profile {
         let mut warnings = Vec::new();
         let path = self.path.display();
         let mut profile_readable = crate::fields::others_may_read(&self.path);
-        for destination in self.destinations.values() {
-            for exposure in &destination.exposed {
+        let destinations = self
+            .destinations
+            .values()
+            .map(|d| (format!("destination `{}`", d.name), &d.exposed));
+        let state = self
+            .state
+            .iter()
+            .map(|s| ("the [state] table".to_owned(), &s.exposed));
+        for (whose, exposed) in destinations.chain(state) {
+            for exposure in exposed {
                 match exposure {
                     Exposure::InProfile { key } if profile_readable => {
                         // Once: the fix is the same for every secret in it.
                         profile_readable = false;
                         warnings.push(format!(
-                            "{path} holds secrets (the `{key}` of destination `{}`) and other \
-                             users may read it: chmod 600 {path}",
-                            destination.name
+                            "{path} holds secrets (the `{key}` of {whose}) and other \
+                             users may read it: chmod 600 {path}"
                         ));
                     }
                     Exposure::File { key, path: file } => warnings.push(format!(
-                        "{file} (the `{key}` of destination `{}`) may be read by other users: \
-                         chmod 600 {file}",
-                        destination.name
+                        "{file} (the `{key}` of {whose}) may be read by other users: \
+                         chmod 600 {file}"
                     )),
                     Exposure::InProfile { .. } => {}
                 }

@@ -40,6 +40,8 @@ pub struct StateServer {
     pub prefix: String,
     pub connect_timeout: Duration,
     pub ca_file: Option<CaFile>,
+    /// Where its password may be read by other users (`Profile::exposures`).
+    pub exposed: Vec<fields::Exposure>,
 }
 
 impl StateServer {
@@ -82,7 +84,7 @@ pub(super) fn read(
     let prefix = fields
         .string("prefix")
         .unwrap_or_else(|| DEFAULT_PREFIX.into());
-    let _ = fields.finish("state");
+    let exposed = fields.finish("state");
     let (url, origin) = match (from_env, written) {
         (Some(url), _) => (url, URL_VAR),
         (None, Some(url)) => (url, "[state] url"),
@@ -112,6 +114,7 @@ pub(super) fn read(
         prefix,
         connect_timeout: connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
         ca_file,
+        exposed,
     })
 }
 

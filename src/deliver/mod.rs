@@ -404,7 +404,7 @@ async fn send_first(
         false => None,
         true => threads.claim(job.name, &thread.key, deadline).await,
     };
-    if first && threads.get(job.name, &thread.key).is_none() {
+    if first && threads.searches() && threads.get(job.name, &thread.key).is_none() {
         search_thread(client, job, payload, deadline, warnings).await;
     }
     let attached = threads.attach(job.name, job.platform, payload);

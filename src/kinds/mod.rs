@@ -19,17 +19,17 @@ mod slack;
 mod teams;
 mod telegram;
 pub mod text;
+mod thread;
 mod webhook;
 
 use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
 
 use crate::fields::Fields;
 use crate::message::Message;
 use crate::secret::Secret;
 use crate::template::Escape;
 pub use files::{FileRef, Upload};
+pub use thread::{Posted, Search, ThreadRef, Threading};
 
 /// Every kind a profile may name.
 pub const KNOWN: &[&str] = &[
@@ -83,40 +83,6 @@ pub enum Asking {
     },
 }
 
-/// The key a part is sent under, as `--thread` or `--update` gave it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ThreadRef {
-    pub key: String,
-    /// Replace the message remembered under the key (`--update`, first part).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub edit: bool,
-    /// Show a reply in the channel too (`--broadcast`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub broadcast: bool,
-}
-
-/// A message a platform accepted, as it identifies it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Posted {
-    pub channel: String,
-    pub ts: String,
-    /// Seconds since the epoch when it was first posted.
-    pub at: u64,
-}
-
-/// What one step of a look for a thread's first message found
-/// ([`Platform::thread_found`]).
-#[derive(Debug)]
-pub enum Search {
-    Found(Posted),
-    Missing,
-    /// Another request to make: the next page of a list.
-    Next(Payload),
-    /// The ID of the channel the message goes to (given by name), worth
-    /// remembering, and the request to make next.
-    ChannelId(String, Payload),
-}
-
 /// What one send adds to a destination's own settings.
 #[derive(Clone, Debug, Default)]
 pub struct Target {
@@ -137,21 +103,6 @@ pub struct Schedules {
     pub max: Duration,
     /// Who holds it, for the note: "Slack".
     pub holder: &'static str,
-}
-
-/// How a kind can honour `--thread KEY`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Threading {
-    /// It cannot: the message is posted normally, with a warning.
-    Unsupported,
-    /// The platform threads by a key of ours (Google Chat's `threadKey`).
-    ByKey,
-    /// The platform threads by the id of the first message, which chime remembers
-    /// (Slack's `thread_ts`).
-    ByMessage,
-    /// Every message already goes into the one thread the profile names
-    /// (Discord's `thread_id`); a key changes nothing, and needs no warning.
-    Fixed,
 }
 
 /// What one message part says, in the platform's own format, without any

@@ -13,6 +13,8 @@ pub struct Flush {
     pub wait: Option<Duration>,
     pub timeout: Option<Duration>,
     pub output: Output,
+    /// Whether it runs in CI (`Threads::searching`).
+    pub in_ci: bool,
 }
 
 /// One profile's spool, and the profile to deliver it with, or why that
@@ -55,6 +57,7 @@ pub fn flush(global: &GlobalArgs, args: FlushArgs) -> Result<Flush, Failure> {
         wait: args.wait,
         timeout,
         output: output(global),
+        in_ci: crate::ci::Ci::detect(&env).is_some(),
     })
 }
 

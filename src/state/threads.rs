@@ -46,6 +46,8 @@ pub struct Threads {
     shared: Option<Arc<Shared>>,
     /// Each destination's identity, which names its keys on the server.
     identities: HashMap<String, String>,
+    /// Whether a key nobody remembers is looked for on the platform.
+    searching: bool,
 }
 
 /// The right to start a key's thread, held until it is remembered: a lock
@@ -69,7 +71,26 @@ impl Threads {
             ttl: profile.thread_ttl,
             shared: shared::of(state_dir),
             identities,
+            searching: false,
         }
+    }
+
+    /// Looks for a key nobody remembers on the platform too (where the kind
+    /// marks a key's first message), when `in_ci`: the jobs of a CI run go
+    /// to runners that start with empty disks, and each would start a
+    /// thread of its own. Elsewhere the host, or the state server, knows
+    /// every key that was posted from it, and a look would cost each new
+    /// key a request or two for nothing.
+    pub fn searching(self, in_ci: bool) -> Threads {
+        Threads {
+            searching: in_ci,
+            ..self
+        }
+    }
+
+    /// Whether [`Threads::searching`] said to look on the platform.
+    pub fn searches(&self) -> bool {
+        self.searching
     }
 
     /// Whether the keys are the fleet's, on a state server that answers.

@@ -168,7 +168,7 @@ pub fn run(pipe: Pipe) -> Result<ExitCode, Failure> {
 
 async fn stream(pipe: &Pipe) -> Result<ExitCode, Failure> {
     let client = deliver::Clients::new();
-    let threads = Threads::beside(&pipe.spool, &pipe.profile);
+    let threads = Threads::beside(&pipe.spool, &pipe.profile).searching(pipe.ci.is_some());
     let outbox = Outbox {
         client: &client,
         spool: &pipe.spool,

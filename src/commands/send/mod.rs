@@ -77,7 +77,7 @@ fn send_all(mut send: Send) -> Result<ExitCode, Failure> {
             report::warning(send.output, &warning);
         }
     }
-    let threads = Threads::beside(&send.spool, &send.profile);
+    let threads = Threads::beside(&send.spool, &send.profile).searching(send.ci.is_some());
     keys(&send, &mut deliveries);
     let mut messages = Vec::with_capacity(deliveries.len());
     for delivery in &deliveries {

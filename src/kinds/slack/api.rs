@@ -20,7 +20,7 @@ use crate::message::Message;
 use crate::secret::Secret;
 use crate::template::Escape;
 
-use super::upload;
+use super::{history, upload};
 
 const DEFAULT_API_URL: &str = "https://slack.com/api";
 
@@ -32,18 +32,6 @@ const SCHEDULE_MAX: Duration = Duration::from_secs(120 * 86_400);
 const SCHEDULE_MIN: Duration = Duration::from_secs(10);
 pub const SCHEDULE: &str = "chat.scheduleMessage";
 const UNSCHEDULE: &str = "chat.deleteScheduledMessage";
-/// Where a key no host remembers is looked for (PLATFORMS.md §2.9).
-const HISTORY: &str = "conversations.history";
-/// How many of the channel's latest messages that look reads: one page.
-const HISTORY_PAGE: &str = "100";
-/// Where a channel given by name is found (§2.7), a page at a time.
-const LIST: &str = "conversations.list";
-/// "Must be an integer under 1000."
-const LIST_PAGE: &str = "999";
-/// The metadata event that marks the first message under a thread key.
-const THREAD_EVENT: &str = "chime_thread";
-/// Slack's read methods take a form, not JSON.
-const FORM: &str = "application/x-www-form-urlencoded";
 
 pub struct Api {
     token: Secret,
@@ -148,39 +136,19 @@ impl Platform for Api {
     }
 
     /// Message metadata carries the key, so that a runner with an empty
-    /// disk finds the thread in the channel's history; a part that has
-    /// metadata of its own (a `chime ask` question) keeps it.
+    /// disk finds the thread in the channel's history (`history.rs`); a
+    /// part that has metadata of its own (a `chime ask` question) keeps it.
     fn mark_first(&self, payload: &Payload) -> Payload {
-        let Some(thread) = payload.thread.as_ref().filter(|_| payload.op.is_empty()) else {
-            return payload.clone();
-        };
-        let Ok(mut body) = serde_json::from_str::<Value>(&payload.body) else {
-            return payload.clone();
-        };
-        let Some(fields) = body.as_object_mut().filter(|f| !f.contains_key("metadata")) else {
-            return payload.clone();
-        };
-        let metadata = json!({"event_type": THREAD_EVENT, "event_payload": {"key": thread.key}});
-        fields.insert("metadata".into(), metadata);
-        payload.reworked(&body, "")
+        history::mark_first(payload)
     }
 
-    /// In the channel by ID; a channel given by name is found first in
-    /// conversations.list, since conversations.history takes IDs only.
     fn thread_search(
         &self,
         payload: &Payload,
         oldest: u64,
         channel_id: Option<&str>,
     ) -> Option<Payload> {
-        payload.thread.as_ref()?;
-        let body: Value = serde_json::from_str(&payload.body).ok()?;
-        let channel = body["channel"].as_str()?;
-        Some(match channel_id {
-            Some(id) => history(id, oldest),
-            None if is_channel_id(channel) => history(channel, oldest),
-            None => channels(""),
-        })
+        history::search(payload, oldest, channel_id)
     }
 
     fn thread_found(
@@ -190,25 +158,7 @@ impl Platform for Api {
         answer: &Answer,
         oldest: u64,
     ) -> Result<Search, String> {
-        let body = read_answer(&search.op, answer)?;
-        if search.op == LIST {
-            let wanted: Value = serde_json::from_str(&payload.body).unwrap_or_default();
-            let wanted = wanted["channel"].as_str().unwrap_or_default();
-            return Ok(channel_found(&body, wanted, oldest));
-        }
-        let key = payload.thread.as_ref().map(|t| t.key.as_str());
-        let channel = form_value(&search.body, "channel");
-        let marked = body["messages"].as_array().into_iter().flatten().find(|m| {
-            m["metadata"]["event_type"] == THREAD_EVENT
-                && m["metadata"]["event_payload"]["key"].as_str() == key
-        });
-        Ok(marked
-            .and_then(|m| {
-                let ts = m["ts"].as_str()?.to_owned();
-                let at = ts.split('.').next()?.parse().ok()?;
-                Some(Search::Found(Posted { channel, ts, at }))
-            })
-            .unwrap_or(Search::Missing))
+        history::found(payload, search, answer, oldest)
     }
 
     fn schedules(&self) -> Option<Schedules> {
@@ -263,7 +213,7 @@ impl Platform for Api {
         let url = Secret::public(&format!("{}/{method}", self.api_url));
         // Without the charset Slack answers with a `missing_charset` warning.
         let content_type = match method {
-            HISTORY | LIST => FORM,
+            history::HISTORY | history::LIST => history::FORM,
             _ => JSON_UTF8,
         };
         HttpRequest::post(url, payload, content_type)
@@ -360,90 +310,6 @@ impl Platform for Api {
             },
         }
     }
-}
-
-/// One page of the channel's latest messages since `oldest`, with their
-/// metadata.
-fn history(channel: &str, oldest: u64) -> Payload {
-    let form = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("channel", channel)
-        .append_pair("include_all_metadata", "true")
-        .append_pair("oldest", &oldest.to_string())
-        .append_pair("limit", HISTORY_PAGE)
-        .finish();
-    read_method(HISTORY, form)
-}
-
-/// A page of the channels the bot can see, from `cursor`.
-fn channels(cursor: &str) -> Payload {
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.append_pair("types", "public_channel,private_channel")
-        .append_pair("exclude_archived", "true")
-        .append_pair("limit", LIST_PAGE);
-    if !cursor.is_empty() {
-        form.append_pair("cursor", cursor);
-    }
-    read_method(LIST, form.finish())
-}
-
-fn read_method(method: &str, form: String) -> Payload {
-    Payload {
-        body: form,
-        op: method.into(),
-        ..Payload::json(&Value::Null)
-    }
-}
-
-/// What a page of conversations.list says of the channel `wanted` (a
-/// name, with or without `#`): its history is the next step, or the next
-/// page is.
-fn channel_found(body: &Value, wanted: &str, oldest: u64) -> Search {
-    let name = wanted.trim_start_matches('#');
-    let found = body["channels"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["name"].as_str() == Some(name));
-    if let Some(id) = found.and_then(|c| c["id"].as_str()) {
-        return Search::ChannelId(id.to_owned(), history(id, oldest));
-    }
-    match body["response_metadata"]["next_cursor"].as_str() {
-        Some(cursor) if !cursor.is_empty() => Search::Next(channels(cursor)),
-        _ => Search::Missing,
-    }
-}
-
-/// A read method's `{"ok": true}` answer, or why it is not one.
-fn read_answer(method: &str, answer: &Answer) -> Result<Value, String> {
-    if answer.status == 429 {
-        return Err(format!("{method} is rate limited"));
-    }
-    let body: Value = serde_json::from_str(&answer.body)
-        .map_err(|_| format!("{method} answered {} without JSON", answer.status))?;
-    if body["ok"] == true {
-        return Ok(body);
-    }
-    let code = body["error"].as_str().unwrap_or("unknown_error");
-    Err(match body["needed"].as_str() {
-        Some(scope) => format!("{method}: {code} (the token needs {scope})"),
-        None => format!("{method}: {code}"),
-    })
-}
-
-fn form_value(form: &str, key: &str) -> String {
-    url::form_urlencoded::parse(form.as_bytes())
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
-/// `C0123ABCD`, `G…`, `D…`: a conversation's ID rather than its name.
-fn is_channel_id(channel: &str) -> bool {
-    channel.len() >= 9
-        && channel.starts_with(['C', 'G', 'D'])
-        && channel
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// chime reads the first 64 KiB of an answer, and chat.postMessage answers

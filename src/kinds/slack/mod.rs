@@ -9,6 +9,7 @@
 //! that is split is closed and reopened so each part renders.
 
 mod api;
+mod history;
 mod upload;
 mod webhook;
 
