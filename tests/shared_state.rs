@@ -436,6 +436,21 @@ fn on_change_on_one_host_sees_the_outcome_another_host_recorded() {
 }
 
 #[test]
+fn with_the_state_server_down_a_host_still_deduplicates_by_itself() {
+    let mut fleet = Fleet::new(1);
+    fleet.redis.stop();
+    for _ in 0..3 {
+        let args = ["send", "--dedupe", "disk-full", "/var is 97% full"];
+        warned_once(fleet.go(0, &args).code(0));
+    }
+    assert_eq!(
+        texts(&fleet.bed),
+        ["/var is 97% full"],
+        "one host's own window"
+    );
+}
+
+#[test]
 fn the_same_dedupe_key_from_two_hosts_within_the_window_posts_once() {
     let fleet = Fleet::new(2);
     for host in [0, 1, 0] {

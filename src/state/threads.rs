@@ -61,15 +61,20 @@ impl Threads {
     /// The keys of `profile`, whose state directory holds `spool`.
     pub fn beside(spool: &Spool, profile: &Profile) -> Threads {
         let state_dir = spool.root().parent().unwrap_or(spool.root());
-        let identities = profile
-            .destinations
-            .iter()
-            .map(|(name, d)| (name.clone(), d.identity()))
-            .collect();
+        let shared = shared::of(state_dir);
+        // Only a server's keys need them, and each costs a hash.
+        let identities = match shared {
+            Some(_) => profile
+                .destinations
+                .iter()
+                .map(|(name, d)| (name.clone(), d.identity()))
+                .collect(),
+            None => HashMap::new(),
+        };
         Threads {
             root: state_dir.join("threads"),
             ttl: profile.thread_ttl,
-            shared: shared::of(state_dir),
+            shared,
             identities,
             searching: false,
         }

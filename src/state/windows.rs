@@ -246,6 +246,27 @@ impl Windows {
         }
     }
 
+    /// The record's place, locked: on the state server, or, if the server
+    /// fails now, in the state directory from here on.
+    fn locked(
+        &self,
+        what: &str,
+        identity: &str,
+        destination: &str,
+        key: &str,
+    ) -> Result<(Place, Held), SpoolError> {
+        let place = self.place(what, identity, destination, key);
+        match place.lock() {
+            Ok(lock) => Ok((place, lock)),
+            Err(_) if matches!(place, Place::Server { ref shared, .. } if !shared.is_up()) => {
+                let place = self.place(what, identity, destination, key);
+                let lock = place.lock()?;
+                Ok((place, lock))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
     /// Counts a message under `key` for `destination`, or opens a window for
     /// it when none is open, the open one is over, or it is of another level
     /// (an error after warnings is news). `window` is the one to open; a
@@ -257,8 +278,8 @@ impl Windows {
         length: Duration,
         report: &mut dyn FnMut(&Window) -> Result<(), SpoolError>,
     ) -> Result<Entered, SpoolError> {
-        let place = self.place(DEDUPE, &window.identity, &window.destination, &window.key);
-        let lock = place.lock()?;
+        let (place, lock) =
+            self.locked(DEDUPE, &window.identity, &window.destination, &window.key)?;
         let open: Option<Window> = place.read();
         let now = window.opened;
         if let Some(mut open) = open.clone()
