@@ -9,11 +9,17 @@ Runs in a thread; `count` is the number of requests answered.
 slow but working destination does (requests on other connections wait in
 parallel, each its own delay); `count` then counts only the answers written to
 a connection still open, so a request its client gave up on is not delivered.
+
+`Stub(arrivals=True)` also keeps, in `arrivals`, each answer's
+`time.perf_counter()` and the connection it went on (a number per connection), for
+a rate over time.
 """
 
 import asyncio
+import itertools
 import ssl
 import threading
+import time
 
 ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 2\r\n\r\nok"
 
@@ -22,6 +28,7 @@ class _Http(asyncio.Protocol):
     def __init__(self, stub):
         self.stub = stub
         self.buffer = b""
+        self.serial = next(stub.connections)
 
     def connection_made(self, transport):
         self.transport = transport
@@ -49,14 +56,18 @@ class _Http(asyncio.Protocol):
     def answer(self):
         if not self.transport.is_closing():
             self.stub.count += 1
+            if self.stub.arrivals is not None:
+                self.stub.arrivals.append((time.perf_counter(), self.serial))
             self.transport.write(ANSWER)
 
 
 class Stub:
     """`tls=(cert, key)` serves HTTPS with that certificate chain and key (PEM files)."""
 
-    def __init__(self, delay=0.0, tls=None):
+    def __init__(self, delay=0.0, tls=None, arrivals=False):
         self.count = 0
+        self.arrivals = [] if arrivals else None
+        self.connections = itertools.count()
         self.delay = delay
         self.scheme = "https" if tls else "http"
         context = None
