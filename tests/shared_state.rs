@@ -597,6 +597,23 @@ fn sends_from_six_hosts_at_once_share_one_pace_per_channel() {
     assert_eq!(texts, expected, "each once");
 }
 
+#[test]
+fn a_threads_first_message_and_its_replies_take_turns_under_one_pace() {
+    let fleet = Fleet::new(2);
+    // The first names the channel as the profile does (`#builds`), the
+    // replies by the ID Slack answered with: one channel, one bucket.
+    let steps = [(0, "one"), (1, "two"), (0, "three")];
+    for (host, text) in steps {
+        let args = ["send", "--to", "paced-bot", "--thread", "build-7", text];
+        fleet.go(host, &args).code(0);
+    }
+    fleet.go(1, &["send", "--to", "paced-bot", "four"]).code(0);
+    let buckets = fleet.redis.keys("chime:pace:*");
+    assert_eq!(buckets.len(), 1, "one pace for the channel: {buckets:?}");
+    assert!(buckets[0].ends_with(":#builds"), "{buckets:?}");
+    assert_eq!(texts(&fleet.bed), ["one", "two", "three", "four"]);
+}
+
 // When the state server is away.
 
 #[test]

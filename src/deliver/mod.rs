@@ -50,7 +50,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::exit::{ExitCode, Failure};
-use crate::kinds::{HttpRequest, Payload, Platform, Search, Verdict, reason};
+use crate::kinds::{HttpRequest, Payload, Platform, Posted, Search, Verdict, reason};
 use crate::state::Threads;
 
 pub use call::{call, client};
@@ -370,11 +370,16 @@ async fn send_part(
     verbose: bool,
     warnings: &mut Vec<String>,
 ) -> Sent {
-    let (verdict, status, mut next) =
-        send_first(client, job, payload, deadline, verbose, warnings).await;
+    let try_ = Try {
+        client,
+        job,
+        deadline,
+        verbose,
+        paced: &paced_channel(job, payload),
+    };
+    let (verdict, status, mut next) = send_first(&try_, payload, warnings).await;
     while let Some(step) = next.take() {
-        let (after, status, follows) =
-            send_with_retries(client, job, &step, deadline, verbose, warnings).await;
+        let (after, status, follows) = send_with_retries(&try_, &step, warnings).await;
         if !matches!(after, Verdict::Delivered { .. }) {
             return (after, status, job.platform.restart(&step));
         }
@@ -383,48 +388,65 @@ async fn send_part(
     (verdict, status, None)
 }
 
+/// What every request of one part is sent with.
+struct Try<'a, 'j> {
+    client: &'a reqwest::Client,
+    job: &'a Job<'j>,
+    deadline: Instant,
+    verbose: bool,
+    /// The channel whose pace the fleet shares (`fleet_turn`): the one the
+    /// part was rendered for, the same for a thread's first message and its
+    /// replies, which name the channel by the ID Slack answered with.
+    paced: &'a str,
+}
+
+/// The channel the part's requests take the fleet's turns under; none
+/// without a state server, which is the only reader.
+fn paced_channel(job: &Job<'_>, payload: &Payload) -> String {
+    match job.threads.is_some_and(Threads::is_shared) {
+        true => channel_of(&payload.body),
+        false => String::new(),
+    }
+}
+
 /// Sends a part's first request as its thread key says now, and remembers
 /// where it went so the next part or send with that key finds it. An edit of
 /// a message that is gone is posted as a new message instead, as if it were
 /// the first.
-async fn send_first(
-    client: &reqwest::Client,
-    job: &Job<'_>,
-    payload: &Payload,
-    deadline: Instant,
-    verbose: bool,
-    warnings: &mut Vec<String>,
-) -> Sent {
+async fn send_first(try_: &Try<'_, '_>, payload: &Payload, warnings: &mut Vec<String>) -> Sent {
+    let job = try_.job;
     let (Some(threads), Some(thread)) = (job.threads, &payload.thread) else {
-        return send_with_retries(client, job, payload, deadline, verbose, warnings).await;
+        return send_with_retries(try_, payload, warnings).await;
     };
-    let first = threads.get(job.name, &thread.key).is_none();
+    let mut parent = threads.get(job.name, &thread.key);
+    let first = parent.is_none();
     // Held until the first post under a new key is remembered.
     let _claim = match first {
         false => None,
-        true => threads.claim(job.name, &thread.key, deadline).await,
+        true => threads.claim(job.name, &thread.key, try_.deadline).await,
     };
-    if first && threads.searches() && threads.get(job.name, &thread.key).is_none() {
-        search_thread(client, job, payload, deadline, warnings).await;
+    if first {
+        // Another chime may have started it while this one waited.
+        parent = threads.get(job.name, &thread.key);
     }
-    let attached = threads.attach(job.name, job.platform, payload);
-    let edit = thread.edit && attached != *payload;
-    let attached = match attached == *payload {
-        true => job.platform.mark_first(payload),
-        false => attached,
+    if parent.is_none() && threads.searches() {
+        parent = search_thread(try_, payload, warnings).await;
+    }
+    let attached = match &parent {
+        Some(parent) => job.platform.attach(payload, parent),
+        None => job.platform.mark_first(payload),
     };
-    let (mut verdict, mut status, mut next) =
-        send_with_retries(client, job, &attached, deadline, verbose, warnings).await;
+    let edit = thread.edit && parent.is_some();
+    let (mut verdict, mut status, mut next) = send_with_retries(try_, &attached, warnings).await;
     if edit && job.platform.edit_refused(&verdict) {
-        (verdict, status, next) =
-            send_with_retries(client, job, payload, deadline, verbose, warnings).await;
+        (verdict, status, next) = send_with_retries(try_, payload, warnings).await;
     }
     match &verdict {
         Verdict::Delivered {
             channel: Some(channel),
             ts: Some(ts),
         } => {
-            if let Err(err) = threads.settle(job.name, thread, channel, ts) {
+            if let Err(err) = threads.settle(job.name, thread, parent.as_ref(), channel, ts) {
                 warnings.push(format!("cannot remember thread `{}`: {err}", thread.key));
             }
         }
@@ -446,16 +468,13 @@ const MAX_SEARCH_STEPS: usize = 6;
 /// empty disk), and remembers what it finds. A look that fails is said once
 /// in a process, and the message starts a thread of its own.
 async fn search_thread(
-    client: &reqwest::Client,
-    job: &Job<'_>,
+    try_: &Try<'_, '_>,
     payload: &Payload,
-    deadline: Instant,
     warnings: &mut Vec<String>,
-) {
+) -> Option<Posted> {
     static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    let (Some(threads), Some(thread)) = (job.threads, &payload.thread) else {
-        return;
-    };
+    let (job, deadline) = (try_.job, try_.deadline);
+    let (threads, thread) = (job.threads?, payload.thread.as_ref()?);
     let oldest = threads.oldest();
     let channel = channel_of(&payload.body);
     let known = threads.channel_id(job.name, &channel);
@@ -469,7 +488,7 @@ async fn search_thread(
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
         let request = job.platform.request(&search);
-        let step = match send(client, &request, remaining, false).await {
+        let step = match send(try_.client, &request, remaining, false).await {
             Reply::Answered(answer) => job.platform.thread_found(payload, &search, &answer, oldest),
             Reply::NotSent(why) | Reply::Unanswered(why) | Reply::Cut(_, why) => Err(why),
         };
@@ -493,9 +512,10 @@ async fn search_thread(
     }
     match found {
         Ok(Some(parent)) => {
-            if let Err(err) = threads.settle(job.name, thread, &parent.channel, &parent.ts) {
+            if let Err(err) = threads.settle(job.name, thread, None, &parent.channel, &parent.ts) {
                 warnings.push(format!("cannot remember thread `{}`: {err}", thread.key));
             }
+            return Some(parent);
         }
         Ok(None) => {}
         Err(why) if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) => {
@@ -506,18 +526,23 @@ async fn search_thread(
         }
         Err(_) => {}
     }
+    None
 }
 
 /// Sends one request, retrying within the deadline; delivered, it gives
 /// the request that follows it, if any.
 async fn send_with_retries(
-    client: &reqwest::Client,
-    job: &Job<'_>,
+    try_: &Try<'_, '_>,
     payload: &Payload,
-    deadline: Instant,
-    verbose: bool,
     warnings: &mut Vec<String>,
 ) -> Sent {
+    let Try {
+        client,
+        job,
+        deadline,
+        verbose,
+        paced,
+    } = *try_;
     let mut transient = 0;
     let mut throttled = 0;
     // Set once a try may have been posted unseen: the next failure is the last.
@@ -531,7 +556,7 @@ async fn send_with_retries(
             );
             return (Verdict::Retry { after: None, error }, None, None);
         }
-        if let Err(verdict) = fleet_turn(job, payload, remaining).await {
+        if let Err(verdict) = fleet_turn(job, paced, remaining).await {
             return (verdict, None, None);
         }
         let sent = Instant::now();
@@ -577,16 +602,15 @@ async fn send_with_retries(
     }
 }
 
-/// Waits for the fleet's turn to send `payload`, when the destination's
+/// Waits for the fleet's turn to send on `channel`, when the destination's
 /// pace is shared through a state server: one bucket per destination and
 /// channel. A turn further off than `remaining` is not taken, and the
 /// message waits in the spool for it instead.
-async fn fleet_turn(job: &Job<'_>, payload: &Payload, remaining: Duration) -> Result<(), Verdict> {
+async fn fleet_turn(job: &Job<'_>, channel: &str, remaining: Duration) -> Result<(), Verdict> {
     let Some(threads) = job.threads.filter(|t| t.is_shared()) else {
         return Ok(());
     };
-    let channel = channel_of(&payload.body);
-    match threads.fleet_turn(job.name, &channel, job.pace, remaining) {
+    match threads.fleet_turn(job.name, channel, job.pace, remaining) {
         None | Some(Ok(Duration::ZERO)) => Ok(()),
         Some(Ok(wait)) => {
             tokio::time::sleep(wait).await;

@@ -219,15 +219,16 @@ impl Threads {
     }
 
     /// Remembers where a delivered part went when its key is new, or, for an
-    /// edit that had to post afresh, when its key pointed elsewhere.
+    /// edit that had to post afresh, when its key pointed elsewhere; `known`
+    /// is what the key pointed at when the part was sent.
     pub fn settle(
         &self,
         destination: &str,
         thread: &ThreadRef,
+        known: Option<&Posted>,
         channel: &str,
         ts: &str,
     ) -> Result<(), SpoolError> {
-        let known = self.get(destination, &thread.key);
         if known.is_some_and(|p| p.ts == ts || !thread.edit) {
             return Ok(());
         }
