@@ -79,7 +79,7 @@ it is not found, 126 when it cannot be run); delivery trouble goes to stderr and
 the spool, never into that code. A broken profile or an unknown route never
 stops the command: chime says so on stderr once it has finished.
 
-Environment: CHIME_CONFIG, CHIME_PROFILE, CHIME_ROUTE, CHIME_STATE_DIR";
+Environment: CHIME_CONFIG, CHIME_PROFILE, CHIME_ROUTE, CHIME_STATE_DIR, CHIME_STATE_URL";
 
 #[derive(Debug, Args)]
 pub struct RunArgs {

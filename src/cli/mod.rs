@@ -61,7 +61,10 @@ Environment:
   CHIME_ROUTE     route used when no --route or --to is given
   CHIME_TIMEOUT   per-destination timeout (like --timeout)
   CHIME_STATE_DIR where the spool lives (default: $XDG_STATE_HOME/chime);
-                  it must be yours alone, or chime refuses it (78)";
+                  it must be yours alone, or chime refuses it (78)
+  CHIME_STATE_URL a Redis or Valkey (redis://, rediss://) that hosts share
+                  threads, job outcomes, dedupe and pacing through (like
+                  [state] url); the spool stays on each host";
 
 /// `--version`: the version, then the commit, its date and the target when
 /// known at build time (build.rs); `-V` and the man page show the version alone.

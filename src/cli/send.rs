@@ -20,7 +20,8 @@ Examples:
   echo '{\"event\":\"user.signed_up\",\"plan\":\"pro\"}' | chime send -r growth   # titled, with fields
   chime send --event user.signed_up -f plan=pro -r growth                        # the same, without JSON
 
-Environment: CHIME_ROUTE, CHIME_TIMEOUT, CHIME_CONFIG, CHIME_PROFILE, CHIME_STATE_DIR";
+Environment: CHIME_ROUTE, CHIME_TIMEOUT, CHIME_CONFIG, CHIME_PROFILE, CHIME_STATE_DIR,
+CHIME_STATE_URL";
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
