@@ -610,8 +610,105 @@ fn a_threads_first_message_and_its_replies_take_turns_under_one_pace() {
     fleet.go(1, &["send", "--to", "paced-bot", "four"]).code(0);
     let buckets = fleet.redis.keys("chime:pace:*");
     assert_eq!(buckets.len(), 1, "one pace for the channel: {buckets:?}");
-    assert!(buckets[0].ends_with(":#builds"), "{buckets:?}");
     assert_eq!(texts(&fleet.bed), ["one", "two", "three", "four"]);
+}
+
+#[test]
+fn two_destinations_of_one_bot_in_two_channels_keep_their_own_threads_and_windows() {
+    let fleet = Fleet::new(1);
+    fleet
+        .go(0, &["send", "--to", "bot", "--thread", "rel-9", "deploys"])
+        .code(0);
+    fleet
+        .go(
+            0,
+            &["send", "--to", "paced-bot", "--thread", "rel-9", "builds"],
+        )
+        .code(0);
+    let posts = posts(&fleet.bed);
+    assert_eq!(thread_of(&posts[1]), None, "a thread of its own channel");
+    assert_eq!(posts[1].json()["channel"], "#builds");
+    // One send to both under one dedupe key: a window each, no wait.
+    let both = [
+        "send",
+        "--to",
+        "bot",
+        "--to",
+        "paced-bot",
+        "--dedupe",
+        "dd",
+        "disk full",
+    ];
+    let run = fleet.go(0, &both).code(0);
+    assert!(!run.stderr.contains("cannot deduplicate"), "{run}");
+    assert_eq!(
+        texts(&fleet.bed)
+            .iter()
+            .filter(|t| *t == "disk full")
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn a_claim_left_by_a_killed_host_costs_the_next_host_half_its_time_not_its_message() {
+    let fleet = Fleet::new(2);
+    fleet.bed.fault(Fault::Slow(Duration::from_secs(20)));
+    let mut first = Background::start(fleet.chime(
+        0,
+        &["send", "--to", "bot", "--thread", "deploy-3", "starting"],
+    ));
+    until("host A claims the key", || {
+        (!fleet.redis.keys("chime:thread-claim:*").is_empty()).then_some(())
+    });
+    first.child.kill().unwrap();
+    let _ = first.child.wait();
+    // A platform as far away as a real one: the post needs time of its own.
+    fleet.bed.answer_after(Duration::from_millis(300));
+    let args = [
+        "send",
+        "--timeout",
+        "4s",
+        "--to",
+        "bot",
+        "--thread",
+        "deploy-3",
+        "still here",
+    ];
+    fleet.go(1, &args).code(0);
+    assert!(texts(&fleet.bed).contains(&"still here".to_owned()));
+}
+
+#[test]
+fn a_flush_of_every_profile_reports_a_window_kept_on_the_state_server() {
+    let fleet = Fleet::new(1);
+    // A profile of its own destination: no other profile's flush closes it.
+    let other = fleet.hosts[0].path().join("other.toml");
+    let text = format!(
+        "[defaults]\nroute = \"ops\"\n[destinations.alerts]\nkind = \"slack\"\nurl = \"{}\"\n\
+         pace = \"0s\"\n[routes.ops]\nto = [\"alerts\"]\n",
+        fleet.bed.webhook("other")
+    );
+    std::fs::write(&other, text).unwrap();
+    std::fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let other = other.to_str().unwrap();
+    for _ in 0..3 {
+        let args = [
+            "--config",
+            other,
+            "send",
+            "--dedupe",
+            "dk",
+            "--dedupe-window",
+            "1s",
+            "disk full",
+        ];
+        fleet.go(0, &args).code(0);
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    fleet.go(0, &["flush"]).code(0);
+    let texts = texts(&fleet.bed);
+    assert_eq!(texts.len(), 2, "the first, then its count: {texts:?}");
 }
 
 // When the state server is away.

@@ -78,7 +78,7 @@ pub fn dedupe(
         identity: destination.identity(),
     };
     let mut report = |closed: &Window| queue_report(spool, destination, closed);
-    match windows.enter(window, length, &mut report)? {
+    match windows.enter(window, &destination.state_key(), length, &mut report)? {
         Entered::First(guard) => Ok(Deduped::Go(Some(guard), thread)),
         Entered::Repeat(open) => {
             let note = format!(

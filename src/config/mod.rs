@@ -190,6 +190,24 @@ impl Destination {
             .map(|b| format!("{b:02x}"))
             .collect()
     }
+
+    /// What names this destination's records on a state server: its
+    /// identity and where it posts (`channel`, `chat_id`, a topic: the
+    /// settings `config show` gives, secrets redacted), since two
+    /// destinations of one bot token in two channels are one identity but
+    /// must not share a thread, a dedupe window or a limit.
+    pub fn state_key(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(self.identity().as_bytes());
+        for (key, value) in self.platform.describe() {
+            hash.update(format!("\n{key}={value}").as_bytes());
+        }
+        hash.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
 }
 
 pub struct Route {

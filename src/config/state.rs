@@ -50,9 +50,17 @@ impl StateServer {
         shown_url(self.url.expose())
     }
 
-    /// What tells two servers apart, for one connection per server.
+    /// What tells two servers apart, for one connection per server and
+    /// login (kept in memory only).
     pub fn key(&self) -> String {
-        format!("{}\n{}", self.url.expose(), self.prefix)
+        let password = self.password.as_ref().map(Secret::expose);
+        format!(
+            "{}\n{}\n{:?}\n{:?}",
+            self.url.expose(),
+            self.prefix,
+            self.user,
+            password
+        )
     }
 }
 
@@ -78,13 +86,22 @@ pub(super) fn read(
         .remove("ca_file")
         .and_then(|value| super::trust::ca_file("the [state] table", &value, profile, problems));
     let mut fields = Fields::of_table("the [state] table", table, span.clone(), env, problems);
-    let written = fields.string("url");
+    let written = fields.string_as_written("url");
+    // A password in a URL written in clear is a secret in the profile.
+    let in_clear = written
+        .as_ref()
+        .and_then(|(_, raw)| url::Url::parse(raw).ok())
+        .is_some_and(|u| u.password().is_some());
+    let written = written.map(|(url, _)| url);
     let user = fields.string("user").filter(|u| !u.is_empty());
     let password = fields.optional_secret_token("password", "state");
     let prefix = fields
         .string("prefix")
         .unwrap_or_else(|| DEFAULT_PREFIX.into());
-    let exposed = fields.finish("state");
+    let mut exposed = fields.finish("state");
+    if in_clear {
+        exposed.push(fields::Exposure::InProfile { key: "url".into() });
+    }
     let (url, origin) = match (from_env, written) {
         (Some(url), _) => (url, URL_VAR),
         (None, Some(url)) => (url, "[state] url"),

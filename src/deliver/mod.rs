@@ -459,6 +459,10 @@ async fn send_first(try_: &Try<'_, '_>, payload: &Payload, warnings: &mut Vec<St
     (verdict, status, next)
 }
 
+/// What a request keeps of its time for itself when it waits for the
+/// fleet's turn.
+const MIN_REQUEST_TIME: Duration = Duration::from_secs(2);
+
 /// The requests one look for a thread makes at most: pages of a channel
 /// list, then the channel's history.
 const MAX_SEARCH_STEPS: usize = 6;
@@ -556,7 +560,10 @@ async fn send_with_retries(
             );
             return (Verdict::Retry { after: None, error }, None, None);
         }
-        if let Err(verdict) = fleet_turn(job, paced, remaining).await {
+        // A turn that leaves the request no time would send it to time out
+        // unseen, and a retry would post it twice.
+        let within = remaining.saturating_sub((remaining / 2).min(MIN_REQUEST_TIME));
+        if let Err(verdict) = fleet_turn(job, paced, within).await {
             return (verdict, None, None);
         }
         let sent = Instant::now();

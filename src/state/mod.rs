@@ -108,6 +108,10 @@ impl ProfileState {
 
     /// Whether dedupe windows are open (a flush reports those that close).
     pub fn has_windows(&self) -> bool {
+        // Open on a state server, where this profile's flush closes them.
+        if self.dir.join("windows").join(windows::SHARED_MARK).exists() {
+            return true;
+        }
         let Ok(dirs) = std::fs::read_dir(self.dir.join("windows")) else {
             return false;
         };

@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use redis::{Commands, Connection, RedisResult};
 use serde::Serialize;
@@ -40,9 +40,10 @@ use crate::config::StateServer;
 
 /// A call that takes longer than this is a server that is not there.
 const MIN_CALL_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a lock is held at most: a killed chime's lock frees itself.
-const LOCK_LEASE: Duration = Duration::from_secs(30);
 const LOCK_POLL: Duration = Duration::from_millis(5);
+/// How long a process that lost the server keeps its state on the host
+/// before it tries the server again: a `chime pipe` runs for days.
+const RETRY_AFTER: Duration = Duration::from_secs(30);
 /// A record is a few hundred bytes; a bigger value is not chime's.
 const MAX_VALUE_BYTES: usize = 256 << 10;
 
@@ -82,9 +83,11 @@ pub fn of(profile_dir: &Path) -> Option<Arc<Shared>> {
 pub struct Shared {
     server: StateServer,
     connection: Mutex<Option<Connection>>,
-    /// Set by the first failure: from then on this process keeps its
-    /// state on the host, and says so once.
-    down: AtomicBool,
+    /// When it last failed: from then on, for [`RETRY_AFTER`], this process
+    /// keeps its state on the host.
+    down: Mutex<Option<Instant>>,
+    /// Whether the failure was said: once a process.
+    said: AtomicBool,
     quiet: bool,
 }
 
@@ -93,35 +96,51 @@ impl Shared {
         Shared {
             server,
             connection: Mutex::new(None),
-            down: AtomicBool::new(false),
+            down: Mutex::new(None),
+            said: AtomicBool::new(false),
             quiet,
         }
     }
 
+    /// Whether to ask the server: not for a while after it failed.
     pub fn is_up(&self) -> bool {
-        !self.down.load(Ordering::Relaxed)
+        let down = self.down.lock().unwrap_or_else(|e| e.into_inner());
+        down.is_none_or(|at| at.elapsed() >= RETRY_AFTER)
     }
 
-    /// `<prefix>:<what>:<identity>:<key>`; a key too long or too odd to
-    /// read is hashed.
-    pub fn key(&self, what: &str, identity: &str, key: &str) -> String {
-        let readable = key.len() <= 128 && key.chars().all(|c| c.is_ascii_graphic() || c == ' ');
-        let key = match readable {
-            true => key.to_owned(),
-            false => format!("#{}", short_hash(key.as_bytes())),
-        };
-        format!("{}:{what}:{identity}:{key}", self.server.prefix)
+    /// `<prefix>:<what>:<scope>:<hash of the key>`. The key is hashed: a
+    /// thread or dedupe key may be any text, and a job's name is its
+    /// command line, which may hold a token; the server is read by more
+    /// people than a private state directory.
+    pub fn key(&self, what: &str, scope: &str, key: &str) -> String {
+        let hashed = short_hash(key.as_bytes());
+        format!("{}:{what}:{scope}:{hashed}", self.server.prefix)
     }
 
-    /// The pattern of every key of `what` for `identity`.
-    pub fn pattern(&self, what: &str, identity: &str) -> String {
-        format!("{}:{what}:{identity}:*", self.server.prefix)
-    }
-
-    /// A record, `Some(None)` when there is none; `None` when the server failed.
+    /// A record, `Some(None)` when there is none; `None` when the server
+    /// failed. At most [`MAX_VALUE_BYTES`] are read: a bigger value is not
+    /// chime's.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<Option<T>> {
-        let bytes: Option<Vec<u8>> = self.call(|c| c.get(key))?;
-        Some(bytes.and_then(|b| decode(&b)))
+        let end = isize::try_from(MAX_VALUE_BYTES).unwrap_or(isize::MAX);
+        let bytes: Vec<u8> = self.call(|c| c.getrange(key, 0, end))?;
+        Some(decode(&bytes))
+    }
+
+    /// Files `member` in the index `index` under when it falls due.
+    pub fn index(&self, index: &str, member: &str, due: SystemTime) -> Option<()> {
+        let score = epoch_millis(due);
+        self.call(|c| c.zadd::<_, _, _, ()>(index, member, score))
+    }
+
+    pub fn unindex(&self, index: &str, member: &str) -> Option<()> {
+        self.call(|c| c.zrem::<_, _, ()>(index, member))
+    }
+
+    /// The members of `index` due by `now`, at most `limit` of them.
+    pub fn due(&self, index: &str, now: SystemTime, limit: usize) -> Option<Vec<String>> {
+        let limit = isize::try_from(limit).unwrap_or(isize::MAX);
+        let score = epoch_millis(now);
+        self.call(|c| c.zrangebyscore_limit(index, "-inf", score, 0, limit))
     }
 
     /// Writes a record, expiring after `ttl` when given.
@@ -140,8 +159,10 @@ impl Shared {
         record: &T,
     ) -> Option<Option<T>> {
         let json = serde_json::to_vec(record).expect("a record serialises");
+        // GETSET, not SET … GET: that needs Redis 6.2, which managed
+        // servers do not all run.
         let old: Option<Vec<u8>> =
-            self.call(|c| redis::cmd("SET").arg(key).arg(json).arg("GET").query(c))?;
+            self.call(|c| redis::cmd("GETSET").arg(key).arg(json).query(c))?;
         Some(old.and_then(|b| decode(&b)))
     }
 
@@ -149,18 +170,15 @@ impl Shared {
         self.call(|c| c.del::<_, ()>(key))
     }
 
-    /// The keys matching `pattern`, at most `limit` of them.
-    pub fn keys(&self, pattern: &str, limit: usize) -> Option<Vec<String>> {
-        self.call(|c| {
-            let iter = c.scan_match::<_, String>(pattern)?;
-            iter.take(limit).collect()
-        })
-    }
-
     /// Takes the lock `key`, waiting until `deadline` at most: `Some(None)`
     /// when another holds it still. A lock not let go of (a kill) lapses
-    /// after [`LOCK_LEASE`].
-    pub fn lock(self: &Arc<Self>, key: &str, deadline: Instant) -> Option<Option<Lock>> {
+    /// after `lease`, which must outlast what it guards.
+    pub fn lock(
+        self: &Arc<Self>,
+        key: &str,
+        deadline: Instant,
+        lease: Duration,
+    ) -> Option<Option<Lock>> {
         let token = short_hash(format!("{:?} {}", Instant::now(), std::process::id()).as_bytes());
         loop {
             let taken: Option<String> = self.call(|c| {
@@ -169,7 +187,7 @@ impl Shared {
                     .arg(&token)
                     .arg("NX")
                     .arg("PX")
-                    .arg(millis(LOCK_LEASE))
+                    .arg(millis(lease))
                     .query(c)
             })?;
             if taken.is_some() {
@@ -219,14 +237,16 @@ impl Shared {
         Some(if taken == 1 { Ok(wait) } else { Err(wait) })
     }
 
-    /// For `chime test`: whether the server answers, as whom, and how fast.
+    /// For `chime test`: whether the server answers chime, as whom, and
+    /// how fast: a connection, then each kind of operation chime makes, on
+    /// a key of the test's own (an ACL user without them would pass a PING
+    /// and fail every send).
     pub fn check(server: &StateServer) -> Result<Duration, String> {
         let shared = Shared::new(server.clone(), true);
         let started = Instant::now();
-        let mut connection = shared.connect().map_err(|e| describe(&e))?;
-        redis::cmd("PING")
-            .query::<String>(&mut connection)
-            .map_err(|e| describe(&e))?;
+        let mut c = shared.connect().map_err(|e| describe(&e))?;
+        let key = shared.key("test", "chime-test", &std::process::id().to_string());
+        exercise(&mut c, &key).map_err(|e| describe(&e))?;
         Ok(started.elapsed())
     }
 
@@ -245,7 +265,10 @@ impl Shared {
         }
         let connection = slot.as_mut().expect("connected just now");
         match f(connection) {
-            Ok(value) => Some(value),
+            Ok(value) => {
+                *self.down.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                Some(value)
+            }
             Err(err) => {
                 *slot = None;
                 self.failed(&err)
@@ -283,17 +306,47 @@ impl Shared {
     }
 
     fn failed<T>(&self, err: &redis::RedisError) -> Option<T> {
-        if !self.down.swap(true, Ordering::Relaxed) && !self.quiet {
+        *self.down.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        if !self.said.swap(true, Ordering::Relaxed) && !self.quiet {
             eprintln!(
                 "chime: warning: the state server {} failed ({}): this run keeps its state on this \
-                 host from now on, so a thread may fork, a repeat may pass a dedupe window, and \
-                 pacing is this host's alone; messages are delivered or spooled as ever",
+                 host meanwhile, so a thread may fork, a repeat may pass a dedupe window, and \
+                 pacing is this host's alone; messages are delivered or spooled as ever \
+                 (`chime test` checks the server)",
                 self.server.shown(),
                 describe(err)
             );
         }
         None
     }
+}
+
+/// Each kind of operation chime makes, once, on `key`, and the key gone.
+fn exercise(c: &mut Connection, key: &str) -> RedisResult<()> {
+    let _: Option<String> = redis::cmd("SET")
+        .arg(key)
+        .arg("1")
+        .arg("NX")
+        .arg("PX")
+        .arg(10_000)
+        .query(c)?;
+    let _: Option<String> = redis::cmd("GETSET").arg(key).arg("2").query(c)?;
+    let _: Vec<u8> = c.getrange(key, 0, 16)?;
+    c.del::<_, ()>(key)?;
+    let _: i64 = redis::Script::new(COUNT)
+        .key(key)
+        .arg(1)
+        .arg(1000)
+        .invoke(c)?;
+    let _: (i64, i64) = redis::Script::new(TURN)
+        .key(format!("{key}:turn"))
+        .arg(1)
+        .arg(1)
+        .invoke(c)?;
+    let _: i64 = redis::Script::new(UNLOCK).key(key).arg("-").invoke(c)?;
+    c.zadd::<_, _, _, ()>(format!("{key}:due"), "m", 1.0)?;
+    c.del::<_, ()>(&[key.to_owned(), format!("{key}:turn"), format!("{key}:due")])?;
+    Ok(())
 }
 
 /// A lock on the state server, let go of when dropped.
@@ -335,6 +388,11 @@ fn short_hash(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+fn epoch_millis(at: SystemTime) -> f64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_millis() as f64)
 }
 
 fn millis(d: Duration) -> u64 {

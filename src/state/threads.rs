@@ -34,6 +34,9 @@ use crate::spool::{Spool, SpoolError, fs};
 
 /// How often a send waiting to start a thread looks whether it may.
 const CLAIM_POLL: Duration = Duration::from_millis(20);
+/// How much longer than its holder's deadline a claim on the state server
+/// lasts: the holder remembers the key just after its post.
+const CLAIM_MARGIN: Duration = Duration::from_secs(5);
 
 /// A record is a channel and a `ts`: a file bigger than this is not one.
 const MAX_RECORD_BYTES: u64 = 64 << 10;
@@ -67,7 +70,7 @@ impl Threads {
             Some(_) => profile
                 .destinations
                 .iter()
-                .map(|(name, d)| (name.clone(), d.identity()))
+                .map(|(name, d)| (name.clone(), d.state_key()))
                 .collect(),
             None => HashMap::new(),
         };
@@ -179,6 +182,10 @@ impl Threads {
     }
 
     /// [`Threads::claim`] on the state server: `None` when it has failed.
+    /// The claim lasts as long as its holder may still be sending (its
+    /// deadline, and a margin); a holder killed meanwhile leaves a claim that
+    /// lasts as long, so a waiter waits half its own time at most and then
+    /// posts unguarded, with the rest of its time to post in.
     async fn claim_shared(
         &self,
         destination: &str,
@@ -187,10 +194,13 @@ impl Threads {
     ) -> Option<Option<shared::Lock>> {
         let (_, name) = self.on_server("thread-claim", destination, key)?;
         let shared = self.shared.as_ref()?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let lease = remaining + CLAIM_MARGIN;
+        let give_up = Instant::now() + remaining / 2;
         loop {
-            match shared.lock(&name, Instant::now())? {
+            match shared.lock(&name, Instant::now(), lease)? {
                 Some(lock) => return Some(Some(lock)),
-                None if Instant::now() + CLAIM_POLL < deadline => {
+                None if Instant::now() + CLAIM_POLL < give_up => {
                     tokio::time::sleep(CLAIM_POLL).await;
                 }
                 None => return Some(None),

@@ -45,20 +45,35 @@ const LIMIT: &str = "limit";
 /// A window a host opened stays on the state server this long past its end
 /// at most, for a flush to report; then the server forgets it.
 const SHARED_KEEP: Duration = Duration::from_secs(7 * 86_400);
+/// How long a record's lock on the state server lasts unless let go of: the
+/// first message of a window holds it until it is kept or, without a spool,
+/// delivered, which a destination's timeout bounds.
+const SHARED_LEASE: Duration = Duration::from_secs(120);
+/// Beside the windows, while some are open on a state server: what tells a
+/// `chime flush` of every profile that this one has windows to close.
+pub(super) const SHARED_MARK: &str = ".shared";
 
 /// The windows kept for one profile.
 pub struct Windows {
     root: PathBuf,
     shared: Option<Arc<Shared>>,
-    /// The profile's destinations by identity, which names their records on
-    /// the server: a host names a destination as its profile does.
+    /// The profile's destinations by state key, which names their records
+    /// on the server: a host names a destination as its profile does.
     names: HashMap<String, String>,
 }
 
 /// Where one record is kept.
 enum Place {
-    File { dir: PathBuf, file: String },
-    Server { shared: Arc<Shared>, key: String },
+    File {
+        dir: PathBuf,
+        file: String,
+    },
+    Server {
+        shared: Arc<Shared>,
+        key: String,
+        /// The destination's index of open windows by when they end.
+        due: String,
+    },
 }
 
 /// A record's lock, held while it is read, decided on and written, and let
@@ -72,28 +87,41 @@ impl Place {
     fn read<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
         match self {
             Place::File { dir, file } => read(&dir.join(file)),
-            Place::Server { shared, key } => shared.get(key).flatten(),
+            Place::Server { shared, key, .. } => shared.get(key).flatten(),
         }
     }
 
     /// Writes `record`; on the server, kept until `until` and a week more.
-    /// A server that fails has said so, and the record is lost with it.
     fn write<T: Serialize>(&self, record: &T, until: SystemTime) -> Result<(), SpoolError> {
         match self {
             Place::File { dir, file } => write(dir, file, record),
-            Place::Server { shared, key } => {
+            Place::Server { shared, key, .. } => {
                 let left = until.duration_since(SystemTime::now()).unwrap_or_default();
-                let _ = shared.put(key, record, Some(left + SHARED_KEEP));
-                Ok(())
+                shared
+                    .put(key, record, Some(left + SHARED_KEEP))
+                    .ok_or_else(|| server_failed(key))
             }
         }
+    }
+
+    /// Opens `window` here: on the server, its record and its place in the
+    /// destination's index of windows by when they end.
+    fn open(&self, window: &Window) -> Result<(), SpoolError> {
+        self.write(window, window.until)?;
+        if let Place::Server { shared, key, due } = self {
+            shared
+                .index(due, key, window.until)
+                .ok_or_else(|| server_failed(key))?;
+        }
+        Ok(())
     }
 
     fn remove(&self) -> Result<(), SpoolError> {
         match self {
             Place::File { dir, file } => fs::remove_durably(dir, file),
-            Place::Server { shared, key } => {
-                let _ = shared.remove(key);
+            Place::Server { shared, key, due } => {
+                shared.remove(key).ok_or_else(|| server_failed(key))?;
+                let _ = shared.unindex(due, key);
                 Ok(())
             }
         }
@@ -106,9 +134,9 @@ impl Place {
                 _file: Some(lock),
                 _server: None,
             }),
-            Place::Server { shared, key } => {
+            Place::Server { shared, key, .. } => {
                 let lock_key = format!("{key}:lock");
-                match shared.lock(&lock_key, Instant::now() + LOCK_WAIT) {
+                match shared.lock(&lock_key, Instant::now() + LOCK_WAIT, SHARED_LEASE) {
                     Some(Some(lock)) => Ok(Held {
                         _file: None,
                         _server: Some(lock),
@@ -119,11 +147,7 @@ impl Place {
                         std::io::Error::new(std::io::ErrorKind::TimedOut, "held by another chime"),
                     )),
                     // Gone since: the caller goes on without the window.
-                    None => Err(SpoolError::io(
-                        "lock",
-                        Path::new(&lock_key),
-                        std::io::Error::other("the state server failed"),
-                    )),
+                    None => Err(server_failed(&lock_key)),
                 }
             }
         }
@@ -192,7 +216,7 @@ impl Guard {
     /// message under the key posts.
     pub fn open(self) {
         let (place, window) = &*self.opens;
-        let _ = place.write(window, window.until);
+        let _ = place.open(window);
     }
 }
 
@@ -222,7 +246,7 @@ impl Windows {
         let names = profile
             .destinations
             .iter()
-            .map(|(name, d)| (d.identity(), name.clone()))
+            .map(|(name, d)| (d.state_key(), name.clone()))
             .collect();
         Windows {
             names,
@@ -230,13 +254,15 @@ impl Windows {
         }
     }
 
-    /// Where the record `key` of kind `what` for the destination `identity`
-    /// (named `destination` here) is kept: on the state server while it
-    /// answers, else in a file named `prefix` and the key.
-    fn place(&self, what: &str, identity: &str, destination: &str, key: &str) -> Place {
+    /// Where the record `key` of kind `what` for the destination whose
+    /// state key is `scope` (named `destination` here) is kept: on the
+    /// state server while it answers, else in a file named by `what` and
+    /// the key.
+    fn place(&self, what: &str, scope: &str, destination: &str, key: &str) -> Place {
         match self.shared.as_ref().filter(|s| s.is_up()) {
             Some(shared) => Place::Server {
-                key: shared.key(what, identity, key),
+                key: shared.key(what, scope, key),
+                due: shared.key(DUE, scope, ""),
                 shared: shared.clone(),
             },
             None => Place::File {
@@ -251,15 +277,15 @@ impl Windows {
     fn locked(
         &self,
         what: &str,
-        identity: &str,
+        scope: &str,
         destination: &str,
         key: &str,
     ) -> Result<(Place, Held), SpoolError> {
-        let place = self.place(what, identity, destination, key);
+        let place = self.place(what, scope, destination, key);
         match place.lock() {
             Ok(lock) => Ok((place, lock)),
             Err(_) if matches!(place, Place::Server { ref shared, .. } if !shared.is_up()) => {
-                let place = self.place(what, identity, destination, key);
+                let place = self.place(what, scope, destination, key);
                 let lock = place.lock()?;
                 Ok((place, lock))
             }
@@ -271,15 +297,16 @@ impl Windows {
     /// it when none is open, the open one is over, or it is of another level
     /// (an error after warnings is news). `window` is the one to open; a
     /// window it ends with repeats to report is handed to `report` first,
-    /// under the lock, and an error there leaves it open.
+    /// under the lock, and an error there leaves it open. `scope` is the
+    /// destination's state key (`Destination::state_key`).
     pub fn enter(
         &self,
         mut window: Window,
+        scope: &str,
         length: Duration,
         report: &mut dyn FnMut(&Window) -> Result<(), SpoolError>,
     ) -> Result<Entered, SpoolError> {
-        let (place, lock) =
-            self.locked(DEDUPE, &window.identity, &window.destination, &window.key)?;
+        let (place, lock) = self.locked(DEDUPE, scope, &window.destination, &window.key)?;
         let open: Option<Window> = place.read();
         let now = window.opened;
         if let Some(mut open) = open.clone()
@@ -301,6 +328,10 @@ impl Windows {
             place.remove()?;
         }
         window.until = now + length;
+        if matches!(place, Place::Server { .. }) {
+            fs::create_private_dir(&self.root)?;
+            fs::write_quick(&self.root, SHARED_MARK, b"")?;
+        }
         Ok(Entered::First(Guard {
             _lock: lock,
             opens: Box::new((place, window)),
@@ -341,9 +372,9 @@ impl Windows {
         per: Duration,
         now: SystemTime,
     ) -> Result<Option<SystemTime>, SpoolError> {
-        let identity = destination.identity();
-        let (dir, file) = match self.place(LIMIT, &identity, &destination.name, scope) {
-            Place::Server { shared, key } => match shared.count(&key, count, per) {
+        let state_key = destination.state_key();
+        let (dir, file) = match self.place(LIMIT, &state_key, &destination.name, scope) {
+            Place::Server { shared, key, .. } => match shared.count(&key, count, per) {
                 Some(left) => return Ok(left.map(|left| now + left)),
                 // Failed just now: counted here from now on.
                 None => (
@@ -384,17 +415,22 @@ impl Windows {
             return 0;
         };
         let mut reported = 0;
-        for (identity, name) in &self.names {
-            let pattern = shared.pattern(DEDUPE, identity);
+        for (scope, name) in &self.names {
+            let due = shared.key(DUE, scope, "");
             let keys = shared
-                .keys(&pattern, MAX_SHARED_WINDOWS)
+                .due(&due, now, MAX_SHARED_WINDOWS)
                 .unwrap_or_default();
-            for key in keys.into_iter().filter(|k| !k.ends_with(":lock")) {
+            for key in keys {
                 let place = Place::Server {
                     shared: shared.clone(),
-                    key,
+                    key: key.clone(),
+                    due: due.clone(),
                 };
                 reported += usize::from(close_at(&place, now, Some(name), report));
+                // Gone by itself (expired) or closed: out of the index too.
+                if matches!(shared.get::<Window>(&key), Some(None)) {
+                    let _ = shared.unindex(&due, &key);
+                }
             }
         }
         reported
@@ -404,6 +440,16 @@ impl Windows {
 /// The windows one flush closes on a state server at most, per destination:
 /// the rest wait for the next.
 const MAX_SHARED_WINDOWS: usize = 1000;
+/// What names a destination's index of open windows on the server.
+const DUE: &str = "dedupe-due";
+
+fn server_failed(key: &str) -> SpoolError {
+    SpoolError::io(
+        "keep",
+        Path::new(key),
+        std::io::Error::other("the state server failed"),
+    )
+}
 
 /// Whether `file` is a dedupe window's record.
 pub fn is_window(file: &str) -> bool {
