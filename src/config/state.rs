@@ -102,6 +102,32 @@ pub(super) fn read(
     if in_clear {
         exposed.push(fields::Exposure::InProfile { key: "url".into() });
     }
+    let (url, origin) = chosen_url(from_env, written, span.clone(), problems)?;
+    if prefix.is_empty() || prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let message = "the [state] `prefix` must be a word without spaces, like \"chime\"";
+        problems.push(Problem::new(Some(span), message));
+        return None;
+    }
+    Some(StateServer {
+        url: Secret::shown_as(url.clone(), shown_url(&url)),
+        origin,
+        user,
+        password,
+        prefix,
+        connect_timeout: connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        ca_file,
+        exposed,
+    })
+}
+
+/// The URL to use, `CHIME_STATE_URL`'s over the table's, and where it came
+/// from; a problem when there is none or it is no state server's.
+fn chosen_url(
+    from_env: Option<String>,
+    written: Option<String>,
+    span: std::ops::Range<usize>,
+    problems: &mut Vec<Problem>,
+) -> Option<(String, &'static str)> {
     let (url, origin) = match (from_env, written) {
         (Some(url), _) => (url, URL_VAR),
         (None, Some(url)) => (url, "[state] url"),
@@ -118,21 +144,7 @@ pub(super) fn read(
         problems.push(Problem::new(None, message).help(help));
         return None;
     }
-    if prefix.is_empty() || prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        let message = "the [state] `prefix` must be a word without spaces, like \"chime\"";
-        problems.push(Problem::new(Some(span), message));
-        return None;
-    }
-    Some(StateServer {
-        url: Secret::shown_as(url.clone(), shown_url(&url)),
-        origin,
-        user,
-        password,
-        prefix,
-        connect_timeout: connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
-        ca_file,
-        exposed,
-    })
+    Some((url, origin))
 }
 
 fn check_url(url: &str) -> Result<(), String> {

@@ -12,7 +12,7 @@
 //!         ├── threads/            see threads.rs
 //!         ├── runs/               `chime run --on change` outcomes
 //!         ├── scheduled/          messages a platform holds to post later, see scheduled.rs
-//!         └── windows/            dedupe windows and limit counts, see windows.rs
+//!         └── windows/            dedupe windows and limit counts, see windows/
 //! ```
 //!
 //! Everything is kept per profile because destination names are the

@@ -6,7 +6,7 @@
 //! message through:
 //!
 //! 1. **dedupe** — a message like one posted inside the window is counted,
-//!    not posted (the count lives in the keyed state, `state/windows.rs`);
+//!    not posted (the count lives in the keyed state, `state/windows/`);
 //! 2. **quiet** hours hold the messages of their levels until the hours end;
 //! 3. **digest** holds every message until the end of its interval;
 //! 4. **limit** lets so many messages per window through and holds the rest

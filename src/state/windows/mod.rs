@@ -8,10 +8,11 @@
 //! forty-nine count. The record is written atomically but not fsync'd: a power
 //! cut may cost a count, a kill never does, and a repeat costs no disk flush.
 //!
-//! With a state server (`shared.rs`), the records are kept there instead,
-//! each changed under a lock of the server's (`SET NX PX`), and a limit's
-//! count is one script on the server: the hosts of a fleet share one window
-//! per alert and one count per route.
+//! With a state server (`state/shared.rs`), the records are kept there
+//! instead, each changed under a lock of the server's (`SET NX PX`), and a
+//! limit's count is one script on the server (`place.rs` says where each
+//! record is): the hosts of a fleet share one window per alert and one count
+//! per route.
 //!
 //! A dedupe window keeps what its first message said ([`Shown`]), so that
 //! whoever closes the window — the next send under the key once it is over,
@@ -26,10 +27,14 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::shared::{self, Shared};
+
+mod place;
+
 use crate::config::Profile;
 use crate::message::{Level, Link};
 use crate::spool::lock::FileLock;
 use crate::spool::{Spool, SpoolError, fs};
+use place::{Held, Place};
 
 /// How long a chime waits for another to finish with a key before it goes
 /// on without the window (it then posts: a repeat is better than a loss).
@@ -45,10 +50,6 @@ const LIMIT: &str = "limit";
 /// A window a host opened stays on the state server this long past its end
 /// at most, for a flush to report; then the server forgets it.
 const SHARED_KEEP: Duration = Duration::from_secs(7 * 86_400);
-/// How long a record's lock on the state server lasts unless let go of: the
-/// first message of a window holds it until it is kept or, without a spool,
-/// delivered, which a destination's timeout bounds.
-const SHARED_LEASE: Duration = Duration::from_secs(120);
 /// Beside the windows, while some are open on a state server: what tells a
 /// `chime flush` of every profile that this one has windows to close.
 pub(super) const SHARED_MARK: &str = ".shared";
@@ -60,98 +61,6 @@ pub struct Windows {
     /// The profile's destinations by state key, which names their records
     /// on the server: a host names a destination as its profile does.
     names: HashMap<String, String>,
-}
-
-/// Where one record is kept.
-enum Place {
-    File {
-        dir: PathBuf,
-        file: String,
-    },
-    Server {
-        shared: Arc<Shared>,
-        key: String,
-        /// The destination's index of open windows by when they end.
-        due: String,
-    },
-}
-
-/// A record's lock, held while it is read, decided on and written, and let
-/// go of when dropped.
-struct Held {
-    _file: Option<FileLock>,
-    _server: Option<shared::Lock>,
-}
-
-impl Place {
-    fn read<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
-        match self {
-            Place::File { dir, file } => read(&dir.join(file)),
-            Place::Server { shared, key, .. } => shared.get(key).flatten(),
-        }
-    }
-
-    /// Writes `record`; on the server, kept until `until` and a week more.
-    fn write<T: Serialize>(&self, record: &T, until: SystemTime) -> Result<(), SpoolError> {
-        match self {
-            Place::File { dir, file } => write(dir, file, record),
-            Place::Server { shared, key, .. } => {
-                let left = until.duration_since(SystemTime::now()).unwrap_or_default();
-                shared
-                    .put(key, record, Some(left + SHARED_KEEP))
-                    .ok_or_else(|| server_failed(key))
-            }
-        }
-    }
-
-    /// Opens `window` here: on the server, its record and its place in the
-    /// destination's index of windows by when they end.
-    fn open(&self, window: &Window) -> Result<(), SpoolError> {
-        self.write(window, window.until)?;
-        if let Place::Server { shared, key, due } = self {
-            shared
-                .index(due, key, window.until)
-                .ok_or_else(|| server_failed(key))?;
-        }
-        Ok(())
-    }
-
-    fn remove(&self) -> Result<(), SpoolError> {
-        match self {
-            Place::File { dir, file } => fs::remove_durably(dir, file),
-            Place::Server { shared, key, due } => {
-                shared.remove(key).ok_or_else(|| server_failed(key))?;
-                let _ = shared.unindex(due, key);
-                Ok(())
-            }
-        }
-    }
-
-    /// Takes the record's lock, waited for up to [`LOCK_WAIT`].
-    fn lock(&self) -> Result<Held, SpoolError> {
-        match self {
-            Place::File { dir, file } => lock(dir, file).map(|lock| Held {
-                _file: Some(lock),
-                _server: None,
-            }),
-            Place::Server { shared, key, .. } => {
-                let lock_key = format!("{key}:lock");
-                match shared.lock(&lock_key, Instant::now() + LOCK_WAIT, SHARED_LEASE) {
-                    Some(Some(lock)) => Ok(Held {
-                        _file: None,
-                        _server: Some(lock),
-                    }),
-                    Some(None) => Err(SpoolError::io(
-                        "lock",
-                        Path::new(&lock_key),
-                        std::io::Error::new(std::io::ErrorKind::TimedOut, "held by another chime"),
-                    )),
-                    // Gone since: the caller goes on without the window.
-                    None => Err(server_failed(&lock_key)),
-                }
-            }
-        }
-    }
 }
 
 /// An open dedupe window.
@@ -442,14 +351,6 @@ impl Windows {
 const MAX_SHARED_WINDOWS: usize = 1000;
 /// What names a destination's index of open windows on the server.
 const DUE: &str = "dedupe-due";
-
-fn server_failed(key: &str) -> SpoolError {
-    SpoolError::io(
-        "keep",
-        Path::new(key),
-        std::io::Error::other("the state server failed"),
-    )
-}
 
 /// Whether `file` is a dedupe window's record.
 pub fn is_window(file: &str) -> bool {
