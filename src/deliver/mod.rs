@@ -439,7 +439,9 @@ async fn send_first(try_: &Try<'_, '_>, payload: &Payload, warnings: &mut Vec<St
     let edit = thread.edit && parent.is_some();
     let (mut verdict, mut status, mut next) = send_with_retries(try_, &attached, warnings).await;
     if edit && job.platform.edit_refused(&verdict) {
-        (verdict, status, next) = send_with_retries(try_, payload, warnings).await;
+        // Posted afresh, it is the key's first message now.
+        let fresh = job.platform.mark_first(payload);
+        (verdict, status, next) = send_with_retries(try_, &fresh, warnings).await;
     }
     match &verdict {
         Verdict::Delivered {

@@ -1,29 +1,32 @@
-//! The state server (`[state] url`, `CHIME_STATE_URL`): a Redis, or a
-//! Valkey, that the hosts of a fleet and the runners of a CI run share, so
-//! that thread keys, job outcomes, dedupe windows, limit counts and pacing
-//! are the fleet's rather than one host's.
+//! The state server (`[state] url`, `CHIME_STATE_URL`): a Redis (5 or
+//! later), or a Valkey, that the hosts of a fleet and the runners of a CI
+//! run share, so that thread keys, job outcomes, dedupe windows, limit
+//! counts and pacing are the fleet's rather than one host's.
 //!
 //! Every change two hosts may race on is one atomic operation on the
-//! server: `SET NX PX` for a claim or a lock, `SET … GET` for a job's
-//! outcome, a Lua script for a limit's count and for a pacing bucket —
-//! never a read, a decision and a write from here.
+//! server: `SET NX PX` for a claim or a lock (released by a script that
+//! checks it is still the holder's), `GETSET` for a job's outcome, a Lua
+//! script for a limit's count and for a pacing bucket — never a read, a
+//! decision and a write from here.
 //!
-//! Keys are `<prefix>:<what>:<destination identity>:<key>`. The identity is
-//! a hash of the destination's kind, URL and account (`Destination::identity`),
-//! the same on every host that has the same destination however it names
-//! it, and never a secret. The profile's name is not part of a key: the
-//! runners of one CI run name a profile by a path of their own; `prefix`
-//! keeps apart what should not meet.
+//! Keys are `<prefix>:<what>:<scope>:<hash of the key>`. The scope is the
+//! destination's `state_key` (a hash of its kind, URL, account and where it
+//! posts), the same on every host that has the same destination however it
+//! names it; the key is hashed too. So no key or value holds a secret. The
+//! profile's name is not part of a key: the runners of one CI run name a
+//! profile by a path of their own; `prefix` keeps apart what should not
+//! meet.
 //!
 //! The spool stays on each host's disk: a message must survive the network
 //! and the server being down. When the server cannot be reached (or refuses
 //! chime), that is said once, and the process keeps its state on the host
-//! from then on: coordination is lost, never a message.
+//! for [`RETRY_AFTER`] before it asks the server again: coordination is
+//! lost for a while, never a message.
 //!
-//! The client is the `redis` crate's blocking connection, one per server
-//! and process, opened on first use and bounded by `connect_timeout` for
-//! every call: chime's state interface is synchronous and each call is one
-//! round trip, which on the current-thread runtime costs less than
+//! The client is the `redis` crate's blocking connection, one per server,
+//! login and process, opened on first use and bounded by `connect_timeout`
+//! for every call: chime's state interface is synchronous and each call is
+//! one round trip, which on the current-thread runtime costs less than
 //! handing it to an async client.
 
 use std::collections::HashMap;
@@ -46,6 +49,8 @@ const LOCK_POLL: Duration = Duration::from_millis(5);
 const RETRY_AFTER: Duration = Duration::from_secs(30);
 /// A record is a few hundred bytes; a bigger value is not chime's.
 const MAX_VALUE_BYTES: usize = 256 << 10;
+/// As a destination's `ca_file` is bounded.
+const MAX_CA_BYTES: u64 = 4 << 20;
 
 /// The state servers of this process, by the profile state folder they
 /// serve (a flush of every profile serves several).
@@ -72,11 +77,11 @@ pub fn attach(profile_dir: &Path, server: Option<&StateServer>, quiet: bool) {
         .insert(profile_dir.to_owned(), shared);
 }
 
-/// The state server of the profile whose state is in `profile_dir`, unless
-/// it has none or it failed this process.
+/// The state server of the profile whose state is in `profile_dir`, if it
+/// has one; whether to ask it now is [`Shared::is_up`]'s, at each call.
 pub fn of(profile_dir: &Path) -> Option<Arc<Shared>> {
     let servers = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
-    servers.get(profile_dir).filter(|s| s.is_up()).cloned()
+    servers.get(profile_dir).cloned()
 }
 
 /// One state server, as this process talks to it.
@@ -251,7 +256,7 @@ impl Shared {
     }
 
     /// Runs `f` on the connection, opening it first if need be; a failure
-    /// marks the server down for this process, said once.
+    /// marks the server down for [`RETRY_AFTER`], said once a process.
     fn call<T>(&self, f: impl FnOnce(&mut Connection) -> RedisResult<T>) -> Option<T> {
         if !self.is_up() {
             return None;
@@ -289,7 +294,9 @@ impl Shared {
         info = info.set_redis_settings(settings);
         let client = match &server.ca_file {
             Some(ca) => {
-                let pem = std::fs::read(&ca.path)?;
+                // Checked when the profile loaded; bounded again, as read now.
+                let pem = crate::spool::fs::read_bounded(&ca.path, MAX_CA_BYTES)
+                    .map_err(|e| std::io::Error::other(format!("ca_file: {e:?}")))?;
                 let certs = redis::TlsCertificates {
                     client_tls: None,
                     root_cert: Some(pem),
