@@ -428,6 +428,9 @@ fn finish(mut child: Child, what: &str) -> Run {
 
 /// A send stopped by `signal` while it retries through `outage`, then a
 /// flush: what the send said, and what the channel got.
+/// How long each slow answer of a refusing outage takes.
+const SLOW: Duration = Duration::from_millis(300);
+
 fn stop_send(
     outage: Outage,
     signal_name: (libc::c_int, &str),
@@ -444,7 +447,7 @@ fn stop_send(
         Outage::Refusing => {
             bed.break_hook("ops");
             for _ in 0..3 {
-                bed.fault(Fault::Slow(Duration::from_millis(300)));
+                bed.fault(Fault::Slow(SLOW));
             }
             250
         }
@@ -463,6 +466,9 @@ fn stop_send(
     thread::sleep(rng.millis(0, window));
     signal(&child, number);
     let stopped = finish(child, &format!("chime send {tag:?}, then {name}"));
+    // A slow answer still on its way was refused when the send made it: the
+    // bed decides after its pause, so the outage outlasts every pause.
+    thread::sleep(SLOW);
     outage.end(&bed);
     clean_flush(&sandbox, &url, &tag);
     (stopped, tag, texts(&bed))
