@@ -60,6 +60,11 @@ url = "${SLACK_WEBHOOK_URL}"    # export SLACK_WEBHOOK_URL=https://hooks.slack.c
 # url = "https://ntfy.sh/ops-alerts-7f3k9"
 # reply_topic = "ops-answers-2m8q"              # optional: where `chime ask`'s buttons answer
 
+# [destinations.gotify-ops]
+# kind = "gotify"                              # your server; Apps → Create Application
+# url = "https://gotify.example.com"
+# token = { env = "GOTIFY_TOKEN" }             # the application's token (A…)
+
 # [destinations.alerts-api]
 # kind = "webhook"                             # any HTTP endpoint
 # url = "${ALERT_HOOK_URL}"

@@ -12,6 +12,7 @@
 mod discord;
 pub mod files;
 mod google_chat;
+mod gotify;
 mod markdown;
 mod mattermost;
 mod ntfy;
@@ -41,6 +42,7 @@ pub const KNOWN: &[&str] = &[
     "mattermost",
     "google-chat",
     "ntfy",
+    "gotify",
     "webhook",
 ];
 
@@ -55,6 +57,7 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
         "webhook" => Some(Box::new(webhook::Webhook::from_fields(fields))),
         "telegram" => Some(Box::new(telegram::Telegram::from_fields(fields))),
         "ntfy" => Some(Box::new(ntfy::Ntfy::from_fields(fields))),
+        "gotify" => Some(Box::new(gotify::Gotify::from_fields(fields))),
         "discord" => Some(Box::new(discord::Discord::from_fields(fields))),
         "mattermost" => Some(Box::new(mattermost::Mattermost::from_fields(fields))),
         _ => None,

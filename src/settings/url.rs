@@ -175,6 +175,12 @@ fn build(kind: &str, url: &str, origin: UrlOrigin, env: &EnvVars) -> Result<Prof
             )
             .with_hint("use a Slack incoming webhook's URL (kind slack), or write a profile"));
         }
+        "gotify" => {
+            return Err(Failure::usage(
+                "a gotify destination needs an application token as well as a URL",
+            )
+            .with_hint("write a profile with `url` and `token`: chime sends the token in a header, never in a URL"));
+        }
         _ => {
             env.insert(URL_DEST.to_owned(), url.to_owned());
             format!("url = \"${{{URL_DEST}}}\"\n")
