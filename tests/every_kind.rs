@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use crate::support::bed::{Bed, Fault};
 use crate::support::discord::Discord;
 use crate::support::google_chat::GoogleChat;
+use crate::support::gotify::{self, Gotify};
 use crate::support::hook::Hook;
 use crate::support::mattermost::Mattermost;
 use crate::support::ntfy::{self, Ntfy};
@@ -31,6 +32,7 @@ fn everything(bed: &Bed) -> Sandbox {
     tg.add_token(TG_TOKEN);
     tg.add_chat(TG_CHAT, None);
     bed.mount(ntfy::PREFIX, Ntfy::new());
+    bed.mount(gotify::PREFIX, Gotify::new());
     let base = bed.url();
     let sandbox = Sandbox::new();
     sandbox.profile(&format!(
@@ -75,18 +77,24 @@ url = "{chat}"
 kind = "ntfy"
 url = "{base}/ntfy/every-kind"
 
+[destinations.gotify]
+kind = "gotify"
+url = "{base}/gotify"
+token = "{gotify_token}"
+
 [destinations.webhook]
 kind = "webhook"
 url = "{base}/hook/every-kind"
 
 [routes.all]
-to = ["slack", "slack-api", "discord", "teams", "telegram", "mattermost", "google-chat", "ntfy", "webhook"]
+to = ["slack", "slack-api", "discord", "teams", "telegram", "mattermost", "google-chat", "ntfy", "gotify", "webhook"]
 "##,
         slack = bed.webhook("ops"),
         discord = discord.hook(bed, "ops"),
         teams = teams.workflow(bed, "ops"),
         mattermost = mattermost.hook(bed, "ops"),
         chat = chat.space(bed, "ops"),
+        gotify_token = gotify::APP_TOKEN,
     ));
     sandbox
 }
@@ -106,11 +114,11 @@ fn one_send_reaches_a_destination_of_every_kind() {
         "version=1.4",
         "--link",
         "Run=https://ci.example/1",
-        "all nine",
+        "all ten",
     ]))
     .code(0);
     let lines = out.json_lines();
-    assert_eq!(lines.len(), 9);
+    assert_eq!(lines.len(), 10);
     assert!(
         lines.iter().all(|l| l["status"] == "delivered"),
         "{}",
@@ -118,7 +126,7 @@ fn one_send_reaches_a_destination_of_every_kind() {
     );
     assert_eq!(
         bed.delivered().len(),
-        9,
+        10,
         "each stand-in accepted its payload"
     );
     assert!(
@@ -131,16 +139,16 @@ fn one_send_reaches_a_destination_of_every_kind() {
 fn every_kind_is_sent_to_at_once_not_one_after_another() {
     let bed = Bed::start();
     let sandbox = everything(&bed);
-    for _ in 0..9 {
+    for _ in 0..10 {
         bed.fault(Fault::Slow(Duration::from_millis(600)));
     }
     let started = Instant::now();
     run(sandbox.chime(&["send", "x"])).code(0);
     assert!(
-        started.elapsed() < Duration::from_millis(9 * 600),
-        "concurrent, not 9 × 600 ms"
+        started.elapsed() < Duration::from_millis(10 * 600),
+        "concurrent, not 10 × 600 ms"
     );
-    assert_eq!(bed.delivered().len(), 9);
+    assert_eq!(bed.delivered().len(), 10);
 }
 
 /// What `chime pipe` puts in one message of each kind (its `batch_limit`),
@@ -154,6 +162,7 @@ const BATCH_LIMITS: &[(&str, usize)] = &[
     ("mattermost", 15_000),
     ("google-chat", 24_000),
     ("ntfy", 3_500),
+    ("gotify", 50_000),
     ("webhook", 2_000),
 ];
 
@@ -295,6 +304,7 @@ mod hostile {
         ("mattermost", "/mattermost/"),
         ("google-chat", "/chat/"),
         ("ntfy", "/ntfy/"),
+        ("gotify", "/gotify/"),
         ("webhook", "/hook/"),
     ];
 
@@ -385,6 +395,7 @@ mod hostile {
                 texts.extend(request.header("x-title").map(decode_header));
                 texts.push(request.text());
             }
+            "gotify" => strings(&request.json(), &["title", "message"], &mut texts),
             _ => {
                 fn walk(value: &Value, out: &mut Vec<String>) {
                     match value {

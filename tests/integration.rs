@@ -13,6 +13,7 @@ mod every_kind;
 mod files;
 mod fuzz;
 mod google_chat;
+mod gotify;
 mod hostile;
 mod mattermost;
 mod ntfy;

@@ -7,6 +7,7 @@
 pub mod bed;
 pub mod discord;
 pub mod google_chat;
+pub mod gotify;
 pub mod hook;
 pub mod mattermost;
 pub mod multipart;
