@@ -1,4 +1,4 @@
-//! `kind = "gotify"`: a message to a self-hosted Gotify server (PLATFORMS.md §11).
+//! `kind = "gotify"`: a message to a self-hosted Gotify server (PLATFORMS.md, "Gotify").
 //!
 //! Owns the `POST /message` body (`title`, `message`, `priority`, `extras`),
 //! the split into messages the server stores whole, and the reading of its
@@ -191,7 +191,7 @@ impl Platform for Gotify {
 
 const URL_HINT: &str = "check `url`: the Gotify server's base URL (e.g. https://gotify.example.com, with its sub-path if it is served under one), without /message";
 
-/// What the user can do about Gotify's refusals (§11).
+/// What the user can do about Gotify's refusals (PLATFORMS.md, "Gotify").
 fn hint(status: u16, description: &str) -> Option<&'static str> {
     Some(match status {
         401 => {

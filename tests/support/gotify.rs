@@ -1,4 +1,4 @@
-//! A stand-in for a Gotify server's `POST /message` (PLATFORMS.md §11), mounted on the
+//! A stand-in for a Gotify server's `POST /message` (PLATFORMS.md, "Gotify"), mounted on the
 //! bed under `/gotify/`, so a profile's `url` is `{bed}/gotify`.
 //!
 //! It answers as gotify/server does (`router/router.go`, `auth/authentication.go`,
