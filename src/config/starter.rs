@@ -60,6 +60,13 @@ url = "${SLACK_WEBHOOK_URL}"    # export SLACK_WEBHOOK_URL=https://hooks.slack.c
 # url = "https://ntfy.sh/ops-alerts-7f3k9"
 # reply_topic = "ops-answers-2m8q"              # optional: where `chime ask`'s buttons answer
 
+# [destinations.pager]
+# kind = "pushover"                            # pushover.net → Create an Application
+# token = { env = "PUSHOVER_TOKEN" }           # the application's API token
+# user = { env = "PUSHOVER_USER" }             # your user or group key
+# retry = 60                                   # critical = emergency: repeat every 60 s…
+# expire = 3600                                # …for up to an hour, until acknowledged
+
 # [destinations.alerts-api]
 # kind = "webhook"                             # any HTTP endpoint
 # url = "${ALERT_HOOK_URL}"

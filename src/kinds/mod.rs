@@ -15,6 +15,7 @@ mod google_chat;
 mod markdown;
 mod mattermost;
 mod ntfy;
+mod pushover;
 mod slack;
 mod teams;
 mod telegram;
@@ -41,6 +42,7 @@ pub const KNOWN: &[&str] = &[
     "mattermost",
     "google-chat",
     "ntfy",
+    "pushover",
     "webhook",
 ];
 
@@ -55,6 +57,7 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
         "webhook" => Some(Box::new(webhook::Webhook::from_fields(fields))),
         "telegram" => Some(Box::new(telegram::Telegram::from_fields(fields))),
         "ntfy" => Some(Box::new(ntfy::Ntfy::from_fields(fields))),
+        "pushover" => Some(Box::new(pushover::Pushover::from_fields(fields))),
         "discord" => Some(Box::new(discord::Discord::from_fields(fields))),
         "mattermost" => Some(Box::new(mattermost::Mattermost::from_fields(fields))),
         _ => None,
