@@ -9,6 +9,7 @@ use crate::support::google_chat::GoogleChat;
 use crate::support::hook::Hook;
 use crate::support::mattermost::Mattermost;
 use crate::support::ntfy::{self, Ntfy};
+use crate::support::pushover::{self, Pushover};
 use crate::support::teams::Teams;
 use crate::support::telegram::{self, Telegram};
 use crate::support::{Sandbox, run};
@@ -16,6 +17,8 @@ use crate::support::{Sandbox, run};
 const BOT: &str = "xoxb-000-every-kind-notreal";
 const TG_TOKEN: &str = "123456789:AAFakeTelegramTokenForTests-notreal";
 const TG_CHAT: i64 = -1_001_234_567_890;
+const PO_TOKEN: &str = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
+const PO_USER: &str = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
 
 fn everything(bed: &Bed) -> Sandbox {
     bed.no_rate_limit();
@@ -31,6 +34,10 @@ fn everything(bed: &Bed) -> Sandbox {
     tg.add_token(TG_TOKEN);
     tg.add_chat(TG_CHAT, None);
     bed.mount(ntfy::PREFIX, Ntfy::new());
+    let po = Pushover::new();
+    po.add_token(PO_TOKEN);
+    po.add_user(PO_USER);
+    bed.mount(pushover::PREFIX, po);
     let base = bed.url();
     let sandbox = Sandbox::new();
     sandbox.profile(&format!(
@@ -75,12 +82,18 @@ url = "{chat}"
 kind = "ntfy"
 url = "{base}/ntfy/every-kind"
 
+[destinations.pushover]
+kind = "pushover"
+token = "{PO_TOKEN}"
+user = "{PO_USER}"
+api_url = "{base}/pushover"
+
 [destinations.webhook]
 kind = "webhook"
 url = "{base}/hook/every-kind"
 
 [routes.all]
-to = ["slack", "slack-api", "discord", "teams", "telegram", "mattermost", "google-chat", "ntfy", "webhook"]
+to = ["slack", "slack-api", "discord", "teams", "telegram", "mattermost", "google-chat", "ntfy", "webhook", "pushover"]
 "##,
         slack = bed.webhook("ops"),
         discord = discord.hook(bed, "ops"),
@@ -110,7 +123,7 @@ fn one_send_reaches_a_destination_of_every_kind() {
     ]))
     .code(0);
     let lines = out.json_lines();
-    assert_eq!(lines.len(), 9);
+    assert_eq!(lines.len(), BATCH_LIMITS.len());
     assert!(
         lines.iter().all(|l| l["status"] == "delivered"),
         "{}",
@@ -118,7 +131,7 @@ fn one_send_reaches_a_destination_of_every_kind() {
     );
     assert_eq!(
         bed.delivered().len(),
-        9,
+        BATCH_LIMITS.len(),
         "each stand-in accepted its payload"
     );
     assert!(
@@ -131,7 +144,7 @@ fn one_send_reaches_a_destination_of_every_kind() {
 fn every_kind_is_sent_to_at_once_not_one_after_another() {
     let bed = Bed::start();
     let sandbox = everything(&bed);
-    for _ in 0..9 {
+    for _ in 0..BATCH_LIMITS.len() {
         bed.fault(Fault::Slow(Duration::from_millis(600)));
     }
     let started = Instant::now();
@@ -140,7 +153,7 @@ fn every_kind_is_sent_to_at_once_not_one_after_another() {
         started.elapsed() < Duration::from_millis(9 * 600),
         "concurrent, not 9 × 600 ms"
     );
-    assert_eq!(bed.delivered().len(), 9);
+    assert_eq!(bed.delivered().len(), BATCH_LIMITS.len());
 }
 
 /// What `chime pipe` puts in one message of each kind (its `batch_limit`),
@@ -155,6 +168,7 @@ const BATCH_LIMITS: &[(&str, usize)] = &[
     ("google-chat", 24_000),
     ("ntfy", 3_500),
     ("webhook", 2_000),
+    ("pushover", 1_000),
 ];
 
 #[test]
@@ -296,6 +310,7 @@ mod hostile {
         ("google-chat", "/chat/"),
         ("ntfy", "/ntfy/"),
         ("webhook", "/hook/"),
+        ("pushover", "/pushover/"),
     ];
 
     fn strings(value: &Value, keys: &[&str], out: &mut Vec<String>) {
@@ -384,6 +399,11 @@ mod hostile {
             "ntfy" => {
                 texts.extend(request.header("x-title").map(decode_header));
                 texts.push(request.text());
+            }
+            "pushover" => {
+                let body = request.json();
+                strings(&body, &["title", "message", "url_title"], &mut texts);
+                targets.extend(body["url"].as_str().map(str::to_owned));
             }
             _ => {
                 fn walk(value: &Value, out: &mut Vec<String>) {
@@ -477,7 +497,10 @@ mod hostile {
             }
             if *kind != "webhook" {
                 for (label, url) in &input.links {
-                    if !targets.iter().any(|t| t == url) {
+                    // A Pushover message holds 1,024 characters: a longer URL
+                    // can only arrive as text split across parts.
+                    let too_long = *kind == "pushover" && url.chars().count() > 1000;
+                    if !too_long && !targets.iter().any(|t| t == url) {
                         let label: String = label.chars().take(20).collect();
                         problems.push(format!("{kind}: the link {label:?} is not a whole link"));
                     }
