@@ -10,6 +10,9 @@
 //! `{"status": 1, "request": …}` (and a `receipt` for an emergency). Every answer carries
 //! the application's monthly `X-Limit-App-*` headers, and a message past the month's limit
 //! is a 429. Bodies are JSON or form-encoded, as the API takes either.
+//!
+//! Whether Pushover refuses or cuts a value over its limit, and the wording of those
+//! errors, are unconfirmed (§13): the stand-in refuses, the stricter reading.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
