@@ -21,6 +21,7 @@ mod pipe;
 mod profile;
 mod profileless;
 mod proxies;
+mod pushover;
 mod redaction;
 mod run;
 mod scheduling;

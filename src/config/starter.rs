@@ -65,6 +65,13 @@ url = "${SLACK_WEBHOOK_URL}"    # export SLACK_WEBHOOK_URL=https://hooks.slack.c
 # url = "https://gotify.example.com"
 # token = { env = "GOTIFY_TOKEN" }             # the application's token (A…)
 
+# [destinations.pager]
+# kind = "pushover"                            # pushover.net → Create an Application
+# token = { env = "PUSHOVER_TOKEN" }           # the application's API token
+# user = { env = "PUSHOVER_USER" }             # your user or group key
+# retry = 60                                   # critical = emergency: repeat every 60 s…
+# expire = 3600                                # …for up to an hour, until acknowledged
+
 # [destinations.alerts-api]
 # kind = "webhook"                             # any HTTP endpoint
 # url = "${ALERT_HOOK_URL}"

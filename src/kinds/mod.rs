@@ -16,6 +16,7 @@ mod gotify;
 mod markdown;
 mod mattermost;
 mod ntfy;
+mod pushover;
 mod slack;
 mod teams;
 mod telegram;
@@ -43,6 +44,7 @@ pub const KNOWN: &[&str] = &[
     "google-chat",
     "ntfy",
     "gotify",
+    "pushover",
     "webhook",
 ];
 
@@ -58,6 +60,7 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
         "telegram" => Some(Box::new(telegram::Telegram::from_fields(fields))),
         "ntfy" => Some(Box::new(ntfy::Ntfy::from_fields(fields))),
         "gotify" => Some(Box::new(gotify::Gotify::from_fields(fields))),
+        "pushover" => Some(Box::new(pushover::Pushover::from_fields(fields))),
         "discord" => Some(Box::new(discord::Discord::from_fields(fields))),
         "mattermost" => Some(Box::new(mattermost::Mattermost::from_fields(fields))),
         _ => None,

@@ -13,6 +13,7 @@ pub mod mattermost;
 pub mod multipart;
 pub mod ntfy;
 pub mod proxy;
+pub mod pushover;
 pub mod redis;
 pub mod slack_files;
 pub mod teams;
