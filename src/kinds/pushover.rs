@@ -33,7 +33,7 @@ use serde_json::{Map, Value, json};
 use crate::fields::{Fields, Problem};
 use crate::kinds::text::{Measure, cut, split};
 use crate::kinds::{Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, reason};
-use crate::message::{Level, Message};
+use crate::message::{Level, Link, Message};
 use crate::secret::Secret;
 use crate::template::{Escape, plain};
 
@@ -292,7 +292,14 @@ fn render(message: &Message, retry: u64, expire: u64) -> Vec<Value> {
         }];
         title.clear();
     }
-    let count = bodies.len();
+    let link = link.zip(url_title.map(|(label, _)| label));
+    let base = base(message, retry, expire, link);
+    marked(bodies, &title, &base)
+}
+
+/// What every part of `message` carries: its priority, time, emergency
+/// settings, the first link (with its label as cut) and monospace.
+fn base(message: &Message, retry: u64, expire: u64, link: Option<(&Link, String)>) -> Value {
     let mut base = json!({"priority": priority(message.level)});
     if let Ok(since) = message.time.duration_since(UNIX_EPOCH) {
         base["timestamp"] = since.as_secs().into();
@@ -301,15 +308,22 @@ fn render(message: &Message, retry: u64, expire: u64) -> Vec<Value> {
         base["retry"] = retry.into();
         base["expire"] = expire.into();
     }
-    if let (Some(link), Some((label, _))) = (link, &url_title) {
+    if let Some((link, label)) = link {
         base["url"] = link.url.as_str().into();
         if !label.is_empty() {
-            base["url_title"] = label.as_str().into();
+            base["url_title"] = label.into();
         }
     }
     if message.code {
         base["monospace"] = 1.into();
     }
+    base
+}
+
+/// One body per part, marked "(1/3)" in the title, or at the start of the
+/// text when there is no title.
+fn marked(bodies: Vec<String>, title: &str, base: &Value) -> Vec<Value> {
+    let count = bodies.len();
     bodies
         .into_iter()
         .enumerate()
@@ -317,7 +331,7 @@ fn render(message: &Message, retry: u64, expire: u64) -> Vec<Value> {
             let marker = crate::kinds::marker(i, count);
             let mut body = base.clone();
             let (title, text) = match (marker, title.is_empty()) {
-                (None, _) => (title.clone(), text),
+                (None, _) => (title.to_owned(), text),
                 (Some(m), false) => (format!("{title} {m}"), text),
                 (Some(m), true) => (String::new(), format!("{m} {text}")),
             };
