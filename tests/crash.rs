@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::bed::{Bed, Fault};
+use crate::support::bed::{Bed, Fault, lines_of};
 use crate::support::{Run, Sandbox, run_within};
 
 /// Far longer than any run here takes: past it, chime hangs.
@@ -164,23 +164,6 @@ fn texts(bed: &Bed) -> Vec<String> {
         .iter()
         .map(|r| r.json()["text"].as_str().unwrap_or_default().to_owned())
         .collect()
-}
-
-/// The lines a `chime pipe` payload carries, code fences removed.
-fn lines_of(payload: &serde_json::Value) -> Vec<String> {
-    let mut out = Vec::new();
-    for block in payload["blocks"].as_array().into_iter().flatten() {
-        if block["type"] != "section" {
-            continue;
-        }
-        let text = block["text"]["text"].as_str().unwrap_or_default();
-        let inner = text
-            .strip_prefix("```\n")
-            .and_then(|t| t.strip_suffix("\n```"))
-            .unwrap_or(text);
-        out.extend(inner.split('\n').map(str::to_owned));
-    }
-    out
 }
 
 /// The lines of every message the bed posted, one list per message.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::support::bed::{Bed, Fault};
+use crate::support::bed::{Bed, Fault, delivered_lines};
 use crate::support::{Run, Sandbox, run, run_with_stdin};
 
 /// Nothing listens here: connections are refused at once.
@@ -476,25 +476,6 @@ fn pipe(sandbox: &Sandbox, url: &str, state: &Path, args: &[&str]) -> Command {
 
 fn numbered(count: usize) -> String {
     (0..count).map(|i| format!("line {i:03}\n")).collect()
-}
-
-/// The lines Slack payloads carried, code fences removed, in order.
-fn delivered_lines(bed: &Bed) -> Vec<String> {
-    let mut lines = Vec::new();
-    for request in bed.delivered() {
-        for block in request.json()["blocks"].as_array().unwrap() {
-            if block["type"] != "section" {
-                continue;
-            }
-            let text = block["text"]["text"].as_str().unwrap();
-            let inner = text
-                .strip_prefix("```\n")
-                .and_then(|t| t.strip_suffix("\n```"))
-                .unwrap_or(text);
-            lines.extend(inner.split('\n').map(str::to_owned));
-        }
-    }
-    lines
 }
 
 #[track_caller]

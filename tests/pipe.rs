@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::bed::{Bed, Fault};
+use crate::support::bed::{Bed, Fault, delivered_lines, lines_of};
 use crate::support::{Sandbox, run};
 
 /// Nothing listens here: connections are refused at once.
@@ -63,30 +63,6 @@ fn spawn(mut cmd: Command) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// The lines a Slack payload carries, code fences removed.
-fn lines_of(payload: &serde_json::Value) -> Vec<String> {
-    let mut out = Vec::new();
-    for block in payload["blocks"].as_array().unwrap() {
-        if block["type"] != "section" {
-            continue;
-        }
-        let text = block["text"]["text"].as_str().unwrap();
-        let inner = text
-            .strip_prefix("```\n")
-            .and_then(|t| t.strip_suffix("\n```"))
-            .unwrap_or(text);
-        out.extend(inner.split('\n').map(str::to_owned));
-    }
-    out
-}
-
-fn delivered_lines(bed: &Bed) -> Vec<String> {
-    bed.delivered()
-        .iter()
-        .flat_map(|r| lines_of(&r.json()))
-        .collect()
 }
 
 #[test]

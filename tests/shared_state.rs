@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::bed::{Bed, Fault, Request};
+use crate::support::bed::{Bed, Fault, Request, delivered_lines};
 use crate::support::redis::Redis;
 use crate::support::{Run, Sandbox, drain, run_within};
 
@@ -277,30 +277,6 @@ fn title(payload: &Value) -> String {
     let blocks = payload["blocks"].as_array().unwrap();
     let found = blocks.iter().find_map(|b| b["text"]["text"].as_str());
     found.unwrap_or_default().to_owned()
-}
-
-/// The lines a `chime pipe` payload carries, code fences removed.
-fn lines_of(payload: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    for block in payload["blocks"].as_array().into_iter().flatten() {
-        if block["type"] != "section" {
-            continue;
-        }
-        let text = block["text"]["text"].as_str().unwrap();
-        let inner = text
-            .strip_prefix("```\n")
-            .and_then(|t| t.strip_suffix("\n```"))
-            .unwrap_or(text);
-        out.extend(inner.split('\n').map(str::to_owned));
-    }
-    out
-}
-
-fn delivered_lines(bed: &Bed) -> Vec<String> {
-    bed.delivered()
-        .iter()
-        .flat_map(|r| lines_of(&r.json()))
-        .collect()
 }
 
 /// An argument of a Web API call, wherever Slack would take it from: the query

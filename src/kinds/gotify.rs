@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::fields::Fields;
 use crate::kinds::markdown::Markdown;
-use crate::kinds::text::{Measure, cut, split, split_escaped};
+use crate::kinds::text::{Block, Measure, cut, longest_run, pack_blocks, split, split_escaped};
 use crate::kinds::{
     Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Verdict, classify_http,
 };
@@ -211,10 +211,6 @@ fn hint(status: u16, description: &str) -> Option<&'static str> {
     })
 }
 
-/// One piece of a body and what joins it to the piece before; `None` starts
-/// a new message, as the continuation of a split does.
-type Block = (String, Option<&'static str>);
-
 /// The bodies, in order, each at most [`MESSAGE_MAX`] bytes; `title` is the
 /// whole title when the title could only show the start of it.
 fn bodies(message: &Message, title: Option<&str>) -> Vec<String> {
@@ -261,38 +257,12 @@ fn bodies(message: &Message, title: Option<&str>) -> Vec<String> {
         let line = format!("- [{}]({})", escape(&link.label), link_target(&link.url));
         add(&mut blocks, &line, list_separator(i));
     }
-    pack(blocks, room)
+    pack_blocks(blocks, room)
 }
 
 /// A list starts after a blank line; its items follow one per line.
 fn list_separator(index: usize) -> &'static str {
     if index == 0 { "\n\n" } else { "\n" }
-}
-
-fn pack(blocks: Vec<Block>, max: usize) -> Vec<String> {
-    let mut bodies = vec![String::new()];
-    for (block, separator) in blocks {
-        let body = bodies.last_mut().expect("bodies is never empty");
-        let fits = separator.filter(|sep| body.len() + sep.len() + block.len() <= max);
-        if body.is_empty() {
-            body.push_str(&block);
-        } else if let Some(separator) = fits {
-            body.push_str(separator);
-            body.push_str(&block);
-        } else {
-            bodies.push(block);
-        }
-    }
-    bodies
-}
-
-fn longest_run(text: &str, c: char) -> usize {
-    let (mut best, mut run) = (0, 0);
-    for x in text.chars() {
-        run = if x == c { run + 1 } else { 0 };
-        best = best.max(run);
-    }
-    best
 }
 
 /// A URL that cannot end the Markdown link early.

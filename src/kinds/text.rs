@@ -200,6 +200,40 @@ fn entity_safe(window: &str) -> usize {
     }
 }
 
+/// One piece of a body and what joins it to the piece before; `None` starts
+/// a new message, as the continuation of a split does.
+pub type Block = (String, Option<&'static str>);
+
+/// `blocks` joined by their separators into bodies of at most `max` bytes,
+/// in order: a block that does not fit, or has no separator, starts the next.
+pub fn pack_blocks(blocks: Vec<Block>, max: usize) -> Vec<String> {
+    let mut bodies = vec![String::new()];
+    for (block, separator) in blocks {
+        let body = bodies.last_mut().expect("bodies is never empty");
+        let fits = separator.filter(|sep| body.len() + sep.len() + block.len() <= max);
+        if body.is_empty() {
+            body.push_str(&block);
+        } else if let Some(separator) = fits {
+            body.push_str(separator);
+            body.push_str(&block);
+        } else {
+            bodies.push(block);
+        }
+    }
+    bodies
+}
+
+/// The longest run of `c` in `text`: a code fence longer than it cannot be
+/// closed early.
+pub fn longest_run(text: &str, c: char) -> usize {
+    let (mut best, mut run) = (0, 0);
+    for x in text.chars() {
+        run = if x == c { run + 1 } else { 0 };
+        best = best.max(run);
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
 

@@ -1415,3 +1415,29 @@ pub fn mrkdwn_spans(text: &str) -> Vec<(bool, String)> {
         .map(|(i, span)| (i % 2 == 1, span.to_owned()))
         .collect()
 }
+
+/// The lines a Slack payload carries (a `chime pipe` batch's sections),
+/// code fences removed.
+pub fn lines_of(payload: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for block in payload["blocks"].as_array().into_iter().flatten() {
+        if block["type"] != "section" {
+            continue;
+        }
+        let text = block["text"]["text"].as_str().unwrap();
+        let inner = text
+            .strip_prefix("```\n")
+            .and_then(|t| t.strip_suffix("\n```"))
+            .unwrap_or(text);
+        out.extend(inner.split('\n').map(str::to_owned));
+    }
+    out
+}
+
+/// Every line the bed's Slack payloads delivered, in arrival order.
+pub fn delivered_lines(bed: &Bed) -> Vec<String> {
+    bed.delivered()
+        .iter()
+        .flat_map(|r| lines_of(&r.json()))
+        .collect()
+}

@@ -2,7 +2,7 @@
 //! escaped, cut into messages of at most [`BODY_MAX`] bytes each.
 
 use crate::kinds::markdown::Markdown;
-use crate::kinds::text::{Measure, split};
+use crate::kinds::text::{Block, Measure, longest_run, pack_blocks, split};
 use crate::message::Message;
 
 use super::{BODY_MAX, HARD_BREAK, link_target};
@@ -33,10 +33,6 @@ pub(super) fn unescape(text: &str) -> String {
     }
     out
 }
-
-/// One piece of a body and what joins it to the piece before; `None` starts
-/// a new message, as the continuation of a split does.
-type Block = (String, Option<&'static str>);
 
 /// The bodies, in order, each at most [`BODY_MAX`] bytes; `title` is the
 /// whole title when the title header could only show the start of it.
@@ -77,7 +73,7 @@ pub(super) fn bodies(message: &Message, markdown: bool, title: Option<&str>) -> 
         let line = format!("- [{}]({})", escape(&link.label), link_target(&link.url));
         add(&mut blocks, &line, list_separator(i), pieces);
     }
-    pack(blocks)
+    pack_blocks(blocks, BODY_MAX)
 }
 
 /// The text as written, then a line per field and per link.
@@ -100,7 +96,7 @@ pub(super) fn plain_bodies(message: &Message, title: Option<&str>) -> Vec<String
     for (i, line) in links.enumerate() {
         add(&mut blocks, &line, list_separator(i), plain_pieces);
     }
-    pack(blocks)
+    pack_blocks(blocks, BODY_MAX)
 }
 
 /// A list starts after a blank line; its items follow one per line.
@@ -126,23 +122,6 @@ pub(super) fn plain_pieces(text: &str, max: usize) -> Vec<String> {
         .collect()
 }
 
-pub(super) fn pack(blocks: Vec<Block>) -> Vec<String> {
-    let mut bodies = vec![String::new()];
-    for (block, separator) in blocks {
-        let body = bodies.last_mut().expect("bodies is never empty");
-        let fits = separator.filter(|sep| body.len() + sep.len() + block.len() <= BODY_MAX);
-        if body.is_empty() {
-            body.push_str(&block);
-        } else if let Some(separator) = fits {
-            body.push_str(separator);
-            body.push_str(&block);
-        } else {
-            bodies.push(block);
-        }
-    }
-    bodies
-}
-
 /// Splits by bytes, never leaving an escaping backslash at the end of a piece,
 /// where it would escape nothing and its character would lose it.
 pub(super) fn pieces(text: &str, max: usize) -> Vec<String> {
@@ -160,13 +139,4 @@ pub(super) fn pieces(text: &str, max: usize) -> Vec<String> {
         out.push(carry);
     }
     out
-}
-
-pub(super) fn longest_run(text: &str, c: char) -> usize {
-    let (mut best, mut run) = (0, 0);
-    for x in text.chars() {
-        run = if x == c { run + 1 } else { 0 };
-        best = best.max(run);
-    }
-    best
 }
