@@ -997,7 +997,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__run)
-            opts="-r -q -v -h -V --route --to --kind --channel --on --tail --name --timeout --dedupe --dedupe-window --attach-output --attach-max --template --dry-run --config --profile --quiet --verbose --help --version"
+            opts="-r -q -v -h -V --route --to --kind --channel --on --tail --name --timeout --dedupe --dedupe-window --ping --attach-output --attach-max --template --dry-run --config --profile --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1044,6 +1044,10 @@ _chime() {
                     return 0
                     ;;
                 --dedupe-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ping)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

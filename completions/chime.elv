@@ -158,6 +158,7 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --timeout 'Stop the command and all it started after this long (TERM, then KILL 5 s later)'
             cand --dedupe 'Post a report once per window and count the repeats (a job failing every minute makes one message and a count); KEY defaults to the job''s name'
             cand --dedupe-window 'The window --dedupe counts repeats in [default: the route''s `dedupe`, else 1h]'
+            cand --ping 'Ping a dead-man''s switch (the healthchecks.io protocol) each run, whatever --on says: URL/start as the command starts, URL or URL/<exit code> as it ends, with the tail; a ping URL or a healthchecks destination (repeatable; a route''s `ping` too)'
             cand --attach-max 'The most output --attach-output sends: the first and last halves of it, with a line where the middle was cut'
             cand --template 'Template from the profile''s [templates] (variables: name, cmd, exit_code, signal, duration, started, tail, ok)'
             cand --config 'Profile file to read [env: CHIME_CONFIG]'

@@ -14,6 +14,7 @@ mod files;
 mod fuzz;
 mod google_chat;
 mod gotify;
+mod heartbeats;
 mod hostile;
 mod mattermost;
 mod ntfy;

@@ -73,6 +73,7 @@ Examples:
   chime run -r cron -- /usr/local/bin/backup.sh
   chime run --on change --name disk-check -- ./check-disk.sh     # once when it breaks, once when it recovers
   chime run --on always --tail 50 --timeout 1h -- make release
+  chime run --ping https://hc-ping.com/<uuid> -- ./nightly.sh      # a dead-man's switch
 
 chime exits with the command's own code (128+N when killed by signal N, 127 when
 it is not found, 126 when it cannot be run); delivery trouble goes to stderr and
@@ -110,6 +111,12 @@ pub struct RunArgs {
     /// The window --dedupe counts repeats in [default: the route's `dedupe`, else 1h]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "dedupe")]
     pub dedupe_window: Option<std::time::Duration>,
+
+    /// Ping a dead-man's switch (the healthchecks.io protocol) each run, whatever --on
+    /// says: URL/start as the command starts, URL or URL/<exit code> as it ends, with the
+    /// tail; a ping URL or a healthchecks destination (repeatable; a route's `ping` too)
+    #[arg(long, value_name = "URL|DESTINATION", help_heading = "Heartbeats")]
+    pub ping: Vec<String>,
 
     /// Send the job's whole output with the report, as a file (NAME-START.log), kept on
     /// disk while the job runs

@@ -218,6 +218,8 @@ pub struct Route {
     pub timing: crate::timing::Timing,
     /// Who may answer `chime ask` through it, beside the destination's.
     pub approvers: Vec<String>,
+    /// The healthchecks destination `chime run` pings for its jobs.
+    pub ping: Option<String>,
 }
 
 /// `[[rules]]`: when the expression is true for a message, it goes to

@@ -72,6 +72,11 @@ url = "${SLACK_WEBHOOK_URL}"    # export SLACK_WEBHOOK_URL=https://hooks.slack.c
 # retry = 60                                   # critical = emergency: repeat every 60 s…
 # expire = 3600                                # …for up to an hour, until acknowledged
 
+# [destinations.nightly-check]
+# kind = "healthchecks"                        # a dead-man's switch: `chime run` pings it
+# url = "https://hc-ping.com/${CHECK_UUID}"    # the check's ping URL (a secret)
+# (and on a route: ping = "nightly-check")
+
 # [destinations.alerts-api]
 # kind = "webhook"                             # any HTTP endpoint
 # url = "${ALERT_HOOK_URL}"

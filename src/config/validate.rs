@@ -67,6 +67,7 @@ struct RawRoute {
     timezone: Option<Spanned<String>>,
     #[serde(default)]
     approvers: Vec<String>,
+    ping: Option<Spanned<String>>,
 }
 
 impl RawRoute {
@@ -128,6 +129,7 @@ pub(super) fn validate(
     }
     let templates = templates(raw.templates, problems);
     let routes = routes(raw.routes, &declared, &templates, problems);
+    pings_are_heartbeats(&routes, &destinations, problems);
     let rules = rules(raw.rules, &routes, problems);
     let default_route = raw.defaults.route.map(|route| {
         check_known(&route, "route", &routes, "defaults.route names", problems);
@@ -280,6 +282,9 @@ fn routes(
         if let Some(template) = &route.template {
             check_known(template, "template", templates, &what, problems);
         }
+        if let Some(ping) = &route.ping {
+            check_known(ping, "destination", destinations, &what, problems);
+        }
         out.insert(
             name,
             Route {
@@ -288,10 +293,33 @@ fn routes(
                 template: route.template.map(Spanned::into_inner),
                 timing,
                 approvers: route.approvers,
+                ping: route.ping.map(Spanned::into_inner),
             },
         );
     }
     out
+}
+
+/// A route's `ping` is a heartbeat: it must name a destination that takes
+/// pings, not one that would post each run as a message.
+fn pings_are_heartbeats(
+    routes: &BTreeMap<String, Route>,
+    destinations: &BTreeMap<String, Destination>,
+    problems: &mut Vec<Problem>,
+) {
+    for (name, route) in routes {
+        let Some(ping) = &route.ping else { continue };
+        if let Some(destination) = destinations.get(ping)
+            && destination.platform.kind() != "healthchecks"
+        {
+            let message = format!(
+                "route `{name}` pings `{ping}`, a {} destination: `ping` names a healthchecks destination",
+                destination.platform.kind()
+            );
+            let help = "declare the check as `kind = \"healthchecks\"` with its ping URL, or list this destination in `to`";
+            problems.push(Problem::new(None, message).help(help));
+        }
+    }
 }
 
 fn rules(

@@ -13,6 +13,7 @@ mod discord;
 pub mod files;
 mod google_chat;
 mod gotify;
+pub mod healthchecks;
 mod markdown;
 mod mattermost;
 mod ntfy;
@@ -45,6 +46,7 @@ pub const KNOWN: &[&str] = &[
     "ntfy",
     "gotify",
     "pushover",
+    "healthchecks",
     "webhook",
 ];
 
@@ -61,6 +63,7 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
         "ntfy" => Some(Box::new(ntfy::Ntfy::from_fields(fields))),
         "gotify" => Some(Box::new(gotify::Gotify::from_fields(fields))),
         "pushover" => Some(Box::new(pushover::Pushover::from_fields(fields))),
+        "healthchecks" => Some(Box::new(healthchecks::Healthchecks::from_fields(fields))),
         "discord" => Some(Box::new(discord::Discord::from_fields(fields))),
         "mattermost" => Some(Box::new(mattermost::Mattermost::from_fields(fields))),
         _ => None,
@@ -262,6 +265,11 @@ pub trait Platform: Send + Sync {
     fn request(&self, payload: &Payload) -> HttpRequest;
     /// Reads the platform's answer to one of those requests.
     fn classify(&self, answer: &Answer) -> Verdict;
+    /// What `chime test` sends: the test message as any other, unless the
+    /// kind has a way to be tested that changes nothing (a heartbeat's log).
+    fn probe(&self, message: &Message) -> Vec<Payload> {
+        self.render(message, &Target::default())
+    }
     /// Whether `status` alone says the message was posted, so that an answer
     /// whose body broke off counts as delivered rather than sent again. Not
     /// for a platform that refuses inside a 2xx (Slack's Web API, `ok: false`).

@@ -31,7 +31,7 @@ pub use ask::{Ask, ask};
 pub use flush::{Flush, Flushable, flush};
 pub use pipe::{Pipe, pipe};
 pub use probe::{Probe, probe};
-pub use run::{Job, job};
+pub use run::{Job, PingPlace, PingTo, job};
 pub use send::{Input, Send, send};
 pub use spool::check_dest;
 

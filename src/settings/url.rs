@@ -258,6 +258,8 @@ pub fn infer_kind(url: &str) -> Option<&'static str> {
         Some("ntfy")
     } else if host == "api.telegram.org" && path.starts_with("/bot") {
         Some("telegram")
+    } else if host == "hc-ping.com" {
+        Some("healthchecks")
     } else {
         None
     }

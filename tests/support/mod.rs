@@ -8,6 +8,7 @@ pub mod bed;
 pub mod discord;
 pub mod google_chat;
 pub mod gotify;
+pub mod healthchecks;
 pub mod hook;
 pub mod mattermost;
 pub mod multipart;

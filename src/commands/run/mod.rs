@@ -40,6 +40,7 @@
 
 mod capture;
 mod group;
+mod ping;
 mod tail;
 mod tree;
 
@@ -127,12 +128,26 @@ impl Outcome {
     }
 }
 
-pub fn run(job: Job) -> Result<ExitCode, Failure> {
+pub fn run(mut job: Job) -> Result<ExitCode, Failure> {
+    let heartbeat = ping::Heartbeat::of(&mut job);
+    if let Some(heartbeat) = &heartbeat {
+        heartbeat.started(&job);
+    }
     let mut outcome = execute(&job);
     let capture = outcome.capture.take();
     let code = outcome.code();
+    if let Some(heartbeat) = &heartbeat {
+        let headline = title(&job.name, &outcome.describe(job.timeout));
+        heartbeat.ended(
+            &job,
+            (outcome.exit_code, outcome.ok()),
+            &headline,
+            &outcome.tail,
+        );
+    }
     match &job.report {
         Ok(_) => send_report(job, &outcome, capture),
+        Err(_) if job.ping_only => {}
         Err(failure) => unreported(&job, failure, &outcome),
     }
     Ok(ExitCode::Command(code))
