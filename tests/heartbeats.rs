@@ -307,3 +307,14 @@ fn a_send_to_a_check_pings_it_by_the_messages_level() {
     assert_eq!(pings[0].body, "Backup\ntape jammed");
     assert_eq!(pings[0].rid, None, "a message is not a run");
 }
+
+#[test]
+fn an_uptime_kuma_push_url_is_refused_with_what_would_work() {
+    let sandbox = Sandbox::new();
+    let url = "http://127.0.0.1:9/api/push/AbC123secret";
+    chime_run(&sandbox, &["--ping", url, "--", "sh", "-c", "echo ran"])
+        .code(0)
+        .stdout_has("ran")
+        .stderr_has("an Uptime Kuma push URL")
+        .never_shows("AbC123secret");
+}

@@ -12,7 +12,7 @@
 //! when the ping is made (`chime run` knows the outcome, a send its level)
 //! and kept with it in the spool, so a late ping says what the job did.
 
-use crate::fields::Fields;
+use crate::fields::{Fields, Problem};
 use crate::kinds::{
     Answer, HttpRequest, Payload, Platform, Target, Verdict, classify_http, reason,
 };
@@ -34,10 +34,32 @@ impl Healthchecks {
     pub fn from_fields(fields: &mut Fields) -> Healthchecks {
         let help =
             "set `url` to the check's ping URL, e.g. url = \"https://hc-ping.com/${CHECK_UUID}\"";
+        let span = fields.span_of("url");
         let url = fields
             .secret_url("url", "healthchecks", help)
             .unwrap_or_else(|| Secret::url(String::new()));
+        if let Some(other) = other_protocol(url.expose()) {
+            let message = format!(
+                "`url` is {other}, which takes the outcome in its query, not in the URL's path as healthchecks.io does: its start and failure pings would be refused"
+            );
+            let help = "ping it from a `webhook` destination, or with curl after the job";
+            fields.problem(Problem::new(span, message).help(help));
+        }
         Healthchecks { url }
+    }
+}
+
+/// The dead-man's switches whose push URLs look alike but speak another
+/// protocol: Cronitor's telemetry (`?state=run`) and Uptime Kuma's push
+/// monitors (`?status=down`).
+fn other_protocol(url: &str) -> Option<&'static str> {
+    let parsed = url::Url::parse(url).ok()?;
+    if parsed.host_str() == Some("cronitor.link") {
+        Some("a Cronitor telemetry URL")
+    } else if parsed.path().starts_with("/api/push/") {
+        Some("an Uptime Kuma push URL")
+    } else {
+        None
     }
 }
 
@@ -242,6 +264,15 @@ mod tests {
         let kept = tail_within(&text, BODY_MAX);
         assert!(kept.len() <= BODY_MAX);
         assert!(kept.ends_with('b') && !kept.contains('a'));
+    }
+
+    #[test]
+    fn cronitor_and_uptime_kuma_urls_are_told_apart() {
+        let kuma = "https://kuma.example.com/api/push/AbC123?status=up";
+        assert_eq!(other_protocol(kuma), Some("an Uptime Kuma push URL"));
+        let cronitor = "https://cronitor.link/p/key/nightly";
+        assert_eq!(other_protocol(cronitor), Some("a Cronitor telemetry URL"));
+        assert_eq!(other_protocol("https://hc-ping.com/abc"), None);
     }
 
     #[test]
