@@ -195,13 +195,13 @@ const URL_HINT: &str = "check `url`: the Gotify server's base URL (e.g. https://
 fn hint(status: u16, description: &str) -> Option<&'static str> {
     Some(match status {
         401 => {
-            "Gotify did not accept `token`: copy the token of an application (Apps → the app, it starts with A), not a client's"
+            "Gotify did not accept `token`: copy the token of an application (Apps → the app: it starts with A, or gtfya. on Gotify 3), not a client's"
         }
         403 => {
             "Gotify knows the credentials but not for sending: `token` must be an application's token (Apps), not a user's"
         }
         400 if description.contains("appid") => {
-            "`token` is a client token: use the token of an application (Apps → the app, it starts with A)"
+            "`token` is a client token: use the token of an application (Apps → the app: it starts with A, or gtfya. on Gotify 3)"
         }
         404 => URL_HINT,
         400 | 413 => {

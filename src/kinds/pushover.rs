@@ -53,6 +53,10 @@ const EXPIRE_DEFAULT: u64 = 3600;
 /// Pushover's bounds on them (§13).
 const RETRY_MIN: u64 = 30;
 const EXPIRE_MAX: u64 = 10_800;
+/// Past the monthly limit (429) nothing goes before the limit resets, on the
+/// 1st, and Pushover blocks addresses that keep sending refused requests: the
+/// message waits in the spool and is tried again hourly, not within the send.
+const MONTHLY_WAIT: Duration = Duration::from_secs(3600);
 /// "Not more frequently than once every 5 seconds" after a 5xx (§13).
 const SERVER_TROUBLE_WAIT: Duration = Duration::from_secs(5);
 const DEFAULT_API_URL: &str = "https://api.pushover.net";
@@ -218,7 +222,7 @@ impl Platform for Pushover {
         }
         match status {
             429 => Verdict::Retry {
-                after: answer.retry_after,
+                after: Some(answer.retry_after.unwrap_or(MONTHLY_WAIT)),
                 error: format!(
                     "{error} (the application is over its monthly messages; chime keeps the message and tries again)"
                 ),
