@@ -425,7 +425,10 @@ fn stop_send(
     let url = bed.webhook("ops");
     let sandbox = setup("10s");
     // From the first answer on, the send is mid-retry for longer than the
-    // window the signal comes in: two more slow 503s, or a 4 s wait.
+    // window the signal comes in: two more slow 503s, or an 8 s wait. The wait
+    // is long beside the window because a signal that came after it, on a
+    // loaded machine, would find the retry on its way: a request cut short
+    // may still arrive, and the flush would then post it a second time.
     let window = match outage {
         Outage::Refusing => {
             bed.break_hook("ops");
@@ -435,7 +438,7 @@ fn stop_send(
             250
         }
         Outage::Throttling => {
-            bed.fault(Fault::RateLimit(4));
+            bed.fault(Fault::RateLimit(8));
             1500
         }
     };
