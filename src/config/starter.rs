@@ -72,6 +72,11 @@ url = "${SLACK_WEBHOOK_URL}"    # export SLACK_WEBHOOK_URL=https://hooks.slack.c
 # retry = 60                                   # critical = emergency: repeat every 60 s…
 # expire = 3600                                # …for up to an hour, until acknowledged
 
+# [destinations.oncall]
+# kind = "pagerduty"                           # a service → Integrations → Events API v2
+# routing_key = { env = "PAGERDUTY_ROUTING_KEY" }  # its 32-character Integration Key
+# component = "backup"                         # optional: PD-CEF component, group, class
+
 # [destinations.alerts-api]
 # kind = "webhook"                             # any HTTP endpoint
 # url = "${ALERT_HOOK_URL}"
@@ -90,6 +95,9 @@ to = ["ops-hook"]
 # to = ["bot", "ops-hook"]
 # channel = "#incidents"   # overrides the destination's channel
 # template = "alert"
+
+# [routes.oncall]          # chime run --on change -r oncall -- backup.sh
+# to = ["oncall"]          # pages on failure, resolves the incident on recovery
 
 # --- Rules: route by what the message says; first match wins. ---
 # Variables: text, title, level, host, user, cwd, now, env, fields and --var/-f keys.

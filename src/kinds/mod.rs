@@ -9,6 +9,7 @@
 //! Sending, timeouts and retries belong to `deliver`; nothing here touches the
 //! network.
 
+mod alert;
 mod discord;
 pub mod files;
 mod google_chat;
@@ -16,6 +17,7 @@ mod gotify;
 mod markdown;
 mod mattermost;
 mod ntfy;
+mod pagerduty;
 mod pushover;
 mod slack;
 mod teams;
@@ -30,6 +32,7 @@ use crate::fields::Fields;
 use crate::message::Message;
 use crate::secret::Secret;
 use crate::template::Escape;
+pub use alert::{Alert, AlertAction};
 pub use files::{FileRef, Upload};
 pub use thread::{Posted, Search, ThreadRef, Threading};
 
@@ -45,6 +48,7 @@ pub const KNOWN: &[&str] = &[
     "ntfy",
     "gotify",
     "pushover",
+    "pagerduty",
     "webhook",
 ];
 
@@ -61,6 +65,7 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
         "ntfy" => Some(Box::new(ntfy::Ntfy::from_fields(fields))),
         "gotify" => Some(Box::new(gotify::Gotify::from_fields(fields))),
         "pushover" => Some(Box::new(pushover::Pushover::from_fields(fields))),
+        "pagerduty" => Some(Box::new(pagerduty::PagerDuty::from_fields(fields))),
         "discord" => Some(Box::new(discord::Discord::from_fields(fields))),
         "mattermost" => Some(Box::new(mattermost::Mattermost::from_fields(fields))),
         _ => None,
@@ -96,6 +101,8 @@ pub struct Target {
     pub channel: Option<String>,
     /// `--thread KEY` or `--update KEY`, for kinds that thread by key.
     pub thread_key: Option<String>,
+    /// The alert the event is about, for kinds that [`Platform::alerts`].
+    pub alert: Alert,
 }
 
 /// How far ahead a platform holds a message to post it later itself
@@ -293,6 +300,14 @@ pub trait Platform: Send + Sync {
              that can: slack-api with an app_token (Socket Mode), telegram or ntfy",
             self.kind()
         ))
+    }
+    /// Whether this kind opens and closes alerts by key (pagerduty): it
+    /// takes `--resolve` and `--acknowledge`, its events carry the send's
+    /// [`Alert`], and chime's own dedupe window leaves it alone, since the
+    /// platform deduplicates by the key itself and a window would hold back
+    /// the resolve.
+    fn alerts(&self) -> bool {
+        false
     }
     /// How this kind honours `--thread`.
     fn threading(&self) -> Threading {
