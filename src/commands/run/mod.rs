@@ -250,8 +250,9 @@ struct What<'a> {
 /// a code block, and the template variables `name, cmd, exit_code, signal,
 /// duration, started, tail, ok`.
 fn fill(send: &mut crate::settings::Send, job: &What, outcome: &Outcome) {
-    let input = &mut send.input;
     let ok = outcome.ok();
+    send.alert.action = alert_action(ok);
+    let input = &mut send.input;
     input.level = match (ok, outcome.interrupted) {
         (_, true) => Level::Warning,
         (true, false) => Level::Success,
@@ -289,6 +290,16 @@ fn fill(send: &mut crate::settings::Send, job: &What, outcome: &Outcome) {
     });
     if let serde_json::Value::Object(map) = vars {
         input.json.extend(map);
+    }
+}
+
+/// What the report does to the job's alert on alerting kinds (pagerduty):
+/// a failure triggers it, a success resolves it, so that with `--on change`
+/// the recovery closes the incident the failure opened.
+fn alert_action(ok: bool) -> crate::kinds::AlertAction {
+    match ok {
+        true => crate::kinds::AlertAction::Resolve,
+        false => crate::kinds::AlertAction::Trigger,
     }
 }
 
