@@ -14,7 +14,8 @@
 //! `acknowledge` carries only its `dedup_key`, as PagerDuty documents them.
 //!
 //! The event's alert ([`Alert`]) is the send's: its key is the `dedup_key`
-//! (a key over PagerDuty's 255 characters is kept unique by a digest), and
+//! (a key over PagerDuty's 255 characters is kept unique by a digest,
+//! [`Alert::key_within`]), and
 //! without one PagerDuty assigns a key, which its 202 answers with and
 //! `--json` shows as `ts`. A 400 lists what was wrong in `errors`: the
 //! event is refused. 429 (PagerDuty's throttle, with no Retry-After) and
@@ -23,7 +24,6 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
-use sha2::Digest;
 
 use crate::fields::{Fields, Problem};
 use crate::kinds::text::{Measure, cut};
@@ -229,8 +229,8 @@ fn hint(said: &[&str]) -> &'static str {
 /// The event for `message` about `alert`, without the routing key.
 fn event(message: &Message, alert: &Alert, labels: &[(&'static str, String)]) -> Value {
     let mut body = json!({"event_action": alert.action.as_str()});
-    if let Some(key) = alert.key.as_deref() {
-        body["dedup_key"] = dedup_key(key).into();
+    if let Some(key) = alert.key_within(DEDUP_KEY_MAX) {
+        body["dedup_key"] = key.into();
     }
     // A resolve or an acknowledge is about the alert, not a new problem.
     if alert.action != AlertAction::Trigger {
@@ -324,18 +324,6 @@ fn fit(mut body: Value) -> Value {
     body
 }
 
-/// `key` as a `dedup_key`: as it is within 255 characters; past that, its
-/// start and a digest of the whole, so two long keys stay two alerts.
-fn dedup_key(key: &str) -> String {
-    if key.chars().count() <= DEDUP_KEY_MAX {
-        return key.to_owned();
-    }
-    let digest = sha2::Sha256::digest(key.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    let start: String = key.chars().take(DEDUP_KEY_MAX - hex.len() - 1).collect();
-    format!("{start}~{hex}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,15 +342,6 @@ mod tests {
             files: Vec::new(),
             file_urls: Vec::new(),
         }
-    }
-
-    #[test]
-    fn a_long_key_becomes_a_dedup_key_of_255_characters_unique_to_it() {
-        let a = dedup_key(&"a".repeat(300));
-        let b = dedup_key(&format!("{}b", "a".repeat(299)));
-        assert_eq!((a.chars().count(), b.chars().count()), (255, 255));
-        assert_ne!(a, b);
-        assert_eq!(dedup_key("backup"), "backup");
     }
 
     #[test]
