@@ -151,12 +151,12 @@ pub struct SendArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "When", requires = "dedupe")]
     pub dedupe_window: Option<std::time::Duration>,
 
-    /// Resolve the alert KEY names on alerting kinds (pagerduty): the KEY of --dedupe,
+    /// Resolve the alert KEY names on alerting kinds (pagerduty, opsgenie): the KEY of --dedupe,
     /// --thread or --update, as its trigger was sent with; other kinds post the message
     #[arg(long, help_heading = "Alerts", conflicts_with = "acknowledge")]
     pub resolve: bool,
 
-    /// Acknowledge the alert KEY names on alerting kinds (pagerduty): it stays open and
+    /// Acknowledge the alert KEY names on alerting kinds (pagerduty, opsgenie): it stays open and
     /// pages no one further; as --resolve
     #[arg(long, help_heading = "Alerts")]
     pub acknowledge: bool,

@@ -74,7 +74,7 @@ fn message() -> Message {
     }
 }
 
-/// What a test says beside its message: to an alerting kind (pagerduty),
+/// What a test says beside its message: to an alerting kind (pagerduty, opsgenie),
 /// a resolve of an alert no one opened, which the platform takes (so the
 /// key and the way there are good) and drops without paging anyone. Chat
 /// kinds post the message.

@@ -77,6 +77,11 @@ url = "${SLACK_WEBHOOK_URL}"    # export SLACK_WEBHOOK_URL=https://hooks.slack.c
 # routing_key = { env = "PAGERDUTY_ROUTING_KEY" }  # its 32-character Integration Key
 # component = "backup"                         # optional: PD-CEF component, group, class
 
+# [destinations.genie]
+# kind = "opsgenie"                            # a team → Integrations → API (or JSM Operations)
+# api_key = { env = "OPSGENIE_API_KEY" }       # the integration's key, sent as GenieKey
+# api_url = "https://api.eu.opsgenie.com"      # EU accounts; default api.opsgenie.com
+
 # [destinations.alerts-api]
 # kind = "webhook"                             # any HTTP endpoint
 # url = "${ALERT_HOOK_URL}"

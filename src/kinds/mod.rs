@@ -17,6 +17,7 @@ mod gotify;
 mod markdown;
 mod mattermost;
 mod ntfy;
+mod opsgenie;
 mod pagerduty;
 mod pushover;
 mod slack;
@@ -49,6 +50,7 @@ pub const KNOWN: &[&str] = &[
     "gotify",
     "pushover",
     "pagerduty",
+    "opsgenie",
     "webhook",
 ];
 
@@ -66,6 +68,7 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
         "gotify" => Some(Box::new(gotify::Gotify::from_fields(fields))),
         "pushover" => Some(Box::new(pushover::Pushover::from_fields(fields))),
         "pagerduty" => Some(Box::new(pagerduty::PagerDuty::from_fields(fields))),
+        "opsgenie" => Some(Box::new(opsgenie::Opsgenie::from_fields(fields))),
         "discord" => Some(Box::new(discord::Discord::from_fields(fields))),
         "mattermost" => Some(Box::new(mattermost::Mattermost::from_fields(fields))),
         _ => None,
@@ -301,7 +304,7 @@ pub trait Platform: Send + Sync {
             self.kind()
         ))
     }
-    /// Whether this kind opens and closes alerts by key (pagerduty): it
+    /// Whether this kind opens and closes alerts by key (pagerduty, opsgenie): it
     /// takes `--resolve` and `--acknowledge`, its events carry the send's
     /// [`Alert`], and chime's own dedupe window leaves it alone, since the
     /// platform deduplicates by the key itself and a window would hold back

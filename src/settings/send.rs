@@ -72,7 +72,7 @@ pub struct Send {
     /// A failing template falls back to the message without it, with a
     /// warning: `chime run`'s report is never lost to a template.
     pub template_fallback: bool,
-    /// What the event does to its alert, on alerting kinds (pagerduty).
+    /// What the event does to its alert, on alerting kinds (pagerduty, opsgenie).
     pub alert: AlertAsk,
 }
 

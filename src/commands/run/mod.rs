@@ -293,7 +293,7 @@ fn fill(send: &mut crate::settings::Send, job: &What, outcome: &Outcome) {
     }
 }
 
-/// What the report does to the job's alert on alerting kinds (pagerduty):
+/// What the report does to the job's alert on alerting kinds (pagerduty, opsgenie):
 /// a failure triggers it, a success resolves it, so that with `--on change`
 /// the recovery closes the incident the failure opened.
 fn alert_action(ok: bool) -> crate::kinds::AlertAction {

@@ -130,7 +130,7 @@ pub(super) fn keys(send: &Send, deliveries: &mut [Delivery]) {
     }
 }
 
-/// Gives each alerting destination (pagerduty) the alert its event is
+/// Gives each alerting destination (pagerduty, opsgenie) the alert its event is
 /// about: keyed by `--dedupe KEY`, else `--thread`/`--update KEY`, else the
 /// job's name (`chime run`), and triggered unless the send says otherwise.
 /// `--resolve` or `--acknowledge` typed for a send that reaches no
@@ -150,9 +150,11 @@ pub(super) fn alerts(send: &Send, deliveries: &mut [Delivery]) -> Result<(), Fai
     if send.alert.typed && alerting.peek().is_none() {
         let flag = format!("--{}", send.alert.action.as_str());
         return Err(Failure::usage(format!(
-            "{flag} is for alerting kinds (pagerduty), and this message goes to none"
+            "{flag} is for alerting kinds (pagerduty, opsgenie), and this message goes to none"
         ))
-        .with_hint("send it to a pagerduty destination, or drop the flag to post the message"));
+        .with_hint(
+            "send it to a pagerduty or opsgenie destination, or drop the flag to post the message",
+        ));
     }
     for delivery in alerting {
         delivery.target.alert = Alert {
