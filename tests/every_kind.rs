@@ -10,6 +10,7 @@ use crate::support::gotify::{self, Gotify};
 use crate::support::hook::Hook;
 use crate::support::mattermost::Mattermost;
 use crate::support::ntfy::{self, Ntfy};
+use crate::support::opsgenie::{self, Opsgenie};
 use crate::support::pagerduty::{self, PagerDuty};
 use crate::support::pushover::{self, Pushover};
 use crate::support::teams::Teams;
@@ -22,6 +23,7 @@ const TG_CHAT: i64 = -1_001_234_567_890;
 const PO_TOKEN: &str = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
 const PO_USER: &str = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
 const PD_KEY: &str = "R0fakeEventsV2IntegrationKey0001";
+const OG_KEY: &str = "eb243592-faa2-4ba2-a551-00000000fake";
 
 fn everything(bed: &Bed) -> Sandbox {
     bed.no_rate_limit();
@@ -45,6 +47,9 @@ fn everything(bed: &Bed) -> Sandbox {
     let pd = PagerDuty::new();
     pd.add_key(PD_KEY);
     bed.mount(pagerduty::PREFIX, pd);
+    let og = Opsgenie::new();
+    og.add_key(OG_KEY);
+    bed.mount(opsgenie::PREFIX, og);
     let base = bed.url();
     let sandbox = Sandbox::new();
     sandbox.profile(&format!(
@@ -105,12 +110,17 @@ kind = "pagerduty"
 routing_key = "{PD_KEY}"
 api_url = "{base}/pagerduty"
 
+[destinations.opsgenie]
+kind = "opsgenie"
+api_key = "{OG_KEY}"
+api_url = "{base}/opsgenie"
+
 [destinations.webhook]
 kind = "webhook"
 url = "{base}/hook/every-kind"
 
 [routes.all]
-to = ["slack", "slack-api", "discord", "teams", "telegram", "mattermost", "google-chat", "ntfy", "gotify", "webhook", "pushover", "pagerduty"]
+to = ["slack", "slack-api", "discord", "teams", "telegram", "mattermost", "google-chat", "ntfy", "gotify", "webhook", "pushover", "pagerduty", "opsgenie"]
 "##,
         slack = bed.webhook("ops"),
         discord = discord.hook(bed, "ops"),
@@ -189,6 +199,7 @@ const BATCH_LIMITS: &[(&str, usize)] = &[
     ("webhook", 2_000),
     ("pushover", 1_000),
     ("pagerduty", 50_000),
+    ("opsgenie", 14_000),
 ];
 
 #[test]
@@ -333,6 +344,7 @@ mod hostile {
         ("webhook", "/hook/"),
         ("pushover", "/pushover/"),
         ("pagerduty", "/pagerduty/"),
+        ("opsgenie", "/opsgenie/"),
     ];
 
     fn strings(value: &Value, keys: &[&str], out: &mut Vec<String>) {
@@ -440,6 +452,14 @@ mod hostile {
                 for link in body["links"].as_array().into_iter().flatten() {
                     strings(link, &["text"], &mut texts);
                     targets.extend(link["href"].as_str().map(str::to_owned));
+                }
+            }
+            "opsgenie" => {
+                let body = request.json();
+                strings(&body, &["message", "description", "note"], &mut texts);
+                for (key, value) in body["details"].as_object().into_iter().flatten() {
+                    texts.push(key.clone());
+                    texts.extend(value.as_str().map(str::to_owned));
                 }
             }
             _ => {

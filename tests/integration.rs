@@ -17,6 +17,7 @@ mod gotify;
 mod hostile;
 mod mattermost;
 mod ntfy;
+mod opsgenie;
 mod pagerduty;
 mod pipe;
 mod profile;
