@@ -22,6 +22,16 @@ pub enum AlertAction {
 }
 
 impl AlertAction {
+    /// What a `chime run` report does to the job's alert: a failure triggers
+    /// it, a success resolves it, so that with `--on change` the recovery
+    /// closes the incident the failure opened.
+    pub fn after_run(ok: bool) -> AlertAction {
+        match ok {
+            true => AlertAction::Resolve,
+            false => AlertAction::Trigger,
+        }
+    }
+
     /// The name the Events API and the flags use: `trigger`, `acknowledge`, `resolve`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -236,23 +236,8 @@ fn created(
         short = "(no message)".to_owned();
     }
     let (details, left) = details(&message.fields);
-    let mut blocks: Vec<String> = Vec::new();
-    if was_cut && !title.is_empty() {
-        blocks.push(title.to_owned());
-    }
-    if !text.trim().is_empty() {
-        blocks.push(text.to_owned());
-    }
-    blocks.extend(message.context.iter().cloned());
-    let left = left.iter().map(|(k, v)| format!("{k}: {v}"));
-    let links = message.links.iter().chain(&message.file_urls);
-    let lines: Vec<String> = left
-        .chain(links.map(|l| format!("{}: {}", l.label, l.url)))
-        .collect();
-    if !lines.is_empty() {
-        blocks.push(lines.join("\n"));
-    }
-    let whole = blocks.join("\n\n");
+    let whole_title = (was_cut && !title.is_empty()).then_some(title);
+    let whole = described(message, whole_title, left);
     let mut pieces = split(&whole, DESCRIPTION_MAX, Measure::Chars).into_iter();
     let description = pieces.next().unwrap_or_default();
     let rest: Vec<&str> = pieces.collect();
@@ -282,6 +267,27 @@ fn created(
         .into_iter()
         .map(|note| by_alias("notes", &alias, source, note));
     std::iter::once(Payload::json(&body)).chain(notes).collect()
+}
+
+/// Everything the alert shows beyond its message, in order: the whole
+/// title when the message is cut, the text, the CI run, the fields past
+/// the details, and the links.
+fn described(message: &Message, title: Option<&str>, left: &[(String, String)]) -> String {
+    let text = message.text.trim_end();
+    let mut blocks: Vec<String> = title.into_iter().map(str::to_owned).collect();
+    if !text.trim().is_empty() {
+        blocks.push(text.to_owned());
+    }
+    blocks.extend(message.context.iter().cloned());
+    let left = left.iter().map(|(k, v)| format!("{k}: {v}"));
+    let links = message.links.iter().chain(&message.file_urls);
+    let lines: Vec<String> = left
+        .chain(links.map(|l| format!("{}: {}", l.label, l.url)))
+        .collect();
+    if !lines.is_empty() {
+        blocks.push(lines.join("\n"));
+    }
+    blocks.join("\n\n")
 }
 
 /// An alias for a message sent without a key whose rest goes in notes:

@@ -92,14 +92,19 @@ pub struct AlertAsk {
 impl AlertAsk {
     /// `--resolve` or `--acknowledge`, which need the alert's key: PagerDuty
     /// drops a resolve it cannot match to an alert.
-    fn typed(resolve: bool, acknowledge: bool, keyed: bool) -> Result<AlertAsk, Failure> {
+    fn typed(
+        resolve: bool,
+        acknowledge: bool,
+        dedupe: &Option<String>,
+        thread: &Option<ThreadMode>,
+    ) -> Result<AlertAsk, Failure> {
         use crate::kinds::AlertAction;
         let (action, flag) = match (resolve, acknowledge) {
             (true, _) => (AlertAction::Resolve, "--resolve"),
             (false, true) => (AlertAction::Acknowledge, "--acknowledge"),
             (false, false) => return Ok(AlertAsk::default()),
         };
-        if !keyed {
+        if dedupe.is_none() && thread.is_none() {
             return Err(Failure::usage(format!(
                 "{flag} needs the key of the alert it is about"
             ))
@@ -170,10 +175,8 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
     }
     let ci = Ci::detect(&env);
     let thread = thread_mode(args.thread, args.update, args.broadcast, ci.as_ref())?;
-    let keyed = args.dedupe.is_some() || thread.is_some();
-    let alert = AlertAsk::typed(args.resolve, args.acknowledge, keyed)?;
     Ok(Send {
-        alert,
+        alert: AlertAsk::typed(args.resolve, args.acknowledge, &args.dedupe, &thread)?,
         at: when(args.at.as_deref(), args.in_)?,
         dedupe: DedupeAsk::of(args.dedupe, args.dedupe_window),
         ci,

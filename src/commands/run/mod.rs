@@ -251,7 +251,7 @@ struct What<'a> {
 /// duration, started, tail, ok`.
 fn fill(send: &mut crate::settings::Send, job: &What, outcome: &Outcome) {
     let ok = outcome.ok();
-    send.alert.action = alert_action(ok);
+    send.alert.action = crate::kinds::AlertAction::after_run(ok);
     let input = &mut send.input;
     input.level = match (ok, outcome.interrupted) {
         (_, true) => Level::Warning,
@@ -290,16 +290,6 @@ fn fill(send: &mut crate::settings::Send, job: &What, outcome: &Outcome) {
     });
     if let serde_json::Value::Object(map) = vars {
         input.json.extend(map);
-    }
-}
-
-/// What the report does to the job's alert on alerting kinds (pagerduty, opsgenie):
-/// a failure triggers it, a success resolves it, so that with `--on change`
-/// the recovery closes the incident the failure opened.
-fn alert_action(ok: bool) -> crate::kinds::AlertAction {
-    match ok {
-        true => crate::kinds::AlertAction::Resolve,
-        false => crate::kinds::AlertAction::Trigger,
     }
 }
 
