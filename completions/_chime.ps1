@@ -79,6 +79,8 @@ Register-ArgumentCompleter -Native -CommandName 'chime' -ScriptBlock {
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the requests that would be sent (secrets redacted) and send nothing')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object per destination on stdout')
             [CompletionResult]::new('--broadcast', '--broadcast', [CompletionResultType]::ParameterName, 'Show a thread reply in the channel too')
+            [CompletionResult]::new('--resolve', '--resolve', [CompletionResultType]::ParameterName, 'Resolve the alert KEY names on alerting kinds (pagerduty, opsgenie): the KEY of --dedupe, --thread or --update, as its trigger was sent with; other kinds post the message')
+            [CompletionResult]::new('--acknowledge', '--acknowledge', [CompletionResultType]::ParameterName, 'Acknowledge the alert KEY names on alerting kinds (pagerduty, opsgenie): it stays open and pages no one further; as --resolve')
             [CompletionResult]::new('--queue', '--queue', [CompletionResultType]::ParameterName, 'Write the message to the spool without trying to send it now (exit 0 once it is kept)')
             [CompletionResult]::new('--no-spool', '--no-spool', [CompletionResultType]::ParameterName, 'Fail instead of keeping an undelivered message in the spool')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors')

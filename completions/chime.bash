@@ -1075,7 +1075,7 @@ _chime() {
             return 0
             ;;
         chime__subcmd__send)
-            opts="-r -t -l -f -q -v -h -V --route --to --kind --channel --title --level --field --event --link --code --file --file-name --file-title --photo --file-url --template --var --json-input --dry-run --json --thread --update --broadcast --at --in --dedupe --dedupe-window --queue --no-spool --timeout --config --profile --quiet --verbose --help --version"
+            opts="-r -t -l -f -q -v -h -V --route --to --kind --channel --title --level --field --event --link --code --file --file-name --file-title --photo --file-url --template --var --json-input --dry-run --json --thread --update --broadcast --at --in --dedupe --dedupe-window --resolve --acknowledge --queue --no-spool --timeout --config --profile --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

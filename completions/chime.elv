@@ -75,6 +75,8 @@ set edit:completion:arg-completer[chime] = {|@words|
             cand --dry-run 'Print the requests that would be sent (secrets redacted) and send nothing'
             cand --json 'Print one JSON object per destination on stdout'
             cand --broadcast 'Show a thread reply in the channel too'
+            cand --resolve 'Resolve the alert KEY names on alerting kinds (pagerduty, opsgenie): the KEY of --dedupe, --thread or --update, as its trigger was sent with; other kinds post the message'
+            cand --acknowledge 'Acknowledge the alert KEY names on alerting kinds (pagerduty, opsgenie): it stays open and pages no one further; as --resolve'
             cand --queue 'Write the message to the spool without trying to send it now (exit 0 once it is kept)'
             cand --no-spool 'Fail instead of keeping an undelivered message in the spool'
             cand -q 'Print nothing but errors'

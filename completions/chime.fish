@@ -75,6 +75,8 @@ complete -c chime -n "__fish_chime_using_subcommand send" -l json-input -d 'Read
 complete -c chime -n "__fish_chime_using_subcommand send" -l dry-run -d 'Print the requests that would be sent (secrets redacted) and send nothing'
 complete -c chime -n "__fish_chime_using_subcommand send" -l json -d 'Print one JSON object per destination on stdout'
 complete -c chime -n "__fish_chime_using_subcommand send" -l broadcast -d 'Show a thread reply in the channel too'
+complete -c chime -n "__fish_chime_using_subcommand send" -l resolve -d 'Resolve the alert KEY names on alerting kinds (pagerduty, opsgenie): the KEY of --dedupe, --thread or --update, as its trigger was sent with; other kinds post the message'
+complete -c chime -n "__fish_chime_using_subcommand send" -l acknowledge -d 'Acknowledge the alert KEY names on alerting kinds (pagerduty, opsgenie): it stays open and pages no one further; as --resolve'
 complete -c chime -n "__fish_chime_using_subcommand send" -l queue -d 'Write the message to the spool without trying to send it now (exit 0 once it is kept)'
 complete -c chime -n "__fish_chime_using_subcommand send" -l no-spool -d 'Fail instead of keeping an undelivered message in the spool'
 complete -c chime -n "__fish_chime_using_subcommand send" -s q -l quiet -d 'Print nothing but errors'

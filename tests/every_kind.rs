@@ -10,6 +10,8 @@ use crate::support::gotify::{self, Gotify};
 use crate::support::hook::Hook;
 use crate::support::mattermost::Mattermost;
 use crate::support::ntfy::{self, Ntfy};
+use crate::support::opsgenie::{self, Opsgenie};
+use crate::support::pagerduty::{self, PagerDuty};
 use crate::support::pushover::{self, Pushover};
 use crate::support::teams::Teams;
 use crate::support::telegram::{self, Telegram};
@@ -20,6 +22,8 @@ const TG_TOKEN: &str = "123456789:AAFakeTelegramTokenForTests-notreal";
 const TG_CHAT: i64 = -1_001_234_567_890;
 const PO_TOKEN: &str = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
 const PO_USER: &str = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
+const PD_KEY: &str = "R0fakeEventsV2IntegrationKey0001";
+const OG_KEY: &str = "eb243592-faa2-4ba2-a551-00000000fake";
 
 fn everything(bed: &Bed) -> Sandbox {
     bed.no_rate_limit();
@@ -40,6 +44,12 @@ fn everything(bed: &Bed) -> Sandbox {
     po.add_token(PO_TOKEN);
     po.add_user(PO_USER);
     bed.mount(pushover::PREFIX, po);
+    let pd = PagerDuty::new();
+    pd.add_key(PD_KEY);
+    bed.mount(pagerduty::PREFIX, pd);
+    let og = Opsgenie::new();
+    og.add_key(OG_KEY);
+    bed.mount(opsgenie::PREFIX, og);
     let base = bed.url();
     let sandbox = Sandbox::new();
     sandbox.profile(&format!(
@@ -95,12 +105,22 @@ token = "{PO_TOKEN}"
 user = "{PO_USER}"
 api_url = "{base}/pushover"
 
+[destinations.pagerduty]
+kind = "pagerduty"
+routing_key = "{PD_KEY}"
+api_url = "{base}/pagerduty"
+
+[destinations.opsgenie]
+kind = "opsgenie"
+api_key = "{OG_KEY}"
+api_url = "{base}/opsgenie"
+
 [destinations.webhook]
 kind = "webhook"
 url = "{base}/hook/every-kind"
 
 [routes.all]
-to = ["slack", "slack-api", "discord", "teams", "telegram", "mattermost", "google-chat", "ntfy", "gotify", "webhook", "pushover"]
+to = ["slack", "slack-api", "discord", "teams", "telegram", "mattermost", "google-chat", "ntfy", "gotify", "webhook", "pushover", "pagerduty", "opsgenie"]
 "##,
         slack = bed.webhook("ops"),
         discord = discord.hook(bed, "ops"),
@@ -178,6 +198,8 @@ const BATCH_LIMITS: &[(&str, usize)] = &[
     ("gotify", 50_000),
     ("webhook", 2_000),
     ("pushover", 1_000),
+    ("pagerduty", 50_000),
+    ("opsgenie", 14_000),
 ];
 
 #[test]
@@ -321,6 +343,8 @@ mod hostile {
         ("gotify", "/gotify/"),
         ("webhook", "/hook/"),
         ("pushover", "/pushover/"),
+        ("pagerduty", "/pagerduty/"),
+        ("opsgenie", "/opsgenie/"),
     ];
 
     fn strings(value: &Value, keys: &[&str], out: &mut Vec<String>) {
@@ -415,6 +439,28 @@ mod hostile {
                 let body = request.json();
                 strings(&body, &["title", "message", "url_title"], &mut texts);
                 targets.extend(body["url"].as_str().map(str::to_owned));
+            }
+            "pagerduty" => {
+                let body = request.json();
+                let payload = &body["payload"];
+                strings(payload, &["summary"], &mut texts);
+                let details = payload["custom_details"].as_object().into_iter().flatten();
+                for (key, value) in details {
+                    texts.push(key.clone());
+                    texts.extend(value.as_str().map(str::to_owned));
+                }
+                for link in body["links"].as_array().into_iter().flatten() {
+                    strings(link, &["text"], &mut texts);
+                    targets.extend(link["href"].as_str().map(str::to_owned));
+                }
+            }
+            "opsgenie" => {
+                let body = request.json();
+                strings(&body, &["message", "description", "note"], &mut texts);
+                for (key, value) in body["details"].as_object().into_iter().flatten() {
+                    texts.push(key.clone());
+                    texts.extend(value.as_str().map(str::to_owned));
+                }
             }
             _ => {
                 fn walk(value: &Value, out: &mut Vec<String>) {

@@ -18,6 +18,8 @@ mod heartbeats;
 mod hostile;
 mod mattermost;
 mod ntfy;
+mod opsgenie;
+mod pagerduty;
 mod pipe;
 mod profile;
 mod profileless;

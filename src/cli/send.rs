@@ -16,6 +16,7 @@ Examples:
   chime send --to bot --thread \"ci-$RUN_ID\" \"step 2 done\"
   chime send -r team --at 09:00 \"stand-up in 5 minutes\"
   chime send -r ops --dedupe disk-full -l warning \"/var is 97% full\"
+  chime send -r oncall --dedupe db1-down --resolve \"db1 is back\"  # closes its PagerDuty alert
   echo '{\"service\":\"api\",\"version\":\"1.4\"}' | chime send --template deploy
   echo '{\"event\":\"user.signed_up\",\"plan\":\"pro\"}' | chime send -r growth   # titled, with fields
   chime send --event user.signed_up -f plan=pro -r growth                        # the same, without JSON
@@ -149,6 +150,16 @@ pub struct SendArgs {
     /// The window --dedupe counts repeats in [default: the route's `dedupe`, else 1h]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "When", requires = "dedupe")]
     pub dedupe_window: Option<std::time::Duration>,
+
+    /// Resolve the alert KEY names on alerting kinds (pagerduty, opsgenie): the KEY of --dedupe,
+    /// --thread or --update, as its trigger was sent with; other kinds post the message
+    #[arg(long, help_heading = "Alerts", conflicts_with = "acknowledge")]
+    pub resolve: bool,
+
+    /// Acknowledge the alert KEY names on alerting kinds (pagerduty, opsgenie): it stays open and
+    /// pages no one further; as --resolve
+    #[arg(long, help_heading = "Alerts")]
+    pub acknowledge: bool,
 
     /// Write the message to the spool without trying to send it now (exit 0 once it is kept)
     #[arg(long, help_heading = "Delivery", conflicts_with_all = ["no_spool", "dry_run"])]

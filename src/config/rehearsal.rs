@@ -118,7 +118,7 @@ impl Take<'_> {
         let refused = platform.check(&message).err().or_else(|| {
             let target = Target {
                 channel: self.channel.map(str::to_owned),
-                thread_key: None,
+                ..Target::default()
             };
             let payloads = platform.render(&message, &target);
             payloads.iter().find_map(|p| platform.refusal(p))

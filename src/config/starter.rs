@@ -77,6 +77,16 @@ url = "${SLACK_WEBHOOK_URL}"    # export SLACK_WEBHOOK_URL=https://hooks.slack.c
 # url = "https://hc-ping.com/${CHECK_UUID}"    # the check's ping URL (a secret)
 # (and on a route: ping = "nightly-check")
 
+# [destinations.oncall]
+# kind = "pagerduty"                           # a service → Integrations → Events API v2
+# routing_key = { env = "PAGERDUTY_ROUTING_KEY" }  # its 32-character Integration Key
+# component = "backup"                         # optional: PD-CEF component, group, class
+
+# [destinations.genie]
+# kind = "opsgenie"                            # a team → Integrations → API (or JSM Operations)
+# api_key = { env = "OPSGENIE_API_KEY" }       # the integration's key, sent as GenieKey
+# api_url = "https://api.eu.opsgenie.com"      # EU accounts; default api.opsgenie.com
+
 # [destinations.alerts-api]
 # kind = "webhook"                             # any HTTP endpoint
 # url = "${ALERT_HOOK_URL}"
@@ -95,6 +105,9 @@ to = ["ops-hook"]
 # to = ["bot", "ops-hook"]
 # channel = "#incidents"   # overrides the destination's channel
 # template = "alert"
+
+# [routes.oncall]          # chime run --on change -r oncall -- backup.sh
+# to = ["oncall"]          # pages on failure, resolves the incident on recovery
 
 # --- Rules: route by what the message says; first match wins. ---
 # Variables: text, title, level, host, user, cwd, now, env, fields and --var/-f keys.

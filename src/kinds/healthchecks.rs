@@ -164,8 +164,8 @@ impl Platform for Healthchecks {
 
     /// `URL/log`: an event in the check's log that leaves its state alone,
     /// so a test neither starts a run nor counts as one.
-    fn probe(&self, message: &Message) -> Vec<Payload> {
-        let mut payloads = self.render(message, &Target::default());
+    fn probe(&self, message: &Message, target: &Target) -> Vec<Payload> {
+        let mut payloads = self.render(message, target);
         for payload in &mut payloads {
             payload.op = "/log".to_owned();
         }

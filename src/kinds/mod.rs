@@ -9,6 +9,7 @@
 //! Sending, timeouts and retries belong to `deliver`; nothing here touches the
 //! network.
 
+mod alert;
 mod discord;
 pub mod files;
 mod google_chat;
@@ -17,6 +18,8 @@ pub mod healthchecks;
 mod markdown;
 mod mattermost;
 mod ntfy;
+mod opsgenie;
+mod pagerduty;
 mod pushover;
 mod slack;
 mod teams;
@@ -31,6 +34,7 @@ use crate::fields::Fields;
 use crate::message::Message;
 use crate::secret::Secret;
 use crate::template::Escape;
+pub use alert::{Alert, AlertAction};
 pub use files::{FileRef, Upload};
 pub use thread::{Posted, Search, ThreadRef, Threading};
 
@@ -47,6 +51,8 @@ pub const KNOWN: &[&str] = &[
     "gotify",
     "pushover",
     "healthchecks",
+    "pagerduty",
+    "opsgenie",
     "webhook",
 ];
 
@@ -64,6 +70,8 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
         "gotify" => Some(Box::new(gotify::Gotify::from_fields(fields))),
         "pushover" => Some(Box::new(pushover::Pushover::from_fields(fields))),
         "healthchecks" => Some(Box::new(healthchecks::Healthchecks::from_fields(fields))),
+        "pagerduty" => Some(Box::new(pagerduty::PagerDuty::from_fields(fields))),
+        "opsgenie" => Some(Box::new(opsgenie::Opsgenie::from_fields(fields))),
         "discord" => Some(Box::new(discord::Discord::from_fields(fields))),
         "mattermost" => Some(Box::new(mattermost::Mattermost::from_fields(fields))),
         _ => None,
@@ -99,6 +107,8 @@ pub struct Target {
     pub channel: Option<String>,
     /// `--thread KEY` or `--update KEY`, for kinds that thread by key.
     pub thread_key: Option<String>,
+    /// The alert the event is about, for kinds that [`Platform::alerts`].
+    pub alert: Alert,
 }
 
 /// How far ahead a platform holds a message to post it later itself
@@ -267,8 +277,8 @@ pub trait Platform: Send + Sync {
     fn classify(&self, answer: &Answer) -> Verdict;
     /// What `chime test` sends: the test message as any other, unless the
     /// kind has a way to be tested that changes nothing (a heartbeat's log).
-    fn probe(&self, message: &Message) -> Vec<Payload> {
-        self.render(message, &Target::default())
+    fn probe(&self, message: &Message, target: &Target) -> Vec<Payload> {
+        self.render(message, target)
     }
     /// Whether `status` alone says the message was posted, so that an answer
     /// whose body broke off counts as delivered rather than sent again. Not
@@ -301,6 +311,14 @@ pub trait Platform: Send + Sync {
              that can: slack-api with an app_token (Socket Mode), telegram or ntfy",
             self.kind()
         ))
+    }
+    /// Whether this kind opens and closes alerts by key (pagerduty, opsgenie): it
+    /// takes `--resolve` and `--acknowledge`, its events carry the send's
+    /// [`Alert`], and chime's own dedupe window leaves it alone, since the
+    /// platform deduplicates by the key itself and a window would hold back
+    /// the resolve.
+    fn alerts(&self) -> bool {
+        false
     }
     /// How this kind honours `--thread`.
     fn threading(&self) -> Threading {

@@ -53,6 +53,7 @@ pub fn ask(global: &GlobalArgs, args: AskArgs) -> Result<Ask, Failure> {
         at: None,
         dedupe: None,
         ci,
+        alert: Default::default(),
         template_fallback: false,
         thread,
         spool: state.spool(),

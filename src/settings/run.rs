@@ -64,6 +64,9 @@ pub fn job(global: &GlobalArgs, args: RunArgs) -> Job {
             .dedupe
             .map(|key| if key.is_empty() { name.clone() } else { key });
         r.send.dedupe = super::send::DedupeAsk::of(key, args.dedupe_window);
+        // An alerting kind's alert is the job's, by its name by default,
+        // so a recovery resolves what the failure triggered.
+        r.send.alert.key = Some(name.clone());
         r
     });
     Job {
@@ -93,6 +96,7 @@ fn reporting(
         super::target(global, &env, &target, template.as_deref())?;
     let send = Send {
         ci: Ci::detect(&env),
+        alert: Default::default(),
         template_fallback: true,
         thread: None,
         at: None,

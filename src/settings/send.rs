@@ -72,6 +72,50 @@ pub struct Send {
     /// A failing template falls back to the message without it, with a
     /// warning: `chime run`'s report is never lost to a template.
     pub template_fallback: bool,
+    /// What the event does to its alert, on alerting kinds (pagerduty, opsgenie).
+    pub alert: AlertAsk,
+}
+
+/// `--resolve` or `--acknowledge`, or what `chime run`'s outcome makes of its
+/// report, and the alert's key when no flag names one.
+#[derive(Clone, Debug, Default)]
+pub struct AlertAsk {
+    pub action: crate::kinds::AlertAction,
+    /// Typed as a flag: a send none of whose destinations alert is then a
+    /// mistake, not a message to post.
+    pub typed: bool,
+    /// The key when neither --dedupe nor --thread/--update names one:
+    /// `chime run`'s job name.
+    pub key: Option<String>,
+}
+
+impl AlertAsk {
+    /// `--resolve` or `--acknowledge`, which need the alert's key: PagerDuty
+    /// drops a resolve it cannot match to an alert.
+    fn typed(
+        resolve: bool,
+        acknowledge: bool,
+        dedupe: &Option<String>,
+        thread: &Option<ThreadMode>,
+    ) -> Result<AlertAsk, Failure> {
+        use crate::kinds::AlertAction;
+        let (action, flag) = match (resolve, acknowledge) {
+            (true, _) => (AlertAction::Resolve, "--resolve"),
+            (false, true) => (AlertAction::Acknowledge, "--acknowledge"),
+            (false, false) => return Ok(AlertAsk::default()),
+        };
+        if dedupe.is_none() && thread.is_none() {
+            return Err(Failure::usage(format!(
+                "{flag} needs the key of the alert it is about"
+            ))
+            .with_hint("give the key its trigger was sent with: --dedupe KEY (or --thread/--update KEY)"));
+        }
+        Ok(AlertAsk {
+            action,
+            typed: true,
+            key: None,
+        })
+    }
 }
 
 /// How a send relates to earlier ones under the same key.
@@ -132,6 +176,7 @@ pub fn send(global: &GlobalArgs, args: SendArgs) -> Result<Send, Failure> {
     let ci = Ci::detect(&env);
     let thread = thread_mode(args.thread, args.update, args.broadcast, ci.as_ref())?;
     Ok(Send {
+        alert: AlertAsk::typed(args.resolve, args.acknowledge, &args.dedupe, &thread)?,
         at: when(args.at.as_deref(), args.in_)?,
         dedupe: DedupeAsk::of(args.dedupe, args.dedupe_window),
         ci,

@@ -181,6 +181,18 @@ fn build(kind: &str, url: &str, origin: UrlOrigin, env: &EnvVars) -> Result<Prof
             )
             .with_hint("write a profile with `url` and `token`: chime sends the token in a header, never in a URL"));
         }
+        "opsgenie" => {
+            return Err(Failure::usage(
+                "an opsgenie destination needs an API key as well as a URL",
+            )
+            .with_hint("write a profile with `api_key` (an API integration's key): chime sends it in a header, never in a URL"));
+        }
+        "pagerduty" => {
+            return Err(Failure::usage(
+                "a pagerduty destination needs a routing key, not a URL",
+            )
+            .with_hint("write a profile with `routing_key` (the integration's Integration Key): it goes in the event's body, never in a URL"));
+        }
         _ => {
             env.insert(URL_DEST.to_owned(), url.to_owned());
             format!("url = \"${{{URL_DEST}}}\"\n")

@@ -13,6 +13,8 @@ pub mod hook;
 pub mod mattermost;
 pub mod multipart;
 pub mod ntfy;
+pub mod opsgenie;
+pub mod pagerduty;
 pub mod proxy;
 pub mod pushover;
 pub mod redis;

@@ -265,8 +265,9 @@ struct What<'a> {
 /// a code block, and the template variables `name, cmd, exit_code, signal,
 /// duration, started, tail, ok`.
 fn fill(send: &mut crate::settings::Send, job: &What, outcome: &Outcome) {
-    let input = &mut send.input;
     let ok = outcome.ok();
+    send.alert.action = crate::kinds::AlertAction::after_run(ok);
+    let input = &mut send.input;
     input.level = match (ok, outcome.interrupted) {
         (_, true) => Level::Warning,
         (true, false) => Level::Success,

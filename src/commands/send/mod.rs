@@ -29,7 +29,7 @@ mod route;
 mod timed;
 
 use compose::compose;
-use route::{Resolved, keys, resolve};
+use route::{Resolved, alerts, keys, resolve};
 use timed::{Timed, decide};
 
 /// One destination of this send, with what its route adds.
@@ -79,6 +79,7 @@ fn send_all(mut send: Send) -> Result<ExitCode, Failure> {
     }
     let threads = Threads::beside(&send.spool, &send.profile).searching(send.ci.is_some());
     keys(&send, &mut deliveries);
+    alerts(&send, &mut deliveries)?;
     let mut messages = Vec::with_capacity(deliveries.len());
     for delivery in &deliveries {
         messages.push(checked(&send, delivery, &vars, &text)?);

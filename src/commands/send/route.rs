@@ -8,7 +8,7 @@ use super::super::outcome::Dropped;
 use super::Delivery;
 use crate::config::{Action, Destination, Profile, Rule};
 use crate::exit::Failure;
-use crate::kinds::{Target, ThreadRef, Threading};
+use crate::kinds::{Alert, Target, ThreadRef, Threading};
 use crate::report;
 use crate::settings::{Selection, Send};
 
@@ -102,6 +102,10 @@ pub(super) fn keys(send: &Send, deliveries: &mut [Delivery]) {
     };
     for delivery in deliveries {
         let platform = &delivery.destination.platform;
+        // An alerting kind's key names its alert instead (see `alerts`).
+        if platform.alerts() {
+            continue;
+        }
         let warn = |what: &str| {
             let name = &delivery.destination.name;
             let text = format!(
@@ -124,6 +128,41 @@ pub(super) fn keys(send: &Send, deliveries: &mut [Delivery]) {
             Threading::Unsupported => warn("thread messages"),
         }
     }
+}
+
+/// Gives each alerting destination (pagerduty, opsgenie) the alert its event is
+/// about: keyed by `--dedupe KEY`, else `--thread`/`--update KEY`, else the
+/// job's name (`chime run`), and triggered unless the send says otherwise.
+/// `--resolve` or `--acknowledge` typed for a send that reaches no
+/// alerting kind is a mistake: nothing would resolve, and the message
+/// would post as news.
+pub(super) fn alerts(send: &Send, deliveries: &mut [Delivery]) -> Result<(), Failure> {
+    let key = send
+        .dedupe
+        .as_ref()
+        .map(|d| d.key.clone())
+        .or_else(|| send.thread.as_ref().map(|t| t.key.clone()))
+        .or_else(|| send.alert.key.clone());
+    let mut alerting = deliveries
+        .iter_mut()
+        .filter(|d| d.destination.platform.alerts())
+        .peekable();
+    if send.alert.typed && alerting.peek().is_none() {
+        let flag = format!("--{}", send.alert.action.as_str());
+        return Err(Failure::usage(format!(
+            "{flag} is for alerting kinds (pagerduty, opsgenie), and this message goes to none"
+        ))
+        .with_hint(
+            "send it to a pagerduty or opsgenie destination, or drop the flag to post the message",
+        ));
+    }
+    for delivery in alerting {
+        delivery.target.alert = Alert {
+            key: key.clone(),
+            action: send.alert.action,
+        };
+    }
+    Ok(())
 }
 
 /// The route the rules pick, else the default route; or the drop rule that

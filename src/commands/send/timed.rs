@@ -98,6 +98,11 @@ fn deduplicate(
     guard: &mut Option<Guard>,
 ) -> Option<Report> {
     let dedupe = delivery.dedupe;
+    // The platform deduplicates alerts by their key itself; a window here
+    // would count a resolve as a repeat of its trigger.
+    if delivery.destination.platform.alerts() {
+        return None;
+    }
     if send.dedupe.is_none() && dedupe.is_none() {
         return None;
     }
