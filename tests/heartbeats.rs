@@ -318,3 +318,84 @@ fn an_uptime_kuma_push_url_is_refused_with_what_would_work() {
         .stderr_has("an Uptime Kuma push URL")
         .never_shows("AbC123secret");
 }
+
+/// The issue's crontab line: one `chime run` pages on failure, resolves on
+/// recovery and pings a dead-man's switch, through one route.
+#[test]
+fn one_crontab_line_pages_on_failure_resolves_on_recovery_and_pings_its_switch() {
+    use crate::support::pagerduty::{self, PagerDuty};
+    const KEY: &str = "R0fakeEventsV2IntegrationKey0001";
+    let bed = Bed::start();
+    bed.no_rate_limit();
+    let hc = Healthchecks::mount(&bed);
+    let pd = PagerDuty::new();
+    bed.mount(pagerduty::PREFIX, pd.clone());
+    pd.add_key(KEY);
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        r#"
+[destinations.pager]
+kind = "pagerduty"
+routing_key = "{KEY}"
+api_url = "{base}/pagerduty"
+
+[destinations.switch]
+kind = "healthchecks"
+url = "{base}/hc/{CHECK}"
+
+[routes.oncall]
+to = ["pager"]
+ping = "switch"
+"#,
+        base = bed.url(),
+    ));
+    let flag = sandbox.path().join("broken");
+    let job = format!("test ! -e {}", flag.display());
+    let cron = |code| {
+        chime_run(
+            &sandbox,
+            &[
+                "--on", "change", "-r", "oncall", "--name", "backup", "--", "sh", "-c", &job,
+            ],
+        )
+        .code(code)
+        .never_shows(KEY)
+        .never_shows(CHECK);
+    };
+    cron(0);
+    std::fs::write(&flag, "").unwrap();
+    cron(1);
+    cron(1);
+    std::fs::remove_file(&flag).unwrap();
+    cron(0);
+    let events: Vec<(String, String)> = pd
+        .events()
+        .iter()
+        .map(|e| {
+            (
+                e["event_action"].as_str().unwrap().to_owned(),
+                e["dedup_key"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let key = "backup".to_owned();
+    assert_eq!(
+        events,
+        [
+            ("trigger".to_owned(), key.clone()),
+            ("resolve".to_owned(), key)
+        ]
+    );
+    let pings = hc.pings();
+    let ends: Vec<&str> = pings
+        .iter()
+        .map(|p| p.action.as_str())
+        .filter(|a| *a != "start")
+        .collect();
+    assert_eq!(
+        ends,
+        ["success", "fail", "fail", "success"],
+        "every run pings, changed or not"
+    );
+    assert_eq!(pings.len(), 8);
+}
