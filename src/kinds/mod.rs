@@ -14,6 +14,7 @@ pub mod files;
 mod google_chat;
 mod gotify;
 mod markdown;
+mod matrix;
 mod mattermost;
 mod ntfy;
 mod pushover;
@@ -45,6 +46,7 @@ pub const KNOWN: &[&str] = &[
     "ntfy",
     "gotify",
     "pushover",
+    "matrix",
     "webhook",
 ];
 
@@ -63,6 +65,7 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
         "pushover" => Some(Box::new(pushover::Pushover::from_fields(fields))),
         "discord" => Some(Box::new(discord::Discord::from_fields(fields))),
         "mattermost" => Some(Box::new(mattermost::Mattermost::from_fields(fields))),
+        "matrix" => Some(Box::new(matrix::Matrix::from_fields(fields))),
         _ => None,
     }
 }
@@ -262,6 +265,32 @@ pub trait Platform: Send + Sync {
     fn request(&self, payload: &Payload) -> HttpRequest;
     /// Reads the platform's answer to one of those requests.
     fn classify(&self, answer: &Answer) -> Verdict;
+    /// Reads the answer to `payload`, for a platform whose answer says less
+    /// than chime needs of a delivery: Matrix answers a send with the
+    /// event's id alone, the room being the request's, and answers an edit
+    /// with the edit's own id, where a thread key must keep pointing at the
+    /// message first posted.
+    fn classify_sent(&self, _payload: &Payload, answer: &Answer) -> Verdict {
+        self.classify(answer)
+    }
+    /// For a part that names its channel by a name the platform turns into
+    /// an ID only when asked (a Matrix room alias): that name, and the
+    /// request that asks. The answer's verdict carries the ID as its
+    /// `channel`; chime remembers it beside the thread keys, so the name is
+    /// looked up once, and sends the part as [`Platform::found`] makes it.
+    fn lookup(&self, _payload: &Payload) -> Option<(String, Payload)> {
+        None
+    }
+    /// `payload` addressed to the channel `id` that its [`Platform::lookup`] found.
+    fn found(&self, payload: &Payload, _id: &str) -> Payload {
+        payload.clone()
+    }
+    /// The requests `chime test` makes in place of posting a test message,
+    /// for a kind that can check its credentials and channel without
+    /// posting; `None` posts one.
+    fn probe(&self) -> Option<Vec<Payload>> {
+        None
+    }
     /// Whether `status` alone says the message was posted, so that an answer
     /// whose body broke off counts as delivered rather than sent again. Not
     /// for a platform that refuses inside a 2xx (Slack's Web API, `ok: false`).
