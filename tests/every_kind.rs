@@ -8,6 +8,7 @@ use crate::support::discord::Discord;
 use crate::support::google_chat::GoogleChat;
 use crate::support::gotify::{self, Gotify};
 use crate::support::hook::Hook;
+use crate::support::matrix::{self, Matrix};
 use crate::support::mattermost::Mattermost;
 use crate::support::ntfy::{self, Ntfy};
 use crate::support::pushover::{self, Pushover};
@@ -40,6 +41,7 @@ fn everything(bed: &Bed) -> Sandbox {
     po.add_token(PO_TOKEN);
     po.add_user(PO_USER);
     bed.mount(pushover::PREFIX, po);
+    bed.mount(matrix::PREFIX, Matrix::new());
     let base = bed.url();
     let sandbox = Sandbox::new();
     sandbox.profile(&format!(
@@ -95,12 +97,18 @@ token = "{PO_TOKEN}"
 user = "{PO_USER}"
 api_url = "{base}/pushover"
 
+[destinations.matrix]
+kind = "matrix"
+homeserver = "{base}/matrix"
+access_token = "{matrix_token}"
+room = "{matrix_room}"
+
 [destinations.webhook]
 kind = "webhook"
 url = "{base}/hook/every-kind"
 
 [routes.all]
-to = ["slack", "slack-api", "discord", "teams", "telegram", "mattermost", "google-chat", "ntfy", "gotify", "webhook", "pushover"]
+to = ["slack", "slack-api", "discord", "teams", "telegram", "mattermost", "google-chat", "ntfy", "gotify", "webhook", "pushover", "matrix"]
 "##,
         slack = bed.webhook("ops"),
         discord = discord.hook(bed, "ops"),
@@ -108,6 +116,8 @@ to = ["slack", "slack-api", "discord", "teams", "telegram", "mattermost", "googl
         mattermost = mattermost.hook(bed, "ops"),
         chat = chat.space(bed, "ops"),
         gotify_token = gotify::APP_TOKEN,
+        matrix_token = matrix::TOKEN,
+        matrix_room = matrix::ROOM,
     ));
     sandbox
 }
@@ -178,6 +188,7 @@ const BATCH_LIMITS: &[(&str, usize)] = &[
     ("gotify", 50_000),
     ("webhook", 2_000),
     ("pushover", 1_000),
+    ("matrix", 13_000),
 ];
 
 #[test]
@@ -321,6 +332,7 @@ mod hostile {
         ("gotify", "/gotify/"),
         ("webhook", "/hook/"),
         ("pushover", "/pushover/"),
+        ("matrix", "/matrix/"),
     ];
 
     fn strings(value: &Value, keys: &[&str], out: &mut Vec<String>) {
@@ -411,6 +423,8 @@ mod hostile {
                 texts.push(request.text());
             }
             "gotify" => strings(&request.json(), &["title", "message"], &mut texts),
+            // The plain `body`: the HTML is the same words, escaped.
+            "matrix" => strings(&request.json(), &["body"], &mut texts),
             "pushover" => {
                 let body = request.json();
                 strings(&body, &["title", "message", "url_title"], &mut texts);

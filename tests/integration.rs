@@ -15,6 +15,7 @@ mod fuzz;
 mod google_chat;
 mod gotify;
 mod hostile;
+mod matrix;
 mod mattermost;
 mod ntfy;
 mod pipe;

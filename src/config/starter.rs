@@ -72,6 +72,12 @@ url = "${SLACK_WEBHOOK_URL}"    # export SLACK_WEBHOOK_URL=https://hooks.slack.c
 # retry = 60                                   # critical = emergency: repeat every 60 s…
 # expire = 3600                                # …for up to an hour, until acknowledged
 
+# [destinations.matrix-ops]
+# kind = "matrix"                              # a bot user, invited to the room and joined
+# homeserver = "https://matrix.example.org"
+# access_token = { env = "MATRIX_TOKEN" }      # the bot's access token
+# room = "#ops:example.org"                    # or the room's ID, "!abc123:example.org"
+
 # [destinations.alerts-api]
 # kind = "webhook"                             # any HTTP endpoint
 # url = "${ALERT_HOOK_URL}"

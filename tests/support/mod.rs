@@ -9,6 +9,7 @@ pub mod discord;
 pub mod google_chat;
 pub mod gotify;
 pub mod hook;
+pub mod matrix;
 pub mod mattermost;
 pub mod multipart;
 pub mod ntfy;
