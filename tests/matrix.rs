@@ -422,3 +422,23 @@ fn matrix_chime_test_refuses_a_room_the_bot_is_not_in() {
         .stdout_has("M_FORBIDDEN")
         .stdout_has("invite it");
 }
+
+#[test]
+fn matrix_profile_with_a_bad_room_or_homeserver_is_refused_78() {
+    let (_bed, _matrix, sandbox) = setup("ops");
+    chime(&sandbox, &["send", "x"])
+        .code(78)
+        .stderr_has("must be a room ID (!…) or an alias (#name:server)");
+    let profile = std::fs::read_to_string(sandbox.profile_path()).unwrap();
+    let profile = profile.replace("room = \"ops\"", &format!("room = \"{ROOM}\""));
+    let at = profile.find("homeserver = ").unwrap();
+    let end = at + profile[at..].find('\n').unwrap();
+    sandbox.profile(&format!(
+        "{}homeserver = \"matrix.example.org\"{}",
+        &profile[..at],
+        &profile[end..]
+    ));
+    chime(&sandbox, &["send", "x"])
+        .code(78)
+        .stderr_has("`homeserver` of destination `room` must be an http(s) URL");
+}

@@ -172,14 +172,6 @@ impl<'a> Fields<'a> {
         self.check_url(key, &url, span).then_some(url)
     }
 
-    /// A required [`Fields::url`], such as a Matrix homeserver's.
-    pub fn required_url(&mut self, key: &'static str, kind: &str, help: &str) -> Option<String> {
-        if !self.table.contains_key(key) {
-            self.missing(key, kind, help);
-        }
-        self.url(key)
-    }
-
     /// A required secret URL, such as a webhook: a string, `{ file = … }` or `{ env = … }`.
     pub fn secret_url(&mut self, key: &'static str, kind: &str, help: &str) -> Option<Secret> {
         let span = self.table.get(key).map(Spanned::span);

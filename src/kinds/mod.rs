@@ -265,29 +265,22 @@ pub trait Platform: Send + Sync {
     fn request(&self, payload: &Payload) -> HttpRequest;
     /// Reads the platform's answer to one of those requests.
     fn classify(&self, answer: &Answer) -> Verdict;
-    /// Reads the answer to `payload`, for a platform whose answer says less
-    /// than chime needs of a delivery: Matrix answers a send with the
-    /// event's id alone, the room being the request's, and answers an edit
-    /// with the edit's own id, where a thread key must keep pointing at the
-    /// message first posted.
+    /// Reads the answer to `payload`, when the answer alone says too little
+    /// (Matrix names neither the room nor, for an edit, the message edited).
     fn classify_sent(&self, _payload: &Payload, answer: &Answer) -> Verdict {
         self.classify(answer)
     }
-    /// For a part that names its channel by a name the platform turns into
-    /// an ID only when asked (a Matrix room alias): that name, and the
-    /// request that asks. The answer's verdict carries the ID as its
-    /// `channel`; chime remembers it beside the thread keys, so the name is
-    /// looked up once, and sends the part as [`Platform::found`] makes it.
+    /// For a part whose channel is a name to look up (a Matrix room alias):
+    /// the name, and the request whose verdict's `channel` is its ID.
     fn lookup(&self, _payload: &Payload) -> Option<(String, Payload)> {
         None
     }
-    /// `payload` addressed to the channel `id` that its [`Platform::lookup`] found.
+    /// `payload` sent to the channel `id` its [`Platform::lookup`] found.
     fn found(&self, payload: &Payload, _id: &str) -> Payload {
         payload.clone()
     }
-    /// The requests `chime test` makes in place of posting a test message,
-    /// for a kind that can check its credentials and channel without
-    /// posting; `None` posts one.
+    /// What `chime test` asks in place of posting, for a kind that can check
+    /// its credentials and channel so; `None` posts a test message.
     fn probe(&self) -> Option<Vec<Payload>> {
         None
     }

@@ -55,7 +55,7 @@ fn hint(status: u16, errcode: &str, body: &Value) -> Option<&'static str> {
             "the homeserver expired `access_token`: log the bot in again and set the new token"
         }
         "M_UNKNOWN_TOKEN" | "M_MISSING_TOKEN" => {
-            "the homeserver did not accept `access_token`: log in as the bot (POST /_matrix/client/v3/login, or Element's Settings → Help & About → Access Token) and set its token; logging out of that session revokes it"
+            "the homeserver did not accept `access_token`: log in as the bot (POST /_matrix/client/v3/login, or Element's Settings → Help & About → Advanced → Access Token) and set its token; logging out of that session revokes it"
         }
         "M_FORBIDDEN" if status == 403 => {
             "the bot may not post in the room: invite it (/invite @bot:your.server), have it join (it must accept the invite), and check that its power level lets it send messages"

@@ -54,8 +54,17 @@ impl Matrix {
     pub fn from_fields(fields: &mut Fields) -> Matrix {
         let help = "set `homeserver` to the base URL clients use, e.g. homeserver = \"https://matrix.example.org\"";
         let homeserver = fields
-            .required_url("homeserver", "matrix", help)
+            .required_string("homeserver", "matrix", help)
             .unwrap_or_default();
+        let web =
+            reqwest::Url::parse(&homeserver).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !homeserver.is_empty() && !web {
+            let message = format!(
+                "`homeserver` of destination `{}` must be an http(s) URL",
+                fields.name
+            );
+            fields.problem(Problem::new(fields.span_of("homeserver"), message).help(help));
+        }
         let help = "set `access_token` to the bot's access token, e.g. access_token = { env = \"MATRIX_TOKEN\" }";
         let token = fields
             .secret_token("access_token", "matrix", help)
@@ -324,6 +333,16 @@ impl Platform for Matrix {
             ..Payload::json(&json!({"room": self.room}))
         };
         Some(vec![whoami, members])
+    }
+
+    /// A click in Matrix is a reaction or a reply read from `/sync`, which
+    /// chime does not follow (yet).
+    fn asking(&self) -> Result<crate::kinds::Asking, String> {
+        Err(
+            "matrix posts, but chime does not read a room's answers; `chime ask` needs \
+             slack-api with an app_token (Socket Mode), telegram or ntfy"
+                .into(),
+        )
     }
 
     fn threading(&self) -> Threading {
