@@ -442,3 +442,24 @@ fn matrix_profile_with_a_bad_room_or_homeserver_is_refused_78() {
         .code(78)
         .stderr_has("`homeserver` of destination `room` must be an http(s) URL");
 }
+
+#[test]
+fn matrix_an_edit_of_a_full_part_still_fits_the_event_size_limit() {
+    let (bed, matrix, sandbox) = setup(ROOM);
+    chime(&sandbox, &["send", "--update", "report", "pending"]).code(0);
+    let text: String = (1..=9_000).map(|i| format!("r{i:05} \"<q>\" ")).collect();
+    let mut cmd = sandbox.chime(&["send", "--update", "report"]);
+    cmd.env("MATRIX_TOKEN", TOKEN);
+    run_with_stdin(cmd, text.as_bytes()).code(0);
+    assert!(bed.requests().iter().all(|r| r.status == 200), "no 413");
+    let events = matrix.events();
+    assert!(events.len() >= 4, "{} events", events.len());
+    let edit = &events[1];
+    assert_eq!(relation(edit)["rel_type"], "m.replace");
+    let size = edit.content.to_string().len();
+    assert!(size > PDU_MAX * 2 / 3, "a full part, edited: {size} bytes");
+    for reply in &events[2..] {
+        assert_eq!(relation(reply)["rel_type"], "m.thread");
+        assert_eq!(relation(reply)["event_id"], events[0].event_id.as_str());
+    }
+}

@@ -5,7 +5,7 @@
 //!
 //! What counts is the content as JSON: every block is measured escaped, both
 //! renderings together ([`Block::size`]). A block too big for a part alone
-//! is cut in half at a word, its tags closed and reopened, until it fits.
+//! is cut at words into pieces that fit, its tags closed and reopened.
 
 use crate::kinds::telegram::html::{chunks, entity, escape_attribute, visible};
 use crate::kinds::text::{Measure, cut};
@@ -194,7 +194,7 @@ fn line_separator(index: usize) -> Separator {
 }
 
 /// Adds `html`, rendered by `render` into its HTML and plain text, as one
-/// block, or as pieces of it cut in half until each fits `budget`.
+/// block, or as pieces of it that each fit `budget`.
 fn fit(
     blocks: &mut Vec<Block>,
     html: &str,
@@ -217,14 +217,17 @@ fn fit(
             first = false;
             continue;
         }
-        // Halves, in order: the second waits under the first.
-        let halves = chunks(&piece, units.div_ceil(2));
-        if halves.len() < 2 {
+        // Pieces sized by what this one costs a unit, with a margin for
+        // text denser in escapes than the average; one still too big is cut
+        // again. In order: the later ones wait under the first.
+        let share = (units as u128 * budget as u128 * 9 / 10 / block.size() as u128) as usize;
+        let pieces = chunks(&piece, share.clamp(1, units.div_ceil(2)));
+        if pieces.len() < 2 {
             blocks.push(block);
             first = false;
             continue;
         }
-        pending.extend(halves.into_iter().rev());
+        pending.extend(pieces.into_iter().rev());
     }
 }
 
