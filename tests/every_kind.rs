@@ -8,6 +8,7 @@ use crate::support::discord::Discord;
 use crate::support::google_chat::GoogleChat;
 use crate::support::gotify::{self, Gotify};
 use crate::support::hook::Hook;
+use crate::support::matrix::{self, Matrix};
 use crate::support::mattermost::Mattermost;
 use crate::support::ntfy::{self, Ntfy};
 use crate::support::opsgenie::{self, Opsgenie};
@@ -50,6 +51,7 @@ fn everything(bed: &Bed) -> Sandbox {
     let og = Opsgenie::new();
     og.add_key(OG_KEY);
     bed.mount(opsgenie::PREFIX, og);
+    bed.mount(matrix::PREFIX, Matrix::new());
     let base = bed.url();
     let sandbox = Sandbox::new();
     sandbox.profile(&format!(
@@ -115,12 +117,18 @@ kind = "opsgenie"
 api_key = "{OG_KEY}"
 api_url = "{base}/opsgenie"
 
+[destinations.matrix]
+kind = "matrix"
+homeserver = "{base}/matrix"
+access_token = "{matrix_token}"
+room = "{matrix_room}"
+
 [destinations.webhook]
 kind = "webhook"
 url = "{base}/hook/every-kind"
 
 [routes.all]
-to = ["slack", "slack-api", "discord", "teams", "telegram", "mattermost", "google-chat", "ntfy", "gotify", "webhook", "pushover", "pagerduty", "opsgenie"]
+to = ["slack", "slack-api", "discord", "teams", "telegram", "mattermost", "google-chat", "ntfy", "gotify", "webhook", "pushover", "pagerduty", "opsgenie", "matrix"]
 "##,
         slack = bed.webhook("ops"),
         discord = discord.hook(bed, "ops"),
@@ -128,6 +136,8 @@ to = ["slack", "slack-api", "discord", "teams", "telegram", "mattermost", "googl
         mattermost = mattermost.hook(bed, "ops"),
         chat = chat.space(bed, "ops"),
         gotify_token = gotify::APP_TOKEN,
+        matrix_token = matrix::TOKEN,
+        matrix_room = matrix::ROOM,
     ));
     sandbox
 }
@@ -200,6 +210,7 @@ const BATCH_LIMITS: &[(&str, usize)] = &[
     ("pushover", 1_000),
     ("pagerduty", 50_000),
     ("opsgenie", 14_000),
+    ("matrix", 13_000),
 ];
 
 #[test]
@@ -345,6 +356,7 @@ mod hostile {
         ("pushover", "/pushover/"),
         ("pagerduty", "/pagerduty/"),
         ("opsgenie", "/opsgenie/"),
+        ("matrix", "/matrix/"),
     ];
 
     fn strings(value: &Value, keys: &[&str], out: &mut Vec<String>) {
@@ -435,6 +447,8 @@ mod hostile {
                 texts.push(request.text());
             }
             "gotify" => strings(&request.json(), &["title", "message"], &mut texts),
+            // The plain `body`: the HTML is the same words, escaped.
+            "matrix" => strings(&request.json(), &["body"], &mut texts),
             "pushover" => {
                 let body = request.json();
                 strings(&body, &["title", "message", "url_title"], &mut texts);

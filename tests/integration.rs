@@ -16,6 +16,7 @@ mod google_chat;
 mod gotify;
 mod heartbeats;
 mod hostile;
+mod matrix;
 mod mattermost;
 mod ntfy;
 mod opsgenie;

@@ -3,6 +3,8 @@
 //! Sends one short message to each destination through the same delivery
 //! engine as `chime send` (retries, timeouts, the kind's `classify` and its
 //! hints), but never touches the spool: a test that fails says so and is gone.
+//! A kind that can check its token and channel without posting (Matrix's
+//! `whoami` and the room's members) makes those requests instead.
 //! The result is a table on stdout, one row per destination, followed by the
 //! platform's error and the kind's hint for each one that failed.
 

@@ -87,6 +87,12 @@ url = "${SLACK_WEBHOOK_URL}"    # export SLACK_WEBHOOK_URL=https://hooks.slack.c
 # api_key = { env = "OPSGENIE_API_KEY" }       # the integration's key, sent as GenieKey
 # api_url = "https://api.eu.opsgenie.com"      # EU accounts; default api.opsgenie.com
 
+# [destinations.matrix-ops]
+# kind = "matrix"                              # a bot user, invited to the room and joined
+# homeserver = "https://matrix.example.org"
+# access_token = { env = "MATRIX_TOKEN" }      # the bot's access token
+# room = "#ops:example.org"                    # or the room's ID, "!abc123:example.org"
+
 # [destinations.alerts-api]
 # kind = "webhook"                             # any HTTP endpoint
 # url = "${ALERT_HOOK_URL}"

@@ -377,6 +377,11 @@ async fn send_part(
         verbose,
         paced: &paced_channel(job, payload),
     };
+    let resolved = match resolve(&try_, payload, warnings).await {
+        Ok(resolved) => resolved,
+        Err(refused) => return refused,
+    };
+    let payload = resolved.as_ref().unwrap_or(payload);
     let (verdict, status, mut next) = send_first(&try_, payload, warnings).await;
     while let Some(step) = next.take() {
         let (after, status, follows) = send_with_retries(&try_, &step, warnings).await;
@@ -385,7 +390,43 @@ async fn send_part(
         }
         next = follows;
     }
-    (verdict, status, None)
+    // Kept with its channel's ID: a retry goes to the same place by the
+    // same path, which is what a platform dedupes retries by (Matrix's
+    // transaction IDs), even if the name has moved meanwhile.
+    (verdict, status, resolved)
+}
+
+/// `payload` with the channel it names looked up ([`Platform::lookup`]):
+/// from memory, else asked of the platform and remembered; `None` when it
+/// needs no look-up. `Err` is the look-up's failure, which is the part's.
+async fn resolve(
+    try_: &Try<'_, '_>,
+    payload: &Payload,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Payload>, Sent> {
+    let job = try_.job;
+    let Some((name, lookup)) = job.platform.lookup(payload) else {
+        return Ok(None);
+    };
+    if let Some(id) = job.threads.and_then(|t| t.channel_id(job.name, &name)) {
+        return Ok(Some(job.platform.found(payload, &id)));
+    }
+    let (verdict, status, _) = send_with_retries(try_, &lookup, warnings).await;
+    match verdict {
+        Verdict::Delivered {
+            channel: Some(id), ..
+        } => {
+            if let Some(threads) = job.threads {
+                threads.remember_channel(job.name, &name, &id);
+            }
+            Ok(Some(job.platform.found(payload, &id)))
+        }
+        Verdict::Delivered { .. } => {
+            let error = format!("{} did not say which room `{name}` is", job.name);
+            Err((Verdict::Retry { after: None, error }, status, None))
+        }
+        refused => Err((refused, status, None)),
+    }
 }
 
 /// What every request of one part is sent with.
@@ -579,7 +620,7 @@ async fn send_with_retries(
             Reply::Answered(answer) => job.platform.follow(payload, answer),
             _ => None,
         };
-        let (verdict, status, doubtful) = judge(job, reply, warnings);
+        let (verdict, status, doubtful) = judge(job, payload, reply, warnings);
         if verbose {
             log(job, &request, status, &verdict, sent.elapsed());
         }
@@ -654,12 +695,18 @@ fn channel_of(body: &str) -> String {
 
 /// What a try's reply means for the message, its status, and whether the
 /// platform may have posted it without saying so.
-fn judge(job: &Job<'_>, reply: Reply, warnings: &mut Vec<String>) -> (Verdict, Option<u16>, bool) {
+fn judge(
+    job: &Job<'_>,
+    payload: &Payload,
+    reply: Reply,
+    warnings: &mut Vec<String>,
+) -> (Verdict, Option<u16>, bool) {
     let retry = |error| Verdict::Retry { after: None, error };
+    let classify = |answer: &crate::kinds::Answer| job.platform.classify_sent(payload, answer);
     let (answer, why) = match reply {
         Reply::Answered(answer) => {
             let status = Some(answer.status);
-            return (capped(job.platform.classify(&answer)), status, false);
+            return (capped(classify(&answer)), status, false);
         }
         Reply::NotSent(error) => return (retry(error), None, false),
         Reply::Unanswered(error) => return (retry(error), None, true),
@@ -667,7 +714,7 @@ fn judge(job: &Job<'_>, reply: Reply, warnings: &mut Vec<String>) -> (Verdict, O
     };
     let status = answer.status;
     if !(200..300).contains(&status) {
-        return (capped(job.platform.classify(&answer)), Some(status), false);
+        return (capped(classify(&answer)), Some(status), false);
     }
     let error = format!(
         "{status} {}, then the answer broke off: {why}",

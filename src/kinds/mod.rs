@@ -16,6 +16,7 @@ mod google_chat;
 mod gotify;
 pub mod healthchecks;
 mod markdown;
+mod matrix;
 mod mattermost;
 mod ntfy;
 mod opsgenie;
@@ -53,6 +54,7 @@ pub const KNOWN: &[&str] = &[
     "healthchecks",
     "pagerduty",
     "opsgenie",
+    "matrix",
     "webhook",
 ];
 
@@ -74,6 +76,7 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
         "opsgenie" => Some(Box::new(opsgenie::Opsgenie::from_fields(fields))),
         "discord" => Some(Box::new(discord::Discord::from_fields(fields))),
         "mattermost" => Some(Box::new(mattermost::Mattermost::from_fields(fields))),
+        "matrix" => Some(Box::new(matrix::Matrix::from_fields(fields))),
         _ => None,
     }
 }
@@ -275,8 +278,23 @@ pub trait Platform: Send + Sync {
     fn request(&self, payload: &Payload) -> HttpRequest;
     /// Reads the platform's answer to one of those requests.
     fn classify(&self, answer: &Answer) -> Verdict;
+    /// Reads the answer to `payload`, when the answer alone says too little
+    /// (Matrix names neither the room nor, for an edit, the message edited).
+    fn classify_sent(&self, _payload: &Payload, answer: &Answer) -> Verdict {
+        self.classify(answer)
+    }
+    /// For a part whose channel is a name to look up (a Matrix room alias):
+    /// the name, and the request whose verdict's `channel` is its ID.
+    fn lookup(&self, _payload: &Payload) -> Option<(String, Payload)> {
+        None
+    }
+    /// `payload` sent to the channel `id` its [`Platform::lookup`] found.
+    fn found(&self, payload: &Payload, _id: &str) -> Payload {
+        payload.clone()
+    }
     /// What `chime test` sends: the test message as any other, unless the
-    /// kind has a way to be tested that changes nothing (a heartbeat's log).
+    /// kind has a way to be tested that posts nothing (a heartbeat's log, who a
+    /// Matrix token is), or a test of its own (an alert resolved before it opened).
     fn probe(&self, message: &Message, target: &Target) -> Vec<Payload> {
         self.render(message, target)
     }

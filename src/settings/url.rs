@@ -193,6 +193,12 @@ fn build(kind: &str, url: &str, origin: UrlOrigin, env: &EnvVars) -> Result<Prof
             )
             .with_hint("write a profile with `routing_key` (the integration's Integration Key): it goes in the event's body, never in a URL"));
         }
+        "matrix" => {
+            return Err(Failure::usage(
+                "a matrix destination needs an access token and a room as well as a URL",
+            )
+            .with_hint("write a profile with `homeserver`, `access_token` and `room`: chime sends the token in a header, never in a URL"));
+        }
         _ => {
             env.insert(URL_DEST.to_owned(), url.to_owned());
             format!("url = \"${{{URL_DEST}}}\"\n")

@@ -10,6 +10,7 @@ pub mod google_chat;
 pub mod gotify;
 pub mod healthchecks;
 pub mod hook;
+pub mod matrix;
 pub mod mattermost;
 pub mod multipart;
 pub mod ntfy;

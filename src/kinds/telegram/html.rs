@@ -116,7 +116,7 @@ pub(super) fn nesting_error(html: &str) -> Option<String> {
 }
 
 /// Escapes an attribute value, such as a link's URL, which sits between double quotes.
-pub(super) fn escape_attribute(text: &str) -> String {
+pub(in crate::kinds) fn escape_attribute(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -129,7 +129,7 @@ pub(super) fn escape_attribute(text: &str) -> String {
 
 /// Splits HTML into pieces of at most `budget` visible UTF-16 units, each with
 /// balanced tags.
-pub(super) fn chunks(html: &str, budget: usize) -> Vec<String> {
+pub(in crate::kinds) fn chunks(html: &str, budget: usize) -> Vec<String> {
     // Raw length is never less than visible length, so the shared splitter's
     // pieces fit; neighbours are then joined again while they still fit, so
     // escaped text is not split more than it needs.
@@ -207,7 +207,7 @@ fn track_tags(html: &str, open: &mut Vec<(String, String)>) {
 
 /// The length Telegram counts: text outside tags, entities as the one
 /// character they stand for, in UTF-16 units.
-pub(super) fn visible(html: &str) -> usize {
+pub(in crate::kinds) fn visible(html: &str) -> usize {
     let mut count = 0;
     let mut rest = html;
     while let Some(c) = rest.chars().next() {
@@ -231,7 +231,7 @@ pub(super) fn visible(html: &str) -> usize {
 }
 
 /// The character an entity at the start of `s` stands for, and its length.
-fn entity(s: &str) -> Option<(char, usize)> {
+pub(in crate::kinds) fn entity(s: &str) -> Option<(char, usize)> {
     let end = s.get(..12).unwrap_or(s).find(';')?;
     let name = &s[1..end];
     let c = match name {

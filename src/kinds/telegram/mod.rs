@@ -30,7 +30,8 @@
 //! answers. Addressing, replies and edits, and the profile's table stay here.
 
 mod answer;
-mod html;
+/// Shared with `matrix`, whose `formatted_body` is HTML too.
+pub(in crate::kinds) mod html;
 mod render;
 
 use std::time::Duration;
