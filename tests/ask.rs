@@ -731,6 +731,59 @@ timeout = "5s"
     }
 
     #[test]
+    fn a_second_tap_on_a_closed_question_is_told_so_and_does_not_stall_later_asks() {
+        let (_bed, telegram, sandbox) = setup("");
+        let first = ask(&sandbox, &["Deploy A?"]);
+        let a = question(&telegram, 1);
+        let (_, data) = a.button("Approve").unwrap();
+        telegram.click(CHAT, a.id, "Approve", ADA, Some("ada"));
+        first.finish().code(0);
+        // A second tap from a phone that still showed the buttons.
+        let stale = telegram.click_shown(CHAT, a.id, &data, ADA, Some("ada"));
+        let second = ask(&sandbox, &["--approver", "@bob", "Deploy B?"]);
+        let b = question(&telegram, 2);
+        // A page of updates behind the stale one, and bob's after it.
+        for _ in 0..19 {
+            telegram.click(CHAT, b.id, "Approve", ADA, Some("ada"));
+        }
+        telegram.click(CHAT, b.id, "Approve", BOB, Some("bob"));
+        assert_eq!(second.finish().code(0).stdout.trim(), "Approve");
+        let answers = telegram.callback_answers();
+        let (_, text, _) = answers
+            .iter()
+            .find(|(id, ..)| *id == stale)
+            .expect("the stale tap was answered");
+        assert!(
+            text.as_deref().unwrap_or("").contains("no longer waiting"),
+            "{answers:?}"
+        );
+    }
+
+    #[test]
+    fn a_click_on_a_killed_asks_question_is_told_no_one_waits() {
+        let (_bed, telegram, sandbox) = setup("");
+        let first = ask(&sandbox, &["Deploy A?"]);
+        let a = question(&telegram, 1);
+        assert!(telegram.wait_for_poll(Duration::from_secs(10)));
+        first.signal(libc::SIGKILL);
+        first.finish();
+        let second = ask(&sandbox, &["Deploy B?"]);
+        let b = question(&telegram, 2);
+        let late = telegram.click(CHAT, a.id, "Approve", ADA, Some("ada"));
+        telegram.click(CHAT, b.id, "Reject", BOB, Some("bob"));
+        assert_eq!(second.finish().code(1).stdout.trim(), "Reject");
+        let answers = telegram.callback_answers();
+        let (_, text, _) = answers
+            .iter()
+            .find(|(id, ..)| *id == late)
+            .expect("the click was answered");
+        assert!(
+            text.as_deref().unwrap_or("").contains("no longer waiting"),
+            "{answers:?}"
+        );
+    }
+
+    #[test]
     fn sigterm_exits_143_and_the_keyboard_goes() {
         let (_bed, telegram, sandbox) = setup("");
         let waiting = ask(&sandbox, &["Deploy?"]);

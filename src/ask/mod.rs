@@ -293,7 +293,7 @@ impl Asker {
     /// Once the question is posted: records it where the asks of this
     /// machine judge its clicks (Telegram). A click that comes before is
     /// not lost: it waits, unconfirmed, for the poll after.
-    pub fn asked(&self, question: &Question) -> Result<(), Failure> {
+    pub fn asked(&mut self, question: &Question) -> Result<(), Failure> {
         match self {
             Asker::Telegram(telegram) => telegram.register(question),
             Asker::Slack(_) | Asker::Ntfy(_) => Ok(()),

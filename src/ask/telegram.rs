@@ -13,10 +13,15 @@
 //! Asks on other machines (the jobs of one pipeline on several runners)
 //! poll the same bot too, and their polls end each other's now and then:
 //! that 409 is said once and the poll tried again. A click on a question
-//! this machine did not ask is not confirmed: the offset stops short of
-//! it, so the machine that asked still receives it (and the updates after
-//! it come back with it; each is handled once). A webhook makes polling
-//! impossible: that ends the ask, with the fix.
+//! this machine knows nothing of is not confirmed at first: the offset
+//! stops short of it, so the machine that asked still receives it (and the
+//! updates after it come back with it; each is handled once), and so does
+//! this one if the question's record was a moment from written. Held for
+//! [`HOLD_SECS`], it is the question of a machine that is gone: it is
+//! answered so and confirmed, so that a page of updates stuck behind it
+//! never starves the asks after. A click on a question whose ask has ended
+//! (its tombstone, or its ask killed) is answered so at once. A webhook
+//! makes polling impossible: that ends the ask, with the fix.
 
 use std::time::Duration;
 
@@ -27,7 +32,8 @@ use super::{Answer, Context, Ending, Person, Posted, Question};
 use crate::exit::{ExitCode, Failure};
 use crate::kinds::Payload;
 use crate::report;
-use crate::state::Asks;
+use crate::spool::lock::FileLock;
+use crate::state::{Asks, Standing};
 
 /// How long one poll waits for an update; short, so that the turn passes
 /// soon after the poller's own question is answered.
@@ -42,6 +48,12 @@ const POLL_LIMIT: u64 = 20;
 const OTHER_POLLER: &str = "terminated by other getUpdates request";
 /// The records' format: a later chime reading an older one knows it.
 const RECORD_VERSION: u32 = 1;
+/// How long a click on a question not known here is left for the machine
+/// that asked it: its poll gets through between this one's within seconds
+/// (each poll waits at most [`POLL_SECONDS`], and one held back waits 1 s).
+const HOLD_SECS: u64 = 60;
+/// What a click on a question no one waits for is told.
+const NOT_WAITING: &str = "This question is no longer waiting for an answer.";
 
 /// What a poller needs to judge a click on an open question.
 #[derive(Serialize, Deserialize)]
@@ -67,10 +79,14 @@ struct Recorded {
 
 pub struct Telegram {
     asks: Asks,
-    turn: Option<crate::spool::lock::FileLock>,
+    turn: Option<FileLock>,
+    /// Held while the question waits, so a poller can tell a killed ask's.
+    waiting: Option<FileLock>,
     /// Updates this process handled, so one held back for another machine
     /// (and those after it, which come back with it) are handled once.
     handled: std::collections::HashSet<i64>,
+    /// Updates held back, with when they were first held (`Asks::held`).
+    held: std::collections::BTreeMap<i64, u64>,
     /// Whether another poller was said already.
     warned: bool,
 }
@@ -100,7 +116,9 @@ impl Telegram {
         Ok(Telegram {
             asks,
             turn: None,
+            waiting: None,
             handled: Default::default(),
+            held: Default::default(),
             warned: false,
         })
     }
@@ -121,7 +139,7 @@ impl Telegram {
     }
 
     /// Records the posted question for whoever polls.
-    pub fn register(&self, question: &Question) -> Result<(), Failure> {
+    pub fn register(&mut self, question: &Question) -> Result<(), Failure> {
         let record = Record {
             version: RECORD_VERSION,
             labels: question.options.iter().map(|c| c.label.clone()).collect(),
@@ -131,9 +149,11 @@ impl Telegram {
                 .map(|a| a.trim_start_matches('@').to_owned())
                 .collect(),
         };
-        self.asks.open(&question.nonce, &record).map_err(|e| {
+        let waiting = self.asks.open(&question.nonce, &record).map_err(|e| {
             Failure::from(e).caused_by("cannot record the question for the asks of this machine")
-        })
+        })?;
+        self.waiting = Some(waiting);
+        Ok(())
     }
 
     /// Waits for the question's answer, polling when it is this ask's turn.
@@ -167,7 +187,10 @@ impl Telegram {
         ending: &Ending,
     ) -> Result<(), String> {
         self.turn = None;
+        // The tombstone goes before the keyboard: a tap in between is told
+        // no one waits, rather than held for a question that never returns.
         self.asks.close(&question.nonce);
+        self.waiting = None;
         let body: Value = serde_json::from_str(&asked.body).unwrap_or_default();
         let line = ctx.destination.platform.escape(&ending.line());
         let edit = json!({
@@ -218,13 +241,16 @@ impl Telegram {
         let mut confirmed = offset;
         let mut held = false;
         let mut fresh = false;
+        self.held = self.asks.held();
+        let noted = self.held.clone();
+        let now = crate::clock::epoch_secs(crate::clock::now());
         for update in updates["result"].as_array().into_iter().flatten() {
             let Some(id) = update["update_id"].as_i64() else {
                 continue;
             };
             let query = &update["callback_query"];
             let judged = self.judge(query);
-            match self.step(id, &judged) {
+            match self.step(id, &judged, now) {
                 Step::Hold => held = true,
                 Step::Skip => {}
                 Step::Act => {
@@ -239,6 +265,11 @@ impl Telegram {
         if confirmed != offset {
             self.asks.set_offset(confirmed);
         }
+        // Confirmed updates never come back.
+        self.held.retain(|id, _| *id >= confirmed);
+        if self.held != noted {
+            self.asks.set_held(&self.held);
+        }
         // Only updates held for another machine came back, at once: they
         // come back at once every time, so the next poll waits a while.
         if held && !fresh {
@@ -247,16 +278,23 @@ impl Telegram {
         Ok(())
     }
 
-    /// What one poll does with update `id`, judged so. An update held for
-    /// another machine (or for a question whose record is not written yet:
-    /// a click the moment it was posted) is not handled, so that it is
-    /// acted on when it comes back; any other is acted on once.
-    fn step(&mut self, id: i64, judged: &Judged) -> Step {
+    /// What one poll does with update `id`, judged so at `now` (epoch
+    /// seconds). An update held for another machine (or for a question
+    /// whose record is not written yet: a click the moment it was posted)
+    /// is not handled, so that it is acted on when it comes back, until it
+    /// has been held [`HOLD_SECS`]; any other is acted on once.
+    fn step(&mut self, id: i64, judged: &Judged, now: u64) -> Step {
         match judged {
-            Judged::Foreign => Step::Hold,
+            Judged::Foreign if self.holding(id, now) => Step::Hold,
             _ if self.handled.insert(id) => Step::Act,
             _ => Step::Skip,
         }
+    }
+
+    /// Whether update `id` is still to be held, first held now if it was not.
+    fn holding(&mut self, id: i64, now: u64) -> bool {
+        let since = *self.held.entry(id).or_insert(now);
+        now.saturating_sub(since) < HOLD_SECS
     }
 
     /// A failed poll: another poller is said once and waited out (it may
@@ -291,8 +329,10 @@ impl Telegram {
         if nonce.len() != 16 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Judged::NotChimes;
         }
-        let Some(record) = self.asks.question::<Record>(nonce) else {
-            return Judged::Foreign;
+        let record = match self.asks.standing::<Record>(nonce) {
+            Standing::Open(record) => record,
+            Standing::Ended => return Judged::Ended,
+            Standing::Unknown => return Judged::Foreign,
         };
         let index: usize = index.parse().unwrap_or(usize::MAX);
         let Some(label) = record.labels.get(index).cloned() else {
@@ -332,11 +372,8 @@ impl Telegram {
     async fn act(&self, ctx: &Context<'_>, query: &Value, judged: Judged) {
         let id = query["id"].as_str().unwrap_or_default();
         let (text, alert) = match judged {
-            Judged::Foreign => return,
-            Judged::NotChimes => (
-                "This question is no longer waiting for an answer.".into(),
-                true,
-            ),
+            // Held long enough: the machine that asked is gone.
+            Judged::Foreign | Judged::Ended | Judged::NotChimes => (NOT_WAITING.into(), true),
             Judged::Refused => (
                 "You are not an approver of this question: your answer was not counted.".into(),
                 true,
@@ -376,8 +413,11 @@ enum Judged {
     Answer(String, Recorded),
     /// A click by someone who may not answer.
     Refused,
-    /// A chime question this machine did not ask: another machine's.
+    /// A chime question this machine knows nothing of: another machine's,
+    /// or one whose record is a moment from written.
     Foreign,
+    /// A question of this machine's whose ask has ended, or was killed.
+    Ended,
     /// Not a chime question's, or not one that is waiting.
     NotChimes,
 }
@@ -447,7 +487,9 @@ mod tests {
         Telegram {
             asks: Asks::at(std::env::temp_dir().join("chime-unused")),
             turn: None,
+            waiting: None,
             handled: Default::default(),
+            held: Default::default(),
             warned: false,
         }
     }
@@ -467,16 +509,32 @@ mod tests {
     #[test]
     fn a_click_held_before_its_question_was_recorded_is_acted_on_when_it_comes_back() {
         let mut poller = poller();
-        assert_eq!(poller.step(7, &Judged::Foreign), Step::Hold);
-        assert_eq!(poller.step(7, &answer()), Step::Act);
+        assert_eq!(poller.step(7, &Judged::Foreign, 100), Step::Hold);
+        assert_eq!(poller.step(7, &answer(), 101), Step::Act);
     }
 
     #[test]
     fn an_update_that_comes_back_after_a_held_one_is_acted_on_once() {
         let mut poller = poller();
-        assert_eq!(poller.step(8, &answer()), Step::Act);
-        assert_eq!(poller.step(8, &answer()), Step::Skip);
-        assert_eq!(poller.step(9, &Judged::Refused), Step::Act);
-        assert_eq!(poller.step(9, &Judged::Refused), Step::Skip);
+        assert_eq!(poller.step(8, &answer(), 100), Step::Act);
+        assert_eq!(poller.step(8, &answer(), 100), Step::Skip);
+        assert_eq!(poller.step(9, &Judged::Refused, 100), Step::Act);
+        assert_eq!(poller.step(9, &Judged::Refused, 100), Step::Skip);
+    }
+
+    #[test]
+    fn a_click_on_a_question_not_known_here_is_held_for_a_while_then_acted_on_once() {
+        let mut poller = poller();
+        assert_eq!(poller.step(7, &Judged::Foreign, 100), Step::Hold);
+        let last = 100 + HOLD_SECS - 1;
+        assert_eq!(poller.step(7, &Judged::Foreign, last), Step::Hold);
+        assert_eq!(poller.step(7, &Judged::Foreign, last + 1), Step::Act);
+        assert_eq!(poller.step(7, &Judged::Foreign, last + 2), Step::Skip);
+    }
+
+    #[test]
+    fn a_click_on_an_ended_question_is_acted_on_at_once() {
+        let mut poller = poller();
+        assert_eq!(poller.step(7, &Judged::Ended, 100), Step::Act);
     }
 }

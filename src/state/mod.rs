@@ -52,7 +52,7 @@ mod windows;
 
 use sha2::{Digest, Sha256};
 
-pub use asks::Asks;
+pub use asks::{Asks, Standing};
 pub use runs::Runs;
 pub use scheduled::{Record, Scheduled};
 pub use threads::Threads;

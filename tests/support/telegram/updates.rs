@@ -299,12 +299,8 @@ impl Telegram {
         from_id: i64,
         username: Option<&str>,
     ) -> String {
-        let mut state = self.lock();
-        let index = usize::try_from(message_id - 1).ok();
-        let message = index.and_then(|i| state.posted.get(i));
-        let Some(message) = message.filter(|m| m.chat_id == chat_id && !m.deleted) else {
-            panic!("telegram bed: no message {message_id} in chat {chat_id} to click");
-        };
+        let state = self.lock();
+        let message = clicked(&state.posted, chat_id, message_id);
         let pairs = message.keyboard.iter().flatten();
         let Some((_, data)) = pairs
             .into_iter()
@@ -316,7 +312,24 @@ impl Telegram {
             );
         };
         let data = data.clone();
-        let shown = message_json(message, state.bot_id());
+        drop(state);
+        self.click_shown(chat_id, message_id, &data, from_id, username)
+    }
+
+    /// Someone pressed a button carrying `data` that their screen still shows on
+    /// message `message_id` in chat `chat_id`, though the message may have lost it
+    /// since (a second tap before the edit reached their phone): queued as
+    /// [`Telegram::click`] queues one. Returns the query's ID.
+    pub fn click_shown(
+        &self,
+        chat_id: i64,
+        message_id: i64,
+        data: &str,
+        from_id: i64,
+        username: Option<&str>,
+    ) -> String {
+        let mut state = self.lock();
+        let shown = message_json(clicked(&state.posted, chat_id, message_id), state.bot_id());
         let id =
             (4_000_000_000_000_000_000_u64 + state.updates.callbacks.len() as u64 + 1).to_string();
         state.updates.callbacks.insert(id.clone(), false);
@@ -396,5 +409,15 @@ impl Posted {
             .flatten()
             .find(|(t, _)| t == label)
             .cloned()
+    }
+}
+
+/// The message `message_id` of chat `chat_id`, to be clicked; panics when there is none.
+fn clicked(posted: &[Posted], chat_id: i64, message_id: i64) -> &Posted {
+    let index = usize::try_from(message_id - 1).ok();
+    let message = index.and_then(|i| posted.get(i));
+    match message.filter(|m| m.chat_id == chat_id && !m.deleted) {
+        Some(message) => message,
+        None => panic!("telegram bed: no message {message_id} in chat {chat_id} to click"),
     }
 }
