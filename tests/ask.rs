@@ -468,6 +468,35 @@ timeout = "5s"
     }
 
     #[test]
+    fn two_asks_in_one_thread_whose_clicks_go_to_the_wrong_connection_each_get_their_own_answer() {
+        let (bed, sandbox) = setup("");
+        run(sandbox.chime(&[
+            "send",
+            "--to",
+            "bot",
+            "--thread",
+            "deploy-7",
+            "deploying 1.4",
+        ]))
+        .code(0);
+        let in_thread = ["--thread", "deploy-7", "--timeout", "15s"];
+        let first = ask(&sandbox, &[&in_thread[..], &["Pool for A?"]].concat());
+        let (channel_a, ts_a) = question(&bed, 1);
+        bed.wait_connections(1, Duration::from_secs(10));
+        let second = ask(&sandbox, &[&in_thread[..], &["Pool for B?"]].concat());
+        let (channel_b, ts_b) = question(&bed, 2);
+        assert_eq!(bed.wait_connections(2, Duration::from_secs(10)).len(), 2);
+        let reply = bed.message(&channel_b, &ts_b).unwrap();
+        assert_ne!(reply["thread_ts"].as_str(), Some(ts_b.as_str()), "{reply}");
+        // Slack hands each click to the other ask's connection.
+        bed.click(&channel_a, &ts_a, "Approve", ALICE, Via::Connection(1));
+        bed.click(&channel_b, &ts_b, "Reject", BOB, Via::Connection(0));
+        let (a, b) = (first.finish(), second.finish());
+        assert_eq!(a.code(0).stdout.trim(), "Approve");
+        assert_eq!(b.code(1).stdout.trim(), "Reject");
+    }
+
+    #[test]
     fn the_routes_approvers_count_and_config_show_never_shows_the_app_token() {
         let (bed, sandbox) = setup("");
         let profile = std::fs::read_to_string(sandbox.profile_path()).unwrap();

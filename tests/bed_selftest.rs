@@ -1390,6 +1390,14 @@ fn history_lists_top_level_messages_newest_first_with_metadata_only_when_asked()
         .collect();
     assert_eq!(ts, [&json!(asked), &json!(reply)]);
     assert_eq!(thread["messages"][0].get("metadata"), None);
+    // The parent comes first whatever the window, and counts in `limit`.
+    let only = format!("channel=C0DEPLOYS&ts={reply}&oldest={reply}&latest={reply}&inclusive=true");
+    let windowed = call(&bed, "conversations.replies", &only);
+    assert_eq!(windowed["messages"][0]["ts"], asked.as_str());
+    assert_eq!(windowed["messages"][1]["ts"], reply.as_str());
+    let first = call(&bed, "conversations.replies", &format!("{only}&limit=1"));
+    assert_eq!(first["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(first["messages"][0]["ts"], asked.as_str());
     let with = call(
         &bed,
         "conversations.replies",

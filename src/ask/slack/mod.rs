@@ -446,27 +446,31 @@ impl Slack {
 
     /// The question as the channel has it now, with its metadata: from the
     /// channel's history, or its thread once the history has not got it.
+    /// Both are read in the window of the question's own ts; the thread's
+    /// first page starts with its parent whatever the window, so it is
+    /// asked for two messages, and the question is the one whose ts it is.
     async fn read_back(
         &mut self,
         ctx: &Context<'_>,
         posted: &Posted,
     ) -> Result<Option<Value>, CallError> {
         let (channel, ts) = (posted.channel.as_str(), posted.ts.as_str());
-        let mut form = vec![
+        let form = vec![
             ("channel", channel),
             ("latest", ts),
             ("oldest", ts),
             ("inclusive", "true"),
+            ("include_all_metadata", "true"),
         ];
-        form.extend([("limit", "1"), ("include_all_metadata", "true")]);
         for _ in 0..2 {
             let method = match self.threaded {
                 false => "conversations.history",
                 true => "conversations.replies",
             };
             let mut asked = form.clone();
-            if self.threaded {
-                asked.push(("ts", ts));
+            match self.threaded {
+                false => asked.push(("limit", "1")),
+                true => asked.extend([("ts", ts), ("limit", "2")]),
             }
             let body = self.api.read(ctx, method, &asked, Patience::Once).await?;
             let messages = body["messages"].as_array().into_iter().flatten();

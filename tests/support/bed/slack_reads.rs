@@ -499,8 +499,10 @@ fn resume_at(found: &[&Stored], cursor: &str) -> Result<usize, &'static str> {
     at.ok_or("invalid_cursor")
 }
 
-/// conversations.replies: the thread's parent, then its replies, oldest first. A reply's
-/// ts finds its whole thread; a message that started none is a thread of one.
+/// conversations.replies: the thread's parent, then its replies in `oldest`..`latest`,
+/// oldest first. A reply's ts finds its whole thread; a message that started none is a
+/// thread of one. The parent comes first whatever the window, and counts in `limit`, as
+/// Slack's first page has it (only a cursor's later pages leave it out).
 fn replies(state: &State, args: &Map<String, Value>) -> Result<Value, &'static str> {
     let channel = readable(state, args)?;
     let ts = arg(args, "ts").ok_or("thread_not_found")?;
@@ -511,11 +513,13 @@ fn replies(state: &State, args: &Map<String, Value>) -> Result<Value, &'static s
     let root = asked.thread().unwrap_or(asked.ts()).to_owned();
     let window = in_window(args);
     let in_thread = |s: &&Stored| {
-        let of_root = s.ts() == root || s.thread() == Some(root.as_str());
-        s.channel == channel && of_root && window(s.ts())
+        let reply = s.ts() != root && s.thread() == Some(root.as_str());
+        s.channel == channel && reply && window(s.ts())
     };
-    let mut thread: Vec<&Stored> = state.messages.0.iter().filter(in_thread).collect();
-    thread.sort_by_key(|s| ts_key(s.ts()));
+    let mut replies: Vec<&Stored> = state.messages.0.iter().filter(in_thread).collect();
+    replies.sort_by_key(|s| ts_key(s.ts()));
+    let parent = state.messages.find(&channel, &root);
+    let thread: Vec<&Stored> = parent.into_iter().chain(replies).collect();
     let limit = limit(args, 1000, 1000)?;
     let with_metadata = flag(args, "include_all_metadata");
     let page = thread.iter().take(limit);
