@@ -391,6 +391,33 @@ timeout = "5s"
     }
 
     #[test]
+    fn without_history_a_decision_another_ask_settled_is_left_as_it_is_at_the_timeout() {
+        let (bed, sandbox) = setup("");
+        bed.deny_scope("channels:history");
+        let first = ask(&sandbox, &["--timeout", "8s", "Pool for A?"]);
+        let (channel_a, ts_a) = question(&bed, 1);
+        bed.wait_connections(1, Duration::from_secs(10));
+        let second = ask(&sandbox, &["--timeout", "8s", "Pool for B?"]);
+        question(&bed, 2);
+        bed.wait_connections(2, Duration::from_secs(10));
+        // Slack hands the click on A's question to B's connection.
+        bed.click(&channel_a, &ts_a, "Approve", ALICE, Via::Connection(1));
+        eventually("B settles A's question", || {
+            let m = bed.message(&channel_a, &ts_a).unwrap();
+            (m["metadata"]["event_type"] == "chime_ask_answered").then_some(())
+        });
+        // A cannot read the decision back, so it cannot know it: it times out,
+        // and says why it leaves its question as it is.
+        let a = first.finish().code(124).stderr_has("left as it is");
+        assert!(a.stderr.contains("channels:history"), "{a}");
+        let _ = second.finish();
+        let now = bed.message(&channel_a, &ts_a).unwrap();
+        assert_eq!(now["metadata"]["event_type"], "chime_ask_answered", "{now}");
+        assert!(shown(&now).contains("Approve"), "{}", shown(&now));
+        assert!(!shown(&now).contains("No answer"), "{}", shown(&now));
+    }
+
+    #[test]
     fn other_envelopes_are_acknowledged_at_once_and_change_nothing() {
         let (bed, sandbox) = setup("");
         let waiting = ask(&sandbox, &["Deploy?"]);

@@ -12,7 +12,9 @@
 //! clicks, and reads its message back every few seconds for one another ask
 //! settled (conversations.history, or conversations.replies for a question
 //! in a thread; `channels:history` or `groups:history`; without it, said
-//! once, only its own connection counts). The first answer recorded wins:
+//! once, only its own connection counts, and a question whose wait ends
+//! unanswered is left as it is rather than closed over a decision another
+//! ask may have written there). The first answer recorded wins:
 //! before an ask settles its own question it looks whether another ask
 //! already did, and a question whose wait ended is looked at once more
 //! before it is closed as unanswered.
@@ -73,9 +75,10 @@ pub struct Slack {
     connections: u64,
     /// How long to wait before the next reconnect after a connection closed.
     pause: Duration,
-    /// Whether the channel's history can be read, to see answers another
-    /// ask settled; no look before `look_after` (a rate limit said so).
-    watching: bool,
+    /// The scope the app lacks to read the channel's history, once Slack
+    /// said so: answers another ask settled are not seen, and the question
+    /// is not closed over one. No look before `look_after` (a rate limit).
+    blind: Option<String>,
     look_after: Instant,
     /// The question is a reply in a thread, which the channel's history
     /// does not list: it is read back through its thread.
@@ -101,7 +104,7 @@ impl Slack {
             readers: Vec::new(),
             connections: 0,
             pause: Duration::ZERO,
-            watching: true,
+            blind: None,
             look_after: Instant::now(),
             threaded: false,
             unsettled: None,
@@ -162,7 +165,7 @@ impl Slack {
         loop {
             let tagged = tokio::select! {
                 tagged = self.events.recv() => tagged,
-                _ = watch.tick(), if self.watching => {
+                _ = watch.tick(), if self.blind.is_none() => {
                     if let Some(answer) = self.settled(ctx, question, posted).await {
                         return Ok(answer);
                     }
@@ -229,14 +232,16 @@ impl Slack {
         posted: &Posted,
     ) -> Option<Answer> {
         self.look_after = Instant::now();
-        match self.watching {
-            true => self.settled(ctx, question, posted).await,
-            false => None,
+        match self.blind {
+            None => self.settled(ctx, question, posted).await,
+            Some(_) => None,
         }
     }
 
     /// Takes the question's buttons away once the wait ended without an
-    /// answer; an answered question was edited by whoever settled it.
+    /// answer; an answered question was edited by whoever settled it. An
+    /// ask that cannot read the question back leaves it as it is: another
+    /// ask may have settled it, and the edit would replace that decision.
     pub async fn close(
         &mut self,
         ctx: &Context<'_>,
@@ -247,6 +252,11 @@ impl Slack {
     ) -> Result<(), String> {
         for (_, reader) in self.readers.drain(..) {
             reader.abort();
+        }
+        if let Some(scope) = &self.blind
+            && !matches!(ending, Ending::Answered(_))
+        {
+            return Err(left_open(scope));
         }
         let edit = match ending {
             Ending::Answered(_) => match self.unsettled.take() {
@@ -433,7 +443,7 @@ impl Slack {
                         "cannot read the channel's history (the app needs {scope}): a click Slack hands to another chime ask's connection will not reach this one"
                     ),
                 );
-                self.watching = false;
+                self.blind = Some(scope);
                 return None;
             }
             Err(err) => {
@@ -484,4 +494,11 @@ impl Slack {
         }
         Ok(None)
     }
+}
+
+/// Why a question is left as it is, when its ask could not read it back.
+fn left_open(scope: &str) -> String {
+    format!(
+        "it is left as it is, buttons and all: without {scope} this ask cannot see whether another chime ask recorded an answer in it, and closing it would replace that answer; add {scope} (groups:history for a private channel) to the app's bot scopes and reinstall it"
+    )
 }
