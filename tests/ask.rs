@@ -122,6 +122,39 @@ fn a_question_to_a_webhook_is_a_profile_error_that_says_what_asking_needs() {
 }
 
 #[test]
+fn a_question_to_pushover_or_gotify_says_their_api_cannot_hear_a_click_and_calls_it_no_webhook() {
+    let bed = Bed::start();
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        r#"
+[destinations.pager]
+kind = "pushover"
+token = "azGDORePK8gMaC0QOYAMyEEuzJnyUi"
+user = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
+api_url = "{url}/pushover"
+
+[destinations.phone]
+kind = "gotify"
+url = "{url}/gotify"
+token = "AbCdEfGhIjKlMnO"
+"#,
+        url = bed.url()
+    ));
+    for (dest, api) in [
+        ("pager", "Pushover's Message API"),
+        ("phone", "Gotify's message API"),
+    ] {
+        let said = run(sandbox.chime(&["ask", "--to", dest, "Deploy?"]))
+            .code(78)
+            .stderr_has(api)
+            .stderr_has("cannot hear a click")
+            .stderr_has("slack-api with an app_token");
+        assert!(!said.stderr.contains("webhook"), "{said}");
+    }
+    assert_eq!(bed.arrivals(), 0, "nothing is posted");
+}
+
+#[test]
 fn a_slack_api_destination_without_an_app_token_cannot_ask_and_says_how_to_get_one() {
     let bed = Bed::start();
     let sandbox = hooked(&bed);

@@ -104,6 +104,16 @@ impl Platform for Gotify {
         "gotify"
     }
 
+    /// A Gotify message's extras open a URL or an app; none answers back.
+    fn asking(&self) -> Result<crate::kinds::Asking, String> {
+        let why = ": a message has no button that answers";
+        Err(crate::kinds::cannot_ask(
+            "gotify",
+            "Gotify's message API",
+            why,
+        ))
+    }
+
     fn markup(&self) -> Escape {
         escape
     }

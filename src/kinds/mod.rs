@@ -324,11 +324,7 @@ pub trait Platform: Send + Sync {
     /// How this kind asks a person (`chime ask`), or why it cannot, and
     /// what it would take.
     fn asking(&self) -> Result<Asking, String> {
-        Err(format!(
-            "{} posts through a webhook, which cannot hear a click; `chime ask` needs a kind \
-             that can: slack-api with an app_token (Socket Mode), telegram or ntfy",
-            self.kind()
-        ))
+        Err(cannot_ask(self.kind(), "a webhook", ""))
     }
     /// Whether this kind opens and closes alerts by key (pagerduty, opsgenie): it
     /// takes `--resolve` and `--acknowledge`, its events carry the send's
@@ -447,6 +443,15 @@ pub trait Platform: Send + Sync {
 
 /// The identity overrides (`username`, icons) a kind keeps among its JSON
 /// fields, under their profile `keys`, for [`Platform::describe`].
+/// Why `kind`, which posts through `through` and hears nothing back, cannot
+/// ask (`why` says more, if anything), and the kinds that can.
+pub fn cannot_ask(kind: &str, through: &str, why: &str) -> String {
+    format!(
+        "{kind} posts through {through}, which cannot hear a click{why}; `chime ask` needs a \
+         kind that can: slack-api with an app_token (Socket Mode), telegram or ntfy"
+    )
+}
+
 pub fn describe_identity(
     identity: &serde_json::Map<String, serde_json::Value>,
     keys: &[&'static str],

@@ -147,6 +147,17 @@ impl Platform for Pushover {
         "pushover"
     }
 
+    /// An emergency's receipt says it was acknowledged, never what was chosen.
+    fn asking(&self) -> Result<crate::kinds::Asking, String> {
+        let why = ": a notification has no buttons, and an emergency's acknowledgement says only \
+                   that it was seen";
+        Err(crate::kinds::cannot_ask(
+            "pushover",
+            "Pushover's Message API",
+            why,
+        ))
+    }
+
     fn markup(&self) -> Escape {
         plain
     }
