@@ -849,7 +849,7 @@ timeout = "5s"
     }
 
     #[test]
-    fn a_click_on_a_killed_asks_question_is_told_no_one_waits() {
+    fn a_click_on_a_killed_asks_question_is_told_no_one_waits_and_its_buttons_go() {
         let (_bed, telegram, sandbox) = setup("");
         let first = ask(&sandbox, &["Deploy A?"]);
         let a = question(&telegram, 1);
@@ -861,6 +861,8 @@ timeout = "5s"
         let late = telegram.click(CHAT, a.id, "Approve", ADA, Some("ada"));
         telegram.click(CHAT, b.id, "Reject", BOB, Some("bob"));
         assert_eq!(second.finish().code(1).stdout.trim(), "Reject");
+        // The killed ask left its buttons; the click that found it so takes them.
+        assert!(now(&telegram, a.id).keyboard.is_empty());
         let answers = telegram.callback_answers();
         let (_, text, _) = answers
             .iter()

@@ -20,7 +20,8 @@
 //! [`HOLD_SECS`], it is the question of a machine that is gone: it is
 //! answered so and confirmed, so that a page of updates stuck behind it
 //! never starves the asks after. A click on a question whose ask has ended
-//! (its tombstone, or its ask killed) is answered so at once. A webhook
+//! (its tombstone, or its ask killed) is answered so at once, and a killed
+//! ask's buttons are taken away. A webhook
 //! makes polling impossible: that ends the ask, with the fix.
 
 use std::time::Duration;
@@ -371,6 +372,9 @@ impl Telegram {
     /// Answers the clicker, and records an answer for its question's owner.
     async fn act(&self, ctx: &Context<'_>, query: &Value, judged: Judged) {
         let id = query["id"].as_str().unwrap_or_default();
+        if matches!(judged, Judged::Ended) {
+            take_keyboard_away(ctx, &query["message"]).await;
+        }
         let (text, alert) = match judged {
             // Held long enough: the machine that asked is gone.
             Judged::Foreign | Judged::Ended | Judged::NotChimes => (NOT_WAITING.into(), true),
@@ -394,6 +398,18 @@ impl Telegram {
         if let Err(failure) = method(ctx, "answerCallbackQuery", &body).await {
             report::verbose(ctx.output, &failure.message);
         }
+    }
+}
+
+/// Takes the buttons off `message`, a question of this machine whose ask
+/// ended, when it still shows them (its ask was killed before it closed it).
+async fn take_keyboard_away(ctx: &Context<'_>, message: &Value) {
+    if message["reply_markup"].is_null() {
+        return;
+    }
+    let bare = json!({"chat_id": message["chat"]["id"], "message_id": message["message_id"]});
+    if let Err(failure) = method(ctx, "editMessageReplyMarkup", &bare).await {
+        report::verbose(ctx.output, &failure.message);
     }
 }
 
