@@ -94,9 +94,30 @@ impl Slack {
     }
 }
 
-/// Why a question is left as it is, when its ask could not read it back.
+/// Why a question is left as it is, when its ask could not read it back
+/// without `scope`.
 pub(super) fn left_open(scope: &str) -> String {
+    let private = match scope {
+        "channels:history" => " (groups:history for a private channel)",
+        _ => "",
+    };
     format!(
-        "it is left as it is, buttons and all: without {scope} this ask cannot see whether another chime ask recorded an answer in it, and closing it would replace that answer; add {scope} (groups:history for a private channel) to the app's bot scopes and reinstall it"
+        "it is left as it is, buttons and all: without {scope} this ask cannot see whether another chime ask recorded an answer in it, and closing it would replace that answer; add {scope}{private} to the app's bot scopes and reinstall it"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_question_left_open_names_the_scope_to_add_and_its_private_channel_twin() {
+        let public = left_open("channels:history");
+        assert!(public.contains("add channels:history (groups:history for a private channel)"));
+        let private = left_open("groups:history");
+        assert!(
+            private.contains("add groups:history to the app's bot scopes"),
+            "{private}"
+        );
+    }
 }
