@@ -122,7 +122,7 @@ fn a_question_to_a_webhook_is_a_profile_error_that_says_what_asking_needs() {
 }
 
 #[test]
-fn a_question_to_pushover_or_gotify_says_their_api_cannot_hear_a_click_and_calls_it_no_webhook() {
+fn a_question_to_a_kind_with_an_api_that_hears_nothing_back_names_that_api_not_a_webhook() {
     let bed = Bed::start();
     let sandbox = Sandbox::new();
     sandbox.profile(&format!(
@@ -137,13 +137,31 @@ api_url = "{url}/pushover"
 kind = "gotify"
 url = "{url}/gotify"
 token = "AbCdEfGhIjKlMnO"
+
+[destinations.oncall]
+kind = "pagerduty"
+routing_key = "R0fakeEventsV2IntegrationKey0001"
+api_url = "{url}/pagerduty"
+
+[destinations.alerts]
+kind = "opsgenie"
+api_key = "eb243592-faa2-4ba2-a551-00000000fake"
+api_url = "{url}/opsgenie"
+
+[destinations.check]
+kind = "healthchecks"
+url = "{url}/hc/5f0ee3a4-8f1c-4a3b-9c1e-000000000fake"
 "#,
         url = bed.url()
     ));
-    for (dest, api) in [
+    let kinds = [
         ("pager", "Pushover's Message API"),
         ("phone", "Gotify's message API"),
-    ] {
+        ("oncall", "PagerDuty's Events API"),
+        ("alerts", "Opsgenie's Alert API"),
+        ("check", "a ping URL"),
+    ];
+    for (dest, api) in kinds {
         let said = run(sandbox.chime(&["ask", "--to", dest, "Deploy?"]))
             .code(78)
             .stderr_has(api)

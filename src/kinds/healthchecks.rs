@@ -129,6 +129,11 @@ impl Platform for Healthchecks {
         "healthchecks"
     }
 
+    fn asking(&self) -> Result<crate::kinds::Asking, String> {
+        let why = ": a check only counts pings";
+        Err(crate::kinds::cannot_ask("healthchecks", "a ping URL", why))
+    }
+
     fn markup(&self) -> Escape {
         plain
     }

@@ -100,6 +100,16 @@ impl Platform for Opsgenie {
         "opsgenie"
     }
 
+    /// An alert is acknowledged in Opsgenie, which tells no one else.
+    fn asking(&self) -> Result<crate::kinds::Asking, String> {
+        let why = ": acknowledging an alert answers Opsgenie, not chime";
+        Err(crate::kinds::cannot_ask(
+            "opsgenie",
+            "Opsgenie's Alert API",
+            why,
+        ))
+    }
+
     fn markup(&self) -> Escape {
         plain
     }

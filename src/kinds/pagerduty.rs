@@ -109,6 +109,16 @@ impl Platform for PagerDuty {
         "pagerduty"
     }
 
+    /// An incident is acknowledged in PagerDuty, which tells no one else.
+    fn asking(&self) -> Result<crate::kinds::Asking, String> {
+        let why = ": acknowledging an incident answers PagerDuty, not chime";
+        Err(crate::kinds::cannot_ask(
+            "pagerduty",
+            "PagerDuty's Events API",
+            why,
+        ))
+    }
+
     fn markup(&self) -> Escape {
         plain
     }
