@@ -441,17 +441,15 @@ pub trait Platform: Send + Sync {
     }
 }
 
-/// The identity overrides (`username`, icons) a kind keeps among its JSON
-/// fields, under their profile `keys`, for [`Platform::describe`].
-/// Why `kind`, which posts through `through` and hears nothing back, cannot
-/// ask (`why` says more, if anything), and the kinds that can.
+/// Why `kind`, posting through `through`, cannot ask (`why`: more, if any).
 pub fn cannot_ask(kind: &str, through: &str, why: &str) -> String {
     format!(
-        "{kind} posts through {through}, which cannot hear a click{why}; `chime ask` needs a \
-         kind that can: slack-api with an app_token (Socket Mode), telegram or ntfy"
+        "{kind} posts through {through}, which cannot hear a click{why}; `chime ask` needs a kind that can: slack-api with an app_token (Socket Mode), telegram or ntfy"
     )
 }
 
+/// The identity overrides (`username`, icons) a kind keeps among its JSON
+/// fields, under their profile `keys`, for [`Platform::describe`].
 pub fn describe_identity(
     identity: &serde_json::Map<String, serde_json::Value>,
     keys: &[&'static str],
