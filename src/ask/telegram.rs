@@ -21,8 +21,8 @@
 //! answered so and confirmed, so that a page of updates stuck behind it
 //! never starves the asks after. A click on a question whose ask has ended
 //! (its tombstone, or its ask killed) is answered so at once, and a killed
-//! ask's buttons are taken away. A webhook
-//! makes polling impossible: that ends the ask, with the fix.
+//! ask's buttons are taken away. A webhook makes polling impossible: that
+//! ends the ask, with the fix.
 
 use std::time::Duration;
 
@@ -376,7 +376,8 @@ impl Telegram {
             take_keyboard_away(ctx, &query["message"]).await;
         }
         let (text, alert) = match judged {
-            // Held long enough: the machine that asked is gone.
+            // A foreign click acted on was held long enough: the machine
+            // that asked it is gone.
             Judged::Foreign | Judged::Ended | Judged::NotChimes => (NOT_WAITING.into(), true),
             Judged::Refused => (
                 "You are not an approver of this question: your answer was not counted.".into(),

@@ -147,6 +147,7 @@ impl Asks {
         let Ok(names) = fs::names(&self.dir) else {
             return;
         };
+        // Against the files' own clock, the system's, not `clock::now`.
         let now = std::time::SystemTime::now();
         for name in names.filter(|n| n.ends_with(".closed")) {
             let path = self.dir.join(&name);
@@ -226,6 +227,26 @@ mod tests {
         drop(waiting);
         assert_eq!(asks.standing::<u32>(NONCE), Standing::Ended);
         assert_eq!(asks.answer::<u32>(NONCE), None);
+        assert_eq!(asks.standing::<u32>(NONCE), Standing::Ended);
+    }
+
+    #[test]
+    fn a_close_removes_tombstones_older_than_any_click_that_could_name_them() {
+        let (_dir, asks) = asks();
+        let old = "00000000000000aa";
+        drop(asks.open(old, &1u32).unwrap());
+        asks.close(old);
+        let three_days = std::time::Duration::from_secs(3 * 24 * 3600);
+        let tombstone = std::fs::File::options()
+            .write(true)
+            .open(asks.dir.join(format!("{old}.closed")))
+            .unwrap();
+        let then = std::time::SystemTime::now() - three_days;
+        tombstone.set_modified(then).unwrap();
+        let waiting = asks.open(NONCE, &7u32).unwrap();
+        asks.close(NONCE);
+        drop(waiting);
+        assert_eq!(asks.standing::<u32>(old), Standing::Unknown);
         assert_eq!(asks.standing::<u32>(NONCE), Standing::Ended);
     }
 
