@@ -14,7 +14,7 @@ use crate::ask::Context;
 use crate::config::Destination;
 use crate::deliver::{self, Job, Report, Status};
 use crate::exit::{ExitCode, Failure};
-use crate::kinds::{Asking, Target};
+use crate::kinds::Asking;
 use crate::message::{Level, Message};
 use crate::report;
 use crate::settings::Probe;
@@ -80,7 +80,7 @@ async fn test_one(
     destination: &Destination,
     message: &Message,
 ) -> Report {
-    let payloads = destination.platform.render(message, &Target::default());
+    let payloads = destination.platform.probe(message);
     let timeout = probe.timeout_for(destination);
     let job = Job::alone(destination, payloads, timeout);
     let mut report = deliver::deliver_one(client, job, probe.output.verbose).await;

@@ -10,6 +10,7 @@
 //! network.
 
 mod discord;
+mod email;
 pub mod files;
 mod google_chat;
 mod gotify;
@@ -30,6 +31,7 @@ use crate::fields::Fields;
 use crate::message::Message;
 use crate::secret::Secret;
 use crate::template::Escape;
+pub use email::{Mail, Tls as MailTls};
 pub use files::{FileRef, Upload};
 pub use thread::{Posted, Search, ThreadRef, Threading};
 
@@ -45,6 +47,7 @@ pub const KNOWN: &[&str] = &[
     "ntfy",
     "gotify",
     "pushover",
+    "email",
     "webhook",
 ];
 
@@ -61,6 +64,7 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
         "ntfy" => Some(Box::new(ntfy::Ntfy::from_fields(fields))),
         "gotify" => Some(Box::new(gotify::Gotify::from_fields(fields))),
         "pushover" => Some(Box::new(pushover::Pushover::from_fields(fields))),
+        "email" => Some(Box::new(email::Email::from_fields(fields))),
         "discord" => Some(Box::new(discord::Discord::from_fields(fields))),
         "mattermost" => Some(Box::new(mattermost::Mattermost::from_fields(fields))),
         _ => None,
@@ -185,6 +189,10 @@ pub struct HttpRequest {
     pub body: Secret,
     /// A body that carries files, streamed from disk in place of `body`.
     pub upload: Option<Upload>,
+    /// Not HTTP at all: the SMTP exchange `kind = "email"` stands for
+    /// (`deliver/smtp.rs`). `body` is then the message as sent and `url`
+    /// names the server, for logs and the destination's identity.
+    pub mail: Option<Box<Mail>>,
 }
 
 impl HttpRequest {
@@ -203,6 +211,7 @@ impl HttpRequest {
             headers,
             body: Secret::public(&payload.body),
             upload: None,
+            mail: None,
         }
     }
 
@@ -258,6 +267,12 @@ pub trait Platform: Send + Sync {
     fn markup(&self) -> Escape;
     /// The payloads that deliver `message`, in order, each within the platform's limits.
     fn render(&self, message: &Message, target: &Target) -> Vec<Payload>;
+    /// The payloads `chime test` sends to see that the destination works;
+    /// a kind whose test message would reach people who did not ask for it
+    /// (email) sends something that checks the way there without posting.
+    fn probe(&self, message: &Message) -> Vec<Payload> {
+        self.render(message, &Target::default())
+    }
     /// The request that sends `payload`, with the destination's URL and credentials.
     fn request(&self, payload: &Payload) -> HttpRequest;
     /// Reads the platform's answer to one of those requests.
