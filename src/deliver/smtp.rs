@@ -138,10 +138,7 @@ fn transport(
         // Each command's wait; the whole exchange is bounded by the caller.
         .timeout(Some(timeout));
     if let Some(login) = &mail.login {
-        let credentials = Credentials::new(
-            login.user.expose().to_owned(),
-            login.secret.expose().to_owned(),
-        );
+        let credentials = Credentials::new(login.user.clone(), login.secret.expose().to_owned());
         let mechanisms = match login.oauth2 {
             true => vec![Mechanism::Xoauth2],
             false => vec![Mechanism::Plain, Mechanism::Login],

@@ -57,7 +57,9 @@ impl Tls {
 /// access token (`AUTH XOAUTH2`, for Microsoft 365 and Gmail).
 #[derive(Clone, Debug)]
 pub struct Login {
-    pub user: Secret,
+    /// The account's name, often its address: not a secret, so it may be
+    /// written in the profile (`${VAR}` still expands).
+    pub user: String,
     pub secret: Secret,
     pub oauth2: bool,
 }
@@ -100,12 +102,13 @@ impl Email {
         let host = fields
             .required_string("host", "email", help)
             .unwrap_or_default();
+        let tls_span = fields.span_of("tls");
         let tls = tls(fields);
         let port = port(fields, tls);
         let login = login(fields);
         let allow_plaintext = fields.boolean("allow_plaintext").unwrap_or(false);
         if tls == Tls::None && login.is_some() && !allow_plaintext {
-            let span = fields.span_of("tls");
+            let span = tls_span;
             let message = format!(
                 "destination `{}` would send its password in clear: `tls = \"none\"` with `user`",
                 fields.name
@@ -178,7 +181,7 @@ fn port(fields: &mut Fields, tls: Tls) -> u16 {
 
 /// `user` with `password` or `oauth2_token`, or none of them.
 fn login(fields: &mut Fields) -> Option<Login> {
-    let user = fields.optional_secret_token("user", "email");
+    let user = fields.string("user");
     let password = fields.optional_secret_token("password", "email");
     let token = fields.optional_secret_token("oauth2_token", "email");
     let name = fields.name.to_owned();
@@ -306,7 +309,7 @@ impl Platform for Email {
         };
         // The user names the account, so it is part of the destination's
         // identity (`Destination::identity` hashes the URL), shown masked.
-        let user = self.login.as_ref().map(|l| format!("{}@", l.user.expose()));
+        let user = self.login.as_ref().map(|l| format!("{}@", l.user));
         let url = format!(
             "{scheme}://{}{}:{}",
             user.unwrap_or_default(),
@@ -357,7 +360,7 @@ impl Platform for Email {
             ("tls", self.tls.name().into()),
         ];
         if let Some(login) = &self.login {
-            out.push(("user", login.user.to_string().into()));
+            out.push(("user", login.user.as_str().into()));
             let key = if login.oauth2 {
                 "oauth2_token"
             } else {
