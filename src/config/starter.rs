@@ -72,6 +72,15 @@ url = "${SLACK_WEBHOOK_URL}"    # export SLACK_WEBHOOK_URL=https://hooks.slack.c
 # retry = 60                                   # critical = emergency: repeat every 60 s…
 # expire = 3600                                # …for up to an hour, until acknowledged
 
+# [destinations.mail]
+# kind = "email"                               # any SMTP server; STARTTLS on 587 by default
+# host = "smtp.office365.com"
+# user = "alerts@example.com"
+# oauth2_token = { env = "SMTP_OAUTH2_TOKEN" } # Microsoft 365, Gmail; or password = { env = "SMTP_PASSWORD" }
+# from = "chime <alerts@example.com>"
+# to = ["oncall@example.com"]                  # --channel "a@x, b@y" sends to others instead
+# cc = ["team@example.com"]                    # optional
+
 # [destinations.alerts-api]
 # kind = "webhook"                             # any HTTP endpoint
 # url = "${ALERT_HOOK_URL}"

@@ -129,7 +129,7 @@ fn transport(
 ) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
     let tls = match mail.tls {
         MailTls::None => Tls::None,
-        MailTls::StartTls => Tls::Required(tls_parameters(&mail.host, ca)?),
+        MailTls::Starttls => Tls::Required(tls_parameters(&mail.host, ca)?),
         MailTls::Implicit => Tls::Wrapper(tls_parameters(&mail.host, ca)?),
     };
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&mail.host)

@@ -27,7 +27,7 @@ use crate::template::Escape;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tls {
     /// Plain first, then `STARTTLS` before anything else is said (port 587).
-    StartTls,
+    Starttls,
     /// TLS from the first byte (port 465, "SMTPS").
     Implicit,
     /// Never: only for a relay on a trusted network (port 25).
@@ -37,7 +37,7 @@ pub enum Tls {
 impl Tls {
     fn name(self) -> &'static str {
         match self {
-            Tls::StartTls => "starttls",
+            Tls::Starttls => "starttls",
             Tls::Implicit => "implicit",
             Tls::None => "none",
         }
@@ -46,7 +46,7 @@ impl Tls {
     /// The submission port RFC 8314 and RFC 6409 give each.
     fn default_port(self) -> u16 {
         match self {
-            Tls::StartTls => 587,
+            Tls::Starttls => 587,
             Tls::Implicit => 465,
             Tls::None => 25,
         }
@@ -152,14 +152,14 @@ impl Email {
 fn tls(fields: &mut Fields) -> Tls {
     let span = fields.span_of("tls");
     match fields.string("tls").as_deref() {
-        None | Some("starttls") => Tls::StartTls,
+        None | Some("starttls") => Tls::Starttls,
         Some("implicit") => Tls::Implicit,
         Some("none") => Tls::None,
         Some(other) => {
             let message = format!("`tls` of destination `{}` cannot be `{other}`", fields.name);
             let help = "tls = \"starttls\" (the default), \"implicit\" or \"none\"";
             fields.problem(Problem::new(span, message).help(help));
-            Tls::StartTls
+            Tls::Starttls
         }
     }
 }
