@@ -370,3 +370,41 @@ fn config_show_masks_the_password() {
         .stdout_has("tls = \"starttls\"\nuser = \"alerts@example.com\"\npassword = \"****\"\n")
         .never_shows(PASSWORD);
 }
+
+#[test]
+fn files_go_as_attachments_and_a_kept_one_goes_whole_after_a_flush() {
+    let (smtp, sandbox) = plain();
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(200_000).collect();
+    std::fs::write(sandbox.path().join("core.bin"), &bytes).unwrap();
+    std::fs::write(sandbox.path().join("build.log"), "line 1\nline 2\n").unwrap();
+    chime(
+        &sandbox,
+        &[
+            "send",
+            "--file",
+            "core.bin",
+            "--file",
+            "build.log",
+            "crashed",
+        ],
+    )
+    .code(0);
+    let mail = &smtp.messages()[0];
+    assert_eq!(mail.content_type, "multipart/mixed");
+    assert!(mail.text.starts_with("crashed"), "{}", mail.text);
+    let names: Vec<&str> = mail.attachments.iter().map(|a| a.0.as_str()).collect();
+    assert_eq!(names, ["core.bin", "build.log"]);
+    assert_eq!(mail.attachments[0].1, "application/octet-stream");
+    assert_eq!(mail.attachments[0].2, bytes);
+    assert_eq!(mail.attachments[1].2, b"line 1\nline 2\n");
+    assert!(mail.raw.lines().all(|l| l.len() <= 998));
+
+    smtp.answer("data", "452 4.3.1 Insufficient system storage", false);
+    chime(&sandbox, &["send", "--file", "core.bin", "again"]).code(75);
+    std::fs::remove_file(sandbox.path().join("core.bin")).unwrap();
+    smtp.accept();
+    chime(&sandbox, &["flush", "--all"]).code(0);
+    let got = smtp.messages();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].attachments[0].2, bytes, "the spool's copy, whole");
+}

@@ -49,8 +49,9 @@ pub(super) async fn send(
                 Err(err) => Err(err),
             };
         }
-        let envelope = match envelope(mail) {
-            Ok(envelope) => envelope,
+        let (envelope, message) = match envelope(mail).and_then(|e| Ok((e, attach(mail, message)?)))
+        {
+            Ok(ready) => ready,
             Err(why) => return Ok(answer(0, why)),
         };
         let response = transport.send_raw(&envelope, message.as_bytes()).await?;
@@ -104,6 +105,38 @@ fn deepest(err: &lettre::transport::smtp::Error) -> String {
         cause = c.source();
     }
     deepest
+}
+
+/// `message` with each file's base64 in place of the line that stands for
+/// it, the files checked as an HTTP upload's are (`upload::check`): one
+/// gone or changed since the message was accepted is refused, never sent
+/// cut. A file is read whole: an email carries at most some megabytes.
+fn attach(mail: &Mail, message: &str) -> Result<String, String> {
+    use base64::Engine;
+    if mail.files.is_empty() {
+        return Ok(message.to_owned());
+    }
+    let parts = mail.files.iter();
+    let parts = parts.map(|(_, file)| crate::kinds::files::FormPart::file("", file));
+    super::upload::check(&crate::kinds::Upload::form(parts.collect()))?;
+    let mut out = message.to_owned();
+    for (marker, file) in &mail.files {
+        let bytes = std::fs::read(&file.path)
+            .map_err(|e| format!("the file {} cannot be read: {e}", file.name))?;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+        // RFC 2045 §6.8: lines of at most 76 characters.
+        let lines: Vec<&str> = encoded
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+            .collect();
+        out = out.replacen(
+            &format!("\r\n{marker}\r\n"),
+            &format!("\r\n{}\r\n", lines.join("\r\n")),
+            1,
+        );
+    }
+    Ok(out)
 }
 
 /// `MAIL FROM` and `RCPT TO`, or why an address cannot be sent to.

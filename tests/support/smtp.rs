@@ -45,6 +45,8 @@ pub struct Received {
     pub text: String,
     pub html: String,
     headers: Value,
+    /// Each attachment's file name, content type and bytes.
+    pub attachments: Vec<(String, String, Vec<u8>)>,
     /// The reply it was refused with, for a refused one.
     pub answer: Option<String>,
 }
@@ -176,6 +178,37 @@ fn parse(json: &str) -> Received {
         text: lines("text"),
         html: lines("html"),
         headers: v["headers"].clone(),
+        attachments: v["attachments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                let field = |k: &str| a[k].as_str().unwrap_or_default().to_owned();
+                (
+                    field("filename"),
+                    field("content_type"),
+                    unbase64(&field("base64")),
+                )
+            })
+            .collect(),
         answer: v["answer"].as_str().map(str::to_owned),
     }
+}
+
+/// Standard base64, as Python wrote it.
+fn unbase64(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let value = ALPHABET.iter().position(|a| *a == c).expect("base64") as u32;
+        acc = (acc << 6) | value;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
 }

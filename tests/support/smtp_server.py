@@ -120,6 +120,14 @@ def read(envelope, session):
         "content_type": parsed.get_content_type(),
         "text": text.get_content() if text is not None else None,
         "html": html.get_content() if html is not None else None,
+        "attachments": [
+            {
+                "filename": a.get_filename(),
+                "content_type": a.get_content_type(),
+                "base64": base64.b64encode(a.get_payload(decode=True)).decode(),
+            }
+            for a in parsed.iter_attachments()
+        ],
     }
 
 

@@ -33,22 +33,30 @@ pub fn address_of(address: &str) -> String {
     }
 }
 
-/// The whole email, as it goes over `DATA`.
+/// What an email is sent to and from.
+pub struct Addresses<'a> {
+    pub from: &'a str,
+    pub to: &'a [String],
+    pub cc: &'a [String],
+}
+
+/// The whole email, as it goes over `DATA`, and for each of the message's
+/// files the line that stands where its bytes go ([`marker`]).
 pub fn email(
     message: &Message,
-    from: &str,
-    to: &[String],
-    cc: &[String],
+    addresses: &Addresses<'_>,
     thread: Option<&str>,
-) -> String {
+) -> (String, Vec<String>) {
+    let Addresses { from, to, cc } = *addresses;
     let sender = mailbox(from).unwrap_or_else(|_| Mailbox::new(None, fallback_address()));
     let domain = sender.email.domain().to_owned();
+    let id = message_id(&domain);
     let (subject, cut_title) = subject(message);
     let mut builder = lettre::Message::builder()
         .from(sender.clone())
         .subject(subject)
         .date(message.time)
-        .message_id(Some(message_id(&domain)))
+        .message_id(Some(id.clone()))
         .user_agent(concat!("chime/", env!("CARGO_PKG_VERSION")).to_owned())
         // RFC 3834: an auto-responder must not answer it (no vacation
         // replies to an alert address).
@@ -74,12 +82,45 @@ pub fn email(
         lettre::address::Envelope::new(Some(sender.email.clone()), vec![sender.email.clone()])
             .expect("a sender and a recipient");
     let title = cut_title.then(|| message.title.as_deref().unwrap_or_default());
-    let body = MultiPart::alternative_plain_html(text(message, title), html(message, title));
+    let mut body = MultiPart::alternative_plain_html(text(message, title), html(message, title));
+    let mut markers = Vec::new();
+    if !message.files.is_empty() {
+        body = MultiPart::mixed().multipart(body);
+        for (i, file) in message.files.iter().enumerate() {
+            let marker = marker(&id, i);
+            body = body.singlepart(attachment(file, &marker));
+            markers.push(marker);
+        }
+    }
     let built = builder
         .envelope(envelope)
         .multipart(body)
         .expect("a message with a sender, a date and a body builds");
-    String::from_utf8_lossy(&built.formatted()).into_owned()
+    (
+        String::from_utf8_lossy(&built.formatted()).into_owned(),
+        markers,
+    )
+}
+
+/// The line that stands for file `index`'s base64 in the rendered email
+/// until it is sent (`deliver/smtp.rs` reads the file then, as the HTTP
+/// kinds' uploads do, so the spool keeps one copy of it, not two). Unique
+/// to the message, so no text of it can be taken for one.
+fn marker(message_id: &str, index: usize) -> String {
+    let unique = message_id.trim_matches(['<', '>']).replace('@', ".");
+    format!("chime-attachment-{index}-{unique}")
+}
+
+/// A file as an attachment whose base64 body is still its marker.
+fn attachment(file: &crate::kinds::FileRef, marker: &str) -> lettre::message::SinglePart {
+    use lettre::message::header::{ContentTransferEncoding, ContentType};
+    let content_type = ContentType::parse(file.content_type())
+        .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("a type"));
+    let body = lettre::message::Body::dangerous_pre_encoded(
+        marker.as_bytes().to_vec(),
+        ContentTransferEncoding::Base64,
+    );
+    lettre::message::Attachment::new(file.name.clone()).body(body, content_type)
 }
 
 /// Where a message from an unparsable `from` says it comes from; the

@@ -79,7 +79,11 @@ fn hint(code: u16, said: &str) -> Option<&'static str> {
 
 /// What to do when chime's client could not go on with this server.
 fn client_hint(said: &str) -> &'static str {
-    if said.contains("STARTTLS") {
+    if said.starts_with("the file") || said.starts_with("the spool's copy") {
+        "a file of the message changed or went after it was accepted: send it again"
+    } else if said.contains("is not an email address") {
+        "check `to`, `cc` and the recipients --channel or the route gave"
+    } else if said.contains("STARTTLS") {
         "the server offers no STARTTLS: use tls = \"implicit\" (port 465) if it speaks TLS from \
          the start, or check `host` and `port`"
     } else if said.contains("authentication") {
