@@ -15,6 +15,7 @@ use toml::Spanned;
 
 pub mod diagnostic;
 pub mod files;
+mod lists;
 pub mod redact;
 
 pub use diagnostic::{Problem, suggest};
@@ -183,27 +184,6 @@ impl<'a> Fields<'a> {
     /// A required secret token: a string, `{ file = … }` or `{ env = … }`.
     pub fn secret_token(&mut self, key: &'static str, kind: &str, help: &str) -> Option<Secret> {
         self.secret_value(key, kind, help).map(Secret::token)
-    }
-
-    /// An optional list of plain strings (`to = ["a@x", "b@y"]`), each with
-    /// `${NAME}` expanded; a single string is a list of one.
-    pub fn strings(&mut self, key: &'static str) -> Option<Vec<String>> {
-        let value = self.take(key)?;
-        let span = value.span();
-        let items = match value.into_inner() {
-            toml::Value::Array(items) => items,
-            one => vec![one],
-        };
-        let mut out = Vec::new();
-        for item in items {
-            let toml::Value::String(s) = item else {
-                let message = format!("`{key}` of {} must be a list of strings", self.whose);
-                self.problems.push(Problem::new(Some(span), message));
-                return None;
-            };
-            out.push(self.expand(&s, span.clone())?);
-        }
-        Some(out)
     }
 
     /// An optional `true` or `false`.
