@@ -292,8 +292,8 @@ fn implicit_tls_and_an_oauth2_token_log_in_with_xoauth2() {
     cmd.env("SMTP_TOKEN", "ya29.expired");
     run(cmd)
         .code(65)
-        .stderr_has("535")
-        .stderr_has("oauth2_token");
+        .stderr_has("refused the XOAUTH2 login")
+        .stderr_has("`oauth2_token` is current");
 }
 
 #[test]

@@ -83,6 +83,14 @@ fn failed(err: &lettre::transport::smtp::Error) -> Reply {
         return Reply::Answered(answer(u16::from(code), detail));
     }
     if err.is_client() {
+        // XOAUTH2 refused: Google and Microsoft answer a bad token with a
+        // 334 challenge holding the error, which lettre stops at.
+        let detail = match detail.contains("does not expect a challenge") {
+            true => {
+                "the server refused the XOAUTH2 login (its answer was an error challenge)".into()
+            }
+            false => detail,
+        };
         return Reply::Answered(answer(0, detail));
     }
     // lettre names a failure to connect (TCP or the TLS handshake) only in

@@ -97,8 +97,13 @@ class Recorder:
             and fields.get("auth") == "Bearer " + self.token
         )
         if not ok:
+            # Google's documented failure: a 334 challenge of base64 JSON,
+            # an empty client response, then 535.
+            error = {"status": "401", "schemes": "bearer", "scope": "https://mail.google.com/"}
+            challenge = base64.b64encode(json.dumps(error).encode()).decode()
+            await server.challenge_auth(challenge, encode_to_b64=False)
             return AuthResult(
-                success=False, handled=False, message="535 5.7.3 Authentication unsuccessful"
+                success=False, handled=False, message="535 5.7.8 Username and Password not accepted"
             )
         return AuthResult(success=True, auth_data=LoginPassword(self.user.encode(), b""))
 

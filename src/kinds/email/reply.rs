@@ -81,6 +81,10 @@ fn hint(code: u16, said: &str) -> Option<&'static str> {
 fn client_hint(said: &str) -> &'static str {
     if said.starts_with("the file") || said.starts_with("the spool's copy") {
         "a file of the message changed or went after it was accepted: send it again"
+    } else if said.contains("XOAUTH2") {
+        "check `user` and that `oauth2_token` is current (access tokens last about an hour) and \
+         has the SMTP scope: https://outlook.office.com/SMTP.Send for Microsoft 365, \
+         https://mail.google.com/ for Gmail"
     } else if said.contains("is not an email address") {
         "check `to`, `cc` and the recipients --channel or the route gave"
     } else if said.contains("STARTTLS") {
