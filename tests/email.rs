@@ -408,3 +408,22 @@ fn files_go_as_attachments_and_a_kept_one_goes_whole_after_a_flush() {
     assert_eq!(got.len(), 2);
     assert_eq!(got[1].attachments[0].2, bytes, "the spool's copy, whole");
 }
+
+#[test]
+fn a_routes_channel_names_the_recipients_too() {
+    let (smtp, sandbox) = plain();
+    let mut profile = std::fs::read_to_string(sandbox.profile_path()).unwrap();
+    profile.push_str("\n[routes.dba]\nto = [\"mail\"]\nchannel = \"dba@example.com\"\n");
+    sandbox.profile(&profile);
+    chime(&sandbox, &["send", "-r", "dba", "x"]).code(0);
+    assert_eq!(smtp.messages()[0].rcpt_tos, ["dba@example.com"]);
+}
+
+#[test]
+fn a_recipient_that_is_no_address_is_refused_before_anything_is_sent() {
+    let (smtp, sandbox) = plain();
+    chime(&sandbox, &["send", "--channel", "not an address", "x"])
+        .code(65)
+        .stderr_has("`not an address` is not an email address");
+    assert!(smtp.messages().is_empty());
+}
