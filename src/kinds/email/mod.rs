@@ -376,6 +376,12 @@ impl Platform for Email {
         50_000
     }
 
+    /// Exchange Online takes 30 messages a minute by SMTP submission, and
+    /// refuses more ("Exchange Online limits"); most servers take more.
+    fn pace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(2)
+    }
+
     fn describe(&self) -> Vec<(&'static str, toml::Value)> {
         let mut out = vec![
             ("host", self.host.as_str().into()),

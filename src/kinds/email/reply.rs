@@ -38,12 +38,18 @@ pub fn classify(answer: &Answer) -> Verdict {
 /// What to do about a permanent refusal: by the enhanced status code
 /// (RFC 3463) where providers say more, else by the reply code.
 fn hint(code: u16, said: &str) -> Option<&'static str> {
-    // Microsoft 365's enhanced codes (learn.microsoft.com, "NDR 5.7.x").
-    if said.contains("5.7.139") || said.contains("SmtpClientAuthentication") {
+    // Exchange Online's words (learn.microsoft.com, "Authenticated client
+    // SMTP submission" and the Basic auth retirement for SMTP AUTH).
+    if said.contains("SmtpClientAuthentication") {
         return Some(
-            "the tenant has SMTP AUTH with a password turned off (Exchange Online's default \
-             from 2026): log in with an OAuth 2.0 token instead (oauth2_token), or have an \
-             admin allow SMTP AUTH for this mailbox",
+            "SMTP AUTH is turned off for this mailbox or tenant, for tokens too: an admin turns \
+             it on (Set-CASMailbox -SmtpClientAuthenticationDisabled $false)",
+        );
+    }
+    if said.contains("5.7.30") || said.contains("asic auth") {
+        return Some(
+            "Exchange Online takes no password for SMTP AUTH any more: log in with an OAuth 2.0 \
+             token (oauth2_token, scope https://outlook.office.com/SMTP.Send)",
         );
     }
     if said.contains("5.7.60") || said.contains("SendAsDenied") {
@@ -132,10 +138,10 @@ mod tests {
         };
         assert!(hint.unwrap().contains("`password`"));
         let Verdict::Rejected { hint, .. } = classify(&answer(
-            535,
-            "5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled",
+            550,
+            "5.7.30 Basic authentication is not supported for Client Submission.",
         )) else {
-            panic!("535 is permanent");
+            panic!("550 is permanent");
         };
         assert!(hint.unwrap().contains("oauth2_token"));
     }
