@@ -254,6 +254,18 @@ fn check_addresses(fields: &mut Fields, key: &'static str, list: &[String]) {
     }
 }
 
+/// A payload of the email `body` (no JSON), its envelope and markers in `headers`.
+fn payload(body: String, headers: Vec<(String, String)>, op: &str) -> Payload {
+    Payload {
+        body,
+        headers,
+        op: op.to_owned(),
+        thread: None,
+        secrets: Vec::new(),
+        files: Vec::new(),
+    }
+}
+
 /// Plain text: the text part shows it as written, the HTML part escapes it.
 fn plain(text: &str) -> String {
     text.to_owned()
@@ -286,21 +298,14 @@ impl Platform for Email {
             cc: &self.cc,
         };
         let (body, markers) = render::email(message, &addresses, thread);
-        let mut payload = Payload::json(&serde_json::Value::Null).with_files(&message.files);
-        payload.body = body;
-        payload.headers = self.envelope(&to);
-        let markers = markers.into_iter().map(|m| (ATTACHMENT.to_owned(), m));
-        payload.headers.extend(markers);
-        vec![payload]
+        let mut headers = self.envelope(&to);
+        headers.extend(markers.into_iter().map(|m| (ATTACHMENT.to_owned(), m)));
+        vec![payload(body, headers, "").with_files(&message.files)]
     }
 
     /// `chime test` logs in and quits: a test email would land in real inboxes.
     fn probe(&self, _message: &Message) -> Vec<Payload> {
-        let mut payload = Payload::json(&serde_json::Value::Null);
-        payload.body = String::new();
-        payload.headers = self.envelope(&self.to);
-        payload.op = CHECK.to_owned();
-        vec![payload]
+        vec![payload(String::new(), self.envelope(&self.to), CHECK)]
     }
 
     fn request(&self, payload: &Payload) -> HttpRequest {
