@@ -427,3 +427,72 @@ fn a_recipient_that_is_no_address_is_refused_before_anything_is_sent() {
         .stderr_has("`not an address` is not an email address");
     assert!(smtp.messages().is_empty());
 }
+
+/// Words unique to `tag`, with CJK and emoji between them, `chars` long.
+fn words(tag: &str, chars: usize) -> String {
+    let mut out = String::new();
+    let mut n = 0;
+    while out.chars().count() < chars {
+        n += 1;
+        out.push_str(&format!("{tag}w{n:04}界 😀 "));
+    }
+    out.trim_end().to_owned()
+}
+
+#[test]
+fn a_huge_title_fields_and_multibyte_code_arrive_whole_within_the_line_limit() {
+    let (smtp, sandbox) = plain();
+    let title = words("title", 5000);
+    let code = words("code", 30_000).replace(" 😀 ", "\n");
+    let mut args = vec![
+        "send".to_owned(),
+        "--code".into(),
+        "-t".into(),
+        title.clone(),
+    ];
+    let fields: Vec<(String, String)> = (0..20)
+        .map(|i| {
+            (
+                words(&format!("k{i}x"), 100),
+                words(&format!("v{i}x"), 2000),
+            )
+        })
+        .collect();
+    for (key, value) in &fields {
+        args.extend(["-f".into(), format!("{key}={value}")]);
+    }
+    args.push(code.clone());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    chime(&sandbox, &args).code(0);
+    let mail = &smtp.messages()[0];
+    assert!(
+        mail.raw.lines().all(|l| l.len() <= 998),
+        "RFC 5322's line limit"
+    );
+    let subject = mail.header("subject").unwrap();
+    assert!(
+        subject.starts_with("[info] titlew0001界") && subject.ends_with('…'),
+        "{subject}"
+    );
+    let html = mail.html.replace("<br>\n", "\n");
+    for wanted in [&title, &code] {
+        assert!(
+            mail.text.contains(wanted.as_str()),
+            "the text part lost some of it"
+        );
+        assert!(
+            html.contains(wanted.as_str()),
+            "the HTML part lost some of it"
+        );
+    }
+    // Aligned: each key padded to the widest.
+    let width = fields.iter().map(|(k, _)| k.chars().count()).max().unwrap() + 1;
+    for (key, value) in &fields {
+        let line = format!("{:<width$} {value}", format!("{key}:"));
+        assert!(mail.text.contains(&line), "{key}");
+        assert!(
+            html.contains(&format!("{key}</th><td>{value}</td>")),
+            "{key}"
+        );
+    }
+}
