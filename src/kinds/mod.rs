@@ -7,7 +7,8 @@
 //! platform's answer means ([`Platform::classify`]). Payloads carry no secret,
 //! so they can wait in the spool while the secrets stay in the profile.
 //! Sending, timeouts and retries belong to `deliver`; nothing here touches the
-//! network.
+//! network. Every kind is HTTP but `email`, whose request carries a [`Mail`]
+//! (the SMTP exchange `deliver` makes for it) in place of an HTTP one.
 
 mod discord;
 mod email;
