@@ -259,6 +259,18 @@ fn a_server_that_is_down_keeps_the_message_with_75() {
 }
 
 #[test]
+fn chime_test_of_a_server_that_is_down_exits_74_unreachable() {
+    let sandbox = Sandbox::new();
+    let smtp = Smtp::start(sandbox.path(), Mode::Plain);
+    profile(&sandbox, &smtp, "tls = \"none\"");
+    drop(smtp);
+    chime(&sandbox, &["test"])
+        .code(74)
+        .stdout_has("unreachable")
+        .stdout_has("cannot connect");
+}
+
+#[test]
 fn tls_none_with_a_login_is_a_profile_error_unless_plaintext_is_allowed() {
     let sandbox = Sandbox::new();
     let smtp = Smtp::start(sandbox.path(), Mode::Plain);
