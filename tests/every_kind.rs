@@ -14,6 +14,7 @@ use crate::support::ntfy::{self, Ntfy};
 use crate::support::opsgenie::{self, Opsgenie};
 use crate::support::pagerduty::{self, PagerDuty};
 use crate::support::pushover::{self, Pushover};
+use crate::support::smtp::{Mode, Smtp};
 use crate::support::teams::Teams;
 use crate::support::telegram::{self, Telegram};
 use crate::support::{Sandbox, run};
@@ -127,6 +128,16 @@ room = "{matrix_room}"
 kind = "webhook"
 url = "{base}/hook/every-kind"
 
+# SMTP, not HTTP: no stand-in of the bed answers it (see `with_email`), so
+# it is in no route here; `--dry-run` needs no server.
+[destinations.email]
+kind = "email"
+host = "127.0.0.1"
+port = 1
+tls = "none"
+from = "chime <alerts@example.com>"
+to = ["oncall@example.com"]
+
 [routes.all]
 to = ["slack", "slack-api", "discord", "teams", "telegram", "mattermost", "google-chat", "ntfy", "gotify", "webhook", "pushover", "pagerduty", "opsgenie", "matrix"]
 "##,
@@ -178,6 +189,52 @@ fn one_send_reaches_a_destination_of_every_kind() {
     );
 }
 
+/// [`everything`], and the route `with-email` to all of it and an email
+/// destination on `smtp`.
+fn with_email(bed: &Bed, smtp: &Smtp) -> Sandbox {
+    let sandbox = everything(bed);
+    let mut profile = std::fs::read_to_string(sandbox.profile_path()).unwrap();
+    let mut kinds: Vec<&str> = BATCH_LIMITS.iter().map(|(kind, _)| *kind).collect();
+    kinds.push("email-live");
+    profile.push_str(&format!(
+        r#"
+[destinations.email-live]
+kind = "email"
+host = "127.0.0.1"
+port = {}
+tls = "none"
+from = "chime <alerts@example.com>"
+to = ["oncall@example.com"]
+
+[routes.with-email]
+to = {kinds:?}
+"#,
+        smtp.port
+    ));
+    sandbox.profile(&profile);
+    sandbox
+}
+
+#[test]
+fn one_send_reaches_every_kind_and_an_smtp_server_at_once() {
+    let bed = Bed::start();
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = Smtp::start(dir.path(), Mode::Plain);
+    let sandbox = with_email(&bed, &smtp);
+    let out = run(sandbox.chime(&["send", "--json", "-r", "with-email", "-t", "All", "x"])).code(0);
+    let lines = out.json_lines();
+    assert_eq!(lines.len(), BATCH_LIMITS.len() + 1);
+    assert!(
+        lines.iter().all(|l| l["status"] == "delivered"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(bed.delivered().len(), BATCH_LIMITS.len());
+    let mail = smtp.messages();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].header("subject").as_deref(), Some("[info] All"));
+}
+
 #[test]
 fn every_kind_is_sent_to_at_once_not_one_after_another() {
     let bed = Bed::start();
@@ -213,11 +270,14 @@ const BATCH_LIMITS: &[(&str, usize)] = &[
     ("matrix", 13_000),
 ];
 
+/// The kinds that are not HTTP, and so not in [`BATCH_LIMITS`]'s sends to the bed.
+const NOT_HTTP_BATCH_LIMITS: &[(&str, usize)] = &[("email", 50_000)];
+
 #[test]
 fn a_full_pipe_batch_renders_as_one_message_on_every_kind() {
     let bed = Bed::start();
     let sandbox = everything(&bed);
-    for (kind, limit) in BATCH_LIMITS {
+    for (kind, limit) in BATCH_LIMITS.iter().chain(NOT_HTTP_BATCH_LIMITS) {
         let line = "2026-11-24 INFO worker handled request status=200 in 12 ms";
         let count = limit / (line.len() + 1);
         let text: Vec<&str> = std::iter::repeat_n(line, count).collect();

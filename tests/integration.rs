@@ -8,6 +8,7 @@ mod completion;
 mod crash;
 mod discord;
 mod disk;
+mod email;
 mod events;
 mod every_kind;
 mod files;

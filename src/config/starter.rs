@@ -93,6 +93,15 @@ url = "${SLACK_WEBHOOK_URL}"    # export SLACK_WEBHOOK_URL=https://hooks.slack.c
 # access_token = { env = "MATRIX_TOKEN" }      # the bot's access token
 # room = "#ops:example.org"                    # or the room's ID, "!abc123:example.org"
 
+# [destinations.mail]
+# kind = "email"                               # any SMTP server; STARTTLS on 587 by default
+# host = "smtp.office365.com"
+# user = "alerts@example.com"
+# oauth2_token = { env = "SMTP_OAUTH2_TOKEN" } # Microsoft 365, Gmail; or password = { env = "SMTP_PASSWORD" }
+# from = "chime <alerts@example.com>"
+# to = ["oncall@example.com"]                  # --channel "a@x, b@y" sends to others instead
+# cc = ["team@example.com"]                    # optional
+
 # [destinations.alerts-api]
 # kind = "webhook"                             # any HTTP endpoint
 # url = "${ALERT_HOOK_URL}"

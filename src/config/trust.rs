@@ -63,6 +63,8 @@ pub struct CaFile {
     /// As resolved: what messages name, and what tells two settings apart.
     pub path: PathBuf,
     pub certificates: Vec<reqwest::Certificate>,
+    /// The file as read, for a client that is not reqwest's (email's SMTP).
+    pub pem: Vec<u8>,
 }
 
 /// Takes `ca_file` and `proxy`, which every kind has, out of destination
@@ -99,7 +101,11 @@ pub(super) fn ca_file(
     let base = profile.parent().unwrap_or(Path::new("."));
     let path = base.join(written);
     match read(&path) {
-        Ok(certificates) => Some(CaFile { path, certificates }),
+        Ok((certificates, pem)) => Some(CaFile {
+            path,
+            certificates,
+            pem,
+        }),
         Err(why) => {
             let message = format!("{whose}: cannot use ca_file {}: {why}", path.display());
             let help = "give the PEM file of the CA that signs the server's certificate \
@@ -110,7 +116,7 @@ pub(super) fn ca_file(
     }
 }
 
-fn read(path: &Path) -> Result<Vec<reqwest::Certificate>, String> {
+fn read(path: &Path) -> Result<(Vec<reqwest::Certificate>, Vec<u8>), String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     if !file.metadata().map_err(|e| e.to_string())?.is_file() {
@@ -137,5 +143,5 @@ fn read(path: &Path) -> Result<Vec<reqwest::Certificate>, String> {
     builder
         .build()
         .map_err(|_| "it holds a certificate that cannot be trusted as a CA".to_owned())?;
-    Ok(certificates)
+    Ok((certificates, pem))
 }

@@ -42,6 +42,7 @@ mod call;
 mod drain;
 mod net;
 mod outbox;
+mod smtp;
 mod upload;
 mod wire;
 
@@ -350,7 +351,8 @@ pub async fn deliver_returning(
 fn client_for(clients: &Clients, job: &Job<'_>) -> Result<reqwest::Client, String> {
     let plain = job.payloads.first().is_some_and(|p| {
         let url = job.platform.request(p).url;
-        url.expose().starts_with("http://")
+        // Not `https://`: plain HTTP, or an email's SMTP, which has no use for it.
+        !url.expose().starts_with("https://")
             && !job.proxy.is_some_and(|p| p.key().starts_with("https:"))
     });
     clients.get(job.ca_file, job.proxy, plain)
@@ -615,7 +617,13 @@ async fn send_with_retries(
         if let Some(Err(error)) = request.upload.as_ref().map(upload::check) {
             return (Verdict::Rejected { error, hint: None }, None, None);
         }
-        let reply = send(client, &request, remaining, job.progress).await;
+        // Email is the one kind that is not HTTP: its request names an SMTP
+        // exchange, tried here like any other so that retries, the spool and
+        // pacing treat it alike (`smtp.rs`).
+        let reply = match &request.mail {
+            Some(mail) => smtp::send(mail, request.body.expose(), job.ca_file, remaining).await,
+            None => send(client, &request, remaining, job.progress).await,
+        };
         let follows = match &reply {
             Reply::Answered(answer) => job.platform.follow(payload, answer),
             _ => None,
@@ -788,6 +796,7 @@ fn log(
     let via = match job.proxy {
         Some(crate::config::ProxyChoice::Via(url)) => format!(" via proxy {url}"),
         Some(crate::config::ProxyChoice::Direct) => String::new(),
+        None if request.mail.is_some() => String::new(),
         None => net::env_proxy(request.url.expose())
             .map_or_else(String::new, |proxy| format!(" via proxy {proxy}")),
     };

@@ -15,6 +15,7 @@ use toml::Spanned;
 
 pub mod diagnostic;
 pub mod files;
+mod lists;
 pub mod redact;
 
 pub use diagnostic::{Problem, suggest};

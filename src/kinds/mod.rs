@@ -7,10 +7,12 @@
 //! platform's answer means ([`Platform::classify`]). Payloads carry no secret,
 //! so they can wait in the spool while the secrets stay in the profile.
 //! Sending, timeouts and retries belong to `deliver`; nothing here touches the
-//! network.
+//! network. Every kind is HTTP but `email`, whose request carries a [`Mail`]
+//! (the SMTP exchange `deliver` makes for it) in place of an HTTP one.
 
 mod alert;
 mod discord;
+mod email;
 pub mod files;
 mod google_chat;
 mod gotify;
@@ -36,6 +38,7 @@ use crate::message::Message;
 use crate::secret::Secret;
 use crate::template::Escape;
 pub use alert::{Alert, AlertAction};
+pub use email::{Mail, Tls as MailTls};
 pub use files::{FileRef, Upload};
 pub use thread::{Posted, Search, ThreadRef, Threading};
 
@@ -55,6 +58,7 @@ pub const KNOWN: &[&str] = &[
     "pagerduty",
     "opsgenie",
     "matrix",
+    "email",
     "webhook",
 ];
 
@@ -74,6 +78,7 @@ pub fn build(kind: &str, fields: &mut Fields) -> Option<Box<dyn Platform>> {
         "healthchecks" => Some(Box::new(healthchecks::Healthchecks::from_fields(fields))),
         "pagerduty" => Some(Box::new(pagerduty::PagerDuty::from_fields(fields))),
         "opsgenie" => Some(Box::new(opsgenie::Opsgenie::from_fields(fields))),
+        "email" => Some(Box::new(email::Email::from_fields(fields))),
         "discord" => Some(Box::new(discord::Discord::from_fields(fields))),
         "mattermost" => Some(Box::new(mattermost::Mattermost::from_fields(fields))),
         "matrix" => Some(Box::new(matrix::Matrix::from_fields(fields))),
@@ -201,6 +206,10 @@ pub struct HttpRequest {
     pub body: Secret,
     /// A body that carries files, streamed from disk in place of `body`.
     pub upload: Option<Upload>,
+    /// Not HTTP at all: the SMTP exchange `kind = "email"` stands for
+    /// (`deliver/smtp.rs`). `body` is then the message as sent and `url`
+    /// names the server, for logs and the destination's identity.
+    pub mail: Option<Box<Mail>>,
 }
 
 impl HttpRequest {
@@ -219,6 +228,7 @@ impl HttpRequest {
             headers,
             body: Secret::public(&payload.body),
             upload: None,
+            mail: None,
         }
     }
 
@@ -293,8 +303,9 @@ pub trait Platform: Send + Sync {
         payload.clone()
     }
     /// What `chime test` sends: the test message as any other, unless the
-    /// kind has a way to be tested that posts nothing (a heartbeat's log, who a
-    /// Matrix token is), or a test of its own (an alert resolved before it opened).
+    /// kind has a way to be tested that posts nothing (a heartbeat's log, who
+    /// a Matrix token is, an SMTP login without a message), or a test of its
+    /// own (an alert resolved before it opened).
     fn probe(&self, message: &Message, target: &Target) -> Vec<Payload> {
         self.render(message, target)
     }

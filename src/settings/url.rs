@@ -199,6 +199,14 @@ fn build(kind: &str, url: &str, origin: UrlOrigin, env: &EnvVars) -> Result<Prof
             )
             .with_hint("write a profile with `homeserver`, `access_token` and `room`: chime sends the token in a header, never in a URL"));
         }
+        "email" => {
+            return Err(Failure::usage(
+                "an email destination is an SMTP server, a sender and recipients, not a URL",
+            )
+            .with_hint(
+                "write a profile with `host`, `from` and `to` (`chime config init` has an example)",
+            ));
+        }
         _ => {
             env.insert(URL_DEST.to_owned(), url.to_owned());
             format!("url = \"${{{URL_DEST}}}\"\n")

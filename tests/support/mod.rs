@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod pushover;
 pub mod redis;
 pub mod slack_files;
+pub mod smtp;
 pub mod teams;
 pub mod telegram;
 pub mod tls;

@@ -17,6 +17,10 @@ use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 pub struct TestCa {
     pub pem_path: PathBuf,
     config: Arc<rustls::ServerConfig>,
+    /// The server's certificate and key, as PEM, for a server that is not
+    /// this front (the SMTP server of the email tests).
+    pub leaf_pem: String,
+    pub key_pem: String,
 }
 
 impl TestCa {
@@ -37,6 +41,7 @@ impl TestCa {
             .unwrap();
         let pem_path = dir.join(name);
         std::fs::write(&pem_path, ca.pem()).unwrap();
+        let (leaf_pem, key_pem) = (leaf.pem(), leaf_key.serialize_pem());
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -48,6 +53,8 @@ impl TestCa {
         TestCa {
             pem_path,
             config: Arc::new(config),
+            leaf_pem,
+            key_pem,
         }
     }
 

@@ -21,17 +21,7 @@ pub fn require(program: &str, package: &str) -> PathBuf {
     if let Some(path) = find(program) {
         return path;
     }
-    let install = |args: &[&str]| {
-        Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(Stdio::null())
-            .output()
-    };
-    let add = ["install", "-y", "--no-install-recommends", package];
-    let installed = install(&add).is_ok_and(|out| out.status.success())
-        || (install(&["update"]).is_ok_and(|out| out.status.success())
-            && install(&add).is_ok_and(|out| out.status.success()));
+    let installed = apt_install(package);
     match find(program) {
         Some(path) => path,
         None => panic!(
@@ -42,6 +32,66 @@ pub fn require(program: &str, package: &str) -> PathBuf {
             } else {
                 "failed"
             }
+        ),
+    }
+}
+
+/// Whether `apt-get install PACKAGE` went through, with an `update` first
+/// if the lists are stale.
+fn apt_install(package: &str) -> bool {
+    let install = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    let add = ["install", "-y", "--no-install-recommends", package];
+    install(&add) || (install(&["update"]) && install(&add))
+}
+
+/// A Python 3 that can import `module`: the `python3` on PATH (a CI
+/// image's pyenv, say) or Debian's /usr/bin/python3, with Debian's
+/// `package` installed for the latter, or else `pip_name` installed with
+/// pip for the former.
+pub fn python_with(module: &str, package: &str, pip_name: &str) -> PathBuf {
+    let system = PathBuf::from("/usr/bin/python3");
+    let candidates: Vec<PathBuf> = find("python3")
+        .into_iter()
+        .chain([system.clone()])
+        .collect();
+    let imports = |python: &PathBuf| {
+        Command::new(python)
+            .args(["-c", &format!("import {module}")])
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    let found = || candidates.iter().find(|p| imports(p)).cloned();
+    if let Some(python) = found() {
+        return python;
+    }
+    let _one = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(python) = found() {
+        return python;
+    }
+    if apt_install(package) && imports(&system) {
+        return system;
+    }
+    let pip = |python: &PathBuf| {
+        Command::new(python)
+            .args(["-m", "pip", "install", "--quiet", pip_name])
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    match candidates.iter().find(|p| pip(p) && imports(p)) {
+        Some(python) => python.clone(),
+        None => panic!(
+            "this test needs the Python module `{module}`: neither `apt-get install {package}` \
+             nor `python3 -m pip install {pip_name}` provided it; install it, then run the \
+             tests again"
         ),
     }
 }

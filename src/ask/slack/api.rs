@@ -93,6 +93,7 @@ impl Api {
             ],
             body: Secret::public(body),
             upload: None,
+            mail: None,
         }
     }
 

@@ -190,6 +190,7 @@ impl Platform for Webhook {
             headers,
             body: Secret::shown_as(body, payload.body.clone()),
             upload,
+            mail: None,
         }
     }
 

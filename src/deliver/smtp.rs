@@ -1,0 +1,224 @@
+//! One try over SMTP, for `kind = "email"` (lettre, rustls with ring as
+//! reqwest uses): connect, EHLO, STARTTLS or TLS from the start, AUTH,
+//! then the envelope and `DATA`, within the try's time, and what it came to
+//! as a [`Reply`] like an HTTP try's, so that retries, the spool and the
+//! kind's `classify` treat both alike. The answer's status is the server's
+//! reply code, its body the server's text.
+//!
+//! What a failed try says of whether the server has the message: a refused
+//! or broken connection or TLS handshake sent nothing; a reply code is the
+//! server's word; a connection lost or timed out in the middle of the
+//! exchange may have come after the server took the message (RFC 5321
+//! §4.1.1.4 does not settle it), and is treated as an HTTP try whose
+//! answer never came. No proxy is used: SMTP does not go through HTTP's.
+//!
+//! A server certificate is checked against the built-in (webpki) roots, the
+//! system's store (which `SSL_CERT_FILE` and `SSL_CERT_DIR` replace) and the
+//! destination's `ca_file`, as for HTTP (`net.rs`).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use super::wire::Reply;
+use crate::config::CaFile;
+use crate::kinds::{Answer, Mail, MailTls};
+
+/// What a test that got through says, as a server's "250 OK" would.
+const CHECKED: &str = "connected, secured and logged in; nothing was sent";
+
+/// Sends `message` as `mail` says, or only checks the way for `chime test`.
+pub(super) async fn send(
+    mail: &Mail,
+    message: &str,
+    ca: Option<&CaFile>,
+    timeout: Duration,
+) -> Reply {
+    let transport = match transport(mail, ca, timeout) {
+        Ok(transport) => transport,
+        Err(why) => return Reply::NotSent(why),
+    };
+    let exchange = async {
+        if mail.check_only {
+            return match transport.test_connection().await {
+                Ok(true) => Ok(answer(250, CHECKED.to_owned())),
+                Ok(false) => Ok(answer(421, "the server stopped answering".to_owned())),
+                Err(err) => Err(err),
+            };
+        }
+        let (envelope, message) = match envelope(mail).and_then(|e| Ok((e, attach(mail, message)?)))
+        {
+            Ok(ready) => ready,
+            Err(why) => return Ok(answer(0, why)),
+        };
+        let response = transport.send_raw(&envelope, message.as_bytes()).await?;
+        let said = response.message().collect::<Vec<_>>().join(" ");
+        Ok(answer(u16::from(response.code()), said))
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Err(_) => Reply::Unanswered(format!(
+            "timed out after {}",
+            humantime::format_duration(timeout)
+        )),
+        Ok(Ok(answer)) => Reply::Answered(answer),
+        Ok(Err(err)) => failed(&err),
+    }
+}
+
+fn answer(status: u16, body: String) -> Answer {
+    Answer {
+        status,
+        retry_after: None,
+        body,
+    }
+}
+
+/// What a failed exchange means, as a reply.
+fn failed(err: &lettre::transport::smtp::Error) -> Reply {
+    let detail = deepest(err);
+    if let Some(code) = err.status() {
+        return Reply::Answered(answer(u16::from(code), detail));
+    }
+    if err.is_client() {
+        // XOAUTH2 refused: Google and Microsoft answer a bad token with a
+        // 334 challenge holding the error, which lettre stops at.
+        let detail = match detail.contains("does not expect a challenge") {
+            true => {
+                "the server refused the XOAUTH2 login (its answer was an error challenge)".into()
+            }
+            false => detail,
+        };
+        return Reply::Answered(answer(0, detail));
+    }
+    // lettre names a failure to connect (TCP or the TLS handshake) only in
+    // its text: "Connection error: …".
+    if err.is_tls() || err.to_string().starts_with("Connection error") {
+        return Reply::NotSent(format!("cannot connect: {detail}"));
+    }
+    match err.is_timeout() {
+        true => Reply::Unanswered(format!("timed out: {detail}")),
+        false => Reply::Unanswered(format!("the connection broke off: {detail}")),
+    }
+}
+
+/// The most precise words in `err`'s chain of causes.
+fn deepest(err: &lettre::transport::smtp::Error) -> String {
+    let mut deepest = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(c) = cause {
+        deepest = c.to_string();
+        cause = c.source();
+    }
+    deepest
+}
+
+/// `message` with each file's base64 in place of the line that stands for
+/// it, the files checked as an HTTP upload's are (`upload::check`): one
+/// gone or changed since the message was accepted is refused, never sent
+/// cut. A file is read whole: an email carries at most some megabytes.
+fn attach(mail: &Mail, message: &str) -> Result<String, String> {
+    use base64::Engine;
+    if mail.files.is_empty() {
+        return Ok(message.to_owned());
+    }
+    let parts = mail.files.iter();
+    let parts = parts.map(|(_, file)| crate::kinds::files::FormPart::file("", file));
+    super::upload::check(&crate::kinds::Upload::form(parts.collect()))?;
+    let mut out = message.to_owned();
+    for (marker, file) in &mail.files {
+        let bytes = std::fs::read(&file.path)
+            .map_err(|e| format!("the file {} cannot be read: {e}", file.name))?;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+        // RFC 2045 §6.8: lines of at most 76 characters.
+        let lines: Vec<&str> = encoded
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+            .collect();
+        out = out.replacen(
+            &format!("\r\n{marker}\r\n"),
+            &format!("\r\n{}\r\n", lines.join("\r\n")),
+            1,
+        );
+    }
+    Ok(out)
+}
+
+/// `MAIL FROM` and `RCPT TO`, or why an address cannot be sent to.
+fn envelope(mail: &Mail) -> Result<lettre::address::Envelope, String> {
+    let parse = |a: &str| {
+        a.parse::<Address>()
+            .map_err(|_| format!("`{a}` is not an email address"))
+    };
+    let sender = parse(&mail.sender)?;
+    let recipients = mail
+        .recipients
+        .iter()
+        .map(|a| parse(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    lettre::address::Envelope::new(Some(sender), recipients)
+        .map_err(|_| "the message has no recipient: set `to`".to_owned())
+}
+
+fn transport(
+    mail: &Mail,
+    ca: Option<&CaFile>,
+    timeout: Duration,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    let tls = match mail.tls {
+        MailTls::None => Tls::None,
+        MailTls::Starttls => Tls::Required(tls_parameters(&mail.host, ca)?),
+        MailTls::Implicit => Tls::Wrapper(tls_parameters(&mail.host, ca)?),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&mail.host)
+        .port(mail.port)
+        .tls(tls)
+        // Each command's wait; the whole exchange is bounded by the caller.
+        .timeout(Some(timeout));
+    if let Some(login) = &mail.login {
+        let credentials = Credentials::new(login.user.clone(), login.secret.expose().to_owned());
+        let mechanisms = match login.oauth2 {
+            true => vec![Mechanism::Xoauth2],
+            false => vec![Mechanism::Plain, Mechanism::Login],
+        };
+        builder = builder.credentials(credentials).authentication(mechanisms);
+    }
+    Ok(builder.build())
+}
+
+/// TLS for `host`, trusting what HTTP trusts (the module's doc).
+fn tls_parameters(host: &str, ca: Option<&CaFile>) -> Result<TlsParameters, String> {
+    let with = |natives: &[Vec<u8>]| {
+        let mut builder = TlsParameters::builder(host.to_owned())
+            .certificate_store(CertificateStore::WebpkiRoots);
+        for der in natives {
+            if let Ok(certificate) = Certificate::from_der(der.clone()) {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        if let Some(ca) = ca {
+            let certificate = Certificate::from_pem(&ca.pem)
+                .map_err(|_| format!("cannot use ca_file {}", ca.path.display()))?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        builder.build_rustls().map_err(|err| deepest(&err))
+    };
+    // One certificate of the system's store that rustls refuses would
+    // refuse them all: without the store, the rest still holds.
+    with(system_roots()).or_else(|_| with(&[]))
+}
+
+/// The system's store, read once per run.
+fn system_roots() -> &'static [Vec<u8>] {
+    static ROOTS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        rustls_native_certs::load_native_certs()
+            .certs
+            .into_iter()
+            .map(|der| der.to_vec())
+            .collect()
+    })
+}
