@@ -238,3 +238,13 @@ fn send_to_a_telegram_bot_url_takes_its_token_and_chat() {
     run(cmd).code(0).never_shows("AAFakeTelegramToken");
     assert_eq!(telegram.posted().len(), 1);
 }
+
+#[test]
+fn a_kind_whose_secrets_do_not_belong_in_a_url_is_a_usage_error_that_says_what_to_write() {
+    let sandbox = Sandbox::new();
+    let url = "https://api.pushover.net/1/messages.json?token=abc";
+    run(sandbox.chime(&["send", "--to", url, "--kind", "pushover", "x"]))
+        .code(2)
+        .stderr_has("needs an application token and a user key")
+        .stderr_has("write a profile with `token` and `user`");
+}

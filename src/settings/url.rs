@@ -153,6 +153,9 @@ fn build(kind: &str, url: &str, origin: UrlOrigin, env: &EnvVars) -> Result<Prof
         return Err(Failure::usage(format!("unknown kind `{kind}`"))
             .with_hint(format!("one of: {}", crate::kinds::KNOWN.join(", "))));
     }
+    if let Some((_, needs, hint)) = NOT_BY_URL.iter().find(|(k, ..)| *k == kind) {
+        return Err(Failure::usage(*needs).with_hint(*hint));
+    }
     let mut env = env.clone();
     let table = match kind {
         "telegram" => {
@@ -169,44 +172,6 @@ fn build(kind: &str, url: &str, origin: UrlOrigin, env: &EnvVars) -> Result<Prof
                 bot.chat_id, bot.api_url
             )
         }
-        "slack-api" => {
-            return Err(Failure::usage(
-                "a slack-api destination needs a bot token and a channel as well as a URL",
-            )
-            .with_hint("use a Slack incoming webhook's URL (kind slack), or write a profile"));
-        }
-        "gotify" => {
-            return Err(Failure::usage(
-                "a gotify destination needs an application token as well as a URL",
-            )
-            .with_hint("write a profile with `url` and `token`: chime sends the token in a header, never in a URL"));
-        }
-        "opsgenie" => {
-            return Err(Failure::usage(
-                "an opsgenie destination needs an API key as well as a URL",
-            )
-            .with_hint("write a profile with `api_key` (an API integration's key): chime sends it in a header, never in a URL"));
-        }
-        "pagerduty" => {
-            return Err(Failure::usage(
-                "a pagerduty destination needs a routing key, not a URL",
-            )
-            .with_hint("write a profile with `routing_key` (the integration's Integration Key): it goes in the event's body, never in a URL"));
-        }
-        "matrix" => {
-            return Err(Failure::usage(
-                "a matrix destination needs an access token and a room as well as a URL",
-            )
-            .with_hint("write a profile with `homeserver`, `access_token` and `room`: chime sends the token in a header, never in a URL"));
-        }
-        "email" => {
-            return Err(Failure::usage(
-                "an email destination is an SMTP server, a sender and recipients, not a URL",
-            )
-            .with_hint(
-                "write a profile with `host`, `from` and `to` (`chime config init` has an example)",
-            ));
-        }
         _ => {
             env.insert(URL_DEST.to_owned(), url.to_owned());
             format!("url = \"${{{URL_DEST}}}\"\n")
@@ -221,6 +186,47 @@ fn build(kind: &str, url: &str, origin: UrlOrigin, env: &EnvVars) -> Result<Prof
         .caused_by(err.to_string())
     })
 }
+
+/// The kinds a URL alone cannot make, with what they need and where it goes:
+/// a secret such a kind sends in a header or a body would otherwise have to
+/// be typed into a URL, which ends up in logs.
+const NOT_BY_URL: &[(&str, &str, &str)] = &[
+    (
+        "slack-api",
+        "a slack-api destination needs a bot token and a channel as well as a URL",
+        "use a Slack incoming webhook's URL (kind slack), or write a profile",
+    ),
+    (
+        "gotify",
+        "a gotify destination needs an application token as well as a URL",
+        "write a profile with `url` and `token`: chime sends the token in a header, never in a URL",
+    ),
+    (
+        "pushover",
+        "a pushover destination needs an application token and a user key, not a URL",
+        "write a profile with `token` and `user`: chime sends them in the request's body, never in a URL",
+    ),
+    (
+        "opsgenie",
+        "an opsgenie destination needs an API key as well as a URL",
+        "write a profile with `api_key` (an API integration's key): chime sends it in a header, never in a URL",
+    ),
+    (
+        "pagerduty",
+        "a pagerduty destination needs a routing key, not a URL",
+        "write a profile with `routing_key` (the integration's Integration Key): it goes in the event's body, never in a URL",
+    ),
+    (
+        "matrix",
+        "a matrix destination needs an access token and a room as well as a URL",
+        "write a profile with `homeserver`, `access_token` and `room`: chime sends the token in a header, never in a URL",
+    ),
+    (
+        "email",
+        "an email destination is an SMTP server, a sender and recipients, not a URL",
+        "write a profile with `host`, `from` and `to` (`chime config init` has an example)",
+    ),
+];
 
 /// The name a Telegram bot token taken from the URL is filled in under, in
 /// chime's own copy of the environment only.

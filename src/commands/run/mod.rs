@@ -40,6 +40,7 @@
 
 mod capture;
 mod group;
+mod outcome;
 mod ping;
 mod tail;
 mod tree;
@@ -60,74 +61,16 @@ use crate::report;
 use crate::settings::Job;
 
 use group::{Group, Relay, at_the_terminal};
+use outcome::{Outcome, signal_name, title};
 use tail::{Stream, Tail, copy};
 use tree::Tree;
 
 /// A line longer than this is kept cut, with an ellipsis: the tail stays small.
 const MAX_TAIL_LINE: usize = 2048;
-/// The longest title a report gets: Slack's header holds 150 characters, the
-/// level's emoji (`:white_check_mark: `, 19) included; past it the platform
-/// would cut the end, where the outcome is.
-const MAX_TITLE: usize = 130;
 /// How long a command may take to stop after SIGTERM before it gets SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
 /// What a terminal or a service manager sends to stop its foreground job.
 const RELAYED: [libc::c_int; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
-/// How the command ended.
-struct Outcome {
-    exit_code: Option<i32>,
-    signal: Option<i32>,
-    timed_out: bool,
-    /// chime was sent SIGINT (Ctrl-C at the terminal) while the command ran:
-    /// the user stopped it, which says nothing of how the job fares.
-    interrupted: bool,
-    /// Why it could not start, with the shell's code for it.
-    unstartable: Option<(String, u8)>,
-    tail: String,
-    /// The whole output, with `--attach-output`.
-    capture: Option<capture::Capture>,
-    started: SystemTime,
-    took: Duration,
-}
-
-impl Outcome {
-    fn ok(&self) -> bool {
-        self.exit_code == Some(0) && !self.timed_out
-    }
-
-    /// The code chime exits with: the command's own, as a shell reports it.
-    fn code(&self) -> u8 {
-        match (&self.unstartable, self.exit_code, self.signal) {
-            (Some((_, code)), _, _) => *code,
-            (None, Some(code), _) => code.clamp(0, 255) as u8,
-            (None, None, Some(signal)) => (128 + signal).clamp(0, 255) as u8,
-            _ => 1,
-        }
-    }
-
-    fn describe(&self, limit: Option<Duration>) -> String {
-        if let Some((why, _)) = &self.unstartable {
-            return format!("could not start: {why}");
-        }
-        if self.interrupted {
-            return "was interrupted (SIGINT)".to_owned();
-        }
-        if self.timed_out {
-            let limit = limit
-                .map(humantime::format_duration)
-                .map(|d| d.to_string())
-                .unwrap_or_default();
-            return format!("timed out after {limit}");
-        }
-        match (self.exit_code, self.signal) {
-            (Some(0), _) => "succeeded".to_owned(),
-            (Some(code), _) => format!("failed (exit {code})"),
-            (None, Some(signal)) => format!("was killed by {}", signal_name(signal)),
-            _ => "ended".to_owned(),
-        }
-    }
-}
-
 pub fn run(mut job: Job) -> Result<ExitCode, Failure> {
     let heartbeat = ping::Heartbeat::of(&mut job);
     if let Some(heartbeat) = &heartbeat {
@@ -306,17 +249,6 @@ fn fill(send: &mut crate::settings::Send, job: &What, outcome: &Outcome) {
     if let serde_json::Value::Object(map) = vars {
         input.json.extend(map);
     }
-}
-
-/// The report's title, `NAME OUTCOME`, within [`MAX_TITLE`]: a long name (the
-/// command line, by default) is cut, never the outcome, which is the news.
-fn title(name: &str, outcome: &str) -> String {
-    let room = MAX_TITLE.saturating_sub(outcome.chars().count() + 1);
-    if name.chars().count() <= room {
-        return format!("{name} {outcome}");
-    }
-    let kept: String = name.chars().take(room.saturating_sub(1)).collect();
-    format!("{}… {outcome}", kept.trim_end())
 }
 
 /// Runs the command to completion, passing its output through and keeping the tail.
@@ -499,30 +431,5 @@ fn wait_until(child: &mut Child, deadline: Instant) -> std::io::Result<Option<Ex
             None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             None => return Ok(None),
         }
-    }
-}
-
-/// A signal as people know it: `SIGKILL (9)`; the number alone when unknown.
-fn signal_name(signal: i32) -> String {
-    const NAMES: [(libc::c_int, &str); 15] = [
-        (libc::SIGHUP, "SIGHUP"),
-        (libc::SIGINT, "SIGINT"),
-        (libc::SIGQUIT, "SIGQUIT"),
-        (libc::SIGILL, "SIGILL"),
-        (libc::SIGTRAP, "SIGTRAP"),
-        (libc::SIGABRT, "SIGABRT"),
-        (libc::SIGBUS, "SIGBUS"),
-        (libc::SIGFPE, "SIGFPE"),
-        (libc::SIGKILL, "SIGKILL"),
-        (libc::SIGUSR1, "SIGUSR1"),
-        (libc::SIGSEGV, "SIGSEGV"),
-        (libc::SIGUSR2, "SIGUSR2"),
-        (libc::SIGPIPE, "SIGPIPE"),
-        (libc::SIGALRM, "SIGALRM"),
-        (libc::SIGTERM, "SIGTERM"),
-    ];
-    match NAMES.iter().find(|(number, _)| *number == signal) {
-        Some((_, name)) => format!("{name} ({signal})"),
-        None => format!("signal {signal}"),
     }
 }
