@@ -503,3 +503,21 @@ fn pagerduty_stand_in_refuses_what_the_events_api_refuses() {
     );
     assert_eq!(pagerduty.events().len(), 1, "only the last was taken");
 }
+
+#[test]
+fn a_routes_quiet_hours_digest_and_limit_never_hold_an_alert_so_a_recovery_resolves_at_once() {
+    let (_bed, pagerduty, sandbox) = setup();
+    let text = std::fs::read_to_string(sandbox.profile_path()).unwrap();
+    let timed = "[routes.oncall]\nto = [\"pager\"]\nquiet = \"00:00-23:59\"\ntimezone = \"UTC\"\nlimit = \"1/1h\"\n";
+    sandbox.profile(&text.replace("[routes.oncall]\nto = [\"pager\"]\n", timed));
+    let (command, broken) = job(&sandbox);
+    std::fs::write(&broken, "").unwrap();
+    run_job(&sandbox, &command).code(1);
+    std::fs::remove_file(&broken).unwrap();
+    // A success is what quiet hours hold, and a second event is past the limit:
+    // held, it would go later as a digest, a new alert with no key.
+    run_job(&sandbox, &command).code(0);
+    assert_eq!(actions(&pagerduty), ["trigger", "resolve"]);
+    let keys: Vec<Value> = pagerduty.events().iter().map(|e| e["dedup_key"].clone()).collect();
+    assert_eq!(keys[0], keys[1], "one alert, triggered then resolved");
+}

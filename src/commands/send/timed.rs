@@ -77,6 +77,12 @@ fn decide_one(
         fate.hold = Some(Hold { until, why });
         return Ok(fate);
     }
+    // An alert goes as it is: held, it would go later in a digest, a new
+    // alert with no key, and a held resolve would leave the incident open.
+    // Who is woken when is the platform's schedules' to decide.
+    if delivery.destination.platform.alerts() {
+        return Ok(fate);
+    }
     // `--no-spool` keeps nothing, so nothing is held back either.
     let Some(route) = delivery.route.filter(|_| !send.no_spool) else {
         return Ok(fate);
