@@ -508,3 +508,36 @@ fn a_huge_title_fields_and_multibyte_code_arrive_whole_within_the_line_limit() {
         );
     }
 }
+
+/// A server that greets each connection with a line that never ends, as
+/// fast as chime reads.
+fn endless_greeter() -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let talker = std::thread::spawn(move || {
+        for mut socket in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let chunk = vec![b'a'; 64 * 1024];
+                let _ = socket.write_all(b"220-");
+                while socket.write_all(&chunk).is_ok() {}
+            });
+        }
+    });
+    (port, talker)
+}
+
+#[test]
+fn a_server_that_never_stops_talking_is_read_to_a_bound_and_the_message_kept() {
+    let (port, talker) = endless_greeter();
+    let sandbox = Sandbox::new();
+    sandbox.profile(&format!(
+        "[destinations.mail]\nkind = \"email\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
+         from = \"chime@example.com\"\nto = [\"ops@example.com\"]\ntimeout = \"3s\"\n"
+    ));
+    let (out, peak) =
+        crate::support::run_watched(sandbox.chime(&["send", "--to", "mail", "hello"]));
+    out.code(75).stderr_has("without being asked");
+    assert!(peak < 64 << 20, "chime held {} MiB", peak >> 20);
+    drop(talker);
+}

@@ -518,6 +518,10 @@ fn a_routes_quiet_hours_digest_and_limit_never_hold_an_alert_so_a_recovery_resol
     // held, it would go later as a digest, a new alert with no key.
     run_job(&sandbox, &command).code(0);
     assert_eq!(actions(&pagerduty), ["trigger", "resolve"]);
-    let keys: Vec<Value> = pagerduty.events().iter().map(|e| e["dedup_key"].clone()).collect();
+    let keys: Vec<Value> = pagerduty
+        .events()
+        .iter()
+        .map(|e| e["dedup_key"].clone())
+        .collect();
     assert_eq!(keys[0], keys[1], "one alert, triggered then resolved");
 }

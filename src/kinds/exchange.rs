@@ -82,7 +82,7 @@ pub struct HttpRequest {
     /// A body that carries files, streamed from disk in place of `body`.
     pub upload: Option<Upload>,
     /// Not HTTP at all: the SMTP exchange `kind = "email"` stands for
-    /// (`deliver/smtp.rs`). `body` is then the message as sent and `url`
+    /// (`deliver/smtp/`). `body` is then the message as sent and `url`
     /// names the server, for logs and the destination's identity.
     pub mail: Option<Box<Mail>>,
 }

@@ -5,7 +5,7 @@
 //! the server's reply codes (`reply.rs`). Email is the one kind that is not
 //! HTTP: its [`HttpRequest`] carries a [`Mail`], the SMTP exchange that takes
 //! the place of an HTTP request, and `deliver` talks SMTP for it
-//! (`deliver/smtp.rs`) in the same place, with the same retries, timeouts,
+//! (`deliver/smtp/`) in the same place, with the same retries, timeouts,
 //! spool and pacing, as it sends every other kind's requests.
 //!
 //! A payload is the message exactly as it goes over `DATA` (headers, MIME

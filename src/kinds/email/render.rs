@@ -103,7 +103,7 @@ pub fn email(
 }
 
 /// The line that stands for file `index`'s base64 in the rendered email
-/// until it is sent (`deliver/smtp.rs` reads the file then, as the HTTP
+/// until it is sent (`deliver/smtp/` reads the file then, as the HTTP
 /// kinds' uploads do, so the spool keeps one copy of it, not two). Unique
 /// to the message, so no text of it can be taken for one.
 fn marker(message_id: &str, index: usize) -> String {

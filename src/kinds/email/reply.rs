@@ -2,7 +2,7 @@
 //! delivered, 4xx "not now" (kept and retried), 5xx refused for good, with
 //! the server's own words and what the user can do about them.
 //!
-//! The answer `deliver/smtp.rs` gives has the reply code as its status and
+//! The answer `deliver/smtp/` gives has the reply code as its status and
 //! the server's text as its body; status 0 is chime's SMTP client stopping
 //! before the server said no (a server that offers no STARTTLS or no login
 //! mechanism chime may use), which no retry changes.

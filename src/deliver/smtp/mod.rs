@@ -19,9 +19,20 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use lettre::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+// lettre marks its network stream deprecated ("not meant to be made public")
+// but hands it out for this: implicit TLS on a socket of one's own.
+#[allow(deprecated)]
+use lettre::transport::smtp::client::{
+    AsyncNetworkStream, AsyncSmtpConnection, AsyncTokioStream, Certificate, CertificateStore,
+    TlsParameters,
+};
+use lettre::transport::smtp::extension::ClientId;
+
+mod bounded;
+
+use bounded::{Bounded, Secured};
 
 use super::wire::Reply;
 use crate::config::CaFile;
@@ -37,33 +48,36 @@ pub(super) async fn send(
     ca: Option<&CaFile>,
     timeout: Duration,
 ) -> Reply {
-    let transport = match transport(mail, ca, timeout) {
-        Ok(transport) => transport,
-        Err(why) => return Reply::NotSent(why),
-    };
     let exchange = async {
+        let mut connection = match connect(mail, ca).await? {
+            Ok(connection) => connection,
+            Err(why) => return Ok(Err(why)),
+        };
         if mail.check_only {
-            return match transport.test_connection().await {
-                Ok(true) => Ok(answer(250, CHECKED.to_owned())),
-                Ok(false) => Ok(answer(421, "the server stopped answering".to_owned())),
-                Err(err) => Err(err),
-            };
+            let alive = connection.test_connected().await;
+            let _ = connection.quit().await;
+            return Ok(Ok(match alive {
+                true => answer(250, CHECKED.to_owned()),
+                false => answer(421, "the server stopped answering".to_owned()),
+            }));
         }
         let (envelope, message) = match envelope(mail).and_then(|e| Ok((e, attach(mail, message)?)))
         {
             Ok(ready) => ready,
-            Err(why) => return Ok(answer(0, why)),
+            Err(why) => return Ok(Ok(answer(0, why))),
         };
-        let response = transport.send_raw(&envelope, message.as_bytes()).await?;
+        let response = connection.send(&envelope, message.as_bytes()).await?;
+        let _ = connection.quit().await;
         let said = response.message().collect::<Vec<_>>().join(" ");
-        Ok(answer(u16::from(response.code()), said))
+        Ok(Ok(answer(u16::from(response.code()), said)))
     };
     match tokio::time::timeout(timeout, exchange).await {
         Err(_) => Reply::Unanswered(format!(
             "timed out after {}",
-            humantime::format_duration(timeout)
+            humantime::format_duration(Duration::from_millis(timeout.as_millis() as u64))
         )),
-        Ok(Ok(answer)) => Reply::Answered(answer),
+        Ok(Ok(Ok(answer))) => Reply::Answered(answer),
+        Ok(Ok(Err(not_sent))) => Reply::NotSent(not_sent),
         Ok(Err(err)) => failed(&err),
     }
 }
@@ -163,30 +177,51 @@ fn envelope(mail: &Mail) -> Result<lettre::address::Envelope, String> {
         .map_err(|_| "the message has no recipient: set `to`".to_owned())
 }
 
-fn transport(
+/// A connection to `mail`'s server, greeted, secured and logged in, on a
+/// socket whose reads are bounded (`bounded.rs`); `Ok(Err(why))` when the
+/// server cannot be reached, which sent nothing.
+async fn connect(
     mail: &Mail,
     ca: Option<&CaFile>,
-    timeout: Duration,
-) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
-    let tls = match mail.tls {
-        MailTls::None => Tls::None,
-        MailTls::Starttls => Tls::Required(tls_parameters(&mail.host, ca)?),
-        MailTls::Implicit => Tls::Wrapper(tls_parameters(&mail.host, ca)?),
+) -> Result<Result<AsyncSmtpConnection, String>, lettre::transport::smtp::Error> {
+    let tcp = match tokio::net::TcpStream::connect((mail.host.as_str(), mail.port)).await {
+        Ok(tcp) => tcp,
+        Err(err) => return Ok(Err(format!("cannot connect: {err}"))),
     };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&mail.host)
-        .port(mail.port)
-        .tls(tls)
-        // Each command's wait; the whole exchange is bounded by the caller.
-        .timeout(Some(timeout));
+    let _ = tcp.set_nodelay(true);
+    let hello = ClientId::default();
+    let socket: Box<dyn AsyncTokioStream> = match mail.tls {
+        MailTls::Implicit => {
+            let params = match tls_parameters(&mail.host, ca) {
+                Ok(params) => params,
+                Err(why) => return Ok(Err(why)),
+            };
+            #[allow(deprecated)]
+            let mut stream = AsyncNetworkStream::use_existing_tokio1(Box::new(Bounded::new(tcp)));
+            if let Err(err) = stream.upgrade_tls(params).await {
+                return Ok(Err(format!("cannot connect: {}", deepest(&err))));
+            }
+            Box::new(Secured(stream))
+        }
+        MailTls::Starttls | MailTls::None => Box::new(Bounded::new(tcp)),
+    };
+    let mut connection = AsyncSmtpConnection::connect_with_transport(socket, &hello).await?;
+    if mail.tls == MailTls::Starttls {
+        let params = match tls_parameters(&mail.host, ca) {
+            Ok(params) => params,
+            Err(why) => return Ok(Err(why)),
+        };
+        connection.starttls(params, &hello).await?;
+    }
     if let Some(login) = &mail.login {
         let credentials = Credentials::new(login.user.clone(), login.secret.expose().to_owned());
         let mechanisms = match login.oauth2 {
             true => vec![Mechanism::Xoauth2],
             false => vec![Mechanism::Plain, Mechanism::Login],
         };
-        builder = builder.credentials(credentials).authentication(mechanisms);
+        connection.auth(&mechanisms, &credentials).await?;
     }
-    Ok(builder.build())
+    Ok(Ok(connection))
 }
 
 /// TLS for `host`, trusting what HTTP trusts (the module's doc).
