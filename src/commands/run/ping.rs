@@ -82,6 +82,8 @@ impl Heartbeat {
         self.send(job, &healthchecks::ping(signal, &self.rid, body), None);
     }
 
+    /// Sends `payload` to each check; `most` bounds a start's wait, and a
+    /// start never waits behind older pings.
     fn send(&self, job: &Job, payload: &Payload, most: Option<Duration>) {
         for ping in &self.pings {
             let (profile, spool) = match (&ping.place, &job.report) {
@@ -104,7 +106,7 @@ impl Heartbeat {
             let timeout = most.map_or(timeout, |most| timeout.min(most));
             let typed = matches!(ping.place, PingPlace::Typed { .. });
             let to = (profile, spool, destination, typed);
-            if let Err(failure) = self.deliver(to, payload, timeout) {
+            if let Err(failure) = self.deliver(to, payload, (timeout, most)) {
                 report::failure(self.output, &failure);
             }
         }
@@ -114,7 +116,7 @@ impl Heartbeat {
         &self,
         (profile, spool, destination, typed): To,
         payload: &Payload,
-        timeout: Duration,
+        (timeout, most): (Duration, Option<Duration>),
     ) -> Result<(), crate::exit::Failure> {
         let runtime = deliver::runtime()?;
         let client = Clients::new();
@@ -129,8 +131,16 @@ impl Heartbeat {
             in_flight: Default::default(),
         };
         let parts = vec![payload.clone()];
-        let report = runtime.block_on(outbox.send(destination, parts, timeout, None));
-        let why = report.error.as_deref().unwrap_or("no answer");
+        // Older pings waiting would go first, each with its own time: the
+        // start waits behind them, and the end takes them all along.
+        let report = match most.is_some() && spool.has_pending(&destination.name, None) {
+            true => outbox.queue(destination, parts),
+            false => runtime.block_on(outbox.send(destination, parts, timeout, None)),
+        };
+        let why = report
+            .error
+            .as_deref()
+            .unwrap_or("older pings of the check are waiting, and it goes after them");
         let text = match report.status {
             Status::Delivered | Status::Held => return Ok(()),
             Status::Queued if typed => format!(
