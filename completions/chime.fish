@@ -145,7 +145,7 @@ complete -c chime -n "__fish_chime_using_subcommand run" -l name -d 'The job\'s 
 complete -c chime -n "__fish_chime_using_subcommand run" -l timeout -d 'Stop the command and all it started after this long (TERM, then KILL 5 s later)' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l dedupe -d 'Post a report once per window and count the repeats (a job failing every minute makes one message and a count); KEY defaults to the job\'s name' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l dedupe-window -d 'The window --dedupe counts repeats in [default: the route\'s `dedupe`, else 1h]' -r
-complete -c chime -n "__fish_chime_using_subcommand run" -l ping -d 'Ping a dead-man\'s switch (the healthchecks.io protocol) each run, whatever --on says: URL/start as the command starts, URL or URL/<exit code> as it ends, with the tail; a ping URL or a healthchecks destination (repeatable; a route\'s `ping` too)' -r
+complete -c chime -n "__fish_chime_using_subcommand run" -l ping -d 'Ping a dead-man\'s switch (the healthchecks.io protocol) each run, whatever --on says: URL/start as the command starts, URL or URL/<exit code> as it ends, with the tail; a ping URL or a healthchecks destination (repeatable; a route\'s `ping` too)' -r -f
 complete -c chime -n "__fish_chime_using_subcommand run" -l attach-max -d 'The most output --attach-output sends: the first and last halves of it, with a line where the middle was cut' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l template -d 'Template from the profile\'s [templates] (variables: name, cmd, exit_code, signal, duration, started, tail, ok)' -r
 complete -c chime -n "__fish_chime_using_subcommand run" -l config -d 'Profile file to read [env: CHIME_CONFIG]' -r -F

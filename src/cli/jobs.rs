@@ -115,7 +115,7 @@ pub struct RunArgs {
     /// Ping a dead-man's switch (the healthchecks.io protocol) each run, whatever --on
     /// says: URL/start as the command starts, URL or URL/<exit code> as it ends, with the
     /// tail; a ping URL or a healthchecks destination (repeatable; a route's `ping` too)
-    #[arg(long, value_name = "URL|DESTINATION", help_heading = "Heartbeats")]
+    #[arg(long, value_name = "URL|DESTINATION", value_hint = clap::ValueHint::Url, help_heading = "Heartbeats")]
     pub ping: Vec<String>,
 
     /// Send the job's whole output with the report, as a file (NAME-START.log), kept on

@@ -20,10 +20,11 @@ use crate::message::{Level, Message};
 use crate::secret::Secret;
 use crate::template::{Escape, plain};
 
-/// Healthchecks.io keeps the first 100 kB of a ping's body (self-hosted
-/// servers: `PING_BODY_LIMIT`, 10,000 by default); past it chime keeps the
-/// end, where a job's output says how it ended.
-pub const BODY_MAX: usize = 100_000;
+/// Healthchecks.io keeps the first 100 kB of a ping's body, a self-hosted
+/// server the first `PING_BODY_LIMIT` bytes, 10,000 by default. Either would
+/// keep the start of a longer body, and a job's output says how it ended at
+/// its end: so chime sends the last 10,000 bytes, which both keep whole.
+pub const BODY_MAX: usize = 10_000;
 const PLAIN_UTF8: &str = "text/plain; charset=utf-8";
 
 pub struct Healthchecks {

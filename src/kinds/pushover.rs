@@ -354,6 +354,15 @@ fn marked(bodies: Vec<String>, title: &str, base: &Value) -> Vec<Value> {
                 body["title"] = title.into();
             }
             body["message"] = text.into();
+            // One emergency is one acknowledgement: the rest of a split one
+            // go at high priority, through quiet hours without repeating.
+            if i > 0 && body["priority"] == 2 {
+                body["priority"] = 1.into();
+                if let Some(fields) = body.as_object_mut() {
+                    fields.remove("retry");
+                    fields.remove("expire");
+                }
+            }
             body
         })
         .collect()
@@ -409,6 +418,22 @@ mod tests {
         for body in &bodies {
             assert!(body["message"].as_str().unwrap().chars().count() <= MESSAGE_MAX);
             assert!(body["title"].as_str().unwrap().chars().count() <= TITLE_MAX);
+        }
+    }
+
+    #[test]
+    fn a_split_emergency_is_one_emergency_and_the_rest_high_priority() {
+        let mut m = message(&"word ".repeat(600));
+        m.level = Level::Critical;
+        let parts = render(&m, 60, 3600);
+        assert!(parts.len() > 1);
+        assert_eq!(
+            (parts[0]["priority"].as_i64(), parts[0]["retry"].as_u64()),
+            (Some(2), Some(60))
+        );
+        for part in &parts[1..] {
+            assert_eq!(part["priority"], 1);
+            assert!(part.get("retry").is_none() && part.get("expire").is_none());
         }
     }
 

@@ -112,8 +112,10 @@ pub fn flushing(name: &str, env: &EnvVars) -> Option<Result<Profile, Failure>> {
         return Some(for_flush(env));
     }
     name.starts_with(URL_PROFILE).then(|| {
-        Err(Failure::config("messages spilled by a pipe to a URL given with --to")
-            .with_hint("they go with the next `chime send --to URL` or `chime pipe --to URL` to the same URL"))
+        Err(Failure::config(
+            "messages kept for a URL typed on the command line (a pipe's spill to --to URL, or the pings of --ping URL)",
+        )
+        .with_hint("no profile holds the URL: they go with the next `chime send --to`, `chime pipe --to` or `chime run --ping` with the same URL"))
     })
 }
 
