@@ -404,3 +404,14 @@ ping = "switch"
     );
     assert_eq!(pings.len(), 8);
 }
+
+#[test]
+fn a_route_that_pings_a_check_it_also_sends_to_is_a_profile_error() {
+    let bed = Bed::start();
+    let (_hc, sandbox) = setup(&bed);
+    let text = std::fs::read_to_string(sandbox.profile_path()).unwrap();
+    sandbox.profile(&text.replace("to = [\"cron-hook\"]", "to = [\"cron-hook\", \"hc\"]"));
+    run(sandbox.chime(&["config", "check"]))
+        .code(78)
+        .stderr_has("would ping it twice");
+}

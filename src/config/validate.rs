@@ -309,6 +309,13 @@ fn pings_are_heartbeats(
 ) {
     for (name, route) in routes {
         let Some(ping) = &route.ping else { continue };
+        if route.to.contains(ping) {
+            let message = format!(
+                "route `{name}` pings `{ping}` and lists it in `to`: each reported run would ping it twice, once without its run id"
+            );
+            let help = format!("keep `ping = \"{ping}\"` and take `{ping}` out of `to`");
+            problems.push(Problem::new(None, message).help(help));
+        }
         if let Some(destination) = destinations.get(ping)
             && destination.platform.kind() != "healthchecks"
         {
