@@ -541,3 +541,37 @@ fn a_server_that_never_stops_talking_is_read_to_a_bound_and_the_message_kept() {
     assert!(peak < 64 << 20, "chime held {} MiB", peak >> 20);
     drop(talker);
 }
+
+#[test]
+fn an_address_the_server_refuses_is_said_and_the_other_recipients_still_get_the_alert() {
+    let (smtp, sandbox) = plain();
+    profile(&sandbox, &smtp, "tls = \"none\"");
+    smtp.answer("rcpt", "550 5.1.1 <gone@example.com>: no such user", true);
+    chime(
+        &sandbox,
+        &[
+            "send",
+            "--channel",
+            "gone@example.com, lead@example.com",
+            "x",
+        ],
+    )
+    .code(0)
+    .stderr_has("not accepted for gone@example.com (")
+    .stderr_has("no such user");
+    assert_eq!(smtp.messages()[0].rcpt_tos, ["lead@example.com"]);
+}
+
+#[test]
+fn when_every_address_is_refused_the_message_is_refused() {
+    let (smtp, sandbox) = plain();
+    profile(&sandbox, &smtp, "tls = \"none\"");
+    smtp.answer("rcpt", "550 5.1.1 no such user", false);
+    chime(
+        &sandbox,
+        &["send", "--channel", "a@example.com, b@example.com", "x"],
+    )
+    .code(65)
+    .stderr_has("no such user");
+    assert!(smtp.messages().is_empty());
+}

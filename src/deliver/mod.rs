@@ -621,7 +621,10 @@ async fn send_with_retries(
         // exchange, tried here like any other so that retries, the spool and
         // pacing treat it alike (`smtp.rs`).
         let reply = match &request.mail {
-            Some(mail) => smtp::send(mail, request.body.expose(), job.ca_file, remaining).await,
+            Some(mail) => {
+                let body = request.body.expose();
+                smtp::send(mail, body, job.ca_file, remaining, warnings).await
+            }
             None => send(client, &request, remaining, job.progress).await,
         };
         let follows = match &reply {

@@ -47,6 +47,7 @@ pub(super) async fn send(
     message: &str,
     ca: Option<&CaFile>,
     timeout: Duration,
+    warnings: &mut Vec<String>,
 ) -> Reply {
     let exchange = async {
         let mut connection = match connect(mail, ca).await? {
@@ -66,7 +67,23 @@ pub(super) async fn send(
             Ok(ready) => ready,
             Err(why) => return Ok(Ok(answer(0, why))),
         };
-        let response = connection.send(&envelope, message.as_bytes()).await?;
+        let ascii = |a: &Address| a.to_string().is_ascii();
+        let plain = envelope.to().iter().chain(envelope.from()).all(ascii);
+        let response = if !plain || !message.is_ascii() {
+            // lettre's own send asks for SMTPUTF8 and 8BITMIME; one address
+            // refused there refuses them all.
+            connection.send(&envelope, message.as_bytes()).await?
+        } else {
+            let mut refused = Vec::new();
+            let response = to_each(&mut connection, &envelope, &message, &mut refused).await?;
+            if !refused.is_empty() {
+                warnings.push(format!(
+                    "not accepted for {}: delivered to the other recipients",
+                    refused.join("; ")
+                ));
+            }
+            response
+        };
         let _ = connection.quit().await;
         let said = response.message().collect::<Vec<_>>().join(" ");
         Ok(Ok(answer(u16::from(response.code()), said)))
@@ -175,6 +192,41 @@ fn envelope(mail: &Mail) -> Result<lettre::address::Envelope, String> {
         .collect::<Result<Vec<_>, _>>()?;
     lettre::address::Envelope::new(Some(sender), recipients)
         .map_err(|_| "the message has no recipient: set `to`".to_owned())
+}
+
+/// `message` to each recipient the server takes: one address refused for
+/// good (550 no such user) is said in `refused` and the rest still get the
+/// alert; if every one is refused, that refusal is the answer.
+async fn to_each(
+    connection: &mut AsyncSmtpConnection,
+    envelope: &lettre::address::Envelope,
+    message: &str,
+    refused: &mut Vec<String>,
+) -> Result<lettre::transport::smtp::response::Response, lettre::transport::smtp::Error> {
+    use lettre::transport::smtp::commands::{Data, Mail as MailFrom, Rcpt};
+    connection
+        .command(MailFrom::new(envelope.from().cloned(), vec![]))
+        .await?;
+    let mut last_refusal = None;
+    for recipient in envelope.to() {
+        match connection
+            .command(Rcpt::new(recipient.clone(), vec![]))
+            .await
+        {
+            Ok(_) => {}
+            Err(err) if err.is_permanent() => {
+                refused.push(format!("{recipient} ({})", deepest(&err)));
+                last_refusal = Some(err);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    if let Some(err) = last_refusal.filter(|_| refused.len() == envelope.to().len()) {
+        refused.clear();
+        return Err(err);
+    }
+    connection.command(Data).await?;
+    connection.message(message.as_bytes()).await
 }
 
 /// A connection to `mail`'s server, greeted, secured and logged in, on a
