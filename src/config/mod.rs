@@ -7,6 +7,7 @@
 
 mod check;
 mod parse;
+mod pings;
 mod rehearsal;
 mod validate;
 

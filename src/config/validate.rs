@@ -129,7 +129,7 @@ pub(super) fn validate(
     }
     let templates = templates(raw.templates, problems);
     let routes = routes(raw.routes, &declared, &templates, problems);
-    pings_are_heartbeats(&routes, &destinations, problems);
+    super::pings::are_heartbeats(&routes, &destinations, problems);
     let rules = rules(raw.rules, &routes, problems);
     let default_route = raw.defaults.route.map(|route| {
         check_known(&route, "route", &routes, "defaults.route names", problems);
@@ -298,35 +298,6 @@ fn routes(
         );
     }
     out
-}
-
-/// A route's `ping` is a heartbeat: it must name a destination that takes
-/// pings, not one that would post each run as a message.
-fn pings_are_heartbeats(
-    routes: &BTreeMap<String, Route>,
-    destinations: &BTreeMap<String, Destination>,
-    problems: &mut Vec<Problem>,
-) {
-    for (name, route) in routes {
-        let Some(ping) = &route.ping else { continue };
-        if route.to.contains(ping) {
-            let message = format!(
-                "route `{name}` pings `{ping}` and lists it in `to`: each reported run would ping it twice, once without its run id"
-            );
-            let help = format!("keep `ping = \"{ping}\"` and take `{ping}` out of `to`");
-            problems.push(Problem::new(None, message).help(help));
-        }
-        if let Some(destination) = destinations.get(ping)
-            && destination.platform.kind() != "healthchecks"
-        {
-            let message = format!(
-                "route `{name}` pings `{ping}`, a {} destination: `ping` names a healthchecks destination",
-                destination.platform.kind()
-            );
-            let help = "declare the check as `kind = \"healthchecks\"` with its ping URL, or list this destination in `to`";
-            problems.push(Problem::new(None, message).help(help));
-        }
-    }
 }
 
 fn rules(
