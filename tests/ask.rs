@@ -151,6 +151,19 @@ api_url = "{url}/opsgenie"
 [destinations.check]
 kind = "healthchecks"
 url = "{url}/hc/5f0ee3a4-8f1c-4a3b-9c1e-000000000fake"
+
+[destinations.mail]
+kind = "email"
+host = "127.0.0.1"
+tls = "none"
+from = "chime@example.com"
+to = ["ops@example.com"]
+
+[destinations.room]
+kind = "matrix"
+homeserver = "{url}/matrix"
+access_token = "syt_fake_token"
+room = "!ops:example.org"
 "#,
         url = bed.url()
     ));
@@ -160,6 +173,8 @@ url = "{url}/hc/5f0ee3a4-8f1c-4a3b-9c1e-000000000fake"
         ("oncall", "PagerDuty's Events API"),
         ("alerts", "Opsgenie's Alert API"),
         ("check", "a ping URL"),
+        ("mail", "SMTP"),
+        ("room", "the client-server API"),
     ];
     for (dest, api) in kinds {
         let said = run(sandbox.chime(&["ask", "--to", dest, "Deploy?"]))

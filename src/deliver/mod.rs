@@ -424,7 +424,7 @@ async fn resolve(
             Ok(Some(job.platform.found(payload, &id)))
         }
         Verdict::Delivered { .. } => {
-            let error = format!("{} did not say which room `{name}` is", job.name);
+            let error = format!("{} did not say which channel `{name}` is", job.name);
             Err((Verdict::Retry { after: None, error }, status, None))
         }
         refused => Err((refused, status, None)),
@@ -619,7 +619,7 @@ async fn send_with_retries(
         }
         // Email is the one kind that is not HTTP: its request names an SMTP
         // exchange, tried here like any other so that retries, the spool and
-        // pacing treat it alike (`smtp.rs`).
+        // pacing treat it alike (`smtp/`).
         let reply = match &request.mail {
             Some(mail) => {
                 let body = request.body.expose();

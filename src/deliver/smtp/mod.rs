@@ -69,9 +69,9 @@ pub(super) async fn send(
         };
         let ascii = |a: &Address| a.to_string().is_ascii();
         let plain = envelope.to().iter().chain(envelope.from()).all(ascii);
-        let response = if !plain || !message.is_ascii() {
-            // lettre's own send asks for SMTPUTF8 and 8BITMIME; one address
-            // refused there refuses them all.
+        let response = if !plain {
+            // lettre's own send asks for SMTPUTF8; one address refused there
+            // refuses them all. (The message itself is always ASCII.)
             connection.send(&envelope, message.as_bytes()).await?
         } else {
             let mut refused = Vec::new();
@@ -190,8 +190,9 @@ fn envelope(mail: &Mail) -> Result<lettre::address::Envelope, String> {
         .iter()
         .map(|a| parse(a))
         .collect::<Result<Vec<_>, _>>()?;
-    lettre::address::Envelope::new(Some(sender), recipients)
-        .map_err(|_| "the message has no recipient: set `to`".to_owned())
+    lettre::address::Envelope::new(Some(sender), recipients).map_err(|_| {
+        "the message has no recipient: `to`, --channel or the route's channel named none".to_owned()
+    })
 }
 
 /// `message` to each recipient the server takes: one address refused for

@@ -126,12 +126,14 @@ impl Email {
             fields.problem(Problem::new(span, message).help(help));
         }
         let help = "set `from` to the sender, e.g. from = \"chime <alerts@example.com>\"";
+        let from_span = fields.span_of("from");
         let from = fields
             .required_string("from", "email", help)
             .unwrap_or_default();
-        check_addresses(fields, "from", std::slice::from_ref(&from));
+        check_addresses(fields, ("from", from_span), std::slice::from_ref(&from));
+        let to_given = fields.span_of("to").is_some();
         let to = addresses(fields, "to");
-        if to.is_empty() && fields.span_of("to").is_none() {
+        if to.is_empty() && !to_given {
             let help = "set `to` to the recipients, e.g. to = [\"oncall@example.com\"]";
             fields.required_string("to", "email", help);
         }
@@ -189,13 +191,13 @@ fn port(fields: &mut Fields, tls: Tls) -> u16 {
 
 /// `user` with `password` or `oauth2_token`, or none of them.
 fn login(fields: &mut Fields) -> Option<Login> {
+    let span = fields.span_of("user");
     let user = fields.string("user");
     let password = fields.optional_secret_token("password", "email");
     let token = fields.optional_secret_token("oauth2_token", "email");
     let name = fields.name.to_owned();
     let mut wrong = |message: String, help: &str| {
-        let span = fields.span_of("user");
-        fields.problem(Problem::new(span, message).help(help.to_owned()));
+        fields.problem(Problem::new(span.clone(), message).help(help.to_owned()));
     };
     match (user, password, token) {
         (None, None, None) => None,
@@ -235,15 +237,21 @@ fn login(fields: &mut Fields) -> Option<Login> {
 
 /// A list of addresses (a single string is a list of one), each checked.
 fn addresses(fields: &mut Fields, key: &'static str) -> Vec<String> {
+    let span = fields.span_of(key);
     let list = fields.strings(key).unwrap_or_default();
-    check_addresses(fields, key, &list);
+    check_addresses(fields, (key, span), &list);
     list
 }
 
-fn check_addresses(fields: &mut Fields, key: &'static str, list: &[String]) {
+/// Each of `list`, read from `key` at `span`, must be an address.
+fn check_addresses(
+    fields: &mut Fields,
+    (key, span): (&'static str, Option<std::ops::Range<usize>>),
+    list: &[String],
+) {
     for address in list {
         if let Err(why) = render::mailbox(address) {
-            let span = fields.span_of(key);
+            let span = span.clone();
             let message = format!(
                 "`{key}` of destination `{}`: `{address}` is not an email address ({why})",
                 fields.name
@@ -272,6 +280,11 @@ fn plain(text: &str) -> String {
 }
 
 impl Platform for Email {
+    fn asking(&self) -> Result<crate::kinds::Asking, String> {
+        let why = ": a reply comes back to a mailbox, not to chime";
+        Err(crate::kinds::cannot_ask("email", "SMTP", why))
+    }
+
     fn kind(&self) -> &'static str {
         "email"
     }

@@ -13,9 +13,15 @@ pub fn classify(answer: &Answer) -> Verdict {
     let code = answer.status;
     let said = answer.body.trim();
     match code {
-        200..=399 => Verdict::Delivered {
+        200..=299 => Verdict::Delivered {
             channel: None,
             ts: None,
+        },
+        // A 3yz asks for more of a command, never ends the message: a
+        // server that says one there is not speaking SMTP as chime does.
+        300..=399 => Verdict::Rejected {
+            error: format!("{code} {said} (not a reply that ends a message)"),
+            hint: Some("check `host` and `port`: they must name an SMTP server".to_owned()),
         },
         // 421 closing, 450 mailbox busy (greylisting), 451 local error,
         // 452 storage or too many recipients, 454 TLS or login not
@@ -91,7 +97,7 @@ fn client_hint(said: &str) -> &'static str {
         "check `user` and that `oauth2_token` is current (access tokens last about an hour) and \
          has the SMTP scope: https://outlook.office.com/SMTP.Send for Microsoft 365, \
          https://mail.google.com/ for Gmail"
-    } else if said.contains("is not an email address") {
+    } else if said.contains("is not an email address") || said.contains("no recipient") {
         "check `to`, `cc` and the recipients --channel or the route gave"
     } else if said.contains("STARTTLS") {
         "the server offers no STARTTLS: use tls = \"implicit\" (port 465) if it speaks TLS from \

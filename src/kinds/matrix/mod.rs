@@ -53,6 +53,7 @@ pub struct Matrix {
 impl Matrix {
     pub fn from_fields(fields: &mut Fields) -> Matrix {
         let help = "set `homeserver` to the base URL clients use, e.g. homeserver = \"https://matrix.example.org\"";
+        let homeserver_span = fields.span_of("homeserver");
         let homeserver = fields
             .required_string("homeserver", "matrix", help)
             .unwrap_or_default();
@@ -63,13 +64,14 @@ impl Matrix {
                 "`homeserver` of destination `{}` must be an http(s) URL",
                 fields.name
             );
-            fields.problem(Problem::new(fields.span_of("homeserver"), message).help(help));
+            fields.problem(Problem::new(homeserver_span, message).help(help));
         }
         let help = "set `access_token` to the bot's access token, e.g. access_token = { env = \"MATRIX_TOKEN\" }";
         let token = fields
             .secret_token("access_token", "matrix", help)
             .unwrap_or_else(|| Secret::token(String::new()));
         let help = "set `room` to the room's ID (\"!abc123:example.org\") or an alias (\"#ops:example.org\")";
+        let room_span = fields.span_of("room");
         let room = fields
             .required_string("room", "matrix", help)
             .unwrap_or_default();
@@ -78,8 +80,9 @@ impl Matrix {
                 "`room` of destination `{}` must be a room ID (!…) or an alias (#name:server)",
                 fields.name
             );
-            fields.problem(Problem::new(fields.span_of("room"), message).help(help));
+            fields.problem(Problem::new(room_span, message).help(help));
         }
+        let msgtype_span = fields.span_of("msgtype");
         let msgtype = match fields.string("msgtype").as_deref() {
             None | Some("text" | "m.text") => "m.text",
             Some("notice" | "m.notice") => "m.notice",
@@ -88,7 +91,7 @@ impl Matrix {
                     "`msgtype` of destination `{}` must be \"text\" or \"notice\"",
                     fields.name
                 );
-                fields.problem(Problem::new(fields.span_of("msgtype"), message));
+                fields.problem(Problem::new(msgtype_span, message));
                 "m.text"
             }
         };
@@ -338,11 +341,12 @@ impl Platform for Matrix {
     /// A click in Matrix is a reaction or a reply read from `/sync`, which
     /// chime does not follow (yet).
     fn asking(&self) -> Result<crate::kinds::Asking, String> {
-        Err(
-            "matrix posts, but chime does not read a room's answers; `chime ask` needs \
-             slack-api with an app_token (Socket Mode), telegram or ntfy"
-                .into(),
-        )
+        let why = ": chime does not read a room's replies or reactions";
+        Err(crate::kinds::cannot_ask(
+            "matrix",
+            "the client-server API",
+            why,
+        ))
     }
 
     fn threading(&self) -> Threading {
