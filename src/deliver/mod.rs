@@ -796,10 +796,11 @@ fn log(
         Verdict::Retry { error, .. } => format!("not delivered: {error}"),
     };
     let status = status.map_or_else(|| "-".to_owned(), |s| s.to_string());
+    // SMTP goes direct, whatever proxy is set (`smtp/`).
     let via = match job.proxy {
+        _ if request.mail.is_some() => String::new(),
         Some(crate::config::ProxyChoice::Via(url)) => format!(" via proxy {url}"),
         Some(crate::config::ProxyChoice::Direct) => String::new(),
-        None if request.mail.is_some() => String::new(),
         None => net::env_proxy(request.url.expose())
             .map_or_else(String::new, |proxy| format!(" via proxy {proxy}")),
     };
