@@ -219,20 +219,11 @@ impl Platform for Healthchecks {
     }
 }
 
-/// A new run id, a random (version 4) UUID as Healthchecks requires. A
-/// run id tells two runs apart and guards nothing, so std's randomly keyed
-/// hasher over the time and the process is random enough.
+/// A new run id, a random (version 4) UUID as Healthchecks requires.
 pub fn run_id() -> String {
-    use std::hash::{BuildHasher, RandomState};
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let state = RandomState::new();
-    let high = state.hash_one((now, std::process::id(), 1u8));
-    let low = state.hash_one((now, std::process::id(), 2u8));
     let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&high.to_be_bytes());
-    bytes[8..].copy_from_slice(&low.to_be_bytes());
+    bytes[..8].copy_from_slice(&crate::kinds::unique::random_u64().to_be_bytes());
+    bytes[8..].copy_from_slice(&crate::kinds::unique::random_u64().to_be_bytes());
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();

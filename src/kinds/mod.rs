@@ -30,6 +30,7 @@ mod teams;
 mod telegram;
 pub mod text;
 mod thread;
+mod unique;
 mod webhook;
 
 use std::time::Duration;

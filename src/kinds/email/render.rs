@@ -151,15 +151,12 @@ fn subject(message: &Message) -> (String, bool) {
 /// milliseconds and 64 random bits, under the sender's domain, which is
 /// the part of it a reader's server may check.
 fn message_id(domain: &str) -> String {
-    use std::hash::{BuildHasher, RandomState};
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let now = SystemTime::now()
+    let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let random = RandomState::new().hash_one((now.as_nanos(), count, std::process::id()));
-    format!("<chime.{:x}.{random:016x}@{domain}>", now.as_millis())
+        .unwrap_or_default()
+        .as_millis();
+    let random = crate::kinds::unique::random_u64();
+    format!("<chime.{millis:x}.{random:016x}@{domain}>")
 }
 
 /// The `Message-ID` every message under thread `key` refers to: the same

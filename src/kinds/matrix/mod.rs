@@ -139,20 +139,7 @@ fn segment(text: &str) -> String {
 /// 128 bits no other chime run picks: the spec asks a transaction ID to be
 /// unique for the access token, and two hosts may share the bot's.
 fn new_transaction() -> String {
-    use std::hash::{BuildHasher, RandomState};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::{SystemTime, UNIX_EPOCH};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let seed = (nanos, count, std::process::id());
-    let (high, low) = (
-        RandomState::new().hash_one(seed),
-        RandomState::new().hash_one(seed),
-    );
-    format!("chime{high:016x}{low:016x}")
+    format!("chime{}", crate::kinds::unique::random_hex128())
 }
 
 fn body_of(payload: &Payload) -> Value {
