@@ -70,6 +70,32 @@ impl Alert {
     }
 }
 
+/// An alert's one line: the title, else the text on one line, cut at `max`
+/// characters (`empty` when there is neither); and the whole title when
+/// the line had to cut it, for the alert's details to keep.
+pub fn headline<'m>(
+    message: &'m crate::message::Message,
+    max: usize,
+    empty: &str,
+) -> (String, Option<&'m str>) {
+    use crate::kinds::text::{Measure, cut};
+    let title = message.title.as_deref().map(str::trim).unwrap_or_default();
+    let line = match title.is_empty() {
+        false => title.to_owned(),
+        true => message
+            .text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let (shown, was_cut) = cut(&line, max, Measure::Chars);
+    let whole_title = (was_cut && !title.is_empty()).then_some(title);
+    match shown.is_empty() {
+        true => (empty.to_owned(), None),
+        false => (shown, whole_title),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

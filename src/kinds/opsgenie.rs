@@ -235,25 +235,15 @@ fn created(
     source: &str,
     entity: Option<&str>,
 ) -> Vec<Payload> {
-    let title = message.title.as_deref().map(str::trim).unwrap_or_default();
-    let text = message.text.trim_end();
-    let headline = match title.is_empty() {
-        false => title.to_owned(),
-        true => text.split_whitespace().collect::<Vec<_>>().join(" "),
-    };
-    let (mut short, was_cut) = cut(&headline, MESSAGE_MAX, Measure::Chars);
-    if short.is_empty() {
-        short = "(no message)".to_owned();
-    }
+    let (short, whole_title) = super::alert::headline(message, MESSAGE_MAX, "(no message)");
     let (details, left) = details(&message.fields);
-    let whole_title = (was_cut && !title.is_empty()).then_some(title);
     let whole = described(message, whole_title, left);
     let mut pieces = split(&whole, DESCRIPTION_MAX, Measure::Chars).into_iter();
     let description = pieces.next().unwrap_or_default();
     let rest: Vec<&str> = pieces.collect();
     let rest = rest.join("\n");
     let notes = split(&rest, NOTE_MAX, Measure::Chars);
-    let alias = alias.or_else(|| (!notes.is_empty()).then(|| own_alias(message, &headline)));
+    let alias = alias.or_else(|| (!notes.is_empty()).then(|| own_alias(message, &short)));
     let mut body = json!({
         "message": short,
         "priority": priority(message.level),

@@ -26,7 +26,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::{Map, Value, json};
 
 use crate::fields::{Fields, Problem};
-use crate::kinds::text::{Measure, cut};
+use crate::kinds::text::Measure;
 use crate::kinds::{
     Alert, AlertAction, Answer, HttpRequest, JSON_UTF8, Payload, Platform, Target, Threading,
     Verdict, reason,
@@ -262,16 +262,8 @@ fn event(message: &Message, alert: &Alert, labels: &[(&'static str, String)]) ->
 
 /// PD-CEF's payload: summary, source, severity, time, labels and details.
 fn payload(message: &Message, labels: &[(&'static str, String)]) -> Value {
-    let title = message.title.as_deref().map(str::trim).unwrap_or_default();
     let text = message.text.trim_end();
-    let headline = match title.is_empty() {
-        false => title.to_owned(),
-        true => text.split_whitespace().collect::<Vec<_>>().join(" "),
-    };
-    let (mut summary, summary_cut) = cut(&headline, SUMMARY_MAX, Measure::Chars);
-    if summary.is_empty() {
-        summary = "(no summary)".to_owned();
-    }
+    let (summary, whole_title) = super::alert::headline(message, SUMMARY_MAX, "(no summary)");
     let mut details = Map::new();
     for (key, value) in &message.fields {
         details.insert(key.clone(), value.as_str().into());
@@ -283,7 +275,7 @@ fn payload(message: &Message, labels: &[(&'static str, String)]) -> Value {
         };
         details.insert(key, value.into());
     };
-    if summary_cut && !title.is_empty() {
+    if let Some(title) = whole_title {
         detail("title", title.to_owned());
     }
     if !text.trim().is_empty() {
